@@ -1,0 +1,52 @@
+export {
+  createJwksKeyResolver,
+  createLocalJwksSource,
+  createRemoteJwksSource,
+  JWKS_UNAVAILABLE,
+  type JwksKeyResolver,
+  type JwksKeyResolverOptions,
+  type JwksSource,
+} from './jwks-source.ts';
+export {
+  InMemoryRevocationList,
+  type InMemoryRevocationListOptions,
+  type RevocationList,
+} from './revocation.ts';
+export { cachedServiceTokenSource, type ServiceTokenSource } from './service-token-source.ts';
+export {
+  generateSigningKeyRing,
+  importSigningKeyRing,
+  type PublicJwks,
+  type SigningKey,
+  type SigningKeyRing,
+  type SigningKeyRingOptions,
+} from './signing-key-ring.ts';
+export {
+  ACCESS_TOKEN_TYPE,
+  type AccessTokenClaims,
+  MAX_CLOCK_TOLERANCE_SECONDS,
+  MAX_TOKEN_TTL_SECONDS,
+  SERVICE_TOKEN_TYPE,
+  type ServiceTokenClaims,
+  TOKEN_ALGORITHM,
+  TOKEN_VALIDITY_HORIZON_SECONDS,
+  type TokenClaims,
+} from './token-claims.ts';
+export {
+  type AccessTokenRequest,
+  createTokenSigner,
+  type ServiceTokenRequest,
+  type SignedToken,
+  type TokenSigner,
+  type TokenSignerOptions,
+} from './token-signer.ts';
+export {
+  AuthFailure,
+  authFailure,
+  bearerTokenOf,
+  createTokenAuthenticator,
+  type ServiceCaller,
+  type TokenAuthenticator,
+  type TokenAuthenticatorOptions,
+  type UserCaller,
+} from './token-verifier.ts';

@@ -1,0 +1,165 @@
+import type { Metadata } from '@grpc/grpc-js';
+import { errors, jwtVerify } from 'jose';
+import { ANONYMOUS, type Authenticator, type Caller } from '../auth-context.ts';
+import { DomainError, ErrorKind } from '../errors.ts';
+import { createJwksKeyResolver, type JwksSource } from './jwks-source.ts';
+import type { RevocationList } from './revocation.ts';
+import {
+  assertAudiences,
+  audienceIncludes,
+  MAX_CLOCK_TOLERANCE_SECONDS,
+  MAX_TOKEN_TTL_SECONDS,
+  parseTokenClaims,
+  serviceNameOf,
+  TOKEN_ALGORITHM,
+} from './token-claims.ts';
+
+export type UserCaller = Extract<Caller, { kind: 'user' }>;
+export type ServiceCaller = Extract<Caller, { kind: 'service' }>;
+
+export interface TokenAuthenticatorOptions {
+  /** The only accepted `iss`. */
+  readonly issuer: string;
+  /** `aud` access tokens must carry. */
+  readonly audience: string;
+  /** `aud` service tokens must carry. */
+  readonly serviceAudience: string;
+  readonly jwks: JwksSource;
+  readonly revocations: RevocationList;
+  /** Accepted clock skew for `exp`/`iat`; default 30, at most 300. */
+  readonly clockToleranceSeconds?: number;
+  /** Least time between JWKS refreshes caused by an unknown `kid`; default: the source's, else 30. */
+  readonly jwksRefreshCooldownSeconds?: number;
+  /** Refresh the cached JWKS on use once older than this; default 600. */
+  readonly jwksMaxAgeSeconds?: number;
+  /** Clock in epoch milliseconds (tests). */
+  readonly now?: () => number;
+}
+
+export interface TokenAuthenticator extends Authenticator {
+  /** Reads `authorization: Bearer <jwt>`; no header → ANONYMOUS. Never reads `x-user-id` or any other identity header. */
+  authenticate(metadata: Metadata): Promise<Caller>;
+  /** Verifies a bare token of either kind. */
+  verifyToken(token: string): Promise<UserCaller | ServiceCaller>;
+  /** Verifies a bare access token (the HTTP gateway's case); a service token is refused. */
+  verifyAccessToken(token: string): Promise<UserCaller>;
+}
+
+/** Reasons (`ErrorInfo.reason`) of the `unauthenticated` errors this module throws. */
+export const AuthFailure = {
+  Malformed: 'CREDENTIALS_MALFORMED',
+  Invalid: 'TOKEN_INVALID',
+  Expired: 'TOKEN_EXPIRED',
+  Revoked: 'TOKEN_REVOKED',
+} as const;
+export type AuthFailure = (typeof AuthFailure)[keyof typeof AuthFailure];
+
+const MESSAGES: Record<AuthFailure, string> = {
+  CREDENTIALS_MALFORMED: 'the authorization header must be "Bearer <token>"',
+  TOKEN_INVALID: 'the bearer token is not valid',
+  TOKEN_EXPIRED: 'the bearer token has expired',
+  TOKEN_REVOKED: 'the session of this bearer token has ended',
+};
+
+export function authFailure(reason: AuthFailure): DomainError {
+  return new DomainError(ErrorKind.Unauthenticated, reason, MESSAGES[reason]);
+}
+
+const AUTHORIZATION = 'authorization';
+const MAX_AUTHORIZATION_LENGTH = 8192;
+/** RFC 6750 §2.1: `Bearer` (any case), spaces, a b64token. */
+const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * The token from an `Authorization` header value: undefined when there is
+ * none, CREDENTIALS_MALFORMED when there is one that is not a bearer token
+ * (a present credential is never silently ignored). Shared with the gateway.
+ */
+export function bearerTokenOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (header.length > MAX_AUTHORIZATION_LENGTH) throw authFailure(AuthFailure.Malformed);
+  const match = BEARER.exec(header);
+  if (!match?.[1]) throw authFailure(AuthFailure.Malformed);
+  return match[1];
+}
+
+/**
+ * The per-call authenticator of every gRPC server: verifies ES256 JWTs
+ * against the auth service's JWKS (issuer, audience per token kind, `typ`
+ * and `token_use`, lifetime ≤ 15 min, expiry with tolerance) and checks user
+ * sessions against the revocation list. Failures are `unauthenticated`
+ * DomainErrors with a fixed reason and message — jose's text never reaches a
+ * caller. A JWKS that cannot be fetched is `unavailable`; a revocation-store
+ * failure propagates as is (an internal error, logged by the server).
+ */
+export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): TokenAuthenticator {
+  assertAudiences('token authenticator', opts);
+  const tolerance = opts.clockToleranceSeconds ?? 30;
+  if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > MAX_CLOCK_TOLERANCE_SECONDS) {
+    throw new TypeError(`token authenticator: clockToleranceSeconds must be within 0..${MAX_CLOCK_TOLERANCE_SECONDS}`);
+  }
+  const now = opts.now ?? Date.now;
+  const getKey = createJwksKeyResolver(opts.jwks, {
+    refreshCooldownSeconds: opts.jwksRefreshCooldownSeconds,
+    maxAgeSeconds: opts.jwksMaxAgeSeconds,
+    now,
+  });
+  const { issuer, audience, serviceAudience, revocations } = opts;
+
+  const verifyToken = async (token: string): Promise<UserCaller | ServiceCaller> => {
+    if (typeof token !== 'string' || token === '') throw authFailure(AuthFailure.Invalid);
+    let claims: ReturnType<typeof parseTokenClaims>;
+    try {
+      const { payload, protectedHeader } = await jwtVerify(token, getKey, {
+        algorithms: [TOKEN_ALGORITHM],
+        issuer,
+        audience: [audience, serviceAudience],
+        requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+        // With maxTokenAge jose also refuses an `iat` in the future.
+        maxTokenAge: MAX_TOKEN_TTL_SECONDS,
+        clockTolerance: tolerance,
+        currentDate: new Date(now()),
+      });
+      claims = parseTokenClaims(protectedHeader.typ, payload);
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      throw authFailure(error instanceof errors.JWTExpired ? AuthFailure.Expired : AuthFailure.Invalid);
+    }
+    if (claims === undefined) throw authFailure(AuthFailure.Invalid);
+
+    if (claims.token_use === 'service') {
+      // A service token is only good for the internal audience, and vice versa.
+      const service = serviceNameOf(claims.sub);
+      if (
+        service === undefined ||
+        !audienceIncludes(claims.aud, serviceAudience) ||
+        audienceIncludes(claims.aud, audience)
+      ) {
+        throw authFailure(AuthFailure.Invalid);
+      }
+      return { kind: 'service', service, token };
+    }
+    if (!audienceIncludes(claims.aud, audience) || audienceIncludes(claims.aud, serviceAudience)) {
+      throw authFailure(AuthFailure.Invalid);
+    }
+    if (await revocations.isRevoked(claims.sid)) throw authFailure(AuthFailure.Revoked);
+    return { kind: 'user', userId: claims.sub, sessionId: claims.sid, roles: claims.roles, token };
+  };
+
+  return {
+    authenticate: async (metadata) => {
+      const values = metadata.get(AUTHORIZATION);
+      if (values.length === 0) return ANONYMOUS;
+      const [value] = values;
+      if (values.length > 1 || typeof value !== 'string') throw authFailure(AuthFailure.Malformed);
+      const token = bearerTokenOf(value);
+      return token === undefined ? ANONYMOUS : verifyToken(token);
+    },
+    verifyToken,
+    verifyAccessToken: async (token) => {
+      const caller = await verifyToken(token);
+      if (caller.kind !== 'user') throw authFailure(AuthFailure.Invalid);
+      return caller;
+    },
+  };
+}

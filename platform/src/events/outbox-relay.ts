@@ -1,0 +1,121 @@
+import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import type { Logger } from 'pino';
+import type { EventBus } from './event-bus.ts';
+
+/** An event stored with the state change that caused it, waiting to be published. */
+export interface OutboxEntry {
+  readonly topic: string;
+  readonly envelope: EventEnvelope;
+}
+
+/**
+ * The store side of the transactional outbox. A service's store writes a
+ * change and its OutboxEntries in one atomic step; the relay reads them back
+ * in the order they were written and marks them published.
+ */
+export interface OutboxSource {
+  /** The oldest unpublished entries, oldest first. */
+  pendingEvents(limit: number): Promise<readonly OutboxEntry[]>;
+  /** Marks entries (by envelope id) as published; they are never returned again. */
+  markPublished(eventIds: readonly string[]): Promise<void>;
+}
+
+export interface OutboxRelayOptions {
+  readonly source: OutboxSource;
+  readonly bus: EventBus;
+  readonly log: Logger;
+  /** How often to look for entries when nobody called `notify()`. */
+  readonly pollIntervalMs?: number;
+  readonly batchSize?: number;
+  /** Wait after a failed publish, doubled per failure up to maxBackoffMs. */
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Publish soon: a change was just committed. */
+  notify(): void;
+  /** Finishes the batch in hand and stops. Unpublished entries stay in the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Publishes outbox entries to the event bus in store order and marks them
+ * published only after the bus acknowledged them, so an event survives a bus
+ * outage or a crash (at-least-once; consumers dedupe by event id). One relay
+ * per store: two would publish out of order.
+ */
+export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
+  const pollIntervalMs = opts.pollIntervalMs ?? 500;
+  const batchSize = opts.batchSize ?? 100;
+  const initialBackoffMs = opts.initialBackoffMs ?? 100;
+  const maxBackoffMs = opts.maxBackoffMs ?? 10_000;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let dirty = true;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  const loop = async () => {
+    let failures = 0;
+    while (!stopped) {
+      if (!dirty) await sleep(pollIntervalMs);
+      dirty = false;
+      if (stopped) break;
+      try {
+        const published = await publishBatch(opts.source, opts.bus, batchSize);
+        failures = 0;
+        // A full batch means more may be waiting: go again without sleeping.
+        if (published === batchSize) dirty = true;
+      } catch (err) {
+        failures++;
+        const backoff = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (failures - 1));
+        opts.log.warn({ err, failures, backoffMs: backoff }, 'outbox publish failed; will retry');
+        await sleep(backoff);
+        dirty = true;
+      }
+    }
+  };
+  const running = loop();
+
+  return {
+    notify() {
+      dirty = true;
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await running;
+    },
+  };
+}
+
+async function publishBatch(source: OutboxSource, bus: EventBus, limit: number): Promise<number> {
+  const entries = await source.pendingEvents(limit);
+  if (entries.length === 0) return 0;
+  // Consecutive runs per topic keep the store's order within each topic.
+  let start = 0;
+  while (start < entries.length) {
+    const topic = entries[start]?.topic;
+    let end = start;
+    while (end < entries.length && entries[end]?.topic === topic) end++;
+    if (topic === undefined) break;
+    await bus.publish(
+      topic,
+      entries.slice(start, end).map((e) => e.envelope),
+    );
+    start = end;
+  }
+  await source.markPublished(entries.map((e) => e.envelope.id));
+  return entries.length;
+}

@@ -1,0 +1,144 @@
+import {
+  type CallOptions,
+  type ChannelOptions,
+  type Client,
+  status as GrpcStatus,
+  credentials as grpcCredentials,
+  InterceptingCall,
+  type Interceptor,
+  Metadata,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
+import type { ApiCatalog } from './api-catalog.ts';
+import { REQUEST_ID_KEY } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface ClientPoolOptions {
+  /** Tells which methods are safe to retry (declared NO_SIDE_EFFECTS or IDEMPOTENT). */
+  readonly catalog: ApiCatalog;
+  readonly metrics: Metrics;
+  /** Applied to every call that does not set its own deadline. */
+  readonly defaultDeadlineMs: number;
+  /** Attempts for an idempotent call failing with UNAVAILABLE, the first included. */
+  readonly maxAttempts?: number;
+}
+
+type ClientConstructor<C extends Client> = (new (
+  address: string,
+  creds: ReturnType<typeof grpcCredentials.createInsecure>,
+  options?: ChannelOptions,
+) => C) & {
+  service: ServiceDefinition;
+};
+
+export interface ClientPool {
+  /** One client (one channel) per service and address, created on first use and reused. */
+  get<C extends Client>(ctor: ClientConstructor<C>, address: string): C;
+  close(): void;
+}
+
+/**
+ * Creates gRPC clients that share channels, carry a default deadline, record
+ * latency, and retry only the calls the contracts declare idempotent — via
+ * grpc-js's own service-config retry policy, so retries are transparent,
+ * bounded and backed off.
+ */
+export function createClientPool(opts: ClientPoolOptions): ClientPool {
+  const clients = new Map<string, Client>();
+  return {
+    get<C extends Client>(ctor: ClientConstructor<C>, address: string): C {
+      const key = `${serviceNameOf(ctor.service)}@${address}`;
+      let client = clients.get(key);
+      if (!client) {
+        client = new ctor(address, grpcCredentials.createInsecure(), {
+          'grpc.service_config': JSON.stringify(serviceConfig(ctor.service, opts)),
+          'grpc.enable_retries': 1,
+          'grpc.keepalive_time_ms': 30_000,
+          'grpc.keepalive_timeout_ms': 10_000,
+          interceptors: [withDefaults(opts.metrics, serviceNameOf(ctor.service), opts.defaultDeadlineMs)],
+        });
+        clients.set(key, client);
+      }
+      return client as C;
+    },
+    close() {
+      for (const c of clients.values()) c.close();
+      clients.clear();
+    },
+  };
+}
+
+function serviceConfig(definition: ServiceDefinition, opts: ClientPoolOptions) {
+  const service = serviceNameOf(definition);
+  const idempotent: { service: string; method: string }[] = [];
+  for (const def of Object.values(definition)) {
+    const info = opts.catalog.method(def.path);
+    if (info?.idempotent) idempotent.push({ service, method: info.name });
+  }
+  const methodConfig: object[] = [];
+  if (idempotent.length > 0) {
+    methodConfig.push({
+      name: idempotent,
+      retryPolicy: {
+        maxAttempts: opts.maxAttempts ?? 3,
+        initialBackoff: '0.05s',
+        maxBackoff: '1s',
+        backoffMultiplier: 2,
+        retryableStatusCodes: ['UNAVAILABLE'],
+      },
+    });
+  }
+  return { methodConfig };
+}
+
+function serviceNameOf(definition: ServiceDefinition): string {
+  const first = Object.values(definition)[0];
+  return first?.path.split('/')[1] ?? 'unknown';
+}
+
+/**
+ * Gives a call without a deadline the default one (a service-config timeout
+ * would instead cap every call, even those asking for longer) and records
+ * its latency.
+ */
+function withDefaults(metrics: Metrics, target: string, defaultDeadlineMs: number): Interceptor {
+  return (options, nextCall) => {
+    if (options.deadline === undefined) options = { ...options, deadline: Date.now() + defaultDeadlineMs };
+    const started = process.hrtime.bigint();
+    const method = options.method_definition.path.split('/')[2] ?? '';
+    return new InterceptingCall(nextCall(options), {
+      start(metadata, _listener, next) {
+        next(metadata, {
+          onReceiveStatus(status, nextStatus) {
+            const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+            metrics.grpcClientDuration.observe(
+              {
+                target,
+                method,
+                code: GrpcStatus[status.code] ?? String(status.code),
+              },
+              seconds,
+            );
+            nextStatus(status);
+          },
+        });
+      },
+    });
+  };
+}
+
+/**
+ * Metadata for a call made while serving another: carries the request id and
+ * the credential (the end user's token or this service's own token) onward.
+ */
+export function outgoingMetadata(requestId: string, bearerToken: string | undefined): Metadata {
+  const md = new Metadata();
+  md.set(REQUEST_ID_KEY, requestId);
+  if (bearerToken) md.set('authorization', `Bearer ${bearerToken}`);
+  return md;
+}
+
+/** Call options with an explicit deadline `ms` from now. */
+export function deadlineIn(ms: number): CallOptions {
+  return { deadline: Date.now() + ms };
+}

@@ -1,0 +1,175 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type Client, credentials, Metadata, makeGenericClientConstructor, status } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { failure, unary } from '../test/call.ts';
+import { bufBin, type EchoFixture, loadEcho, startEchoServer } from '../test/echo-fixture.ts';
+import { fieldViolationsOf, reasonOf } from './errors.ts';
+import type { GrpcServer } from './grpc-server.ts';
+import type { Metrics } from './metrics.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe('gRPC server bootstrap', () => {
+  let fx: EchoFixture;
+  let server: GrpcServer;
+  let metrics: Metrics;
+  let port: number;
+  let client: Client;
+
+  beforeAll(async () => {
+    fx = await loadEcho();
+    ({ server, metrics } = startEchoServer(fx));
+    port = await server.listen('127.0.0.1', 0);
+    client = new fx.Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    client.close();
+    await server.shutdown(1000);
+  });
+
+  it('answers the standard health service with SERVING', async () => {
+    const Health = makeGenericClientConstructor(healthService, 'Health');
+    const health = new Health(`127.0.0.1:${port}`, credentials.createInsecure());
+    try {
+      const overall = await unary<{ status: string }>(health, 'check', {
+        service: '',
+      });
+      expect(overall.status).toBe('SERVING');
+      const echo = await unary<{ status: string }>(health, 'check', {
+        service: 'messenger.testing.v1.EchoService',
+      });
+      expect(echo.status).toBe('SERVING');
+    } finally {
+      health.close();
+    }
+  });
+
+  it('serves reflection, so buf curl can list and call methods', async () => {
+    const run = promisify(execFile);
+    const base = `http://127.0.0.1:${port}`;
+    const listed = await run(bufBin, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-methods', base]);
+    expect(listed.stdout).toContain('messenger.testing.v1.EchoService/Echo');
+    const called = await run(bufBin, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '-d',
+      '{"text":"through reflection"}',
+      `${base}/messenger.testing.v1.EchoService/Echo`,
+    ]);
+    expect(JSON.parse(called.stdout)).toMatchObject({
+      text: 'through reflection',
+    });
+  });
+
+  it('carries the caller request id into the handler and back in trailers', async () => {
+    const md = new Metadata();
+    md.set('x-request-id', 'req-123');
+    let trailerId: unknown;
+    const res = await unary(
+      client,
+      'Echo',
+      { text: 'hi' },
+      {
+        metadata: md,
+        onTrailers: (t) => (trailerId = t.get('x-request-id')[0]),
+      },
+    );
+    expect(res).toEqual({ text: 'hi', request_id: 'req-123' });
+    expect(trailerId).toBe('req-123');
+  });
+
+  it('makes a fresh request id when the caller sends none or an unsafe one', async () => {
+    const md = new Metadata();
+    md.set('x-request-id', `${'x'.repeat(200)}<script>`);
+    const res = await unary<{ request_id: string }>(client, 'Echo', { text: 'x' }, { metadata: md });
+    expect(res.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    const none = await unary<{ request_id: string }>(client, 'Echo', {
+      text: 'x',
+    });
+    expect(none.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(none.request_id).not.toBe(res.request_id);
+  });
+
+  it('maps a domain validation error to INVALID_ARGUMENT with field violations', async () => {
+    const err = await failure(unary(client, 'Fail', { mode: 'invalid' }));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(err)).toEqual([{ field: 'mode', description: 'must be something else' }]);
+    expect(reasonOf(err)).toBe('INVALID_ARGUMENT');
+  });
+
+  it('hides an unexpected error behind INTERNAL with an error id', async () => {
+    const err = await failure(unary(client, 'Fail', { mode: 'crash' }));
+    expect(err.code).toBe(status.INTERNAL);
+    expect(err.details).toMatch(/^internal error \(error id [0-9a-f-]{36}\)$/);
+    expect(err.details).not.toContain('hunter2');
+  });
+
+  it('enforces the declared access level before running the handler', async () => {
+    const anonymous = await failure(unary(client, 'Whoami', {}));
+    expect(anonymous.code).toBe(status.UNAUTHENTICATED);
+
+    const bad = new Metadata();
+    bad.set('authorization', 'Bearer forged!');
+    expect((await failure(unary(client, 'Whoami', {}, { metadata: bad }))).code).toBe(status.UNAUTHENTICATED);
+
+    const good = new Metadata();
+    good.set('authorization', 'Bearer user:alice');
+    expect(await unary(client, 'Whoami', {}, { metadata: good })).toEqual({
+      user_id: 'alice',
+    });
+  });
+
+  it('streams server messages in order', async () => {
+    const values: number[] = [];
+    const stream = (client as unknown as { Count(req: object): NodeJS.ReadableStream }).Count({ n: 5 });
+    stream.on('data', (m: { value: number }) => values.push(m.value));
+    await once(stream, 'end');
+    expect(values).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('counts every call by method and status code', async () => {
+    await unary(client, 'Echo', { text: 'count me' });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/grpc_server_handled_total\{service="echo",method="Echo",code="OK"\} [1-9]/);
+    expect(text).toMatch(/grpc_server_handled_total\{service="echo",method="Fail",code="INVALID_ARGUMENT"\} [1-9]/);
+  });
+
+  it('refuses to start when a method is missing from the catalog', () => {
+    const stranger = makeGenericClientConstructor(healthService, 'Health').service;
+    expect(() => startEchoServer({ ...fx, definition: stranger })).toThrow(/not in the API catalog/);
+  });
+});
+
+describe('shutdown on SIGTERM', () => {
+  it('lets an in-flight call finish, refuses new calls, and exits 0', async () => {
+    const fx = await loadEcho();
+    const child = spawn(process.execPath, [join(here, '../test/echo-server-main.ts')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const port = Number(/listening (\d+)/.exec(line.toString())?.[1]);
+    const client = new fx.Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    try {
+      const slow = unary(client, 'Sleep', { ms: 800 });
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+      const refused = await failure(unary(client, 'Echo', { text: 'too late' }, { deadlineMs: 2000 }));
+      expect(refused.code).toBe(status.UNAVAILABLE);
+      await expect(slow).resolves.toEqual({ done: true });
+      const [code] = (await exited) as [number];
+      expect(code).toBe(0);
+    } finally {
+      client.close();
+      child.kill('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import {
+  status as GrpcStatus,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  Metadata,
+  type MethodDefinition,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { ApiCatalog, MethodInfo } from './api-catalog.ts';
+import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
+import { toGrpcError } from './errors.ts';
+import { acceptRequestId, type Logger, REQUEST_ID_KEY } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+/** What a handler knows about the call it serves. */
+export interface CallContext {
+  readonly requestId: string;
+  /** A logger bound to this call's request id and method. */
+  readonly log: Logger;
+  readonly caller: Caller;
+  readonly metadata: Metadata;
+  readonly method: MethodInfo;
+  /** Aborted when the client cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+/** Sends messages with `send` (which waits for flow control) until it resolves. */
+export type ServerStreamingHandler<Req, Res> = (
+  request: Req,
+  ctx: CallContext,
+  send: (message: Res) => Promise<void>,
+) => Promise<void>;
+
+type HandlerOf<M> =
+  M extends MethodDefinition<infer Req, infer Res>
+    ? M['responseStream'] extends true
+      ? ServerStreamingHandler<Req, Res>
+      : UnaryHandler<Req, Res>
+    : never;
+
+/** The promise-based implementation of a generated grpc-js service definition. */
+export type ServiceHandlers<D extends ServiceDefinition> = {
+  [K in keyof D]: HandlerOf<D[K]>;
+};
+
+export interface ServiceRegistration {
+  readonly definition: ServiceDefinition;
+  readonly handlers: Record<string, unknown>;
+}
+
+/** Pairs a generated definition with its handlers, type-checked against each other. */
+export function service<D extends ServiceDefinition>(definition: D, handlers: ServiceHandlers<D>): ServiceRegistration {
+  return { definition, handlers: handlers as Record<string, unknown> };
+}
+
+export interface GrpcServerOptions {
+  /** Names the server in logs and metrics, e.g. `user`. */
+  readonly name: string;
+  readonly services: readonly ServiceRegistration[];
+  /** The contracts: each method's access policy and the reflection data. */
+  readonly catalog: ApiCatalog;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly authenticator?: Authenticator;
+}
+
+export interface GrpcServer {
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number>;
+  /**
+   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`,
+   * then cancels what is left. Health reports NOT_SERVING from the start.
+   */
+  shutdown(graceMs: number): Promise<void>;
+  /** Calls currently being handled. */
+  inFlight(): number;
+}
+
+export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
+  const server = new Server();
+  const authenticator = opts.authenticator ?? anonymousOnly;
+  const serviceNames = opts.services.map((s) => serviceNameOf(s.definition));
+  const health = new HealthImplementation(
+    Object.fromEntries(['', ...serviceNames].map((n) => [n, 'SERVING' as const])),
+  );
+  health.addToServer(server);
+  const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(opts.catalog.descriptorSet)), {
+    services: serviceNames,
+  });
+  reflection.addToServer(server);
+
+  let inFlight = 0;
+  const runner: CallRunner = {
+    logger: opts.logger,
+    metrics: opts.metrics,
+    authenticator,
+    serverName: opts.name,
+    enter: () => {
+      inFlight++;
+    },
+    leave: () => {
+      inFlight--;
+    },
+  };
+  for (const registration of opts.services) {
+    server.addService(registration.definition, wrapService(registration, opts.catalog, runner));
+  }
+
+  let shuttingDown: Promise<void> | undefined;
+  return {
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
+          err ? reject(err) : resolve(bound),
+        );
+      }),
+    shutdown: (graceMs) => {
+      shuttingDown ??= new Promise<void>((resolve) => {
+        for (const n of ['', ...serviceNames]) health.setStatus(n, 'NOT_SERVING');
+        const force = setTimeout(() => {
+          opts.logger.warn({ inFlight }, 'shutdown grace period over; cancelling remaining calls');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      return shuttingDown;
+    },
+    inFlight: () => inFlight,
+  };
+}
+
+function serviceNameOf(definition: ServiceDefinition): string {
+  const first = Object.values(definition)[0];
+  if (!first) throw new Error('a gRPC service definition must have at least one method');
+  return first.path.split('/')[1] ?? '';
+}
+
+interface CallRunner {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly authenticator: Authenticator;
+  readonly serverName: string;
+  enter(): void;
+  leave(): void;
+}
+
+function wrapService(
+  registration: ServiceRegistration,
+  catalog: ApiCatalog,
+  runner: CallRunner,
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const [key, def] of Object.entries(registration.definition)) {
+    const info = catalog.method(def.path);
+    // Every method must be described by the contracts, or its policy is unknown.
+    if (!info) throw new Error(`${def.path} is not in the API catalog; regenerate gen/ (make gen)`);
+    const handler = registration.handlers[key];
+    if (typeof handler !== 'function') throw new Error(`no handler for ${def.path}`);
+    if (def.requestStream) throw new Error(`${def.path}: client-streaming methods are not supported`);
+    impl[key] = def.responseStream
+      ? wrapServerStreaming(info, handler as ServerStreamingHandler<unknown, unknown>, runner)
+      : wrapUnary(info, handler as UnaryHandler<unknown, unknown>, runner);
+  }
+  return impl;
+}
+
+function wrapUnary(
+  info: MethodInfo,
+  handler: UnaryHandler<unknown, unknown>,
+  runner: CallRunner,
+): handleUnaryCall<unknown, unknown> {
+  return (call: ServerUnaryCall<unknown, unknown>, callback) => {
+    void runCall(info, call, runner, async (ctx) => handler(call.request, ctx)).then((result) =>
+      result.ok ? callback(null, result.value, result.trailers) : callback(result.error),
+    );
+  };
+}
+
+function wrapServerStreaming(
+  info: MethodInfo,
+  handler: ServerStreamingHandler<unknown, unknown>,
+  runner: CallRunner,
+): handleServerStreamingCall<unknown, unknown> {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const send = (message: unknown) =>
+      new Promise<void>((resolve, reject) => {
+        if (call.cancelled) {
+          reject(new Error('stream cancelled'));
+          return;
+        }
+        // write() returning false means the transport buffer is full: wait for drain.
+        if (call.write(message)) resolve();
+        else call.once('drain', resolve);
+      });
+    void runCall(info, call, runner, async (ctx) => handler(call.request, ctx, send)).then((result) => {
+      if (call.cancelled) return;
+      if (result.ok) call.end(result.trailers);
+      else call.emit('error', result.error);
+    });
+  };
+}
+
+type Outcome =
+  | { ok: true; value: unknown; trailers: Metadata }
+  | {
+      ok: false;
+      error: { code: GrpcStatus; details: string; metadata: Metadata };
+    };
+
+/**
+ * The one path every call takes: request id, authentication, the declared
+ * access check, the handler, error mapping, logging and metrics.
+ */
+async function runCall(
+  info: MethodInfo,
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  runner: CallRunner,
+  body: (ctx: CallContext) => Promise<unknown>,
+): Promise<Outcome> {
+  runner.enter();
+  const started = process.hrtime.bigint();
+  const requestId = acceptRequestId(firstString(call.metadata, REQUEST_ID_KEY));
+  const log = runner.logger.child({ requestId, method: info.path });
+  const abort = new AbortController();
+  const onCancel = () => abort.abort(new Error('call cancelled by the client'));
+  call.once('cancelled', onCancel);
+  let code: GrpcStatus = GrpcStatus.OK;
+  try {
+    const caller = await runner.authenticator.authenticate(call.metadata);
+    authorize(info.access, caller);
+    const value = await body({
+      requestId,
+      log,
+      caller,
+      metadata: call.metadata,
+      method: info,
+      signal: abort.signal,
+    });
+    const trailers = new Metadata();
+    trailers.set(REQUEST_ID_KEY, requestId);
+    return { ok: true, value, trailers };
+  } catch (error) {
+    const errorId = randomUUID();
+    const mapped = toGrpcError(error, errorId);
+    code = mapped.code;
+    if (code === GrpcStatus.INTERNAL) log.error({ err: error, errorId }, 'call failed');
+    else log.debug({ code: GrpcStatus[code], reason: mapped.details }, 'call refused');
+    mapped.metadata.set(REQUEST_ID_KEY, requestId);
+    return { ok: false, error: mapped };
+  } finally {
+    call.removeListener('cancelled', onCancel);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const codeName = GrpcStatus[code] ?? String(code);
+    runner.metrics.grpcServerHandled.inc({
+      service: runner.serverName,
+      method: info.name,
+      code: codeName,
+    });
+    runner.metrics.grpcServerDuration.observe({ service: runner.serverName, method: info.name }, seconds);
+    // Per-call logging costs throughput on the hot path; it is debug-only.
+    log.debug({ code: codeName, ms: seconds * 1000 }, 'call done');
+    runner.leave();
+  }
+}
+
+function firstString(metadata: Metadata, key: string): string | undefined {
+  const v = metadata.get(key)[0];
+  return typeof v === 'string' ? v : undefined;
+}

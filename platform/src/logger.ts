@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { type Logger, pino } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** The metadata key (gRPC) and header (HTTP) that carries a request id across hops. */
+export const REQUEST_ID_KEY = 'x-request-id';
+
+/** Values under these paths never reach a log line, whatever logs them. */
+const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'accessToken',
+  '*.accessToken',
+  'refreshToken',
+  '*.refreshToken',
+  'secret',
+  '*.secret',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+export interface LoggerOptions {
+  level: string;
+  /** Written as `service` on every line. */
+  service: string;
+  /** Where lines go; stdout by default. Tests pass a stream to read them back. */
+  destination?: pino.DestinationStream;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  return pino(
+    {
+      level: opts.level,
+      base: { service: opts.service },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    opts.destination,
+  );
+}
+
+const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
+
+/** A caller-supplied id is kept only when it is short and plain; otherwise a fresh one is made. */
+export function acceptRequestId(candidate: string | undefined): string {
+  return candidate !== undefined && REQUEST_ID_PATTERN.test(candidate) ? candidate : randomUUID();
+}

@@ -1,0 +1,128 @@
+// Test-only: the EchoService from platform/test/protos, built with buf at run
+// time and served through the platform's own server bootstrap. proto-loader
+// objects keep the proto field names (snake_case).
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  loadPackageDefinition,
+  type Metadata,
+  type ServiceClientConstructor,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { pino } from 'pino';
+import { type ApiCatalog, createApiCatalog } from '../src/api-catalog.ts';
+import { ANONYMOUS, type Authenticator } from '../src/auth-context.ts';
+import { DomainError, ErrorKind } from '../src/errors.ts';
+import { createGrpcServer, type GrpcServer } from '../src/grpc-server.ts';
+import { createMetrics, type Metrics } from '../src/metrics.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const bufBin = join(repoRoot, 'node_modules/.bin/buf');
+
+export async function buildEchoDescriptorSet(): Promise<Uint8Array> {
+  const dir = await mkdtemp(join(tmpdir(), 'echo-proto-'));
+  try {
+    const out = join(dir, 'echo.binpb');
+    await promisify(execFile)(bufBin, ['build', 'platform/test/protos', '--as-file-descriptor-set', '-o', out], {
+      cwd: repoRoot,
+    });
+    return await readFile(out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface EchoFixture {
+  catalog: ApiCatalog;
+  definition: ServiceDefinition;
+  Client: ServiceClientConstructor;
+}
+
+export async function loadEcho(): Promise<EchoFixture> {
+  const bytes = await buildEchoDescriptorSet();
+  const pkg = loadPackageDefinition(loadFileDescriptorSetFromBuffer(Buffer.from(bytes)));
+  const Client = (
+    pkg.messenger as never as {
+      testing: { v1: { EchoService: ServiceClientConstructor } };
+    }
+  ).testing.v1.EchoService;
+  return {
+    catalog: createApiCatalog(bytes),
+    definition: Client.service,
+    Client,
+  };
+}
+
+/** Treats `authorization: Bearer user:<id>` as a signed-in user; a real verifier lives in the auth module. */
+export const fakeUserAuthenticator: Authenticator = {
+  async authenticate(metadata: Metadata) {
+    const header = metadata.get('authorization')[0];
+    if (typeof header !== 'string') return ANONYMOUS;
+    const m = /^Bearer user:(\w+)$/.exec(header);
+    if (!m?.[1]) throw new DomainError(ErrorKind.Unauthenticated, 'TOKEN_INVALID', 'invalid token');
+    return {
+      kind: 'user',
+      userId: m[1],
+      sessionId: 's',
+      roles: [],
+      token: header,
+    };
+  },
+};
+
+export function startEchoServer(
+  fx: EchoFixture,
+  opts: { metrics?: Metrics; logLevel?: string } = {},
+): { server: GrpcServer; attempts: Map<string, number>; metrics: Metrics } {
+  const attempts = new Map<string, number>();
+  const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
+  const flaky = async (req: { key: string; failures: number }) => {
+    const n = (attempts.get(req.key) ?? 0) + 1;
+    attempts.set(req.key, n);
+    if (n <= req.failures) throw new DomainError(ErrorKind.Unavailable, 'TRY_AGAIN', 'temporarily unavailable');
+    return { attempts: n };
+  };
+  const server = createGrpcServer({
+    name: 'echo',
+    catalog: fx.catalog,
+    logger: pino({ level: opts.logLevel ?? 'silent' }),
+    metrics,
+    authenticator: fakeUserAuthenticator,
+    services: [
+      {
+        definition: fx.definition,
+        handlers: {
+          Echo: async (req: { text: string }, ctx: { requestId: string }) => ({
+            text: req.text,
+            request_id: ctx.requestId,
+          }),
+          Sleep: async (req: { ms: number }, ctx: { signal: AbortSignal }) => {
+            await sleep(req.ms, undefined, { signal: ctx.signal });
+            return { done: true };
+          },
+          FlakyRead: flaky,
+          FlakyWrite: flaky,
+          Fail: async (req: { mode: string }) => {
+            if (req.mode === 'invalid') {
+              throw DomainError.invalid([{ field: 'mode', description: 'must be something else' }]);
+            }
+            throw new Error('database password is hunter2');
+          },
+          Whoami: async (_req: unknown, ctx: { caller: { kind: string; userId?: string } }) => ({
+            user_id: ctx.caller.userId,
+          }),
+          Count: async (req: { n: number }, _ctx: unknown, send: (m: { value: number }) => Promise<void>) => {
+            for (let i = 1; i <= req.n; i++) await send({ value: i });
+          },
+        },
+      },
+    ],
+  });
+  return { server, attempts, metrics };
+}
