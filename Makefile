@@ -13,9 +13,13 @@ help:
 	@echo "make lint   - biome, tsc, buf lint and buf format"
 	@echo "make bench  - run the benchmarks in bench/"
 
-# npm ci only when package-lock.json changed since the last install.
-node_modules/.installed: package-lock.json package.json
-	npm ci --no-audit --no-fund
+# Installs when package.json or the lock changed since the last install.
+# `npm install` rather than `npm ci`: the registry reachable here carries only
+# the linux builds of packages with per-platform binaries (biome, buf, swc), so
+# the lock lacks the others and `npm ci`'s strict lock check refuses it, while
+# `npm install` honours the lock and skips the optional packages it cannot get.
+node_modules/.installed: package-lock.json package.json $(wildcard */package.json services/*/package.json)
+	npm install --no-audit --no-fund
 	@touch $@
 
 .build/proto-deps: node_modules/.installed scripts/proto-deps.sh
