@@ -7,6 +7,7 @@ export {
   type JwksKeyResolverOptions,
   type JwksSource,
 } from './jwks-source.ts';
+export { RedisRevocationList, type RedisRevocationListOptions } from './redis-revocation-list.ts';
 export {
   InMemoryRevocationList,
   type InMemoryRevocationListOptions,

@@ -13,6 +13,7 @@ export {
   type SubscriptionHandle,
 } from './event-bus.ts';
 export { InProcessEventBus, type InProcessEventBusOptions } from './in-process-event-bus.ts';
+export { KafkaEventBus, type KafkaEventBusOptions } from './kafka-event-bus.ts';
 export { MemoryOutbox } from './memory-outbox.ts';
 export {
   type OutboxEntry,
