@@ -51,5 +51,9 @@ test: setup lint check-gen breaking
 test-only:
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
+# The whole system in one process; Ctrl-C stops it cleanly.
+run: setup
+	node embedded/src/main.ts
+
 bench: setup
 	npm run bench

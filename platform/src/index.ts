@@ -10,3 +10,5 @@ export * from './grpc-server.ts';
 export * from './lifecycle.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
+export * from './runtime/auth-service-client.ts';
+export * from './runtime/service-runtime.ts';

@@ -15,6 +15,7 @@ export {
 export { InProcessEventBus, type InProcessEventBusOptions } from './in-process-event-bus.ts';
 export { KafkaEventBus, type KafkaEventBusOptions } from './kafka-event-bus.ts';
 export { MemoryOutbox } from './memory-outbox.ts';
+export { MongoOutbox } from './mongo-outbox.ts';
 export {
   type OutboxEntry,
   type OutboxRelay,

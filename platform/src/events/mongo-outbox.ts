@@ -1,0 +1,75 @@
+import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import { Binary, type ClientSession, type Collection, type Db } from 'mongodb';
+import type { OutboxEntry, OutboxSource } from './outbox-relay.ts';
+
+interface OutboxDoc {
+  /** The envelope id. */
+  _id: string;
+  seq: number;
+  topic: string;
+  envelope: Binary;
+}
+
+interface CounterDoc {
+  _id: string;
+  seq: number;
+}
+
+const COUNTER_ID = 'outbox';
+
+/**
+ * The transactional outbox in MongoDB: entries are inserted by the store
+ * inside the transaction of the change they belong to. Each batch takes its
+ * sequence numbers from one counter document in the same transaction: two
+ * transactions that both bump it write-conflict and one retries after the
+ * other commits, so sequence order is commit order, even across replicas
+ * with skewed clocks — which ObjectId or time order would not guarantee.
+ * Writes of one store are serialized by that counter: fine for profile,
+ * friendship and account changes; a high-rate writer needs per-key order instead.
+ */
+export class MongoOutbox implements OutboxSource {
+  readonly #entries: Collection<OutboxDoc>;
+  readonly #counters: Collection<CounterDoc>;
+
+  constructor(db: Db) {
+    this.#entries = db.collection<OutboxDoc>('outbox');
+    this.#counters = db.collection<CounterDoc>('counters');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.#entries.createIndex({ seq: 1 }, { unique: true, name: 'seq_unique' });
+    // Created up front so no transaction has to create the collection or race to upsert it.
+    await this.#counters.updateOne({ _id: COUNTER_ID }, { $setOnInsert: { seq: 0 } }, { upsert: true });
+  }
+
+  /** Call inside the change's transaction. */
+  async append(entries: readonly OutboxEntry[], session: ClientSession): Promise<void> {
+    if (entries.length === 0) return;
+    const counter = await this.#counters.findOneAndUpdate(
+      { _id: COUNTER_ID },
+      { $inc: { seq: entries.length } },
+      { returnDocument: 'after', session },
+    );
+    if (!counter) throw new Error('outbox counter missing: ensureIndexes() was not run');
+    const first = counter.seq - entries.length + 1;
+    await this.#entries.insertMany(
+      entries.map((entry, i) => ({
+        _id: entry.envelope.id,
+        seq: first + i,
+        topic: entry.topic,
+        envelope: new Binary(EventEnvelope.encode(entry.envelope).finish()),
+      })),
+      { session },
+    );
+  }
+
+  async pendingEvents(limit: number): Promise<readonly OutboxEntry[]> {
+    const docs = await this.#entries.find().sort({ seq: 1 }).limit(limit).toArray();
+    return docs.map((doc) => ({ topic: doc.topic, envelope: EventEnvelope.decode(doc.envelope.buffer) }));
+  }
+
+  async markPublished(eventIds: readonly string[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    await this.#entries.deleteMany({ _id: { $in: [...eventIds] } });
+  }
+}

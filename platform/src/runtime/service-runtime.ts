@@ -1,0 +1,151 @@
+import { Redis } from 'ioredis';
+import { type ApiCatalog, loadMessengerCatalog } from '../api-catalog.ts';
+import type { JwksSource } from '../auth/jwks-source.ts';
+import { RedisRevocationList } from '../auth/redis-revocation-list.ts';
+import { InMemoryRevocationList, type RevocationList } from '../auth/revocation.ts';
+import type { ServiceTokenSource } from '../auth/service-token-source.ts';
+import { createTokenAuthenticator, type TokenAuthenticator } from '../auth/token-verifier.ts';
+import { type ConfigOf, type ConfigSpec, commonSettings, setting } from '../config.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import { InProcessEventBus } from '../events/in-process-event-bus.ts';
+import { KafkaEventBus } from '../events/kafka-event-bus.ts';
+import { type ClientPool, createClientPool } from '../grpc-client.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
+import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
+
+/**
+ * Settings every service process shares: where trust comes from, which event
+ * bus and revocation list to use. A service's config spreads these next to its own.
+ */
+export const runtimeSettings = {
+  ...commonSettings,
+  authServiceAddress: setting.address('AUTH_SERVICE_ADDRESS', '127.0.0.1:50051', {
+    description: "host:port of the auth service: token verification keys (GetJwks) and each service's own token.",
+  }),
+  tokenIssuer: setting.string('AUTH_TOKEN_ISSUER', 'messenger-auth', { description: 'The `iss` of accepted tokens.' }),
+  tokenAudience: setting.string('AUTH_TOKEN_AUDIENCE', 'messenger', {
+    description: 'The `aud` of user access tokens.',
+  }),
+  serviceTokenAudience: setting.string('AUTH_SERVICE_TOKEN_AUDIENCE', 'messenger-internal', {
+    description: 'The `aud` of service tokens; must differ from AUTH_TOKEN_AUDIENCE.',
+  }),
+  grpcClientDeadlineMs: setting.int(
+    'GRPC_CLIENT_DEADLINE_MS',
+    5000,
+    { min: 100, max: 60000 },
+    { description: 'Deadline of outgoing gRPC calls that set none.' },
+  ),
+  eventBus: setting.oneOf('EVENT_BUS', ['memory', 'kafka'], 'memory', {
+    description: 'memory: events stay inside this process (embedded mode); kafka: KAFKA_BROKERS.',
+  }),
+  kafkaBrokers: setting.list('KAFKA_BROKERS', '127.0.0.1:9092', {
+    description: 'Comma-separated Kafka bootstrap servers, used when EVENT_BUS=kafka.',
+  }),
+  kafkaIdempotentProducer: setting.bool('KAFKA_IDEMPOTENT_PRODUCER', true, {
+    description: 'Idempotent producer (exactly-once per partition on real Kafka; test mock clusters need false).',
+  }),
+  kafkaCreateTopics: setting.bool('KAFKA_CREATE_TOPICS', true, {
+    description: 'Create missing topics at start-up (false where the broker auto-creates them, e.g. test mocks).',
+  }),
+  revocationStore: setting.oneOf('REVOCATION_STORE', ['memory', 'redis'], 'memory', {
+    description: 'Where revoked sessions are kept: this process (embedded mode) or Redis shared by every process.',
+  }),
+  redisUrl: setting.string('REDIS_URL', 'redis://127.0.0.1:6379', {
+    description: 'Redis connection URL, used when REVOCATION_STORE=redis.',
+    secret: true,
+  }),
+} satisfies ConfigSpec;
+
+export type RuntimeConfig = ConfigOf<typeof runtimeSettings>;
+
+/** The adapters a service process shares between its parts, built from configuration. */
+export interface ServiceRuntime {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly catalog: ApiCatalog;
+  readonly pool: ClientPool;
+  readonly bus: EventBus;
+  readonly revocations: RevocationList;
+  readonly authenticator: TokenAuthenticator;
+  /** This service's own credential for calling other services, from the auth service. */
+  serviceTokens(serviceName: string, secret: string): ServiceTokenSource;
+  /** Closes what `startServiceRuntime` opened, after the service stopped. */
+  close(): Promise<void>;
+}
+
+export interface ServiceRuntimeOptions {
+  /** Overrides where verification keys come from (the auth service serves its own). */
+  readonly jwks?: JwksSource;
+}
+
+/**
+ * The cluster-mode composition shared by every service's main.ts: logger,
+ * metrics, the API catalog, a client pool, the event bus and revocation list
+ * named by configuration, and the token authenticator.
+ */
+export async function startServiceRuntime(
+  service: string,
+  config: RuntimeConfig,
+  opts: ServiceRuntimeOptions = {},
+): Promise<ServiceRuntime> {
+  const logger = createLogger({ level: config.logLevel, service });
+  const metrics = createMetrics();
+  const catalog = await loadMessengerCatalog();
+  const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: config.grpcClientDeadlineMs });
+
+  let bus: EventBus;
+  if (config.eventBus === 'kafka') {
+    const kafka = new KafkaEventBus({
+      brokers: config.kafkaBrokers,
+      clientId: service,
+      log: logger,
+      idempotentProducer: config.kafkaIdempotentProducer,
+      createTopics: config.kafkaCreateTopics,
+    });
+    await kafka.connect();
+    bus = kafka;
+  } else {
+    bus = new InProcessEventBus({ log: logger });
+  }
+
+  let redis: Redis | undefined;
+  let revocations: RevocationList;
+  let closeRevocations = async () => {};
+  if (config.revocationStore === 'redis') {
+    const client = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await client.connect();
+    redis = client;
+    revocations = new RedisRevocationList({ redis: client });
+  } else {
+    const memory = new InMemoryRevocationList();
+    revocations = memory;
+    closeRevocations = async () => memory.close();
+  }
+
+  const authenticator = createTokenAuthenticator({
+    issuer: config.tokenIssuer,
+    audience: config.tokenAudience,
+    serviceAudience: config.serviceTokenAudience,
+    jwks: opts.jwks ?? authServiceJwksSource(pool, config.authServiceAddress),
+    revocations,
+  });
+
+  return {
+    logger,
+    metrics,
+    catalog,
+    pool,
+    bus,
+    revocations,
+    authenticator,
+    serviceTokens: (serviceName, secret) =>
+      authServiceTokenSource(pool, config.authServiceAddress, serviceName, secret),
+    async close() {
+      await bus.close();
+      await closeRevocations();
+      await redis?.quit();
+      pool.close();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import {
+  type ApiCatalog,
+  type Authenticator,
+  createGrpcServer,
+  type EventBus,
+  type Logger,
+  type Metrics,
+  startOutboxRelay,
+} from '@messenger/platform';
+import { createFriendshipUseCases } from './domain/friendship-use-cases.ts';
+import type { UserDirectory } from './domain/user-directory.ts';
+import { userDeletedConsumer } from './events/user-deleted.consumer.ts';
+import { subscriberServiceHandlers } from './grpc/subscriber.handlers.ts';
+import type { FriendshipStore } from './store/friendship-store.ts';
+
+/** A started service, as the embedded runner and main.ts hold it. */
+export interface RunningService {
+  readonly port: number;
+  /** Drains the gRPC server (in-flight calls get `graceMs`), leaves the event subscription, stops the outbox relay. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Adapters already built by the caller, who also closes them after `stop`. */
+export interface SubscriberServiceDeps {
+  readonly store: FriendshipStore;
+  /** Whether a user exists: the user service, over gRPC, in production. */
+  readonly users: UserDirectory;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly catalog: ApiCatalog;
+  readonly authenticator: Authenticator;
+}
+
+export async function startSubscriberService(
+  deps: SubscriberServiceDeps,
+  listen: { host: string; port: number },
+): Promise<RunningService> {
+  const relay = startOutboxRelay({
+    source: deps.store.outbox,
+    bus: deps.bus,
+    log: deps.logger.child({ component: 'outbox-relay' }),
+  });
+  const friendships = createFriendshipUseCases({
+    store: deps.store,
+    users: deps.users,
+    onCommit: () => relay.notify(),
+  });
+  const server = createGrpcServer({
+    name: 'subscriber',
+    services: [subscriberServiceHandlers(friendships)],
+    catalog: deps.catalog,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    authenticator: deps.authenticator,
+  });
+  let subscription: Awaited<ReturnType<EventBus['subscribe']>> | undefined;
+  try {
+    subscription = await deps.bus.subscribe(userDeletedConsumer(friendships));
+    const port = await server.listen(listen.host, listen.port);
+    return {
+      port,
+      async stop(graceMs) {
+        await server.shutdown(graceMs);
+        await subscription?.unsubscribe();
+        await relay.stop();
+      },
+    };
+  } catch (error) {
+    await subscription?.unsubscribe();
+    await relay.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import { MemoryFriendshipStore } from '../store/memory/memory-friendship-store.ts';
+import { createFriendshipUseCases } from './friendship-use-cases.ts';
+
+describe('friendship use cases', () => {
+  const setup = () => {
+    const store = new MemoryFriendshipStore();
+    const friendships = createFriendshipUseCases({ store, users: { exists: async () => true } });
+    const as = (userId: string) => ({ actor: { kind: 'user' as const, userId }, requestId: 'r' });
+    return { store, friendships, as };
+  };
+
+  it('settles crossing requests that both saw no record as one confirmed friendship', async () => {
+    const { store, friendships, as } = setup();
+    const [a, b] = [randomUUID(), randomUUID()];
+    // Both calls read "no record" before either inserts; the loser retries and confirms.
+    const [ab, ba] = await Promise.all([friendships.makeFriend(as(a), b), friendships.makeFriend(as(b), a)]);
+    expect([ab.status, ba.status]).toEqual(['outgoing', 'confirmed']);
+    await expect(store.get(a, b)).resolves.toMatchObject({ requesterId: a, state: 'confirmed', version: 2 });
+    const types = (await store.outbox.pendingEvents(10)).map((e) => e.envelope.type);
+    expect(types).toEqual(['subscriber.friendship.requested', 'subscriber.friendship.confirmed']);
+  });
+
+  it('removes every record of a deleted user, and nothing on a repeat', async () => {
+    const { store, friendships, as } = setup();
+    const gone = randomUUID();
+    const others = Array.from({ length: 120 }, () => randomUUID());
+    for (const other of others) await friendships.makeFriend(as(gone), other);
+    const keep = randomUUID();
+    await friendships.makeFriend(as(others[0] ?? ''), keep);
+    await expect(friendships.removeAllOf(gone.toUpperCase(), 'r')).resolves.toBe(120);
+    await expect(friendships.removeAllOf(gone, 'r')).resolves.toBe(0);
+    await expect(store.listFor(gone, undefined, undefined, 10)).resolves.toEqual([]);
+    await expect(store.get(others[0] ?? '', keep)).resolves.toBeDefined();
+  });
+});

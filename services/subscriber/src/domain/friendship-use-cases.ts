@@ -1,0 +1,269 @@
+import { DomainError, ErrorKind, type FieldViolation } from '@messenger/platform';
+import { type FriendshipStore, isStoreError, listKeyOf } from '../store/friendship-store.ts';
+import {
+  type Actor,
+  canonicalId,
+  type Friendship,
+  type FriendshipView,
+  userIdProblem,
+  type ViewStatus,
+  viewOf,
+} from './friendship.ts';
+import type { UserDirectory } from './user-directory.ts';
+
+export interface FriendshipUseCaseDeps {
+  readonly store: FriendshipStore;
+  readonly users: UserDirectory;
+  /** Called after a change (and its events) is committed, so the outbox relay publishes at once. */
+  readonly onCommit?: () => void;
+  readonly now?: () => Date;
+}
+
+/** Who calls, and the request id the events carry. */
+export interface CallMeta {
+  readonly actor: Actor;
+  readonly requestId: string;
+}
+
+export interface ListFriendsInput {
+  /** Undefined lists every status. */
+  readonly status: ViewStatus | undefined;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Empty on the last page. */
+  readonly nextPageToken: string;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
+/** A change that keeps losing races to concurrent changes of the pair gives up after this many tries. */
+const MAX_ATTEMPTS = 5;
+
+export type FriendshipUseCases = ReturnType<typeof createFriendshipUseCases>;
+
+export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
+  const { store, users } = deps;
+  const now = deps.now ?? (() => new Date());
+  const onCommit = deps.onCommit ?? (() => {});
+
+  const confirm = async (pending: Friendship, requestId: string): Promise<Friendship> => {
+    const time = now();
+    const after: Friendship = { ...pending, state: 'confirmed', updateTime: time, version: pending.version + 1 };
+    await store.update(after, [{ kind: 'confirmed', after, time, requestId }]);
+    onCommit();
+    return after;
+  };
+
+  const remove = async (before: Friendship, removedBy: string, requestId: string): Promise<void> => {
+    const time = now();
+    await store.delete(before, before.version, [{ kind: 'removed', before, removedBy, time, requestId }]);
+    onCommit();
+  };
+
+  return {
+    /** Sends a request, or confirms the other user's pending request to the caller. */
+    async makeFriend(meta: CallMeta, targetId: string): Promise<FriendshipView> {
+      const me = callerId(meta.actor);
+      const other = otherUserId(me, targetId);
+      if (!(await users.exists(other, meta.requestId))) {
+        throw new DomainError(ErrorKind.NotFound, 'USER_NOT_FOUND', 'no user with this id');
+      }
+      // A lost race (the other side inserted the pair first, or changed it) is
+      // retried from a fresh read: two crossing requests end as one friendship.
+      return retryOnRace(async () => {
+        const current = await store.get(me, other);
+        if (!current) {
+          const time = now();
+          const created: Friendship = {
+            requesterId: me,
+            addresseeId: other,
+            state: 'pending',
+            createTime: time,
+            updateTime: time,
+            version: 1,
+          };
+          await store.insert(created, [{ kind: 'requested', after: created, time, requestId: meta.requestId }]);
+          onCommit();
+          return viewOf(created, me);
+        }
+        if (current.state === 'confirmed' || current.requesterId === me) return viewOf(current, me);
+        return viewOf(await confirm(current, meta.requestId), me);
+      });
+    },
+
+    async confirmFriend(meta: CallMeta, requesterId: string): Promise<FriendshipView> {
+      const me = callerId(meta.actor);
+      const other = otherUserId(me, requesterId);
+      return retryOnRace(async () => {
+        const current = await store.get(me, other);
+        // The caller's own request is not one they can confirm: only its addressee can.
+        if (!current || (current.state === 'pending' && current.requesterId === me)) {
+          throw new DomainError(
+            ErrorKind.NotFound,
+            'FRIEND_REQUEST_NOT_FOUND',
+            'there is no friend request from this user',
+          );
+        }
+        if (current.state === 'confirmed') return viewOf(current, me);
+        return viewOf(await confirm(current, meta.requestId), me);
+      });
+    },
+
+    /** Resolves with the status before the call, undefined when there was no request. */
+    async declineFriend(meta: CallMeta, requesterId: string): Promise<ViewStatus | undefined> {
+      const me = callerId(meta.actor);
+      const other = otherUserId(me, requesterId);
+      return retryOnRace(async () => {
+        const current = await store.get(me, other);
+        if (!current) return undefined;
+        if (current.state === 'confirmed') {
+          throw new DomainError(ErrorKind.FailedPrecondition, 'ALREADY_FRIENDS', 'you are friends; use Unfriend');
+        }
+        if (current.requesterId === me) {
+          throw new DomainError(
+            ErrorKind.FailedPrecondition,
+            'OWN_REQUEST',
+            'only the addressee declines a request; withdraw yours with Unfriend',
+          );
+        }
+        const time = now();
+        await store.delete(current, current.version, [
+          { kind: 'declined', before: current, time, requestId: meta.requestId },
+        ]);
+        onCommit();
+        return 'incoming';
+      });
+    },
+
+    /** Ends a friendship or withdraws the caller's request; resolves with the status before, undefined when none. */
+    async unfriend(meta: CallMeta, otherId: string): Promise<ViewStatus | undefined> {
+      const me = callerId(meta.actor);
+      const other = otherUserId(me, otherId);
+      return retryOnRace(async () => {
+        const current = await store.get(me, other);
+        if (!current) return undefined;
+        const previous = viewOf(current, me).status;
+        if (previous === 'incoming') {
+          throw new DomainError(
+            ErrorKind.FailedPrecondition,
+            'INCOMING_REQUEST',
+            'this user asked you; use DeclineFriend to turn the request down',
+          );
+        }
+        await remove(current, me, meta.requestId);
+        return previous;
+      });
+    },
+
+    async listFriends(meta: CallMeta, input: ListFriendsInput): Promise<Page<FriendshipView>> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('page_size', input.pageSize < 0 ? 'must not be negative' : undefined)]);
+      const limit = input.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(input.pageSize, MAX_PAGE_SIZE);
+      const after = input.pageToken === '' ? undefined : decodeListToken(input.pageToken, input.status);
+      // One more than asked tells whether another page follows.
+      const found = await store.listFor(me, input.status, after, limit + 1);
+      const items = found.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items: items.map((f) => viewOf(f, me)),
+        nextPageToken: found.length > limit && last ? encodeListToken(input.status, listKeyOf(last)) : '',
+      };
+    },
+
+    /** For other services; a pending request is not a friendship, and unknown users are nobody's friends. */
+    async checkFriendship(_meta: CallMeta, userIdA: string, userIdB: string): Promise<boolean> {
+      throwIfInvalid([violation('user_id_a', userIdProblem(userIdA)), violation('user_id_b', userIdProblem(userIdB))]);
+      const a = canonicalId(userIdA);
+      const b = canonicalId(userIdB);
+      if (a === b) return false;
+      return (await store.get(a, b))?.state === 'confirmed';
+    },
+
+    /**
+     * Removes every friendship and request of a deleted user, publishing
+     * `removed` for each. Idempotent: a repeat finds nothing left to remove.
+     */
+    async removeAllOf(userId: string, requestId: string): Promise<number> {
+      const id = canonicalId(userId);
+      let removed = 0;
+      for (;;) {
+        const batch = await store.listFor(id, undefined, undefined, MAX_PAGE_SIZE);
+        if (batch.length === 0) return removed;
+        for (const f of batch) {
+          try {
+            await remove(f, id, requestId);
+            removed++;
+          } catch (error) {
+            // Changed meanwhile: the next pass reads it again.
+            if (!isStoreError(error, 'conflict')) throw error;
+          }
+        }
+      }
+    },
+  };
+}
+
+/** These methods act for a signed-in user; a service credential has no side to act on. */
+function callerId(actor: Actor): string {
+  if (actor.kind === 'user') return canonicalId(actor.userId);
+  throw new DomainError(ErrorKind.PermissionDenied, 'USER_CALLER_REQUIRED', 'this method acts for a signed-in user');
+}
+
+function otherUserId(me: string, given: string): string {
+  throwIfInvalid([violation('user_id', userIdProblem(given))]);
+  const other = canonicalId(given);
+  if (other === me)
+    throw DomainError.invalid([{ field: 'user_id', description: 'must be another user than the caller' }]);
+  return other;
+}
+
+async function retryOnRace<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isStoreError(error, 'conflict') && !isStoreError(error, 'duplicate')) throw error;
+      if (n >= MAX_ATTEMPTS) {
+        throw new DomainError(ErrorKind.Aborted, 'CONCURRENT_CHANGE', 'the friendship kept changing; try again');
+      }
+    }
+  }
+}
+
+// The page token is opaque to callers; inside it names the filter it belongs
+// to, so a token from another filter is refused instead of giving a wrong page.
+function encodeListToken(status: ViewStatus | undefined, listKey: string): string {
+  return Buffer.from(JSON.stringify([status ?? '', listKey])).toString('base64url');
+}
+
+function decodeListToken(token: string, status: ViewStatus | undefined): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === 2 &&
+    parsed[0] === (status ?? '') &&
+    typeof parsed[1] === 'string' &&
+    parsed[1] !== ''
+  ) {
+    return parsed[1];
+  }
+  throw DomainError.invalid([{ field: 'page_token', description: 'is not a page token of this list' }]);
+}
+
+function violation(field: string, problem: string | undefined): FieldViolation | undefined {
+  return problem === undefined ? undefined : { field, description: problem };
+}
+
+function throwIfInvalid(candidates: readonly (FieldViolation | undefined)[]): void {
+  const violations = candidates.filter((v): v is FieldViolation => v !== undefined);
+  if (violations.length > 0) throw DomainError.invalid(violations);
+}

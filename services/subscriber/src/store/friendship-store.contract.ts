@@ -1,0 +1,148 @@
+// The behaviour every FriendshipStore adapter must show; run by
+// memory-friendship-store.spec.ts always and by mongo-friendship-store.spec.ts
+// when MONGODB_URL is set.
+import { randomUUID } from 'node:crypto';
+import { FriendRemoved, FriendRequested } from '@messenger/gen/messenger/subscriber/v1/events';
+import { FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
+import { type Friendship, type FriendshipEvent, pairIdOf } from '../domain/friendship.ts';
+import { type FriendshipStore, isStoreError, listKeyOf } from './friendship-store.ts';
+
+export interface FriendshipStoreFixture {
+  readonly store: FriendshipStore;
+  close(): Promise<void>;
+}
+
+export function friendshipStoreContract(name: string, make: () => Promise<FriendshipStoreFixture>): void {
+  describe(`FriendshipStore contract: ${name}`, () => {
+    let fixture: FriendshipStoreFixture;
+    let store: FriendshipStore;
+
+    beforeEach(async () => {
+      fixture = await make();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.close();
+    });
+
+    let clock = Date.parse('2025-01-01T00:00:00.000Z');
+    const tick = () => {
+      clock += 1000;
+      return new Date(clock);
+    };
+    const pending = (requesterId: string, addresseeId: string): Friendship => {
+      const t = tick();
+      return { requesterId, addresseeId, state: 'pending', createTime: t, updateTime: t, version: 1 };
+    };
+    const requested = (f: Friendship): FriendshipEvent[] => [
+      { kind: 'requested', after: f, time: f.createTime, requestId: 'r' },
+    ];
+    const confirmed = (f: Friendship): Friendship => ({
+      ...f,
+      state: 'confirmed',
+      updateTime: tick(),
+      version: f.version + 1,
+    });
+    const errorOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    const add = async (f: Friendship) => {
+      await store.insert(f, requested(f));
+      return f;
+    };
+
+    it('keeps one record per unordered pair, read either way round', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const f = await add(pending(a, b));
+      await expect(store.get(a, b)).resolves.toEqual(f);
+      await expect(store.get(b, a)).resolves.toEqual(f);
+      await expect(store.get(a, randomUUID())).resolves.toBeUndefined();
+      expect(isStoreError(await errorOf(store.insert(pending(b, a), [])), 'duplicate')).toBe(true);
+      expect(isStoreError(await errorOf(store.insert(pending(a, b), [])), 'duplicate')).toBe(true);
+    });
+
+    it('lets exactly one of two crossing concurrent inserts win', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const ab = pending(a, b);
+      const ba = pending(b, a);
+      const results = await Promise.allSettled([store.insert(ab, requested(ab)), store.insert(ba, requested(ba))]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(isStoreError(results.find((r) => r.status === 'rejected')?.reason, 'duplicate')).toBe(true);
+      await expect(store.outbox.pendingEvents(10)).resolves.toHaveLength(1);
+    });
+
+    it('updates and deletes only at the expected version', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const f = await add(pending(a, b));
+      const friends = confirmed(f);
+      await store.update(friends, []);
+      await expect(store.get(b, a)).resolves.toEqual(friends);
+      expect(isStoreError(await errorOf(store.update(confirmed(f), [])), 'conflict')).toBe(true);
+      expect(isStoreError(await errorOf(store.delete(friends, 1, [])), 'conflict')).toBe(true);
+      await store.delete(friends, 2, []);
+      await expect(store.get(a, b)).resolves.toBeUndefined();
+      expect(isStoreError(await errorOf(store.delete(friends, 2, [])), 'conflict')).toBe(true);
+      expect(isStoreError(await errorOf(store.update(confirmed(friends), [])), 'conflict')).toBe(true);
+    });
+
+    it('writes the events of a change to the outbox, in order, and only when the change happens', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const f = await add(pending(a, b));
+      await errorOf(store.insert(pending(b, a), requested(pending(b, a))));
+      const time = tick();
+      await store.delete(f, 1, [{ kind: 'removed', before: f, removedBy: a, time, requestId: 'r2' }]);
+      await errorOf(store.delete(f, 1, [{ kind: 'removed', before: f, removedBy: a, time, requestId: 'r3' }]));
+
+      const entries = await store.outbox.pendingEvents(100);
+      expect(entries.map((e) => [e.topic, e.envelope.type, e.envelope.key])).toEqual([
+        ['subscriber.events', 'subscriber.friendship.requested', pairIdOf(a, b)],
+        ['subscriber.events', 'subscriber.friendship.removed', pairIdOf(a, b)],
+      ]);
+      const [req, rem] = entries.map((e) => e.envelope.payload?.value ?? new Uint8Array());
+      expect(FriendRequested.decode(req as Uint8Array)).toEqual({
+        requesterId: a,
+        addresseeId: b,
+        requestTime: f.createTime,
+      });
+      expect(FriendRemoved.decode(rem as Uint8Array)).toEqual({
+        requesterId: a,
+        addresseeId: b,
+        beforeStatus: FriendshipStatus.FRIENDSHIP_STATUS_OUTGOING,
+        removedById: a,
+      });
+      await store.outbox.markPublished([entries[0]?.envelope.id ?? '']);
+      const left = await store.outbox.pendingEvents(100);
+      expect(left.map((e) => e.envelope.type)).toEqual(['subscriber.friendship.removed']);
+    });
+
+    it("lists a user's records newest change first, by status seen from that user, page by page", async () => {
+      const me = randomUUID();
+      const [u1, u2, u3, u4] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const out1 = await add(pending(me, u1)); // outgoing
+      const in2 = await add(pending(u2, me)); // incoming
+      const friend3 = confirmed(await add(pending(u3, me)));
+      await store.update(friend3, []); // confirmed, changed last
+      await add(pending(u1, u4)); // not mine
+      const out4 = await add(pending(me, u4)); // outgoing, newest request
+
+      const ids = (fs: Friendship[], viewer = me) =>
+        fs.map((f) => (f.requesterId === viewer ? f.addresseeId : f.requesterId));
+      expect(ids(await store.listFor(me, undefined, undefined, 10))).toEqual([u4, u3, u2, u1]);
+      expect(ids(await store.listFor(me, 'outgoing', undefined, 10))).toEqual([u4, u1]);
+      expect(ids(await store.listFor(me, 'incoming', undefined, 10))).toEqual([u2]);
+      expect(ids(await store.listFor(me, 'confirmed', undefined, 10))).toEqual([u3]);
+      expect(ids(await store.listFor(u3, 'confirmed', undefined, 10), u3)).toEqual([me]);
+      expect(ids(await store.listFor(u2, 'outgoing', undefined, 10), u2)).toEqual([me]);
+
+      const first = await store.listFor(me, undefined, undefined, 2);
+      expect(ids(first)).toEqual([u4, u3]);
+      const second = await store.listFor(me, undefined, listKeyOf(friend3), 2);
+      expect(ids(second)).toEqual([u2, u1]);
+      await expect(store.listFor(me, undefined, listKeyOf(out1), 2)).resolves.toEqual([]);
+      await expect(store.listFor(me, 'outgoing', listKeyOf(out4), 10)).resolves.toEqual([out1]);
+      expect(in2.state).toBe('pending');
+    });
+  });
+}

@@ -1,0 +1,55 @@
+import type { OutboxSource } from '@messenger/platform';
+import { type Friendship, type FriendshipEvent, pairIdOfFriendship, type ViewStatus } from '../domain/friendship.ts';
+
+/**
+ * Where friendships live: one record per unordered pair. Every write takes
+ * the events it publishes and stores them in the outbox in the same atomic
+ * step as the change.
+ */
+export interface FriendshipStore {
+  /** The record of the pair, whichever way round the ids are given. */
+  get(userA: string, userB: string): Promise<Friendship | undefined>;
+  /** Adds a record. `duplicate` when the pair has one already. */
+  insert(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void>;
+  /** Replaces the pair's record stored at `friendship.version - 1`. `conflict` when absent or at another version. */
+  update(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void>;
+  /** Deletes the pair's record stored at `version`. `conflict` when absent or at another version. */
+  delete(friendship: Friendship, version: number, events: readonly FriendshipEvent[]): Promise<void>;
+  /**
+   * The records of `userId`, only those it sees with `status` when given,
+   * most recently changed first (descending `listKeyOf`), starting after the
+   * list key `after`; at most `limit`.
+   */
+  listFor(
+    userId: string,
+    status: ViewStatus | undefined,
+    after: string | undefined,
+    limit: number,
+  ): Promise<Friendship[]>;
+  /** The events written with the changes, for the relay to publish. */
+  readonly outbox: OutboxSource;
+}
+
+/**
+ * The list order as one unique string: the change time (ISO 8601 sorts as
+ * text) then the pair id as tie-breaker, so a page boundary is one `<`.
+ */
+export function listKeyOf(f: Friendship): string {
+  return `${f.updateTime.toISOString()}|${pairIdOfFriendship(f)}`;
+}
+
+/** The closed set of failures a store reports; adapters translate their driver's errors into these. */
+export type StoreErrorKind = 'duplicate' | 'conflict';
+
+export class StoreError extends Error {
+  readonly kind: StoreErrorKind;
+  constructor(kind: StoreErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.kind = kind;
+  }
+}
+
+export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
+  return error instanceof StoreError && error.kind === kind;
+}

@@ -1,0 +1,71 @@
+import { MemoryOutbox } from '@messenger/platform';
+import {
+  type Friendship,
+  type FriendshipEvent,
+  pairIdOf,
+  pairIdOfFriendship,
+  statusSeenBy,
+  type ViewStatus,
+} from '../../domain/friendship.ts';
+import { toOutboxEntries } from '../../events/friendship-events.ts';
+import { type FriendshipStore, listKeyOf, StoreError } from '../friendship-store.ts';
+
+/**
+ * Embedded mode and tests. Each write checks, changes the map and appends
+ * its events in one synchronous step, which is atomic in a single-threaded
+ * process. Records are copied in and out so callers never share state.
+ */
+export class MemoryFriendshipStore implements FriendshipStore {
+  readonly outbox = new MemoryOutbox();
+  /** pair id → record: one per unordered pair by construction. */
+  readonly #byPair = new Map<string, Friendship>();
+
+  async get(userA: string, userB: string): Promise<Friendship | undefined> {
+    const f = this.#byPair.get(pairIdOf(userA, userB));
+    return f && structuredClone(f);
+  }
+
+  async insert(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
+    const entries = toOutboxEntries(events);
+    const pairId = pairIdOfFriendship(friendship);
+    if (this.#byPair.has(pairId)) throw new StoreError('duplicate', 'the pair has a record');
+    this.#byPair.set(pairId, structuredClone(friendship));
+    this.outbox.append(entries);
+  }
+
+  async update(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
+    const entries = toOutboxEntries(events);
+    const pairId = pairIdOfFriendship(friendship);
+    if (this.#byPair.get(pairId)?.version !== friendship.version - 1) {
+      throw new StoreError('conflict', 'the record changed or is gone');
+    }
+    this.#byPair.set(pairId, structuredClone(friendship));
+    this.outbox.append(entries);
+  }
+
+  async delete(friendship: Friendship, version: number, events: readonly FriendshipEvent[]): Promise<void> {
+    const entries = toOutboxEntries(events);
+    const pairId = pairIdOfFriendship(friendship);
+    if (this.#byPair.get(pairId)?.version !== version)
+      throw new StoreError('conflict', 'the record changed or is gone');
+    this.#byPair.delete(pairId);
+    this.outbox.append(entries);
+  }
+
+  async listFor(
+    userId: string,
+    status: ViewStatus | undefined,
+    after: string | undefined,
+    limit: number,
+  ): Promise<Friendship[]> {
+    // A scan is fine for the embedded mode's data sizes; the Mongo adapter uses its indexes.
+    return [...this.#byPair.values()]
+      .filter((f) => f.requesterId === userId || f.addresseeId === userId)
+      .filter((f) => status === undefined || statusSeenBy(f, userId) === status)
+      .map((f) => ({ f, key: listKeyOf(f) }))
+      .filter(({ key }) => after === undefined || key < after)
+      .sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0))
+      .slice(0, limit)
+      .map(({ f }) => structuredClone(f));
+  }
+}

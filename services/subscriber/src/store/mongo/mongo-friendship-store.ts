@@ -1,0 +1,172 @@
+import { MongoOutbox } from '@messenger/platform';
+import { type ClientSession, type Collection, type Filter, MongoClient, MongoServerError, type Sort } from 'mongodb';
+import {
+  type Friendship,
+  type FriendshipEvent,
+  pairIdOf,
+  pairIdOfFriendship,
+  statusSeenBy,
+  type ViewStatus,
+} from '../../domain/friendship.ts';
+import { toOutboxEntries } from '../../events/friendship-events.ts';
+import { type FriendshipStore, listKeyOf, StoreError } from '../friendship-store.ts';
+
+export interface FriendshipDoc {
+  /** The pair id (`<lower id>:<higher id>`): one document per unordered pair, unique by `_id`. */
+  _id: string;
+  requesterId: string;
+  addresseeId: string;
+  state: 'pending' | 'confirmed';
+  createTime: Date;
+  updateTime: Date;
+  version: number;
+  /** Both user ids: the key of "all of a user's friendships". */
+  members: string[];
+  /** `<user id>:<status seen by that user>` for both users: the key of "a user's friendships with status S". */
+  views: string[];
+  /** `listKeyOf`: the unique list order, newest change first. */
+  listKey: string;
+}
+
+const DUPLICATE_KEY = 11000;
+
+/**
+ * Friendships in MongoDB, collection `friendships`. Writes run in a
+ * transaction with their outbox entries, so they need a replica set.
+ */
+export class MongoFriendshipStore implements FriendshipStore {
+  readonly outbox: MongoOutbox;
+  readonly #client: MongoClient;
+  readonly #friendships: Collection<FriendshipDoc>;
+
+  constructor(client: MongoClient, dbName: string) {
+    const db = client.db(dbName);
+    this.#client = client;
+    this.#friendships = db.collection<FriendshipDoc>('friendships');
+    this.outbox = new MongoOutbox(db);
+  }
+
+  /** Run at start-up; creating an index that exists is a no-op. Pair uniqueness is `_id`'s own index. */
+  async ensureIndexes(): Promise<void> {
+    await this.#friendships.createIndex({ members: 1, listKey: -1 }, { name: 'members_list' });
+    await this.#friendships.createIndex({ views: 1, listKey: -1 }, { name: 'views_list' });
+    await this.outbox.ensureIndexes();
+  }
+
+  async get(userA: string, userB: string): Promise<Friendship | undefined> {
+    const doc = await this.#friendships.findOne({ _id: pairIdOf(userA, userB) });
+    return doc ? fromDoc(doc) : undefined;
+  }
+
+  insert(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
+    return this.#write(events, async (session) => {
+      await this.#friendships.insertOne(toDoc(friendship), { session });
+    });
+  }
+
+  update(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
+    return this.#write(events, async (session) => {
+      const filter = { _id: pairIdOfFriendship(friendship), version: friendship.version - 1 };
+      const result = await this.#friendships.replaceOne(filter, toDoc(friendship), { session });
+      if (result.matchedCount === 0) throw new StoreError('conflict', 'the record changed or is gone');
+    });
+  }
+
+  delete(friendship: Friendship, version: number, events: readonly FriendshipEvent[]): Promise<void> {
+    return this.#write(events, async (session) => {
+      const result = await this.#friendships.deleteOne({ _id: pairIdOfFriendship(friendship), version }, { session });
+      if (result.deletedCount === 0) throw new StoreError('conflict', 'the record changed or is gone');
+    });
+  }
+
+  async listFor(
+    userId: string,
+    status: ViewStatus | undefined,
+    after: string | undefined,
+    limit: number,
+  ): Promise<Friendship[]> {
+    const { filter, sort } = listQuery(userId, status, after);
+    const docs = await this.#friendships.find(filter).sort(sort).limit(limit).toArray();
+    return docs.map(fromDoc);
+  }
+
+  /** The change and its outbox entries in one transaction; driver errors leave as StoreErrors. */
+  async #write(events: readonly FriendshipEvent[], change: (session: ClientSession) => Promise<void>): Promise<void> {
+    const entries = toOutboxEntries(events);
+    try {
+      await this.#client.withSession((session) =>
+        session.withTransaction(
+          async () => {
+            await change(session);
+            await this.outbox.append(entries, session);
+          },
+          { writeConcern: { w: 'majority' } },
+        ),
+      );
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+}
+
+/** One index range, already in list order: equality on `members` or `views`, then `listKey` descending. */
+export function listQuery(
+  userId: string,
+  status: ViewStatus | undefined,
+  after: string | undefined,
+): { filter: Filter<FriendshipDoc>; sort: Sort } {
+  const filter: Filter<FriendshipDoc> = status === undefined ? { members: userId } : { views: `${userId}:${status}` };
+  if (after !== undefined) filter.listKey = { $lt: after };
+  return { filter, sort: { listKey: -1 } };
+}
+
+export function translateError(error: unknown): unknown {
+  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+    return new StoreError('duplicate', 'the pair has a record', { cause: error });
+  }
+  return error;
+}
+
+function toDoc(f: Friendship): FriendshipDoc {
+  const members = [f.requesterId, f.addresseeId];
+  return {
+    _id: pairIdOfFriendship(f),
+    requesterId: f.requesterId,
+    addresseeId: f.addresseeId,
+    state: f.state,
+    createTime: f.createTime,
+    updateTime: f.updateTime,
+    version: f.version,
+    members,
+    views: members.map((id) => `${id}:${statusSeenBy(f, id)}`),
+    listKey: listKeyOf(f),
+  };
+}
+
+function fromDoc(doc: FriendshipDoc): Friendship {
+  return {
+    requesterId: doc.requesterId,
+    addresseeId: doc.addresseeId,
+    state: doc.state,
+    createTime: doc.createTime,
+    updateTime: doc.updateTime,
+    version: doc.version,
+  };
+}
+
+/** Connects and prepares a store (indexes) at start-up. */
+export async function openMongoFriendshipStore(
+  url: string,
+  dbName: string,
+): Promise<{ store: MongoFriendshipStore; close(): Promise<void> }> {
+  const client = new MongoClient(url);
+  await client.connect();
+  try {
+    const store = new MongoFriendshipStore(client, dbName);
+    await store.ensureIndexes();
+    return { store, close: () => client.close() };
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}

@@ -1,0 +1,63 @@
+import {
+  type ApiCatalog,
+  type Authenticator,
+  createGrpcServer,
+  type EventBus,
+  type Logger,
+  type Metrics,
+  startOutboxRelay,
+} from '@messenger/platform';
+import { createUserUseCases } from './domain/user-use-cases.ts';
+import { userServiceHandlers } from './grpc/user.handlers.ts';
+import type { UserStore } from './store/user-store.ts';
+
+/** A started service, as the embedded runner and main.ts hold it. */
+export interface RunningService {
+  readonly port: number;
+  /** Drains the gRPC server (in-flight calls get `graceMs`), then stops the outbox relay. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Adapters already built by the caller, who also closes them after `stop`. */
+export interface UserServiceDeps {
+  readonly store: UserStore;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly catalog: ApiCatalog;
+  readonly authenticator: Authenticator;
+}
+
+export async function startUserService(
+  deps: UserServiceDeps,
+  listen: { host: string; port: number },
+): Promise<RunningService> {
+  const relay = startOutboxRelay({
+    source: deps.store.outbox,
+    bus: deps.bus,
+    log: deps.logger.child({ component: 'outbox-relay' }),
+  });
+  const users = createUserUseCases({ store: deps.store, onCommit: () => relay.notify() });
+  const server = createGrpcServer({
+    name: 'user',
+    services: [userServiceHandlers(users)],
+    catalog: deps.catalog,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    authenticator: deps.authenticator,
+  });
+  let port: number;
+  try {
+    port = await server.listen(listen.host, listen.port);
+  } catch (error) {
+    await relay.stop();
+    throw error;
+  }
+  return {
+    port,
+    async stop(graceMs) {
+      await server.shutdown(graceMs);
+      await relay.stop();
+    },
+  };
+}

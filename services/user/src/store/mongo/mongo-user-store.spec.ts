@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient, MongoServerError } from 'mongodb';
+import type { UserProfile } from '../../domain/user.ts';
+import { userStoreContract } from '../user-store.contract.ts';
+import { isStoreError } from '../user-store.ts';
+import {
+  MongoUserStore,
+  nicknameSearchQuery,
+  prefixUpperBound,
+  translateError,
+  type UserDoc,
+} from './mongo-user-store.ts';
+
+describe('MongoUserStore query building', () => {
+  it('bounds a prefix range by incrementing its last character', () => {
+    expect(prefixUpperBound('al')).toBe('am');
+    expect(prefixUpperBound('a.')).toBe('a/');
+    expect(prefixUpperBound('z')).toBe('{');
+    expect(() => prefixUpperBound('')).toThrow(RangeError);
+  });
+
+  it('searches one index range, moving past the cursor', () => {
+    expect(nicknameSearchQuery('al', undefined)).toEqual({
+      filter: { nicknameLower: { $gte: 'al', $lt: 'am' } },
+      sort: { nicknameLower: 1 },
+    });
+    expect(nicknameSearchQuery('al', { nicknameLower: 'alice', id: 'x' }).filter).toEqual({
+      nicknameLower: { $gt: 'alice', $lt: 'am' },
+    });
+  });
+
+  it('translates a duplicate-key error and nothing else', () => {
+    const duplicate = new MongoServerError({ code: 11000, errmsg: 'E11000 duplicate key error' });
+    expect(isStoreError(translateError(duplicate), 'duplicate')).toBe(true);
+    const other = new MongoServerError({ code: 112, errmsg: 'WriteConflict' });
+    expect(translateError(other)).toBe(other);
+  });
+});
+
+// Runs against a real server only when one is configured (compose, CI with MongoDB).
+const mongoUrl = process.env.MONGODB_URL;
+if (mongoUrl) {
+  describe('MongoUserStore against MongoDB', () => {
+    let client: MongoClient;
+    beforeAll(async () => {
+      client = await new MongoClient(mongoUrl).connect();
+    });
+    afterAll(async () => {
+      await client.close();
+    });
+
+    const freshStore = async () => {
+      const dbName = `user_test_${randomUUID().slice(0, 8)}`;
+      const store = new MongoUserStore(client, dbName);
+      await store.ensureIndexes();
+      return { store, dbName, close: async () => void (await client.db(dbName).dropDatabase()) };
+    };
+
+    userStoreContract('MongoUserStore', freshStore);
+
+    it('searches with an index scan, never a collection scan or an in-memory sort', async () => {
+      const { store, dbName, close } = await freshStore();
+      try {
+        const t = new Date();
+        for (const nickname of ['alice', 'albert', 'bob']) {
+          const user: UserProfile = {
+            id: randomUUID(),
+            nickname,
+            about: '',
+            avatarUrl: '',
+            createTime: t,
+            updateTime: t,
+            version: 1,
+          };
+          await store.insert(user, []);
+        }
+        const { filter, sort } = nicknameSearchQuery('al', { nicknameLower: 'albert', id: 'x' });
+        const explained = await client
+          .db(dbName)
+          .collection<UserDoc>('users')
+          .find(filter)
+          .sort(sort)
+          .limit(51)
+          .explain('queryPlanner');
+        const stages = stagesOf(explained.queryPlanner.winningPlan);
+        expect(stages).toContain('IXSCAN');
+        expect(stages).not.toContain('COLLSCAN');
+        expect(stages).not.toContain('SORT');
+      } finally {
+        await close();
+      }
+    });
+  });
+}
+
+/** Every `stage` named anywhere in an explain plan (classic and slot-based engines nest differently). */
+function stagesOf(plan: unknown): string[] {
+  if (Array.isArray(plan)) return plan.flatMap(stagesOf);
+  if (plan === null || typeof plan !== 'object') return [];
+  return Object.entries(plan).flatMap(([key, value]) =>
+    key === 'stage' && typeof value === 'string' ? [value] : stagesOf(value),
+  );
+}
