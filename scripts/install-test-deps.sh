@@ -20,6 +20,7 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 # gcc alone cannot link without libc headers; libc6-dev normally comes with gcc.
 dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium) # the gateway's Swagger UI browser test (playwright-core)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=()

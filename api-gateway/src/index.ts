@@ -1,0 +1,11 @@
+// The gateway's public API, for the composition roots (embedded runner, container main).
+export { build, type GatewayOptions, RESERVED_PATHS } from './app.ts';
+export { Code, type StatusBody } from './errors/status.ts';
+export type { AccessTokenVerifier, AuthOptions, RevocationCheck } from './plugins/auth.ts';
+export type { OpenApiOptions } from './plugins/openapi-document.ts';
+export { buildOpenApiDocument } from './plugins/openapi-document.ts';
+export { DEFAULT_BUDGETS, type RateLimitBudget, type RateLimitBudgets } from './plugins/rate-limit.ts';
+export { compileRouteTable, type Route, RouteTableError } from './routing/route-table.ts';
+export { type ListenOptions, type RunningGateway, startGateway } from './server.ts';
+export { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
+export type { Upstream } from './upstream/upstream.ts';

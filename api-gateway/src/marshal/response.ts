@@ -1,0 +1,33 @@
+import { type DescField, type DescMessage, fromBinary, type Registry, toJson } from '@bufbuild/protobuf';
+
+export interface ResponseMarshaller {
+  /** The upstream's protobuf bytes as the JSON text sent to the client. */
+  toJsonText(bytes: Uint8Array): string;
+  /** The same, as a value (stream frames embed it). */
+  toJsonValue(bytes: Uint8Array): unknown;
+}
+
+/**
+ * Canonical proto3 JSON out: lowerCamelCase names, 64-bit integers as
+ * strings, enums by name, well-known types in their JSON forms. Fields at
+ * their default value are emitted too (as grpc-gateway v2 does by default),
+ * so clients always see every field of the contract; message and oneof
+ * fields that are not set stay absent.
+ */
+export function createResponseMarshaller(
+  output: DescMessage,
+  responseBody: DescField | undefined,
+  registry: Registry,
+): ResponseMarshaller {
+  const options = { alwaysEmitImplicit: true, registry };
+  const toValue = (bytes: Uint8Array): unknown => {
+    const json = toJson(output, fromBinary(output, bytes), options);
+    if (responseBody === undefined) return json;
+    const picked = (json as Record<string, unknown>)[responseBody.jsonName];
+    return picked === undefined ? null : picked;
+  };
+  return {
+    toJsonText: (bytes) => JSON.stringify(toValue(bytes)),
+    toJsonValue: toValue,
+  };
+}

@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import { Access, CacheScope } from '@messenger/gen/messenger/options/v1/options';
+import type { Logger } from '@messenger/platform';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Route } from '../../routing/route-table.ts';
+import type { CachedResponse, CacheMark, ResponseCacheStore } from './cache-store.ts';
+
+/** What a fill produced: the JSON text to send, or the error to answer with. */
+export type FillOutcome =
+  | { readonly ok: true; readonly body: string }
+  | { readonly ok: false; readonly error: unknown };
+
+export interface ResponseCache {
+  /** Whether the route's responses are cached at all (declared cacheable, and a GET). */
+  covers(route: Route): boolean;
+  /**
+   * Answers a cacheable request: from the cache, or by running `fill` — once
+   * for all concurrent misses of the same key in this process.
+   */
+  serve(
+    route: Route,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    fill: () => Promise<FillOutcome>,
+  ): Promise<FastifyReply>;
+  /** Event types that invalidate something, with their topics (`<service>.events`). */
+  readonly topics: readonly string[];
+  /** Applies one event: drops every entry of the methods listing its type, for the ids in its key. */
+  onEvent(event: EventEnvelope): Promise<void>;
+}
+
+export interface ResponseCacheOptions {
+  readonly store: ResponseCacheStore;
+  readonly routes: readonly Route[];
+  readonly log: Logger;
+  readonly onStoreError?: (op: string) => void;
+  /** Called after each event that dropped entries (metrics). */
+  readonly onInvalidated?: (eventType: string) => void;
+  /** After a store failure, how long to serve without the store before trying it again; default 1 s. */
+  readonly storeRetryMs?: number;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The response cache (DESIGN §4): only methods whose contract declares a
+ * cache policy, only GET bindings. Keys are the route plus the request URL
+ * (path and query as sent), plus the caller for PRIVATE scope; a hit costs
+ * no decoding.
+ *
+ * Invalidation is by event: a method's `invalidated_by` lists event types;
+ * an event's key names the entities it changed (one id, or several joined
+ * by `:` as the subscriber service's pair ids are). Entries are tagged with
+ * the entity they depend on — the caller for PRIVATE scope, the path
+ * variables' values for PUBLIC scope (`GET /v1/users/{user_id}` → the user
+ * id). Entries with neither (a PUBLIC search with no path variable) are kept
+ * for their TTL only.
+ */
+export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
+  const { store, log } = opts;
+  const inflight = new Map<string, Promise<{ entry: CachedResponse } | { error: unknown }>>();
+  const methodsByEvent = new Map<string, Set<string>>();
+  for (const route of opts.routes) {
+    const policy = route.method.cache;
+    if (!policy || route.httpMethod !== 'GET') continue;
+    for (const type of policy.invalidatedBy) {
+      let set = methodsByEvent.get(type);
+      if (!set) {
+        set = new Set();
+        methodsByEvent.set(type, set);
+      }
+      set.add(route.method.path);
+    }
+  }
+  const topics = [...new Set([...methodsByEvent.keys()].map((t) => `${t.slice(0, t.indexOf('.'))}.events`))];
+
+  let lastWarn = 0;
+  // A failing store (Redis down or slow) is skipped for a while rather than
+  // making every request wait for its timeout.
+  let storeDownUntil = 0;
+  const storeUp = () => storeDownUntil === 0 || Date.now() >= storeDownUntil;
+  const storeFailed = (op: string, err: unknown) => {
+    storeDownUntil = Date.now() + (opts.storeRetryMs ?? 1000);
+    opts.onStoreError?.(op);
+    const now = Date.now();
+    if (now - lastWarn > 10_000) {
+      lastWarn = now;
+      log.warn({ err, op }, 'response cache store failed; serving without it');
+    }
+  };
+
+  return {
+    topics,
+    covers: (route) => route.method.cache !== undefined && route.httpMethod === 'GET' && !route.serverStreaming,
+
+    async serve(route, req, reply, fill) {
+      const policy = route.method.cache;
+      if (!policy) throw new Error(`${route.method.path} is not cacheable`);
+      const privateScope = policy.scope === CacheScope.CACHE_SCOPE_PRIVATE;
+      const userId = req.caller?.userId;
+      if (privateScope && userId === undefined) {
+        // A private response with nobody to key it by is never cached.
+        const outcome = await fill();
+        if (!outcome.ok) throw outcome.error;
+        return reply.header('content-type', JSON_TYPE).header('cache-control', 'no-store').send(outcome.body);
+      }
+      // The URL as sent: a hit needs no decoding at all; a URL that does not
+      // decode never succeeds, so never gets an entry.
+      const key = `${route.operationId}|${privateScope ? `u:${userId}` : 'p'}|${req.url}`;
+      const ttlMs = policy.ttlSeconds * 1000;
+
+      let hit: CachedResponse | undefined;
+      if (storeUp()) {
+        try {
+          const got = store.get(key);
+          hit = got instanceof Promise ? await got : got;
+        } catch (err) {
+          storeFailed('get', err);
+        }
+      }
+      if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
+
+      let flight = inflight.get(key);
+      if (flight === undefined) {
+        const tags = privateScope
+          ? [`${route.method.path}|${userId}`]
+          : route.pathBindings.map((b) => `${route.method.path}|${b.valueOf(req.params as Record<string, string>)}`);
+        flight = runFill(key, ttlMs, tags, fill);
+        inflight.set(key, flight);
+        void flight.finally(() => inflight.delete(key));
+      }
+      const result = await flight;
+      if ('error' in result) throw result.error;
+      return respond(route, req, reply, result.entry, 'MISS', privateScope);
+    },
+
+    async onEvent(event) {
+      const methods = methodsByEvent.get(event.type);
+      if (!methods || event.key === '') return;
+      const ids = event.key.split(':').filter((id) => id !== '');
+      const tags: string[] = [];
+      for (const method of methods) for (const id of ids) tags.push(`${method}|${id}`);
+      // A failure here rejects, so the bus redelivers the event.
+      await store.invalidate(tags);
+      opts.onInvalidated?.(event.type);
+    },
+  };
+
+  async function runFill(
+    key: string,
+    ttlMs: number,
+    tags: readonly string[],
+    fill: () => Promise<FillOutcome>,
+  ): Promise<{ entry: CachedResponse } | { error: unknown }> {
+    let mark: CacheMark | undefined;
+    if (storeUp()) {
+      try {
+        mark = await store.mark(tags);
+      } catch (err) {
+        storeFailed('mark', err);
+      }
+    }
+    const outcome = await fill();
+    if (!outcome.ok) return { error: outcome.error };
+    const entry: CachedResponse = { body: outcome.body, etag: etagOf(outcome.body), storedAt: Date.now() };
+    if (mark !== undefined) {
+      try {
+        await store.set(key, entry, ttlMs, tags, mark);
+      } catch (err) {
+        storeFailed('set', err);
+      }
+    }
+    return { entry };
+  }
+}
+
+function respond(
+  route: Route,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  entry: CachedResponse,
+  state: 'HIT' | 'MISS',
+  privateScope: boolean,
+): FastifyReply {
+  const ttl = route.method.cache?.ttlSeconds ?? 0;
+  const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+  const maxAge = Math.max(0, ttl - age);
+  // Shared caches may keep only what anonymous callers could read anyway.
+  const shared = !privateScope && route.method.access === Access.ACCESS_PUBLIC;
+  reply
+    .header('etag', entry.etag)
+    .header('cache-control', `${shared ? 'public' : 'private'}, max-age=${maxAge}`)
+    .header('x-cache', state);
+  if (privateScope) reply.header('vary', 'authorization');
+  if (matchesEtag(req.headers['if-none-match'], entry.etag)) return reply.code(304).send();
+  return reply.header('content-type', JSON_TYPE).send(entry.body);
+}
+
+export function etagOf(body: string): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/** RFC 9110 §13.1.2: weak comparison, a list of tags, or `*`. */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  for (const raw of header.split(',')) {
+    const tag = raw.trim();
+    if (tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}

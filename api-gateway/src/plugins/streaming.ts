@@ -1,0 +1,278 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { DescField, DescMessage } from '@bufbuild/protobuf';
+import type { Logger } from '@messenger/platform';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { logFailure, type Rendered, render } from '../errors/error-handler.ts';
+import { Code, GatewayError, type StatusBody } from '../errors/status.ts';
+import type { RequestMarshaller } from '../marshal/request.ts';
+import type { ResponseMarshaller } from '../marshal/response.ts';
+import type { Route } from '../routing/route-table.ts';
+import type { PendingStream, Upstream, UpstreamStatus } from '../upstream/upstream.ts';
+
+export interface StreamingOptions {
+  /** An SSE comment is sent after this long without any other write; default 15 000 ms. */
+  readonly heartbeatMs?: number;
+  /**
+   * How long to hold the response headers for the first message or the
+   * status, so that a call refused at once (bad token, bad argument)
+   * answers with its real HTTP status rather than a 200 and an error event;
+   * default 200 ms.
+   */
+  readonly firstEventWaitMs?: number;
+  readonly log: Logger;
+  /** Maps an upstream failure status to the error the client gets. */
+  readonly errorOf: (status: UpstreamStatus, route: Route) => GatewayError;
+}
+
+/** Request fields, in order of preference, that take the SSE `Last-Event-ID` on reconnect. */
+const RESUME_FIELDS = ['resume_after', 'resume_token', 'last_event_id'];
+/** Response fields whose value is the SSE event id (top level, or one message level down). */
+const EVENT_ID_FIELDS = ['update_id', 'event_id'];
+const NDJSON = 'application/x-ndjson';
+const SSE_TYPE = 'text/event-stream; charset=utf-8';
+const LAST_EVENT_ID = /^[^\r\n\0]{1,1024}$/;
+
+export type EndReason = 'revoked' | 'expired' | 'shutdown';
+
+/** The open streams of this process, so that logout, token expiry and shutdown can end them. */
+export class StreamRegistry {
+  readonly #bySession = new Map<string, Set<OpenStream>>();
+  readonly #all = new Set<OpenStream>();
+
+  add(stream: OpenStream): void {
+    this.#all.add(stream);
+    if (stream.sessionId === undefined) return;
+    let set = this.#bySession.get(stream.sessionId);
+    if (!set) {
+      set = new Set();
+      this.#bySession.set(stream.sessionId, set);
+    }
+    set.add(stream);
+  }
+
+  remove(stream: OpenStream): void {
+    this.#all.delete(stream);
+    if (stream.sessionId === undefined) return;
+    const set = this.#bySession.get(stream.sessionId);
+    set?.delete(stream);
+    if (set?.size === 0) this.#bySession.delete(stream.sessionId);
+  }
+
+  endSessions(sessionIds: readonly string[]): void {
+    for (const id of sessionIds) for (const s of [...(this.#bySession.get(id) ?? [])]) s.end('revoked');
+  }
+
+  endAll(reason: EndReason): void {
+    for (const s of [...this.#all]) s.end(reason);
+  }
+
+  get size(): number {
+    return this.#all.size;
+  }
+}
+
+export interface OpenStream {
+  readonly sessionId: string | undefined;
+  end(reason: EndReason): void;
+}
+
+const END_STATUS: Record<EndReason, StatusBody> = {
+  revoked: { code: Code.UNAUTHENTICATED, message: 'the session of this bearer token has ended', details: [] },
+  expired: { code: Code.UNAUTHENTICATED, message: 'the bearer token has expired', details: [] },
+  shutdown: { code: Code.UNAVAILABLE, message: 'the gateway is restarting; reconnect', details: [] },
+};
+
+interface StreamShape {
+  /** The request field `Last-Event-ID` fills, when the contract has one. */
+  readonly resumeField: DescField | undefined;
+  /** Where the event id is in a response's JSON. */
+  readonly eventIdPath: readonly string[] | undefined;
+}
+
+export function streamShapeOf(route: Route): StreamShape {
+  const resumeField = RESUME_FIELDS.map((n) => route.input.fields.find((f) => f.name === n)).find(
+    (f) => f !== undefined && f.fieldKind === 'scalar',
+  );
+  return { resumeField, eventIdPath: eventIdPath(route.output) };
+}
+
+function eventIdPath(output: DescMessage): string[] | undefined {
+  const direct = output.fields.find((f) => EVENT_ID_FIELDS.includes(f.name) && f.fieldKind === 'scalar');
+  if (direct) return [direct.jsonName];
+  for (const f of output.fields) {
+    if (f.fieldKind !== 'message') continue;
+    const inner = f.message.fields.find((g) => EVENT_ID_FIELDS.includes(g.name) && g.fieldKind === 'scalar');
+    if (inner) return [f.jsonName, inner.jsonName];
+  }
+  return undefined;
+}
+
+/**
+ * Serves a server-streaming RPC as Server-Sent Events (default) or as
+ * newline-delimited JSON when the client accepts `application/x-ndjson`
+ * (grpc-gateway's `{"result": …}` / `{"error": …}` lines). Each SSE event
+ * carries the message's update id as its `id`, so a reconnecting
+ * EventSource sends it back as `Last-Event-ID`, which fills the request's
+ * resume field. A client that goes away cancels the upstream call; logout
+ * (session revoked), token expiry and shutdown end the stream with a final
+ * `event: end` (SSE) or error line (NDJSON).
+ */
+export function createStreamHandler(
+  route: Route,
+  upstream: Upstream,
+  requestMarshaller: RequestMarshaller,
+  responseMarshaller: ResponseMarshaller,
+  registry: StreamRegistry,
+  opts: StreamingOptions,
+  metadataOf: (req: FastifyRequest) => Record<string, string>,
+): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const shape = streamShapeOf(route);
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const waitMs = opts.firstEventWaitMs ?? 200;
+
+  return async (req, reply) => {
+    let query = req.query as Record<string, string | string[] | undefined>;
+    const lastEventId = req.headers['last-event-id'];
+    if (shape.resumeField && typeof lastEventId === 'string' && LAST_EVENT_ID.test(lastEventId)) {
+      const f = shape.resumeField;
+      if (query[f.jsonName] === undefined && query[f.name] === undefined)
+        query = { ...query, [f.jsonName]: lastEventId };
+    }
+    const request = requestMarshaller.encode(req.params as Record<string, string>, query, req.body);
+    const ndjson = (req.headers.accept ?? '').includes(NDJSON);
+    const res = reply.raw;
+    reply.hijack();
+
+    let committed = false;
+    let finished = false;
+    let lastWrite = Date.now();
+    let call: PendingStream | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    let beatTimer: NodeJS.Timeout | undefined;
+
+    const commit = () => {
+      if (committed || finished) return;
+      committed = true;
+      const headers = reply.getHeaders() as OutgoingHttpHeaders;
+      res.writeHead(200, {
+        ...headers,
+        'content-type': ndjson ? `${NDJSON}; charset=utf-8` : SSE_TYPE,
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+      });
+      // Flushes the headers through proxies at once.
+      if (!ndjson) write(':ok\n\n');
+    };
+    const write = (chunk: string) => {
+      lastWrite = Date.now();
+      if (!res.write(chunk) && call) {
+        call.pause();
+        res.once('drain', () => call?.resume());
+      }
+    };
+    const cleanup = () => {
+      if (finished) return false;
+      finished = true;
+      for (const t of timers) clearTimeout(t);
+      clearTimeout(beatTimer);
+      registry.remove(stream);
+      return true;
+    };
+    const failBeforeCommit = (r: Rendered) => {
+      const headers = reply.getHeaders() as OutgoingHttpHeaders;
+      const body = JSON.stringify(r.body);
+      res.writeHead(r.httpStatus, { ...headers, ...r.headers, 'content-type': 'application/json; charset=utf-8' });
+      res.end(body);
+    };
+    const errorFrame = (body: StatusBody) =>
+      ndjson ? `${JSON.stringify({ error: body })}\n` : `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+
+    const stream: OpenStream = {
+      sessionId: req.caller?.sessionId,
+      end(reason) {
+        if (!cleanup()) return;
+        call?.cancel();
+        commit();
+        const body = END_STATUS[reason];
+        res.end(ndjson ? `${JSON.stringify({ error: body })}\n` : `event: end\ndata: ${JSON.stringify(body)}\n\n`);
+      },
+    };
+
+    res.on('close', () => {
+      // The client went away (or the response ended): stop the upstream call.
+      if (cleanup()) call?.cancel();
+    });
+
+    registry.add(stream);
+    call = upstream.serverStream(
+      {
+        service: route.method.service,
+        path: route.method.path,
+        request,
+        metadata: metadataOf(req),
+        deadline: Number.POSITIVE_INFINITY,
+      },
+      {
+        onMessage(bytes) {
+          if (finished) return;
+          let json: unknown;
+          try {
+            json = responseMarshaller.toJsonValue(bytes);
+          } catch (error) {
+            const r = render(new GatewayError(Code.INTERNAL, 'undecodable stream message', { cause: error }));
+            logFailure(opts.log, req, error, r);
+            stream.end('shutdown');
+            return;
+          }
+          commit();
+          if (ndjson) {
+            write(`${JSON.stringify({ result: json })}\n`);
+            return;
+          }
+          const id = eventIdOf(json, shape.eventIdPath);
+          write(
+            id === undefined ? `data: ${JSON.stringify(json)}\n\n` : `id: ${id}\ndata: ${JSON.stringify(json)}\n\n`,
+          );
+        },
+        onEnd(status) {
+          if (!cleanup()) return;
+          if (status.code === Code.OK) {
+            commit();
+            res.end();
+            return;
+          }
+          const error = opts.errorOf(status, route);
+          const r = render(error);
+          logFailure(opts.log, req, error, r);
+          if (!committed) failBeforeCommit(r);
+          else res.end(errorFrame(r.body));
+        },
+      },
+    );
+
+    timers.push(setTimeout(commit, waitMs));
+    if (!ndjson) {
+      const beat = () => {
+        if (finished) return;
+        if (committed && Date.now() - lastWrite >= heartbeatMs) write(': keep-alive\n\n');
+        beatTimer = setTimeout(beat, Math.max(10, heartbeatMs - (Date.now() - lastWrite)));
+      };
+      beatTimer = setTimeout(beat, heartbeatMs);
+    }
+    if (req.tokenExpiresAt > 0) {
+      const left = req.tokenExpiresAt - Date.now();
+      // setTimeout's limit is ~24.8 days; tokens live 15 minutes at most.
+      timers.push(setTimeout(() => stream.end('expired'), Math.max(0, Math.min(left, 2 ** 31 - 1))));
+    }
+  };
+}
+
+function eventIdOf(json: unknown, path: readonly string[] | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let v: unknown = json;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return typeof v === 'string' && v !== '' && LAST_EVENT_ID.test(v) ? v : undefined;
+}

@@ -1,0 +1,181 @@
+// Child processes of bench/gateway.bench.ts, one role each, so that the load
+// generator, the gateway and the upstream do not share one event loop:
+//   node bench/gateway-processes.ts upstream   gRPC UserService.GetUser + ChatService.SendMessage stubs
+//   node bench/gateway-processes.ts gateway    the API gateway (BENCH_CACHE=on|off)
+//   node bench/gateway-processes.ts bare       a bare Fastify route answering BENCH_BODY
+// Each prints `ready <port>` and runs until SIGTERM. Config comes from env:
+// BENCH_JWKS (private JWKS to verify tokens with), BENCH_UPSTREAM (host:port).
+import { create, type DescMessage, type DescService, fromBinary, isMessage, toBinary } from '@bufbuild/protobuf';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import { startGateway } from '@messenger/api-gateway';
+import {
+  type Authenticator,
+  type Caller,
+  createGrpcServer,
+  createLocalJwksSource,
+  createLogger,
+  createMetrics,
+  createTokenAuthenticator,
+  InMemoryRevocationList,
+  importSigningKeyRing,
+  loadMessengerCatalog,
+} from '@messenger/platform';
+import Fastify from 'fastify';
+
+const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
+const role = process.argv[2];
+const log = createLogger({ level: 'warn', service: `bench-${role}` });
+
+async function verifier() {
+  const ring = await importSigningKeyRing(process.env.BENCH_JWKS ?? '');
+  const revocations = new InMemoryRevocationList();
+  return {
+    revocations,
+    verifier: createTokenAuthenticator({ ...TRUST, jwks: createLocalJwksSource(ring), revocations }),
+  };
+}
+
+/** A grpc-js definition whose codec is the descriptors' own (no generated code needed). */
+function definitionOf(service: DescService): ServiceDefinition {
+  const def: Record<string, unknown> = {};
+  for (const m of service.methods) {
+    const encode = (schema: DescMessage) => (msg: unknown) =>
+      Buffer.from(toBinary(schema, isMessage(msg, schema) ? msg : create(schema, msg as never)));
+    const decode = (schema: DescMessage) => (buf: Buffer) => fromBinary(schema, buf);
+    def[m.name] = {
+      path: `/${service.typeName}/${m.name}`,
+      requestStream: false,
+      responseStream: m.methodKind === 'server_streaming',
+      requestSerialize: encode(m.input),
+      requestDeserialize: decode(m.input),
+      responseSerialize: encode(m.output),
+      responseDeserialize: decode(m.output),
+      originalName: m.name,
+    };
+  }
+  return def as ServiceDefinition;
+}
+
+const stamp = { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 };
+
+/**
+ * The bench upstream verifies every forwarded token as a real service does,
+ * but remembers verified tokens (as the gateway does): the platform
+ * authenticator's ES256 check (~0.4 ms of CPU per call here) would otherwise
+ * dominate (b) and (c) and hide the gateway's own cost. BENCH_UPSTREAM_AUTH=verify
+ * measures the uncached behaviour.
+ */
+function cachedAuthenticator(inner: Awaited<ReturnType<typeof verifier>>['verifier']): Authenticator {
+  if (process.env.BENCH_UPSTREAM_AUTH === 'verify') return inner;
+  const seen = new Map<string, Promise<Caller>>();
+  return {
+    authenticate: (metadata) => {
+      const header = metadata.get('authorization')[0];
+      if (typeof header !== 'string') return inner.authenticate(metadata);
+      let caller = seen.get(header);
+      if (!caller) {
+        if (seen.size > 1000) seen.clear();
+        caller = inner.authenticate(metadata);
+        seen.set(header, caller);
+      }
+      return caller;
+    },
+  };
+}
+
+async function upstream(): Promise<number> {
+  const catalog = await loadMessengerCatalog();
+  const authenticator = cachedAuthenticator((await verifier()).verifier);
+  let sequence = 0n;
+  const impl: Record<
+    string,
+    Record<string, (req: never, ctx: { caller: { kind: string; userId?: string } }) => Promise<unknown>>
+  > = {
+    'messenger.user.v1.UserService': {
+      GetUser: async (req: { userId: string }) => ({
+        user: {
+          userId: req.userId,
+          nickname: 'bench_user',
+          about: 'Benchmarks the gateway; about text of a typical length.',
+          avatarUrl: 'https://example.com/avatars/bench_user.png',
+          createTime: stamp,
+          updateTime: stamp,
+        },
+      }),
+    },
+    'messenger.chat.v1.ChatService': {
+      SendMessage: async (req: { chatId: string; clientMessageId: string; text: string }, ctx) => ({
+        message: {
+          messageId: req.clientMessageId,
+          chatId: req.chatId,
+          sequence: ++sequence,
+          senderId: ctx.caller.userId ?? '',
+          clientMessageId: req.clientMessageId,
+          text: req.text,
+          createTime: stamp,
+        },
+      }),
+    },
+  };
+  const services = catalog.services
+    .filter((s) => s.typeName in impl)
+    .map((s) => ({
+      definition: definitionOf(s),
+      handlers: Object.fromEntries(
+        s.methods.map((m) => [m.name, impl[s.typeName]?.[m.name] ?? (async () => create(m.output))]),
+      ),
+    }));
+  const server = createGrpcServer({
+    name: 'bench',
+    services,
+    catalog,
+    logger: log,
+    metrics: createMetrics({ defaultMetrics: false }),
+    authenticator,
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  process.on('SIGTERM', () => void server.shutdown(500).then(() => process.exit(0)));
+  return port;
+}
+
+async function gateway(): Promise<number> {
+  const catalog = await loadMessengerCatalog();
+  const { verifier: v, revocations } = await verifier();
+  const address = process.env.BENCH_UPSTREAM ?? '';
+  const upstreams = Object.fromEntries(catalog.services.map((s) => [s.typeName, address]));
+  const huge = { max: 1_000_000_000, windowMs: 60_000 };
+  const gw = await startGateway(
+    {
+      catalog,
+      upstreams,
+      auth: { verifier: v, revocations },
+      logger: log,
+      metrics: createMetrics({ defaultMetrics: false }),
+      rateLimits: { default: huge, strict: huge, stream: huge },
+      cache: { enabled: process.env.BENCH_CACHE === 'on' },
+    },
+    { port: 0 },
+  );
+  process.on('SIGTERM', () => void gw.close().then(() => process.exit(0)));
+  return gw.port;
+}
+
+async function bare(): Promise<number> {
+  const body = process.env.BENCH_BODY ?? '{}';
+  const app = Fastify();
+  app.get('/v1/users/:id', (_req, reply) => {
+    void reply.header('content-type', 'application/json; charset=utf-8').send(body);
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+const roles: Record<string, () => Promise<number>> = { upstream, gateway, bare };
+const start = role ? roles[role] : undefined;
+if (!start) {
+  console.error(`usage: node bench/gateway-processes.ts ${Object.keys(roles).join('|')}`);
+  process.exit(2);
+}
+process.stdout.write(`ready ${await start()}\n`);
