@@ -1,5 +1,6 @@
 // The gateway's public API, for the composition roots (embedded runner, container main).
 export { build, type GatewayOptions, RESERVED_PATHS } from './app.ts';
+export { type GatewayConfig, gatewaySettings, loadGatewayConfig, rateLimitBudgetsOf, upstreamsOf } from './config.ts';
 export { Code, type StatusBody } from './errors/status.ts';
 export type { AccessTokenVerifier, AuthOptions, RevocationCheck } from './plugins/auth.ts';
 export type { OpenApiOptions } from './plugins/openapi-document.ts';

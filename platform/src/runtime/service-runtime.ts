@@ -59,6 +59,19 @@ export const runtimeSettings = {
 
 export type RuntimeConfig = ConfigOf<typeof runtimeSettings>;
 
+/** Where each service listens, for the processes that call it; defaults are embedded mode's ports. */
+export const serviceAddressSettings = {
+  userServiceAddress: setting.address('USER_SERVICE_ADDRESS', '127.0.0.1:50052', {
+    description: 'host:port of the user service.',
+  }),
+  subscriberServiceAddress: setting.address('SUBSCRIBER_SERVICE_ADDRESS', '127.0.0.1:50054', {
+    description: 'host:port of the subscriber service.',
+  }),
+  chatServiceAddress: setting.address('CHAT_SERVICE_ADDRESS', '127.0.0.1:50053', {
+    description: 'host:port of the chat service.',
+  }),
+} satisfies ConfigSpec;
+
 /** The adapters a service process shares between its parts, built from configuration. */
 export interface ServiceRuntime {
   readonly logger: Logger;

@@ -1,4 +1,11 @@
-import { type ConfigOf, type ConfigSpec, loadConfig, runtimeSettings, setting } from '@messenger/platform';
+import {
+  type ConfigOf,
+  type ConfigSpec,
+  loadConfig,
+  runtimeSettings,
+  serviceAddressSettings,
+  setting,
+} from '@messenger/platform';
 
 /** Every setting of the subscriber service; the only place its environment is read. */
 export const subscriberSettings = {
@@ -18,9 +25,7 @@ export const subscriberSettings = {
   mongoDatabase: setting.string('SUBSCRIBER_MONGODB_DATABASE', 'subscriber', {
     description: 'The database the service owns.',
   }),
-  userServiceAddress: setting.address('USER_SERVICE_ADDRESS', '127.0.0.1:50052', {
-    description: 'host:port of the user service, asked whether a user exists.',
-  }),
+  userServiceAddress: serviceAddressSettings.userServiceAddress,
   serviceSecret: setting.string('SUBSCRIBER_SERVICE_SECRET', 'dev-only-subscriber-secret', {
     description:
       'The shared secret this service exchanges for its service token (IssueServiceToken). The default suits a local development auth service only; set a real one in every deployment.',

@@ -1,0 +1,94 @@
+import {
+  type ConfigOf,
+  type ConfigSpec,
+  loadConfig,
+  runtimeSettings,
+  serviceAddressSettings,
+  setting,
+} from '@messenger/platform';
+import type { RateLimitBudgets } from './plugins/rate-limit.ts';
+
+/** Every setting of the gateway process; the only place its environment is read. */
+export const gatewaySettings = {
+  ...runtimeSettings,
+  ...serviceAddressSettings,
+  httpHost: setting.string('GATEWAY_HTTP_HOST', '127.0.0.1', {
+    description: 'Interface the HTTP server binds (0.0.0.0 in a container).',
+  }),
+  httpPort: setting.port('GATEWAY_HTTP_PORT', 8080, { description: 'HTTP port; 0 picks a free one.' }),
+  sharedState: setting.oneOf('GATEWAY_SHARED_STATE', ['memory', 'redis'], 'memory', {
+    description:
+      'Rate-limit counters and response cache: this process only (embedded) or Redis (REDIS_URL) for all replicas.',
+  }),
+  rateLimitDefaultPerMinute: setting.int(
+    'GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE',
+    600,
+    { min: 1, max: 1_000_000 },
+    {
+      description: 'Requests per minute per user (per IP when anonymous) for ordinary methods.',
+    },
+  ),
+  rateLimitStrictPerMinute: setting.int(
+    'GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE',
+    10,
+    { min: 1, max: 1_000_000 },
+    {
+      description: 'Requests per minute per client for credential methods (login, register, refresh, OAuth).',
+    },
+  ),
+  rateLimitStreamPerMinute: setting.int(
+    'GATEWAY_RATE_LIMIT_STREAM_PER_MINUTE',
+    30,
+    { min: 1, max: 1_000_000 },
+    {
+      description: 'Streams opened per minute per user.',
+    },
+  ),
+  cacheEnabled: setting.bool('GATEWAY_CACHE_ENABLED', true, {
+    description: 'Response cache for the methods the contracts declare cacheable.',
+  }),
+  bodyLimitBytes: setting.int(
+    'GATEWAY_BODY_LIMIT_BYTES',
+    1_048_576,
+    { min: 1024, max: 67_108_864 },
+    {
+      description: 'Largest accepted request body.',
+    },
+  ),
+  upstreamDeadlineMs: setting.int(
+    'GATEWAY_UPSTREAM_DEADLINE_MS',
+    10_000,
+    { min: 100, max: 600_000 },
+    {
+      description: 'Deadline of an upstream call when the client sends no Grpc-Timeout.',
+    },
+  ),
+  trustProxy: setting.bool('GATEWAY_TRUST_PROXY', false, {
+    description: 'Take the client IP from X-Forwarded-For (only behind a trusted load balancer).',
+  }),
+} satisfies ConfigSpec;
+
+export type GatewayConfig = ConfigOf<typeof gatewaySettings>;
+
+export function loadGatewayConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  return loadConfig(gatewaySettings, env);
+}
+
+/** The upstream address of every service the gateway routes to. */
+export function upstreamsOf(config: GatewayConfig): Record<string, string> {
+  return {
+    'messenger.auth.v1.AuthService': config.authServiceAddress,
+    'messenger.user.v1.UserService': config.userServiceAddress,
+    'messenger.subscriber.v1.SubscriberService': config.subscriberServiceAddress,
+    'messenger.chat.v1.ChatService': config.chatServiceAddress,
+  };
+}
+
+export function rateLimitBudgetsOf(config: GatewayConfig): RateLimitBudgets {
+  const perMinute = (max: number) => ({ max, windowMs: 60_000 });
+  return {
+    default: perMinute(config.rateLimitDefaultPerMinute),
+    strict: perMinute(config.rateLimitStrictPerMinute),
+    stream: perMinute(config.rateLimitStreamPerMinute),
+  };
+}

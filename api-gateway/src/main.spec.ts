@@ -1,0 +1,39 @@
+// The standalone gateway starts with defaults, answers /healthz, reports
+// not-ready while its upstreams are unreachable, and exits 0 on SIGTERM.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnNode } from '@messenger/platform/testing';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+it('gateway main.ts serves health with defaults and exits 0 on SIGTERM', async () => {
+  const gateway = spawnNode(join(here, 'main.ts'), {
+    PATH: process.env.PATH,
+    GATEWAY_HTTP_PORT: '0',
+    // Nothing listens on port 1: every upstream is unreachable.
+    AUTH_SERVICE_ADDRESS: '127.0.0.1:1',
+    USER_SERVICE_ADDRESS: '127.0.0.1:1',
+    SUBSCRIBER_SERVICE_ADDRESS: '127.0.0.1:1',
+    CHAT_SERVICE_ADDRESS: '127.0.0.1:1',
+  });
+  try {
+    const [, url] = await gateway.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*gateway listening/);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    await expect(gateway.stop()).resolves.toBe(0);
+  } finally {
+    await gateway.stop('SIGKILL');
+  }
+});
+
+it('refuses to start on a bad setting, naming the variable', async () => {
+  const gateway = spawnNode(join(here, 'main.ts'), { PATH: process.env.PATH, GATEWAY_HTTP_PORT: 'http' });
+  try {
+    await gateway.waitFor(/GATEWAY_HTTP_PORT: must be an integer/);
+    await expect(gateway.stop()).resolves.not.toBe(0);
+  } finally {
+    await gateway.stop('SIGKILL');
+  }
+});
