@@ -364,7 +364,8 @@ describe('token authenticator with a remote JWKS and key rotation', () => {
       await new Promise((resolve) => setTimeout(resolve, 5)); // a network round trip
       return structuredClone(ring.publicJwks().keys);
     });
-    auth = createTokenAuthenticator({ ...TRUST, jwks: source, revocations, now });
+    // No verified-token cache: these tests are about key resolution.
+    auth = createTokenAuthenticator({ ...TRUST, jwks: source, revocations, now, cacheSize: 0 });
   });
   afterEach(() => revocations.close());
 
@@ -426,5 +427,42 @@ describe('token authenticator with a remote JWKS and key rotation', () => {
     // The aged cache is refetched and no longer holds the key: refused before its claims are even read.
     await expectRefused(auth.verifyToken(before), 'TOKEN_INVALID');
     expect(fetches).toBe(2);
+  });
+});
+
+describe('verified-token cache', () => {
+  let t: number;
+  const now = () => t;
+
+  it('skips the signature check on a repeat, yet still honours revocation and expiry', async () => {
+    t = Date.now();
+    const ring = await generateSigningKeyRing({ now });
+    const signer = createTokenSigner({ ...TRUST, keys: ring, now });
+    const revocations = new InMemoryRevocationList({ now });
+    let fetches = 0;
+    const source = createRemoteJwksSource(async () => {
+      fetches++;
+      return structuredClone(ring.publicJwks().keys);
+    });
+    const auth = createTokenAuthenticator({ ...TRUST, jwks: source, revocations, now, jwksMaxAgeSeconds: 1 });
+    try {
+      const { token } = await signer.signAccessToken({ ...USER, ttlSeconds: 300 });
+      await expect(auth.verifyToken(token)).resolves.toMatchObject({ kind: 'user' });
+      // Past the JWKS max age a real verification would refetch the keys; a cached one does not.
+      t += 5_000;
+      await expect(auth.verifyToken(token)).resolves.toMatchObject({ kind: 'user' });
+      expect(fetches).toBe(1);
+
+      const caller = await auth.verifyAccessToken(token);
+      await revocations.revokeSession(caller.sessionId, t / 1000 + 600);
+      await expect(auth.verifyToken(token)).rejects.toMatchObject({ reason: 'TOKEN_REVOKED' });
+
+      const second = (await signer.signAccessToken({ ...USER, sessionId: 'other-session', ttlSeconds: 60 })).token;
+      await expect(auth.verifyToken(second)).resolves.toMatchObject({ kind: 'user' });
+      t += 120_000;
+      await expect(auth.verifyToken(second)).rejects.toMatchObject({ reason: 'TOKEN_EXPIRED' });
+    } finally {
+      revocations.close();
+    }
   });
 });
