@@ -1,16 +1,26 @@
+import { type GatewayConfig, loadGatewayConfig } from '@messenger/api-gateway';
+import { type AuthConfig, loadAuthConfig } from '@messenger/auth';
 import { loadSubscriberConfig, type SubscriberConfig } from '@messenger/subscriber';
 import { loadUserConfig, type UserConfig } from '@messenger/user';
 
 /**
- * Embedded mode reads each service's own settings (ports, log level, …) from
+ * Embedded mode reads each process's own settings (ports, log level, …) from
  * the one environment, so a variable means the same thing in both modes.
- * Adapter choices (stores, event bus, revocations) are fixed to in-process.
+ * Adapter choices (stores, event bus, revocations, shared state) are fixed
+ * to in-process; addresses between services are the ports actually bound.
  */
 export interface EmbeddedConfig {
+  readonly auth: AuthConfig;
   readonly user: UserConfig;
   readonly subscriber: SubscriberConfig;
+  readonly gateway: GatewayConfig;
 }
 
 export function loadEmbeddedConfig(env: Readonly<Record<string, string | undefined>>): EmbeddedConfig {
-  return { user: loadUserConfig(env), subscriber: loadSubscriberConfig(env) };
+  return {
+    auth: loadAuthConfig(env),
+    user: loadUserConfig(env),
+    subscriber: loadSubscriberConfig(env),
+    gateway: loadGatewayConfig(env),
+  };
 }

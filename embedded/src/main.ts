@@ -1,7 +1,9 @@
 // The whole system in one process (`make run`): every service on its own
 // loopback gRPC port, so real gRPC is exercised, with in-process stores, event
-// bus and revocation list shared between them. The process holds the signing
-// key ring, so service credentials are signed locally.
+// bus, revocation list and gateway state shared between them. The auth
+// service's signing key ring is in this process, so verifiers read it directly.
+import { rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
+import { authPolicyDeps, grpcUserProfiles, MemoryAuthStore, startAuthService } from '@messenger/auth';
 import {
   cachedServiceTokenSource,
   createClientPool,
@@ -14,6 +16,7 @@ import {
   generateSigningKeyRing,
   InMemoryRevocationList,
   InProcessEventBus,
+  importSigningKeyRing,
   loadMessengerCatalog,
 } from '@messenger/platform';
 import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
@@ -21,55 +24,101 @@ import { MemoryUserStore, startUserService } from '@messenger/user';
 import { loadEmbeddedConfig } from './config.ts';
 
 const config = loadEmbeddedConfig(process.env);
-const base = config.user;
-const logger = createLogger({ level: base.logLevel, service: 'embedded' });
+const { auth: authConfig, gateway: gatewayConfig } = config;
+const logger = createLogger({ level: authConfig.logLevel, service: 'embedded' });
 const metrics = createMetrics();
 const catalog = await loadMessengerCatalog();
-const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: base.grpcClientDeadlineMs });
+const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: authConfig.grpcClientDeadlineMs });
 const bus = new InProcessEventBus({ log: logger });
 const revocations = new InMemoryRevocationList();
 
-const ring = await generateSigningKeyRing();
+const keys =
+  authConfig.signingKeys === 'generate'
+    ? await generateSigningKeyRing()
+    : await importSigningKeyRing(authConfig.signingKeys);
 const trust = {
-  issuer: base.tokenIssuer,
-  audience: base.tokenAudience,
-  serviceAudience: base.serviceTokenAudience,
+  issuer: authConfig.tokenIssuer,
+  audience: authConfig.tokenAudience,
+  serviceAudience: authConfig.serviceTokenAudience,
 };
-const signer = createTokenSigner({ ...trust, keys: ring });
-const authenticator = createTokenAuthenticator({ ...trust, jwks: createLocalJwksSource(ring), revocations });
+const signer = createTokenSigner({ ...trust, keys });
+const authenticator = createTokenAuthenticator({ ...trust, jwks: createLocalJwksSource(keys), revocations });
+// Each service's own credential, signed here as the auth service would issue it.
 const serviceTokens = (service: string) => cachedServiceTokenSource(() => signer.signServiceToken({ service }));
 const shared = { bus, metrics, catalog, authenticator };
+const loopback = (host: string, port: number) => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
 const user = await startUserService(
   { ...shared, logger: logger.child({ service: 'user' }), store: new MemoryUserStore() },
   { host: config.user.grpcHost, port: config.user.grpcPort },
+);
+const userAddress = loopback(config.user.grpcHost, user.port);
+const auth = await startAuthService(
+  {
+    ...shared,
+    logger: logger.child({ service: 'auth' }),
+    store: new MemoryAuthStore(),
+    signer,
+    keys,
+    revocations,
+    users: grpcUserProfiles({ pool, address: userAddress, tokens: serviceTokens('auth') }),
+    ...authPolicyDeps(authConfig),
+  },
+  { host: authConfig.grpcHost, port: authConfig.grpcPort },
 );
 const subscriber = await startSubscriberService(
   {
     ...shared,
     logger: logger.child({ service: 'subscriber' }),
     store: new MemoryFriendshipStore(),
-    users: grpcUserDirectory({
-      pool,
-      address: `${config.user.grpcHost}:${user.port}`,
-      tokens: serviceTokens('subscriber'),
-    }),
+    users: grpcUserDirectory({ pool, address: userAddress, tokens: serviceTokens('subscriber') }),
   },
   { host: config.subscriber.grpcHost, port: config.subscriber.grpcPort },
 );
 
+const gateway = await startGateway(
+  {
+    catalog,
+    upstreams: {
+      'messenger.auth.v1.AuthService': loopback(authConfig.grpcHost, auth.port),
+      'messenger.user.v1.UserService': userAddress,
+      'messenger.subscriber.v1.SubscriberService': loopback(config.subscriber.grpcHost, subscriber.port),
+      'messenger.chat.v1.ChatService': gatewayConfig.chatServiceAddress,
+    },
+    auth: { verifier: authenticator, revocations },
+    eventBus: bus,
+    logger: logger.child({ service: 'api-gateway' }),
+    metrics,
+    rateLimits: rateLimitBudgetsOf(gatewayConfig),
+    cache: { enabled: gatewayConfig.cacheEnabled },
+    deadlines: { defaultMs: gatewayConfig.upstreamDeadlineMs },
+    bodyLimitBytes: gatewayConfig.bodyLimitBytes,
+    trustProxy: gatewayConfig.trustProxy,
+  },
+  { host: gatewayConfig.httpHost, port: gatewayConfig.httpPort, shutdownGraceMs: gatewayConfig.shutdownGraceMs },
+);
+
 const services = [
-  { name: 'subscriber', running: subscriber, host: config.subscriber.grpcHost },
-  { name: 'user', running: user, host: config.user.grpcHost },
+  { name: 'auth', port: auth.port, host: authConfig.grpcHost },
+  { name: 'user', port: user.port, host: config.user.grpcHost },
+  { name: 'subscriber', port: subscriber.port, host: config.subscriber.grpcHost },
 ];
-for (const s of [...services].reverse()) {
-  process.stdout.write(`${s.name.padEnd(12)} grpc://${s.host}:${s.running.port}\n`);
-}
-process.stdout.write('messenger ready (embedded mode)\n');
+const lines = [
+  `gateway      ${gateway.url}`,
+  `swagger ui   ${gateway.url}/docs`,
+  `openapi      ${gateway.url}/openapi.json`,
+  ...services.map((s) => `${s.name.padEnd(12)} grpc://${s.host}:${s.port}`),
+  'messenger ready (embedded mode)',
+];
+process.stdout.write(`${lines.join('\n')}\n`);
 
 exitOnShutdownSignal(logger, async () => {
-  // Callers first, so no service loses a dependency while it drains.
-  for (const s of services) await s.running.stop(base.shutdownGraceMs);
+  // Callers first, so nothing loses a dependency while it drains.
+  await gateway.close();
+  const grace = authConfig.shutdownGraceMs;
+  await subscriber.stop(grace);
+  await auth.stop(grace);
+  await user.stop(grace);
   await bus.close();
   revocations.close();
   pool.close();

@@ -83,9 +83,10 @@ export function roleToJSON(object: Role): string {
 /** The tokens of a session. */
 export interface TokenPair {
   /**
-   * The access token: a JWT (ES256) to send as `Authorization: Bearer <token>`.
-   * Claims: `sub` (user id), `sid` (session id), `role`, `iat`, `exp`.
-   * Valid for 15 minutes by default.
+   * The access token: a JWT (ES256, header `kid` and `typ: at+jwt`) to send
+   * as `Authorization: Bearer <token>`. Claims: `iss`, `aud`, `sub` (user id),
+   * `sid` (session id), `roles` (`["user"]` or `["admin"]`), `iat`, `exp`,
+   * `jti`. Valid for 15 minutes by default, never longer.
    */
   accessToken: string;
   /**
@@ -267,7 +268,10 @@ export interface GetJwksRequest {
 
 /** Response of GetJwks. Its JSON form, `{"keys": [...]}`, is a JWK Set. */
 export interface GetJwksResponse {
-  /** The current public keys, newest first. */
+  /**
+   * The current public keys: the signing key first, then the key staged to
+   * sign next, then retired keys that still verify unexpired tokens.
+   */
   keys: Jwk[];
 }
 
@@ -2218,8 +2222,10 @@ export const AuthServiceService = {
   /**
    * Creates an account with email and password, creates its profile with the
    * chosen nickname, and signs it in (opens a session). Fails with
-   * ALREADY_EXISTS when the email or the nickname is taken, and with
-   * INVALID_ARGUMENT (with field violations) when a value breaks its rules.
+   * ALREADY_EXISTS when the email or the nickname is taken (a refused
+   * registration leaves no account behind), with INVALID_ARGUMENT (with field
+   * violations) when a value breaks its rules, and with UNAVAILABLE when
+   * profiles cannot be created right now.
    */
   register: {
     path: "/messenger.auth.v1.AuthService/Register" as const,
@@ -2248,8 +2254,11 @@ export const AuthServiceService = {
    * Exchanges a refresh token for a new token pair and invalidates the one
    * presented (rotation). Presenting an already rotated refresh token is
    * treated as theft: the whole session is revoked. Not safe to retry with the
-   * same token. Fails with UNAUTHENTICATED when the token is unknown, expired,
-   * already used or its session is revoked.
+   * same token, nor to send twice at once: of two concurrent calls with one
+   * token, one gets the new pair and the other counts as reuse. Fails with
+   * UNAUTHENTICATED when the token is unknown, expired, already used or its
+   * session is revoked. The new access token carries the account's current
+   * role.
    */
   refreshToken: {
     path: "/messenger.auth.v1.AuthService/RefreshToken" as const,
@@ -2280,8 +2289,9 @@ export const AuthServiceService = {
    * provider URL to send the browser to and the `state` that CompleteOAuth
    * will check. The PKCE verifier stays on the server. Safe to retry: each call
    * starts an independent attempt and unused attempts expire. Fails with
-   * NOT_FOUND when the provider is not configured and with INVALID_ARGUMENT
-   * when `redirect_uri` is not on the configured allow-list.
+   * NOT_FOUND when the provider is not configured, with INVALID_ARGUMENT
+   * when `redirect_uri` is not on the configured allow-list, and with
+   * UNAVAILABLE when the provider's metadata cannot be fetched.
    */
   startOAuth: {
     path: "/messenger.auth.v1.AuthService/StartOAuth" as const,
@@ -2301,7 +2311,8 @@ export const AuthServiceService = {
    * invalid or its email is not verified. A new identity whose verified email
    * belongs to an existing account is linked to that account and signs it in;
    * NOT_FOUND when the provider is not configured; UNAVAILABLE when the
-   * provider cannot be reached.
+   * provider or the user service cannot be reached; ABORTED when the account
+   * changed concurrently (try again with a new attempt).
    */
   completeOAuth: {
     path: "/messenger.auth.v1.AuthService/CompleteOAuth" as const,
@@ -2350,7 +2361,8 @@ export const AuthServiceService = {
    * ACCESS_INTERNAL with no HTTP route: the caller has no token yet, so this
    * method alone is authenticated by the shared service secret carried in the
    * request, not by a token. Safe to retry: each call issues an independent
-   * token. Fails with UNAUTHENTICATED when the name or secret is wrong.
+   * token. Fails with UNAUTHENTICATED when the name or secret is wrong (the
+   * two are not distinguished) and INVALID_ARGUMENT when either is empty.
    */
   issueServiceToken: {
     path: "/messenger.auth.v1.AuthService/IssueServiceToken" as const,
@@ -2369,8 +2381,10 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   /**
    * Creates an account with email and password, creates its profile with the
    * chosen nickname, and signs it in (opens a session). Fails with
-   * ALREADY_EXISTS when the email or the nickname is taken, and with
-   * INVALID_ARGUMENT (with field violations) when a value breaks its rules.
+   * ALREADY_EXISTS when the email or the nickname is taken (a refused
+   * registration leaves no account behind), with INVALID_ARGUMENT (with field
+   * violations) when a value breaks its rules, and with UNAVAILABLE when
+   * profiles cannot be created right now.
    */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
   /**
@@ -2383,8 +2397,11 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * Exchanges a refresh token for a new token pair and invalidates the one
    * presented (rotation). Presenting an already rotated refresh token is
    * treated as theft: the whole session is revoked. Not safe to retry with the
-   * same token. Fails with UNAUTHENTICATED when the token is unknown, expired,
-   * already used or its session is revoked.
+   * same token, nor to send twice at once: of two concurrent calls with one
+   * token, one gets the new pair and the other counts as reuse. Fails with
+   * UNAUTHENTICATED when the token is unknown, expired, already used or its
+   * session is revoked. The new access token carries the account's current
+   * role.
    */
   refreshToken: handleUnaryCall<RefreshTokenRequest, RefreshTokenResponse>;
   /**
@@ -2398,8 +2415,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * provider URL to send the browser to and the `state` that CompleteOAuth
    * will check. The PKCE verifier stays on the server. Safe to retry: each call
    * starts an independent attempt and unused attempts expire. Fails with
-   * NOT_FOUND when the provider is not configured and with INVALID_ARGUMENT
-   * when `redirect_uri` is not on the configured allow-list.
+   * NOT_FOUND when the provider is not configured, with INVALID_ARGUMENT
+   * when `redirect_uri` is not on the configured allow-list, and with
+   * UNAVAILABLE when the provider's metadata cannot be fetched.
    */
   startOAuth: handleUnaryCall<StartOAuthRequest, StartOAuthResponse>;
   /**
@@ -2411,7 +2429,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * invalid or its email is not verified. A new identity whose verified email
    * belongs to an existing account is linked to that account and signs it in;
    * NOT_FOUND when the provider is not configured; UNAVAILABLE when the
-   * provider cannot be reached.
+   * provider or the user service cannot be reached; ABORTED when the account
+   * changed concurrently (try again with a new attempt).
    */
   completeOAuth: handleUnaryCall<CompleteOAuthRequest, CompleteOAuthResponse>;
   /**
@@ -2435,7 +2454,8 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * ACCESS_INTERNAL with no HTTP route: the caller has no token yet, so this
    * method alone is authenticated by the shared service secret carried in the
    * request, not by a token. Safe to retry: each call issues an independent
-   * token. Fails with UNAUTHENTICATED when the name or secret is wrong.
+   * token. Fails with UNAUTHENTICATED when the name or secret is wrong (the
+   * two are not distinguished) and INVALID_ARGUMENT when either is empty.
    */
   issueServiceToken: handleUnaryCall<IssueServiceTokenRequest, IssueServiceTokenResponse>;
 }
@@ -2444,8 +2464,10 @@ export interface AuthServiceClient extends Client {
   /**
    * Creates an account with email and password, creates its profile with the
    * chosen nickname, and signs it in (opens a session). Fails with
-   * ALREADY_EXISTS when the email or the nickname is taken, and with
-   * INVALID_ARGUMENT (with field violations) when a value breaks its rules.
+   * ALREADY_EXISTS when the email or the nickname is taken (a refused
+   * registration leaves no account behind), with INVALID_ARGUMENT (with field
+   * violations) when a value breaks its rules, and with UNAVAILABLE when
+   * profiles cannot be created right now.
    */
   register(
     request: RegisterRequest,
@@ -2486,8 +2508,11 @@ export interface AuthServiceClient extends Client {
    * Exchanges a refresh token for a new token pair and invalidates the one
    * presented (rotation). Presenting an already rotated refresh token is
    * treated as theft: the whole session is revoked. Not safe to retry with the
-   * same token. Fails with UNAUTHENTICATED when the token is unknown, expired,
-   * already used or its session is revoked.
+   * same token, nor to send twice at once: of two concurrent calls with one
+   * token, one gets the new pair and the other counts as reuse. Fails with
+   * UNAUTHENTICATED when the token is unknown, expired, already used or its
+   * session is revoked. The new access token carries the account's current
+   * role.
    */
   refreshToken(
     request: RefreshTokenRequest,
@@ -2529,8 +2554,9 @@ export interface AuthServiceClient extends Client {
    * provider URL to send the browser to and the `state` that CompleteOAuth
    * will check. The PKCE verifier stays on the server. Safe to retry: each call
    * starts an independent attempt and unused attempts expire. Fails with
-   * NOT_FOUND when the provider is not configured and with INVALID_ARGUMENT
-   * when `redirect_uri` is not on the configured allow-list.
+   * NOT_FOUND when the provider is not configured, with INVALID_ARGUMENT
+   * when `redirect_uri` is not on the configured allow-list, and with
+   * UNAVAILABLE when the provider's metadata cannot be fetched.
    */
   startOAuth(
     request: StartOAuthRequest,
@@ -2556,7 +2582,8 @@ export interface AuthServiceClient extends Client {
    * invalid or its email is not verified. A new identity whose verified email
    * belongs to an existing account is linked to that account and signs it in;
    * NOT_FOUND when the provider is not configured; UNAVAILABLE when the
-   * provider cannot be reached.
+   * provider or the user service cannot be reached; ABORTED when the account
+   * changed concurrently (try again with a new attempt).
    */
   completeOAuth(
     request: CompleteOAuthRequest,
@@ -2622,7 +2649,8 @@ export interface AuthServiceClient extends Client {
    * ACCESS_INTERNAL with no HTTP route: the caller has no token yet, so this
    * method alone is authenticated by the shared service secret carried in the
    * request, not by a token. Safe to retry: each call issues an independent
-   * token. Fails with UNAUTHENTICATED when the name or secret is wrong.
+   * token. Fails with UNAUTHENTICATED when the name or secret is wrong (the
+   * two are not distinguished) and INVALID_ARGUMENT when either is empty.
    */
   issueServiceToken(
     request: IssueServiceTokenRequest,

@@ -95,7 +95,10 @@ export interface AccountCreated {
    * any).
    */
   email: string;
-  /** The initial role; ROLE_USER. */
+  /**
+   * The initial role: ROLE_USER, or ROLE_ADMIN when the email is on the
+   * auth service's admin list (AUTH_ADMIN_EMAILS).
+   */
   role: Role;
   /**
    * The OpenID provider id (e.g. `google`) for an account created through
@@ -106,7 +109,9 @@ export interface AccountCreated {
 
 /**
  * Type `auth.account.role_changed`: an admin changed a user's role
- * (SetUserRole). Published only when the role actually changed.
+ * (SetUserRole), or a sign-in promoted an account whose email was added to
+ * the admin list (AUTH_ADMIN_EMAILS). Published only when the role actually
+ * changed.
  */
 export interface RoleChanged {
   /** The id (UUID) of the user whose role changed. */
@@ -115,7 +120,10 @@ export interface RoleChanged {
   before: Role;
   /** The role after the change. */
   after: Role;
-  /** The id (UUID) of the admin who changed it. */
+  /**
+   * The id (UUID) of the admin who changed it; empty when the admin list
+   * promoted the account at sign-in.
+   */
   changedById: string;
 }
 
@@ -127,7 +135,10 @@ export interface RoleChanged {
 export interface SessionsRevoked {
   /** The id (UUID) of the user whose sessions ended. */
   userId: string;
-  /** The ids of the ended sessions, as in the access tokens' `sid` claim. */
+  /**
+   * The ids of the ended sessions, as in the access tokens' `sid` claim;
+   * every one of them, also when `all` is set.
+   */
   sessionIds: string[];
   /** True when every session of the user ended. */
   all: boolean;

@@ -218,7 +218,9 @@ export interface ChatSummary {
     | undefined;
   /**
    * How many messages from other members have a sequence above
-   * `read_sequence` and are not deleted. A JSON string.
+   * `read_sequence` and are not deleted, counted up to a cap (configurable,
+   * 1000 by default) so its cost stays bounded: a client shows the cap as
+   * "1000+". A JSON string.
    */
   unreadCount: string;
   /**
@@ -4022,13 +4024,14 @@ export type ChatServiceService = typeof ChatServiceService;
 export const ChatServiceService = {
   /**
    * Creates a chat with the caller as a member. A direct chat names exactly
-   * one other user and has no title or owner; when a direct chat between the
-   * two already exists it is returned instead of a new one. A group names
-   * 1–999 other users, has a title, and the caller becomes its owner. Every
-   * other member must be a confirmed friend of the caller. Fails with
-   * INVALID_ARGUMENT when the members or title break these rules,
-   * NOT_FOUND when a member does not exist, and FAILED_PRECONDITION when a
-   * member is not the caller's friend.
+   * one other user, who must be a confirmed friend of the caller, and has no
+   * title or owner; when a direct chat between the two already exists it is
+   * returned instead of a new one. A group names 1–999 other users (the
+   * member cap less the creator), each of whom must exist, has a title, and
+   * the caller becomes its owner. Fails with INVALID_ARGUMENT when the
+   * members or title break these rules, NOT_FOUND when a member does not
+   * exist, and FAILED_PRECONDITION when the other member of a direct chat is
+   * not the caller's friend.
    */
   createChat: {
     path: "/messenger.chat.v1.ChatService/CreateChat" as const,
@@ -4069,13 +4072,12 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): GetChatResponse => GetChatResponse.decode(value),
   },
   /**
-   * Adds users to a group. Only the owner may add; each new member must be a
-   * confirmed friend of the owner. Users who already are members are skipped,
-   * so a retry is safe. Fails with NOT_FOUND when the chat does not exist,
-   * the caller is not a member or a user does not exist; PERMISSION_DENIED
-   * when the caller is a member but not the owner; FAILED_PRECONDITION when
-   * the chat is direct, a user is not the owner's friend, or the group would
-   * exceed the member cap (configurable, 1000 by default).
+   * Adds users to a group. Only the owner may add; each new member must
+   * exist. Users who already are members are skipped, so a retry is safe.
+   * Fails with NOT_FOUND when the chat does not exist, the caller is not a
+   * member or a user does not exist; PERMISSION_DENIED when the caller is a
+   * member but not the owner; FAILED_PRECONDITION when the chat is direct or
+   * the group would exceed the member cap (configurable, 1000 by default).
    */
   addChatMembers: {
     path: "/messenger.chat.v1.ChatService/AddChatMembers" as const,
@@ -4206,11 +4208,14 @@ export const ChatServiceService = {
   /**
    * Streams the caller's live updates: messages in their chats, chat and
    * membership changes, and friendship changes, each with an `update_id`. A
-   * heartbeat is sent every 20 seconds when there is nothing else. After a
-   * disconnect, reconnect with `resume_after` set to the last `update_id`
-   * received to get what was missed (updates are kept for 24 hours by
-   * default); when that is no longer possible the stream starts with
-   * `resync_required`. Over HTTP it is served as Server-Sent Events or
+   * heartbeat is sent every 20 seconds (configurable) when there is nothing
+   * else. After a disconnect, reconnect with `resume_after` set to the last
+   * `update_id` received to get what was missed, on any replica: each keeps
+   * a bounded window of recent updates (by default the last 10,000 events
+   * per partition of the event log, for at most 24 hours); when the resume
+   * point is outside it the stream starts with `resync_required`. A client
+   * that reads too slowly is disconnected with ABORTED and resumes the same
+   * way. Over HTTP it is served as Server-Sent Events or
    * newline-delimited JSON. Fails with INVALID_ARGUMENT when `resume_after`
    * is malformed.
    */
@@ -4229,13 +4234,14 @@ export const ChatServiceService = {
 export interface ChatServiceServer extends UntypedServiceImplementation {
   /**
    * Creates a chat with the caller as a member. A direct chat names exactly
-   * one other user and has no title or owner; when a direct chat between the
-   * two already exists it is returned instead of a new one. A group names
-   * 1–999 other users, has a title, and the caller becomes its owner. Every
-   * other member must be a confirmed friend of the caller. Fails with
-   * INVALID_ARGUMENT when the members or title break these rules,
-   * NOT_FOUND when a member does not exist, and FAILED_PRECONDITION when a
-   * member is not the caller's friend.
+   * one other user, who must be a confirmed friend of the caller, and has no
+   * title or owner; when a direct chat between the two already exists it is
+   * returned instead of a new one. A group names 1–999 other users (the
+   * member cap less the creator), each of whom must exist, has a title, and
+   * the caller becomes its owner. Fails with INVALID_ARGUMENT when the
+   * members or title break these rules, NOT_FOUND when a member does not
+   * exist, and FAILED_PRECONDITION when the other member of a direct chat is
+   * not the caller's friend.
    */
   createChat: handleUnaryCall<CreateChatRequest, CreateChatResponse>;
   /**
@@ -4252,13 +4258,12 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
   /**
-   * Adds users to a group. Only the owner may add; each new member must be a
-   * confirmed friend of the owner. Users who already are members are skipped,
-   * so a retry is safe. Fails with NOT_FOUND when the chat does not exist,
-   * the caller is not a member or a user does not exist; PERMISSION_DENIED
-   * when the caller is a member but not the owner; FAILED_PRECONDITION when
-   * the chat is direct, a user is not the owner's friend, or the group would
-   * exceed the member cap (configurable, 1000 by default).
+   * Adds users to a group. Only the owner may add; each new member must
+   * exist. Users who already are members are skipped, so a retry is safe.
+   * Fails with NOT_FOUND when the chat does not exist, the caller is not a
+   * member or a user does not exist; PERMISSION_DENIED when the caller is a
+   * member but not the owner; FAILED_PRECONDITION when the chat is direct or
+   * the group would exceed the member cap (configurable, 1000 by default).
    */
   addChatMembers: handleUnaryCall<AddChatMembersRequest, AddChatMembersResponse>;
   /**
@@ -4319,11 +4324,14 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   /**
    * Streams the caller's live updates: messages in their chats, chat and
    * membership changes, and friendship changes, each with an `update_id`. A
-   * heartbeat is sent every 20 seconds when there is nothing else. After a
-   * disconnect, reconnect with `resume_after` set to the last `update_id`
-   * received to get what was missed (updates are kept for 24 hours by
-   * default); when that is no longer possible the stream starts with
-   * `resync_required`. Over HTTP it is served as Server-Sent Events or
+   * heartbeat is sent every 20 seconds (configurable) when there is nothing
+   * else. After a disconnect, reconnect with `resume_after` set to the last
+   * `update_id` received to get what was missed, on any replica: each keeps
+   * a bounded window of recent updates (by default the last 10,000 events
+   * per partition of the event log, for at most 24 hours); when the resume
+   * point is outside it the stream starts with `resync_required`. A client
+   * that reads too slowly is disconnected with ABORTED and resumes the same
+   * way. Over HTTP it is served as Server-Sent Events or
    * newline-delimited JSON. Fails with INVALID_ARGUMENT when `resume_after`
    * is malformed.
    */
@@ -4333,13 +4341,14 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
 export interface ChatServiceClient extends Client {
   /**
    * Creates a chat with the caller as a member. A direct chat names exactly
-   * one other user and has no title or owner; when a direct chat between the
-   * two already exists it is returned instead of a new one. A group names
-   * 1–999 other users, has a title, and the caller becomes its owner. Every
-   * other member must be a confirmed friend of the caller. Fails with
-   * INVALID_ARGUMENT when the members or title break these rules,
-   * NOT_FOUND when a member does not exist, and FAILED_PRECONDITION when a
-   * member is not the caller's friend.
+   * one other user, who must be a confirmed friend of the caller, and has no
+   * title or owner; when a direct chat between the two already exists it is
+   * returned instead of a new one. A group names 1–999 other users (the
+   * member cap less the creator), each of whom must exist, has a title, and
+   * the caller becomes its owner. Fails with INVALID_ARGUMENT when the
+   * members or title break these rules, NOT_FOUND when a member does not
+   * exist, and FAILED_PRECONDITION when the other member of a direct chat is
+   * not the caller's friend.
    */
   createChat(
     request: CreateChatRequest,
@@ -4398,13 +4407,12 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetChatResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Adds users to a group. Only the owner may add; each new member must be a
-   * confirmed friend of the owner. Users who already are members are skipped,
-   * so a retry is safe. Fails with NOT_FOUND when the chat does not exist,
-   * the caller is not a member or a user does not exist; PERMISSION_DENIED
-   * when the caller is a member but not the owner; FAILED_PRECONDITION when
-   * the chat is direct, a user is not the owner's friend, or the group would
-   * exceed the member cap (configurable, 1000 by default).
+   * Adds users to a group. Only the owner may add; each new member must
+   * exist. Users who already are members are skipped, so a retry is safe.
+   * Fails with NOT_FOUND when the chat does not exist, the caller is not a
+   * member or a user does not exist; PERMISSION_DENIED when the caller is a
+   * member but not the owner; FAILED_PRECONDITION when the chat is direct or
+   * the group would exceed the member cap (configurable, 1000 by default).
    */
   addChatMembers(
     request: AddChatMembersRequest,
@@ -4577,11 +4585,14 @@ export interface ChatServiceClient extends Client {
   /**
    * Streams the caller's live updates: messages in their chats, chat and
    * membership changes, and friendship changes, each with an `update_id`. A
-   * heartbeat is sent every 20 seconds when there is nothing else. After a
-   * disconnect, reconnect with `resume_after` set to the last `update_id`
-   * received to get what was missed (updates are kept for 24 hours by
-   * default); when that is no longer possible the stream starts with
-   * `resync_required`. Over HTTP it is served as Server-Sent Events or
+   * heartbeat is sent every 20 seconds (configurable) when there is nothing
+   * else. After a disconnect, reconnect with `resume_after` set to the last
+   * `update_id` received to get what was missed, on any replica: each keeps
+   * a bounded window of recent updates (by default the last 10,000 events
+   * per partition of the event log, for at most 24 hours); when the resume
+   * point is outside it the stream starts with `resync_required`. A client
+   * that reads too slowly is disconnected with ABORTED and resumes the same
+   * way. Over HTTP it is served as Server-Sent Events or
    * newline-delimited JSON. Fails with INVALID_ARGUMENT when `resume_after`
    * is malformed.
    */

@@ -1,0 +1,267 @@
+import {
+  ConfigError,
+  type ConfigOf,
+  type ConfigSpec,
+  loadConfig,
+  runtimeSettings,
+  serviceAddressSettings,
+  setting,
+} from '@messenger/platform';
+import type { AuthServiceDeps } from './app.ts';
+import { emailProblem, normalizeEmail } from './domain/account.ts';
+import type { OidcProviderConfig } from './oidc/openid-oidc-client.ts';
+
+/** Every setting of the auth service; the only place its environment is read. */
+export const authSettings = {
+  ...runtimeSettings,
+  // USER_SERVICE_ADDRESS: where registration creates profiles.
+  userServiceAddress: serviceAddressSettings.userServiceAddress,
+  grpcHost: setting.string('AUTH_GRPC_HOST', '127.0.0.1', {
+    description: 'Interface the gRPC server binds (0.0.0.0 in a container).',
+  }),
+  grpcPort: setting.port('AUTH_GRPC_PORT', 50051, { description: 'gRPC port; 0 picks a free one.' }),
+  store: setting.oneOf('AUTH_STORE', ['memory', 'mongo'], 'memory', {
+    description: 'Where accounts and sessions live: in process memory (embedded mode, lost on exit) or MongoDB.',
+  }),
+  mongoUrl: setting.string('AUTH_MONGODB_URL', 'mongodb://127.0.0.1:27017/?replicaSet=rs0', {
+    description: 'MongoDB connection string (a replica set: writes use transactions); used when AUTH_STORE=mongo.',
+    secret: true,
+  }),
+  mongoDatabase: setting.string('AUTH_MONGODB_DATABASE', 'auth', { description: 'The database the service owns.' }),
+  signingKeys: setting.string('AUTH_SIGNING_KEYS', 'generate', {
+    description:
+      'The token signing keys: a JWK set of EC P-256 private keys, `{"keys": [active, next, ...published]}`, shared by every auth replica so tokens survive restarts; rotate by setting `[next, new, old]` and dropping `old` 20 minutes later. `generate` (embedded mode): a fresh ring at each start.',
+    secret: true,
+  }),
+  accessTokenTtlSeconds: setting.int(
+    'AUTH_ACCESS_TOKEN_TTL_SECONDS',
+    900,
+    { min: 60, max: 900 },
+    { description: 'Lifetime of access tokens.' },
+  ),
+  refreshTokenTtlSeconds: setting.int(
+    'AUTH_REFRESH_TOKEN_TTL_SECONDS',
+    30 * 24 * 3600,
+    { min: 3600, max: 365 * 24 * 3600 },
+    { description: 'Lifetime of a refresh token from its issue; every refresh issues a new one.' },
+  ),
+  serviceTokenTtlSeconds: setting.int(
+    'AUTH_SERVICE_TOKEN_TTL_SECONDS',
+    600,
+    { min: 120, max: 900 },
+    { description: 'Lifetime of service tokens from IssueServiceToken (callers renew 60 s before expiry).' },
+  ),
+  adminEmails: setting.list('AUTH_ADMIN_EMAILS', '', {
+    description:
+      'Comma-separated emails whose accounts are admins: from creation, or from their next sign-in for existing accounts.',
+  }),
+  serviceSecrets: setting.string(
+    'AUTH_SERVICE_SECRETS',
+    'subscriber:dev-only-subscriber-secret,chat:dev-only-chat-secret,api-gateway:dev-only-api-gateway-secret',
+    {
+      description:
+        'The secret of each service that may ask IssueServiceToken: `name:secret,…` or a JSON object `{"name": "secret"}`; secrets of at least 16 characters. The default matches the other services\' development defaults only; set real ones in every deployment.',
+      secret: true,
+    },
+  ),
+  oidcProviders: setting.string('AUTH_OIDC_PROVIDERS', '[]', {
+    description:
+      'OpenID Connect providers as a JSON array of `{"name", "issuer", "clientId", "clientSecret"}` (optional `"tokenEndpointAuthMethod"`: `client_secret_basic` (default) or `client_secret_post`). Issuers must be https (http only on loopback).',
+    secret: true,
+  }),
+  oauthRedirectUris: setting.list('AUTH_OAUTH_REDIRECT_URIS', '', {
+    description:
+      'Comma-separated redirect URIs StartOAuth accepts, compared exactly; https (http only on loopback), no query or fragment. Required when providers are configured.',
+  }),
+  oauthStateTtlSeconds: setting.int(
+    'AUTH_OAUTH_STATE_TTL_SECONDS',
+    600,
+    { min: 60, max: 3600 },
+    { description: 'How long a started OAuth sign-in can be completed.' },
+  ),
+  oidcTimeoutSeconds: setting.int(
+    'AUTH_OIDC_TIMEOUT_SECONDS',
+    10,
+    { min: 1, max: 60 },
+    { description: 'Timeout of each call to an OpenID provider (discovery, token, userinfo).' },
+  ),
+} satisfies ConfigSpec;
+
+type RawAuthConfig = ConfigOf<typeof authSettings>;
+
+/** The settings, with the structured ones parsed and checked. */
+export interface AuthConfig
+  extends Omit<RawAuthConfig, 'adminEmails' | 'serviceSecrets' | 'oidcProviders' | 'oauthRedirectUris'> {
+  /** Normalized. */
+  readonly adminEmails: ReadonlySet<string>;
+  readonly serviceSecrets: ReadonlyMap<string, string>;
+  readonly oidcProviders: readonly OidcProviderConfig[];
+  readonly oauthRedirectUris: ReadonlySet<string>;
+}
+
+export function loadAuthConfig(env: Readonly<Record<string, string | undefined>>): AuthConfig {
+  const raw = loadConfig(authSettings, env);
+  const problems: string[] = [];
+  const adminEmails = parseAdminEmails(raw.adminEmails, problems);
+  const serviceSecrets = parseServiceSecrets(raw.serviceSecrets, problems);
+  const oidcProviders = parseProviders(raw.oidcProviders, problems);
+  const oauthRedirectUris = parseRedirectUris(raw.oauthRedirectUris, problems);
+  if (oidcProviders.length > 0 && oauthRedirectUris.size === 0) {
+    problems.push('AUTH_OAUTH_REDIRECT_URIS: must list at least one URI when AUTH_OIDC_PROVIDERS is set');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...raw, adminEmails, serviceSecrets, oidcProviders, oauthRedirectUris };
+}
+
+/** The service's own settings as `startAuthService` takes them (main.ts and the embedded runner). */
+export function authPolicyDeps(
+  config: AuthConfig,
+): Pick<AuthServiceDeps, 'oauth' | 'adminEmails' | 'serviceSecrets' | 'lifetimes'> {
+  return {
+    oauth: {
+      providers: config.oidcProviders,
+      redirectUris: config.oauthRedirectUris,
+      stateTtlSeconds: config.oauthStateTtlSeconds,
+      timeoutSeconds: config.oidcTimeoutSeconds,
+    },
+    adminEmails: config.adminEmails,
+    serviceSecrets: config.serviceSecrets,
+    lifetimes: {
+      accessTokenSeconds: config.accessTokenTtlSeconds,
+      refreshTokenSeconds: config.refreshTokenTtlSeconds,
+      serviceTokenSeconds: config.serviceTokenTtlSeconds,
+    },
+  };
+}
+
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const PROVIDER_NAME = /^[a-z0-9-]{1,32}$/;
+const MIN_SECRET_LENGTH = 16;
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+
+function parseAdminEmails(list: readonly string[], problems: string[]): Set<string> {
+  for (const email of list) {
+    if (emailProblem(email)) problems.push(`AUTH_ADMIN_EMAILS: ${JSON.stringify(email)} is not an email address`);
+  }
+  return new Set(list.map(normalizeEmail));
+}
+
+// Secret values are never echoed in problems; names are.
+function parseServiceSecrets(text: string, problems: string[]): Map<string, string> {
+  const where = 'AUTH_SERVICE_SECRETS';
+  let pairs: [string, unknown][];
+  if (text.trim().startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      problems.push(`${where}: not valid JSON`);
+      return new Map();
+    }
+    if (!isRecord(parsed)) {
+      problems.push(`${where}: must be a JSON object of name → secret`);
+      return new Map();
+    }
+    pairs = Object.entries(parsed);
+  } else {
+    pairs = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((entry) => {
+        const colon = entry.indexOf(':');
+        return colon < 0 ? [entry, undefined] : [entry.slice(0, colon).trim(), entry.slice(colon + 1)];
+      });
+  }
+  const secrets = new Map<string, string>();
+  for (const [name, secret] of pairs) {
+    if (!SERVICE_NAME.test(name))
+      problems.push(`${where}: service name ${JSON.stringify(name)} must match ${SERVICE_NAME}`);
+    else if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
+      problems.push(`${where}: the secret of ${name} must be at least ${MIN_SECRET_LENGTH} characters`);
+    } else if (secrets.has(name)) problems.push(`${where}: ${name} is listed twice`);
+    else secrets.set(name, secret);
+  }
+  return secrets;
+}
+
+function parseProviders(text: string, problems: string[]): OidcProviderConfig[] {
+  const where = 'AUTH_OIDC_PROVIDERS';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    problems.push(`${where}: not valid JSON`);
+    return [];
+  }
+  if (!Array.isArray(parsed)) {
+    problems.push(`${where}: must be a JSON array`);
+    return [];
+  }
+  const providers: OidcProviderConfig[] = [];
+  parsed.forEach((entry: unknown, i) => {
+    const at = `${where}[${i}]`;
+    if (!isRecord(entry)) {
+      problems.push(`${at}: must be an object`);
+      return;
+    }
+    const { name, issuer, clientId, clientSecret, tokenEndpointAuthMethod } = entry;
+    const before = problems.length;
+    if (typeof name !== 'string' || !PROVIDER_NAME.test(name)) {
+      problems.push(`${at}.name: must be 1-32 characters of a-z, 0-9 and "-"`);
+    } else if (providers.some((p) => p.name === name)) problems.push(`${at}.name: ${name} is listed twice`);
+    const issuerProblem = typeof issuer === 'string' ? urlProblem(issuer, false) : 'is required';
+    if (issuerProblem) problems.push(`${at}.issuer: ${issuerProblem}`);
+    if (typeof clientId !== 'string' || clientId === '') problems.push(`${at}.clientId: is required`);
+    if (typeof clientSecret !== 'string' || clientSecret === '') problems.push(`${at}.clientSecret: is required`);
+    const method = tokenEndpointAuthMethod ?? 'client_secret_basic';
+    if (!AUTH_METHODS.includes(method as (typeof AUTH_METHODS)[number])) {
+      problems.push(`${at}.tokenEndpointAuthMethod: must be one of ${AUTH_METHODS.join(', ')}`);
+    }
+    if (problems.length > before) return;
+    providers.push({
+      name: name as string,
+      issuer: issuer as string,
+      clientId: clientId as string,
+      clientSecret: clientSecret as string,
+      tokenEndpointAuthMethod: method as OidcProviderConfig['tokenEndpointAuthMethod'],
+    });
+  });
+  return providers;
+}
+
+function parseRedirectUris(list: readonly string[], problems: string[]): Set<string> {
+  for (const uri of list) {
+    const problem = urlProblem(uri, true);
+    if (problem) problems.push(`AUTH_OAUTH_REDIRECT_URIS: ${JSON.stringify(uri)} ${problem}`);
+  }
+  return new Set(list);
+}
+
+/**
+ * https, or http on a loopback host; no query or fragment (the code exchange
+ * sends a redirect URI without them, and it must match the one authorized).
+ * A redirect URI must be in canonical form (`exact`), since it is compared
+ * exactly and the code exchange sends the canonical form.
+ */
+function urlProblem(text: string, exact: boolean): string | undefined {
+  const url = URL.parse(text);
+  if (!url) return 'must be an absolute URL';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    return 'must be https (http only on a loopback host)';
+  }
+  if (url.search !== '' || url.hash !== '' || text.includes('?') || text.includes('#')) {
+    return 'must have no query or fragment';
+  }
+  if (url.username !== '' || url.password !== '') return 'must not carry credentials';
+  if (exact && url.href !== text) return `must be written as ${url.href}`;
+  return undefined;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

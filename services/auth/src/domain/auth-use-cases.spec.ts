@@ -1,0 +1,102 @@
+import { createLogger, DomainError, ErrorKind } from '@messenger/platform';
+import { createTestAuth, type TestAuth } from '@messenger/platform/testing';
+import { MemoryAuthStore } from '../store/memory/memory-auth-store.ts';
+import { createAuthUseCases } from './auth-use-cases.ts';
+import { createScryptHasher } from './password-hasher.ts';
+import { createServiceSecrets } from './secrets.ts';
+import { createSessions } from './sessions.ts';
+import type { Profile, UserProfiles } from './user-profiles.ts';
+
+/** An in-memory user service that can be made to fail. */
+function fakeProfiles() {
+  const profiles = new Map<string, Profile>();
+  const state = { down: false };
+  const port: UserProfiles = {
+    async create(userId, nickname) {
+      if (state.down) throw new DomainError(ErrorKind.Unavailable, 'USER_SERVICE_UNAVAILABLE', 'down');
+      const time = new Date();
+      const profile = { id: userId, nickname, about: '', avatarUrl: '', createTime: time, updateTime: time };
+      profiles.set(userId, profile);
+      return profile;
+    },
+    async get(userId) {
+      return profiles.get(userId);
+    },
+  };
+  return { port, state, profiles };
+}
+
+describe('auth use cases', () => {
+  let auth: TestAuth;
+  beforeAll(async () => {
+    auth = await createTestAuth();
+  });
+  afterAll(() => auth.close());
+
+  const build = async (store: MemoryAuthStore, users: UserProfiles, adminEmails: string[] = []) => {
+    const logger = createLogger({ level: 'silent', service: 'auth' });
+    const now = () => new Date();
+    const sessions = createSessions({
+      store,
+      signer: auth.signer,
+      revocations: auth.revocations,
+      adminEmails: new Set(adminEmails),
+      lifetimes: { accessTokenSeconds: 900, refreshTokenSeconds: 86400, serviceTokenSeconds: 600 },
+      logger,
+      onCommit: () => {},
+      now,
+    });
+    return createAuthUseCases({
+      sessions,
+      store,
+      users,
+      hasher: await createScryptHasher({ logN: 10, r: 8, p: 1 }),
+      signer: auth.signer,
+      serviceSecrets: createServiceSecrets(new Map()),
+      serviceTokenSeconds: 600,
+      logger,
+      onCommit: () => {},
+      now,
+    });
+  };
+  const input = { email: 'ann@example.com', password: 'long enough', nickname: 'ann' };
+
+  it('strands no email when the profile cannot be created', async () => {
+    const store = new MemoryAuthStore();
+    const profiles = fakeProfiles();
+    const useCases = await build(store, profiles.port);
+    profiles.state.down = true;
+    await expect(useCases.register('r1', input)).rejects.toMatchObject({ kind: ErrorKind.Unavailable });
+    await expect(store.findAccountByEmail('ann@example.com')).resolves.toBeUndefined();
+    expect(store.outbox.size).toBe(0);
+    profiles.state.down = false;
+    const signedIn = await useCases.register('r2', input);
+    expect(signedIn.user.nickname).toBe('ann');
+  });
+
+  it('promotes an existing account at its next sign-in once its email is listed as an admin', async () => {
+    const store = new MemoryAuthStore();
+    const profiles = fakeProfiles();
+    const before = await build(store, profiles.port);
+    const registered = await before.register('r1', input);
+    const after = await build(store, profiles.port, ['ann@example.com']);
+    const signedIn = await after.login('r2', { email: 'ANN@example.com', password: input.password });
+    const claims = JSON.parse(Buffer.from(signedIn.tokens.accessToken.split('.')[1] ?? '', 'base64url').toString());
+    expect(claims.roles).toEqual(['admin']);
+    await expect(store.getAccount(registered.user.id)).resolves.toMatchObject({ role: 'admin', version: 2 });
+    const types = (await store.outbox.pendingEvents(10)).map((e) => e.envelope.type);
+    expect(types).toEqual(['auth.account.created', 'auth.account.role_changed']);
+  });
+
+  it('does not sign in an account whose profile is gone', async () => {
+    const store = new MemoryAuthStore();
+    const profiles = fakeProfiles();
+    const useCases = await build(store, profiles.port);
+    const registered = await useCases.register('r1', input);
+    profiles.profiles.delete(registered.user.id);
+    await expect(useCases.login('r2', { email: input.email, password: input.password })).rejects.toMatchObject({
+      kind: ErrorKind.Unauthenticated,
+      reason: 'INVALID_CREDENTIALS',
+    });
+  });
+});

@@ -1,0 +1,218 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { DomainError, ErrorKind, type Logger } from '@messenger/platform';
+import { type AuthStore, isStoreError } from '../store/auth-store.ts';
+import {
+  type Account,
+  emailProblem,
+  nicknameFrom,
+  normalizeEmail,
+  type OAuthIdentity,
+  providerProblem,
+} from './account.ts';
+import { throwIfInvalid, violation } from './auth-use-cases.ts';
+import type { OidcClient, OidcIdentity } from './oidc.ts';
+import { secretHash } from './secrets.ts';
+import type { Sessions, TokenPair } from './sessions.ts';
+import { NICKNAME_TAKEN, type Profile, type UserProfiles } from './user-profiles.ts';
+
+export interface OAuthUseCaseDeps {
+  readonly store: AuthStore;
+  readonly users: UserProfiles;
+  readonly sessions: Sessions;
+  readonly oidc: OidcClient;
+  /** Redirect URIs a flow may return to, compared exactly. */
+  readonly redirectUris: ReadonlySet<string>;
+  /** How long a started flow can be completed; the contract's default is 600. */
+  readonly stateTtlSeconds: number;
+  readonly logger: Logger;
+  readonly onCommit: () => void;
+  readonly now: () => Date;
+}
+
+export interface OAuthSignedIn {
+  readonly tokens: TokenPair;
+  readonly user: Profile;
+  readonly created: boolean;
+}
+
+/** Nicknames tried for a new account before giving up: the derived one, then with random numeric suffixes. */
+const NICKNAME_ATTEMPTS = 6;
+
+export type OAuthUseCases = ReturnType<typeof createOAuthUseCases>;
+
+export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
+  const { store, users, sessions, oidc, now } = deps;
+
+  const requireProvider = (provider: string) => {
+    throwIfInvalid([violation('provider', providerProblem(provider))]);
+    if (!oidc.has(provider)) {
+      throw new DomainError(ErrorKind.NotFound, 'OAUTH_PROVIDER_NOT_FOUND', 'no such sign-in provider is configured');
+    }
+  };
+
+  /** Signs in an account; `undefined` when it (or its profile) was deleted meanwhile. */
+  const signIn = async (
+    account: Account,
+    requestId: string,
+    identity?: OAuthIdentity,
+  ): Promise<{ tokens: TokenPair; user: Profile } | undefined> => {
+    const profile = await users.get(account.id, requestId);
+    if (!profile) return undefined;
+    try {
+      return { tokens: await sessions.signIn(account, requestId, identity), user: profile };
+    } catch (error) {
+      if (isStoreError(error, 'not_found')) return undefined;
+      throw error;
+    }
+  };
+
+  /** A profile with a nickname derived from the provider's data, suffixed with digits while taken. */
+  const createProfile = async (userId: string, who: OidcIdentity, requestId: string): Promise<Profile> => {
+    const sources = [who.preferredUsername, who.email?.split('@')[0]];
+    for (let attempt = 0; ; attempt++) {
+      const suffix = attempt === 0 ? '' : String(randomInt(10 ** Math.min(attempt + 1, 6)));
+      try {
+        return await users.create(userId, nicknameFrom(sources, suffix), requestId);
+      } catch (error) {
+        const taken = error instanceof DomainError && error.reason === NICKNAME_TAKEN;
+        if (!taken || attempt + 1 >= NICKNAME_ATTEMPTS) throw error;
+      }
+    }
+  };
+
+  /**
+   * Signs in the identity's account; else links the identity to the account
+   * holding its verified email; else creates account and profile. `undefined`
+   * when a concurrent change got in the way (the caller tries again).
+   */
+  const resolve = async (
+    provider: string,
+    who: OidcIdentity & { email: string },
+    requestId: string,
+  ): Promise<OAuthSignedIn | undefined> => {
+    const known = await store.findIdentity(provider, who.subject);
+    if (known) {
+      const account = await store.getAccount(known.userId);
+      const signedIn = account && (await signIn(account, requestId));
+      return signedIn && { ...signedIn, created: false };
+    }
+    const emailKey = normalizeEmail(who.email);
+    const identity = (userId: string): OAuthIdentity => ({
+      provider,
+      subject: who.subject,
+      userId,
+      email: emailKey,
+      createTime: now(),
+    });
+    const byEmail = await store.findAccountByEmail(emailKey);
+    if (byEmail) {
+      try {
+        const signedIn = await signIn(byEmail, requestId, identity(byEmail.id));
+        return signedIn && { ...signedIn, created: false };
+      } catch (error) {
+        if (isStoreError(error, 'duplicate')) return undefined; // linked concurrently
+        throw error;
+      }
+    }
+
+    const userId = randomUUID();
+    const profile = await createProfile(userId, who, requestId);
+    const time = now();
+    const account: Account = {
+      id: userId,
+      email: who.email.trim(),
+      emailKey,
+      passwordHash: undefined,
+      role: sessions.initialRole(emailKey),
+      createTime: time,
+      updateTime: time,
+      version: 1,
+    };
+    const opened = sessions.newSession(userId);
+    try {
+      // As in Register, the account is written only after its profile exists.
+      await store.createAccount({ account, session: opened.session, identity: identity(userId) }, [
+        { kind: 'account_created', account, oauthProvider: provider, requestId },
+      ]);
+    } catch (error) {
+      if (!isStoreError(error, 'duplicate')) throw error;
+      deps.logger.warn({ userId, provider, requestId }, 'OAuth sign-up lost a race; its new profile has no account');
+      return undefined;
+    }
+    deps.onCommit();
+    return { tokens: await sessions.pairFor(account, opened), user: profile, created: true };
+  };
+
+  return {
+    async start(
+      provider: string,
+      redirectUri: string,
+    ): Promise<{ authorizationUrl: string; state: string; expireTime: Date }> {
+      throwIfInvalid([
+        violation('provider', providerProblem(provider)),
+        violation('redirect_uri', redirectUri === '' ? 'is required' : undefined),
+      ]);
+      requireProvider(provider);
+      if (!deps.redirectUris.has(redirectUri)) {
+        throw DomainError.invalid([{ field: 'redirect_uri', description: 'is not an allowed redirect URI' }]);
+      }
+      const attempt = await oidc.begin(provider, redirectUri);
+      const expireTime = new Date(now().getTime() + deps.stateTtlSeconds * 1000);
+      await store.saveOAuthAttempt({
+        stateHash: secretHash(attempt.state),
+        provider,
+        redirectUri,
+        codeVerifier: attempt.codeVerifier,
+        nonce: attempt.nonce,
+        expiresAt: expireTime,
+      });
+      return { authorizationUrl: attempt.authorizationUrl, state: attempt.state, expireTime };
+    },
+
+    async complete(
+      requestId: string,
+      input: { provider: string; code: string; state: string; redirectUri: string },
+    ): Promise<OAuthSignedIn> {
+      throwIfInvalid([
+        violation('provider', providerProblem(input.provider)),
+        violation('code', input.code === '' ? 'is required' : undefined),
+        violation('state', input.state === '' ? 'is required' : undefined),
+        violation('redirect_uri', input.redirectUri === '' ? 'is required' : undefined),
+      ]);
+      requireProvider(input.provider);
+      // Consumed before anything else, so a state is good for one try whatever happens next.
+      const attempt = await store.takeOAuthAttempt(secretHash(input.state), now());
+      if (!attempt || attempt.provider !== input.provider || attempt.redirectUri !== input.redirectUri) {
+        throw new DomainError(
+          ErrorKind.FailedPrecondition,
+          'OAUTH_STATE_INVALID',
+          'this sign-in attempt is unknown, expired, already used, or was started for another provider or redirect URI',
+        );
+      }
+      const who = await oidc.finish(input.provider, {
+        redirectUri: attempt.redirectUri,
+        code: input.code,
+        state: input.state,
+        nonce: attempt.nonce,
+        codeVerifier: attempt.codeVerifier,
+      });
+      if (who.email === undefined || !who.emailVerified) {
+        throw new DomainError(
+          ErrorKind.Unauthenticated,
+          'OAUTH_EMAIL_NOT_VERIFIED',
+          'the provider did not confirm a verified email for this account',
+        );
+      }
+      if (emailProblem(who.email) !== undefined) {
+        throw new DomainError(ErrorKind.Unauthenticated, 'OAUTH_EMAIL_UNUSABLE', 'the provider gave an unusable email');
+      }
+      const verified = { ...who, email: who.email };
+      // A lost race (identity linked or email registered meanwhile) resolves on the second pass.
+      for (let pass = 0; pass < 2; pass++) {
+        const done = await resolve(input.provider, verified, requestId);
+        if (done) return done;
+      }
+      throw new DomainError(ErrorKind.Aborted, 'CONCURRENT_CHANGE', 'the account changed during sign-in; try again');
+    },
+  };
+}

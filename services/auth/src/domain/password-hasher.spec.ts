@@ -1,0 +1,41 @@
+import { createScryptHasher } from './password-hasher.ts';
+
+describe('scrypt password hasher', () => {
+  it('hashes to a self-describing string with a fresh salt, and verifies only the right password', async () => {
+    const hasher = await createScryptHasher();
+    const a = await hasher.hash('correct horse');
+    const b = await hasher.hash('correct horse');
+    expect(a).toMatch(/^\$scrypt\$ln=15,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(a).not.toBe(b);
+    await expect(hasher.verify('correct horse', a)).resolves.toBe(true);
+    await expect(hasher.verify('correct horse ', a)).resolves.toBe(false);
+    await expect(hasher.verify('Correct horse', b)).resolves.toBe(false);
+  });
+
+  it('keeps verifying hashes made with other params, and refuses unreadable or extreme ones', async () => {
+    const cheap = await createScryptHasher({ logN: 10, r: 8, p: 1 });
+    const stored = await cheap.hash('pässwörd');
+    const current = await createScryptHasher();
+    await expect(current.verify('pässwörd', stored)).resolves.toBe(true);
+    // NFC and NFD spellings of one password are the same password.
+    await expect(current.verify('pa\u0308sswo\u0308rd', stored)).resolves.toBe(true);
+    await expect(current.verify('x', 'not a hash')).resolves.toBe(false);
+    await expect(current.verify('x', stored.replace('ln=10', 'ln=30'))).resolves.toBe(false);
+    await expect(current.verifyDummy('anything')).resolves.toBe(false);
+    await expect(createScryptHasher({ logN: 40, r: 8, p: 1 })).rejects.toThrow(RangeError);
+  });
+
+  it('takes about as long for the dummy check as for a real one', async () => {
+    const hasher = await createScryptHasher();
+    const stored = await hasher.hash('some password');
+    const time = async (f: () => Promise<unknown>) => {
+      const started = performance.now();
+      for (let i = 0; i < 3; i++) await f();
+      return performance.now() - started;
+    };
+    const real = await time(() => hasher.verify('wrong password', stored));
+    const dummy = await time(() => hasher.verifyDummy('wrong password'));
+    expect(dummy / real).toBeGreaterThan(0.5);
+    expect(dummy / real).toBeLessThan(2);
+  });
+});

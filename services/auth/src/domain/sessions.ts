@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DomainError,
+  ErrorKind,
+  type Logger,
+  type RevocationList,
+  TOKEN_VALIDITY_HORIZON_SECONDS,
+  type TokenSigner,
+} from '@messenger/platform';
+import { type AuthStore, isStoreError } from '../store/auth-store.ts';
+import type { Account, AuthEvent, NewSession, OAuthIdentity, RevocationReason, Role } from './account.ts';
+import { newRefreshToken, secretHash } from './secrets.ts';
+
+/** The tokens of a session as the use cases return them. */
+export interface TokenPair {
+  readonly accessToken: string;
+  readonly accessTokenExpiresAt: Date;
+  readonly refreshToken: string;
+  readonly refreshTokenExpiresAt: Date;
+}
+
+export interface TokenLifetimes {
+  /** 1-900; the contract's default is 900 (15 min). */
+  readonly accessTokenSeconds: number;
+  /** The refresh token's lifetime from its issue; each rotation starts it again. */
+  readonly refreshTokenSeconds: number;
+  /** 1-900; the contract's default is 600. */
+  readonly serviceTokenSeconds: number;
+}
+
+export interface SessionDeps {
+  readonly store: AuthStore;
+  readonly signer: TokenSigner;
+  readonly revocations: RevocationList;
+  /** Normalized emails whose accounts are admins (AUTH_ADMIN_EMAILS). */
+  readonly adminEmails: ReadonlySet<string>;
+  readonly lifetimes: TokenLifetimes;
+  readonly logger: Logger;
+  readonly onCommit: () => void;
+  readonly now: () => Date;
+}
+
+export type Sessions = ReturnType<typeof createSessions>;
+
+/** What every way of signing in shares: opening sessions, issuing tokens, ending sessions everywhere. */
+export function createSessions(deps: SessionDeps) {
+  const { store, signer, revocations, lifetimes, now } = deps;
+
+  const accessToken = (userId: string, sessionId: string, role: Role) =>
+    signer.signAccessToken({ userId, sessionId, roles: [role], ttlSeconds: lifetimes.accessTokenSeconds });
+
+  const self = {
+    /** The role a new account starts with. */
+    initialRole(emailKey: string): Role {
+      return deps.adminEmails.has(emailKey) ? 'admin' : 'user';
+    },
+
+    /** A new session for `userId` with its first refresh token; `token` is the only copy of the secret. */
+    newSession(userId: string): { session: NewSession; token: string } {
+      const time = now();
+      const token = newRefreshToken();
+      const refreshExpiresAt = new Date(time.getTime() + lifetimes.refreshTokenSeconds * 1000);
+      const id = randomUUID();
+      return {
+        token,
+        session: {
+          session: {
+            id,
+            userId,
+            createTime: time,
+            lastRefreshTime: time,
+            refreshExpiresAt,
+            revokedAt: undefined,
+          },
+          refreshToken: { hash: secretHash(token), sessionId: id, userId, expiresAt: refreshExpiresAt },
+        },
+      };
+    },
+
+    async pairFor(account: Account, opened: { session: NewSession; token: string }): Promise<TokenPair> {
+      const signed = await accessToken(account.id, opened.session.session.id, account.role);
+      return {
+        accessToken: signed.token,
+        accessTokenExpiresAt: new Date(signed.expiresAt * 1000),
+        refreshToken: opened.token,
+        refreshTokenExpiresAt: opened.session.session.refreshExpiresAt,
+      };
+    },
+
+    /**
+     * Signs an existing account in: promotes it first when its email is listed
+     * as an admin's (the list is a floor: an operator adds an email and that
+     * user is admin from the next sign-in on), then opens a session, linking
+     * `identity` when given. `not_found` from the store means the account was
+     * deleted meanwhile: the caller answers as for unknown credentials.
+     */
+    async signIn(account: Account, requestId: string, identity?: OAuthIdentity): Promise<TokenPair> {
+      const current = await self.bootstrapAdmin(account, requestId);
+      const opened = self.newSession(current.id);
+      await store.openSession({ session: opened.session, ...(identity ? { identity } : {}) }, []);
+      return self.pairFor(current, opened);
+    },
+
+    async bootstrapAdmin(account: Account, requestId: string): Promise<Account> {
+      if (account.role === 'admin' || !deps.adminEmails.has(account.emailKey)) return account;
+      const time = now();
+      const promoted: Account = { ...account, role: 'admin', updateTime: time, version: account.version + 1 };
+      try {
+        await store.updateRole(promoted, [
+          { kind: 'role_changed', userId: account.id, before: 'user', after: 'admin', changedBy: '', time, requestId },
+        ]);
+      } catch (error) {
+        // Someone changed the account meanwhile; sign in as it is, promote next time.
+        if (isStoreError(error, 'conflict')) return account;
+        throw error;
+      }
+      deps.onCommit();
+      return promoted;
+    },
+
+    /**
+     * Ends sessions on every service at once: the store marks them revoked
+     * (their refresh tokens stop working) and writes `auth.session.revoked`
+     * (gateways drop cached verifications); then the shared revocation list
+     * refuses their access tokens until every token issued so far has expired.
+     * The store goes first: if the list write fails the call fails and can be
+     * repeated (the store step is idempotent), whereas the other order could
+     * leave a session refused by token but still refreshable.
+     */
+    async revoke(
+      userId: string,
+      sessionIds: readonly string[],
+      all: boolean,
+      reason: RevocationReason,
+      requestId: string,
+    ): Promise<void> {
+      if (sessionIds.length === 0) return;
+      const time = now();
+      const event: AuthEvent = { kind: 'sessions_revoked', userId, sessionIds, all, reason, time, requestId };
+      await store.revokeSessions(userId, sessionIds, time, [event]);
+      deps.onCommit();
+      await self.blockAccessTokens(sessionIds);
+    },
+
+    async blockAccessTokens(sessionIds: readonly string[]): Promise<void> {
+      const until = now().getTime() / 1000 + TOKEN_VALIDITY_HORIZON_SECONDS;
+      await Promise.all(sessionIds.map((id) => revocations.revokeSession(id, until)));
+    },
+
+    async rotatedPair(
+      presentedHash: string,
+      requestId: string,
+    ): Promise<{ pair: TokenPair } | { refused: 'invalid' | 'reused' }> {
+      const token = newRefreshToken();
+      const time = now();
+      const refreshExpiresAt = new Date(time.getTime() + lifetimes.refreshTokenSeconds * 1000);
+      const result = await store.rotateRefreshToken(
+        presentedHash,
+        { hash: secretHash(token), expiresAt: refreshExpiresAt },
+        time,
+      );
+      switch (result.kind) {
+        case 'invalid':
+          return { refused: 'invalid' };
+        case 'reused':
+          deps.logger.warn(
+            { userId: result.session.userId, sessionId: result.session.id, requestId },
+            'rotated refresh token presented again; revoking its session',
+          );
+          await self.revoke(result.session.userId, [result.session.id], false, 'refresh_token_reuse', requestId);
+          return { refused: 'reused' };
+        case 'rotated': {
+          const signed = await accessToken(result.account.id, result.session.id, result.account.role);
+          return {
+            pair: {
+              accessToken: signed.token,
+              accessTokenExpiresAt: new Date(signed.expiresAt * 1000),
+              refreshToken: token,
+              refreshTokenExpiresAt: refreshExpiresAt,
+            },
+          };
+        }
+      }
+    },
+  };
+  return self;
+}
+
+export function invalidCredentials(): DomainError {
+  return new DomainError(ErrorKind.Unauthenticated, 'INVALID_CREDENTIALS', 'the email or the password is wrong');
+}

@@ -1,0 +1,68 @@
+// The one place where auth's values cross between the domain and the protobuf messages.
+import { Role as RoleMessage, type TokenPair as TokenPairMessage } from '@messenger/gen/messenger/auth/v1/auth';
+import { RevocationReason } from '@messenger/gen/messenger/auth/v1/events';
+import type { User } from '@messenger/gen/messenger/user/v1/user';
+import type { RevocationReason as DomainRevocationReason, Role } from '../domain/account.ts';
+import type { TokenPair } from '../domain/sessions.ts';
+import type { Profile } from '../domain/user-profiles.ts';
+
+export function toRoleMessage(role: Role): RoleMessage {
+  return role === 'admin' ? RoleMessage.ROLE_ADMIN : RoleMessage.ROLE_USER;
+}
+
+/** Undefined for ROLE_UNSPECIFIED and unknown values: the caller reports them. */
+export function fromRoleMessage(role: RoleMessage): Role | undefined {
+  switch (role) {
+    case RoleMessage.ROLE_USER:
+      return 'user';
+    case RoleMessage.ROLE_ADMIN:
+      return 'admin';
+    default:
+      return undefined;
+  }
+}
+
+export function toRevocationReason(reason: DomainRevocationReason): RevocationReason {
+  switch (reason) {
+    case 'logout':
+      return RevocationReason.REVOCATION_REASON_LOGOUT;
+    case 'refresh_token_reuse':
+      return RevocationReason.REVOCATION_REASON_REFRESH_TOKEN_REUSE;
+    case 'role_changed':
+      return RevocationReason.REVOCATION_REASON_ROLE_CHANGED;
+    case 'user_deleted':
+      return RevocationReason.REVOCATION_REASON_USER_DELETED;
+  }
+}
+
+export function toTokenPairMessage(pair: TokenPair): TokenPairMessage {
+  return {
+    accessToken: pair.accessToken,
+    refreshToken: pair.refreshToken,
+    accessTokenExpiresAt: pair.accessTokenExpiresAt,
+    refreshTokenExpiresAt: pair.refreshTokenExpiresAt,
+    tokenType: 'Bearer',
+  };
+}
+
+export function toUserMessage(profile: Profile): User {
+  return {
+    userId: profile.id,
+    nickname: profile.nickname,
+    about: profile.about,
+    avatarUrl: profile.avatarUrl,
+    createTime: profile.createTime,
+    updateTime: profile.updateTime,
+  };
+}
+
+export function fromUserMessage(user: User): Profile {
+  return {
+    id: user.userId,
+    nickname: user.nickname,
+    about: user.about,
+    avatarUrl: user.avatarUrl,
+    createTime: user.createTime ?? new Date(0),
+    updateTime: user.updateTime ?? new Date(0),
+  };
+}

@@ -1,0 +1,14 @@
+// What the embedded runner needs to start the auth service in its own process.
+export {
+  type AuthServiceDeps,
+  type OAuthSettings,
+  type RunningService,
+  startAuthService,
+} from './app.ts';
+export { type AuthConfig, authPolicyDeps, authSettings, loadAuthConfig } from './config.ts';
+export type { UserProfiles } from './domain/user-profiles.ts';
+export { grpcUserProfiles } from './grpc/user-profiles.grpc.ts';
+export type { OidcProviderConfig } from './oidc/openid-oidc-client.ts';
+export type { AuthStore } from './store/auth-store.ts';
+export { MemoryAuthStore } from './store/memory/memory-auth-store.ts';
+export { openMongoAuthStore } from './store/mongo/mongo-auth-store.ts';

@@ -1,0 +1,122 @@
+import type { OutboxSource } from '@messenger/platform';
+import type { Account, AuthEvent, NewSession, OAuthAttempt, OAuthIdentity, Session } from '../domain/account.ts';
+
+/**
+ * Where accounts live. Every write that publishes takes its events and stores
+ * them in the outbox in the same atomic step as the change, so an event is
+ * published if and only if its change happened.
+ */
+export interface AccountStore {
+  getAccount(userId: string): Promise<Account | undefined>;
+  /** By `normalizeEmail(email)`. */
+  findAccountByEmail(emailKey: string): Promise<Account | undefined>;
+  /**
+   * Adds an account with its first session, and its OAuth identity when it is
+   * created through a provider. `duplicate` when the id, the email or the
+   * identity exists; then nothing is written.
+   */
+  createAccount(
+    input: { account: Account; session: NewSession; identity?: OAuthIdentity },
+    events: readonly AuthEvent[],
+  ): Promise<void>;
+  /**
+   * Replaces the role of an account stored at `account.version - 1`.
+   * `conflict` when it is absent or at another version; `last_admin` when it
+   * would leave no admin (checked atomically with the change).
+   */
+  updateRole(account: Account, events: readonly AuthEvent[]): Promise<void>;
+}
+
+/** Sessions and their refresh tokens (stored as hashes only). */
+export interface SessionStore {
+  /**
+   * Opens a session of an existing account, linking an OAuth identity with it
+   * when given. `not_found` when the account is gone (checked atomically, so a
+   * concurrent deletion cannot leave a session behind); `duplicate` when the
+   * identity is linked already.
+   */
+  openSession(input: { session: NewSession; identity?: OAuthIdentity }, events: readonly AuthEvent[]): Promise<void>;
+  /**
+   * Rotation in one atomic compare-and-set: the token whose hash is
+   * `presentedHash` is marked used and `next` becomes the session's current
+   * token only if it was still unused, so of two concurrent rotations of one
+   * token exactly one succeeds and the other sees a used token.
+   */
+  rotateRefreshToken(presentedHash: string, next: NextRefreshToken, now: Date): Promise<RotationResult>;
+  /** Ids of the user's sessions that are neither revoked nor expired. */
+  activeSessionIds(userId: string, now: Date): Promise<string[]>;
+  /**
+   * Marks the user's sessions among `sessionIds` revoked (their refresh
+   * tokens stop working) and writes `events`, even when every one of them was
+   * revoked already, so a retried logout still publishes. Returns how many
+   * were newly revoked. Ids of other users' sessions are ignored.
+   */
+  revokeSessions(
+    userId: string,
+    sessionIds: readonly string[],
+    now: Date,
+    events: readonly AuthEvent[],
+  ): Promise<number>;
+}
+
+/** The token that replaces the presented one, in the same session. */
+export interface NextRefreshToken {
+  readonly hash: string;
+  readonly expiresAt: Date;
+}
+
+export type RotationResult =
+  | { readonly kind: 'rotated'; readonly session: Session; readonly account: Account }
+  /** The token was rotated before: presumed stolen. */
+  | { readonly kind: 'reused'; readonly session: Session }
+  /** Unknown or expired token, revoked session, or an account that is gone. */
+  | { readonly kind: 'invalid'; readonly why: 'unknown' | 'expired' | 'revoked' };
+
+/** OAuth identities and the server-side half of started flows. */
+export interface OAuthStore {
+  findIdentity(provider: string, subject: string): Promise<OAuthIdentity | undefined>;
+  saveOAuthAttempt(attempt: OAuthAttempt): Promise<void>;
+  /** Removes and returns the attempt, atomically: a state is consumed at most once. Expired attempts are not returned. */
+  takeOAuthAttempt(stateHash: string, now: Date): Promise<OAuthAttempt | undefined>;
+}
+
+/** Reactions to other services' events. */
+export interface ReactionStore {
+  /**
+   * Deletes the user's account, identities, sessions and refresh tokens, and
+   * records `eventId` as processed, in one atomic step; `events` is called
+   * with the ids of the deleted sessions that were still active, for the
+   * events to write with the change. Returns `applied: false` (and changes
+   * nothing) when `eventId` was processed before.
+   */
+  removeUser(
+    userId: string,
+    eventId: string,
+    now: Date,
+    events: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+  ): Promise<{ applied: boolean; activeSessionIds: string[] }>;
+}
+
+export interface AuthStore extends AccountStore, SessionStore, OAuthStore, ReactionStore {
+  /** The events written with the changes, for the relay to publish. */
+  readonly outbox: OutboxSource;
+}
+
+/** How long a processed event id is remembered: well beyond any redelivery (Kafka retention is 7 days). */
+export const PROCESSED_EVENT_RETENTION_MS = 14 * 24 * 3600 * 1000;
+
+/** The closed set of failures a store reports; adapters translate their driver's errors into these. */
+export type StoreErrorKind = 'duplicate' | 'conflict' | 'not_found' | 'last_admin';
+
+export class StoreError extends Error {
+  readonly kind: StoreErrorKind;
+  constructor(kind: StoreErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.kind = kind;
+  }
+}
+
+export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
+  return error instanceof StoreError && error.kind === kind;
+}

@@ -1,0 +1,475 @@
+import { MongoOutbox, TOKEN_VALIDITY_HORIZON_SECONDS } from '@messenger/platform';
+import { type ClientSession, type Collection, type Db, MongoClient, MongoServerError } from 'mongodb';
+import type {
+  Account,
+  AuthEvent,
+  NewSession,
+  OAuthAttempt,
+  OAuthIdentity,
+  Role,
+  Session,
+} from '../../domain/account.ts';
+import { toOutboxEntries } from '../../events/auth-events.ts';
+import {
+  type AuthStore,
+  type NextRefreshToken,
+  PROCESSED_EVENT_RETENTION_MS,
+  type RotationResult,
+  StoreError,
+} from '../auth-store.ts';
+
+export interface AccountDoc {
+  _id: string;
+  email: string;
+  /** The unique key. */
+  emailKey: string;
+  passwordHash: string | null;
+  role: Role;
+  createTime: Date;
+  updateTime: Date;
+  version: number;
+  /** Written by every sign-in, so that a sign-in and a deletion of the account conflict. */
+  lastSignInTime?: Date;
+}
+
+export interface SessionDoc {
+  _id: string;
+  userId: string;
+  createTime: Date;
+  lastRefreshTime: Date;
+  refreshExpiresAt: Date;
+  revokedAt: Date | null;
+  /** TTL: when no token of the session can verify any more. */
+  expireAt: Date;
+}
+
+export interface RefreshTokenDoc {
+  /** SHA-256 of the token. */
+  _id: string;
+  sessionId: string;
+  userId: string;
+  /** TTL. */
+  expiresAt: Date;
+  /** Null while the token is the session's current one. */
+  usedAt: Date | null;
+}
+
+interface IdentityDoc {
+  /** `<provider>|<subject>`: unique. */
+  _id: string;
+  provider: string;
+  subject: string;
+  userId: string;
+  email: string;
+  createTime: Date;
+}
+
+interface AttemptDoc {
+  /** SHA-256 of the state. */
+  _id: string;
+  provider: string;
+  redirectUri: string;
+  codeVerifier: string;
+  nonce: string;
+  /** TTL. */
+  expiresAt: Date;
+}
+
+interface ProcessedDoc {
+  /** The consumed event's id. */
+  _id: string;
+  processedAt: Date;
+}
+
+interface LockDoc {
+  _id: string;
+  version: number;
+}
+
+const DUPLICATE_KEY = 11000;
+/** Every change of who is admin bumps this document, so concurrent ones write-conflict and run one after the other. */
+const ADMINS_LOCK = 'admins';
+
+/** Aborts a transaction with a known outcome (withTransaction rethrows it; it is not retried). */
+class Outcome<T> extends Error {
+  readonly value: T;
+  constructor(value: T) {
+    super('transaction outcome');
+    this.value = value;
+  }
+}
+
+/**
+ * Accounts, sessions, refresh-token hashes, OAuth identities and attempts in
+ * MongoDB. Every write runs in a transaction with its outbox entries, so it
+ * needs a replica set (a single-node one will do). Transactions read one
+ * snapshot and two that write the same document conflict (one retries), which
+ * is what makes each compare-and-set below atomic. Expired refresh tokens,
+ * sessions, OAuth attempts and remembered event ids are removed by TTL indexes.
+ */
+export class MongoAuthStore implements AuthStore {
+  readonly outbox: MongoOutbox;
+  readonly #client: MongoClient;
+  readonly #accounts: Collection<AccountDoc>;
+  readonly #sessions: Collection<SessionDoc>;
+  readonly #tokens: Collection<RefreshTokenDoc>;
+  readonly #identities: Collection<IdentityDoc>;
+  readonly #attempts: Collection<AttemptDoc>;
+  readonly #processed: Collection<ProcessedDoc>;
+  readonly #locks: Collection<LockDoc>;
+
+  constructor(client: MongoClient, dbName: string) {
+    const db: Db = client.db(dbName);
+    this.#client = client;
+    this.#accounts = db.collection('accounts');
+    this.#sessions = db.collection('sessions');
+    this.#tokens = db.collection('refresh_tokens');
+    this.#identities = db.collection('oauth_identities');
+    this.#attempts = db.collection('oauth_attempts');
+    this.#processed = db.collection('processed_events');
+    this.#locks = db.collection('locks');
+    this.outbox = new MongoOutbox(db);
+  }
+
+  /** Run at start-up; creating an index that exists is a no-op. */
+  async ensureIndexes(): Promise<void> {
+    await this.#accounts.createIndex({ emailKey: 1 }, { unique: true, name: 'email_key_unique' });
+    await this.#accounts.createIndex(
+      { role: 1 },
+      { name: 'admins', partialFilterExpression: { role: 'admin' } satisfies Partial<AccountDoc> },
+    );
+    await this.#sessions.createIndex({ userId: 1 }, { name: 'user' });
+    await this.#sessions.createIndex({ expireAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
+    await this.#tokens.createIndex({ userId: 1 }, { name: 'user' });
+    await this.#tokens.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
+    await this.#identities.createIndex({ userId: 1 }, { name: 'user' });
+    await this.#attempts.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
+    await this.#processed.createIndex(
+      { processedAt: 1 },
+      { name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
+    );
+    // Created up front so no transaction has to create it or race to upsert it.
+    await this.#locks.updateOne({ _id: ADMINS_LOCK }, { $setOnInsert: { version: 0 } }, { upsert: true });
+    await this.outbox.ensureIndexes();
+  }
+
+  async getAccount(userId: string): Promise<Account | undefined> {
+    const doc = await this.#accounts.findOne({ _id: userId });
+    return doc ? fromAccountDoc(doc) : undefined;
+  }
+
+  async findAccountByEmail(emailKey: string): Promise<Account | undefined> {
+    const doc = await this.#accounts.findOne({ emailKey });
+    return doc ? fromAccountDoc(doc) : undefined;
+  }
+
+  createAccount(
+    input: { account: Account; session: NewSession; identity?: OAuthIdentity },
+    events: readonly AuthEvent[],
+  ): Promise<void> {
+    return this.#write(events, async (session) => {
+      if (input.account.role === 'admin') await this.#touchAdmins(session);
+      await this.#accounts.insertOne(toAccountDoc(input.account), { session });
+      if (input.identity) await this.#identities.insertOne(toIdentityDoc(input.identity), { session });
+      await this.#insertSession(input.session, session);
+    });
+  }
+
+  updateRole(account: Account, events: readonly AuthEvent[]): Promise<void> {
+    return this.#write(events, async (session) => {
+      await this.#touchAdmins(session);
+      const updated = await this.#accounts.updateOne(
+        { _id: account.id, version: account.version - 1 },
+        { $set: { role: account.role, updateTime: account.updateTime, version: account.version } },
+        { session },
+      );
+      if (updated.matchedCount === 0) throw new StoreError('conflict', 'account changed or is gone');
+      // Counted after the change, in the transaction's snapshot; the lock
+      // above serializes this against any other change of who is admin.
+      if (account.role !== 'admin' && (await this.#accounts.countDocuments({ role: 'admin' }, { session })) === 0) {
+        throw new StoreError('last_admin', 'the last admin cannot be demoted');
+      }
+    });
+  }
+
+  openSession(input: { session: NewSession; identity?: OAuthIdentity }, events: readonly AuthEvent[]): Promise<void> {
+    return this.#write(events, async (session) => {
+      const { userId, createTime } = input.session.session;
+      const touched = await this.#accounts.updateOne(
+        { _id: userId },
+        { $set: { lastSignInTime: createTime } },
+        { session },
+      );
+      if (touched.matchedCount === 0) throw new StoreError('not_found', 'account is gone');
+      if (input.identity) await this.#identities.insertOne(toIdentityDoc(input.identity), { session });
+      await this.#insertSession(input.session, session);
+    });
+  }
+
+  async rotateRefreshToken(presentedHash: string, next: NextRefreshToken, now: Date): Promise<RotationResult> {
+    return this.#decide<RotationResult>(async (session) => {
+      const token = await this.#tokens.findOne({ _id: presentedHash }, { session });
+      if (!token) return { kind: 'invalid', why: 'unknown' };
+      if (token.expiresAt.getTime() <= now.getTime()) return { kind: 'invalid', why: 'expired' };
+      const stored = await this.#sessions.findOne({ _id: token.sessionId }, { session });
+      if (!stored) return { kind: 'invalid', why: 'unknown' };
+      if (stored.revokedAt) return { kind: 'invalid', why: 'revoked' };
+      if (token.usedAt) return { kind: 'reused', session: fromSessionDoc(stored) };
+      const account = await this.#accounts.findOne({ _id: stored.userId }, { session });
+      if (!account) return { kind: 'invalid', why: 'revoked' };
+      // The compare-and-set. A concurrent rotation of the same token writes
+      // the same document: one transaction conflicts, is retried, and then
+      // reads the token as used.
+      const used = await this.#tokens.updateOne(
+        { _id: presentedHash, usedAt: null },
+        { $set: { usedAt: now } },
+        { session },
+      );
+      if (used.modifiedCount === 0) return { kind: 'reused', session: fromSessionDoc(stored) };
+      await this.#tokens.insertOne(
+        { _id: next.hash, sessionId: stored._id, userId: stored.userId, expiresAt: next.expiresAt, usedAt: null },
+        { session },
+      );
+      const rotated: SessionDoc = {
+        ...stored,
+        lastRefreshTime: now,
+        refreshExpiresAt: next.expiresAt,
+        expireAt: sessionExpiry(next.expiresAt),
+      };
+      const kept = await this.#sessions.replaceOne({ _id: stored._id, revokedAt: null }, rotated, { session });
+      if (kept.matchedCount === 0) throw new Outcome<RotationResult>({ kind: 'invalid', why: 'revoked' });
+      return { kind: 'rotated', session: fromSessionDoc(rotated), account: fromAccountDoc(account) };
+    });
+  }
+
+  async activeSessionIds(userId: string, now: Date): Promise<string[]> {
+    const docs = await this.#sessions
+      .find({ userId, revokedAt: null, refreshExpiresAt: { $gt: now } }, { projection: { _id: 1 } })
+      .toArray();
+    return docs.map((d) => d._id);
+  }
+
+  async revokeSessions(
+    userId: string,
+    sessionIds: readonly string[],
+    now: Date,
+    events: readonly AuthEvent[],
+  ): Promise<number> {
+    let revoked = 0;
+    await this.#write(events, async (session) => {
+      const result = await this.#sessions.updateMany(
+        { _id: { $in: [...sessionIds] }, userId, revokedAt: null },
+        { $set: { revokedAt: now } },
+        { session },
+      );
+      revoked = result.modifiedCount;
+    });
+    return revoked;
+  }
+
+  async findIdentity(provider: string, subject: string): Promise<OAuthIdentity | undefined> {
+    const doc = await this.#identities.findOne({ _id: identityKey(provider, subject) });
+    return doc ? fromIdentityDoc(doc) : undefined;
+  }
+
+  async saveOAuthAttempt(attempt: OAuthAttempt): Promise<void> {
+    await this.#attempts.insertOne({
+      _id: attempt.stateHash,
+      provider: attempt.provider,
+      redirectUri: attempt.redirectUri,
+      codeVerifier: attempt.codeVerifier,
+      nonce: attempt.nonce,
+      expiresAt: attempt.expiresAt,
+    });
+  }
+
+  async takeOAuthAttempt(stateHash: string, now: Date): Promise<OAuthAttempt | undefined> {
+    // One atomic delete: of two concurrent completions only one gets the document.
+    const doc = await this.#attempts.findOneAndDelete({ _id: stateHash });
+    // The TTL monitor runs once a minute; an expired attempt may still be there.
+    if (!doc || doc.expiresAt.getTime() <= now.getTime()) return undefined;
+    return {
+      stateHash: doc._id,
+      provider: doc.provider,
+      redirectUri: doc.redirectUri,
+      codeVerifier: doc.codeVerifier,
+      nonce: doc.nonce,
+      expiresAt: doc.expiresAt,
+    };
+  }
+
+  async removeUser(
+    userId: string,
+    eventId: string,
+    now: Date,
+    events: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+  ): Promise<{ applied: boolean; activeSessionIds: string[] }> {
+    try {
+      return await this.#decide(async (session) => {
+        if (await this.#processed.findOne({ _id: eventId }, { session }))
+          return { applied: false, activeSessionIds: [] };
+        await this.#processed.insertOne({ _id: eventId, processedAt: now }, { session });
+        const active = (
+          await this.#sessions
+            .find({ userId, revokedAt: null, refreshExpiresAt: { $gt: now } }, { session, projection: { _id: 1 } })
+            .toArray()
+        ).map((d) => d._id);
+        const account = await this.#accounts.findOne({ _id: userId }, { session });
+        if (account?.role === 'admin') await this.#touchAdmins(session);
+        await this.#accounts.deleteOne({ _id: userId }, { session });
+        await this.#identities.deleteMany({ userId }, { session });
+        await this.#sessions.deleteMany({ userId }, { session });
+        await this.#tokens.deleteMany({ userId }, { session });
+        await this.outbox.append(toOutboxEntries(events(active)), session);
+        return { applied: true, activeSessionIds: active };
+      });
+    } catch (error) {
+      // Two deliveries of one event racing: the other one recorded it.
+      if (error instanceof StoreError && error.kind === 'duplicate') return { applied: false, activeSessionIds: [] };
+      throw error;
+    }
+  }
+
+  async #touchAdmins(session: ClientSession): Promise<void> {
+    await this.#locks.updateOne({ _id: ADMINS_LOCK }, { $inc: { version: 1 } }, { session });
+  }
+
+  async #insertSession({ session: s, refreshToken: t }: NewSession, session: ClientSession): Promise<void> {
+    await this.#sessions.insertOne(toSessionDoc(s), { session });
+    await this.#tokens.insertOne(
+      { _id: t.hash, sessionId: t.sessionId, userId: t.userId, expiresAt: t.expiresAt, usedAt: null },
+      { session },
+    );
+  }
+
+  /** A change and its outbox entries in one transaction. */
+  #write(events: readonly AuthEvent[], change: (session: ClientSession) => Promise<void>): Promise<void> {
+    const entries = toOutboxEntries(events);
+    return this.#decide(async (session) => {
+      await change(session);
+      await this.outbox.append(entries, session);
+    });
+  }
+
+  /**
+   * Runs `work` in a transaction (retried by the driver on transient errors
+   * and write conflicts) and returns its value; an `Outcome` thrown inside
+   * aborts the transaction and becomes the value. Driver errors leave as
+   * StoreErrors where they are one.
+   */
+  async #decide<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
+    try {
+      let value: T | undefined;
+      await this.#client.withSession((session) =>
+        session.withTransaction(
+          async (txn) => {
+            value = undefined;
+            value = await work(txn);
+          },
+          { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } },
+        ),
+      );
+      return value as T;
+    } catch (error) {
+      if (error instanceof Outcome) return error.value as T;
+      throw translateError(error);
+    }
+  }
+}
+
+export function translateError(error: unknown): unknown {
+  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+    return new StoreError('duplicate', 'a unique key exists', { cause: error });
+  }
+  return error;
+}
+
+/** Kept until no access token of the session can verify, then removed by TTL. */
+function sessionExpiry(refreshExpiresAt: Date): Date {
+  return new Date(refreshExpiresAt.getTime() + TOKEN_VALIDITY_HORIZON_SECONDS * 1000);
+}
+
+function identityKey(provider: string, subject: string): string {
+  return `${provider}|${subject}`;
+}
+
+function toAccountDoc(a: Account): AccountDoc {
+  return {
+    _id: a.id,
+    email: a.email,
+    emailKey: a.emailKey,
+    passwordHash: a.passwordHash ?? null,
+    role: a.role,
+    createTime: a.createTime,
+    updateTime: a.updateTime,
+    version: a.version,
+  };
+}
+
+function fromAccountDoc(d: AccountDoc): Account {
+  return {
+    id: d._id,
+    email: d.email,
+    emailKey: d.emailKey,
+    passwordHash: d.passwordHash ?? undefined,
+    role: d.role,
+    createTime: d.createTime,
+    updateTime: d.updateTime,
+    version: d.version,
+  };
+}
+
+function toSessionDoc(s: Session): SessionDoc {
+  return {
+    _id: s.id,
+    userId: s.userId,
+    createTime: s.createTime,
+    lastRefreshTime: s.lastRefreshTime,
+    refreshExpiresAt: s.refreshExpiresAt,
+    revokedAt: s.revokedAt ?? null,
+    expireAt: sessionExpiry(s.refreshExpiresAt),
+  };
+}
+
+function fromSessionDoc(d: SessionDoc): Session {
+  return {
+    id: d._id,
+    userId: d.userId,
+    createTime: d.createTime,
+    lastRefreshTime: d.lastRefreshTime,
+    refreshExpiresAt: d.refreshExpiresAt,
+    revokedAt: d.revokedAt ?? undefined,
+  };
+}
+
+function toIdentityDoc(i: OAuthIdentity): IdentityDoc {
+  return {
+    _id: identityKey(i.provider, i.subject),
+    provider: i.provider,
+    subject: i.subject,
+    userId: i.userId,
+    email: i.email,
+    createTime: i.createTime,
+  };
+}
+
+function fromIdentityDoc(d: IdentityDoc): OAuthIdentity {
+  return { provider: d.provider, subject: d.subject, userId: d.userId, email: d.email, createTime: d.createTime };
+}
+
+/** Connects and prepares a store (indexes) at start-up. */
+export async function openMongoAuthStore(
+  url: string,
+  dbName: string,
+): Promise<{ store: MongoAuthStore; close(): Promise<void> }> {
+  const client = new MongoClient(url);
+  await client.connect();
+  try {
+    const store = new MongoAuthStore(client, dbName);
+    await store.ensureIndexes();
+    return { store, close: () => client.close() };
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}

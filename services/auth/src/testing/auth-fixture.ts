@@ -1,0 +1,167 @@
+// Tests only: the real auth service and the real user service on loopback
+// ports, sharing one key ring, one revocation list and one in-process event
+// bus, as in embedded mode. Never imported by production code.
+import { credentials, type Metadata, status } from '@grpc/grpc-js';
+import { AuthServiceClient, type TokenPair } from '@messenger/gen/messenger/auth/v1/auth';
+import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import { UserServiceClient } from '@messenger/gen/messenger/user/v1/user';
+import {
+  type ClientPool,
+  cachedServiceTokenSource,
+  createClientPool,
+  createLocalJwksSource,
+  createLogger,
+  createMetrics,
+  createTokenAuthenticator,
+  fieldViolationsOf,
+  InProcessEventBus,
+  loadMessengerCatalog,
+  type RevocationList,
+} from '@messenger/platform';
+import {
+  call,
+  createTestAuth,
+  failure,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  TEST_SERVICE_AUDIENCE,
+  type TestAuth,
+} from '@messenger/platform/testing';
+import { MemoryUserStore, startUserService } from '@messenger/user';
+import { type OAuthSettings, type RunningService, startAuthService } from '../app.ts';
+import { grpcUserProfiles } from '../grpc/user-profiles.grpc.ts';
+import { MemoryAuthStore } from '../store/memory/memory-auth-store.ts';
+
+export const CHAT_SECRET = 'chat-secret-0123456789';
+export const ROOT_EMAIL = 'root@example.com';
+
+export interface AuthFixture {
+  readonly auth: TestAuth;
+  readonly bus: InProcessEventBus;
+  readonly pool: ClientPool;
+  readonly store: MemoryAuthStore;
+  readonly client: AuthServiceClient;
+  readonly users: UserServiceClient;
+  readonly authAddress: string;
+  /** Every event published on `auth.events` and `user.events`, in arrival order. */
+  readonly events: EventEnvelope[];
+  waitForEvent(predicate: (e: EventEnvelope) => boolean, what?: string): Promise<EventEnvelope>;
+  /** A unique email and nickname per call. */
+  unique(base?: string): { email: string; nickname: string };
+  close(): Promise<void>;
+}
+
+export interface AuthFixtureOptions {
+  readonly oauth?: OAuthSettings;
+  /** The revocation list both services (and their authenticator) use; the test key ring's in-memory one by default. */
+  readonly revocations?: RevocationList;
+}
+
+export async function startAuthFixture(opts: AuthFixtureOptions = {}): Promise<AuthFixture> {
+  const auth = await createTestAuth();
+  const revocations = opts.revocations ?? auth.revocations;
+  const authenticator = opts.revocations
+    ? createTokenAuthenticator({
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+        serviceAudience: TEST_SERVICE_AUDIENCE,
+        jwks: createLocalJwksSource(auth.ring),
+        revocations,
+      })
+    : auth.authenticator;
+  const bus = new InProcessEventBus();
+  const events: EventEnvelope[] = [];
+  await bus.subscribe({
+    topics: ['auth.events', 'user.events'],
+    group: 'auth-spec',
+    delivery: 'broadcast',
+    handle: async (event) => {
+      events.push(event);
+    },
+  });
+  const logger = createLogger({ level: 'silent', service: 'auth' });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const catalog = await loadMessengerCatalog();
+  const user = await startUserService(
+    { store: new MemoryUserStore(), bus, logger, metrics, catalog, authenticator },
+    { host: '127.0.0.1', port: 0 },
+  );
+  const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: 5000 });
+  const store = new MemoryAuthStore();
+  const running: RunningService = await startAuthService(
+    {
+      store,
+      bus,
+      logger,
+      metrics,
+      catalog,
+      authenticator,
+      signer: auth.signer,
+      keys: auth.ring,
+      revocations,
+      users: grpcUserProfiles({
+        pool,
+        address: `127.0.0.1:${user.port}`,
+        tokens: cachedServiceTokenSource(() => auth.signer.signServiceToken({ service: 'auth' })),
+      }),
+      oauth: opts.oauth ?? { providers: [], redirectUris: [] },
+      adminEmails: [ROOT_EMAIL],
+      serviceSecrets: new Map([['chat', CHAT_SECRET]]),
+    },
+    { host: '127.0.0.1', port: 0 },
+  );
+  const authAddress = `127.0.0.1:${running.port}`;
+  const client = new AuthServiceClient(authAddress, credentials.createInsecure());
+  const users = new UserServiceClient(`127.0.0.1:${user.port}`, credentials.createInsecure());
+  let seq = 0;
+  return {
+    auth,
+    bus,
+    pool,
+    store,
+    client,
+    users,
+    authAddress,
+    events,
+    async waitForEvent(predicate, what = 'event') {
+      for (let i = 0; i < 300; i++) {
+        const found = events.find(predicate);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`${what} did not arrive`);
+    },
+    unique(base = 'user') {
+      const tag = `${++seq}${Math.floor(Math.random() * 1e6)}`;
+      return { email: `${base}.${tag}@example.com`, nickname: `${base}_${tag}` };
+    },
+    async close() {
+      client.close();
+      users.close();
+      await running.stop(1000);
+      await user.stop(1000);
+      await bus.close();
+      pool.close();
+      auth.close();
+    },
+  };
+}
+
+/** The claims of a JWT, read without verifying it (tests only). */
+export function claimsOf(token: string): Record<string, unknown> {
+  const payload = token.split('.')[1] ?? '';
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+export function bearer(fixture: AuthFixture, tokens: TokenPair | undefined): Metadata {
+  return fixture.auth.bearer(tokens?.accessToken ?? '');
+}
+
+/** The field paths of an INVALID_ARGUMENT failure. */
+export async function violations(pending: Promise<unknown>): Promise<string[]> {
+  const error = await failure(pending);
+  expect(error.code).toBe(status.INVALID_ARGUMENT);
+  return fieldViolationsOf(error).map((v) => v.field);
+}
+
+export { call, failure };
