@@ -1,125 +1,20 @@
-// The whole system in one process (`make run`): every service on its own
-// loopback gRPC port, so real gRPC is exercised, with in-process stores, event
-// bus, revocation list and gateway state shared between them. The auth
-// service's signing key ring is in this process, so verifiers read it directly.
-import { rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
-import { authPolicyDeps, grpcUserProfiles, MemoryAuthStore, startAuthService } from '@messenger/auth';
-import {
-  cachedServiceTokenSource,
-  createClientPool,
-  createLocalJwksSource,
-  createLogger,
-  createMetrics,
-  createTokenAuthenticator,
-  createTokenSigner,
-  exitOnShutdownSignal,
-  generateSigningKeyRing,
-  InMemoryRevocationList,
-  InProcessEventBus,
-  importSigningKeyRing,
-  loadMessengerCatalog,
-} from '@messenger/platform';
-import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
-import { MemoryUserStore, startUserService } from '@messenger/user';
+// `make run`: the whole system in one process (see system.ts), its URLs and a
+// ready line on stdout, stopped cleanly by Ctrl-C or SIGTERM.
+import { createLogger, exitOnShutdownSignal } from '@messenger/platform';
 import { loadEmbeddedConfig } from './config.ts';
+import { startSystem } from './system.ts';
 
 const config = loadEmbeddedConfig(process.env);
-const { auth: authConfig, gateway: gatewayConfig } = config;
-const logger = createLogger({ level: authConfig.logLevel, service: 'embedded' });
-const metrics = createMetrics();
-const catalog = await loadMessengerCatalog();
-const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: authConfig.grpcClientDeadlineMs });
-const bus = new InProcessEventBus({ log: logger });
-const revocations = new InMemoryRevocationList();
+const logger = createLogger({ level: config.auth.logLevel, service: 'embedded' });
+const system = await startSystem(config, { logger });
 
-const keys =
-  authConfig.signingKeys === 'generate'
-    ? await generateSigningKeyRing()
-    : await importSigningKeyRing(authConfig.signingKeys);
-const trust = {
-  issuer: authConfig.tokenIssuer,
-  audience: authConfig.tokenAudience,
-  serviceAudience: authConfig.serviceTokenAudience,
-};
-const signer = createTokenSigner({ ...trust, keys });
-const authenticator = createTokenAuthenticator({ ...trust, jwks: createLocalJwksSource(keys), revocations });
-// Each service's own credential, signed here as the auth service would issue it.
-const serviceTokens = (service: string) => cachedServiceTokenSource(() => signer.signServiceToken({ service }));
-const shared = { bus, metrics, catalog, authenticator };
-const loopback = (host: string, port: number) => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-
-const user = await startUserService(
-  { ...shared, logger: logger.child({ service: 'user' }), store: new MemoryUserStore() },
-  { host: config.user.grpcHost, port: config.user.grpcPort },
-);
-const userAddress = loopback(config.user.grpcHost, user.port);
-const auth = await startAuthService(
-  {
-    ...shared,
-    logger: logger.child({ service: 'auth' }),
-    store: new MemoryAuthStore(),
-    signer,
-    keys,
-    revocations,
-    users: grpcUserProfiles({ pool, address: userAddress, tokens: serviceTokens('auth') }),
-    ...authPolicyDeps(authConfig),
-  },
-  { host: authConfig.grpcHost, port: authConfig.grpcPort },
-);
-const subscriber = await startSubscriberService(
-  {
-    ...shared,
-    logger: logger.child({ service: 'subscriber' }),
-    store: new MemoryFriendshipStore(),
-    users: grpcUserDirectory({ pool, address: userAddress, tokens: serviceTokens('subscriber') }),
-  },
-  { host: config.subscriber.grpcHost, port: config.subscriber.grpcPort },
-);
-
-const gateway = await startGateway(
-  {
-    catalog,
-    upstreams: {
-      'messenger.auth.v1.AuthService': loopback(authConfig.grpcHost, auth.port),
-      'messenger.user.v1.UserService': userAddress,
-      'messenger.subscriber.v1.SubscriberService': loopback(config.subscriber.grpcHost, subscriber.port),
-      'messenger.chat.v1.ChatService': gatewayConfig.chatServiceAddress,
-    },
-    auth: { verifier: authenticator, revocations },
-    eventBus: bus,
-    logger: logger.child({ service: 'api-gateway' }),
-    metrics,
-    rateLimits: rateLimitBudgetsOf(gatewayConfig),
-    cache: { enabled: gatewayConfig.cacheEnabled },
-    deadlines: { defaultMs: gatewayConfig.upstreamDeadlineMs },
-    bodyLimitBytes: gatewayConfig.bodyLimitBytes,
-    trustProxy: gatewayConfig.trustProxy,
-  },
-  { host: gatewayConfig.httpHost, port: gatewayConfig.httpPort, shutdownGraceMs: gatewayConfig.shutdownGraceMs },
-);
-
-const services = [
-  { name: 'auth', port: auth.port, host: authConfig.grpcHost },
-  { name: 'user', port: user.port, host: config.user.grpcHost },
-  { name: 'subscriber', port: subscriber.port, host: config.subscriber.grpcHost },
-];
 const lines = [
-  `gateway      ${gateway.url}`,
-  `swagger ui   ${gateway.url}/docs`,
-  `openapi      ${gateway.url}/openapi.json`,
-  ...services.map((s) => `${s.name.padEnd(12)} grpc://${s.host}:${s.port}`),
+  `gateway      ${system.gatewayUrl}`,
+  `swagger ui   ${system.gatewayUrl}/docs`,
+  `openapi      ${system.gatewayUrl}/openapi.json`,
+  ...system.services.map((s) => `${s.name.padEnd(12)} grpc://${s.host}:${s.port}`),
   'messenger ready (embedded mode)',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 
-exitOnShutdownSignal(logger, async () => {
-  // Callers first, so nothing loses a dependency while it drains.
-  await gateway.close();
-  const grace = authConfig.shutdownGraceMs;
-  await subscriber.stop(grace);
-  await auth.stop(grace);
-  await user.stop(grace);
-  await bus.close();
-  revocations.close();
-  pool.close();
-});
+exitOnShutdownSignal(logger, () => system.stop());

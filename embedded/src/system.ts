@@ -1,0 +1,137 @@
+// The whole system in one process: every service on its own loopback gRPC
+// port, so real gRPC is exercised, with in-process stores, revocation list and
+// gateway state shared between them. The auth service's signing key ring is in
+// this process, so verifiers read it directly. The event bus is in-process
+// unless the caller passes another (whole-system tests pass the Kafka one).
+import { rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
+import { authPolicyDeps, grpcUserProfiles, MemoryAuthStore, startAuthService } from '@messenger/auth';
+import {
+  cachedServiceTokenSource,
+  createClientPool,
+  createLocalJwksSource,
+  createLogger,
+  createMetrics,
+  createTokenAuthenticator,
+  createTokenSigner,
+  type EventBus,
+  generateSigningKeyRing,
+  InMemoryRevocationList,
+  InProcessEventBus,
+  importSigningKeyRing,
+  type Logger,
+  loadMessengerCatalog,
+} from '@messenger/platform';
+import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
+import { MemoryUserStore, startUserService } from '@messenger/user';
+import type { EmbeddedConfig } from './config.ts';
+
+export interface SystemOptions {
+  /** The event bus every part shares; default in-process. Closed by `stop()`. */
+  readonly bus?: EventBus;
+  readonly logger?: Logger;
+}
+
+export interface RunningSystem {
+  /** `http://host:port` of the gateway. */
+  readonly gatewayUrl: string;
+  /** Where each gRPC service listens. */
+  readonly services: readonly { readonly name: string; readonly host: string; readonly port: number }[];
+  /** Drains the gateway, then every service (callers first), then closes the shared adapters. */
+  stop(): Promise<void>;
+}
+
+export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = {}): Promise<RunningSystem> {
+  const { auth: authConfig, gateway: gatewayConfig } = config;
+  const logger = opts.logger ?? createLogger({ level: authConfig.logLevel, service: 'embedded' });
+  const metrics = createMetrics();
+  const catalog = await loadMessengerCatalog();
+  const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: authConfig.grpcClientDeadlineMs });
+  const bus = opts.bus ?? new InProcessEventBus({ log: logger });
+  const revocations = new InMemoryRevocationList();
+
+  const keys =
+    authConfig.signingKeys === 'generate'
+      ? await generateSigningKeyRing()
+      : await importSigningKeyRing(authConfig.signingKeys);
+  const trust = {
+    issuer: authConfig.tokenIssuer,
+    audience: authConfig.tokenAudience,
+    serviceAudience: authConfig.serviceTokenAudience,
+  };
+  const signer = createTokenSigner({ ...trust, keys });
+  const authenticator = createTokenAuthenticator({ ...trust, jwks: createLocalJwksSource(keys), revocations });
+  // Each service's own credential, signed here as the auth service would issue it.
+  const serviceTokens = (service: string) => cachedServiceTokenSource(() => signer.signServiceToken({ service }));
+  const shared = { bus, metrics, catalog, authenticator };
+  const loopback = (host: string, port: number) => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+
+  const user = await startUserService(
+    { ...shared, logger: logger.child({ service: 'user' }), store: new MemoryUserStore() },
+    { host: config.user.grpcHost, port: config.user.grpcPort },
+  );
+  const userAddress = loopback(config.user.grpcHost, user.port);
+  const auth = await startAuthService(
+    {
+      ...shared,
+      logger: logger.child({ service: 'auth' }),
+      store: new MemoryAuthStore(),
+      signer,
+      keys,
+      revocations,
+      users: grpcUserProfiles({ pool, address: userAddress, tokens: serviceTokens('auth') }),
+      ...authPolicyDeps(authConfig),
+    },
+    { host: authConfig.grpcHost, port: authConfig.grpcPort },
+  );
+  const subscriber = await startSubscriberService(
+    {
+      ...shared,
+      logger: logger.child({ service: 'subscriber' }),
+      store: new MemoryFriendshipStore(),
+      users: grpcUserDirectory({ pool, address: userAddress, tokens: serviceTokens('subscriber') }),
+    },
+    { host: config.subscriber.grpcHost, port: config.subscriber.grpcPort },
+  );
+
+  const gateway = await startGateway(
+    {
+      catalog,
+      upstreams: {
+        'messenger.auth.v1.AuthService': loopback(authConfig.grpcHost, auth.port),
+        'messenger.user.v1.UserService': userAddress,
+        'messenger.subscriber.v1.SubscriberService': loopback(config.subscriber.grpcHost, subscriber.port),
+        'messenger.chat.v1.ChatService': gatewayConfig.chatServiceAddress,
+      },
+      auth: { verifier: authenticator, revocations },
+      eventBus: bus,
+      logger: logger.child({ service: 'api-gateway' }),
+      metrics,
+      rateLimits: rateLimitBudgetsOf(gatewayConfig),
+      cache: { enabled: gatewayConfig.cacheEnabled },
+      deadlines: { defaultMs: gatewayConfig.upstreamDeadlineMs },
+      bodyLimitBytes: gatewayConfig.bodyLimitBytes,
+      trustProxy: gatewayConfig.trustProxy,
+    },
+    { host: gatewayConfig.httpHost, port: gatewayConfig.httpPort, shutdownGraceMs: gatewayConfig.shutdownGraceMs },
+  );
+
+  return {
+    gatewayUrl: gateway.url,
+    services: [
+      { name: 'auth', port: auth.port, host: authConfig.grpcHost },
+      { name: 'user', port: user.port, host: config.user.grpcHost },
+      { name: 'subscriber', port: subscriber.port, host: config.subscriber.grpcHost },
+    ],
+    async stop() {
+      // Callers first, so nothing loses a dependency while it drains.
+      await gateway.close();
+      const grace = authConfig.shutdownGraceMs;
+      await subscriber.stop(grace);
+      await auth.stop(grace);
+      await user.stop(grace);
+      await bus.close();
+      revocations.close();
+      pool.close();
+    },
+  };
+}
