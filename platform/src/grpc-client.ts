@@ -88,7 +88,9 @@ function serviceConfig(definition: ServiceDefinition, opts: ClientPoolOptions) {
       },
     });
   }
-  return { methodConfig };
+  // Spread calls over every address the name resolves to (headless Services in
+  // Kubernetes); a single address behaves as before.
+  return { loadBalancingConfig: [{ round_robin: {} }], methodConfig };
 }
 
 function serviceNameOf(definition: ServiceDefinition): string {

@@ -87,7 +87,9 @@ export interface GrpcServer {
 }
 
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
-  const server = new Server();
+  // Clients reconnect (and re-resolve DNS) at least every 5 minutes, so new
+  // replicas behind a headless Service start receiving calls.
+  const server = new Server({ 'grpc.max_connection_age_ms': 5 * 60_000 });
   const authenticator = opts.authenticator ?? anonymousOnly;
   const serviceNames = opts.services.map((s) => serviceNameOf(s.definition));
   const health = new HealthImplementation(

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /**
@@ -39,5 +40,31 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       buckets: LATENCY_BUCKETS_SECONDS,
       registers: [registry],
     }),
+  };
+}
+
+/** Serves the registry at GET /metrics (Prometheus text format) for a gRPC service process. */
+export async function serveMetrics(
+  metrics: Metrics,
+  listen: { host: string; port: number },
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : listen.port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

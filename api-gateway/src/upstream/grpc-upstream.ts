@@ -222,8 +222,11 @@ function serviceConfig(services: readonly string[], opts: GrpcUpstreamOptions): 
   for (const info of opts.catalog.methods()) {
     if (info.idempotent && services.includes(info.service)) names.push({ service: info.service, method: info.name });
   }
-  if (names.length === 0) return { methodConfig: [] };
+  // Spread calls over every address the name resolves to (headless Services in Kubernetes).
+  const loadBalancingConfig = [{ round_robin: {} }];
+  if (names.length === 0) return { loadBalancingConfig, methodConfig: [] };
   return {
+    loadBalancingConfig,
     methodConfig: [
       {
         name: names,

@@ -11,7 +11,7 @@ import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { KafkaEventBus } from '../events/kafka-event-bus.ts';
 import { type ClientPool, createClientPool } from '../grpc-client.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { createMetrics, type Metrics } from '../metrics.ts';
+import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
 
 /**
@@ -48,6 +48,14 @@ export const runtimeSettings = {
   kafkaCreateTopics: setting.bool('KAFKA_CREATE_TOPICS', true, {
     description: 'Create missing topics at start-up (false where the broker auto-creates them, e.g. test mocks).',
   }),
+  metricsPort: setting.int(
+    'METRICS_PORT',
+    0,
+    { min: 0, max: 65535 },
+    {
+      description: 'Port of the Prometheus endpoint GET /metrics on every interface (9464 in containers); 0: off.',
+    },
+  ),
   revocationStore: setting.oneOf('REVOCATION_STORE', ['memory', 'redis'], 'memory', {
     description: 'Where revoked sessions are kept: this process (embedded mode) or Redis shared by every process.',
   }),
@@ -104,6 +112,8 @@ export async function startServiceRuntime(
 ): Promise<ServiceRuntime> {
   const logger = createLogger({ level: config.logLevel, service });
   const metrics = createMetrics();
+  const metricsServer =
+    config.metricsPort > 0 ? await serveMetrics(metrics, { host: '0.0.0.0', port: config.metricsPort }) : undefined;
   const catalog = await loadMessengerCatalog();
   const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: config.grpcClientDeadlineMs });
 
@@ -155,6 +165,7 @@ export async function startServiceRuntime(
     serviceTokens: (serviceName, secret) =>
       authServiceTokenSource(pool, config.authServiceAddress, serviceName, secret),
     async close() {
+      await metricsServer?.close();
       await bus.close();
       await closeRevocations();
       await redis?.quit();
