@@ -4,11 +4,12 @@ SHELL := /bin/bash
 NODE_BIN := $(shell ./scripts/ensure-node.sh)
 export PATH := $(CURDIR)/node_modules/.bin:$(NODE_BIN):$(PATH)
 
-.PHONY: help setup gen lint check-gen breaking test test-only run bench
+.PHONY: help setup gen lint check-gen breaking test test-only run smoke bench
 
 help:
 	@echo "make run    - install what is missing, start the whole system (embedded mode)"
 	@echo "make test   - install what is missing, start Redis + Kafka mock, run every check and test"
+	@echo "make smoke  - HTTP smoke test against a running system (GATEWAY_URL, default :8080)"
 	@echo "make gen    - regenerate gen/ from proto/"
 	@echo "make lint   - biome, tsc, buf lint and buf format"
 	@echo "make bench  - run the benchmarks in bench/"
@@ -46,6 +47,7 @@ breaking: setup
 test: setup lint check-gen breaking
 	./scripts/install-test-deps.sh
 	./scripts/with-test-infra.sh $(MAKE) --no-print-directory test-only
+	./scripts/smoke-embedded.sh
 
 # The test suites alone; expects REDIS_URL and KAFKA_BROKERS (see `make test`).
 test-only:
@@ -55,5 +57,46 @@ test-only:
 run: setup
 	node embedded/src/main.ts
 
+# Over HTTP against a running system: `make smoke` (embedded or compose on
+# :8080) or `make smoke GATEWAY_URL=http://host:port`.
+smoke: setup
+	node scripts/smoke.ts $(GATEWAY_URL)
+
 bench: setup
 	npm run bench
+
+# --- Operations (docs/OPERATIONS.md) -------------------------------------------
+.PHONY: up down logs ps k8s-render k8s-promote k8s-rollback config-docs
+
+# Docker Compose v2 (`docker compose`) when present, else v1 (`docker-compose`).
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p messenger
+
+# The local cluster: MongoDB, Kafka, Redis, the services, the gateway, Prometheus, Grafana.
+up:
+	$(COMPOSE) up -d --build
+	@echo "gateway http://localhost:8080 (Swagger UI /docs) · Grafana http://localhost:3000 · Prometheus http://localhost:9090"
+	@echo "make ps shows health; make logs follows the logs; make down stops it (data volumes kept)"
+
+down:
+	$(COMPOSE) down --remove-orphans
+
+logs:
+	$(COMPOSE) logs -f --tail=200
+
+ps:
+	$(COMPOSE) ps
+
+# Renders k8s/base and every overlay into .build/k8s/ and validates them offline.
+k8s-render: setup
+	node scripts/k8s-render.ts
+
+# Blue-green: make k8s-promote COLOR=green; make k8s-rollback. K8S_PROMOTE_FLAGS=--no-apply only rewrites the overlay.
+k8s-promote: setup
+	node scripts/k8s-promote.ts $(COLOR) $(K8S_PROMOTE_FLAGS)
+
+k8s-rollback: setup
+	node scripts/k8s-promote.ts --rollback $(K8S_PROMOTE_FLAGS)
+
+# Regenerates the configuration reference in docs/OPERATIONS.md from the settings schemas.
+config-docs: setup
+	node scripts/config-reference.ts

@@ -21,6 +21,7 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium) # the gateway's Swagger UI browser test (playwright-core)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose) # `docker-compose config` validates docker-compose.yml (test/deploy)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=()

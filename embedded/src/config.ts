@@ -1,5 +1,6 @@
 import { type GatewayConfig, loadGatewayConfig } from '@messenger/api-gateway';
 import { type AuthConfig, loadAuthConfig } from '@messenger/auth';
+import { type ChatConfig, loadChatConfig } from '@messenger/chat';
 import { loadSubscriberConfig, type SubscriberConfig } from '@messenger/subscriber';
 import { loadUserConfig, type UserConfig } from '@messenger/user';
 
@@ -13,6 +14,7 @@ export interface EmbeddedConfig {
   readonly auth: AuthConfig;
   readonly user: UserConfig;
   readonly subscriber: SubscriberConfig;
+  readonly chat: ChatConfig;
   readonly gateway: GatewayConfig;
 }
 
@@ -21,6 +23,7 @@ export function loadEmbeddedConfig(env: Readonly<Record<string, string | undefin
     auth: loadAuthConfig(env),
     user: loadUserConfig(env),
     subscriber: loadSubscriberConfig(env),
+    chat: loadChatConfig(env),
     gateway: loadGatewayConfig(env),
   };
 }

@@ -17,10 +17,11 @@ it('starts the system, reports ready, registers and reads a user over HTTP, and 
     AUTH_GRPC_PORT: '0',
     USER_GRPC_PORT: '0',
     SUBSCRIBER_GRPC_PORT: '0',
+    CHAT_GRPC_PORT: '0',
   });
   try {
     await system.waitFor(/messenger ready/);
-    for (const name of ['auth', 'user', 'subscriber']) {
+    for (const name of ['auth', 'user', 'subscriber', 'chat']) {
       const [, port] = await system.waitFor(new RegExp(`^${name}\\s+grpc://127\\.0\\.0\\.1:(\\d+)$`, 'm'));
       const client = new Health(`127.0.0.1:${port}`, credentials.createInsecure());
       try {

@@ -6,6 +6,13 @@
 import { rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
 import { authPolicyDeps, grpcUserProfiles, MemoryAuthStore, startAuthService } from '@messenger/auth';
 import {
+  chatServiceOptionsOf,
+  grpcUserProfiles as chatUserProfiles,
+  grpcFriendshipChecker,
+  MemoryChatStore,
+  startChatService,
+} from '@messenger/chat';
+import {
   cachedServiceTokenSource,
   createClientPool,
   createLocalJwksSource,
@@ -92,6 +99,18 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     },
     { host: config.subscriber.grpcHost, port: config.subscriber.grpcPort },
   );
+  const subscriberAddress = loopback(config.subscriber.grpcHost, subscriber.port);
+  const chat = await startChatService(
+    {
+      ...shared,
+      logger: logger.child({ service: 'chat' }),
+      store: new MemoryChatStore(),
+      users: chatUserProfiles({ pool, address: userAddress, tokens: serviceTokens('chat') }),
+      friends: grpcFriendshipChecker({ pool, address: subscriberAddress, tokens: serviceTokens('chat') }),
+      options: chatServiceOptionsOf(config.chat),
+    },
+    { host: config.chat.grpcHost, port: config.chat.grpcPort },
+  );
 
   const gateway = await startGateway(
     {
@@ -99,8 +118,8 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       upstreams: {
         'messenger.auth.v1.AuthService': loopback(authConfig.grpcHost, auth.port),
         'messenger.user.v1.UserService': userAddress,
-        'messenger.subscriber.v1.SubscriberService': loopback(config.subscriber.grpcHost, subscriber.port),
-        'messenger.chat.v1.ChatService': gatewayConfig.chatServiceAddress,
+        'messenger.subscriber.v1.SubscriberService': subscriberAddress,
+        'messenger.chat.v1.ChatService': loopback(config.chat.grpcHost, chat.port),
       },
       auth: { verifier: authenticator, revocations },
       eventBus: bus,
@@ -121,11 +140,13 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       { name: 'auth', port: auth.port, host: authConfig.grpcHost },
       { name: 'user', port: user.port, host: config.user.grpcHost },
       { name: 'subscriber', port: subscriber.port, host: config.subscriber.grpcHost },
+      { name: 'chat', port: chat.port, host: config.chat.grpcHost },
     ],
     async stop() {
       // Callers first, so nothing loses a dependency while it drains.
       await gateway.close();
       const grace = authConfig.shutdownGraceMs;
+      await chat.stop(grace);
       await subscriber.stop(grace);
       await auth.stop(grace);
       await user.stop(grace);

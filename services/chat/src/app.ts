@@ -1,0 +1,109 @@
+import {
+  type ApiCatalog,
+  type Authenticator,
+  createGrpcServer,
+  type EventBus,
+  type Logger,
+  type Metrics,
+  type SubscriptionHandle,
+  startOutboxRelay,
+} from '@messenger/platform';
+import { type ChatLimits, createChatUseCases } from './domain/chat-use-cases.ts';
+import type { FriendshipChecker, UserProfiles } from './domain/directories.ts';
+import { UpdateHub, type UpdateHubOptions } from './domain/update-hub.ts';
+import { liveUpdatesConsumer } from './events/live-updates.consumer.ts';
+import type { LiveUpdate } from './events/live-updates.ts';
+import { userEventsConsumer } from './events/user-events.consumer.ts';
+import { chatServiceHandlers } from './grpc/chat.handlers.ts';
+import type { ChatStore } from './store/chat-store.ts';
+
+/** A started service, as the embedded runner and main.ts hold it. */
+export interface RunningService {
+  readonly port: number;
+  /**
+   * Ends the live-updates streams (clients resume elsewhere), drains the gRPC
+   * server (in-flight calls get `graceMs`), leaves the event subscriptions,
+   * stops the outbox relay.
+   */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Tunables; every one has a default (config.ts reads them from the environment). */
+export interface ChatServiceOptions {
+  readonly limits?: Partial<ChatLimits>;
+  /** Default 20 000. */
+  readonly heartbeatIntervalMs?: number;
+  /** The resume window and the slow-reader bound of live-updates streams. */
+  readonly updates?: Pick<UpdateHubOptions, 'windowPerPartition' | 'windowMaxAgeMs' | 'queueLimit'>;
+  /** How often the outbox relay looks for events written by another replica (default 500). */
+  readonly relayPollIntervalMs?: number;
+}
+
+/** Adapters already built by the caller, who also closes them after `stop`. */
+export interface ChatServiceDeps {
+  readonly store: ChatStore;
+  /** Who exists, with their profiles: the user service, over gRPC, in production. */
+  readonly users: UserProfiles;
+  /** Who are friends: the subscriber service, over gRPC, in production. */
+  readonly friends: FriendshipChecker;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly catalog: ApiCatalog;
+  readonly authenticator: Authenticator;
+  readonly options?: ChatServiceOptions;
+}
+
+export async function startChatService(
+  deps: ChatServiceDeps,
+  listen: { host: string; port: number },
+): Promise<RunningService> {
+  const options = deps.options ?? {};
+  const relay = startOutboxRelay({
+    source: deps.store.outbox,
+    bus: deps.bus,
+    log: deps.logger.child({ component: 'outbox-relay' }),
+    ...(options.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: options.relayPollIntervalMs }),
+  });
+  const chats = createChatUseCases({
+    store: deps.store,
+    users: deps.users,
+    friends: deps.friends,
+    ...(options.limits ? { limits: options.limits } : {}),
+    onCommit: () => relay.notify(),
+  });
+  const hub = new UpdateHub<LiveUpdate>(options.updates);
+  const server = createGrpcServer({
+    name: 'chat',
+    services: [chatServiceHandlers(chats, hub, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000 })],
+    catalog: deps.catalog,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    authenticator: deps.authenticator,
+  });
+  const subscriptions: SubscriptionHandle[] = [];
+  const leave = async () => {
+    await Promise.all(subscriptions.map((s) => s.unsubscribe()));
+  };
+  try {
+    // Live updates first: a stream may open as soon as the server listens.
+    subscriptions.push(await deps.bus.subscribe(liveUpdatesConsumer(hub)));
+    subscriptions.push(await deps.bus.subscribe(userEventsConsumer(chats)));
+    const port = await server.listen(listen.host, listen.port);
+    return {
+      port,
+      async stop(graceMs) {
+        // Streams never end on their own: end them so the drain is not held up by them.
+        hub.close();
+        await server.shutdown(graceMs);
+        await leave();
+        await relay.stop();
+      },
+    };
+  } catch (error) {
+    hub.close();
+    await leave();
+    await relay.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,98 @@
+import {
+  type ConfigOf,
+  type ConfigSpec,
+  loadConfig,
+  runtimeSettings,
+  serviceAddressSettings,
+  setting,
+} from '@messenger/platform';
+import type { ChatServiceOptions } from './app.ts';
+
+/** Every setting of the chat service; the only place its environment is read. */
+export const chatSettings = {
+  ...runtimeSettings,
+  grpcHost: setting.string('CHAT_GRPC_HOST', '127.0.0.1', {
+    description: 'Interface the gRPC server binds (0.0.0.0 in a container).',
+  }),
+  grpcPort: setting.port('CHAT_GRPC_PORT', 50053, { description: 'gRPC port; 0 picks a free one.' }),
+  store: setting.oneOf('CHAT_STORE', ['memory', 'mongo'], 'memory', {
+    description: 'Where chats and messages live: in process memory (embedded mode, lost on exit) or MongoDB.',
+  }),
+  mongoUrl: setting.string('CHAT_MONGODB_URL', 'mongodb://127.0.0.1:27017/?replicaSet=rs0', {
+    description: 'MongoDB connection string (a replica set: writes use transactions); used when CHAT_STORE=mongo.',
+    secret: true,
+  }),
+  mongoDatabase: setting.string('CHAT_MONGODB_DATABASE', 'chat', { description: 'The database the service owns.' }),
+  userServiceAddress: serviceAddressSettings.userServiceAddress,
+  subscriberServiceAddress: serviceAddressSettings.subscriberServiceAddress,
+  serviceSecret: setting.string('CHAT_SERVICE_SECRET', 'dev-only-chat-secret', {
+    description:
+      'The shared secret this service exchanges for its service token (IssueServiceToken). The default suits a local development auth service only; set a real one in every deployment.',
+    secret: true,
+  }),
+  groupMemberCap: setting.int(
+    'CHAT_GROUP_MEMBER_CAP',
+    1000,
+    { min: 2, max: 100_000 },
+    { description: 'Members of a group, its owner included.' },
+  ),
+  maxTextLength: setting.int(
+    'CHAT_MESSAGE_MAX_LENGTH',
+    4096,
+    { min: 1, max: 65_536 },
+    { description: 'Characters (Unicode code points) of a message.' },
+  ),
+  unreadCountCap: setting.int(
+    'CHAT_UNREAD_COUNT_CAP',
+    1000,
+    { min: 1, max: 1_000_000 },
+    { description: 'Unread counts stop at this value, which bounds the cost of counting them.' },
+  ),
+  heartbeatIntervalMs: setting.int(
+    'CHAT_STREAM_HEARTBEAT_MS',
+    20_000,
+    { min: 10, max: 600_000 },
+    { description: 'A live-updates stream that had nothing for this long gets a heartbeat.' },
+  ),
+  streamQueueLimit: setting.int(
+    'CHAT_STREAM_QUEUE_LIMIT',
+    1000,
+    { min: 1, max: 1_000_000 },
+    { description: 'Updates waiting for a slow stream reader before it is disconnected (it then resumes).' },
+  ),
+  updatesWindowEvents: setting.int(
+    'CHAT_UPDATES_WINDOW_EVENTS',
+    10_000,
+    { min: 1, max: 10_000_000 },
+    { description: 'Events per event-log partition kept in memory so that streams can resume.' },
+  ),
+  updatesWindowMs: setting.int(
+    'CHAT_UPDATES_WINDOW_MS',
+    86_400_000,
+    { min: 1000, max: 7 * 86_400_000 },
+    { description: 'The longest time a kept event stays resumable.' },
+  ),
+} satisfies ConfigSpec;
+
+export type ChatConfig = ConfigOf<typeof chatSettings>;
+
+export function loadChatConfig(env: Readonly<Record<string, string | undefined>>): ChatConfig {
+  return loadConfig(chatSettings, env);
+}
+
+/** The service's tunables from its settings, as startChatService takes them. */
+export function chatServiceOptionsOf(config: ChatConfig): ChatServiceOptions {
+  return {
+    limits: {
+      memberCap: config.groupMemberCap,
+      maxTextLength: config.maxTextLength,
+      unreadCountCap: config.unreadCountCap,
+    },
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    updates: {
+      windowPerPartition: config.updatesWindowEvents,
+      windowMaxAgeMs: config.updatesWindowMs,
+      queueLimit: config.streamQueueLimit,
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { ChatServiceService, type StreamUpdatesResponse } from '@messenger/gen/messenger/chat/v1/chat';
+import { type CallContext, DomainError, ErrorKind, type ServiceRegistration, service } from '@messenger/platform';
+import { canonicalId } from '../domain/chat.ts';
+import type { CallMeta, ChatUseCases } from '../domain/chat-use-cases.ts';
+import { InvalidCursorError, StreamOverflowError, type UpdateHub, UpdateHubClosedError } from '../domain/update-hub.ts';
+import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
+import { actorOf, chatTypeOf, sequenceOf, toChatMessage, toMessageMessage, toSummaryMessage } from './chat-mapper.ts';
+
+export interface StreamSettings {
+  /** A heartbeat goes out when a stream has had nothing for this long. */
+  readonly heartbeatIntervalMs: number;
+}
+
+/** Thin: decode the request, call one use case, encode the answer. Errors map in the platform. */
+export function chatServiceHandlers(
+  chats: ChatUseCases,
+  hub: UpdateHub<LiveUpdate>,
+  settings: StreamSettings,
+): ServiceRegistration {
+  const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
+  return service(ChatServiceService, {
+    createChat: async (req, ctx) => ({
+      chat: toChatMessage(
+        await chats.createChat(meta(ctx), {
+          type: chatTypeOf(req.type, 'type'),
+          memberIds: req.memberIds,
+          title: req.title,
+        }),
+      ),
+    }),
+    listChats: async (req, ctx) => {
+      const page = await chats.listChats(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
+      return { chats: page.items.map(toSummaryMessage), nextPageToken: page.nextPageToken };
+    },
+    getChat: async (req, ctx) => ({ chat: toChatMessage(await chats.getChat(meta(ctx), req.chatId)) }),
+    addChatMembers: async (req, ctx) => ({
+      chat: toChatMessage(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
+    }),
+    removeChatMember: async (req, ctx) => {
+      await chats.removeMember(meta(ctx), req.chatId, req.userId);
+      return {};
+    },
+    sendMessage: async (req, ctx) => ({
+      message: toMessageMessage(
+        await chats.sendMessage(meta(ctx), {
+          chatId: req.chatId,
+          clientMessageId: req.clientMessageId,
+          text: req.text,
+        }),
+      ),
+    }),
+    listMessages: async (req, ctx) => {
+      const page = await chats.listMessages(meta(ctx), req.chatId, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { messages: page.items.map(toMessageMessage), nextPageToken: page.nextPageToken };
+    },
+    getMessage: async (req, ctx) => ({
+      message: toMessageMessage(await chats.getMessage(meta(ctx), req.chatId, req.messageId)),
+    }),
+    editMessage: async (req, ctx) => ({
+      message: toMessageMessage(await chats.editMessage(meta(ctx), req.chatId, req.messageId, req.text)),
+    }),
+    deleteMessage: async (req, ctx) => ({
+      message: toMessageMessage(await chats.deleteMessage(meta(ctx), req.chatId, req.messageId)),
+    }),
+    markRead: async (req, ctx) => {
+      const read = await chats.markRead(meta(ctx), req.chatId, sequenceOf(req.upToSequence, 'up_to_sequence'));
+      return { readSequence: String(read.readSequence), unreadCount: String(read.unreadCount) };
+    },
+
+    streamUpdates: async (req, ctx, send) => {
+      const caller = actorOf(ctx.caller);
+      if (caller.kind !== 'user') {
+        throw new DomainError(
+          ErrorKind.PermissionDenied,
+          'USER_CALLER_REQUIRED',
+          'this method acts for a signed-in user',
+        );
+      }
+      const me = canonicalId(caller.userId);
+      const stream = openStream(hub, me, req.resumeAfter);
+      const write = async (message: StreamUpdatesResponse): Promise<boolean> => {
+        try {
+          await send(message);
+          return true;
+        } catch (error) {
+          // The client went away: not a failure of this call.
+          if (ctx.signal.aborted) return false;
+          throw error;
+        }
+      };
+      try {
+        for (;;) {
+          const next = await stream.next(settings.heartbeatIntervalMs, ctx.signal);
+          if (next === 'closed') return;
+          const update =
+            next === 'idle'
+              ? { updateId: '', time: new Date(), heartbeat: {} }
+              : next.kind === 'resync'
+                ? { updateId: next.updateId, time: new Date(), resyncRequired: {} }
+                : { updateId: next.updateId, time: next.time, ...renderUpdate(next.payload, me) };
+          if (!(await write({ update }))) return;
+        }
+      } catch (error) {
+        if (error instanceof StreamOverflowError) {
+          throw new DomainError(
+            ErrorKind.Aborted,
+            'STREAM_TOO_SLOW',
+            'updates were read too slowly; reconnect with resume_after set to the last update id',
+          );
+        }
+        throw error;
+      } finally {
+        stream.end();
+      }
+    },
+  });
+}
+
+function openStream(hub: UpdateHub<LiveUpdate>, userId: string, resumeAfter: string) {
+  try {
+    return hub.open(userId, resumeAfter === '' ? undefined : resumeAfter);
+  } catch (error) {
+    if (error instanceof InvalidCursorError) {
+      throw DomainError.invalid([{ field: 'resume_after', description: 'is not an update id of this stream' }]);
+    }
+    if (error instanceof UpdateHubClosedError) {
+      throw new DomainError(ErrorKind.Unavailable, 'SHUTTING_DOWN', 'the server is shutting down; reconnect');
+    }
+    throw error;
+  }
+}

