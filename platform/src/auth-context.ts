@@ -41,6 +41,8 @@ const ADMIN_ROLE = 'admin';
 export function authorize(access: Access, caller: Caller): void {
   switch (access) {
     case Access.ACCESS_PUBLIC:
+    case Access.ACCESS_INTERNAL_BOOTSTRAP:
+      // The handler checks the credential carried in the request itself.
       return;
     case Access.ACCESS_INTERNAL:
       if (caller.kind === 'service') return;

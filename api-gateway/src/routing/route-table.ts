@@ -70,7 +70,7 @@ export interface RouteTableOptions {
 
 /**
  * Compiles every `google.api.http` annotation of the catalog into routes.
- * Methods declared ACCESS_INTERNAL are never routed, annotated or not. Any
+ * Methods declared ACCESS_INTERNAL (or _BOOTSTRAP) are never routed, annotated or not. Any
  * error in an annotation, and two bindings claiming one method and path
  * shape, stop start-up with a message naming both RPCs.
  */
@@ -83,7 +83,7 @@ export function compileRouteTable(catalog: ApiCatalog, opts: RouteTableOptions =
   for (const info of catalog.methods()) {
     const desc = info.descriptor;
     if (!hasOption(desc, ext)) continue;
-    if (info.access === Access.ACCESS_INTERNAL) continue;
+    if (info.access === Access.ACCESS_INTERNAL || info.access === Access.ACCESS_INTERNAL_BOOTSTRAP) continue;
     if (desc.methodKind === 'client_streaming' || desc.methodKind === 'bidi_streaming') {
       throw new RouteTableError(`${info.path}: client-streaming methods cannot be served over HTTP`);
     }

@@ -1,11 +1,9 @@
-import { Access } from '@messenger/gen/messenger/options/v1/options';
 import {
   type ApiCatalog,
   type Authenticator,
   createGrpcServer,
   type EventBus,
   type Logger,
-  type MethodInfo,
   type Metrics,
   type RevocationList,
   type SigningKeyRing,
@@ -129,7 +127,7 @@ export async function startAuthService(
   const server = createGrpcServer({
     name: 'auth',
     services: [authServiceHandlers(auth, oauth, deps.keys)],
-    catalog: withSecretAuthenticatedIssueServiceToken(deps.catalog),
+    catalog: deps.catalog,
     logger: deps.logger,
     metrics: deps.metrics,
     authenticator: deps.authenticator,
@@ -151,28 +149,5 @@ export async function startAuthService(
       await subscription?.unsubscribe();
       await relay.stop();
     },
-  };
-}
-
-const ISSUE_SERVICE_TOKEN = '/messenger.auth.v1.AuthService/IssueServiceToken';
-
-/**
- * IssueServiceToken is ACCESS_INTERNAL in the contract (no HTTP route; only
- * services use it) but, as its comment says, its caller has no token yet: it
- * is authenticated by the shared secret in the request, which the handler
- * checks. The platform's per-call check knows only tokens, so for this one
- * method auth serves it as public at the token level; the gateway, reading
- * the real catalog, still gives it no route.
- */
-function withSecretAuthenticatedIssueServiceToken(catalog: ApiCatalog): ApiCatalog {
-  const declared = catalog.method(ISSUE_SERVICE_TOKEN);
-  if (declared?.access !== Access.ACCESS_INTERNAL) {
-    throw new Error(`${ISSUE_SERVICE_TOKEN} must be declared ACCESS_INTERNAL in the contract`);
-  }
-  const served: MethodInfo = { ...declared, access: Access.ACCESS_PUBLIC };
-  return {
-    ...catalog,
-    method: (path) => (path === ISSUE_SERVICE_TOKEN ? served : catalog.method(path)),
-    methods: () => [...catalog.methods()].map((m) => (m.path === ISSUE_SERVICE_TOKEN ? served : m)),
   };
 }

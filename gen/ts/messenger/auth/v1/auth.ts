@@ -2358,9 +2358,9 @@ export const AuthServiceService = {
   /**
    * Issues a short-lived service token (a JWT signed like access tokens and
    * verifiable with the same JWKS) that a service presents to other services.
-   * ACCESS_INTERNAL with no HTTP route: the caller has no token yet, so this
-   * method alone is authenticated by the shared service secret carried in the
-   * request, not by a token. Safe to retry: each call issues an independent
+   * ACCESS_INTERNAL_BOOTSTRAP with no HTTP route: the caller has no token
+   * yet, so this method alone is authenticated by the shared service secret
+   * carried in the request, not by a token. Safe to retry: each call issues an independent
    * token. Fails with UNAUTHENTICATED when the name or secret is wrong (the
    * two are not distinguished) and INVALID_ARGUMENT when either is empty.
    */
@@ -2451,9 +2451,9 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
   /**
    * Issues a short-lived service token (a JWT signed like access tokens and
    * verifiable with the same JWKS) that a service presents to other services.
-   * ACCESS_INTERNAL with no HTTP route: the caller has no token yet, so this
-   * method alone is authenticated by the shared service secret carried in the
-   * request, not by a token. Safe to retry: each call issues an independent
+   * ACCESS_INTERNAL_BOOTSTRAP with no HTTP route: the caller has no token
+   * yet, so this method alone is authenticated by the shared service secret
+   * carried in the request, not by a token. Safe to retry: each call issues an independent
    * token. Fails with UNAUTHENTICATED when the name or secret is wrong (the
    * two are not distinguished) and INVALID_ARGUMENT when either is empty.
    */
@@ -2646,9 +2646,9 @@ export interface AuthServiceClient extends Client {
   /**
    * Issues a short-lived service token (a JWT signed like access tokens and
    * verifiable with the same JWKS) that a service presents to other services.
-   * ACCESS_INTERNAL with no HTTP route: the caller has no token yet, so this
-   * method alone is authenticated by the shared service secret carried in the
-   * request, not by a token. Safe to retry: each call issues an independent
+   * ACCESS_INTERNAL_BOOTSTRAP with no HTTP route: the caller has no token
+   * yet, so this method alone is authenticated by the shared service secret
+   * carried in the request, not by a token. Safe to retry: each call issues an independent
    * token. Fails with UNAUTHENTICATED when the name or secret is wrong (the
    * two are not distinguished) and INVALID_ARGUMENT when either is empty.
    */

@@ -29,6 +29,12 @@ export const Access = {
   ACCESS_ADMIN: 3,
   /** ACCESS_INTERNAL - Another service presenting a service credential; never routed over HTTP. */
   ACCESS_INTERNAL: 4,
+  /**
+   * ACCESS_INTERNAL_BOOTSTRAP - Another service that has no token yet and proves itself with a credential
+   * carried in the request, which the handler checks (IssueServiceToken's
+   * shared secret). Never routed over HTTP.
+   */
+  ACCESS_INTERNAL_BOOTSTRAP: 5,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -40,6 +46,7 @@ export namespace Access {
   export type ACCESS_AUTHENTICATED = typeof Access.ACCESS_AUTHENTICATED;
   export type ACCESS_ADMIN = typeof Access.ACCESS_ADMIN;
   export type ACCESS_INTERNAL = typeof Access.ACCESS_INTERNAL;
+  export type ACCESS_INTERNAL_BOOTSTRAP = typeof Access.ACCESS_INTERNAL_BOOTSTRAP;
   export type UNRECOGNIZED = typeof Access.UNRECOGNIZED;
 }
 
@@ -60,6 +67,9 @@ export function accessFromJSON(object: any): Access {
     case 4:
     case "ACCESS_INTERNAL":
       return Access.ACCESS_INTERNAL;
+    case 5:
+    case "ACCESS_INTERNAL_BOOTSTRAP":
+      return Access.ACCESS_INTERNAL_BOOTSTRAP;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -79,6 +89,8 @@ export function accessToJSON(object: Access): string {
       return "ACCESS_ADMIN";
     case Access.ACCESS_INTERNAL:
       return "ACCESS_INTERNAL";
+    case Access.ACCESS_INTERNAL_BOOTSTRAP:
+      return "ACCESS_INTERNAL_BOOTSTRAP";
     case Access.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
