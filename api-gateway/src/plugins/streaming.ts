@@ -160,8 +160,10 @@ export function createStreamHandler(
         'cache-control': 'no-cache, no-transform',
         'x-accel-buffering': 'no',
       });
-      // Flushes the headers through proxies at once.
-      if (!ndjson) write(':ok\n\n');
+      // Sends the headers at once (through proxies too), so a client sees the
+      // stream open before the first update.
+      if (ndjson) res.flushHeaders();
+      else write(':ok\n\n');
     };
     const write = (chunk: string) => {
       lastWrite = Date.now();

@@ -21,15 +21,21 @@ describe('friendship use cases', () => {
     expect(types).toEqual(['subscriber.friendship.requested', 'subscriber.friendship.confirmed']);
   });
 
-  it('removes every record of a deleted user, and nothing on a repeat', async () => {
+  it('removes every record of a deleted user once per event, publishing removed for each', async () => {
     const { store, friendships, as } = setup();
     const gone = randomUUID();
     const others = Array.from({ length: 120 }, () => randomUUID());
     for (const other of others) await friendships.makeFriend(as(gone), other);
     const keep = randomUUID();
     await friendships.makeFriend(as(others[0] ?? ''), keep);
-    await expect(friendships.removeAllOf(gone.toUpperCase(), 'r')).resolves.toBe(120);
-    await expect(friendships.removeAllOf(gone, 'r')).resolves.toBe(0);
+    const eventId = randomUUID();
+    await expect(friendships.removeAllOf(gone.toUpperCase(), 'r', eventId)).resolves.toBe(120);
+    await expect(friendships.removeAllOf(gone, 'r', eventId)).resolves.toBe(0);
+    await expect(friendships.removeAllOf(gone, 'r', randomUUID())).resolves.toBe(0);
+    const removed = (await store.outbox.pendingEvents(1000)).filter(
+      (e) => e.envelope.type === 'subscriber.friendship.removed',
+    );
+    expect(removed).toHaveLength(120);
     await expect(store.listFor(gone, undefined, undefined, 10)).resolves.toEqual([]);
     await expect(store.get(others[0] ?? '', keep)).resolves.toBeDefined();
   });

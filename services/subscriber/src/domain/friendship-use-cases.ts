@@ -184,25 +184,19 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
     },
 
     /**
-     * Removes every friendship and request of a deleted user, publishing
-     * `removed` for each. Idempotent: a repeat finds nothing left to remove.
+     * `user.user.deleted`: removes every friendship and request of the user,
+     * publishing `removed` for each. Idempotent: the event id is stored with
+     * the removals, so a redelivery of the event changes and publishes
+     * nothing. Resolves with how many records were removed.
      */
-    async removeAllOf(userId: string, requestId: string): Promise<number> {
+    async removeAllOf(userId: string, requestId: string, eventId: string): Promise<number> {
       const id = canonicalId(userId);
-      let removed = 0;
-      for (;;) {
-        const batch = await store.listFor(id, undefined, undefined, MAX_PAGE_SIZE);
-        if (batch.length === 0) return removed;
-        for (const f of batch) {
-          try {
-            await remove(f, id, requestId);
-            removed++;
-          } catch (error) {
-            // Changed meanwhile: the next pass reads it again.
-            if (!isStoreError(error, 'conflict')) throw error;
-          }
-        }
-      }
+      const time = now();
+      const result = await store.removeAllOf(id, eventId, time, (removed) =>
+        removed.map((before) => ({ kind: 'removed', before, removedBy: id, time, requestId })),
+      );
+      if (result.applied) onCommit();
+      return result.removed;
     },
   };
 }

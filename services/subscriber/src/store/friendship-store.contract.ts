@@ -117,6 +117,52 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       expect(left.map((e) => e.envelope.type)).toEqual(['subscriber.friendship.removed']);
     });
 
+    it("removes all of a user's records with their events and the event id in one step, once per event id", async () => {
+      const [gone, a, b, c] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      await add(pending(gone, a));
+      await store.update(confirmed(await add(pending(b, gone))), []);
+      const kept = await add(pending(a, b));
+      await store.outbox.markPublished((await store.outbox.pendingEvents(100)).map((e) => e.envelope.id));
+      const time = tick();
+      const removedEvents = (removed: readonly Friendship[]): FriendshipEvent[] =>
+        removed.map((before) => ({ kind: 'removed', before, removedBy: gone, time, requestId: 'r' }));
+
+      const eventId = randomUUID();
+      await expect(store.removeAllOf(gone, eventId, time, removedEvents)).resolves.toEqual({
+        applied: true,
+        removed: 2,
+      });
+      await expect(store.listFor(gone, undefined, undefined, 10)).resolves.toEqual([]);
+      await expect(store.get(a, b)).resolves.toEqual(kept);
+      const keys = async () => (await store.outbox.pendingEvents(100)).map((e) => [e.envelope.type, e.envelope.key]);
+      expect((await keys()).sort()).toEqual(
+        [
+          ['subscriber.friendship.removed', pairIdOf(gone, a)],
+          ['subscriber.friendship.removed', pairIdOf(gone, b)],
+        ].sort(),
+      );
+
+      // The same event again (a redelivery) has no effect, even with a record to remove.
+      const late = await add(pending(c, gone));
+      await expect(store.removeAllOf(gone, eventId, tick(), removedEvents)).resolves.toEqual({
+        applied: false,
+        removed: 0,
+      });
+      await expect(store.get(gone, c)).resolves.toEqual(late);
+      expect(await keys()).toHaveLength(3);
+      // Another event is another effect.
+      await expect(store.removeAllOf(gone, randomUUID(), tick(), removedEvents)).resolves.toEqual({
+        applied: true,
+        removed: 1,
+      });
+      await expect(store.get(gone, c)).resolves.toBeUndefined();
+      // One with nothing to remove still counts as processed.
+      await expect(store.removeAllOf(randomUUID(), randomUUID(), tick(), () => [])).resolves.toEqual({
+        applied: true,
+        removed: 0,
+      });
+    });
+
     it("lists a user's records newest change first, by status seen from that user, page by page", async () => {
       const me = randomUUID();
       const [u1, u2, u3, u4] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];

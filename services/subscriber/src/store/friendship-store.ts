@@ -26,9 +26,25 @@ export interface FriendshipStore {
     after: string | undefined,
     limit: number,
   ): Promise<Friendship[]>;
+  /**
+   * Reaction to another service's event: deletes every record of `userId`,
+   * writes the events `events` returns for them, and records `eventId` as
+   * processed, in one atomic step. Changes nothing and returns `applied:
+   * false` when `eventId` was processed before, so a redelivered event has no
+   * second effect.
+   */
+  removeAllOf(
+    userId: string,
+    eventId: string,
+    now: Date,
+    events: (removed: readonly Friendship[]) => readonly FriendshipEvent[],
+  ): Promise<{ applied: boolean; removed: number }>;
   /** The events written with the changes, for the relay to publish. */
   readonly outbox: OutboxSource;
 }
+
+/** How long a processed event id is remembered: well beyond any redelivery (Kafka retention is 7 days). */
+export const PROCESSED_EVENT_RETENTION_MS = 14 * 24 * 3600 * 1000;
 
 /**
  * The list order as one unique string: the change time (ISO 8601 sorts as

@@ -8,7 +8,10 @@ import {
   type ViewStatus,
 } from '../../domain/friendship.ts';
 import { toOutboxEntries } from '../../events/friendship-events.ts';
-import { type FriendshipStore, listKeyOf, StoreError } from '../friendship-store.ts';
+import { type FriendshipStore, listKeyOf, PROCESSED_EVENT_RETENTION_MS, StoreError } from '../friendship-store.ts';
+
+/** At most this many processed event ids are remembered (oldest forgotten first), so memory stays bounded. */
+const MAX_PROCESSED_EVENTS = 100_000;
 
 /**
  * Embedded mode and tests. Each write checks, changes the map and appends
@@ -19,6 +22,8 @@ export class MemoryFriendshipStore implements FriendshipStore {
   readonly outbox = new MemoryOutbox();
   /** pair id → record: one per unordered pair by construction. */
   readonly #byPair = new Map<string, Friendship>();
+  /** event id → when processed (ms), oldest first. */
+  readonly #processed = new Map<string, number>();
 
   async get(userA: string, userB: string): Promise<Friendship | undefined> {
     const f = this.#byPair.get(pairIdOf(userA, userB));
@@ -50,6 +55,30 @@ export class MemoryFriendshipStore implements FriendshipStore {
       throw new StoreError('conflict', 'the record changed or is gone');
     this.#byPair.delete(pairId);
     this.outbox.append(entries);
+  }
+
+  async removeAllOf(
+    userId: string,
+    eventId: string,
+    now: Date,
+    events: (removed: readonly Friendship[]) => readonly FriendshipEvent[],
+  ): Promise<{ applied: boolean; removed: number }> {
+    this.#forgetProcessed(now.getTime());
+    if (this.#processed.has(eventId)) return { applied: false, removed: 0 };
+    const removed = [...this.#byPair.values()].filter((f) => f.requesterId === userId || f.addresseeId === userId);
+    const entries = toOutboxEntries(events(removed.map((f) => structuredClone(f))));
+    for (const f of removed) this.#byPair.delete(pairIdOfFriendship(f));
+    this.#processed.set(eventId, now.getTime());
+    this.outbox.append(entries);
+    return { applied: true, removed: removed.length };
+  }
+
+  /** Drops ids past the retention, then the oldest beyond the cap (the map keeps insertion order). */
+  #forgetProcessed(nowMs: number): void {
+    for (const [id, at] of this.#processed) {
+      if (nowMs - at <= PROCESSED_EVENT_RETENTION_MS && this.#processed.size < MAX_PROCESSED_EVENTS) break;
+      this.#processed.delete(id);
+    }
   }
 
   async listFor(

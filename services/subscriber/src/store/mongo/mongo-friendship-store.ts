@@ -9,7 +9,7 @@ import {
   type ViewStatus,
 } from '../../domain/friendship.ts';
 import { toOutboxEntries } from '../../events/friendship-events.ts';
-import { type FriendshipStore, listKeyOf, StoreError } from '../friendship-store.ts';
+import { type FriendshipStore, listKeyOf, PROCESSED_EVENT_RETENTION_MS, StoreError } from '../friendship-store.ts';
 
 export interface FriendshipDoc {
   /** The pair id (`<lower id>:<higher id>`): one document per unordered pair, unique by `_id`. */
@@ -28,21 +28,31 @@ export interface FriendshipDoc {
   listKey: string;
 }
 
+interface ProcessedDoc {
+  /** The consumed event's id. */
+  _id: string;
+  processedAt: Date;
+}
+
 const DUPLICATE_KEY = 11000;
 
 /**
  * Friendships in MongoDB, collection `friendships`. Writes run in a
- * transaction with their outbox entries, so they need a replica set.
+ * transaction with their outbox entries, so they need a replica set. The ids
+ * of consumed events are kept in `processed_events` until a TTL index
+ * removes them.
  */
 export class MongoFriendshipStore implements FriendshipStore {
   readonly outbox: MongoOutbox;
   readonly #client: MongoClient;
   readonly #friendships: Collection<FriendshipDoc>;
+  readonly #processed: Collection<ProcessedDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
     this.#client = client;
     this.#friendships = db.collection<FriendshipDoc>('friendships');
+    this.#processed = db.collection<ProcessedDoc>('processed_events');
     this.outbox = new MongoOutbox(db);
   }
 
@@ -50,6 +60,10 @@ export class MongoFriendshipStore implements FriendshipStore {
   async ensureIndexes(): Promise<void> {
     await this.#friendships.createIndex({ members: 1, listKey: -1 }, { name: 'members_list' });
     await this.#friendships.createIndex({ views: 1, listKey: -1 }, { name: 'views_list' });
+    await this.#processed.createIndex(
+      { processedAt: 1 },
+      { name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
+    );
     await this.outbox.ensureIndexes();
   }
 
@@ -77,6 +91,45 @@ export class MongoFriendshipStore implements FriendshipStore {
       const result = await this.#friendships.deleteOne({ _id: pairIdOfFriendship(friendship), version }, { session });
       if (result.deletedCount === 0) throw new StoreError('conflict', 'the record changed or is gone');
     });
+  }
+
+  /**
+   * One transaction for the dedupe record, every deletion and their events:
+   * all of it or none. Its size grows with the user's friendships (one
+   * deletion and one outbox entry each), well within a transaction's limits
+   * for any plausible number of friends.
+   */
+  async removeAllOf(
+    userId: string,
+    eventId: string,
+    now: Date,
+    events: (removed: readonly Friendship[]) => readonly FriendshipEvent[],
+  ): Promise<{ applied: boolean; removed: number }> {
+    try {
+      let result = { applied: false, removed: 0 };
+      await this.#client.withSession((session) =>
+        session.withTransaction(
+          async () => {
+            result = { applied: false, removed: 0 };
+            if (await this.#processed.findOne({ _id: eventId }, { session })) return;
+            await this.#processed.insertOne({ _id: eventId, processedAt: now }, { session });
+            const docs = await this.#friendships.find({ members: userId }, { session }).toArray();
+            if (docs.length > 0) {
+              await this.#friendships.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
+            }
+            const removed = docs.map(fromDoc);
+            await this.outbox.append(toOutboxEntries(events(removed)), session);
+            result = { applied: true, removed: removed.length };
+          },
+          { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } },
+        ),
+      );
+      return result;
+    } catch (error) {
+      // Two deliveries of one event racing: the other one recorded it.
+      if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return { applied: false, removed: 0 };
+      throw translateError(error);
+    }
   }
 
   async listFor(

@@ -1,0 +1,95 @@
+// The whole system (startSystem: every service and the gateway, real gRPC on
+// loopback) with its events on the Kafka mock cluster, under a namespace of
+// its own, plus an observer that records every event on the system's topics.
+
+import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
+import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import type { EventBus, SubscriptionHandle } from '@messenger/platform';
+import { Kafka, logLevel } from 'kafkajs';
+import { Gateway } from './http.ts';
+import { kafkaBrokers, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './kafka.ts';
+import { waitFor } from './wait.ts';
+
+export interface KafkaSystem {
+  readonly system: RunningSystem;
+  readonly gateway: Gateway;
+  /** The bus the system runs on (namespaced), for publishing test events. */
+  readonly bus: EventBus;
+  readonly namespace: string;
+  /** Every event on `topics` since start, in arrival order. */
+  readonly events: EventEnvelope[];
+  /** Resolves once `group` has committed every event of `topic` published so far. */
+  caughtUp(group: string, topic: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Settings for the embedded system: free ports, quiet logs, generous credential rate limits. */
+export const SYSTEM_ENV = {
+  AUTH_GRPC_PORT: '0',
+  USER_GRPC_PORT: '0',
+  SUBSCRIBER_GRPC_PORT: '0',
+  CHAT_GRPC_PORT: '0',
+  GATEWAY_HTTP_PORT: '0',
+  LOG_LEVEL: 'silent',
+  GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE: '1000',
+} as const;
+
+export async function startKafkaSystem(name: string, topics: readonly string[]): Promise<KafkaSystem> {
+  const namespace = testNamespace(name);
+  const bus = namespacedBus(mockKafkaBus(`e2e-${name}`), namespace);
+  const events: EventEnvelope[] = [];
+  let observer: SubscriptionHandle | undefined;
+  let system: RunningSystem | undefined;
+  const admin = new Kafka({
+    clientId: `e2e-${name}-admin`,
+    brokers: kafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  try {
+    // The observer joins alongside the system: each first join costs the mock ~3 s.
+    [observer, system] = await Promise.all([
+      bus.subscribe({
+        topics,
+        group: 'e2e-observer',
+        delivery: 'broadcast',
+        handle: async (event) => {
+          events.push(event);
+        },
+      }),
+      startSystem(loadEmbeddedConfig(SYSTEM_ENV), { bus, logger: silentLog }),
+    ]);
+    await admin.connect();
+  } catch (error) {
+    await system?.stop();
+    await observer?.unsubscribe();
+    await bus.close();
+    await admin.disconnect();
+    throw error;
+  }
+  const running = system;
+  const watching = observer;
+  return {
+    system: running,
+    gateway: new Gateway(running.gatewayUrl),
+    bus,
+    namespace,
+    events,
+    async caughtUp(group, topic) {
+      const name = `${namespace}.${topic}`;
+      const ends = await admin.fetchTopicOffsets(name);
+      await waitFor(`${group} to commit ${topic}`, async () => {
+        const [committed] = await admin.fetchOffsets({ groupId: `${namespace}.${group}`, topics: [name] });
+        return ends.every((end) => {
+          const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+          return Number(end.high) === 0 || Number(at) >= Number(end.high);
+        });
+      });
+    },
+    async stop() {
+      await watching.unsubscribe();
+      // Closes the bus too.
+      await running.stop();
+      await admin.disconnect();
+    },
+  };
+}
