@@ -1,5 +1,5 @@
-import { MongoOutbox, TOKEN_VALIDITY_HORIZON_SECONDS } from '@messenger/platform';
-import { type ClientSession, type Collection, type Db, MongoClient, MongoServerError } from 'mongodb';
+import { MongoOutbox, openMongoStore, TOKEN_VALIDITY_HORIZON_SECONDS } from '@messenger/platform';
+import { type ClientSession, type Collection, type Db, type MongoClient, MongoServerError } from 'mongodb';
 import type {
   Account,
   AuthEvent,
@@ -458,18 +458,9 @@ function fromIdentityDoc(d: IdentityDoc): OAuthIdentity {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export async function openMongoAuthStore(
+export function openMongoAuthStore(
   url: string,
   dbName: string,
 ): Promise<{ store: MongoAuthStore; close(): Promise<void> }> {
-  const client = new MongoClient(url);
-  await client.connect();
-  try {
-    const store = new MongoAuthStore(client, dbName);
-    await store.ensureIndexes();
-    return { store, close: () => client.close() };
-  } catch (error) {
-    await client.close();
-    throw error;
-  }
+  return openMongoStore(url, (client) => new MongoAuthStore(client, dbName));
 }

@@ -1,4 +1,12 @@
-import { type ClientSession, type Collection, type Filter, MongoClient, MongoServerError, type Sort } from 'mongodb';
+import { openMongoStore } from '@messenger/platform';
+import {
+  type ClientSession,
+  type Collection,
+  type Filter,
+  type MongoClient,
+  MongoServerError,
+  type Sort,
+} from 'mongodb';
 import type { Chat, ChatEvent, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
 import { toOutboxEntries } from '../../events/chat-events.ts';
 import {
@@ -432,18 +440,9 @@ function fromMessageDoc(doc: MessageDoc): Message {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export async function openMongoChatStore(
+export function openMongoChatStore(
   url: string,
   dbName: string,
 ): Promise<{ store: MongoChatStore; close(): Promise<void> }> {
-  const client = new MongoClient(url);
-  await client.connect();
-  try {
-    const store = new MongoChatStore(client, dbName);
-    await store.ensureIndexes();
-    return { store, close: () => client.close() };
-  } catch (error) {
-    await client.close();
-    throw error;
-  }
+  return openMongoStore(url, (client) => new MongoChatStore(client, dbName));
 }

@@ -1,5 +1,12 @@
-import { MongoOutbox } from '@messenger/platform';
-import { type ClientSession, type Collection, type Filter, MongoClient, MongoServerError, type Sort } from 'mongodb';
+import { MongoOutbox, openMongoStore } from '@messenger/platform';
+import {
+  type ClientSession,
+  type Collection,
+  type Filter,
+  type MongoClient,
+  MongoServerError,
+  type Sort,
+} from 'mongodb';
 import {
   type Friendship,
   type FriendshipEvent,
@@ -208,18 +215,9 @@ function fromDoc(doc: FriendshipDoc): Friendship {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export async function openMongoFriendshipStore(
+export function openMongoFriendshipStore(
   url: string,
   dbName: string,
 ): Promise<{ store: MongoFriendshipStore; close(): Promise<void> }> {
-  const client = new MongoClient(url);
-  await client.connect();
-  try {
-    const store = new MongoFriendshipStore(client, dbName);
-    await store.ensureIndexes();
-    return { store, close: () => client.close() };
-  } catch (error) {
-    await client.close();
-    throw error;
-  }
+  return openMongoStore(url, (client) => new MongoFriendshipStore(client, dbName));
 }

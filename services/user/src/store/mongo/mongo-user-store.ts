@@ -1,5 +1,12 @@
-import { MongoOutbox } from '@messenger/platform';
-import { type ClientSession, type Collection, type Filter, MongoClient, MongoServerError, type Sort } from 'mongodb';
+import { MongoOutbox, openMongoStore } from '@messenger/platform';
+import {
+  type ClientSession,
+  type Collection,
+  type Filter,
+  type MongoClient,
+  MongoServerError,
+  type Sort,
+} from 'mongodb';
 import { normalizeNickname, type UserEvent, type UserProfile } from '../../domain/user.ts';
 import { toOutboxEntries } from '../../events/user-events.ts';
 import { type NicknameKey, StoreError, type UserStore } from '../user-store.ts';
@@ -155,18 +162,9 @@ function fromDoc(doc: UserDoc): UserProfile {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export async function openMongoUserStore(
+export function openMongoUserStore(
   url: string,
   dbName: string,
 ): Promise<{ store: MongoUserStore; close(): Promise<void> }> {
-  const client = new MongoClient(url);
-  await client.connect();
-  try {
-    const store = new MongoUserStore(client, dbName);
-    await store.ensureIndexes();
-    return { store, close: () => client.close() };
-  } catch (error) {
-    await client.close();
-    throw error;
-  }
+  return openMongoStore(url, (client) => new MongoUserStore(client, dbName));
 }
