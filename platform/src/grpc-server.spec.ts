@@ -9,6 +9,7 @@ import { failure, unary } from '../test/call.ts';
 import { bufBin, type EchoFixture, loadEcho, startEchoServer } from '../test/echo-fixture.ts';
 import { fieldViolationsOf, reasonOf } from './errors.ts';
 import type { GrpcServer } from './grpc-server.ts';
+import { createLogger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -139,6 +140,31 @@ describe('gRPC server bootstrap', () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/grpc_server_handled_total\{service="echo",method="Echo",code="OK"\} [1-9]/);
     expect(text).toMatch(/grpc_server_handled_total\{service="echo",method="Fail",code="INVALID_ARGUMENT"\} [1-9]/);
+  });
+
+  it('logs an unexpected failure once, with the request id and the error id the caller saw', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      level: 'info',
+      service: 'echo',
+      destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+    });
+    const logged = startEchoServer(fx, { logger });
+    const loggedPort = await logged.server.listen('127.0.0.1', 0);
+    const loggedClient = new fx.Client(`127.0.0.1:${loggedPort}`, credentials.createInsecure());
+    try {
+      await unary(loggedClient, 'Echo', { text: 'quiet' });
+      const md = new Metadata();
+      md.set('x-request-id', 'req-crash-1');
+      const err = await failure(unary(loggedClient, 'Fail', { mode: 'crash' }, { metadata: md }));
+      const errorId = /error id ([0-9a-f-]{36})/.exec(err.details)?.[1];
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 50, requestId: 'req-crash-1', errorId, msg: 'call failed', service: 'echo' }),
+      ]);
+    } finally {
+      loggedClient.close();
+      await logged.server.shutdown(1000);
+    }
   });
 
   it('refuses to start when a method is missing from the catalog', () => {

@@ -236,7 +236,10 @@ async function runCall(
   runner.enter();
   const started = process.hrtime.bigint();
   const requestId = acceptRequestId(firstString(call.metadata, REQUEST_ID_KEY));
-  const log = runner.logger.child({ requestId, method: info.path });
+  // The call's child logger is built only when something logs: most calls
+  // log nothing at the default level, and a child per call costs throughput.
+  let callLog: Logger | undefined;
+  const log = () => (callLog ??= runner.logger.child({ requestId, method: info.path }));
   const abort = new AbortController();
   const onCancel = () => abort.abort(new Error('call cancelled by the client'));
   call.once('cancelled', onCancel);
@@ -246,7 +249,9 @@ async function runCall(
     authorize(info.access, caller);
     const value = await body({
       requestId,
-      log,
+      get log() {
+        return log();
+      },
       caller,
       metadata: call.metadata,
       method: info,
@@ -259,8 +264,10 @@ async function runCall(
     const errorId = randomUUID();
     const mapped = toGrpcError(error, errorId);
     code = mapped.code;
-    if (code === GrpcStatus.INTERNAL) log.error({ err: error, errorId }, 'call failed');
-    else log.debug({ code: GrpcStatus[code], reason: mapped.details }, 'call refused');
+    if (code === GrpcStatus.INTERNAL) log().error({ err: error, errorId }, 'call failed');
+    else if (runner.logger.isLevelEnabled('debug')) {
+      log().debug({ code: GrpcStatus[code], reason: mapped.details }, 'call refused');
+    }
     mapped.metadata.set(REQUEST_ID_KEY, requestId);
     return { ok: false, error: mapped };
   } finally {
@@ -274,7 +281,7 @@ async function runCall(
     });
     runner.metrics.grpcServerDuration.observe({ service: runner.serverName, method: info.name }, seconds);
     // Per-call logging costs throughput on the hot path; it is debug-only.
-    log.debug({ code: codeName, ms: seconds * 1000 }, 'call done');
+    if (runner.logger.isLevelEnabled('debug')) log().debug({ code: codeName, ms: seconds * 1000 }, 'call done');
     runner.leave();
   }
 }

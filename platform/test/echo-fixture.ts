@@ -15,7 +15,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { type ApiCatalog, createApiCatalog } from '../src/api-catalog.ts';
 import { ANONYMOUS, type Authenticator } from '../src/auth-context.ts';
 import { DomainError, ErrorKind } from '../src/errors.ts';
@@ -78,7 +78,7 @@ export const fakeUserAuthenticator: Authenticator = {
 
 export function startEchoServer(
   fx: EchoFixture,
-  opts: { metrics?: Metrics; logLevel?: string } = {},
+  opts: { metrics?: Metrics; logLevel?: string; logger?: Logger } = {},
 ): { server: GrpcServer; attempts: Map<string, number>; metrics: Metrics } {
   const attempts = new Map<string, number>();
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
@@ -91,7 +91,7 @@ export function startEchoServer(
   const server = createGrpcServer({
     name: 'echo',
     catalog: fx.catalog,
-    logger: pino({ level: opts.logLevel ?? 'silent' }),
+    logger: opts.logger ?? pino({ level: opts.logLevel ?? 'silent' }),
     metrics,
     authenticator: fakeUserAuthenticator,
     services: [
