@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { MongoClient, MongoServerError } from 'mongodb';
+import { describeWithMongo } from '@messenger/platform/testing';
+import { MongoServerError } from 'mongodb';
 import { authStoreContract } from '../auth-store.contract.ts';
 import { isStoreError } from '../auth-store.ts';
 import { MongoAuthStore, translateError } from './mongo-auth-store.ts';
@@ -14,22 +14,8 @@ describe('MongoAuthStore error translation', () => {
 });
 
 // Runs against a real server only when one is configured (compose, CI with MongoDB).
-const mongoUrl = process.env.MONGODB_URL;
-if (mongoUrl) {
-  describe('MongoAuthStore against MongoDB', () => {
-    let client: MongoClient;
-    beforeAll(async () => {
-      client = await new MongoClient(mongoUrl).connect();
-    });
-    afterAll(async () => {
-      await client.close();
-    });
-
-    authStoreContract('MongoAuthStore', async () => {
-      const dbName = `auth_test_${randomUUID().slice(0, 8)}`;
-      const store = new MongoAuthStore(client, dbName);
-      await store.ensureIndexes();
-      return { store, close: async () => void (await client.db(dbName).dropDatabase()) };
-    });
-  });
-}
+describeWithMongo(
+  'MongoAuthStore against MongoDB',
+  (client, dbName) => new MongoAuthStore(client, dbName),
+  (freshStore) => authStoreContract('MongoAuthStore', freshStore),
+);

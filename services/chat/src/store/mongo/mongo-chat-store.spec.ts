@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { MongoClient, MongoServerError } from 'mongodb';
+import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
+import { MongoServerError } from 'mongodb';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { isStoreError } from '../chat-store.ts';
 import {
@@ -38,63 +39,30 @@ describe('MongoChatStore query building', () => {
 });
 
 // Runs against a real server only when one is configured (compose, CI with MongoDB).
-const mongoUrl = process.env.MONGODB_URL;
-if (mongoUrl) {
-  describe('MongoChatStore against MongoDB', () => {
-    let client: MongoClient;
-    beforeAll(async () => {
-      client = await new MongoClient(mongoUrl).connect();
-    });
-    afterAll(async () => {
-      await client.close();
-    });
-
-    const freshStore = async () => {
-      const dbName = `chat_test_${randomUUID().slice(0, 8)}`;
-      const store = new MongoChatStore(client, dbName);
-      await store.ensureIndexes();
-      return { store, dbName, close: async () => void (await client.db(dbName).dropDatabase()) };
-    };
-
+describeWithMongo(
+  'MongoChatStore against MongoDB',
+  (client, dbName) => new MongoChatStore(client, dbName),
+  (freshStore) => {
     chatStoreContract('MongoChatStore', freshStore);
 
     it('reads history pages and chat lists with an index scan, never a collection scan or an in-memory sort', async () => {
-      const { dbName, close } = await freshStore();
+      const { db, close } = await freshStore();
       try {
-        const db = client.db(dbName);
         const messages = db.collection<MessageDoc>('messages');
         const chats = db.collection<ChatDoc>('chats');
         for (const before of [undefined, 1000]) {
           const { filter, sort } = historyQuery('c1', before);
           const plan = await messages.find(filter).sort(sort).limit(51).explain('queryPlanner');
-          expectIndexOnly(plan, 'chat_sequence');
+          expectIndexScan(plan, 'chat_sequence');
         }
         for (const after of [undefined, { lastActivityTime: new Date(), chatId: 'c9' }]) {
           const { filter, sort } = chatListQuery('u1', after);
           const plan = await chats.find(filter).sort(sort).limit(51).explain('queryPlanner');
-          expectIndexOnly(plan, 'member_activity');
+          expectIndexScan(plan, 'member_activity');
         }
       } finally {
         await close();
       }
     });
-  });
-}
-
-function expectIndexOnly(explained: unknown, index: string): void {
-  const plan = (explained as { queryPlanner: { winningPlan: unknown } }).queryPlanner.winningPlan;
-  const stages = valuesOf(plan, 'stage');
-  expect(stages).toContain('IXSCAN');
-  expect(stages).not.toContain('COLLSCAN');
-  expect(stages).not.toContain('SORT');
-  expect(valuesOf(plan, 'indexName')).toContain(index);
-}
-
-/** Every value of `key` anywhere in an explain plan (classic and slot-based engines nest differently). */
-function valuesOf(plan: unknown, key: string): string[] {
-  if (Array.isArray(plan)) return plan.flatMap((p) => valuesOf(p, key));
-  if (plan === null || typeof plan !== 'object') return [];
-  return Object.entries(plan).flatMap(([k, value]) =>
-    k === key && typeof value === 'string' ? [value] : valuesOf(value, key),
-  );
-}
+  },
+);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { MongoClient, MongoServerError } from 'mongodb';
+import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
+import { MongoServerError } from 'mongodb';
 import type { Friendship } from '../../domain/friendship.ts';
 import { friendshipStoreContract } from '../friendship-store.contract.ts';
 import { isStoreError } from '../friendship-store.ts';
@@ -20,28 +21,14 @@ describe('MongoFriendshipStore query building', () => {
 });
 
 // Runs against a real server only when one is configured (compose, CI with MongoDB).
-const mongoUrl = process.env.MONGODB_URL;
-if (mongoUrl) {
-  describe('MongoFriendshipStore against MongoDB', () => {
-    let client: MongoClient;
-    beforeAll(async () => {
-      client = await new MongoClient(mongoUrl).connect();
-    });
-    afterAll(async () => {
-      await client.close();
-    });
-
-    const freshStore = async () => {
-      const dbName = `subscriber_test_${randomUUID().slice(0, 8)}`;
-      const store = new MongoFriendshipStore(client, dbName);
-      await store.ensureIndexes();
-      return { store, dbName, close: async () => void (await client.db(dbName).dropDatabase()) };
-    };
-
+describeWithMongo(
+  'MongoFriendshipStore against MongoDB',
+  (client, dbName) => new MongoFriendshipStore(client, dbName),
+  (freshStore) => {
     friendshipStoreContract('MongoFriendshipStore', freshStore);
 
     it('lists with an index scan, never a collection scan or an in-memory sort', async () => {
-      const { store, dbName, close } = await freshStore();
+      const { store, db, close } = await freshStore();
       try {
         const me = randomUUID();
         for (let i = 0; i < 3; i++) {
@@ -56,27 +43,15 @@ if (mongoUrl) {
           };
           await store.insert(f, []);
         }
-        const users = client.db(dbName).collection<FriendshipDoc>('friendships');
+        const users = db.collection<FriendshipDoc>('friendships');
         for (const status of [undefined, 'outgoing'] as const) {
           const { filter, sort } = listQuery(me, status, '9999');
           const explained = await users.find(filter).sort(sort).limit(51).explain('queryPlanner');
-          const stages = stagesOf(explained.queryPlanner.winningPlan);
-          expect(stages).toContain('IXSCAN');
-          expect(stages).not.toContain('COLLSCAN');
-          expect(stages).not.toContain('SORT');
+          expectIndexScan(explained);
         }
       } finally {
         await close();
       }
     });
-  });
-}
-
-/** Every `stage` named anywhere in an explain plan (classic and slot-based engines nest differently). */
-function stagesOf(plan: unknown): string[] {
-  if (Array.isArray(plan)) return plan.flatMap(stagesOf);
-  if (plan === null || typeof plan !== 'object') return [];
-  return Object.entries(plan).flatMap(([key, value]) =>
-    key === 'stage' && typeof value === 'string' ? [value] : stagesOf(value),
-  );
-}
+  },
+);

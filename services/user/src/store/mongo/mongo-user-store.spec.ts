@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { MongoClient, MongoServerError } from 'mongodb';
+import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
+import { MongoServerError } from 'mongodb';
 import type { UserProfile } from '../../domain/user.ts';
 import { userStoreContract } from '../user-store.contract.ts';
 import { isStoreError } from '../user-store.ts';
@@ -38,28 +39,14 @@ describe('MongoUserStore query building', () => {
 });
 
 // Runs against a real server only when one is configured (compose, CI with MongoDB).
-const mongoUrl = process.env.MONGODB_URL;
-if (mongoUrl) {
-  describe('MongoUserStore against MongoDB', () => {
-    let client: MongoClient;
-    beforeAll(async () => {
-      client = await new MongoClient(mongoUrl).connect();
-    });
-    afterAll(async () => {
-      await client.close();
-    });
-
-    const freshStore = async () => {
-      const dbName = `user_test_${randomUUID().slice(0, 8)}`;
-      const store = new MongoUserStore(client, dbName);
-      await store.ensureIndexes();
-      return { store, dbName, close: async () => void (await client.db(dbName).dropDatabase()) };
-    };
-
+describeWithMongo(
+  'MongoUserStore against MongoDB',
+  (client, dbName) => new MongoUserStore(client, dbName),
+  (freshStore) => {
     userStoreContract('MongoUserStore', freshStore);
 
     it('searches with an index scan, never a collection scan or an in-memory sort', async () => {
-      const { store, dbName, close } = await freshStore();
+      const { store, db, close } = await freshStore();
       try {
         const t = new Date();
         for (const nickname of ['alice', 'albert', 'bob']) {
@@ -75,29 +62,16 @@ if (mongoUrl) {
           await store.insert(user, []);
         }
         const { filter, sort } = nicknameSearchQuery('al', { nicknameLower: 'albert', id: 'x' });
-        const explained = await client
-          .db(dbName)
+        const explained = await db
           .collection<UserDoc>('users')
           .find(filter)
           .sort(sort)
           .limit(51)
           .explain('queryPlanner');
-        const stages = stagesOf(explained.queryPlanner.winningPlan);
-        expect(stages).toContain('IXSCAN');
-        expect(stages).not.toContain('COLLSCAN');
-        expect(stages).not.toContain('SORT');
+        expectIndexScan(explained);
       } finally {
         await close();
       }
     });
-  });
-}
-
-/** Every `stage` named anywhere in an explain plan (classic and slot-based engines nest differently). */
-function stagesOf(plan: unknown): string[] {
-  if (Array.isArray(plan)) return plan.flatMap(stagesOf);
-  if (plan === null || typeof plan !== 'object') return [];
-  return Object.entries(plan).flatMap(([key, value]) =>
-    key === 'stage' && typeof value === 'string' ? [value] : stagesOf(value),
-  );
-}
+  },
+);
