@@ -11,5 +11,6 @@ export * from './lifecycle.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
 export * from './mongo/open-mongo-store.ts';
+export * from './mongo/transaction.ts';
 export * from './runtime/auth-service-client.ts';
 export * from './runtime/service-runtime.ts';

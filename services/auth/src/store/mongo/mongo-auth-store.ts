@@ -1,5 +1,11 @@
-import { MongoOutbox, openMongoStore, TOKEN_VALIDITY_HORIZON_SECONDS } from '@messenger/platform';
-import { type ClientSession, type Collection, type Db, type MongoClient, MongoServerError } from 'mongodb';
+import {
+  inTransaction,
+  isDuplicateKeyError,
+  MongoOutbox,
+  openMongoStore,
+  TOKEN_VALIDITY_HORIZON_SECONDS,
+} from '@messenger/platform';
+import type { ClientSession, Collection, Db, MongoClient } from 'mongodb';
 import type {
   Account,
   AuthEvent,
@@ -86,7 +92,6 @@ interface LockDoc {
   version: number;
 }
 
-const DUPLICATE_KEY = 11000;
 /** Every change of who is admin bumps this document, so concurrent ones write-conflict and run one after the other. */
 const ADMINS_LOCK = 'admins';
 
@@ -359,17 +364,7 @@ export class MongoAuthStore implements AuthStore {
    */
   async #decide<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
     try {
-      let value: T | undefined;
-      await this.#client.withSession((session) =>
-        session.withTransaction(
-          async (txn) => {
-            value = undefined;
-            value = await work(txn);
-          },
-          { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } },
-        ),
-      );
-      return value as T;
+      return await inTransaction(this.#client, work, { readConcern: { level: 'snapshot' } });
     } catch (error) {
       if (error instanceof Outcome) return error.value as T;
       throw translateError(error);
@@ -378,7 +373,7 @@ export class MongoAuthStore implements AuthStore {
 }
 
 export function translateError(error: unknown): unknown {
-  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+  if (isDuplicateKeyError(error)) {
     return new StoreError('duplicate', 'a unique key exists', { cause: error });
   }
   return error;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
 import { MongoServerError } from 'mongodb';
 import { chatStoreContract } from '../chat-store.contract.ts';

@@ -1,12 +1,5 @@
-import { openMongoStore } from '@messenger/platform';
-import {
-  type ClientSession,
-  type Collection,
-  type Filter,
-  type MongoClient,
-  MongoServerError,
-  type Sort,
-} from 'mongodb';
+import { inTransaction, isDuplicateKeyError, openMongoStore } from '@messenger/platform';
+import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import type { Chat, ChatEvent, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
 import { toOutboxEntries } from '../../events/chat-events.ts';
 import {
@@ -67,9 +60,6 @@ interface ReadDoc {
   userId: string;
   readSequence: number;
 }
-
-const DUPLICATE_KEY = 11000;
-const MAJORITY = { writeConcern: { w: 'majority' as const } };
 
 /**
  * Chats, messages and read positions in MongoDB. Writes that publish run in
@@ -172,44 +162,42 @@ export class MongoChatStore implements ChatStore {
 
   async appendMessage(draft: MessageDraft): Promise<AppendResult> {
     try {
-      const message = await this.#client.withSession((session) =>
-        session.withTransaction(async () => {
-          // Membership check and sequence in one step, on the chat document:
-          // concurrent posts to a chat conflict here, and the loser's retry
-          // reads the winner's number. An aborted post rolls its number back.
-          const chat = await this.#chats.findOneAndUpdate(
-            { _id: draft.chatId, memberIds: draft.senderId },
-            { $inc: { lastSequence: 1, eventSequence: 1 }, $max: { lastActivityTime: draft.createTime } },
-            { session, returnDocument: 'after', projection: { lastSequence: 1, eventSequence: 1, memberIds: 1 } },
-          );
-          if (!chat) return undefined;
-          const message: Message = {
-            id: draft.id,
-            chatId: draft.chatId,
-            sequence: chat.lastSequence,
-            senderId: draft.senderId,
-            clientMessageId: draft.clientMessageId,
-            text: draft.text,
-            createTime: draft.createTime,
-            editTime: undefined,
-            deleted: false,
-            version: 1,
-          };
-          // A repeated client message id fails here (client_message index) and aborts it all.
-          await this.#messages.insertOne(toMessageDoc(message), { session });
-          const entries = toOutboxEntries([
-            {
-              kind: 'message_created',
-              message,
-              memberIds: chat.memberIds,
-              time: draft.createTime,
-              requestId: draft.requestId,
-            },
-          ]);
-          await this.outbox.append(entries, chat.eventSequence, session);
-          return message;
-        }, MAJORITY),
-      );
+      const message = await inTransaction(this.#client, async (session) => {
+        // Membership check and sequence in one step, on the chat document:
+        // concurrent posts to a chat conflict here, and the loser's retry
+        // reads the winner's number. An aborted post rolls its number back.
+        const chat = await this.#chats.findOneAndUpdate(
+          { _id: draft.chatId, memberIds: draft.senderId },
+          { $inc: { lastSequence: 1, eventSequence: 1 }, $max: { lastActivityTime: draft.createTime } },
+          { session, returnDocument: 'after', projection: { lastSequence: 1, eventSequence: 1, memberIds: 1 } },
+        );
+        if (!chat) return undefined;
+        const message: Message = {
+          id: draft.id,
+          chatId: draft.chatId,
+          sequence: chat.lastSequence,
+          senderId: draft.senderId,
+          clientMessageId: draft.clientMessageId,
+          text: draft.text,
+          createTime: draft.createTime,
+          editTime: undefined,
+          deleted: false,
+          version: 1,
+        };
+        // A repeated client message id fails here (client_message index) and aborts it all.
+        await this.#messages.insertOne(toMessageDoc(message), { session });
+        const entries = toOutboxEntries([
+          {
+            kind: 'message_created',
+            message,
+            memberIds: chat.memberIds,
+            time: draft.createTime,
+            requestId: draft.requestId,
+          },
+        ]);
+        await this.outbox.append(entries, chat.eventSequence, session);
+        return message;
+      });
       return message ? { kind: 'created', message } : { kind: 'not_member' };
     } catch (error) {
       const translated = translateError(error);
@@ -285,7 +273,7 @@ export class MongoChatStore implements ChatStore {
       doc = await update();
     } catch (error) {
       // Two first reads of one member at once: one upsert inserts, the other updates on retry.
-      if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) throw error;
+      if (!isDuplicateKeyError(error)) throw error;
       doc = await update();
     }
     return doc?.readSequence ?? upTo;
@@ -311,12 +299,10 @@ export class MongoChatStore implements ChatStore {
   ): Promise<void> {
     const entries = toOutboxEntries(events);
     try {
-      await this.#client.withSession((session) =>
-        session.withTransaction(async () => {
-          const last = await change(session, entries.length);
-          await this.outbox.append(entries, last - entries.length + 1, session);
-        }, MAJORITY),
-      );
+      await inTransaction(this.#client, async (session) => {
+        const last = await change(session, entries.length);
+        await this.outbox.append(entries, last - entries.length + 1, session);
+      });
     } catch (error) {
       throw translateError(error);
     }
@@ -352,7 +338,7 @@ export function historyQuery(
 }
 
 export function translateError(error: unknown): unknown {
-  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+  if (isDuplicateKeyError(error)) {
     return new StoreError('duplicate', 'a unique key is taken', { cause: error });
   }
   return error;

@@ -1,12 +1,5 @@
-import { MongoOutbox, openMongoStore } from '@messenger/platform';
-import {
-  type ClientSession,
-  type Collection,
-  type Filter,
-  type MongoClient,
-  MongoServerError,
-  type Sort,
-} from 'mongodb';
+import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform';
+import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Friendship,
   type FriendshipEvent,
@@ -40,8 +33,6 @@ interface ProcessedDoc {
   _id: string;
   processedAt: Date;
 }
-
-const DUPLICATE_KEY = 11000;
 
 /**
  * Friendships in MongoDB, collection `friendships`. Writes run in a
@@ -113,28 +104,24 @@ export class MongoFriendshipStore implements FriendshipStore {
     events: (removed: readonly Friendship[]) => readonly FriendshipEvent[],
   ): Promise<{ applied: boolean; removed: number }> {
     try {
-      let result = { applied: false, removed: 0 };
-      await this.#client.withSession((session) =>
-        session.withTransaction(
-          async () => {
-            result = { applied: false, removed: 0 };
-            if (await this.#processed.findOne({ _id: eventId }, { session })) return;
-            await this.#processed.insertOne({ _id: eventId, processedAt: now }, { session });
-            const docs = await this.#friendships.find({ members: userId }, { session }).toArray();
-            if (docs.length > 0) {
-              await this.#friendships.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
-            }
-            const removed = docs.map(fromDoc);
-            await this.outbox.append(toOutboxEntries(events(removed)), session);
-            result = { applied: true, removed: removed.length };
-          },
-          { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } },
-        ),
+      return await inTransaction(
+        this.#client,
+        async (session) => {
+          if (await this.#processed.findOne({ _id: eventId }, { session })) return { applied: false, removed: 0 };
+          await this.#processed.insertOne({ _id: eventId, processedAt: now }, { session });
+          const docs = await this.#friendships.find({ members: userId }, { session }).toArray();
+          if (docs.length > 0) {
+            await this.#friendships.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
+          }
+          const removed = docs.map(fromDoc);
+          await this.outbox.append(toOutboxEntries(events(removed)), session);
+          return { applied: true, removed: removed.length };
+        },
+        { readConcern: { level: 'snapshot' } },
       );
-      return result;
     } catch (error) {
       // Two deliveries of one event racing: the other one recorded it.
-      if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return { applied: false, removed: 0 };
+      if (isDuplicateKeyError(error)) return { applied: false, removed: 0 };
       throw translateError(error);
     }
   }
@@ -154,15 +141,10 @@ export class MongoFriendshipStore implements FriendshipStore {
   async #write(events: readonly FriendshipEvent[], change: (session: ClientSession) => Promise<void>): Promise<void> {
     const entries = toOutboxEntries(events);
     try {
-      await this.#client.withSession((session) =>
-        session.withTransaction(
-          async () => {
-            await change(session);
-            await this.outbox.append(entries, session);
-          },
-          { writeConcern: { w: 'majority' } },
-        ),
-      );
+      await inTransaction(this.#client, async (session) => {
+        await change(session);
+        await this.outbox.append(entries, session);
+      });
     } catch (error) {
       throw translateError(error);
     }
@@ -181,7 +163,7 @@ export function listQuery(
 }
 
 export function translateError(error: unknown): unknown {
-  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+  if (isDuplicateKeyError(error)) {
     return new StoreError('duplicate', 'the pair has a record', { cause: error });
   }
   return error;

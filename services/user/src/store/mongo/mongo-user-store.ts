@@ -1,12 +1,5 @@
-import { MongoOutbox, openMongoStore } from '@messenger/platform';
-import {
-  type ClientSession,
-  type Collection,
-  type Filter,
-  type MongoClient,
-  MongoServerError,
-  type Sort,
-} from 'mongodb';
+import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform';
+import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import { normalizeNickname, type UserEvent, type UserProfile } from '../../domain/user.ts';
 import { toOutboxEntries } from '../../events/user-events.ts';
 import { type NicknameKey, StoreError, type UserStore } from '../user-store.ts';
@@ -22,8 +15,6 @@ export interface UserDoc {
   updateTime: Date;
   version: number;
 }
-
-const DUPLICATE_KEY = 11000;
 
 /**
  * Profiles in MongoDB, collection `users`. Writes run in a transaction with
@@ -91,15 +82,10 @@ export class MongoUserStore implements UserStore {
   async #write(events: readonly UserEvent[], change: (session: ClientSession) => Promise<void>): Promise<void> {
     const entries = toOutboxEntries(events);
     try {
-      await this.#client.withSession((session) =>
-        session.withTransaction(
-          async () => {
-            await change(session);
-            await this.outbox.append(entries, session);
-          },
-          { writeConcern: { w: 'majority' } },
-        ),
-      );
+      await inTransaction(this.#client, async (session) => {
+        await change(session);
+        await this.outbox.append(entries, session);
+      });
     } catch (error) {
       throw translateError(error);
     }
@@ -130,7 +116,7 @@ export function prefixUpperBound(prefix: string): string {
 }
 
 export function translateError(error: unknown): unknown {
-  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+  if (isDuplicateKeyError(error)) {
     return new StoreError('duplicate', 'a unique key exists', { cause: error });
   }
   return error;
