@@ -67,6 +67,40 @@ export const runtimeSettings = {
 
 export type RuntimeConfig = ConfigOf<typeof runtimeSettings>;
 
+/**
+ * The settings every gRPC service has under its own prefix (`USER_GRPC_PORT`,
+ * `USER_STORE`, …): where it listens and where its data lives. `holds`
+ * completes "Where … live" in the store's description, e.g. `profiles`.
+ */
+export function grpcServiceSettings(service: string, defaultPort: number, holds: string) {
+  const prefix = service.toUpperCase();
+  return {
+    grpcHost: setting.string(`${prefix}_GRPC_HOST`, '127.0.0.1', {
+      description: 'Interface the gRPC server binds (0.0.0.0 in a container).',
+    }),
+    grpcPort: setting.port(`${prefix}_GRPC_PORT`, defaultPort, { description: 'gRPC port; 0 picks a free one.' }),
+    store: setting.oneOf(`${prefix}_STORE`, ['memory', 'mongo'], 'memory', {
+      description: `Where ${holds} live: in process memory (embedded mode, lost on exit) or MongoDB.`,
+    }),
+    mongoUrl: setting.string(`${prefix}_MONGODB_URL`, 'mongodb://127.0.0.1:27017/?replicaSet=rs0', {
+      description: `MongoDB connection string (a replica set: writes use transactions); used when ${prefix}_STORE=mongo.`,
+      secret: true,
+    }),
+    mongoDatabase: setting.string(`${prefix}_MONGODB_DATABASE`, service, {
+      description: 'The database the service owns.',
+    }),
+  } satisfies ConfigSpec;
+}
+
+/** The shared secret a service exchanges for its own service token (auth's IssueServiceToken). */
+export function serviceSecretSetting(service: string) {
+  return setting.string(`${service.toUpperCase()}_SERVICE_SECRET`, `dev-only-${service}-secret`, {
+    description:
+      'The shared secret this service exchanges for its service token (IssueServiceToken). The default suits a local development auth service only; set a real one in every deployment.',
+    secret: true,
+  });
+}
+
 /** Where each service listens, for the processes that call it; defaults are embedded mode's ports. */
 export const serviceAddressSettings = {
   userServiceAddress: setting.address('USER_SERVICE_ADDRESS', '127.0.0.1:50052', {

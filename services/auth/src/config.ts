@@ -2,6 +2,7 @@ import {
   ConfigError,
   type ConfigOf,
   type ConfigSpec,
+  grpcServiceSettings,
   loadConfig,
   runtimeSettings,
   serviceAddressSettings,
@@ -16,18 +17,7 @@ export const authSettings = {
   ...runtimeSettings,
   // USER_SERVICE_ADDRESS: where registration creates profiles.
   userServiceAddress: serviceAddressSettings.userServiceAddress,
-  grpcHost: setting.string('AUTH_GRPC_HOST', '127.0.0.1', {
-    description: 'Interface the gRPC server binds (0.0.0.0 in a container).',
-  }),
-  grpcPort: setting.port('AUTH_GRPC_PORT', 50051, { description: 'gRPC port; 0 picks a free one.' }),
-  store: setting.oneOf('AUTH_STORE', ['memory', 'mongo'], 'memory', {
-    description: 'Where accounts and sessions live: in process memory (embedded mode, lost on exit) or MongoDB.',
-  }),
-  mongoUrl: setting.string('AUTH_MONGODB_URL', 'mongodb://127.0.0.1:27017/?replicaSet=rs0', {
-    description: 'MongoDB connection string (a replica set: writes use transactions); used when AUTH_STORE=mongo.',
-    secret: true,
-  }),
-  mongoDatabase: setting.string('AUTH_MONGODB_DATABASE', 'auth', { description: 'The database the service owns.' }),
+  ...grpcServiceSettings('auth', 50051, 'accounts and sessions'),
   signingKeys: setting.string('AUTH_SIGNING_KEYS', 'generate', {
     description:
       'The token signing keys: a JWK set of EC P-256 private keys, `{"keys": [active, next, ...published]}`, shared by every auth replica so tokens survive restarts; rotate by setting `[next, new, old]` and dropping `old` 20 minutes later. `generate` (embedded mode): a fresh ring at each start.',

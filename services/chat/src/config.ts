@@ -1,9 +1,11 @@
 import {
   type ConfigOf,
   type ConfigSpec,
+  grpcServiceSettings,
   loadConfig,
   runtimeSettings,
   serviceAddressSettings,
+  serviceSecretSetting,
   setting,
 } from '@messenger/platform';
 import type { ChatServiceOptions } from './app.ts';
@@ -11,25 +13,10 @@ import type { ChatServiceOptions } from './app.ts';
 /** Every setting of the chat service; the only place its environment is read. */
 export const chatSettings = {
   ...runtimeSettings,
-  grpcHost: setting.string('CHAT_GRPC_HOST', '127.0.0.1', {
-    description: 'Interface the gRPC server binds (0.0.0.0 in a container).',
-  }),
-  grpcPort: setting.port('CHAT_GRPC_PORT', 50053, { description: 'gRPC port; 0 picks a free one.' }),
-  store: setting.oneOf('CHAT_STORE', ['memory', 'mongo'], 'memory', {
-    description: 'Where chats and messages live: in process memory (embedded mode, lost on exit) or MongoDB.',
-  }),
-  mongoUrl: setting.string('CHAT_MONGODB_URL', 'mongodb://127.0.0.1:27017/?replicaSet=rs0', {
-    description: 'MongoDB connection string (a replica set: writes use transactions); used when CHAT_STORE=mongo.',
-    secret: true,
-  }),
-  mongoDatabase: setting.string('CHAT_MONGODB_DATABASE', 'chat', { description: 'The database the service owns.' }),
+  ...grpcServiceSettings('chat', 50053, 'chats and messages'),
   userServiceAddress: serviceAddressSettings.userServiceAddress,
   subscriberServiceAddress: serviceAddressSettings.subscriberServiceAddress,
-  serviceSecret: setting.string('CHAT_SERVICE_SECRET', 'dev-only-chat-secret', {
-    description:
-      'The shared secret this service exchanges for its service token (IssueServiceToken). The default suits a local development auth service only; set a real one in every deployment.',
-    secret: true,
-  }),
+  serviceSecret: serviceSecretSetting('chat'),
   groupMemberCap: setting.int(
     'CHAT_GROUP_MEMBER_CAP',
     1000,
