@@ -14,3 +14,4 @@ export * from './mongo/open-mongo-store.ts';
 export * from './mongo/transaction.ts';
 export * from './runtime/auth-service-client.ts';
 export * from './runtime/service-runtime.ts';
+export * from './store-error.ts';

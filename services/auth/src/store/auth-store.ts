@@ -1,4 +1,4 @@
-import type { OutboxSource } from '@messenger/platform';
+import { type OutboxSource, StoreFailure } from '@messenger/platform';
 import type { Account, AuthEvent, NewSession, OAuthAttempt, OAuthIdentity, Session } from '../domain/account.ts';
 
 /**
@@ -108,14 +108,7 @@ export const PROCESSED_EVENT_RETENTION_MS = 14 * 24 * 3600 * 1000;
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
 export type StoreErrorKind = 'duplicate' | 'conflict' | 'not_found' | 'last_admin';
 
-export class StoreError extends Error {
-  readonly kind: StoreErrorKind;
-  constructor(kind: StoreErrorKind, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StoreError';
-    this.kind = kind;
-  }
-}
+export class StoreError extends StoreFailure<StoreErrorKind> {}
 
 export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
   return error instanceof StoreError && error.kind === kind;

@@ -1,4 +1,4 @@
-import type { OutboxSource } from '@messenger/platform';
+import { type OutboxSource, StoreFailure } from '@messenger/platform';
 import type { Chat, ChatEvent, Message } from '../domain/chat.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
@@ -82,14 +82,7 @@ export interface ChatStore {
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
 export type StoreErrorKind = 'duplicate' | 'conflict';
 
-export class StoreError extends Error {
-  readonly kind: StoreErrorKind;
-  constructor(kind: StoreErrorKind, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StoreError';
-    this.kind = kind;
-  }
-}
+export class StoreError extends StoreFailure<StoreErrorKind> {}
 
 export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
   return error instanceof StoreError && error.kind === kind;

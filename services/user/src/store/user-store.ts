@@ -1,4 +1,4 @@
-import type { OutboxSource } from '@messenger/platform';
+import { type OutboxSource, StoreFailure } from '@messenger/platform';
 import type { UserEvent, UserProfile } from '../domain/user.ts';
 
 /**
@@ -39,14 +39,7 @@ export interface NicknameKey {
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
 export type StoreErrorKind = 'duplicate' | 'conflict';
 
-export class StoreError extends Error {
-  readonly kind: StoreErrorKind;
-  constructor(kind: StoreErrorKind, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StoreError';
-    this.kind = kind;
-  }
-}
+export class StoreError extends StoreFailure<StoreErrorKind> {}
 
 export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
   return error instanceof StoreError && error.kind === kind;
