@@ -1,17 +1,14 @@
-// The platform's public API. Services import only from '@messenger/platform'.
+// Every subpath at once. Kept only while imports move to the subpaths.
 export * from './api-catalog.ts';
 export * from './auth/index.ts';
-export * from './auth-context.ts';
+export * from './auth/redis-revocation-list.ts';
 export * from './config.ts';
-export * from './errors.ts';
+export * from './domain/index.ts';
 export * from './events/index.ts';
-export * from './grpc-client.ts';
-export * from './grpc-server.ts';
+export * from './events/kafka-event-bus.ts';
+export * from './grpc/index.ts';
 export * from './lifecycle.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
-export * from './mongo/open-mongo-store.ts';
-export * from './mongo/transaction.ts';
-export * from './runtime/auth-service-client.ts';
-export * from './runtime/service-runtime.ts';
-export * from './store-error.ts';
+export * from './mongo/index.ts';
+export * from './runtime/index.ts';

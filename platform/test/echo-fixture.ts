@@ -17,9 +17,9 @@ import {
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { type Logger, pino } from 'pino';
 import { type ApiCatalog, createApiCatalog } from '../src/api-catalog.ts';
-import { ANONYMOUS, type Authenticator } from '../src/auth-context.ts';
-import { DomainError, ErrorKind } from '../src/errors.ts';
-import { createGrpcServer, type GrpcServer } from '../src/grpc-server.ts';
+import { DomainError, ErrorKind } from '../src/domain/errors.ts';
+import { ANONYMOUS, type Authenticator } from '../src/grpc/auth-context.ts';
+import { createGrpcServer, type GrpcServer } from '../src/grpc/server.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,3 +1,5 @@
+// Tokens: signing, verification, key rings and revocation; the Redis revocation
+// list is `@messenger/platform/auth/redis`, so importing these loads no Redis client.
 export {
   createJwksKeyResolver,
   createLocalJwksSource,
@@ -7,7 +9,6 @@ export {
   type JwksKeyResolverOptions,
   type JwksSource,
 } from './jwks-source.ts';
-export { RedisRevocationList, type RedisRevocationListOptions } from './redis-revocation-list.ts';
 export {
   InMemoryRevocationList,
   type InMemoryRevocationListOptions,

@@ -1,5 +1,5 @@
 import { errors, type JWK } from 'jose';
-import { DomainError, ErrorKind } from '../errors.ts';
+import { DomainError, ErrorKind } from '../domain/errors.ts';
 import { createJwksKeyResolver, createLocalJwksSource, createRemoteJwksSource } from './jwks-source.ts';
 import { generateSigningKeyRing, type SigningKeyRing } from './signing-key-ring.ts';
 

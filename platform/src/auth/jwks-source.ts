@@ -1,5 +1,5 @@
 import { type CryptoKey, createLocalJWKSet, errors, type JWK, type JWSHeaderParameters } from 'jose';
-import { DomainError, ErrorKind } from '../errors.ts';
+import { DomainError, ErrorKind } from '../domain/errors.ts';
 import type { SigningKeyRing } from './signing-key-ring.ts';
 
 /** Where verifiers get the auth service's public keys. */

@@ -1,7 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import { type CryptoKey, decodeJwt, decodeProtectedHeader, exportSPKI, importJWK, type JWK, SignJWT } from 'jose';
-import { ANONYMOUS } from '../auth-context.ts';
-import { DomainError, ErrorKind } from '../errors.ts';
+import { DomainError, ErrorKind } from '../domain/errors.ts';
+import { ANONYMOUS } from '../grpc/auth-context.ts';
 import { createLocalJwksSource, createRemoteJwksSource, JWKS_UNAVAILABLE } from './jwks-source.ts';
 import { InMemoryRevocationList, type RevocationList } from './revocation.ts';
 import { generateSigningKeyRing, importSigningKeyRing, type SigningKeyRing } from './signing-key-ring.ts';

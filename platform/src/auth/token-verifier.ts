@@ -1,8 +1,8 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { errors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { ANONYMOUS, type Authenticator, type Caller } from '../auth-context.ts';
-import { DomainError, ErrorKind } from '../errors.ts';
+import { DomainError, ErrorKind } from '../domain/errors.ts';
+import { ANONYMOUS, type Authenticator, type Caller } from '../grpc/auth-context.ts';
 import { createJwksKeyResolver, type JwksSource } from './jwks-source.ts';
 import type { RevocationList } from './revocation.ts';
 import {

@@ -1,3 +1,5 @@
+// The event bus port, the envelope, the in-process adapter and the outbox relay;
+// the Kafka adapter is `@messenger/platform/events/kafka`, the MongoDB outbox `@messenger/platform/mongo`.
 export { createEnvelope, type NewEvent, packPayload, payloadTypeName } from './envelope.ts';
 export {
   DEFAULT_RETRY_POLICY,
@@ -13,9 +15,7 @@ export {
   type SubscriptionHandle,
 } from './event-bus.ts';
 export { InProcessEventBus, type InProcessEventBusOptions } from './in-process-event-bus.ts';
-export { KafkaEventBus, type KafkaEventBusOptions } from './kafka-event-bus.ts';
 export { MemoryOutbox } from './memory-outbox.ts';
-export { MongoOutbox } from './mongo-outbox.ts';
 export {
   type OutboxEntry,
   type OutboxRelay,

@@ -5,7 +5,7 @@ import { createTestAuth, TEST_AUDIENCE, TEST_ISSUER, TEST_SERVICE_AUDIENCE } fro
 import { loadMessengerCatalog } from '../api-catalog.ts';
 import { InMemoryRevocationList } from '../auth/revocation.ts';
 import { createTokenAuthenticator } from '../auth/token-verifier.ts';
-import { createClientPool } from '../grpc-client.ts';
+import { createClientPool } from '../grpc/client-pool.ts';
 import { createMetrics } from '../metrics.ts';
 import { authServiceJwksSource } from './auth-service-client.ts';
 

@@ -9,7 +9,7 @@ import {
 } from '@messenger/gen/messenger/auth/v1/auth';
 import { createRemoteJwksSource, type JwksSource } from '../auth/jwks-source.ts';
 import { cachedServiceTokenSource, type ServiceTokenSource } from '../auth/service-token-source.ts';
-import { type ClientPool, outgoingMetadata } from '../grpc-client.ts';
+import { type ClientPool, outgoingMetadata } from '../grpc/client-pool.ts';
 
 /** The verification keys from GetJwks (a public method). */
 export function authServiceJwksSource(pool: ClientPool, authAddress: string): JwksSource {

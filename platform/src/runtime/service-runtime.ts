@@ -9,7 +9,7 @@ import { type ConfigOf, type ConfigSpec, commonSettings, setting } from '../conf
 import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { KafkaEventBus } from '../events/kafka-event-bus.ts';
-import { type ClientPool, createClientPool } from '../grpc-client.ts';
+import { type ClientPool, createClientPool } from '../grpc/client-pool.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';

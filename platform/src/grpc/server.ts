@@ -15,11 +15,11 @@ import {
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import type { ApiCatalog, MethodInfo } from './api-catalog.ts';
+import type { ApiCatalog, MethodInfo } from '../api-catalog.ts';
+import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
-import { toGrpcError } from './errors.ts';
-import { acceptRequestId, type Logger, REQUEST_ID_KEY } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { toGrpcError } from './status.ts';
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {

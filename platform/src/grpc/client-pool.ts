@@ -1,5 +1,4 @@
 import {
-  type CallOptions,
   type ChannelOptions,
   type Client,
   status as GrpcStatus,
@@ -9,9 +8,9 @@ import {
   Metadata,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
-import type { ApiCatalog } from './api-catalog.ts';
-import { REQUEST_ID_KEY } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import type { ApiCatalog } from '../api-catalog.ts';
+import { REQUEST_ID_KEY } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 
 export interface ClientPoolOptions {
   /** Tells which methods are safe to retry (declared NO_SIDE_EFFECTS or IDEMPOTENT). */
@@ -23,7 +22,7 @@ export interface ClientPoolOptions {
   readonly maxAttempts?: number;
 }
 
-type ClientConstructor<C extends Client> = (new (
+export type ClientConstructor<C extends Client> = (new (
   address: string,
   creds: ReturnType<typeof grpcCredentials.createInsecure>,
   options?: ChannelOptions,
@@ -138,9 +137,4 @@ export function outgoingMetadata(requestId: string, bearerToken: string | undefi
   md.set(REQUEST_ID_KEY, requestId);
   if (bearerToken) md.set('authorization', `Bearer ${bearerToken}`);
   return md;
-}
-
-/** Call options with an explicit deadline `ms` from now. */
-export function deadlineIn(ms: number): CallOptions {
-  return { deadline: Date.now() + ms };
 }

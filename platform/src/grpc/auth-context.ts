@@ -1,6 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Access } from '@messenger/gen/messenger/options/v1/options';
-import { DomainError, ErrorKind } from './errors.ts';
+import { DomainError, ErrorKind } from '../domain/errors.ts';
 
 /** Who is making a call, as established from a verified credential. */
 export type Caller =

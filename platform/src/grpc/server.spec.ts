@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Client, credentials, Metadata, makeGenericClientConstructor, status } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
-import { failure, unary } from '../test/call.ts';
-import { bufBin, type EchoFixture, loadEcho, startEchoServer } from '../test/echo-fixture.ts';
-import { fieldViolationsOf, reasonOf } from './errors.ts';
-import type { GrpcServer } from './grpc-server.ts';
-import { createLogger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { failure, unary } from '../../test/call.ts';
+import { bufBin, type EchoFixture, loadEcho, startEchoServer } from '../../test/echo-fixture.ts';
+import { createLogger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { GrpcServer } from './server.ts';
+import { fieldViolationsOf, reasonOf } from './status.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -176,7 +176,7 @@ describe('gRPC server bootstrap', () => {
 describe('shutdown on SIGTERM', () => {
   it('lets an in-flight call finish, refuses new calls, and exits 0', async () => {
     const fx = await loadEcho();
-    const child = spawn(process.execPath, [join(here, '../test/echo-server-main.ts')], {
+    const child = spawn(process.execPath, [join(here, '../../test/echo-server-main.ts')], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = once(child, 'exit');

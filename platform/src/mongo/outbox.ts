@@ -1,6 +1,6 @@
 import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { Binary, type ClientSession, type Collection, type Db } from 'mongodb';
-import type { OutboxEntry, OutboxSource } from './outbox-relay.ts';
+import type { OutboxEntry, OutboxSource } from '../events/outbox-relay.ts';
 
 interface OutboxDoc {
   /** The envelope id. */

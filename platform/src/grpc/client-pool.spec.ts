@@ -1,9 +1,9 @@
 import { type Client, status } from '@grpc/grpc-js';
-import { failure, unary } from '../test/call.ts';
-import { type EchoFixture, loadEcho, startEchoServer } from '../test/echo-fixture.ts';
-import { type ClientPool, createClientPool } from './grpc-client.ts';
-import type { GrpcServer } from './grpc-server.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { failure, unary } from '../../test/call.ts';
+import { type EchoFixture, loadEcho, startEchoServer } from '../../test/echo-fixture.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
+import { type ClientPool, createClientPool } from './client-pool.ts';
+import type { GrpcServer } from './server.ts';
 
 describe('gRPC client pool', () => {
   let fx: EchoFixture;

@@ -1,0 +1,7 @@
+// gRPC on both sides: the server bootstrap, the client pool, status mapping,
+// caller identity and calls from one service to another.
+export * from './auth-context.ts';
+export * from './client-pool.ts';
+export * from './outbound-caller.ts';
+export * from './server.ts';
+export * from './status.ts';

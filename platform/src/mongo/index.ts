@@ -1,0 +1,5 @@
+// The MongoDB pieces every service's store shares.
+
+export * from './open-mongo-store.ts';
+export { MongoOutbox } from './outbox.ts';
+export * from './transaction.ts';

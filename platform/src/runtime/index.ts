@@ -1,0 +1,3 @@
+// What every service process shares at start-up.
+export * from './auth-service-client.ts';
+export * from './service-runtime.ts';
