@@ -22,7 +22,7 @@ import {
   ChatType,
   type StreamUpdatesResponse,
 } from '@messenger/gen/messenger/chat/v1/chat';
-import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform';
+import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { call } from '@messenger/platform/testing';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);

@@ -21,16 +21,9 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
-import {
-  createEnvelope,
-  createLogger,
-  type EventBus,
-  KafkaEventBus,
-  type KafkaEventBusOptions,
-  MemoryOutbox,
-  packPayload,
-  startOutboxRelay,
-} from '@messenger/platform';
+import { createEnvelope, type EventBus, MemoryOutbox, packPayload, startOutboxRelay } from '@messenger/platform/events';
+import { KafkaEventBus, type KafkaEventBusOptions } from '@messenger/platform/events/kafka';
+import { createLogger } from '@messenger/platform/logger';
 import { Kafka, logLevel } from 'kafkajs';
 
 // The mock keeps about 5 MB per partition and drops older events, so a

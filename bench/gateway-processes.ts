@@ -8,18 +8,16 @@
 import { create, type DescMessage, type DescService, fromBinary, isMessage, toBinary } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { startGateway } from '@messenger/api-gateway';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
-  type Authenticator,
-  type Caller,
-  createGrpcServer,
   createLocalJwksSource,
-  createLogger,
-  createMetrics,
   createTokenAuthenticator,
   InMemoryRevocationList,
   importSigningKeyRing,
-  loadMessengerCatalog,
-} from '@messenger/platform';
+} from '@messenger/platform/auth';
+import { type Authenticator, type Caller, createGrpcServer } from '@messenger/platform/grpc';
+import { createLogger } from '@messenger/platform/logger';
+import { createMetrics } from '@messenger/platform/metrics';
 import Fastify from 'fastify';
 
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };

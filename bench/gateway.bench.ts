@@ -18,7 +18,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
-import { createTokenSigner, generateSigningKeyRing, loadMessengerCatalog } from '@messenger/platform';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
+import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -8,7 +8,8 @@
 // test/deploy/config-reference.test.ts runs the check in `make test`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ConfigSpec, runtimeSettings, type Setting, serviceAddressSettings } from '@messenger/platform';
+import type { ConfigSpec, Setting } from '@messenger/platform/config';
+import { runtimeSettings, serviceAddressSettings } from '@messenger/platform/runtime';
 import { isPresent, loadSettings, PROCESSES, ROOT } from './deploy/processes.ts';
 
 export const OPERATIONS_MD = join(ROOT, 'docs', 'OPERATIONS.md');

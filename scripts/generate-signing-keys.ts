@@ -3,7 +3,7 @@
 // tokens survive restarts. The output is a secret: pipe it into a secret store.
 //   kubectl -n messenger create secret generic messenger-auth \
 //     --from-file=signing-keys=<(node scripts/generate-signing-keys.ts)
-import { generateSigningKeyRing } from '@messenger/platform';
+import { generateSigningKeyRing } from '@messenger/platform/auth';
 
 const ring = await generateSigningKeyRing();
 process.stdout.write(`${await ring.exportPrivateJwks()}\n`);

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ConfigSpec, Setting } from '@messenger/platform';
+import type { ConfigSpec, Setting } from '@messenger/platform/config';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

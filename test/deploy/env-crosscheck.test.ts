@@ -7,7 +7,7 @@
 //  - nothing is left on a loopback default (127.0.0.1 inside a container is the container);
 //  - listeners bind every interface; `*_SERVICE_ADDRESS` points at the right process and port;
 //  - (Kubernetes) secret settings come from Secrets, never from literals or ConfigMaps.
-import { type ConfigSpec, type Setting, setting } from '@messenger/platform';
+import { type ConfigSpec, type Setting, setting } from '@messenger/platform/config';
 import { type K8sObject, kustomizations, render } from '../../scripts/deploy/k8s.ts';
 import { byEnv, isPresent, loadSettings, PROCESSES, type ProcessInfo } from '../../scripts/deploy/processes.ts';
 import {
