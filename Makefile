@@ -37,7 +37,7 @@ gen: setup
 lint: setup
 	biome check .
 	tsc -p tsconfig.json
-	buf lint proto
+	buf lint
 	buf format proto --diff --exit-code
 
 check-gen: setup
