@@ -11,6 +11,7 @@ import {
 import type { ApiCatalog } from '../api-catalog.ts';
 import { REQUEST_ID_KEY } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { channelServiceConfig } from './retry-policy.ts';
 
 export interface ClientPoolOptions {
   /** Tells which methods are safe to retry (declared NO_SIDE_EFFECTS or IDEMPOTENT). */
@@ -50,7 +51,9 @@ export function createClientPool(opts: ClientPoolOptions): ClientPool {
       let client = clients.get(key);
       if (!client) {
         client = new ctor(address, grpcCredentials.createInsecure(), {
-          'grpc.service_config': JSON.stringify(serviceConfig(ctor.service, opts)),
+          'grpc.service_config': JSON.stringify(
+            channelServiceConfig([serviceNameOf(ctor.service)], opts.catalog, opts.maxAttempts),
+          ),
           'grpc.enable_retries': 1,
           'grpc.keepalive_time_ms': 30_000,
           'grpc.keepalive_timeout_ms': 10_000,
@@ -65,31 +68,6 @@ export function createClientPool(opts: ClientPoolOptions): ClientPool {
       clients.clear();
     },
   };
-}
-
-function serviceConfig(definition: ServiceDefinition, opts: ClientPoolOptions) {
-  const service = serviceNameOf(definition);
-  const idempotent: { service: string; method: string }[] = [];
-  for (const def of Object.values(definition)) {
-    const info = opts.catalog.method(def.path);
-    if (info?.idempotent) idempotent.push({ service, method: info.name });
-  }
-  const methodConfig: object[] = [];
-  if (idempotent.length > 0) {
-    methodConfig.push({
-      name: idempotent,
-      retryPolicy: {
-        maxAttempts: opts.maxAttempts ?? 3,
-        initialBackoff: '0.05s',
-        maxBackoff: '1s',
-        backoffMultiplier: 2,
-        retryableStatusCodes: ['UNAVAILABLE'],
-      },
-    });
-  }
-  // Spread calls over every address the name resolves to (headless Services in
-  // Kubernetes); a single address behaves as before.
-  return { loadBalancingConfig: [{ round_robin: {} }], methodConfig };
 }
 
 function serviceNameOf(definition: ServiceDefinition): string {

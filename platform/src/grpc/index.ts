@@ -3,5 +3,6 @@
 export * from './auth-context.ts';
 export * from './client-pool.ts';
 export * from './outbound-caller.ts';
+export * from './retry-policy.ts';
 export * from './server.ts';
 export * from './status.ts';
