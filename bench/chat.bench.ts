@@ -1,4 +1,4 @@
-// Chat service benchmark (issue 5), loopback only and bounded:
+// Chat service benchmark, loopback only and bounded:
 //   (1) sustained SendMessage rate over gRPC: BENCH_CONNECTIONS concurrent
 //       senders for BENCH_DURATION_S seconds, (a) each to its own chat and
 //       (b) all to one chat (one sequence counter), BENCH_ROUNDS rounds, median;

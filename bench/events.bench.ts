@@ -1,4 +1,4 @@
-// Event bus benchmark (issue 7): KafkaEventBus against librdkafka's mock
+// Event bus benchmark: KafkaEventBus against librdkafka's mock
 // cluster (.build/kafka-mock, started and stopped here), loopback only,
 // bounded by event counts and a deadline per scenario:
 //   (a) publish, batches of BENCH_BATCH (the relay's batch size): events/s acked
@@ -13,7 +13,7 @@
 //       append, relay notify, publish, consume, effect), one at a time: p50 / p99
 // The mock is not Kafka: it keeps everything in memory with one broker and
 // acks at once, so these are the adapter's and kafkajs's costs, not a
-// cluster's. Consumer settings are the tests' (DESIGN.md §8).
+// cluster's. Consumer settings are the tests' (test/e2e/support/kafka.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Gateway benchmark (DESIGN §7, issue 6), loopback only and bounded in time:
+// Gateway benchmark, loopback only and bounded in time:
 //   (a) a bare Fastify route answering the same JSON as (c)
 //   (b) a direct gRPC GetUser (grpc-js, as the gateway calls it)
 //   (c) GET /v1/users/{id} through the gateway with auth, uncached

@@ -1,4 +1,4 @@
-// No event is lost while Kafka is unreachable (issue 7): the user service
+// No event is lost while Kafka is unreachable: the user service
 // publishes through its transactional outbox and relay to a KafkaEventBus
 // whose only way to the broker is a TCP proxy this test cuts and restores.
 // Changes made meanwhile wait in the outbox and all arrive, in order per key,

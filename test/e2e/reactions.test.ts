@@ -1,4 +1,4 @@
-// The cross-service reactions of issue 7, end to end: the whole system
+// The services' reactions to each other's events, end to end: the whole system
 // (startSystem) with its events on the Kafka mock cluster, driven over HTTP
 // through the gateway as a client would. One system for the file: each
 // consumer group's first join costs the mock ~3 s. Runs under

@@ -1,7 +1,7 @@
 // Proves that kafkajs works against librdkafka's mock cluster
 // (tools/kafka-mock, started by scripts/with-test-infra.sh): keyed produce,
 // consumer-group consume with per-key order, and committed offsets honoured by
-// the next member of the same group. Timings and limits: DESIGN.md section 8.
+// the next member of the same group. Timings and limits: test/e2e/support/kafka.ts.
 import { randomUUID } from 'node:crypto';
 import { type Consumer, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
 
@@ -14,7 +14,7 @@ if (!brokersEnv) {
 }
 const brokers = brokersEnv.split(',');
 
-// Consumer settings that keep the mock fast (DESIGN.md section 8): the mock
+// Consumer settings that keep the mock fast: the mock
 // holds each rebalance for about sessionTimeout - 1 s.
 const consumerConfig = {
   sessionTimeout: 6000,

@@ -16,7 +16,7 @@ export interface NewEvent {
   readonly time?: Date;
 }
 
-// Lower-case dotted triple, as in DESIGN §5; checked here so a typo fails in
+// Lower-case dotted triple (`<service>.<aggregate>.<verb>`, docs/EVENTS.md); checked here so a typo fails in
 // the producer's tests rather than going unmatched in every consumer.
 const EVENT_TYPE = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
 

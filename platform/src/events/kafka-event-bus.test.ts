@@ -1,5 +1,5 @@
 // KafkaEventBus against a real Kafka wire protocol: librdkafka's mock cluster,
-// started by scripts/with-test-infra.sh. Limits and timings: DESIGN.md §8.
+// started by scripts/with-test-infra.sh (its limits: test/e2e/support/kafka.ts).
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +25,7 @@ const brokers = brokersEnv.split(',');
 const silent = pino({ level: 'silent' });
 
 // The mock holds each rebalance for about sessionTimeout - 1 s and each first
-// join for ~3 s; these keep both short (DESIGN.md §8). It refuses the
+// join for ~3 s; these keep both short. It refuses the
 // idempotent producer and admin createTopics (it auto-creates, 4 partitions).
 const mockSettings = {
   clientId: 'kafka-event-bus-test',

@@ -29,7 +29,7 @@ export const silentLog: Logger = createLogger({ level: 'silent', service: 'e2e' 
  * The mock refuses the idempotent producer and admin createTopics (it creates
  * topics on first use, 4 partitions), holds a rebalance for about
  * sessionTimeout − 1 s and a first join for ~3 s: short timeouts keep tests
- * quick (DESIGN.md §8).
+ * quick.
  */
 export const MOCK_SETTINGS = {
   idempotentProducer: false,
