@@ -1,0 +1,46 @@
+// The gateway against Go grpc-gateway on the same upstream: runs the anchor kit
+// in ../shared/bench/grpc-gateway-anchor (Go grpc-gateway generated from this
+// repository's proto/, the `upstream` role of bench/gateway-processes.ts, wrk)
+// and prints its summary table and the ratios. Loopback only, bounded by the
+// kit's own timeouts. Never part of `make test`.
+//
+// It measures the committed HEAD: the kit writes helper files into the clone
+// it is given, so this bench makes a fresh clone (and `make setup` in it)
+// under ANCHOR_CLONE (default /tmp/messenger-anchor-clone), never this tree.
+// Needs Go, protoc, the Debian grpc-gateway packages and wrk; when any is
+// missing it says how to install them and exits without measuring.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const kit = resolve(process.env.ANCHOR_KIT ?? join(root, '../shared/bench/grpc-gateway-anchor'));
+const clone = process.env.ANCHOR_CLONE ?? '/tmp/messenger-anchor-clone';
+const INSTALL = [
+  'apt-get update',
+  'apt-get install -y --no-install-recommends golang-go golang-google-grpc-dev \\',
+  '  golang-github-grpc-ecosystem-grpc-gateway-dev golang-grpc-gateway golang-goprotobuf-dev \\',
+  '  golang-google-genproto-dev protobuf-compiler wrk curl',
+].join('\n');
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const missing = ['go', 'protoc', 'protoc-gen-go', 'protoc-gen-grpc-gateway', 'wrk', 'curl'].filter((c) => !has(c));
+if (!existsSync(join(kit, 'run.sh'))) {
+  console.log(`anchor: no kit at ${kit} (set ANCHOR_KIT); skipped`);
+  process.exit(0);
+}
+if (missing.length > 0) {
+  console.log(`anchor: missing ${missing.join(', ')}; skipped. Install with:\n${INSTALL}`);
+  process.exit(0);
+}
+
+rmSync(clone, { recursive: true, force: true });
+execFileSync('git', ['clone', '-q', root, clone], { stdio: 'inherit' });
+execFileSync('make', ['--no-print-directory', 'setup'], { cwd: clone, stdio: ['ignore', 'ignore', 'inherit'] });
+const run = spawnSync(join(kit, 'run.sh'), [], {
+  cwd: kit,
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: { ...process.env, CLONE: clone },
+});
+process.exit(run.status ?? 1);
