@@ -65,4 +65,17 @@ describe('gRPC client pool', () => {
       /grpc_client_handling_seconds_count\{target="messenger.testing.v1.EchoService",method="Echo",code="OK"\} [1-9]/,
     );
   });
+
+  it('makes a single attempt, and works, when retries are turned off', async () => {
+    const single = createClientPool({ catalog: fx.catalog, metrics, defaultDeadlineMs: 300, maxAttempts: 1 });
+    try {
+      const c = single.get(fx.Client, address);
+      await expect(unary(c, 'Echo', { text: 'once' })).resolves.toMatchObject({ text: 'once' });
+      const err = await failure(unary(c, 'FlakyRead', { key: 'single', failures: 1 }));
+      expect(err.code).toBe(status.UNAVAILABLE);
+      expect(attempts.get('single')).toBe(1);
+    } finally {
+      single.close();
+    }
+  });
 });

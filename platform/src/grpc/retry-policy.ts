@@ -22,8 +22,9 @@ export function channelServiceConfig(
   for (const info of catalog.methods()) {
     if (info.idempotent && services.includes(info.service)) name.push({ service: info.service, method: info.name });
   }
+  // grpc-js refuses a retry policy of fewer than 2 attempts: one attempt means no policy.
   const methodConfig =
-    name.length === 0
+    name.length === 0 || maxAttempts < 2
       ? []
       : [
           {

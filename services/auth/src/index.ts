@@ -5,9 +5,9 @@ export {
   type RunningService,
   startAuthService,
 } from './app.ts';
+export { grpcUserProfiles } from './clients/user-profiles.client.ts';
 export { type AuthConfig, authPolicyDeps, authSettings, loadAuthConfig } from './config.ts';
 export type { UserProfiles } from './domain/user-profiles.ts';
-export { grpcUserProfiles } from './grpc/user-profiles.grpc.ts';
 export type { OidcProviderConfig } from './oidc/openid-oidc-client.ts';
 export type { AuthStore } from './store/auth-store.ts';
 export { MemoryAuthStore } from './store/memory/memory-auth-store.ts';

@@ -11,8 +11,8 @@ import {
   startServiceRuntime,
 } from '@messenger/platform';
 import { startAuthService } from './app.ts';
+import { grpcUserProfiles } from './clients/user-profiles.client.ts';
 import { authPolicyDeps, loadAuthConfig } from './config.ts';
-import { grpcUserProfiles } from './grpc/user-profiles.grpc.ts';
 import type { AuthStore } from './store/auth-store.ts';
 import { MemoryAuthStore } from './store/memory/memory-auth-store.ts';
 import { openMongoAuthStore } from './store/mongo/mongo-auth-store.ts';

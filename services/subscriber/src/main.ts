@@ -3,8 +3,8 @@
 // directory → gRPC server, drained on SIGTERM.
 import { exitOnShutdownSignal, startServiceRuntime } from '@messenger/platform';
 import { startSubscriberService } from './app.ts';
+import { grpcUserDirectory } from './clients/user-directory.client.ts';
 import { loadSubscriberConfig } from './config.ts';
-import { grpcUserDirectory } from './grpc/user-directory.grpc.ts';
 import { MemoryFriendshipStore } from './store/memory/memory-friendship-store.ts';
 import { openMongoFriendshipStore } from './store/mongo/mongo-friendship-store.ts';
 

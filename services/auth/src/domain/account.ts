@@ -162,11 +162,6 @@ export function providerProblem(provider: string): string | undefined {
   return PROVIDER.test(provider) ? undefined : 'must be 1-32 characters of a-z, 0-9 and "-"';
 }
 
-/** Ids are compared in their canonical lowercase form. */
-export function canonicalId(id: string): string {
-  return id.toLowerCase();
-}
-
 /**
  * A valid nickname from what a provider knows (`preferred_username`, else the
  * email's local part): the allowed characters kept, cut to fit `suffix`.

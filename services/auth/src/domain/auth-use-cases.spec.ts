@@ -1,6 +1,8 @@
-import { createLogger, DomainError, ErrorKind } from '@messenger/platform';
+import { ErrorKind } from '@messenger/platform/domain';
+import { createLogger } from '@messenger/platform/logger';
 import { createTestAuth, type TestAuth } from '@messenger/platform/testing';
 import { MemoryAuthStore } from '../store/memory/memory-auth-store.ts';
+import { userServiceUnavailable } from './auth-errors.ts';
 import { createAuthUseCases } from './auth-use-cases.ts';
 import { createScryptHasher } from './password-hasher.ts';
 import { createServiceSecrets } from './secrets.ts';
@@ -13,7 +15,7 @@ function fakeProfiles() {
   const state = { down: false };
   const port: UserProfiles = {
     async create(userId, nickname) {
-      if (state.down) throw new DomainError(ErrorKind.Unavailable, 'USER_SERVICE_UNAVAILABLE', 'down');
+      if (state.down) throw userServiceUnavailable();
       const time = new Date();
       const profile = { id: userId, nickname, about: '', avatarUrl: '', createTime: time, updateTime: time };
       profiles.set(userId, profile);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError, ErrorKind, type FieldViolation, type TokenSigner } from '@messenger/platform';
+import type { TokenSigner } from '@messenger/platform/auth';
+import { canonicalId, DomainError, retryOnRace, throwIfInvalid, violation } from '@messenger/platform/domain';
 import { isStoreError } from '../store/auth-store.ts';
 import {
   type Account,
-  canonicalId,
   emailProblem,
   nicknameProblem,
   normalizeEmail,
@@ -11,9 +11,19 @@ import {
   type Role,
   userIdProblem,
 } from './account.ts';
+import {
+  ACCOUNT_RACE_SUBJECT,
+  accountNotFound,
+  emailTaken,
+  invalidCredentials,
+  lastAdmin,
+  refreshTokenInvalid,
+  refreshTokenReused,
+  serviceCredentialsInvalid,
+} from './auth-errors.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { isRefreshTokenShaped, type ServiceSecrets, secretHash } from './secrets.ts';
-import { invalidCredentials, type SessionDeps, type Sessions, type TokenPair } from './sessions.ts';
+import type { SessionDeps, Sessions, TokenPair } from './sessions.ts';
 import type { Profile, UserProfiles } from './user-profiles.ts';
 
 export interface AuthUseCaseDeps {
@@ -39,9 +49,6 @@ export interface SignedIn {
   readonly tokens: TokenPair;
   readonly user: Profile;
 }
-
-/** A role change takes this many tries against concurrent changes before giving up. */
-const MAX_ATTEMPTS = 5;
 
 export type AuthUseCases = ReturnType<typeof createAuthUseCases>;
 
@@ -127,16 +134,10 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
 
     async refresh(requestId: string, refreshToken: string): Promise<TokenPair> {
       if (refreshToken === '') throw DomainError.invalid([{ field: 'refresh_token', description: 'is required' }]);
-      if (!isRefreshTokenShaped(refreshToken)) throw refreshRefused();
+      if (!isRefreshTokenShaped(refreshToken)) throw refreshTokenInvalid();
       const outcome = await sessions.rotatedPair(secretHash(refreshToken), requestId);
       if ('refused' in outcome) {
-        throw outcome.refused === 'reused'
-          ? new DomainError(
-              ErrorKind.Unauthenticated,
-              'REFRESH_TOKEN_REUSED',
-              'this refresh token was used before; its session has been ended',
-            )
-          : refreshRefused();
+        throw outcome.refused === 'reused' ? refreshTokenReused() : refreshTokenInvalid();
       }
       return outcome.pair;
     },
@@ -167,31 +168,29 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
       ]);
       const role = input.role as Role;
       const userId = canonicalId(input.userId);
-      for (let attempt = 1; ; attempt++) {
-        const account = await store.getAccount(userId);
-        if (!account) throw new DomainError(ErrorKind.NotFound, 'ACCOUNT_NOT_FOUND', 'no account with this user id');
-        if (account.role === role) return { userId, role, previous: role };
-        const time = now();
-        try {
-          await store.updateRole({ ...account, role, updateTime: time, version: account.version + 1 }, [
-            { kind: 'role_changed', userId, before: account.role, after: role, changedBy: adminId, time, requestId },
-          ]);
-        } catch (error) {
-          if (isStoreError(error, 'last_admin')) {
-            throw new DomainError(ErrorKind.FailedPrecondition, 'LAST_ADMIN', 'the last admin cannot be demoted');
+      // Each attempt reads the account afresh; a concurrent change of it makes the write conflict.
+      const previous = await retryOnRace(
+        async () => {
+          const account = await store.getAccount(userId);
+          if (!account) throw accountNotFound();
+          if (account.role === role) return role;
+          const time = now();
+          try {
+            await store.updateRole({ ...account, role, updateTime: time, version: account.version + 1 }, [
+              { kind: 'role_changed', userId, before: account.role, after: role, changedBy: adminId, time, requestId },
+            ]);
+          } catch (error) {
+            throw isStoreError(error, 'last_admin') ? lastAdmin() : error;
           }
-          if (!isStoreError(error, 'conflict')) throw error;
-          if (attempt >= MAX_ATTEMPTS) {
-            throw new DomainError(ErrorKind.Aborted, 'CONCURRENT_CHANGE', 'the account kept changing; try again');
-          }
-          continue;
-        }
-        deps.onCommit();
-        if (account.role === 'admin') {
-          await sessions.revoke(userId, await store.activeSessionIds(userId, now()), true, 'role_changed', requestId);
-        }
-        return { userId, role, previous: account.role };
+          deps.onCommit();
+          return account.role;
+        },
+        { on: ['conflict'], subject: ACCOUNT_RACE_SUBJECT },
+      );
+      if (previous === 'admin' && role !== 'admin') {
+        await sessions.revoke(userId, await store.activeSessionIds(userId, now()), true, 'role_changed', requestId);
       }
+      return { userId, role, previous };
     },
 
     async issueServiceToken(input: {
@@ -202,13 +201,7 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
         violation('service_name', input.serviceName === '' ? 'is required' : undefined),
         violation('service_secret', input.serviceSecret === '' ? 'is required' : undefined),
       ]);
-      if (!deps.serviceSecrets.verify(input.serviceName, input.serviceSecret)) {
-        throw new DomainError(
-          ErrorKind.Unauthenticated,
-          'SERVICE_CREDENTIALS_INVALID',
-          'the service name or secret is wrong',
-        );
-      }
+      if (!deps.serviceSecrets.verify(input.serviceName, input.serviceSecret)) throw serviceCredentialsInvalid();
       const signed = await deps.signer.signServiceToken({
         service: input.serviceName,
         ttlSeconds: deps.serviceTokenSeconds,
@@ -251,25 +244,4 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
       return true;
     },
   };
-}
-
-function refreshRefused(): DomainError {
-  return new DomainError(
-    ErrorKind.Unauthenticated,
-    'REFRESH_TOKEN_INVALID',
-    'the refresh token is unknown, expired, or its session has ended',
-  );
-}
-
-function emailTaken(): DomainError {
-  return new DomainError(ErrorKind.AlreadyExists, 'EMAIL_TAKEN', 'an account with this email exists');
-}
-
-export function violation(field: string, problem: string | undefined): FieldViolation | undefined {
-  return problem === undefined ? undefined : { field, description: problem };
-}
-
-export function throwIfInvalid(candidates: readonly (FieldViolation | undefined)[]): void {
-  const violations = candidates.filter((v): v is FieldViolation => v !== undefined);
-  if (violations.length > 0) throw DomainError.invalid(violations);
 }

@@ -1,5 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { DomainError, ErrorKind, type Logger } from '@messenger/platform';
+import { DomainError, throwIfInvalid, violation } from '@messenger/platform/domain';
+import type { Logger } from '@messenger/platform/logger';
 import { type AuthStore, isStoreError } from '../store/auth-store.ts';
 import {
   type Account,
@@ -9,11 +10,18 @@ import {
   type OAuthIdentity,
   providerProblem,
 } from './account.ts';
-import { throwIfInvalid, violation } from './auth-use-cases.ts';
+import {
+  AuthErrorReason,
+  accountKeptChanging,
+  oauthEmailNotVerified,
+  oauthEmailUnusable,
+  oauthProviderNotFound,
+  oauthStateInvalid,
+} from './auth-errors.ts';
 import type { OidcClient, OidcIdentity } from './oidc.ts';
 import { secretHash } from './secrets.ts';
 import type { Sessions, TokenPair } from './sessions.ts';
-import { NICKNAME_TAKEN, type Profile, type UserProfiles } from './user-profiles.ts';
+import type { Profile, UserProfiles } from './user-profiles.ts';
 
 export interface OAuthUseCaseDeps {
   readonly store: AuthStore;
@@ -45,9 +53,7 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
 
   const requireProvider = (provider: string) => {
     throwIfInvalid([violation('provider', providerProblem(provider))]);
-    if (!oidc.has(provider)) {
-      throw new DomainError(ErrorKind.NotFound, 'OAUTH_PROVIDER_NOT_FOUND', 'no such sign-in provider is configured');
-    }
+    if (!oidc.has(provider)) throw oauthProviderNotFound();
   };
 
   /** Signs in an account; `undefined` when it (or its profile) was deleted meanwhile. */
@@ -74,7 +80,7 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
       try {
         return await users.create(userId, nicknameFrom(sources, suffix), requestId);
       } catch (error) {
-        const taken = error instanceof DomainError && error.reason === NICKNAME_TAKEN;
+        const taken = error instanceof DomainError && error.reason === AuthErrorReason.NicknameTaken;
         if (!taken || attempt + 1 >= NICKNAME_ATTEMPTS) throw error;
       }
     }
@@ -183,11 +189,7 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
       // Consumed before anything else, so a state is good for one try whatever happens next.
       const attempt = await store.takeOAuthAttempt(secretHash(input.state), now());
       if (!attempt || attempt.provider !== input.provider || attempt.redirectUri !== input.redirectUri) {
-        throw new DomainError(
-          ErrorKind.FailedPrecondition,
-          'OAUTH_STATE_INVALID',
-          'this sign-in attempt is unknown, expired, already used, or was started for another provider or redirect URI',
-        );
+        throw oauthStateInvalid();
       }
       const who = await oidc.finish(input.provider, {
         redirectUri: attempt.redirectUri,
@@ -196,23 +198,15 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
         nonce: attempt.nonce,
         codeVerifier: attempt.codeVerifier,
       });
-      if (who.email === undefined || !who.emailVerified) {
-        throw new DomainError(
-          ErrorKind.Unauthenticated,
-          'OAUTH_EMAIL_NOT_VERIFIED',
-          'the provider did not confirm a verified email for this account',
-        );
-      }
-      if (emailProblem(who.email) !== undefined) {
-        throw new DomainError(ErrorKind.Unauthenticated, 'OAUTH_EMAIL_UNUSABLE', 'the provider gave an unusable email');
-      }
+      if (who.email === undefined || !who.emailVerified) throw oauthEmailNotVerified();
+      if (emailProblem(who.email) !== undefined) throw oauthEmailUnusable();
       const verified = { ...who, email: who.email };
       // A lost race (identity linked or email registered meanwhile) resolves on the second pass.
       for (let pass = 0; pass < 2; pass++) {
         const done = await resolve(input.provider, verified, requestId);
         if (done) return done;
       }
-      throw new DomainError(ErrorKind.Aborted, 'CONCURRENT_CHANGE', 'the account changed during sign-in; try again');
+      throw accountKeptChanging();
     },
   };
 }

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  DomainError,
-  ErrorKind,
-  type Logger,
-  type RevocationList,
-  TOKEN_VALIDITY_HORIZON_SECONDS,
-  type TokenSigner,
-} from '@messenger/platform';
+import { type RevocationList, TOKEN_VALIDITY_HORIZON_SECONDS, type TokenSigner } from '@messenger/platform/auth';
+import type { Logger } from '@messenger/platform/logger';
 import { type AuthStore, isStoreError } from '../store/auth-store.ts';
 import type { Account, AuthEvent, NewSession, OAuthIdentity, RevocationReason, Role } from './account.ts';
 import { newRefreshToken, secretHash } from './secrets.ts';
@@ -184,8 +178,4 @@ export function createSessions(deps: SessionDeps) {
     },
   };
   return self;
-}
-
-export function invalidCredentials(): DomainError {
-  return new DomainError(ErrorKind.Unauthenticated, 'INVALID_CREDENTIALS', 'the email or the password is wrong');
 }

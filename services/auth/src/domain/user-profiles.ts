@@ -20,5 +20,3 @@ export interface UserProfiles {
   /** Undefined when there is no such profile; `unavailable` when the user service cannot answer. */
   get(userId: string, requestId: string): Promise<Profile | undefined>;
 }
-
-export const NICKNAME_TAKEN = 'NICKNAME_TAKEN';

@@ -1,4 +1,5 @@
-// The one place where auth's values cross between the domain and the protobuf messages.
+// Where auth's own values cross between the domain and auth's protobuf messages
+// (the user service's answers are read by its client, in clients/).
 import { Role as RoleMessage, type TokenPair as TokenPairMessage } from '@messenger/gen/messenger/auth/v1/auth';
 import { RevocationReason } from '@messenger/gen/messenger/auth/v1/events';
 import type { User } from '@messenger/gen/messenger/user/v1/user';
@@ -53,16 +54,5 @@ export function toUserMessage(profile: Profile): User {
     avatarUrl: profile.avatarUrl,
     createTime: profile.createTime,
     updateTime: profile.updateTime,
-  };
-}
-
-export function fromUserMessage(user: User): Profile {
-  return {
-    id: user.userId,
-    nickname: user.nickname,
-    about: user.about,
-    avatarUrl: user.avatarUrl,
-    createTime: user.createTime ?? new Date(0),
-    updateTime: user.updateTime ?? new Date(0),
   };
 }

@@ -1,12 +1,7 @@
 import { AuthServiceService, type Jwk } from '@messenger/gen/messenger/auth/v1/auth';
-import {
-  type CallContext,
-  DomainError,
-  ErrorKind,
-  type ServiceRegistration,
-  type SigningKeyRing,
-  service,
-} from '@messenger/platform';
+import type { SigningKeyRing } from '@messenger/platform/auth';
+import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
+import { userTokenRequired } from '../domain/auth-errors.ts';
 import type { AuthUseCases, UserActor } from '../domain/auth-use-cases.ts';
 import type { OAuthUseCases } from '../domain/oauth-use-cases.ts';
 import { fromRoleMessage, toRoleMessage, toTokenPairMessage, toUserMessage } from './auth-mapper.ts';
@@ -75,5 +70,5 @@ export function authServiceHandlers(
 /** Logout and SetUserRole act for a signed-in user; a service credential alone names no user. */
 function userActorOf(ctx: CallContext): UserActor {
   if (ctx.caller.kind === 'user') return { userId: ctx.caller.userId, sessionId: ctx.caller.sessionId };
-  throw new DomainError(ErrorKind.PermissionDenied, 'USER_TOKEN_REQUIRED', 'this method acts for a signed-in user');
+  throw userTokenRequired();
 }

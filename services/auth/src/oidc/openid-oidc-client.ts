@@ -1,7 +1,9 @@
 // The OpenID Connect relying party, on openid-client: discovery, PKCE, state,
 // nonce, the code exchange and ID token validation are all the library's.
-import { DomainError, ErrorKind, type Logger } from '@messenger/platform';
+import { DomainError } from '@messenger/platform/domain';
+import type { Logger } from '@messenger/platform/logger';
 import * as oidc from 'openid-client';
+import { oauthCodeRejected, oauthProviderUnavailable } from '../domain/auth-errors.ts';
 import type { OidcAttempt, OidcCallback, OidcClient, OidcIdentity } from '../domain/oidc.ts';
 
 /** One configured provider (AUTH_OIDC_PROVIDERS). */
@@ -57,7 +59,7 @@ export function createOpenIdOidcClient(opts: OpenIdOidcClientOptions): OidcClien
       return await pending;
     } catch (error) {
       opts.logger.warn({ err: error, provider: name }, 'OpenID provider discovery failed');
-      throw unavailable(error);
+      throw oauthProviderUnavailable(error);
     }
   };
 
@@ -83,9 +85,11 @@ export function createOpenIdOidcClient(opts: OpenIdOidcClientOptions): OidcClien
     async finish(provider, callback: OidcCallback): Promise<OidcIdentity> {
       const configuration = await configurationOf(provider);
       // The browser's redirect rebuilt from what the client passed on. A
-      // provider that announces RFC 9207 makes openid-client demand `iss`;
-      // the state was issued for this provider only, so its issuer is the
-      // one the code came from (the contract does not carry `iss` through).
+      // provider that says it names itself in the redirect
+      // (`authorization_response_iss_parameter_supported`) makes openid-client
+      // demand `iss`; the state was issued for this provider only, so its
+      // issuer is the one the code came from (the contract does not carry
+      // `iss` through).
       const currentUrl = new URL(callback.redirectUri);
       currentUrl.searchParams.set('code', callback.code);
       currentUrl.searchParams.set('state', callback.state);
@@ -140,22 +144,5 @@ function translate(error: unknown, provider: string, logger: Logger): DomainErro
       error.code !== 'OAUTH_RESPONSE_IS_NOT_CONFORM' &&
       error.code !== 'OAUTH_RESPONSE_IS_NOT_JSON');
   logger.info({ err: error, provider, refused }, 'OpenID code exchange failed');
-  if (!refused) return unavailable(error);
-  const domainError = new DomainError(
-    ErrorKind.Unauthenticated,
-    'OAUTH_CODE_REJECTED',
-    'the provider refused the authorization code, or its ID token is not valid',
-  );
-  domainError.cause = error;
-  return domainError;
-}
-
-function unavailable(cause: unknown): DomainError {
-  const error = new DomainError(
-    ErrorKind.Unavailable,
-    'OAUTH_PROVIDER_UNAVAILABLE',
-    'the sign-in provider cannot be reached right now; try again shortly',
-  );
-  error.cause = cause;
-  return error;
+  return refused ? oauthCodeRejected(error) : oauthProviderUnavailable(error);
 }

@@ -2,7 +2,8 @@
 // always and by mongo-auth-store.spec.ts when MONGODB_URL is set.
 import { randomUUID } from 'node:crypto';
 import { AccountCreated, RoleChanged, SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
-import type { Account, AuthEvent, NewSession, OAuthIdentity } from '../domain/account.ts';
+import type { Account, AuthEvent } from '../domain/account.ts';
+import { contractRecords, errorOf } from './auth-store.contract-records.ts';
 import { type AuthStore, isStoreError } from './auth-store.ts';
 
 export interface AuthStoreFixture {
@@ -23,54 +24,14 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
       await fixture.close();
     });
 
-    // Whole milliseconds: what MongoDB keeps of a Date.
-    const t0 = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const later = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
-    const DAY = 24 * 3600;
-
-    const account = (email: string, over: Partial<Account> = {}): Account => ({
-      id: randomUUID(),
-      email,
-      emailKey: email.toLowerCase(),
-      passwordHash: '$scrypt$ln=1,r=1,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA',
-      role: 'user',
-      createTime: t0,
-      updateTime: t0,
-      version: 1,
-      ...over,
-    });
-    let tokens = 0;
-    const newSession = (userId: string, expiresIn = 30 * DAY): NewSession => {
-      const id = randomUUID();
-      const refreshExpiresAt = later(expiresIn);
-      return {
-        session: { id, userId, createTime: t0, lastRefreshTime: t0, refreshExpiresAt, revokedAt: undefined },
-        refreshToken: { hash: `hash-${++tokens}-${randomUUID()}`, sessionId: id, userId, expiresAt: refreshExpiresAt },
-      };
-    };
-    const created = (a: Account): AuthEvent[] => [
-      { kind: 'account_created', account: a, oauthProvider: '', requestId: 'r' },
-    ];
+    const { t0, later, account, newSession, created, identity, next, attempt } = contractRecords();
     const add = async (email: string, over: Partial<Account> = {}) => {
       const a = account(email, over);
       const s = newSession(a.id);
       await store.createAccount({ account: a, session: s }, created(a));
       return { account: a, session: s };
     };
-    const identity = (userId: string, subject = randomUUID()): OAuthIdentity => ({
-      provider: 'example',
-      subject,
-      userId,
-      email: 'x@example.com',
-      createTime: t0,
-    });
-    const errorOf = (p: Promise<unknown>) =>
-      p.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
     const pendingTypes = async () => (await store.outbox.pendingEvents(100)).map((e) => e.envelope.type);
-    const next = (n: number) => ({ hash: `next-${n}-${randomUUID()}`, expiresAt: later(30 * DAY) });
 
     describe('accounts', () => {
       it('stores an account with its first session and reads it back by id and by email key', async () => {
@@ -269,15 +230,6 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
     });
 
     describe('OAuth attempts', () => {
-      const attempt = (expiresAt: Date) => ({
-        stateHash: `state-${randomUUID()}`,
-        provider: 'example',
-        redirectUri: 'https://app.example.com/cb',
-        codeVerifier: 'verifier',
-        nonce: 'nonce',
-        expiresAt,
-      });
-
       it('hands an attempt out once, and never after it expired', async () => {
         const live = attempt(later(600));
         await store.saveOAuthAttempt(live);

@@ -2,22 +2,27 @@
 // ports, sharing one key ring, one revocation list and one in-process event
 // bus, as in embedded mode. Never imported by production code.
 import { credentials, type Metadata, status } from '@grpc/grpc-js';
-import { AuthServiceClient, type TokenPair } from '@messenger/gen/messenger/auth/v1/auth';
+import {
+  AuthServiceClient,
+  type LoginResponse,
+  type RefreshTokenResponse,
+  type RegisterResponse,
+  type TokenPair,
+} from '@messenger/gen/messenger/auth/v1/auth';
+import { SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { UserServiceClient } from '@messenger/gen/messenger/user/v1/user';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
-  type ClientPool,
   cachedServiceTokenSource,
-  createClientPool,
   createLocalJwksSource,
-  createLogger,
-  createMetrics,
   createTokenAuthenticator,
-  fieldViolationsOf,
-  InProcessEventBus,
-  loadMessengerCatalog,
   type RevocationList,
-} from '@messenger/platform';
+} from '@messenger/platform/auth';
+import { InProcessEventBus } from '@messenger/platform/events';
+import { type ClientPool, createClientPool, fieldViolationsOf } from '@messenger/platform/grpc';
+import { createLogger } from '@messenger/platform/logger';
+import { createMetrics } from '@messenger/platform/metrics';
 import {
   call,
   createTestAuth,
@@ -29,11 +34,15 @@ import {
 } from '@messenger/platform/testing';
 import { MemoryUserStore, startUserService } from '@messenger/user';
 import { type OAuthSettings, type RunningService, startAuthService } from '../app.ts';
-import { grpcUserProfiles } from '../grpc/user-profiles.grpc.ts';
+import { grpcUserProfiles } from '../clients/user-profiles.client.ts';
 import { MemoryAuthStore } from '../store/memory/memory-auth-store.ts';
 
 export const CHAT_SECRET = 'chat-secret-0123456789';
 export const ROOT_EMAIL = 'root@example.com';
+/** The password `register` and `login` use unless told otherwise. */
+export const PASSWORD = 'correct horse battery';
+
+type Registration = Partial<{ email: string; password: string; nickname: string }>;
 
 export interface AuthFixture {
   readonly auth: TestAuth;
@@ -48,6 +57,14 @@ export interface AuthFixture {
   waitForEvent(predicate: (e: EventEnvelope) => boolean, what?: string): Promise<EventEnvelope>;
   /** A unique email and nickname per call. */
   unique(base?: string): { email: string; nickname: string };
+  /** Registers a new account: a unique email and nickname and `PASSWORD`, unless given. */
+  register(over?: Registration): Promise<RegisterResponse>;
+  login(email: string, password?: string): Promise<LoginResponse>;
+  refresh(tokens: TokenPair | undefined): Promise<RefreshTokenResponse>;
+  /** Whether another service, sharing the revocation list, still accepts the access token. */
+  accepted(tokens: TokenPair | undefined): Promise<boolean>;
+  /** The `auth.session.revoked` event that names the session. */
+  revokedEvent(sessionId: string): Promise<EventEnvelope>;
   close(): Promise<void>;
 }
 
@@ -114,6 +131,18 @@ export async function startAuthFixture(opts: AuthFixtureOptions = {}): Promise<A
   const client = new AuthServiceClient(authAddress, credentials.createInsecure());
   const users = new UserServiceClient(`127.0.0.1:${user.port}`, credentials.createInsecure());
   let seq = 0;
+  const unique = (base = 'user') => {
+    const tag = `${++seq}${Math.floor(Math.random() * 1e6)}`;
+    return { email: `${base}.${tag}@example.com`, nickname: `${base}_${tag}` };
+  };
+  const waitForEvent = async (predicate: (e: EventEnvelope) => boolean, what = 'event') => {
+    for (let i = 0; i < 300; i++) {
+      const found = events.find(predicate);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`${what} did not arrive`);
+  };
   return {
     auth,
     bus,
@@ -123,18 +152,29 @@ export async function startAuthFixture(opts: AuthFixtureOptions = {}): Promise<A
     users,
     authAddress,
     events,
-    async waitForEvent(predicate, what = 'event') {
-      for (let i = 0; i < 300; i++) {
-        const found = events.find(predicate);
-        if (found) return found;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error(`${what} did not arrive`);
+    waitForEvent,
+    unique,
+    register: (over = {}) => call(client, client.register, { ...unique(), password: PASSWORD, ...over }),
+    login: (email, password = PASSWORD) => call(client, client.login, { email, password }),
+    refresh: (tokens) => call(client, client.refreshToken, { refreshToken: tokens?.refreshToken ?? '' }),
+    accepted(tokens) {
+      const other = createTokenAuthenticator({
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+        serviceAudience: TEST_SERVICE_AUDIENCE,
+        jwks: createLocalJwksSource(auth.ring),
+        revocations,
+      });
+      return other.verifyAccessToken(tokens?.accessToken ?? '').then(
+        () => true,
+        () => false,
+      );
     },
-    unique(base = 'user') {
-      const tag = `${++seq}${Math.floor(Math.random() * 1e6)}`;
-      return { email: `${base}.${tag}@example.com`, nickname: `${base}_${tag}` };
-    },
+    revokedEvent: (sessionId) =>
+      waitForEvent(
+        (e) => e.type === 'auth.session.revoked' && payloadOf(e, SessionsRevoked.decode).sessionIds.includes(sessionId),
+        `auth.session.revoked of ${sessionId}`,
+      ),
     async close() {
       client.close();
       users.close();
@@ -151,6 +191,15 @@ export async function startAuthFixture(opts: AuthFixtureOptions = {}): Promise<A
 export function claimsOf(token: string): Record<string, unknown> {
   const payload = token.split('.')[1] ?? '';
   return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** The session id (`sid`) of a pair's access token. */
+export function sessionOf(tokens: TokenPair | undefined): string {
+  return claimsOf(tokens?.accessToken ?? '').sid as string;
+}
+
+export function payloadOf<T>(event: EventEnvelope, decode: (bytes: Uint8Array) => T): T {
+  return decode(event.payload?.value ?? new Uint8Array());
 }
 
 export function bearer(fixture: AuthFixture, tokens: TokenPair | undefined): Metadata {

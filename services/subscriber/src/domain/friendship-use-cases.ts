@@ -1,14 +1,22 @@
-import { DomainError, ErrorKind, type FieldViolation } from '@messenger/platform';
-import { type FriendshipStore, isStoreError, listKeyOf } from '../store/friendship-store.ts';
 import {
   type Actor,
+  callerId,
   canonicalId,
-  type Friendship,
-  type FriendshipView,
-  userIdProblem,
-  type ViewStatus,
-  viewOf,
-} from './friendship.ts';
+  DomainError,
+  retryOnRace,
+  throwIfInvalid,
+  violation,
+} from '@messenger/platform/domain';
+import { type FriendshipStore, listKeyOf } from '../store/friendship-store.ts';
+import { type Friendship, type FriendshipView, userIdProblem, type ViewStatus, viewOf } from './friendship.ts';
+import {
+  alreadyFriends,
+  FRIENDSHIP_RACE_SUBJECT,
+  friendRequestNotFound,
+  incomingRequest,
+  ownRequest,
+  userNotFound,
+} from './subscriber-errors.ts';
 import type { UserDirectory } from './user-directory.ts';
 
 export interface FriendshipUseCaseDeps {
@@ -40,8 +48,6 @@ export interface Page<T> {
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
-/** A change that keeps losing races to concurrent changes of the pair gives up after this many tries. */
-const MAX_ATTEMPTS = 5;
 
 export type FriendshipUseCases = ReturnType<typeof createFriendshipUseCases>;
 
@@ -69,12 +75,8 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
     async makeFriend(meta: CallMeta, targetId: string): Promise<FriendshipView> {
       const me = callerId(meta.actor);
       const other = otherUserId(me, targetId);
-      if (!(await users.exists(other, meta.requestId))) {
-        throw new DomainError(ErrorKind.NotFound, 'USER_NOT_FOUND', 'no user with this id');
-      }
-      // A lost race (the other side inserted the pair first, or changed it) is
-      // retried from a fresh read: two crossing requests end as one friendship.
-      return retryOnRace(async () => {
+      if (!(await users.exists(other, meta.requestId))) throw userNotFound();
+      return retryOnPairRace(async () => {
         const current = await store.get(me, other);
         if (!current) {
           const time = now();
@@ -98,16 +100,10 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
     async confirmFriend(meta: CallMeta, requesterId: string): Promise<FriendshipView> {
       const me = callerId(meta.actor);
       const other = otherUserId(me, requesterId);
-      return retryOnRace(async () => {
+      return retryOnPairRace(async () => {
         const current = await store.get(me, other);
         // The caller's own request is not one they can confirm: only its addressee can.
-        if (!current || (current.state === 'pending' && current.requesterId === me)) {
-          throw new DomainError(
-            ErrorKind.NotFound,
-            'FRIEND_REQUEST_NOT_FOUND',
-            'there is no friend request from this user',
-          );
-        }
+        if (!current || (current.state === 'pending' && current.requesterId === me)) throw friendRequestNotFound();
         if (current.state === 'confirmed') return viewOf(current, me);
         return viewOf(await confirm(current, meta.requestId), me);
       });
@@ -117,19 +113,11 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
     async declineFriend(meta: CallMeta, requesterId: string): Promise<ViewStatus | undefined> {
       const me = callerId(meta.actor);
       const other = otherUserId(me, requesterId);
-      return retryOnRace(async () => {
+      return retryOnPairRace(async () => {
         const current = await store.get(me, other);
         if (!current) return undefined;
-        if (current.state === 'confirmed') {
-          throw new DomainError(ErrorKind.FailedPrecondition, 'ALREADY_FRIENDS', 'you are friends; use Unfriend');
-        }
-        if (current.requesterId === me) {
-          throw new DomainError(
-            ErrorKind.FailedPrecondition,
-            'OWN_REQUEST',
-            'only the addressee declines a request; withdraw yours with Unfriend',
-          );
-        }
+        if (current.state === 'confirmed') throw alreadyFriends();
+        if (current.requesterId === me) throw ownRequest();
         const time = now();
         await store.delete(current, current.version, [
           { kind: 'declined', before: current, time, requestId: meta.requestId },
@@ -143,17 +131,11 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
     async unfriend(meta: CallMeta, otherId: string): Promise<ViewStatus | undefined> {
       const me = callerId(meta.actor);
       const other = otherUserId(me, otherId);
-      return retryOnRace(async () => {
+      return retryOnPairRace(async () => {
         const current = await store.get(me, other);
         if (!current) return undefined;
         const previous = viewOf(current, me).status;
-        if (previous === 'incoming') {
-          throw new DomainError(
-            ErrorKind.FailedPrecondition,
-            'INCOMING_REQUEST',
-            'this user asked you; use DeclineFriend to turn the request down',
-          );
-        }
+        if (previous === 'incoming') throw incomingRequest();
         await remove(current, me, meta.requestId);
         return previous;
       });
@@ -201,12 +183,6 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
   };
 }
 
-/** These methods act for a signed-in user; a service credential has no side to act on. */
-function callerId(actor: Actor): string {
-  if (actor.kind === 'user') return canonicalId(actor.userId);
-  throw new DomainError(ErrorKind.PermissionDenied, 'USER_CALLER_REQUIRED', 'this method acts for a signed-in user');
-}
-
 function otherUserId(me: string, given: string): string {
   throwIfInvalid([violation('user_id', userIdProblem(given))]);
   const other = canonicalId(given);
@@ -215,17 +191,12 @@ function otherUserId(me: string, given: string): string {
   return other;
 }
 
-async function retryOnRace<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!isStoreError(error, 'conflict') && !isStoreError(error, 'duplicate')) throw error;
-      if (n >= MAX_ATTEMPTS) {
-        throw new DomainError(ErrorKind.Aborted, 'CONCURRENT_CHANGE', 'the friendship kept changing; try again');
-      }
-    }
-  }
+/**
+ * A lost race (the other side inserted the pair first, or changed it) is
+ * retried from a fresh read, so two crossing requests end as one friendship.
+ */
+function retryOnPairRace<T>(attempt: () => Promise<T>): Promise<T> {
+  return retryOnRace(attempt, { on: ['conflict', 'duplicate'], subject: FRIENDSHIP_RACE_SUBJECT });
 }
 
 // The page token is opaque to callers; inside it names the filter it belongs
@@ -251,13 +222,4 @@ function decodeListToken(token: string, status: ViewStatus | undefined): string 
     return parsed[1];
   }
   throw DomainError.invalid([{ field: 'page_token', description: 'is not a page token of this list' }]);
-}
-
-function violation(field: string, problem: string | undefined): FieldViolation | undefined {
-  return problem === undefined ? undefined : { field, description: problem };
-}
-
-function throwIfInvalid(candidates: readonly (FieldViolation | undefined)[]): void {
-  const violations = candidates.filter((v): v is FieldViolation => v !== undefined);
-  if (violations.length > 0) throw DomainError.invalid(violations);
 }

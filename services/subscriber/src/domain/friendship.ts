@@ -41,21 +41,11 @@ export type FriendshipEvent =
       readonly requestId: string;
     };
 
-/** Who acts, as far as the rules care. */
-export type Actor =
-  | { readonly kind: 'user'; readonly userId: string }
-  | { readonly kind: 'service'; readonly service: string };
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function userIdProblem(id: string): string | undefined {
   if (id === '') return 'is required';
   return UUID.test(id) ? undefined : 'must be a UUID';
-}
-
-/** Ids are compared, and pairs keyed, in their canonical lowercase form. */
-export function canonicalId(id: string): string {
-  return id.toLowerCase();
 }
 
 /** The pair's id and event key: both ids in ascending order joined by `:`, as events.proto specifies. */

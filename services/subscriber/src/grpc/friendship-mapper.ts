@@ -1,7 +1,8 @@
 // The one place where friendships cross between the domain and the protobuf messages.
 import { type Friendship, FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
-import { type Caller, DomainError } from '@messenger/platform';
-import type { Actor, FriendshipView, ViewStatus } from '../domain/friendship.ts';
+import { type Actor, DomainError } from '@messenger/platform/domain';
+import type { Caller } from '@messenger/platform/grpc';
+import type { FriendshipView, ViewStatus } from '../domain/friendship.ts';
 
 const TO_PROTO: Record<ViewStatus, FriendshipStatus> = {
   confirmed: FriendshipStatus.FRIENDSHIP_STATUS_CONFIRMED,

@@ -1,4 +1,5 @@
-import { type OutboxSource, StoreFailure } from '@messenger/platform';
+import { StoreFailure } from '@messenger/platform/domain';
+import type { OutboxSource } from '@messenger/platform/events';
 import { type Friendship, type FriendshipEvent, pairIdOfFriendship, type ViewStatus } from '../domain/friendship.ts';
 
 /**

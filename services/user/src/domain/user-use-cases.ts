@@ -1,10 +1,16 @@
-import { DomainError, ErrorKind, type FieldViolation } from '@messenger/platform';
+import {
+  canonicalId,
+  DomainError,
+  type FieldViolation,
+  retryOnRace,
+  throwIfInvalid,
+  violation,
+} from '@messenger/platform/domain';
 import { isStoreError, type NicknameKey, type UserStore } from '../store/user-store.ts';
 import {
   type Actor,
   aboutProblem,
   avatarUrlProblem,
-  canonicalId,
   nicknameProblem,
   normalizeNickname,
   searchQueryProblem,
@@ -13,6 +19,7 @@ import {
   type UserProfile,
   userIdProblem,
 } from './user.ts';
+import { nicknameTaken, notProfileOwner, PROFILE_RACE_SUBJECT, userExists, userNotFound } from './user-errors.ts';
 
 export interface UserUseCaseDeps {
   readonly store: UserStore;
@@ -56,8 +63,6 @@ export interface Page<T> {
 export const MAX_BATCH = 100;
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
-/** A change that keeps losing optimistic-concurrency races gives up after this many tries. */
-const MAX_ATTEMPTS = 5;
 
 export type UserUseCases = ReturnType<typeof createUserUseCases>;
 
@@ -95,14 +100,7 @@ export function createUserUseCases(deps: UserUseCaseDeps) {
         const existing = await store.get(user.id);
         // Auth retrying a registration: the same id and nickname get the profile back unchanged.
         if (existing?.nickname === user.nickname) return existing;
-        if (existing) {
-          throw new DomainError(
-            ErrorKind.AlreadyExists,
-            'USER_EXISTS',
-            'a profile with this user_id already exists with another nickname',
-          );
-        }
-        throw nicknameTaken();
+        throw existing ? userExists() : nicknameTaken();
       }
       onCommit();
       return user;
@@ -205,11 +203,7 @@ export function createUserUseCases(deps: UserUseCaseDeps) {
 /** Only the owner or an admin changes a profile; a service credential alone does not make one either. */
 function assertMayChange(actor: Actor, userId: string): void {
   if (actor.kind === 'user' && (actor.admin || canonicalId(actor.userId) === userId)) return;
-  throw new DomainError(
-    ErrorKind.PermissionDenied,
-    'NOT_PROFILE_OWNER',
-    'only the owner of a profile or an admin may change it',
-  );
+  throw notProfileOwner();
 }
 
 function updateViolations(input: UpdateUserInput): (FieldViolation | undefined)[] {
@@ -233,17 +227,9 @@ function updateViolations(input: UpdateUserInput): (FieldViolation | undefined)[
   ];
 }
 
-async function retryOnConflict<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!isStoreError(error, 'conflict')) throw error;
-      if (n >= MAX_ATTEMPTS) {
-        throw new DomainError(ErrorKind.Aborted, 'CONCURRENT_CHANGE', 'the profile kept changing; try again');
-      }
-    }
-  }
+/** Each attempt reads the profile afresh; a write from a stale read conflicts and is tried again. */
+function retryOnConflict<T>(attempt: () => Promise<T>): Promise<T> {
+  return retryOnRace(attempt, { on: ['conflict'], subject: PROFILE_RACE_SUBJECT });
 }
 
 // The page token is opaque to callers; inside it names the search it belongs
@@ -269,21 +255,4 @@ function decodeSearchToken(token: string, prefix: string): NicknameKey {
     return { nicknameLower: parsed[1] as string, id: parsed[2] as string };
   }
   throw DomainError.invalid([{ field: 'page_token', description: 'is not a page token of this search' }]);
-}
-
-function violation(field: string, problem: string | undefined): FieldViolation | undefined {
-  return problem === undefined ? undefined : { field, description: problem };
-}
-
-function throwIfInvalid(candidates: readonly (FieldViolation | undefined)[]): void {
-  const violations = candidates.filter((v): v is FieldViolation => v !== undefined);
-  if (violations.length > 0) throw DomainError.invalid(violations);
-}
-
-function userNotFound(): DomainError {
-  return new DomainError(ErrorKind.NotFound, 'USER_NOT_FOUND', 'no user with this id');
-}
-
-function nicknameTaken(): DomainError {
-  return new DomainError(ErrorKind.AlreadyExists, 'NICKNAME_TAKEN', 'the nickname is taken');
 }

@@ -1,5 +1,6 @@
 // The user profile and its rules. Plain TypeScript: no transport, driver or
 // generated code, so every rule is testable on its own.
+import type { ServiceActor, UserActor } from '@messenger/platform/domain';
 
 export interface UserProfile {
   readonly id: string;
@@ -29,10 +30,8 @@ export type UserEvent =
     }
   | { readonly kind: 'deleted'; readonly before: UserProfile; readonly requestId: string };
 
-/** Who acts, as far as the rules care. */
-export type Actor =
-  | { readonly kind: 'user'; readonly userId: string; readonly admin: boolean }
-  | { readonly kind: 'service'; readonly service: string };
+/** Who acts, as far as the rules care: the platform's actor, with whether a user is an admin. */
+export type Actor = (UserActor & { readonly admin: boolean }) | ServiceActor;
 
 export const NICKNAME_MIN = 3;
 export const NICKNAME_MAX = 32;
@@ -83,9 +82,4 @@ export function searchQueryProblem(query: string): string | undefined {
     return `must be 1-${NICKNAME_MAX} characters of letters a-z, digits 0-9, "_" and "."`;
   }
   return undefined;
-}
-
-/** Ids are compared in their canonical lowercase form. */
-export function canonicalId(id: string): string {
-  return id.toLowerCase();
 }

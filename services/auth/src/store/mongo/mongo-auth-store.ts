@@ -1,20 +1,6 @@
-import {
-  inTransaction,
-  isDuplicateKeyError,
-  MongoOutbox,
-  openMongoStore,
-  TOKEN_VALIDITY_HORIZON_SECONDS,
-} from '@messenger/platform';
+import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Db, MongoClient } from 'mongodb';
-import type {
-  Account,
-  AuthEvent,
-  NewSession,
-  OAuthAttempt,
-  OAuthIdentity,
-  Role,
-  Session,
-} from '../../domain/account.ts';
+import type { Account, AuthEvent, NewSession, OAuthAttempt, OAuthIdentity } from '../../domain/account.ts';
 import { toOutboxEntries } from '../../events/auth-events.ts';
 import {
   type AuthStore,
@@ -23,74 +9,26 @@ import {
   type RotationResult,
   StoreError,
 } from '../auth-store.ts';
-
-export interface AccountDoc {
-  _id: string;
-  email: string;
-  /** The unique key. */
-  emailKey: string;
-  passwordHash: string | null;
-  role: Role;
-  createTime: Date;
-  updateTime: Date;
-  version: number;
-  /** Written by every sign-in, so that a sign-in and a deletion of the account conflict. */
-  lastSignInTime?: Date;
-}
-
-export interface SessionDoc {
-  _id: string;
-  userId: string;
-  createTime: Date;
-  lastRefreshTime: Date;
-  refreshExpiresAt: Date;
-  revokedAt: Date | null;
-  /** TTL: when no token of the session can verify any more. */
-  expireAt: Date;
-}
-
-export interface RefreshTokenDoc {
-  /** SHA-256 of the token. */
-  _id: string;
-  sessionId: string;
-  userId: string;
-  /** TTL. */
-  expiresAt: Date;
-  /** Null while the token is the session's current one. */
-  usedAt: Date | null;
-}
-
-interface IdentityDoc {
-  /** `<provider>|<subject>`: unique. */
-  _id: string;
-  provider: string;
-  subject: string;
-  userId: string;
-  email: string;
-  createTime: Date;
-}
-
-interface AttemptDoc {
-  /** SHA-256 of the state. */
-  _id: string;
-  provider: string;
-  redirectUri: string;
-  codeVerifier: string;
-  nonce: string;
-  /** TTL. */
-  expiresAt: Date;
-}
-
-interface ProcessedDoc {
-  /** The consumed event's id. */
-  _id: string;
-  processedAt: Date;
-}
-
-interface LockDoc {
-  _id: string;
-  version: number;
-}
+import {
+  type AccountDoc,
+  type AttemptDoc,
+  fromAccountDoc,
+  fromAttemptDoc,
+  fromIdentityDoc,
+  fromSessionDoc,
+  type IdentityDoc,
+  identityKey,
+  type LockDoc,
+  type ProcessedDoc,
+  type RefreshTokenDoc,
+  type SessionDoc,
+  sessionExpiry,
+  toAccountDoc,
+  toAttemptDoc,
+  toIdentityDoc,
+  toRefreshTokenDoc,
+  toSessionDoc,
+} from './auth-documents.ts';
 
 /** Every change of who is admin bumps this document, so concurrent ones write-conflict and run one after the other. */
 const ADMINS_LOCK = 'admins';
@@ -231,10 +169,9 @@ export class MongoAuthStore implements AuthStore {
         { session },
       );
       if (used.modifiedCount === 0) return { kind: 'reused', session: fromSessionDoc(stored) };
-      await this.#tokens.insertOne(
-        { _id: next.hash, sessionId: stored._id, userId: stored.userId, expiresAt: next.expiresAt, usedAt: null },
-        { session },
-      );
+      await this.#tokens.insertOne(toRefreshTokenDoc({ ...next, sessionId: stored._id, userId: stored.userId }), {
+        session,
+      });
       const rotated: SessionDoc = {
         ...stored,
         lastRefreshTime: now,
@@ -278,14 +215,7 @@ export class MongoAuthStore implements AuthStore {
   }
 
   async saveOAuthAttempt(attempt: OAuthAttempt): Promise<void> {
-    await this.#attempts.insertOne({
-      _id: attempt.stateHash,
-      provider: attempt.provider,
-      redirectUri: attempt.redirectUri,
-      codeVerifier: attempt.codeVerifier,
-      nonce: attempt.nonce,
-      expiresAt: attempt.expiresAt,
-    });
+    await this.#attempts.insertOne(toAttemptDoc(attempt));
   }
 
   async takeOAuthAttempt(stateHash: string, now: Date): Promise<OAuthAttempt | undefined> {
@@ -293,14 +223,7 @@ export class MongoAuthStore implements AuthStore {
     const doc = await this.#attempts.findOneAndDelete({ _id: stateHash });
     // The TTL monitor runs once a minute; an expired attempt may still be there.
     if (!doc || doc.expiresAt.getTime() <= now.getTime()) return undefined;
-    return {
-      stateHash: doc._id,
-      provider: doc.provider,
-      redirectUri: doc.redirectUri,
-      codeVerifier: doc.codeVerifier,
-      nonce: doc.nonce,
-      expiresAt: doc.expiresAt,
-    };
+    return fromAttemptDoc(doc);
   }
 
   async removeUser(
@@ -341,10 +264,7 @@ export class MongoAuthStore implements AuthStore {
 
   async #insertSession({ session: s, refreshToken: t }: NewSession, session: ClientSession): Promise<void> {
     await this.#sessions.insertOne(toSessionDoc(s), { session });
-    await this.#tokens.insertOne(
-      { _id: t.hash, sessionId: t.sessionId, userId: t.userId, expiresAt: t.expiresAt, usedAt: null },
-      { session },
-    );
+    await this.#tokens.insertOne(toRefreshTokenDoc(t), { session });
   }
 
   /** A change and its outbox entries in one transaction. */
@@ -377,79 +297,6 @@ export function translateError(error: unknown): unknown {
     return new StoreError('duplicate', 'a unique key exists', { cause: error });
   }
   return error;
-}
-
-/** Kept until no access token of the session can verify, then removed by TTL. */
-function sessionExpiry(refreshExpiresAt: Date): Date {
-  return new Date(refreshExpiresAt.getTime() + TOKEN_VALIDITY_HORIZON_SECONDS * 1000);
-}
-
-function identityKey(provider: string, subject: string): string {
-  return `${provider}|${subject}`;
-}
-
-function toAccountDoc(a: Account): AccountDoc {
-  return {
-    _id: a.id,
-    email: a.email,
-    emailKey: a.emailKey,
-    passwordHash: a.passwordHash ?? null,
-    role: a.role,
-    createTime: a.createTime,
-    updateTime: a.updateTime,
-    version: a.version,
-  };
-}
-
-function fromAccountDoc(d: AccountDoc): Account {
-  return {
-    id: d._id,
-    email: d.email,
-    emailKey: d.emailKey,
-    passwordHash: d.passwordHash ?? undefined,
-    role: d.role,
-    createTime: d.createTime,
-    updateTime: d.updateTime,
-    version: d.version,
-  };
-}
-
-function toSessionDoc(s: Session): SessionDoc {
-  return {
-    _id: s.id,
-    userId: s.userId,
-    createTime: s.createTime,
-    lastRefreshTime: s.lastRefreshTime,
-    refreshExpiresAt: s.refreshExpiresAt,
-    revokedAt: s.revokedAt ?? null,
-    expireAt: sessionExpiry(s.refreshExpiresAt),
-  };
-}
-
-function fromSessionDoc(d: SessionDoc): Session {
-  return {
-    id: d._id,
-    userId: d.userId,
-    createTime: d.createTime,
-    lastRefreshTime: d.lastRefreshTime,
-    refreshExpiresAt: d.refreshExpiresAt,
-    revokedAt: d.revokedAt ?? undefined,
-  };
-}
-
-function toIdentityDoc(i: OAuthIdentity): IdentityDoc {
-  return {
-    _id: identityKey(i.provider, i.subject),
-    provider: i.provider,
-    subject: i.subject,
-    userId: i.userId,
-    email: i.email,
-    createTime: i.createTime,
-  };
-}
-
-function fromIdentityDoc(d: IdentityDoc): OAuthIdentity {
-  return { provider: d.provider, subject: d.subject, userId: d.userId, email: d.email, createTime: d.createTime };
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
