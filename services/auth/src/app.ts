@@ -1,15 +1,9 @@
-import {
-  type ApiCatalog,
-  type Authenticator,
-  createGrpcServer,
-  type EventBus,
-  type Logger,
-  type Metrics,
-  type RevocationList,
-  type SigningKeyRing,
-  startOutboxRelay,
-  type TokenSigner,
-} from '@messenger/platform';
+import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import type { RevocationList, SigningKeyRing, TokenSigner } from '@messenger/platform/auth';
+import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
+import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import type { Logger } from '@messenger/platform/logger';
+import type { Metrics } from '@messenger/platform/metrics';
 import { normalizeEmail } from './domain/account.ts';
 import { createAuthUseCases } from './domain/auth-use-cases.ts';
 import { createOAuthUseCases } from './domain/oauth-use-cases.ts';

@@ -1,4 +1,4 @@
-import { ConfigError } from '@messenger/platform';
+import { ConfigError } from '@messenger/platform/config';
 import { loadAuthConfig } from './config.ts';
 
 const problemsOf = (env: Record<string, string>): string[] => {

@@ -1,13 +1,5 @@
-import {
-  ConfigError,
-  type ConfigOf,
-  type ConfigSpec,
-  grpcServiceSettings,
-  loadConfig,
-  runtimeSettings,
-  serviceAddressSettings,
-  setting,
-} from '@messenger/platform';
+import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
+import { grpcServiceSettings, runtimeSettings, serviceAddressSettings } from '@messenger/platform/runtime';
 import type { AuthServiceDeps } from './app.ts';
 import { emailProblem, normalizeEmail } from './domain/account.ts';
 import type { OidcProviderConfig } from './oidc/openid-oidc-client.ts';

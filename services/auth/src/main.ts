@@ -5,11 +5,11 @@ import {
   cachedServiceTokenSource,
   createLocalJwksSource,
   createTokenSigner,
-  exitOnShutdownSignal,
   generateSigningKeyRing,
   importSigningKeyRing,
-  startServiceRuntime,
-} from '@messenger/platform';
+} from '@messenger/platform/auth';
+import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
+import { startServiceRuntime } from '@messenger/platform/runtime';
 import { startAuthService } from './app.ts';
 import { grpcUserProfiles } from './clients/user-profiles.client.ts';
 import { authPolicyDeps, loadAuthConfig } from './config.ts';

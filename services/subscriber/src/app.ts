@@ -1,12 +1,8 @@
-import {
-  type ApiCatalog,
-  type Authenticator,
-  createGrpcServer,
-  type EventBus,
-  type Logger,
-  type Metrics,
-  startOutboxRelay,
-} from '@messenger/platform';
+import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
+import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import type { Logger } from '@messenger/platform/logger';
+import type { Metrics } from '@messenger/platform/metrics';
 import { createFriendshipUseCases } from './domain/friendship-use-cases.ts';
 import type { UserDirectory } from './domain/user-directory.ts';
 import { userDeletedConsumer } from './events/user-deleted.consumer.ts';

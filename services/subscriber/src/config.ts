@@ -1,12 +1,10 @@
+import { type ConfigOf, type ConfigSpec, loadConfig } from '@messenger/platform/config';
 import {
-  type ConfigOf,
-  type ConfigSpec,
   grpcServiceSettings,
-  loadConfig,
   runtimeSettings,
   serviceAddressSettings,
   serviceSecretSetting,
-} from '@messenger/platform';
+} from '@messenger/platform/runtime';
 
 /** Every setting of the subscriber service; the only place its environment is read. */
 export const subscriberSettings = {

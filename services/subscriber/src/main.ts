@@ -1,7 +1,8 @@
 // Composition root of the subscriber service as its own process (cluster mode):
 // config → runtime (logging, metrics, event bus, trust) → store → user
 // directory → gRPC server, drained on SIGTERM.
-import { exitOnShutdownSignal, startServiceRuntime } from '@messenger/platform';
+import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
+import { startServiceRuntime } from '@messenger/platform/runtime';
 import { startSubscriberService } from './app.ts';
 import { grpcUserDirectory } from './clients/user-directory.client.ts';
 import { loadSubscriberConfig } from './config.ts';

@@ -1,12 +1,8 @@
-import {
-  type ApiCatalog,
-  type Authenticator,
-  createGrpcServer,
-  type EventBus,
-  type Logger,
-  type Metrics,
-  startOutboxRelay,
-} from '@messenger/platform';
+import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
+import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import type { Logger } from '@messenger/platform/logger';
+import type { Metrics } from '@messenger/platform/metrics';
 import { createUserUseCases } from './domain/user-use-cases.ts';
 import { userServiceHandlers } from './grpc/user.handlers.ts';
 import type { UserStore } from './store/user-store.ts';

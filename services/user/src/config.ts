@@ -1,4 +1,5 @@
-import { type ConfigOf, type ConfigSpec, grpcServiceSettings, loadConfig, runtimeSettings } from '@messenger/platform';
+import { type ConfigOf, type ConfigSpec, loadConfig } from '@messenger/platform/config';
+import { grpcServiceSettings, runtimeSettings } from '@messenger/platform/runtime';
 
 /** Every setting of the user service; the only place its environment is read. */
 export const userSettings = {

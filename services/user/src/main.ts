@@ -1,7 +1,8 @@
 // Composition root of the user service as its own process (cluster mode):
 // config → runtime (logging, metrics, event bus, trust) → store → gRPC server,
 // drained on SIGTERM.
-import { exitOnShutdownSignal, startServiceRuntime } from '@messenger/platform';
+import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
+import { startServiceRuntime } from '@messenger/platform/runtime';
 import { startUserService } from './app.ts';
 import { loadUserConfig } from './config.ts';
 import { MemoryUserStore } from './store/memory/memory-user-store.ts';

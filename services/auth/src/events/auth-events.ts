@@ -1,6 +1,6 @@
 // What the auth service publishes: envelopes as events.proto documents them.
 import { AccountCreated, RoleChanged, SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
-import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform';
+import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
 import type { AuthEvent } from '../domain/account.ts';
 import { toRevocationReason, toRoleMessage } from '../grpc/auth-mapper.ts';
 

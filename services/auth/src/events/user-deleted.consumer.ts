@@ -1,6 +1,7 @@
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { UserDeleted } from '@messenger/gen/messenger/user/v1/events';
-import { type Logger, payloadTypeName, type Subscription } from '@messenger/platform';
+import { payloadTypeName, type Subscription } from '@messenger/platform/events';
+import type { Logger } from '@messenger/platform/logger';
 import type { AuthUseCases } from '../domain/auth-use-cases.ts';
 
 export const USER_EVENTS_TOPIC = 'user.events';

@@ -1,14 +1,10 @@
 // Logout across processes: the revocation list in Redis, as in a cluster.
 // Needs the test infrastructure (scripts/with-test-infra.sh, as `make test` runs it).
 import { status } from '@grpc/grpc-js';
-import {
-  createLocalJwksSource,
-  loadConfig,
-  reasonOf,
-  runtimeSettings,
-  type ServiceRuntime,
-  startServiceRuntime,
-} from '@messenger/platform';
+import { createLocalJwksSource } from '@messenger/platform/auth';
+import { loadConfig } from '@messenger/platform/config';
+import { reasonOf } from '@messenger/platform/grpc';
+import { runtimeSettings, type ServiceRuntime, startServiceRuntime } from '@messenger/platform/runtime';
 import { TEST_AUDIENCE, TEST_ISSUER, TEST_SERVICE_AUDIENCE } from '@messenger/platform/testing';
 import { type AuthFixture, bearer, call, failure, startAuthFixture } from '../testing/auth-fixture.ts';
 

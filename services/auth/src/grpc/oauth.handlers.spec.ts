@@ -3,7 +3,7 @@
 import { status } from '@grpc/grpc-js';
 import type { CompleteOAuthResponse } from '@messenger/gen/messenger/auth/v1/auth';
 import { AccountCreated } from '@messenger/gen/messenger/auth/v1/events';
-import { reasonOf } from '@messenger/platform';
+import { reasonOf } from '@messenger/platform/grpc';
 import { type AuthFixture, call, claimsOf, failure, startAuthFixture, violations } from '../testing/auth-fixture.ts';
 import { startTestOidcProvider, type TestOidcProvider } from '../testing/oidc-test-provider.ts';
 

@@ -6,7 +6,7 @@ import {
   FriendRequested,
 } from '@messenger/gen/messenger/subscriber/v1/events';
 import { FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
-import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform';
+import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
 import { type FriendshipEvent, pairIdOfFriendship } from '../domain/friendship.ts';
 
 export const SUBSCRIBER_EVENTS_TOPIC = 'subscriber.events';

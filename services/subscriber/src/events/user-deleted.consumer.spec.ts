@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { UserDeleted } from '@messenger/gen/messenger/user/v1/events';
-import { createEnvelope, InProcessEventBus, packPayload } from '@messenger/platform';
+import { createEnvelope, InProcessEventBus, packPayload } from '@messenger/platform/events';
 import { createFriendshipUseCases } from '../domain/friendship-use-cases.ts';
 import { MemoryFriendshipStore } from '../store/memory/memory-friendship-store.ts';
 import { USER_EVENTS_TOPIC, userDeletedConsumer } from './user-deleted.consumer.ts';

@@ -1,6 +1,6 @@
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { UserDeleted } from '@messenger/gen/messenger/user/v1/events';
-import type { Subscription } from '@messenger/platform';
+import type { Subscription } from '@messenger/platform/events';
 import type { FriendshipUseCases } from '../domain/friendship-use-cases.ts';
 
 export const USER_EVENTS_TOPIC = 'user.events';

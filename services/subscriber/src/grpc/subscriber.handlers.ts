@@ -1,5 +1,5 @@
 import { SubscriberServiceService } from '@messenger/gen/messenger/subscriber/v1/subscriber';
-import { type CallContext, type ServiceRegistration, service } from '@messenger/platform';
+import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import type { CallMeta, FriendshipUseCases } from '../domain/friendship-use-cases.ts';
 import { actorOf, statusFilterOf, toFriendshipMessage, toStatusMessage } from './friendship-mapper.ts';
 

@@ -1,6 +1,6 @@
 // What the user service publishes: envelopes as events.proto documents them.
 import { UserCreated, UserDeleted, UserUpdated } from '@messenger/gen/messenger/user/v1/events';
-import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform';
+import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
 import type { UserEvent } from '../domain/user.ts';
 import { toUserMessage } from '../grpc/user-mapper.ts';
 

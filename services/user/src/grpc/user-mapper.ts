@@ -1,6 +1,6 @@
 // The one place where profiles cross between the domain and the protobuf messages.
 import type { User } from '@messenger/gen/messenger/user/v1/user';
-import type { Caller } from '@messenger/platform';
+import type { Caller } from '@messenger/platform/grpc';
 import type { Actor, UserProfile } from '../domain/user.ts';
 
 export function toUserMessage(user: UserProfile): User {

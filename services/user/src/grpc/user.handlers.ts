@@ -1,5 +1,5 @@
 import { UserServiceService } from '@messenger/gen/messenger/user/v1/user';
-import { type CallContext, type ServiceRegistration, service } from '@messenger/platform';
+import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import type { CallMeta, UserUseCases } from '../domain/user-use-cases.ts';
 import { actorOf, toUserMessage } from './user-mapper.ts';
 

@@ -1,4 +1,4 @@
-import { MemoryOutbox } from '@messenger/platform';
+import { MemoryOutbox } from '@messenger/platform/events';
 import type {
   Account,
   AuthEvent,

@@ -1,4 +1,4 @@
-import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform';
+import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Friendship,

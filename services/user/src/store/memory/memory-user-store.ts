@@ -1,4 +1,4 @@
-import { MemoryOutbox } from '@messenger/platform';
+import { MemoryOutbox } from '@messenger/platform/events';
 import { normalizeNickname, type UserEvent, type UserProfile } from '../../domain/user.ts';
 import { toOutboxEntries } from '../../events/user-events.ts';
 import { type NicknameKey, StoreError, type UserStore } from '../user-store.ts';
