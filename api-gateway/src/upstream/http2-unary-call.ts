@@ -1,0 +1,331 @@
+// One unary gRPC call over node:http2, across its attempts: request
+// headers and frame out, response headers, DATA and trailers in, the status
+// decided when the stream closes, retries and the deadline on top.
+import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders } from 'node:http2';
+import { RETRY_BACKOFF } from '@messenger/platform/grpc';
+import { Code } from '../errors/status.ts';
+import type { Channel, PickWaiter } from './http2-channel.ts';
+import { encodeTimeout, type FramingError, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
+import { failure, isGrpcContentType, pushbackOf, requestHeaders, responsePairs, statusOf } from './http2-metadata.ts';
+import type { MetadataPairs, PendingUnary, UnaryResponse, UpstreamCall, UpstreamStatus } from './upstream.ts';
+
+/** What every call of one upstream shares. */
+export interface UnaryCallShared {
+  readonly maxReceiveBytes: number;
+  readonly maxAttempts: number;
+  /** Records the finished call (once per call, whatever its attempts); `started` is `performance.now()`. */
+  readonly observe: ((call: UpstreamCall, code: number, started: number) => void) | undefined;
+}
+
+/** A unary call always has a deadline; one without gets this, so nothing waits forever. */
+const FALLBACK_TIMEOUT_MS = 300_000;
+const EMPTY: MetadataPairs = [];
+const NO_TRAILERS: IncomingHttpHeaders = {};
+const OK: UpstreamStatus = { code: Code.OK, message: '', details: undefined };
+const REQUEST_OPTIONS = { endStream: false };
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_FLAG_END_STREAM } = constants;
+
+const CALL = Symbol('call');
+type TaggedStream = ClientHttp2Stream & { [CALL]?: UnaryCall };
+
+/**
+ * One unary call, across its attempts. It is its own PendingUnary, pick
+ * waiter and message sink, and node:http2's events reach it through shared
+ * listener functions (the stream is tagged with it): nothing is bound or
+ * closed over per call.
+ */
+export class UnaryCall implements PendingUnary, PickWaiter, MessageSink {
+  readonly result: Promise<UnaryResponse>;
+  readonly #shared: UnaryCallShared;
+  readonly #channel: Channel;
+  readonly #call: UpstreamCall;
+  readonly #idempotent: boolean;
+  readonly #started: number;
+  #resolve!: (response: UnaryResponse) => void;
+  #deadline = 0;
+  #done = false;
+  #attempts = 0;
+  #transparentRetried = false;
+  #timer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #waiting = false;
+  // The current attempt.
+  #stream: TaggedStream | undefined;
+  #session: ClientHttp2Session | undefined;
+  #httpStatus = 0;
+  /** The response is gRPC (200, application/grpc); other bodies are drained unread. */
+  #grpcBody = true;
+  /** Response headers arrived: the call is committed, never retried (gRPC retry design). */
+  #committed = false;
+  #headers: MetadataPairs = EMPTY;
+  #trailers: IncomingHttpHeaders | undefined;
+  #reader: MessageReader | undefined;
+  #message: Buffer | undefined;
+  #extraMessage = false;
+
+  constructor(shared: UnaryCallShared, channel: Channel, call: UpstreamCall, idempotent: boolean, observed: boolean) {
+    this.#shared = shared;
+    this.#channel = channel;
+    this.#call = call;
+    this.#idempotent = idempotent;
+    this.#started = observed && shared.observe !== undefined ? performance.now() : -1;
+    this.result = new Promise<UnaryResponse>((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  start(): void {
+    const deadline = Number.isFinite(this.#call.deadline) ? this.#call.deadline : Date.now() + FALLBACK_TIMEOUT_MS;
+    this.#deadline = deadline;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      this.finish(failure(Code.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+      return;
+    }
+    this.#timer = setTimeout(onDeadline, remaining, this);
+    this.#attempt();
+  }
+
+  cancel(): void {
+    if (this.#done) return;
+    this.#abort();
+    this.finish(failure(Code.CANCELLED, 'Cancelled on client'));
+  }
+
+  #attempt(): void {
+    this.#attempts++;
+    const session = this.#channel.pick();
+    if (session !== undefined) {
+      this.#send(session);
+      return;
+    }
+    this.#waiting = true;
+    this.#channel.wait(this);
+  }
+
+  onSession(session: ClientHttp2Session): void {
+    this.#waiting = false;
+    if (!this.#done) this.#send(session);
+  }
+
+  onNoSession(message: string): void {
+    this.#waiting = false;
+    if (!this.#done) this.#ended(failure(Code.UNAVAILABLE, message), false);
+  }
+
+  #send(session: ClientHttp2Session): void {
+    const call = this.#call;
+    const remaining = this.#deadline - Date.now();
+    this.#httpStatus = 0;
+    this.#grpcBody = true;
+    this.#headers = EMPTY;
+    this.#trailers = undefined;
+    this.#reader = undefined;
+    this.#message = undefined;
+    this.#extraMessage = false;
+    let stream: TaggedStream;
+    try {
+      const headers = requestHeaders(call.path, this.#channel.authority, encodeTimeout(remaining), call.metadata);
+      stream = session.request(headers, REQUEST_OPTIONS);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (session.closed || session.destroyed || (err as { code?: unknown }).code === 'ERR_HTTP2_OUT_OF_STREAMS') {
+        // The session takes no more streams: nothing was sent, another one is tried.
+        this.#channel.discard(session);
+        this.#ended(failure(Code.UNAVAILABLE, message), true);
+      } else {
+        // Headers node:http2 refuses (a path it finds invalid): no session would take them.
+        this.finish(failure(Code.INTERNAL, message));
+      }
+      return;
+    }
+    this.#stream = stream;
+    this.#session = session;
+    stream[CALL] = this;
+    stream.on('response', onResponse);
+    stream.on('data', onData);
+    stream.on('trailers', onTrailers);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    stream.end(frameMessage(call.request));
+  }
+
+  /** Events of an attempt that was abandoned (cancel, deadline, retry) are ignored. */
+  isStale(stream: ClientHttp2Stream): boolean {
+    return this.#stream !== stream;
+  }
+
+  /** @internal listener target */
+  response(headers: IncomingHttpHeaders, flags: number): void {
+    this.#httpStatus = Number(headers[':status']);
+    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+      this.#trailers = headers; // trailers-only: the status is in the only HEADERS frame
+      return;
+    }
+    this.#committed = true;
+    this.#grpcBody = this.#httpStatus === 200 && isGrpcContentType(headers['content-type']);
+    this.#headers = responsePairs(headers);
+  }
+
+  /** @internal listener target */
+  data(chunk: Buffer): void {
+    if (!this.#grpcBody || this.#done) return;
+    this.#reader ??= new MessageReader(this.#shared.maxReceiveBytes);
+    const error = this.#reader.push(chunk, this);
+    if (error !== undefined) {
+      this.#abort();
+      this.finish(framingFailure(error, this.#shared.maxReceiveBytes));
+    }
+  }
+
+  onMessage(message: Buffer): void {
+    if (this.#message === undefined) this.#message = message;
+    else this.#extraMessage = true;
+  }
+
+  /** @internal listener target */
+  trailers(trailers: IncomingHttpHeaders): void {
+    this.#trailers = trailers;
+  }
+
+  /** @internal listener target: the attempt's stream is closed; every event of it has been seen. */
+  closed(stream: ClientHttp2Stream): void {
+    this.#stream = undefined;
+    if (this.#done) return;
+    const trailers = this.#trailers;
+    if (trailers === undefined) {
+      const code = stream.rstCode;
+      this.#ended(this.#statusWithoutTrailers(code), code === NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    const status = this.#statusOfTrailers(trailers);
+    if (status.code === Code.OK) this.finish(OK);
+    else this.#ended(status, false);
+  }
+
+  /** The trailers' status, unless the body broke the unary contract (one whole message). */
+  #statusOfTrailers(trailers: IncomingHttpHeaders): UpstreamStatus {
+    const status = statusOf(trailers, this.#httpStatus);
+    if (status.code !== Code.OK) return status;
+    if (this.#reader?.partial) return failure(Code.INTERNAL, 'Response ended inside a message');
+    if (this.#message === undefined) return failure(Code.UNIMPLEMENTED, 'No message received');
+    if (this.#extraMessage) return failure(Code.UNIMPLEMENTED, 'Too many responses received');
+    return status;
+  }
+
+  /** A stream that ended without a gRPC status: why, from the reset code, the connection and the HTTP status. */
+  #statusWithoutTrailers(code: number): UpstreamStatus {
+    if (code === NGHTTP2_REFUSED_STREAM) return failure(Code.UNAVAILABLE, 'Stream refused by server');
+    if (this.#session?.destroyed) return failure(Code.UNAVAILABLE, 'Connection dropped');
+    if (code === NGHTTP2_CANCEL) return failure(Code.CANCELLED, 'Call cancelled by server');
+    if (code === NGHTTP2_ENHANCE_YOUR_CALM) return failure(Code.RESOURCE_EXHAUSTED, 'Bandwidth exhausted');
+    // A non-gRPC answer (an HTML error page, a proxy's 503): the HTTP status tells.
+    if (this.#httpStatus !== 0 && (this.#httpStatus !== 200 || !this.#grpcBody)) {
+      return statusOf(NO_TRAILERS, this.#httpStatus);
+    }
+    return failure(Code.INTERNAL, `Stream closed without gRPC status (RST_STREAM ${code})`);
+  }
+
+  /**
+   * An attempt failed: retried when nothing can have reached the service
+   * (once, at once), or when the method is idempotent, the status
+   * UNAVAILABLE and no response headers arrived (backoff, maxAttempts).
+   */
+  #ended(status: UpstreamStatus, unprocessed: boolean): void {
+    if (status.code === Code.UNAVAILABLE && !this.#committed) {
+      if (unprocessed && !this.#transparentRetried) {
+        this.#transparentRetried = true;
+        this.#attempts--;
+        this.#attempt();
+        return;
+      }
+      if (this.#idempotent && this.#attempts < this.#shared.maxAttempts) {
+        const pushback = pushbackOf(this.#trailers);
+        // The same backoff as the grpc-js channels' retry policy, with full jitter.
+        const ceiling = Math.min(
+          RETRY_BACKOFF.initialMs * RETRY_BACKOFF.multiplier ** (this.#attempts - 1),
+          RETRY_BACKOFF.maxMs,
+        );
+        const delay = pushback ?? Math.random() * ceiling;
+        if (delay >= 0 && Date.now() + delay < this.#deadline) {
+          this.#retryTimer = setTimeout(onRetry, delay, this);
+          return;
+        }
+      }
+    }
+    this.finish(status);
+  }
+
+  /** @internal timer target */
+  retry(): void {
+    this.#retryTimer = undefined;
+    if (!this.#done) this.#attempt();
+  }
+
+  /** @internal timer target */
+  expired(): void {
+    if (this.#done) return;
+    this.#abort();
+    this.finish(failure(Code.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+  }
+
+  /** Resets the attempt in flight (RST_STREAM CANCEL) or leaves the queue. */
+  #abort(): void {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (this.#waiting) {
+      this.#waiting = false;
+      this.#channel.unwait(this);
+    }
+  }
+
+  /** Settles the call, once: the response, metrics, timers. */
+  finish(status: UpstreamStatus): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#timer);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    if (this.#started >= 0) this.#shared.observe?.(this.#call, status.code, this.#started);
+    const ok = status.code === Code.OK;
+    this.#resolve({ status, body: ok ? this.#message : undefined, headers: this.#headers });
+  }
+}
+
+function framingFailure(error: FramingError, max: number): UpstreamStatus {
+  switch (error) {
+    case 'too-large':
+      return failure(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${max} bytes)`);
+    case 'compressed':
+      return failure(Code.INTERNAL, 'Received a compressed message, but no message encoding was negotiated');
+    default:
+      return failure(Code.INTERNAL, 'Received a message with an invalid compressed flag');
+  }
+}
+
+// Shared listeners: `this` is the stream, the call rides on it.
+function onResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
+  const call = this[CALL];
+  if (call !== undefined && !call.isStale(this)) call.response(headers, flags);
+}
+function onData(this: TaggedStream, chunk: Buffer): void {
+  const call = this[CALL];
+  if (call !== undefined && !call.isStale(this)) call.data(chunk);
+}
+function onTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
+  const call = this[CALL];
+  if (call !== undefined && !call.isStale(this)) call.trailers(trailers);
+}
+function onClose(this: TaggedStream): void {
+  const call = this[CALL];
+  this[CALL] = undefined;
+  if (call !== undefined && !call.isStale(this)) call.closed(this);
+}
+/** Errors end in 'close', where the status is decided; the listener keeps them from being thrown. */
+function onError(): void {}
+function onDeadline(call: UnaryCall): void {
+  call.expired();
+}
+function onRetry(call: UnaryCall): void {
+  call.retry();
+}

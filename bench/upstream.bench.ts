@@ -1,0 +1,180 @@
+// Upstream transport micro benchmark: the gateway's two Upstream
+// implementations — grpc-js (createGrpcUpstream) and node:http2
+// (createHttp2Upstream) — calling UserService.GetUser on the same gRPC server
+// (bench/gateway-processes.ts upstream, its own process), with the metadata
+// and metrics the gateway sends and records. For each transport:
+//   - CPU µs per call in this (the client) process: process.cpuUsage() over
+//     the calls made, user + system;
+//   - calls/s with BENCH_CONCURRENCY calls in flight, and with one at a time.
+// BENCH_DURATION_S seconds per measurement, BENCH_ROUNDS interleaved rounds
+// (the median is reported), after a warm-up of each.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
+import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
+import { createMetrics } from '@messenger/platform/metrics';
+// The transports themselves, not the gateway's package root: the bench
+// measures these two files and needs nothing else of the gateway (and
+// createHttp2Upstream is not exported there until it is wired into app.ts).
+import { createGrpcUpstream } from '../api-gateway/src/upstream/grpc-upstream.ts';
+import { createHttp2Upstream } from '../api-gateway/src/upstream/http2-upstream.ts';
+import type { Upstream } from '../api-gateway/src/upstream/upstream.ts';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const WARMUP_S = 1;
+const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
+const PATH = '/messenger.user.v1.UserService/GetUser';
+const SERVICE = 'messenger.user.v1.UserService';
+const here = dirname(fileURLToPath(import.meta.url));
+
+async function startUpstream(env: Record<string, string>): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [join(here, 'gateway-processes.ts'), 'upstream'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('upstream did not start within 30 s')), 30_000);
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /ready (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  return { port, stop };
+}
+
+interface Measure {
+  callsPerSecond: number;
+  cpuMicrosPerCall: number;
+  failures: number;
+}
+
+/** `concurrency` loops each making one call after another for `seconds`. */
+async function measure(call: () => Promise<boolean>, concurrency: number, seconds: number): Promise<Measure> {
+  let calls = 0;
+  let failures = 0;
+  const until = Date.now() + seconds * 1000;
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < until) {
+        if (await call()) calls++;
+        else failures++;
+      }
+    }),
+  );
+  const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return {
+    callsPerSecond: calls / elapsedS,
+    cpuMicrosPerCall: (used.user + used.system) / Math.max(1, calls + failures),
+    failures,
+  };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+const ring = await generateSigningKeyRing();
+const signer = createTokenSigner({ ...TRUST, keys: ring });
+const userId = randomUUID();
+const token = (await signer.signAccessToken({ userId, sessionId: randomUUID(), roles: [], ttlSeconds: 900 })).token;
+const catalog = await loadMessengerCatalog();
+const method = catalog.method(PATH);
+if (!method) throw new Error('GetUser is not in the catalog');
+const request = toBinary(method.descriptor.input, create(method.descriptor.input, { userId }));
+
+console.log(
+  `loopback; GetUser on one gRPC server process; ${DURATION_S}s per measurement, ${ROUNDS} interleaved rounds ` +
+    `(median), after ${WARMUP_S}s warm-up; concurrency ${CONCURRENCY} and 1`,
+);
+const server = await startUpstream({ BENCH_JWKS: await ring.exportPrivateJwks() });
+try {
+  const options = {
+    addresses: Object.fromEntries(catalog.services.map((s) => [s.typeName, `127.0.0.1:${server.port}`])),
+    catalog,
+    metrics: createMetrics({ defaultMetrics: false }),
+  };
+  const transports: { name: string; upstream: Upstream }[] = [
+    { name: 'grpc-js (createGrpcUpstream)', upstream: createGrpcUpstream(options) },
+    { name: 'node:http2 (createHttp2Upstream)', upstream: createHttp2Upstream(options) },
+  ];
+  const callOf = (upstream: Upstream) => async () => {
+    const { status } = await upstream.unary({
+      service: SERVICE,
+      path: PATH,
+      request,
+      metadata: { authorization: `Bearer ${token}`, 'x-request-id': randomUUID(), 'x-forwarded-for': '127.0.0.1' },
+      deadline: Date.now() + 10_000,
+    }).result;
+    return status.code === 0;
+  };
+  const runs = transports.map(() => ({ loaded: [] as Measure[], single: [] as Measure[] }));
+  for (const t of transports) {
+    await measure(callOf(t.upstream), CONCURRENCY, WARMUP_S);
+    await measure(callOf(t.upstream), 1, WARMUP_S);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, t] of transports.entries()) {
+      runs[i]?.loaded.push(await measure(callOf(t.upstream), CONCURRENCY, DURATION_S));
+      runs[i]?.single.push(await measure(callOf(t.upstream), 1, DURATION_S));
+    }
+  }
+  console.log('');
+  console.log(
+    `transport                          | ${`concurrency ${CONCURRENCY}`.padEnd(22)} | concurrency 1          | failed`,
+  );
+  console.log('                                   |  calls/s  CPU µs/call  |  calls/s  CPU µs/call  |');
+  const rows = transports.map((t, i) => {
+    const r = runs[i] ?? { loaded: [], single: [] };
+    return {
+      name: t.name,
+      loadedRate: median(r.loaded.map((m) => m.callsPerSecond)),
+      loadedCpu: median(r.loaded.map((m) => m.cpuMicrosPerCall)),
+      singleRate: median(r.single.map((m) => m.callsPerSecond)),
+      singleCpu: median(r.single.map((m) => m.cpuMicrosPerCall)),
+      failures: [...r.loaded, ...r.single].reduce((n, m) => n + m.failures, 0),
+    };
+  });
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(34)} | ${r.loadedRate.toFixed(0).padStart(8)} ${r.loadedCpu.toFixed(1).padStart(12)}  | ${r.singleRate.toFixed(0).padStart(8)} ${r.singleCpu.toFixed(1).padStart(12)}  | ${r.failures}`,
+    );
+  }
+  const [grpcJs, h2] = rows;
+  if (grpcJs && h2) {
+    console.log('');
+    console.log(
+      `node:http2 / grpc-js: CPU per call ×${(h2.loadedCpu / grpcJs.loadedCpu).toFixed(2)} (concurrency ${CONCURRENCY}), ` +
+        `×${(h2.singleCpu / grpcJs.singleCpu).toFixed(2)} (1); calls/s ×${(h2.loadedRate / grpcJs.loadedRate).toFixed(2)}, ` +
+        `×${(h2.singleRate / grpcJs.singleRate).toFixed(2)}`,
+    );
+  }
+  for (const t of transports) t.upstream.close();
+  if (rows.some((r) => r.failures > 0)) {
+    console.error('some calls failed; the figures above are not valid');
+    process.exitCode = 1;
+  }
+} finally {
+  await server.stop();
+}
