@@ -8,16 +8,16 @@
 // BENCH_JWKS. Prints `ready <port>` and runs until SIGTERM.
 import { randomUUID } from 'node:crypto';
 import { type ChatStore, MemoryChatStore, openMongoChatStore, startChatService } from '@messenger/chat';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
   createLocalJwksSource,
-  createLogger,
-  createMetrics,
   createTokenAuthenticator,
   InMemoryRevocationList,
-  InProcessEventBus,
   importSigningKeyRing,
-  loadMessengerCatalog,
-} from '@messenger/platform';
+} from '@messenger/platform/auth';
+import { InProcessEventBus } from '@messenger/platform/events';
+import { createLogger } from '@messenger/platform/logger';
+import { createMetrics } from '@messenger/platform/metrics';
 
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 const role = process.argv[2];

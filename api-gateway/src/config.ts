@@ -1,12 +1,6 @@
-import {
-  type ConfigOf,
-  type ConfigSpec,
-  loadConfig,
-  runtimeSettings,
-  serviceAddressSettings,
-  setting,
-} from '@messenger/platform';
-import type { RateLimitBudgets } from './plugins/rate-limit.ts';
+import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
+import { runtimeSettings, serviceAddressSettings } from '@messenger/platform/runtime';
+import type { RateLimitBudgets } from './plugins/rate-limit/rate-limit.plugin.ts';
 
 /** Every setting of the gateway process; the only place its environment is read. */
 export const gatewaySettings = {

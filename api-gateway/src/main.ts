@@ -1,7 +1,8 @@
 // Composition root of the gateway as its own process (cluster mode):
 // config → runtime (logging, metrics, event bus, trust) → Redis for shared
 // limits and cache → HTTP server, drained on SIGTERM.
-import { exitOnShutdownSignal, startServiceRuntime } from '@messenger/platform';
+import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
+import { startServiceRuntime } from '@messenger/platform/runtime';
 import { Redis } from 'ioredis';
 import { loadGatewayConfig, rateLimitBudgetsOf, upstreamsOf } from './config.ts';
 import { startGateway } from './server.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from '@messenger/platform';
+import type { Logger } from '@messenger/platform/logger';
 import type { FastifyInstance } from 'fastify';
 import { build, type GatewayOptions } from './app.ts';
 

@@ -2,7 +2,8 @@
 // per-user keys for private data, one upstream call for concurrent misses,
 // invalidation by events through the event bus; in memory and in Redis.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createEnvelope, type EventBus, InProcessEventBus, type Metrics, packPayload } from '@messenger/platform';
+import { createEnvelope, type EventBus, InProcessEventBus, packPayload } from '@messenger/platform/events';
+import type { Metrics } from '@messenger/platform/metrics';
 import { Redis } from 'ioredis';
 import { createTestAuth, type GatewayFixture, startGateway, startTestUpstream, testCatalog } from './fixture.ts';
 

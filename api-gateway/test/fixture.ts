@@ -21,26 +21,19 @@ import {
 import { Metadata, type ServiceDefinition } from '@grpc/grpc-js';
 import { BadRequest, DebugInfo, ResourceInfo } from '@messenger/gen/google/rpc/error_details';
 import { Status } from '@messenger/gen/google/rpc/status';
+import { type ApiCatalog, createApiCatalog } from '@messenger/platform/api-catalog';
 import {
-  type ApiCatalog,
-  type CallContext,
-  createApiCatalog,
-  createGrpcServer,
   createLocalJwksSource,
-  createLogger,
-  createMetrics,
   createTokenAuthenticator,
   createTokenSigner,
-  DomainError,
-  ErrorKind,
-  type GrpcServer,
   generateSigningKeyRing,
   InMemoryRevocationList,
-  type Logger,
-  type Metrics,
-  STATUS_DETAILS_KEY,
   type TokenAuthenticator,
-} from '@messenger/platform';
+} from '@messenger/platform/auth';
+import { DomainError, ErrorKind } from '@messenger/platform/domain';
+import { type CallContext, createGrpcServer, type GrpcServer, STATUS_DETAILS_KEY } from '@messenger/platform/grpc';
+import { createLogger, type Logger } from '@messenger/platform/logger';
+import { createMetrics, type Metrics } from '@messenger/platform/metrics';
 import type { FastifyInstance } from 'fastify';
 import { build, type GatewayOptions } from '../src/app.ts';
 

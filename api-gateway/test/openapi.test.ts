@@ -1,6 +1,6 @@
 // The OpenAPI document is derived from the same descriptors as the routes.
-import { loadMessengerCatalog } from '@messenger/platform';
-import { buildOpenApiDocument } from '../src/plugins/openapi-document.ts';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
+import { buildOpenApiDocument } from '../src/plugins/openapi/openapi-document.ts';
 import { compileRouteTable } from '../src/routing/route-table.ts';
 import { type GatewayFixture, startGateway } from './fixture.ts';
 

@@ -1,10 +1,10 @@
 // Rate limits per class from the contract, keyed by user (or client IP when
-// anonymous), on @fastify/rate-limit's Redis store shared by every gateway
-// (its local store in embedded mode), and what happens without Redis.
+// anonymous), counted in Redis shared by every gateway (in the process in
+// embedded mode), and what happens without Redis.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import type { RateLimitBudgets } from '../src/plugins/rate-limit.ts';
+import type { RateLimitBudgets } from '../src/plugins/rate-limit/rate-limit.plugin.ts';
 import { createTestAuth, type GatewayFixture, startGateway, startTestUpstream, testCatalog } from './fixture.ts';
 
 const redisUrl = process.env.REDIS_URL;
@@ -112,7 +112,7 @@ describe('rate limits shared through Redis', () => {
       const limitedOnB = await signIn(b, ip);
       expect(limitedOnB.statusCode).toBe(429);
       expect((await signIn(a, ip)).statusCode).toBe(429);
-      // The counter lives in Redis, under the plugin's key.
+      // The counter lives in Redis, under the gateway's rate-limit prefix.
       const keys = await redisA.keys(`gw:rl:*strict:ip:${ip}`);
       expect(keys).toHaveLength(1);
       expect(Number(await redisA.get(keys[0] as string))).toBe(5);
@@ -128,7 +128,7 @@ describe('rate limits shared through Redis', () => {
 });
 
 describe('when Redis is unreachable', () => {
-  // Decision (see plugins/rate-limit.ts): requests are neither refused nor let
+  // Decision (see plugins/rate-limit/): requests are neither refused nor let
   // through unlimited. Each gateway counts locally while Redis is down, tries
   // Redis again after a second, and counts each fallback in a metric.
   let blackHole: Server;

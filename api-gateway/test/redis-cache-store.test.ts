@@ -15,5 +15,8 @@ afterAll(() => {
 runCacheStoreContract('RedisCacheStore', async () => {
   const redis = new Redis(redisUrl);
   clients.push(redis);
+  // Connected first: the store bounds every command by 100 ms, and setting up
+  // a connection on a busy machine can take longer than that.
+  await redis.ping();
   return new RedisCacheStore(redis, { prefix: 'gw-test:cache:' });
 });

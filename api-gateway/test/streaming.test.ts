@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
-import { createEnvelope, InProcessEventBus, packPayload } from '@messenger/platform';
+import { createEnvelope, InProcessEventBus, packPayload } from '@messenger/platform/events';
 import { type GatewayFixture, startGateway } from './fixture.ts';
 
 interface Reading {

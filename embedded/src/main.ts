@@ -1,6 +1,7 @@
 // `make run`: the whole system in one process (see system.ts), its URLs and a
 // ready line on stdout, stopped cleanly by Ctrl-C or SIGTERM.
-import { createLogger, exitOnShutdownSignal } from '@messenger/platform';
+import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
+import { createLogger } from '@messenger/platform/logger';
 import { loadEmbeddedConfig } from './config.ts';
 import { startSystem } from './system.ts';
 

@@ -12,22 +12,20 @@ import {
   MemoryChatStore,
   startChatService,
 } from '@messenger/chat';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
   cachedServiceTokenSource,
-  createClientPool,
   createLocalJwksSource,
-  createLogger,
-  createMetrics,
   createTokenAuthenticator,
   createTokenSigner,
-  type EventBus,
   generateSigningKeyRing,
   InMemoryRevocationList,
-  InProcessEventBus,
   importSigningKeyRing,
-  type Logger,
-  loadMessengerCatalog,
-} from '@messenger/platform';
+} from '@messenger/platform/auth';
+import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
+import { createClientPool } from '@messenger/platform/grpc';
+import { createLogger, type Logger } from '@messenger/platform/logger';
+import { createMetrics } from '@messenger/platform/metrics';
 import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
 import { MemoryUserStore, startUserService } from '@messenger/user';
 import type { EmbeddedConfig } from './config.ts';

@@ -2,8 +2,8 @@
 // names a server (docker-compose, or any machine with MongoDB), since none
 // can be installed on the machines that run `make test` by default.
 import { randomUUID } from 'node:crypto';
+import type { PreparedStore } from '@messenger/platform/mongo';
 import { type Db, MongoClient } from 'mongodb';
-import type { PreparedStore } from '../src/index.ts';
 
 export interface FreshMongoStore<S> {
   readonly store: S;

@@ -9,12 +9,12 @@ import {
   createTokenSigner,
   generateSigningKeyRing,
   InMemoryRevocationList,
-  outgoingMetadata,
   type ServiceTokenSource,
   type SigningKeyRing,
   type TokenAuthenticator,
   type TokenSigner,
-} from '../src/index.ts';
+} from '@messenger/platform/auth';
+import { outgoingMetadata } from '@messenger/platform/grpc';
 
 export const TEST_ISSUER = 'messenger-auth';
 export const TEST_AUDIENCE = 'messenger';

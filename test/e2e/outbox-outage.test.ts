@@ -8,14 +8,11 @@ import { credentials } from '@grpc/grpc-js';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { UserUpdated } from '@messenger/gen/messenger/user/v1/events';
 import { UserServiceClient } from '@messenger/gen/messenger/user/v1/user';
-import {
-  createLogger,
-  createMetrics,
-  type EventBus,
-  KafkaEventBus,
-  loadMessengerCatalog,
-  type SubscriptionHandle,
-} from '@messenger/platform';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
+import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
+import { KafkaEventBus } from '@messenger/platform/events/kafka';
+import { createLogger } from '@messenger/platform/logger';
+import { createMetrics } from '@messenger/platform/metrics';
 import { call, createTestAuth, type TestAuth } from '@messenger/platform/testing';
 import { MemoryUserStore, type RunningService, startUserService } from '@messenger/user';
 import { kafkaBrokers, MOCK_SETTINGS, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './support/kafka.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Logger } from '@messenger/platform';
+import type { Logger } from '@messenger/platform/logger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MarshalError } from '../marshal/request.ts';
 import {

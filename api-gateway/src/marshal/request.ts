@@ -9,6 +9,7 @@ import {
   toBinary,
 } from '@bufbuild/protobuf';
 import type { Route } from '../routing/route-table.ts';
+import { SCALAR_JSON_WKT } from './well-known-types.ts';
 
 /** Input the client got wrong: always a 400 with a field violation when the field is known. */
 export class MarshalError extends Error {
@@ -34,21 +35,6 @@ export interface RequestMarshaller {
 
 const MAX_MESSAGE_CHARS = 300;
 const MAX_QUERY_DEPTH = 8;
-/** Message types whose JSON form is a string (or bool/number) and so can come from one query value. */
-const STRINGY_WKT: ReadonlySet<string> = new Set([
-  'google.protobuf.Timestamp',
-  'google.protobuf.Duration',
-  'google.protobuf.FieldMask',
-  'google.protobuf.StringValue',
-  'google.protobuf.BytesValue',
-  'google.protobuf.Int32Value',
-  'google.protobuf.UInt32Value',
-  'google.protobuf.Int64Value',
-  'google.protobuf.UInt64Value',
-  'google.protobuf.FloatValue',
-  'google.protobuf.DoubleValue',
-  'google.protobuf.BoolValue',
-]);
 const TRUE = new Set(['true', 'True', 'TRUE', 't', 'T', '1']);
 const FALSE = new Set(['false', 'False', 'FALSE', 'f', 'F', '0']);
 
@@ -144,7 +130,7 @@ function applyQueryValue(
       obj[field.jsonName] = queryFieldValue(field, raw, key);
       return;
     }
-    if (field.fieldKind !== 'message' || STRINGY_WKT.has(field.message.typeName)) {
+    if (field.fieldKind !== 'message' || SCALAR_JSON_WKT.has(field.message.typeName)) {
       throw new MarshalError(
         `query parameter ${JSON.stringify(clip(key))}: ${field.name} has no sub-fields`,
         field.name,
@@ -165,7 +151,7 @@ function applyQueryValue(
 function queryFieldValue(field: DescField, raw: string | readonly string[], key: string): JsonValue {
   if (field.fieldKind === 'list') {
     const values = typeof raw === 'string' ? [raw] : raw;
-    if (field.listKind === 'message' && !STRINGY_WKT.has(field.message.typeName)) {
+    if (field.listKind === 'message' && !SCALAR_JSON_WKT.has(field.message.typeName)) {
       throw new MarshalError(`${field.name} cannot be set from the query string`, field.name);
     }
     return values.map((v) => elementFromString(field, v));
@@ -175,7 +161,7 @@ function queryFieldValue(field: DescField, raw: string | readonly string[], key:
   if (field.fieldKind === 'map')
     throw new MarshalError(`${field.name} cannot be set from the query string`, field.name);
   if (field.fieldKind === 'message') {
-    if (!STRINGY_WKT.has(field.message.typeName)) {
+    if (!SCALAR_JSON_WKT.has(field.message.typeName)) {
       throw new MarshalError(`${field.name} cannot be set from the query string`, field.name);
     }
     return field.message.typeName === 'google.protobuf.BoolValue' ? boolFrom(raw) : raw;

@@ -1,4 +1,4 @@
-import { createApiCatalog, loadMessengerCatalog } from '@messenger/platform';
+import { createApiCatalog, loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { editedDescriptorSet, testCatalog } from '../../test/fixture.ts';
 import { compileRouteTable, RouteTableError } from './route-table.ts';
 

@@ -1,6 +1,6 @@
 import { type DescField, type DescMessage, getOption, hasOption } from '@bufbuild/protobuf';
 import { Access } from '@messenger/gen/messenger/options/v1/options';
-import type { ApiCatalog, MethodInfo } from '@messenger/platform';
+import type { ApiCatalog, MethodInfo } from '@messenger/platform/api-catalog';
 import { type PathTemplate, parsePathTemplate, type Segment, shapeOf } from './path-template.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -1,5 +1,7 @@
 import { type CallOptions, Client, credentials, Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { type ApiCatalog, type Metrics, STATUS_DETAILS_KEY } from '@messenger/platform';
+import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import { channelServiceConfig, STATUS_DETAILS_KEY } from '@messenger/platform/grpc';
+import type { Metrics } from '@messenger/platform/metrics';
 import { Code, codeName } from '../errors/status.ts';
 import type {
   MetadataPairs,
@@ -43,7 +45,7 @@ export function createGrpcUpstream(opts: GrpcUpstreamOptions): Upstream {
   }
   for (const [address, services] of servicesAt) {
     const client = new Client(address, credentials.createInsecure(), {
-      'grpc.service_config': JSON.stringify(serviceConfig(services, opts)),
+      'grpc.service_config': JSON.stringify(channelServiceConfig(services, opts.catalog, opts.maxAttempts)),
       'grpc.enable_retries': 1,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
@@ -215,29 +217,4 @@ function observe(
     { target: call.service, method, code: codeName(code) },
     Number(process.hrtime.bigint() - started) / 1e9,
   );
-}
-
-function serviceConfig(services: readonly string[], opts: GrpcUpstreamOptions): object {
-  const names: { service: string; method: string }[] = [];
-  for (const info of opts.catalog.methods()) {
-    if (info.idempotent && services.includes(info.service)) names.push({ service: info.service, method: info.name });
-  }
-  // Spread calls over every address the name resolves to (headless Services in Kubernetes).
-  const loadBalancingConfig = [{ round_robin: {} }];
-  if (names.length === 0) return { loadBalancingConfig, methodConfig: [] };
-  return {
-    loadBalancingConfig,
-    methodConfig: [
-      {
-        name: names,
-        retryPolicy: {
-          maxAttempts: opts.maxAttempts ?? 3,
-          initialBackoff: '0.05s',
-          maxBackoff: '1s',
-          backoffMultiplier: 2,
-          retryableStatusCodes: ['UNAVAILABLE'],
-        },
-      },
-    ],
-  };
 }

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { REQUEST_ID_KEY } from '@messenger/platform';
+import { REQUEST_ID_KEY } from '@messenger/platform/logger';
 import type { MetadataPairs } from './upstream.ts';
 
 /** `Grpc-Metadata-<key>` request headers become metadata `<key>` (grpc-gateway's convention). */

@@ -1,8 +1,8 @@
 /**
  * The gateway's only view of its services: method path + request bytes +
  * metadata + deadline in; response bytes + status + headers out. Routing,
- * marshalling and policy never see the transport, so a leaner client than
- * grpc-js (DESIGN §7) can replace it without touching them.
+ * marshalling and policy never see the transport, so another client (one
+ * leaner than grpc-js, say) can replace it without touching them.
  */
 export interface UpstreamCall {
   /** Fully-qualified service name, e.g. `messenger.user.v1.UserService`: picks the channel. */

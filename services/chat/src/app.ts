@@ -1,21 +1,18 @@
-import {
-  type ApiCatalog,
-  type Authenticator,
-  createGrpcServer,
-  type EventBus,
-  type Logger,
-  type Metrics,
-  type SubscriptionHandle,
-  startOutboxRelay,
-} from '@messenger/platform';
-import { type ChatLimits, createChatUseCases } from './domain/chat-use-cases.ts';
+import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import { type EventBus, type SubscriptionHandle, startOutboxRelay } from '@messenger/platform/events';
+import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import type { Logger } from '@messenger/platform/logger';
+import type { Metrics } from '@messenger/platform/metrics';
+import { createChatUseCases } from './domain/chat-use-cases.ts';
 import type { FriendshipChecker, UserProfiles } from './domain/directories.ts';
-import { UpdateHub, type UpdateHubOptions } from './domain/update-hub.ts';
+import type { ChatLimits } from './domain/use-case-context.ts';
+import { chatEventEntry } from './events/chat-events.ts';
 import { liveUpdatesConsumer } from './events/live-updates.consumer.ts';
 import type { LiveUpdate } from './events/live-updates.ts';
 import { userEventsConsumer } from './events/user-events.consumer.ts';
 import { chatServiceHandlers } from './grpc/chat.handlers.ts';
-import type { ChatStore } from './store/chat-store.ts';
+import { UpdateHub, type UpdateHubOptions } from './live/update-hub.ts';
+import { type ChatStore, withEventEncoding } from './store/chat-store.ts';
 
 /** A started service, as the embedded runner and main.ts hold it. */
 export interface RunningService {
@@ -65,12 +62,17 @@ export async function startChatService(
     log: deps.logger.child({ component: 'outbox-relay' }),
     ...(options.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: options.relayPollIntervalMs }),
   });
+  // The store's outbox wakes the relay whenever a write commits events, so it publishes at once.
+  const stopWaking = deps.store.outbox.onCommit(() => relay.notify());
+  const stopRelay = async () => {
+    stopWaking();
+    await relay.stop();
+  };
   const chats = createChatUseCases({
-    store: deps.store,
+    store: withEventEncoding(deps.store, chatEventEntry),
     users: deps.users,
     friends: deps.friends,
     ...(options.limits ? { limits: options.limits } : {}),
-    onCommit: () => relay.notify(),
   });
   const hub = new UpdateHub<LiveUpdate>(options.updates);
   const server = createGrpcServer({
@@ -97,13 +99,13 @@ export async function startChatService(
         hub.close();
         await server.shutdown(graceMs);
         await leave();
-        await relay.stop();
+        await stopRelay();
       },
     };
   } catch (error) {
     hub.close();
     await leave();
-    await relay.stop();
+    await stopRelay();
     throw error;
   }
 }

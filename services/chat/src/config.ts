@@ -1,13 +1,10 @@
+import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
 import {
-  type ConfigOf,
-  type ConfigSpec,
   grpcServiceSettings,
-  loadConfig,
   runtimeSettings,
   serviceAddressSettings,
   serviceSecretSetting,
-  setting,
-} from '@messenger/platform';
+} from '@messenger/platform/runtime';
 import type { ChatServiceOptions } from './app.ts';
 
 /** Every setting of the chat service; the only place its environment is read. */

@@ -1,11 +1,12 @@
 // Composition root of the chat service as its own process (cluster mode):
 // config → runtime (logging, metrics, event bus, trust) → store → user and
 // subscriber clients → gRPC server, drained on SIGTERM.
-import { exitOnShutdownSignal, startServiceRuntime } from '@messenger/platform';
+import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
+import { startServiceRuntime } from '@messenger/platform/runtime';
 import { startChatService } from './app.ts';
+import { grpcFriendshipChecker } from './clients/friendship-checker.client.ts';
+import { grpcUserProfiles } from './clients/user-profiles.client.ts';
 import { chatServiceOptionsOf, loadChatConfig } from './config.ts';
-import { grpcFriendshipChecker } from './grpc/friendship-checker.grpc.ts';
-import { grpcUserProfiles } from './grpc/user-profiles.grpc.ts';
 import { MemoryChatStore } from './store/memory/memory-chat-store.ts';
 import { openMongoChatStore } from './store/mongo/mongo-chat-store.ts';
 

@@ -3,14 +3,9 @@
 // and a per-file namespace so that test files sharing it never share topics
 // or consumer groups.
 import { randomUUID } from 'node:crypto';
-import {
-  createLogger,
-  type EventBus,
-  KafkaEventBus,
-  type KafkaEventBusOptions,
-  type Logger,
-  type Subscription,
-} from '@messenger/platform';
+import type { EventBus, Subscription } from '@messenger/platform/events';
+import { KafkaEventBus, type KafkaEventBusOptions } from '@messenger/platform/events/kafka';
+import { createLogger, type Logger } from '@messenger/platform/logger';
 
 export function kafkaBrokers(): string[] {
   const brokers = process.env.KAFKA_BROKERS;

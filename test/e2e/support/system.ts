@@ -4,7 +4,7 @@
 
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
-import type { EventBus, SubscriptionHandle } from '@messenger/platform';
+import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
 import { Kafka, logLevel } from 'kafkajs';
 import { Gateway } from './http.ts';
 import { kafkaBrokers, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './kafka.ts';

@@ -13,10 +13,11 @@ export interface CachedResponse {
  * path>|<entity id>`); invalidating a tag drops its entries. A fill that
  * started before an invalidation of one of its tags is not stored, so a
  * response read before an update can never land in the cache after it.
+ * Every method is asynchronous and may reject (Redis down or slow): the
+ * response cache then answers without the store.
  */
 export interface ResponseCacheStore {
-  /** May answer synchronously (the in-memory store does): a hit then costs no extra tick. */
-  get(key: string): CachedResponse | undefined | Promise<CachedResponse | undefined>;
+  get(key: string): Promise<CachedResponse | undefined>;
   /** Taken before the upstream call of a fill; passed back to `set`. */
   mark(tags: readonly string[]): Promise<CacheMark>;
   set(key: string, value: CachedResponse, ttlMs: number, tags: readonly string[], mark: CacheMark): Promise<void>;

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { positiveInt } from '../../options.ts';
 import type { CachedResponse, CacheMark, ResponseCacheStore } from './cache-store.ts';
 
 interface Entry {
@@ -16,10 +17,8 @@ export class MemoryCacheStore implements ResponseCacheStore {
   #epoch = 0;
 
   constructor(maxEntries: number) {
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1)
-      throw new TypeError('cache.maxEntries must be a positive integer');
     this.#entries = new LRUCache<string, Entry>({
-      max: maxEntries,
+      max: positiveInt('cache.maxEntries', maxEntries),
       ttlAutopurge: false,
       dispose: (entry, key) => {
         for (const tag of entry.tags) {
@@ -32,7 +31,7 @@ export class MemoryCacheStore implements ResponseCacheStore {
     });
   }
 
-  get(key: string): CachedResponse | undefined {
+  async get(key: string): Promise<CachedResponse | undefined> {
     return this.#entries.get(key)?.value;
   }
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { withTimeout } from '../../redis-timeout.ts';
+import { RedisGuard, type RedisGuardOptions, withTimeout } from '../../redis-guard.ts';
 import type { CachedResponse, CacheMark, ResponseCacheStore } from './cache-store.ts';
 
 // KEYS: entry, tag sets…, tag generations… ; ARGV: value, ttl ms, tag count, expected generations…
@@ -32,11 +32,9 @@ end
 return n
 `;
 
-export interface RedisCacheStoreOptions {
+export interface RedisCacheStoreOptions extends Pick<RedisGuardOptions, 'timeoutMs' | 'retryMs' | 'log' | 'onFailure'> {
   /** Key prefix; default `gw:cache:`. */
   readonly prefix?: string;
-  /** Longest wait for one Redis command before it counts as failed; default 100 ms. */
-  readonly timeoutMs?: number;
 }
 
 /**
@@ -44,22 +42,23 @@ export interface RedisCacheStoreOptions {
  * `<prefix>e:<key>` the entry (`etag \n storedAt \n body`, with a TTL),
  * `<prefix>t:<tag>` the set of entry keys carrying a tag,
  * `<prefix>g:<tag>` the tag's invalidation count (what a fill's mark records).
- * Commands that fail or time out reject; the cache plugin treats that as a
- * miss, so Redis trouble costs latency, never correctness.
+ * Commands that fail or time out reject, and then Redis is left alone for a
+ * while (RedisGuard); the response cache treats a rejection as a miss, so
+ * Redis trouble costs latency, never correctness.
  */
 export class RedisCacheStore implements ResponseCacheStore {
   readonly #redis: Redis;
   readonly #prefix: string;
-  readonly #timeoutMs: number;
+  readonly #guard: RedisGuard;
 
   constructor(redis: Redis, opts: RedisCacheStoreOptions = {}) {
     this.#redis = redis;
     this.#prefix = opts.prefix ?? 'gw:cache:';
-    this.#timeoutMs = opts.timeoutMs ?? 100;
+    this.#guard = new RedisGuard({ ...opts, name: 'response cache store (Redis)', meanwhile: 'serving without it' });
   }
 
   async get(key: string): Promise<CachedResponse | undefined> {
-    const raw = await withTimeout(this.#redis.get(`${this.#prefix}e:${key}`), this.#timeoutMs);
+    const raw = await this.#guard.run('get', () => this.#redis.get(`${this.#prefix}e:${key}`));
     if (raw === null) return undefined;
     const a = raw.indexOf('\n');
     const b = raw.indexOf('\n', a + 1);
@@ -69,7 +68,7 @@ export class RedisCacheStore implements ResponseCacheStore {
 
   async mark(tags: readonly string[]): Promise<CacheMark> {
     if (tags.length === 0) return [];
-    const gens = await withTimeout(this.#redis.mget(tags.map((t) => `${this.#prefix}g:${t}`)), this.#timeoutMs);
+    const gens = await this.#guard.run('mark', () => this.#redis.mget(tags.map((t) => `${this.#prefix}g:${t}`)));
     return gens.map((g) => g ?? '');
   }
 
@@ -88,13 +87,16 @@ export class RedisCacheStore implements ResponseCacheStore {
       String(tags.length),
       ...(mark as string[]),
     ];
-    await withTimeout(this.#redis.eval(SET_SCRIPT, keys.length, ...keys, ...args), this.#timeoutMs);
+    await this.#guard.run('set', () => this.#redis.eval(SET_SCRIPT, keys.length, ...keys, ...args));
   }
 
   async invalidate(tags: readonly string[]): Promise<void> {
     if (tags.length === 0) return;
     const keys = [...tags.map((t) => `${this.#prefix}t:${t}`), ...tags.map((t) => `${this.#prefix}g:${t}`)];
-    await withTimeout(this.#redis.eval(INVALIDATE_SCRIPT, keys.length, ...keys), this.#timeoutMs * 10);
+    // Not skipped while Redis is left alone, and not counted as a fallback: a
+    // failure rejects, so the event bus delivers the event again later. It
+    // may touch many keys, hence the longer bound.
+    await withTimeout(this.#redis.eval(INVALIDATE_SCRIPT, keys.length, ...keys), this.#guard.timeoutMs * 10);
   }
 
   async close(): Promise<void> {}

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { Access, CacheScope } from '@messenger/gen/messenger/options/v1/options';
-import type { Logger } from '@messenger/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Route } from '../../routing/route-table.ts';
 import type { CachedResponse, CacheMark, ResponseCacheStore } from './cache-store.ts';
@@ -31,23 +30,20 @@ export interface ResponseCache {
 }
 
 export interface ResponseCacheOptions {
+  /** Reports its own failures (RedisCacheStore counts and logs them, and skips Redis for a while after one). */
   readonly store: ResponseCacheStore;
   readonly routes: readonly Route[];
-  readonly log: Logger;
-  readonly onStoreError?: (op: string) => void;
   /** Called after each event that dropped entries (metrics). */
   readonly onInvalidated?: (eventType: string) => void;
-  /** After a store failure, how long to serve without the store before trying it again; default 1 s. */
-  readonly storeRetryMs?: number;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * The response cache (DESIGN §4): only methods whose contract declares a
- * cache policy, only GET bindings. Keys are the route plus the request URL
- * (path and query as sent), plus the caller for PRIVATE scope; a hit costs
- * no decoding.
+ * The response cache: only methods whose contract declares a cache
+ * policy, only GET bindings. Keys are the route plus the request URL (path
+ * and query as sent), plus the caller for PRIVATE scope; a hit costs no
+ * decoding.
  *
  * Invalidation is by event: a method's `invalidated_by` lists event types;
  * an event's key names the entities it changed (one id, or several joined
@@ -58,7 +54,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * for their TTL only.
  */
 export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
-  const { store, log } = opts;
+  const { store } = opts;
   const inflight = new Map<string, Promise<{ entry: CachedResponse } | { error: unknown }>>();
   const methodsByEvent = new Map<string, Set<string>>();
   for (const route of opts.routes) {
@@ -74,21 +70,6 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
     }
   }
   const topics = [...new Set([...methodsByEvent.keys()].map((t) => `${t.slice(0, t.indexOf('.'))}.events`))];
-
-  let lastWarn = 0;
-  // A failing store (Redis down or slow) is skipped for a while rather than
-  // making every request wait for its timeout.
-  let storeDownUntil = 0;
-  const storeUp = () => storeDownUntil === 0 || Date.now() >= storeDownUntil;
-  const storeFailed = (op: string, err: unknown) => {
-    storeDownUntil = Date.now() + (opts.storeRetryMs ?? 1000);
-    opts.onStoreError?.(op);
-    const now = Date.now();
-    if (now - lastWarn > 10_000) {
-      lastWarn = now;
-      log.warn({ err, op }, 'response cache store failed; serving without it');
-    }
-  };
 
   return {
     topics,
@@ -110,15 +91,8 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
       const key = `${route.operationId}|${privateScope ? `u:${userId}` : 'p'}|${req.url}`;
       const ttlMs = policy.ttlSeconds * 1000;
 
-      let hit: CachedResponse | undefined;
-      if (storeUp()) {
-        try {
-          const got = store.get(key);
-          hit = got instanceof Promise ? await got : got;
-        } catch (err) {
-          storeFailed('get', err);
-        }
-      }
+      // A store that fails is a miss: the request is served, uncached.
+      const hit = await store.get(key).catch(() => undefined);
       if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
 
       let flight = inflight.get(key);
@@ -153,24 +127,12 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
     tags: readonly string[],
     fill: () => Promise<FillOutcome>,
   ): Promise<{ entry: CachedResponse } | { error: unknown }> {
-    let mark: CacheMark | undefined;
-    if (storeUp()) {
-      try {
-        mark = await store.mark(tags);
-      } catch (err) {
-        storeFailed('mark', err);
-      }
-    }
+    // Without a mark (the store failed) the fill is served but not stored.
+    const mark: CacheMark | undefined = await store.mark(tags).catch(() => undefined);
     const outcome = await fill();
     if (!outcome.ok) return { error: outcome.error };
     const entry: CachedResponse = { body: outcome.body, etag: etagOf(outcome.body), storedAt: Date.now() };
-    if (mark !== undefined) {
-      try {
-        await store.set(key, entry, ttlMs, tags, mark);
-      } catch (err) {
-        storeFailed('set', err);
-      }
-    }
+    if (mark !== undefined) await store.set(key, entry, ttlMs, tags, mark).catch(() => undefined);
     return { entry };
   }
 }
@@ -201,7 +163,7 @@ export function etagOf(body: string): string {
   return `"${createHash('sha1').update(body).digest('base64url')}"`;
 }
 
-/** RFC 9110 §13.1.2: weak comparison, a list of tags, or `*`. */
+/** `If-None-Match`: a list of tags or `*`, compared weakly (`W/"x"` matches `"x"`). */
 export function matchesEtag(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   if (header.trim() === '*') return true;

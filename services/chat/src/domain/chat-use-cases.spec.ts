@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError, ErrorKind } from '@messenger/platform';
+import { DomainError, ErrorKind } from '@messenger/platform/domain';
+import { chatEventEntry } from '../events/chat-events.ts';
+import { withEventEncoding } from '../store/chat-store.ts';
 import { MemoryChatStore } from '../store/memory/memory-chat-store.ts';
 import type { Profile } from './chat.ts';
 import { createChatUseCases } from './chat-use-cases.ts';
@@ -9,7 +11,7 @@ describe('chat use cases', () => {
     const store = new MemoryChatStore();
     const asked: string[][] = [];
     const chats = createChatUseCases({
-      store,
+      store: withEventEncoding(store, chatEventEntry),
       users: {
         getProfiles: async (ids) => {
           asked.push([...ids]);

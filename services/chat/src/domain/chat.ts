@@ -110,44 +110,9 @@ export type ChatEvent =
       readonly requestId: string;
     };
 
-/** Who acts, as far as the rules care. */
-export type Actor =
-  | { readonly kind: 'user'; readonly userId: string }
-  | { readonly kind: 'service'; readonly service: string };
-
-export const TITLE_MAX = 128;
 export const DEFAULT_MEMBER_CAP = 1000;
 export const DEFAULT_MAX_TEXT_LENGTH = 4096;
 export const DEFAULT_UNREAD_COUNT_CAP = 1000;
-/** AddChatMembers takes at most this many ids per call. */
-export const MAX_ADD_PER_CALL = 100;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Each `…Problem` function returns why a value is invalid, or undefined when it is valid. */
-export function uuidProblem(id: string): string | undefined {
-  if (id === '') return 'is required';
-  return UUID.test(id) ? undefined : 'must be a UUID';
-}
-
-/** Ids are compared and stored in their canonical lowercase form. */
-export function canonicalId(id: string): string {
-  return id.toLowerCase();
-}
-
-export function textProblem(text: string, maxLength: number): string | undefined {
-  if (text === '') return 'is required';
-  if ([...text].length > maxLength) return `must be at most ${maxLength} characters`;
-  if (text.trim() === '') return 'must not be only whitespace';
-  return undefined;
-}
-
-export function titleProblem(title: string): string | undefined {
-  if (title === '') return 'is required for a group';
-  if ([...title].length > TITLE_MAX) return `must be at most ${TITLE_MAX} characters`;
-  if (title.trim() === '') return 'must not be blank';
-  return undefined;
-}
 
 /** The key of the one direct chat a pair may have: both ids in ascending order. */
 export function directKeyOf(a: string, b: string): string {
@@ -164,6 +129,37 @@ export function isMember(chat: Chat, userId: string): boolean {
 
 export function memberOf(chat: Chat, userId: string): Member | undefined {
   return chat.members.find((m) => m.userId === userId);
+}
+
+/** A new member, with the copy of their profile when the user service had one. */
+export function memberFrom(userId: string, profile: Profile | undefined, role: MemberRole, joinTime: Date): Member {
+  return {
+    userId,
+    role,
+    nickname: profile?.nickname ?? '',
+    avatarUrl: profile?.avatarUrl ?? '',
+    joinTime,
+    profileTime: profile?.updateTime,
+  };
+}
+
+/** Whether a profile should replace a member's copy: newer, and actually different. */
+export function isNewerProfile(profile: Profile, member: Member): boolean {
+  if (member.profileTime && profile.updateTime && member.profileTime >= profile.updateTime) return false;
+  return member.nickname !== profile.nickname || member.avatarUrl !== profile.avatarUrl;
+}
+
+/** The chat with the user's profile copy replaced by `profile`. */
+export function withProfile(chat: Chat, userId: string, profile: Profile): Chat {
+  return {
+    ...chat,
+    members: chat.members.map((m) =>
+      m.userId === userId
+        ? { ...m, nickname: profile.nickname, avatarUrl: profile.avatarUrl, profileTime: profile.updateTime }
+        : m,
+    ),
+    version: chat.version + 1,
+  };
 }
 
 /** What a removal leaves: the chat without the user, the longest-standing member promoted if the owner left. */
@@ -183,4 +179,9 @@ export function withoutMember(chat: Chat, userId: string): Chat {
 
 export function tombstoneOf(message: Message): Message {
   return { ...message, text: '', deleted: true, version: message.version + 1 };
+}
+
+/** The event of a message just posted, for the members of its chat at that moment. */
+export function messageCreated(message: Message, memberIds: readonly string[], requestId: string): ChatEvent {
+  return { kind: 'message_created', message, memberIds, time: message.createTime, requestId };
 }

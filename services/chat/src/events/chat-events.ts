@@ -1,4 +1,12 @@
-// What the chat service publishes: envelopes as events.proto documents them.
+// What the chat service publishes: its domain events as the envelopes
+// events.proto documents. Also the proto form of a chat and of a message,
+// which events and RPC responses share.
+import {
+  ChatMemberRole,
+  ChatType,
+  type Chat as ProtoChat,
+  type Message as ProtoMessage,
+} from '@messenger/gen/messenger/chat/v1/chat';
 import {
   ChatCreated,
   ChatMembersChanged,
@@ -7,16 +15,53 @@ import {
   MessageDeleted,
   MessageEdited,
 } from '@messenger/gen/messenger/chat/v1/events';
-import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform';
-import type { ChatEvent } from '../domain/chat.ts';
-import { toChatMessage, toMessageMessage } from '../grpc/chat-mapper.ts';
+import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
+import type { Chat, ChatEvent, Message } from '../domain/chat.ts';
 
-export const CHAT_EVENTS_TOPIC = 'chat.events';
+const CHAT_EVENTS_TOPIC = 'chat.events';
 const SOURCE = 'chat';
 const PACKAGE = 'messenger.chat.v1';
 
-/** The chat is the aggregate: every event of a chat has its id as key, so they keep their order. */
-export function chatIdOfEvent(event: ChatEvent): string {
+export function chatToProto(chat: Chat): ProtoChat {
+  return {
+    chatId: chat.id,
+    type: chat.type === 'direct' ? ChatType.CHAT_TYPE_DIRECT : ChatType.CHAT_TYPE_GROUP,
+    title: chat.title,
+    ownerId: chat.ownerId,
+    members: chat.members.map((m) => ({
+      userId: m.userId,
+      role: m.role === 'owner' ? ChatMemberRole.CHAT_MEMBER_ROLE_OWNER : ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER,
+      nickname: m.nickname,
+      avatarUrl: m.avatarUrl,
+      joinTime: m.joinTime,
+    })),
+    createTime: chat.createTime,
+    lastActivityTime: chat.lastActivityTime,
+  };
+}
+
+export function messageToProto(message: Message): ProtoMessage {
+  return {
+    messageId: message.id,
+    chatId: message.chatId,
+    sequence: String(message.sequence),
+    senderId: message.senderId,
+    clientMessageId: message.clientMessageId,
+    text: message.text,
+    createTime: message.createTime,
+    editTime: message.editTime,
+    deleted: message.deleted,
+  };
+}
+
+/** The outbox entry of an event: on `chat.events`, keyed by its chat so that a chat's events keep their order. */
+export function chatEventEntry(event: ChatEvent): OutboxEntry {
+  return { topic: CHAT_EVENTS_TOPIC, envelope: envelopeOf(event) };
+}
+
+/** The chat is the aggregate: every event of a chat has its id as key. */
+function chatIdOf(event: ChatEvent): string {
   switch (event.kind) {
     case 'chat_created':
       return event.chat.id;
@@ -39,16 +84,12 @@ export function chatIdOfEvent(event: ChatEvent): string {
 const writer = MessageCreated.encode({ message: undefined, memberIds: [] });
 writer.finish();
 
-export function toOutboxEntries(events: readonly ChatEvent[]): OutboxEntry[] {
-  return events.map((event) => ({ topic: CHAT_EVENTS_TOPIC, envelope: toEnvelope(event) }));
-}
-
-function toEnvelope(event: ChatEvent) {
+function envelopeOf(event: ChatEvent): EventEnvelope {
   const envelope = (type: string, payloadType: string, bytes: Uint8Array) =>
     createEnvelope({
       type,
       source: SOURCE,
-      key: chatIdOfEvent(event),
+      key: chatIdOf(event),
       time: event.time,
       requestId: event.requestId,
       payload: packPayload(`${PACKAGE}.${payloadType}`, bytes),
@@ -58,13 +99,13 @@ function toEnvelope(event: ChatEvent) {
       return envelope(
         'chat.chat.created',
         'ChatCreated',
-        ChatCreated.encode({ chat: toChatMessage(event.chat) }, writer).finish(),
+        ChatCreated.encode({ chat: chatToProto(event.chat) }, writer).finish(),
       );
     case 'chat_updated':
       return envelope(
         'chat.chat.updated',
         'ChatUpdated',
-        ChatUpdated.encode({ before: toChatMessage(event.before), after: toChatMessage(event.after) }, writer).finish(),
+        ChatUpdated.encode({ before: chatToProto(event.before), after: chatToProto(event.after) }, writer).finish(),
       );
     case 'members_changed':
       return envelope(
@@ -72,8 +113,8 @@ function toEnvelope(event: ChatEvent) {
         'ChatMembersChanged',
         ChatMembersChanged.encode(
           {
-            before: toChatMessage(event.before),
-            after: toChatMessage(event.after),
+            before: chatToProto(event.before),
+            after: chatToProto(event.after),
             addedUserIds: [...event.added],
             removedUserIds: [...event.removed],
             actorId: event.actorId,
@@ -86,7 +127,7 @@ function toEnvelope(event: ChatEvent) {
         'chat.message.created',
         'MessageCreated',
         MessageCreated.encode(
-          { message: toMessageMessage(event.message), memberIds: [...event.memberIds] },
+          { message: messageToProto(event.message), memberIds: [...event.memberIds] },
           writer,
         ).finish(),
       );
@@ -96,8 +137,8 @@ function toEnvelope(event: ChatEvent) {
         'MessageEdited',
         MessageEdited.encode(
           {
-            before: toMessageMessage(event.before),
-            after: toMessageMessage(event.after),
+            before: messageToProto(event.before),
+            after: messageToProto(event.after),
             memberIds: [...event.memberIds],
           },
           writer,
@@ -109,8 +150,8 @@ function toEnvelope(event: ChatEvent) {
         'MessageDeleted',
         MessageDeleted.encode(
           {
-            before: toMessageMessage(event.before),
-            after: toMessageMessage(event.after),
+            before: messageToProto(event.before),
+            after: messageToProto(event.after),
             memberIds: [...event.memberIds],
             deletedById: event.deletedBy,
           },

@@ -1,5 +1,5 @@
-import type { Subscription } from '@messenger/platform';
-import type { UpdateHub } from '../domain/update-hub.ts';
+import type { Subscription } from '@messenger/platform/events';
+import type { UpdateHub } from '../live/update-hub.ts';
 import { LIVE_UPDATE_TOPICS, type LiveUpdate, toHubEvent } from './live-updates.ts';
 
 /**

@@ -17,7 +17,7 @@ import {
   FriendRequested,
 } from '@messenger/gen/messenger/subscriber/v1/events';
 import { FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
-import type { HubEvent } from '../domain/update-hub.ts';
+import type { HubEvent } from '../live/update-hub.ts';
 
 /** The `kind` of an Update, without its id and time. */
 export type UpdateKind = Omit<Update, 'updateId' | 'time'>;

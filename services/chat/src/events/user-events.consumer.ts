@@ -1,6 +1,6 @@
 import { UserDeleted, UserUpdated } from '@messenger/gen/messenger/user/v1/events';
-import type { Subscription } from '@messenger/platform';
-import type { ChatUseCases } from '../domain/chat-use-cases.ts';
+import type { Subscription } from '@messenger/platform/events';
+import type { UserReactions } from '../domain/user-reactions.ts';
 
 /**
  * `user.user.updated` → the member profile copies in the user's chats are
@@ -9,7 +9,7 @@ import type { ChatUseCases } from '../domain/chat-use-cases.ts';
  * table: a copy already as new as the event is left alone, and a deleted
  * user has no chat left to leave.
  */
-export function userEventsConsumer(chats: ChatUseCases): Subscription {
+export function userEventsConsumer(reactions: UserReactions): Subscription {
   return {
     topics: ['user.events'],
     group: 'chat.user-events',
@@ -19,13 +19,13 @@ export function userEventsConsumer(chats: ChatUseCases): Subscription {
       if (event.type === 'user.user.updated') {
         const after = UserUpdated.decode(event.payload.value).after;
         if (!after?.userId) return;
-        await chats.refreshProfile(
+        await reactions.refreshProfile(
           { userId: after.userId, nickname: after.nickname, avatarUrl: after.avatarUrl, updateTime: after.updateTime },
           event.requestId,
         );
       } else if (event.type === 'user.user.deleted') {
         const userId = UserDeleted.decode(event.payload.value).before?.userId;
-        if (userId) await chats.removeUser(userId, event.requestId);
+        if (userId) await reactions.removeUser(userId, event.requestId);
       }
     },
   };

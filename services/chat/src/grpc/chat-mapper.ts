@@ -1,51 +1,19 @@
-// The one place where chats and messages cross between the domain and the protobuf messages.
-import {
-  ChatMemberRole,
-  type Chat as ChatMessage,
-  type ChatSummary as ChatSummaryMessage,
-  ChatType,
-  type Message as MessageMessage,
-} from '@messenger/gen/messenger/chat/v1/chat';
-import { type Caller, DomainError } from '@messenger/platform';
-import type { Actor, Chat, ChatType as DomainChatType, Message } from '../domain/chat.ts';
-import type { ChatSummary } from '../domain/chat-use-cases.ts';
+// Requests and responses of ChatService ⇄ the domain. A chat and a message
+// have one proto form, shared with the events (events/chat-events.ts).
+import { ChatType, type ChatSummary as ProtoChatSummary } from '@messenger/gen/messenger/chat/v1/chat';
+import type { Actor } from '@messenger/platform/domain';
+import type { Caller } from '@messenger/platform/grpc';
+import type { ChatType as DomainChatType } from '../domain/chat.ts';
+import { invalidField } from '../domain/chat-errors.ts';
+import type { ChatSummary } from '../domain/chats.ts';
+import { chatToProto, messageToProto } from '../events/chat-events.ts';
 
-export function toChatMessage(chat: Chat): ChatMessage {
-  return {
-    chatId: chat.id,
-    type: chat.type === 'direct' ? ChatType.CHAT_TYPE_DIRECT : ChatType.CHAT_TYPE_GROUP,
-    title: chat.title,
-    ownerId: chat.ownerId,
-    members: chat.members.map((m) => ({
-      userId: m.userId,
-      role: m.role === 'owner' ? ChatMemberRole.CHAT_MEMBER_ROLE_OWNER : ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER,
-      nickname: m.nickname,
-      avatarUrl: m.avatarUrl,
-      joinTime: m.joinTime,
-    })),
-    createTime: chat.createTime,
-    lastActivityTime: chat.lastActivityTime,
-  };
-}
+export { chatToProto, messageToProto };
 
-export function toMessageMessage(message: Message): MessageMessage {
+export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
   return {
-    messageId: message.id,
-    chatId: message.chatId,
-    sequence: String(message.sequence),
-    senderId: message.senderId,
-    clientMessageId: message.clientMessageId,
-    text: message.text,
-    createTime: message.createTime,
-    editTime: message.editTime,
-    deleted: message.deleted,
-  };
-}
-
-export function toSummaryMessage(summary: ChatSummary): ChatSummaryMessage {
-  return {
-    chat: toChatMessage(summary.chat),
-    lastMessage: summary.lastMessage && toMessageMessage(summary.lastMessage),
+    chat: chatToProto(summary.chat),
+    lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
   };
@@ -61,13 +29,13 @@ export function chatTypeOf(type: ChatType, field: string): DomainChatType | unde
     case ChatType.CHAT_TYPE_GROUP:
       return 'group';
     default:
-      throw DomainError.invalid([{ field, description: 'is not a ChatType' }]);
+      throw invalidField(field, 'is not a ChatType');
   }
 }
 
 /** An int64 sent as a decimal string; values beyond 2^53 are clamped (no chat gets that long). */
 export function sequenceOf(value: string, field: string): number {
-  if (!/^-?\d+$/.test(value)) throw DomainError.invalid([{ field, description: 'must be an integer' }]);
+  if (!/^-?\d+$/.test(value)) throw invalidField(field, 'must be an integer');
   const n = Number(value);
   return Number.isSafeInteger(n) ? n : n > 0 ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
 }

@@ -9,9 +9,9 @@ import {
   ChatType,
   type Message,
 } from '@messenger/gen/messenger/chat/v1/chat';
-import { fieldViolationsOf, reasonOf } from '@messenger/platform';
+import { fieldViolationsOf, reasonOf } from '@messenger/platform/grpc';
 import { call, failure } from '@messenger/platform/testing';
-import { type ChatTestSystem, startChatTestSystem, type TestUser, waitFor } from './chat-test-system.ts';
+import { type ChatTestSystem, startChatTestSystem, type TestUser, waitFor } from '../testing/chat-test-system.ts';
 
 const { CHAT_TYPE_DIRECT: DIRECT, CHAT_TYPE_GROUP: GROUP, CHAT_TYPE_UNSPECIFIED } = ChatType;
 const MEMBER_CAP = 6;

@@ -1,10 +1,14 @@
 import { ChatServiceService, type StreamUpdatesResponse } from '@messenger/gen/messenger/chat/v1/chat';
-import { type CallContext, DomainError, ErrorKind, type ServiceRegistration, service } from '@messenger/platform';
-import { canonicalId } from '../domain/chat.ts';
-import type { CallMeta, ChatUseCases } from '../domain/chat-use-cases.ts';
-import { InvalidCursorError, StreamOverflowError, type UpdateHub, UpdateHubClosedError } from '../domain/update-hub.ts';
+import { callerId } from '@messenger/platform/domain';
+import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
+import { invalidField, shuttingDown, streamTooSlow } from '../domain/chat-errors.ts';
+import type { ChatUseCases } from '../domain/chat-use-cases.ts';
+import type { CallMeta } from '../domain/use-case-context.ts';
 import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
-import { actorOf, chatTypeOf, sequenceOf, toChatMessage, toMessageMessage, toSummaryMessage } from './chat-mapper.ts';
+import { InvalidCursorError } from '../live/cursor.ts';
+import { StreamOverflowError } from '../live/mailbox.ts';
+import { type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
+import { actorOf, chatToProto, chatTypeOf, messageToProto, sequenceOf, summaryToProto } from './chat-mapper.ts';
 
 export interface StreamSettings {
   /** A heartbeat goes out when a stream has had nothing for this long. */
@@ -20,7 +24,7 @@ export function chatServiceHandlers(
   const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
   return service(ChatServiceService, {
     createChat: async (req, ctx) => ({
-      chat: toChatMessage(
+      chat: chatToProto(
         await chats.createChat(meta(ctx), {
           type: chatTypeOf(req.type, 'type'),
           memberIds: req.memberIds,
@@ -30,18 +34,18 @@ export function chatServiceHandlers(
     }),
     listChats: async (req, ctx) => {
       const page = await chats.listChats(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
-      return { chats: page.items.map(toSummaryMessage), nextPageToken: page.nextPageToken };
+      return { chats: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
     },
-    getChat: async (req, ctx) => ({ chat: toChatMessage(await chats.getChat(meta(ctx), req.chatId)) }),
+    getChat: async (req, ctx) => ({ chat: chatToProto(await chats.getChat(meta(ctx), req.chatId)) }),
     addChatMembers: async (req, ctx) => ({
-      chat: toChatMessage(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
+      chat: chatToProto(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
     }),
     removeChatMember: async (req, ctx) => {
       await chats.removeMember(meta(ctx), req.chatId, req.userId);
       return {};
     },
     sendMessage: async (req, ctx) => ({
-      message: toMessageMessage(
+      message: messageToProto(
         await chats.sendMessage(meta(ctx), {
           chatId: req.chatId,
           clientMessageId: req.clientMessageId,
@@ -54,16 +58,16 @@ export function chatServiceHandlers(
         pageSize: req.pageSize,
         pageToken: req.pageToken,
       });
-      return { messages: page.items.map(toMessageMessage), nextPageToken: page.nextPageToken };
+      return { messages: page.items.map(messageToProto), nextPageToken: page.nextPageToken };
     },
     getMessage: async (req, ctx) => ({
-      message: toMessageMessage(await chats.getMessage(meta(ctx), req.chatId, req.messageId)),
+      message: messageToProto(await chats.getMessage(meta(ctx), req.chatId, req.messageId)),
     }),
     editMessage: async (req, ctx) => ({
-      message: toMessageMessage(await chats.editMessage(meta(ctx), req.chatId, req.messageId, req.text)),
+      message: messageToProto(await chats.editMessage(meta(ctx), req.chatId, req.messageId, req.text)),
     }),
     deleteMessage: async (req, ctx) => ({
-      message: toMessageMessage(await chats.deleteMessage(meta(ctx), req.chatId, req.messageId)),
+      message: messageToProto(await chats.deleteMessage(meta(ctx), req.chatId, req.messageId)),
     }),
     markRead: async (req, ctx) => {
       const read = await chats.markRead(meta(ctx), req.chatId, sequenceOf(req.upToSequence, 'up_to_sequence'));
@@ -71,15 +75,7 @@ export function chatServiceHandlers(
     },
 
     streamUpdates: async (req, ctx, send) => {
-      const caller = actorOf(ctx.caller);
-      if (caller.kind !== 'user') {
-        throw new DomainError(
-          ErrorKind.PermissionDenied,
-          'USER_CALLER_REQUIRED',
-          'this method acts for a signed-in user',
-        );
-      }
-      const me = canonicalId(caller.userId);
+      const me = callerId(actorOf(ctx.caller));
       const stream = openStream(hub, me, req.resumeAfter);
       const write = async (message: StreamUpdatesResponse): Promise<boolean> => {
         try {
@@ -104,13 +100,7 @@ export function chatServiceHandlers(
           if (!(await write({ update }))) return;
         }
       } catch (error) {
-        if (error instanceof StreamOverflowError) {
-          throw new DomainError(
-            ErrorKind.Aborted,
-            'STREAM_TOO_SLOW',
-            'updates were read too slowly; reconnect with resume_after set to the last update id',
-          );
-        }
+        if (error instanceof StreamOverflowError) throw streamTooSlow();
         throw error;
       } finally {
         stream.end();
@@ -123,12 +113,8 @@ function openStream(hub: UpdateHub<LiveUpdate>, userId: string, resumeAfter: str
   try {
     return hub.open(userId, resumeAfter === '' ? undefined : resumeAfter);
   } catch (error) {
-    if (error instanceof InvalidCursorError) {
-      throw DomainError.invalid([{ field: 'resume_after', description: 'is not an update id of this stream' }]);
-    }
-    if (error instanceof UpdateHubClosedError) {
-      throw new DomainError(ErrorKind.Unavailable, 'SHUTTING_DOWN', 'the server is shutting down; reconnect');
-    }
+    if (error instanceof InvalidCursorError) throw invalidField('resume_after', 'is not an update id of this stream');
+    if (error instanceof UpdateHubClosedError) throw shuttingDown();
     throw error;
   }
 }

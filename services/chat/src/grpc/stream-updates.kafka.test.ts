@@ -5,12 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
 import { type Chat, ChatServiceClient, ChatType, type Message } from '@messenger/gen/messenger/chat/v1/chat';
-import { createLogger, createMetrics, KafkaEventBus, loadMessengerCatalog } from '@messenger/platform';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
+import { KafkaEventBus } from '@messenger/platform/events/kafka';
+import { createLogger } from '@messenger/platform/logger';
+import { createMetrics } from '@messenger/platform/metrics';
 import { call, createTestAuth, type TestAuth } from '@messenger/platform/testing';
 import { type RunningService, startChatService } from '../app.ts';
 import type { Profile } from '../domain/chat.ts';
 import { MemoryChatStore } from '../store/memory/memory-chat-store.ts';
-import { readUpdates, type UpdateReader } from './chat-test-system.ts';
+import { readUpdates, type UpdateReader } from '../testing/chat-test-system.ts';
 
 const brokersEnv = process.env.KAFKA_BROKERS;
 if (!brokersEnv) {
@@ -21,8 +24,8 @@ if (!brokersEnv) {
 }
 const brokers = brokersEnv.split(',');
 
-// The mock's limits (DESIGN.md §8): no idempotent producer, no admin
-// createTopics, and short session timeouts so joins stay quick.
+// What librdkafka's mock cluster cannot do: no idempotent producer, no admin
+// createTopics; and short session timeouts so joins stay quick.
 const mockSettings = {
   idempotentProducer: false,
   createTopics: false,

@@ -10,7 +10,7 @@ import {
   type Update,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import { FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
-import { fieldViolationsOf } from '@messenger/platform';
+import { fieldViolationsOf } from '@messenger/platform/grpc';
 import { call, failure } from '@messenger/platform/testing';
 import {
   type ChatInstance,
@@ -19,7 +19,7 @@ import {
   startChatTestSystem,
   type TestUser,
   type UpdateReader,
-} from './chat-test-system.ts';
+} from '../testing/chat-test-system.ts';
 
 const HEARTBEAT_MS = 50;
 

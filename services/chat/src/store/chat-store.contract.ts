@@ -1,11 +1,22 @@
 // The behaviour every ChatStore adapter must show; run by
 // memory-chat-store.spec.ts always and by mongo-chat-store.spec.ts when
-// MONGODB_URL is set.
+// MONGODB_URL is set. The adapters get their events through the service's
+// own encoding, so the outbox entries checked here are those production writes.
 import { randomUUID } from 'node:crypto';
 import { ChatMembersChanged, MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
-import { type Chat, type ChatEvent, directKeyOf, type Member, type Message, withoutMember } from '../domain/chat.ts';
-import { type ChatStore, isStoreError, type MessageDraft } from './chat-store.ts';
+import {
+  type Chat,
+  type ChatEvent,
+  directKeyOf,
+  type Member,
+  type Message,
+  messageCreated,
+  withoutMember,
+} from '../domain/chat.ts';
+import { type ChatStorage, isStoreError, type MessageDraft } from '../domain/chat-storage.ts';
+import { chatEventEntry } from '../events/chat-events.ts';
+import { type ChatStore, type SignallingOutbox, withEventEncoding } from './chat-store.ts';
 
 export interface ChatStoreFixture {
   readonly store: ChatStore;
@@ -15,11 +26,13 @@ export interface ChatStoreFixture {
 export function chatStoreContract(name: string, make: () => Promise<ChatStoreFixture>): void {
   describe(`ChatStore contract: ${name}`, () => {
     let fixture: ChatStoreFixture;
-    let store: ChatStore;
+    let store: ChatStorage;
+    let outbox: SignallingOutbox;
 
     beforeEach(async () => {
       fixture = await make();
-      store = fixture.store;
+      store = withEventEncoding(fixture.store, chatEventEntry);
+      outbox = fixture.store.outbox;
     });
     afterEach(async () => {
       await fixture.close();
@@ -82,10 +95,11 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       clientMessageId,
       text,
       createTime: tick(),
-      requestId: 'r',
     });
+    const eventOf = (message: Message, memberIds: readonly string[]) => messageCreated(message, memberIds, 'r');
+    const append = (d: MessageDraft) => store.appendMessage(d, eventOf);
     const post = async (chatId: string, senderId: string, text = 'hello'): Promise<Message> => {
-      const result = await store.appendMessage(draft(chatId, senderId, text));
+      const result = await append(draft(chatId, senderId, text));
       if (result.kind !== 'created') throw new Error(`not created: ${result.kind}`);
       return result.message;
     };
@@ -95,7 +109,7 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         (e: unknown) => e,
       );
     const pendingOf = async (chatId: string): Promise<EventEnvelope[]> =>
-      (await store.outbox.pendingEvents(10_000)).map((e) => e.envelope).filter((e) => e.key === chatId);
+      (await outbox.pendingEvents(10_000)).map((e) => e.envelope).filter((e) => e.key === chatId);
 
     it('stores a chat and finds a direct chat by its pair, one per pair', async () => {
       const [a, b] = [randomUUID(), randomUUID()];
@@ -163,8 +177,8 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       expect([m1.sequence, m2.sequence, n1.sequence]).toEqual([1, 2, 1]);
       expect(m1).toMatchObject({ chatId: one.id, senderId: a, text: 'first', deleted: false, version: 1 });
       expect(m1.editTime).toBeUndefined();
-      await expect(store.appendMessage(draft(one.id, outsider))).resolves.toEqual({ kind: 'not_member' });
-      await expect(store.appendMessage(draft(randomUUID(), a))).resolves.toEqual({ kind: 'not_member' });
+      await expect(append(draft(one.id, outsider))).resolves.toEqual({ kind: 'not_member' });
+      await expect(append(draft(randomUUID(), a))).resolves.toEqual({ kind: 'not_member' });
       const chat = await store.getChat(one.id);
       expect(chat?.lastSequence).toBe(2);
       expect(chat?.lastActivityTime).toEqual(m2.createTime);
@@ -176,12 +190,12 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       const [a, b] = [randomUUID(), randomUUID()];
       const chat = await add(group(a, b));
       const first = draft(chat.id, a, 'once');
-      const stored = await store.appendMessage(first);
+      const stored = await append(first);
       if (stored.kind !== 'created') throw new Error('not created');
-      const again = await store.appendMessage({ ...first, id: randomUUID(), text: 'other text', createTime: tick() });
+      const again = await append({ ...first, id: randomUUID(), text: 'other text', createTime: tick() });
       expect(again).toEqual({ kind: 'existing', message: stored.message });
       // The same id from another sender is another message.
-      const other = await store.appendMessage({ ...first, id: randomUUID(), senderId: b });
+      const other = await append({ ...first, id: randomUUID(), senderId: b });
       expect(other.kind).toBe('created');
       expect((await store.getChat(chat.id))?.lastSequence).toBe(2);
       const created = (await pendingOf(chat.id)).filter((e) => e.type === 'chat.message.created');
@@ -192,7 +206,7 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       const members = Array.from({ length: 5 }, () => randomUUID());
       const chat = await add(group(members[0] as string, ...members.slice(1)));
       const results = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => store.appendMessage(draft(chat.id, members[i % 5] as string, `m${i}`))),
+        Array.from({ length: 100 }, (_, i) => append(draft(chat.id, members[i % 5] as string, `m${i}`))),
       );
       const sequences = results.map((r) => (r.kind === 'created' ? r.message.sequence : -1)).sort((x, y) => x - y);
       expect(sequences).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
@@ -315,18 +329,47 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         'chat.message.created',
         'chat.message.created',
       ]);
-      const all = await store.outbox.pendingEvents(10_000);
+      const all = await outbox.pendingEvents(10_000);
       expect(all.every((e) => e.topic === 'chat.events')).toBe(true);
       const firstOfOne = all.find((e) => e.envelope.key === one.id);
-      await store.outbox.markPublished([firstOfOne?.envelope.id ?? '']);
+      await outbox.markPublished([firstOfOne?.envelope.id ?? '']);
       expect((await pendingOf(one.id)).map((e) => e.type)).toEqual(['chat.message.created', 'chat.message.created']);
       // A batch smaller than what is pending still holds each chat's oldest events first.
-      const batch = await store.outbox.pendingEvents(2);
+      const batch = await outbox.pendingEvents(2);
       for (const chatId of [one.id, two.id]) {
         const inBatch = batch.filter((e) => e.envelope.key === chatId).map((e) => e.envelope.id);
         const pending = (await pendingOf(chatId)).map((e) => e.id);
         expect(pending.slice(0, inBatch.length)).toEqual(inBatch);
       }
+    });
+
+    it('wakes its listeners once a write with events commits, and not for one that fails or has none', async () => {
+      let wakes = 0;
+      const stop = outbox.onCommit(() => {
+        wakes++;
+      });
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chat = await add(direct(a, b));
+      const first = draft(chat.id, a);
+      await append(first);
+      expect(wakes).toBe(2);
+      // Nothing new committed: a repeated post, a lost race, a taken pair, no events, no member, a read position.
+      await append({ ...first, id: randomUUID() });
+      await errorOf(store.updateChat({ ...chat, version: 5 }, []));
+      const taken = direct(b, a);
+      await errorOf(store.createChat(taken, created(taken)));
+      await store.updateChat({ ...chat, version: 2 }, []);
+      await append(draft(chat.id, randomUUID()));
+      await store.markRead(chat.id, a, 1);
+      expect(wakes).toBe(2);
+      stop();
+      await post(chat.id, b);
+      expect(wakes).toBe(2);
+      expect((await pendingOf(chat.id)).map((e) => e.type)).toEqual([
+        'chat.chat.created',
+        'chat.message.created',
+        'chat.message.created',
+      ]);
     });
   });
 }

@@ -1,96 +1,44 @@
-import { type OutboxSource, StoreFailure } from '@messenger/platform';
-import type { Chat, ChatEvent, Message } from '../domain/chat.ts';
-
-/** A position in a user's chat list: most recent activity first, chat id descending on ties. */
-export interface ActivityCursor {
-  readonly lastActivityTime: Date;
-  readonly chatId: string;
-}
-
-/** A message to post; the store gives it the chat's next sequence. */
-export interface MessageDraft {
-  readonly id: string;
-  readonly chatId: string;
-  readonly senderId: string;
-  readonly clientMessageId: string;
-  readonly text: string;
-  readonly createTime: Date;
-  readonly requestId: string;
-}
-
-export type AppendResult =
-  /** Stored with the next sequence; its `chat.message.created` event is in the outbox. */
-  | { readonly kind: 'created'; readonly message: Message }
-  /** The sender already posted this `clientMessageId` in this chat: that message, nothing stored. */
-  | { readonly kind: 'existing'; readonly message: Message }
-  /** No such chat, or the sender is not a member of it. */
-  | { readonly kind: 'not_member' };
+// The port the store adapters implement: the domain's storage port with each
+// change's events already encoded as outbox entries, and the outbox itself.
+import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
+import type { ChatEvent } from '../domain/chat.ts';
+import type { ChatStorage } from '../domain/chat-storage.ts';
 
 /**
- * Where chats, messages and read positions live. Every write that publishes
- * takes its events and stores them in the outbox in the same atomic step as
- * the change; a chat's events leave the outbox in the order they were
- * written (message events in sequence order).
+ * The outbox of a store: the relay reads it, and it tells the relay itself
+ * when a write has committed new entries, so no caller has to remember to.
  */
-export interface ChatStore {
-  /** Adds a chat. `duplicate` when it is direct and its pair already has one. */
-  createChat(chat: Chat, events: readonly ChatEvent[]): Promise<void>;
-  getChat(chatId: string): Promise<Chat | undefined>;
-  /** The direct chat of a pair, by `directKeyOf`. */
-  findDirectChat(directKey: string): Promise<Chat | undefined>;
-  /**
-   * Replaces the title, owner and members of the chat stored at
-   * `chat.version - 1` (its messages, sequence and activity are left alone).
-   * `conflict` when the chat is gone or at another version.
-   */
-  updateChat(chat: Chat, events: readonly ChatEvent[]): Promise<void>;
-  /** The user's chats, most recent activity first, starting after `after`; at most `limit`. One index range. */
-  listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]>;
-  /** The ids of the user's chats in ascending order after `afterId`: a walk that activity cannot reorder. */
-  chatIdsOf(userId: string, afterId: string | undefined, limit: number): Promise<string[]>;
+export interface SignallingOutbox extends OutboxSource {
+  /** Calls `wake` after every commit that wrote entries, until the returned function is called. */
+  onCommit(wake: () => void): () => void;
+}
 
-  /**
-   * Posts a message atomically: checks membership, takes the chat's next
-   * sequence (concurrent posts never share or skip one; a post that fails
-   * takes none), stores the message, moves the chat's activity time, and
-   * writes `chat.message.created` with the members at that moment.
-   * Idempotent on (chat, sender, client message id).
-   */
-  appendMessage(draft: MessageDraft): Promise<AppendResult>;
-  getMessage(chatId: string, messageId: string): Promise<Message | undefined>;
-  /** Messages with the given sequences of the given chats (e.g. each chat's newest), in no particular order. */
-  messagesAt(refs: readonly { readonly chatId: string; readonly sequence: number }[]): Promise<Message[]>;
-  /** A chat's messages, highest sequence first, below `beforeSequence` when given; at most `limit`. One index range. */
-  listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]>;
-  /** Replaces the message stored at `message.version - 1`. `conflict` when it is gone or at another version. */
-  updateMessage(message: Message, events: readonly ChatEvent[]): Promise<void>;
-
-  /** The user's read position in each of the chats (0 when none). */
-  readPositions(userId: string, chatIds: readonly string[]): Promise<Map<string, number>>;
-  /** Moves the user's read position forward to `upTo` (never back); resolves with the position after. */
-  markRead(chatId: string, userId: string, upTo: number): Promise<number>;
-  /**
-   * How many messages of the chat above `afterSequence` are not deleted and
-   * were not sent by `userId`, counting at most `cap`.
-   */
-  countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number>;
-
+/** What an adapter (MemoryChatStore, MongoChatStore) implements, and what startChatService takes. */
+export interface ChatStore extends ChatStorage<OutboxEntry> {
   /** The events written with the changes, for the relay to publish. */
-  readonly outbox: OutboxSource;
+  readonly outbox: SignallingOutbox;
 }
 
-/** The closed set of failures a store reports; adapters translate their driver's errors into these. */
-export type StoreErrorKind = 'duplicate' | 'conflict';
-
-export class StoreError extends StoreFailure<StoreErrorKind> {}
-
-export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
-  return error instanceof StoreError && error.kind === kind;
-}
-
-/** Descending list order: later activity first, then the higher chat id. */
-export function compareActivityDesc(a: ActivityCursor, b: ActivityCursor): number {
-  const dt = b.lastActivityTime.getTime() - a.lastActivityTime.getTime();
-  if (dt !== 0) return dt;
-  return a.chatId < b.chatId ? 1 : a.chatId > b.chatId ? -1 : 0;
+/**
+ * The store as the use cases see it: they hand over domain events, which
+ * `encode` (the service's event encoding) turns into the entries the store
+ * writes with each change.
+ */
+export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) => OutboxEntry): ChatStorage {
+  return {
+    createChat: (chat, events) => store.createChat(chat, events.map(encode)),
+    updateChat: (chat, events) => store.updateChat(chat, events.map(encode)),
+    appendMessage: (draft, eventOf) => store.appendMessage(draft, (message, ids) => encode(eventOf(message, ids))),
+    updateMessage: (message, events) => store.updateMessage(message, events.map(encode)),
+    getChat: (chatId) => store.getChat(chatId),
+    findDirectChat: (directKey) => store.findDirectChat(directKey),
+    listChatsOf: (userId, after, limit) => store.listChatsOf(userId, after, limit),
+    chatIdsOf: (userId, afterId, limit) => store.chatIdsOf(userId, afterId, limit),
+    getMessage: (chatId, messageId) => store.getMessage(chatId, messageId),
+    messagesAt: (refs) => store.messagesAt(refs),
+    listMessages: (chatId, beforeSequence, limit) => store.listMessages(chatId, beforeSequence, limit),
+    readPositions: (userId, chatIds) => store.readPositions(userId, chatIds),
+    markRead: (chatId, userId, upTo) => store.markRead(chatId, userId, upTo),
+    countUnread: (chatId, userId, afterSequence, cap) => store.countUnread(chatId, userId, afterSequence, cap),
+  };
 }

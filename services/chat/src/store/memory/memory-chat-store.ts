@@ -1,14 +1,14 @@
-import { MemoryOutbox } from '@messenger/platform';
-import type { Chat, ChatEvent, Message } from '../../domain/chat.ts';
-import { toOutboxEntries } from '../../events/chat-events.ts';
+import type { OutboxEntry } from '@messenger/platform/events';
+import { type Chat, type Message, memberIdsOf } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
-  type ChatStore,
-  compareActivityDesc,
   type MessageDraft,
+  postedMessage,
   StoreError,
-} from '../chat-store.ts';
+} from '../../domain/chat-storage.ts';
+import type { ChatStore } from '../chat-store.ts';
+import { MemoryChatOutbox } from './memory-chat-outbox.ts';
 
 interface ChatRecord {
   chat: Chat;
@@ -27,7 +27,7 @@ interface ChatRecord {
  * copied in and out so callers never share state.
  */
 export class MemoryChatStore implements ChatStore {
-  readonly outbox = new MemoryOutbox();
+  readonly outbox = new MemoryChatOutbox();
   readonly #chats = new Map<string, ChatRecord>();
   readonly #direct = new Map<string, string>();
   /** user id → ids of their chats. */
@@ -35,8 +35,7 @@ export class MemoryChatStore implements ChatStore {
   /** `<chat id>|<user id>` → read position. */
   readonly #reads = new Map<string, number>();
 
-  async createChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
     if (chat.directKey !== '' && this.#direct.has(chat.directKey)) {
       throw new StoreError('duplicate', 'the pair has a direct chat');
@@ -57,8 +56,7 @@ export class MemoryChatStore implements ChatStore {
     return id === undefined ? undefined : this.getChat(id);
   }
 
-  async updateChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     const record = this.#chats.get(chat.id);
     if (record?.chat.version !== chat.version - 1) throw new StoreError('conflict', 'the chat changed or is gone');
     const before = record.chat;
@@ -90,40 +88,24 @@ export class MemoryChatStore implements ChatStore {
       .slice(0, limit);
   }
 
-  async appendMessage(draft: MessageDraft): Promise<AppendResult> {
+  async appendMessage(
+    draft: MessageDraft,
+    entryOf: (message: Message, memberIds: readonly string[]) => OutboxEntry,
+  ): Promise<AppendResult> {
     const record = this.#chats.get(draft.chatId);
     if (!record?.chat.members.some((m) => m.userId === draft.senderId)) return { kind: 'not_member' };
     const clientKey = `${draft.senderId}|${draft.clientMessageId}`;
     const existing = record.byClientId.get(clientKey);
     if (existing !== undefined) return { kind: 'existing', message: clone(messageAt(record, existing)) };
-    const message: Message = {
-      id: draft.id,
-      chatId: draft.chatId,
-      sequence: record.chat.lastSequence + 1,
-      senderId: draft.senderId,
-      clientMessageId: draft.clientMessageId,
-      text: draft.text,
-      createTime: draft.createTime,
-      editTime: undefined,
-      deleted: false,
-      version: 1,
-    };
-    const entries = toOutboxEntries([
-      {
-        kind: 'message_created',
-        message,
-        memberIds: record.chat.members.map((m) => m.userId),
-        time: draft.createTime,
-        requestId: draft.requestId,
-      },
-    ]);
+    const message = postedMessage(draft, record.chat.lastSequence + 1);
+    const entry = entryOf(message, memberIdsOf(record.chat));
     record.messages.push(clone(message));
     record.byClientId.set(clientKey, message.sequence);
     record.byMessageId.set(message.id, message.sequence);
     // Activity never moves back, whatever the clock did.
     const lastActivityTime = new Date(Math.max(draft.createTime.getTime(), record.chat.lastActivityTime.getTime()));
     record.chat = { ...record.chat, lastSequence: message.sequence, lastActivityTime };
-    this.outbox.append(entries);
+    this.outbox.append([entry]);
     return { kind: 'created', message };
   }
 
@@ -149,8 +131,7 @@ export class MemoryChatStore implements ChatStore {
       .map(clone);
   }
 
-  async updateMessage(message: Message, events: readonly ChatEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
     const record = this.#chats.get(message.chatId);
     const current = record?.messages[message.sequence - 1];
     if (!record || current?.id !== message.id || current.version !== message.version - 1) {
@@ -206,6 +187,13 @@ function messageAt(record: ChatRecord, sequence: number): Message {
 
 function cursorOf(chat: Chat): ActivityCursor {
   return { lastActivityTime: chat.lastActivityTime, chatId: chat.id };
+}
+
+/** Descending list order: later activity first, then the higher chat id. */
+function compareActivityDesc(a: ActivityCursor, b: ActivityCursor): number {
+  const dt = b.lastActivityTime.getTime() - a.lastActivityTime.getTime();
+  if (dt !== 0) return dt;
+  return a.chatId < b.chatId ? 1 : a.chatId > b.chatId ? -1 : 0;
 }
 
 /**

@@ -1,6 +1,9 @@
 import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
-import type { OutboxEntry, OutboxSource } from '@messenger/platform';
+import type { OutboxEntry } from '@messenger/platform/events';
+import { inTransaction } from '@messenger/platform/mongo';
 import { Binary, type ClientSession, type Collection, type Db, type Filter, type MongoClient } from 'mongodb';
+import type { SignallingOutbox } from '../chat-store.ts';
+import { CommitSignal } from '../commit-signal.ts';
 
 export interface ChatOutboxDoc {
   /** The envelope id. */
@@ -12,6 +15,13 @@ export interface ChatOutboxDoc {
   topic: string;
   envelope: Binary;
 }
+
+/**
+ * Appends entries inside the transaction of `ChatOutbox.transaction`: all of
+ * one chat, numbered from `firstKeySeq`, the chat's `eventSequence` value for
+ * the first entry (the transaction has just raised it by `entries.length`).
+ */
+export type AppendEntries = (entries: readonly OutboxEntry[], firstKeySeq: number) => Promise<void>;
 
 /**
  * The chat service's transactional outbox: ordered per chat, not globally.
@@ -34,10 +44,14 @@ export interface ChatOutboxDoc {
  * early in the key order cannot starve the others. Two relays (two
  * replicas) may publish an entry twice, never out of order; consumers
  * deduplicate by event id.
+ *
+ * Entries are written only inside `transaction`, which wakes the relay once
+ * a transaction that appended some has committed.
  */
-export class ChatOutbox implements OutboxSource {
+export class ChatOutbox implements SignallingOutbox {
   readonly #client: MongoClient;
   readonly #entries: Collection<ChatOutboxDoc>;
+  readonly #signal = new CommitSignal();
   /** The last key of the previous full batch; the next batch starts after it. */
   #resumeAfter: string | undefined;
 
@@ -50,12 +64,30 @@ export class ChatOutbox implements OutboxSource {
     await this.#entries.createIndex({ key: 1, keySeq: 1 }, { unique: true, name: 'key_seq_unique' });
   }
 
+  onCommit(wake: () => void): () => void {
+    return this.#signal.onCommit(wake);
+  }
+
   /**
-   * Call inside the change's transaction, with the chat's `eventSequence`
-   * value for the first entry (the transaction has just raised it by
-   * `entries.length`). Every entry must belong to the same chat.
+   * Runs `work` (a change of the store) in one transaction, with `append`
+   * for its entries, and resolves with its value once committed. The driver
+   * may run `work` again after a transient error, so it starts from scratch
+   * each time; only the run that commits counts.
    */
-  async append(entries: readonly OutboxEntry[], firstKeySeq: number, session: ClientSession): Promise<void> {
+  async transaction<T>(work: (session: ClientSession, append: AppendEntries) => Promise<T>): Promise<T> {
+    let appended = false;
+    const result = await inTransaction(this.#client, (session) => {
+      appended = false;
+      return work(session, async (entries, firstKeySeq) => {
+        await this.#append(entries, firstKeySeq, session);
+        if (entries.length > 0) appended = true;
+      });
+    });
+    if (appended) this.#signal.committed();
+    return result;
+  }
+
+  async #append(entries: readonly OutboxEntry[], firstKeySeq: number, session: ClientSession): Promise<void> {
     if (entries.length === 0) return;
     const key = entries[0]?.envelope.key;
     if (entries.some((e) => e.envelope.key !== key)) throw new Error('one outbox append is for one chat');

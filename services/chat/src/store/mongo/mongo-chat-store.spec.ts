@@ -1,7 +1,7 @@
 import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
 import { MongoServerError } from 'mongodb';
+import { isStoreError } from '../../domain/chat-storage.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
-import { isStoreError } from '../chat-store.ts';
 import {
   type ChatDoc,
   chatListQuery,

@@ -1,14 +1,15 @@
-import { inTransaction, isDuplicateKeyError, openMongoStore } from '@messenger/platform';
+import type { OutboxEntry } from '@messenger/platform/events';
+import { isDuplicateKeyError, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
-import type { Chat, ChatEvent, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
-import { toOutboxEntries } from '../../events/chat-events.ts';
+import type { Chat, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
-  type ChatStore,
   type MessageDraft,
+  postedMessage,
   StoreError,
-} from '../chat-store.ts';
+} from '../../domain/chat-storage.ts';
+import type { ChatStore } from '../chat-store.ts';
 import { ChatOutbox } from './chat-outbox.ts';
 
 interface MemberDoc {
@@ -79,14 +80,12 @@ interface ReadDoc {
  */
 export class MongoChatStore implements ChatStore {
   readonly outbox: ChatOutbox;
-  readonly #client: MongoClient;
   readonly #chats: Collection<ChatDoc>;
   readonly #messages: Collection<MessageDoc>;
   readonly #reads: Collection<ReadDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
-    this.#client = client;
     this.#chats = db.collection<ChatDoc>('chats');
     this.#messages = db.collection<MessageDoc>('messages');
     this.#reads = db.collection<ReadDoc>('reads');
@@ -110,8 +109,8 @@ export class MongoChatStore implements ChatStore {
     await this.outbox.ensureIndexes();
   }
 
-  createChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
-    return this.#write(events, async (session, count) => {
+  createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session, count) => {
       await this.#chats.insertOne({ ...toChatDoc(chat), eventSequence: count }, { session });
       return count;
     });
@@ -127,8 +126,8 @@ export class MongoChatStore implements ChatStore {
     return doc ? fromChatDoc(doc) : undefined;
   }
 
-  updateChat(chat: Chat, events: readonly ChatEvent[]): Promise<void> {
-    return this.#write(events, async (session, count) => {
+  updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session, count) => {
       const { title, ownerId, members, memberIds } = toChatDoc(chat);
       // $set of the chat's own fields only: lastSequence and lastActivityTime
       // belong to concurrent posts and are left as they are.
@@ -160,9 +159,12 @@ export class MongoChatStore implements ChatStore {
     return docs.map((d) => d._id);
   }
 
-  async appendMessage(draft: MessageDraft): Promise<AppendResult> {
+  async appendMessage(
+    draft: MessageDraft,
+    entryOf: (message: Message, memberIds: readonly string[]) => OutboxEntry,
+  ): Promise<AppendResult> {
     try {
-      const message = await inTransaction(this.#client, async (session) => {
+      const message = await this.outbox.transaction(async (session, append) => {
         // Membership check and sequence in one step, on the chat document:
         // concurrent posts to a chat conflict here, and the loser's retry
         // reads the winner's number. An aborted post rolls its number back.
@@ -172,30 +174,11 @@ export class MongoChatStore implements ChatStore {
           { session, returnDocument: 'after', projection: { lastSequence: 1, eventSequence: 1, memberIds: 1 } },
         );
         if (!chat) return undefined;
-        const message: Message = {
-          id: draft.id,
-          chatId: draft.chatId,
-          sequence: chat.lastSequence,
-          senderId: draft.senderId,
-          clientMessageId: draft.clientMessageId,
-          text: draft.text,
-          createTime: draft.createTime,
-          editTime: undefined,
-          deleted: false,
-          version: 1,
-        };
+        const message = postedMessage(draft, chat.lastSequence);
         // A repeated client message id fails here (client_message index) and aborts it all.
         await this.#messages.insertOne(toMessageDoc(message), { session });
-        const entries = toOutboxEntries([
-          {
-            kind: 'message_created',
-            message,
-            memberIds: chat.memberIds,
-            time: draft.createTime,
-            requestId: draft.requestId,
-          },
-        ]);
-        await this.outbox.append(entries, chat.eventSequence, session);
+        // One entry: the chat's `eventSequence` was raised by one above.
+        await append([entryOf(message, chat.memberIds)], chat.eventSequence);
         return message;
       });
       return message ? { kind: 'created', message } : { kind: 'not_member' };
@@ -231,8 +214,8 @@ export class MongoChatStore implements ChatStore {
     return docs.map(fromMessageDoc);
   }
 
-  updateMessage(message: Message, events: readonly ChatEvent[]): Promise<void> {
-    return this.#write(events, async (session, count) => {
+  updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session, count) => {
       const { text, deleted, version } = message;
       const result = await this.#messages.updateOne(
         { _id: message.id, chatId: message.chatId, version: message.version - 1 },
@@ -294,14 +277,13 @@ export class MongoChatStore implements ChatStore {
    * leave as StoreErrors.
    */
   async #write(
-    events: readonly ChatEvent[],
+    entries: readonly OutboxEntry[],
     change: (session: ClientSession, count: number) => Promise<number>,
   ): Promise<void> {
-    const entries = toOutboxEntries(events);
     try {
-      await inTransaction(this.#client, async (session) => {
+      await this.outbox.transaction(async (session, append) => {
         const last = await change(session, entries.length);
-        await this.outbox.append(entries, last - entries.length + 1, session);
+        await append(entries, last - entries.length + 1);
       });
     } catch (error) {
       throw translateError(error);

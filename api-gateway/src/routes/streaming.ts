@@ -1,13 +1,14 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { DescField, DescMessage } from '@bufbuild/protobuf';
-import type { Logger } from '@messenger/platform';
+import type { Logger } from '@messenger/platform/logger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { logFailure, type Rendered, render } from '../errors/error-handler.ts';
 import { Code, GatewayError, type StatusBody } from '../errors/status.ts';
-import type { RequestMarshaller } from '../marshal/request.ts';
-import type { ResponseMarshaller } from '../marshal/response.ts';
+import { nonNegativeInt, positiveInt } from '../options.ts';
 import type { Route } from '../routing/route-table.ts';
-import type { PendingStream, Upstream, UpstreamStatus } from '../upstream/upstream.ts';
+import type { PendingStream } from '../upstream/upstream.ts';
+import type { RpcEndpoint } from './rpc-endpoint.ts';
+import type { EndReason, OpenStream, StreamRegistry } from './stream-registry.ts';
 
 export interface StreamingOptions {
   /** An SSE comment is sent after this long without any other write; default 15 000 ms. */
@@ -19,9 +20,13 @@ export interface StreamingOptions {
    * default 200 ms.
    */
   readonly firstEventWaitMs?: number;
-  readonly log: Logger;
-  /** Maps an upstream failure status to the error the client gets. */
-  readonly errorOf: (status: UpstreamStatus, route: Route) => GatewayError;
+}
+
+export function streamTimingsOf(opts: StreamingOptions = {}): Required<StreamingOptions> {
+  return {
+    heartbeatMs: positiveInt('streaming.heartbeatMs', opts.heartbeatMs, 15_000),
+    firstEventWaitMs: nonNegativeInt('streaming.firstEventWaitMs', opts.firstEventWaitMs, 200),
+  };
 }
 
 /** Request fields, in order of preference, that take the SSE `Last-Event-ID` on reconnect. */
@@ -31,50 +36,6 @@ const EVENT_ID_FIELDS = ['update_id', 'event_id'];
 const NDJSON = 'application/x-ndjson';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const LAST_EVENT_ID = /^[^\r\n\0]{1,1024}$/;
-
-export type EndReason = 'revoked' | 'expired' | 'shutdown';
-
-/** The open streams of this process, so that logout, token expiry and shutdown can end them. */
-export class StreamRegistry {
-  readonly #bySession = new Map<string, Set<OpenStream>>();
-  readonly #all = new Set<OpenStream>();
-
-  add(stream: OpenStream): void {
-    this.#all.add(stream);
-    if (stream.sessionId === undefined) return;
-    let set = this.#bySession.get(stream.sessionId);
-    if (!set) {
-      set = new Set();
-      this.#bySession.set(stream.sessionId, set);
-    }
-    set.add(stream);
-  }
-
-  remove(stream: OpenStream): void {
-    this.#all.delete(stream);
-    if (stream.sessionId === undefined) return;
-    const set = this.#bySession.get(stream.sessionId);
-    set?.delete(stream);
-    if (set?.size === 0) this.#bySession.delete(stream.sessionId);
-  }
-
-  endSessions(sessionIds: readonly string[]): void {
-    for (const id of sessionIds) for (const s of [...(this.#bySession.get(id) ?? [])]) s.end('revoked');
-  }
-
-  endAll(reason: EndReason): void {
-    for (const s of [...this.#all]) s.end(reason);
-  }
-
-  get size(): number {
-    return this.#all.size;
-  }
-}
-
-export interface OpenStream {
-  readonly sessionId: string | undefined;
-  end(reason: EndReason): void;
-}
 
 const END_STATUS: Record<EndReason, StatusBody> = {
   revoked: { code: Code.UNAUTHENTICATED, message: 'the session of this bearer token has ended', details: [] },
@@ -118,17 +79,14 @@ function eventIdPath(output: DescMessage): string[] | undefined {
  * `event: end` (SSE) or error line (NDJSON).
  */
 export function createStreamHandler(
-  route: Route,
-  upstream: Upstream,
-  requestMarshaller: RequestMarshaller,
-  responseMarshaller: ResponseMarshaller,
+  endpoint: RpcEndpoint,
   registry: StreamRegistry,
-  opts: StreamingOptions,
-  metadataOf: (req: FastifyRequest) => Record<string, string>,
+  timings: Required<StreamingOptions>,
+  log: Logger,
 ): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const { route, upstream, requestMarshaller, responseMarshaller } = endpoint;
   const shape = streamShapeOf(route);
-  const heartbeatMs = opts.heartbeatMs ?? 15_000;
-  const waitMs = opts.firstEventWaitMs ?? 200;
+  const { heartbeatMs, firstEventWaitMs: waitMs } = timings;
 
   return async (req, reply) => {
     let query = req.query as Record<string, string | string[] | undefined>;
@@ -211,7 +169,7 @@ export function createStreamHandler(
         service: route.method.service,
         path: route.method.path,
         request,
-        metadata: metadataOf(req),
+        metadata: endpoint.metadataOf(req),
         deadline: Number.POSITIVE_INFINITY,
       },
       {
@@ -222,7 +180,7 @@ export function createStreamHandler(
             json = responseMarshaller.toJsonValue(bytes);
           } catch (error) {
             const r = render(new GatewayError(Code.INTERNAL, 'undecodable stream message', { cause: error }));
-            logFailure(opts.log, req, error, r);
+            logFailure(log, req, error, r);
             stream.end('shutdown');
             return;
           }
@@ -243,9 +201,9 @@ export function createStreamHandler(
             res.end();
             return;
           }
-          const error = opts.errorOf(status, route);
+          const error = endpoint.errorOf(status);
           const r = render(error);
-          logFailure(opts.log, req, error, r);
+          logFailure(log, req, error, r);
           if (!committed) failBeforeCommit(r);
           else res.end(errorFrame(r.body));
         },

@@ -1,7 +1,10 @@
 import { createServer } from 'node:net';
-import { createClientPool, createMetrics, DomainError, ErrorKind, loadMessengerCatalog } from '@messenger/platform';
-import { grpcFriendshipChecker } from './friendship-checker.grpc.ts';
-import { grpcUserProfiles } from './user-profiles.grpc.ts';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
+import { DomainError, ErrorKind } from '@messenger/platform/domain';
+import { createClientPool } from '@messenger/platform/grpc';
+import { createMetrics } from '@messenger/platform/metrics';
+import { grpcFriendshipChecker } from './friendship-checker.client.ts';
+import { grpcUserProfiles } from './user-profiles.client.ts';
 
 it('reports an unreachable user or subscriber service as unavailable, not as an unknown user or a stranger', async () => {
   // A port that was free a moment ago: nothing listens on it.
@@ -32,6 +35,10 @@ it('reports an unreachable user or subscriber service as unavailable, not as an 
       expect(error).toBeInstanceOf(DomainError);
       expect((error as DomainError).kind).toBe(ErrorKind.Unavailable);
     }
+    expect(errors.map((e) => (e as DomainError).reason)).toEqual([
+      'USER_SERVICE_UNAVAILABLE',
+      'SUBSCRIBER_SERVICE_UNAVAILABLE',
+    ]);
   } finally {
     pool.close();
   }

@@ -1,20 +1,19 @@
 import { SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
-import { type EventBus, type Logger, payloadTypeName, type SubscriptionHandle } from '@messenger/platform';
-import type { TokenGate } from './auth.ts';
-import type { StreamRegistry } from './streaming.ts';
+import { type EventBus, payloadTypeName, type SubscriptionHandle } from '@messenger/platform/events';
+import type { Logger } from '@messenger/platform/logger';
 
 export const SESSION_REVOKED = 'auth.session.revoked';
 
 /**
  * `auth.session.revoked` (logout, refresh-token reuse, demotion, deletion):
- * this gateway stops honouring the sessions' cached verifications and ends
- * their open streams. Every replica needs every such event: broadcast.
+ * `onRevoked` gets the ended sessions' ids, so this gateway stops honouring
+ * their cached verifications and ends their open streams. Every replica
+ * needs every such event: broadcast.
  */
 export function subscribeSessionRevocations(
   bus: EventBus,
-  tokens: TokenGate,
-  streams: StreamRegistry,
-  log: Logger,
+  onRevoked: (sessionIds: readonly string[]) => void,
+  log: Pick<Logger, 'warn'>,
 ): Promise<SubscriptionHandle> {
   return bus.subscribe({
     topics: ['auth.events'],
@@ -26,9 +25,7 @@ export function subscribeSessionRevocations(
         log.warn({ eventId: event.id }, 'auth.session.revoked without a SessionsRevoked payload; ignored');
         return;
       }
-      const revoked = SessionsRevoked.decode(event.payload.value);
-      tokens.revokeSessions(revoked.sessionIds);
-      streams.endSessions(revoked.sessionIds);
+      onRevoked(SessionsRevoked.decode(event.payload.value).sessionIds);
     },
   });
 }

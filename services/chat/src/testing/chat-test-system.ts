@@ -5,15 +5,11 @@ import { type ClientReadableStream, credentials, type Metadata } from '@grpc/grp
 import { ChatServiceClient, type StreamUpdatesResponse, type Update } from '@messenger/gen/messenger/chat/v1/chat';
 import { SubscriberServiceClient } from '@messenger/gen/messenger/subscriber/v1/subscriber';
 import { UserServiceClient } from '@messenger/gen/messenger/user/v1/user';
-import {
-  type ClientPool,
-  createClientPool,
-  createLogger,
-  createMetrics,
-  type EventBus,
-  InProcessEventBus,
-  loadMessengerCatalog,
-} from '@messenger/platform';
+import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
+import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
+import { type ClientPool, createClientPool } from '@messenger/platform/grpc';
+import { createLogger } from '@messenger/platform/logger';
+import { createMetrics } from '@messenger/platform/metrics';
 import { call, createTestAuth, type TestAuth } from '@messenger/platform/testing';
 import {
   MemoryFriendshipStore,
@@ -23,10 +19,10 @@ import {
 } from '@messenger/subscriber';
 import { MemoryUserStore, type RunningService as RunningUser, startUserService } from '@messenger/user';
 import { type ChatServiceOptions, type RunningService, startChatService } from '../app.ts';
+import { grpcFriendshipChecker } from '../clients/friendship-checker.client.ts';
+import { grpcUserProfiles } from '../clients/user-profiles.client.ts';
 import type { ChatStore } from '../store/chat-store.ts';
 import { MemoryChatStore } from '../store/memory/memory-chat-store.ts';
-import { grpcFriendshipChecker } from './friendship-checker.grpc.ts';
-import { grpcUserProfiles } from './user-profiles.grpc.ts';
 
 export interface TestUser {
   readonly id: string;

@@ -1,17 +1,13 @@
-import { Access } from '@messenger/gen/messenger/options/v1/options';
 import {
   AuthFailure,
   authFailure,
-  authorize,
   bearerTokenOf,
-  DomainError,
-  ErrorKind,
   TOKEN_VALIDITY_HORIZON_SECONDS,
   type UserCaller,
-} from '@messenger/platform';
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+} from '@messenger/platform/auth';
+import { DomainError, ErrorKind } from '@messenger/platform/domain';
 import { LRUCache } from 'lru-cache';
-import { Code, errorInfoDetail, GatewayError } from '../errors/status.ts';
+import { nonNegativeInt } from '../../options.ts';
 
 /** What the gateway needs of token verification: the platform's `createTokenAuthenticator(...)` fits. */
 export interface AccessTokenVerifier {
@@ -24,7 +20,7 @@ export interface RevocationCheck {
   isRevoked(sessionId: string): Promise<boolean>;
 }
 
-export interface AuthOptions {
+export interface TokenGateOptions {
   readonly verifier: AccessTokenVerifier;
   /**
    * When given, a verification served from the cache is re-checked against
@@ -35,8 +31,6 @@ export interface AuthOptions {
   readonly revocations?: RevocationCheck;
   /** Verified tokens kept (signature checks are the costly part); 0 disables. Default 10 000. */
   readonly cacheSize?: number;
-  /** The `realm` of `WWW-Authenticate`. Default `messenger`. */
-  readonly realm?: string;
 }
 
 export interface VerifiedToken {
@@ -58,9 +52,8 @@ export interface TokenGate {
  * verified token until its `exp` (ES256 verification dominates the cost of
  * an authenticated request otherwise).
  */
-export function createTokenGate(opts: AuthOptions): TokenGate {
-  const size = opts.cacheSize ?? 10_000;
-  if (!Number.isSafeInteger(size) || size < 0) throw new TypeError('auth.cacheSize must be a non-negative integer');
+export function createTokenGate(opts: TokenGateOptions): TokenGate {
+  const size = nonNegativeInt('auth.cacheSize', opts.cacheSize, 10_000);
   const cache = size > 0 ? new LRUCache<string, VerifiedToken>({ max: size }) : undefined;
   const revoked = new LRUCache<string, true>({ max: 100_000, ttl: TOKEN_VALIDITY_HORIZON_SECONDS * 1000 });
   const { verifier, revocations } = opts;
@@ -112,55 +105,4 @@ function expiryOf(token: string): number {
   const payload = token.split('.')[1] ?? '';
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
   return typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now();
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The verified end user; null on public routes. */
-    caller: UserCaller | null;
-    /** Epoch ms when the caller's token expires; 0 on public routes. */
-    tokenExpiresAt: number;
-  }
-}
-
-/**
- * The `onRequest` hook of a non-public route: a bearer token must be present
- * and verify before anything else runs, and the declared access level must
- * admit the caller. Public routes get no hook at all.
- */
-export function authHook(gate: TokenGate, access: Access, realm: string): onRequestAsyncHookHandler {
-  return async (req: FastifyRequest, _reply: FastifyReply) => {
-    try {
-      const verified = await gate.verifyHeader(req.headers.authorization);
-      authorize(access === Access.ACCESS_UNSPECIFIED ? Access.ACCESS_AUTHENTICATED : access, verified.caller);
-      req.caller = verified.caller;
-      req.tokenExpiresAt = verified.expiresAt;
-    } catch (error) {
-      throw toAuthError(error, realm);
-    }
-  };
-}
-
-export function toAuthError(error: unknown, realm: string): unknown {
-  if (!(error instanceof DomainError)) return error;
-  const details = [errorInfoDetail(error.reason)];
-  switch (error.kind) {
-    case ErrorKind.Unauthenticated: {
-      // RFC 6750 §3: no error attribute when no credential was sent at all.
-      const challenge =
-        error.reason === 'CREDENTIALS_MISSING'
-          ? `Bearer realm="${realm}"`
-          : `Bearer realm="${realm}", error="invalid_token", error_description="${error.message}"`;
-      return new GatewayError(Code.UNAUTHENTICATED, error.message, {
-        details,
-        headers: { 'www-authenticate': challenge },
-      });
-    }
-    case ErrorKind.PermissionDenied:
-      return new GatewayError(Code.PERMISSION_DENIED, error.message, { details });
-    case ErrorKind.Unavailable:
-      return new GatewayError(Code.UNAVAILABLE, 'token verification is unavailable', { cause: error });
-    default:
-      return error;
-  }
 }

@@ -1,19 +1,17 @@
 import {
   type DescEnum,
   type DescField,
-  type DescFile,
   type DescMessage,
-  type DescMethod,
   type DescService,
   getOption,
   hasOption,
   type Registry,
-  ScalarType,
 } from '@bufbuild/protobuf';
 import { Access } from '@messenger/gen/messenger/options/v1/options';
-import type { Route } from '../routing/route-table.ts';
-
-type Schema = Record<string, unknown>;
+import { SCALAR_JSON_WKT } from '../../marshal/well-known-types.ts';
+import type { Route } from '../../routing/route-table.ts';
+import { type Schema, scalarSchema, statusSchema, WKT_SCHEMAS } from './openapi-schemas.ts';
+import { CommentIndex } from './proto-comments.ts';
 
 export interface OpenApiOptions {
   readonly title?: string;
@@ -25,51 +23,6 @@ const FIELD_BEHAVIOR = 'google.api.field_behavior';
 const REQUIRED = 2;
 const OUTPUT_ONLY = 3;
 const STATUS_REF = '#/components/schemas/google.rpc.Status';
-
-const WKT: Readonly<Record<string, Schema>> = {
-  'google.protobuf.Timestamp': { type: 'string', format: 'date-time', example: '2024-01-01T00:00:00Z' },
-  'google.protobuf.Duration': {
-    type: 'string',
-    example: '1.5s',
-    description: 'Seconds with up to 9 fractional digits, suffixed with "s".',
-  },
-  'google.protobuf.FieldMask': {
-    type: 'string',
-    example: 'about,avatarUrl',
-    description: 'Comma-separated lowerCamelCase field paths.',
-  },
-  'google.protobuf.Struct': { type: 'object', additionalProperties: true },
-  'google.protobuf.Value': {},
-  'google.protobuf.ListValue': { type: 'array', items: {} },
-  'google.protobuf.Empty': { type: 'object' },
-  'google.protobuf.Any': {
-    type: 'object',
-    properties: { '@type': { type: 'string' } },
-    additionalProperties: true,
-  },
-  'google.protobuf.StringValue': { type: 'string', nullable: true },
-  'google.protobuf.BytesValue': { type: 'string', format: 'byte', nullable: true },
-  'google.protobuf.BoolValue': { type: 'boolean', nullable: true },
-  'google.protobuf.Int32Value': { type: 'integer', format: 'int32', nullable: true },
-  'google.protobuf.UInt32Value': { type: 'integer', format: 'int64', minimum: 0, nullable: true },
-  'google.protobuf.Int64Value': { type: 'string', format: 'int64', nullable: true },
-  'google.protobuf.UInt64Value': { type: 'string', format: 'uint64', nullable: true },
-  'google.protobuf.FloatValue': { type: 'number', format: 'float', nullable: true },
-  'google.protobuf.DoubleValue': { type: 'number', format: 'double', nullable: true },
-};
-/** WKTs whose JSON is a single scalar, so they can be a query parameter. */
-const QUERYABLE_WKT = new Set(
-  Object.keys(WKT).filter(
-    (k) =>
-      ![
-        'google.protobuf.Struct',
-        'google.protobuf.Value',
-        'google.protobuf.ListValue',
-        'google.protobuf.Empty',
-        'google.protobuf.Any',
-      ].includes(k),
-  ),
-);
 
 /**
  * The OpenAPI 3 document of the routes, derived from the same descriptors
@@ -88,7 +41,7 @@ export function buildOpenApiDocument(routes: readonly Route[], registry: Registr
     behaviorExt && hasOption(field, behaviorExt) ? (getOption(field, behaviorExt) as unknown as number[]) : [];
 
   const ref = (message: DescMessage): Schema => {
-    const wkt = WKT[message.typeName];
+    const wkt = WKT_SCHEMAS[message.typeName];
     if (wkt) return { ...wkt };
     if (!(message.typeName in schemas)) {
       schemas[message.typeName] = {};
@@ -97,34 +50,6 @@ export function buildOpenApiDocument(routes: readonly Route[], registry: Registr
     return { $ref: `#/components/schemas/${message.typeName}` };
   };
 
-  const scalarSchema = (t: ScalarType): Schema => {
-    switch (t) {
-      case ScalarType.INT32:
-      case ScalarType.SINT32:
-      case ScalarType.SFIXED32:
-        return { type: 'integer', format: 'int32' };
-      case ScalarType.UINT32:
-      case ScalarType.FIXED32:
-        return { type: 'integer', format: 'int64', minimum: 0 };
-      case ScalarType.INT64:
-      case ScalarType.SINT64:
-      case ScalarType.SFIXED64:
-        return { type: 'string', format: 'int64' };
-      case ScalarType.UINT64:
-      case ScalarType.FIXED64:
-        return { type: 'string', format: 'uint64' };
-      case ScalarType.FLOAT:
-        return { type: 'number', format: 'float' };
-      case ScalarType.DOUBLE:
-        return { type: 'number', format: 'double' };
-      case ScalarType.BOOL:
-        return { type: 'boolean' };
-      case ScalarType.BYTES:
-        return { type: 'string', format: 'byte' };
-      default:
-        return { type: 'string' };
-    }
-  };
   const enumSchema = (e: DescEnum): Schema => {
     const lines = e.values.map((v) => `- \`${v.name}\`${commentSuffix(comments.of(v))}`);
     const about = comments.of(e);
@@ -208,12 +133,12 @@ export function buildOpenApiDocument(routes: readonly Route[], registry: Registr
         if (depth === 0 && skip.has(field.name)) continue;
         const name = `${prefix}${field.jsonName}`;
         const isMessage = field.fieldKind === 'message';
-        if (isMessage && !QUERYABLE_WKT.has(field.message.typeName)) {
+        if (isMessage && !SCALAR_JSON_WKT.has(field.message.typeName)) {
           if (depth < 2) walk(field.message, `${name}.`, depth + 1);
           continue;
         }
         if (field.fieldKind === 'map') continue;
-        if (field.fieldKind === 'list' && field.listKind === 'message' && !QUERYABLE_WKT.has(field.message.typeName))
+        if (field.fieldKind === 'list' && field.listKind === 'message' && !SCALAR_JSON_WKT.has(field.message.typeName))
           continue;
         const schema = fieldSchema(field);
         const description = schema.description;
@@ -332,25 +257,6 @@ export function buildOpenApiDocument(routes: readonly Route[], registry: Registr
   };
 }
 
-function statusSchema(): Schema {
-  return {
-    type: 'object',
-    description:
-      'The body of every error (`google.rpc.Status`). 5xx carry only a generic message with an error id to quote.',
-    properties: {
-      code: { type: 'integer', format: 'int32', description: 'The gRPC status code (`google.rpc.Code`).' },
-      message: { type: 'string', description: 'What went wrong, for developers.' },
-      details: {
-        type: 'array',
-        description:
-          'Machine-readable details, e.g. `google.rpc.BadRequest` (field violations) and `google.rpc.ErrorInfo` (reason).',
-        items: { type: 'object', properties: { '@type': { type: 'string' } }, additionalProperties: true },
-      },
-    },
-    required: ['code', 'message', 'details'],
-  };
-}
-
 function firstSentence(text: string): string {
   const line = text.split('\n\n')[0]?.replace(/\n/g, ' ') ?? '';
   const dot = line.search(/\.(\s|$)/);
@@ -359,81 +265,4 @@ function firstSentence(text: string): string {
 
 function commentSuffix(c: string): string {
   return c ? `: ${c.replace(/\n/g, ' ')}` : '';
-}
-
-type Commented = DescMessage | DescField | DescEnum | DescEnum['values'][number] | DescService | DescMethod;
-
-/** Leading comments from the descriptors' source info (kept by `buf build`), by declaration path. */
-class CommentIndex {
-  readonly #byFile = new Map<DescFile, Map<string, string>>();
-
-  of(desc: Commented): string {
-    const file = fileOf(desc);
-    let map = this.#byFile.get(file);
-    if (!map) {
-      map = new Map();
-      for (const loc of file.proto.sourceCodeInfo?.location ?? []) {
-        if (loc.leadingComments) map.set(loc.path.join(','), clean(loc.leadingComments));
-      }
-      this.#byFile.set(file, map);
-    }
-    const path = pathOf(desc);
-    return path ? (map.get(path.join(',')) ?? '') : '';
-  }
-}
-
-function clean(comment: string): string {
-  return comment
-    .split('\n')
-    .map((l) => (l.startsWith(' ') ? l.slice(1) : l).trimEnd())
-    .join('\n')
-    .trim();
-}
-
-function fileOf(desc: Commented): DescFile {
-  switch (desc.kind) {
-    case 'field':
-      return desc.parent.file;
-    case 'enum_value':
-      return desc.parent.file;
-    case 'rpc':
-      return desc.parent.file;
-    default:
-      return desc.file;
-  }
-}
-
-function pathOf(desc: Commented): number[] | undefined {
-  switch (desc.kind) {
-    case 'message': {
-      if (desc.parent) {
-        const parent = pathOf(desc.parent);
-        return parent && [...parent, 3, desc.parent.proto.nestedType.indexOf(desc.proto)];
-      }
-      return [4, desc.file.proto.messageType.indexOf(desc.proto)];
-    }
-    case 'field': {
-      const parent = pathOf(desc.parent);
-      return parent && [...parent, 2, desc.parent.proto.field.indexOf(desc.proto)];
-    }
-    case 'enum': {
-      if (desc.parent) {
-        const parent = pathOf(desc.parent);
-        return parent && [...parent, 4, desc.parent.proto.enumType.indexOf(desc.proto)];
-      }
-      return [5, desc.file.proto.enumType.indexOf(desc.proto)];
-    }
-    case 'enum_value': {
-      const parent = pathOf(desc.parent);
-      return parent && [...parent, 2, desc.parent.proto.value.indexOf(desc.proto)];
-    }
-    case 'service':
-      return [6, desc.file.proto.service.indexOf(desc.proto)];
-    case 'rpc': {
-      const parent = pathOf(desc.parent);
-      return parent && [...parent, 2, desc.parent.proto.method.indexOf(desc.proto)];
-    }
-    default:
-      return undefined;
-  }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { InvalidCursorError } from './cursor.ts';
+import { StreamOverflowError } from './mailbox.ts';
 import {
   type Delivery,
-  InvalidCursorError,
-  StreamOverflowError,
   UpdateHub,
   UpdateHubClosedError,
   type UpdateHubOptions,

@@ -1,0 +1,60 @@
+import type { Metrics } from '@messenger/platform/metrics';
+import { Counter, Histogram, type Metric, type Registry } from 'prom-client';
+
+/** The gateway's own instruments, beside the platform's (gRPC client durations). */
+export interface GatewayInstruments {
+  /** By method, the contract's path template (`route`) and status. */
+  readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Times the gateway went on without Redis, by `store`: `rate-limit` or `cache`. */
+  readonly redisFallbacks: Counter<'store'>;
+  /** Events that invalidated cached responses, by event type. */
+  readonly cacheInvalidations: Counter<'event'>;
+}
+
+/**
+ * The instruments in the process's registry. Several gateways may share one
+ * registry (tests, the embedded system): they then share the instruments.
+ */
+export function gatewayInstruments(metrics: Metrics): GatewayInstruments {
+  const { registry } = metrics;
+  return {
+    requestDuration: registered(
+      registry,
+      'http_request_duration_seconds',
+      (name) =>
+        new Histogram({
+          name,
+          help: 'HTTP requests served by the gateway, by method, route template and status.',
+          labelNames: ['method', 'route', 'status'],
+          buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+          registers: [registry],
+        }),
+    ),
+    redisFallbacks: registered(
+      registry,
+      'gateway_redis_fallback_total',
+      (name) =>
+        new Counter({
+          name,
+          help: 'Times the gateway went on without Redis (rate limits counted locally, cache bypassed).',
+          labelNames: ['store'],
+          registers: [registry],
+        }),
+    ),
+    cacheInvalidations: registered(
+      registry,
+      'gateway_cache_invalidations_total',
+      (name) =>
+        new Counter({
+          name,
+          help: 'Events that invalidated cached responses, by event type.',
+          labelNames: ['event'],
+          registers: [registry],
+        }),
+    ),
+  };
+}
+
+function registered<M extends Metric>(registry: Registry, name: string, create: (name: string) => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? create(name);
+}

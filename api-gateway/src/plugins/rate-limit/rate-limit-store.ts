@@ -1,0 +1,86 @@
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { RedisGuard } from '../../redis-guard.ts';
+
+type Counted = { current: number; ttl: number };
+type IncrCallback = Parameters<FastifyRateLimitStore['incr']>[1];
+
+// KEYS: the counter; ARGV: the window in ms. One fixed window per key: the
+// first hit of a window starts its expiry. Returns {count, ms left}.
+const INCR_SCRIPT = `
+local current = redis.call('INCR', KEYS[1])
+local ttl = tonumber(ARGV[1])
+if current == 1 then redis.call('PEXPIRE', KEYS[1], ttl) else ttl = redis.call('PTTL', KEYS[1]) end
+return {current, ttl}
+`;
+
+export interface RateLimitStoreOptions {
+  /** Shared counters for every gateway replica; absent → this process's own (embedded mode). */
+  readonly redis?: Redis;
+  /** Bounds each Redis command and leaves Redis alone for a while after a failure. */
+  readonly guard: RedisGuard;
+  /** Keys tracked by the local counters. */
+  readonly localKeys: number;
+  /** Redis key prefix. */
+  readonly prefix: string;
+}
+
+/** Fixed-window counters of this process, bounded by key count (least recently used go first). */
+class LocalCounters {
+  readonly #windows: LRUCache<string, { count: number; startedAt: number }>;
+
+  constructor(maxKeys: number) {
+    this.#windows = new LRUCache({ max: maxKeys });
+  }
+
+  incr(key: string, windowMs: number): Counted {
+    const now = Date.now();
+    const window = this.#windows.get(key);
+    if (window === undefined || window.startedAt + windowMs <= now) {
+      this.#windows.set(key, { count: 1, startedAt: now });
+      return { current: 1, ttl: windowMs };
+    }
+    window.count++;
+    return { current: window.count, ttl: windowMs - (now - window.startedAt) };
+  }
+}
+
+/**
+ * The store behind every limited route, in `@fastify/rate-limit`'s
+ * documented custom-store shape. With Redis, one atomic script per request
+ * counts in Redis, shared by all replicas, so a budget holds across
+ * instances.
+ *
+ * When Redis is unreachable or slow (see RedisGuard), the gateway neither
+ * fails the request nor lets it through unlimited: it counts locally until
+ * Redis is tried again. Budgets then hold per instance — at worst
+ * replicas × budget cluster-wide while Redis is down — and the outage of a
+ * cache-class dependency never takes the API down with it.
+ *
+ * One store serves every route (`child` returns it), and keys carry the
+ * class, so a class's budget is shared by all of its routes.
+ */
+export function rateLimitStoreClass(opts: RateLimitStoreOptions): FastifyRateLimitStoreCtor {
+  const { redis, guard, prefix } = opts;
+  const local = new LocalCounters(opts.localKeys);
+
+  return class RateLimitStore implements FastifyRateLimitStore {
+    incr(key: string, cb: IncrCallback, timeWindow: number): void {
+      if (redis === undefined || !guard.available) {
+        cb(null, local.incr(key, timeWindow));
+        return;
+      }
+      guard
+        .run('incr', () => redis.eval(INCR_SCRIPT, 1, `${prefix}${key}`, timeWindow) as Promise<[number, number]>)
+        .then(
+          ([current, ttl]) => cb(null, { current, ttl }),
+          () => cb(null, local.incr(key, timeWindow)),
+        );
+    }
+
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  };
+}

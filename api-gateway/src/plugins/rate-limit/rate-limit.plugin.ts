@@ -1,0 +1,134 @@
+import fastifyRateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
+import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import { Code, GatewayError } from '../../errors/status.ts';
+import { positiveInt } from '../../options.ts';
+import { RedisGuard } from '../../redis-guard.ts';
+import { rateLimitStoreClass } from './rate-limit-store.ts';
+
+export interface RateLimitBudget {
+  /** Requests allowed per window. */
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** Budgets per class (contract option `rate_limit`); configuration, not code. */
+export interface RateLimitBudgets {
+  readonly default: RateLimitBudget;
+  /** Login, register, token refresh: much smaller. */
+  readonly strict: RateLimitBudget;
+  /** Opening a stream (counted once per stream). */
+  readonly stream: RateLimitBudget;
+}
+
+export const DEFAULT_BUDGETS: RateLimitBudgets = {
+  default: { max: 600, windowMs: 60_000 },
+  strict: { max: 10, windowMs: 60_000 },
+  stream: { max: 30, windowMs: 60_000 },
+};
+
+export interface RateLimitPluginOptions {
+  /** Default DEFAULT_BUDGETS. */
+  readonly budgets?: RateLimitBudgets;
+  /** Shared counters for every gateway replica; absent → this process's own (embedded mode). */
+  readonly redis?: Redis;
+  /** Longest wait for Redis per request before counting locally; default 100 ms. */
+  readonly redisTimeoutMs?: number;
+  /** After a Redis failure, how long to count locally before trying Redis again; default 1 s. */
+  readonly redisRetryMs?: number;
+  /** Keys tracked by the local counters; default 10 000. */
+  readonly localKeys?: number;
+  /** Called on every Redis failure (a metric). */
+  readonly onRedisFallback?: () => void;
+}
+
+type BudgetName = keyof RateLimitBudgets;
+
+function budgetOf(cls: RateLimitClass): BudgetName {
+  switch (cls) {
+    case RateLimitClass.RATE_LIMIT_CLASS_STRICT:
+      return 'strict';
+    case RateLimitClass.RATE_LIMIT_CLASS_STREAM:
+      return 'stream';
+    default:
+      return 'default';
+  }
+}
+
+function validateBudgets(budgets: RateLimitBudgets): void {
+  for (const name of ['default', 'strict', 'stream'] as const) {
+    const b = budgets[name];
+    if (!b || !Number.isSafeInteger(b.max) || b.max < 1 || !Number.isSafeInteger(b.windowMs) || b.windowMs < 1) {
+      throw new TypeError(`gateway: rateLimits.${name} needs positive integer max and windowMs`);
+    }
+  }
+}
+
+/**
+ * `@fastify/rate-limit`, not global: each RPC route is limited by the budget
+ * of its contract's class, keyed by the caller's user id (the auth plugin
+ * has set it by then) or, anonymous, the client IP; the gateway's own
+ * endpoints are not limited. 429 answers carry `Retry-After` and the
+ * draft-spec `RateLimit-Limit/Remaining/Reset` headers, which every limited
+ * response carries too.
+ */
+async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Promise<void> {
+  const budgets = opts.budgets ?? DEFAULT_BUDGETS;
+  validateBudgets(budgets);
+  const guard = new RedisGuard({
+    name: 'rate-limit store (Redis)',
+    meanwhile: 'counting locally for now',
+    timeoutMs: positiveInt('rateLimits.redisTimeoutMs', opts.redisTimeoutMs, 100),
+    retryMs: positiveInt('rateLimits.redisRetryMs', opts.redisRetryMs, 1000),
+    log: app.log,
+    onFailure: opts.onRedisFallback,
+  });
+  const store = rateLimitStoreClass({
+    redis: opts.redis,
+    guard,
+    localKeys: positiveInt('rateLimits.localKeys', opts.localKeys, 10_000),
+    prefix: 'gw:rl:',
+  });
+
+  // Runs before the plugin's own onRoute hook (added by the register below), which reads `config.rateLimit`.
+  app.addHook('onRoute', (route) => {
+    const rpc = route.config?.rpc;
+    if (rpc !== undefined) route.config = { ...route.config, rateLimit: routeRateLimit(budgets, rpc.method.rateLimit) };
+  });
+  await app.register(fastifyRateLimit, {
+    global: false,
+    hook: 'onRequest',
+    enableDraftSpec: true,
+    store,
+    errorResponseBuilder: (_req, ctx) =>
+      new GatewayError(Code.RESOURCE_EXHAUSTED, `rate limit exceeded; retry in ${ctx.after}`, {
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+            retryDelay: `${Math.max(1, Math.ceil(ctx.ttl / 1000))}s`,
+          },
+        ],
+      }),
+  });
+}
+
+export const rateLimitPlugin = fp(rateLimit, {
+  name: 'messenger-rate-limit',
+  fastify: '5.x',
+  // Keys use `req.caller`, which the auth plugin's hook sets first.
+  dependencies: ['messenger-auth'],
+  decorators: { request: ['caller'] },
+});
+
+/** The per-route `config.rateLimit` of an RPC route of the given class. */
+function routeRateLimit(budgets: RateLimitBudgets, cls: RateLimitClass): RateLimitOptions {
+  const name = budgetOf(cls);
+  const budget = budgets[name];
+  return {
+    max: budget.max,
+    timeWindow: budget.windowMs,
+    keyGenerator: (req: FastifyRequest) => (req.caller ? `${name}:u:${req.caller.userId}` : `${name}:ip:${req.ip}`),
+  };
+}

@@ -1,0 +1,77 @@
+// The gateway's own endpoints and its behaviour over a real socket: health,
+// readiness (upstream health through the same channels), metrics by contract
+// template, and cancellation of the upstream call when a client goes away.
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type GatewayFixture, MIRROR_SERVICE, PROFILE_SERVICE, startGateway } from './fixture.ts';
+
+describe('over a real socket', () => {
+  let fx: GatewayFixture;
+  let base: string;
+  beforeAll(async () => {
+    fx = await startGateway();
+    await fx.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(fx.app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => fx.close());
+
+  it('cancels the gRPC call when the client disconnects', async () => {
+    const before = fx.upstream.state.cancelled;
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${base}/v1/sleep/5000`);
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 150);
+    });
+    for (let i = 0; i < 50 && fx.upstream.state.cancelled === before; i++) await sleep(20);
+    expect(fx.upstream.state.cancelled).toBe(before + 1);
+  });
+
+  it('answers /healthz, /readyz and /metrics', async () => {
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'SERVING' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      status: 'SERVING',
+      closing: false,
+      upstreams: { [PROFILE_SERVICE]: 'SERVING', [MIRROR_SERVICE]: 'SERVING' },
+    });
+    await fetch(`${base}/v1/mirror/m1`);
+    await fetch(`${base}/v1/fail/not_found`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{method="GET",route="\/v1\/mirror\/\{id\}",status="200"\} 1/,
+    );
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{method="POST",route="\/v1\/fail\/\{mode\}",status="404"\} 1/,
+    );
+    expect(metrics).toMatch(
+      /grpc_client_handling_seconds_count\{target="messenger.gatewaytest.v1.MirrorService",method="Mirror",code="OK"\}/,
+    );
+  });
+});
+
+describe('readiness', () => {
+  it('reports 503 when an upstream is not serving', async () => {
+    const fx = await startGateway({ readinessTimeoutMs: 300 });
+    try {
+      await fx.upstream.close();
+      const res = await fx.app.inject({ method: 'GET', url: '/readyz' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ status: 'NOT_SERVING', upstreams: { [PROFILE_SERVICE]: 'NOT_SERVING' } });
+      const call = await fx.app.inject({ method: 'GET', url: '/v1/mirror/x' });
+      expect(call.statusCode).toBe(503);
+      expect(call.body).not.toContain('127.0.0.1');
+    } finally {
+      await fx.app.close();
+    }
+  });
+});

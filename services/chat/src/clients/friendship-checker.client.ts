@@ -1,0 +1,30 @@
+import {
+  type CheckFriendshipResponse,
+  SubscriberServiceClient,
+} from '@messenger/gen/messenger/subscriber/v1/subscriber';
+import { createOutboundCaller, type OutboundCallerOptions } from '@messenger/platform/grpc';
+import { subscriberServiceUnavailable } from '../domain/chat-errors.ts';
+import type { FriendshipChecker } from '../domain/directories.ts';
+
+/** The subscriber service's address, and this service's own credential: CheckFriendship is internal. */
+export type GrpcFriendshipCheckerOptions = Pick<
+  OutboundCallerOptions<SubscriberServiceClient>,
+  'pool' | 'address' | 'tokens'
+>;
+
+/** Asks the subscriber service's CheckFriendship. */
+export function grpcFriendshipChecker(opts: GrpcFriendshipCheckerOptions): FriendshipChecker {
+  const call = createOutboundCaller({
+    ...opts,
+    client: SubscriberServiceClient,
+    unavailable: subscriberServiceUnavailable,
+  });
+  return {
+    async areFriends(userIdA, userIdB, requestId) {
+      const response = await call<CheckFriendshipResponse>(requestId, (client, metadata, done) =>
+        client.checkFriendship({ userIdA, userIdB }, metadata, done),
+      );
+      return response.friends;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// Every failure the chat service reports, one constructor per reason, so a
+// reason always comes with the same kind and the same message. The platform
+// adds INVALID_ARGUMENT (`throwIfInvalid`, or `invalidField` below),
+// CONCURRENT_CHANGE (`retryOnRace`, with `CHAT_RACE_SUBJECT`) and
+// USER_CALLER_REQUIRED (`callerId`).
+import { DomainError, ErrorKind } from '@messenger/platform/domain';
+
+export const ChatErrorReason = {
+  ChatNotFound: 'CHAT_NOT_FOUND',
+  MessageNotFound: 'MESSAGE_NOT_FOUND',
+  MemberNotFound: 'MEMBER_NOT_FOUND',
+  UserNotFound: 'USER_NOT_FOUND',
+  NotFriends: 'NOT_FRIENDS',
+  DirectChat: 'DIRECT_CHAT',
+  MemberCap: 'MEMBER_CAP',
+  MessageDeleted: 'MESSAGE_DELETED',
+  NotOwner: 'NOT_OWNER',
+  NotSender: 'NOT_SENDER',
+  StreamTooSlow: 'STREAM_TOO_SLOW',
+  ShuttingDown: 'SHUTTING_DOWN',
+  UserServiceUnavailable: 'USER_SERVICE_UNAVAILABLE',
+  SubscriberServiceUnavailable: 'SUBSCRIBER_SERVICE_UNAVAILABLE',
+} as const;
+export type ChatErrorReason = (typeof ChatErrorReason)[keyof typeof ChatErrorReason];
+
+const R = ChatErrorReason;
+
+/** What keeps changing when a change of a chat or message gives up on concurrent writers (`retryOnRace`'s subject). */
+export const CHAT_RACE_SUBJECT = 'the chat';
+
+/** A chat that does not exist and one the caller is not a member of look the same, so ids cannot be probed. */
+export function chatNotFound(): DomainError {
+  return new DomainError(ErrorKind.NotFound, R.ChatNotFound, 'no such chat');
+}
+
+export function messageNotFound(): DomainError {
+  return new DomainError(ErrorKind.NotFound, R.MessageNotFound, 'no such message in this chat');
+}
+
+export function memberNotFound(): DomainError {
+  return new DomainError(ErrorKind.NotFound, R.MemberNotFound, 'this user is not a member of the chat');
+}
+
+/** Users named in `field` that the user service does not know. */
+export function userNotFound(field: string, userIds: readonly string[]): DomainError {
+  return new DomainError(ErrorKind.NotFound, R.UserNotFound, `${field}: no user with id ${userIds.join(', ')}`);
+}
+
+export function notFriends(): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.NotFriends,
+    'a direct chat needs the other user to be your confirmed friend',
+  );
+}
+
+export function directChat(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.DirectChat, 'the members of a direct chat are fixed');
+}
+
+export function memberCap(cap: number): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MemberCap, `a group has at most ${cap} members`);
+}
+
+export function messageDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be edited');
+}
+
+/** Adding members, or removing anyone but oneself. */
+export function notOwner(): DomainError {
+  return new DomainError(ErrorKind.PermissionDenied, R.NotOwner, "only the group's owner may change its members");
+}
+
+/** Editing someone else's message, or deleting it without owning the group. */
+export function notSender(): DomainError {
+  return new DomainError(
+    ErrorKind.PermissionDenied,
+    R.NotSender,
+    "only the sender may edit a message; the sender or the group's owner may delete it",
+  );
+}
+
+export function streamTooSlow(): DomainError {
+  return new DomainError(
+    ErrorKind.Aborted,
+    R.StreamTooSlow,
+    'updates were read too slowly; reconnect with resume_after set to the last update id',
+  );
+}
+
+export function shuttingDown(): DomainError {
+  return new DomainError(ErrorKind.Unavailable, R.ShuttingDown, 'the server is shutting down; reconnect');
+}
+
+export function userServiceUnavailable(): DomainError {
+  return new DomainError(
+    ErrorKind.Unavailable,
+    R.UserServiceUnavailable,
+    'users cannot be looked up right now; try again shortly',
+  );
+}
+
+export function subscriberServiceUnavailable(): DomainError {
+  return new DomainError(
+    ErrorKind.Unavailable,
+    R.SubscriberServiceUnavailable,
+    'friendships cannot be checked right now; try again shortly',
+  );
+}
+
+/** One invalid request field; several at once go through the platform's `throwIfInvalid`. */
+export function invalidField(field: string, description: string): DomainError {
+  return DomainError.invalid([{ field, description }]);
+}

@@ -1,0 +1,109 @@
+// What the use cases need from storage, in the domain's own terms.
+import { StoreFailure } from '@messenger/platform/domain';
+import type { Chat, ChatEvent, Message } from './chat.ts';
+
+/** A position in a user's chat list: most recent activity first, chat id descending on ties. */
+export interface ActivityCursor {
+  readonly lastActivityTime: Date;
+  readonly chatId: string;
+}
+
+/** A message to post; the store gives it the chat's next sequence. */
+export interface MessageDraft {
+  readonly id: string;
+  readonly chatId: string;
+  readonly senderId: string;
+  readonly clientMessageId: string;
+  readonly text: string;
+  readonly createTime: Date;
+}
+
+/** The message a draft becomes once the store has given it the chat's next sequence. */
+export function postedMessage(draft: MessageDraft, sequence: number): Message {
+  return {
+    id: draft.id,
+    chatId: draft.chatId,
+    sequence,
+    senderId: draft.senderId,
+    clientMessageId: draft.clientMessageId,
+    text: draft.text,
+    createTime: draft.createTime,
+    editTime: undefined,
+    deleted: false,
+    version: 1,
+  };
+}
+
+export type AppendResult =
+  /** Stored with the next sequence; its event is in the outbox. */
+  | { readonly kind: 'created'; readonly message: Message }
+  /** The sender already posted this `clientMessageId` in this chat: that message, nothing stored. */
+  | { readonly kind: 'existing'; readonly message: Message }
+  /** No such chat, or the sender is not a member of it. */
+  | { readonly kind: 'not_member' };
+
+/**
+ * Where chats, messages and read positions live. Every write that publishes
+ * takes its events and stores them in the outbox in the same atomic step as
+ * the change; a chat's events leave the outbox in the order they were
+ * written (message events in sequence order).
+ *
+ * `E` is the form a change's events travel in: the use cases hand over
+ * `ChatEvent`s; a store adapter takes them already encoded for the outbox
+ * (store/chat-store.ts), so it never encodes an event itself.
+ */
+export interface ChatStorage<E = ChatEvent> {
+  /** Adds a chat. `duplicate` when it is direct and its pair already has one. */
+  createChat(chat: Chat, events: readonly E[]): Promise<void>;
+  getChat(chatId: string): Promise<Chat | undefined>;
+  /** The direct chat of a pair, by `directKeyOf`. */
+  findDirectChat(directKey: string): Promise<Chat | undefined>;
+  /**
+   * Replaces the title, owner and members of the chat stored at
+   * `chat.version - 1` (its messages, sequence and activity are left alone).
+   * `conflict` when the chat is gone or at another version.
+   */
+  updateChat(chat: Chat, events: readonly E[]): Promise<void>;
+  /** The user's chats, most recent activity first, starting after `after`; at most `limit`. One index range. */
+  listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]>;
+  /** The ids of the user's chats in ascending order after `afterId`: a walk that activity cannot reorder. */
+  chatIdsOf(userId: string, afterId: string | undefined, limit: number): Promise<string[]>;
+
+  /**
+   * Posts a message atomically: checks membership, takes the chat's next
+   * sequence (concurrent posts never share or skip one; a post that fails
+   * takes none), stores the message, moves the chat's activity time, and
+   * writes the one event `eventOf` makes of the stored message and the
+   * members at that moment. Idempotent on (chat, sender, client message id).
+   */
+  appendMessage(
+    draft: MessageDraft,
+    eventOf: (message: Message, memberIds: readonly string[]) => E,
+  ): Promise<AppendResult>;
+  getMessage(chatId: string, messageId: string): Promise<Message | undefined>;
+  /** Messages with the given sequences of the given chats (e.g. each chat's newest), in no particular order. */
+  messagesAt(refs: readonly { readonly chatId: string; readonly sequence: number }[]): Promise<Message[]>;
+  /** A chat's messages, highest sequence first, below `beforeSequence` when given; at most `limit`. One index range. */
+  listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]>;
+  /** Replaces the message stored at `message.version - 1`. `conflict` when it is gone or at another version. */
+  updateMessage(message: Message, events: readonly E[]): Promise<void>;
+
+  /** The user's read position in each of the chats (0 when none). */
+  readPositions(userId: string, chatIds: readonly string[]): Promise<Map<string, number>>;
+  /** Moves the user's read position forward to `upTo` (never back); resolves with the position after. */
+  markRead(chatId: string, userId: string, upTo: number): Promise<number>;
+  /**
+   * How many messages of the chat above `afterSequence` are not deleted and
+   * were not sent by `userId`, counting at most `cap`.
+   */
+  countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number>;
+}
+
+/** The closed set of failures a store reports; adapters translate their driver's errors into these. */
+export type StoreErrorKind = 'duplicate' | 'conflict';
+
+export class StoreError extends StoreFailure<StoreErrorKind> {}
+
+export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
+  return error instanceof StoreError && error.kind === kind;
+}

@@ -1,0 +1,207 @@
+// Chats and their members: creating, listing and reading chats, adding and
+// removing members.
+import { randomUUID } from 'node:crypto';
+import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
+import { type Chat, type ChatType, directKeyOf, isMember, type Message, memberFrom, withoutMember } from './chat.ts';
+import {
+  directChat,
+  invalidField,
+  memberCap,
+  memberNotFound,
+  notFriends,
+  notOwner,
+  userNotFound,
+} from './chat-errors.ts';
+import { isStoreError } from './chat-storage.ts';
+import { decodeChatsToken, encodeChatsToken, type Page, type PageInput, pageLimit, pageOf } from './page-tokens.ts';
+import { type CallMeta, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
+import { countProblem, MAX_ADD_PER_CALL, otherMemberIds, titleProblem, uniqueIds, uuidProblem } from './validation.ts';
+
+export interface CreateChatInput {
+  /** Undefined when the caller did not say. */
+  readonly type: ChatType | undefined;
+  readonly memberIds: readonly string[];
+  readonly title: string;
+}
+
+/** A chat as one member sees it in their list. */
+export interface ChatSummary {
+  readonly chat: Chat;
+  readonly lastMessage: Message | undefined;
+  readonly unreadCount: number;
+  readonly readSequence: number;
+}
+
+interface MemberChange {
+  readonly added: string[];
+  readonly removed: string[];
+  readonly time: Date;
+}
+
+export function chatUseCases(ctx: UseCaseContext) {
+  const { store, users, friends, limits, now } = ctx;
+
+  /** Profiles of `required` (NOT_FOUND unless all exist) and of `extra` when it exists (the caller's own). */
+  const profilesOf = async (required: readonly string[], requestId: string, field: string, extra?: string) => {
+    const profiles = await users.getProfiles(extra === undefined ? required : [extra, ...required], requestId);
+    const missing = required.filter((id) => !profiles.has(id));
+    if (missing.length > 0) throw userNotFound(field, missing);
+    return profiles;
+  };
+
+  /** A chat as created: no messages yet, version 1. */
+  const newChat = (type: ChatType, fields: Pick<Chat, 'title' | 'ownerId' | 'directKey' | 'members'>, time: Date) => ({
+    id: randomUUID(),
+    type,
+    ...fields,
+    createTime: time,
+    lastActivityTime: time,
+    lastSequence: 0,
+    version: 1,
+  });
+
+  /** The pair's direct chat: the one they have, or a new one when they are friends. */
+  const createDirect = async (me: string, others: string[], input: CreateChatInput, meta: CallMeta, time: Date) => {
+    throwIfInvalid([
+      violation('member_ids', others.length !== 1 ? 'must name exactly one other user for a direct chat' : undefined),
+      violation('title', input.title !== '' ? 'must be empty for a direct chat' : undefined),
+    ]);
+    const other = others[0] as string;
+    const directKey = directKeyOf(me, other);
+    const existing = await store.findDirectChat(directKey);
+    if (existing && isMember(existing, me)) return existing;
+    const profiles = await profilesOf([other], meta.requestId, 'member_ids', me);
+    if (!(await friends.areFriends(me, other, meta.requestId))) throw notFriends();
+    const members = [
+      memberFrom(me, profiles.get(me), 'member', time),
+      memberFrom(other, profiles.get(other), 'member', time),
+    ];
+    const chat: Chat = newChat('direct', { title: '', ownerId: '', directKey, members }, time);
+    try {
+      await store.createChat(chat, [{ kind: 'chat_created', chat, time, requestId: meta.requestId }]);
+    } catch (error) {
+      // Both users created it at once: the other call's chat is the pair's.
+      if (!isStoreError(error, 'duplicate')) throw error;
+      const winner = await store.findDirectChat(directKey);
+      if (winner && isMember(winner, me)) return winner;
+      throw error;
+    }
+    return chat;
+  };
+
+  const createGroup = async (me: string, others: string[], input: CreateChatInput, meta: CallMeta, time: Date) => {
+    throwIfInvalid([
+      violation('member_ids', countProblem(others, 1, limits.memberCap - 1, 'other users for a group')),
+      violation('title', titleProblem(input.title)),
+    ]);
+    const profiles = await profilesOf(others, meta.requestId, 'member_ids', me);
+    const members = [
+      memberFrom(me, profiles.get(me), 'owner', time),
+      ...others.map((id) => memberFrom(id, profiles.get(id), 'member', time)),
+    ];
+    const chat: Chat = newChat('group', { title: input.title, ownerId: me, directKey: '', members }, time);
+    await store.createChat(chat, [{ kind: 'chat_created', chat, time, requestId: meta.requestId }]);
+    return chat;
+  };
+
+  /** The members of `chat` that `candidates` would add; refuses a direct chat, a non-owner and the cap. */
+  const membersToAdd = (chat: Chat, me: string, candidates: readonly string[]) => {
+    if (chat.type !== 'group') throw directChat();
+    if (chat.ownerId !== me) throw notOwner();
+    const toAdd = candidates.filter((id) => !isMember(chat, id));
+    if (chat.members.length + toAdd.length > limits.memberCap) throw memberCap(limits.memberCap);
+    return toAdd;
+  };
+
+  /** Writes the chat's new members with their `members_changed` event, the caller as its actor. */
+  const changeMembers = (before: Chat, after: Chat, change: MemberChange, actorId: string, requestId: string) =>
+    store.updateChat(after, [{ kind: 'members_changed', before, after, ...change, actorId, requestId }]);
+
+  return {
+    /** Creates a direct chat (or returns the pair's existing one) or a group owned by the caller. */
+    async createChat(meta: CallMeta, input: CreateChatInput): Promise<Chat> {
+      const me = callerId(meta.actor);
+      const others = otherMemberIds(me, input.memberIds, 'member_ids');
+      if (input.type === undefined) throw invalidField('type', 'is required');
+      const time = now();
+      return input.type === 'direct'
+        ? createDirect(me, others, input, meta, time)
+        : createGroup(me, others, input, meta, time);
+    },
+
+    async listChats(meta: CallMeta, input: PageInput): Promise<Page<ChatSummary>> {
+      const me = callerId(meta.actor);
+      const limit = pageLimit(input.pageSize);
+      const after = input.pageToken === '' ? undefined : decodeChatsToken(input.pageToken);
+      const page = pageOf(await store.listChatsOf(me, after, limit + 1), limit, (last) =>
+        encodeChatsToken({ lastActivityTime: last.lastActivityTime, chatId: last.id }),
+      );
+      const chats = page.items;
+      const [positions, lastMessages] = await Promise.all([
+        store.readPositions(
+          me,
+          chats.map((c) => c.id),
+        ),
+        store.messagesAt(
+          chats.filter((c) => c.lastSequence > 0).map((c) => ({ chatId: c.id, sequence: c.lastSequence })),
+        ),
+      ]);
+      const lastByChat = new Map(lastMessages.map((m) => [m.chatId, m]));
+      const items = await Promise.all(
+        chats.map(async (chat) => {
+          const readSequence = Math.min(positions.get(chat.id) ?? 0, chat.lastSequence);
+          return {
+            chat,
+            lastMessage: lastByChat.get(chat.id),
+            readSequence,
+            unreadCount: await ctx.unreadOf(chat, me, readSequence),
+          };
+        }),
+      );
+      return { items, nextPageToken: page.nextPageToken };
+    },
+
+    async getChat(meta: CallMeta, chatId: string): Promise<Chat> {
+      return ctx.visibleChat(callerId(meta.actor), chatId);
+    },
+
+    /** Adds users to a group (owner only); those already in it are skipped. */
+    async addMembers(meta: CallMeta, chatId: string, memberIds: readonly string[]): Promise<Chat> {
+      const me = callerId(meta.actor);
+      const ids = uniqueIds(memberIds, 'member_ids');
+      throwIfInvalid([violation('member_ids', countProblem(ids, 1, MAX_ADD_PER_CALL, 'users'))]);
+      const first = await ctx.visibleChat(me, chatId);
+      const candidates = membersToAdd(first, me, ids);
+      if (candidates.length === 0) return first;
+      const profiles = await profilesOf(candidates, meta.requestId, 'member_ids');
+      return retryOnChatRace(async () => {
+        const chat = await ctx.visibleChat(me, chatId);
+        const toAdd = membersToAdd(chat, me, ids);
+        if (toAdd.length === 0) return chat;
+        const time = now();
+        const after: Chat = {
+          ...chat,
+          members: [...chat.members, ...toAdd.map((id) => memberFrom(id, profiles.get(id), 'member', time))],
+          version: chat.version + 1,
+        };
+        await changeMembers(chat, after, { added: toAdd, removed: [], time }, me, meta.requestId);
+        return after;
+      });
+    },
+
+    /** The owner removes anyone; a member removes themself (leaves). An owner who leaves hands over. */
+    async removeMember(meta: CallMeta, chatId: string, userId: string): Promise<void> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('user_id', uuidProblem(userId))]);
+      const target = canonicalId(userId);
+      await retryOnChatRace(async () => {
+        const chat = await ctx.visibleChat(me, chatId);
+        if (chat.type !== 'group') throw directChat();
+        if (!isMember(chat, target)) throw memberNotFound();
+        if (target !== me && chat.ownerId !== me) throw notOwner();
+        const after = withoutMember(chat, target);
+        await changeMembers(chat, after, { added: [], removed: [target], time: now() }, me, meta.requestId);
+      });
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// Messages: posting, reading, editing and deleting them, and read positions.
+import { randomUUID } from 'node:crypto';
+import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
+import { type Message, memberIdsOf, messageCreated, tombstoneOf } from './chat.ts';
+import { chatNotFound, messageDeleted, notSender } from './chat-errors.ts';
+import {
+  decodeMessagesToken,
+  encodeMessagesToken,
+  type Page,
+  type PageInput,
+  pageLimit,
+  pageOf,
+} from './page-tokens.ts';
+import { type CallMeta, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
+import { textProblem, uuidProblem } from './validation.ts';
+
+export interface SendMessageInput {
+  readonly chatId: string;
+  readonly clientMessageId: string;
+  readonly text: string;
+}
+
+export function messageUseCases(ctx: UseCaseContext) {
+  const { store, limits, now } = ctx;
+
+  return {
+    /** Posts a message, or returns the one this client message id already posted. */
+    async sendMessage(meta: CallMeta, input: SendMessageInput): Promise<Message> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([
+        violation('chat_id', uuidProblem(input.chatId)),
+        violation('client_message_id', uuidProblem(input.clientMessageId)),
+        violation('text', textProblem(input.text, limits.maxTextLength)),
+      ]);
+      const draft = {
+        id: randomUUID(),
+        chatId: canonicalId(input.chatId),
+        senderId: me,
+        clientMessageId: canonicalId(input.clientMessageId),
+        text: input.text,
+        createTime: now(),
+      };
+      const result = await store.appendMessage(draft, (message, memberIds) =>
+        messageCreated(message, memberIds, meta.requestId),
+      );
+      if (result.kind === 'not_member') throw chatNotFound();
+      return result.message;
+    },
+
+    async listMessages(meta: CallMeta, chatId: string, input: PageInput): Promise<Page<Message>> {
+      const me = callerId(meta.actor);
+      const limit = pageLimit(input.pageSize);
+      const chat = await ctx.visibleChat(me, chatId);
+      const before = input.pageToken === '' ? undefined : decodeMessagesToken(input.pageToken, chat.id);
+      const found = await store.listMessages(chat.id, before, limit + 1);
+      return pageOf(found, limit, (last) => encodeMessagesToken(chat.id, last.sequence));
+    },
+
+    async getMessage(meta: CallMeta, chatId: string, messageId: string): Promise<Message> {
+      return (await ctx.visibleMessage(callerId(meta.actor), chatId, messageId)).message;
+    },
+
+    async editMessage(meta: CallMeta, chatId: string, messageId: string, text: string): Promise<Message> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('text', textProblem(text, limits.maxTextLength))]);
+      return retryOnChatRace(async () => {
+        const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
+        if (message.senderId !== me) throw notSender();
+        if (message.deleted) throw messageDeleted();
+        if (message.text === text) return message;
+        const time = now();
+        const after: Message = { ...message, text, editTime: time, version: message.version + 1 };
+        await store.updateMessage(after, [
+          {
+            kind: 'message_edited',
+            before: message,
+            after,
+            memberIds: memberIdsOf(chat),
+            time,
+            requestId: meta.requestId,
+          },
+        ]);
+        return after;
+      });
+    },
+
+    /** Leaves a tombstone; the sender or a group's owner may. Deleting a tombstone returns it. */
+    async deleteMessage(meta: CallMeta, chatId: string, messageId: string): Promise<Message> {
+      const me = callerId(meta.actor);
+      return retryOnChatRace(async () => {
+        const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
+        if (message.senderId !== me && !(chat.type === 'group' && chat.ownerId === me)) throw notSender();
+        if (message.deleted) return message;
+        const after = tombstoneOf(message);
+        await store.updateMessage(after, [
+          {
+            kind: 'message_deleted',
+            before: message,
+            after,
+            memberIds: memberIdsOf(chat),
+            deletedBy: me,
+            time: now(),
+            requestId: meta.requestId,
+          },
+        ]);
+        return after;
+      });
+    },
+
+    async markRead(
+      meta: CallMeta,
+      chatId: string,
+      upToSequence: number,
+    ): Promise<{ readSequence: number; unreadCount: number }> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([
+        violation('chat_id', uuidProblem(chatId)),
+        violation(
+          'up_to_sequence',
+          !Number.isInteger(upToSequence) || upToSequence < 1 ? 'must be 1 or more' : undefined,
+        ),
+      ]);
+      const chat = await ctx.visibleChat(me, chatId);
+      // Beyond the newest message is lowered to it, so a client cannot pre-mark messages not yet sent.
+      const readSequence = await store.markRead(chat.id, me, Math.min(upToSequence, chat.lastSequence));
+      return { readSequence, unreadCount: await ctx.unreadOf(chat, me, readSequence) };
+    },
+  };
+}

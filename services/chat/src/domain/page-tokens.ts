@@ -1,0 +1,86 @@
+// Pages of a list and the tokens that continue them. Tokens are opaque to
+// callers; inside they name their list (and chat), so a token from another
+// list is refused instead of giving a wrong page.
+import { throwIfInvalid, violation } from '@messenger/platform/domain';
+import { invalidField } from './chat-errors.ts';
+import type { ActivityCursor } from './chat-storage.ts';
+import { uuidProblem } from './validation.ts';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
+
+export interface PageInput {
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Empty on the last page. */
+  readonly nextPageToken: string;
+}
+
+/** How many items a page holds: 0 asks for the default, more than the maximum gets the maximum. */
+export function pageLimit(pageSize: number): number {
+  throwIfInvalid([violation('page_size', pageSize < 0 ? 'must not be negative' : undefined)]);
+  return pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
+}
+
+/**
+ * A page from a read of `limit + 1` items: the one more than asked tells that
+ * another page follows, whose token `tokenAfter` makes from the page's last item.
+ */
+export function pageOf<T>(found: readonly T[], limit: number, tokenAfter: (last: T) => string): Page<T> {
+  const items = found.slice(0, limit);
+  const last = items.at(-1);
+  return { items, nextPageToken: found.length > limit && last !== undefined ? tokenAfter(last) : '' };
+}
+
+export function encodeChatsToken(cursor: ActivityCursor): string {
+  return encodeToken(['chats', cursor.lastActivityTime.getTime(), cursor.chatId]);
+}
+
+export function decodeChatsToken(token: string): ActivityCursor {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 3 &&
+    parsed[0] === 'chats' &&
+    Number.isSafeInteger(parsed[1]) &&
+    typeof parsed[2] === 'string' &&
+    uuidProblem(parsed[2]) === undefined
+  ) {
+    return { lastActivityTime: new Date(parsed[1] as number), chatId: parsed[2] };
+  }
+  throw invalidField('page_token', 'is not a page token of this list');
+}
+
+export function encodeMessagesToken(chatId: string, beforeSequence: number): string {
+  return encodeToken(['messages', chatId, beforeSequence]);
+}
+
+export function decodeMessagesToken(token: string, chatId: string): number {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 3 &&
+    parsed[0] === 'messages' &&
+    parsed[1] === chatId &&
+    Number.isSafeInteger(parsed[2]) &&
+    (parsed[2] as number) > 0
+  ) {
+    return parsed[2] as number;
+  }
+  throw invalidField('page_token', 'is not a page token of this chat');
+}
+
+function encodeToken(parts: readonly unknown[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+function decodeToken(token: string): unknown[] | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    return Array.isArray(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,97 @@
+// What every part of the chat use cases shares: the dependencies, the
+// limits, and the reads that decide what a caller may see.
+import { type Actor, canonicalId, retryOnRace, throwIfInvalid, violation } from '@messenger/platform/domain';
+import {
+  type Chat,
+  DEFAULT_MAX_TEXT_LENGTH,
+  DEFAULT_MEMBER_CAP,
+  DEFAULT_UNREAD_COUNT_CAP,
+  isMember,
+  type Message,
+} from './chat.ts';
+import { CHAT_RACE_SUBJECT, chatNotFound, messageNotFound } from './chat-errors.ts';
+import type { ChatStorage } from './chat-storage.ts';
+import type { FriendshipChecker, UserProfiles } from './directories.ts';
+import { uuidProblem } from './validation.ts';
+
+export interface ChatLimits {
+  /** Members of a group, the owner included. */
+  readonly memberCap: number;
+  /** Characters (Unicode code points) of a message text. */
+  readonly maxTextLength: number;
+  /** The highest unread count reported; counting stops there so its cost stays bounded. */
+  readonly unreadCountCap: number;
+}
+
+export const DEFAULT_LIMITS: ChatLimits = {
+  memberCap: DEFAULT_MEMBER_CAP,
+  maxTextLength: DEFAULT_MAX_TEXT_LENGTH,
+  unreadCountCap: DEFAULT_UNREAD_COUNT_CAP,
+};
+
+export interface ChatUseCaseDeps {
+  readonly store: ChatStorage;
+  readonly users: UserProfiles;
+  readonly friends: FriendshipChecker;
+  readonly limits?: Partial<ChatLimits>;
+  readonly now?: () => Date;
+}
+
+/** Who calls, and the request id the events carry. */
+export interface CallMeta {
+  readonly actor: Actor;
+  readonly requestId: string;
+}
+
+export interface UseCaseContext {
+  readonly store: ChatStorage;
+  readonly users: UserProfiles;
+  readonly friends: FriendshipChecker;
+  readonly limits: ChatLimits;
+  readonly now: () => Date;
+  /** The chat if the user is a member; NOT_FOUND otherwise, so chat ids cannot be probed. */
+  visibleChat(me: string, chatId: string): Promise<Chat>;
+  /** A message of a chat the user is a member of. */
+  visibleMessage(me: string, chatId: string, messageId: string): Promise<{ chat: Chat; message: Message }>;
+  /** The member's unread count from their read position, up to the cap. */
+  unreadOf(chat: Chat, me: string, readSequence: number): Promise<number>;
+}
+
+export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
+  const { store } = deps;
+  const limits: ChatLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const visibleChat = async (me: string, chatId: string): Promise<Chat> => {
+    throwIfInvalid([violation('chat_id', uuidProblem(chatId))]);
+    const chat = await store.getChat(canonicalId(chatId));
+    if (!chat || !isMember(chat, me)) throw chatNotFound();
+    return chat;
+  };
+  return {
+    store,
+    users: deps.users,
+    friends: deps.friends,
+    limits,
+    now: deps.now ?? (() => new Date()),
+    visibleChat,
+    async visibleMessage(me, chatId, messageId) {
+      throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('message_id', uuidProblem(messageId))]);
+      const chat = await visibleChat(me, chatId);
+      const message = await store.getMessage(chat.id, canonicalId(messageId));
+      if (!message) throw messageNotFound();
+      return { chat, message };
+    },
+    async unreadOf(chat, me, readSequence) {
+      return readSequence >= chat.lastSequence
+        ? 0
+        : store.countUnread(chat.id, me, readSequence, limits.unreadCountCap);
+    },
+  };
+}
+
+/**
+ * Runs a read-decide-write attempt on a chat again while a concurrent change
+ * of the same chat or message wins the race; ABORTED after the last attempt.
+ */
+export function retryOnChatRace<T>(attempt: () => Promise<T>): Promise<T> {
+  return retryOnRace(attempt, { on: ['conflict'], subject: CHAT_RACE_SUBJECT });
+}
