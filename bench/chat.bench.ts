@@ -10,11 +10,9 @@
 // The service runs in its own process (bench/chat-processes.ts), with its
 // in-process event bus and memory store (BENCH_MONGODB_URL for MongoDB).
 // `npm run bench -- chat`.
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import {
   type Chat,
@@ -24,6 +22,7 @@ import {
 } from '@messenger/gen/messenger/chat/v1/chat';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { call } from '@messenger/platform/testing';
+import { startRole } from './child-role.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -33,7 +32,6 @@ const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 5);
 const MEMBER_COUNTS = [2, 10, 100];
 const WARMUP_S = 1;
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
-const here = dirname(fileURLToPath(import.meta.url));
 
 /** CPU time (user + system) a process has used so far, in ms; Linux /proc, undefined elsewhere. */
 function cpuMsOf(pid: number | undefined): number | undefined {
@@ -44,39 +42,6 @@ function cpuMsOf(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function startServer(
-  env: Record<string, string>,
-): Promise<{ port: number; pid: number | undefined; stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [join(here, 'chat-processes.ts'), 'server'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('chat server did not start within 30 s')), 30_000);
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`chat server exited with ${code}`)));
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  return { port, pid: child.pid, stop };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -105,7 +70,7 @@ console.log(
   `loopback; store: ${process.env.BENCH_MONGODB_URL ? 'mongo' : 'memory'}; send rate: ${CONNECTIONS} concurrent calls × ` +
     `${DURATION_S}s, ${ROUNDS} rounds (median) after ${WARMUP_S}s warm-up; delivery: ${MESSAGES} messages, ${GAP_MS} ms apart`,
 );
-const server = await startServer({ BENCH_JWKS: await ring.exportPrivateJwks() });
+const server = await startRole('chat-processes.ts', 'server', { BENCH_JWKS: await ring.exportPrivateJwks() });
 const client = new ChatServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
 let failed = false;
 try {

@@ -8,10 +8,8 @@
 //   - calls/s with BENCH_CONCURRENCY calls in flight, and with one at a time.
 // BENCH_DURATION_S seconds per measurement, BENCH_ROUNDS interleaved rounds
 // (the median is reported), after a warm-up of each.
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
@@ -22,6 +20,7 @@ import { createMetrics } from '@messenger/platform/metrics';
 import { createGrpcUpstream } from '../api-gateway/src/upstream/grpc-upstream.ts';
 import { createHttp2Upstream } from '../api-gateway/src/upstream/http2-upstream.ts';
 import type { Upstream } from '../api-gateway/src/upstream/upstream.ts';
+import { startRole } from './child-role.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -30,38 +29,6 @@ const WARMUP_S = 1;
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 const PATH = '/messenger.user.v1.UserService/GetUser';
 const SERVICE = 'messenger.user.v1.UserService';
-const here = dirname(fileURLToPath(import.meta.url));
-
-async function startUpstream(env: Record<string, string>): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [join(here, 'gateway-processes.ts'), 'upstream'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upstream did not start within 30 s')), 30_000);
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  return { port, stop };
-}
 
 interface Measure {
   callsPerSecond: number;
@@ -108,7 +75,7 @@ console.log(
   `loopback; GetUser on one gRPC server process; ${DURATION_S}s per measurement, ${ROUNDS} interleaved rounds ` +
     `(median), after ${WARMUP_S}s warm-up; concurrency ${CONCURRENCY} and 1`,
 );
-const server = await startUpstream({ BENCH_JWKS: await ring.exportPrivateJwks() });
+const server = await startRole('gateway-processes.ts', 'upstream', { BENCH_JWKS: await ring.exportPrivateJwks() });
 try {
   const options = {
     addresses: Object.fromEntries(catalog.services.map((s) => [s.typeName, `127.0.0.1:${server.port}`])),
