@@ -9,7 +9,7 @@ import { service as healthService } from 'grpc-health-check';
 const here = dirname(fileURLToPath(import.meta.url));
 const Health = makeGenericClientConstructor(healthService, 'Health');
 
-it('starts the system, reports ready, registers and reads a user over HTTP, and stops cleanly', async () => {
+it('starts the system, reports ready, registers and reads a user over HTTP, logs mail links, and stops cleanly', async () => {
   const system = spawnNode(join(here, 'main.ts'), {
     PATH: process.env.PATH,
     LOG_LEVEL: 'warn',
@@ -46,6 +46,22 @@ it('starts the system, reports ready, registers and reads a user over HTTP, and 
     });
     expect(profile.status).toBe(200);
     expect(await profile.json()).toMatchObject({ user: { userId: body.user.userId, nickname: 'ada' } });
+
+    // Without AUTH_SMTP_URL no mail is sent: start-up says so, and each mail's link is logged instead.
+    await system.waitFor(/AUTH_SMTP_URL is not set/);
+    const asked = await fetch(`${gateway}/v1/auth/email/verification`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${body.tokens.accessToken}` },
+      body: '{}',
+    });
+    expect(asked.status).toBe(200);
+    const [, token] = await system.waitFor(/"link":"[^"]*\/verify-email#token=([A-Za-z0-9_-]{43})"/);
+    const verified = await fetch(`${gateway}/v1/auth/email/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token }),
+    });
+    expect(await verified.json()).toMatchObject({ userId: body.user.userId, email: 'ada@example.com' });
 
     await expect(system.stop()).resolves.toBe(0);
   } finally {

@@ -1,5 +1,5 @@
 import { ConfigError } from '@messenger/platform/config';
-import { loadAuthConfig } from './config.ts';
+import { authPolicyDeps, loadAuthConfig } from './config.ts';
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {
@@ -19,6 +19,50 @@ describe('auth config', () => {
     expect([...config.serviceSecrets.keys()]).toEqual(['subscriber', 'chat', 'api-gateway']);
     expect(config.signingKeys).toBe('generate');
     expect(config.accessTokenTtlSeconds).toBe(900);
+    // No SMTP: mails are logged; OWASP's scrypt cost; 50 sessions a user.
+    expect(authPolicyDeps(config)).toMatchObject({
+      mail: { from: '', linkBaseUrl: '', verificationTtlSeconds: 86400, resetTtlSeconds: 3600 },
+      scrypt: { logN: 17, r: 8, p: 1 },
+      maxSessionsPerUser: 50,
+      oauth: { maxPendingAttempts: 100_000 },
+    });
+    expect(authPolicyDeps(config).mail).not.toHaveProperty('smtpUrl');
+  });
+
+  it('takes SMTP settings together, checking each without echoing the URL', () => {
+    const config = loadAuthConfig({
+      AUTH_SMTP_URL: 'smtps://mailer%40example.com:s3cr%2Ft@smtp.example.com',
+      AUTH_MAIL_FROM: 'Messenger <no-reply@example.com>',
+      AUTH_EMAIL_LINK_BASE_URL: 'https://app.example.com/',
+      AUTH_PASSWORD_RESET_TTL_SECONDS: '900',
+    });
+    expect(authPolicyDeps(config).mail).toEqual({
+      smtpUrl: 'smtps://mailer%40example.com:s3cr%2Ft@smtp.example.com',
+      from: 'Messenger <no-reply@example.com>',
+      linkBaseUrl: 'https://app.example.com/',
+      verificationTtlSeconds: 86400,
+      resetTtlSeconds: 900,
+      resendIntervalSeconds: 60,
+    });
+    expect(problemsOf({ AUTH_SMTP_URL: 'smtp://relay.internal:25' })).toEqual([
+      'AUTH_MAIL_FROM: is required when AUTH_SMTP_URL is set',
+      'AUTH_EMAIL_LINK_BASE_URL: is required when AUTH_SMTP_URL is set',
+    ]);
+    const problems = problemsOf({
+      AUTH_SMTP_URL: 'https://user:hunter2@smtp.example.com',
+      AUTH_MAIL_FROM: 'Messenger <not an address>',
+      AUTH_EMAIL_LINK_BASE_URL: 'http://app.example.com/?x=1',
+    });
+    expect(problems).toEqual([
+      'AUTH_SMTP_URL: must be smtp://host[:port] or smtps://host[:port], with optional user:password@',
+      'AUTH_MAIL_FROM: "Messenger <not an address>" must be an address or "Name <address>"',
+      'AUTH_EMAIL_LINK_BASE_URL: "http://app.example.com/?x=1" must be https (http only on a loopback host)',
+    ]);
+    expect(problems.join('\n')).not.toContain('hunter2');
+    expect(problemsOf({ AUTH_SCRYPT_LOG_N: '9', AUTH_MAX_SESSIONS_PER_USER: '0' })).toEqual([
+      'AUTH_MAX_SESSIONS_PER_USER: Too small: expected number to be >=1 (got "0")',
+      'AUTH_SCRYPT_LOG_N: Too small: expected number to be >=10 (got "9")',
+    ]);
   });
 
   it('parses providers, redirect URIs, admin emails and secrets in both forms', () => {

@@ -1,8 +1,22 @@
-import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
+import {
+  ConfigError,
+  type ConfigOf,
+  type ConfigSpec,
+  loadConfig,
+  type Setting,
+  setting,
+} from '@messenger/platform/config';
 import { grpcServiceSettings, runtimeSettings, serviceAddressSettings } from '@messenger/platform/runtime';
+import { z } from 'zod';
 import type { AuthServiceDeps } from './app.ts';
 import { emailProblem, normalizeEmail } from './domain/account.ts';
+import { isLoopbackHost } from './loopback.ts';
 import type { OidcProviderConfig } from './oidc/openid-oidc-client.ts';
+
+/** A setting that may stay unset (empty); `loadAuthConfig` checks a value that is set. */
+function optional(env: string, opts: { description: string; secret?: boolean }): Setting<string> {
+  return { env, description: opts.description, defaultValue: '', secret: opts.secret ?? false, schema: z.string() };
+}
 
 /** Every setting of the auth service; the only place its environment is read. */
 export const authSettings = {
@@ -35,8 +49,53 @@ export const authSettings = {
   ),
   adminEmails: setting.list('AUTH_ADMIN_EMAILS', '', {
     description:
-      'Comma-separated emails whose accounts are admins: from creation, or from their next sign-in for existing accounts.',
+      'Comma-separated emails whose accounts become admins once, when the email is verified (verification link, password reset, or an OAuth sign-up whose provider asserts it); never at sign-in, so a later demotion sticks. An account verified before its email was listed is promoted with SetUserRole.',
   }),
+  maxSessionsPerUser: setting.int(
+    'AUTH_MAX_SESSIONS_PER_USER',
+    50,
+    { min: 1, max: 1000 },
+    { description: 'Active sessions one user may hold; a sign-in beyond it ends the least recently used session.' },
+  ),
+  scryptLogN: setting.int(
+    'AUTH_SCRYPT_LOG_N',
+    17,
+    { min: 10, max: 20 },
+    {
+      description:
+        "log2 of scrypt's cost N for new password hashes (r = 8, p = 1; 17 is OWASP's recommendation, 128 MiB per hash). Hashes with other params still verify and are replaced at the next sign-in. Lower only in tests.",
+    },
+  ),
+  smtpUrl: optional('AUTH_SMTP_URL', {
+    description:
+      "The SMTP server that verification and password-reset mails go through: `smtps://user:password@host:465` (TLS) or `smtp://…` (STARTTLS, required unless the host is loopback); URL-encode the user and password. Unset: nothing is sent and each mail's link is logged instead (embedded mode, development only).",
+    secret: true,
+  }),
+  mailFrom: optional('AUTH_MAIL_FROM', {
+    description: "The From of auth's mails, e.g. `Messenger <no-reply@example.com>`. Required with AUTH_SMTP_URL.",
+  }),
+  emailLinkBaseUrl: optional('AUTH_EMAIL_LINK_BASE_URL', {
+    description:
+      'The web app the mailed links open: `<base>/verify-email#token=…` and `<base>/reset-password#token=…`; its pages POST the token to /v1/auth/email/verify and /v1/auth/password/reset. https (http only on loopback), no query or fragment. Required with AUTH_SMTP_URL.',
+  }),
+  emailVerificationTtlSeconds: setting.int(
+    'AUTH_EMAIL_VERIFICATION_TTL_SECONDS',
+    24 * 3600,
+    { min: 600, max: 7 * 24 * 3600 },
+    { description: 'How long an email verification link works.' },
+  ),
+  passwordResetTtlSeconds: setting.int(
+    'AUTH_PASSWORD_RESET_TTL_SECONDS',
+    3600,
+    { min: 300, max: 24 * 3600 },
+    { description: 'How long a password-reset link works.' },
+  ),
+  emailResendIntervalSeconds: setting.int(
+    'AUTH_EMAIL_RESEND_INTERVAL_SECONDS',
+    60,
+    { min: 0, max: 3600 },
+    { description: 'The least time between two mails of one kind to one account (a new mail voids the earlier link).' },
+  ),
   serviceSecrets: setting.string(
     'AUTH_SERVICE_SECRETS',
     'subscriber:dev-only-subscriber-secret,chat:dev-only-chat-secret,api-gateway:dev-only-api-gateway-secret',
@@ -60,6 +119,15 @@ export const authSettings = {
     600,
     { min: 60, max: 3600 },
     { description: 'How long a started OAuth sign-in can be completed.' },
+  ),
+  oauthMaxPendingAttempts: setting.int(
+    'AUTH_OAUTH_MAX_PENDING_ATTEMPTS',
+    100_000,
+    { min: 100, max: 10_000_000 },
+    {
+      description:
+        'Started OAuth sign-ins kept at most; beyond it the oldest are dropped (expired ones always are), so a flood of StartOAuth calls cannot grow the store without bound.',
+    },
   ),
   oidcTimeoutSeconds: setting.int(
     'AUTH_OIDC_TIMEOUT_SECONDS',
@@ -91,6 +159,7 @@ export function loadAuthConfig(env: Readonly<Record<string, string | undefined>>
   if (oidcProviders.length > 0 && oauthRedirectUris.size === 0) {
     problems.push('AUTH_OAUTH_REDIRECT_URIS: must list at least one URI when AUTH_OIDC_PROVIDERS is set');
   }
+  checkMailSettings(raw, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...raw, adminEmails, serviceSecrets, oidcProviders, oauthRedirectUris };
 }
@@ -98,14 +167,28 @@ export function loadAuthConfig(env: Readonly<Record<string, string | undefined>>
 /** The service's own settings as `startAuthService` takes them (main.ts and the embedded runner). */
 export function authPolicyDeps(
   config: AuthConfig,
-): Pick<AuthServiceDeps, 'oauth' | 'adminEmails' | 'serviceSecrets' | 'lifetimes'> {
+): Pick<
+  AuthServiceDeps,
+  'oauth' | 'adminEmails' | 'serviceSecrets' | 'lifetimes' | 'mail' | 'maxSessionsPerUser' | 'scrypt'
+> {
   return {
     oauth: {
       providers: config.oidcProviders,
       redirectUris: config.oauthRedirectUris,
       stateTtlSeconds: config.oauthStateTtlSeconds,
       timeoutSeconds: config.oidcTimeoutSeconds,
+      maxPendingAttempts: config.oauthMaxPendingAttempts,
     },
+    mail: {
+      ...(config.smtpUrl === '' ? {} : { smtpUrl: config.smtpUrl }),
+      from: config.mailFrom,
+      linkBaseUrl: config.emailLinkBaseUrl,
+      verificationTtlSeconds: config.emailVerificationTtlSeconds,
+      resetTtlSeconds: config.passwordResetTtlSeconds,
+      resendIntervalSeconds: config.emailResendIntervalSeconds,
+    },
+    maxSessionsPerUser: config.maxSessionsPerUser,
+    scrypt: { logN: config.scryptLogN, r: 8, p: 1 },
     adminEmails: config.adminEmails,
     serviceSecrets: config.serviceSecrets,
     lifetimes: {
@@ -212,6 +295,30 @@ function parseProviders(text: string, problems: string[]): OidcProviderConfig[] 
   return providers;
 }
 
+/** The SMTP URL (never echoed: it may hold a password), and what sending needs besides it. */
+function checkMailSettings(raw: RawAuthConfig, problems: string[]): void {
+  if (raw.smtpUrl !== '') {
+    const url = URL.parse(raw.smtpUrl);
+    if (!url || (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || url.hostname === '') {
+      problems.push('AUTH_SMTP_URL: must be smtp://host[:port] or smtps://host[:port], with optional user:password@');
+    } else if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+      problems.push('AUTH_SMTP_URL: must have no path, query or fragment');
+    }
+    if (raw.mailFrom === '') problems.push('AUTH_MAIL_FROM: is required when AUTH_SMTP_URL is set');
+    if (raw.emailLinkBaseUrl === '') problems.push('AUTH_EMAIL_LINK_BASE_URL: is required when AUTH_SMTP_URL is set');
+  }
+  if (raw.mailFrom !== '') {
+    const address = /^(?:[^<>]*<([^<>]+)>|([^<>]+))$/.exec(raw.mailFrom.trim());
+    if (/[\r\n]/.test(raw.mailFrom) || !address || emailProblem(address[1] ?? address[2] ?? '') !== undefined) {
+      problems.push(`AUTH_MAIL_FROM: ${JSON.stringify(raw.mailFrom)} must be an address or "Name <address>"`);
+    }
+  }
+  if (raw.emailLinkBaseUrl !== '') {
+    const problem = urlProblem(raw.emailLinkBaseUrl, false);
+    if (problem) problems.push(`AUTH_EMAIL_LINK_BASE_URL: ${JSON.stringify(raw.emailLinkBaseUrl)} ${problem}`);
+  }
+}
+
 function parseRedirectUris(list: readonly string[], problems: string[]): Set<string> {
   for (const uri of list) {
     const problem = urlProblem(uri, true);
@@ -229,7 +336,7 @@ function parseRedirectUris(list: readonly string[], problems: string[]): Set<str
 function urlProblem(text: string, exact: boolean): string | undefined {
   const url = URL.parse(text);
   if (!url) return 'must be an absolute URL';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     return 'must be https (http only on a loopback host)';
   }
   if (url.search !== '' || url.hash !== '' || text.includes('?') || text.includes('#')) {
@@ -238,10 +345,6 @@ function urlProblem(text: string, exact: boolean): string | undefined {
   if (url.username !== '' || url.password !== '') return 'must not carry credentials';
   if (exact && url.href !== text) return `must be written as ${url.href}`;
   return undefined;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,7 @@
 // What the embedded runner needs to start the auth service in its own process.
 export {
   type AuthServiceDeps,
+  type MailSettings,
   type OAuthSettings,
   type RunningService,
   startAuthService,

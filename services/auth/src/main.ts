@@ -67,6 +67,7 @@ logger.info(
     store: config.store,
     eventBus: config.eventBus,
     providers: config.oidcProviders.map((p) => p.name),
+    mail: config.smtpUrl === '' ? 'links logged' : 'smtp',
   },
   'auth service listening',
 );

@@ -13,6 +13,12 @@ export interface Account {
   readonly emailKey: string;
   /** Self-describing scrypt hash; undefined for an account that signs in only through OAuth. */
   readonly passwordHash: string | undefined;
+  /**
+   * Whether the holder proved the mailbox: a verification link, a password
+   * reset link, or an OpenID provider asserting `email_verified` when the
+   * account was created through it. Never goes back to false.
+   */
+  readonly emailVerified: boolean;
   readonly role: Role;
   readonly createTime: Date;
   readonly updateTime: Date;
@@ -72,7 +78,30 @@ export interface OAuthAttempt {
   readonly expiresAt: Date;
 }
 
-export type RevocationReason = 'logout' | 'refresh_token_reuse' | 'role_changed' | 'user_deleted';
+/** What a one-time email token lets its holder do. */
+export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+
+/**
+ * A one-time token sent by mail, as stored: only its SHA-256 hash. One per
+ * account and purpose: issuing a new one replaces the one before.
+ */
+export interface EmailToken {
+  readonly hash: string;
+  readonly purpose: EmailTokenPurpose;
+  readonly userId: string;
+  /** The address it was sent to; it is void once the account's email is another. */
+  readonly emailKey: string;
+  readonly createTime: Date;
+  readonly expiresAt: Date;
+}
+
+export type RevocationReason =
+  | 'logout'
+  | 'refresh_token_reuse'
+  | 'role_changed'
+  | 'user_deleted'
+  | 'password_reset'
+  | 'session_limit';
 
 /** What a state change publishes; the store writes it in the same atomic step as the change. */
 export type AuthEvent =
@@ -88,7 +117,7 @@ export type AuthEvent =
       readonly userId: string;
       readonly before: Role;
       readonly after: Role;
-      /** The admin who changed it; empty when bootstrapped from AUTH_ADMIN_EMAILS. */
+      /** The admin who changed it; empty when the admin list promoted a newly verified email. */
       readonly changedBy: string;
       readonly time: Date;
       readonly requestId: string;

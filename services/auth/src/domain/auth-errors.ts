@@ -1,8 +1,9 @@
 // Every failure the auth service reports, one constructor per reason, so a
 // reason always comes with the same kind and the same message. The platform
-// adds INVALID_ARGUMENT (`throwIfInvalid`) and, for a role change that keeps
-// losing races, CONCURRENT_CHANGE (`retryOnRace`), whose answer
-// `accountKeptChanging` gives for the race an OAuth sign-in can lose.
+// adds INVALID_ARGUMENT (`throwIfInvalid`) and, for a change of an account
+// (role, sign-in, verification, reset) that keeps losing races,
+// CONCURRENT_CHANGE (`retryOnRace`), whose answer `accountKeptChanging` gives
+// for the race an OAuth sign-in can lose.
 import { DomainError, ErrorKind } from '@messenger/platform/domain';
 
 export const AuthErrorReason = {
@@ -23,6 +24,11 @@ export const AuthErrorReason = {
   OAuthCodeRejected: 'OAUTH_CODE_REJECTED',
   OAuthEmailNotVerified: 'OAUTH_EMAIL_NOT_VERIFIED',
   OAuthEmailUnusable: 'OAUTH_EMAIL_UNUSABLE',
+  OAuthLinkRequiresVerifiedEmail: 'OAUTH_LINK_REQUIRES_VERIFIED_EMAIL',
+  EmailAlreadyVerified: 'EMAIL_ALREADY_VERIFIED',
+  EmailTokenInvalid: 'EMAIL_TOKEN_INVALID',
+  EmailRecentlySent: 'EMAIL_RECENTLY_SENT',
+  MailUnavailable: 'MAIL_UNAVAILABLE',
 } as const;
 export type AuthErrorReason = (typeof AuthErrorReason)[keyof typeof AuthErrorReason];
 
@@ -78,7 +84,7 @@ export function serviceCredentialsInvalid(): DomainError {
   return new DomainError(ErrorKind.Unauthenticated, R.ServiceCredentialsInvalid, 'the service name or secret is wrong');
 }
 
-/** Logout and SetUserRole act for a signed-in user; a service credential alone names no user. */
+/** Logout, RequestEmailVerification and SetUserRole act for a signed-in user; a service credential alone names no user. */
 export function userTokenRequired(): DomainError {
   return new DomainError(ErrorKind.PermissionDenied, R.UserTokenRequired, 'this method acts for a signed-in user');
 }
@@ -133,4 +139,48 @@ export function oauthEmailNotVerified(): DomainError {
 
 export function oauthEmailUnusable(): DomainError {
   return new DomainError(ErrorKind.Unauthenticated, R.OAuthEmailUnusable, 'the provider gave an unusable email');
+}
+
+/**
+ * An OpenID identity whose verified email belongs to an account that never
+ * proved that mailbox: linking would hand that account to whoever signs in at
+ * the provider, or the provider's user to whoever registered the address.
+ */
+export function oauthLinkRequiresVerifiedEmail(): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.OAuthLinkRequiresVerifiedEmail,
+    'an account with this email exists but its email is not verified: sign in with its password (or reset the password), verify the email, then sign in with this provider again',
+  );
+}
+
+export function emailAlreadyVerified(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.EmailAlreadyVerified, 'the email is verified already');
+}
+
+/** One answer for an unknown, expired, used or replaced token, and one of the wrong kind. */
+export function emailTokenInvalid(): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.EmailTokenInvalid,
+    'this link is unknown, expired, used already, or replaced by a newer one; ask for a new mail',
+  );
+}
+
+export function emailRecentlySent(): DomainError {
+  return new DomainError(
+    ErrorKind.ResourceExhausted,
+    R.EmailRecentlySent,
+    'a mail was sent to this account moments ago; wait a minute before asking again',
+  );
+}
+
+export function mailUnavailable(cause: unknown): DomainError {
+  const error = new DomainError(
+    ErrorKind.Unavailable,
+    R.MailUnavailable,
+    'the mail cannot be sent right now; try again shortly',
+  );
+  error.cause = cause;
+  return error;
 }

@@ -35,15 +35,15 @@ describe('auth use cases', () => {
   });
   afterAll(() => auth.close());
 
-  const build = async (store: MemoryAuthStore, users: UserProfiles, adminEmails: string[] = []) => {
+  const build = async (store: MemoryAuthStore, users: UserProfiles) => {
     const logger = createLogger({ level: 'silent', service: 'auth' });
     const now = () => new Date();
     const sessions = createSessions({
       store,
       signer: auth.signer,
       revocations: auth.revocations,
-      adminEmails: new Set(adminEmails),
       lifetimes: { accessTokenSeconds: 900, refreshTokenSeconds: 86400, serviceTokenSeconds: 600 },
+      maxSessionsPerUser: 50,
       logger,
       onCommit: () => {},
       now,
@@ -74,20 +74,6 @@ describe('auth use cases', () => {
     profiles.state.down = false;
     const signedIn = await useCases.register('r2', input);
     expect(signedIn.user.nickname).toBe('ann');
-  });
-
-  it('promotes an existing account at its next sign-in once its email is listed as an admin', async () => {
-    const store = new MemoryAuthStore();
-    const profiles = fakeProfiles();
-    const before = await build(store, profiles.port);
-    const registered = await before.register('r1', input);
-    const after = await build(store, profiles.port, ['ann@example.com']);
-    const signedIn = await after.login('r2', { email: 'ANN@example.com', password: input.password });
-    const claims = JSON.parse(Buffer.from(signedIn.tokens.accessToken.split('.')[1] ?? '', 'base64url').toString());
-    expect(claims.roles).toEqual(['admin']);
-    await expect(store.getAccount(registered.user.id)).resolves.toMatchObject({ role: 'admin', version: 2 });
-    const types = (await store.outbox.pendingEvents(10)).map((e) => e.envelope.type);
-    expect(types).toEqual(['auth.account.created', 'auth.account.role_changed']);
   });
 
   it('does not sign in an account whose profile is gone', async () => {

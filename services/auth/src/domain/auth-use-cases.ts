@@ -22,7 +22,7 @@ import {
   serviceCredentialsInvalid,
 } from './auth-errors.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-import { isRefreshTokenShaped, type ServiceSecrets, secretHash } from './secrets.ts';
+import { isOpaqueTokenShaped, type ServiceSecrets, secretHash } from './secrets.ts';
 import type { SessionDeps, Sessions, TokenPair } from './sessions.ts';
 import type { Profile, UserProfiles } from './user-profiles.ts';
 
@@ -81,12 +81,14 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
       const userId = randomUUID();
       const profile = await users.create(userId, input.nickname, requestId);
       const time = now();
+      // Unverified, so never an admin yet: the admin list acts when the email is verified.
       const account: Account = {
         id: userId,
         email,
         emailKey,
         passwordHash,
-        role: sessions.initialRole(emailKey),
+        emailVerified: false,
+        role: 'user',
         createTime: time,
         updateTime: time,
         version: 1,
@@ -110,31 +112,45 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
 
     /**
      * The same answer, after the same work (one scrypt), whether the email is
-     * unknown, has no password (OAuth only) or the password is wrong.
+     * unknown, has no password (OAuth only) or the password is wrong. A hash
+     * made with older scrypt params is replaced by one with the current
+     * params, in the step that opens the session. The session opens only if
+     * the account is still as read: when it changed meanwhile (a password
+     * reset, a concurrent re-hash), the password is checked again against
+     * what is stored now.
      */
     async login(requestId: string, input: { email: string; password: string }): Promise<SignedIn> {
       throwIfInvalid([
         violation('email', input.email.trim() === '' ? 'is required' : undefined),
         violation('password', input.password === '' ? 'is required' : undefined),
       ]);
-      const account = await store.findAccountByEmail(normalizeEmail(input.email));
-      const matches = account?.passwordHash
-        ? await hasher.verify(input.password, account.passwordHash)
-        : await hasher.verifyDummy(input.password);
-      if (!account || !matches) throw invalidCredentials();
-      // An account whose profile is gone is being deleted: it cannot sign in.
-      const profile = await users.get(account.id, requestId);
-      if (!profile) throw invalidCredentials();
-      try {
-        return { tokens: await sessions.signIn(account, requestId), user: profile };
-      } catch (error) {
-        throw isStoreError(error, 'not_found') ? invalidCredentials() : error;
-      }
+      return retryOnRace(
+        async () => {
+          const account = await store.findAccountByEmail(normalizeEmail(input.email));
+          const matches = account?.passwordHash
+            ? await hasher.verify(input.password, account.passwordHash)
+            : await hasher.verifyDummy(input.password);
+          if (!account?.passwordHash || !matches) throw invalidCredentials();
+          // An account whose profile is gone is being deleted: it cannot sign in.
+          const profile = await users.get(account.id, requestId);
+          if (!profile) throw invalidCredentials();
+          const rehashedPassword = hasher.needsRehash(account.passwordHash)
+            ? await hasher.hash(input.password)
+            : undefined;
+          try {
+            const checked = { version: account.version, rehashedPassword };
+            return { tokens: await sessions.signIn(account, requestId, { checked }), user: profile };
+          } catch (error) {
+            throw isStoreError(error, 'not_found') ? invalidCredentials() : error;
+          }
+        },
+        { on: ['conflict'], subject: ACCOUNT_RACE_SUBJECT, attempts: 3 },
+      );
     },
 
     async refresh(requestId: string, refreshToken: string): Promise<TokenPair> {
       if (refreshToken === '') throw DomainError.invalid([{ field: 'refresh_token', description: 'is required' }]);
-      if (!isRefreshTokenShaped(refreshToken)) throw refreshTokenInvalid();
+      if (!isOpaqueTokenShaped(refreshToken)) throw refreshTokenInvalid();
       const outcome = await sessions.rotatedPair(secretHash(refreshToken), requestId);
       if ('refused' in outcome) {
         throw outcome.refused === 'reused' ? refreshTokenReused() : refreshTokenInvalid();

@@ -10,11 +10,13 @@ import {
   type OAuthIdentity,
   providerProblem,
 } from './account.ts';
+import type { AdminBootstrap } from './admin-bootstrap.ts';
 import {
   AuthErrorReason,
   accountKeptChanging,
   oauthEmailNotVerified,
   oauthEmailUnusable,
+  oauthLinkRequiresVerifiedEmail,
   oauthProviderNotFound,
   oauthStateInvalid,
 } from './auth-errors.ts';
@@ -27,11 +29,14 @@ export interface OAuthUseCaseDeps {
   readonly store: AuthStore;
   readonly users: UserProfiles;
   readonly sessions: Sessions;
+  readonly admins: AdminBootstrap;
   readonly oidc: OidcClient;
   /** Redirect URIs a flow may return to, compared exactly. */
   readonly redirectUris: ReadonlySet<string>;
   /** How long a started flow can be completed; the contract's default is 600. */
   readonly stateTtlSeconds: number;
+  /** Started flows kept at most; beyond it the oldest are dropped (`OAuthStore.saveOAuthAttempt`). */
+  readonly maxPendingAttempts: number;
   readonly logger: Logger;
   readonly onCommit: () => void;
   readonly now: () => Date;
@@ -65,7 +70,7 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
     const profile = await users.get(account.id, requestId);
     if (!profile) return undefined;
     try {
-      return { tokens: await sessions.signIn(account, requestId, identity), user: profile };
+      return { tokens: await sessions.signIn(account, requestId, identity ? { identity } : {}), user: profile };
     } catch (error) {
       if (isStoreError(error, 'not_found')) return undefined;
       throw error;
@@ -88,8 +93,11 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
 
   /**
    * Signs in the identity's account; else links the identity to the account
-   * holding its verified email; else creates account and profile. `undefined`
-   * when a concurrent change got in the way (the caller tries again).
+   * holding its verified email, if that account verified the email too
+   * (otherwise whoever registered the address first, perhaps to wait for its
+   * owner, would be handed their provider sign-in, or the owner theirs); else
+   * creates account and profile, the email verified. `undefined` when a
+   * concurrent change got in the way (the caller tries again).
    */
   const resolve = async (
     provider: string,
@@ -112,6 +120,7 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
     });
     const byEmail = await store.findAccountByEmail(emailKey);
     if (byEmail) {
+      if (!byEmail.emailVerified) throw oauthLinkRequiresVerifiedEmail();
       try {
         const signedIn = await signIn(byEmail, requestId, identity(byEmail.id));
         return signedIn && { ...signedIn, created: false };
@@ -129,7 +138,8 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
       email: who.email.trim(),
       emailKey,
       passwordHash: undefined,
-      role: sessions.initialRole(emailKey),
+      emailVerified: true,
+      role: deps.admins.initialRole(emailKey, true),
       createTime: time,
       updateTime: time,
       version: 1,
@@ -164,14 +174,17 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
       }
       const attempt = await oidc.begin(provider, redirectUri);
       const expireTime = new Date(now().getTime() + deps.stateTtlSeconds * 1000);
-      await store.saveOAuthAttempt({
-        stateHash: secretHash(attempt.state),
-        provider,
-        redirectUri,
-        codeVerifier: attempt.codeVerifier,
-        nonce: attempt.nonce,
-        expiresAt: expireTime,
-      });
+      await store.saveOAuthAttempt(
+        {
+          stateHash: secretHash(attempt.state),
+          provider,
+          redirectUri,
+          codeVerifier: attempt.codeVerifier,
+          nonce: attempt.nonce,
+          expiresAt: expireTime,
+        },
+        { now: now(), maxPending: deps.maxPendingAttempts },
+      );
       return { authorizationUrl: attempt.authorizationUrl, state: attempt.state, expireTime };
     },
 

@@ -1,11 +1,11 @@
-import { createServiceSecrets, isRefreshTokenShaped, newRefreshToken, secretHash } from './secrets.ts';
+import { createServiceSecrets, isOpaqueTokenShaped, newOpaqueToken, secretHash } from './secrets.ts';
 
 describe('secrets', () => {
-  it('makes 256-bit base64url refresh tokens and hashes them', () => {
-    const token = newRefreshToken();
-    expect(isRefreshTokenShaped(token)).toBe(true);
-    expect(token).not.toBe(newRefreshToken());
-    expect(isRefreshTokenShaped(`${token}=`)).toBe(false);
+  it('makes 256-bit base64url tokens and hashes them', () => {
+    const token = newOpaqueToken();
+    expect(isOpaqueTokenShaped(token)).toBe(true);
+    expect(token).not.toBe(newOpaqueToken());
+    expect(isOpaqueTokenShaped(`${token}=`)).toBe(false);
     expect(secretHash(token)).toBe(secretHash(token));
     expect(secretHash(token)).not.toContain(token);
   });

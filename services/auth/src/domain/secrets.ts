@@ -1,22 +1,22 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-const REFRESH_TOKEN_BYTES = 32;
+const TOKEN_BYTES = 32;
 /** 32 bytes in base64url without padding. */
-const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-/** A new opaque refresh token: 256 random bits, base64url. */
-export function newRefreshToken(): string {
-  return randomBytes(REFRESH_TOKEN_BYTES).toString('base64url');
+/** A new opaque bearer secret (refresh token, mailed link token): 256 random bits, base64url. */
+export function newOpaqueToken(): string {
+  return randomBytes(TOKEN_BYTES).toString('base64url');
 }
 
-export function isRefreshTokenShaped(token: string): boolean {
-  return REFRESH_TOKEN.test(token);
+export function isOpaqueTokenShaped(token: string): boolean {
+  return TOKEN.test(token);
 }
 
 /**
- * How refresh tokens and OAuth states are stored: their SHA-256. They are
- * high-entropy random values, so a fast unsalted hash suffices; whoever reads
- * the database learns nothing they could present.
+ * How refresh tokens, mailed link tokens and OAuth states are stored: their
+ * SHA-256. They are high-entropy random values, so a fast unsalted hash
+ * suffices; whoever reads the database learns nothing they could present.
  */
 export function secretHash(value: string): string {
   return createHash('sha256').update(value).digest('base64url');

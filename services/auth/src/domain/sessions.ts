@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type RevocationList, TOKEN_VALIDITY_HORIZON_SECONDS, type TokenSigner } from '@messenger/platform/auth';
 import type { Logger } from '@messenger/platform/logger';
-import { type AuthStore, isStoreError } from '../store/auth-store.ts';
+import type { AuthStore } from '../store/auth-store.ts';
 import type { Account, AuthEvent, NewSession, OAuthIdentity, RevocationReason, Role } from './account.ts';
-import { newRefreshToken, secretHash } from './secrets.ts';
+import { newOpaqueToken, secretHash } from './secrets.ts';
 
 /** The tokens of a session as the use cases return them. */
 export interface TokenPair {
@@ -26,9 +26,9 @@ export interface SessionDeps {
   readonly store: AuthStore;
   readonly signer: TokenSigner;
   readonly revocations: RevocationList;
-  /** Normalized emails whose accounts are admins (AUTH_ADMIN_EMAILS). */
-  readonly adminEmails: ReadonlySet<string>;
   readonly lifetimes: TokenLifetimes;
+  /** Active sessions one user may hold; a sign-in beyond it ends the least recently refreshed. */
+  readonly maxSessionsPerUser: number;
   readonly logger: Logger;
   readonly onCommit: () => void;
   readonly now: () => Date;
@@ -44,15 +44,10 @@ export function createSessions(deps: SessionDeps) {
     signer.signAccessToken({ userId, sessionId, roles: [role], ttlSeconds: lifetimes.accessTokenSeconds });
 
   const self = {
-    /** The role a new account starts with. */
-    initialRole(emailKey: string): Role {
-      return deps.adminEmails.has(emailKey) ? 'admin' : 'user';
-    },
-
     /** A new session for `userId` with its first refresh token; `token` is the only copy of the secret. */
     newSession(userId: string): { session: NewSession; token: string } {
       const time = now();
-      const token = newRefreshToken();
+      const token = newOpaqueToken();
       const refreshExpiresAt = new Date(time.getTime() + lifetimes.refreshTokenSeconds * 1000);
       const id = randomUUID();
       return {
@@ -82,34 +77,51 @@ export function createSessions(deps: SessionDeps) {
     },
 
     /**
-     * Signs an existing account in: promotes it first when its email is listed
-     * as an admin's (the list is a floor: an operator adds an email and that
-     * user is admin from the next sign-in on), then opens a session, linking
-     * `identity` when given. `not_found` from the store means the account was
-     * deleted meanwhile: the caller answers as for unknown credentials.
+     * Signs an existing account in as it is (its role is never changed here):
+     * opens a session, linking `identity` when given, and ends the least
+     * recently refreshed sessions beyond the per-user cap in the same step.
+     * A password sign-in passes `checked`: the version whose password it
+     * verified (the session opens only if the account is still at it), and a
+     * re-hash of the password to store with it. `not_found` from the store
+     * means the account was deleted meanwhile, `conflict` that it changed
+     * since it was read.
      */
-    async signIn(account: Account, requestId: string, identity?: OAuthIdentity): Promise<TokenPair> {
-      const current = await self.bootstrapAdmin(account, requestId);
-      const opened = self.newSession(current.id);
-      await store.openSession({ session: opened.session, ...(identity ? { identity } : {}) }, []);
-      return self.pairFor(current, opened);
-    },
-
-    async bootstrapAdmin(account: Account, requestId: string): Promise<Account> {
-      if (account.role === 'admin' || !deps.adminEmails.has(account.emailKey)) return account;
+    async signIn(
+      account: Account,
+      requestId: string,
+      opening: { identity?: OAuthIdentity; checked?: { version: number; rehashedPassword: string | undefined } } = {},
+    ): Promise<TokenPair> {
+      const opened = self.newSession(account.id);
       const time = now();
-      const promoted: Account = { ...account, role: 'admin', updateTime: time, version: account.version + 1 };
-      try {
-        await store.updateRole(promoted, [
-          { kind: 'role_changed', userId: account.id, before: 'user', after: 'admin', changedBy: '', time, requestId },
-        ]);
-      } catch (error) {
-        // Someone changed the account meanwhile; sign in as it is, promote next time.
-        if (isStoreError(error, 'conflict')) return account;
-        throw error;
+      const { evictedSessionIds } = await store.openSession(
+        {
+          session: opened.session,
+          ...(opening.identity ? { identity: opening.identity } : {}),
+          ...(opening.checked ? { accountVersion: opening.checked.version } : {}),
+          ...(opening.checked?.rehashedPassword ? { rehashedPassword: opening.checked.rehashedPassword } : {}),
+        },
+        [],
+        {
+          max: deps.maxSessionsPerUser,
+          now: time,
+          evicted: (sessionIds) => [
+            {
+              kind: 'sessions_revoked',
+              userId: account.id,
+              sessionIds,
+              all: false,
+              reason: 'session_limit',
+              time,
+              requestId,
+            },
+          ],
+        },
+      );
+      if (evictedSessionIds.length > 0) {
+        deps.onCommit();
+        await self.blockAccessTokens(evictedSessionIds);
       }
-      deps.onCommit();
-      return promoted;
+      return self.pairFor(account, opened);
     },
 
     /**
@@ -145,7 +157,7 @@ export function createSessions(deps: SessionDeps) {
       presentedHash: string,
       requestId: string,
     ): Promise<{ pair: TokenPair } | { refused: 'invalid' | 'reused' }> {
-      const token = newRefreshToken();
+      const token = newOpaqueToken();
       const time = now();
       const refreshExpiresAt = new Date(time.getTime() + lifetimes.refreshTokenSeconds * 1000);
       const result = await store.rotateRefreshToken(

@@ -33,6 +33,10 @@ export function toRevocationReason(reason: DomainRevocationReason): RevocationRe
       return RevocationReason.REVOCATION_REASON_ROLE_CHANGED;
     case 'user_deleted':
       return RevocationReason.REVOCATION_REASON_USER_DELETED;
+    case 'password_reset':
+      return RevocationReason.REVOCATION_REASON_PASSWORD_RESET;
+    case 'session_limit':
+      return RevocationReason.REVOCATION_REASON_SESSION_LIMIT;
   }
 }
 

@@ -17,11 +17,12 @@ import {
   call,
   claimsOf,
   failure,
+  LISTED_EMAILS,
   PASSWORD,
   payloadOf,
-  ROOT_EMAIL,
   sessionOf,
   startAuthFixture,
+  TEST_SCRYPT,
   violations,
 } from '../testing/auth-fixture.ts';
 
@@ -106,11 +107,16 @@ describe('AuthService over gRPC', () => {
       expect(res.tokens?.accessToken).toBeTruthy();
     });
 
-    it('makes an account listed in AUTH_ADMIN_EMAILS an admin', async () => {
-      const res = await f.register({ email: ROOT_EMAIL.toUpperCase() });
-      expect(claimsOf(res.tokens?.accessToken ?? '').roles).toEqual(['admin']);
+    it('does not make an account admin for a listed email nobody has verified', async () => {
+      // Anyone can type an address on AUTH_ADMIN_EMAILS into Register.
+      const listed = LISTED_EMAILS[0];
+      const res = await f.register({ email: listed.toUpperCase() });
+      expect(claimsOf(res.tokens?.accessToken ?? '').roles).toEqual(['user']);
       const created = await f.waitForEvent((e) => e.type === 'auth.account.created' && e.key === res.user?.userId);
-      expect(payloadOf(created, AccountCreated.decode).role).toBe(Role.ROLE_ADMIN);
+      expect(payloadOf(created, AccountCreated.decode).role).toBe(Role.ROLE_USER);
+      // Signing in again does not promote it either.
+      expect(claimsOf((await f.login(listed)).tokens?.accessToken ?? '').roles).toEqual(['user']);
+      await expect(f.store.findAccountByEmail(listed)).resolves.toMatchObject({ role: 'user', emailVerified: false });
     });
   });
 
@@ -157,6 +163,29 @@ describe('AuthService over gRPC', () => {
 
     it('requires both fields', async () => {
       expect(await violations(f.login('', ''))).toEqual(['email', 'password']);
+    });
+
+    it('replaces a hash made with weaker scrypt params at the next sign-in', async () => {
+      const who = f.unique('rehash');
+      const registered = await f.register(who);
+      const userId = registered.user?.userId ?? '';
+      const stored = await f.store.getAccount(userId);
+      expect(stored?.passwordHash).toMatch(/^\$scrypt\$ln=12,r=8,p=1\$/);
+      // The service is upgraded to a higher cost: the stored hash verifies with its own params…
+      await f.restartAuth({ scrypt: { ...TEST_SCRYPT, logN: 13 } });
+      try {
+        await f.login(who.email);
+        // …and is replaced, in the sign-in's own step, by one with the current params.
+        const rehashed = await f.store.getAccount(userId);
+        expect(rehashed?.passwordHash).toMatch(/^\$scrypt\$ln=13,r=8,p=1\$/);
+        expect(rehashed?.version).toBe((stored?.version ?? 0) + 1);
+        // The new hash is of the same password; a wrong one still fails; nothing re-hashes again.
+        await f.login(who.email);
+        expect((await failure(f.login(who.email, 'wrong password'))).code).toBe(status.UNAUTHENTICATED);
+        await expect(f.store.getAccount(userId)).resolves.toMatchObject({ passwordHash: rehashed?.passwordHash });
+      } finally {
+        await f.restartAuth({ scrypt: TEST_SCRYPT });
+      }
     });
   });
 

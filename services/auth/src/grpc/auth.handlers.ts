@@ -3,6 +3,7 @@ import type { SigningKeyRing } from '@messenger/platform/auth';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import { userTokenRequired } from '../domain/auth-errors.ts';
 import type { AuthUseCases, UserActor } from '../domain/auth-use-cases.ts';
+import type { EmailUseCases } from '../domain/email-use-cases.ts';
 import type { OAuthUseCases } from '../domain/oauth-use-cases.ts';
 import { fromRoleMessage, toRoleMessage, toTokenPairMessage, toUserMessage } from './auth-mapper.ts';
 
@@ -10,6 +11,7 @@ import { fromRoleMessage, toRoleMessage, toTokenPairMessage, toUserMessage } fro
 export function authServiceHandlers(
   auth: AuthUseCases,
   oauth: OAuthUseCases,
+  email: EmailUseCases,
   keys: SigningKeyRing,
 ): ServiceRegistration {
   return service(AuthServiceService, {
@@ -35,6 +37,21 @@ export function authServiceHandlers(
       const done = await oauth.complete(ctx.requestId, req);
       return { tokens: toTokenPairMessage(done.tokens), user: toUserMessage(done.user), created: done.created };
     },
+    requestEmailVerification: async (_req, ctx) => {
+      const sent = await email.requestEmailVerification(userActorOf(ctx).userId);
+      return { email: sent.email, expireTime: sent.expireTime };
+    },
+    verifyEmail: async (req, ctx) => {
+      const verified = await email.verifyEmail(ctx.requestId, req.token);
+      return { userId: verified.userId, email: verified.email, role: toRoleMessage(verified.role) };
+    },
+    forgotPassword: async (req, ctx) => {
+      email.forgotPassword(ctx.requestId, req.email);
+      return {};
+    },
+    resetPassword: async (req, ctx) => ({
+      revokedSessionCount: await email.resetPassword(ctx.requestId, req),
+    }),
     getJwks: async () => ({
       keys: keys.publicJwks().keys.map(
         (k): Jwk => ({
@@ -67,7 +84,7 @@ export function authServiceHandlers(
   });
 }
 
-/** Logout and SetUserRole act for a signed-in user; a service credential alone names no user. */
+/** Logout, RequestEmailVerification and SetUserRole act for a signed-in user; a service credential alone names no user. */
 function userActorOf(ctx: CallContext): UserActor {
   if (ctx.caller.kind === 'user') return { userId: ctx.caller.userId, sessionId: ctx.caller.sessionId };
   throw userTokenRequired();

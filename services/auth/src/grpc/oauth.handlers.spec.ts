@@ -1,10 +1,19 @@
 // OAuth sign-in against a real OpenID provider (oidc-provider) on loopback,
 // its login and consent pages walked over HTTP as a browser would.
 import { status } from '@grpc/grpc-js';
-import type { CompleteOAuthResponse } from '@messenger/gen/messenger/auth/v1/auth';
+import { type CompleteOAuthResponse, Role } from '@messenger/gen/messenger/auth/v1/auth';
 import { AccountCreated } from '@messenger/gen/messenger/auth/v1/events';
 import { reasonOf } from '@messenger/platform/grpc';
-import { type AuthFixture, call, claimsOf, failure, startAuthFixture, violations } from '../testing/auth-fixture.ts';
+import {
+  type AuthFixture,
+  bearer,
+  call,
+  claimsOf,
+  failure,
+  LISTED_EMAILS,
+  startAuthFixture,
+  violations,
+} from '../testing/auth-fixture.ts';
 import { startTestOidcProvider, type TestOidcProvider } from '../testing/oidc-test-provider.ts';
 
 const REDIRECT = 'https://app.example.test/oauth/callback';
@@ -131,19 +140,58 @@ describe('OAuth sign-in over gRPC', () => {
     await expect(f.store.findAccountByEmail(erin.email)).resolves.toMatchObject({ id: res.user?.userId });
   });
 
-  it('links a new identity to the account that holds its verified email', async () => {
+  it('refuses to link an identity to an account whose email was never verified', async () => {
+    // An attacker registers the victim's address first, and waits for the victim to sign in with a provider.
+    const victim = person();
+    const squatted = await call(f.client, f.client.register, {
+      email: victim.email,
+      password: 'attackers password',
+      nickname: `squat_${seq}`,
+    });
+    const { code, state } = await authorize(victim.sub);
+    const refused = await failure(complete({ code, state }));
+    expect([refused.code, reasonOf(refused)]).toEqual([
+      status.FAILED_PRECONDITION,
+      'OAUTH_LINK_REQUIRES_VERIFIED_EMAIL',
+    ]);
+    expect(refused.details).toMatch(/verify the email/);
+    await expect(f.store.findIdentity('idp', victim.sub)).resolves.toBeUndefined();
+    // The squatter's sessions got nothing of the victim's.
+    await expect(f.store.activeSessionIds(squatted.user?.userId ?? '', new Date())).resolves.toHaveLength(1);
+  });
+
+  it('links a new identity to the account that holds its verified email, once that account verified it too', async () => {
     const bob = person();
     const registered = await call(f.client, f.client.register, {
       email: bob.email.toUpperCase(),
       password: 'bobs password',
       nickname: `bob_${seq}`,
     });
+    await f.verifyEmail(registered.tokens, bob.email);
     const res = await signIn(bob.sub);
     expect([res.created, res.user?.userId]).toEqual([false, registered.user?.userId]);
     // Both ways of signing in now reach the same account.
     const login = await call(f.client, f.client.login, { email: bob.email, password: 'bobs password' });
     expect(login.user?.userId).toBe(registered.user?.userId);
     expect((await signIn(bob.sub)).user?.userId).toBe(registered.user?.userId);
+  });
+
+  it('makes a sign-up with a listed, provider-verified email an admin, once: a demotion sticks', async () => {
+    const root = await f.root();
+    const listed = person({ email: LISTED_EMAILS[2] });
+    const first = await signIn(listed.sub);
+    expect(first.created).toBe(true);
+    expect(claimsOf(first.tokens?.accessToken ?? '').roles).toEqual(['admin']);
+    const created = await f.waitForEvent((e) => e.type === 'auth.account.created' && e.key === first.user?.userId);
+    expect(AccountCreated.decode(created.payload?.value ?? new Uint8Array()).role).toBe(Role.ROLE_ADMIN);
+    await call(
+      f.client,
+      f.client.setUserRole,
+      { userId: first.user?.userId ?? '', role: Role.ROLE_USER },
+      bearer(f, root.tokens),
+    );
+    const again = await signIn(listed.sub);
+    expect(claimsOf(again.tokens?.accessToken ?? '').roles).toEqual(['user']);
   });
 
   it('suffixes a derived nickname that is taken', async () => {
@@ -207,5 +255,48 @@ describe('OAuth sign-in over gRPC', () => {
     expect(await violations(complete({ code: '', state: '' }))).toEqual(['code', 'state']);
     const down = await failure(start('down'));
     expect([down.code, reasonOf(down)]).toEqual([status.UNAVAILABLE, 'OAUTH_PROVIDER_UNAVAILABLE']);
+  });
+
+  describe('with a small bound on started flows', () => {
+    let bounded: AuthFixture;
+    beforeAll(async () => {
+      bounded = await startAuthFixture({
+        oauth: {
+          providers: [
+            {
+              name: 'idp',
+              issuer: idp.issuer,
+              clientId: idp.clientId,
+              clientSecret: idp.clientSecret,
+              tokenEndpointAuthMethod: 'client_secret_basic',
+            },
+          ],
+          redirectUris: [REDIRECT],
+          maxPendingAttempts: 2,
+        },
+      });
+    });
+    afterAll(async () => {
+      await bounded?.close();
+    });
+
+    it('drops the oldest started flow beyond the bound; the newer ones complete', async () => {
+      const start = () => call(bounded.client, bounded.client.startOAuth, { provider: 'idp', redirectUri: REDIRECT });
+      const oldest = await start();
+      const [middle, newest] = [await start(), await start()];
+      const finish = async (started: { authorizationUrl: string }) => {
+        const back = await idp.signIn(started.authorizationUrl, person().sub);
+        return call(bounded.client, bounded.client.completeOAuth, {
+          provider: 'idp',
+          redirectUri: REDIRECT,
+          code: back.searchParams.get('code') ?? '',
+          state: back.searchParams.get('state') ?? '',
+        });
+      };
+      const dropped = await failure(finish(oldest));
+      expect([dropped.code, reasonOf(dropped)]).toEqual([status.FAILED_PRECONDITION, 'OAUTH_STATE_INVALID']);
+      expect((await finish(middle)).created).toBe(true);
+      expect((await finish(newest)).created).toBe(true);
+    });
   });
 });

@@ -11,8 +11,8 @@ import {
   call,
   claimsOf,
   failure,
+  LISTED_EMAILS,
   payloadOf,
-  ROOT_EMAIL,
   sessionOf,
   startAuthFixture,
   violations,
@@ -143,8 +143,8 @@ describe('AuthService sessions and roles over gRPC', () => {
   describe('SetUserRole', () => {
     let root: RegisterResponse | LoginResponse;
     beforeAll(async () => {
-      // Registered by the Register tests above, or here when run alone.
-      root = await f.login(ROOT_EMAIL).catch(() => f.register({ email: ROOT_EMAIL }));
+      // An admin by the admin list: registered and verified.
+      root = await f.root();
     });
     const setRole = (userId: string, role: Role, tokens = root.tokens) =>
       call(f.client, f.client.setUserRole, { userId, role }, bearer(f, tokens));
@@ -196,6 +196,37 @@ describe('AuthService sessions and roles over gRPC', () => {
       expect(anonymous.code).toBe(status.UNAUTHENTICATED);
     });
 
+    it('keeps a demoted admin of the admin list demoted at every later sign-in', async () => {
+      const listed = LISTED_EMAILS[1];
+      const registered = await f.register({ email: listed });
+      const userId = registered.user?.userId ?? '';
+      // Verifying the listed email is what makes the account an admin, once.
+      const verified = await f.verifyEmail(registered.tokens, listed);
+      expect([verified.userId, verified.role]).toEqual([userId, Role.ROLE_ADMIN]);
+      const promoted = await f.waitForEvent((e) => e.type === 'auth.account.role_changed' && e.key === userId);
+      expect(payloadOf(promoted, RoleChanged.decode)).toEqual({
+        userId,
+        before: Role.ROLE_USER,
+        after: Role.ROLE_ADMIN,
+        changedById: '',
+      });
+      expect(claimsOf((await f.login(listed)).tokens?.accessToken ?? '').roles).toEqual(['admin']);
+
+      await setRole(userId, Role.ROLE_USER);
+      for (let i = 0; i < 2; i++) {
+        const again = await f.login(listed);
+        expect(claimsOf(again.tokens?.accessToken ?? '').roles).toEqual(['user']);
+        expect(claimsOf((await f.refresh(again.tokens)).tokens?.accessToken ?? '').roles).toEqual(['user']);
+      }
+      await expect(f.store.getAccount(userId)).resolves.toMatchObject({ role: 'user', emailVerified: true });
+      // And the verification cannot be replayed to promote it again.
+      const replay = await failure(
+        call(f.client, f.client.requestEmailVerification, {}, bearer(f, (await f.login(listed)).tokens)),
+      );
+      expect([replay.code, reasonOf(replay)]).toEqual([status.FAILED_PRECONDITION, 'EMAIL_ALREADY_VERIFIED']);
+      expect(f.events.filter((e) => e.type === 'auth.account.role_changed' && e.key === userId)).toHaveLength(2);
+    });
+
     it('answers NOT_FOUND, INVALID_ARGUMENT, and FAILED_PRECONDITION for the last admin', async () => {
       const missing = await failure(setRole(randomUUID(), Role.ROLE_ADMIN));
       expect([missing.code, reasonOf(missing)]).toEqual([status.NOT_FOUND, 'ACCOUNT_NOT_FOUND']);
@@ -203,6 +234,40 @@ describe('AuthService sessions and roles over gRPC', () => {
       const last = await failure(setRole(root.user?.userId ?? '', Role.ROLE_USER));
       expect([last.code, reasonOf(last)]).toEqual([status.FAILED_PRECONDITION, 'LAST_ADMIN']);
       expect(await f.accepted(root.tokens)).toBe(true);
+    });
+  });
+
+  describe('the session cap', () => {
+    let capped: AuthFixture;
+    beforeAll(async () => {
+      capped = await startAuthFixture({ maxSessionsPerUser: 3 });
+    });
+    afterAll(async () => {
+      await capped?.close();
+    });
+
+    it('ends the least recently used session when a sign-in goes past it', async () => {
+      const who = capped.unique('cap');
+      const first = await capped.register(who);
+      const second = await capped.login(who.email);
+      const third = await capped.login(who.email);
+      // The first session is used again, so the second becomes the least recently used.
+      const firstRefreshed = await capped.refresh(first.tokens);
+      const fourth = await capped.login(who.email);
+
+      expect(await capped.accepted(second.tokens)).toBe(false);
+      expect((await failure(capped.refresh(second.tokens))).code).toBe(status.UNAUTHENTICATED);
+      for (const tokens of [firstRefreshed.tokens, third.tokens, fourth.tokens]) {
+        expect(await capped.accepted(tokens)).toBe(true);
+      }
+      await expect(capped.store.activeSessionIds(first.user?.userId ?? '', new Date())).resolves.toHaveLength(3);
+      const event = payloadOf(await capped.revokedEvent(sessionOf(second.tokens)), SessionsRevoked.decode);
+      expect(event).toEqual({
+        userId: first.user?.userId,
+        sessionIds: [sessionOf(second.tokens)],
+        all: false,
+        reason: RevocationReason.REVOCATION_REASON_SESSION_LIMIT,
+      });
     });
   });
 });

@@ -1,7 +1,16 @@
 // The records the AuthStore contract writes and reads, all dated from one
 // instant so that expiry can be tested by moving "now" instead of waiting.
 import { randomUUID } from 'node:crypto';
-import type { Account, AuthEvent, NewSession, OAuthAttempt, OAuthIdentity } from '../domain/account.ts';
+import type {
+  Account,
+  AuthEvent,
+  EmailToken,
+  EmailTokenPurpose,
+  NewSession,
+  OAuthAttempt,
+  OAuthIdentity,
+  RevocationReason,
+} from '../domain/account.ts';
 
 export const DAY = 24 * 3600;
 
@@ -19,6 +28,7 @@ export function contractRecords() {
       email,
       emailKey: email.toLowerCase(),
       passwordHash: '$scrypt$ln=1,r=1,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA',
+      emailVerified: false,
       role: 'user',
       createTime: t0,
       updateTime: t0,
@@ -34,6 +44,12 @@ export function contractRecords() {
       };
     },
     created: (a: Account): AuthEvent[] => [{ kind: 'account_created', account: a, oauthProvider: '', requestId: 'r' }],
+    /** The `sessions_revoked` events a store is given for the sessions it ends, as a function of their ids. */
+    revoked:
+      (userId: string, reason: RevocationReason, all: boolean) =>
+      (sessionIds: readonly string[]): AuthEvent[] => [
+        { kind: 'sessions_revoked', userId, sessionIds, all, reason, time: t0, requestId: 'r' },
+      ],
     identity: (userId: string, subject = randomUUID()): OAuthIdentity => ({
       provider: 'example',
       subject,
@@ -43,6 +59,14 @@ export function contractRecords() {
     }),
     /** The token a rotation puts in place of the presented one. */
     next: (n: number) => ({ hash: `next-${n}-${randomUUID()}`, expiresAt: later(30 * DAY) }),
+    emailToken: (a: Account, purpose: EmailTokenPurpose = 'verify_email', createTime = t0, ttl = DAY): EmailToken => ({
+      hash: `email-${randomUUID()}`,
+      purpose,
+      userId: a.id,
+      emailKey: a.emailKey,
+      createTime,
+      expiresAt: new Date(createTime.getTime() + ttl * 1000),
+    }),
     attempt: (expiresAt: Date): OAuthAttempt => ({
       stateHash: `state-${randomUUID()}`,
       provider: 'example',

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { AccountCreated, RoleChanged, SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
 import type { Account, AuthEvent } from '../domain/account.ts';
-import { contractRecords, errorOf } from './auth-store.contract-records.ts';
+import { contractRecords, DAY, errorOf } from './auth-store.contract-records.ts';
 import { type AuthStore, isStoreError } from './auth-store.ts';
 
 export interface AuthStoreFixture {
@@ -24,7 +24,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
       await fixture.close();
     });
 
-    const { t0, later, account, newSession, created, identity, next, attempt } = contractRecords();
+    const { t0, later, account, newSession, created, revoked, identity, next, attempt, emailToken } = contractRecords();
     const add = async (email: string, over: Partial<Account> = {}) => {
       const a = account(email, over);
       const s = newSession(a.id);
@@ -188,6 +188,48 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
         });
       });
 
+      it('caps active sessions: opening one more revokes the least recently refreshed, with events', async () => {
+        const { account: a, session: s1 } = await add('ann@example.com');
+        const s2 = newSession(a.id);
+        const s3 = newSession(a.id);
+        await store.openSession({ session: s2 }, []);
+        await store.openSession({ session: s3 }, []);
+        // s3, then s1 were refreshed since: s2 is the least recently used.
+        await store.rotateRefreshToken(s3.refreshToken.hash, next(1), later(5));
+        await store.rotateRefreshToken(s1.refreshToken.hash, next(2), later(10));
+        const evicted = revoked(a.id, 'session_limit', false);
+        const s4 = newSession(a.id);
+        await expect(store.openSession({ session: s4 }, [], { max: 3, now: later(20), evicted })).resolves.toEqual({
+          evictedSessionIds: [s2.session.id],
+        });
+        expect((await store.activeSessionIds(a.id, later(20))).sort()).toEqual(
+          [s1.session.id, s3.session.id, s4.session.id].sort(),
+        );
+        // Revoked and expired sessions do not count: within the cap, nothing more is revoked.
+        await store.revokeSessions(a.id, [s3.session.id], later(21), []);
+        await expect(
+          store.openSession({ session: newSession(a.id) }, [], { max: 3, now: later(22), evicted }),
+        ).resolves.toEqual({ evictedSessionIds: [] });
+        const events = (await store.outbox.pendingEvents(10)).filter((e) => e.envelope.type === 'auth.session.revoked');
+        expect(events).toHaveLength(1);
+        const payload = SessionsRevoked.decode(events[0]?.envelope.payload?.value ?? new Uint8Array());
+        expect(payload.sessionIds).toEqual([s2.session.id]);
+      });
+
+      it('opens a password sign-in only at the version checked, storing its re-hash with it', async () => {
+        const { account: a } = await add('ann@example.com');
+        const stale = await errorOf(store.openSession({ session: newSession(a.id), accountVersion: 2 }, []));
+        expect(isStoreError(stale, 'conflict')).toBe(true);
+        const rehashed = '$scrypt$ln=3,r=1,p=1$c2FsdA$cmVoYXNoZWRyZWhhc2hlZHJlaGFzaA';
+        const s = newSession(a.id);
+        await store.openSession({ session: s, accountVersion: 1, rehashedPassword: rehashed }, []);
+        await expect(store.getAccount(a.id)).resolves.toMatchObject({ passwordHash: rehashed, version: 2 });
+        await expect(store.activeSessionIds(a.id, t0)).resolves.toContain(s.session.id);
+        // The version moved on: a sign-in that checked version 1 no longer opens.
+        const late = await errorOf(store.openSession({ session: newSession(a.id), accountVersion: 1 }, []));
+        expect(isStoreError(late, 'conflict')).toBe(true);
+      });
+
       it('gives exactly one of two concurrent rotations of one token a new token', async () => {
         const { session } = await add('ann@example.com');
         const results = await Promise.all([
@@ -230,9 +272,11 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
     });
 
     describe('OAuth attempts', () => {
+      const keep = { now: t0, maxPending: 1000 };
+
       it('hands an attempt out once, and never after it expired', async () => {
         const live = attempt(later(600));
-        await store.saveOAuthAttempt(live);
+        await store.saveOAuthAttempt(live, keep);
         const [one, two] = await Promise.all([
           store.takeOAuthAttempt(live.stateHash, t0),
           store.takeOAuthAttempt(live.stateHash, t0),
@@ -240,8 +284,126 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
         expect([one, two].filter((x) => x !== undefined)).toEqual([live]);
         await expect(store.takeOAuthAttempt(live.stateHash, t0)).resolves.toBeUndefined();
         const old = attempt(later(600));
-        await store.saveOAuthAttempt(old);
+        await store.saveOAuthAttempt(old, keep);
         await expect(store.takeOAuthAttempt(old.stateHash, later(600))).resolves.toBeUndefined();
+      });
+
+      it('deletes expired attempts, and the oldest beyond the bound, as it saves one', async () => {
+        const expired = attempt(later(60));
+        await store.saveOAuthAttempt(expired, keep);
+        const [a, b, c] = [attempt(later(600)), attempt(later(601)), attempt(later(602))];
+        for (const x of [a, b, c]) await store.saveOAuthAttempt(x, { now: later(60), maxPending: 2 });
+        // Saved at a time it had expired: gone, and not counted; then `a`, the oldest, made room for `c`.
+        await expect(store.takeOAuthAttempt(expired.stateHash, t0)).resolves.toBeUndefined();
+        await expect(store.takeOAuthAttempt(a.stateHash, later(60))).resolves.toBeUndefined();
+        await expect(store.takeOAuthAttempt(b.stateHash, later(60))).resolves.toEqual(b);
+        await expect(store.takeOAuthAttempt(c.stateHash, later(60))).resolves.toEqual(c);
+      });
+    });
+
+    describe('email tokens', () => {
+      it('keeps one token per account and purpose: a new one replaces the old, unless the old is too recent', async () => {
+        const { account: a } = await add('ann@example.com');
+        const first = emailToken(a);
+        await expect(store.issueEmailToken(first, t0)).resolves.toBe(true);
+        await expect(store.findEmailToken(first.hash, t0)).resolves.toEqual(first);
+        // Another purpose is another slot.
+        const reset = emailToken(a, 'reset_password');
+        await expect(store.issueEmailToken(reset, t0)).resolves.toBe(true);
+        // Sooner than allowed: refused, the first stays.
+        const tooSoon = emailToken(a, 'verify_email', later(30));
+        await expect(store.issueEmailToken(tooSoon, later(-30))).resolves.toBe(false);
+        await expect(store.findEmailToken(tooSoon.hash, later(30))).resolves.toBeUndefined();
+        await expect(store.findEmailToken(first.hash, later(30))).resolves.toEqual(first);
+        // Later: it replaces the first.
+        const second = emailToken(a, 'verify_email', later(90));
+        await expect(store.issueEmailToken(second, later(30))).resolves.toBe(true);
+        await expect(store.findEmailToken(first.hash, later(90))).resolves.toBeUndefined();
+        await expect(store.findEmailToken(second.hash, later(90))).resolves.toEqual(second);
+        await expect(store.findEmailToken(reset.hash, later(90))).resolves.toEqual(reset);
+        // Expired: not found.
+        await expect(store.findEmailToken(reset.hash, later(DAY))).resolves.toBeUndefined();
+        await store.discardEmailToken(second.hash);
+        await expect(store.findEmailToken(second.hash, later(90))).resolves.toBeUndefined();
+        // Once discarded, a new one may be issued at once.
+        await expect(store.issueEmailToken(emailToken(a, 'verify_email', later(91)), later(91))).resolves.toBe(true);
+      });
+
+      it('redeems a token once, with the account change and its events, in one step', async () => {
+        const { account: a } = await add('ann@example.com');
+        const token = emailToken(a);
+        await store.issueEmailToken(token, t0);
+        const verified: Account = { ...a, emailVerified: true, role: 'admin', updateTime: later(1), version: 2 };
+        const promoted: AuthEvent[] = [
+          {
+            kind: 'role_changed',
+            userId: a.id,
+            before: 'user',
+            after: 'admin',
+            changedBy: '',
+            time: t0,
+            requestId: 'r',
+          },
+        ];
+        // A stale version: nothing happens, the token stays.
+        const stale = await errorOf(
+          store.redeemEmailToken({ token, account: { ...verified, version: 3 }, now: later(1) }, promoted),
+        );
+        expect(isStoreError(stale, 'conflict')).toBe(true);
+        await expect(store.getAccount(a.id)).resolves.toEqual(a);
+        await expect(store.findEmailToken(token.hash, later(1))).resolves.toEqual(token);
+
+        await expect(store.redeemEmailToken({ token, account: verified, now: later(1) }, promoted)).resolves.toEqual({
+          endedSessionIds: [],
+        });
+        await expect(store.getAccount(a.id)).resolves.toEqual(verified);
+        await expect(store.findEmailToken(token.hash, later(1))).resolves.toBeUndefined();
+        const again = await errorOf(
+          store.redeemEmailToken({ token, account: { ...verified, version: 3 }, now: later(2) }, promoted),
+        );
+        expect(isStoreError(again, 'not_found')).toBe(true);
+        expect(await pendingTypes()).toEqual(['auth.account.created', 'auth.account.role_changed']);
+      });
+
+      it('lets one of two concurrent redemptions of a token win', async () => {
+        const { account: a } = await add('ann@example.com');
+        const token = emailToken(a);
+        await store.issueEmailToken(token, t0);
+        const next = { ...a, emailVerified: true, version: 2 };
+        const results = await Promise.allSettled([
+          store.redeemEmailToken({ token, account: next, now: later(1) }, []),
+          store.redeemEmailToken({ token, account: next, now: later(1) }, []),
+        ]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const failed = results.find((r) => r.status === 'rejected');
+        expect(isStoreError(failed?.reason, 'not_found') || isStoreError(failed?.reason, 'conflict')).toBe(true);
+      });
+
+      it('ends every active session of the account with a reset, and only those', async () => {
+        const { account: a, session: s1 } = await add('ann@example.com');
+        const { account: b, session: other } = await add('bob@example.com');
+        const s2 = newSession(a.id);
+        await store.openSession({ session: s2 }, []);
+        const token = emailToken(a, 'reset_password');
+        await store.issueEmailToken(token, t0);
+        const reset = { ...a, passwordHash: '$scrypt$ln=2,r=1,p=1$c2FsdA$bmV3aGFzaG5ld2hhc2huZXdoYXNo', version: 2 };
+        const ended = await store.redeemEmailToken(
+          { token, account: reset, now: later(1) },
+          [],
+          revoked(a.id, 'password_reset', true),
+        );
+        expect([...ended.endedSessionIds].sort()).toEqual([s1.session.id, s2.session.id].sort());
+        const event = (await store.outbox.pendingEvents(10)).find((e) => e.envelope.type === 'auth.session.revoked');
+        const payload = SessionsRevoked.decode(event?.envelope.payload?.value ?? new Uint8Array());
+        expect([...payload.sessionIds].sort()).toEqual([s1.session.id, s2.session.id].sort());
+        await expect(store.activeSessionIds(a.id, later(2))).resolves.toEqual([]);
+        await expect(store.activeSessionIds(b.id, later(2))).resolves.toEqual([other.session.id]);
+        await expect(store.getAccount(a.id)).resolves.toMatchObject({ passwordHash: reset.passwordHash, version: 2 });
+        await expect(store.rotateRefreshToken(s1.refreshToken.hash, next(1), later(3))).resolves.toEqual({
+          kind: 'invalid',
+          why: 'revoked',
+        });
+        expect(await pendingTypes()).toEqual(['auth.account.created', 'auth.account.created', 'auth.session.revoked']);
       });
     });
 
@@ -252,6 +414,8 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
         const s2 = newSession(a.id);
         await store.openSession({ session: s2, identity: id }, []);
         await store.revokeSessions(a.id, [s2.session.id], t0, []);
+        const tokenOfA = emailToken(a, 'reset_password');
+        await store.issueEmailToken(tokenOfA, t0);
         const { account: b } = await add('bob@example.com');
         const seen: (readonly string[])[] = [];
         const events = (ids: readonly string[]): AuthEvent[] => {
@@ -281,6 +445,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
           kind: 'invalid',
         });
         await expect(store.getAccount(b.id)).resolves.toEqual(b);
+        await expect(store.findEmailToken(tokenOfA.hash, t0)).resolves.toBeUndefined();
 
         await expect(store.removeUser(a.id, eventId, t0, events)).resolves.toEqual({
           applied: false,

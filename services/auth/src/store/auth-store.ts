@@ -1,6 +1,14 @@
 import { StoreFailure } from '@messenger/platform/domain';
 import type { OutboxSource } from '@messenger/platform/events';
-import type { Account, AuthEvent, NewSession, OAuthAttempt, OAuthIdentity, Session } from '../domain/account.ts';
+import type {
+  Account,
+  AuthEvent,
+  EmailToken,
+  NewSession,
+  OAuthAttempt,
+  OAuthIdentity,
+  Session,
+} from '../domain/account.ts';
 
 /**
  * Where accounts live. Every write that publishes takes its events and stores
@@ -28,15 +36,46 @@ export interface AccountStore {
   updateRole(account: Account, events: readonly AuthEvent[]): Promise<void>;
 }
 
+/** A session to open, and what must still hold of its account. */
+export interface SessionOpening {
+  readonly session: NewSession;
+  /** An OAuth identity to link to the account with it. */
+  readonly identity?: OAuthIdentity;
+  /**
+   * Open only if the account is still at this version: a password sign-in
+   * passes the version whose hash it checked, so a password reset committed
+   * meanwhile makes it fail instead of letting the old password in.
+   */
+  readonly accountVersion?: number;
+  /** A new hash of the checked password (stronger params), stored with the session; needs `accountVersion`. */
+  readonly rehashedPassword?: string;
+}
+
+/** The cap on a user's active sessions, applied as a session opens. */
+export interface SessionLimit {
+  /** Active sessions the user may hold, the new one included. */
+  readonly max: number;
+  readonly now: Date;
+  /** The events to write for the sessions ended to make room (not called when none are). */
+  readonly evicted: (sessionIds: readonly string[]) => readonly AuthEvent[];
+}
+
 /** Sessions and their refresh tokens (stored as hashes only). */
 export interface SessionStore {
   /**
    * Opens a session of an existing account, linking an OAuth identity with it
-   * when given. `not_found` when the account is gone (checked atomically, so a
-   * concurrent deletion cannot leave a session behind); `duplicate` when the
-   * identity is linked already.
+   * when given. When `limit` is given and the user already holds `max` active
+   * sessions, the least recently refreshed ones are revoked in the same
+   * atomic step, and their ids returned. `not_found` when the account is gone
+   * (checked atomically, so a concurrent deletion cannot leave a session
+   * behind); `conflict` when it is not at `accountVersion`; `duplicate` when
+   * the identity is linked already.
    */
-  openSession(input: { session: NewSession; identity?: OAuthIdentity }, events: readonly AuthEvent[]): Promise<void>;
+  openSession(
+    input: SessionOpening,
+    events: readonly AuthEvent[],
+    limit?: SessionLimit,
+  ): Promise<{ evictedSessionIds: string[] }>;
   /**
    * Rotation in one atomic compare-and-set: the token whose hash is
    * `presentedHash` is marked used and `next` becomes the session's current
@@ -76,15 +115,50 @@ export type RotationResult =
 /** OAuth identities and the server-side half of started flows. */
 export interface OAuthStore {
   findIdentity(provider: string, subject: string): Promise<OAuthIdentity | undefined>;
-  saveOAuthAttempt(attempt: OAuthAttempt): Promise<void>;
+  /**
+   * Keeps an attempt until it is taken or expires. Expired attempts are
+   * deleted first, then the oldest while `maxPending` or more remain, so a
+   * flood of started flows cannot grow the store without bound (the count is
+   * exact in one process, approximate across concurrent replicas).
+   */
+  saveOAuthAttempt(attempt: OAuthAttempt, limits: { now: Date; maxPending: number }): Promise<void>;
   /** Removes and returns the attempt, atomically: a state is consumed at most once. Expired attempts are not returned. */
   takeOAuthAttempt(stateHash: string, now: Date): Promise<OAuthAttempt | undefined>;
+}
+
+/** One-time tokens sent by mail (stored as hashes only), one per account and purpose. */
+export interface EmailTokenStore {
+  /**
+   * Stores a token, replacing the account's earlier one of the same purpose,
+   * unless that one was created after `notBefore`: then nothing changes and
+   * the answer is false (a resend sooner than allowed).
+   */
+  issueEmailToken(token: EmailToken, notBefore: Date): Promise<boolean>;
+  /** The token with this hash, unless it expired. */
+  findEmailToken(hash: string, now: Date): Promise<EmailToken | undefined>;
+  /** Deletes the token with this hash (one whose mail could not be sent), so a new one can be issued at once. */
+  discardEmailToken(hash: string): Promise<void>;
+  /**
+   * Redeems a token in one atomic step: deletes it, stores `account`'s
+   * password hash, verification and role (its new state, at the stored
+   * version + 1; never a demotion) and writes `events`.
+   * With `endSessions`, every active session of the account is revoked in the
+   * same step and `endSessions` gives the events for them; their ids are
+   * returned. `not_found` when the token is gone (used, replaced, or its
+   * account deleted); `conflict` when the account is not at
+   * `account.version - 1`. Either way nothing is written.
+   */
+  redeemEmailToken(
+    input: { token: EmailToken; account: Account; now: Date },
+    events: readonly AuthEvent[],
+    endSessions?: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+  ): Promise<{ endedSessionIds: string[] }>;
 }
 
 /** Reactions to other services' events. */
 export interface ReactionStore {
   /**
-   * Deletes the user's account, identities, sessions and refresh tokens, and
+   * Deletes the user's account, identities, sessions, refresh and email tokens, and
    * records `eventId` as processed, in one atomic step; `events` is called
    * with the ids of the deleted sessions that were still active, for the
    * events to write with the change. Returns `applied: false` (and changes
@@ -98,7 +172,7 @@ export interface ReactionStore {
   ): Promise<{ applied: boolean; activeSessionIds: string[] }>;
 }
 
-export interface AuthStore extends AccountStore, SessionStore, OAuthStore, ReactionStore {
+export interface AuthStore extends AccountStore, SessionStore, OAuthStore, EmailTokenStore, ReactionStore {
   /** The events written with the changes, for the relay to publish. */
   readonly outbox: OutboxSource;
 }

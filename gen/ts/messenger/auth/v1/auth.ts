@@ -262,6 +262,67 @@ export interface CompleteOAuthResponse {
   created: boolean;
 }
 
+/** Request of RequestEmailVerification; the account is the caller's. */
+export interface RequestEmailVerificationRequest {
+}
+
+/** Response of RequestEmailVerification. */
+export interface RequestEmailVerificationResponse {
+  /** The address the mail was sent to: the account's email. */
+  email: string;
+  /** When the link in the mail expires (24 hours by default). */
+  expireTime: Date | undefined;
+}
+
+/** Request of VerifyEmail. */
+export interface VerifyEmailRequest {
+  /**
+   * The token from the link in the verification mail (the `token` value of
+   * its fragment): 43 characters of base64url.
+   */
+  token: string;
+}
+
+/** Response of VerifyEmail. */
+export interface VerifyEmailResponse {
+  /** The id of the account whose email is now verified. */
+  userId: string;
+  /** The verified email. */
+  email: string;
+  /**
+   * The account's role now; ROLE_ADMIN when this verification promoted it.
+   * Access tokens carry it from the next refresh.
+   */
+  role: Role;
+}
+
+/** Request of ForgotPassword. */
+export interface ForgotPasswordRequest {
+  /** The sign-in email of the account, compared case-insensitively. */
+  email: string;
+}
+
+/** Response of ForgotPassword; empty whether or not a mail was sent. */
+export interface ForgotPasswordResponse {
+}
+
+/** Request of ResetPassword. */
+export interface ResetPasswordRequest {
+  /**
+   * The token from the link in the password-reset mail (the `token` value of
+   * its fragment): 43 characters of base64url.
+   */
+  token: string;
+  /** The new password: 8–128 characters (Unicode code points). */
+  newPassword: string;
+}
+
+/** Response of ResetPassword. */
+export interface ResetPasswordResponse {
+  /** How many sessions were ended. */
+  revokedSessionCount: number;
+}
+
 /** Request of GetJwks. */
 export interface GetJwksRequest {
 }
@@ -1707,6 +1768,600 @@ export const CompleteOAuthResponse: MessageFns<CompleteOAuthResponse> = {
   },
 };
 
+function createBaseRequestEmailVerificationRequest(): RequestEmailVerificationRequest {
+  return {};
+}
+
+export const RequestEmailVerificationRequest: MessageFns<RequestEmailVerificationRequest> = {
+  encode(_: RequestEmailVerificationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestEmailVerificationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestEmailVerificationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RequestEmailVerificationRequest {
+    return {};
+  },
+
+  toJSON(_: RequestEmailVerificationRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestEmailVerificationRequest>): RequestEmailVerificationRequest {
+    return RequestEmailVerificationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RequestEmailVerificationRequest>): RequestEmailVerificationRequest {
+    const message = createBaseRequestEmailVerificationRequest();
+    return message;
+  },
+};
+
+function createBaseRequestEmailVerificationResponse(): RequestEmailVerificationResponse {
+  return { email: "", expireTime: undefined };
+}
+
+export const RequestEmailVerificationResponse: MessageFns<RequestEmailVerificationResponse> = {
+  encode(message: RequestEmailVerificationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestEmailVerificationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestEmailVerificationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestEmailVerificationResponse {
+    return {
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RequestEmailVerificationResponse): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestEmailVerificationResponse>): RequestEmailVerificationResponse {
+    return RequestEmailVerificationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestEmailVerificationResponse>): RequestEmailVerificationResponse {
+    const message = createBaseRequestEmailVerificationResponse();
+    message.email = object.email ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseVerifyEmailRequest(): VerifyEmailRequest {
+  return { token: "" };
+}
+
+export const VerifyEmailRequest: MessageFns<VerifyEmailRequest> = {
+  encode(message: VerifyEmailRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyEmailRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyEmailRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyEmailRequest {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: VerifyEmailRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyEmailRequest>): VerifyEmailRequest {
+    return VerifyEmailRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyEmailRequest>): VerifyEmailRequest {
+    const message = createBaseVerifyEmailRequest();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyEmailResponse(): VerifyEmailResponse {
+  return { userId: "", email: "", role: 0 };
+}
+
+export const VerifyEmailResponse: MessageFns<VerifyEmailResponse> = {
+  encode(message: VerifyEmailResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.email !== "") {
+      writer.uint32(18).string(message.email);
+    }
+    if (message.role !== 0) {
+      writer.uint32(24).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyEmailResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyEmailResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyEmailResponse {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      role: isSet(object.role) ? roleFromJSON(object.role) : 0,
+    };
+  },
+
+  toJSON(message: VerifyEmailResponse): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.role !== 0) {
+      obj.role = roleToJSON(message.role);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyEmailResponse>): VerifyEmailResponse {
+    return VerifyEmailResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyEmailResponse>): VerifyEmailResponse {
+    const message = createBaseVerifyEmailResponse();
+    message.userId = object.userId ?? "";
+    message.email = object.email ?? "";
+    message.role = object.role ?? 0;
+    return message;
+  },
+};
+
+function createBaseForgotPasswordRequest(): ForgotPasswordRequest {
+  return { email: "" };
+}
+
+export const ForgotPasswordRequest: MessageFns<ForgotPasswordRequest> = {
+  encode(message: ForgotPasswordRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForgotPasswordRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForgotPasswordRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForgotPasswordRequest {
+    return { email: isSet(object.email) ? globalThis.String(object.email) : "" };
+  },
+
+  toJSON(message: ForgotPasswordRequest): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForgotPasswordRequest>): ForgotPasswordRequest {
+    return ForgotPasswordRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForgotPasswordRequest>): ForgotPasswordRequest {
+    const message = createBaseForgotPasswordRequest();
+    message.email = object.email ?? "";
+    return message;
+  },
+};
+
+function createBaseForgotPasswordResponse(): ForgotPasswordResponse {
+  return {};
+}
+
+export const ForgotPasswordResponse: MessageFns<ForgotPasswordResponse> = {
+  encode(_: ForgotPasswordResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForgotPasswordResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForgotPasswordResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ForgotPasswordResponse {
+    return {};
+  },
+
+  toJSON(_: ForgotPasswordResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForgotPasswordResponse>): ForgotPasswordResponse {
+    return ForgotPasswordResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ForgotPasswordResponse>): ForgotPasswordResponse {
+    const message = createBaseForgotPasswordResponse();
+    return message;
+  },
+};
+
+function createBaseResetPasswordRequest(): ResetPasswordRequest {
+  return { token: "", newPassword: "" };
+}
+
+export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
+  encode(message: ResetPasswordRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.newPassword !== "") {
+      writer.uint32(18).string(message.newPassword);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetPasswordRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetPasswordRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.newPassword = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetPasswordRequest {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      newPassword: isSet(object.newPassword)
+        ? globalThis.String(object.newPassword)
+        : isSet(object.new_password)
+        ? globalThis.String(object.new_password)
+        : "",
+    };
+  },
+
+  toJSON(message: ResetPasswordRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.newPassword !== "") {
+      obj.newPassword = message.newPassword;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResetPasswordRequest>): ResetPasswordRequest {
+    return ResetPasswordRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResetPasswordRequest>): ResetPasswordRequest {
+    const message = createBaseResetPasswordRequest();
+    message.token = object.token ?? "";
+    message.newPassword = object.newPassword ?? "";
+    return message;
+  },
+};
+
+function createBaseResetPasswordResponse(): ResetPasswordResponse {
+  return { revokedSessionCount: 0 };
+}
+
+export const ResetPasswordResponse: MessageFns<ResetPasswordResponse> = {
+  encode(message: ResetPasswordResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revokedSessionCount !== 0) {
+      writer.uint32(8).int32(message.revokedSessionCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetPasswordResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetPasswordResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revokedSessionCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetPasswordResponse {
+    return {
+      revokedSessionCount: isSet(object.revokedSessionCount)
+        ? globalThis.Number(object.revokedSessionCount)
+        : isSet(object.revoked_session_count)
+        ? globalThis.Number(object.revoked_session_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResetPasswordResponse): unknown {
+    const obj: any = {};
+    if (message.revokedSessionCount !== 0) {
+      obj.revokedSessionCount = Math.round(message.revokedSessionCount);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResetPasswordResponse>): ResetPasswordResponse {
+    return ResetPasswordResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResetPasswordResponse>): ResetPasswordResponse {
+    const message = createBaseResetPasswordResponse();
+    message.revokedSessionCount = object.revokedSessionCount ?? 0;
+    return message;
+  },
+};
+
 function createBaseGetJwksRequest(): GetJwksRequest {
   return {};
 }
@@ -2237,9 +2892,11 @@ export const AuthServiceService = {
     responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
   },
   /**
-   * Signs in with email and password and opens a new session. Fails with
-   * UNAUTHENTICATED when the email is unknown or the password is wrong (the
-   * two are not distinguished), and when the account has only OAuth sign-in.
+   * Signs in with email and password and opens a new session. An account
+   * keeps at most a configured number of sessions (50 by default): signing in
+   * beyond it ends the least recently used one. Fails with UNAUTHENTICATED
+   * when the email is unknown or the password is wrong (the two are not
+   * distinguished), and when the account has only OAuth sign-in.
    */
   login: {
     path: "/messenger.auth.v1.AuthService/Login" as const,
@@ -2309,8 +2966,12 @@ export const AuthServiceService = {
    * expired, already used, or was issued for another provider or redirect URI;
    * UNAUTHENTICATED when the provider rejects the code or the ID token is
    * invalid or its email is not verified. A new identity whose verified email
-   * belongs to an existing account is linked to that account and signs it in;
-   * NOT_FOUND when the provider is not configured; UNAVAILABLE when the
+   * belongs to an existing account is linked to that account and signs it in
+   * only when that account's email is verified too; otherwise the call fails
+   * with FAILED_PRECONDITION (OAUTH_LINK_REQUIRES_VERIFIED_EMAIL): sign in
+   * with the password (or reset it) and verify the email first, then sign in
+   * with the provider again. NOT_FOUND when the provider is not configured;
+   * UNAVAILABLE when the
    * provider or the user service cannot be reached; ABORTED when the account
    * changed concurrently (try again with a new attempt).
    */
@@ -2323,6 +2984,85 @@ export const AuthServiceService = {
     responseSerialize: (value: CompleteOAuthResponse): Buffer =>
       Buffer.from(CompleteOAuthResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CompleteOAuthResponse => CompleteOAuthResponse.decode(value),
+  },
+  /**
+   * Sends the signed-in user a mail with a one-time link that verifies their
+   * email (VerifyEmail). A new request replaces the link sent before, which
+   * stops working. Not safe to retry blindly: a retry sends another mail and
+   * voids the first link. Fails with FAILED_PRECONDITION when the email is
+   * verified already, RESOURCE_EXHAUSTED when a mail was sent to the account
+   * less than a minute ago (by default), PERMISSION_DENIED for a service
+   * credential, and UNAVAILABLE when the mail server cannot take the mail.
+   */
+  requestEmailVerification: {
+    path: "/messenger.auth.v1.AuthService/RequestEmailVerification" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RequestEmailVerificationRequest): Buffer =>
+      Buffer.from(RequestEmailVerificationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RequestEmailVerificationRequest =>
+      RequestEmailVerificationRequest.decode(value),
+    responseSerialize: (value: RequestEmailVerificationResponse): Buffer =>
+      Buffer.from(RequestEmailVerificationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RequestEmailVerificationResponse =>
+      RequestEmailVerificationResponse.decode(value),
+  },
+  /**
+   * Verifies the account's email with the token from the mail that
+   * RequestEmailVerification sent; the token is single use. When the email is
+   * on the auth service's admin list (AUTH_ADMIN_EMAILS), this is when the
+   * account becomes an admin (once: a later demotion sticks); the new role is
+   * in the access tokens from the next refresh. Fails with FAILED_PRECONDITION
+   * when the token is unknown, expired, used, or replaced by a newer one, and
+   * INVALID_ARGUMENT when it is empty or not shaped like a token.
+   */
+  verifyEmail: {
+    path: "/messenger.auth.v1.AuthService/VerifyEmail" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyEmailRequest): Buffer => Buffer.from(VerifyEmailRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyEmailRequest => VerifyEmailRequest.decode(value),
+    responseSerialize: (value: VerifyEmailResponse): Buffer => Buffer.from(VerifyEmailResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyEmailResponse => VerifyEmailResponse.decode(value),
+  },
+  /**
+   * Sends a password-reset link to the email when an account holds it. The
+   * answer is the same, and as fast, whether or not one does: the mail is
+   * sent after the answer, and a failure to send is only logged. At most one
+   * mail per account a minute (by default); more requests are dropped
+   * silently. Fails only with INVALID_ARGUMENT when `email` is not an email
+   * address.
+   */
+  forgotPassword: {
+    path: "/messenger.auth.v1.AuthService/ForgotPassword" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ForgotPasswordRequest): Buffer =>
+      Buffer.from(ForgotPasswordRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForgotPasswordRequest => ForgotPasswordRequest.decode(value),
+    responseSerialize: (value: ForgotPasswordResponse): Buffer =>
+      Buffer.from(ForgotPasswordResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ForgotPasswordResponse => ForgotPasswordResponse.decode(value),
+  },
+  /**
+   * Sets a new password with the token from the mail that ForgotPassword
+   * sent, and ends every session of the account (their access tokens stop
+   * working at once, their refresh tokens can no longer be used). The token
+   * is single use; having it proves the mailbox, so the email counts as
+   * verified afterwards. Sign in again with Login. Fails with
+   * FAILED_PRECONDITION when the token is unknown, expired, used, or replaced
+   * by a newer one, and INVALID_ARGUMENT (with field violations) when the
+   * token is malformed or the new password breaks the password rules.
+   */
+  resetPassword: {
+    path: "/messenger.auth.v1.AuthService/ResetPassword" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResetPasswordRequest): Buffer => Buffer.from(ResetPasswordRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResetPasswordRequest => ResetPasswordRequest.decode(value),
+    responseSerialize: (value: ResetPasswordResponse): Buffer =>
+      Buffer.from(ResetPasswordResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResetPasswordResponse => ResetPasswordResponse.decode(value),
   },
   /**
    * Returns the public keys that verify access tokens and service tokens (a
@@ -2388,9 +3128,11 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
   /**
-   * Signs in with email and password and opens a new session. Fails with
-   * UNAUTHENTICATED when the email is unknown or the password is wrong (the
-   * two are not distinguished), and when the account has only OAuth sign-in.
+   * Signs in with email and password and opens a new session. An account
+   * keeps at most a configured number of sessions (50 by default): signing in
+   * beyond it ends the least recently used one. Fails with UNAUTHENTICATED
+   * when the email is unknown or the password is wrong (the two are not
+   * distinguished), and when the account has only OAuth sign-in.
    */
   login: handleUnaryCall<LoginRequest, LoginResponse>;
   /**
@@ -2427,12 +3169,56 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    * expired, already used, or was issued for another provider or redirect URI;
    * UNAUTHENTICATED when the provider rejects the code or the ID token is
    * invalid or its email is not verified. A new identity whose verified email
-   * belongs to an existing account is linked to that account and signs it in;
-   * NOT_FOUND when the provider is not configured; UNAVAILABLE when the
+   * belongs to an existing account is linked to that account and signs it in
+   * only when that account's email is verified too; otherwise the call fails
+   * with FAILED_PRECONDITION (OAUTH_LINK_REQUIRES_VERIFIED_EMAIL): sign in
+   * with the password (or reset it) and verify the email first, then sign in
+   * with the provider again. NOT_FOUND when the provider is not configured;
+   * UNAVAILABLE when the
    * provider or the user service cannot be reached; ABORTED when the account
    * changed concurrently (try again with a new attempt).
    */
   completeOAuth: handleUnaryCall<CompleteOAuthRequest, CompleteOAuthResponse>;
+  /**
+   * Sends the signed-in user a mail with a one-time link that verifies their
+   * email (VerifyEmail). A new request replaces the link sent before, which
+   * stops working. Not safe to retry blindly: a retry sends another mail and
+   * voids the first link. Fails with FAILED_PRECONDITION when the email is
+   * verified already, RESOURCE_EXHAUSTED when a mail was sent to the account
+   * less than a minute ago (by default), PERMISSION_DENIED for a service
+   * credential, and UNAVAILABLE when the mail server cannot take the mail.
+   */
+  requestEmailVerification: handleUnaryCall<RequestEmailVerificationRequest, RequestEmailVerificationResponse>;
+  /**
+   * Verifies the account's email with the token from the mail that
+   * RequestEmailVerification sent; the token is single use. When the email is
+   * on the auth service's admin list (AUTH_ADMIN_EMAILS), this is when the
+   * account becomes an admin (once: a later demotion sticks); the new role is
+   * in the access tokens from the next refresh. Fails with FAILED_PRECONDITION
+   * when the token is unknown, expired, used, or replaced by a newer one, and
+   * INVALID_ARGUMENT when it is empty or not shaped like a token.
+   */
+  verifyEmail: handleUnaryCall<VerifyEmailRequest, VerifyEmailResponse>;
+  /**
+   * Sends a password-reset link to the email when an account holds it. The
+   * answer is the same, and as fast, whether or not one does: the mail is
+   * sent after the answer, and a failure to send is only logged. At most one
+   * mail per account a minute (by default); more requests are dropped
+   * silently. Fails only with INVALID_ARGUMENT when `email` is not an email
+   * address.
+   */
+  forgotPassword: handleUnaryCall<ForgotPasswordRequest, ForgotPasswordResponse>;
+  /**
+   * Sets a new password with the token from the mail that ForgotPassword
+   * sent, and ends every session of the account (their access tokens stop
+   * working at once, their refresh tokens can no longer be used). The token
+   * is single use; having it proves the mailbox, so the email counts as
+   * verified afterwards. Sign in again with Login. Fails with
+   * FAILED_PRECONDITION when the token is unknown, expired, used, or replaced
+   * by a newer one, and INVALID_ARGUMENT (with field violations) when the
+   * token is malformed or the new password breaks the password rules.
+   */
+  resetPassword: handleUnaryCall<ResetPasswordRequest, ResetPasswordResponse>;
   /**
    * Returns the public keys that verify access tokens and service tokens (a
    * JSON Web Key Set, RFC 7517). A new signing key is published here at least
@@ -2485,9 +3271,11 @@ export interface AuthServiceClient extends Client {
     callback: (error: ServiceError | null, response: RegisterResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Signs in with email and password and opens a new session. Fails with
-   * UNAUTHENTICATED when the email is unknown or the password is wrong (the
-   * two are not distinguished), and when the account has only OAuth sign-in.
+   * Signs in with email and password and opens a new session. An account
+   * keeps at most a configured number of sessions (50 by default): signing in
+   * beyond it ends the least recently used one. Fails with UNAUTHENTICATED
+   * when the email is unknown or the password is wrong (the two are not
+   * distinguished), and when the account has only OAuth sign-in.
    */
   login(
     request: LoginRequest,
@@ -2580,8 +3368,12 @@ export interface AuthServiceClient extends Client {
    * expired, already used, or was issued for another provider or redirect URI;
    * UNAUTHENTICATED when the provider rejects the code or the ID token is
    * invalid or its email is not verified. A new identity whose verified email
-   * belongs to an existing account is linked to that account and signs it in;
-   * NOT_FOUND when the provider is not configured; UNAVAILABLE when the
+   * belongs to an existing account is linked to that account and signs it in
+   * only when that account's email is verified too; otherwise the call fails
+   * with FAILED_PRECONDITION (OAUTH_LINK_REQUIRES_VERIFIED_EMAIL): sign in
+   * with the password (or reset it) and verify the email first, then sign in
+   * with the provider again. NOT_FOUND when the provider is not configured;
+   * UNAVAILABLE when the
    * provider or the user service cannot be reached; ABORTED when the account
    * changed concurrently (try again with a new attempt).
    */
@@ -2599,6 +3391,102 @@ export interface AuthServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CompleteOAuthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sends the signed-in user a mail with a one-time link that verifies their
+   * email (VerifyEmail). A new request replaces the link sent before, which
+   * stops working. Not safe to retry blindly: a retry sends another mail and
+   * voids the first link. Fails with FAILED_PRECONDITION when the email is
+   * verified already, RESOURCE_EXHAUSTED when a mail was sent to the account
+   * less than a minute ago (by default), PERMISSION_DENIED for a service
+   * credential, and UNAVAILABLE when the mail server cannot take the mail.
+   */
+  requestEmailVerification(
+    request: RequestEmailVerificationRequest,
+    callback: (error: ServiceError | null, response: RequestEmailVerificationResponse) => void,
+  ): ClientUnaryCall;
+  requestEmailVerification(
+    request: RequestEmailVerificationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RequestEmailVerificationResponse) => void,
+  ): ClientUnaryCall;
+  requestEmailVerification(
+    request: RequestEmailVerificationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RequestEmailVerificationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Verifies the account's email with the token from the mail that
+   * RequestEmailVerification sent; the token is single use. When the email is
+   * on the auth service's admin list (AUTH_ADMIN_EMAILS), this is when the
+   * account becomes an admin (once: a later demotion sticks); the new role is
+   * in the access tokens from the next refresh. Fails with FAILED_PRECONDITION
+   * when the token is unknown, expired, used, or replaced by a newer one, and
+   * INVALID_ARGUMENT when it is empty or not shaped like a token.
+   */
+  verifyEmail(
+    request: VerifyEmailRequest,
+    callback: (error: ServiceError | null, response: VerifyEmailResponse) => void,
+  ): ClientUnaryCall;
+  verifyEmail(
+    request: VerifyEmailRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyEmailResponse) => void,
+  ): ClientUnaryCall;
+  verifyEmail(
+    request: VerifyEmailRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyEmailResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sends a password-reset link to the email when an account holds it. The
+   * answer is the same, and as fast, whether or not one does: the mail is
+   * sent after the answer, and a failure to send is only logged. At most one
+   * mail per account a minute (by default); more requests are dropped
+   * silently. Fails only with INVALID_ARGUMENT when `email` is not an email
+   * address.
+   */
+  forgotPassword(
+    request: ForgotPasswordRequest,
+    callback: (error: ServiceError | null, response: ForgotPasswordResponse) => void,
+  ): ClientUnaryCall;
+  forgotPassword(
+    request: ForgotPasswordRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ForgotPasswordResponse) => void,
+  ): ClientUnaryCall;
+  forgotPassword(
+    request: ForgotPasswordRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ForgotPasswordResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets a new password with the token from the mail that ForgotPassword
+   * sent, and ends every session of the account (their access tokens stop
+   * working at once, their refresh tokens can no longer be used). The token
+   * is single use; having it proves the mailbox, so the email counts as
+   * verified afterwards. Sign in again with Login. Fails with
+   * FAILED_PRECONDITION when the token is unknown, expired, used, or replaced
+   * by a newer one, and INVALID_ARGUMENT (with field violations) when the
+   * token is malformed or the new password breaks the password rules.
+   */
+  resetPassword(
+    request: ResetPasswordRequest,
+    callback: (error: ServiceError | null, response: ResetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  resetPassword(
+    request: ResetPasswordRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  resetPassword(
+    request: ResetPasswordRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResetPasswordResponse) => void,
   ): ClientUnaryCall;
   /**
    * Returns the public keys that verify access tokens and service tokens (a

@@ -27,6 +27,13 @@ export const RevocationReason = {
   REVOCATION_REASON_ROLE_CHANGED: 3,
   /** REVOCATION_REASON_USER_DELETED - The user was deleted (`user.user.deleted`). */
   REVOCATION_REASON_USER_DELETED: 4,
+  /** REVOCATION_REASON_PASSWORD_RESET - The password was reset (ResetPassword): every session ends. */
+  REVOCATION_REASON_PASSWORD_RESET: 5,
+  /**
+   * REVOCATION_REASON_SESSION_LIMIT - A sign-in went past the account's session cap; its least recently used
+   * session ended.
+   */
+  REVOCATION_REASON_SESSION_LIMIT: 6,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -38,6 +45,8 @@ export namespace RevocationReason {
   export type REVOCATION_REASON_REFRESH_TOKEN_REUSE = typeof RevocationReason.REVOCATION_REASON_REFRESH_TOKEN_REUSE;
   export type REVOCATION_REASON_ROLE_CHANGED = typeof RevocationReason.REVOCATION_REASON_ROLE_CHANGED;
   export type REVOCATION_REASON_USER_DELETED = typeof RevocationReason.REVOCATION_REASON_USER_DELETED;
+  export type REVOCATION_REASON_PASSWORD_RESET = typeof RevocationReason.REVOCATION_REASON_PASSWORD_RESET;
+  export type REVOCATION_REASON_SESSION_LIMIT = typeof RevocationReason.REVOCATION_REASON_SESSION_LIMIT;
   export type UNRECOGNIZED = typeof RevocationReason.UNRECOGNIZED;
 }
 
@@ -58,6 +67,12 @@ export function revocationReasonFromJSON(object: any): RevocationReason {
     case 4:
     case "REVOCATION_REASON_USER_DELETED":
       return RevocationReason.REVOCATION_REASON_USER_DELETED;
+    case 5:
+    case "REVOCATION_REASON_PASSWORD_RESET":
+      return RevocationReason.REVOCATION_REASON_PASSWORD_RESET;
+    case 6:
+    case "REVOCATION_REASON_SESSION_LIMIT":
+      return RevocationReason.REVOCATION_REASON_SESSION_LIMIT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -77,6 +92,10 @@ export function revocationReasonToJSON(object: RevocationReason): string {
       return "REVOCATION_REASON_ROLE_CHANGED";
     case RevocationReason.REVOCATION_REASON_USER_DELETED:
       return "REVOCATION_REASON_USER_DELETED";
+    case RevocationReason.REVOCATION_REASON_PASSWORD_RESET:
+      return "REVOCATION_REASON_PASSWORD_RESET";
+    case RevocationReason.REVOCATION_REASON_SESSION_LIMIT:
+      return "REVOCATION_REASON_SESSION_LIMIT";
     case RevocationReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -97,7 +116,9 @@ export interface AccountCreated {
   email: string;
   /**
    * The initial role: ROLE_USER, or ROLE_ADMIN when the email is on the
-   * auth service's admin list (AUTH_ADMIN_EMAILS).
+   * auth service's admin list (AUTH_ADMIN_EMAILS) and verified at creation
+   * (an OAuth sign-up; a registered email is verified later, and promoted
+   * then, with `auth.account.role_changed`).
    */
   role: Role;
   /**
@@ -109,9 +130,9 @@ export interface AccountCreated {
 
 /**
  * Type `auth.account.role_changed`: an admin changed a user's role
- * (SetUserRole), or a sign-in promoted an account whose email was added to
- * the admin list (AUTH_ADMIN_EMAILS). Published only when the role actually
- * changed.
+ * (SetUserRole), or the admin list (AUTH_ADMIN_EMAILS) promoted an account
+ * when its listed email became verified (VerifyEmail, ResetPassword).
+ * Published only when the role actually changed.
  */
 export interface RoleChanged {
   /** The id (UUID) of the user whose role changed. */
@@ -122,7 +143,7 @@ export interface RoleChanged {
   after: Role;
   /**
    * The id (UUID) of the admin who changed it; empty when the admin list
-   * promoted the account at sign-in.
+   * promoted the account as its email became verified.
    */
   changedById: string;
 }

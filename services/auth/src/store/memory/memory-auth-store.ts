@@ -2,6 +2,7 @@ import { MemoryOutbox } from '@messenger/platform/events';
 import type {
   Account,
   AuthEvent,
+  EmailToken,
   NewSession,
   OAuthAttempt,
   OAuthIdentity,
@@ -14,6 +15,8 @@ import {
   type NextRefreshToken,
   PROCESSED_EVENT_RETENTION_MS,
   type RotationResult,
+  type SessionLimit,
+  type SessionOpening,
   StoreError,
 } from '../auth-store.ts';
 
@@ -39,7 +42,12 @@ export class MemoryAuthStore implements AuthStore {
   readonly #tokens = new Map<string, StoredToken>();
   /** `provider|subject` → identity. */
   readonly #identities = new Map<string, OAuthIdentity>();
+  /** In insertion order, which is expiry order (one TTL per process). */
   readonly #attempts = new Map<string, OAuthAttempt>();
+  /** `purpose|userId` → the account's one token of that purpose. */
+  readonly #emailTokens = new Map<string, EmailToken>();
+  /** token hash → its key in #emailTokens. */
+  readonly #emailTokenKeys = new Map<string, string>();
   /** event id → when processed. */
   readonly #processed = new Map<string, number>();
   readonly #now: () => number;
@@ -93,17 +101,34 @@ export class MemoryAuthStore implements AuthStore {
   }
 
   async openSession(
-    input: { session: NewSession; identity?: OAuthIdentity },
+    input: SessionOpening,
     events: readonly AuthEvent[],
-  ): Promise<void> {
-    const entries = toOutboxEntries(events);
-    const { session, identity } = input;
-    if (!this.#accounts.has(session.session.userId)) throw new StoreError('not_found', 'account is gone');
+    limit?: SessionLimit,
+  ): Promise<{ evictedSessionIds: string[] }> {
+    const { session, identity, accountVersion, rehashedPassword } = input;
+    const userId = session.session.userId;
+    const account = this.#accounts.get(userId);
+    if (!account) throw new StoreError('not_found', 'account is gone');
+    if (accountVersion !== undefined && account.version !== accountVersion) {
+      throw new StoreError('conflict', 'account changed');
+    }
     if (identity && this.#identities.has(identityKey(identity))) throw new StoreError('duplicate', 'identity exists');
+    const evicted = limit ? this.#leastRecentlyRefreshed(userId, limit) : [];
+    const entries = toOutboxEntries([...events, ...(evicted.length > 0 && limit ? limit.evicted(evicted) : [])]);
     this.#sweep();
+    if (rehashedPassword !== undefined) {
+      this.#accounts.set(userId, {
+        ...account,
+        passwordHash: rehashedPassword,
+        updateTime: session.session.createTime,
+        version: account.version + 1,
+      });
+    }
+    for (const id of evicted) this.#revoke(id, limit?.now ?? session.session.createTime);
     if (identity) this.#identities.set(identityKey(identity), structuredClone(identity));
     this.#putSession(session);
     this.outbox.append(entries);
+    return { evictedSessionIds: evicted };
   }
 
   async rotateRefreshToken(presentedHash: string, next: NextRefreshToken, now: Date): Promise<RotationResult> {
@@ -144,7 +169,7 @@ export class MemoryAuthStore implements AuthStore {
     for (const id of new Set(sessionIds)) {
       const session = this.#sessions.get(id);
       if (session?.userId !== userId || session.revokedAt) continue;
-      this.#sessions.set(id, { ...session, revokedAt: now });
+      this.#revoke(id, now);
       revoked++;
     }
     this.outbox.append(entries);
@@ -155,8 +180,15 @@ export class MemoryAuthStore implements AuthStore {
     return copy(this.#identities.get(identityKey({ provider, subject })));
   }
 
-  async saveOAuthAttempt(attempt: OAuthAttempt): Promise<void> {
+  async saveOAuthAttempt(attempt: OAuthAttempt, limits: { now: Date; maxPending: number }): Promise<void> {
     this.#sweep();
+    for (const [state, pending] of this.#attempts) {
+      if (pending.expiresAt.getTime() <= limits.now.getTime()) this.#attempts.delete(state);
+    }
+    for (const state of this.#attempts.keys()) {
+      if (this.#attempts.size < limits.maxPending) break;
+      this.#attempts.delete(state);
+    }
     this.#attempts.set(attempt.stateHash, structuredClone(attempt));
   }
 
@@ -165,6 +197,51 @@ export class MemoryAuthStore implements AuthStore {
     this.#attempts.delete(stateHash);
     if (!attempt || attempt.expiresAt.getTime() <= now.getTime()) return undefined;
     return attempt;
+  }
+
+  async issueEmailToken(token: EmailToken, notBefore: Date): Promise<boolean> {
+    const key = emailTokenKey(token);
+    const earlier = this.#emailTokens.get(key);
+    if (earlier && earlier.createTime.getTime() > notBefore.getTime()) return false;
+    this.#sweep();
+    if (earlier) this.#emailTokenKeys.delete(earlier.hash);
+    this.#emailTokens.set(key, structuredClone(token));
+    this.#emailTokenKeys.set(token.hash, key);
+    return true;
+  }
+
+  async findEmailToken(hash: string, now: Date): Promise<EmailToken | undefined> {
+    const token = this.#emailTokenByHash(hash);
+    return token && token.expiresAt.getTime() > now.getTime() ? structuredClone(token) : undefined;
+  }
+
+  async discardEmailToken(hash: string): Promise<void> {
+    this.#dropEmailToken(hash);
+  }
+
+  async redeemEmailToken(
+    input: { token: EmailToken; account: Account; now: Date },
+    events: readonly AuthEvent[],
+    endSessions?: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+  ): Promise<{ endedSessionIds: string[] }> {
+    const { token, account, now } = input;
+    if (!this.#emailTokenByHash(token.hash)) throw new StoreError('not_found', 'the token is gone');
+    const stored = this.#accounts.get(account.id);
+    if (stored?.version !== account.version - 1) throw new StoreError('conflict', 'account changed or is gone');
+    const ended = endSessions ? this.#activeSessionIds(account.id, now) : [];
+    const entries = toOutboxEntries([...events, ...(endSessions && ended.length > 0 ? endSessions(ended) : [])]);
+    this.#dropEmailToken(token.hash);
+    this.#accounts.set(account.id, {
+      ...stored,
+      passwordHash: account.passwordHash,
+      emailVerified: account.emailVerified,
+      role: account.role,
+      updateTime: account.updateTime,
+      version: account.version,
+    });
+    for (const id of ended) this.#revoke(id, now);
+    this.outbox.append(entries);
+    return { endedSessionIds: ended };
   }
 
   async removeUser(
@@ -184,6 +261,7 @@ export class MemoryAuthStore implements AuthStore {
     for (const [key, identity] of this.#identities) if (identity.userId === userId) this.#identities.delete(key);
     for (const [id, session] of this.#sessions) if (session.userId === userId) this.#sessions.delete(id);
     for (const [hash, token] of this.#tokens) if (token.userId === userId) this.#tokens.delete(hash);
+    for (const token of [...this.#emailTokens.values()]) if (token.userId === userId) this.#dropEmailToken(token.hash);
     this.#processed.set(eventId, this.#now());
     this.outbox.append(entries);
     return { applied: true, activeSessionIds: active };
@@ -193,6 +271,31 @@ export class MemoryAuthStore implements AuthStore {
     return [...this.#sessions.values()]
       .filter((s) => s.userId === userId && !s.revokedAt && s.refreshExpiresAt.getTime() > now.getTime())
       .map((s) => s.id);
+  }
+
+  /** The user's active sessions to revoke so that one more keeps them within `limit.max`. */
+  #leastRecentlyRefreshed(userId: string, limit: SessionLimit): string[] {
+    const active = [...this.#sessions.values()]
+      .filter((s) => s.userId === userId && !s.revokedAt && s.refreshExpiresAt.getTime() > limit.now.getTime())
+      .sort((a, b) => a.lastRefreshTime.getTime() - b.lastRefreshTime.getTime());
+    return active.slice(0, Math.max(0, active.length - limit.max + 1)).map((s) => s.id);
+  }
+
+  #revoke(sessionId: string, now: Date): void {
+    const session = this.#sessions.get(sessionId);
+    if (session) this.#sessions.set(sessionId, { ...session, revokedAt: now });
+  }
+
+  #emailTokenByHash(hash: string): EmailToken | undefined {
+    const key = this.#emailTokenKeys.get(hash);
+    return key === undefined ? undefined : this.#emailTokens.get(key);
+  }
+
+  #dropEmailToken(hash: string): void {
+    const key = this.#emailTokenKeys.get(hash);
+    if (key === undefined) return;
+    this.#emailTokenKeys.delete(hash);
+    this.#emailTokens.delete(key);
   }
 
   #putSession({ session, refreshToken }: NewSession): void {
@@ -210,7 +313,14 @@ export class MemoryAuthStore implements AuthStore {
     for (const [id, session] of this.#sessions)
       if (session.refreshExpiresAt.getTime() <= now) this.#sessions.delete(id);
     for (const [id, at] of this.#processed) if (now - at > PROCESSED_EVENT_RETENTION_MS) this.#processed.delete(id);
+    for (const token of [...this.#emailTokens.values()]) {
+      if (token.expiresAt.getTime() <= now) this.#dropEmailToken(token.hash);
+    }
   }
+}
+
+function emailTokenKey(token: { purpose: string; userId: string }): string {
+  return `${token.purpose}|${token.userId}`;
 }
 
 function identityKey(identity: { provider: string; subject: string }): string {

@@ -1,6 +1,15 @@
 // How auth's records look in MongoDB, and their conversion from and to the domain's.
 import { TOKEN_VALIDITY_HORIZON_SECONDS } from '@messenger/platform/auth';
-import type { Account, OAuthAttempt, OAuthIdentity, RefreshTokenRecord, Role, Session } from '../../domain/account.ts';
+import type {
+  Account,
+  EmailToken,
+  EmailTokenPurpose,
+  OAuthAttempt,
+  OAuthIdentity,
+  RefreshTokenRecord,
+  Role,
+  Session,
+} from '../../domain/account.ts';
 
 export interface AccountDoc {
   _id: string;
@@ -8,6 +17,8 @@ export interface AccountDoc {
   /** The unique key. */
   emailKey: string;
   passwordHash: string | null;
+  /** Absent in accounts stored before verification existed: see `fromAccountDoc`. */
+  emailVerified?: boolean;
   role: Role;
   createTime: Date;
   updateTime: Date;
@@ -59,6 +70,19 @@ export interface AttemptDoc {
   expiresAt: Date;
 }
 
+export interface EmailTokenDoc {
+  /** `<purpose>|<userId>`: one token per account and purpose. */
+  _id: string;
+  /** SHA-256 of the token: unique. */
+  hash: string;
+  purpose: EmailTokenPurpose;
+  userId: string;
+  emailKey: string;
+  createTime: Date;
+  /** TTL. */
+  expiresAt: Date;
+}
+
 export interface ProcessedDoc {
   /** The consumed event's id. */
   _id: string;
@@ -85,6 +109,7 @@ export function toAccountDoc(a: Account): AccountDoc {
     email: a.email,
     emailKey: a.emailKey,
     passwordHash: a.passwordHash ?? null,
+    emailVerified: a.emailVerified,
     role: a.role,
     createTime: a.createTime,
     updateTime: a.updateTime,
@@ -98,6 +123,10 @@ export function fromAccountDoc(d: AccountDoc): Account {
     email: d.email,
     emailKey: d.emailKey,
     passwordHash: d.passwordHash ?? undefined,
+    // Accounts from before verification existed: those without a password
+    // were created through a provider that asserted the email; the others
+    // never proved it.
+    emailVerified: d.emailVerified ?? d.passwordHash === null,
     role: d.role,
     createTime: d.createTime,
     updateTime: d.updateTime,
@@ -166,6 +195,33 @@ export function fromAttemptDoc(d: AttemptDoc): OAuthAttempt {
     redirectUri: d.redirectUri,
     codeVerifier: d.codeVerifier,
     nonce: d.nonce,
+    expiresAt: d.expiresAt,
+  };
+}
+
+export function emailTokenId(token: { purpose: EmailTokenPurpose; userId: string }): string {
+  return `${token.purpose}|${token.userId}`;
+}
+
+export function toEmailTokenDoc(t: EmailToken): EmailTokenDoc {
+  return {
+    _id: emailTokenId(t),
+    hash: t.hash,
+    purpose: t.purpose,
+    userId: t.userId,
+    emailKey: t.emailKey,
+    createTime: t.createTime,
+    expiresAt: t.expiresAt,
+  };
+}
+
+export function fromEmailTokenDoc(d: EmailTokenDoc): EmailToken {
+  return {
+    hash: d.hash,
+    purpose: d.purpose,
+    userId: d.userId,
+    emailKey: d.emailKey,
+    createTime: d.createTime,
     expiresAt: d.expiresAt,
   };
 }

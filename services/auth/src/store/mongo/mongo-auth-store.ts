@@ -1,19 +1,24 @@
 import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Db, MongoClient } from 'mongodb';
-import type { Account, AuthEvent, NewSession, OAuthAttempt, OAuthIdentity } from '../../domain/account.ts';
+import type { Account, AuthEvent, EmailToken, NewSession, OAuthAttempt, OAuthIdentity } from '../../domain/account.ts';
 import { toOutboxEntries } from '../../events/auth-events.ts';
 import {
   type AuthStore,
   type NextRefreshToken,
   PROCESSED_EVENT_RETENTION_MS,
   type RotationResult,
+  type SessionLimit,
+  type SessionOpening,
   StoreError,
 } from '../auth-store.ts';
 import {
   type AccountDoc,
   type AttemptDoc,
+  type EmailTokenDoc,
+  emailTokenId,
   fromAccountDoc,
   fromAttemptDoc,
+  fromEmailTokenDoc,
   fromIdentityDoc,
   fromSessionDoc,
   type IdentityDoc,
@@ -25,6 +30,7 @@ import {
   sessionExpiry,
   toAccountDoc,
   toAttemptDoc,
+  toEmailTokenDoc,
   toIdentityDoc,
   toRefreshTokenDoc,
   toSessionDoc,
@@ -48,7 +54,8 @@ class Outcome<T> extends Error {
  * needs a replica set (a single-node one will do). Transactions read one
  * snapshot and two that write the same document conflict (one retries), which
  * is what makes each compare-and-set below atomic. Expired refresh tokens,
- * sessions, OAuth attempts and remembered event ids are removed by TTL indexes.
+ * sessions, OAuth attempts, email tokens and remembered event ids are removed
+ * by TTL indexes.
  */
 export class MongoAuthStore implements AuthStore {
   readonly outbox: MongoOutbox;
@@ -58,6 +65,7 @@ export class MongoAuthStore implements AuthStore {
   readonly #tokens: Collection<RefreshTokenDoc>;
   readonly #identities: Collection<IdentityDoc>;
   readonly #attempts: Collection<AttemptDoc>;
+  readonly #emailTokens: Collection<EmailTokenDoc>;
   readonly #processed: Collection<ProcessedDoc>;
   readonly #locks: Collection<LockDoc>;
 
@@ -69,6 +77,7 @@ export class MongoAuthStore implements AuthStore {
     this.#tokens = db.collection('refresh_tokens');
     this.#identities = db.collection('oauth_identities');
     this.#attempts = db.collection('oauth_attempts');
+    this.#emailTokens = db.collection('email_tokens');
     this.#processed = db.collection('processed_events');
     this.#locks = db.collection('locks');
     this.outbox = new MongoOutbox(db);
@@ -87,6 +96,9 @@ export class MongoAuthStore implements AuthStore {
     await this.#tokens.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
     await this.#identities.createIndex({ userId: 1 }, { name: 'user' });
     await this.#attempts.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
+    await this.#emailTokens.createIndex({ hash: 1 }, { unique: true, name: 'hash_unique' });
+    await this.#emailTokens.createIndex({ userId: 1 }, { name: 'user' });
+    await this.#emailTokens.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
     await this.#processed.createIndex(
       { processedAt: 1 },
       { name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
@@ -135,17 +147,43 @@ export class MongoAuthStore implements AuthStore {
     });
   }
 
-  openSession(input: { session: NewSession; identity?: OAuthIdentity }, events: readonly AuthEvent[]): Promise<void> {
-    return this.#write(events, async (session) => {
+  openSession(
+    input: SessionOpening,
+    events: readonly AuthEvent[],
+    limit?: SessionLimit,
+  ): Promise<{ evictedSessionIds: string[] }> {
+    return this.#decide(async (session) => {
       const { userId, createTime } = input.session.session;
+      // Every sign-in writes the account, so sign-ins of one user (and a
+      // password reset) conflict and run one after the other: the cap below
+      // holds, and a reset cannot miss a session opened beside it.
       const touched = await this.#accounts.updateOne(
-        { _id: userId },
-        { $set: { lastSignInTime: createTime } },
+        input.accountVersion === undefined ? { _id: userId } : { _id: userId, version: input.accountVersion },
+        input.rehashedPassword === undefined
+          ? { $set: { lastSignInTime: createTime } }
+          : {
+              $set: { lastSignInTime: createTime, passwordHash: input.rehashedPassword, updateTime: createTime },
+              $inc: { version: 1 },
+            },
         { session },
       );
-      if (touched.matchedCount === 0) throw new StoreError('not_found', 'account is gone');
+      if (touched.matchedCount === 0) {
+        const exists = (await this.#accounts.countDocuments({ _id: userId }, { session, limit: 1 })) > 0;
+        throw exists ? new StoreError('conflict', 'account changed') : new StoreError('not_found', 'account is gone');
+      }
+      let evicted: string[] = [];
+      if (limit) {
+        const active = await this.#activeSessionIds(userId, limit.now, session);
+        evicted = active.slice(0, Math.max(0, active.length - limit.max + 1));
+        if (evicted.length > 0) {
+          await this.#sessions.updateMany({ _id: { $in: evicted } }, { $set: { revokedAt: limit.now } }, { session });
+        }
+      }
       if (input.identity) await this.#identities.insertOne(toIdentityDoc(input.identity), { session });
       await this.#insertSession(input.session, session);
+      const more = limit && evicted.length > 0 ? limit.evicted(evicted) : [];
+      await this.outbox.append(toOutboxEntries([...events, ...more]), session);
+      return { evictedSessionIds: evicted };
     });
   }
 
@@ -184,11 +222,8 @@ export class MongoAuthStore implements AuthStore {
     });
   }
 
-  async activeSessionIds(userId: string, now: Date): Promise<string[]> {
-    const docs = await this.#sessions
-      .find({ userId, revokedAt: null, refreshExpiresAt: { $gt: now } }, { projection: { _id: 1 } })
-      .toArray();
-    return docs.map((d) => d._id);
+  activeSessionIds(userId: string, now: Date): Promise<string[]> {
+    return this.#activeSessionIds(userId, now);
   }
 
   async revokeSessions(
@@ -214,7 +249,17 @@ export class MongoAuthStore implements AuthStore {
     return doc ? fromIdentityDoc(doc) : undefined;
   }
 
-  async saveOAuthAttempt(attempt: OAuthAttempt): Promise<void> {
+  async saveOAuthAttempt(attempt: OAuthAttempt, limits: { now: Date; maxPending: number }): Promise<void> {
+    // The TTL monitor runs about once a minute; the expired are deleted here
+    // too, so that the count is of live attempts.
+    await this.#attempts.deleteMany({ expiresAt: { $lte: limits.now } });
+    const surplus = (await this.#attempts.estimatedDocumentCount()) - limits.maxPending + 1;
+    if (surplus > 0) {
+      const oldest = await this.#attempts
+        .find({}, { projection: { _id: 1 }, sort: { expiresAt: 1 }, limit: surplus })
+        .toArray();
+      await this.#attempts.deleteMany({ _id: { $in: oldest.map((d) => d._id) } });
+    }
     await this.#attempts.insertOne(toAttemptDoc(attempt));
   }
 
@@ -224,6 +269,60 @@ export class MongoAuthStore implements AuthStore {
     // The TTL monitor runs once a minute; an expired attempt may still be there.
     if (!doc || doc.expiresAt.getTime() <= now.getTime()) return undefined;
     return fromAttemptDoc(doc);
+  }
+
+  async issueEmailToken(token: EmailToken, notBefore: Date): Promise<boolean> {
+    try {
+      // Replaces the account's token of this purpose unless that one is newer
+      // than `notBefore`; then the upsert inserts, and its id collides.
+      await this.#emailTokens.replaceOne(
+        { _id: emailTokenId(token), createTime: { $lte: notBefore } },
+        toEmailTokenDoc(token),
+        { upsert: true },
+      );
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
+  }
+
+  async findEmailToken(hash: string, now: Date): Promise<EmailToken | undefined> {
+    const doc = await this.#emailTokens.findOne({ hash });
+    // The TTL monitor runs once a minute; an expired token may still be there.
+    return doc && doc.expiresAt.getTime() > now.getTime() ? fromEmailTokenDoc(doc) : undefined;
+  }
+
+  async discardEmailToken(hash: string): Promise<void> {
+    await this.#emailTokens.deleteOne({ hash });
+  }
+
+  redeemEmailToken(
+    input: { token: EmailToken; account: Account; now: Date },
+    events: readonly AuthEvent[],
+    endSessions?: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+  ): Promise<{ endedSessionIds: string[] }> {
+    const { token, account, now } = input;
+    return this.#decide(async (session) => {
+      const taken = await this.#emailTokens.deleteOne({ _id: emailTokenId(token), hash: token.hash }, { session });
+      if (taken.deletedCount === 0) throw new StoreError('not_found', 'the token is gone');
+      const stored = await this.#accounts.findOne({ _id: account.id }, { session });
+      if (stored?.version !== account.version - 1) throw new StoreError('conflict', 'account changed or is gone');
+      if (stored.role !== account.role) await this.#touchAdmins(session);
+      const { passwordHash, emailVerified, role, updateTime, version } = toAccountDoc(account);
+      await this.#accounts.updateOne(
+        { _id: account.id, version: stored.version },
+        { $set: { passwordHash, emailVerified, role, updateTime, version } },
+        { session },
+      );
+      const ended = endSessions ? await this.#activeSessionIds(account.id, now, session) : [];
+      if (ended.length > 0) {
+        await this.#sessions.updateMany({ _id: { $in: ended } }, { $set: { revokedAt: now } }, { session });
+      }
+      const more = endSessions && ended.length > 0 ? endSessions(ended) : [];
+      await this.outbox.append(toOutboxEntries([...events, ...more]), session);
+      return { endedSessionIds: ended };
+    });
   }
 
   async removeUser(
@@ -237,17 +336,14 @@ export class MongoAuthStore implements AuthStore {
         if (await this.#processed.findOne({ _id: eventId }, { session }))
           return { applied: false, activeSessionIds: [] };
         await this.#processed.insertOne({ _id: eventId, processedAt: now }, { session });
-        const active = (
-          await this.#sessions
-            .find({ userId, revokedAt: null, refreshExpiresAt: { $gt: now } }, { session, projection: { _id: 1 } })
-            .toArray()
-        ).map((d) => d._id);
+        const active = await this.#activeSessionIds(userId, now, session);
         const account = await this.#accounts.findOne({ _id: userId }, { session });
         if (account?.role === 'admin') await this.#touchAdmins(session);
         await this.#accounts.deleteOne({ _id: userId }, { session });
         await this.#identities.deleteMany({ userId }, { session });
         await this.#sessions.deleteMany({ userId }, { session });
         await this.#tokens.deleteMany({ userId }, { session });
+        await this.#emailTokens.deleteMany({ userId }, { session });
         await this.outbox.append(toOutboxEntries(events(active)), session);
         return { applied: true, activeSessionIds: active };
       });
@@ -256,6 +352,17 @@ export class MongoAuthStore implements AuthStore {
       if (error instanceof StoreError && error.kind === 'duplicate') return { applied: false, activeSessionIds: [] };
       throw error;
     }
+  }
+
+  /** Ids of the user's sessions neither revoked nor expired, least recently refreshed first. */
+  async #activeSessionIds(userId: string, now: Date, session?: ClientSession): Promise<string[]> {
+    const docs = await this.#sessions
+      .find(
+        { userId, revokedAt: null, refreshExpiresAt: { $gt: now } },
+        { projection: { _id: 1 }, sort: { lastRefreshTime: 1 }, ...(session ? { session } : {}) },
+      )
+      .toArray();
+    return docs.map((d) => d._id);
   }
 
   async #touchAdmins(session: ClientSession): Promise<void> {

@@ -1,0 +1,2 @@
+// What other packages' tests may use from auth's test harnesses (`@messenger/auth/testing`).
+export { type ReceivedMail, startTestSmtpServer, type TestSmtpServer } from './smtp-test-server.ts';
