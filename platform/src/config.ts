@@ -62,6 +62,8 @@ const booleanText = z.enum(['true', 'false', '1', '0']).transform((v) => v === '
 export const setting = {
   string: (env: string, defaultValue: string | undefined, opts: SettingOptions) =>
     define(env, z.string().min(1, 'must not be empty'), defaultValue, opts),
+  /** A string that may stay unset: empty then. Whoever reads it checks a value that is set. */
+  optionalString: (env: string, opts: SettingOptions) => define(env, z.string(), '', opts),
   int: (env: string, defaultValue: number | undefined, range: { min: number; max: number }, opts: SettingOptions) =>
     define(env, integer(range.min, range.max), defaultValue?.toString(), opts),
   /** A TCP port; 0 asks the OS for a free one. */

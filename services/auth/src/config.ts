@@ -1,22 +1,9 @@
-import {
-  ConfigError,
-  type ConfigOf,
-  type ConfigSpec,
-  loadConfig,
-  type Setting,
-  setting,
-} from '@messenger/platform/config';
+import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
 import { grpcServiceSettings, runtimeSettings, serviceAddressSettings } from '@messenger/platform/runtime';
-import { z } from 'zod';
 import type { AuthServiceDeps } from './app.ts';
 import { emailProblem, normalizeEmail } from './domain/account.ts';
 import { isLoopbackHost } from './loopback.ts';
 import type { OidcProviderConfig } from './oidc/openid-oidc-client.ts';
-
-/** A setting that may stay unset (empty); `loadAuthConfig` checks a value that is set. */
-function optional(env: string, opts: { description: string; secret?: boolean }): Setting<string> {
-  return { env, description: opts.description, defaultValue: '', secret: opts.secret ?? false, schema: z.string() };
-}
 
 /** Every setting of the auth service; the only place its environment is read. */
 export const authSettings = {
@@ -66,15 +53,15 @@ export const authSettings = {
         "log2 of scrypt's cost N for new password hashes (r = 8, p = 1; 17 is OWASP's recommendation, 128 MiB per hash). Hashes with other params still verify and are replaced at the next sign-in. Lower only in tests.",
     },
   ),
-  smtpUrl: optional('AUTH_SMTP_URL', {
+  smtpUrl: setting.optionalString('AUTH_SMTP_URL', {
     description:
       "The SMTP server that verification and password-reset mails go through: `smtps://user:password@host:465` (TLS) or `smtp://…` (STARTTLS, required unless the host is loopback); URL-encode the user and password. Unset: nothing is sent and each mail's link is logged instead (embedded mode, development only).",
     secret: true,
   }),
-  mailFrom: optional('AUTH_MAIL_FROM', {
+  mailFrom: setting.optionalString('AUTH_MAIL_FROM', {
     description: "The From of auth's mails, e.g. `Messenger <no-reply@example.com>`. Required with AUTH_SMTP_URL.",
   }),
-  emailLinkBaseUrl: optional('AUTH_EMAIL_LINK_BASE_URL', {
+  emailLinkBaseUrl: setting.optionalString('AUTH_EMAIL_LINK_BASE_URL', {
     description:
       'The web app the mailed links open: `<base>/verify-email#token=…` and `<base>/reset-password#token=…`; its pages POST the token to /v1/auth/email/verify and /v1/auth/password/reset. https (http only on loopback), no query or fragment. Required with AUTH_SMTP_URL.',
   }),
