@@ -1,5 +1,7 @@
-// The event bus port, the envelope, the in-process adapter and the outbox relay;
-// the Kafka adapter is `@messenger/platform/events/kafka`, the MongoDB outbox `@messenger/platform/mongo`.
+// The event bus port, the envelope, the in-process adapter, the outbox relay and
+// the commit signal outboxes wake it with; the Kafka adapter is
+// `@messenger/platform/events/kafka`, the MongoDB outbox `@messenger/platform/mongo`.
+export { CommitSignal } from './commit-signal.ts';
 export { createEnvelope, type NewEvent, packPayload, payloadTypeName } from './envelope.ts';
 export {
   DEFAULT_RETRY_POLICY,

@@ -4,7 +4,7 @@ import { createEnvelope, packPayload } from './envelope.ts';
 import type { EventBus } from './event-bus.ts';
 import { InProcessEventBus } from './in-process-event-bus.ts';
 import { MemoryOutbox } from './memory-outbox.ts';
-import { startOutboxRelay } from './outbox-relay.ts';
+import { type OutboxSource, startOutboxRelay } from './outbox-relay.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -25,22 +25,45 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/** The outbox, counting how often the relay looks into it. */
+function countingReads(outbox: MemoryOutbox): { source: OutboxSource; reads(): number } {
+  let reads = 0;
+  return {
+    source: {
+      pendingEvents: (limit) => {
+        reads++;
+        return outbox.pendingEvents(limit);
+      },
+      markPublished: (ids) => outbox.markPublished(ids),
+      onCommit: (wake) => outbox.onCommit(wake),
+    },
+    reads: () => reads,
+  };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The payload byte of every event published on `things`, in arrival order. */
+async function payloadsOf(bus: EventBus): Promise<number[]> {
+  const seen: number[] = [];
+  await bus.subscribe({
+    topics: ['things'],
+    group: 'g',
+    delivery: 'shared',
+    handle: async (e) => {
+      seen.push(e.payload?.value[0] ?? -1);
+    },
+  });
+  return seen;
+}
+
 describe('outbox relay', () => {
   it('publishes stored events in order and removes them from the outbox', async () => {
     const bus = new InProcessEventBus();
     const outbox = new MemoryOutbox();
-    const seen: number[] = [];
-    await bus.subscribe({
-      topics: ['things'],
-      group: 'g',
-      delivery: 'shared',
-      handle: async (e) => {
-        seen.push(e.payload?.value[0] ?? -1);
-      },
-    });
+    const seen = await payloadsOf(bus);
     const relay = startOutboxRelay({ source: outbox, bus, log, pollIntervalMs: 20 });
     outbox.append([1, 2, 3].map((n) => ({ topic: 'things', envelope: event('k', n) })));
-    relay.notify();
     await waitFor(() => seen.length === 3);
     expect(seen).toEqual([1, 2, 3]);
     await waitFor(() => outbox.size === 0);
@@ -72,7 +95,6 @@ describe('outbox relay', () => {
     const relay = startOutboxRelay({ source: outbox, bus: flaky, log, pollIntervalMs: 20, initialBackoffMs: 10 });
     const events = [event('a', 1), event('b', 2)];
     outbox.append(events.map((envelope) => ({ topic: 'things', envelope })));
-    relay.notify();
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toEqual([]);
     expect(outbox.size).toBe(2);
@@ -82,5 +104,60 @@ describe('outbox relay', () => {
     expect(outbox.size).toBe(0);
     await relay.stop();
     await flaky.close();
+  });
+
+  it('is woken by a committed append, with no call to notify(), and not by an empty one', async () => {
+    const bus = new InProcessEventBus();
+    const outbox = new MemoryOutbox();
+    const { source, reads } = countingReads(outbox);
+    const seen = await payloadsOf(bus);
+    // It looks once at start-up, then would not look again for a minute.
+    const relay = startOutboxRelay({ source, bus, log, pollIntervalMs: 60_000 });
+    try {
+      await waitFor(() => reads() === 1);
+      outbox.append([]);
+      await pause(50);
+      expect(reads()).toBe(1);
+      outbox.append([{ topic: 'things', envelope: event('k', 7) }]);
+      await waitFor(() => seen.length === 1, 1000);
+      expect(seen).toEqual([7]);
+      await waitFor(() => outbox.size === 0);
+    } finally {
+      await relay.stop();
+    }
+    // Stopped: no longer listening.
+    const after = reads();
+    outbox.append([{ topic: 'things', envelope: event('k', 8) }]);
+    await pause(50);
+    expect(reads()).toBe(after);
+    await bus.close();
+  });
+
+  it('lets no commit cut short its wait after a failed publish', async () => {
+    const outbox = new MemoryOutbox();
+    const inner = new InProcessEventBus();
+    let attempts = 0;
+    const down: EventBus = {
+      publish: async () => {
+        attempts++;
+        throw new Error('broker unreachable');
+      },
+      subscribe: (s) => inner.subscribe(s),
+      close: () => inner.close(),
+    };
+    outbox.append([{ topic: 'things', envelope: event('k', 1) }]);
+    const relay = startOutboxRelay({ source: outbox, bus: down, log, initialBackoffMs: 60_000 });
+    try {
+      await waitFor(() => attempts === 1);
+      for (let n = 2; n < 12; n++) {
+        outbox.append([{ topic: 'things', envelope: event('k', n) }]);
+        await pause(5);
+      }
+      expect(attempts).toBe(1);
+      expect(outbox.size).toBe(11);
+    } finally {
+      await relay.stop();
+      await down.close();
+    }
   });
 });

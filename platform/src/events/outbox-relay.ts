@@ -11,20 +11,30 @@ export interface OutboxEntry {
 /**
  * The store side of the transactional outbox. A service's store writes a
  * change and its OutboxEntries in one atomic step; the relay reads them back
- * in the order they were written and marks them published.
+ * in the order they were written and marks them published. The outbox also
+ * tells the relay when a write has committed entries, so no use case has to.
  */
 export interface OutboxSource {
   /** The oldest unpublished entries, oldest first. */
   pendingEvents(limit: number): Promise<readonly OutboxEntry[]>;
   /** Marks entries (by envelope id) as published; they are never returned again. */
   markPublished(eventIds: readonly string[]): Promise<void>;
+  /**
+   * Calls `wake` after every write that committed entries (once they are
+   * visible to `pendingEvents`; not for a write that had none or failed),
+   * until the returned function is called.
+   */
+  onCommit(wake: () => void): () => void;
 }
 
 export interface OutboxRelayOptions {
   readonly source: OutboxSource;
   readonly bus: EventBus;
   readonly log: Logger;
-  /** How often to look for entries when nobody called `notify()`. */
+  /**
+   * How often to look for entries nobody signalled: those another replica
+   * wrote, or those of a commit whose outcome the driver could not report.
+   */
   readonly pollIntervalMs?: number;
   readonly batchSize?: number;
   /** Wait after a failed publish, doubled per failure up to maxBackoffMs. */
@@ -33,7 +43,11 @@ export interface OutboxRelayOptions {
 }
 
 export interface OutboxRelay {
-  /** Publish soon: a change was just committed. */
+  /**
+   * Publish soon. The source's `onCommit` already wakes the relay after
+   * every commit with entries; this is for a caller that learns of entries
+   * some other way.
+   */
   notify(): void;
   /** Finishes the batch in hand and stops. Unpublished entries stay in the store. */
   stop(): Promise<void>;
@@ -43,7 +57,10 @@ export interface OutboxRelay {
  * Publishes outbox entries to the event bus in store order and marks them
  * published only after the bus acknowledged them, so an event survives a bus
  * outage or a crash (at-least-once; consumers dedupe by event id). One relay
- * per store: two would publish out of order.
+ * per store: two would publish out of order. It subscribes to the source's
+ * commit signal, so a committed change is published at once; it polls as
+ * well, for entries nobody signalled. A commit does not cut short the wait
+ * after a failed publish: new entries do not bring the broker back.
  */
 export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = opts.pollIntervalMs ?? 500;
@@ -51,24 +68,25 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const initialBackoffMs = opts.initialBackoffMs ?? 100;
   const maxBackoffMs = opts.maxBackoffMs ?? 10_000;
   let stopped = false;
-  let wake: (() => void) | undefined;
+  /** The wait in progress: ends early on stop(), and on a commit unless it is a backoff. */
+  let waiting: { readonly end: () => void; readonly endsOnCommit: boolean } | undefined;
   let dirty = true;
 
-  const sleep = (ms: number) =>
+  const sleep = (ms: number, endsOnCommit: boolean) =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const timer = setTimeout(end, ms);
+      function end() {
         clearTimeout(timer);
-        wake = undefined;
+        waiting = undefined;
         resolve();
       }
-      wake = done;
+      waiting = { end, endsOnCommit };
     });
 
   const loop = async () => {
     let failures = 0;
     while (!stopped) {
-      if (!dirty) await sleep(pollIntervalMs);
+      if (!dirty) await sleep(pollIntervalMs, true);
       dirty = false;
       if (stopped) break;
       try {
@@ -80,21 +98,25 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         failures++;
         const backoff = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (failures - 1));
         opts.log.warn({ err, failures, backoffMs: backoff }, 'outbox publish failed; will retry');
-        await sleep(backoff);
+        await sleep(backoff, false);
         dirty = true;
       }
     }
   };
+
+  const notify = () => {
+    dirty = true;
+    if (waiting?.endsOnCommit) waiting.end();
+  };
+  const unsubscribe = opts.source.onCommit(notify);
   const running = loop();
 
   return {
-    notify() {
-      dirty = true;
-      wake?.();
-    },
+    notify,
     async stop() {
       stopped = true;
-      wake?.();
+      unsubscribe();
+      waiting?.end();
       await running;
     },
   };

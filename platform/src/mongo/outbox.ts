@@ -1,6 +1,8 @@
 import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { Binary, type ClientSession, type Collection, type Db } from 'mongodb';
+import { CommitSignal } from '../events/commit-signal.ts';
 import type { OutboxEntry, OutboxSource } from '../events/outbox-relay.ts';
+import { afterCommit } from './transaction.ts';
 
 interface OutboxDoc {
   /** The envelope id. */
@@ -26,10 +28,17 @@ const COUNTER_ID = 'outbox';
  * with skewed clocks — which ObjectId or time order would not guarantee.
  * Writes of one store are serialized by that counter: fine for profile,
  * friendship and account changes; a high-rate writer needs per-key order instead.
+ *
+ * An append registers with `afterCommit`, so the relay is woken once the
+ * transaction that appended entries has committed, and not for one that
+ * aborts: the store need not tell anyone.
  */
 export class MongoOutbox implements OutboxSource {
   readonly #entries: Collection<OutboxDoc>;
   readonly #counters: Collection<CounterDoc>;
+  readonly #signal = new CommitSignal();
+  /** One function for every append, so a transaction that appends twice wakes the relay once. */
+  readonly #committed = () => this.#signal.committed();
 
   constructor(db: Db) {
     this.#entries = db.collection<OutboxDoc>('outbox');
@@ -42,9 +51,17 @@ export class MongoOutbox implements OutboxSource {
     await this.#counters.updateOne({ _id: COUNTER_ID }, { $setOnInsert: { seq: 0 } }, { upsert: true });
   }
 
-  /** Call inside the change's transaction. */
+  onCommit(wake: () => void): () => void {
+    return this.#signal.onCommit(wake);
+  }
+
+  /**
+   * Call inside the change's transaction, with the session `inTransaction`
+   * gave its work; the relay is woken when that transaction commits.
+   */
   async append(entries: readonly OutboxEntry[], session: ClientSession): Promise<void> {
     if (entries.length === 0) return;
+    afterCommit(session, this.#committed);
     const counter = await this.#counters.findOneAndUpdate(
       { _id: COUNTER_ID },
       { $inc: { seq: entries.length } },

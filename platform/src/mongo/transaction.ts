@@ -8,18 +8,50 @@ export function isDuplicateKeyError(error: unknown): boolean {
   return error instanceof MongoServerError && error.code === DUPLICATE_KEY;
 }
 
+/** What to run once the transaction of a session `inTransaction` runs has committed. */
+const commitCallbacks = new WeakMap<ClientSession, Set<() => void>>();
+
 /**
  * Runs `work` in one transaction on a fresh session and resolves with its
  * value. The driver retries `work` on transient errors (write conflicts), so
  * it must start from scratch on every run. Commits with majority write
- * concern unless `options` say otherwise.
+ * concern unless `options` say otherwise. Once the transaction has committed,
+ * runs what the run that committed registered with `afterCommit`.
  */
 export function inTransaction<T>(
   client: MongoClient,
   work: (session: ClientSession) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  return client.withSession((session) =>
-    session.withTransaction(() => work(session), { writeConcern: { w: 'majority' }, ...options }),
-  );
+  return client.withSession(async (session) => {
+    const callbacks = new Set<() => void>();
+    commitCallbacks.set(session, callbacks);
+    try {
+      const result = await session.withTransaction(
+        () => {
+          // A run the driver retries starts from scratch, and so do its callbacks.
+          callbacks.clear();
+          return work(session);
+        },
+        { writeConcern: { w: 'majority' }, ...options },
+      );
+      for (const callback of callbacks) callback();
+      return result;
+    } finally {
+      commitCallbacks.delete(session);
+    }
+  });
+}
+
+/**
+ * Runs `callback` once the transaction `session` belongs to has committed;
+ * never when it aborts, and once however often the run registers it.
+ * `session` is the one `inTransaction` gave its work; the callback only
+ * schedules work (such as waking the outbox relay) and must not throw, since
+ * the transaction's outcome is settled by then.
+ */
+export function afterCommit(session: ClientSession, callback: () => void): void {
+  const callbacks = commitCallbacks.get(session);
+  if (!callbacks) throw new Error('afterCommit needs the session of a transaction inTransaction runs');
+  callbacks.add(callback);
 }

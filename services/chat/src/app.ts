@@ -62,12 +62,6 @@ export async function startChatService(
     log: deps.logger.child({ component: 'outbox-relay' }),
     ...(options.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: options.relayPollIntervalMs }),
   });
-  // The store's outbox wakes the relay whenever a write commits events, so it publishes at once.
-  const stopWaking = deps.store.outbox.onCommit(() => relay.notify());
-  const stopRelay = async () => {
-    stopWaking();
-    await relay.stop();
-  };
   const chats = createChatUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),
     users: deps.users,
@@ -99,13 +93,13 @@ export async function startChatService(
         hub.close();
         await server.shutdown(graceMs);
         await leave();
-        await stopRelay();
+        await relay.stop();
       },
     };
   } catch (error) {
     hub.close();
     await leave();
-    await stopRelay();
+    await relay.stop();
     throw error;
   }
 }

@@ -37,11 +37,8 @@ export async function startSubscriberService(
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
   });
-  const friendships = createFriendshipUseCases({
-    store: deps.store,
-    users: deps.users,
-    onCommit: () => relay.notify(),
-  });
+  // The store's outbox wakes the relay when a write commits events: the use cases need not.
+  const friendships = createFriendshipUseCases({ store: deps.store, users: deps.users });
   const server = createGrpcServer({
     name: 'subscriber',
     services: [subscriberServiceHandlers(friendships)],

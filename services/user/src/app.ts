@@ -22,6 +22,8 @@ export interface UserServiceDeps {
   readonly metrics: Metrics;
   readonly catalog: ApiCatalog;
   readonly authenticator: Authenticator;
+  /** How often the outbox relay looks for events written by another replica (default 500). */
+  readonly relayPollIntervalMs?: number;
 }
 
 export async function startUserService(
@@ -32,8 +34,10 @@ export async function startUserService(
     source: deps.store.outbox,
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
+    ...(deps.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: deps.relayPollIntervalMs }),
   });
-  const users = createUserUseCases({ store: deps.store, onCommit: () => relay.notify() });
+  // The store's outbox wakes the relay when a write commits events: the use cases need not.
+  const users = createUserUseCases({ store: deps.store });
   const server = createGrpcServer({
     name: 'user',
     services: [userServiceHandlers(users)],

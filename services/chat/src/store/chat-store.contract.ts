@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ChatMembersChanged, MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import type { OutboxSource } from '@messenger/platform/events';
 import {
   type Chat,
   type ChatEvent,
@@ -16,7 +17,7 @@ import {
 } from '../domain/chat.ts';
 import { type ChatStorage, isStoreError, type MessageDraft } from '../domain/chat-storage.ts';
 import { chatEventEntry } from '../events/chat-events.ts';
-import { type ChatStore, type SignallingOutbox, withEventEncoding } from './chat-store.ts';
+import { type ChatStore, withEventEncoding } from './chat-store.ts';
 
 export interface ChatStoreFixture {
   readonly store: ChatStore;
@@ -27,7 +28,7 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
   describe(`ChatStore contract: ${name}`, () => {
     let fixture: ChatStoreFixture;
     let store: ChatStorage;
-    let outbox: SignallingOutbox;
+    let outbox: OutboxSource;
 
     beforeEach(async () => {
       fixture = await make();

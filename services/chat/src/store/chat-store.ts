@@ -4,19 +4,10 @@ import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
 import type { ChatEvent } from '../domain/chat.ts';
 import type { ChatStorage } from '../domain/chat-storage.ts';
 
-/**
- * The outbox of a store: the relay reads it, and it tells the relay itself
- * when a write has committed new entries, so no caller has to remember to.
- */
-export interface SignallingOutbox extends OutboxSource {
-  /** Calls `wake` after every commit that wrote entries, until the returned function is called. */
-  onCommit(wake: () => void): () => void;
-}
-
 /** What an adapter (MemoryChatStore, MongoChatStore) implements, and what startChatService takes. */
 export interface ChatStore extends ChatStorage<OutboxEntry> {
-  /** The events written with the changes, for the relay to publish. */
-  readonly outbox: SignallingOutbox;
+  /** The events written with the changes, for the relay to publish; it wakes the relay on commit. */
+  readonly outbox: OutboxSource;
 }
 
 /**

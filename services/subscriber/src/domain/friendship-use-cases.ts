@@ -22,8 +22,6 @@ import type { UserDirectory } from './user-directory.ts';
 export interface FriendshipUseCaseDeps {
   readonly store: FriendshipStore;
   readonly users: UserDirectory;
-  /** Called after a change (and its events) is committed, so the outbox relay publishes at once. */
-  readonly onCommit?: () => void;
   readonly now?: () => Date;
 }
 
@@ -54,20 +52,17 @@ export type FriendshipUseCases = ReturnType<typeof createFriendshipUseCases>;
 export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
   const { store, users } = deps;
   const now = deps.now ?? (() => new Date());
-  const onCommit = deps.onCommit ?? (() => {});
 
   const confirm = async (pending: Friendship, requestId: string): Promise<Friendship> => {
     const time = now();
     const after: Friendship = { ...pending, state: 'confirmed', updateTime: time, version: pending.version + 1 };
     await store.update(after, [{ kind: 'confirmed', after, time, requestId }]);
-    onCommit();
     return after;
   };
 
   const remove = async (before: Friendship, removedBy: string, requestId: string): Promise<void> => {
     const time = now();
     await store.delete(before, before.version, [{ kind: 'removed', before, removedBy, time, requestId }]);
-    onCommit();
   };
 
   return {
@@ -89,7 +84,6 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
             version: 1,
           };
           await store.insert(created, [{ kind: 'requested', after: created, time, requestId: meta.requestId }]);
-          onCommit();
           return viewOf(created, me);
         }
         if (current.state === 'confirmed' || current.requesterId === me) return viewOf(current, me);
@@ -122,7 +116,6 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
         await store.delete(current, current.version, [
           { kind: 'declined', before: current, time, requestId: meta.requestId },
         ]);
-        onCommit();
         return 'incoming';
       });
     },
@@ -177,7 +170,6 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
       const result = await store.removeAllOf(id, eventId, time, (removed) =>
         removed.map((before) => ({ kind: 'removed', before, removedBy: id, time, requestId })),
       );
-      if (result.applied) onCommit();
       return result.removed;
     },
   };

@@ -117,6 +117,29 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       expect(left.map((e) => e.envelope.type)).toEqual(['subscriber.friendship.removed']);
     });
 
+    it('wakes the outbox relay once a write with events commits, not for one that fails, has none or repeats', async () => {
+      let wakes = 0;
+      const stop = store.outbox.onCommit(() => {
+        wakes++;
+      });
+      const [a, b] = [randomUUID(), randomUUID()];
+      const f = await add(pending(a, b));
+      expect(wakes).toBe(1);
+      await errorOf(store.insert(pending(b, a), requested(pending(b, a))));
+      await store.update(confirmed(f), []);
+      expect(wakes).toBe(1);
+      const eventId = randomUUID();
+      const removed = (gone: readonly Friendship[]): FriendshipEvent[] =>
+        gone.map((before) => ({ kind: 'removed', before, removedBy: a, time: tick(), requestId: 'r' }));
+      await store.removeAllOf(a, eventId, tick(), removed);
+      expect(wakes).toBe(2);
+      await store.removeAllOf(a, eventId, tick(), removed);
+      expect(wakes).toBe(2);
+      stop();
+      await add(pending(a, b));
+      expect(wakes).toBe(2);
+    });
+
     it("removes all of a user's records with their events and the event id in one step, once per event id", async () => {
       const [gone, a, b, c] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
       await add(pending(gone, a));

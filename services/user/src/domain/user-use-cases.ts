@@ -23,8 +23,6 @@ import { nicknameTaken, notProfileOwner, PROFILE_RACE_SUBJECT, userExists, userN
 
 export interface UserUseCaseDeps {
   readonly store: UserStore;
-  /** Called after a change (and its events) is committed: the outbox relay publishes at once instead of at its next poll. */
-  readonly onCommit?: () => void;
   readonly now?: () => Date;
 }
 
@@ -69,7 +67,6 @@ export type UserUseCases = ReturnType<typeof createUserUseCases>;
 export function createUserUseCases(deps: UserUseCaseDeps) {
   const { store } = deps;
   const now = deps.now ?? (() => new Date());
-  const onCommit = deps.onCommit ?? (() => {});
 
   const getExisting = async (id: string): Promise<UserProfile> => {
     const user = await store.get(id);
@@ -102,7 +99,6 @@ export function createUserUseCases(deps: UserUseCaseDeps) {
         if (existing?.nickname === user.nickname) return existing;
         throw existing ? userExists() : nicknameTaken();
       }
-      onCommit();
       return user;
     },
 
@@ -161,7 +157,6 @@ export function createUserUseCases(deps: UserUseCaseDeps) {
         } catch (error) {
           throw isStoreError(error, 'duplicate') ? nicknameTaken() : error;
         }
-        onCommit();
         return after;
       });
     },
@@ -174,7 +169,6 @@ export function createUserUseCases(deps: UserUseCaseDeps) {
         const before = await getExisting(id);
         await store.delete(id, before.version, [{ kind: 'deleted', before, requestId: meta.requestId }]);
       });
-      onCommit();
     },
 
     async searchUsers(_meta: CallMeta, input: SearchUsersInput): Promise<Page<UserProfile>> {

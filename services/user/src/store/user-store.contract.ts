@@ -96,6 +96,21 @@ export function userStoreContract(name: string, make: () => Promise<UserStoreFix
       await expect(store.outbox.pendingEvents(1)).resolves.toHaveLength(1);
     });
 
+    it('wakes the outbox relay once a write with events commits, not for one that fails or has none', async () => {
+      let wakes = 0;
+      const stop = store.outbox.onCommit(() => {
+        wakes++;
+      });
+      const alice = await add('alice');
+      expect(wakes).toBe(1);
+      await errorOf(store.insert(profile('ALICE'), created(profile('x'))));
+      await store.update({ ...alice, about: 'quiet', version: 2 }, []);
+      expect(wakes).toBe(1);
+      stop();
+      await add('bob');
+      expect(wakes).toBe(1);
+    });
+
     it('updates only from the expected version', async () => {
       const alice = await add('alice');
       const next = { ...alice, nickname: 'ALICE', about: 'x', version: 2 };

@@ -10,7 +10,7 @@ import { fieldViolationsOf } from '@messenger/platform/grpc';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
 import { call, createTestAuth, failure, type TestAuth } from '@messenger/platform/testing';
-import { startUserService } from '../app.ts';
+import { startUserService, type UserServiceDeps } from '../app.ts';
 import { MemoryUserStore } from '../store/memory/memory-user-store.ts';
 
 export interface UserFixture {
@@ -30,7 +30,9 @@ export interface UserFixture {
   close(): Promise<void>;
 }
 
-export async function startUserFixture(): Promise<UserFixture> {
+export async function startUserFixture(
+  options: Pick<UserServiceDeps, 'relayPollIntervalMs'> = {},
+): Promise<UserFixture> {
   const auth = await createTestAuth();
   const bus = new InProcessEventBus();
   const events: EventEnvelope[] = [];
@@ -50,6 +52,7 @@ export async function startUserFixture(): Promise<UserFixture> {
       metrics: createMetrics({ defaultMetrics: false }),
       catalog: await loadMessengerCatalog(),
       authenticator: auth.authenticator,
+      ...options,
     },
     { host: '127.0.0.1', port: 0 },
   );

@@ -1,4 +1,4 @@
-import type { OutboxEntry } from '@messenger/platform/events';
+import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
 import { type Chat, type Message, memberIdsOf } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -8,7 +8,6 @@ import {
   StoreError,
 } from '../../domain/chat-storage.ts';
 import type { ChatStore } from '../chat-store.ts';
-import { MemoryChatOutbox } from './memory-chat-outbox.ts';
 
 interface ChatRecord {
   chat: Chat;
@@ -27,7 +26,7 @@ interface ChatRecord {
  * copied in and out so callers never share state.
  */
 export class MemoryChatStore implements ChatStore {
-  readonly outbox = new MemoryChatOutbox();
+  readonly outbox = new MemoryOutbox();
   readonly #chats = new Map<string, ChatRecord>();
   readonly #direct = new Map<string, string>();
   /** user id → ids of their chats. */

@@ -1,9 +1,7 @@
 import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
-import type { OutboxEntry } from '@messenger/platform/events';
-import { inTransaction } from '@messenger/platform/mongo';
+import { CommitSignal, type OutboxEntry, type OutboxSource } from '@messenger/platform/events';
+import { afterCommit, inTransaction } from '@messenger/platform/mongo';
 import { Binary, type ClientSession, type Collection, type Db, type Filter, type MongoClient } from 'mongodb';
-import type { SignallingOutbox } from '../chat-store.ts';
-import { CommitSignal } from '../commit-signal.ts';
 
 export interface ChatOutboxDoc {
   /** The envelope id. */
@@ -45,13 +43,16 @@ export type AppendEntries = (entries: readonly OutboxEntry[], firstKeySeq: numbe
  * replicas) may publish an entry twice, never out of order; consumers
  * deduplicate by event id.
  *
- * Entries are written only inside `transaction`, which wakes the relay once
- * a transaction that appended some has committed.
+ * Entries are written only inside `transaction`; like the platform's
+ * MongoOutbox, an append registers with `afterCommit`, so the relay is woken
+ * once a transaction that appended entries has committed.
  */
-export class ChatOutbox implements SignallingOutbox {
+export class ChatOutbox implements OutboxSource {
   readonly #client: MongoClient;
   readonly #entries: Collection<ChatOutboxDoc>;
   readonly #signal = new CommitSignal();
+  /** One function for every append, so a transaction that appends twice wakes the relay once. */
+  readonly #committed = () => this.#signal.committed();
   /** The last key of the previous full batch; the next batch starts after it. */
   #resumeAfter: string | undefined;
 
@@ -74,23 +75,17 @@ export class ChatOutbox implements SignallingOutbox {
    * may run `work` again after a transient error, so it starts from scratch
    * each time; only the run that commits counts.
    */
-  async transaction<T>(work: (session: ClientSession, append: AppendEntries) => Promise<T>): Promise<T> {
-    let appended = false;
-    const result = await inTransaction(this.#client, (session) => {
-      appended = false;
-      return work(session, async (entries, firstKeySeq) => {
-        await this.#append(entries, firstKeySeq, session);
-        if (entries.length > 0) appended = true;
-      });
-    });
-    if (appended) this.#signal.committed();
-    return result;
+  transaction<T>(work: (session: ClientSession, append: AppendEntries) => Promise<T>): Promise<T> {
+    return inTransaction(this.#client, (session) =>
+      work(session, (entries, firstKeySeq) => this.#append(entries, firstKeySeq, session)),
+    );
   }
 
   async #append(entries: readonly OutboxEntry[], firstKeySeq: number, session: ClientSession): Promise<void> {
     if (entries.length === 0) return;
     const key = entries[0]?.envelope.key;
     if (entries.some((e) => e.envelope.key !== key)) throw new Error('one outbox append is for one chat');
+    afterCommit(session, this.#committed);
     await this.#entries.insertMany(
       entries.map((entry, i) => ({
         _id: entry.envelope.id,
