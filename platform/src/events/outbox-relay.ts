@@ -43,12 +43,6 @@ export interface OutboxRelayOptions {
 }
 
 export interface OutboxRelay {
-  /**
-   * Publish soon. The source's `onCommit` already wakes the relay after
-   * every commit with entries; this is for a caller that learns of entries
-   * some other way.
-   */
-  notify(): void;
   /** Finishes the batch in hand and stops. Unpublished entries stay in the store. */
   stop(): Promise<void>;
 }
@@ -104,15 +98,13 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     }
   };
 
-  const notify = () => {
+  const unsubscribe = opts.source.onCommit(() => {
     dirty = true;
     if (waiting?.endsOnCommit) waiting.end();
-  };
-  const unsubscribe = opts.source.onCommit(notify);
+  });
   const running = loop();
 
   return {
-    notify,
     async stop() {
       stopped = true;
       unsubscribe();

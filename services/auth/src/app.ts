@@ -121,7 +121,6 @@ export async function startAuthService(
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
   });
-  const onCommit = () => relay.notify();
   const sessions = createSessions({
     store: deps.store,
     signer: deps.signer,
@@ -129,7 +128,6 @@ export async function startAuthService(
     lifetimes,
     maxSessionsPerUser: deps.maxSessionsPerUser ?? 50,
     logger: deps.logger,
-    onCommit,
     now,
   });
   const auth = createAuthUseCases({
@@ -141,7 +139,6 @@ export async function startAuthService(
     serviceSecrets: createServiceSecrets(deps.serviceSecrets),
     serviceTokenSeconds: lifetimes.serviceTokenSeconds,
     logger: deps.logger,
-    onCommit,
     now,
   });
   const oauth = createOAuthUseCases({
@@ -158,7 +155,6 @@ export async function startAuthService(
     stateTtlSeconds: deps.oauth.stateTtlSeconds ?? 600,
     maxPendingAttempts: deps.oauth.maxPendingAttempts ?? 100_000,
     logger: deps.logger,
-    onCommit,
     now,
   });
   const email = createEmailUseCases({
@@ -175,7 +171,6 @@ export async function startAuthService(
       resendIntervalSeconds: mail.resendIntervalSeconds ?? 60,
     },
     logger: deps.logger,
-    onCommit,
     now,
   });
 

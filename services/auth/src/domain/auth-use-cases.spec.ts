@@ -45,7 +45,6 @@ describe('auth use cases', () => {
       lifetimes: { accessTokenSeconds: 900, refreshTokenSeconds: 86400, serviceTokenSeconds: 600 },
       maxSessionsPerUser: 50,
       logger,
-      onCommit: () => {},
       now,
     });
     return createAuthUseCases({
@@ -57,7 +56,6 @@ describe('auth use cases', () => {
       serviceSecrets: createServiceSecrets(new Map()),
       serviceTokenSeconds: 600,
       logger,
-      onCommit: () => {},
       now,
     });
   };

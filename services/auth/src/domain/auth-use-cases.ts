@@ -35,7 +35,6 @@ export interface AuthUseCaseDeps {
   readonly serviceSecrets: ServiceSecrets;
   readonly serviceTokenSeconds: number;
   readonly logger: SessionDeps['logger'];
-  readonly onCommit: () => void;
   readonly now: () => Date;
 }
 
@@ -106,7 +105,6 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
         );
         throw emailTaken();
       }
-      deps.onCommit();
       return { tokens: await sessions.pairFor(account, opened), user: profile };
     },
 
@@ -198,7 +196,6 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
           } catch (error) {
             throw isStoreError(error, 'last_admin') ? lastAdmin() : error;
           }
-          deps.onCommit();
           return account.role;
         },
         { on: ['conflict'], subject: ACCOUNT_RACE_SUBJECT },
@@ -254,7 +251,6 @@ export function createAuthUseCases(deps: AuthUseCaseDeps) {
             ],
       );
       if (!result.applied) return false;
-      deps.onCommit();
       const missed = result.activeSessionIds.filter((s) => !seen.includes(s));
       await sessions.blockAccessTokens(missed);
       return true;

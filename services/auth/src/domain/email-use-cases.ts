@@ -45,7 +45,6 @@ export interface EmailUseCaseDeps {
   readonly background: Background;
   readonly settings: EmailLinkSettings;
   readonly logger: Logger;
-  readonly onCommit: () => void;
   readonly now: () => Date;
 }
 
@@ -133,7 +132,6 @@ export function createEmailUseCases(deps: EmailUseCaseDeps) {
         },
         { on: ['conflict'], subject: ACCOUNT_RACE_SUBJECT },
       );
-      deps.onCommit();
       return { userId: account.id, email: account.email, role: account.role };
     },
 
@@ -190,7 +188,6 @@ export function createEmailUseCases(deps: EmailUseCaseDeps) {
         },
         { on: ['conflict'], subject: ACCOUNT_RACE_SUBJECT },
       );
-      deps.onCommit();
       await deps.sessions.blockAccessTokens(ended);
       return ended.length;
     },

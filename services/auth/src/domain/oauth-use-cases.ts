@@ -38,7 +38,6 @@ export interface OAuthUseCaseDeps {
   /** Started flows kept at most; beyond it the oldest are dropped (`OAuthStore.saveOAuthAttempt`). */
   readonly maxPendingAttempts: number;
   readonly logger: Logger;
-  readonly onCommit: () => void;
   readonly now: () => Date;
 }
 
@@ -155,7 +154,6 @@ export function createOAuthUseCases(deps: OAuthUseCaseDeps) {
       deps.logger.warn({ userId, provider, requestId }, 'OAuth sign-up lost a race; its new profile has no account');
       return undefined;
     }
-    deps.onCommit();
     return { tokens: await sessions.pairFor(account, opened), user: profile, created: true };
   };
 

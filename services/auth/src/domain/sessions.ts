@@ -30,7 +30,6 @@ export interface SessionDeps {
   /** Active sessions one user may hold; a sign-in beyond it ends the least recently refreshed. */
   readonly maxSessionsPerUser: number;
   readonly logger: Logger;
-  readonly onCommit: () => void;
   readonly now: () => Date;
 }
 
@@ -118,7 +117,6 @@ export function createSessions(deps: SessionDeps) {
         },
       );
       if (evictedSessionIds.length > 0) {
-        deps.onCommit();
         await self.blockAccessTokens(evictedSessionIds);
       }
       return self.pairFor(account, opened);
@@ -144,7 +142,6 @@ export function createSessions(deps: SessionDeps) {
       const time = now();
       const event: AuthEvent = { kind: 'sessions_revoked', userId, sessionIds, all, reason, time, requestId };
       await store.revokeSessions(userId, sessionIds, time, [event]);
-      deps.onCommit();
       await self.blockAccessTokens(sessionIds);
     },
 
