@@ -10,16 +10,15 @@
 // latency of single sequential requests (BENCH_PROBE_S seconds each), whose
 // p50 difference (c) − (b) is the gateway's added latency. The upstream and
 // the server under test run in their own processes (bench/gateway-processes.ts).
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { randomUUID } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
+import { startRole } from './child-role.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -27,7 +26,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const PROBE_S = Number(process.env.BENCH_PROBE_S ?? 2);
 const WARMUP_S = 1;
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
-const here = dirname(fileURLToPath(import.meta.url));
 
 interface CannonResult {
   requests: { average: number };
@@ -47,40 +45,6 @@ interface Row {
   probeP50us: number;
   probeP99us: number;
   failures: number;
-}
-
-async function startRole(
-  role: string,
-  env: Record<string, string>,
-): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [join(here, 'gateway-processes.ts'), role], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start within 30 s`)), 30_000);
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  return { port, stop };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -188,27 +152,31 @@ console.log(
   `loopback; ${CONNECTIONS} connections × ${DURATION_S}s per scenario, ${ROUNDS} interleaved rounds (median), ` +
     `after ${WARMUP_S}s warm-up; probes: 1 connection × ${PROBE_S}s`,
 );
-const upstream = await startRole('upstream', { BENCH_JWKS: jwks });
+const upstream = await startRole('gateway-processes.ts', 'upstream', { BENCH_JWKS: jwks });
 const upstreamAddress = `127.0.0.1:${upstream.port}`;
 const started: { stop: () => Promise<void> }[] = [upstream];
 try {
   // Every server runs for the whole benchmark (idle ones cost nothing), and
   // the scenarios are measured in interleaved rounds, so that load from
   // elsewhere on the machine falls on all of them alike.
-  const uncached = await startRole('gateway', {
+  const uncached = await startRole('gateway-processes.ts', 'gateway', {
     BENCH_JWKS: jwks,
     BENCH_UPSTREAM: upstreamAddress,
     BENCH_CACHE: 'off',
   });
   started.push(uncached);
-  const cached = await startRole('gateway', { BENCH_JWKS: jwks, BENCH_UPSTREAM: upstreamAddress, BENCH_CACHE: 'on' });
+  const cached = await startRole('gateway-processes.ts', 'gateway', {
+    BENCH_JWKS: jwks,
+    BENCH_UPSTREAM: upstreamAddress,
+    BENCH_CACHE: 'on',
+  });
   started.push(cached);
   const ubase = `http://127.0.0.1:${uncached.port}`;
   const cbase = `http://127.0.0.1:${cached.port}`;
   const probe = await fetch(`${ubase}/v1/users/${userId}`, { headers: auth });
   const body = await probe.text();
   if (probe.status !== 200) throw new Error(`gateway answered ${probe.status}: ${body}`);
-  const bare = await startRole('bare', { BENCH_BODY: body });
+  const bare = await startRole('gateway-processes.ts', 'bare', { BENCH_BODY: body });
   started.push(bare);
   const bbase = `http://127.0.0.1:${bare.port}`;
   const grpc = await grpcGetUser(upstreamAddress, token, userId);

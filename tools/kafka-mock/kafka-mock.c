@@ -16,7 +16,8 @@
  * Build: gcc -O2 -o kafka-mock kafka-mock.c $(pkg-config --cflags --libs rdkafka)
  *
  * See rdkafka_mock.h: this is an experimental librdkafka API. Known limits of
- * the mock with kafkajs are listed in DESIGN.md section 8.
+ * the mock with kafkajs, and the client settings that keep it quick, are in
+ * test/e2e/support/kafka.ts.
  */
 #define _GNU_SOURCE
 #include <errno.h>
