@@ -15,12 +15,13 @@ import { createScryptHasher, DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './
 import { createServiceSecrets } from './domain/secrets.ts';
 import { createSessions, type TokenLifetimes } from './domain/sessions.ts';
 import type { UserProfiles } from './domain/user-profiles.ts';
+import { authEventEntry } from './events/auth-events.ts';
 import { userDeletedConsumer } from './events/user-deleted.consumer.ts';
 import { authServiceHandlers } from './grpc/auth.handlers.ts';
 import { createLogMailer } from './mail/log-mailer.ts';
 import { createSmtpMailer } from './mail/smtp-mailer.ts';
 import { createOpenIdOidcClient, type OidcProviderConfig } from './oidc/openid-oidc-client.ts';
-import type { AuthStore } from './store/auth-store.ts';
+import { type AuthStore, withEventEncoding } from './store/auth-store.ts';
 
 /** A started service, as the embedded runner and main.ts hold it. */
 export interface RunningService {
@@ -121,8 +122,9 @@ export async function startAuthService(
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
   });
+  const store = withEventEncoding(deps.store, authEventEntry);
   const sessions = createSessions({
-    store: deps.store,
+    store,
     signer: deps.signer,
     revocations: deps.revocations,
     lifetimes,
@@ -132,7 +134,7 @@ export async function startAuthService(
   });
   const auth = createAuthUseCases({
     sessions,
-    store: deps.store,
+    store,
     users: deps.users,
     hasher,
     signer: deps.signer,
@@ -142,7 +144,7 @@ export async function startAuthService(
     now,
   });
   const oauth = createOAuthUseCases({
-    store: deps.store,
+    store,
     users: deps.users,
     sessions,
     admins,
@@ -158,7 +160,7 @@ export async function startAuthService(
     now,
   });
   const email = createEmailUseCases({
-    store: deps.store,
+    store,
     sessions,
     hasher,
     mailer,

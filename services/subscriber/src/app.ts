@@ -5,9 +5,10 @@ import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createFriendshipUseCases } from './domain/friendship-use-cases.ts';
 import type { UserDirectory } from './domain/user-directory.ts';
+import { friendshipEventEntry } from './events/friendship-events.ts';
 import { userDeletedConsumer } from './events/user-deleted.consumer.ts';
 import { subscriberServiceHandlers } from './grpc/subscriber.handlers.ts';
-import type { FriendshipStore } from './store/friendship-store.ts';
+import { type FriendshipStore, withEventEncoding } from './store/friendship-store.ts';
 
 /** A started service, as the embedded runner and main.ts hold it. */
 export interface RunningService {
@@ -38,7 +39,10 @@ export async function startSubscriberService(
     log: deps.logger.child({ component: 'outbox-relay' }),
   });
   // The store's outbox wakes the relay when a write commits events: the use cases need not.
-  const friendships = createFriendshipUseCases({ store: deps.store, users: deps.users });
+  const friendships = createFriendshipUseCases({
+    store: withEventEncoding(deps.store, friendshipEventEntry),
+    users: deps.users,
+  });
   const server = createGrpcServer({
     name: 'subscriber',
     services: [subscriberServiceHandlers(friendships)],

@@ -4,8 +4,9 @@ import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createUserUseCases } from './domain/user-use-cases.ts';
+import { userEventEntry } from './events/user-events.ts';
 import { userServiceHandlers } from './grpc/user.handlers.ts';
-import type { UserStore } from './store/user-store.ts';
+import { type UserStore, withEventEncoding } from './store/user-store.ts';
 
 /** A started service, as the embedded runner and main.ts hold it. */
 export interface RunningService {
@@ -37,7 +38,7 @@ export async function startUserService(
     ...(deps.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: deps.relayPollIntervalMs }),
   });
   // The store's outbox wakes the relay when a write commits events: the use cases need not.
-  const users = createUserUseCases({ store: deps.store });
+  const users = createUserUseCases({ store: withEventEncoding(deps.store, userEventEntry) });
   const server = createGrpcServer({
     name: 'user',
     services: [userServiceHandlers(users)],

@@ -1,6 +1,8 @@
 import { ErrorKind } from '@messenger/platform/domain';
 import { createLogger } from '@messenger/platform/logger';
 import { createTestAuth, type TestAuth } from '@messenger/platform/testing';
+import { authEventEntry } from '../events/auth-events.ts';
+import { withEventEncoding } from '../store/auth-store.ts';
 import { MemoryAuthStore } from '../store/memory/memory-auth-store.ts';
 import { userServiceUnavailable } from './auth-errors.ts';
 import { createAuthUseCases } from './auth-use-cases.ts';
@@ -35,7 +37,8 @@ describe('auth use cases', () => {
   });
   afterAll(() => auth.close());
 
-  const build = async (store: MemoryAuthStore, users: UserProfiles) => {
+  const build = async (adapter: MemoryAuthStore, users: UserProfiles) => {
+    const store = withEventEncoding(adapter, authEventEntry);
     const logger = createLogger({ level: 'silent', service: 'auth' });
     const now = () => new Date();
     const sessions = createSessions({

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenSigner } from '@messenger/platform/auth';
 import { canonicalId, DomainError, retryOnRace, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { isStoreError } from '../store/auth-store.ts';
 import {
   type Account,
   emailProblem,
@@ -21,6 +20,7 @@ import {
   refreshTokenReused,
   serviceCredentialsInvalid,
 } from './auth-errors.ts';
+import { isStoreError } from './auth-storage.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { isOpaqueTokenShaped, type ServiceSecrets, secretHash } from './secrets.ts';
 import type { SessionDeps, Sessions, TokenPair } from './sessions.ts';

@@ -3,7 +3,6 @@
 // purpose, expiring, bound to the address it was sent to.
 import { retryOnRace, throwIfInvalid, violation } from '@messenger/platform/domain';
 import type { Logger } from '@messenger/platform/logger';
-import { type AuthStore, isStoreError } from '../store/auth-store.ts';
 import {
   type Account,
   type EmailToken,
@@ -21,6 +20,7 @@ import {
   emailRecentlySent,
   emailTokenInvalid,
 } from './auth-errors.ts';
+import { type AuthStorage, isStoreError } from './auth-storage.ts';
 import type { Background } from './background.ts';
 import { composeMail, linkFor, type Mailer } from './mail.ts';
 import type { PasswordHasher } from './password-hasher.ts';
@@ -37,7 +37,7 @@ export interface EmailLinkSettings {
 }
 
 export interface EmailUseCaseDeps {
-  readonly store: AuthStore;
+  readonly store: AuthStorage;
   readonly sessions: Sessions;
   readonly hasher: PasswordHasher;
   readonly mailer: Mailer;

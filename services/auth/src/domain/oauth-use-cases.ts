@@ -1,7 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { DomainError, throwIfInvalid, violation } from '@messenger/platform/domain';
 import type { Logger } from '@messenger/platform/logger';
-import { type AuthStore, isStoreError } from '../store/auth-store.ts';
 import {
   type Account,
   emailProblem,
@@ -20,13 +19,14 @@ import {
   oauthProviderNotFound,
   oauthStateInvalid,
 } from './auth-errors.ts';
+import { type AuthStorage, isStoreError } from './auth-storage.ts';
 import type { OidcClient, OidcIdentity } from './oidc.ts';
 import { secretHash } from './secrets.ts';
 import type { Sessions, TokenPair } from './sessions.ts';
 import type { Profile, UserProfiles } from './user-profiles.ts';
 
 export interface OAuthUseCaseDeps {
-  readonly store: AuthStore;
+  readonly store: AuthStorage;
   readonly users: UserProfiles;
   readonly sessions: Sessions;
   readonly admins: AdminBootstrap;

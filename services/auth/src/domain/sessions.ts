@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type RevocationList, TOKEN_VALIDITY_HORIZON_SECONDS, type TokenSigner } from '@messenger/platform/auth';
 import type { Logger } from '@messenger/platform/logger';
-import type { AuthStore } from '../store/auth-store.ts';
 import type { Account, AuthEvent, NewSession, OAuthIdentity, RevocationReason, Role } from './account.ts';
+import type { AuthStorage } from './auth-storage.ts';
 import { newOpaqueToken, secretHash } from './secrets.ts';
 
 /** The tokens of a session as the use cases return them. */
@@ -23,7 +23,7 @@ export interface TokenLifetimes {
 }
 
 export interface SessionDeps {
-  readonly store: AuthStore;
+  readonly store: AuthStorage;
   readonly signer: TokenSigner;
   readonly revocations: RevocationList;
   readonly lifetimes: TokenLifetimes;

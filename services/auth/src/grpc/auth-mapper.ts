@@ -1,15 +1,11 @@
 // Where auth's own values cross between the domain and auth's protobuf messages
-// (the user service's answers are read by its client, in clients/).
+// (the user service's answers are read by its client, in clients/). The proto
+// form of a role, which events and RPC responses share, is in events/auth-events.ts.
 import { Role as RoleMessage, type TokenPair as TokenPairMessage } from '@messenger/gen/messenger/auth/v1/auth';
-import { RevocationReason } from '@messenger/gen/messenger/auth/v1/events';
 import type { User } from '@messenger/gen/messenger/user/v1/user';
-import type { RevocationReason as DomainRevocationReason, Role } from '../domain/account.ts';
+import type { Role } from '../domain/account.ts';
 import type { TokenPair } from '../domain/sessions.ts';
 import type { Profile } from '../domain/user-profiles.ts';
-
-export function toRoleMessage(role: Role): RoleMessage {
-  return role === 'admin' ? RoleMessage.ROLE_ADMIN : RoleMessage.ROLE_USER;
-}
 
 /** Undefined for ROLE_UNSPECIFIED and unknown values: the caller reports them. */
 export function fromRoleMessage(role: RoleMessage): Role | undefined {
@@ -20,23 +16,6 @@ export function fromRoleMessage(role: RoleMessage): Role | undefined {
       return 'admin';
     default:
       return undefined;
-  }
-}
-
-export function toRevocationReason(reason: DomainRevocationReason): RevocationReason {
-  switch (reason) {
-    case 'logout':
-      return RevocationReason.REVOCATION_REASON_LOGOUT;
-    case 'refresh_token_reuse':
-      return RevocationReason.REVOCATION_REASON_REFRESH_TOKEN_REUSE;
-    case 'role_changed':
-      return RevocationReason.REVOCATION_REASON_ROLE_CHANGED;
-    case 'user_deleted':
-      return RevocationReason.REVOCATION_REASON_USER_DELETED;
-    case 'password_reset':
-      return RevocationReason.REVOCATION_REASON_PASSWORD_RESET;
-    case 'session_limit':
-      return RevocationReason.REVOCATION_REASON_SESSION_LIMIT;
   }
 }
 

@@ -5,7 +5,8 @@ import { userTokenRequired } from '../domain/auth-errors.ts';
 import type { AuthUseCases, UserActor } from '../domain/auth-use-cases.ts';
 import type { EmailUseCases } from '../domain/email-use-cases.ts';
 import type { OAuthUseCases } from '../domain/oauth-use-cases.ts';
-import { fromRoleMessage, toRoleMessage, toTokenPairMessage, toUserMessage } from './auth-mapper.ts';
+import { toRoleMessage } from '../events/auth-events.ts';
+import { fromRoleMessage, toTokenPairMessage, toUserMessage } from './auth-mapper.ts';
 
 /** Thin: decode the request, call one use case, encode the answer. Errors map in the platform. */
 export function authServiceHandlers(

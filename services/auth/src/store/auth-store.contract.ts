@@ -1,10 +1,15 @@
 // The behaviour every AuthStore adapter must show; run by memory-auth-store.spec.ts
-// always and by mongo-auth-store.spec.ts when MONGODB_URL is set.
+// always and by mongo-auth-store.spec.ts when MONGODB_URL is set. The adapters
+// get their events through the service's own encoding, so the outbox entries
+// checked here are those production writes.
 import { randomUUID } from 'node:crypto';
 import { AccountCreated, RoleChanged, SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
+import type { OutboxSource } from '@messenger/platform/events';
 import type { Account, AuthEvent } from '../domain/account.ts';
+import { type AuthStorage, isStoreError } from '../domain/auth-storage.ts';
+import { authEventEntry } from '../events/auth-events.ts';
 import { contractRecords, DAY, errorOf } from './auth-store.contract-records.ts';
-import { type AuthStore, isStoreError } from './auth-store.ts';
+import { type AuthStore, withEventEncoding } from './auth-store.ts';
 
 export interface AuthStoreFixture {
   readonly store: AuthStore;
@@ -14,11 +19,13 @@ export interface AuthStoreFixture {
 export function authStoreContract(name: string, make: () => Promise<AuthStoreFixture>): void {
   describe(`AuthStore contract: ${name}`, () => {
     let fixture: AuthStoreFixture;
-    let store: AuthStore;
+    let store: AuthStorage;
+    let outbox: OutboxSource;
 
     beforeEach(async () => {
       fixture = await make();
-      store = fixture.store;
+      store = withEventEncoding(fixture.store, authEventEntry);
+      outbox = fixture.store.outbox;
     });
     afterEach(async () => {
       await fixture.close();
@@ -31,7 +38,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
       await store.createAccount({ account: a, session: s }, created(a));
       return { account: a, session: s };
     };
-    const pendingTypes = async () => (await store.outbox.pendingEvents(100)).map((e) => e.envelope.type);
+    const pendingTypes = async () => (await outbox.pendingEvents(100)).map((e) => e.envelope.type);
 
     describe('accounts', () => {
       it('stores an account with its first session and reads it back by id and by email key', async () => {
@@ -80,7 +87,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         const failed = results.find((r) => r.status === 'rejected');
         expect(isStoreError(failed?.reason, 'duplicate')).toBe(true);
-        const pending = await store.outbox.pendingEvents(10);
+        const pending = await outbox.pendingEvents(10);
         expect(pending).toHaveLength(1);
         const payload = AccountCreated.decode(pending[0]?.envelope.payload?.value ?? new Uint8Array());
         expect(payload.email).toBe('race@example.com');
@@ -113,7 +120,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
         expect(isStoreError(ghost, 'conflict')).toBe(true);
 
         await store.updateRole({ ...boss, role: 'user', version: 2 }, changed(boss, 'user'));
-        const pending = await store.outbox.pendingEvents(10);
+        const pending = await outbox.pendingEvents(10);
         expect(pending.map((e) => e.envelope.type)).toEqual([
           'auth.account.created',
           'auth.account.created',
@@ -210,7 +217,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
         await expect(
           store.openSession({ session: newSession(a.id) }, [], { max: 3, now: later(22), evicted }),
         ).resolves.toEqual({ evictedSessionIds: [] });
-        const events = (await store.outbox.pendingEvents(10)).filter((e) => e.envelope.type === 'auth.session.revoked');
+        const events = (await outbox.pendingEvents(10)).filter((e) => e.envelope.type === 'auth.session.revoked');
         expect(events).toHaveLength(1);
         const payload = SessionsRevoked.decode(events[0]?.envelope.payload?.value ?? new Uint8Array());
         expect(payload.sessionIds).toEqual([s2.session.id]);
@@ -262,9 +269,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
         await expect(store.activeSessionIds(b.id, later(60))).resolves.toEqual([other.session.id]);
         // Again: nothing newly revoked, the event still written (a retried logout publishes).
         await expect(store.revokeSessions(a.id, [s1.session.id], later(2), [event])).resolves.toBe(0);
-        const revoked = (await store.outbox.pendingEvents(10)).filter(
-          (e) => e.envelope.type === 'auth.session.revoked',
-        );
+        const revoked = (await outbox.pendingEvents(10)).filter((e) => e.envelope.type === 'auth.session.revoked');
         expect(revoked).toHaveLength(2);
         const payload = SessionsRevoked.decode(revoked[0]?.envelope.payload?.value ?? new Uint8Array());
         expect([payload.userId, payload.sessionIds]).toEqual([a.id, [s1.session.id]]);
@@ -393,7 +398,7 @@ export function authStoreContract(name: string, make: () => Promise<AuthStoreFix
           revoked(a.id, 'password_reset', true),
         );
         expect([...ended.endedSessionIds].sort()).toEqual([s1.session.id, s2.session.id].sort());
-        const event = (await store.outbox.pendingEvents(10)).find((e) => e.envelope.type === 'auth.session.revoked');
+        const event = (await outbox.pendingEvents(10)).find((e) => e.envelope.type === 'auth.session.revoked');
         const payload = SessionsRevoked.decode(event?.envelope.payload?.value ?? new Uint8Array());
         expect([...payload.sessionIds].sort()).toEqual([s1.session.id, s2.session.id].sort());
         await expect(store.activeSessionIds(a.id, later(2))).resolves.toEqual([]);

@@ -1,178 +1,11 @@
-import { StoreFailure } from '@messenger/platform/domain';
-import type { OutboxSource } from '@messenger/platform/events';
-import type {
-  Account,
-  AuthEvent,
-  EmailToken,
-  NewSession,
-  OAuthAttempt,
-  OAuthIdentity,
-  Session,
-} from '../domain/account.ts';
+// The port the store adapters implement: the domain's storage port with each
+// change's events already encoded as outbox entries, and the outbox itself.
+import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
+import type { AuthEvent } from '../domain/account.ts';
+import type { AuthStorage } from '../domain/auth-storage.ts';
 
-/**
- * Where accounts live. Every write that publishes takes its events and stores
- * them in the outbox in the same atomic step as the change, so an event is
- * published if and only if its change happened.
- */
-export interface AccountStore {
-  getAccount(userId: string): Promise<Account | undefined>;
-  /** By `normalizeEmail(email)`. */
-  findAccountByEmail(emailKey: string): Promise<Account | undefined>;
-  /**
-   * Adds an account with its first session, and its OAuth identity when it is
-   * created through a provider. `duplicate` when the id, the email or the
-   * identity exists; then nothing is written.
-   */
-  createAccount(
-    input: { account: Account; session: NewSession; identity?: OAuthIdentity },
-    events: readonly AuthEvent[],
-  ): Promise<void>;
-  /**
-   * Replaces the role of an account stored at `account.version - 1`.
-   * `conflict` when it is absent or at another version; `last_admin` when it
-   * would leave no admin (checked atomically with the change).
-   */
-  updateRole(account: Account, events: readonly AuthEvent[]): Promise<void>;
-}
-
-/** A session to open, and what must still hold of its account. */
-export interface SessionOpening {
-  readonly session: NewSession;
-  /** An OAuth identity to link to the account with it. */
-  readonly identity?: OAuthIdentity;
-  /**
-   * Open only if the account is still at this version: a password sign-in
-   * passes the version whose hash it checked, so a password reset committed
-   * meanwhile makes it fail instead of letting the old password in.
-   */
-  readonly accountVersion?: number;
-  /** A new hash of the checked password (stronger params), stored with the session; needs `accountVersion`. */
-  readonly rehashedPassword?: string;
-}
-
-/** The cap on a user's active sessions, applied as a session opens. */
-export interface SessionLimit {
-  /** Active sessions the user may hold, the new one included. */
-  readonly max: number;
-  readonly now: Date;
-  /** The events to write for the sessions ended to make room (not called when none are). */
-  readonly evicted: (sessionIds: readonly string[]) => readonly AuthEvent[];
-}
-
-/** Sessions and their refresh tokens (stored as hashes only). */
-export interface SessionStore {
-  /**
-   * Opens a session of an existing account, linking an OAuth identity with it
-   * when given. When `limit` is given and the user already holds `max` active
-   * sessions, the least recently refreshed ones are revoked in the same
-   * atomic step, and their ids returned. `not_found` when the account is gone
-   * (checked atomically, so a concurrent deletion cannot leave a session
-   * behind); `conflict` when it is not at `accountVersion`; `duplicate` when
-   * the identity is linked already.
-   */
-  openSession(
-    input: SessionOpening,
-    events: readonly AuthEvent[],
-    limit?: SessionLimit,
-  ): Promise<{ evictedSessionIds: string[] }>;
-  /**
-   * Rotation in one atomic compare-and-set: the token whose hash is
-   * `presentedHash` is marked used and `next` becomes the session's current
-   * token only if it was still unused, so of two concurrent rotations of one
-   * token exactly one succeeds and the other sees a used token.
-   */
-  rotateRefreshToken(presentedHash: string, next: NextRefreshToken, now: Date): Promise<RotationResult>;
-  /** Ids of the user's sessions that are neither revoked nor expired. */
-  activeSessionIds(userId: string, now: Date): Promise<string[]>;
-  /**
-   * Marks the user's sessions among `sessionIds` revoked (their refresh
-   * tokens stop working) and writes `events`, even when every one of them was
-   * revoked already, so a retried logout still publishes. Returns how many
-   * were newly revoked. Ids of other users' sessions are ignored.
-   */
-  revokeSessions(
-    userId: string,
-    sessionIds: readonly string[],
-    now: Date,
-    events: readonly AuthEvent[],
-  ): Promise<number>;
-}
-
-/** The token that replaces the presented one, in the same session. */
-export interface NextRefreshToken {
-  readonly hash: string;
-  readonly expiresAt: Date;
-}
-
-export type RotationResult =
-  | { readonly kind: 'rotated'; readonly session: Session; readonly account: Account }
-  /** The token was rotated before: presumed stolen. */
-  | { readonly kind: 'reused'; readonly session: Session }
-  /** Unknown or expired token, revoked session, or an account that is gone. */
-  | { readonly kind: 'invalid'; readonly why: 'unknown' | 'expired' | 'revoked' };
-
-/** OAuth identities and the server-side half of started flows. */
-export interface OAuthStore {
-  findIdentity(provider: string, subject: string): Promise<OAuthIdentity | undefined>;
-  /**
-   * Keeps an attempt until it is taken or expires. Expired attempts are
-   * deleted first, then the oldest while `maxPending` or more remain, so a
-   * flood of started flows cannot grow the store without bound (the count is
-   * exact in one process, approximate across concurrent replicas).
-   */
-  saveOAuthAttempt(attempt: OAuthAttempt, limits: { now: Date; maxPending: number }): Promise<void>;
-  /** Removes and returns the attempt, atomically: a state is consumed at most once. Expired attempts are not returned. */
-  takeOAuthAttempt(stateHash: string, now: Date): Promise<OAuthAttempt | undefined>;
-}
-
-/** One-time tokens sent by mail (stored as hashes only), one per account and purpose. */
-export interface EmailTokenStore {
-  /**
-   * Stores a token, replacing the account's earlier one of the same purpose,
-   * unless that one was created after `notBefore`: then nothing changes and
-   * the answer is false (a resend sooner than allowed).
-   */
-  issueEmailToken(token: EmailToken, notBefore: Date): Promise<boolean>;
-  /** The token with this hash, unless it expired. */
-  findEmailToken(hash: string, now: Date): Promise<EmailToken | undefined>;
-  /** Deletes the token with this hash (one whose mail could not be sent), so a new one can be issued at once. */
-  discardEmailToken(hash: string): Promise<void>;
-  /**
-   * Redeems a token in one atomic step: deletes it, stores `account`'s
-   * password hash, verification and role (its new state, at the stored
-   * version + 1; never a demotion) and writes `events`.
-   * With `endSessions`, every active session of the account is revoked in the
-   * same step and `endSessions` gives the events for them; their ids are
-   * returned. `not_found` when the token is gone (used, replaced, or its
-   * account deleted); `conflict` when the account is not at
-   * `account.version - 1`. Either way nothing is written.
-   */
-  redeemEmailToken(
-    input: { token: EmailToken; account: Account; now: Date },
-    events: readonly AuthEvent[],
-    endSessions?: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
-  ): Promise<{ endedSessionIds: string[] }>;
-}
-
-/** Reactions to other services' events. */
-export interface ReactionStore {
-  /**
-   * Deletes the user's account, identities, sessions, refresh and email tokens, and
-   * records `eventId` as processed, in one atomic step; `events` is called
-   * with the ids of the deleted sessions that were still active, for the
-   * events to write with the change. Returns `applied: false` (and changes
-   * nothing) when `eventId` was processed before.
-   */
-  removeUser(
-    userId: string,
-    eventId: string,
-    now: Date,
-    events: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
-  ): Promise<{ applied: boolean; activeSessionIds: string[] }>;
-}
-
-export interface AuthStore extends AccountStore, SessionStore, OAuthStore, EmailTokenStore, ReactionStore {
+/** What an adapter (MemoryAuthStore, MongoAuthStore) implements, and what startAuthService takes. */
+export interface AuthStore extends AuthStorage<OutboxEntry> {
   /** The events written with the changes, for the relay to publish. */
   readonly outbox: OutboxSource;
 }
@@ -180,11 +13,35 @@ export interface AuthStore extends AccountStore, SessionStore, OAuthStore, Email
 /** How long a processed event id is remembered: well beyond any redelivery (Kafka retention is 7 days). */
 export const PROCESSED_EVENT_RETENTION_MS = 14 * 24 * 3600 * 1000;
 
-/** The closed set of failures a store reports; adapters translate their driver's errors into these. */
-export type StoreErrorKind = 'duplicate' | 'conflict' | 'not_found' | 'last_admin';
-
-export class StoreError extends StoreFailure<StoreErrorKind> {}
-
-export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
-  return error instanceof StoreError && error.kind === kind;
+/**
+ * The store as the use cases see it: they hand over domain events, which
+ * `encode` (the service's event encoding) turns into the entries the store
+ * writes with each change.
+ */
+export function withEventEncoding(store: AuthStore, encode: (event: AuthEvent) => OutboxEntry): AuthStorage {
+  const encoded =
+    <A>(events: (arg: A) => readonly AuthEvent[]) =>
+    (arg: A) =>
+      events(arg).map(encode);
+  return {
+    createAccount: (input, events) => store.createAccount(input, events.map(encode)),
+    updateRole: (account, events) => store.updateRole(account, events.map(encode)),
+    openSession: (input, events, limit) =>
+      store.openSession(input, events.map(encode), limit && { ...limit, evicted: encoded(limit.evicted) }),
+    revokeSessions: (userId, sessionIds, now, events) =>
+      store.revokeSessions(userId, sessionIds, now, events.map(encode)),
+    redeemEmailToken: (input, events, endSessions) =>
+      store.redeemEmailToken(input, events.map(encode), endSessions && encoded(endSessions)),
+    removeUser: (userId, eventId, now, events) => store.removeUser(userId, eventId, now, encoded(events)),
+    getAccount: (userId) => store.getAccount(userId),
+    findAccountByEmail: (emailKey) => store.findAccountByEmail(emailKey),
+    rotateRefreshToken: (presentedHash, next, now) => store.rotateRefreshToken(presentedHash, next, now),
+    activeSessionIds: (userId, now) => store.activeSessionIds(userId, now),
+    findIdentity: (provider, subject) => store.findIdentity(provider, subject),
+    saveOAuthAttempt: (attempt, limits) => store.saveOAuthAttempt(attempt, limits),
+    takeOAuthAttempt: (stateHash, now) => store.takeOAuthAttempt(stateHash, now),
+    issueEmailToken: (token, notBefore) => store.issueEmailToken(token, notBefore),
+    findEmailToken: (hash, now) => store.findEmailToken(hash, now),
+    discardEmailToken: (hash) => store.discardEmailToken(hash),
+  };
 }

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { friendshipEventEntry } from '../events/friendship-events.ts';
+import { withEventEncoding } from '../store/friendship-store.ts';
 import { MemoryFriendshipStore } from '../store/memory/memory-friendship-store.ts';
 import { createFriendshipUseCases } from './friendship-use-cases.ts';
 
 describe('friendship use cases', () => {
   const setup = () => {
     const store = new MemoryFriendshipStore();
-    const friendships = createFriendshipUseCases({ store, users: { exists: async () => true } });
+    const friendships = createFriendshipUseCases({
+      store: withEventEncoding(store, friendshipEventEntry),
+      users: { exists: async () => true },
+    });
     const as = (userId: string) => ({ actor: { kind: 'user' as const, userId }, requestId: 'r' });
     return { store, friendships, as };
   };

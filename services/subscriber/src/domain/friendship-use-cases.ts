@@ -7,8 +7,8 @@ import {
   throwIfInvalid,
   violation,
 } from '@messenger/platform/domain';
-import { type FriendshipStore, listKeyOf } from '../store/friendship-store.ts';
 import { type Friendship, type FriendshipView, userIdProblem, type ViewStatus, viewOf } from './friendship.ts';
+import { type FriendshipStorage, listKeyOf } from './friendship-storage.ts';
 import {
   alreadyFriends,
   FRIENDSHIP_RACE_SUBJECT,
@@ -20,7 +20,7 @@ import {
 import type { UserDirectory } from './user-directory.ts';
 
 export interface FriendshipUseCaseDeps {
-  readonly store: FriendshipStore;
+  readonly store: FriendshipStorage;
   readonly users: UserDirectory;
   readonly now?: () => Date;
 }

@@ -13,8 +13,9 @@ export const SUBSCRIBER_EVENTS_TOPIC = 'subscriber.events';
 const SOURCE = 'subscriber';
 const PACKAGE = 'messenger.subscriber.v1';
 
-export function toOutboxEntries(events: readonly FriendshipEvent[]): OutboxEntry[] {
-  return events.map((event) => ({ topic: SUBSCRIBER_EVENTS_TOPIC, envelope: toEnvelope(event) }));
+/** The outbox entry of an event: on `subscriber.events`, keyed by its pair. */
+export function friendshipEventEntry(event: FriendshipEvent): OutboxEntry {
+  return { topic: SUBSCRIBER_EVENTS_TOPIC, envelope: toEnvelope(event) };
 }
 
 function toEnvelope(event: FriendshipEvent) {

@@ -3,7 +3,9 @@ import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope'
 import { UserDeleted } from '@messenger/gen/messenger/user/v1/events';
 import { createEnvelope, InProcessEventBus, packPayload } from '@messenger/platform/events';
 import { createFriendshipUseCases } from '../domain/friendship-use-cases.ts';
+import { withEventEncoding } from '../store/friendship-store.ts';
 import { MemoryFriendshipStore } from '../store/memory/memory-friendship-store.ts';
+import { friendshipEventEntry } from './friendship-events.ts';
 import { USER_EVENTS_TOPIC, userDeletedConsumer } from './user-deleted.consumer.ts';
 
 const deletedEvent = (userId: string): EventEnvelope =>
@@ -28,7 +30,10 @@ async function waitFor(what: string, done: () => boolean | Promise<boolean>): Pr
 describe('user.user.deleted consumer', () => {
   it('has no second effect when the bus redelivers an event, after a crash before the commit or as a duplicate', async () => {
     const store = new MemoryFriendshipStore();
-    const friendships = createFriendshipUseCases({ store, users: { exists: async () => true } });
+    const friendships = createFriendshipUseCases({
+      store: withEventEncoding(store, friendshipEventEntry),
+      users: { exists: async () => true },
+    });
     const as = (userId: string) => ({ actor: { kind: 'user' as const, userId }, requestId: 'r' });
     const [gone, a, b, late] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     await friendships.makeFriend(as(gone), a);

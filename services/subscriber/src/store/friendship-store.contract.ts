@@ -1,11 +1,16 @@
 // The behaviour every FriendshipStore adapter must show; run by
 // memory-friendship-store.spec.ts always and by mongo-friendship-store.spec.ts
-// when MONGODB_URL is set.
+// when MONGODB_URL is set. The adapters get their events through the
+// service's own encoding, so the outbox entries checked here are those
+// production writes.
 import { randomUUID } from 'node:crypto';
 import { FriendRemoved, FriendRequested } from '@messenger/gen/messenger/subscriber/v1/events';
 import { FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
+import type { OutboxSource } from '@messenger/platform/events';
 import { type Friendship, type FriendshipEvent, pairIdOf } from '../domain/friendship.ts';
-import { type FriendshipStore, isStoreError, listKeyOf } from './friendship-store.ts';
+import { type FriendshipStorage, isStoreError, listKeyOf } from '../domain/friendship-storage.ts';
+import { friendshipEventEntry } from '../events/friendship-events.ts';
+import { type FriendshipStore, withEventEncoding } from './friendship-store.ts';
 
 export interface FriendshipStoreFixture {
   readonly store: FriendshipStore;
@@ -15,11 +20,13 @@ export interface FriendshipStoreFixture {
 export function friendshipStoreContract(name: string, make: () => Promise<FriendshipStoreFixture>): void {
   describe(`FriendshipStore contract: ${name}`, () => {
     let fixture: FriendshipStoreFixture;
-    let store: FriendshipStore;
+    let store: FriendshipStorage;
+    let outbox: OutboxSource;
 
     beforeEach(async () => {
       fixture = await make();
-      store = fixture.store;
+      store = withEventEncoding(fixture.store, friendshipEventEntry);
+      outbox = fixture.store.outbox;
     });
     afterEach(async () => {
       await fixture.close();
@@ -70,7 +77,7 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       const results = await Promise.allSettled([store.insert(ab, requested(ab)), store.insert(ba, requested(ba))]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       expect(isStoreError(results.find((r) => r.status === 'rejected')?.reason, 'duplicate')).toBe(true);
-      await expect(store.outbox.pendingEvents(10)).resolves.toHaveLength(1);
+      await expect(outbox.pendingEvents(10)).resolves.toHaveLength(1);
     });
 
     it('updates and deletes only at the expected version', async () => {
@@ -95,7 +102,7 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       await store.delete(f, 1, [{ kind: 'removed', before: f, removedBy: a, time, requestId: 'r2' }]);
       await errorOf(store.delete(f, 1, [{ kind: 'removed', before: f, removedBy: a, time, requestId: 'r3' }]));
 
-      const entries = await store.outbox.pendingEvents(100);
+      const entries = await outbox.pendingEvents(100);
       expect(entries.map((e) => [e.topic, e.envelope.type, e.envelope.key])).toEqual([
         ['subscriber.events', 'subscriber.friendship.requested', pairIdOf(a, b)],
         ['subscriber.events', 'subscriber.friendship.removed', pairIdOf(a, b)],
@@ -112,14 +119,14 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
         beforeStatus: FriendshipStatus.FRIENDSHIP_STATUS_OUTGOING,
         removedById: a,
       });
-      await store.outbox.markPublished([entries[0]?.envelope.id ?? '']);
-      const left = await store.outbox.pendingEvents(100);
+      await outbox.markPublished([entries[0]?.envelope.id ?? '']);
+      const left = await outbox.pendingEvents(100);
       expect(left.map((e) => e.envelope.type)).toEqual(['subscriber.friendship.removed']);
     });
 
     it('wakes the outbox relay once a write with events commits, not for one that fails, has none or repeats', async () => {
       let wakes = 0;
-      const stop = store.outbox.onCommit(() => {
+      const stop = outbox.onCommit(() => {
         wakes++;
       });
       const [a, b] = [randomUUID(), randomUUID()];
@@ -145,7 +152,7 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       await add(pending(gone, a));
       await store.update(confirmed(await add(pending(b, gone))), []);
       const kept = await add(pending(a, b));
-      await store.outbox.markPublished((await store.outbox.pendingEvents(100)).map((e) => e.envelope.id));
+      await outbox.markPublished((await outbox.pendingEvents(100)).map((e) => e.envelope.id));
       const time = tick();
       const removedEvents = (removed: readonly Friendship[]): FriendshipEvent[] =>
         removed.map((before) => ({ kind: 'removed', before, removedBy: gone, time, requestId: 'r' }));
@@ -157,7 +164,7 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       });
       await expect(store.listFor(gone, undefined, undefined, 10)).resolves.toEqual([]);
       await expect(store.get(a, b)).resolves.toEqual(kept);
-      const keys = async () => (await store.outbox.pendingEvents(100)).map((e) => [e.envelope.type, e.envelope.key]);
+      const keys = async () => (await outbox.pendingEvents(100)).map((e) => [e.envelope.type, e.envelope.key]);
       expect((await keys()).sort()).toEqual(
         [
           ['subscriber.friendship.removed', pairIdOf(gone, a)],

@@ -1,45 +1,11 @@
-import { StoreFailure } from '@messenger/platform/domain';
-import type { OutboxSource } from '@messenger/platform/events';
-import { type Friendship, type FriendshipEvent, pairIdOfFriendship, type ViewStatus } from '../domain/friendship.ts';
+// The port the store adapters implement: the domain's storage port with each
+// change's events already encoded as outbox entries, and the outbox itself.
+import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
+import type { FriendshipEvent } from '../domain/friendship.ts';
+import type { FriendshipStorage } from '../domain/friendship-storage.ts';
 
-/**
- * Where friendships live: one record per unordered pair. Every write takes
- * the events it publishes and stores them in the outbox in the same atomic
- * step as the change.
- */
-export interface FriendshipStore {
-  /** The record of the pair, whichever way round the ids are given. */
-  get(userA: string, userB: string): Promise<Friendship | undefined>;
-  /** Adds a record. `duplicate` when the pair has one already. */
-  insert(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void>;
-  /** Replaces the pair's record stored at `friendship.version - 1`. `conflict` when absent or at another version. */
-  update(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void>;
-  /** Deletes the pair's record stored at `version`. `conflict` when absent or at another version. */
-  delete(friendship: Friendship, version: number, events: readonly FriendshipEvent[]): Promise<void>;
-  /**
-   * The records of `userId`, only those it sees with `status` when given,
-   * most recently changed first (descending `listKeyOf`), starting after the
-   * list key `after`; at most `limit`.
-   */
-  listFor(
-    userId: string,
-    status: ViewStatus | undefined,
-    after: string | undefined,
-    limit: number,
-  ): Promise<Friendship[]>;
-  /**
-   * Reaction to another service's event: deletes every record of `userId`,
-   * writes the events `events` returns for them, and records `eventId` as
-   * processed, in one atomic step. Changes nothing and returns `applied:
-   * false` when `eventId` was processed before, so a redelivered event has no
-   * second effect.
-   */
-  removeAllOf(
-    userId: string,
-    eventId: string,
-    now: Date,
-    events: (removed: readonly Friendship[]) => readonly FriendshipEvent[],
-  ): Promise<{ applied: boolean; removed: number }>;
+/** What an adapter (MemoryFriendshipStore, MongoFriendshipStore) implements, and what startSubscriberService takes. */
+export interface FriendshipStore extends FriendshipStorage<OutboxEntry> {
   /** The events written with the changes, for the relay to publish. */
   readonly outbox: OutboxSource;
 }
@@ -48,18 +14,21 @@ export interface FriendshipStore {
 export const PROCESSED_EVENT_RETENTION_MS = 14 * 24 * 3600 * 1000;
 
 /**
- * The list order as one unique string: the change time (ISO 8601 sorts as
- * text) then the pair id as tie-breaker, so a page boundary is one `<`.
+ * The store as the use cases see it: they hand over domain events, which
+ * `encode` (the service's event encoding) turns into the entries the store
+ * writes with each change.
  */
-export function listKeyOf(f: Friendship): string {
-  return `${f.updateTime.toISOString()}|${pairIdOfFriendship(f)}`;
-}
-
-/** The closed set of failures a store reports; adapters translate their driver's errors into these. */
-export type StoreErrorKind = 'duplicate' | 'conflict';
-
-export class StoreError extends StoreFailure<StoreErrorKind> {}
-
-export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
-  return error instanceof StoreError && error.kind === kind;
+export function withEventEncoding(
+  store: FriendshipStore,
+  encode: (event: FriendshipEvent) => OutboxEntry,
+): FriendshipStorage {
+  return {
+    insert: (friendship, events) => store.insert(friendship, events.map(encode)),
+    update: (friendship, events) => store.update(friendship, events.map(encode)),
+    delete: (friendship, version, events) => store.delete(friendship, version, events.map(encode)),
+    removeAllOf: (userId, eventId, now, events) =>
+      store.removeAllOf(userId, eventId, now, (removed) => events(removed).map(encode)),
+    get: (userA, userB) => store.get(userA, userB),
+    listFor: (userId, status, after, limit) => store.listFor(userId, status, after, limit),
+  };
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { userEventEntry } from '../events/user-events.ts';
 import { MemoryUserStore } from '../store/memory/memory-user-store.ts';
+import { withEventEncoding } from '../store/user-store.ts';
 import { createUserUseCases } from './user-use-cases.ts';
 
 describe('user use cases', () => {
   it('loses no update when two changes of one profile race', async () => {
     const store = new MemoryUserStore();
-    const users = createUserUseCases({ store });
+    const users = createUserUseCases({ store: withEventEncoding(store, userEventEntry) });
     const id = randomUUID();
     const meta = { actor: { kind: 'user' as const, userId: id, admin: false }, requestId: 'r' };
     await users.createUser(

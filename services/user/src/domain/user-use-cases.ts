@@ -6,7 +6,6 @@ import {
   throwIfInvalid,
   violation,
 } from '@messenger/platform/domain';
-import { isStoreError, type NicknameKey, type UserStore } from '../store/user-store.ts';
 import {
   type Actor,
   aboutProblem,
@@ -20,9 +19,10 @@ import {
   userIdProblem,
 } from './user.ts';
 import { nicknameTaken, notProfileOwner, PROFILE_RACE_SUBJECT, userExists, userNotFound } from './user-errors.ts';
+import { isStoreError, type NicknameKey, type UserStorage } from './user-storage.ts';
 
 export interface UserUseCaseDeps {
-  readonly store: UserStore;
+  readonly store: UserStorage;
   readonly now?: () => Date;
 }
 

@@ -1,14 +1,27 @@
 // What the user service publishes: envelopes as events.proto documents them.
+// Also the proto form of a profile, which events and RPC responses share.
 import { UserCreated, UserDeleted, UserUpdated } from '@messenger/gen/messenger/user/v1/events';
+import type { User } from '@messenger/gen/messenger/user/v1/user';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
-import type { UserEvent } from '../domain/user.ts';
-import { toUserMessage } from '../grpc/user-mapper.ts';
+import type { UserEvent, UserProfile } from '../domain/user.ts';
 
 export const USER_EVENTS_TOPIC = 'user.events';
 const SOURCE = 'user';
 
-export function toOutboxEntries(events: readonly UserEvent[]): OutboxEntry[] {
-  return events.map((event) => ({ topic: USER_EVENTS_TOPIC, envelope: toEnvelope(event) }));
+export function toUserMessage(user: UserProfile): User {
+  return {
+    userId: user.id,
+    nickname: user.nickname,
+    about: user.about,
+    avatarUrl: user.avatarUrl,
+    createTime: user.createTime,
+    updateTime: user.updateTime,
+  };
+}
+
+/** The outbox entry of an event: on `user.events`, keyed by its user. */
+export function userEventEntry(event: UserEvent): OutboxEntry {
+  return { topic: USER_EVENTS_TOPIC, envelope: toEnvelope(event) };
 }
 
 function toEnvelope(event: UserEvent) {

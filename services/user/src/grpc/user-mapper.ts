@@ -1,18 +1,7 @@
-// The one place where profiles cross between the domain and the protobuf messages.
-import type { User } from '@messenger/gen/messenger/user/v1/user';
+// Where callers cross into the domain. The proto form of a profile, which
+// events and RPC responses share, is in events/user-events.ts.
 import type { Caller } from '@messenger/platform/grpc';
-import type { Actor, UserProfile } from '../domain/user.ts';
-
-export function toUserMessage(user: UserProfile): User {
-  return {
-    userId: user.id,
-    nickname: user.nickname,
-    about: user.about,
-    avatarUrl: user.avatarUrl,
-    createTime: user.createTime,
-    updateTime: user.updateTime,
-  };
-}
+import type { Actor } from '../domain/user.ts';
 
 const ADMIN_ROLE = 'admin';
 

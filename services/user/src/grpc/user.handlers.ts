@@ -1,7 +1,8 @@
 import { UserServiceService } from '@messenger/gen/messenger/user/v1/user';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import type { CallMeta, UserUseCases } from '../domain/user-use-cases.ts';
-import { actorOf, toUserMessage } from './user-mapper.ts';
+import { toUserMessage } from '../events/user-events.ts';
+import { actorOf } from './user-mapper.ts';
 
 /** Thin: decode the request, call one use case, encode the answer. Errors map in the platform. */
 export function userServiceHandlers(users: UserUseCases): ServiceRegistration {

@@ -1,9 +1,14 @@
 // The behaviour every UserStore adapter must show; run by memory-user-store.spec.ts
-// always and by mongo-user-store.spec.ts when MONGODB_URL is set.
+// always and by mongo-user-store.spec.ts when MONGODB_URL is set. The adapters
+// get their events through the service's own encoding, so the outbox entries
+// checked here are those production writes.
 import { randomUUID } from 'node:crypto';
 import { UserCreated, UserDeleted, UserUpdated } from '@messenger/gen/messenger/user/v1/events';
+import type { OutboxSource } from '@messenger/platform/events';
 import type { UserEvent, UserProfile } from '../domain/user.ts';
-import { isStoreError, type UserStore } from './user-store.ts';
+import { isStoreError, type UserStorage } from '../domain/user-storage.ts';
+import { userEventEntry } from '../events/user-events.ts';
+import { type UserStore, withEventEncoding } from './user-store.ts';
 
 export interface UserStoreFixture {
   readonly store: UserStore;
@@ -13,11 +18,13 @@ export interface UserStoreFixture {
 export function userStoreContract(name: string, make: () => Promise<UserStoreFixture>): void {
   describe(`UserStore contract: ${name}`, () => {
     let fixture: UserStoreFixture;
-    let store: UserStore;
+    let store: UserStorage;
+    let outbox: OutboxSource;
 
     beforeEach(async () => {
       fixture = await make();
-      store = fixture.store;
+      store = withEventEncoding(fixture.store, userEventEntry);
+      outbox = fixture.store.outbox;
     });
     afterEach(async () => {
       await fixture.close();
@@ -45,7 +52,7 @@ export function userStoreContract(name: string, make: () => Promise<UserStoreFix
         () => undefined,
         (e: unknown) => e,
       );
-    const pendingTypes = async () => (await store.outbox.pendingEvents(100)).map((e) => e.envelope.type);
+    const pendingTypes = async () => (await outbox.pendingEvents(100)).map((e) => e.envelope.type);
 
     it('stores a profile and reads it back', async () => {
       const user = profile('Alice', { about: 'hi', avatarUrl: 'https://example.com/a.png' });
@@ -79,7 +86,7 @@ export function userStoreContract(name: string, make: () => Promise<UserStoreFix
       await store.delete(alice.id, 2, [{ kind: 'deleted', before: after, requestId: 'r3' }]);
       await errorOf(store.delete(alice.id, 2, created(alice)));
 
-      const pending = await store.outbox.pendingEvents(100);
+      const pending = await outbox.pendingEvents(100);
       expect(pending.map((e) => [e.topic, e.envelope.type, e.envelope.key])).toEqual([
         ['user.events', 'user.user.created', alice.id],
         ['user.events', 'user.user.updated', alice.id],
@@ -91,14 +98,14 @@ export function userStoreContract(name: string, make: () => Promise<UserStoreFix
       expect([updated.before?.about, updated.after?.about, updated.changed]).toEqual(['', 'new', ['about']]);
       expect(UserDeleted.decode(d as Uint8Array).before?.about).toBe('new');
 
-      await store.outbox.markPublished(pending.slice(0, 2).map((e) => e.envelope.id));
+      await outbox.markPublished(pending.slice(0, 2).map((e) => e.envelope.id));
       expect(await pendingTypes()).toEqual(['user.user.deleted']);
-      await expect(store.outbox.pendingEvents(1)).resolves.toHaveLength(1);
+      await expect(outbox.pendingEvents(1)).resolves.toHaveLength(1);
     });
 
     it('wakes the outbox relay once a write with events commits, not for one that fails or has none', async () => {
       let wakes = 0;
-      const stop = store.outbox.onCommit(() => {
+      const stop = outbox.onCommit(() => {
         wakes++;
       });
       const alice = await add('alice');

@@ -1,47 +1,27 @@
-import { StoreFailure } from '@messenger/platform/domain';
-import type { OutboxSource } from '@messenger/platform/events';
-import type { UserEvent, UserProfile } from '../domain/user.ts';
+// The port the store adapters implement: the domain's storage port with each
+// change's events already encoded as outbox entries, and the outbox itself.
+import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
+import type { UserEvent } from '../domain/user.ts';
+import type { UserStorage } from '../domain/user-storage.ts';
 
-/**
- * Where profiles live. Every write takes the events it publishes and stores
- * them in the outbox in the same atomic step as the change, so an event is
- * published if and only if its change happened.
- */
-export interface UserStore {
-  get(id: string): Promise<UserProfile | undefined>;
-  /** The profiles that exist among `ids`, in no particular order. */
-  getMany(ids: readonly string[]): Promise<UserProfile[]>;
-  /** Adds a profile. `duplicate` when the id or the normalized nickname exists. */
-  insert(user: UserProfile, events: readonly UserEvent[]): Promise<void>;
-  /**
-   * Replaces a profile whose stored version is `user.version - 1`. `conflict`
-   * when it is absent or at another version; `duplicate` when the new
-   * nickname belongs to another profile.
-   */
-  update(user: UserProfile, events: readonly UserEvent[]): Promise<void>;
-  /** Deletes a profile stored at `version`. `conflict` when it is absent or at another version. */
-  delete(id: string, version: number, events: readonly UserEvent[]): Promise<void>;
-  /**
-   * Profiles whose normalized nickname starts with `prefix` (already
-   * normalized), ordered by normalized nickname then id, starting after
-   * `after`; at most `limit`.
-   */
-  searchByNickname(prefix: string, after: NicknameKey | undefined, limit: number): Promise<UserProfile[]>;
+/** What an adapter (MemoryUserStore, MongoUserStore) implements, and what startUserService takes. */
+export interface UserStore extends UserStorage<OutboxEntry> {
   /** The events written with the changes, for the relay to publish. */
   readonly outbox: OutboxSource;
 }
 
-/** A position in the nickname order. */
-export interface NicknameKey {
-  readonly nicknameLower: string;
-  readonly id: string;
-}
-
-/** The closed set of failures a store reports; adapters translate their driver's errors into these. */
-export type StoreErrorKind = 'duplicate' | 'conflict';
-
-export class StoreError extends StoreFailure<StoreErrorKind> {}
-
-export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
-  return error instanceof StoreError && error.kind === kind;
+/**
+ * The store as the use cases see it: they hand over domain events, which
+ * `encode` (the service's event encoding) turns into the entries the store
+ * writes with each change.
+ */
+export function withEventEncoding(store: UserStore, encode: (event: UserEvent) => OutboxEntry): UserStorage {
+  return {
+    insert: (user, events) => store.insert(user, events.map(encode)),
+    update: (user, events) => store.update(user, events.map(encode)),
+    delete: (id, version, events) => store.delete(id, version, events.map(encode)),
+    get: (id) => store.get(id),
+    getMany: (ids) => store.getMany(ids),
+    searchByNickname: (prefix, after, limit) => store.searchByNickname(prefix, after, limit),
+  };
 }

@@ -1,7 +1,6 @@
-import { MemoryOutbox } from '@messenger/platform/events';
+import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
 import type {
   Account,
-  AuthEvent,
   EmailToken,
   NewSession,
   OAuthAttempt,
@@ -9,16 +8,14 @@ import type {
   RefreshTokenRecord,
   Session,
 } from '../../domain/account.ts';
-import { toOutboxEntries } from '../../events/auth-events.ts';
 import {
-  type AuthStore,
   type NextRefreshToken,
-  PROCESSED_EVENT_RETENTION_MS,
   type RotationResult,
   type SessionLimit,
   type SessionOpening,
   StoreError,
-} from '../auth-store.ts';
+} from '../../domain/auth-storage.ts';
+import { type AuthStore, PROCESSED_EVENT_RETENTION_MS } from '../auth-store.ts';
 
 interface StoredToken extends RefreshTokenRecord {
   usedAt: Date | undefined;
@@ -68,9 +65,8 @@ export class MemoryAuthStore implements AuthStore {
 
   async createAccount(
     input: { account: Account; session: NewSession; identity?: OAuthIdentity },
-    events: readonly AuthEvent[],
+    entries: readonly OutboxEntry[],
   ): Promise<void> {
-    const entries = toOutboxEntries(events);
     const { account, session, identity } = input;
     if (this.#accounts.has(account.id)) throw new StoreError('duplicate', 'account id exists');
     if (this.#byEmail.has(account.emailKey)) throw new StoreError('duplicate', 'email exists');
@@ -83,8 +79,7 @@ export class MemoryAuthStore implements AuthStore {
     this.outbox.append(entries);
   }
 
-  async updateRole(account: Account, events: readonly AuthEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async updateRole(account: Account, entries: readonly OutboxEntry[]): Promise<void> {
     const stored = this.#accounts.get(account.id);
     if (stored?.version !== account.version - 1) throw new StoreError('conflict', 'account changed or is gone');
     if (stored.role === 'admin' && account.role !== 'admin') {
@@ -102,8 +97,8 @@ export class MemoryAuthStore implements AuthStore {
 
   async openSession(
     input: SessionOpening,
-    events: readonly AuthEvent[],
-    limit?: SessionLimit,
+    events: readonly OutboxEntry[],
+    limit?: SessionLimit<OutboxEntry>,
   ): Promise<{ evictedSessionIds: string[] }> {
     const { session, identity, accountVersion, rehashedPassword } = input;
     const userId = session.session.userId;
@@ -114,7 +109,7 @@ export class MemoryAuthStore implements AuthStore {
     }
     if (identity && this.#identities.has(identityKey(identity))) throw new StoreError('duplicate', 'identity exists');
     const evicted = limit ? this.#leastRecentlyRefreshed(userId, limit) : [];
-    const entries = toOutboxEntries([...events, ...(evicted.length > 0 && limit ? limit.evicted(evicted) : [])]);
+    const entries = [...events, ...(evicted.length > 0 && limit ? limit.evicted(evicted) : [])];
     this.#sweep();
     if (rehashedPassword !== undefined) {
       this.#accounts.set(userId, {
@@ -162,9 +157,8 @@ export class MemoryAuthStore implements AuthStore {
     userId: string,
     sessionIds: readonly string[],
     now: Date,
-    events: readonly AuthEvent[],
+    entries: readonly OutboxEntry[],
   ): Promise<number> {
-    const entries = toOutboxEntries(events);
     let revoked = 0;
     for (const id of new Set(sessionIds)) {
       const session = this.#sessions.get(id);
@@ -221,15 +215,15 @@ export class MemoryAuthStore implements AuthStore {
 
   async redeemEmailToken(
     input: { token: EmailToken; account: Account; now: Date },
-    events: readonly AuthEvent[],
-    endSessions?: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+    events: readonly OutboxEntry[],
+    endSessions?: (activeSessionIds: readonly string[]) => readonly OutboxEntry[],
   ): Promise<{ endedSessionIds: string[] }> {
     const { token, account, now } = input;
     if (!this.#emailTokenByHash(token.hash)) throw new StoreError('not_found', 'the token is gone');
     const stored = this.#accounts.get(account.id);
     if (stored?.version !== account.version - 1) throw new StoreError('conflict', 'account changed or is gone');
     const ended = endSessions ? this.#activeSessionIds(account.id, now) : [];
-    const entries = toOutboxEntries([...events, ...(endSessions && ended.length > 0 ? endSessions(ended) : [])]);
+    const entries = [...events, ...(endSessions && ended.length > 0 ? endSessions(ended) : [])];
     this.#dropEmailToken(token.hash);
     this.#accounts.set(account.id, {
       ...stored,
@@ -248,11 +242,11 @@ export class MemoryAuthStore implements AuthStore {
     userId: string,
     eventId: string,
     now: Date,
-    events: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+    events: (activeSessionIds: readonly string[]) => readonly OutboxEntry[],
   ): Promise<{ applied: boolean; activeSessionIds: string[] }> {
     if (this.#processed.has(eventId)) return { applied: false, activeSessionIds: [] };
     const active = this.#activeSessionIds(userId, now);
-    const entries = toOutboxEntries(events(active));
+    const entries = events(active);
     const account = this.#accounts.get(userId);
     if (account) {
       this.#accounts.delete(userId);
@@ -274,7 +268,7 @@ export class MemoryAuthStore implements AuthStore {
   }
 
   /** The user's active sessions to revoke so that one more keeps them within `limit.max`. */
-  #leastRecentlyRefreshed(userId: string, limit: SessionLimit): string[] {
+  #leastRecentlyRefreshed(userId: string, limit: SessionLimit<OutboxEntry>): string[] {
     const active = [...this.#sessions.values()]
       .filter((s) => s.userId === userId && !s.revokedAt && s.refreshExpiresAt.getTime() > limit.now.getTime())
       .sort((a, b) => a.lastRefreshTime.getTime() - b.lastRefreshTime.getTime());

@@ -1,7 +1,7 @@
 import { describeWithMongo } from '@messenger/platform/testing';
 import { MongoServerError } from 'mongodb';
+import { isStoreError } from '../../domain/auth-storage.ts';
 import { authStoreContract } from '../auth-store.contract.ts';
-import { isStoreError } from '../auth-store.ts';
 import { MongoAuthStore, translateError } from './mongo-auth-store.ts';
 
 describe('MongoAuthStore error translation', () => {

@@ -1,16 +1,15 @@
+import type { OutboxEntry } from '@messenger/platform/events';
 import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Db, MongoClient } from 'mongodb';
-import type { Account, AuthEvent, EmailToken, NewSession, OAuthAttempt, OAuthIdentity } from '../../domain/account.ts';
-import { toOutboxEntries } from '../../events/auth-events.ts';
+import type { Account, EmailToken, NewSession, OAuthAttempt, OAuthIdentity } from '../../domain/account.ts';
 import {
-  type AuthStore,
   type NextRefreshToken,
-  PROCESSED_EVENT_RETENTION_MS,
   type RotationResult,
   type SessionLimit,
   type SessionOpening,
   StoreError,
-} from '../auth-store.ts';
+} from '../../domain/auth-storage.ts';
+import { type AuthStore, PROCESSED_EVENT_RETENTION_MS } from '../auth-store.ts';
 import {
   type AccountDoc,
   type AttemptDoc,
@@ -120,7 +119,7 @@ export class MongoAuthStore implements AuthStore {
 
   createAccount(
     input: { account: Account; session: NewSession; identity?: OAuthIdentity },
-    events: readonly AuthEvent[],
+    events: readonly OutboxEntry[],
   ): Promise<void> {
     return this.#write(events, async (session) => {
       if (input.account.role === 'admin') await this.#touchAdmins(session);
@@ -130,7 +129,7 @@ export class MongoAuthStore implements AuthStore {
     });
   }
 
-  updateRole(account: Account, events: readonly AuthEvent[]): Promise<void> {
+  updateRole(account: Account, events: readonly OutboxEntry[]): Promise<void> {
     return this.#write(events, async (session) => {
       await this.#touchAdmins(session);
       const updated = await this.#accounts.updateOne(
@@ -149,8 +148,8 @@ export class MongoAuthStore implements AuthStore {
 
   openSession(
     input: SessionOpening,
-    events: readonly AuthEvent[],
-    limit?: SessionLimit,
+    events: readonly OutboxEntry[],
+    limit?: SessionLimit<OutboxEntry>,
   ): Promise<{ evictedSessionIds: string[] }> {
     return this.#decide(async (session) => {
       const { userId, createTime } = input.session.session;
@@ -182,7 +181,7 @@ export class MongoAuthStore implements AuthStore {
       if (input.identity) await this.#identities.insertOne(toIdentityDoc(input.identity), { session });
       await this.#insertSession(input.session, session);
       const more = limit && evicted.length > 0 ? limit.evicted(evicted) : [];
-      await this.outbox.append(toOutboxEntries([...events, ...more]), session);
+      await this.outbox.append([...events, ...more], session);
       return { evictedSessionIds: evicted };
     });
   }
@@ -230,7 +229,7 @@ export class MongoAuthStore implements AuthStore {
     userId: string,
     sessionIds: readonly string[],
     now: Date,
-    events: readonly AuthEvent[],
+    events: readonly OutboxEntry[],
   ): Promise<number> {
     let revoked = 0;
     await this.#write(events, async (session) => {
@@ -299,8 +298,8 @@ export class MongoAuthStore implements AuthStore {
 
   redeemEmailToken(
     input: { token: EmailToken; account: Account; now: Date },
-    events: readonly AuthEvent[],
-    endSessions?: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+    events: readonly OutboxEntry[],
+    endSessions?: (activeSessionIds: readonly string[]) => readonly OutboxEntry[],
   ): Promise<{ endedSessionIds: string[] }> {
     const { token, account, now } = input;
     return this.#decide(async (session) => {
@@ -320,7 +319,7 @@ export class MongoAuthStore implements AuthStore {
         await this.#sessions.updateMany({ _id: { $in: ended } }, { $set: { revokedAt: now } }, { session });
       }
       const more = endSessions && ended.length > 0 ? endSessions(ended) : [];
-      await this.outbox.append(toOutboxEntries([...events, ...more]), session);
+      await this.outbox.append([...events, ...more], session);
       return { endedSessionIds: ended };
     });
   }
@@ -329,7 +328,7 @@ export class MongoAuthStore implements AuthStore {
     userId: string,
     eventId: string,
     now: Date,
-    events: (activeSessionIds: readonly string[]) => readonly AuthEvent[],
+    events: (activeSessionIds: readonly string[]) => readonly OutboxEntry[],
   ): Promise<{ applied: boolean; activeSessionIds: string[] }> {
     try {
       return await this.#decide(async (session) => {
@@ -344,7 +343,7 @@ export class MongoAuthStore implements AuthStore {
         await this.#sessions.deleteMany({ userId }, { session });
         await this.#tokens.deleteMany({ userId }, { session });
         await this.#emailTokens.deleteMany({ userId }, { session });
-        await this.outbox.append(toOutboxEntries(events(active)), session);
+        await this.outbox.append(events(active), session);
         return { applied: true, activeSessionIds: active };
       });
     } catch (error) {
@@ -375,8 +374,7 @@ export class MongoAuthStore implements AuthStore {
   }
 
   /** A change and its outbox entries in one transaction. */
-  #write(events: readonly AuthEvent[], change: (session: ClientSession) => Promise<void>): Promise<void> {
-    const entries = toOutboxEntries(events);
+  #write(entries: readonly OutboxEntry[], change: (session: ClientSession) => Promise<void>): Promise<void> {
     return this.#decide(async (session) => {
       await change(session);
       await this.outbox.append(entries, session);

@@ -1,14 +1,13 @@
-import { MemoryOutbox } from '@messenger/platform/events';
+import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
 import {
   type Friendship,
-  type FriendshipEvent,
   pairIdOf,
   pairIdOfFriendship,
   statusSeenBy,
   type ViewStatus,
 } from '../../domain/friendship.ts';
-import { toOutboxEntries } from '../../events/friendship-events.ts';
-import { type FriendshipStore, listKeyOf, PROCESSED_EVENT_RETENTION_MS, StoreError } from '../friendship-store.ts';
+import { listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
+import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendship-store.ts';
 
 /** At most this many processed event ids are remembered (oldest forgotten first), so memory stays bounded. */
 const MAX_PROCESSED_EVENTS = 100_000;
@@ -30,16 +29,14 @@ export class MemoryFriendshipStore implements FriendshipStore {
     return f && structuredClone(f);
   }
 
-  async insert(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async insert(friendship: Friendship, entries: readonly OutboxEntry[]): Promise<void> {
     const pairId = pairIdOfFriendship(friendship);
     if (this.#byPair.has(pairId)) throw new StoreError('duplicate', 'the pair has a record');
     this.#byPair.set(pairId, structuredClone(friendship));
     this.outbox.append(entries);
   }
 
-  async update(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async update(friendship: Friendship, entries: readonly OutboxEntry[]): Promise<void> {
     const pairId = pairIdOfFriendship(friendship);
     if (this.#byPair.get(pairId)?.version !== friendship.version - 1) {
       throw new StoreError('conflict', 'the record changed or is gone');
@@ -48,8 +45,7 @@ export class MemoryFriendshipStore implements FriendshipStore {
     this.outbox.append(entries);
   }
 
-  async delete(friendship: Friendship, version: number, events: readonly FriendshipEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async delete(friendship: Friendship, version: number, entries: readonly OutboxEntry[]): Promise<void> {
     const pairId = pairIdOfFriendship(friendship);
     if (this.#byPair.get(pairId)?.version !== version)
       throw new StoreError('conflict', 'the record changed or is gone');
@@ -61,12 +57,12 @@ export class MemoryFriendshipStore implements FriendshipStore {
     userId: string,
     eventId: string,
     now: Date,
-    events: (removed: readonly Friendship[]) => readonly FriendshipEvent[],
+    events: (removed: readonly Friendship[]) => readonly OutboxEntry[],
   ): Promise<{ applied: boolean; removed: number }> {
     this.#forgetProcessed(now.getTime());
     if (this.#processed.has(eventId)) return { applied: false, removed: 0 };
     const removed = [...this.#byPair.values()].filter((f) => f.requesterId === userId || f.addresseeId === userId);
-    const entries = toOutboxEntries(events(removed.map((f) => structuredClone(f))));
+    const entries = events(removed.map((f) => structuredClone(f)));
     for (const f of removed) this.#byPair.delete(pairIdOfFriendship(f));
     this.#processed.set(eventId, now.getTime());
     this.outbox.append(entries);

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
 import { MongoServerError } from 'mongodb';
 import type { Friendship } from '../../domain/friendship.ts';
+import { isStoreError } from '../../domain/friendship-storage.ts';
 import { friendshipStoreContract } from '../friendship-store.contract.ts';
-import { isStoreError } from '../friendship-store.ts';
 import { type FriendshipDoc, listQuery, MongoFriendshipStore, translateError } from './mongo-friendship-store.ts';
 
 describe('MongoFriendshipStore query building', () => {

@@ -1,15 +1,15 @@
+import type { OutboxEntry } from '@messenger/platform/events';
 import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Friendship,
-  type FriendshipEvent,
   pairIdOf,
   pairIdOfFriendship,
   statusSeenBy,
   type ViewStatus,
 } from '../../domain/friendship.ts';
-import { toOutboxEntries } from '../../events/friendship-events.ts';
-import { type FriendshipStore, listKeyOf, PROCESSED_EVENT_RETENTION_MS, StoreError } from '../friendship-store.ts';
+import { listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
+import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendship-store.ts';
 
 export interface FriendshipDoc {
   /** The pair id (`<lower id>:<higher id>`): one document per unordered pair, unique by `_id`. */
@@ -70,22 +70,22 @@ export class MongoFriendshipStore implements FriendshipStore {
     return doc ? fromDoc(doc) : undefined;
   }
 
-  insert(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
-    return this.#write(events, async (session) => {
+  insert(friendship: Friendship, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session) => {
       await this.#friendships.insertOne(toDoc(friendship), { session });
     });
   }
 
-  update(friendship: Friendship, events: readonly FriendshipEvent[]): Promise<void> {
-    return this.#write(events, async (session) => {
+  update(friendship: Friendship, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session) => {
       const filter = { _id: pairIdOfFriendship(friendship), version: friendship.version - 1 };
       const result = await this.#friendships.replaceOne(filter, toDoc(friendship), { session });
       if (result.matchedCount === 0) throw new StoreError('conflict', 'the record changed or is gone');
     });
   }
 
-  delete(friendship: Friendship, version: number, events: readonly FriendshipEvent[]): Promise<void> {
-    return this.#write(events, async (session) => {
+  delete(friendship: Friendship, version: number, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session) => {
       const result = await this.#friendships.deleteOne({ _id: pairIdOfFriendship(friendship), version }, { session });
       if (result.deletedCount === 0) throw new StoreError('conflict', 'the record changed or is gone');
     });
@@ -101,7 +101,7 @@ export class MongoFriendshipStore implements FriendshipStore {
     userId: string,
     eventId: string,
     now: Date,
-    events: (removed: readonly Friendship[]) => readonly FriendshipEvent[],
+    events: (removed: readonly Friendship[]) => readonly OutboxEntry[],
   ): Promise<{ applied: boolean; removed: number }> {
     try {
       return await inTransaction(
@@ -114,7 +114,7 @@ export class MongoFriendshipStore implements FriendshipStore {
             await this.#friendships.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
           }
           const removed = docs.map(fromDoc);
-          await this.outbox.append(toOutboxEntries(events(removed)), session);
+          await this.outbox.append(events(removed), session);
           return { applied: true, removed: removed.length };
         },
         { readConcern: { level: 'snapshot' } },
@@ -138,8 +138,7 @@ export class MongoFriendshipStore implements FriendshipStore {
   }
 
   /** The change and its outbox entries in one transaction; driver errors leave as StoreErrors. */
-  async #write(events: readonly FriendshipEvent[], change: (session: ClientSession) => Promise<void>): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async #write(entries: readonly OutboxEntry[], change: (session: ClientSession) => Promise<void>): Promise<void> {
     try {
       await inTransaction(this.#client, async (session) => {
         await change(session);

@@ -1,7 +1,7 @@
-import { MemoryOutbox } from '@messenger/platform/events';
-import { normalizeNickname, type UserEvent, type UserProfile } from '../../domain/user.ts';
-import { toOutboxEntries } from '../../events/user-events.ts';
-import { type NicknameKey, StoreError, type UserStore } from '../user-store.ts';
+import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
+import { normalizeNickname, type UserProfile } from '../../domain/user.ts';
+import { type NicknameKey, StoreError } from '../../domain/user-storage.ts';
+import type { UserStore } from '../user-store.ts';
 
 /**
  * Embedded mode and tests. Each write checks, changes the maps and appends
@@ -26,8 +26,7 @@ export class MemoryUserStore implements UserStore {
     });
   }
 
-  async insert(user: UserProfile, events: readonly UserEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async insert(user: UserProfile, entries: readonly OutboxEntry[]): Promise<void> {
     const key = normalizeNickname(user.nickname);
     if (this.#byId.has(user.id)) throw new StoreError('duplicate', 'user id exists');
     if (this.#byNickname.has(key)) throw new StoreError('duplicate', 'nickname exists');
@@ -36,8 +35,7 @@ export class MemoryUserStore implements UserStore {
     this.outbox.append(entries);
   }
 
-  async update(user: UserProfile, events: readonly UserEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async update(user: UserProfile, entries: readonly OutboxEntry[]): Promise<void> {
     const stored = this.#byId.get(user.id);
     if (stored?.version !== user.version - 1) throw new StoreError('conflict', 'user changed or is gone');
     const oldKey = normalizeNickname(stored.nickname);
@@ -50,8 +48,7 @@ export class MemoryUserStore implements UserStore {
     this.outbox.append(entries);
   }
 
-  async delete(id: string, version: number, events: readonly UserEvent[]): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async delete(id: string, version: number, entries: readonly OutboxEntry[]): Promise<void> {
     const stored = this.#byId.get(id);
     if (stored?.version !== version) throw new StoreError('conflict', 'user changed or is gone');
     this.#byNickname.delete(normalizeNickname(stored.nickname));

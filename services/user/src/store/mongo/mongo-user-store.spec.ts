@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
 import { MongoServerError } from 'mongodb';
 import type { UserProfile } from '../../domain/user.ts';
+import { isStoreError } from '../../domain/user-storage.ts';
 import { userStoreContract } from '../user-store.contract.ts';
-import { isStoreError } from '../user-store.ts';
 import {
   MongoUserStore,
   nicknameSearchQuery,

@@ -1,8 +1,9 @@
+import type { OutboxEntry } from '@messenger/platform/events';
 import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
-import { normalizeNickname, type UserEvent, type UserProfile } from '../../domain/user.ts';
-import { toOutboxEntries } from '../../events/user-events.ts';
-import { type NicknameKey, StoreError, type UserStore } from '../user-store.ts';
+import { normalizeNickname, type UserProfile } from '../../domain/user.ts';
+import { type NicknameKey, StoreError } from '../../domain/user-storage.ts';
+import type { UserStore } from '../user-store.ts';
 
 export interface UserDoc {
   _id: string;
@@ -50,14 +51,14 @@ export class MongoUserStore implements UserStore {
     return docs.map(fromDoc);
   }
 
-  insert(user: UserProfile, events: readonly UserEvent[]): Promise<void> {
-    return this.#write(events, async (session) => {
+  insert(user: UserProfile, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session) => {
       await this.#users.insertOne(toDoc(user), { session });
     });
   }
 
-  update(user: UserProfile, events: readonly UserEvent[]): Promise<void> {
-    return this.#write(events, async (session) => {
+  update(user: UserProfile, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session) => {
       const result = await this.#users.replaceOne({ _id: user.id, version: user.version - 1 }, toDoc(user), {
         session,
       });
@@ -65,8 +66,8 @@ export class MongoUserStore implements UserStore {
     });
   }
 
-  delete(id: string, version: number, events: readonly UserEvent[]): Promise<void> {
-    return this.#write(events, async (session) => {
+  delete(id: string, version: number, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session) => {
       const result = await this.#users.deleteOne({ _id: id, version }, { session });
       if (result.deletedCount === 0) throw new StoreError('conflict', 'user changed or is gone');
     });
@@ -79,8 +80,7 @@ export class MongoUserStore implements UserStore {
   }
 
   /** The change and its outbox entries in one transaction; driver errors leave as StoreErrors. */
-  async #write(events: readonly UserEvent[], change: (session: ClientSession) => Promise<void>): Promise<void> {
-    const entries = toOutboxEntries(events);
+  async #write(entries: readonly OutboxEntry[], change: (session: ClientSession) => Promise<void>): Promise<void> {
     try {
       await inTransaction(this.#client, async (session) => {
         await change(session);
