@@ -10,7 +10,7 @@
 // Needs Go, protoc, the Debian grpc-gateway packages and wrk; when any is
 // missing it says how to install them and exits without measuring.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,11 +35,26 @@ if (missing.length > 0) {
   process.exit(0);
 }
 
+// The kit's Node helpers import the platform's root, which the platform no
+// longer exports: run a copy of the kit with those imports on their subpaths.
+const kitCopy = `${clone}-kit`;
+rmSync(kitCopy, { recursive: true, force: true });
+cpSync(kit, kitCopy, { recursive: true });
+const SUBPATH: Record<string, string> = {
+  'creds.ts': '@messenger/platform/auth',
+  'unary-client-cpu.ts': '@messenger/platform/api-catalog',
+};
+for (const [file, subpath] of Object.entries(SUBPATH)) {
+  const path = join(kitCopy, 'node', file);
+  if (existsSync(path))
+    writeFileSync(path, readFileSync(path, 'utf8').replace("from '@messenger/platform';", `from '${subpath}';`));
+}
+
 rmSync(clone, { recursive: true, force: true });
 execFileSync('git', ['clone', '-q', root, clone], { stdio: 'inherit' });
 execFileSync('make', ['--no-print-directory', 'setup'], { cwd: clone, stdio: ['ignore', 'ignore', 'inherit'] });
-const run = spawnSync(join(kit, 'run.sh'), [], {
-  cwd: kit,
+const run = spawnSync(join(kitCopy, 'run.sh'), [], {
+  cwd: kitCopy,
   stdio: ['ignore', 'inherit', 'inherit'],
   env: { ...process.env, CLONE: clone },
 });
