@@ -17,7 +17,9 @@ import { StreamRegistry } from './routes/stream-registry.ts';
 import type { StreamingOptions } from './routes/streaming.ts';
 import type { DeadlineOptions } from './routes/unary.ts';
 import { compileRouteTable, type Route } from './routing/route-table.ts';
-import { createGrpcUpstream } from './upstream/grpc-upstream.ts';
+import { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
+import { createHttp2Upstream } from './upstream/http2-upstream.ts';
+import { UPSTREAM_TRANSPORTS, type Upstream, type UpstreamTransport } from './upstream/upstream.ts';
 
 export interface GatewayOptions {
   /** The contracts: routes, policies and JSON mapping all come from here. */
@@ -56,6 +58,13 @@ export interface GatewayOptions {
   /** Fastify's `trustProxy` (for `req.ip` behind a load balancer); default false. */
   readonly trustProxy?: boolean | string | string[];
   readonly openApi?: OpenApiOptions;
+  /**
+   * The gRPC client of upstream calls: `http2` (default; node:http2 directly,
+   * about a third of grpc-js's CPU per unary call; server streams still go
+   * through grpc-js) or `grpc-js`. Same behaviour either way (one conformance
+   * suite, upstream/upstream.contract.ts).
+   */
+  readonly upstreamTransport?: UpstreamTransport;
   /** Per-upstream health check timeout of `/readyz`; default 1 s. */
   readonly readinessTimeoutMs?: number;
 }
@@ -73,6 +82,7 @@ export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/openapi.json
 export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
   const routes = compileRouteTable(opts.catalog, { reservedPaths: RESERVED_PATHS });
   checkUpstreams(routes, opts.upstreams);
+  const transport = upstreamTransportOf(opts.upstreamTransport);
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
   const instruments = gatewayInstruments(metrics);
   const app = createInstance({
@@ -106,7 +116,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     });
     await app.register(openApiPlugin, { routes, registry, info: opts.openApi });
 
-    const upstream = createGrpcUpstream({ addresses: opts.upstreams, catalog: opts.catalog, metrics });
+    const upstream = createUpstream(transport, { addresses: opts.upstreams, catalog: opts.catalog, metrics });
     app.addHook('onClose', async () => upstream.close());
     await app.register(rpcRoutesPlugin, {
       routes,
@@ -129,6 +139,18 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     throw error;
   }
   return app;
+}
+
+function upstreamTransportOf(value: UpstreamTransport | undefined): UpstreamTransport {
+  if (value === undefined) return 'http2';
+  if (!UPSTREAM_TRANSPORTS.includes(value)) {
+    throw new TypeError(`gateway: upstreamTransport must be one of ${UPSTREAM_TRANSPORTS.join(', ')}`);
+  }
+  return value;
+}
+
+function createUpstream(transport: UpstreamTransport, opts: GrpcUpstreamOptions): Upstream {
+  return transport === 'grpc-js' ? createGrpcUpstream(opts) : createHttp2Upstream(opts);
 }
 
 function routedServices(routes: readonly Route[]): string[] {

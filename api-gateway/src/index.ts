@@ -14,4 +14,5 @@ export {
 export { compileRouteTable, type Route, RouteTableError } from './routing/route-table.ts';
 export { type ListenOptions, type RunningGateway, startGateway } from './server.ts';
 export { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
-export type { Upstream } from './upstream/upstream.ts';
+export { createHttp2Upstream, type Http2UpstreamOptions } from './upstream/http2-upstream.ts';
+export type { Upstream, UpstreamTransport } from './upstream/upstream.ts';

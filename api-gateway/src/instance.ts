@@ -1,6 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '@messenger/platform/logger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Histogram } from 'prom-client';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors/error-handler.ts';
 import { Code, GatewayError } from './errors/status.ts';
@@ -49,10 +55,30 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
     reply.header(REQUEST_ID_KEY, req.id);
     done();
   });
+  // The duration metric and the debug line, labelled with the route's
+  // contract template: bound to each route as it is added, so that no
+  // request rebuilds `req.routeOptions` (a new object on every read) to find
+  // it. Requests no route matched are counted by the global hook.
+  app.addHook('onRoute', (route) => {
+    const observe = responseObserver(opts.requestDuration, log, route.config?.template ?? route.url);
+    route.onResponse = route.onResponse === undefined ? observe : [...[route.onResponse].flat(), observe];
+  });
+  const unmatched = responseObserver(opts.requestDuration, log, 'unmatched');
   app.addHook('onResponse', (req, reply, done) => {
-    const route = req.routeOptions.config.template ?? req.routeOptions.url ?? 'unmatched';
+    if (req.is404) unmatched(req, reply, done);
+    else done();
+  });
+  return app;
+}
+
+function responseObserver(
+  requestDuration: InstanceOptions['requestDuration'],
+  log: Logger,
+  route: string,
+): (req: FastifyRequest, reply: FastifyReply, done: () => void) => void {
+  return (req, reply, done) => {
     const status = String(reply.statusCode);
-    opts.requestDuration.observe({ method: req.method, route, status }, reply.elapsedTime / 1000);
+    requestDuration.observe({ method: req.method, route, status }, reply.elapsedTime / 1000);
     if (log.isLevelEnabled('debug')) {
       log.debug(
         { requestId: req.id, method: req.method, route, status: reply.statusCode, ms: reply.elapsedTime },
@@ -60,8 +86,7 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
       );
     }
     done();
-  });
-  return app;
+  };
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

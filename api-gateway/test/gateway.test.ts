@@ -1,7 +1,9 @@
 // The gateway end to end over a real gRPC upstream: errors, auth, headers
-// and deadlines. Its own endpoints: operations.test.ts; routes from the
-// contract alone: contract-routes.test.ts.
+// and deadlines (errors and headers through either upstream transport). Its
+// own endpoints: operations.test.ts; routes from the contract alone:
+// contract-routes.test.ts.
 import { createLogger } from '@messenger/platform/logger';
+import { UPSTREAM_TRANSPORTS } from '../src/upstream/upstream.ts';
 import { type GatewayFixture, startGateway } from './fixture.ts';
 
 function logSink(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
@@ -18,11 +20,11 @@ function logSink(): { lines: string[]; logger: ReturnType<typeof createLogger> }
 
 const STATUS_SHAPE = { code: expect.any(Number), message: expect.any(String), details: expect.any(Array) };
 
-describe('errors', () => {
+describe.each(UPSTREAM_TRANSPORTS)('errors (%s upstream)', (upstreamTransport) => {
   let fx: GatewayFixture;
   const sink = logSink();
   beforeAll(async () => {
-    fx = await startGateway({ logger: sink.logger });
+    fx = await startGateway({ logger: sink.logger, upstreamTransport });
   });
   afterAll(() => fx.close());
 
@@ -211,10 +213,10 @@ describe('authentication at the gateway', () => {
   });
 });
 
-describe('headers and metadata', () => {
+describe.each(UPSTREAM_TRANSPORTS)('headers and metadata (%s upstream)', (upstreamTransport) => {
   let fx: GatewayFixture;
   beforeAll(async () => {
-    fx = await startGateway();
+    fx = await startGateway({ upstreamTransport });
   });
   afterAll(() => fx.close());
 

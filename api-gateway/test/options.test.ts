@@ -30,6 +30,7 @@ describe('options are checked at start-up', () => {
     ['a zero heartbeat', () => ({ streaming: { heartbeatMs: 0 } }), /streaming\.heartbeatMs/],
     ['a negative readiness timeout', () => ({ readinessTimeoutMs: -1 }), /readinessTimeoutMs/],
     ['a zero body limit', () => ({ bodyLimitBytes: 0 }), /bodyLimitBytes/],
+    ['an unknown upstream transport', () => ({ upstreamTransport: 'h3' as never }), /upstreamTransport/],
   ])('refuses %s, naming the option', async (_name, bad, message) => {
     const bus = new InProcessEventBus();
     let subscriptions = 0;

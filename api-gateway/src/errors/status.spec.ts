@@ -1,6 +1,6 @@
 import { BadRequest, DebugInfo, ErrorInfo } from '@messenger/gen/google/rpc/error_details';
 import { Status } from '@messenger/gen/google/rpc/status';
-import { Code, codeOfHttpStatus, decodeStatusDetails, genericMessage, httpStatusOf } from './status.ts';
+import { Code, codeName, codeOfHttpStatus, decodeStatusDetails, genericMessage, httpStatusOf } from './status.ts';
 
 describe('status mapping', () => {
   it("uses grpc-gateway's code → HTTP table", () => {
@@ -25,6 +25,12 @@ describe('status mapping', () => {
       UNAUTHENTICATED: 401,
     });
     expect(httpStatusOf(99)).toBe(500);
+  });
+
+  it('names every code, and codes outside the set by number', () => {
+    for (const [name, code] of Object.entries(Code)) expect(codeName(code)).toBe(name);
+    expect(codeName(17)).toBe('CODE_17');
+    expect(codeName(-1)).toBe('CODE_-1');
   });
 
   it('gives Fastify statuses a code', () => {

@@ -215,7 +215,11 @@ export function genericMessage(code: number, errorId: string): string {
   return `${what} (error id ${errorId})`;
 }
 
+const CODE_NAMES: readonly string[] = Object.entries(Code)
+  .sort((a, b) => a[1] - b[1])
+  .map(([name]) => name);
+
+/** `NOT_FOUND` for 5; `CODE_<n>` for a code outside google.rpc.Code. */
 export function codeName(code: number): string {
-  for (const [name, value] of Object.entries(Code)) if (value === code) return name;
-  return `CODE_${code}`;
+  return CODE_NAMES[code] ?? `CODE_${code}`;
 }

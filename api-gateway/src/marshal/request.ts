@@ -9,6 +9,7 @@ import {
   toBinary,
 } from '@bufbuild/protobuf';
 import type { Route } from '../routing/route-table.ts';
+import { compileStringFieldsEncoder } from './string-fields-encoder.ts';
 import { SCALAR_JSON_WKT } from './well-known-types.ts';
 
 /** Input the client got wrong: always a 400 with a field violation when the field is known. */
@@ -51,6 +52,8 @@ export function createRequestMarshaller(route: Route, registry: Registry): Reque
   if (body.kind === 'field') excluded.add(body.field);
   const acceptsQuery = body.kind !== 'all';
   const options = { ignoreUnknownFields: false, registry };
+  // Path ids and text fields only (most requests): bytes without the message in between.
+  const stringFields = compileStringFieldsEncoder(input);
 
   return {
     encode(params, query, rawBody) {
@@ -76,6 +79,8 @@ export function createRequestMarshaller(route: Route, registry: Registry): Reque
           scalarFromString(binding.fields[binding.fields.length - 1] as DescField, binding.valueOf(params)),
         );
       }
+      const encoded = stringFields?.(target);
+      if (encoded !== undefined) return encoded;
       let message: ReturnType<typeof fromJson>;
       try {
         message = fromJson(input, target, options);

@@ -1,4 +1,5 @@
 import { type DescField, type DescMessage, fromBinary, type Registry, toJson } from '@bufbuild/protobuf';
+import { compileJsonWriter } from './json-writer.ts';
 
 export interface ResponseMarshaller {
   /** The upstream's protobuf bytes as the JSON text sent to the client. */
@@ -13,6 +14,11 @@ export interface ResponseMarshaller {
  * their default value are emitted too (as grpc-gateway v2 does by default),
  * so clients always see every field of the contract; message and oneof
  * fields that are not set stay absent.
+ *
+ * The text comes straight from the bytes (json-writer.ts), with the
+ * library's `fromBinary` → `toJson` → `JSON.stringify` wherever that writer
+ * gives up (it then also decides what is refused). Stream frames embed the
+ * JSON value, so they take the library's path.
  */
 export function createResponseMarshaller(
   output: DescMessage,
@@ -26,8 +32,9 @@ export function createResponseMarshaller(
     const picked = (json as Record<string, unknown>)[responseBody.jsonName];
     return picked === undefined ? null : picked;
   };
+  const write = compileJsonWriter(output, registry, responseBody);
   return {
-    toJsonText: (bytes) => JSON.stringify(toValue(bytes)),
+    toJsonText: (bytes) => write(bytes) ?? JSON.stringify(toValue(bytes)),
     toJsonValue: toValue,
   };
 }

@@ -1,12 +1,22 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Code, GatewayError } from '../errors/status.ts';
 import { positiveInt } from '../options.ts';
 import type { FillOutcome, ResponseCache } from '../plugins/cache/response-cache.ts';
 import { type DeadlinePolicy, deadlineOf, responseHeaders } from '../upstream/metadata.ts';
-import type { MetadataPairs } from '../upstream/upstream.ts';
+import type { PendingUnary, UnaryResponse } from '../upstream/upstream.ts';
 import type { RpcEndpoint } from './rpc-endpoint.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const PENDING = Symbol('upstream call of this response');
+type Response = ServerResponse & { [PENDING]?: PendingUnary | undefined };
+
+/** One listener for every response (nothing bound per request): a client gone before the answer cancels its call. */
+function cancelOnClose(this: Response): void {
+  const pending = this[PENDING];
+  this[PENDING] = undefined;
+  if (pending !== undefined && !this.writableFinished) pending.cancel();
+}
 
 export interface DeadlineOptions {
   /** Upstream deadline when the client sends no `Grpc-Timeout`; default 10 s. */
@@ -40,12 +50,9 @@ export function createUnaryHandler(
 ): (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
   const { route, upstream, requestMarshaller, responseMarshaller } = endpoint;
 
-  const call = async (
-    req: FastifyRequest,
-    reply: FastifyReply,
-    cancellable: boolean,
-  ): Promise<{ text: string; headers: MetadataPairs }> => {
-    const pending = upstream.unary({
+  /** Starts the upstream call of one request; a refused request throws (a 400) before anything is sent. */
+  const start = (req: FastifyRequest): PendingUnary =>
+    upstream.unary({
       service: route.method.service,
       path: route.method.path,
       request: requestMarshaller.encode(
@@ -56,24 +63,15 @@ export function createUnaryHandler(
       metadata: endpoint.metadataOf(req),
       deadline: deadlineOf(req.headers['grpc-timeout'], deadlines, Date.now()),
     });
-    let onClose: (() => void) | undefined;
-    if (cancellable) {
-      // The client went away before the answer: cancel the upstream call.
-      onClose = () => {
-        if (!reply.raw.writableFinished) pending.cancel();
-      };
-      reply.raw.once('close', onClose);
-    }
-    const res = await pending.result;
-    if (onClose) reply.raw.removeListener('close', onClose);
+
+  /** The JSON text of an answer, or what the client gets instead. */
+  const textOf = (res: UnaryResponse): string => {
     if (res.status.code !== Code.OK || res.body === undefined) throw endpoint.errorOf(res.status);
-    let text: string;
     try {
-      text = responseMarshaller.toJsonText(res.body);
+      return responseMarshaller.toJsonText(res.body);
     } catch (error) {
       throw new GatewayError(Code.INTERNAL, `${route.method.path}: undecodable response`, { cause: error });
     }
-    return { text, headers: res.headers };
   };
 
   if (cache?.covers(route)) {
@@ -81,15 +79,23 @@ export function createUnaryHandler(
     return (req, reply) =>
       cache.serve(route, req, reply, async (): Promise<FillOutcome> => {
         try {
-          return { ok: true, body: (await call(req, reply, false)).text };
+          return { ok: true, body: textOf(await start(req).result) };
         } catch (error) {
           return { ok: false, error };
         }
       });
   }
   return async (req, reply) => {
-    const { text, headers } = await call(req, reply, true);
-    if (headers.length > 0) for (const [k, v] of responseHeaders(headers)) reply.header(k, v);
+    const pending = start(req);
+    // The client went away before the answer: cancel the upstream call.
+    const raw = reply.raw as Response;
+    raw[PENDING] = pending;
+    raw.on('close', cancelOnClose);
+    const res = await pending.result;
+    raw[PENDING] = undefined;
+    raw.removeListener('close', cancelOnClose);
+    const text = textOf(res);
+    if (res.headers.length > 0) for (const [k, v] of responseHeaders(res.headers)) reply.header(k, v);
     return reply.header('content-type', JSON_TYPE).header('cache-control', 'no-store').send(text);
   };
 }

@@ -5,7 +5,7 @@
 // is re-resolved and reopened, a failed connect retried with backoff.
 import { lookup } from 'node:dns/promises';
 import { type ClientHttp2Session, connect } from 'node:http2';
-import { isIP } from 'node:net';
+import { isIP, connect as tcpConnect } from 'node:net';
 
 export interface ChannelOptions {
   /** Interval of keepalive pings on an open session (grpc-js `keepalive_time_ms` of the gateway: 30 s). */
@@ -64,7 +64,11 @@ class Subchannel {
     this.#lazy = false;
     this.state = 'connecting';
     const options = this.#channel.options;
-    const session = connect(this.#url, { settings: { enablePush: false } });
+    // Nagle off, as grpc-js sets it: a call's HEADERS and DATA must not wait for the ACK of the previous write.
+    const session = connect(this.#url, {
+      settings: { enablePush: false },
+      createConnection: () => tcpConnect({ host: this.ip, port: this.#channel.port, noDelay: true }),
+    });
     // As grpc-js: an open connection alone does not keep the process alive (a call's deadline timer does).
     session.unref();
     this.session = session;

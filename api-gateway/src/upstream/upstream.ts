@@ -63,3 +63,10 @@ export interface Upstream {
   health(service: string, timeoutMs: number): Promise<boolean>;
   close(): void;
 }
+
+/**
+ * The implementations of `Upstream`: `http2` (upstream/http2-upstream.ts,
+ * node:http2 directly; the default) and `grpc-js` (upstream/grpc-upstream.ts).
+ */
+export const UPSTREAM_TRANSPORTS = ['http2', 'grpc-js'] as const;
+export type UpstreamTransport = (typeof UPSTREAM_TRANSPORTS)[number];

@@ -18,6 +18,11 @@ export interface CachedResponse {
  */
 export interface ResponseCacheStore {
   get(key: string): Promise<CachedResponse | undefined>;
+  /**
+   * The same read, synchronous: offered by stores in this process (memory),
+   * so that a cache hit waits for no promise. Remote stores leave it out.
+   */
+  peek?(key: string): CachedResponse | undefined;
   /** Taken before the upstream call of a fill; passed back to `set`. */
   mark(tags: readonly string[]): Promise<CacheMark>;
   set(key: string, value: CachedResponse, ttlMs: number, tags: readonly string[], mark: CacheMark): Promise<void>;

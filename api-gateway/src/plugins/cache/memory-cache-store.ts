@@ -32,6 +32,10 @@ export class MemoryCacheStore implements ResponseCacheStore {
   }
 
   async get(key: string): Promise<CachedResponse | undefined> {
+    return this.peek(key);
+  }
+
+  peek(key: string): CachedResponse | undefined {
     return this.#entries.get(key)?.value;
   }
 

@@ -92,7 +92,7 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
       const ttlMs = policy.ttlSeconds * 1000;
 
       // A store that fails is a miss: the request is served, uncached.
-      const hit = await store.get(key).catch(() => undefined);
+      const hit = store.peek !== undefined ? store.peek(key) : await store.get(key).catch(() => undefined);
       if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
 
       let flight = inflight.get(key);
