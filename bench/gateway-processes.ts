@@ -1,13 +1,14 @@
 // Child processes of bench/gateway.bench.ts, one role each, so that the load
 // generator, the gateway and the upstream do not share one event loop:
 //   node bench/gateway-processes.ts upstream   gRPC UserService.GetUser + ChatService.SendMessage stubs
-//   node bench/gateway-processes.ts gateway    the API gateway (BENCH_CACHE=on|off)
+//   node bench/gateway-processes.ts gateway    the API gateway (BENCH_CACHE=on|off, BENCH_TRANSPORT=http2|grpc-js,
+//                                              GATEWAY_WORKERS as in production, default one process per CPU)
 //   node bench/gateway-processes.ts bare       a bare Fastify route answering BENCH_BODY
 // Each prints `ready <port>` and runs until SIGTERM. Config comes from env:
 // BENCH_JWKS (private JWKS to verify tokens with), BENCH_UPSTREAM (host:port).
 import { create, type DescMessage, type DescService, fromBinary, isMessage, toBinary } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { startGateway } from '@messenger/api-gateway';
+import { gatewaySettings, startGateway } from '@messenger/api-gateway';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
   createLocalJwksSource,
@@ -15,9 +16,11 @@ import {
   InMemoryRevocationList,
   importSigningKeyRing,
 } from '@messenger/platform/auth';
+import { loadConfig } from '@messenger/platform/config';
 import { type Authenticator, type Caller, createGrpcServer } from '@messenger/platform/grpc';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
+import { runWorkers } from '@messenger/platform/runtime';
 import Fastify from 'fastify';
 
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
@@ -136,26 +139,36 @@ async function upstream(): Promise<number> {
   return port;
 }
 
-async function gateway(): Promise<number> {
-  const catalog = await loadMessengerCatalog();
-  const { verifier: v, revocations } = await verifier();
-  const address = process.env.BENCH_UPSTREAM ?? '';
-  const upstreams = Object.fromEntries(catalog.services.map((s) => [s.typeName, address]));
-  const huge = { max: 1_000_000_000, windowMs: 60_000 };
-  const gw = await startGateway(
-    {
-      catalog,
-      upstreams,
-      auth: { verifier: v, revocations },
-      logger: log,
-      metrics: createMetrics({ defaultMetrics: false }),
-      rateLimits: { default: huge, strict: huge, stream: huge },
-      cache: { enabled: process.env.BENCH_CACHE === 'on' },
-    },
-    { port: 0 },
-  );
-  process.on('SIGTERM', () => void gw.close().then(() => process.exit(0)));
-  return gw.port;
+/**
+ * The gateway as production runs it: GATEWAY_WORKERS processes (default as
+ * production: one per CPU) through the runtime's `runWorkers`; `ready` is
+ * printed once every worker listens.
+ */
+async function gateway(): Promise<number | undefined> {
+  const { workers } = loadConfig({ workers: gatewaySettings.workers }, process.env);
+  const group = { service: 'bench-gateway', workers, logLevel: 'warn', shutdownGraceMs: 10_000 };
+  const listening = await runWorkers(group, async () => {
+    const catalog = await loadMessengerCatalog();
+    const { verifier: v, revocations } = await verifier();
+    const address = process.env.BENCH_UPSTREAM ?? '';
+    const upstreams = Object.fromEntries(catalog.services.map((s) => [s.typeName, address]));
+    const huge = { max: 1_000_000_000, windowMs: 60_000 };
+    const gw = await startGateway(
+      {
+        catalog,
+        upstreams,
+        auth: { verifier: v, revocations },
+        logger: log,
+        metrics: createMetrics({ defaultMetrics: false }),
+        rateLimits: { default: huge, strict: huge, stream: huge },
+        cache: { enabled: process.env.BENCH_CACHE === 'on' },
+        upstreamTransport: process.env.BENCH_TRANSPORT === 'grpc-js' ? 'grpc-js' : 'http2',
+      },
+      { port: 0 },
+    );
+    return { logger: log, listening: { msg: 'bench gateway listening', port: gw.port }, stop: () => gw.close() };
+  });
+  return listening ? Number(listening.port) : undefined;
 }
 
 async function bare(): Promise<number> {
@@ -170,10 +183,12 @@ async function bare(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
-const roles: Record<string, () => Promise<number>> = { upstream, gateway, bare };
+// A role resolves with its port, or with nothing in a gateway worker (its primary prints `ready`).
+const roles: Record<string, () => Promise<number | undefined>> = { upstream, gateway, bare };
 const start = role ? roles[role] : undefined;
 if (!start) {
   console.error(`usage: node bench/gateway-processes.ts ${Object.keys(roles).join('|')}`);
   process.exit(2);
 }
-process.stdout.write(`ready ${await start()}\n`);
+const port = await start();
+if (port !== undefined) process.stdout.write(`ready ${port}\n`);

@@ -1,6 +1,7 @@
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
-import { runtimeSettings, serviceAddressSettings } from '@messenger/platform/runtime';
+import { runtimeSettings, serviceAddressSettings, workersSetting } from '@messenger/platform/runtime';
 import type { RateLimitBudgets } from './plugins/rate-limit/rate-limit.plugin.ts';
+import { UPSTREAM_TRANSPORTS } from './upstream/upstream.ts';
 
 /** Every setting of the gateway process; the only place its environment is read. */
 export const gatewaySettings = {
@@ -10,9 +11,14 @@ export const gatewaySettings = {
     description: 'Interface the HTTP server binds (0.0.0.0 in a container).',
   }),
   httpPort: setting.port('GATEWAY_HTTP_PORT', 8080, { description: 'HTTP port; 0 picks a free one.' }),
+  workers: workersSetting(
+    'GATEWAY_WORKERS',
+    'auto',
+    'Gateway processes sharing the HTTP port (node:cluster: a primary forks them, restarts one that dies, drains them on SIGTERM; /metrics shows them all); auto: one per CPU this process may use; 1: one process, no primary. With GATEWAY_SHARED_STATE=memory each worker keeps its own rate-limit counters and cache, so a client spread over N workers may get up to N times a budget; redis shares them.',
+  ),
   sharedState: setting.oneOf('GATEWAY_SHARED_STATE', ['memory', 'redis'], 'memory', {
     description:
-      'Rate-limit counters and response cache: this process only (embedded) or Redis (REDIS_URL) for all replicas.',
+      'Rate-limit counters and response cache: in process memory (embedded; per worker when GATEWAY_WORKERS > 1) or Redis (REDIS_URL) shared by all replicas and workers.',
   }),
   rateLimitDefaultPerMinute: setting.int(
     'GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE',
@@ -57,6 +63,10 @@ export const gatewaySettings = {
       description: 'Deadline of an upstream call when the client sends no Grpc-Timeout.',
     },
   ),
+  upstreamTransport: setting.oneOf('GATEWAY_UPSTREAM_TRANSPORT', UPSTREAM_TRANSPORTS, 'http2', {
+    description:
+      'gRPC client of unary upstream calls: http2 (lean node:http2 client, about a third of the CPU per call) or grpc-js.',
+  }),
   trustProxy: setting.bool('GATEWAY_TRUST_PROXY', false, {
     description: 'Take the client IP from X-Forwarded-For (only behind a trusted load balancer).',
   }),

@@ -9,6 +9,9 @@ import { loadUserConfig, type UserConfig } from '@messenger/user';
  * the one environment, so a variable means the same thing in both modes.
  * Adapter choices (stores, event bus, revocations, shared state) are fixed
  * to in-process; addresses between services are the ports actually bound.
+ * It is always one process: the `*_WORKERS` settings are read but not used,
+ * since the services' memory stores, the event bus and the signing key live
+ * in this process and a second one would have none of them.
  */
 export interface EmbeddedConfig {
   readonly auth: AuthConfig;

@@ -1,3 +1,4 @@
 // What every service process shares at start-up.
 export * from './auth-service-client.ts';
 export * from './service-runtime.ts';
+export * from './workers.ts';

@@ -13,6 +13,7 @@ import { type ClientPool, createClientPool } from '../grpc/client-pool.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
+import { type Listening, runWorkers, workerIdentity, workersSetting } from './workers.ts';
 
 /**
  * Settings every service process shares: where trust comes from, which event
@@ -89,7 +90,84 @@ export function grpcServiceSettings(service: string, defaultPort: number, holds:
     mongoDatabase: setting.string(`${prefix}_MONGODB_DATABASE`, service, {
       description: 'The database the service owns.',
     }),
+    workers: workersSetting(
+      `${prefix}_WORKERS`,
+      1,
+      `Processes serving this service on its port (node:cluster: a primary forks them, restarts one that dies, drains them on SIGTERM); auto: one per CPU; 1: one process, no primary. Each worker is a replica with its own outbox relay, consumers and connections; with ${prefix}_STORE, EVENT_BUS or REVOCATION_STORE on memory each worker has its own data (start-up warns). Default 1: Kubernetes scales a service by replicas.`,
+    ),
   } satisfies ConfigSpec;
+}
+
+/**
+ * The store `<PREFIX>_STORE` names: MongoDB, opened by `openMongo` from
+ * `<PREFIX>_MONGODB_URL` and `_DATABASE`, or a fresh one in memory.
+ */
+export async function openServiceStore<S>(
+  config: { readonly store: 'memory' | 'mongo'; readonly mongoUrl: string; readonly mongoDatabase: string },
+  openMongo: (url: string, database: string) => Promise<{ readonly store: S; close(): Promise<void> }>,
+  Memory: new () => S,
+): Promise<{ readonly store: S; close(): Promise<void> }> {
+  if (config.store === 'mongo') return openMongo(config.mongoUrl, config.mongoDatabase);
+  return { store: new Memory(), close: async () => {} };
+}
+
+/** What a gRPC service's worker started, for `runServiceWorkers`. */
+export interface StartedServiceParts {
+  readonly runtime: ServiceRuntime;
+  readonly running: { readonly port: number; stop(graceMs: number): Promise<void> };
+  readonly storage: { close(): Promise<void> };
+  /** More fields for the listening line. */
+  readonly fields?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A gRPC service's process, in `<PREFIX>_WORKERS` processes (`runWorkers`),
+ * each started by `start`. The group logs `<service> service listening`
+ * (port, store, event bus, then `fields`) once; a worker stops by draining
+ * its server (calls in flight get SHUTDOWN_GRACE_MS), then closing the
+ * runtime, then the store. The settings that keep state in one process's
+ * memory, and `perWorkerState` (e.g. auth's generated keys), are named in the
+ * primary's warning.
+ */
+export function runServiceWorkers(
+  group: {
+    readonly service: string;
+    readonly config: RuntimeConfig & { readonly workers: number; readonly store: string };
+    readonly perWorkerState?: readonly string[];
+  },
+  start: () => Promise<StartedServiceParts>,
+): Promise<Listening | undefined> {
+  const { service, config } = group;
+  const inMemory = [
+    config.store === 'memory' ? `${service.toUpperCase()}_STORE=memory` : undefined,
+    config.eventBus === 'memory' ? 'EVENT_BUS=memory' : undefined,
+    config.revocationStore === 'memory' ? 'REVOCATION_STORE=memory' : undefined,
+  ].filter((s) => s !== undefined);
+  const options = {
+    service,
+    workers: config.workers,
+    logLevel: config.logLevel,
+    shutdownGraceMs: config.shutdownGraceMs,
+    perWorkerState: [...inMemory, ...(group.perWorkerState ?? [])],
+  };
+  return runWorkers(options, async () => {
+    const { runtime, running, storage, fields } = await start();
+    return {
+      logger: runtime.logger,
+      listening: {
+        msg: `${service} service listening`,
+        port: running.port,
+        store: config.store,
+        eventBus: config.eventBus,
+        ...fields,
+      },
+      async stop() {
+        await running.stop(config.shutdownGraceMs);
+        await runtime.close();
+        await storage.close();
+      },
+    };
+  });
 }
 
 /** The shared secret a service exchanges for its own service token (auth's IssueServiceToken). */
@@ -144,8 +222,12 @@ export async function startServiceRuntime(
   config: RuntimeConfig,
   opts: ServiceRuntimeOptions = {},
 ): Promise<ServiceRuntime> {
-  const logger = createLogger({ level: config.logLevel, service });
-  const metrics = createMetrics();
+  // A worker of a process group (runWorkers) names itself on every line and
+  // serves the whole group's metrics.
+  const worker = workerIdentity();
+  const processLogger = createLogger({ level: config.logLevel, service });
+  const logger = worker ? processLogger.child(worker) : processLogger;
+  const metrics = createMetrics({ processGroup: worker !== undefined });
   const metricsServer =
     config.metricsPort > 0 ? await serveMetrics(metrics, { host: '0.0.0.0', port: config.metricsPort }) : undefined;
   const catalog = await loadMessengerCatalog();
