@@ -11,15 +11,10 @@
 
 import { randomUUID } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
+import { createGrpcUpstream, createHttp2Upstream, type Upstream } from '@messenger/api-gateway';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { createMetrics } from '@messenger/platform/metrics';
-// The transports themselves, not the gateway's package root: the bench
-// measures these two files and needs nothing else of the gateway (and
-// createHttp2Upstream is not exported there until it is wired into app.ts).
-import { createGrpcUpstream } from '../api-gateway/src/upstream/grpc-upstream.ts';
-import { createHttp2Upstream } from '../api-gateway/src/upstream/http2-upstream.ts';
-import type { Upstream } from '../api-gateway/src/upstream/upstream.ts';
 import { startRole } from './child-role.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 3);
