@@ -13,3 +13,4 @@ export type { OidcProviderConfig } from './oidc/openid-oidc-client.ts';
 export type { AuthStore } from './store/auth-store.ts';
 export { MemoryAuthStore } from './store/memory/memory-auth-store.ts';
 export { openMongoAuthStore } from './store/mongo/mongo-auth-store.ts';
+export { SqliteAuthStore } from './store/sqlite/sqlite-auth-store.ts';
