@@ -2,3 +2,4 @@
 // with ordered migrations and transactions, and the outbox in it.
 export { SqliteDatabase, SqliteOpenError, type SqliteSchema } from './database.ts';
 export { outboxSchema, SqliteOutbox } from './outbox.ts';
+export { SqliteRevocationList, type SqliteRevocationListOptions } from './revocation-list.ts';
