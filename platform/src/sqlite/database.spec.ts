@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteDatabase, SqliteOpenError } from './database.ts';
+import { lockDirectory, SqliteDatabase, SqliteOpenError } from './database.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -132,5 +132,21 @@ describe('SqliteDatabase', () => {
       expect((errorOf(() => db.transaction(() => db.transaction(() => 1))) as Error).message).toMatch(/do not nest/);
       expect((errorOf(() => db.afterCommit(() => {})) as Error).message).toMatch(/needs a transaction/);
     });
+  });
+});
+
+describe('lockDirectory', () => {
+  it('lets one holder have a directory at a time, naming the lock file to the next', () => {
+    const first = lockDirectory(dir);
+    try {
+      const error = errorOf(() => lockDirectory(dir));
+      expect(error).toBeInstanceOf(SqliteOpenError);
+      expect((error as Error).message).toBe(
+        `database ${join(dir, 'lock.db')}: database is locked (another process is using it: stop it, or give this one another data directory)`,
+      );
+    } finally {
+      first.release();
+    }
+    lockDirectory(dir).release();
   });
 });

@@ -4,7 +4,7 @@
 // match the Node ABI on every machine (and a prebuilt binary download at
 // install time), for the same synchronous API.
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
 /**
@@ -151,6 +151,46 @@ export class SqliteDatabase {
       });
     }
   }
+}
+
+/** A data directory held by this process; `release` lets another have it. */
+export interface DirectoryLock {
+  /** The file whose lock is held. */
+  readonly file: string;
+  release(): void;
+}
+
+/**
+ * Takes the exclusive lock of `dir/lock.db` (created when missing) and holds
+ * it until `release`, so that a second process cannot use the same data
+ * directory: each keeps state of its own in memory (its outbox relay, event
+ * bus) that the other's writes would bypass. The lock is the operating
+ * system's, so it ends with the process however it ends: no stale lock file.
+ * Fails at once with a `SqliteOpenError` naming the file when another process
+ * holds it. The data files themselves stay in normal locking mode, so
+ * `sqlite3 <file> .backup` works while the process runs.
+ */
+export function lockDirectory(dir: string): DirectoryLock {
+  const file = join(dir, 'lock.db');
+  let db: DatabaseSync | undefined;
+  try {
+    mkdirSync(dir, { recursive: true });
+    db = new DatabaseSync(file, { timeout: 0 });
+    db.exec('PRAGMA locking_mode = EXCLUSIVE');
+    // In EXCLUSIVE locking mode the lock a write transaction takes is kept after it ends.
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('COMMIT');
+  } catch (error) {
+    db?.close();
+    throw new SqliteOpenError(file, describe(error), { cause: error });
+  }
+  const held = db;
+  return {
+    file,
+    release: () => {
+      if (held.isOpen) held.close();
+    },
+  };
 }
 
 function describe(error: unknown): string {
