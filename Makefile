@@ -4,10 +4,11 @@ SHELL := /bin/bash
 NODE_BIN := $(shell ./scripts/ensure-node.sh)
 export PATH := $(CURDIR)/node_modules/.bin:$(NODE_BIN):$(PATH)
 
-.PHONY: help setup gen lint check-gen breaking test test-only run smoke bench
+.PHONY: help setup gen lint check-gen breaking test test-only run reset smoke bench
 
 help:
 	@echo "make run    - install what is missing, start the whole system (embedded mode)"
+	@echo "make reset  - delete the embedded mode's data (DATA_DIR, default .data); stop make run first"
 	@echo "make test   - install what is missing, start Redis + Kafka mock, run every check and test"
 	@echo "make smoke  - HTTP smoke test against a running system (GATEWAY_URL, default :8080)"
 	@echo "make gen    - regenerate gen/ from proto/"
@@ -55,9 +56,14 @@ test: setup lint check-gen breaking
 test-only:
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
-# The whole system in one process; Ctrl-C stops it cleanly.
+# The whole system in one process; Ctrl-C stops it cleanly. Accounts, sessions
+# and profiles are kept in DATA_DIR (default .data, git-ignored) across runs.
 run: setup
 	node embedded/src/main.ts
+
+# Deletes what `make run` keeps in DATA_DIR; refuses while it runs.
+reset: setup
+	node embedded/src/reset.ts
 
 # Over HTTP against a running system: `make smoke` (embedded or compose on
 # :8080) or `make smoke GATEWAY_URL=http://host:port`.

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs the smoke test against the embedded system (`make run`'s process) on
-# free ports, then stops it with SIGTERM and requires a clean exit.
+# free ports, with its data in a fresh temporary directory (never the
+# repository's .data), then stops it with SIGTERM and requires a clean exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log="$(mktemp)"
-trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
+data="$(mktemp -d)"
+trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"; rm -rf "$data"' EXIT
 
 GATEWAY_HTTP_PORT=0 AUTH_GRPC_PORT=0 USER_GRPC_PORT=0 SUBSCRIBER_GRPC_PORT=0 CHAT_GRPC_PORT=0 LOG_LEVEL=warn \
-  node embedded/src/main.ts >"$log" 2>&1 &
+  DATA_DIR="$data" node embedded/src/main.ts >"$log" 2>&1 &
 pid=$!
 
 for _ in $(seq 1 150); do

@@ -1,3 +1,3 @@
 // The whole system in one process, for `make run` and whole-system tests.
-export { type EmbeddedConfig, loadEmbeddedConfig } from './config.ts';
+export { type EmbeddedConfig, embeddedSettings, loadEmbeddedConfig } from './config.ts';
 export { type RunningSystem, type SystemOptions, startSystem } from './system.ts';

@@ -1,5 +1,11 @@
 // `make run`'s process: starts every service and the gateway, prints where
-// they listen and a ready line, serves a user over HTTP, and exits 0 on SIGTERM.
+// they listen, where its data lives and a ready line, serves a user over
+// HTTP, exits 0 on SIGTERM, and finds its accounts, sessions and profiles
+// again when started anew on the same data directory. Every run gets a data
+// directory of its own under the system's temporary directory.
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
@@ -9,8 +15,17 @@ import { service as healthService } from 'grpc-health-check';
 const here = dirname(fileURLToPath(import.meta.url));
 const Health = makeGenericClientConstructor(healthService, 'Health');
 
-it('starts the system, reports ready, registers and reads a user over HTTP, logs mail links, and stops cleanly', async () => {
-  const system = spawnNode(join(here, 'main.ts'), {
+let dataDir: string;
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'embedded-data-'));
+});
+afterEach(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** `make run` on free ports, with its data in `dataDir`. */
+const startEmbedded = (env: Record<string, string> = {}) =>
+  spawnNode(join(here, 'main.ts'), {
     PATH: process.env.PATH,
     LOG_LEVEL: 'warn',
     GATEWAY_HTTP_PORT: '0',
@@ -18,9 +33,16 @@ it('starts the system, reports ready, registers and reads a user over HTTP, logs
     USER_GRPC_PORT: '0',
     SUBSCRIBER_GRPC_PORT: '0',
     CHAT_GRPC_PORT: '0',
+    AUTH_SCRYPT_LOG_N: '12',
+    DATA_DIR: dataDir,
+    ...env,
   });
+
+it('starts the system, reports ready, registers and reads a user over HTTP, logs mail links, and stops cleanly', async () => {
+  const system = startEmbedded();
   try {
     await system.waitFor(/messenger ready/);
+    await system.waitFor(new RegExp(`^data\\s+${dataDir} \\(`, 'm'));
     for (const name of ['auth', 'user', 'subscriber', 'chat']) {
       const [, port] = await system.waitFor(new RegExp(`^${name}\\s+grpc://127\\.0\\.0\\.1:(\\d+)$`, 'm'));
       const client = new Health(`127.0.0.1:${port}`, credentials.createInsecure());
@@ -66,5 +88,125 @@ it('starts the system, reports ready, registers and reads a user over HTTP, logs
     await expect(system.stop()).resolves.toBe(0);
   } finally {
     await system.stop('SIGKILL');
+  }
+});
+
+interface Signed {
+  readonly tokens: { readonly accessToken: string; readonly refreshToken: string };
+  readonly user: { readonly userId: string };
+}
+
+/** A JSON call to the gateway: its status and body. */
+async function http(gateway: string, method: string, path: string, token?: string, body?: unknown) {
+  const response = await fetch(`${gateway}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The exit code of a process that exits on its own. */
+const exitCodeOf = async (system: ReturnType<typeof startEmbedded>): Promise<number | null> =>
+  system.child.exitCode ?? (await once(system.child, 'exit'))[0];
+
+const gatewayOf = async (system: ReturnType<typeof startEmbedded>) => {
+  await system.waitFor(/messenger ready/);
+  const [, url] = await system.waitFor(/^gateway\s+(http:\/\/127\.0\.0\.1:\d+)$/m);
+  return url ?? '';
+};
+
+it('keeps accounts, sessions, logouts and profiles in DATA_DIR across a restart', async () => {
+  const credentials = { email: 'grace@example.com', password: 'correct horse battery' };
+  let registered: Signed;
+  let loggedOut: Signed;
+
+  const first = startEmbedded();
+  try {
+    const gateway = await gatewayOf(first);
+    const created = await http(gateway, 'POST', '/v1/auth/register', undefined, { ...credentials, nickname: 'grace' });
+    expect(created.status).toBe(200);
+    registered = created.body as unknown as Signed;
+    const { userId } = registered.user;
+    const updated = await http(gateway, 'PATCH', `/v1/users/${userId}`, registered.tokens.accessToken, {
+      user: { about: 'wrote the first compiler' },
+      updateMask: 'about',
+    });
+    expect(updated.status).toBe(200);
+    // A second session, ended before the restart.
+    loggedOut = (await http(gateway, 'POST', '/v1/auth/login', undefined, credentials)).body as unknown as Signed;
+    expect((await http(gateway, 'POST', '/v1/auth/logout', loggedOut.tokens.accessToken, {})).status).toBe(200);
+    await expect(first.stop()).resolves.toBe(0);
+  } finally {
+    await first.stop('SIGKILL');
+  }
+  // The generated signing keys are kept for the owner's eyes only.
+  expect(statSync(join(dataDir, 'signing-keys.json')).mode & 0o777).toBe(0o600);
+
+  const second = startEmbedded();
+  try {
+    const gateway = await gatewayOf(second);
+    const { userId } = registered.user;
+    const login = await http(gateway, 'POST', '/v1/auth/login', undefined, credentials);
+    expect(login.status).toBe(200);
+    const signed = login.body as unknown as Signed;
+    expect(signed.user.userId).toBe(userId);
+    const profile = await http(gateway, 'GET', `/v1/users/${userId}`, signed.tokens.accessToken);
+    expect(profile).toMatchObject({
+      status: 200,
+      body: { user: { userId, nickname: 'grace', about: 'wrote the first compiler' } },
+    });
+    // Tokens issued before the restart: the session goes on, the ended one stays ended.
+    expect((await http(gateway, 'GET', `/v1/users/${userId}`, registered.tokens.accessToken)).status).toBe(200);
+    const refreshed = await http(gateway, 'POST', '/v1/auth/refresh', undefined, {
+      refreshToken: registered.tokens.refreshToken,
+    });
+    expect(refreshed.status).toBe(200);
+    expect((await http(gateway, 'GET', `/v1/users/${userId}`, loggedOut.tokens.accessToken)).status).toBe(401);
+    // The email and the nickname are still taken.
+    const again = await http(gateway, 'POST', '/v1/auth/register', undefined, { ...credentials, nickname: 'grace2' });
+    expect(again.status).toBe(409);
+    await expect(second.stop()).resolves.toBe(0);
+  } finally {
+    await second.stop('SIGKILL');
+  }
+});
+
+it('refuses to start on a damaged database file, naming it', async () => {
+  const file = join(dataDir, 'user.db');
+  writeFileSync(file, 'not a database, whatever its name says '.repeat(50));
+  const system = startEmbedded();
+  try {
+    await system.waitFor(
+      new RegExp(`^messenger cannot start: database ${file}: file is not a database \\(.*restore a backup`, 'm'),
+    );
+    await expect(exitCodeOf(system)).resolves.toBe(1);
+  } finally {
+    await system.stop('SIGKILL');
+  }
+});
+
+it('refuses to start on a data directory another process is using, naming its lock', async () => {
+  const first = startEmbedded();
+  try {
+    await first.waitFor(/messenger ready/);
+    const second = startEmbedded();
+    try {
+      await second.waitFor(
+        new RegExp(
+          `^messenger cannot start: database ${join(dataDir, 'lock.db')}: database is locked \\(another process`,
+          'm',
+        ),
+      );
+      await expect(exitCodeOf(second)).resolves.toBe(1);
+    } finally {
+      await second.stop('SIGKILL');
+    }
+    await expect(first.stop()).resolves.toBe(0);
+  } finally {
+    await first.stop('SIGKILL');
   }
 });

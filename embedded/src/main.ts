@@ -1,19 +1,32 @@
-// `make run`: the whole system in one process (see system.ts), its URLs and a
-// ready line on stdout, stopped cleanly by Ctrl-C or SIGTERM.
+// `make run`: the whole system in one process (see system.ts), its URLs, where
+// its data lives and a ready line on stdout, stopped cleanly by Ctrl-C or SIGTERM.
 import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
 import { createLogger } from '@messenger/platform/logger';
+import { SqliteOpenError } from '@messenger/platform/sqlite';
 import { loadEmbeddedConfig } from './config.ts';
-import { startSystem } from './system.ts';
+import { StorageError } from './storage.ts';
+import { type RunningSystem, startSystem } from './system.ts';
 
 const config = loadEmbeddedConfig(process.env);
 const logger = createLogger({ level: config.auth.logLevel, service: 'embedded' });
-const system = await startSystem(config, { logger });
+let system: RunningSystem;
+try {
+  system = await startSystem(config, { logger });
+} catch (error) {
+  // A data directory it cannot use (damaged or locked file, unreadable keys): one line naming the file, no stack.
+  if (!(error instanceof SqliteOpenError || error instanceof StorageError)) throw error;
+  process.stderr.write(`messenger cannot start: ${error.message}\n`);
+  process.exit(1);
+}
 
 const lines = [
   `gateway      ${system.gatewayUrl}`,
   `swagger ui   ${system.gatewayUrl}/docs`,
   `openapi      ${system.gatewayUrl}/openapi.json`,
   ...system.services.map((s) => `${s.name.padEnd(12)} grpc://${s.host}:${s.port}`),
+  system.dataDir === undefined
+    ? 'data         in memory (EMBEDDED_STORAGE=memory): lost on exit'
+    : `data         ${system.dataDir} (accounts, sessions, profiles; friendships, chats and messages stay in memory)`,
   'messenger ready (embedded mode)',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

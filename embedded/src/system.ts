@@ -1,10 +1,12 @@
 // The whole system in one process: every service on its own loopback gRPC
-// port, so real gRPC is exercised, with in-process stores, revocation list and
-// gateway state shared between them. The auth service's signing key ring is in
-// this process, so verifiers read it directly. The event bus is in-process
-// unless the caller passes another (whole-system tests pass the Kafka one).
+// port, so real gRPC is exercised. Auth's and user's stores, the revocation
+// list and the signing keys are those storage.ts opens (SQLite files in the
+// data directory, or memory); friendships, chats and the gateway's state are
+// in memory. The auth service's signing key ring is in this process, so
+// verifiers read it directly. The event bus is in-process unless the caller
+// passes another (whole-system tests pass the Kafka one).
 import { rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
-import { authPolicyDeps, grpcUserProfiles, MemoryAuthStore, startAuthService } from '@messenger/auth';
+import { authPolicyDeps, grpcUserProfiles, startAuthService } from '@messenger/auth';
 import {
   chatServiceOptionsOf,
   grpcUserProfiles as chatUserProfiles,
@@ -18,17 +20,15 @@ import {
   createLocalJwksSource,
   createTokenAuthenticator,
   createTokenSigner,
-  generateSigningKeyRing,
-  InMemoryRevocationList,
-  importSigningKeyRing,
 } from '@messenger/platform/auth';
 import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
 import { createClientPool } from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
 import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
-import { MemoryUserStore, startUserService } from '@messenger/user';
+import { startUserService } from '@messenger/user';
 import type { EmbeddedConfig } from './config.ts';
+import { openEmbeddedStorage } from './storage.ts';
 
 export interface SystemOptions {
   /** The event bus every part shares; default in-process. Closed by `stop()`. */
@@ -39,25 +39,24 @@ export interface SystemOptions {
 export interface RunningSystem {
   /** `http://host:port` of the gateway. */
   readonly gatewayUrl: string;
+  /** The absolute data directory (EMBEDDED_STORAGE=sqlite); undefined when everything is in memory. */
+  readonly dataDir: string | undefined;
   /** Where each gRPC service listens. */
   readonly services: readonly { readonly name: string; readonly host: string; readonly port: number }[];
-  /** Drains the gateway, then every service (callers first), then closes the shared adapters. */
+  /** Drains the gateway, then every service (callers first), then closes the shared adapters and the data files. */
   stop(): Promise<void>;
 }
 
 export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = {}): Promise<RunningSystem> {
   const { auth: authConfig, gateway: gatewayConfig } = config;
+  // First: a data directory that cannot be used stops the start before anything listens.
+  const storage = await openEmbeddedStorage(config);
   const logger = opts.logger ?? createLogger({ level: authConfig.logLevel, service: 'embedded' });
   const metrics = createMetrics();
   const catalog = await loadMessengerCatalog();
   const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: authConfig.grpcClientDeadlineMs });
   const bus = opts.bus ?? new InProcessEventBus({ log: logger });
-  const revocations = new InMemoryRevocationList();
-
-  const keys =
-    authConfig.signingKeys === 'generate'
-      ? await generateSigningKeyRing()
-      : await importSigningKeyRing(authConfig.signingKeys);
+  const { revocations, keys } = storage;
   const trust = {
     issuer: authConfig.tokenIssuer,
     audience: authConfig.tokenAudience,
@@ -71,7 +70,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
   const loopback = (host: string, port: number) => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
   const user = await startUserService(
-    { ...shared, logger: logger.child({ service: 'user' }), store: new MemoryUserStore() },
+    { ...shared, logger: logger.child({ service: 'user' }), store: storage.user },
     { host: config.user.grpcHost, port: config.user.grpcPort },
   );
   const userAddress = loopback(config.user.grpcHost, user.port);
@@ -79,7 +78,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     {
       ...shared,
       logger: logger.child({ service: 'auth' }),
-      store: new MemoryAuthStore(),
+      store: storage.auth,
       signer,
       keys,
       revocations,
@@ -134,6 +133,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
 
   return {
     gatewayUrl: gateway.url,
+    dataDir: storage.dataDir,
     services: [
       { name: 'auth', port: auth.port, host: authConfig.grpcHost },
       { name: 'user', port: user.port, host: config.user.grpcHost },
@@ -149,8 +149,8 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       await auth.stop(grace);
       await user.stop(grace);
       await bus.close();
-      revocations.close();
       pool.close();
+      storage.close();
     },
   };
 }

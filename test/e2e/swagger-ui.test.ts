@@ -18,6 +18,7 @@ describe('Swagger UI against the running system', () => {
   beforeAll(async () => {
     system = await startSystem(
       loadEmbeddedConfig({
+        EMBEDDED_STORAGE: 'memory',
         LOG_LEVEL: 'silent',
         GATEWAY_HTTP_PORT: '0',
         AUTH_GRPC_PORT: '0',

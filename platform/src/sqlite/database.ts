@@ -176,6 +176,8 @@ export function lockDirectory(dir: string): DirectoryLock {
   try {
     mkdirSync(dir, { recursive: true });
     db = new DatabaseSync(file, { timeout: 0 });
+    // The file holds no data: its journal may stay in memory, leaving no -journal file behind.
+    db.exec('PRAGMA journal_mode = MEMORY');
     db.exec('PRAGMA locking_mode = EXCLUSIVE');
     // In EXCLUSIVE locking mode the lock a write transaction takes is kept after it ends.
     db.exec('BEGIN EXCLUSIVE');

@@ -23,8 +23,9 @@ export interface KafkaSystem {
   stop(): Promise<void>;
 }
 
-/** Settings for the embedded system: free ports, quiet logs, generous credential rate limits. */
+/** Settings for the embedded system: free ports, data in memory (each test its own), quiet logs, generous credential rate limits. */
 export const SYSTEM_ENV = {
+  EMBEDDED_STORAGE: 'memory',
   AUTH_GRPC_PORT: '0',
   USER_GRPC_PORT: '0',
   SUBSCRIBER_GRPC_PORT: '0',
