@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigSpec, Setting } from '@messenger/platform/config';
 import { runtimeSettings, serviceAddressSettings } from '@messenger/platform/runtime';
+import { embeddedSettings } from '../embedded/src/config.ts';
 import { isPresent, loadSettings, PROCESSES, ROOT } from './deploy/processes.ts';
 
 export const OPERATIONS_MD = join(ROOT, 'docs', 'OPERATIONS.md');
@@ -83,7 +84,15 @@ export async function renderReference(): Promise<string> {
     out.push(notes.join(' '), '');
     if (own.length > 0) out.push(table(own), '');
   }
-  out.push(END);
+  out.push(
+    '### embedded — `node embedded/src/main.ts` (`make run`)',
+    '',
+    'Reads every setting of every process above (ports, log level, auth policy, gateway limits; the `*_STORE`, `*_WORKERS`, `EVENT_BUS` and `REVOCATION_STORE` settings do not apply), and its own:',
+    '',
+    table(Object.values(embeddedSettings as ConfigSpec)),
+    '',
+    END,
+  );
   return out.join('\n');
 }
 

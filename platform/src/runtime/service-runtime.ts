@@ -81,7 +81,7 @@ export function grpcServiceSettings(service: string, defaultPort: number, holds:
     }),
     grpcPort: setting.port(`${prefix}_GRPC_PORT`, defaultPort, { description: 'gRPC port; 0 picks a free one.' }),
     store: setting.oneOf(`${prefix}_STORE`, ['memory', 'mongo'], 'memory', {
-      description: `Where ${holds} live: in process memory (embedded mode, lost on exit) or MongoDB.`,
+      description: `Where ${holds} live when this service runs as its own process: in process memory (lost on exit) or MongoDB. The embedded mode ignores it (EMBEDDED_STORAGE).`,
     }),
     mongoUrl: setting.string(`${prefix}_MONGODB_URL`, 'mongodb://127.0.0.1:27017/?replicaSet=rs0', {
       description: `MongoDB connection string (a replica set: writes use transactions); used when ${prefix}_STORE=mongo.`,

@@ -13,7 +13,7 @@ export const authSettings = {
   ...grpcServiceSettings('auth', 50051, 'accounts and sessions'),
   signingKeys: setting.string('AUTH_SIGNING_KEYS', 'generate', {
     description:
-      'The token signing keys: a JWK set of EC P-256 private keys, `{"keys": [active, next, ...published]}`, shared by every auth replica so tokens survive restarts; rotate by setting `[next, new, old]` and dropping `old` 20 minutes later. `generate` (embedded mode): a fresh ring at each start.',
+      'The token signing keys: a JWK set of EC P-256 private keys, `{"keys": [active, next, ...published]}`, shared by every auth replica so tokens survive restarts; rotate by setting `[next, new, old]` and dropping `old` 20 minutes later. `generate`: a fresh ring at each start (the embedded mode with EMBEDDED_STORAGE=sqlite generates one once and keeps it in DATA_DIR).',
     secret: true,
   }),
   accessTokenTtlSeconds: setting.int(
