@@ -4,7 +4,7 @@
 // again when started anew on the same data directory. Every run gets a data
 // directory of its own under the system's temporary directory.
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,12 +15,15 @@ import { service as healthService } from 'grpc-health-check';
 const here = dirname(fileURLToPath(import.meta.url));
 const Health = makeGenericClientConstructor(healthService, 'Health');
 
+let root: string;
+/** Not created beforehand: the process creates it. */
 let dataDir: string;
 beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), 'embedded-data-'));
+  root = mkdtempSync(join(tmpdir(), 'embedded-data-'));
+  dataDir = join(root, 'data');
 });
 afterEach(() => {
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 });
 
 /** `make run` on free ports, with its data in `dataDir`. */
@@ -143,7 +146,8 @@ it('keeps accounts, sessions, logouts and profiles in DATA_DIR across a restart'
   } finally {
     await first.stop('SIGKILL');
   }
-  // The generated signing keys are kept for the owner's eyes only.
+  // The data directory and the generated signing keys are for the owner's eyes only.
+  expect(statSync(dataDir).mode & 0o777).toBe(0o700);
   expect(statSync(join(dataDir, 'signing-keys.json')).mode & 0o777).toBe(0o600);
 
   const second = startEmbedded();
@@ -177,6 +181,7 @@ it('keeps accounts, sessions, logouts and profiles in DATA_DIR across a restart'
 
 it('refuses to start on a damaged database file, naming it', async () => {
   const file = join(dataDir, 'user.db');
+  mkdirSync(dataDir);
   writeFileSync(file, 'not a database, whatever its name says '.repeat(50));
   const system = startEmbedded();
   try {

@@ -3,7 +3,7 @@
 // (auth.db, user.db, revocations.db), the signing keys next to them, and
 // lock.db, held while the process runs. Friendships, chats and messages are
 // not among them yet: their stores stay in memory in both modes.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AuthStore, MemoryAuthStore, SqliteAuthStore } from '@messenger/auth';
 import {
@@ -64,6 +64,8 @@ export async function openEmbeddedStorage(config: EmbeddedConfig): Promise<Embed
     for (const part of opened.reverse()) part.close();
   };
   try {
+    // Owner only: the files hold password hashes and the signing keys. An existing directory keeps its mode.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const lock = lockDirectory(dir);
     opened.push({ close: () => lock.release() });
     const auth = SqliteAuthStore.open(join(dir, 'auth.db'));
