@@ -115,10 +115,6 @@ export class SqliteDatabase {
     return this.#db.prepare(sql);
   }
 
-  exec(sql: string): void {
-    this.#db.exec(sql);
-  }
-
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }

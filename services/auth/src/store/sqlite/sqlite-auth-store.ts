@@ -25,7 +25,7 @@ import { type AuthStore, PROCESSED_EVENT_RETENTION_MS } from '../auth-store.ts';
  * milliseconds since the epoch. A session, its tokens and an account's
  * identities go with their account (foreign keys, ON DELETE CASCADE).
  */
-export const authSchema: SqliteSchema = {
+const authSchema: SqliteSchema = {
   name: 'auth',
   migrations: [
     `CREATE TABLE accounts (id TEXT PRIMARY KEY, email TEXT NOT NULL, email_key TEXT NOT NULL UNIQUE,

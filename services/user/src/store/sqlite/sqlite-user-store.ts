@@ -9,7 +9,7 @@ import type { UserStore } from '../user-store.ts';
  * index: SQLite compares TEXT bytewise (BINARY collation), which for ASCII
  * nicknames is the memory and MongoDB adapters' order.
  */
-export const userSchema: SqliteSchema = {
+const userSchema: SqliteSchema = {
   name: 'user',
   migrations: [
     'CREATE TABLE users (id TEXT PRIMARY KEY, nickname TEXT NOT NULL, nickname_lower TEXT NOT NULL UNIQUE, ' +
