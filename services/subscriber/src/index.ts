@@ -6,3 +6,4 @@ export type { UserDirectory } from './domain/user-directory.ts';
 export type { FriendshipStore } from './store/friendship-store.ts';
 export { MemoryFriendshipStore } from './store/memory/memory-friendship-store.ts';
 export { openMongoFriendshipStore } from './store/mongo/mongo-friendship-store.ts';
+export { SqliteFriendshipStore } from './store/sqlite/sqlite-friendship-store.ts';

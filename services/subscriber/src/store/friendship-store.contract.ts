@@ -1,6 +1,6 @@
 // The behaviour every FriendshipStore adapter must show; run by
-// memory-friendship-store.spec.ts always and by mongo-friendship-store.spec.ts
-// when MONGODB_URL is set. The adapters get their events through the
+// memory-friendship-store.spec.ts and sqlite-friendship-store.spec.ts always
+// and by mongo-friendship-store.spec.ts when MONGODB_URL is set. The adapters get their events through the
 // service's own encoding, so the outbox entries checked here are those
 // production writes.
 import { randomUUID } from 'node:crypto';

@@ -4,7 +4,7 @@ import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
 import type { FriendshipEvent } from '../domain/friendship.ts';
 import type { FriendshipStorage } from '../domain/friendship-storage.ts';
 
-/** What an adapter (MemoryFriendshipStore, MongoFriendshipStore) implements, and what startSubscriberService takes. */
+/** What an adapter (MemoryFriendshipStore, MongoFriendshipStore, SqliteFriendshipStore) implements, and what startSubscriberService takes. */
 export interface FriendshipStore extends FriendshipStorage<OutboxEntry> {
   /** The events written with the changes, for the relay to publish. */
   readonly outbox: OutboxSource;

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Friendship } from '../../domain/friendship.ts';
+import { friendshipEventEntry } from '../../events/friendship-events.ts';
+import { friendshipStoreContract } from '../friendship-store.contract.ts';
+import { withEventEncoding } from '../friendship-store.ts';
+import { SqliteFriendshipStore } from './sqlite-friendship-store.ts';
+
+friendshipStoreContract('SqliteFriendshipStore', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-friendship-store-'));
+  const store = SqliteFriendshipStore.open(join(dir, 'subscriber.db'));
+  return {
+    store,
+    close: async () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteFriendshipStore file', () => {
+  it('keeps friendships, processed event ids and unpublished events across a reopen of its file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-friendship-store-'));
+    const file = join(dir, 'subscriber.db');
+    try {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const t = new Date('2025-01-02T03:04:05.678Z');
+      const friends: Friendship = {
+        requesterId: a,
+        addresseeId: b,
+        state: 'confirmed',
+        createTime: t,
+        updateTime: new Date(t.getTime() + 1000),
+        version: 2,
+      };
+      const request: Friendship = { ...friends, addresseeId: c, state: 'pending', updateTime: t, version: 1 };
+      const first = SqliteFriendshipStore.open(file);
+      const encoded = withEventEncoding(first, friendshipEventEntry);
+      await encoded.insert(friends, [{ kind: 'confirmed', after: friends, time: t, requestId: 'r' }]);
+      await encoded.insert(request, [{ kind: 'requested', after: request, time: t, requestId: 'r' }]);
+      const eventId = randomUUID();
+      await expect(first.removeAllOf(randomUUID(), eventId, t, () => [])).resolves.toEqual({
+        applied: true,
+        removed: 0,
+      });
+      first.close();
+
+      const second = SqliteFriendshipStore.open(file);
+      try {
+        await expect(second.get(b, a)).resolves.toEqual(friends);
+        await expect(second.listFor(a, undefined, undefined, 10)).resolves.toEqual([friends, request]);
+        await expect(second.listFor(c, 'incoming', undefined, 10)).resolves.toEqual([request]);
+        await expect(second.removeAllOf(randomUUID(), eventId, t, () => [])).resolves.toEqual({
+          applied: false,
+          removed: 0,
+        });
+        expect((await second.outbox.pendingEvents(10)).map((e) => e.envelope.type)).toEqual([
+          'subscriber.friendship.confirmed',
+          'subscriber.friendship.requested',
+        ]);
+      } finally {
+        second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,220 @@
+import type { OutboxEntry } from '@messenger/platform/events';
+import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
+import { type Friendship, pairIdOf, pairIdOfFriendship, type ViewStatus } from '../../domain/friendship.ts';
+import { listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
+import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendship-store.ts';
+
+/**
+ * One row per unordered pair, keyed by the pair id (so the pair is unique by
+ * the primary key). `list_key` is `listKeyOf`, the unique list order.
+ *
+ * The two list indexes make every `listFor` a few index ranges already in
+ * list order: a user is either the requester or the addressee of a record,
+ * and the status they see is the state plus that side (`statusSeenBy`), so
+ * (side id, state, list_key) gives one range per side and state, read
+ * backwards from the cursor with the page's limit.
+ *
+ * `processed_events` remembers consumed event ids; its time index finds
+ * those past the retention to forget them.
+ */
+const friendshipSchema: SqliteSchema = {
+  name: 'friendship',
+  migrations: [
+    'CREATE TABLE friendships (pair_id TEXT PRIMARY KEY, requester_id TEXT NOT NULL, addressee_id TEXT NOT NULL, ' +
+      "state TEXT NOT NULL CHECK (state IN ('pending', 'confirmed')), create_time INTEGER NOT NULL, " +
+      'update_time INTEGER NOT NULL, version INTEGER NOT NULL, list_key TEXT NOT NULL) STRICT;' +
+      'CREATE INDEX friendships_requester_list ON friendships (requester_id, state, list_key);' +
+      'CREATE INDEX friendships_addressee_list ON friendships (addressee_id, state, list_key);' +
+      'CREATE TABLE processed_events (event_id TEXT PRIMARY KEY, processed_at INTEGER NOT NULL) STRICT;' +
+      'CREATE INDEX processed_events_time ON processed_events (processed_at);',
+  ],
+};
+
+interface FriendshipRow {
+  requester_id: string;
+  addressee_id: string;
+  state: 'pending' | 'confirmed';
+  create_time: number;
+  update_time: number;
+  version: number;
+}
+
+const COLUMNS = 'requester_id, addressee_id, state, create_time, update_time, version, list_key';
+
+type Side = 'requester_id' | 'addressee_id';
+type State = Friendship['state'];
+
+/** The (side, state) ranges that hold the records a user sees with a status; all of them for no status. */
+const RANGES: Record<ViewStatus | 'all', readonly (readonly [Side, State])[]> = {
+  all: [
+    ['requester_id', 'pending'],
+    ['requester_id', 'confirmed'],
+    ['addressee_id', 'pending'],
+    ['addressee_id', 'confirmed'],
+  ],
+  confirmed: [
+    ['requester_id', 'confirmed'],
+    ['addressee_id', 'confirmed'],
+  ],
+  outgoing: [['requester_id', 'pending']],
+  incoming: [['addressee_id', 'pending']],
+};
+
+/**
+ * Greater than every list key: they start with an ISO 8601 time, whose first
+ * character is a digit (or a sign for years beyond 9999), all below '~'.
+ */
+const AFTER_ALL = '~';
+
+/**
+ * Friendships in a SQLite file (embedded mode): each write, its checks and
+ * its outbox entries in one transaction. One process owns the file, so a
+ * check (version, processed event) and the change it guards cannot
+ * interleave with another write.
+ */
+export class SqliteFriendshipStore implements FriendshipStore {
+  readonly outbox: SqliteOutbox;
+  readonly #db: SqliteDatabase;
+  readonly #get;
+  readonly #insert;
+  readonly #update;
+  readonly #delete;
+  readonly #ofUser;
+  readonly #deleteOfUser;
+  readonly #isProcessed;
+  readonly #recordProcessed;
+  readonly #forgetProcessed;
+  readonly #list: Record<ViewStatus | 'all', ReturnType<SqliteDatabase['prepare']>>;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    this.outbox = new SqliteOutbox(db);
+    this.#get = db.prepare(`SELECT ${COLUMNS} FROM friendships WHERE pair_id = ?`);
+    this.#insert = db.prepare(
+      `INSERT INTO friendships (pair_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    this.#update = db.prepare(
+      'UPDATE friendships SET requester_id = ?, addressee_id = ?, state = ?, create_time = ?, update_time = ?, ' +
+        'version = ?, list_key = ? WHERE pair_id = ? AND version = ?',
+    );
+    this.#delete = db.prepare('DELETE FROM friendships WHERE pair_id = ? AND version = ?');
+    this.#ofUser = db.prepare(`SELECT ${COLUMNS} FROM friendships WHERE requester_id = ? OR addressee_id = ?`);
+    this.#deleteOfUser = db.prepare('DELETE FROM friendships WHERE requester_id = ? OR addressee_id = ?');
+    this.#isProcessed = db.prepare('SELECT 1 AS found FROM processed_events WHERE event_id = ?');
+    this.#recordProcessed = db.prepare('INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)');
+    this.#forgetProcessed = db.prepare('DELETE FROM processed_events WHERE processed_at < ?');
+    const list = (ranges: readonly (readonly [Side, State])[]) =>
+      db.prepare(
+        `${ranges
+          .map(
+            ([side, state]) =>
+              `SELECT * FROM (SELECT ${COLUMNS} FROM friendships WHERE ${side} = :user AND state = '${state}' ` +
+              'AND list_key < :after ORDER BY list_key DESC LIMIT :limit)',
+          )
+          .join(' UNION ALL ')} ORDER BY list_key DESC LIMIT :limit`,
+      );
+    this.#list = {
+      all: list(RANGES.all),
+      confirmed: list(RANGES.confirmed),
+      outgoing: list(RANGES.outgoing),
+      incoming: list(RANGES.incoming),
+    };
+  }
+
+  /** Opens (creating or migrating) the store's file, `subscriber.db` in the data directory. */
+  static open(file: string): SqliteFriendshipStore {
+    return new SqliteFriendshipStore(SqliteDatabase.open(file, [outboxSchema, friendshipSchema]));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  async get(userA: string, userB: string): Promise<Friendship | undefined> {
+    const row = this.#get.get(pairIdOf(userA, userB)) as FriendshipRow | undefined;
+    return row && fromRow(row);
+  }
+
+  async insert(friendship: Friendship, entries: readonly OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      const f = friendship;
+      const inserted = this.#insert.run(pairIdOfFriendship(f), ...rowValues(f));
+      if (inserted.changes === 0) throw new StoreError('duplicate', 'the pair has a record');
+      this.outbox.append(entries);
+    });
+  }
+
+  async update(friendship: Friendship, entries: readonly OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      const updated = this.#update.run(
+        ...rowValues(friendship),
+        pairIdOfFriendship(friendship),
+        friendship.version - 1,
+      );
+      if (updated.changes === 0) throw new StoreError('conflict', 'the record changed or is gone');
+      this.outbox.append(entries);
+    });
+  }
+
+  async delete(friendship: Friendship, version: number, entries: readonly OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      if (this.#delete.run(pairIdOfFriendship(friendship), version).changes === 0) {
+        throw new StoreError('conflict', 'the record changed or is gone');
+      }
+      this.outbox.append(entries);
+    });
+  }
+
+  async removeAllOf(
+    userId: string,
+    eventId: string,
+    now: Date,
+    events: (removed: readonly Friendship[]) => readonly OutboxEntry[],
+  ): Promise<{ applied: boolean; removed: number }> {
+    return this.#db.transaction(() => {
+      // Forgotten once past the retention, as the memory store and MongoDB's TTL index do.
+      this.#forgetProcessed.run(now.getTime() - PROCESSED_EVENT_RETENTION_MS);
+      if (this.#isProcessed.get(eventId)) return { applied: false, removed: 0 };
+      const removed = (this.#ofUser.all(userId, userId) as unknown as FriendshipRow[]).map(fromRow);
+      const entries = events(removed);
+      this.#deleteOfUser.run(userId, userId);
+      this.#recordProcessed.run(eventId, now.getTime());
+      this.outbox.append(entries);
+      return { applied: true, removed: removed.length };
+    });
+  }
+
+  async listFor(
+    userId: string,
+    status: ViewStatus | undefined,
+    after: string | undefined,
+    limit: number,
+  ): Promise<Friendship[]> {
+    const rows = this.#list[status ?? 'all'].all({ user: userId, after: after ?? AFTER_ALL, limit });
+    return (rows as unknown as FriendshipRow[]).map(fromRow);
+  }
+}
+
+/** The columns after `pair_id`, in `COLUMNS` order. */
+function rowValues(f: Friendship): [string, string, string, number, number, number, string] {
+  return [
+    f.requesterId,
+    f.addresseeId,
+    f.state,
+    f.createTime.getTime(),
+    f.updateTime.getTime(),
+    f.version,
+    listKeyOf(f),
+  ];
+}
+
+function fromRow(row: FriendshipRow): Friendship {
+  return {
+    requesterId: row.requester_id,
+    addresseeId: row.addressee_id,
+    state: row.state,
+    createTime: new Date(row.create_time),
+    updateTime: new Date(row.update_time),
+    version: row.version,
+  };
+}
