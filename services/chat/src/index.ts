@@ -13,3 +13,4 @@ export type { ChatLimits } from './domain/use-case-context.ts';
 export type { ChatStore } from './store/chat-store.ts';
 export { MemoryChatStore } from './store/memory/memory-chat-store.ts';
 export { openMongoChatStore } from './store/mongo/mongo-chat-store.ts';
+export { SqliteChatStore } from './store/sqlite/sqlite-chat-store.ts';

@@ -1,6 +1,6 @@
 // The behaviour every ChatStore adapter must show; run by
-// memory-chat-store.spec.ts always and by mongo-chat-store.spec.ts when
-// MONGODB_URL is set. The adapters get their events through the service's
+// memory-chat-store.spec.ts and sqlite-chat-store.spec.ts always and by
+// mongo-chat-store.spec.ts when MONGODB_URL is set. The adapters get their events through the service's
 // own encoding, so the outbox entries checked here are those production writes.
 import { randomUUID } from 'node:crypto';
 import { ChatMembersChanged, MessageCreated } from '@messenger/gen/messenger/chat/v1/events';

@@ -4,7 +4,7 @@ import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
 import type { ChatEvent } from '../domain/chat.ts';
 import type { ChatStorage } from '../domain/chat-storage.ts';
 
-/** What an adapter (MemoryChatStore, MongoChatStore) implements, and what startChatService takes. */
+/** What an adapter (MemoryChatStore, MongoChatStore, SqliteChatStore) implements, and what startChatService takes. */
 export interface ChatStore extends ChatStorage<OutboxEntry> {
   /** The events written with the changes, for the relay to publish; it wakes the relay on commit. */
   readonly outbox: OutboxSource;

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
+import { chatEventEntry } from '../../events/chat-events.ts';
+import { chatStoreContract } from '../chat-store.contract.ts';
+import { withEventEncoding } from '../chat-store.ts';
+import { SqliteChatStore } from './sqlite-chat-store.ts';
+
+chatStoreContract('SqliteChatStore', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+  const store = SqliteChatStore.open(join(dir, 'chat.db'));
+  return {
+    store,
+    close: async () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteChatStore file', () => {
+  it('keeps chats, history, read positions and unpublished events across a reopen of its file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const t = new Date('2025-01-02T03:04:05.678Z');
+      const member = (userId: string) => ({
+        userId,
+        role: 'member' as const,
+        nickname: `n_${userId.slice(0, 8)}`,
+        avatarUrl: '',
+        joinTime: t,
+        profileTime: t,
+      });
+      const chat: Chat = {
+        id: randomUUID(),
+        type: 'direct',
+        title: '',
+        ownerId: '',
+        directKey: directKeyOf(a, b),
+        members: [member(a), member(b)],
+        createTime: t,
+        lastActivityTime: t,
+        lastSequence: 0,
+        version: 1,
+      };
+      const post = (store: SqliteChatStore, senderId: string, text: string, clientMessageId: string = randomUUID()) =>
+        withEventEncoding(store, chatEventEntry).appendMessage(
+          { id: randomUUID(), chatId: chat.id, senderId, clientMessageId, text, createTime: new Date() },
+          (message, memberIds) => messageCreated(message, memberIds, 'r'),
+        );
+
+      const first = SqliteChatStore.open(file);
+      await withEventEncoding(first, chatEventEntry).createChat(chat, [
+        { kind: 'chat_created', chat, time: t, requestId: 'r' },
+      ]);
+      await post(first, a, 'one');
+      const second = await post(first, b, 'two', 'client-2');
+      await first.markRead(chat.id, a, 1);
+      first.close();
+
+      const reopened = SqliteChatStore.open(file);
+      try {
+        await expect(reopened.findDirectChat(directKeyOf(b, a))).resolves.toMatchObject({
+          id: chat.id,
+          members: chat.members,
+          lastSequence: 2,
+        });
+        expect((await reopened.listMessages(chat.id, undefined, 10)).map((m) => [m.sequence, m.text])).toEqual([
+          [2, 'two'],
+          [1, 'one'],
+        ]);
+        await expect(reopened.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 1]]));
+        await expect(reopened.countUnread(chat.id, a, 1, 100)).resolves.toBe(1);
+        // The same client message id after the reopen is still the same message; a new one takes sequence 3.
+        await expect(post(reopened, b, 'two again', 'client-2')).resolves.toEqual({
+          kind: 'existing',
+          message: second.kind === 'created' ? second.message : undefined,
+        });
+        await expect(post(reopened, a, 'three')).resolves.toMatchObject({ kind: 'created', message: { sequence: 3 } });
+        expect((await reopened.outbox.pendingEvents(10)).map((e) => e.envelope.type)).toEqual([
+          'chat.chat.created',
+          'chat.message.created',
+          'chat.message.created',
+          'chat.message.created',
+        ]);
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

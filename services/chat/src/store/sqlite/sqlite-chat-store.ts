@@ -1,0 +1,402 @@
+import type { OutboxEntry } from '@messenger/platform/events';
+import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
+import type { Chat, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
+import {
+  type ActivityCursor,
+  type AppendResult,
+  type MessageDraft,
+  postedMessage,
+  StoreError,
+} from '../../domain/chat-storage.ts';
+import type { ChatStore } from '../chat-store.ts';
+
+/**
+ * Tables, and the query each index serves:
+ * - `chats`: one row per chat, its members (with their profile copies) as
+ *   JSON. `direct_key` is NULL for a group and UNIQUE otherwise, so the
+ *   pair's one direct chat is both enforced and found by that index.
+ * - `chat_members` (user_id, chat_id), the primary key of a table without
+ *   rowid: the index of "a user's chats". `chatIdsOf` reads one range of it
+ *   in id order; `listChatsOf` reads the same range and sorts those chats by
+ *   activity. It holds no activity time on purpose: a message then updates
+ *   one chat row, never a row per member, which in a large group would cost
+ *   a thousand index rewrites per message; the price is a sort of one user's
+ *   chats per list page, small in the embedded mode.
+ * - `messages`: primary key (chat_id, sequence) is history (one range read
+ *   backwards), the newest message and unread counting (one range above the
+ *   read position); `messages_client` (chat_id, sender_id,
+ *   client_message_id, unique) makes posting idempotent; `messages_id`
+ *   finds a message by id. A rowid table: texts of a few KB would spread a
+ *   clustered (without rowid) table's index pages thin.
+ * - `reads` (user_id, chat_id), primary key of a table without rowid: a
+ *   user's read positions in a page of chats, one lookup each.
+ */
+const chatSchema: SqliteSchema = {
+  name: 'chat',
+  migrations: [
+    "CREATE TABLE chats (id TEXT PRIMARY KEY, type TEXT NOT NULL CHECK (type IN ('direct', 'group')), " +
+      'title TEXT NOT NULL, owner_id TEXT NOT NULL, direct_key TEXT UNIQUE, members TEXT NOT NULL, ' +
+      'create_time INTEGER NOT NULL, last_activity_time INTEGER NOT NULL, last_sequence INTEGER NOT NULL, ' +
+      'version INTEGER NOT NULL) STRICT;' +
+      'CREATE TABLE chat_members (user_id TEXT NOT NULL, chat_id TEXT NOT NULL REFERENCES chats (id), ' +
+      'PRIMARY KEY (user_id, chat_id)) STRICT, WITHOUT ROWID;' +
+      'CREATE TABLE messages (chat_id TEXT NOT NULL REFERENCES chats (id), sequence INTEGER NOT NULL, ' +
+      'id TEXT NOT NULL, sender_id TEXT NOT NULL, client_message_id TEXT NOT NULL, text TEXT NOT NULL, ' +
+      'create_time INTEGER NOT NULL, edit_time INTEGER, deleted INTEGER NOT NULL, version INTEGER NOT NULL, ' +
+      'PRIMARY KEY (chat_id, sequence)) STRICT;' +
+      'CREATE UNIQUE INDEX messages_client ON messages (chat_id, sender_id, client_message_id);' +
+      'CREATE UNIQUE INDEX messages_id ON messages (id);' +
+      'CREATE TABLE reads (user_id TEXT NOT NULL, chat_id TEXT NOT NULL, read_sequence INTEGER NOT NULL, ' +
+      'PRIMARY KEY (user_id, chat_id)) STRICT, WITHOUT ROWID;',
+  ],
+};
+
+interface ChatRow {
+  id: string;
+  type: ChatType;
+  title: string;
+  owner_id: string;
+  direct_key: string | null;
+  members: string;
+  create_time: number;
+  last_activity_time: number;
+  last_sequence: number;
+  version: number;
+}
+
+/** A member as the `members` JSON keeps it: times in epoch milliseconds. */
+interface MemberJson {
+  userId: string;
+  role: MemberRole;
+  nickname: string;
+  avatarUrl: string;
+  joinTime: number;
+  profileTime?: number;
+}
+
+interface MessageRow {
+  chat_id: string;
+  sequence: number;
+  id: string;
+  sender_id: string;
+  client_message_id: string;
+  text: string;
+  create_time: number;
+  edit_time: number | null;
+  deleted: number;
+  version: number;
+}
+
+const CHAT_COLUMNS =
+  'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version';
+const MESSAGE_COLUMNS =
+  'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version';
+/** Above every time and sequence: the bound of a first page. */
+const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Chats, messages and read positions in a SQLite file (embedded mode): each
+ * write, its checks and its outbox entries in one transaction. One process
+ * owns the file and a transaction runs without awaiting, so posts to a chat
+ * take its sequences one after the other: no gaps, no repeats. The outbox
+ * is one sequence in commit order, which keeps every chat's events in order.
+ */
+export class SqliteChatStore implements ChatStore {
+  readonly outbox: SqliteOutbox;
+  readonly #db: SqliteDatabase;
+  readonly #insertChat;
+  readonly #getChat;
+  readonly #findDirect;
+  readonly #updateChat;
+  readonly #addMember;
+  readonly #removeMember;
+  readonly #listChats;
+  readonly #chatIds;
+  readonly #byClientId;
+  readonly #insertMessage;
+  readonly #advanceChat;
+  readonly #getMessage;
+  readonly #messagesAt;
+  readonly #history;
+  readonly #updateMessage;
+  readonly #readPositions;
+  readonly #markRead;
+  readonly #countUnread;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    this.outbox = new SqliteOutbox(db);
+    // A taken id or direct key inserts nothing: `duplicate`.
+    this.#insertChat = db.prepare(
+      `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    this.#getChat = db.prepare(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ?`);
+    this.#findDirect = db.prepare(`SELECT ${CHAT_COLUMNS} FROM chats WHERE direct_key = ?`);
+    // The chat's own fields only: the sequence and activity belong to posts.
+    this.#updateChat = db.prepare(
+      'UPDATE chats SET title = ?, owner_id = ?, members = ?, version = ? WHERE id = ? AND version = ?',
+    );
+    this.#addMember = db.prepare('INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    this.#removeMember = db.prepare('DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?');
+    this.#listChats = db.prepare(
+      `SELECT ${CHAT_COLUMNS.replace(/(\w+)/g, 'c.$1')} FROM chat_members m JOIN chats c ON c.id = m.chat_id ` +
+        'WHERE m.user_id = :user AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
+        'ORDER BY c.last_activity_time DESC, c.id DESC LIMIT :limit',
+    );
+    this.#chatIds = db.prepare(
+      'SELECT chat_id FROM chat_members WHERE user_id = ? AND chat_id > ? ORDER BY chat_id LIMIT ?',
+    );
+    this.#byClientId = db.prepare(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
+    );
+    this.#insertMessage = db.prepare(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // Activity never moves back, whatever the clock did.
+    this.#advanceChat = db.prepare(
+      'UPDATE chats SET last_sequence = ?, last_activity_time = max(last_activity_time, ?) WHERE id = ?',
+    );
+    this.#getMessage = db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ? AND chat_id = ?`);
+    this.#messagesAt = db.prepare(
+      `SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')} FROM json_each(?) r JOIN messages m ` +
+        "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
+    );
+    this.#history = db.prepare(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
+    );
+    this.#updateMessage = db.prepare(
+      'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ? ' +
+        'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
+    );
+    this.#readPositions = db.prepare(
+      'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
+    );
+    this.#markRead = db.prepare(
+      'INSERT INTO reads (user_id, chat_id, read_sequence) VALUES (?, ?, max(?, 0)) ' +
+        'ON CONFLICT DO UPDATE SET read_sequence = max(read_sequence, excluded.read_sequence) RETURNING read_sequence',
+    );
+    this.#countUnread = db.prepare(
+      'SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE chat_id = ? AND sequence > ? AND sender_id <> ? ' +
+        'AND deleted = 0 LIMIT ?)',
+    );
+  }
+
+  /** Opens (creating or migrating) the store's file, `chat.db` in the data directory. */
+  static open(file: string): SqliteChatStore {
+    return new SqliteChatStore(SqliteDatabase.open(file, [outboxSchema, chatSchema]));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      const inserted = this.#insertChat.run(
+        chat.id,
+        chat.type,
+        chat.title,
+        chat.ownerId,
+        chat.directKey === '' ? null : chat.directKey,
+        membersJson(chat.members),
+        chat.createTime.getTime(),
+        chat.lastActivityTime.getTime(),
+        chat.lastSequence,
+        chat.version,
+      );
+      if (inserted.changes === 0) throw new StoreError('duplicate', 'the chat exists, or its pair has a direct chat');
+      for (const m of chat.members) this.#addMember.run(m.userId, chat.id);
+      this.outbox.append(entries);
+    });
+  }
+
+  async getChat(chatId: string): Promise<Chat | undefined> {
+    const row = this.#getChat.get(chatId) as ChatRow | undefined;
+    return row && fromChatRow(row);
+  }
+
+  async findDirectChat(directKey: string): Promise<Chat | undefined> {
+    const row = this.#findDirect.get(directKey) as ChatRow | undefined;
+    return row && fromChatRow(row);
+  }
+
+  async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      const before = this.#getChat.get(chat.id) as ChatRow | undefined;
+      const updated = this.#updateChat.run(
+        chat.title,
+        chat.ownerId,
+        membersJson(chat.members),
+        chat.version,
+        chat.id,
+        chat.version - 1,
+      );
+      if (!before || updated.changes === 0) throw new StoreError('conflict', 'the chat changed or is gone');
+      const now = new Set(chat.members.map((m) => m.userId));
+      for (const m of JSON.parse(before.members) as MemberJson[]) {
+        if (!now.has(m.userId)) this.#removeMember.run(m.userId, chat.id);
+      }
+      for (const id of now) this.#addMember.run(id, chat.id);
+      this.outbox.append(entries);
+    });
+  }
+
+  async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
+    const rows = this.#listChats.all({
+      user: userId,
+      time: after?.lastActivityTime.getTime() ?? ABOVE_ALL,
+      id: after?.chatId ?? '',
+      limit,
+    });
+    return (rows as unknown as ChatRow[]).map(fromChatRow);
+  }
+
+  async chatIdsOf(userId: string, afterId: string | undefined, limit: number): Promise<string[]> {
+    const rows = this.#chatIds.all(userId, afterId ?? '', limit) as { chat_id: string }[];
+    return rows.map((r) => r.chat_id);
+  }
+
+  async appendMessage(
+    draft: MessageDraft,
+    entryOf: (message: Message, memberIds: readonly string[]) => OutboxEntry,
+  ): Promise<AppendResult> {
+    return this.#db.transaction((): AppendResult => {
+      const row = this.#getChat.get(draft.chatId) as ChatRow | undefined;
+      const memberIds = row ? (JSON.parse(row.members) as MemberJson[]).map((m) => m.userId) : [];
+      if (!row || !memberIds.includes(draft.senderId)) return { kind: 'not_member' };
+      const existing = this.#byClientId.get(draft.chatId, draft.senderId, draft.clientMessageId) as
+        | MessageRow
+        | undefined;
+      if (existing) return { kind: 'existing', message: fromMessageRow(existing) };
+      const message = postedMessage(draft, row.last_sequence + 1);
+      const entry = entryOf(message, memberIds);
+      this.#insertMessage.run(...messageValues(message));
+      this.#advanceChat.run(message.sequence, draft.createTime.getTime(), draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'created', message };
+    });
+  }
+
+  async getMessage(chatId: string, messageId: string): Promise<Message | undefined> {
+    const row = this.#getMessage.get(messageId, chatId) as MessageRow | undefined;
+    return row && fromMessageRow(row);
+  }
+
+  async messagesAt(refs: readonly { readonly chatId: string; readonly sequence: number }[]): Promise<Message[]> {
+    if (refs.length === 0) return [];
+    const rows = this.#messagesAt.all(JSON.stringify(refs.map((r) => ({ chatId: r.chatId, sequence: r.sequence }))));
+    return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
+  async listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]> {
+    const rows = this.#history.all(chatId, beforeSequence ?? ABOVE_ALL, limit);
+    return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
+  async updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      const updated = this.#updateMessage.run(
+        message.text,
+        message.editTime?.getTime() ?? null,
+        message.deleted ? 1 : 0,
+        message.version,
+        message.chatId,
+        message.sequence,
+        message.id,
+        message.version - 1,
+      );
+      if (updated.changes === 0) throw new StoreError('conflict', 'the message changed or is gone');
+      this.outbox.append(entries);
+    });
+  }
+
+  async readPositions(userId: string, chatIds: readonly string[]): Promise<Map<string, number>> {
+    const positions = new Map(chatIds.map((id) => [id, 0]));
+    if (chatIds.length === 0) return positions;
+    const rows = this.#readPositions.all(userId, JSON.stringify(chatIds)) as {
+      chat_id: string;
+      read_sequence: number;
+    }[];
+    for (const row of rows) positions.set(row.chat_id, row.read_sequence);
+    return positions;
+  }
+
+  async markRead(chatId: string, userId: string, upTo: number): Promise<number> {
+    // One statement: atomic on its own.
+    return (this.#markRead.get(userId, chatId, upTo) as { read_sequence: number }).read_sequence;
+  }
+
+  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
+    return (this.#countUnread.get(chatId, afterSequence, userId, cap) as { n: number }).n;
+  }
+}
+
+function membersJson(members: readonly Member[]): string {
+  return JSON.stringify(
+    members.map(
+      (m): MemberJson => ({
+        userId: m.userId,
+        role: m.role,
+        nickname: m.nickname,
+        avatarUrl: m.avatarUrl,
+        joinTime: m.joinTime.getTime(),
+        ...(m.profileTime ? { profileTime: m.profileTime.getTime() } : {}),
+      }),
+    ),
+  );
+}
+
+function fromChatRow(row: ChatRow): Chat {
+  return {
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    ownerId: row.owner_id,
+    directKey: row.direct_key ?? '',
+    members: (JSON.parse(row.members) as MemberJson[]).map(
+      (m): Member => ({
+        userId: m.userId,
+        role: m.role,
+        nickname: m.nickname,
+        avatarUrl: m.avatarUrl,
+        joinTime: new Date(m.joinTime),
+        profileTime: m.profileTime === undefined ? undefined : new Date(m.profileTime),
+      }),
+    ),
+    createTime: new Date(row.create_time),
+    lastActivityTime: new Date(row.last_activity_time),
+    lastSequence: row.last_sequence,
+    version: row.version,
+  };
+}
+
+/** The values of `MESSAGE_COLUMNS`, in order. */
+function messageValues(
+  m: Message,
+): [string, number, string, string, string, string, number, number | null, number, number] {
+  return [
+    m.chatId,
+    m.sequence,
+    m.id,
+    m.senderId,
+    m.clientMessageId,
+    m.text,
+    m.createTime.getTime(),
+    m.editTime?.getTime() ?? null,
+    m.deleted ? 1 : 0,
+    m.version,
+  ];
+}
+
+function fromMessageRow(row: MessageRow): Message {
+  return {
+    id: row.id,
+    chatId: row.chat_id,
+    sequence: row.sequence,
+    senderId: row.sender_id,
+    clientMessageId: row.client_message_id,
+    text: row.text,
+    createTime: new Date(row.create_time),
+    editTime: row.edit_time === null ? undefined : new Date(row.edit_time),
+    deleted: row.deleted === 1,
+    version: row.version,
+  };
+}
