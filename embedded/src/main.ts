@@ -19,6 +19,9 @@ try {
   process.exit(1);
 }
 
+// Before the ready line: a signal sent as soon as it is read must find the handler, not end the process uncleanly.
+exitOnShutdownSignal(logger, () => system.stop());
+
 const lines = [
   `gateway      ${system.gatewayUrl}`,
   `swagger ui   ${system.gatewayUrl}/docs`,
@@ -30,5 +33,3 @@ const lines = [
   'messenger ready (embedded mode)',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
-
-exitOnShutdownSignal(logger, () => system.stop());
