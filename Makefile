@@ -56,8 +56,9 @@ test: setup lint check-gen breaking
 test-only:
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
-# The whole system in one process; Ctrl-C stops it cleanly. Accounts, sessions
-# and profiles are kept in DATA_DIR (default .data, git-ignored) across runs.
+# The whole system in one process; Ctrl-C stops it cleanly. Accounts, sessions,
+# profiles, friendships, chats and messages are kept in DATA_DIR (default
+# .data, git-ignored) across runs.
 run: setup
 	node embedded/src/main.ts
 

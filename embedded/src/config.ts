@@ -9,7 +9,7 @@ import { loadUserConfig, type UserConfig } from '@messenger/user';
 export const embeddedSettings = {
   storage: setting.oneOf('EMBEDDED_STORAGE', ['sqlite', 'memory'], 'sqlite', {
     description:
-      'Embedded mode only. sqlite: accounts, sessions, revoked sessions, the signing keys and profiles are kept in DATA_DIR and survive a restart (friendships, chats and messages stay in memory); memory: everything is lost on exit (tests that need isolation).',
+      'Embedded mode only. sqlite: accounts, sessions, revoked sessions, the signing keys, profiles, friendships, chats, messages and read positions are kept in DATA_DIR and survive a restart; memory: everything is lost on exit (tests that need isolation).',
   }),
   dataDir: setting.string('DATA_DIR', './.data', {
     description:
@@ -24,9 +24,9 @@ export const embeddedSettings = {
  * EMBEDDED_STORAGE, not by the services' `<SVC>_STORE`; the event bus and
  * the gateway's state are in-process; addresses between services are the
  * ports actually bound. It is always one process: the `*_WORKERS` settings
- * are read but not used, since the event bus, the outbox relays and the
- * stores still in memory live in this process and a second one would have
- * none of them.
+ * are read but not used, since the event bus and the outbox relays live in
+ * this process (and, with EMBEDDED_STORAGE=memory, the stores) and a second
+ * one would have none of them.
  */
 export interface EmbeddedConfig {
   readonly embedded: ConfigOf<typeof embeddedSettings>;

@@ -1,10 +1,12 @@
 // `make run`'s process: starts every service and the gateway, prints where
 // they listen, where its data lives and a ready line, serves a user over
-// HTTP, exits 0 on SIGTERM, and finds its accounts, sessions and profiles
-// again when started anew on the same data directory. Every run gets a data
+// HTTP, exits 0 on SIGTERM, and finds its accounts, sessions, profiles,
+// friendships, chats and messages again when started anew on the same data
+// directory. Every run gets a data
 // directory of its own under the system's temporary directory.
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +114,40 @@ async function http(gateway: string, method: string, path: string, token?: strin
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+interface Message {
+  readonly sequence: string;
+  readonly text: string;
+}
+
+/** Creates a chat (or finds the pair's direct chat) over HTTP: its id. */
+async function createChat(gateway: string, token: string, body: unknown): Promise<string> {
+  const created = await http(gateway, 'POST', '/v1/chats', token, body);
+  expect(created.status).toBe(200);
+  return (created.body as { chat: { chatId: string } }).chat.chatId;
+}
+
+/** Sends a message over HTTP: the message stored. */
+async function send(gateway: string, token: string, chatId: string, text: string, clientMessageId: string) {
+  const sent = await http(gateway, 'POST', `/v1/chats/${chatId}/messages`, token, { clientMessageId, text });
+  expect(sent.status).toBe(200);
+  return (sent.body as { message: Message }).message;
+}
+
+/** A chat's history over HTTP, newest first. */
+async function history(gateway: string, token: string, chatId: string): Promise<Message[]> {
+  const listed = await http(gateway, 'GET', `/v1/chats/${chatId}/messages`, token);
+  expect(listed.status).toBe(200);
+  return (listed.body as { messages: Message[] }).messages;
+}
+
+/** A chat list's (chat id, unread count, last message text), in list order. */
+function summaries(body: unknown): [string, number, string][] {
+  const { chats } = body as {
+    chats: { chat: { chatId: string }; unreadCount?: string; lastMessage?: { text: string } }[];
+  };
+  return chats.map((c) => [c.chat.chatId, Number(c.unreadCount ?? 0), c.lastMessage?.text ?? '']);
+}
+
 /** The exit code of a process that exits on its own. */
 const exitCodeOf = async (system: ReturnType<typeof startEmbedded>): Promise<number | null> =>
   system.child.exitCode ?? (await once(system.child, 'exit'))[0];
@@ -122,10 +158,24 @@ const gatewayOf = async (system: ReturnType<typeof startEmbedded>) => {
   return url ?? '';
 };
 
-it('keeps accounts, sessions, logouts and profiles in DATA_DIR across a restart', async () => {
+it('keeps accounts, sessions, logouts, profiles, friendships, chats and messages in DATA_DIR across a restart', async () => {
   const credentials = { email: 'grace@example.com', password: 'correct horse battery' };
   let registered: Signed;
   let loggedOut: Signed;
+  let friend: Signed;
+  let direct: string;
+  let group: string;
+  /** The friend's chat list and the direct chat's history as they were before the restart. */
+  let chatsBefore: unknown;
+  let historyBefore: Message[];
+  /** Client message ids: a repeat after the restart must find the same message. */
+  const clientIds = {
+    one: randomUUID(),
+    two: randomUUID(),
+    three: randomUUID(),
+    welcome: randomUUID(),
+    four: randomUUID(),
+  };
 
   const first = startEmbedded();
   try {
@@ -142,6 +192,40 @@ it('keeps accounts, sessions, logouts and profiles in DATA_DIR across a restart'
     // A second session, ended before the restart.
     loggedOut = (await http(gateway, 'POST', '/v1/auth/login', undefined, credentials)).body as unknown as Signed;
     expect((await http(gateway, 'POST', '/v1/auth/logout', loggedOut.tokens.accessToken, {})).status).toBe(200);
+
+    // Grace and Ada become friends, share a direct chat and a group, and write in both; Ada reads the first message.
+    const ada = await http(gateway, 'POST', '/v1/auth/register', undefined, {
+      email: 'ada@example.com',
+      password: 'correct horse battery',
+      nickname: 'ada',
+    });
+    friend = ada.body as unknown as Signed;
+    const [grace, adaToken] = [registered.tokens.accessToken, friend.tokens.accessToken];
+    expect((await http(gateway, 'POST', `/v1/friends/${friend.user.userId}`, grace, {})).status).toBe(200);
+    expect((await http(gateway, 'POST', `/v1/friends/${userId}/confirm`, adaToken, {})).status).toBe(200);
+    direct = await createChat(gateway, grace, { type: 'CHAT_TYPE_DIRECT', memberIds: [friend.user.userId] });
+    group = await createChat(gateway, grace, {
+      type: 'CHAT_TYPE_GROUP',
+      memberIds: [friend.user.userId],
+      title: 'compilers',
+    });
+    await send(gateway, grace, direct, 'one', clientIds.one);
+    await send(gateway, adaToken, direct, 'two', clientIds.two);
+    await send(gateway, grace, direct, 'three', clientIds.three);
+    await send(gateway, grace, group, 'welcome', clientIds.welcome);
+    const read = await http(gateway, 'POST', `/v1/chats/${direct}/read`, adaToken, { upToSequence: 1 });
+    expect(read.status).toBe(200);
+    chatsBefore = (await http(gateway, 'GET', '/v1/chats', adaToken)).body;
+    expect(summaries(chatsBefore)).toEqual([
+      [group, 1, 'welcome'],
+      [direct, 1, 'three'],
+    ]);
+    historyBefore = await history(gateway, adaToken, direct);
+    expect(historyBefore.map((m) => [m.sequence, m.text])).toEqual([
+      ['3', 'three'],
+      ['2', 'two'],
+      ['1', 'one'],
+    ]);
     await expect(first.stop()).resolves.toBe(0);
   } finally {
     await first.stop('SIGKILL');
@@ -173,10 +257,60 @@ it('keeps accounts, sessions, logouts and profiles in DATA_DIR across a restart'
     // The email and the nickname are still taken.
     const again = await http(gateway, 'POST', '/v1/auth/register', undefined, { ...credentials, nickname: 'grace2' });
     expect(again.status).toBe(409);
+
+    // The friendship, both chats with their order, last messages and unread counts, and the history are all there.
+    const [grace, adaToken] = [registered.tokens.accessToken, friend.tokens.accessToken];
+    const friends = await http(gateway, 'GET', '/v1/friends', grace);
+    expect(friends).toMatchObject({
+      status: 200,
+      body: { friendships: [{ userId: friend.user.userId, status: 'FRIENDSHIP_STATUS_CONFIRMED' }] },
+    });
+    expect((await http(gateway, 'GET', '/v1/chats', adaToken)).body).toEqual(chatsBefore);
+    expect(await history(gateway, adaToken, direct)).toEqual(historyBefore);
+    // The pair still has its one direct chat; a repeated client message id is still the same message.
+    await expect(createChat(gateway, adaToken, { type: 'CHAT_TYPE_DIRECT', memberIds: [userId] })).resolves.toBe(
+      direct,
+    );
+    await expect(send(gateway, grace, direct, 'one', clientIds.one)).resolves.toEqual(historyBefore[2]);
+    // A new message continues the chat's sequence, and Ada's unread count grows by one.
+    await expect(send(gateway, grace, direct, 'four', clientIds.four)).resolves.toMatchObject({ sequence: '4' });
+    expect((await history(gateway, adaToken, direct)).map((m) => [m.sequence, m.text])).toEqual([
+      ['4', 'four'],
+      ['3', 'three'],
+      ['2', 'two'],
+      ['1', 'one'],
+    ]);
+    expect(summaries((await http(gateway, 'GET', '/v1/chats', adaToken)).body)).toEqual([
+      [direct, 2, 'four'],
+      [group, 1, 'welcome'],
+    ]);
     await expect(second.stop()).resolves.toBe(0);
   } finally {
     await second.stop('SIGKILL');
   }
+});
+
+it('make reset deletes every file the embedded mode wrote into DATA_DIR, and nothing else', async () => {
+  const system = startEmbedded();
+  try {
+    await system.waitFor(/messenger ready/);
+    await expect(system.stop()).resolves.toBe(0);
+  } finally {
+    await system.stop('SIGKILL');
+  }
+  expect(readdirSync(dataDir)).toEqual(
+    expect.arrayContaining(['auth.db', 'user.db', 'subscriber.db', 'chat.db', 'revocations.db', 'signing-keys.json']),
+  );
+  writeFileSync(join(dataDir, 'notes.txt'), 'not the messenger’s');
+
+  const reset = spawnNode(join(here, 'reset.ts'), { PATH: process.env.PATH, DATA_DIR: dataDir });
+  try {
+    await reset.waitFor(/^reset: deleted \d+ files from .*; left what it does not own: notes\.txt$/m);
+    await expect(exitCodeOf(reset)).resolves.toBe(0);
+  } finally {
+    await reset.stop('SIGKILL');
+  }
+  expect(readdirSync(dataDir)).toEqual(['notes.txt']);
 });
 
 it('refuses to start on a damaged database file, naming it', async () => {

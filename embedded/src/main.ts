@@ -29,7 +29,7 @@ const lines = [
   ...system.services.map((s) => `${s.name.padEnd(12)} grpc://${s.host}:${s.port}`),
   system.dataDir === undefined
     ? 'data         in memory (EMBEDDED_STORAGE=memory): lost on exit'
-    : `data         ${system.dataDir} (accounts, sessions, profiles; friendships, chats and messages stay in memory)`,
+    : `data         ${system.dataDir} (accounts, sessions, profiles, friendships, chats, messages)`,
   'messenger ready (embedded mode)',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

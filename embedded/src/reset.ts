@@ -1,5 +1,6 @@
 // `make reset`: deletes the embedded mode's data (DATA_DIR, default ./.data):
-// every account, session, revoked session, profile and the signing keys.
+// every account, session, revoked session, profile, friendship, chat and
+// message, and the signing keys.
 // Refuses while a `make run` holds the directory, and deletes only the files
 // the embedded mode writes, so a DATA_DIR pointing at the wrong directory
 // loses nothing else.
@@ -10,7 +11,8 @@ import { lockDirectory, SqliteOpenError } from '@messenger/platform/sqlite';
 import { embeddedSettings } from './config.ts';
 
 /** What the embedded mode writes into its data directory (SQLite adds -wal, -shm and -journal files). */
-const OURS = /^(auth|user|revocations|lock)\.db(-wal|-shm|-journal)?$|^signing-keys\.json(\.\d+\.tmp)?$/;
+const OURS =
+  /^(auth|user|subscriber|chat|revocations|lock)\.db(-wal|-shm|-journal)?$|^signing-keys\.json(\.\d+\.tmp)?$/;
 
 const dir = resolve(loadConfig(embeddedSettings, process.env).dataDir);
 if (!existsSync(dir)) {

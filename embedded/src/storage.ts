@@ -1,11 +1,11 @@
 // Where the embedded mode keeps what must survive a restart: with
 // EMBEDDED_STORAGE=sqlite, one SQLite file per owner in the data directory
-// (auth.db, user.db, revocations.db), the signing keys next to them, and
-// lock.db, held while the process runs. Friendships, chats and messages are
-// not among them yet: their stores stay in memory in both modes.
+// (auth.db, user.db, subscriber.db, chat.db, revocations.db), the signing
+// keys next to them, and lock.db, held while the process runs.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AuthStore, MemoryAuthStore, SqliteAuthStore } from '@messenger/auth';
+import { type ChatStore, MemoryChatStore, SqliteChatStore } from '@messenger/chat';
 import {
   generateSigningKeyRing,
   InMemoryRevocationList,
@@ -14,6 +14,7 @@ import {
   type SigningKeyRing,
 } from '@messenger/platform/auth';
 import { lockDirectory, SqliteRevocationList } from '@messenger/platform/sqlite';
+import { type FriendshipStore, MemoryFriendshipStore, SqliteFriendshipStore } from '@messenger/subscriber';
 import { MemoryUserStore, SqliteUserStore, type UserStore } from '@messenger/user';
 import type { EmbeddedConfig } from './config.ts';
 
@@ -22,6 +23,8 @@ export interface EmbeddedStorage {
   readonly dataDir: string | undefined;
   readonly auth: AuthStore;
   readonly user: UserStore;
+  readonly subscriber: FriendshipStore;
+  readonly chat: ChatStore;
   readonly revocations: RevocationList;
   readonly keys: SigningKeyRing;
   /** Closes the files and releases the data directory; after every service has stopped. */
@@ -52,6 +55,8 @@ export async function openEmbeddedStorage(config: EmbeddedConfig): Promise<Embed
       dataDir: undefined,
       auth: new MemoryAuthStore(),
       user: new MemoryUserStore(),
+      subscriber: new MemoryFriendshipStore(),
+      chat: new MemoryChatStore(),
       revocations,
       keys: configuredKeys ? await importSigningKeyRing(configuredKeys) : await generateSigningKeyRing(),
       close: () => revocations.close(),
@@ -72,10 +77,14 @@ export async function openEmbeddedStorage(config: EmbeddedConfig): Promise<Embed
     opened.push(auth);
     const user = SqliteUserStore.open(join(dir, 'user.db'));
     opened.push(user);
+    const subscriber = SqliteFriendshipStore.open(join(dir, 'subscriber.db'));
+    opened.push(subscriber);
+    const chat = SqliteChatStore.open(join(dir, 'chat.db'));
+    opened.push(chat);
     const revocations = SqliteRevocationList.open(join(dir, 'revocations.db'));
     opened.push(revocations);
     const keys = configuredKeys ? await importSigningKeyRing(configuredKeys) : await dataDirKeys(dir);
-    return { dataDir: dir, auth, user, revocations, keys, close: closeAll };
+    return { dataDir: dir, auth, user, subscriber, chat, revocations, keys, close: closeAll };
   } catch (error) {
     closeAll();
     throw error;

@@ -1,17 +1,16 @@
 // The whole system in one process: every service on its own loopback gRPC
-// port, so real gRPC is exercised. Auth's and user's stores, the revocation
+// port, so real gRPC is exercised. Every service's store, the revocation
 // list and the signing keys are those storage.ts opens (SQLite files in the
-// data directory, or memory); friendships, chats and the gateway's state are
-// in memory. The auth service's signing key ring is in this process, so
-// verifiers read it directly. The event bus is in-process unless the caller
-// passes another (whole-system tests pass the Kafka one).
+// data directory, or memory); the gateway's state is in memory. The auth
+// service's signing key ring is in this process, so verifiers read it
+// directly. The event bus is in-process unless the caller passes another
+// (whole-system tests pass the Kafka one).
 import { rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
 import { authPolicyDeps, grpcUserProfiles, startAuthService } from '@messenger/auth';
 import {
   chatServiceOptionsOf,
   grpcUserProfiles as chatUserProfiles,
   grpcFriendshipChecker,
-  MemoryChatStore,
   startChatService,
 } from '@messenger/chat';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
@@ -25,7 +24,7 @@ import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
 import { createClientPool } from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
+import { grpcUserDirectory, startSubscriberService } from '@messenger/subscriber';
 import { startUserService } from '@messenger/user';
 import type { EmbeddedConfig } from './config.ts';
 import { openEmbeddedStorage } from './storage.ts';
@@ -91,7 +90,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     {
       ...shared,
       logger: logger.child({ service: 'subscriber' }),
-      store: new MemoryFriendshipStore(),
+      store: storage.subscriber,
       users: grpcUserDirectory({ pool, address: userAddress, tokens: serviceTokens('subscriber') }),
     },
     { host: config.subscriber.grpcHost, port: config.subscriber.grpcPort },
@@ -101,7 +100,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     {
       ...shared,
       logger: logger.child({ service: 'chat' }),
-      store: new MemoryChatStore(),
+      store: storage.chat,
       users: chatUserProfiles({ pool, address: userAddress, tokens: serviceTokens('chat') }),
       friends: grpcFriendshipChecker({ pool, address: subscriberAddress, tokens: serviceTokens('chat') }),
       options: chatServiceOptionsOf(config.chat),
