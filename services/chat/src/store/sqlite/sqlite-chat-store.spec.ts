@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { withEventEncoding } from '../chat-store.ts';
-import { SqliteChatStore } from './sqlite-chat-store.ts';
+import { CHAT_SQL, SqliteChatStore } from './sqlite-chat-store.ts';
 
 chatStoreContract('SqliteChatStore', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
@@ -89,6 +90,49 @@ describe('SqliteChatStore file', () => {
         ]);
       } finally {
         reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteChatStore statements', () => {
+  it('reads and writes through indexes: no statement scans a table', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      SqliteChatStore.open(file).close();
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        const plan = (sql: string) =>
+          db
+            .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+            .all()
+            .map((row) => String(row.detail));
+        const scans = Object.entries(CHAT_SQL).flatMap(([name, sql]) =>
+          plan(sql)
+            .filter((line) => /^SCAN (?!\(subquery)(?!.* VIRTUAL TABLE)/.test(line))
+            .map((line) => `${name}: ${line}`),
+        );
+        expect(scans).toEqual([]);
+        // A user's chats: one range of chat_members, each chat by its key.
+        expect(plan(CHAT_SQL.listChats)).toEqual(
+          expect.arrayContaining([
+            'SEARCH m USING PRIMARY KEY (user_id=?)',
+            expect.stringMatching(/^SEARCH c .*\(id=\?\)/),
+          ]),
+        );
+        // History and unread counts: one range of (chat_id, sequence).
+        expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
+        expect(plan(CHAT_SQL.countUnread)).toContainEqual(expect.stringMatching(/\(chat_id=\? AND sequence>\?\)$/));
+        expect(plan(CHAT_SQL.getMessage)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+        expect(plan(CHAT_SQL.findDirect)).toEqual([expect.stringMatching(/\(direct_key=\?\)$/)]);
+        expect(plan(CHAT_SQL.byClientId)).toEqual([
+          expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),
+        ]);
+      } finally {
+        db.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

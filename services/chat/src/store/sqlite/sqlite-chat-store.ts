@@ -95,6 +95,46 @@ const MESSAGE_COLUMNS =
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
 /**
+ * Every statement the store runs, prepared once when it opens; the spec
+ * checks that none of them scans a whole table.
+ */
+export const CHAT_SQL = {
+  // A taken id or direct key inserts nothing: `duplicate`.
+  insertChat: `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  getChat: `SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ?`,
+  findDirect: `SELECT ${CHAT_COLUMNS} FROM chats WHERE direct_key = ?`,
+  // The chat's own fields only: the sequence and activity belong to posts.
+  updateChat: 'UPDATE chats SET title = ?, owner_id = ?, members = ?, version = ? WHERE id = ? AND version = ?',
+  addMember: 'INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+  removeMember: 'DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?',
+  listChats:
+    `SELECT ${CHAT_COLUMNS.replace(/(\w+)/g, 'c.$1')} FROM chat_members m JOIN chats c ON c.id = m.chat_id ` +
+    'WHERE m.user_id = :user AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
+    'ORDER BY c.last_activity_time DESC, c.id DESC LIMIT :limit',
+  chatIds: 'SELECT chat_id FROM chat_members WHERE user_id = ? AND chat_id > ? ORDER BY chat_id LIMIT ?',
+  byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // Activity never moves back, whatever the clock did.
+  advanceChat: 'UPDATE chats SET last_sequence = ?, last_activity_time = max(last_activity_time, ?) WHERE id = ?',
+  getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ? AND chat_id = ?`,
+  messagesAt:
+    `SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')} FROM json_each(?) r JOIN messages m ` +
+    "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
+  history: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
+  updateMessage:
+    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ? ' +
+    'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
+  readPositions:
+    'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
+  markRead:
+    'INSERT INTO reads (user_id, chat_id, read_sequence) VALUES (?, ?, max(?, 0)) ' +
+    'ON CONFLICT DO UPDATE SET read_sequence = max(read_sequence, excluded.read_sequence) RETURNING read_sequence',
+  countUnread:
+    'SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE chat_id = ? AND sequence > ? AND sender_id <> ? ' +
+    'AND deleted = 0 LIMIT ?)',
+} as const;
+
+/**
  * Chats, messages and read positions in a SQLite file (embedded mode): each
  * write, its checks and its outbox entries in one transaction. One process
  * owns the file and a transaction runs without awaiting, so posts to a chat
@@ -126,57 +166,24 @@ export class SqliteChatStore implements ChatStore {
   constructor(db: SqliteDatabase) {
     this.#db = db;
     this.outbox = new SqliteOutbox(db);
-    // A taken id or direct key inserts nothing: `duplicate`.
-    this.#insertChat = db.prepare(
-      `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    );
-    this.#getChat = db.prepare(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ?`);
-    this.#findDirect = db.prepare(`SELECT ${CHAT_COLUMNS} FROM chats WHERE direct_key = ?`);
-    // The chat's own fields only: the sequence and activity belong to posts.
-    this.#updateChat = db.prepare(
-      'UPDATE chats SET title = ?, owner_id = ?, members = ?, version = ? WHERE id = ? AND version = ?',
-    );
-    this.#addMember = db.prepare('INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
-    this.#removeMember = db.prepare('DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?');
-    this.#listChats = db.prepare(
-      `SELECT ${CHAT_COLUMNS.replace(/(\w+)/g, 'c.$1')} FROM chat_members m JOIN chats c ON c.id = m.chat_id ` +
-        'WHERE m.user_id = :user AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
-        'ORDER BY c.last_activity_time DESC, c.id DESC LIMIT :limit',
-    );
-    this.#chatIds = db.prepare(
-      'SELECT chat_id FROM chat_members WHERE user_id = ? AND chat_id > ? ORDER BY chat_id LIMIT ?',
-    );
-    this.#byClientId = db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-    );
-    this.#insertMessage = db.prepare(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    // Activity never moves back, whatever the clock did.
-    this.#advanceChat = db.prepare(
-      'UPDATE chats SET last_sequence = ?, last_activity_time = max(last_activity_time, ?) WHERE id = ?',
-    );
-    this.#getMessage = db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ? AND chat_id = ?`);
-    this.#messagesAt = db.prepare(
-      `SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')} FROM json_each(?) r JOIN messages m ` +
-        "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
-    );
-    this.#history = db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
-    );
-    this.#updateMessage = db.prepare(
-      'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ? ' +
-        'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
-    );
-    this.#readPositions = db.prepare(
-      'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
-    );
-    this.#markRead = db.prepare(
-      'INSERT INTO reads (user_id, chat_id, read_sequence) VALUES (?, ?, max(?, 0)) ' +
-        'ON CONFLICT DO UPDATE SET read_sequence = max(read_sequence, excluded.read_sequence) RETURNING read_sequence',
-    );
-    this.#countUnread = db.prepare(
-      'SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE chat_id = ? AND sequence > ? AND sender_id <> ? ' +
-        'AND deleted = 0 LIMIT ?)',
-    );
+    this.#insertChat = db.prepare(CHAT_SQL.insertChat);
+    this.#getChat = db.prepare(CHAT_SQL.getChat);
+    this.#findDirect = db.prepare(CHAT_SQL.findDirect);
+    this.#updateChat = db.prepare(CHAT_SQL.updateChat);
+    this.#addMember = db.prepare(CHAT_SQL.addMember);
+    this.#removeMember = db.prepare(CHAT_SQL.removeMember);
+    this.#listChats = db.prepare(CHAT_SQL.listChats);
+    this.#chatIds = db.prepare(CHAT_SQL.chatIds);
+    this.#byClientId = db.prepare(CHAT_SQL.byClientId);
+    this.#insertMessage = db.prepare(CHAT_SQL.insertMessage);
+    this.#advanceChat = db.prepare(CHAT_SQL.advanceChat);
+    this.#getMessage = db.prepare(CHAT_SQL.getMessage);
+    this.#messagesAt = db.prepare(CHAT_SQL.messagesAt);
+    this.#history = db.prepare(CHAT_SQL.history);
+    this.#updateMessage = db.prepare(CHAT_SQL.updateMessage);
+    this.#readPositions = db.prepare(CHAT_SQL.readPositions);
+    this.#markRead = db.prepare(CHAT_SQL.markRead);
+    this.#countUnread = db.prepare(CHAT_SQL.countUnread);
   }
 
   /** Opens (creating or migrating) the store's file, `chat.db` in the data directory. */

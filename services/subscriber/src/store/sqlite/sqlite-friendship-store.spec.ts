@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type { Friendship } from '../../domain/friendship.ts';
 import { friendshipEventEntry } from '../../events/friendship-events.ts';
 import { friendshipStoreContract } from '../friendship-store.contract.ts';
 import { withEventEncoding } from '../friendship-store.ts';
-import { SqliteFriendshipStore } from './sqlite-friendship-store.ts';
+import { FRIENDSHIP_SQL, SqliteFriendshipStore } from './sqlite-friendship-store.ts';
 
 friendshipStoreContract('SqliteFriendshipStore', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sqlite-friendship-store-'));
@@ -62,6 +63,41 @@ describe('SqliteFriendshipStore file', () => {
         ]);
       } finally {
         second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteFriendshipStore statements', () => {
+  it('reads and writes through indexes: no statement scans a table', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-friendship-store-'));
+    const file = join(dir, 'subscriber.db');
+    try {
+      SqliteFriendshipStore.open(file).close();
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        const plan = (sql: string) =>
+          db
+            .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+            .all()
+            .map((row) => String(row.detail));
+        const scans = Object.entries(FRIENDSHIP_SQL).flatMap(([name, sql]) =>
+          plan(sql)
+            .filter((line) => /^SCAN (?!\(subquery)/.test(line))
+            .map((line) => `${name}: ${line}`),
+        );
+        expect(scans).toEqual([]);
+        // Every list is ranges of (side, state, list_key) below the cursor.
+        expect(plan(FRIENDSHIP_SQL.listAll).filter((line) => line.startsWith('SEARCH'))).toEqual([
+          expect.stringMatching(/friendships_requester_list \(requester_id=\? AND state=\? AND list_key<\?\)$/),
+          expect.stringMatching(/friendships_requester_list \(requester_id=\? AND state=\? AND list_key<\?\)$/),
+          expect.stringMatching(/friendships_addressee_list \(addressee_id=\? AND state=\? AND list_key<\?\)$/),
+          expect.stringMatching(/friendships_addressee_list \(addressee_id=\? AND state=\? AND list_key<\?\)$/),
+        ]);
+      } finally {
+        db.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -8,11 +8,9 @@ import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendshi
  * One row per unordered pair, keyed by the pair id (so the pair is unique by
  * the primary key). `list_key` is `listKeyOf`, the unique list order.
  *
- * The two list indexes make every `listFor` a few index ranges already in
- * list order: a user is either the requester or the addressee of a record,
- * and the status they see is the state plus that side (`statusSeenBy`), so
- * (side id, state, list_key) gives one range per side and state, read
- * backwards from the cursor with the page's limit.
+ * The two list indexes, (side id, state, list_key), make every `listFor` a
+ * few index ranges already in list order (`listSql`), and find all of a
+ * user's records for `removeAllOf`.
  *
  * `processed_events` remembers consumed event ids; its time index finds
  * those past the retention to forget them.
@@ -44,20 +42,49 @@ const COLUMNS = 'requester_id, addressee_id, state, create_time, update_time, ve
 type Side = 'requester_id' | 'addressee_id';
 type State = Friendship['state'];
 
-/** The (side, state) ranges that hold the records a user sees with a status; all of them for no status. */
-const RANGES: Record<ViewStatus | 'all', readonly (readonly [Side, State])[]> = {
-  all: [
+/**
+ * A user's records in list order, those seen with a status or all: one index
+ * range per (side, state) pair that holds them (a user is the requester or
+ * the addressee of a record, and the status they see is the state plus that
+ * side, `statusSeenBy`), each read backwards from the cursor with the page's
+ * limit, merged.
+ */
+function listSql(ranges: readonly (readonly [Side, State])[]): string {
+  const range = ([side, state]: readonly [Side, State]) =>
+    `SELECT * FROM (SELECT ${COLUMNS} FROM friendships WHERE ${side} = :user AND state = '${state}' ` +
+    'AND list_key < :after ORDER BY list_key DESC LIMIT :limit)';
+  return `${ranges.map(range).join(' UNION ALL ')} ORDER BY list_key DESC LIMIT :limit`;
+}
+
+/**
+ * Every statement the store runs, prepared once when it opens; the spec
+ * checks that none of them scans a whole table.
+ */
+export const FRIENDSHIP_SQL = {
+  get: `SELECT ${COLUMNS} FROM friendships WHERE pair_id = ?`,
+  // A pair with a record inserts nothing: `duplicate`.
+  insert: `INSERT INTO friendships (pair_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  update:
+    'UPDATE friendships SET requester_id = ?, addressee_id = ?, state = ?, create_time = ?, update_time = ?, ' +
+    'version = ?, list_key = ? WHERE pair_id = ? AND version = ?',
+  delete: 'DELETE FROM friendships WHERE pair_id = ? AND version = ?',
+  ofUser: `SELECT ${COLUMNS} FROM friendships WHERE requester_id = ? OR addressee_id = ?`,
+  deleteOfUser: 'DELETE FROM friendships WHERE requester_id = ? OR addressee_id = ?',
+  isProcessed: 'SELECT 1 AS found FROM processed_events WHERE event_id = ?',
+  recordProcessed: 'INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)',
+  forgetProcessed: 'DELETE FROM processed_events WHERE processed_at < ?',
+  listAll: listSql([
     ['requester_id', 'pending'],
     ['requester_id', 'confirmed'],
     ['addressee_id', 'pending'],
     ['addressee_id', 'confirmed'],
-  ],
-  confirmed: [
+  ]),
+  listConfirmed: listSql([
     ['requester_id', 'confirmed'],
     ['addressee_id', 'confirmed'],
-  ],
-  outgoing: [['requester_id', 'pending']],
-  incoming: [['addressee_id', 'pending']],
+  ]),
+  listOutgoing: listSql([['requester_id', 'pending']]),
+  listIncoming: listSql([['addressee_id', 'pending']]),
 };
 
 /**
@@ -89,35 +116,20 @@ export class SqliteFriendshipStore implements FriendshipStore {
   constructor(db: SqliteDatabase) {
     this.#db = db;
     this.outbox = new SqliteOutbox(db);
-    this.#get = db.prepare(`SELECT ${COLUMNS} FROM friendships WHERE pair_id = ?`);
-    this.#insert = db.prepare(
-      `INSERT INTO friendships (pair_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    );
-    this.#update = db.prepare(
-      'UPDATE friendships SET requester_id = ?, addressee_id = ?, state = ?, create_time = ?, update_time = ?, ' +
-        'version = ?, list_key = ? WHERE pair_id = ? AND version = ?',
-    );
-    this.#delete = db.prepare('DELETE FROM friendships WHERE pair_id = ? AND version = ?');
-    this.#ofUser = db.prepare(`SELECT ${COLUMNS} FROM friendships WHERE requester_id = ? OR addressee_id = ?`);
-    this.#deleteOfUser = db.prepare('DELETE FROM friendships WHERE requester_id = ? OR addressee_id = ?');
-    this.#isProcessed = db.prepare('SELECT 1 AS found FROM processed_events WHERE event_id = ?');
-    this.#recordProcessed = db.prepare('INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)');
-    this.#forgetProcessed = db.prepare('DELETE FROM processed_events WHERE processed_at < ?');
-    const list = (ranges: readonly (readonly [Side, State])[]) =>
-      db.prepare(
-        `${ranges
-          .map(
-            ([side, state]) =>
-              `SELECT * FROM (SELECT ${COLUMNS} FROM friendships WHERE ${side} = :user AND state = '${state}' ` +
-              'AND list_key < :after ORDER BY list_key DESC LIMIT :limit)',
-          )
-          .join(' UNION ALL ')} ORDER BY list_key DESC LIMIT :limit`,
-      );
+    this.#get = db.prepare(FRIENDSHIP_SQL.get);
+    this.#insert = db.prepare(FRIENDSHIP_SQL.insert);
+    this.#update = db.prepare(FRIENDSHIP_SQL.update);
+    this.#delete = db.prepare(FRIENDSHIP_SQL.delete);
+    this.#ofUser = db.prepare(FRIENDSHIP_SQL.ofUser);
+    this.#deleteOfUser = db.prepare(FRIENDSHIP_SQL.deleteOfUser);
+    this.#isProcessed = db.prepare(FRIENDSHIP_SQL.isProcessed);
+    this.#recordProcessed = db.prepare(FRIENDSHIP_SQL.recordProcessed);
+    this.#forgetProcessed = db.prepare(FRIENDSHIP_SQL.forgetProcessed);
     this.#list = {
-      all: list(RANGES.all),
-      confirmed: list(RANGES.confirmed),
-      outgoing: list(RANGES.outgoing),
-      incoming: list(RANGES.incoming),
+      all: db.prepare(FRIENDSHIP_SQL.listAll),
+      confirmed: db.prepare(FRIENDSHIP_SQL.listConfirmed),
+      outgoing: db.prepare(FRIENDSHIP_SQL.listOutgoing),
+      incoming: db.prepare(FRIENDSHIP_SQL.listIncoming),
     };
   }
 
