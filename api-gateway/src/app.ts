@@ -131,6 +131,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       services: routedServices(routes),
       upstream,
       registry: metrics.registry,
+      upstreamServing: instruments.upstreamServing,
       readinessTimeoutMs: opts.readinessTimeoutMs,
     });
   } catch (error) {

@@ -67,6 +67,15 @@ export const gatewaySettings = {
     description:
       'gRPC client of unary upstream calls: http2 (lean node:http2 client, about a third of the CPU per call) or grpc-js.',
   }),
+  drainDelayMs: setting.int(
+    'GATEWAY_DRAIN_DELAY_MS',
+    0,
+    { min: 0, max: 120_000 },
+    {
+      description:
+        'On SIGTERM, how long the gateway keeps serving, /readyz 503 and every response with Connection: close, before it stops accepting connections and SHUTDOWN_GRACE_MS begins: the time load balancers take to stop sending it traffic (5000 in Kubernetes). 0: stop accepting at once (one process on a laptop, nothing to drain away from).',
+    },
+  ),
   trustProxy: setting.bool('GATEWAY_TRUST_PROXY', false, {
     description: 'Take the client IP from X-Forwarded-For (only behind a trusted load balancer).',
   }),

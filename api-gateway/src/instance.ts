@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '@messenger/platform/logger';
 import Fastify, {
   type FastifyBaseLogger,
@@ -11,6 +12,34 @@ import type { Histogram } from 'prom-client';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors/error-handler.ts';
 import { Code, GatewayError } from './errors/status.ts';
 import { positiveInt } from './options.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Whether this gateway is going away; server.ts begins the drain on shutdown. */
+    readonly drain: Drain;
+  }
+}
+
+/**
+ * Shutdown's first phase: from `begin()` (or from `close()`), `/readyz`
+ * answers 503 and every response carries `Connection: close`, so load
+ * balancers stop sending new work and keep-alive clients open their next
+ * connection elsewhere, while every request that still arrives is served.
+ */
+export interface Drain {
+  readonly draining: boolean;
+  begin(): void;
+}
+
+/**
+ * A request refused before its body was read (too large, unauthenticated,
+ * rate-limited) is answered while the client may still be sending the body.
+ * Closing the connection then would reset it before the client reads the
+ * answer, so the rest of the body is read and dropped, up to these bounds;
+ * past them the connection is closed.
+ */
+const DISCARD_MAX_BYTES = 8 * 1024 * 1024;
+const DISCARD_MAX_MS = 5000;
 
 export interface InstanceOptions {
   readonly logger: Logger;
@@ -43,13 +72,16 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
     bodyLimit: positiveInt('bodyLimitBytes', opts.bodyLimitBytes, 1024 * 1024),
     trustProxy: opts.trustProxy ?? false,
     routerOptions: { maxParamLength: 500 },
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
+    // Shutdown (server.ts) serves every request that still arrives, with
+    // `Connection: close`, and closes connections itself once they are idle.
+    return503OnClosing: false,
+    forceCloseConnections: false,
     frameworkErrors,
     clientErrorHandler,
   });
   installErrorHandling(app, log);
   installJsonParser(app);
+  installDrain(app);
 
   app.addHook('onRequest', (req, reply, done) => {
     reply.header(REQUEST_ID_KEY, req.id);
@@ -69,6 +101,61 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
     else done();
   });
   return app;
+}
+
+function installDrain(app: FastifyInstance): void {
+  let draining = false;
+  app.decorate('drain', {
+    get draining() {
+      return draining;
+    },
+    begin() {
+      draining = true;
+    },
+  } satisfies Drain);
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (draining) void reply.header('connection', 'close');
+    done();
+  });
+  app.addHook('onSend', (req, reply, payload, done) => {
+    // (`inject()` requests have no real socket: nothing to keep open.)
+    if (!req.raw.complete && req.raw.socket instanceof Socket) {
+      // Fastify asks to close after a body it refused; node:http would then
+      // close at once. Kept alive, node:http reads and drops the rest.
+      reply.removeHeader('connection');
+      boundDiscard(req.raw);
+    }
+    done(null, payload);
+  });
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
+}
+
+/** Closes the connection if the rest of a refused body is larger or slower than the bounds. */
+function boundDiscard(req: IncomingMessage): void {
+  const socket = req.socket;
+  const readBefore = socket.bytesRead;
+  const stop = () => {
+    clearTimeout(timer);
+    socket.removeListener('data', onData);
+    socket.removeListener('close', stop);
+  };
+  const onData = () => {
+    if (socket.bytesRead - readBefore > DISCARD_MAX_BYTES) {
+      stop();
+      socket.destroy();
+    }
+  };
+  const timer = setTimeout(() => {
+    stop();
+    socket.destroy();
+  }, DISCARD_MAX_MS);
+  timer.unref();
+  socket.on('data', onData);
+  req.once('end', stop);
+  socket.once('close', stop);
 }
 
 function responseObserver(

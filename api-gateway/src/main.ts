@@ -12,7 +12,8 @@ const group = {
   service: 'api-gateway',
   workers: config.workers,
   logLevel: config.logLevel,
-  shutdownGraceMs: config.shutdownGraceMs,
+  // A worker's stop takes the drain delay, then up to the grace.
+  shutdownGraceMs: config.drainDelayMs + config.shutdownGraceMs,
   // Redis shares them; in memory each worker counts and caches on its own.
   perWorkerState:
     config.sharedState === 'memory' ? ['GATEWAY_SHARED_STATE=memory: rate limits and response cache'] : [],
@@ -43,7 +44,12 @@ await runWorkers(group, async () => {
       trustProxy: config.trustProxy,
       upstreamTransport: config.upstreamTransport,
     },
-    { host: config.httpHost, port: config.httpPort, shutdownGraceMs: config.shutdownGraceMs },
+    {
+      host: config.httpHost,
+      port: config.httpPort,
+      drainDelayMs: config.drainDelayMs,
+      shutdownGraceMs: config.shutdownGraceMs,
+    },
   );
   return {
     logger: runtime.logger,

@@ -1,5 +1,5 @@
 import type { Metrics } from '@messenger/platform/metrics';
-import { Counter, Histogram, type Metric, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
 
 /** The gateway's own instruments, beside the platform's (gRPC client durations). */
 export interface GatewayInstruments {
@@ -9,6 +9,8 @@ export interface GatewayInstruments {
   readonly redisFallbacks: Counter<'store'>;
   /** Events that invalidated cached responses, by event type. */
   readonly cacheInvalidations: Counter<'event'>;
+  /** Each routed service's health as the last `/readyz` saw it: 1 serving, 0 not. */
+  readonly upstreamServing: Gauge<'service'>;
 }
 
 /**
@@ -49,6 +51,19 @@ export function gatewayInstruments(metrics: Metrics): GatewayInstruments {
           name,
           help: 'Events that invalidated cached responses, by event type.',
           labelNames: ['event'],
+          registers: [registry],
+        }),
+    ),
+    upstreamServing: registered(
+      registry,
+      'gateway_upstream_serving',
+      (name) =>
+        new Gauge({
+          name,
+          help: 'Health of each routed service as the last /readyz saw it: 1 SERVING, 0 not.',
+          labelNames: ['service'],
+          // Across the workers of one process group: serving only if every worker saw it so.
+          aggregator: 'min',
           registers: [registry],
         }),
     ),

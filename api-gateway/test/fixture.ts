@@ -222,10 +222,13 @@ export async function startTestUpstream(
         state.streamResumes.push(resume);
         if (resume === 'bad')
           throw DomainError.invalid([{ field: 'resume_after', description: 'is not an update id' }]);
-        const from = resume === '' ? 1 : Number(resume) + 1;
+        // `restarting`: the updates, then the end a restarting service gives a stream.
+        const restarting = resume === 'restarting';
+        const from = resume === '' || restarting ? 1 : Number(resume) + 1;
         for (let i = from; i < from + state.streamUpdates; i++) {
           await send?.(create(ctx.method.descriptor.output, { update: { updateId: String(i), text: `update ${i}` } }));
         }
+        if (restarting) throw new DomainError(ErrorKind.Unavailable, 'restarting', 'the service is restarting');
         await new Promise<void>((resolve) => {
           if (ctx.signal.aborted) resolve();
           ctx.signal.addEventListener('abort', () => resolve(), { once: true });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
 import { createEnvelope, InProcessEventBus, packPayload } from '@messenger/platform/events';
+import { RECONNECT_MAX_MS, RECONNECT_MIN_MS } from '../src/routes/streaming.ts';
 import { type GatewayFixture, startGateway } from './fixture.ts';
 
 interface Reading {
@@ -32,22 +33,40 @@ async function readUntil(
   return acc.text;
 }
 
-function events(text: string): { id?: string; event?: string; data?: unknown }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.split('\n').some((l) => !l.startsWith(':') && l !== ''))
-    .map((block) => {
-      const e: { id?: string; event?: string; data?: unknown } = {};
-      for (const line of block.split('\n')) {
-        const at = line.indexOf(': ');
-        if (at < 0 || line.startsWith(':')) continue;
-        const [k, v] = [line.slice(0, at), line.slice(at + 2)];
-        if (k === 'id') e.id = v;
-        if (k === 'event') e.event = v;
-        if (k === 'data') e.data = JSON.parse(v);
-      }
-      return e;
-    });
+interface SseEvent {
+  id?: string;
+  event?: string;
+  data?: unknown;
+}
+
+/** The SSE `retry:` values in `text` (all of it, or one event block), in order. */
+function retries(text: string): number[] {
+  return [...text.matchAll(/^retry: (\d+)$/gm)].map((m) => Number(m[1]));
+}
+
+function lastBlock(text: string): string {
+  return text.trimEnd().split('\n\n').at(-1) ?? '';
+}
+
+function events(text: string): SseEvent[] {
+  return (
+    text
+      .split('\n\n')
+      // A block of comments and `retry:` only is no event (nothing is dispatched).
+      .filter((block) => block.split('\n').some((l) => l.startsWith('data') || l.startsWith('event')))
+      .map((block) => {
+        const e: SseEvent = {};
+        for (const line of block.split('\n')) {
+          const at = line.indexOf(': ');
+          if (at < 0 || line.startsWith(':')) continue;
+          const [k, v] = [line.slice(0, at), line.slice(at + 2)];
+          if (k === 'id') e.id = v;
+          if (k === 'event') e.event = v;
+          if (k === 'data') e.data = JSON.parse(v);
+        }
+        return e;
+      })
+  );
 }
 
 describe('streaming', () => {
@@ -146,6 +165,31 @@ describe('streaming', () => {
     expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="messenger"');
   });
 
+  it('announces a reconnection delay, drawn per stream within bounds, as each stream opens', async () => {
+    const token = await fx.auth.token('u1');
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { reader, acc, abort } = await connect({ authorization: `Bearer ${token}` });
+      await readUntil(reader, acc, (t) => retries(t).length > 0);
+      abort.abort();
+      delays.push(...retries(acc.text));
+    }
+    for (const d of delays) {
+      expect(d).toBeGreaterThanOrEqual(RECONNECT_MIN_MS);
+      expect(d).toBeLessThanOrEqual(RECONNECT_MAX_MS);
+    }
+    expect(new Set(delays).size).toBeGreaterThan(1);
+  });
+
+  it('repeats the reconnection delay in the error event when the upstream stream ends unavailable', async () => {
+    const token = await fx.auth.token('u1');
+    const { reader, acc } = await connect({ authorization: `Bearer ${token}` }, '?resume_after=restarting');
+    await readUntil(reader, acc, () => false);
+    const [opened] = retries(acc.text);
+    expect(events(acc.text).at(-1)).toEqual({ event: 'error', data: expect.objectContaining({ code: 14 }) });
+    expect(retries(lastBlock(acc.text))).toEqual([opened]);
+  });
+
   it('ends the stream cleanly on logout (auth.session.revoked)', async () => {
     const token = await fx.auth.token('u7', { sessionId: 'logout-me' });
     const { reader, acc } = await connect({ authorization: `Bearer ${token}` });
@@ -201,6 +245,12 @@ describe('streaming at shutdown', () => {
       await readUntil(reader, acc, () => false);
       await closing;
       expect(events(acc.text).at(-1)).toMatchObject({ event: 'end', data: { code: 14 } });
+      expect(retries(lastBlock(acc.text))).toEqual([retries(acc.text)[0]]);
+      const late = await fetch(`${base}/v1/updates`, { headers: { authorization: `Bearer ${token}` } }).then(
+        (r) => r.status,
+        () => 'refused',
+      );
+      expect(late).toBe('refused');
     } finally {
       await fx.close();
     }

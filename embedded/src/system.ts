@@ -127,7 +127,12 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       bodyLimitBytes: gatewayConfig.bodyLimitBytes,
       trustProxy: gatewayConfig.trustProxy,
     },
-    { host: gatewayConfig.httpHost, port: gatewayConfig.httpPort, shutdownGraceMs: gatewayConfig.shutdownGraceMs },
+    {
+      host: gatewayConfig.httpHost,
+      port: gatewayConfig.httpPort,
+      drainDelayMs: gatewayConfig.drainDelayMs,
+      shutdownGraceMs: gatewayConfig.shutdownGraceMs,
+    },
   );
 
   return {

@@ -5,16 +5,21 @@ export type EndReason = 'revoked' | 'expired' | 'shutdown';
 export class StreamRegistry {
   readonly #bySession = new Map<string, Set<OpenStream>>();
   readonly #all = new Set<OpenStream>();
+  /** Set by `endAll` (shutdown): no stream may open after it. */
+  #closed = false;
 
-  add(stream: OpenStream): void {
+  /** False once `endAll` ran: the caller must not open the stream. */
+  add(stream: OpenStream): boolean {
+    if (this.#closed) return false;
     this.#all.add(stream);
-    if (stream.sessionId === undefined) return;
+    if (stream.sessionId === undefined) return true;
     let set = this.#bySession.get(stream.sessionId);
     if (!set) {
       set = new Set();
       this.#bySession.set(stream.sessionId, set);
     }
     set.add(stream);
+    return true;
   }
 
   remove(stream: OpenStream): void {
@@ -30,6 +35,7 @@ export class StreamRegistry {
   }
 
   endAll(reason: EndReason): void {
+    this.#closed = true;
     for (const s of [...this.#all]) s.end(reason);
   }
 

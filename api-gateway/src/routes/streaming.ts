@@ -36,6 +36,19 @@ const EVENT_ID_FIELDS = ['update_id', 'event_id'];
 const NDJSON = 'application/x-ndjson';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const LAST_EVENT_ID = /^[^\r\n\0]{1,1024}$/;
+/**
+ * Bounds of the SSE `retry:` each stream announces when it opens and again
+ * in its last event: how long an EventSource waits before reconnecting.
+ * Drawn per stream, so that clients whose streams end together (a gateway
+ * or an upstream restarting) come back spread over this window rather than
+ * all at once.
+ */
+export const RECONNECT_MIN_MS = 1000;
+export const RECONNECT_MAX_MS = 10_000;
+
+function reconnectDelayMs(): number {
+  return RECONNECT_MIN_MS + Math.floor(Math.random() * (RECONNECT_MAX_MS - RECONNECT_MIN_MS + 1));
+}
 
 const END_STATUS: Record<EndReason, StatusBody> = {
   revoked: { code: Code.UNAUTHENTICATED, message: 'the session of this bearer token has ended', details: [] },
@@ -101,6 +114,7 @@ export function createStreamHandler(
     const res = reply.raw;
     reply.hijack();
 
+    const retry = `retry: ${reconnectDelayMs()}\n`;
     let committed = false;
     let finished = false;
     let lastWrite = Date.now();
@@ -121,7 +135,7 @@ export function createStreamHandler(
       // Sends the headers at once (through proxies too), so a client sees the
       // stream open before the first update.
       if (ndjson) res.flushHeaders();
-      else write(':ok\n\n');
+      else write(`:ok\n${retry}\n`);
     };
     const write = (chunk: string) => {
       lastWrite = Date.now();
@@ -145,7 +159,7 @@ export function createStreamHandler(
       res.end(body);
     };
     const errorFrame = (body: StatusBody) =>
-      ndjson ? `${JSON.stringify({ error: body })}\n` : `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+      ndjson ? `${JSON.stringify({ error: body })}\n` : `event: error\n${retry}data: ${JSON.stringify(body)}\n\n`;
 
     const stream: OpenStream = {
       sessionId: req.caller?.sessionId,
@@ -154,7 +168,9 @@ export function createStreamHandler(
         call?.cancel();
         commit();
         const body = END_STATUS[reason];
-        res.end(ndjson ? `${JSON.stringify({ error: body })}\n` : `event: end\ndata: ${JSON.stringify(body)}\n\n`);
+        res.end(
+          ndjson ? `${JSON.stringify({ error: body })}\n` : `event: end\n${retry}data: ${JSON.stringify(body)}\n\n`,
+        );
       },
     };
 
@@ -163,7 +179,12 @@ export function createStreamHandler(
       if (cleanup()) call?.cancel();
     });
 
-    registry.add(stream);
+    if (!registry.add(stream)) {
+      // Shutdown has begun: refuse rather than open a stream that would be cut at once.
+      finished = true;
+      failBeforeCommit(render(new GatewayError(Code.UNAVAILABLE, END_STATUS.shutdown.message)));
+      return;
+    }
     call = upstream.serverStream(
       {
         service: route.method.service,
