@@ -19,7 +19,7 @@ import { type Logger, pino } from 'pino';
 import { type ApiCatalog, createApiCatalog } from '../src/api-catalog.ts';
 import { DomainError, ErrorKind } from '../src/domain/errors.ts';
 import { ANONYMOUS, type Authenticator } from '../src/grpc/auth-context.ts';
-import { createGrpcServer, type GrpcServer } from '../src/grpc/server.ts';
+import { type ConnectionAge, createGrpcServer, type GrpcServer } from '../src/grpc/server.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -78,7 +78,7 @@ export const fakeUserAuthenticator: Authenticator = {
 
 export function startEchoServer(
   fx: EchoFixture,
-  opts: { metrics?: Metrics; logLevel?: string; logger?: Logger } = {},
+  opts: { metrics?: Metrics; logLevel?: string; logger?: Logger; connectionAge?: ConnectionAge } = {},
 ): { server: GrpcServer; attempts: Map<string, number>; metrics: Metrics } {
   const attempts = new Map<string, number>();
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
@@ -94,6 +94,7 @@ export function startEchoServer(
     logger: opts.logger ?? pino({ level: opts.logLevel ?? 'silent' }),
     metrics,
     authenticator: fakeUserAuthenticator,
+    connectionAge: opts.connectionAge,
     services: [
       {
         definition: fx.definition,

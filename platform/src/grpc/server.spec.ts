@@ -173,6 +173,34 @@ describe('gRPC server bootstrap', () => {
   });
 });
 
+describe('connection age', () => {
+  // A connection older than its age takes no new calls; a call already on it
+  // runs on for the grace, and is cut once the grace is over.
+  async function sleepCallPastAge(graceMs: number) {
+    const fx = await loadEcho();
+    const { server } = startEchoServer(fx, { connectionAge: { maxAgeMs: 100, graceMs } });
+    const port = await server.listen('127.0.0.1', 0);
+    const client = new fx.Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    try {
+      return await unary(client, 'Sleep', { ms: 600 }).then(
+        (res) => ({ ok: res }),
+        (error: { code: number }) => ({ code: error.code }),
+      );
+    } finally {
+      client.close();
+      await server.shutdown(0);
+    }
+  }
+
+  it('lets a call outlive the age of its connection within the grace', async () => {
+    expect(await sleepCallPastAge(60_000)).toEqual({ ok: { done: true } });
+  });
+
+  it('cuts a call still running when the grace is over', async () => {
+    expect(await sleepCallPastAge(100)).toEqual({ code: status.UNAVAILABLE });
+  });
+});
+
 describe('shutdown on SIGTERM', () => {
   it('lets an in-flight call finish, refuses new calls, and exits 0', async () => {
     const fx = await loadEcho();

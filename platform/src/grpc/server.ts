@@ -72,7 +72,30 @@ export interface GrpcServerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly authenticator?: Authenticator;
+  /** How long a client connection lives; default CONNECTION_AGE. */
+  readonly connectionAge?: ConnectionAge;
 }
+
+/**
+ * A client connection is asked to go away (HTTP/2 GOAWAY: no new calls on
+ * it) after `maxAgeMs`, which grpc-js varies by ±10 % per connection so that
+ * connections made together do not end together; calls already on it may
+ * run `graceMs` longer before the connection is closed under them.
+ */
+export interface ConnectionAge {
+  readonly maxAgeMs: number;
+  readonly graceMs: number;
+}
+
+/**
+ * Clients reconnect (and re-resolve DNS) at least every 5 minutes, so new
+ * replicas behind a headless Service start receiving calls. The grace is
+ * longer than any stream the gateway serves lives (it ends each stream when
+ * the caller's access token expires, after at most 15 minutes), so ageing
+ * never cuts an update stream; it bounds how long a connection outlives its
+ * age.
+ */
+export const CONNECTION_AGE: ConnectionAge = { maxAgeMs: 5 * 60_000, graceMs: 20 * 60_000 };
 
 export interface GrpcServer {
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
@@ -87,9 +110,11 @@ export interface GrpcServer {
 }
 
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
-  // Clients reconnect (and re-resolve DNS) at least every 5 minutes, so new
-  // replicas behind a headless Service start receiving calls.
-  const server = new Server({ 'grpc.max_connection_age_ms': 5 * 60_000 });
+  const age = opts.connectionAge ?? CONNECTION_AGE;
+  const server = new Server({
+    'grpc.max_connection_age_ms': age.maxAgeMs,
+    'grpc.max_connection_age_grace_ms': age.graceMs,
+  });
   const authenticator = opts.authenticator ?? anonymousOnly;
   const serviceNames = opts.services.map((s) => serviceNameOf(s.definition));
   const health = new HealthImplementation(
