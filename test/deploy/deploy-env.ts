@@ -131,6 +131,7 @@ export interface PodContainer {
   livenessProbe?: Probe;
   startupProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  lifecycle?: { preStop?: { exec?: { command?: string[] } } };
 }
 export interface Probe {
   grpc?: { port: number; service?: string };
@@ -138,7 +139,7 @@ export interface Probe {
 }
 export interface PodTemplate {
   metadata?: { labels?: Record<string, string> };
-  spec: { containers: PodContainer[] };
+  spec: { containers: PodContainer[]; terminationGracePeriodSeconds?: number };
 }
 
 export function podTemplate(o: K8sObject): PodTemplate | undefined {

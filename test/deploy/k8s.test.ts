@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { K8S_DIR, type K8sObject, kustomizations, render, validate } from '../../scripts/deploy/k8s.ts';
 import { processByEntry } from '../../scripts/deploy/processes.ts';
 import { LIVE_SERVICE_FILE, liveService, promote, readColors } from '../../scripts/k8s-promote.ts';
-import { type PodContainer, type PodTemplate, podTemplate } from './deploy-env.ts';
+import { effective, k8sContainers, type PodContainer, type PodTemplate, podTemplate } from './deploy-env.ts';
 
 type Labels = Record<string, string>;
 
@@ -83,6 +83,7 @@ interface Workload {
   readonly o: K8sObject;
   readonly labels: Labels;
   readonly container: PodContainer;
+  readonly spec: PodTemplate['spec'];
   readonly process: string;
 }
 
@@ -96,6 +97,7 @@ function workloads(objects: readonly K8sObject[]): Workload[] {
         o,
         labels: t.metadata?.labels ?? {},
         container,
+        spec: t.spec,
         process: processByEntry(container.args?.[0] ?? '')?.name ?? '?',
       },
     ];
@@ -109,6 +111,29 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
 
   it('commits no Secret values: Secrets are referenced by name only', () => {
     expect(ofKind(objectsOf(name), 'Secret')).toEqual([]);
+  });
+
+  it('gives every pod the time to drain: delay before stopping + SHUTDOWN_GRACE_MS fit the termination grace', () => {
+    const env = new Map(k8sContainers(objectsOf(name)).map((c) => [c.where, effective(c)]));
+    const problems: string[] = [];
+    for (const w of workloads(objectsOf(name))) {
+      const where = `${w.o.kind}/${w.o.metadata.name} container ${w.container.name}`;
+      const vars = env.get(where);
+      const ms = (key: string) => Number(vars?.get(key)?.value ?? NaN);
+      const sleep = w.container.lifecycle?.preStop?.exec?.command;
+      const preStopMs = sleep?.[0] === 'sleep' ? Number(sleep[1]) * 1000 : 0;
+      const delayMs = w.process === 'api-gateway' ? ms('GATEWAY_DRAIN_DELAY_MS') : preStopMs;
+      // The gateway drains in process (not ready, serving with Connection:
+      // close); a preStop sleep would keep it ready while it waits.
+      if (w.process === 'api-gateway' && preStopMs > 0)
+        problems.push(`${where}: preStop sleep instead of the drain delay`);
+      if (!(delayMs >= 3000)) problems.push(`${where}: no drain delay before it stops accepting (${delayMs} ms)`);
+      const budgetMs = (w.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+      if (!(delayMs + ms('SHUTDOWN_GRACE_MS') + 5000 <= budgetMs)) {
+        problems.push(`${where}: ${delayMs} ms drain + SHUTDOWN_GRACE_MS do not fit ${budgetMs} ms`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('gives every container requests and limits, and probes on its own port', () => {
