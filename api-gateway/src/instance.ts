@@ -113,17 +113,17 @@ function installDrain(app: FastifyInstance): void {
       draining = true;
     },
   } satisfies Drain);
-  app.addHook('onRequest', (_req, reply, done) => {
-    if (draining) void reply.header('connection', 'close');
-    done();
-  });
+  // One hook for both, as it runs for every response.
   app.addHook('onSend', (req, reply, payload, done) => {
     // (`inject()` requests have no real socket: nothing to keep open.)
     if (!req.raw.complete && req.raw.socket instanceof Socket) {
       // Fastify asks to close after a body it refused; node:http would then
-      // close at once. Kept alive, node:http reads and drops the rest.
+      // close at once. Kept alive, node:http reads and drops the rest (and a
+      // draining gateway says close on the connection's next answer).
       reply.removeHeader('connection');
       boundDiscard(req.raw);
+    } else if (draining) {
+      void reply.header('connection', 'close');
     }
     done(null, payload);
   });
