@@ -2,8 +2,9 @@
 // config → runtime (logging, metrics, event bus, trust) → Redis for shared
 // limits and cache → HTTP server, drained on SIGTERM; in GATEWAY_WORKERS
 // processes sharing the port.
+
+import { closeRedisClient, createRedisClient } from '@messenger/platform/redis';
 import { runWorkers, startServiceRuntime } from '@messenger/platform/runtime';
-import { Redis } from 'ioredis';
 import { loadGatewayConfig, rateLimitBudgetsOf, upstreamsOf } from './config.ts';
 import { startGateway } from './server.ts';
 
@@ -23,10 +24,16 @@ await runWorkers(group, async () => {
   const runtime = await startServiceRuntime('api-gateway', config);
   const redis =
     config.sharedState === 'redis'
-      ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
+      ? createRedisClient({
+          url: config.redisUrl,
+          name: 'shared-state',
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          logger: runtime.logger,
+          registry: runtime.metrics.registry,
+        })
       : undefined;
-  // The gateway serves without Redis (local fallback), so a failed first connect is logged, not fatal.
-  await redis?.connect().catch((err: unknown) => runtime.logger.warn({ err }, 'redis unreachable at start-up'));
+  // The gateway serves without Redis (local fallback), so a failed first connect is logged (by the client), not fatal.
+  await redis?.connect().catch(() => {});
 
   const gateway = await startGateway(
     {
@@ -57,7 +64,7 @@ await runWorkers(group, async () => {
     async stop() {
       await gateway.close();
       await runtime.close();
-      await redis?.quit();
+      if (redis) await closeRedisClient(redis);
     },
   };
 });

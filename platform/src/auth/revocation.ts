@@ -67,6 +67,12 @@ export class InMemoryRevocationList implements RevocationList {
     return dropped;
   }
 
+  /** The sessions still revoked, with their `until` in epoch seconds (to copy them elsewhere). */
+  *entries(): IterableIterator<[sessionId: string, untilEpochSeconds: number]> {
+    const now = this.#nowSeconds();
+    for (const [sessionId, until] of this.#until) if (until > now) yield [sessionId, until];
+  }
+
   /** Entries held, expired or not (for metrics and tests). */
   get size(): number {
     return this.#until.size;

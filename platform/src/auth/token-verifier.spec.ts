@@ -7,7 +7,12 @@ import { InMemoryRevocationList, type RevocationList } from './revocation.ts';
 import { generateSigningKeyRing, importSigningKeyRing, type SigningKeyRing } from './signing-key-ring.ts';
 import { TOKEN_VALIDITY_HORIZON_SECONDS } from './token-claims.ts';
 import { createTokenSigner, type TokenSigner } from './token-signer.ts';
-import { bearerTokenOf, createTokenAuthenticator, type TokenAuthenticator } from './token-verifier.ts';
+import {
+  bearerTokenOf,
+  createTokenAuthenticator,
+  REVOCATIONS_UNAVAILABLE,
+  type TokenAuthenticator,
+} from './token-verifier.ts';
 
 const ISSUER = 'messenger-auth';
 const AUDIENCE = 'messenger';
@@ -330,7 +335,7 @@ describe('token authenticator', () => {
       expect(error.message).not.toMatch(/ECONNREFUSED/);
     });
 
-    it('lets a revocation-store failure through as an internal error', async () => {
+    it('answers a revocation-store failure with a retryable unavailable, not an internal error', async () => {
       const broken: RevocationList = {
         revokeSession: async () => {},
         isRevoked: async () => {
@@ -339,7 +344,13 @@ describe('token authenticator', () => {
       };
       const withBroken = createTokenAuthenticator({ ...TRUST, jwks: createLocalJwksSource(ring), revocations: broken });
       const { token } = await signer.signAccessToken(USER);
-      await expect(withBroken.verifyToken(token)).rejects.toThrow('redis down');
+      const error = await withBroken.verifyToken(token).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(DomainError);
+      expect(error).toMatchObject({ kind: ErrorKind.Unavailable, reason: REVOCATIONS_UNAVAILABLE });
+      expect((error as Error).message).not.toMatch(/redis down/);
     });
   });
 });

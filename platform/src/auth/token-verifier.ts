@@ -90,14 +90,17 @@ export function bearerTokenOf(header: string | undefined): string | undefined {
   return match[1];
 }
 
+/** Reason of the `unavailable` error when the revocation list cannot answer. */
+export const REVOCATIONS_UNAVAILABLE = 'AUTH_REVOCATIONS_UNAVAILABLE';
+
 /**
  * The per-call authenticator of every gRPC server: verifies ES256 JWTs
  * against the auth service's JWKS (issuer, audience per token kind, `typ`
  * and `token_use`, lifetime ≤ 15 min, expiry with tolerance) and checks user
  * sessions against the revocation list. Failures are `unauthenticated`
  * DomainErrors with a fixed reason and message — jose's text never reaches a
- * caller. A JWKS that cannot be fetched is `unavailable`; a revocation-store
- * failure propagates as is (an internal error, logged by the server).
+ * caller. A JWKS that cannot be fetched, or a revocation list that cannot
+ * answer, is `unavailable` (retryable), never an internal error.
  */
 export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): TokenAuthenticator {
   assertAudiences('token authenticator', opts);
@@ -118,11 +121,25 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Token
       ? new LRUCache<string, { caller: UserCaller | ServiceCaller; expiresAtMs: number }>({ max: cacheSize })
       : undefined;
 
+  const isRevoked = async (sessionId: string): Promise<boolean> => {
+    try {
+      return await revocations.isRevoked(sessionId);
+    } catch (cause) {
+      const error = new DomainError(
+        ErrorKind.Unavailable,
+        REVOCATIONS_UNAVAILABLE,
+        'credentials cannot be verified right now; try again shortly',
+      );
+      error.cause = cause;
+      throw error;
+    }
+  };
+
   const verifyToken = async (token: string): Promise<UserCaller | ServiceCaller> => {
     if (typeof token !== 'string' || token === '') throw authFailure(AuthFailure.Invalid);
     const hit = verified?.get(token);
     if (hit !== undefined && hit.expiresAtMs > now()) {
-      if (hit.caller.kind === 'user' && (await revocations.isRevoked(hit.caller.sessionId))) {
+      if (hit.caller.kind === 'user' && (await isRevoked(hit.caller.sessionId))) {
         throw authFailure(AuthFailure.Revoked);
       }
       return hit.caller;
@@ -169,7 +186,7 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Token
     if (!audienceIncludes(claims.aud, audience) || audienceIncludes(claims.aud, serviceAudience)) {
       throw authFailure(AuthFailure.Invalid);
     }
-    if (await revocations.isRevoked(claims.sid)) throw authFailure(AuthFailure.Revoked);
+    if (await isRevoked(claims.sid)) throw authFailure(AuthFailure.Revoked);
     return {
       result: { kind: 'user', userId: claims.sub, sessionId: claims.sid, roles: claims.roles, token },
       expiresAtMs: claims.exp * 1000,

@@ -1,6 +1,7 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type ApiCatalog, loadMessengerCatalog } from '../api-catalog.ts';
 import type { JwksSource } from '../auth/jwks-source.ts';
+import { followRevocations, LayeredRevocationList } from '../auth/layered-revocation-list.ts';
 import { RedisRevocationList } from '../auth/redis-revocation-list.ts';
 import { InMemoryRevocationList, type RevocationList } from '../auth/revocation.ts';
 import type { ServiceTokenSource } from '../auth/service-token-source.ts';
@@ -12,6 +13,7 @@ import { KafkaEventBus } from '../events/kafka-event-bus.ts';
 import { type ClientPool, createClientPool } from '../grpc/client-pool.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
+import { closeRedisClient, createRedisClient } from '../redis.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
 import { type Listening, runWorkers, workerIdentity, workersSetting } from './workers.ts';
 
@@ -64,6 +66,15 @@ export const runtimeSettings = {
     description: 'Redis connection URL, used when REVOCATION_STORE=redis.',
     secret: true,
   }),
+  redisCommandTimeoutMs: setting.int(
+    'REDIS_COMMAND_TIMEOUT_MS',
+    250,
+    { min: 10, max: 10000 },
+    {
+      description:
+        'Longest wait for one Redis command on a request path (revocation checks, rate limits, cache) before the process goes on without Redis.',
+    },
+  ),
 } satisfies ConfigSpec;
 
 export type RuntimeConfig = ConfigOf<typeof runtimeSettings>;
@@ -210,6 +221,8 @@ export interface ServiceRuntime {
 export interface ServiceRuntimeOptions {
   /** Overrides where verification keys come from (the auth service serves its own). */
   readonly jwks?: JwksSource;
+  /** Overrides the configured event bus (tests wiring several processes onto one bus); the caller closes it. */
+  readonly bus?: EventBus;
 }
 
 /**
@@ -234,7 +247,9 @@ export async function startServiceRuntime(
   const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: config.grpcClientDeadlineMs });
 
   let bus: EventBus;
-  if (config.eventBus === 'kafka') {
+  if (opts.bus) {
+    bus = opts.bus;
+  } else if (config.eventBus === 'kafka') {
     const kafka = new KafkaEventBus({
       brokers: config.kafkaBrokers,
       clientId: service,
@@ -252,10 +267,29 @@ export async function startServiceRuntime(
   let revocations: RevocationList;
   let closeRevocations = async () => {};
   if (config.revocationStore === 'redis') {
-    const client = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    await client.connect();
+    // Redis is the shared fast path; each process also keeps the revocations
+    // it hears of by event, so an unreachable or emptied Redis forgets none.
+    const client = createRedisClient({
+      url: config.redisUrl,
+      name: 'revocations',
+      commandTimeoutMs: config.redisCommandTimeoutMs,
+      logger,
+      registry: metrics.registry,
+    });
+    const layered = new LayeredRevocationList({ shared: new RedisRevocationList({ redis: client }), logger });
+    // A Redis that comes back may have come back empty: give it what this process knows.
+    client.on('ready', () => {
+      layered.resync().catch((err: unknown) => logger.warn({ err }, 'copying revocations back into redis failed'));
+    });
+    // Verifying needs no Redis, so a Redis down at start-up is logged (by the client), not fatal.
+    await client.connect().catch(() => {});
+    const following = await followRevocations(bus, layered, `${service}.revocations`, logger);
     redis = client;
-    revocations = new RedisRevocationList({ redis: client });
+    revocations = layered;
+    closeRevocations = async () => {
+      await following.unsubscribe();
+      layered.close();
+    };
   } else {
     const memory = new InMemoryRevocationList();
     revocations = memory;
@@ -282,9 +316,9 @@ export async function startServiceRuntime(
       authServiceTokenSource(pool, config.authServiceAddress, serviceName, secret),
     async close() {
       await metricsServer?.close();
-      await bus.close();
       await closeRevocations();
-      await redis?.quit();
+      if (!opts.bus) await bus.close();
+      if (redis) await closeRedisClient(redis);
       pool.close();
     },
   };

@@ -121,7 +121,11 @@ function toAuthError(error: unknown, realm: string): unknown {
     case ErrorKind.PermissionDenied:
       return new GatewayError(Code.PERMISSION_DENIED, error.message, { details });
     case ErrorKind.Unavailable:
-      return new GatewayError(Code.UNAVAILABLE, 'token verification is unavailable', { cause: error });
+      // Fast and retryable: a client backs off for a second instead of seeing a 500.
+      return new GatewayError(Code.UNAVAILABLE, 'token verification is unavailable', {
+        cause: error,
+        headers: { 'retry-after': '1' },
+      });
     default:
       return error;
   }
