@@ -71,6 +71,7 @@ export interface AuthFixture {
   readonly client: AuthServiceClient;
   readonly users: UserServiceClient;
   readonly authAddress: string;
+  readonly userAddress: string;
   /** Every event published on `auth.events` and `user.events`, in arrival order. */
   readonly events: EventEnvelope[];
   waitForEvent(predicate: (e: EventEnvelope) => boolean, what?: string): Promise<EventEnvelope>;
@@ -102,6 +103,8 @@ export interface AuthFixtureOptions {
   readonly mail?: Partial<MailSettings>;
   /** The revocation list both services (and their authenticator) use; the test key ring's in-memory one by default. */
   readonly revocations?: RevocationList;
+  /** The bus both services publish on; a new one by default. Closed by `close()` either way. */
+  readonly bus?: InProcessEventBus;
 }
 
 export async function startAuthFixture(opts: AuthFixtureOptions = {}): Promise<AuthFixture> {
@@ -116,7 +119,7 @@ export async function startAuthFixture(opts: AuthFixtureOptions = {}): Promise<A
         revocations,
       })
     : auth.authenticator;
-  const bus = new InProcessEventBus();
+  const bus = opts.bus ?? new InProcessEventBus();
   const events: EventEnvelope[] = [];
   await bus.subscribe({
     topics: ['auth.events', 'user.events'],
@@ -185,6 +188,7 @@ export async function startAuthFixture(opts: AuthFixtureOptions = {}): Promise<A
       return client;
     },
     users,
+    userAddress: `127.0.0.1:${user.port}`,
     get authAddress() {
       return authAddress;
     },
