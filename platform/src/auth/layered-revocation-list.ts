@@ -7,7 +7,7 @@ import { TOKEN_VALIDITY_HORIZON_SECONDS } from './token-claims.ts';
 export interface LayeredRevocationListOptions {
   /** The list every process shares (Redis); its calls must fail fast when it is unreachable. */
   readonly shared: RevocationList;
-  readonly logger: Pick<Logger, 'warn' | 'debug'>;
+  readonly logger: Pick<Logger, 'debug'>;
   /** This process's copy; default a new in-memory list. */
   readonly local?: InMemoryRevocationList;
 }
@@ -25,15 +25,15 @@ export interface LayeredRevocationListOptions {
  *   answered for every revocation this process has heard of — so a Redis
  *   outage neither fails nor slows a request.
  * - `revokeSession` writes the local copy, then the shared list best-effort:
- *   a failed shared write is logged, not thrown, because the event still
- *   carries the revocation to every process.
+ *   a failed shared write is not thrown, because the event still carries
+ *   the revocation to every process (and `resync` writes it once Redis is back).
  * - `resync` copies the local entries into the shared list, for a Redis that
  *   came back empty, so processes started after it learn them too.
  */
 export class LayeredRevocationList implements RevocationList {
   readonly #shared: RevocationList;
   readonly #local: InMemoryRevocationList;
-  readonly #logger: Pick<Logger, 'warn' | 'debug'>;
+  readonly #logger: Pick<Logger, 'debug'>;
 
   constructor(opts: LayeredRevocationListOptions) {
     this.#shared = opts.shared;
@@ -46,7 +46,11 @@ export class LayeredRevocationList implements RevocationList {
     try {
       await this.#shared.revokeSession(sessionId, untilEpochSeconds);
     } catch (err) {
-      this.#logger.warn({ err, sessionId }, 'shared revocation list unreachable; revocation kept locally and by event');
+      // Debug: the Redis client logs the outage itself, once, not once per logout.
+      this.#logger.debug(
+        { err, sessionId },
+        'shared revocation list unreachable; revocation kept locally and by event',
+      );
     }
   }
 
