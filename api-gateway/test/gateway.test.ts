@@ -188,6 +188,33 @@ describe('authentication at the gateway', () => {
     expect(res.json()).toMatchObject({ details: [{ reason: 'TOKEN_REVOKED' }] });
   });
 
+  it('answers 503 with Retry-After, not 500, when the revocation list cannot answer', async () => {
+    const broken = await startGateway({
+      testAuth: fx.auth,
+      auth: {
+        verifier: fx.auth.verifier,
+        revocations: {
+          isRevoked: async () => {
+            throw new Error('redis down');
+          },
+        },
+      },
+    });
+    try {
+      const token = await fx.auth.token('u10');
+      broken.upstream.state.profiles.set('u10', { nickname: 'n10', about: '' });
+      const headers = { authorization: `Bearer ${token}` };
+      // The first request verifies the token; the next, served from the remembered verification, asks the list.
+      expect((await broken.app.inject({ method: 'GET', url: '/v1/users/u10', headers })).statusCode).toBe(200);
+      const res = await broken.app.inject({ method: 'GET', url: '/v1/users/u10', headers });
+      expect([res.statusCode, res.headers['retry-after']]).toEqual([503, '1']);
+      expect(res.json()).toMatchObject({ code: 14 });
+      expect(res.body).not.toContain('redis down');
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('enforces the declared access level: admin only', async () => {
     const user = await fx.app.inject({
       method: 'POST',

@@ -47,6 +47,7 @@ export {
   authFailure,
   bearerTokenOf,
   createTokenAuthenticator,
+  REVOCATIONS_UNAVAILABLE,
   type ServiceCaller,
   type TokenAuthenticator,
   type TokenAuthenticatorOptions,

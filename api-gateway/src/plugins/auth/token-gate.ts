@@ -2,6 +2,7 @@ import {
   AuthFailure,
   authFailure,
   bearerTokenOf,
+  REVOCATIONS_UNAVAILABLE,
   TOKEN_VALIDITY_HORIZON_SECONDS,
   type UserCaller,
 } from '@messenger/platform/auth';
@@ -65,7 +66,10 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
       if (hit.expiresAt <= Date.now()) {
         cache?.delete(key);
       } else {
-        if (revoked.has(hit.caller.sessionId) || (revocations && (await revocations.isRevoked(hit.caller.sessionId)))) {
+        if (
+          revoked.has(hit.caller.sessionId) ||
+          (revocations && (await isRevoked(revocations, hit.caller.sessionId)))
+        ) {
           cache?.delete(key);
           throw authFailure(AuthFailure.Revoked);
         }
@@ -105,4 +109,19 @@ function expiryOf(token: string): number {
   const payload = token.split('.')[1] ?? '';
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
   return typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now();
+}
+
+/** A revocation list that cannot answer makes the request retryable (`unavailable`), not an internal error. */
+async function isRevoked(revocations: RevocationCheck, sessionId: string): Promise<boolean> {
+  try {
+    return await revocations.isRevoked(sessionId);
+  } catch (cause) {
+    const error = new DomainError(
+      ErrorKind.Unavailable,
+      REVOCATIONS_UNAVAILABLE,
+      'credentials cannot be verified right now; try again shortly',
+    );
+    error.cause = cause;
+    throw error;
+  }
 }
