@@ -76,8 +76,9 @@ export const gatewaySettings = {
         'On SIGTERM, how long the gateway keeps serving, /readyz 503 and every response with Connection: close, before it stops accepting connections and SHUTDOWN_GRACE_MS begins: the time load balancers take to stop sending it traffic (5000 in Kubernetes). 0: stop accepting at once (one process on a laptop, nothing to drain away from).',
     },
   ),
-  trustProxy: setting.bool('GATEWAY_TRUST_PROXY', false, {
-    description: 'Take the client IP from X-Forwarded-For (only behind a trusted load balancer).',
+  trustedProxies: setting.list('GATEWAY_TRUSTED_PROXIES', '', {
+    description:
+      'Comma-separated addresses or CIDRs of the proxies in front of the gateway (e.g. 10.0.0.0/8,127.0.0.1); the client IP is the right-most X-Forwarded-For entry not in this list. Empty: trust none, the client IP is the peer address.',
   }),
 } satisfies ConfigSpec;
 

@@ -48,7 +48,7 @@ await runWorkers(group, async () => {
       cache: { enabled: config.cacheEnabled },
       deadlines: { defaultMs: config.upstreamDeadlineMs },
       bodyLimitBytes: config.bodyLimitBytes,
-      trustProxy: config.trustProxy,
+      trustProxy: config.trustedProxies,
       upstreamTransport: config.upstreamTransport,
     },
     {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { loadGatewayConfig } from '../src/config.ts';
 import type { RateLimitBudgets } from '../src/plugins/rate-limit/rate-limit.plugin.ts';
 import { createTestAuth, type GatewayFixture, startGateway, startTestUpstream, testCatalog } from './fixture.ts';
 
@@ -80,6 +81,39 @@ describe('rate limits (local store, embedded mode)', () => {
 
   it('does not limit the gateway’s own endpoints', async () => {
     for (let i = 0; i < 10; i++) expect((await fx.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  });
+});
+
+describe('behind trusted proxies (GATEWAY_TRUSTED_PROXIES)', () => {
+  // The test client connects from 127.0.0.1, standing in for the proxy.
+  let fx: GatewayFixture;
+  let base: string;
+  beforeAll(async () => {
+    const config = loadGatewayConfig({ GATEWAY_TRUSTED_PROXIES: '10.255.0.0/16, 127.0.0.1' });
+    fx = await startGateway({ rateLimits: BUDGETS, trustProxy: config.trustedProxies });
+    await fx.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(fx.app.server.address() as { port: number }).port}`;
+  });
+  afterAll(() => fx.close());
+
+  const signInVia = (forwardedFor: string) =>
+    fetch(`${base}/v1/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+      body: JSON.stringify({ email: 'a@b.c' }),
+    });
+
+  it('keys a client by the right-most untrusted X-Forwarded-For entry, whatever it prepends', async () => {
+    const client = freshIp();
+    for (let i = 0; i < BUDGETS.strict.max; i++) {
+      // A forged left-most entry, and a trusted inner proxy after the client.
+      expect((await signInVia(`${freshIp()}, ${client}, 10.255.0.7`)).status).toBe(200);
+    }
+    const limited = await signInVia(`${freshIp()}, ${client}`);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another client behind the same proxy has its own budget.
+    expect((await signInVia(freshIp())).status).toBe(200);
   });
 });
 

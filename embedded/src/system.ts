@@ -125,7 +125,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       cache: { enabled: gatewayConfig.cacheEnabled },
       deadlines: { defaultMs: gatewayConfig.upstreamDeadlineMs },
       bodyLimitBytes: gatewayConfig.bodyLimitBytes,
-      trustProxy: gatewayConfig.trustProxy,
+      trustProxy: gatewayConfig.trustedProxies,
     },
     {
       host: gatewayConfig.httpHost,
