@@ -50,6 +50,8 @@ export interface TokenAuthenticator extends Authenticator {
   verifyToken(token: string): Promise<UserCaller | ServiceCaller>;
   /** Verifies a bare access token (the HTTP gateway's case); a service token is refused. */
   verifyAccessToken(token: string): Promise<UserCaller>;
+  /** Seconds past `exp` a token is still accepted: whoever remembers verifications must honour the same. */
+  readonly clockToleranceSeconds: number;
 }
 
 /** Reasons (`ErrorInfo.reason`) of the `unauthenticated` errors this module throws. */
@@ -138,7 +140,9 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Token
   const verifyToken = async (token: string): Promise<UserCaller | ServiceCaller> => {
     if (typeof token !== 'string' || token === '') throw authFailure(AuthFailure.Invalid);
     const hit = verified?.get(token);
-    if (hit !== undefined && hit.expiresAtMs > now()) {
+    // Accepted exactly as long as jose accepts it (`exp` plus the tolerance);
+    // past that, jose's check below gives TOKEN_EXPIRED.
+    if (hit !== undefined && hit.expiresAtMs + tolerance * 1000 > now()) {
       if (hit.caller.kind === 'user' && (await isRevoked(hit.caller.sessionId))) {
         throw authFailure(AuthFailure.Revoked);
       }
@@ -208,5 +212,6 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Token
       if (caller.kind !== 'user') throw authFailure(AuthFailure.Invalid);
       return caller;
     },
+    clockToleranceSeconds: tolerance,
   };
 }

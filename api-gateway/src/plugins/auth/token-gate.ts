@@ -14,6 +14,8 @@ import { nonNegativeInt } from '../../options.ts';
 export interface AccessTokenVerifier {
   /** Verifies signature, issuer, audience, lifetime and revocation; throws an `unauthenticated` DomainError. */
   verifyAccessToken(token: string): Promise<UserCaller>;
+  /** Seconds past `exp` the verifier still accepts a token; remembered tokens are served as long. Default 0. */
+  readonly clockToleranceSeconds?: number;
 }
 
 /** A revocation list (the platform's RevocationList fits), consulted on every use of a cached verification. */
@@ -32,6 +34,8 @@ export interface TokenGateOptions {
   readonly revocations?: RevocationCheck;
   /** Verified tokens kept (signature checks are the costly part); 0 disables. Default 10 000. */
   readonly cacheSize?: number;
+  /** Clock in epoch milliseconds, the verifier's (tests). Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 export interface VerifiedToken {
@@ -58,13 +62,18 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
   const cache = size > 0 ? new LRUCache<string, VerifiedToken>({ max: size }) : undefined;
   const revoked = new LRUCache<string, true>({ max: 100_000, ttl: TOKEN_VALIDITY_HORIZON_SECONDS * 1000 });
   const { verifier, revocations } = opts;
+  const now = opts.now ?? Date.now;
+  const toleranceMs = (verifier.clockToleranceSeconds ?? 0) * 1000;
 
   /** `key` is what the verification is remembered by: the token, or the whole header it came in. */
   const verify = async (token: string, key: string): Promise<VerifiedToken> => {
     const hit = cache?.get(key);
     if (hit !== undefined) {
-      if (hit.expiresAt <= Date.now()) {
+      // The verifier's own rule, so a token is accepted or refused alike
+      // whether it is remembered or verified afresh.
+      if (hit.expiresAt + toleranceMs <= now()) {
         cache?.delete(key);
+        throw authFailure(AuthFailure.Expired);
       } else {
         if (
           revoked.has(hit.caller.sessionId) ||
