@@ -12,6 +12,7 @@ import type { Histogram } from 'prom-client';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors/error-handler.ts';
 import { Code, GatewayError } from './errors/status.ts';
 import { positiveInt } from './options.ts';
+import { canonicalUrl } from './routing/canonical-ids.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -71,6 +72,8 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
       log.isLevelEnabled('debug') ? logger.child(bindings, childOpts) : logger,
     bodyLimit: positiveInt('bodyLimitBytes', opts.bodyLimitBytes, 1024 * 1024),
     trustProxy: opts.trustProxy ?? false,
+    // Before routing, so params, cache keys and tags, and upstream calls all see canonical ids.
+    rewriteUrl: (req) => canonicalUrl(req.url ?? '/'),
     routerOptions: { maxParamLength: 500 },
     // Shutdown (server.ts) serves every request that still arrives, with
     // `Connection: close`, and closes connections itself once they are idle.

@@ -1,6 +1,7 @@
 // The response cache: only declared-cacheable GETs, ETag/304, Cache-Control,
 // per-user keys for private data, one upstream call for concurrent misses,
 // invalidation by events through the event bus; in memory and in Redis.
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEnvelope, type EventBus, InProcessEventBus, packPayload } from '@messenger/platform/events';
 import type { Metrics } from '@messenger/platform/metrics';
@@ -139,6 +140,26 @@ describe('response cache (in memory)', () => {
     expect(next.json().profile.about).toBe('after');
     // Other users' entries are untouched.
     expect((await getUser('u2')).headers['x-cache']).toBe('HIT');
+  });
+
+  it('serves an upper-case id URL the fresh profile once the event (lowercase id) is applied', async () => {
+    // Services store and name ids in lowercase; a client may type them in any case.
+    const id = randomUUID();
+    const upper = id.toUpperCase();
+    fx.upstream.state.profiles.set(id, { nickname: 'dave', about: 'before' });
+    await fx.app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(fx.app.server.address() as { port: number }).port}`;
+    const get = (url: string) => fetch(`${base}${url}`, { headers: { authorization: alice } });
+    expect(((await (await get(`/v1/users/${upper}`)).json()) as { profile: { about: string } }).profile.about).toBe(
+      'before',
+    );
+    (fx.upstream.state.profiles.get(id) as { about: string }).about = 'after';
+    await publishAndApply(bus, [fx], 'user.user.updated', id);
+    for (const url of [`/v1/users/${upper}`, `/v1/users/${id}`]) {
+      const res = await get(url);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { profile: { about: string } }).profile.about).toBe('after');
+    }
   });
 
   it('invalidates private entries of both users named in a pair key', async () => {

@@ -30,7 +30,7 @@ import {
   InMemoryRevocationList,
   type TokenAuthenticator,
 } from '@messenger/platform/auth';
-import { DomainError, ErrorKind } from '@messenger/platform/domain';
+import { canonicalId, DomainError, ErrorKind } from '@messenger/platform/domain';
 import { type CallContext, createGrpcServer, type GrpcServer, STATUS_DETAILS_KEY } from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
 import { createMetrics, type Metrics } from '@messenger/platform/metrics';
@@ -189,7 +189,9 @@ export async function startTestUpstream(
     state.calls.set(name, n);
     return n;
   };
-  const profileOf = (id: string, reads: number) => {
+  const profileOf = (requested: string, reads: number) => {
+    // As the user service does: ids are looked up in their canonical (lowercase) form.
+    const id = canonicalId(requested);
     const p = state.profiles.get(id);
     if (!p) throw new DomainError(ErrorKind.NotFound, 'PROFILE_NOT_FOUND', `profile ${id} not found`);
     return { userId: id, nickname: p.nickname, about: p.about, reads: BigInt(reads) };
