@@ -44,6 +44,15 @@ export const gatewaySettings = {
       description: 'Streams opened per minute per user.',
     },
   ),
+  rateLimitUnverifiedPerMinute: setting.int(
+    'GATEWAY_RATE_LIMIT_UNVERIFIED_PER_MINUTE',
+    120,
+    { min: 1, max: 1_000_000 },
+    {
+      description:
+        'Requests per minute per client IP to signed-in routes whose token is not yet verified (none, new, forged or expired), counted before the signature check; past it they get 429 before any verification. Tokens already verified are not counted.',
+    },
+  ),
   cacheEnabled: setting.bool('GATEWAY_CACHE_ENABLED', true, {
     description: 'Response cache for the methods the contracts declare cacheable.',
   }),
@@ -104,5 +113,6 @@ export function rateLimitBudgetsOf(config: GatewayConfig): RateLimitBudgets {
     default: perMinute(config.rateLimitDefaultPerMinute),
     strict: perMinute(config.rateLimitStrictPerMinute),
     stream: perMinute(config.rateLimitStreamPerMinute),
+    unverified: perMinute(config.rateLimitUnverifiedPerMinute),
   };
 }

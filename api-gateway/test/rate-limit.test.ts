@@ -117,6 +117,67 @@ describe('behind trusted proxies (GATEWAY_TRUSTED_PROXIES)', () => {
   });
 });
 
+describe('requests whose token needs verifying, per client IP', () => {
+  let fx: GatewayFixture;
+  let base: string;
+  let verifications = 0;
+  beforeAll(async () => {
+    const auth = await createTestAuth();
+    const verifier = auth.verifier;
+    fx = await startGateway({
+      testAuth: auth,
+      rateLimits: { ...BUDGETS, unverified: { max: 3, windowMs: 60_000 } },
+      auth: {
+        revocations: auth.revocations,
+        verifier: {
+          clockToleranceSeconds: verifier.clockToleranceSeconds,
+          verifyAccessToken: (token) => {
+            verifications++;
+            return verifier.verifyAccessToken(token);
+          },
+        },
+      },
+    });
+    await fx.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(fx.app.server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    await fx.close();
+    fx.auth.revocations.close();
+  });
+
+  const contacts = (token: string) => fetch(`${base}/v1/contacts`, { headers: { authorization: `Bearer ${token}` } });
+
+  it('are refused with 429 past the budget, before any signature check, while remembered tokens still work', async () => {
+    const signedIn = await fx.auth.token(`known-${randomUUID()}`);
+    expect((await contacts(signedIn)).status).toBe(200);
+    verifications = 0;
+    // Forged: a real header and claims (a known kid), another signature.
+    const forge = async () => {
+      const [header, payload, signature] = (await fx.auth.token(`victim-${randomUUID()}`)).split('.');
+      const flipped = `${signature?.[0] === 'A' ? 'B' : 'A'}${signature?.slice(1)}`;
+      return `${header}.${payload}.${flipped}`;
+    };
+    // The first request above spent one of the budget's 3.
+    for (let i = 0; i < 2; i++) expect((await contacts(await forge())).status).toBe(401);
+    for (let i = 0; i < 5; i++) {
+      const refused = await contacts(await forge());
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toEqual({
+        code: 8,
+        message: expect.stringMatching(/^too many requests without a valid token/),
+        details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: expect.stringMatching(/^\d+s$/) }],
+      });
+    }
+    expect(verifications).toBe(2);
+    // Missing credentials count alike.
+    expect((await fetch(`${base}/v1/contacts`)).status).toBe(429);
+    // The token verified before is remembered: it costs no check and is not refused.
+    expect((await contacts(signedIn)).status).toBe(200);
+  });
+});
+
 describe('rate limits shared through Redis', () => {
   it('hold across two gateway instances sharing one Redis', async () => {
     const catalog = await testCatalog();

@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The `realm` of every `WWW-Authenticate` challenge this gateway sends. */
     readonly bearerRealm: string;
+    /** Whether this `Authorization` value was verified before and is remembered: checking it again costs no signature check. */
+    readonly tokenRemembered: (header: string | undefined) => boolean;
   }
 }
 
@@ -59,6 +61,7 @@ async function auth(app: FastifyInstance, opts: AuthPluginOptions): Promise<void
   }
   const gate = createTokenGate(opts);
   app.decorate('bearerRealm', realm);
+  app.decorate('tokenRemembered', gate.remembers);
   app.decorateRequest('caller', null);
   app.decorateRequest('tokenExpiresAt', 0);
 

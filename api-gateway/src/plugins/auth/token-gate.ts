@@ -50,6 +50,8 @@ export interface TokenGate {
   verifyHeader(header: string | undefined): Promise<VerifiedToken>;
   /** Sessions ended (from `auth.session.revoked`): their tokens stop working here at once. */
   revokeSessions(sessionIds: readonly string[]): void;
+  /** Whether `verifyHeader` would answer from memory, without a signature check. */
+  remembers(header: string | undefined): boolean;
 }
 
 /**
@@ -110,6 +112,7 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
     revokeSessions(ids) {
       for (const id of ids) revoked.set(id, true);
     },
+    remembers: (header) => header !== undefined && cache?.has(header) === true,
   };
 }
 

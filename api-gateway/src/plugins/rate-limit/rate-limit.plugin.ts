@@ -1,6 +1,6 @@
-import fastifyRateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
-import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastifyRateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@fastify/rate-limit';
+import { Access, RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import { Code, GatewayError } from '../../errors/status.ts';
@@ -21,12 +21,19 @@ export interface RateLimitBudgets {
   readonly strict: RateLimitBudget;
   /** Opening a stream (counted once per stream). */
   readonly stream: RateLimitBudget;
+  /**
+   * Per client IP: requests to non-public routes whose token must be
+   * verified (none, or one not verified before), counted before verification.
+   * Default DEFAULT_BUDGETS.unverified.
+   */
+  readonly unverified?: RateLimitBudget;
 }
 
-export const DEFAULT_BUDGETS: RateLimitBudgets = {
+export const DEFAULT_BUDGETS: Required<RateLimitBudgets> = {
   default: { max: 600, windowMs: 60_000 },
   strict: { max: 10, windowMs: 60_000 },
   stream: { max: 30, windowMs: 60_000 },
+  unverified: { max: 120, windowMs: 60_000 },
 };
 
 export interface RateLimitPluginOptions {
@@ -44,7 +51,7 @@ export interface RateLimitPluginOptions {
   readonly onRedisFallback?: () => void;
 }
 
-type BudgetName = keyof RateLimitBudgets;
+type BudgetName = Exclude<keyof RateLimitBudgets, 'unverified'>;
 
 function budgetOf(cls: RateLimitClass): BudgetName {
   switch (cls) {
@@ -57,8 +64,8 @@ function budgetOf(cls: RateLimitClass): BudgetName {
   }
 }
 
-function validateBudgets(budgets: RateLimitBudgets): void {
-  for (const name of ['default', 'strict', 'stream'] as const) {
+function validateBudgets(budgets: Required<RateLimitBudgets>): void {
+  for (const name of ['default', 'strict', 'stream', 'unverified'] as const) {
     const b = budgets[name];
     if (!b || !Number.isSafeInteger(b.max) || b.max < 1 || !Number.isSafeInteger(b.windowMs) || b.windowMs < 1) {
       throw new TypeError(`gateway: rateLimits.${name} needs positive integer max and windowMs`);
@@ -73,9 +80,17 @@ function validateBudgets(budgets: RateLimitBudgets): void {
  * endpoints are not limited. 429 answers carry `Retry-After` and the
  * draft-spec `RateLimit-Limit/Remaining/Reset` headers, which every limited
  * response carries too.
+ *
+ * Before that, ahead of even the token check, a non-public route counts
+ * per client IP every request whose token the auth plugin does not
+ * remember (missing, forged, expired, or new): past the `unverified` budget
+ * such requests get 429 without a signature check, so a flood of forged
+ * tokens costs a counter increment each, not an ES256 verification. Tokens
+ * already verified are not counted: signed-in users behind the same address
+ * keep working.
  */
 async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Promise<void> {
-  const budgets = opts.budgets ?? DEFAULT_BUDGETS;
+  const budgets = { ...DEFAULT_BUDGETS, ...opts.budgets };
   validateBudgets(budgets);
   const guard = new RedisGuard({
     name: 'rate-limit store (Redis)',
@@ -92,10 +107,16 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
     prefix: 'gw:rl:',
   });
 
-  // Runs before the plugin's own onRoute hook (added by the register below), which reads `config.rateLimit`.
+  const unverified = unverifiedHook(app, new store({}), budgets.unverified);
+  // Runs before the plugin's own onRoute hook (added by the register below), which reads `config.rateLimit`,
+  // and after the auth plugin's, whose token check it goes ahead of.
   app.addHook('onRoute', (route) => {
     const rpc = route.config?.rpc;
-    if (rpc !== undefined) route.config = { ...route.config, rateLimit: routeRateLimit(budgets, rpc.method.rateLimit) };
+    if (rpc === undefined) return;
+    route.config = { ...route.config, rateLimit: routeRateLimit(budgets, rpc.method.rateLimit) };
+    if (rpc.method.access !== Access.ACCESS_PUBLIC) {
+      route.onRequest = [unverified, ...(route.onRequest === undefined ? [] : [route.onRequest].flat())];
+    }
   });
   await app.register(fastifyRateLimit, {
     global: false,
@@ -114,12 +135,37 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
   });
 }
 
+/** The first `onRequest` hook of a non-public route: the per-IP budget of requests needing a token check. */
+function unverifiedHook(
+  app: FastifyInstance,
+  store: FastifyRateLimitStore,
+  budget: RateLimitBudget,
+): onRequestAsyncHookHandler {
+  return async (req) => {
+    if (app.tokenRemembered(req.headers.authorization)) return;
+    const { current, ttl } = await new Promise<{ current: number; ttl: number }>((resolve, reject) =>
+      store.incr(
+        `unverified:ip:${req.ip}`,
+        (error, counted) => (error || counted === undefined ? reject(error) : resolve(counted)),
+        budget.windowMs,
+        budget.max,
+      ),
+    );
+    if (current <= budget.max) return;
+    const seconds = Math.max(1, Math.ceil(ttl / 1000));
+    throw new GatewayError(Code.RESOURCE_EXHAUSTED, `too many requests without a valid token; retry in ${seconds}s`, {
+      details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${seconds}s` }],
+      headers: { 'retry-after': String(seconds) },
+    });
+  };
+}
+
 export const rateLimitPlugin = fp(rateLimit, {
   name: 'messenger-rate-limit',
   fastify: '5.x',
   // Keys use `req.caller`, which the auth plugin's hook sets first.
   dependencies: ['messenger-auth'],
-  decorators: { request: ['caller'] },
+  decorators: { fastify: ['tokenRemembered'], request: ['caller'] },
 });
 
 /** The per-route `config.rateLimit` of an RPC route of the given class. */
