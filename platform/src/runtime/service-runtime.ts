@@ -6,7 +6,7 @@ import { RedisRevocationList } from '../auth/redis-revocation-list.ts';
 import { InMemoryRevocationList, type RevocationList } from '../auth/revocation.ts';
 import type { ServiceTokenSource } from '../auth/service-token-source.ts';
 import { createTokenAuthenticator, type TokenAuthenticator } from '../auth/token-verifier.ts';
-import { type ConfigOf, type ConfigSpec, commonSettings, setting } from '../config.ts';
+import { ConfigError, type ConfigOf, type ConfigSpec, commonSettings, setting } from '../config.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { KafkaEventBus } from '../events/kafka-event-bus.ts';
@@ -181,13 +181,29 @@ export function runServiceWorkers(
   });
 }
 
-/** The shared secret a service exchanges for its own service token (auth's IssueServiceToken). */
+/**
+ * The shared secret a service exchanges for its own service token (auth's
+ * IssueServiceToken). It has no default: embedded mode signs service tokens
+ * in-process and never reads it, and a cluster-mode process refuses to start
+ * without it (`requireClusterSecrets`), so no deployment runs on a known value.
+ */
 export function serviceSecretSetting(service: string) {
-  return setting.string(`${service.toUpperCase()}_SERVICE_SECRET`, `dev-only-${service}-secret`, {
+  return setting.optionalString(`${service.toUpperCase()}_SERVICE_SECRET`, {
     description:
-      'The shared secret this service exchanges for its service token (IssueServiceToken). The default suits a local development auth service only; set a real one in every deployment.',
+      "The shared secret this service exchanges for its service token (IssueServiceToken): the same value as this service's entry in auth's AUTH_SERVICE_SECRETS. Required in cluster mode (no default); embedded mode does not use it.",
     secret: true,
   });
+}
+
+/**
+ * Cluster mode (a service's own main.ts) starts only with the secrets set
+ * that embedded mode does without: each unset one is named, the process exits.
+ */
+export function requireClusterSecrets(isSet: Readonly<Record<string, boolean>>): void {
+  const problems = Object.entries(isSet)
+    .filter(([, set]) => !set)
+    .map(([env]) => `${env}: is required in cluster mode (there is no default secret; see docs/OPERATIONS.md)`);
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /** Where each service listens, for the processes that call it; defaults are embedded mode's ports. */

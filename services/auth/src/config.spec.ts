@@ -12,11 +12,11 @@ const problemsOf = (env: Record<string, string>): string[] => {
 };
 
 describe('auth config', () => {
-  it('starts with defaults: no providers, development service secrets, generated keys', () => {
+  it('starts with defaults: no providers, no service secrets, generated keys', () => {
     const config = loadAuthConfig({});
     expect(config.grpcPort).toBe(50051);
     expect(config.oidcProviders).toEqual([]);
-    expect([...config.serviceSecrets.keys()]).toEqual(['subscriber', 'chat', 'api-gateway']);
+    expect(config.serviceSecrets.size).toBe(0);
     expect(config.signingKeys).toBe('generate');
     expect(config.accessTokenTtlSeconds).toBe(900);
     // No SMTP: mails are logged; OWASP's scrypt cost; 50 sessions a user.

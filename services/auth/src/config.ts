@@ -83,15 +83,11 @@ export const authSettings = {
     { min: 0, max: 3600 },
     { description: 'The least time between two mails of one kind to one account (a new mail voids the earlier link).' },
   ),
-  serviceSecrets: setting.string(
-    'AUTH_SERVICE_SECRETS',
-    'subscriber:dev-only-subscriber-secret,chat:dev-only-chat-secret,api-gateway:dev-only-api-gateway-secret',
-    {
-      description:
-        'The secret of each service that may ask IssueServiceToken: `name:secret,…` or a JSON object `{"name": "secret"}`; secrets of at least 16 characters. The default matches the other services\' development defaults only; set real ones in every deployment.',
-      secret: true,
-    },
-  ),
+  serviceSecrets: setting.optionalString('AUTH_SERVICE_SECRETS', {
+    description:
+      'The secret of each service that may ask IssueServiceToken: `name:secret,…` or a JSON object `{"name": "secret"}`; secrets of at least 16 characters, each equal to that service\'s `<NAME>_SERVICE_SECRET`. Required in cluster mode (no default); embedded mode does not use it.',
+    secret: true,
+  }),
   oidcProviders: setting.string('AUTH_OIDC_PROVIDERS', '[]', {
     description:
       'OpenID Connect providers as a JSON array of `{"name", "issuer", "clientId", "clientSecret"}` (optional `"tokenEndpointAuthMethod"`: `client_secret_basic` (default) or `client_secret_post`). Issuers must be https (http only on loopback).',

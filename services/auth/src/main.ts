@@ -9,7 +9,12 @@ import {
   generateSigningKeyRing,
   importSigningKeyRing,
 } from '@messenger/platform/auth';
-import { openServiceStore, runServiceWorkers, startServiceRuntime } from '@messenger/platform/runtime';
+import {
+  openServiceStore,
+  requireClusterSecrets,
+  runServiceWorkers,
+  startServiceRuntime,
+} from '@messenger/platform/runtime';
 import { startAuthService } from './app.ts';
 import { grpcUserProfiles } from './clients/user-profiles.client.ts';
 import { authPolicyDeps, loadAuthConfig } from './config.ts';
@@ -18,6 +23,7 @@ import { MemoryAuthStore } from './store/memory/memory-auth-store.ts';
 import { openMongoAuthStore } from './store/mongo/mongo-auth-store.ts';
 
 const config = loadAuthConfig(process.env);
+requireClusterSecrets({ AUTH_SERVICE_SECRETS: config.serviceSecrets.size > 0 });
 // Generated keys are each worker's own: a token one signs fails at another's JWKS.
 const perWorkerState = config.signingKeys === 'generate' ? ['AUTH_SIGNING_KEYS=generate'] : [];
 await runServiceWorkers({ service: 'auth', config, perWorkerState }, async () => {
@@ -44,11 +50,6 @@ await runServiceWorkers({ service: 'auth', config, perWorkerState }, async () =>
   if (config.signingKeys === 'generate') {
     logger.warn('AUTH_SIGNING_KEYS is not set: signing with fresh keys, so tokens do not survive a restart');
   }
-  const devSecrets = [...config.serviceSecrets].filter(([, secret]) => secret.startsWith('dev-only-'));
-  if (devSecrets.length > 0) {
-    logger.warn({ services: devSecrets.map(([name]) => name) }, 'development service secrets in use');
-  }
-
   const running = await startAuthService(
     {
       ...runtime,

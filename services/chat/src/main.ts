@@ -2,7 +2,12 @@
 // config → runtime (logging, metrics, event bus, trust) → store → user and
 // subscriber clients → gRPC server, drained on SIGTERM; in CHAT_WORKERS
 // processes sharing the port.
-import { openServiceStore, runServiceWorkers, startServiceRuntime } from '@messenger/platform/runtime';
+import {
+  openServiceStore,
+  requireClusterSecrets,
+  runServiceWorkers,
+  startServiceRuntime,
+} from '@messenger/platform/runtime';
 import { startChatService } from './app.ts';
 import { grpcFriendshipChecker } from './clients/friendship-checker.client.ts';
 import { grpcUserProfiles } from './clients/user-profiles.client.ts';
@@ -12,6 +17,7 @@ import { MemoryChatStore } from './store/memory/memory-chat-store.ts';
 import { openMongoChatStore } from './store/mongo/mongo-chat-store.ts';
 
 const config = loadChatConfig(process.env);
+requireClusterSecrets({ CHAT_SERVICE_SECRET: config.serviceSecret !== '' });
 await runServiceWorkers({ service: 'chat', config }, async () => {
   const runtime = await startServiceRuntime('chat', config);
   const storage = await openServiceStore<ChatStore>(config, openMongoChatStore, MemoryChatStore);

@@ -1,4 +1,5 @@
-// The standalone process starts with default settings and stops cleanly on SIGTERM.
+// The standalone process starts with its secret set (defaults otherwise), stops cleanly on SIGTERM, and refuses to start without the secret.
+import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, status } from '@grpc/grpc-js';
@@ -9,7 +10,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 it('subscriber main.ts serves with defaults and exits 0 on SIGTERM', async () => {
   // Port 0 so the test never collides with a running service; everything else default.
-  const service = spawnNode(join(here, 'main.ts'), { PATH: process.env.PATH, SUBSCRIBER_GRPC_PORT: '0' });
+  const service = spawnNode(join(here, 'main.ts'), {
+    PATH: process.env.PATH,
+    SUBSCRIBER_GRPC_PORT: '0',
+    SUBSCRIBER_SERVICE_SECRET: 'subscriber-secret-for-tests',
+  });
   try {
     const [, port] = await service.waitFor(/"port":(\d+)[^\n]*subscriber service listening/);
     const client = new SubscriberServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
@@ -24,4 +29,15 @@ it('subscriber main.ts serves with defaults and exits 0 on SIGTERM', async () =>
   } finally {
     await service.stop('SIGKILL');
   }
+});
+
+it('subscriber main.ts refuses to start without SUBSCRIBER_SERVICE_SECRET, naming it', async () => {
+  const service = spawnNode(join(here, 'main.ts'), { PATH: process.env.PATH, SUBSCRIBER_GRPC_PORT: '0' });
+  let output = '';
+  service.child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = (await once(service.child, 'close')) as [number | null];
+  expect(code).not.toBe(0);
+  expect(output).toContain('SUBSCRIBER_SERVICE_SECRET: is required in cluster mode');
 });

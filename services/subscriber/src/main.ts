@@ -2,7 +2,12 @@
 // config → runtime (logging, metrics, event bus, trust) → store → user
 // directory → gRPC server, drained on SIGTERM; in SUBSCRIBER_WORKERS processes
 // sharing the port.
-import { openServiceStore, runServiceWorkers, startServiceRuntime } from '@messenger/platform/runtime';
+import {
+  openServiceStore,
+  requireClusterSecrets,
+  runServiceWorkers,
+  startServiceRuntime,
+} from '@messenger/platform/runtime';
 import { startSubscriberService } from './app.ts';
 import { grpcUserDirectory } from './clients/user-directory.client.ts';
 import { loadSubscriberConfig } from './config.ts';
@@ -11,6 +16,7 @@ import { MemoryFriendshipStore } from './store/memory/memory-friendship-store.ts
 import { openMongoFriendshipStore } from './store/mongo/mongo-friendship-store.ts';
 
 const config = loadSubscriberConfig(process.env);
+requireClusterSecrets({ SUBSCRIBER_SERVICE_SECRET: config.serviceSecret !== '' });
 await runServiceWorkers({ service: 'subscriber', config }, async () => {
   const runtime = await startServiceRuntime('subscriber', config);
   const storage = await openServiceStore<FriendshipStore>(config, openMongoFriendshipStore, MemoryFriendshipStore);
