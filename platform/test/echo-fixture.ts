@@ -72,6 +72,7 @@ export const fakeUserAuthenticator: Authenticator = {
       sessionId: 's',
       roles: [],
       token: header,
+      expiresAtMs: Date.now() + 900_000,
     };
   },
 };

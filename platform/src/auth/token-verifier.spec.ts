@@ -68,13 +68,14 @@ describe('token authenticator', () => {
 
   describe('accepts', () => {
     it('a valid access token as the user caller', async () => {
-      const { token } = await signer.signAccessToken(USER);
+      const { token, expiresAt } = await signer.signAccessToken(USER);
       await expect(auth.authenticate(bearer(`Bearer ${token}`))).resolves.toEqual({
         kind: 'user',
         userId: 'u-42',
         sessionId: 's-1',
         roles: ['admin'],
         token,
+        expiresAtMs: expiresAt * 1000,
       });
     });
 

@@ -191,9 +191,10 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Token
       throw authFailure(AuthFailure.Invalid);
     }
     if (await isRevoked(claims.sid)) throw authFailure(AuthFailure.Revoked);
+    const expiresAtMs = claims.exp * 1000;
     return {
-      result: { kind: 'user', userId: claims.sub, sessionId: claims.sid, roles: claims.roles, token },
-      expiresAtMs: claims.exp * 1000,
+      result: { kind: 'user', userId: claims.sub, sessionId: claims.sid, roles: claims.roles, token, expiresAtMs },
+      expiresAtMs,
     };
   };
 

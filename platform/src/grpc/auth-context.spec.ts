@@ -1,7 +1,7 @@
 import { Access } from '@messenger/gen/messenger/options/v1/options';
 import { ANONYMOUS, authorize, type Caller } from './auth-context.ts';
 
-const user: Caller = { kind: 'user', userId: 'u', sessionId: 's', roles: [], token: 't' };
+const user: Caller = { kind: 'user', userId: 'u', sessionId: 's', roles: [], token: 't', expiresAtMs: 0 };
 const admin: Caller = { ...user, roles: ['admin'] };
 const service: Caller = { kind: 'service', service: 'chat', token: 't' };
 

@@ -12,6 +12,8 @@ export type Caller =
       readonly roles: readonly string[];
       /** The verified access token, forwarded on calls made on this user's behalf. */
       readonly token: string;
+      /** When that token expires (epoch ms): a call outliving it, such as a stream, ends then. */
+      readonly expiresAtMs: number;
     }
   | {
       readonly kind: 'service';

@@ -9,8 +9,10 @@ import type { ChatLimits } from './domain/use-case-context.ts';
 import { chatEventEntry } from './events/chat-events.ts';
 import { liveUpdatesConsumer } from './events/live-updates.consumer.ts';
 import type { LiveUpdate } from './events/live-updates.ts';
+import { sessionRevocationsConsumer } from './events/session-revocations.consumer.ts';
 import { userEventsConsumer } from './events/user-events.consumer.ts';
 import { chatServiceHandlers } from './grpc/chat.handlers.ts';
+import { SessionEnds } from './live/session-ends.ts';
 import { UpdateHub, type UpdateHubOptions } from './live/update-hub.ts';
 import { type ChatStore, withEventEncoding } from './store/chat-store.ts';
 
@@ -69,9 +71,12 @@ export async function startChatService(
     ...(options.limits ? { limits: options.limits } : {}),
   });
   const hub = new UpdateHub<LiveUpdate>(options.updates);
+  const sessions = new SessionEnds();
   const server = createGrpcServer({
     name: 'chat',
-    services: [chatServiceHandlers(chats, hub, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000 })],
+    services: [
+      chatServiceHandlers(chats, hub, sessions, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000 }),
+    ],
     catalog: deps.catalog,
     logger: deps.logger,
     metrics: deps.metrics,
@@ -85,6 +90,9 @@ export async function startChatService(
     // Live updates first: a stream may open as soon as the server listens.
     subscriptions.push(await deps.bus.subscribe(liveUpdatesConsumer(hub)));
     subscriptions.push(await deps.bus.subscribe(userEventsConsumer(chats)));
+    subscriptions.push(
+      await deps.bus.subscribe(sessionRevocationsConsumer(sessions, deps.logger.child({ component: 'sessions' }))),
+    );
     const port = await server.listen(listen.host, listen.port);
     return {
       port,

@@ -17,6 +17,8 @@ export const ChatErrorReason = {
   NotOwner: 'NOT_OWNER',
   NotSender: 'NOT_SENDER',
   StreamTooSlow: 'STREAM_TOO_SLOW',
+  SessionEnded: 'SESSION_ENDED',
+  TokenExpired: 'TOKEN_EXPIRED',
   ShuttingDown: 'SHUTTING_DOWN',
   UserServiceUnavailable: 'USER_SERVICE_UNAVAILABLE',
   SubscriberServiceUnavailable: 'SUBSCRIBER_SERVICE_UNAVAILABLE',
@@ -77,6 +79,20 @@ export function notSender(): DomainError {
     ErrorKind.PermissionDenied,
     R.NotSender,
     "only the sender may edit a message; the sender or the group's owner may delete it",
+  );
+}
+
+/** The session of a stream's caller was revoked (logout, password reset, …) while the stream was open. */
+export function sessionEnded(): DomainError {
+  return new DomainError(ErrorKind.Unauthenticated, R.SessionEnded, 'the session ended; sign in again');
+}
+
+/** The access token a stream was opened with expired while it was open. */
+export function tokenExpired(): DomainError {
+  return new DomainError(
+    ErrorKind.Unauthenticated,
+    R.TokenExpired,
+    'the access token expired; reconnect with a fresh one and resume_after set to the last update id',
   );
 }
 

@@ -1,12 +1,13 @@
 import { ChatServiceService, type StreamUpdatesResponse } from '@messenger/gen/messenger/chat/v1/chat';
-import { callerId } from '@messenger/platform/domain';
+import { callerId, type DomainError } from '@messenger/platform/domain';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
-import { invalidField, shuttingDown, streamTooSlow } from '../domain/chat-errors.ts';
+import { invalidField, sessionEnded, shuttingDown, streamTooSlow, tokenExpired } from '../domain/chat-errors.ts';
 import type { ChatUseCases } from '../domain/chat-use-cases.ts';
 import type { CallMeta } from '../domain/use-case-context.ts';
 import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
 import { InvalidCursorError } from '../live/cursor.ts';
 import { StreamOverflowError } from '../live/mailbox.ts';
+import type { SessionEnds } from '../live/session-ends.ts';
 import { type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
 import { actorOf, chatToProto, chatTypeOf, messageToProto, sequenceOf, summaryToProto } from './chat-mapper.ts';
 
@@ -19,6 +20,7 @@ export interface StreamSettings {
 export function chatServiceHandlers(
   chats: ChatUseCases,
   hub: UpdateHub<LiveUpdate>,
+  sessions: SessionEnds,
   settings: StreamSettings,
 ): ServiceRegistration {
   const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
@@ -77,6 +79,21 @@ export function chatServiceHandlers(
     streamUpdates: async (req, ctx, send) => {
       const me = callerId(actorOf(ctx.caller));
       const stream = openStream(hub, me, req.resumeAfter);
+      // A stream lasts no longer than its credential: it ends when the
+      // caller's session is revoked or the access token expires.
+      const ended = new AbortController();
+      let endedBy: DomainError | undefined;
+      const end = (error: DomainError) => {
+        endedBy ??= error;
+        ended.abort();
+      };
+      const caller = ctx.caller;
+      const unwatch = caller.kind === 'user' ? sessions.watch(caller.sessionId, () => end(sessionEnded())) : () => {};
+      const expiry =
+        caller.kind === 'user'
+          ? setTimeout(() => end(tokenExpired()), Math.max(0, caller.expiresAtMs - Date.now()))
+          : undefined;
+      const signal = AbortSignal.any([ctx.signal, ended.signal]);
       const write = async (message: StreamUpdatesResponse): Promise<boolean> => {
         try {
           await send(message);
@@ -89,7 +106,8 @@ export function chatServiceHandlers(
       };
       try {
         for (;;) {
-          const next = await stream.next(settings.heartbeatIntervalMs, ctx.signal);
+          const next = await stream.next(settings.heartbeatIntervalMs, signal);
+          if (endedBy) throw endedBy;
           if (next === 'closed') return;
           const update =
             next === 'idle'
@@ -103,6 +121,8 @@ export function chatServiceHandlers(
         if (error instanceof StreamOverflowError) throw streamTooSlow();
         throw error;
       } finally {
+        clearTimeout(expiry);
+        unwatch();
         stream.end();
       }
     },

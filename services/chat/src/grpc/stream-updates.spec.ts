@@ -291,4 +291,20 @@ describe('StreamUpdates over gRPC', () => {
     sys.chat.splice(sys.chat.indexOf(three), 1);
     three.client.close();
   });
+
+  it('ends a stream with UNAUTHENTICATED when the access token it was opened with expires', async () => {
+    const ann = await sys.newUser();
+    const { token } = await sys.auth.signer.signAccessToken({
+      userId: ann.id,
+      sessionId: randomUUID(),
+      roles: [],
+      ttlSeconds: 2,
+    });
+    const reader = readUpdates(one.client, sys.auth.bearer(token));
+    open.push(reader);
+    await reader.ready();
+    const ended = await reader.ended;
+    expect(ended.code).toBe(status.UNAUTHENTICATED);
+    expect(ended.details).toMatch(/^the access token expired/);
+  });
 });
