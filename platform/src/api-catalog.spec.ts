@@ -70,6 +70,13 @@ describe('messenger API catalog', () => {
     expect(getUser?.cache?.invalidatedBy).toContain('user.user.updated');
     const createUser = catalog.method('/messenger.user.v1.UserService/CreateUser');
     expect(createUser?.access).toBe(Access.ACCESS_INTERNAL);
+    expect(createUser?.callers).toEqual(['auth']);
+    expect(catalog.method('/messenger.user.v1.UserService/BatchGetUsers')?.callers).toEqual(['chat', 'subscriber']);
+    expect(catalog.method('/messenger.subscriber.v1.SubscriberService/CheckFriendship')?.callers).toEqual(['chat']);
+    // An internal method without callers would admit no service at all.
+    for (const m of catalog.methods()) {
+      if (m.access === Access.ACCESS_INTERNAL) expect([m.path, m.callers.length > 0]).toEqual([m.path, true]);
+    }
     const http = catalog.registry.getExtension('google.api.http');
     if (!http || !getUser) throw new Error('missing');
     expect(getOption(getUser.descriptor, http)).toMatchObject({

@@ -29,6 +29,8 @@ export interface MethodInfo {
   /** Safe to retry: declared NO_SIDE_EFFECTS or IDEMPOTENT. */
   readonly idempotent: boolean;
   readonly access: Access;
+  /** With ACCESS_INTERNAL: the only services whose tokens may call it (`callers` in the policy). */
+  readonly callers: readonly string[];
   readonly cache:
     | {
         readonly ttlSeconds: number;
@@ -54,6 +56,7 @@ interface PolicyValue {
   access: number;
   cache?: { ttlSeconds: number; scope: number; invalidatedBy: string[] };
   rateLimit: number;
+  callers?: string[];
 }
 
 /** Builds the catalog of every service in a FileDescriptorSet (binary). */
@@ -82,6 +85,7 @@ export function createApiCatalog(descriptorSet: Uint8Array): ApiCatalog {
             method.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT,
           // An undeclared access level is the safe one: a signed-in user.
           access: declared?.access ? (declared.access as Access) : Access.ACCESS_AUTHENTICATED,
+          callers: [...(declared?.callers ?? [])],
           cache:
             cache && cache.ttlSeconds > 0
               ? {

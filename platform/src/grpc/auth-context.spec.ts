@@ -8,7 +8,7 @@ const service: Caller = { kind: 'service', service: 'chat', token: 't' };
 /** The gRPC status kind each caller gets per access level; undefined = allowed. */
 function outcome(access: Access, caller: Caller): string | undefined {
   try {
-    authorize(access, caller);
+    authorize(access, caller, ['chat']);
     return undefined;
   } catch (error) {
     return (error as { kind: string }).kind;
@@ -32,4 +32,15 @@ describe('authorize', () => {
       outcome(access, service),
     ]).toEqual([a, u, ad, s]);
   });
+});
+
+it('admits to an internal method only the services its policy lists', () => {
+  const subscriber: Caller = { kind: 'service', service: 'subscriber', token: 't' };
+  expect(() => authorize(Access.ACCESS_INTERNAL, subscriber, ['chat', 'subscriber'])).not.toThrow();
+  expect(() => authorize(Access.ACCESS_INTERNAL, subscriber, ['auth'])).toThrow(
+    expect.objectContaining({ kind: 'permission_denied' }),
+  );
+  expect(() => authorize(Access.ACCESS_INTERNAL, subscriber, [])).toThrow(
+    expect.objectContaining({ kind: 'permission_denied' }),
+  );
 });

@@ -39,15 +39,20 @@ export const anonymousOnly: Authenticator = {
 
 const ADMIN_ROLE = 'admin';
 
-/** Enforces a method's declared access level. Throws the status the caller should see. */
-export function authorize(access: Access, caller: Caller): void {
+/**
+ * Enforces a method's declared access level and, for an internal method, its
+ * declared `callers`. Throws the status the caller should see.
+ */
+export function authorize(access: Access, caller: Caller, callers: readonly string[] = []): void {
   switch (access) {
     case Access.ACCESS_PUBLIC:
     case Access.ACCESS_INTERNAL_BOOTSTRAP:
       // The handler checks the credential carried in the request itself.
       return;
     case Access.ACCESS_INTERNAL:
-      if (caller.kind === 'service') return;
+      // Least privilege: one service's leaked credential reaches only the
+      // internal methods that service needs.
+      if (caller.kind === 'service' && callers.includes(caller.service)) return;
       throw caller.kind === 'anonymous' ? unauthenticated() : forbidden();
     case Access.ACCESS_ADMIN:
       if (caller.kind === 'user' && caller.roles.includes(ADMIN_ROLE)) return;

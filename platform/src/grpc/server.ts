@@ -271,7 +271,7 @@ async function runCall(
   let code: GrpcStatus = GrpcStatus.OK;
   try {
     const caller = await runner.authenticator.authenticate(call.metadata);
-    authorize(info.access, caller);
+    authorize(info.access, caller, info.callers);
     const value = await body({
       requestId,
       get log() {

@@ -75,6 +75,18 @@ describe('UserService over gRPC', () => {
       const anonymous = await failure(call(f.client, f.client.createUser, request));
       expect(anonymous.code).toBe(status.UNAUTHENTICATED);
     });
+
+    it('is for the auth service only: any other service gets PERMISSION_DENIED', async () => {
+      const request = { userId: randomUUID(), nickname: f.nick() };
+      for (const service of ['chat', 'subscriber']) {
+        const asService = f.auth.bearer(await f.auth.serviceToken(service));
+        const refused = await failure(call(f.client, f.client.createUser, request, asService));
+        expect(refused.code).toBe(status.PERMISSION_DENIED);
+      }
+      await expect(call(f.client, f.client.createUser, request, f.asAuth)).resolves.toMatchObject({
+        user: { userId: request.userId },
+      });
+    });
   });
 
   describe('GetUser and BatchGetUsers', () => {
@@ -99,7 +111,8 @@ describe('UserService over gRPC', () => {
       expect(forged.code).toBe(status.UNAUTHENTICATED);
     });
 
-    it('reads a batch in request order, listing missing ids, for services only', async () => {
+    it('reads a batch in request order, listing missing ids, for chat and subscriber only', async () => {
+      const asChat = f.auth.bearer(await f.auth.serviceToken('chat'));
       const a = await f.createUser();
       const b = await f.createUser();
       const ghost = randomUUID();
@@ -107,22 +120,28 @@ describe('UserService over gRPC', () => {
         f.client,
         f.client.batchGetUsers,
         { userIds: [b.userId, ghost, a.userId, b.userId] },
-        f.asAuth,
+        asChat,
       );
       expect(res.users.map((u) => u.userId)).toEqual([b.userId, a.userId]);
       expect(res.missingUserIds).toEqual([ghost]);
-      expect(await violations(call(f.client, f.client.batchGetUsers, { userIds: [] }, f.asAuth))).toEqual(['user_ids']);
+      expect(await violations(call(f.client, f.client.batchGetUsers, { userIds: [] }, asChat))).toEqual(['user_ids']);
       const tooMany = Array.from({ length: 101 }, () => randomUUID());
-      expect(await violations(call(f.client, f.client.batchGetUsers, { userIds: tooMany }, f.asAuth))).toEqual([
+      expect(await violations(call(f.client, f.client.batchGetUsers, { userIds: tooMany }, asChat))).toEqual([
         'user_ids',
       ]);
-      expect(await violations(call(f.client, f.client.batchGetUsers, { userIds: [a.userId, 'x'] }, f.asAuth))).toEqual([
+      expect(await violations(call(f.client, f.client.batchGetUsers, { userIds: [a.userId, 'x'] }, asChat))).toEqual([
         'user_ids[1]',
       ]);
       const asUser = await failure(
         call(f.client, f.client.batchGetUsers, { userIds: [a.userId] }, await f.as(a.userId)),
       );
       expect(asUser.code).toBe(status.PERMISSION_DENIED);
+      const asSubscriber = f.auth.bearer(await f.auth.serviceToken('subscriber'));
+      await expect(
+        call(f.client, f.client.batchGetUsers, { userIds: [a.userId] }, asSubscriber),
+      ).resolves.toMatchObject({ users: [{ userId: a.userId }] });
+      const asAuthService = await failure(call(f.client, f.client.batchGetUsers, { userIds: [a.userId] }, f.asAuth));
+      expect(asAuthService.code).toBe(status.PERMISSION_DENIED);
     });
   });
 

@@ -232,6 +232,12 @@ export interface MethodPolicy {
     | undefined;
   /** Which rate-limit budget it draws from. */
   rateLimit: RateLimitClass;
+  /**
+   * With ACCESS_INTERNAL: the services (service-token subjects, e.g. "auth")
+   * that may call it; any other service's token is refused with
+   * PERMISSION_DENIED, and an empty list admits none.
+   */
+  callers: string[];
 }
 
 function createBaseCachePolicy(): CachePolicy {
@@ -344,7 +350,7 @@ export const CachePolicy: MessageFns<CachePolicy> = {
 };
 
 function createBaseMethodPolicy(): MethodPolicy {
-  return { access: 0, cache: undefined, rateLimit: 0 };
+  return { access: 0, cache: undefined, rateLimit: 0, callers: [] };
 }
 
 export const MethodPolicy: MessageFns<MethodPolicy> = {
@@ -357,6 +363,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     }
     if (message.rateLimit !== 0) {
       writer.uint32(24).int32(message.rateLimit);
+    }
+    for (const v of message.callers) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -398,6 +407,14 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
             message.rateLimit = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.callers.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -419,6 +436,7 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
         : isSet(object.rate_limit)
         ? rateLimitClassFromJSON(object.rate_limit)
         : 0,
+      callers: globalThis.Array.isArray(object?.callers) ? object.callers.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -433,6 +451,9 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
     if (message.rateLimit !== 0) {
       obj.rateLimit = rateLimitClassToJSON(message.rateLimit);
     }
+    if (message.callers?.length) {
+      obj.callers = message.callers;
+    }
     return obj;
   },
 
@@ -446,6 +467,7 @@ export const MethodPolicy: MessageFns<MethodPolicy> = {
       ? CachePolicy.fromPartial(object.cache)
       : undefined;
     message.rateLimit = object.rateLimit ?? 0;
+    message.callers = object.callers?.map((e) => e) || [];
     return message;
   },
 };
