@@ -34,11 +34,17 @@ export interface CallContext {
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
-/** Sends messages with `send` (which waits for flow control) until it resolves. */
+/**
+ * Sends messages with `send` (which waits for flow control) until it
+ * resolves. `accept` sends the response headers at once, so that the client
+ * sees the call accepted before the first message; until then (or the first
+ * `send`) an error still ends the call without headers (trailers only).
+ */
 export type ServerStreamingHandler<Req, Res> = (
   request: Req,
   ctx: CallContext,
   send: (message: Res) => Promise<void>,
+  accept: () => void,
 ) => Promise<void>;
 
 type HandlerOf<M> =
@@ -233,7 +239,10 @@ function wrapServerStreaming(
         if (call.write(message)) resolve();
         else call.once('drain', resolve);
       });
-    void runCall(info, call, runner, async (ctx) => handler(call.request, ctx, send)).then((result) => {
+    const accept = () => {
+      if (!call.cancelled) call.sendMetadata(new Metadata());
+    };
+    void runCall(info, call, runner, async (ctx) => handler(call.request, ctx, send, accept)).then((result) => {
       if (call.cancelled) return;
       if (result.ok) call.end(result.trailers);
       else call.emit('error', result.error);

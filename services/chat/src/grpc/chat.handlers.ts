@@ -76,7 +76,7 @@ export function chatServiceHandlers(
       return { readSequence: String(read.readSequence), unreadCount: String(read.unreadCount) };
     },
 
-    streamUpdates: async (req, ctx, send) => {
+    streamUpdates: async (req, ctx, send, accept) => {
       const me = callerId(actorOf(ctx.caller));
       const stream = openStream(hub, me, req.resumeAfter);
       // A stream lasts no longer than its credential: it ends when the
@@ -94,6 +94,9 @@ export function chatServiceHandlers(
           ? setTimeout(() => end(tokenExpired()), Math.max(0, caller.expiresAtMs - Date.now()))
           : undefined;
       const signal = AbortSignal.any([ctx.signal, ended.signal]);
+      // Authenticated and the resume point valid: the client learns the
+      // stream is open now rather than with its first update.
+      accept();
       const write = async (message: StreamUpdatesResponse): Promise<boolean> => {
         try {
           await send(message);

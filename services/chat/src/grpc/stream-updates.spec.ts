@@ -1,7 +1,7 @@
 // StreamUpdates over gRPC: two chat instances sharing a store and an
 // in-process event bus, with the real user and subscriber services.
 import { randomUUID } from 'node:crypto';
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import {
   type Chat,
   type ChatServiceClient,
@@ -306,5 +306,52 @@ describe('StreamUpdates over gRPC', () => {
     const ended = await reader.ended;
     expect(ended.code).toBe(status.UNAUTHENTICATED);
     expect(ended.details).toMatch(/^the access token expired/);
+  });
+});
+
+describe('StreamUpdates opening', () => {
+  let sys: ChatTestSystem;
+  beforeAll(async () => {
+    // Heartbeats far apart: nothing but the opening itself can reach the client.
+    sys = await startChatTestSystem({ heartbeatIntervalMs: 60_000 });
+  });
+  afterAll(async () => {
+    await sys.stop();
+  });
+
+  /** Opens a stream; resolves with whether response headers came before it ended or `waitMs` passed, and what came. */
+  const open = (md: Metadata, resumeAfter = '', waitMs = 5000) => {
+    const client = (sys.chat[0] as ChatInstance).client;
+    const s = client.streamUpdates({ resumeAfter }, md);
+    const updates: Update[] = [];
+    s.on('data', (r: { update?: Update }) => r.update && updates.push(r.update));
+    const outcome = new Promise<{ headers: boolean; code?: number }>((resolve) => {
+      const guard = setTimeout(() => resolve({ headers: false }), waitMs);
+      s.once('metadata', () => {
+        clearTimeout(guard);
+        resolve({ headers: true });
+      });
+      s.on('error', (e: { code: number }) => {
+        clearTimeout(guard);
+        resolve({ headers: false, code: e.code });
+      });
+    });
+    return { outcome, updates, cancel: () => s.cancel() };
+  };
+
+  it('sends the response headers as soon as the stream is open, before any update or heartbeat', async () => {
+    const a = await sys.newUser();
+    const s = open(a.md);
+    expect(await s.outcome).toEqual({ headers: true });
+    expect(s.updates).toEqual([]);
+    s.cancel();
+  });
+
+  it('refuses a stream it will not serve with no response headers (trailers only)', async () => {
+    const a = await sys.newUser();
+    expect(await open(a.md, 'not a cursor').outcome).toEqual({ headers: false, code: status.INVALID_ARGUMENT });
+    const stranger = new Metadata();
+    stranger.set('authorization', 'Bearer not-a-token');
+    expect(await open(stranger).outcome).toEqual({ headers: false, code: status.UNAUTHENTICATED });
   });
 });

@@ -1,3 +1,4 @@
+import type { IdleTimers, IdleWaiter } from './idle-timers.ts';
 import { Queue } from './queue.ts';
 
 /** The stream's reader fell behind by more than the queue limit; it should reconnect and resume. */
@@ -13,18 +14,21 @@ export class StreamOverflowError extends Error {
  * items. A writer that finds it full closes it instead, and the reader, once
  * it asks again, learns it fell behind.
  */
-export class Mailbox<T> {
+export class Mailbox<T> implements IdleWaiter {
   readonly #queue = new Queue<T>();
   readonly #limit: number;
   readonly #onClose: () => void;
-  #wake: (() => void) | undefined;
+  readonly #timers: IdleTimers;
+  /** Settles the reader's wait: true when something happened, false when it stayed idle. */
+  #wake: ((woke: boolean) => void) | undefined;
   #closed = false;
   #overflowed = false;
 
-  /** `onClose` runs once, when the mailbox closes for whatever reason. */
-  constructor(limit: number, onClose: () => void) {
+  /** `onClose` runs once, when the mailbox closes for whatever reason; `timers` time the reader's idle waits. */
+  constructor(limit: number, onClose: () => void, timers: IdleTimers) {
     this.#limit = limit;
     this.#onClose = onClose;
+    this.#timers = timers;
   }
 
   /** Queues `item` for the reader; closes instead when the queue is full. Ignored once closed. */
@@ -36,7 +40,7 @@ export class Mailbox<T> {
       return;
     }
     this.#queue.push(item);
-    this.#wake?.();
+    this.#wake?.(true);
   }
 
   /**
@@ -50,19 +54,24 @@ export class Mailbox<T> {
       if (this.#queue.length > 0) return this.#queue.shift() as T;
       if (this.#closed || signal?.aborted) return 'closed';
       const woke = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => done(false), idleMs);
         const onAbort = () => done(true);
         signal?.addEventListener('abort', onAbort, { once: true });
         const done = (value: boolean) => {
-          clearTimeout(timer);
+          this.#timers.remove(this);
           signal?.removeEventListener('abort', onAbort);
           this.#wake = undefined;
           resolve(value);
         };
-        this.#wake = () => done(true);
+        this.#wake = done;
+        this.#timers.add(this, idleMs);
       });
       if (!woke) return 'idle';
     }
+  }
+
+  /** The reader's wait ran out (called by the idle timers). */
+  idle(): void {
+    this.#wake?.(false);
   }
 
   /** Takes no more items; what is queued can still be taken. Idempotent. */
@@ -70,6 +79,6 @@ export class Mailbox<T> {
     if (this.#closed) return;
     this.#closed = true;
     this.#onClose();
-    this.#wake?.();
+    this.#wake?.(true);
   }
 }

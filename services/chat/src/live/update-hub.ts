@@ -15,6 +15,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { type Cursor, decodeCursor, encodeCursor, partitionKey, raiseTo } from './cursor.ts';
+import { IdleTimers } from './idle-timers.ts';
 import { Mailbox } from './mailbox.ts';
 import { type Kept, PartitionWindow } from './partition-window.ts';
 import { RecentIds } from './recent-ids.ts';
@@ -95,6 +96,8 @@ export class UpdateHub<P> {
   readonly #partitions = new Map<string, PartitionWindow<HubEvent<P>>>();
   readonly #streams = new Map<string, Set<OpenStream<P>>>();
   readonly #seen: RecentIds;
+  /** One timer for the idle waits of every stream (heartbeats). */
+  readonly #idle = new IdleTimers();
   #arrivals = 0;
   #closed = false;
 
@@ -153,7 +156,7 @@ export class UpdateHub<P> {
     const resume = resumeAfter === undefined || resumeAfter === '' ? undefined : decodeCursor(resumeAfter);
     const stream: OpenStream<P> = {
       userId,
-      mailbox: new Mailbox(this.#queueLimit, () => this.#detach(stream)),
+      mailbox: new Mailbox(this.#queueLimit, () => this.#detach(stream), this.#idle),
       floor: new Map(),
     };
     let set = this.#streams.get(userId);
