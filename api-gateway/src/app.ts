@@ -14,7 +14,7 @@ import { type RateLimitBudgets, rateLimitPlugin } from './plugins/rate-limit/rat
 import { operationsPlugin } from './routes/operations.ts';
 import { rpcRoutesPlugin } from './routes/rpc-routes.ts';
 import { StreamRegistry } from './routes/stream-registry.ts';
-import type { StreamingOptions } from './routes/streaming.ts';
+import { type StreamingOptions, streamTimingsOf } from './routes/streaming.ts';
 import type { DeadlineOptions } from './routes/unary.ts';
 import { compileRouteTable, type Route } from './routing/route-table.ts';
 import { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
@@ -83,6 +83,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
   const routes = compileRouteTable(opts.catalog, { reservedPaths: RESERVED_PATHS });
   checkUpstreams(routes, opts.upstreams);
   const transport = upstreamTransportOf(opts.upstreamTransport);
+  const { heartbeatMs } = streamTimingsOf(opts.streaming);
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
   const instruments = gatewayInstruments(metrics);
   const app = createInstance({
@@ -92,7 +93,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     requestDuration: instruments.requestDuration,
   });
   const registry = opts.catalog.registry;
-  const streams = new StreamRegistry();
+  const streams = new StreamRegistry(heartbeatMs);
   try {
     // In dependency order: auth, then rate limit (keyed by the verified
     // caller), then cache, then the routes that use them.
@@ -124,7 +125,6 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       upstream,
       streams,
       deadlines: opts.deadlines,
-      streaming: opts.streaming,
       log: opts.logger,
     });
     await app.register(operationsPlugin, {

@@ -120,7 +120,12 @@ export async function createTestAuth(): Promise<TestAuth> {
 
 // ---- upstream ----------------------------------------------------------------
 
-type Handler = (request: Message, ctx: CallContext, send?: (m: Message) => Promise<void>) => Promise<unknown>;
+type Handler = (
+  request: Message,
+  ctx: CallContext,
+  send?: (m: Message) => Promise<void>,
+  accept?: () => void,
+) => Promise<unknown>;
 
 /** What the test upstream did, for assertions. */
 export interface UpstreamState {
@@ -219,15 +224,23 @@ export async function startTestUpstream(
       SignIn: async () => ({ ok: true }),
       Purge: async () => ({}),
       Internal: async () => ({}),
-      StreamUpdates: async (req, ctx, send) => {
+      StreamUpdates: async (req, ctx, send, accept) => {
         const resume = (req as unknown as { resumeAfter: string }).resumeAfter;
         state.streamResumes.push(resume);
+        // Refused before the stream is accepted (trailers only), as a service checks its request.
         if (resume === 'bad')
           throw DomainError.invalid([{ field: 'resume_after', description: 'is not an update id' }]);
+        if (resume === 'session-ended')
+          throw new DomainError(ErrorKind.Unauthenticated, 'SESSION_ENDED', 'the session has ended');
+        accept?.();
+        // `broken`: accepted, then failing before any update.
+        if (resume === 'broken') throw new DomainError(ErrorKind.Unavailable, 'broken', 'the store is unreachable');
+        // `quiet`: accepted, and no update comes.
+        const count = resume === 'quiet' ? 0 : state.streamUpdates;
         // `restarting`: the updates, then the end a restarting service gives a stream.
         const restarting = resume === 'restarting';
         const from = resume === '' || restarting ? 1 : Number(resume) + 1;
-        for (let i = from; i < from + state.streamUpdates; i++) {
+        for (let i = from; i < from + count; i++) {
           await send?.(create(ctx.method.descriptor.output, { update: { updateId: String(i), text: `update ${i}` } }));
         }
         if (restarting) throw new DomainError(ErrorKind.Unavailable, 'restarting', 'the service is restarting');

@@ -77,7 +77,7 @@ describe('streaming', () => {
 
   beforeAll(async () => {
     bus = new InProcessEventBus();
-    fx = await startGateway({ eventBus: bus, streaming: { heartbeatMs: 150, firstEventWaitMs: 100 } });
+    fx = await startGateway({ eventBus: bus, streaming: { heartbeatMs: 150 } });
     await fx.app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(fx.app.server.address() as AddressInfo).port}`;
   });
@@ -165,6 +165,52 @@ describe('streaming', () => {
     expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="messenger"');
   });
 
+  it('opens the stream as soon as the service accepts it, before any update exists', async () => {
+    const token = await fx.auth.token('u1');
+    for (const accept of ['text/event-stream', 'application/x-ndjson']) {
+      // No update ever comes on this stream: only the service's acceptance opens it.
+      const { res, reader, acc, abort } = await connect(
+        { authorization: `Bearer ${token}`, accept },
+        '?resumeAfter=quiet',
+      );
+      expect(res.status).toBe(200);
+      if (accept === 'text/event-stream') {
+        await readUntil(reader, acc, (t) => t.includes('\n\n'));
+        expect(acc.text).toMatch(/^:ok\nretry: \d+\n\n$/);
+      }
+      abort.abort();
+    }
+  });
+
+  it('answers an upstream authentication failure before the stream opened with 401 and a Status', async () => {
+    const token = await fx.auth.token('u1');
+    const res = await fetch(`${base}/v1/updates?resumeAfter=session-ended`, {
+      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await res.json()).toEqual({ code: 16, message: 'the session has ended', details: expect.any(Array) });
+  });
+
+  it('reports a failure after the service accepted the stream as an error event on the open stream', async () => {
+    const token = await fx.auth.token('u1');
+    const { res, reader, acc } = await connect({ authorization: `Bearer ${token}` }, '?resumeAfter=broken');
+    expect(res.status).toBe(200);
+    await readUntil(reader, acc, () => false);
+    expect(events(acc.text)).toEqual([{ event: 'error', data: expect.objectContaining({ code: 14 }) }]);
+  });
+
+  it('sends heartbeats to every idle stream', async () => {
+    const token = await fx.auth.token('u1');
+    const streams = await Promise.all(
+      [1, 2, 3].map(() => connect({ authorization: `Bearer ${token}` }, '?resumeAfter=quiet')),
+    );
+    for (const { reader, acc } of streams) {
+      await readUntil(reader, acc, (t) => t.split(': keep-alive\n\n').length > 2);
+    }
+    for (const { abort } of streams) abort.abort();
+  });
+
   it('announces a reconnection delay, drawn per stream within bounds, as each stream opens', async () => {
     const token = await fx.auth.token('u1');
     const delays: number[] = [];
@@ -232,7 +278,7 @@ describe('streaming', () => {
 
 describe('streaming at shutdown', () => {
   it('ends open streams so that close() completes', async () => {
-    const fx = await startGateway({ streaming: { firstEventWaitMs: 50 } });
+    const fx = await startGateway();
     try {
       await fx.app.listen({ host: '127.0.0.1', port: 0 });
       const base = `http://127.0.0.1:${(fx.app.server.address() as AddressInfo).port}`;

@@ -6,7 +6,7 @@ import type { Route } from '../routing/route-table.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { createRpcEndpoint } from './rpc-endpoint.ts';
 import type { StreamRegistry } from './stream-registry.ts';
-import { createStreamHandler, type StreamingOptions, streamTimingsOf } from './streaming.ts';
+import { createStreamHandler } from './streaming.ts';
 import { createUnaryHandler, type DeadlineOptions, deadlinePolicyOf } from './unary.ts';
 
 declare module 'fastify' {
@@ -23,10 +23,9 @@ export interface RpcRoutesOptions {
   readonly routes: readonly Route[];
   readonly registry: Registry;
   readonly upstream: Upstream;
-  /** Where open streams are kept, so that logout and shutdown can end them. */
+  /** Where open streams are kept, so that logout and shutdown can end them and heartbeats reach them. */
   readonly streams: StreamRegistry;
   readonly deadlines?: DeadlineOptions;
-  readonly streaming?: StreamingOptions;
   /** Where failures of streams are logged (those of other calls go through the error handler). */
   readonly log: Logger;
 }
@@ -39,7 +38,6 @@ export interface RpcRoutesOptions {
  */
 async function rpcRoutes(app: FastifyInstance, opts: RpcRoutesOptions): Promise<void> {
   const deadlines = deadlinePolicyOf(opts.deadlines);
-  const timings = streamTimingsOf(opts.streaming);
   for (const route of opts.routes) {
     const endpoint = createRpcEndpoint(route, opts.registry, opts.upstream, app.bearerRealm);
     app.route({
@@ -47,7 +45,7 @@ async function rpcRoutes(app: FastifyInstance, opts: RpcRoutesOptions): Promise<
       url: route.routerPath,
       config: { template: route.template.source, rpc: route },
       handler: route.serverStreaming
-        ? createStreamHandler(endpoint, opts.streams, timings, opts.log)
+        ? createStreamHandler(endpoint, opts.streams, opts.log)
         : createUnaryHandler(endpoint, deadlines, app.responseCache),
     });
   }

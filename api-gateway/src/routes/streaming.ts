@@ -4,7 +4,7 @@ import type { Logger } from '@messenger/platform/logger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { logFailure, type Rendered, render } from '../errors/error-handler.ts';
 import { Code, GatewayError, type StatusBody } from '../errors/status.ts';
-import { nonNegativeInt, positiveInt } from '../options.ts';
+import { positiveInt } from '../options.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { PendingStream } from '../upstream/upstream.ts';
 import type { RpcEndpoint } from './rpc-endpoint.ts';
@@ -13,20 +13,10 @@ import type { EndReason, OpenStream, StreamRegistry } from './stream-registry.ts
 export interface StreamingOptions {
   /** An SSE comment is sent after this long without any other write; default 15 000 ms. */
   readonly heartbeatMs?: number;
-  /**
-   * How long to hold the response headers for the first message or the
-   * status, so that a call refused at once (bad token, bad argument)
-   * answers with its real HTTP status rather than a 200 and an error event;
-   * default 200 ms.
-   */
-  readonly firstEventWaitMs?: number;
 }
 
 export function streamTimingsOf(opts: StreamingOptions = {}): Required<StreamingOptions> {
-  return {
-    heartbeatMs: positiveInt('streaming.heartbeatMs', opts.heartbeatMs, 15_000),
-    firstEventWaitMs: nonNegativeInt('streaming.firstEventWaitMs', opts.firstEventWaitMs, 200),
-  };
+  return { heartbeatMs: positiveInt('streaming.heartbeatMs', opts.heartbeatMs, 15_000) };
 }
 
 /** Request fields, in order of preference, that take the SSE `Last-Event-ID` on reconnect. */
@@ -87,19 +77,22 @@ function eventIdPath(output: DescMessage): string[] | undefined {
  * (grpc-gateway's `{"result": …}` / `{"error": …}` lines). Each SSE event
  * carries the message's update id as its `id`, so a reconnecting
  * EventSource sends it back as `Last-Event-ID`, which fills the request's
- * resume field. A client that goes away cancels the upstream call; logout
+ * resume field. The response headers go out as soon as the service accepts
+ * the call (its response headers, sent once it authenticated the caller and
+ * checked the request), so a client sees the stream open before the first
+ * update; a call the service refuses before that (it answers with trailers
+ * only) answers with its real HTTP status and a Status body instead. A
+ * client that goes away cancels the upstream call; logout
  * (session revoked), token expiry and shutdown end the stream with a final
  * `event: end` (SSE) or error line (NDJSON).
  */
 export function createStreamHandler(
   endpoint: RpcEndpoint,
   registry: StreamRegistry,
-  timings: Required<StreamingOptions>,
   log: Logger,
 ): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const { route, upstream, requestMarshaller, responseMarshaller } = endpoint;
   const shape = streamShapeOf(route);
-  const { heartbeatMs, firstEventWaitMs: waitMs } = timings;
 
   return async (req, reply) => {
     let query = req.query as Record<string, string | string[] | undefined>;
@@ -117,10 +110,8 @@ export function createStreamHandler(
     const retry = `retry: ${reconnectDelayMs()}\n`;
     let committed = false;
     let finished = false;
-    let lastWrite = Date.now();
     let call: PendingStream | undefined;
-    const timers: NodeJS.Timeout[] = [];
-    let beatTimer: NodeJS.Timeout | undefined;
+    let expiry: NodeJS.Timeout | undefined;
 
     const commit = () => {
       if (committed || finished) return;
@@ -138,7 +129,7 @@ export function createStreamHandler(
       else write(`:ok\n${retry}\n`);
     };
     const write = (chunk: string) => {
-      lastWrite = Date.now();
+      registry.wrote(stream);
       if (!res.write(chunk) && call) {
         call.pause();
         res.once('drain', () => call?.resume());
@@ -147,8 +138,7 @@ export function createStreamHandler(
     const cleanup = () => {
       if (finished) return false;
       finished = true;
-      for (const t of timers) clearTimeout(t);
-      clearTimeout(beatTimer);
+      clearTimeout(expiry);
       registry.remove(stream);
       return true;
     };
@@ -163,6 +153,11 @@ export function createStreamHandler(
 
     const stream: OpenStream = {
       sessionId: req.caller?.sessionId,
+      heartbeat: ndjson
+        ? undefined
+        : () => {
+            if (committed) write(': keep-alive\n\n');
+          },
       end(reason) {
         if (!cleanup()) return;
         call?.cancel();
@@ -194,6 +189,8 @@ export function createStreamHandler(
         deadline: Number.POSITIVE_INFINITY,
       },
       {
+        // The service accepted the call: the client learns the stream is open.
+        onHeaders: commit,
         onMessage(bytes) {
           if (finished) return;
           let json: unknown;
@@ -231,19 +228,10 @@ export function createStreamHandler(
       },
     );
 
-    timers.push(setTimeout(commit, waitMs));
-    if (!ndjson) {
-      const beat = () => {
-        if (finished) return;
-        if (committed && Date.now() - lastWrite >= heartbeatMs) write(': keep-alive\n\n');
-        beatTimer = setTimeout(beat, Math.max(10, heartbeatMs - (Date.now() - lastWrite)));
-      };
-      beatTimer = setTimeout(beat, heartbeatMs);
-    }
     if (req.tokenExpiresAt > 0) {
       const left = req.tokenExpiresAt - Date.now();
       // setTimeout's limit is ~24.8 days; tokens live 15 minutes at most.
-      timers.push(setTimeout(() => stream.end('expired'), Math.max(0, Math.min(left, 2 ** 31 - 1))));
+      expiry = setTimeout(() => stream.end('expired'), Math.max(0, Math.min(left, 2 ** 31 - 1)));
     }
   };
 }
