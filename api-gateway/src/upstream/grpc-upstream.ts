@@ -1,4 +1,12 @@
-import { type CallOptions, Client, credentials, Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import {
+  type CallOptions,
+  Client,
+  type ClientReadableStream,
+  credentials,
+  Metadata,
+  type ServiceError,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import { channelServiceConfig, STATUS_DETAILS_KEY } from '@messenger/platform/grpc';
 import type { Metrics } from '@messenger/platform/metrics';
@@ -93,14 +101,24 @@ export function createGrpcUpstream(opts: GrpcUpstreamOptions): Upstream {
     serverStream(call, observer: StreamObserver): PendingStream {
       const client = clientFor(call.service);
       const started = histogram ? process.hrtime.bigint() : 0n;
-      const stream = client.makeServerStreamRequest(
-        call.path,
-        identity,
-        identity,
-        toBuffer(call.request),
-        toMetadata(call.metadata),
-        callOptions(call.deadline),
-      );
+      // grpc-js captures the caller's stack in an Error it keeps until the
+      // call ends, for the message of an error the gateway never shows: for
+      // a stream open for hours that is held memory, so none is captured.
+      const stackTraceLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      let stream: ClientReadableStream<Buffer>;
+      try {
+        stream = client.makeServerStreamRequest(
+          call.path,
+          identity,
+          identity,
+          toBuffer(call.request),
+          toMetadata(call.metadata),
+          callOptions(call.deadline),
+        );
+      } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+      }
       let ended = false;
       const end = (status: UpstreamStatus) => {
         if (ended) return;
