@@ -1,6 +1,12 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import { type Friendship, type FriendshipEvent, pairIdOfFriendship, type ViewStatus } from './friendship.ts';
+import {
+  type Block,
+  type Friendship,
+  type FriendshipEvent,
+  pairIdOfFriendship,
+  type ViewStatus,
+} from './friendship.ts';
 
 /**
  * Where friendships live: one record per unordered pair. Every write takes
@@ -44,6 +50,30 @@ export interface FriendshipStorage<E = FriendshipEvent> {
     now: Date,
     events: (removed: readonly Friendship[]) => readonly E[],
   ): Promise<{ applied: boolean; removed: number }>;
+  /**
+   * Stores `block` unless its blocker already blocks that user, and in the
+   * same atomic step deletes `ending` (the pair's record, at its version)
+   * and writes `events`. Returns the block in force: the new one, or the
+   * existing one with nothing changed. `limit` when the blocker already has
+   * `maxBlocks` blocks; `conflict` when `ending` changed or is gone.
+   */
+  block(
+    block: Block,
+    ending: Friendship | undefined,
+    events: readonly E[],
+    maxBlocks: number,
+  ): Promise<{ block: Block; created: boolean }>;
+  /** Deletes the block of `blockedId` by `blockerId`; false when there was none. */
+  unblock(blockerId: string, blockedId: string): Promise<boolean>;
+  /** The blocks between the two users, either way round: none, one or both. */
+  blocksBetween(userA: string, userB: string): Promise<Block[]>;
+  /** The blocks by `blockerId`, newest first (descending `blockKeyOf`), after the key `after`; at most `limit`. */
+  listBlocks(blockerId: string, after: string | undefined, limit: number): Promise<Block[]>;
+}
+
+/** The block list order as one unique string: the block time, then the blocked id as tie-breaker. */
+export function blockKeyOf(b: Block): string {
+  return `${b.createTime.toISOString()}|${b.blockedId}`;
 }
 
 /**
@@ -55,7 +85,7 @@ export function listKeyOf(f: Friendship): string {
 }
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
-export type StoreErrorKind = 'duplicate' | 'conflict';
+export type StoreErrorKind = 'duplicate' | 'conflict' | 'limit';
 
 export class StoreError extends StoreFailure<StoreErrorKind> {}
 

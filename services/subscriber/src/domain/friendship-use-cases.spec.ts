@@ -26,6 +26,31 @@ describe('friendship use cases', () => {
     expect(types).toEqual(['subscriber.friendship.requested', 'subscriber.friendship.confirmed']);
   });
 
+  it('refuses a block past the limit with RESOURCE_EXHAUSTED, changing nothing, and pages the blocks', async () => {
+    const store = new MemoryFriendshipStore();
+    const friendships = createFriendshipUseCases({
+      store: withEventEncoding(store, friendshipEventEntry),
+      users: { exists: async () => true },
+      maxBlocks: 3,
+    });
+    const me = { actor: { kind: 'user' as const, userId: randomUUID() }, requestId: 'r' };
+    const others = Array.from({ length: 4 }, () => randomUUID());
+    for (const other of others.slice(0, 3)) await friendships.blockUser(me, other);
+    await expect(friendships.blockUser(me, others[0] ?? '')).resolves.toMatchObject({ blockedId: others[0] });
+    await expect(friendships.blockUser(me, others[3] ?? '')).rejects.toMatchObject({
+      kind: 'resource_exhausted',
+      reason: 'BLOCK_LIMIT',
+    });
+    const first = await friendships.listBlockedUsers(me, { pageSize: 2, pageToken: '' });
+    const second = await friendships.listBlockedUsers(me, { pageSize: 2, pageToken: first.nextPageToken });
+    expect([...first.items, ...second.items].map((b) => b.blockedId).sort()).toEqual(others.slice(0, 3).sort());
+    expect(second.nextPageToken).toBe('');
+    // A ListFriends token is no ListBlockedUsers token.
+    await expect(
+      friendships.listBlockedUsers(me, { pageSize: 2, pageToken: Buffer.from('["","k"]').toString('base64url') }),
+    ).rejects.toMatchObject({ kind: 'invalid_argument' });
+  });
+
   it('removes every record of a deleted user once per event, publishing removed for each', async () => {
     const { store, friendships, as } = setup();
     const gone = randomUUID();

@@ -7,15 +7,25 @@ import {
   throwIfInvalid,
   violation,
 } from '@messenger/platform/domain';
-import { type Friendship, type FriendshipView, userIdProblem, type ViewStatus, viewOf } from './friendship.ts';
-import { type FriendshipStorage, listKeyOf } from './friendship-storage.ts';
+import {
+  type Block,
+  type Friendship,
+  type FriendshipEvent,
+  type FriendshipView,
+  userIdProblem,
+  type ViewStatus,
+  viewOf,
+} from './friendship.ts';
+import { blockKeyOf, type FriendshipStorage, isStoreError, listKeyOf } from './friendship-storage.ts';
 import {
   alreadyFriends,
+  blockLimit,
   FRIENDSHIP_RACE_SUBJECT,
   friendRequestNotFound,
   incomingRequest,
   ownRequest,
   userNotFound,
+  youBlockUser,
 } from './subscriber-errors.ts';
 import type { UserDirectory } from './user-directory.ts';
 
@@ -23,6 +33,8 @@ export interface FriendshipUseCaseDeps {
   readonly store: FriendshipStorage;
   readonly users: UserDirectory;
   readonly now?: () => Date;
+  /** How many users one user may block (default `DEFAULT_MAX_BLOCKS`). */
+  readonly maxBlocks?: number;
 }
 
 /** Who calls, and the request id the events carry. */
@@ -46,12 +58,15 @@ export interface Page<T> {
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
+/** Enough for any real use; a bound on what one account can store. */
+export const DEFAULT_MAX_BLOCKS = 1000;
 
 export type FriendshipUseCases = ReturnType<typeof createFriendshipUseCases>;
 
 export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
   const { store, users } = deps;
   const now = deps.now ?? (() => new Date());
+  const maxBlocks = deps.maxBlocks ?? DEFAULT_MAX_BLOCKS;
 
   const confirm = async (pending: Friendship, requestId: string): Promise<Friendship> => {
     const time = now();
@@ -71,6 +86,13 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
       const me = callerId(meta.actor);
       const other = otherUserId(me, targetId);
       if (!(await users.exists(other, meta.requestId))) throw userNotFound();
+      const blocks = await store.blocksBetween(me, other);
+      if (blocks.some((b) => b.blockerId === me)) throw youBlockUser();
+      if (blocks.length > 0) {
+        // Blocked by the other user: the answer of a new request, but nothing is stored or published.
+        const time = now();
+        return { userId: other, status: 'outgoing', createTime: time, updateTime: time };
+      }
       return retryOnPairRace(async () => {
         const current = await store.get(me, other);
         if (!current) {
@@ -149,13 +171,76 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
       };
     },
 
-    /** For other services; a pending request is not a friendship, and unknown users are nobody's friends. */
-    async checkFriendship(_meta: CallMeta, userIdA: string, userIdB: string): Promise<boolean> {
+    /**
+     * For other services; a pending request is not a friendship, unknown
+     * users are nobody's friends, and a block between the two outweighs a
+     * friendship (blocking ends it; this also covers a crossing write).
+     */
+    async checkFriendship(
+      _meta: CallMeta,
+      userIdA: string,
+      userIdB: string,
+    ): Promise<{ friends: boolean; blocked: boolean }> {
       throwIfInvalid([violation('user_id_a', userIdProblem(userIdA)), violation('user_id_b', userIdProblem(userIdB))]);
       const a = canonicalId(userIdA);
       const b = canonicalId(userIdB);
-      if (a === b) return false;
-      return (await store.get(a, b))?.state === 'confirmed';
+      if (a === b) return { friends: false, blocked: false };
+      const [pair, blocks] = await Promise.all([store.get(a, b), store.blocksBetween(a, b)]);
+      return { friends: pair?.state === 'confirmed' && blocks.length === 0, blocked: blocks.length > 0 };
+    },
+
+    /**
+     * Blocks `blockedId` and ends the pair's record in the same step: the
+     * blocked user's request is declined, the caller's withdrawn and a
+     * friendship removed, each with its ordinary event so nothing tells the
+     * blocked user it was a block. Idempotent: an existing block is returned.
+     */
+    async blockUser(meta: CallMeta, blockedId: string): Promise<Block> {
+      const me = callerId(meta.actor);
+      const other = otherUserId(me, blockedId);
+      if (!(await users.exists(other, meta.requestId))) throw userNotFound();
+      return retryOnPairRace(async () => {
+        const ending = await store.get(me, other);
+        const time = now();
+        const events: FriendshipEvent[] = [];
+        if (ending?.state === 'pending' && ending.requesterId === other) {
+          events.push({ kind: 'declined', before: ending, time, requestId: meta.requestId });
+        } else if (ending) {
+          events.push({ kind: 'removed', before: ending, removedBy: me, time, requestId: meta.requestId });
+        }
+        try {
+          const result = await store.block(
+            { blockerId: me, blockedId: other, createTime: time },
+            ending,
+            events,
+            maxBlocks,
+          );
+          return result.block;
+        } catch (error) {
+          if (isStoreError(error, 'limit')) throw blockLimit(maxBlocks);
+          throw error;
+        }
+      });
+    },
+
+    /** Resolves with whether a block was lifted. */
+    async unblockUser(meta: CallMeta, blockedId: string): Promise<boolean> {
+      const me = callerId(meta.actor);
+      return store.unblock(me, otherUserId(me, blockedId));
+    },
+
+    async listBlockedUsers(meta: CallMeta, input: { pageSize: number; pageToken: string }): Promise<Page<Block>> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('page_size', input.pageSize < 0 ? 'must not be negative' : undefined)]);
+      const limit = input.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(input.pageSize, MAX_PAGE_SIZE);
+      const after = input.pageToken === '' ? undefined : decodeListToken(input.pageToken, BLOCKS_FILTER);
+      const found = await store.listBlocks(me, after, limit + 1);
+      const items = found.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items,
+        nextPageToken: found.length > limit && last ? encodeListToken(BLOCKS_FILTER, blockKeyOf(last)) : '',
+      };
     },
 
     /**
@@ -193,11 +278,14 @@ function retryOnPairRace<T>(attempt: () => Promise<T>): Promise<T> {
 
 // The page token is opaque to callers; inside it names the filter it belongs
 // to, so a token from another filter is refused instead of giving a wrong page.
-function encodeListToken(status: ViewStatus | undefined, listKey: string): string {
+/** The filter a ListBlockedUsers token names, so a ListFriends token is refused there and the other way round. */
+const BLOCKS_FILTER = 'blocks';
+
+function encodeListToken(status: ViewStatus | typeof BLOCKS_FILTER | undefined, listKey: string): string {
   return Buffer.from(JSON.stringify([status ?? '', listKey])).toString('base64url');
 }
 
-function decodeListToken(token: string, status: ViewStatus | undefined): string {
+function decodeListToken(token: string, status: ViewStatus | typeof BLOCKS_FILTER | undefined): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));

@@ -15,6 +15,16 @@ export interface Friendship {
   readonly version: number;
 }
 
+/**
+ * One user (the blocker) blocking another. Private to the blocker: no event
+ * announces it, and the blocked user is never told.
+ */
+export interface Block {
+  readonly blockerId: string;
+  readonly blockedId: string;
+  readonly createTime: Date;
+}
+
 /** A friendship as one of its two users sees it. */
 export type ViewStatus = 'confirmed' | 'incoming' | 'outgoing';
 export const VIEW_STATUSES: readonly ViewStatus[] = ['confirmed', 'incoming', 'outgoing'];

@@ -12,6 +12,8 @@ export const SubscriberErrorReason = {
   OwnRequest: 'OWN_REQUEST',
   IncomingRequest: 'INCOMING_REQUEST',
   UserServiceUnavailable: 'USER_SERVICE_UNAVAILABLE',
+  YouBlockUser: 'YOU_BLOCK_USER',
+  BlockLimit: 'BLOCK_LIMIT',
 } as const;
 export type SubscriberErrorReason = (typeof SubscriberErrorReason)[keyof typeof SubscriberErrorReason];
 
@@ -47,6 +49,19 @@ export function incomingRequest(): DomainError {
     R.IncomingRequest,
     'this user asked you; use DeclineFriend to turn the request down',
   );
+}
+
+/** Told only to the blocker, who knows of the block already. */
+export function youBlockUser(): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.YouBlockUser,
+    'you block this user; unblock them before sending a request',
+  );
+}
+
+export function blockLimit(max: number): DomainError {
+  return new DomainError(ErrorKind.ResourceExhausted, R.BlockLimit, `you already block ${max} users, the most allowed`);
 }
 
 export function userServiceUnavailable(): DomainError {

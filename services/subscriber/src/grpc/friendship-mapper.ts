@@ -1,8 +1,8 @@
 // The one place where friendships cross between the domain and the protobuf messages.
-import { type Friendship, FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
+import { type BlockedUser, type Friendship, FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
 import { type Actor, DomainError } from '@messenger/platform/domain';
 import type { Caller } from '@messenger/platform/grpc';
-import type { FriendshipView, ViewStatus } from '../domain/friendship.ts';
+import type { Block, FriendshipView, ViewStatus } from '../domain/friendship.ts';
 
 const TO_PROTO: Record<ViewStatus, FriendshipStatus> = {
   confirmed: FriendshipStatus.FRIENDSHIP_STATUS_CONFIRMED,
@@ -30,6 +30,10 @@ export function toFriendshipMessage(view: FriendshipView): Friendship {
     createTime: view.createTime,
     updateTime: view.updateTime,
   };
+}
+
+export function toBlockedUserMessage(block: Block): BlockedUser {
+  return { userId: block.blockedId, createTime: block.createTime };
 }
 
 /** The platform has already refused anonymous callers of every method this service serves. */

@@ -258,6 +258,73 @@ describe('SubscriberService over gRPC', () => {
     });
   });
 
+  describe('BlockUser, UnblockUser and ListBlockedUsers', () => {
+    const block = (who: TestUser, whom: TestUser) => call(f.client, f.client.blockUser, { userId: whom.id }, who.md);
+    const blocked = async (who: TestUser) =>
+      (await call(f.client, f.client.listBlockedUsers, { pageSize: 0, pageToken: '' }, who.md)).blockedUsers.map(
+        (b) => b.userId,
+      );
+
+    it("declines the blocked user's pending request with an ordinary decline, once however often repeated", async () => {
+      const [me, pest] = [await f.newUser(), await f.newUser()];
+      await f.makeFriend(pest, me);
+      const first = await block(me, pest);
+      expect(first.blockedUser?.userId).toBe(pest.id);
+      expect((await block(me, pest)).blockedUser).toEqual(first.blockedUser);
+      expect(await f.listed(me)).toEqual([]);
+      expect(await f.listed(pest)).toEqual([]);
+      expect(await blocked(me)).toEqual([pest.id]);
+      expect(await blocked(pest)).toEqual([]);
+      await waitFor(() => (f.eventsOf(me, pest).length === 2 ? true : undefined));
+      expect(f.eventsOf(me, pest)).toEqual(['subscriber.friendship.requested', 'subscriber.friendship.declined']);
+    });
+
+    it('answers a blocked user asking again as an ordinary request, but stores and publishes nothing', async () => {
+      const [me, pest] = [await f.newUser(), await f.newUser()];
+      await block(me, pest);
+      const answer = await f.makeFriend(pest, me);
+      expect(answer).toMatchObject({ userId: me.id, status: OUTGOING });
+      expect(await f.listed(me)).toEqual([]);
+      const own = await failure(call(f.client, f.client.makeFriend, { userId: pest.id }, me.md));
+      expect([own.code, reasonOf(own)]).toEqual([status.FAILED_PRECONDITION, 'YOU_BLOCK_USER']);
+      expect(f.eventsOf(me, pest)).toEqual([]);
+    });
+
+    it('ends a friendship: the two are no longer friends for other services, until friends again', async () => {
+      const [me, pal] = [await f.newUser(), await f.newUser()];
+      await f.makeFriend(me, pal);
+      await f.makeFriend(pal, me);
+      await block(me, pal);
+      expect(await f.friends(pal, me)).toBe(false);
+      const checked = await call(f.client, f.client.checkFriendship, { userIdA: pal.id, userIdB: me.id }, f.asChat);
+      expect(checked).toEqual({ friends: false, blocked: true });
+      expect(await f.listed(pal)).toEqual([]);
+      const unblocked = await call(f.client, f.client.unblockUser, { userId: pal.id }, me.md);
+      expect(unblocked.unblocked).toBe(true);
+      expect((await call(f.client, f.client.unblockUser, { userId: pal.id }, me.md)).unblocked).toBe(false);
+      expect(await blocked(me)).toEqual([]);
+      expect(await f.makeFriend(pal, me)).toMatchObject({ status: OUTGOING });
+      expect(await f.listed(me)).toEqual([[pal.id, INCOMING]]);
+    });
+
+    it('refuses oneself, a malformed id, an unknown user, a foreign page token and a service caller', async () => {
+      const a = await f.newUser();
+      expect(await violations(call(f.client, f.client.blockUser, { userId: a.id }, a.md))).toEqual(['user_id']);
+      expect(await violations(call(f.client, f.client.blockUser, { userId: 'bob' }, a.md))).toEqual(['user_id']);
+      expect(await violations(call(f.client, f.client.unblockUser, { userId: '' }, a.md))).toEqual(['user_id']);
+      const unknown = await failure(call(f.client, f.client.blockUser, { userId: randomUUID() }, a.md));
+      expect([unknown.code, reasonOf(unknown)]).toEqual([status.NOT_FOUND, 'USER_NOT_FOUND']);
+      expect(
+        await violations(call(f.client, f.client.listBlockedUsers, { pageSize: -1, pageToken: '' }, a.md)),
+      ).toEqual(['page_size']);
+      expect(
+        await violations(call(f.client, f.client.listBlockedUsers, { pageSize: 0, pageToken: 'nope' }, a.md)),
+      ).toEqual(['page_token']);
+      const service = await failure(call(f.client, f.client.blockUser, { userId: a.id }, f.asChat));
+      expect([service.code, reasonOf(service)]).toEqual([status.PERMISSION_DENIED, 'USER_CALLER_REQUIRED']);
+    });
+  });
+
   it("removes a deleted user's friendships and requests when user.user.deleted arrives", async () => {
     const [gone, friend, asked] = [await f.newUser(), await f.newUser(), await f.newUser()];
     await f.makeFriend(gone, friend);

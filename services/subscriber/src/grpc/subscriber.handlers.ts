@@ -1,7 +1,13 @@
 import { SubscriberServiceService } from '@messenger/gen/messenger/subscriber/v1/subscriber';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import type { CallMeta, FriendshipUseCases } from '../domain/friendship-use-cases.ts';
-import { actorOf, statusFilterOf, toFriendshipMessage, toStatusMessage } from './friendship-mapper.ts';
+import {
+  actorOf,
+  statusFilterOf,
+  toBlockedUserMessage,
+  toFriendshipMessage,
+  toStatusMessage,
+} from './friendship-mapper.ts';
 
 /** Thin: decode the request, call one use case, encode the answer. Errors map in the platform. */
 export function subscriberServiceHandlers(friendships: FriendshipUseCases): ServiceRegistration {
@@ -27,8 +33,14 @@ export function subscriberServiceHandlers(friendships: FriendshipUseCases): Serv
       });
       return { friendships: page.items.map(toFriendshipMessage), nextPageToken: page.nextPageToken };
     },
-    checkFriendship: async (req, ctx) => ({
-      friends: await friendships.checkFriendship(meta(ctx), req.userIdA, req.userIdB),
+    checkFriendship: (req, ctx) => friendships.checkFriendship(meta(ctx), req.userIdA, req.userIdB),
+    blockUser: async (req, ctx) => ({
+      blockedUser: toBlockedUserMessage(await friendships.blockUser(meta(ctx), req.userId)),
     }),
+    unblockUser: async (req, ctx) => ({ unblocked: await friendships.unblockUser(meta(ctx), req.userId) }),
+    listBlockedUsers: async (req, ctx) => {
+      const page = await friendships.listBlockedUsers(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
+      return { blockedUsers: page.items.map(toBlockedUserMessage), nextPageToken: page.nextPageToken };
+    },
   });
 }

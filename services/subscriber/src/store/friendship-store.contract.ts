@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { FriendRemoved, FriendRequested } from '@messenger/gen/messenger/subscriber/v1/events';
 import { FriendshipStatus } from '@messenger/gen/messenger/subscriber/v1/subscriber';
 import type { OutboxSource } from '@messenger/platform/events';
-import { type Friendship, type FriendshipEvent, pairIdOf } from '../domain/friendship.ts';
-import { type FriendshipStorage, isStoreError, listKeyOf } from '../domain/friendship-storage.ts';
+import { type Block, type Friendship, type FriendshipEvent, pairIdOf } from '../domain/friendship.ts';
+import { blockKeyOf, type FriendshipStorage, isStoreError, listKeyOf } from '../domain/friendship-storage.ts';
 import { friendshipEventEntry } from '../events/friendship-events.ts';
 import { type FriendshipStore, withEventEncoding } from './friendship-store.ts';
 
@@ -219,6 +219,56 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       await expect(store.listFor(me, undefined, listKeyOf(out1), 2)).resolves.toEqual([]);
       await expect(store.listFor(me, 'outgoing', listKeyOf(out4), 10)).resolves.toEqual([out1]);
       expect(in2.state).toBe('pending');
+    });
+
+    const blockOf = (blockerId: string, blockedId: string): Block => ({ blockerId, blockedId, createTime: tick() });
+
+    it("blocks once, ending the pair's record with its events in the same step; a repeat changes nothing", async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const f = await add(pending(b, a));
+      await outbox.markPublished((await outbox.pendingEvents(100)).map((e) => e.envelope.id));
+      const ab = blockOf(a, b);
+      const declined: FriendshipEvent[] = [{ kind: 'declined', before: f, time: ab.createTime, requestId: 'r' }];
+      await expect(store.block(ab, f, declined, 10)).resolves.toEqual({ block: ab, created: true });
+      await expect(store.get(a, b)).resolves.toBeUndefined();
+      await expect(store.blocksBetween(b, a)).resolves.toEqual([ab]);
+      await expect(store.block(blockOf(a, b), undefined, declined, 10)).resolves.toEqual({ block: ab, created: false });
+      const types = (await outbox.pendingEvents(100)).map((e) => e.envelope.type);
+      expect(types).toEqual(['subscriber.friendship.declined']);
+      // Each side's block is its own; both may block.
+      const ba = blockOf(b, a);
+      await store.block(ba, undefined, [], 10);
+      expect((await store.blocksBetween(a, b)).map((x) => x.blockerId).sort()).toEqual([a, b].sort());
+      await expect(store.unblock(a, b)).resolves.toBe(true);
+      await expect(store.unblock(a, b)).resolves.toBe(false);
+      await expect(store.blocksBetween(a, b)).resolves.toEqual([ba]);
+    });
+
+    it('refuses a block whose record to end changed, and one past the limit, changing nothing', async () => {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const f = await add(pending(a, b));
+      const friends = confirmed(f);
+      await store.update(friends, []);
+      expect(isStoreError(await errorOf(store.block(blockOf(a, b), f, [], 10)), 'conflict')).toBe(true);
+      await expect(store.blocksBetween(a, b)).resolves.toEqual([]);
+      await expect(store.get(a, b)).resolves.toEqual(friends);
+      await store.block(blockOf(a, c), undefined, [], 1);
+      expect(isStoreError(await errorOf(store.block(blockOf(a, b), friends, [], 1)), 'limit')).toBe(true);
+      await expect(store.get(a, b)).resolves.toEqual(friends);
+      await expect(store.blocksBetween(a, b)).resolves.toEqual([]);
+    });
+
+    it("lists a user's blocks newest first, page by page, and no one else's", async () => {
+      const me = randomUUID();
+      const [u1, u2, u3] = [randomUUID(), randomUUID(), randomUUID()];
+      const b1 = blockOf(me, u1);
+      const b2 = blockOf(me, u2);
+      const b3 = blockOf(me, u3);
+      for (const b of [b1, b2, b3, blockOf(u1, me)]) await store.block(b, undefined, [], 10);
+      await expect(store.listBlocks(me, undefined, 10)).resolves.toEqual([b3, b2, b1]);
+      await expect(store.listBlocks(me, undefined, 2)).resolves.toEqual([b3, b2]);
+      await expect(store.listBlocks(me, blockKeyOf(b2), 2)).resolves.toEqual([b1]);
+      await expect(store.listBlocks(u2, undefined, 10)).resolves.toEqual([]);
     });
   });
 }

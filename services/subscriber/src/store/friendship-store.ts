@@ -28,6 +28,10 @@ export function withEventEncoding(
     delete: (friendship, version, events) => store.delete(friendship, version, events.map(encode)),
     removeAllOf: (userId, eventId, now, events) =>
       store.removeAllOf(userId, eventId, now, (removed) => events(removed).map(encode)),
+    block: (block, ending, events, maxBlocks) => store.block(block, ending, events.map(encode), maxBlocks),
+    unblock: (blockerId, blockedId) => store.unblock(blockerId, blockedId),
+    blocksBetween: (userA, userB) => store.blocksBetween(userA, userB),
+    listBlocks: (blockerId, after, limit) => store.listBlocks(blockerId, after, limit),
     get: (userA, userB) => store.get(userA, userB),
     listFor: (userId, status, after, limit) => store.listFor(userId, status, after, limit),
   };

@@ -203,6 +203,66 @@ export interface CheckFriendshipRequest {
 export interface CheckFriendshipResponse {
   /** True when the two users are confirmed friends. */
   friends: boolean;
+  /**
+   * True when either user blocks the other. Callers refuse, in a way that
+   * does not reveal the block, whatever would bring the two together (adding
+   * one to the other's group, a direct message).
+   */
+  blocked: boolean;
+}
+
+/** A user the caller blocks. */
+export interface BlockedUser {
+  /** The id (UUID) of the blocked user. */
+  userId: string;
+  /** When the caller blocked them. */
+  createTime: Date | undefined;
+}
+
+/** Request of BlockUser. */
+export interface BlockUserRequest {
+  /** The id (UUID) of the user to block. */
+  userId: string;
+}
+
+/** Response of BlockUser. */
+export interface BlockUserResponse {
+  /** The block (the existing one when the user was already blocked). */
+  blockedUser: BlockedUser | undefined;
+}
+
+/** Request of UnblockUser. */
+export interface UnblockUserRequest {
+  /** The id (UUID) of the user to unblock. */
+  userId: string;
+}
+
+/** Response of UnblockUser. */
+export interface UnblockUserResponse {
+  /** True when a block was lifted; false when the user was not blocked. */
+  unblocked: boolean;
+}
+
+/** Request of ListBlockedUsers. In HTTP, `GET /v1/blocks?pageSize=20`. */
+export interface ListBlockedUsersRequest {
+  /**
+   * The maximum number of users to return: default 50 when 0 or unset, at
+   * most 100 (larger values are treated as 100).
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page; empty for the first
+   * page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListBlockedUsers. */
+export interface ListBlockedUsersResponse {
+  /** The blocked users, most recently blocked first. */
+  blockedUsers: BlockedUser[];
+  /** Opaque token for the next page; empty when this is the last page. */
+  nextPageToken: string;
 }
 
 function createBaseFriendship(): Friendship {
@@ -1204,13 +1264,16 @@ export const CheckFriendshipRequest: MessageFns<CheckFriendshipRequest> = {
 };
 
 function createBaseCheckFriendshipResponse(): CheckFriendshipResponse {
-  return { friends: false };
+  return { friends: false, blocked: false };
 }
 
 export const CheckFriendshipResponse: MessageFns<CheckFriendshipResponse> = {
   encode(message: CheckFriendshipResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.friends !== false) {
       writer.uint32(8).bool(message.friends);
+    }
+    if (message.blocked !== false) {
+      writer.uint32(16).bool(message.blocked);
     }
     return writer;
   },
@@ -1236,6 +1299,14 @@ export const CheckFriendshipResponse: MessageFns<CheckFriendshipResponse> = {
             message.friends = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.blocked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1249,13 +1320,19 @@ export const CheckFriendshipResponse: MessageFns<CheckFriendshipResponse> = {
   },
 
   fromJSON(object: any): CheckFriendshipResponse {
-    return { friends: isSet(object.friends) ? globalThis.Boolean(object.friends) : false };
+    return {
+      friends: isSet(object.friends) ? globalThis.Boolean(object.friends) : false,
+      blocked: isSet(object.blocked) ? globalThis.Boolean(object.blocked) : false,
+    };
   },
 
   toJSON(message: CheckFriendshipResponse): unknown {
     const obj: any = {};
     if (message.friends !== false) {
       obj.friends = message.friends;
+    }
+    if (message.blocked !== false) {
+      obj.blocked = message.blocked;
     }
     return obj;
   },
@@ -1266,6 +1343,574 @@ export const CheckFriendshipResponse: MessageFns<CheckFriendshipResponse> = {
   fromPartial(object: DeepPartial<CheckFriendshipResponse>): CheckFriendshipResponse {
     const message = createBaseCheckFriendshipResponse();
     message.friends = object.friends ?? false;
+    message.blocked = object.blocked ?? false;
+    return message;
+  },
+};
+
+function createBaseBlockedUser(): BlockedUser {
+  return { userId: "", createTime: undefined };
+}
+
+export const BlockedUser: MessageFns<BlockedUser> = {
+  encode(message: BlockedUser, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockedUser {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockedUser();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockedUser {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BlockedUser): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BlockedUser>): BlockedUser {
+    return BlockedUser.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BlockedUser>): BlockedUser {
+    const message = createBaseBlockedUser();
+    message.userId = object.userId ?? "";
+    message.createTime = object.createTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBlockUserRequest(): BlockUserRequest {
+  return { userId: "" };
+}
+
+export const BlockUserRequest: MessageFns<BlockUserRequest> = {
+  encode(message: BlockUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockUserRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: BlockUserRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BlockUserRequest>): BlockUserRequest {
+    return BlockUserRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BlockUserRequest>): BlockUserRequest {
+    const message = createBaseBlockUserRequest();
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseBlockUserResponse(): BlockUserResponse {
+  return { blockedUser: undefined };
+}
+
+export const BlockUserResponse: MessageFns<BlockUserResponse> = {
+  encode(message: BlockUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.blockedUser !== undefined) {
+      BlockedUser.encode(message.blockedUser, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.blockedUser = BlockedUser.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockUserResponse {
+    return {
+      blockedUser: isSet(object.blockedUser)
+        ? BlockedUser.fromJSON(object.blockedUser)
+        : isSet(object.blocked_user)
+        ? BlockedUser.fromJSON(object.blocked_user)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BlockUserResponse): unknown {
+    const obj: any = {};
+    if (message.blockedUser !== undefined) {
+      obj.blockedUser = BlockedUser.toJSON(message.blockedUser);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BlockUserResponse>): BlockUserResponse {
+    return BlockUserResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BlockUserResponse>): BlockUserResponse {
+    const message = createBaseBlockUserResponse();
+    message.blockedUser = (object.blockedUser !== undefined && object.blockedUser !== null)
+      ? BlockedUser.fromPartial(object.blockedUser)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUnblockUserRequest(): UnblockUserRequest {
+  return { userId: "" };
+}
+
+export const UnblockUserRequest: MessageFns<UnblockUserRequest> = {
+  encode(message: UnblockUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockUserRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UnblockUserRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnblockUserRequest>): UnblockUserRequest {
+    return UnblockUserRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnblockUserRequest>): UnblockUserRequest {
+    const message = createBaseUnblockUserRequest();
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseUnblockUserResponse(): UnblockUserResponse {
+  return { unblocked: false };
+}
+
+export const UnblockUserResponse: MessageFns<UnblockUserResponse> = {
+  encode(message: UnblockUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unblocked !== false) {
+      writer.uint32(8).bool(message.unblocked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.unblocked = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockUserResponse {
+    return { unblocked: isSet(object.unblocked) ? globalThis.Boolean(object.unblocked) : false };
+  },
+
+  toJSON(message: UnblockUserResponse): unknown {
+    const obj: any = {};
+    if (message.unblocked !== false) {
+      obj.unblocked = message.unblocked;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnblockUserResponse>): UnblockUserResponse {
+    return UnblockUserResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnblockUserResponse>): UnblockUserResponse {
+    const message = createBaseUnblockUserResponse();
+    message.unblocked = object.unblocked ?? false;
+    return message;
+  },
+};
+
+function createBaseListBlockedUsersRequest(): ListBlockedUsersRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListBlockedUsersRequest: MessageFns<ListBlockedUsersRequest> = {
+  encode(message: ListBlockedUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBlockedUsersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBlockedUsersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBlockedUsersRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBlockedUsersRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBlockedUsersRequest>): ListBlockedUsersRequest {
+    return ListBlockedUsersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBlockedUsersRequest>): ListBlockedUsersRequest {
+    const message = createBaseListBlockedUsersRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListBlockedUsersResponse(): ListBlockedUsersResponse {
+  return { blockedUsers: [], nextPageToken: "" };
+}
+
+export const ListBlockedUsersResponse: MessageFns<ListBlockedUsersResponse> = {
+  encode(message: ListBlockedUsersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.blockedUsers) {
+      BlockedUser.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBlockedUsersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBlockedUsersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.blockedUsers.push(BlockedUser.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBlockedUsersResponse {
+    return {
+      blockedUsers: globalThis.Array.isArray(object?.blockedUsers)
+        ? object.blockedUsers.map((e: any) => BlockedUser.fromJSON(e))
+        : globalThis.Array.isArray(object?.blocked_users)
+        ? object.blocked_users.map((e: any) => BlockedUser.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBlockedUsersResponse): unknown {
+    const obj: any = {};
+    if (message.blockedUsers?.length) {
+      obj.blockedUsers = message.blockedUsers.map((e) => BlockedUser.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBlockedUsersResponse>): ListBlockedUsersResponse {
+    return ListBlockedUsersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBlockedUsersResponse>): ListBlockedUsersResponse {
+    const message = createBaseListBlockedUsersResponse();
+    message.blockedUsers = object.blockedUsers?.map((e) => BlockedUser.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -1377,6 +2022,60 @@ export const SubscriberServiceService = {
       Buffer.from(CheckFriendshipResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckFriendshipResponse => CheckFriendshipResponse.decode(value),
   },
+  /**
+   * Blocks `user_id` for the caller. A blocked user can no longer send the
+   * caller a friend request (MakeFriend answers as if the request were sent,
+   * but nothing is stored or published), start a direct chat with the caller
+   * or add the caller to a group; the caller cannot send them a request
+   * either until unblocking. Blocking ends whatever relation the two had: a
+   * request from the blocked user is declined, the caller's own request is
+   * withdrawn and a friendship ends, each publishing the same event as the
+   * ordinary action, so the blocked user sees an ordinary decline or
+   * unfriend, never a block. Safe to retry: blocking a blocked user returns
+   * the existing block. Fails with INVALID_ARGUMENT when `user_id` is not a
+   * UUID or is the caller, NOT_FOUND when the user does not exist and
+   * RESOURCE_EXHAUSTED (reason BLOCK_LIMIT) when the caller already blocks
+   * the maximum number of users.
+   */
+  blockUser: {
+    path: "/messenger.subscriber.v1.SubscriberService/BlockUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BlockUserRequest): Buffer => Buffer.from(BlockUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BlockUserRequest => BlockUserRequest.decode(value),
+    responseSerialize: (value: BlockUserResponse): Buffer => Buffer.from(BlockUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BlockUserResponse => BlockUserResponse.decode(value),
+  },
+  /**
+   * Lifts the caller's block of `user_id`; nothing that blocking ended comes
+   * back. Safe to retry: reports whether a block was lifted. Fails with
+   * INVALID_ARGUMENT when `user_id` is not a UUID or is the caller.
+   */
+  unblockUser: {
+    path: "/messenger.subscriber.v1.SubscriberService/UnblockUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnblockUserRequest): Buffer => Buffer.from(UnblockUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnblockUserRequest => UnblockUserRequest.decode(value),
+    responseSerialize: (value: UnblockUserResponse): Buffer => Buffer.from(UnblockUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnblockUserResponse => UnblockUserResponse.decode(value),
+  },
+  /**
+   * Lists the users the caller blocks, most recently blocked first. Fails
+   * with INVALID_ARGUMENT when the page size is negative or the page token
+   * is not one this method returned.
+   */
+  listBlockedUsers: {
+    path: "/messenger.subscriber.v1.SubscriberService/ListBlockedUsers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBlockedUsersRequest): Buffer =>
+      Buffer.from(ListBlockedUsersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBlockedUsersRequest => ListBlockedUsersRequest.decode(value),
+    responseSerialize: (value: ListBlockedUsersResponse): Buffer =>
+      Buffer.from(ListBlockedUsersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBlockedUsersResponse => ListBlockedUsersResponse.decode(value),
+  },
 } as const;
 
 export interface SubscriberServiceServer extends UntypedServiceImplementation {
@@ -1426,6 +2125,34 @@ export interface SubscriberServiceServer extends UntypedServiceImplementation {
    * is not a friendship. Unknown user ids are simply not friends.
    */
   checkFriendship: handleUnaryCall<CheckFriendshipRequest, CheckFriendshipResponse>;
+  /**
+   * Blocks `user_id` for the caller. A blocked user can no longer send the
+   * caller a friend request (MakeFriend answers as if the request were sent,
+   * but nothing is stored or published), start a direct chat with the caller
+   * or add the caller to a group; the caller cannot send them a request
+   * either until unblocking. Blocking ends whatever relation the two had: a
+   * request from the blocked user is declined, the caller's own request is
+   * withdrawn and a friendship ends, each publishing the same event as the
+   * ordinary action, so the blocked user sees an ordinary decline or
+   * unfriend, never a block. Safe to retry: blocking a blocked user returns
+   * the existing block. Fails with INVALID_ARGUMENT when `user_id` is not a
+   * UUID or is the caller, NOT_FOUND when the user does not exist and
+   * RESOURCE_EXHAUSTED (reason BLOCK_LIMIT) when the caller already blocks
+   * the maximum number of users.
+   */
+  blockUser: handleUnaryCall<BlockUserRequest, BlockUserResponse>;
+  /**
+   * Lifts the caller's block of `user_id`; nothing that blocking ended comes
+   * back. Safe to retry: reports whether a block was lifted. Fails with
+   * INVALID_ARGUMENT when `user_id` is not a UUID or is the caller.
+   */
+  unblockUser: handleUnaryCall<UnblockUserRequest, UnblockUserResponse>;
+  /**
+   * Lists the users the caller blocks, most recently blocked first. Fails
+   * with INVALID_ARGUMENT when the page size is negative or the page token
+   * is not one this method returned.
+   */
+  listBlockedUsers: handleUnaryCall<ListBlockedUsersRequest, ListBlockedUsersResponse>;
 }
 
 export interface SubscriberServiceClient extends Client {
@@ -1558,6 +2285,76 @@ export interface SubscriberServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckFriendshipResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Blocks `user_id` for the caller. A blocked user can no longer send the
+   * caller a friend request (MakeFriend answers as if the request were sent,
+   * but nothing is stored or published), start a direct chat with the caller
+   * or add the caller to a group; the caller cannot send them a request
+   * either until unblocking. Blocking ends whatever relation the two had: a
+   * request from the blocked user is declined, the caller's own request is
+   * withdrawn and a friendship ends, each publishing the same event as the
+   * ordinary action, so the blocked user sees an ordinary decline or
+   * unfriend, never a block. Safe to retry: blocking a blocked user returns
+   * the existing block. Fails with INVALID_ARGUMENT when `user_id` is not a
+   * UUID or is the caller, NOT_FOUND when the user does not exist and
+   * RESOURCE_EXHAUSTED (reason BLOCK_LIMIT) when the caller already blocks
+   * the maximum number of users.
+   */
+  blockUser(
+    request: BlockUserRequest,
+    callback: (error: ServiceError | null, response: BlockUserResponse) => void,
+  ): ClientUnaryCall;
+  blockUser(
+    request: BlockUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BlockUserResponse) => void,
+  ): ClientUnaryCall;
+  blockUser(
+    request: BlockUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BlockUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lifts the caller's block of `user_id`; nothing that blocking ended comes
+   * back. Safe to retry: reports whether a block was lifted. Fails with
+   * INVALID_ARGUMENT when `user_id` is not a UUID or is the caller.
+   */
+  unblockUser(
+    request: UnblockUserRequest,
+    callback: (error: ServiceError | null, response: UnblockUserResponse) => void,
+  ): ClientUnaryCall;
+  unblockUser(
+    request: UnblockUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnblockUserResponse) => void,
+  ): ClientUnaryCall;
+  unblockUser(
+    request: UnblockUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnblockUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the users the caller blocks, most recently blocked first. Fails
+   * with INVALID_ARGUMENT when the page size is negative or the page token
+   * is not one this method returned.
+   */
+  listBlockedUsers(
+    request: ListBlockedUsersRequest,
+    callback: (error: ServiceError | null, response: ListBlockedUsersResponse) => void,
+  ): ClientUnaryCall;
+  listBlockedUsers(
+    request: ListBlockedUsersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBlockedUsersResponse) => void,
+  ): ClientUnaryCall;
+  listBlockedUsers(
+    request: ListBlockedUsersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBlockedUsersResponse) => void,
   ): ClientUnaryCall;
 }
 

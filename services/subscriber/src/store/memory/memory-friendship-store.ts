@@ -1,12 +1,13 @@
 import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
 import {
+  type Block,
   type Friendship,
   pairIdOf,
   pairIdOfFriendship,
   statusSeenBy,
   type ViewStatus,
 } from '../../domain/friendship.ts';
-import { listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
+import { blockKeyOf, listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
 import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendship-store.ts';
 
 /** At most this many processed event ids are remembered (oldest forgotten first), so memory stays bounded. */
@@ -21,6 +22,8 @@ export class MemoryFriendshipStore implements FriendshipStore {
   readonly outbox = new MemoryOutbox();
   /** pair id → record: one per unordered pair by construction. */
   readonly #byPair = new Map<string, Friendship>();
+  /** `blocker:blocked` → block. */
+  readonly #blocks = new Map<string, Block>();
   /** event id → when processed (ms), oldest first. */
   readonly #processed = new Map<string, number>();
 
@@ -51,6 +54,50 @@ export class MemoryFriendshipStore implements FriendshipStore {
       throw new StoreError('conflict', 'the record changed or is gone');
     this.#byPair.delete(pairId);
     this.outbox.append(entries);
+  }
+
+  async block(
+    block: Block,
+    ending: Friendship | undefined,
+    entries: readonly OutboxEntry[],
+    maxBlocks: number,
+  ): Promise<{ block: Block; created: boolean }> {
+    const key = `${block.blockerId}:${block.blockedId}`;
+    const existing = this.#blocks.get(key);
+    if (existing) return { block: structuredClone(existing), created: false };
+    if ([...this.#blocks.values()].filter((b) => b.blockerId === block.blockerId).length >= maxBlocks) {
+      throw new StoreError('limit', 'the blocker has the maximum number of blocks');
+    }
+    if (ending) {
+      const pairId = pairIdOfFriendship(ending);
+      if (this.#byPair.get(pairId)?.version !== ending.version) {
+        throw new StoreError('conflict', 'the record changed or is gone');
+      }
+      this.#byPair.delete(pairId);
+    }
+    this.#blocks.set(key, structuredClone(block));
+    this.outbox.append(entries);
+    return { block: structuredClone(block), created: true };
+  }
+
+  async unblock(blockerId: string, blockedId: string): Promise<boolean> {
+    return this.#blocks.delete(`${blockerId}:${blockedId}`);
+  }
+
+  async blocksBetween(userA: string, userB: string): Promise<Block[]> {
+    return [this.#blocks.get(`${userA}:${userB}`), this.#blocks.get(`${userB}:${userA}`)]
+      .filter((b) => b !== undefined)
+      .map((b) => structuredClone(b));
+  }
+
+  async listBlocks(blockerId: string, after: string | undefined, limit: number): Promise<Block[]> {
+    return [...this.#blocks.values()]
+      .filter((b) => b.blockerId === blockerId)
+      .map((b) => ({ b, key: blockKeyOf(b) }))
+      .filter(({ key }) => after === undefined || key < after)
+      .sort((x, y) => (x.key < y.key ? 1 : x.key > y.key ? -1 : 0))
+      .slice(0, limit)
+      .map(({ b }) => structuredClone(b));
   }
 
   async removeAllOf(

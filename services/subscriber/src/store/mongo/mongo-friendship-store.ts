@@ -2,13 +2,14 @@ import type { OutboxEntry } from '@messenger/platform/events';
 import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import {
+  type Block,
   type Friendship,
   pairIdOf,
   pairIdOfFriendship,
   statusSeenBy,
   type ViewStatus,
 } from '../../domain/friendship.ts';
-import { listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
+import { blockKeyOf, listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
 import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendship-store.ts';
 
 export interface FriendshipDoc {
@@ -28,6 +29,16 @@ export interface FriendshipDoc {
   listKey: string;
 }
 
+export interface BlockDoc {
+  /** `<blocker id>:<blocked id>`: one document per block, unique by `_id`. */
+  _id: string;
+  blockerId: string;
+  blockedId: string;
+  createTime: Date;
+  /** `blockKeyOf`: the unique list order, newest block first. */
+  listKey: string;
+}
+
 interface ProcessedDoc {
   /** The consumed event's id. */
   _id: string;
@@ -38,19 +49,22 @@ interface ProcessedDoc {
  * Friendships in MongoDB, collection `friendships`. Writes run in a
  * transaction with their outbox entries, so they need a replica set. The ids
  * of consumed events are kept in `processed_events` until a TTL index
- * removes them.
+ * removes them. Blocks live in `blocks`, beside the friendships they end,
+ * so a block and the end of the pair's record are one transaction.
  */
 export class MongoFriendshipStore implements FriendshipStore {
   readonly outbox: MongoOutbox;
   readonly #client: MongoClient;
   readonly #friendships: Collection<FriendshipDoc>;
   readonly #processed: Collection<ProcessedDoc>;
+  readonly #blocks: Collection<BlockDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
     this.#client = client;
     this.#friendships = db.collection<FriendshipDoc>('friendships');
     this.#processed = db.collection<ProcessedDoc>('processed_events');
+    this.#blocks = db.collection<BlockDoc>('blocks');
     this.outbox = new MongoOutbox(db);
   }
 
@@ -58,6 +72,7 @@ export class MongoFriendshipStore implements FriendshipStore {
   async ensureIndexes(): Promise<void> {
     await this.#friendships.createIndex({ members: 1, listKey: -1 }, { name: 'members_list' });
     await this.#friendships.createIndex({ views: 1, listKey: -1 }, { name: 'views_list' });
+    await this.#blocks.createIndex({ blockerId: 1, listKey: -1 }, { name: 'blocker_list' });
     await this.#processed.createIndex(
       { processedAt: 1 },
       { name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
@@ -89,6 +104,64 @@ export class MongoFriendshipStore implements FriendshipStore {
       const result = await this.#friendships.deleteOne({ _id: pairIdOfFriendship(friendship), version }, { session });
       if (result.deletedCount === 0) throw new StoreError('conflict', 'the record changed or is gone');
     });
+  }
+
+  /**
+   * The count, the end of the pair's record, the block and the events in one
+   * transaction. Two blocks by one user committing at once may each see the
+   * count below the limit, so the limit can be passed by the number of such
+   * concurrent calls: it bounds storage, it is not an exact quota.
+   */
+  async block(
+    block: Block,
+    ending: Friendship | undefined,
+    entries: readonly OutboxEntry[],
+    maxBlocks: number,
+  ): Promise<{ block: Block; created: boolean }> {
+    const _id = `${block.blockerId}:${block.blockedId}`;
+    try {
+      return await inTransaction(this.#client, async (session) => {
+        const existing = await this.#blocks.findOne({ _id }, { session });
+        if (existing) return { block: blockFromDoc(existing), created: false };
+        if ((await this.#blocks.countDocuments({ blockerId: block.blockerId }, { session })) >= maxBlocks) {
+          throw new StoreError('limit', 'the blocker has the maximum number of blocks');
+        }
+        if (ending) {
+          const result = await this.#friendships.deleteOne(
+            { _id: pairIdOfFriendship(ending), version: ending.version },
+            { session },
+          );
+          if (result.deletedCount === 0) throw new StoreError('conflict', 'the record changed or is gone');
+        }
+        await this.#blocks.insertOne({ _id, ...block, listKey: blockKeyOf(block) }, { session });
+        await this.outbox.append(entries, session);
+        return { block, created: true };
+      });
+    } catch (error) {
+      // The same block written at once by another call: it is in force.
+      if (isDuplicateKeyError(error)) {
+        const existing = await this.#blocks.findOne({ _id });
+        if (existing) return { block: blockFromDoc(existing), created: false };
+      }
+      throw translateError(error);
+    }
+  }
+
+  async unblock(blockerId: string, blockedId: string): Promise<boolean> {
+    const result = await this.#blocks.deleteOne({ _id: `${blockerId}:${blockedId}` });
+    return result.deletedCount > 0;
+  }
+
+  async blocksBetween(userA: string, userB: string): Promise<Block[]> {
+    const docs = await this.#blocks.find({ _id: { $in: [`${userA}:${userB}`, `${userB}:${userA}`] } }).toArray();
+    return docs.map(blockFromDoc);
+  }
+
+  async listBlocks(blockerId: string, after: string | undefined, limit: number): Promise<Block[]> {
+    const filter: Filter<BlockDoc> = { blockerId };
+    if (after !== undefined) filter.listKey = { $lt: after };
+    const docs = await this.#blocks.find(filter).sort({ listKey: -1 }).limit(limit).toArray();
+    return docs.map(blockFromDoc);
   }
 
   /**
@@ -193,6 +266,10 @@ function fromDoc(doc: FriendshipDoc): Friendship {
     updateTime: doc.updateTime,
     version: doc.version,
   };
+}
+
+function blockFromDoc(doc: BlockDoc): Block {
+  return { blockerId: doc.blockerId, blockedId: doc.blockedId, createTime: doc.createTime };
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
