@@ -26,5 +26,11 @@ export function grpcFriendshipChecker(opts: GrpcFriendshipCheckerOptions): Frien
       );
       return response.friends;
     },
+    async isBlocked(userIdA, userIdB, requestId) {
+      const response = await call<CheckFriendshipResponse>(requestId, (client, metadata, done) =>
+        client.checkFriendship({ userIdA, userIdB }, metadata, done),
+      );
+      return response.blocked;
+    },
   };
 }

@@ -7,7 +7,7 @@ import type { Profile } from './chat.ts';
 import { createChatUseCases } from './chat-use-cases.ts';
 
 describe('chat use cases', () => {
-  const setup = (friends = true) => {
+  const setup = (friends = true, blocks: readonly (readonly [string, string])[] = []) => {
     const store = new MemoryChatStore();
     const asked: string[][] = [];
     const chats = createChatUseCases({
@@ -23,7 +23,10 @@ describe('chat use cases', () => {
           );
         },
       },
-      friends: { areFriends: async () => friends },
+      friends: {
+        areFriends: async () => friends,
+        isBlocked: async (a, b) => blocks.some(([x, y]) => (x === a && y === b) || (x === b && y === a)),
+      },
       limits: { memberCap: 4 },
     });
     const as = (userId: string) => ({ actor: { kind: 'user' as const, userId }, requestId: 'r' });
@@ -39,6 +42,33 @@ describe('chat use cases', () => {
       chats.createChat(as(b), { type: 'direct', memberIds: [a], title: '' }),
     ]);
     expect(made[0].id).toBe(made[1].id);
+  });
+
+  it('leaves users in a block with the caller out of a group silently; everyone else is unaffected', async () => {
+    const [owner, blocker, other] = [randomUUID(), randomUUID(), randomUUID()];
+    const { chats, as } = setup(true, [[blocker, owner]]);
+    const group = await chats.createChat(as(owner), { type: 'group', memberIds: [blocker, other], title: 't' });
+    expect(group.members.map((m) => m.userId)).toEqual([owner, other]);
+    const added = await chats.addMembers(as(owner), group.id, [blocker]);
+    expect(added.members.map((m) => m.userId)).toEqual([owner, other]);
+
+    const direct = await chats.createChat(as(owner), { type: 'direct', memberIds: [other], title: '' });
+    const send = (from: string, chatId: string) =>
+      chats.sendMessage(as(from), { chatId, clientMessageId: randomUUID(), text: 'hi' });
+    await expect(send(owner, direct.id)).resolves.toMatchObject({ sequence: 1 });
+    await expect(send(owner, group.id)).resolves.toMatchObject({ sequence: 1 });
+  });
+
+  it('refuses a direct message across a block as it refuses a non-friend', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    const before = setup(true);
+    const chat = await before.chats.createChat(before.as(a), { type: 'direct', memberIds: [b], title: '' });
+    const { chats, as, store } = setup(true, [[b, a]]);
+    await store.createChat({ ...chat }, []);
+    const error = await chats
+      .sendMessage(as(a), { chatId: chat.id, clientMessageId: randomUUID(), text: 'hi' })
+      .catch((e: unknown) => e);
+    expect(kindOf(error)).toEqual([ErrorKind.FailedPrecondition, 'NOT_FRIENDS']);
   });
 
   it('refreshes profile copies only with a newer profile, and removes a deleted user everywhere', async () => {

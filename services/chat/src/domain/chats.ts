@@ -95,9 +95,10 @@ export function chatUseCases(ctx: UseCaseContext) {
       violation('title', titleProblem(input.title)),
     ]);
     const profiles = await profilesOf(others, meta.requestId, 'member_ids', me);
+    const allowed = await withoutBlocked(me, others, meta.requestId);
     const members = [
       memberFrom(me, profiles.get(me), 'owner', time),
-      ...others.map((id) => memberFrom(id, profiles.get(id), 'member', time)),
+      ...allowed.map((id) => memberFrom(id, profiles.get(id), 'member', time)),
     ];
     const chat: Chat = newChat('group', { title: input.title, ownerId: me, directKey: '', members }, time);
     await store.createChat(chat, [{ kind: 'chat_created', chat, time, requestId: meta.requestId }]);
@@ -111,6 +112,16 @@ export function chatUseCases(ctx: UseCaseContext) {
     const toAdd = candidates.filter((id) => !isMember(chat, id));
     if (chat.members.length + toAdd.length > limits.memberCap) throw memberCap(limits.memberCap);
     return toAdd;
+  };
+
+  /**
+   * `candidates` less those who block the caller or whom the caller blocks.
+   * They are left out silently: the answer is the one a skipped member gets,
+   * so the blocked user cannot tell the block from any other outcome.
+   */
+  const withoutBlocked = async (me: string, candidates: readonly string[], requestId: string) => {
+    const blocked = await Promise.all(candidates.map((id) => friends.isBlocked(me, id, requestId)));
+    return candidates.filter((_, i) => !blocked[i]);
   };
 
   /** Writes the chat's new members with their `members_changed` event, the caller as its actor. */
@@ -174,9 +185,10 @@ export function chatUseCases(ctx: UseCaseContext) {
       const candidates = membersToAdd(first, me, ids);
       if (candidates.length === 0) return first;
       const profiles = await profilesOf(candidates, meta.requestId, 'member_ids');
+      const allowed = await withoutBlocked(me, candidates, meta.requestId);
       return retryOnChatRace(async () => {
         const chat = await ctx.visibleChat(me, chatId);
-        const toAdd = membersToAdd(chat, me, ids);
+        const toAdd = membersToAdd(chat, me, allowed);
         if (toAdd.length === 0) return chat;
         const time = now();
         const after: Chat = {

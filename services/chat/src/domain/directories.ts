@@ -13,4 +13,6 @@ export interface UserProfiles {
 export interface FriendshipChecker {
   /** False for a pending request, no relation, or unknown users. Throws `unavailable` when it cannot tell. */
   areFriends(userIdA: string, userIdB: string, requestId: string): Promise<boolean>;
+  /** True when either user blocks the other. Throws `unavailable` when it cannot tell. */
+  isBlocked(userIdA: string, userIdB: string, requestId: string): Promise<boolean>;
 }

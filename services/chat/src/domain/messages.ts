@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
 import { type Message, memberIdsOf, messageCreated, tombstoneOf } from './chat.ts';
-import { chatNotFound, messageDeleted, notSender } from './chat-errors.ts';
+import { chatNotFound, messageDeleted, notFriends, notSender } from './chat-errors.ts';
 import {
   decodeMessagesToken,
   encodeMessagesToken,
@@ -21,7 +21,7 @@ export interface SendMessageInput {
 }
 
 export function messageUseCases(ctx: UseCaseContext) {
-  const { store, limits, now } = ctx;
+  const { store, friends, limits, now } = ctx;
 
   return {
     /** Posts a message, or returns the one this client message id already posted. */
@@ -32,6 +32,11 @@ export function messageUseCases(ctx: UseCaseContext) {
         violation('client_message_id', uuidProblem(input.clientMessageId)),
         violation('text', textProblem(input.text, limits.maxTextLength)),
       ]);
+      const chat = await ctx.visibleChat(me, input.chatId);
+      const other = chat.type === 'direct' ? chat.members.find((m) => m.userId !== me)?.userId : undefined;
+      // A block ends the pair's friendship, so the refusal reads as the one a
+      // new direct chat with a non-friend gets: it does not name the block.
+      if (other !== undefined && (await friends.isBlocked(me, other, meta.requestId))) throw notFriends();
       const draft = {
         id: randomUUID(),
         chatId: canonicalId(input.chatId),

@@ -66,7 +66,7 @@ describe('chat instances on Kafka', () => {
                 ]),
               ),
           },
-          friends: { areFriends: async () => true },
+          friends: { areFriends: async () => true, isBlocked: async () => false },
           bus,
           catalog,
           metrics: createMetrics({ defaultMetrics: false }),
