@@ -38,8 +38,8 @@ export interface FriendshipStorage<E = FriendshipEvent> {
     limit: number,
   ): Promise<Friendship[]>;
   /**
-   * Reaction to another service's event: deletes every record of `userId`,
-   * writes the events `events` returns for them, and records `eventId` as
+   * Reaction to another service's event: deletes every record of `userId`
+   * and every block by or of them (without events: blocks have none), writes the events `events` returns for them, and records `eventId` as
    * processed, in one atomic step. Changes nothing and returns `applied:
    * false` when `eventId` was processed before, so a redelivered event has no
    * second effect.

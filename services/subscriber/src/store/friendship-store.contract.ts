@@ -270,5 +270,15 @@ export function friendshipStoreContract(name: string, make: () => Promise<Friend
       await expect(store.listBlocks(me, blockKeyOf(b2), 2)).resolves.toEqual([b1]);
       await expect(store.listBlocks(u2, undefined, 10)).resolves.toEqual([]);
     });
+
+    it("removes a removed user's blocks, both theirs and of them, with their records", async () => {
+      const [gone, a, b] = [randomUUID(), randomUUID(), randomUUID()];
+      const kept = blockOf(a, b);
+      for (const x of [blockOf(gone, a), blockOf(b, gone), kept]) await store.block(x, undefined, [], 10);
+      await store.removeAllOf(gone, randomUUID(), tick(), () => []);
+      await expect(store.listBlocks(gone, undefined, 10)).resolves.toEqual([]);
+      await expect(store.blocksBetween(b, gone)).resolves.toEqual([]);
+      await expect(store.listBlocks(a, undefined, 10)).resolves.toEqual([kept]);
+    });
   });
 }

@@ -111,6 +111,7 @@ export class MemoryFriendshipStore implements FriendshipStore {
     const removed = [...this.#byPair.values()].filter((f) => f.requesterId === userId || f.addresseeId === userId);
     const entries = events(removed.map((f) => structuredClone(f)));
     for (const f of removed) this.#byPair.delete(pairIdOfFriendship(f));
+    for (const [key, b] of this.#blocks) if (b.blockerId === userId || b.blockedId === userId) this.#blocks.delete(key);
     this.#processed.set(eventId, now.getTime());
     this.outbox.append(entries);
     return { applied: true, removed: removed.length };

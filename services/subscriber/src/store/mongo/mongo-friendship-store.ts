@@ -73,6 +73,8 @@ export class MongoFriendshipStore implements FriendshipStore {
     await this.#friendships.createIndex({ members: 1, listKey: -1 }, { name: 'members_list' });
     await this.#friendships.createIndex({ views: 1, listKey: -1 }, { name: 'views_list' });
     await this.#blocks.createIndex({ blockerId: 1, listKey: -1 }, { name: 'blocker_list' });
+    // A deleted user's blocks by others are found by the blocked id.
+    await this.#blocks.createIndex({ blockedId: 1 }, { name: 'blocked' });
     await this.#processed.createIndex(
       { processedAt: 1 },
       { name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
@@ -186,6 +188,7 @@ export class MongoFriendshipStore implements FriendshipStore {
           if (docs.length > 0) {
             await this.#friendships.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
           }
+          await this.#blocks.deleteMany({ $or: [{ blockerId: userId }, { blockedId: userId }] }, { session });
           const removed = docs.map(fromDoc);
           await this.outbox.append(events(removed), session);
           return { applied: true, removed: removed.length };
