@@ -1,7 +1,7 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
-import { type Friendship, pairIdOf, pairIdOfFriendship, type ViewStatus } from '../../domain/friendship.ts';
-import { listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
+import { type Block, type Friendship, pairIdOf, pairIdOfFriendship, type ViewStatus } from '../../domain/friendship.ts';
+import { blockKeyOf, listKeyOf, StoreError } from '../../domain/friendship-storage.ts';
 import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendship-store.ts';
 
 /**
@@ -14,8 +14,17 @@ import { type FriendshipStore, PROCESSED_EVENT_RETENTION_MS } from '../friendshi
  *
  * `processed_events` remembers consumed event ids; its time index finds
  * those past the retention to forget them.
+ *
+ * `blocks` (added by the second migration, so files written before blocking
+ * existed gain it when opened) holds one row per block, keyed by (blocker,
+ * blocked). `list_key` is `blockKeyOf`: the blocker's index on it serves the
+ * newest-first list and the count against the limit; the blocked index finds
+ * a deleted user's blocks by others.
+ *
+ * Append new migrations; never edit one: files already at its version would
+ * not see the change.
  */
-const friendshipSchema: SqliteSchema = {
+export const friendshipSchema: SqliteSchema = {
   name: 'friendship',
   migrations: [
     'CREATE TABLE friendships (pair_id TEXT PRIMARY KEY, requester_id TEXT NOT NULL, addressee_id TEXT NOT NULL, ' +
@@ -25,6 +34,10 @@ const friendshipSchema: SqliteSchema = {
       'CREATE INDEX friendships_addressee_list ON friendships (addressee_id, state, list_key);' +
       'CREATE TABLE processed_events (event_id TEXT PRIMARY KEY, processed_at INTEGER NOT NULL) STRICT;' +
       'CREATE INDEX processed_events_time ON processed_events (processed_at);',
+    'CREATE TABLE blocks (blocker_id TEXT NOT NULL, blocked_id TEXT NOT NULL, create_time INTEGER NOT NULL, ' +
+      'list_key TEXT NOT NULL, PRIMARY KEY (blocker_id, blocked_id)) STRICT;' +
+      'CREATE INDEX blocks_blocker_list ON blocks (blocker_id, list_key);' +
+      'CREATE INDEX blocks_blocked ON blocks (blocked_id);',
   ],
 };
 
@@ -37,7 +50,15 @@ interface FriendshipRow {
   version: number;
 }
 
-const COLUMNS = 'requester_id, addressee_id, state, create_time, update_time, version, list_key';
+export const COLUMNS = 'requester_id, addressee_id, state, create_time, update_time, version, list_key';
+
+interface BlockRow {
+  blocker_id: string;
+  blocked_id: string;
+  create_time: number;
+}
+
+const BLOCK_COLUMNS = 'blocker_id, blocked_id, create_time';
 
 type Side = 'requester_id' | 'addressee_id';
 type State = Friendship['state'];
@@ -85,10 +106,22 @@ export const FRIENDSHIP_SQL = {
   ]),
   listOutgoing: listSql([['requester_id', 'pending']]),
   listIncoming: listSql([['addressee_id', 'pending']]),
+  getBlock: `SELECT ${BLOCK_COLUMNS} FROM blocks WHERE blocker_id = ? AND blocked_id = ?`,
+  countBlocks: 'SELECT count(*) AS n FROM blocks WHERE blocker_id = ?',
+  insertBlock: `INSERT INTO blocks (${BLOCK_COLUMNS}, list_key) VALUES (?, ?, ?, ?)`,
+  deleteBlock: 'DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?',
+  // The block of B by A, then that of A by B, as the memory store answers.
+  blocksBetween:
+    `SELECT ${BLOCK_COLUMNS} FROM blocks WHERE blocker_id = :a AND blocked_id = :b UNION ALL ` +
+    `SELECT ${BLOCK_COLUMNS} FROM blocks WHERE blocker_id = :b AND blocked_id = :a`,
+  listBlocks:
+    `SELECT ${BLOCK_COLUMNS} FROM blocks WHERE blocker_id = :blocker AND list_key < :after ` +
+    'ORDER BY list_key DESC LIMIT :limit',
+  deleteBlocksOfUser: 'DELETE FROM blocks WHERE blocker_id = ? OR blocked_id = ?',
 };
 
 /**
- * Greater than every list key: they start with an ISO 8601 time, whose first
+ * Greater than every list key (friendships' and blocks'): they start with an ISO 8601 time, whose first
  * character is a digit (or a sign for years beyond 9999), all below '~'.
  */
 const AFTER_ALL = '~';
@@ -112,6 +145,13 @@ export class SqliteFriendshipStore implements FriendshipStore {
   readonly #recordProcessed;
   readonly #forgetProcessed;
   readonly #list: Record<ViewStatus | 'all', ReturnType<SqliteDatabase['prepare']>>;
+  readonly #getBlock;
+  readonly #countBlocks;
+  readonly #insertBlock;
+  readonly #deleteBlock;
+  readonly #blocksBetween;
+  readonly #listBlocks;
+  readonly #deleteBlocksOfUser;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -131,6 +171,13 @@ export class SqliteFriendshipStore implements FriendshipStore {
       outgoing: db.prepare(FRIENDSHIP_SQL.listOutgoing),
       incoming: db.prepare(FRIENDSHIP_SQL.listIncoming),
     };
+    this.#getBlock = db.prepare(FRIENDSHIP_SQL.getBlock);
+    this.#countBlocks = db.prepare(FRIENDSHIP_SQL.countBlocks);
+    this.#insertBlock = db.prepare(FRIENDSHIP_SQL.insertBlock);
+    this.#deleteBlock = db.prepare(FRIENDSHIP_SQL.deleteBlock);
+    this.#blocksBetween = db.prepare(FRIENDSHIP_SQL.blocksBetween);
+    this.#listBlocks = db.prepare(FRIENDSHIP_SQL.listBlocks);
+    this.#deleteBlocksOfUser = db.prepare(FRIENDSHIP_SQL.deleteBlocksOfUser);
   }
 
   /** Opens (creating or migrating) the store's file, `subscriber.db` in the data directory. */
@@ -177,6 +224,44 @@ export class SqliteFriendshipStore implements FriendshipStore {
     });
   }
 
+  /**
+   * The existing block, the count against the limit, the end of the pair's
+   * record, the block and its events in one transaction: one process owns
+   * the file, so the limit is exact here.
+   */
+  async block(
+    block: Block,
+    ending: Friendship | undefined,
+    entries: readonly OutboxEntry[],
+    maxBlocks: number,
+  ): Promise<{ block: Block; created: boolean }> {
+    return this.#db.transaction(() => {
+      const existing = this.#getBlock.get(block.blockerId, block.blockedId) as BlockRow | undefined;
+      if (existing) return { block: blockFromRow(existing), created: false };
+      const { n } = this.#countBlocks.get(block.blockerId) as { n: number };
+      if (n >= maxBlocks) throw new StoreError('limit', 'the blocker has the maximum number of blocks');
+      if (ending && this.#delete.run(pairIdOfFriendship(ending), ending.version).changes === 0) {
+        throw new StoreError('conflict', 'the record changed or is gone');
+      }
+      this.#insertBlock.run(block.blockerId, block.blockedId, block.createTime.getTime(), blockKeyOf(block));
+      this.outbox.append(entries);
+      return { block: structuredClone(block), created: true };
+    });
+  }
+
+  async unblock(blockerId: string, blockedId: string): Promise<boolean> {
+    return this.#deleteBlock.run(blockerId, blockedId).changes > 0;
+  }
+
+  async blocksBetween(userA: string, userB: string): Promise<Block[]> {
+    return (this.#blocksBetween.all({ a: userA, b: userB }) as unknown as BlockRow[]).map(blockFromRow);
+  }
+
+  async listBlocks(blockerId: string, after: string | undefined, limit: number): Promise<Block[]> {
+    const rows = this.#listBlocks.all({ blocker: blockerId, after: after ?? AFTER_ALL, limit });
+    return (rows as unknown as BlockRow[]).map(blockFromRow);
+  }
+
   async removeAllOf(
     userId: string,
     eventId: string,
@@ -190,6 +275,7 @@ export class SqliteFriendshipStore implements FriendshipStore {
       const removed = (this.#ofUser.all(userId, userId) as unknown as FriendshipRow[]).map(fromRow);
       const entries = events(removed);
       this.#deleteOfUser.run(userId, userId);
+      this.#deleteBlocksOfUser.run(userId, userId);
       this.#recordProcessed.run(eventId, now.getTime());
       this.outbox.append(entries);
       return { applied: true, removed: removed.length };
@@ -229,4 +315,8 @@ function fromRow(row: FriendshipRow): Friendship {
     updateTime: new Date(row.update_time),
     version: row.version,
   };
+}
+
+function blockFromRow(row: BlockRow): Block {
+  return { blockerId: row.blocker_id, blockedId: row.blocked_id, createTime: new Date(row.create_time) };
 }
