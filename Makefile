@@ -77,11 +77,17 @@ bench: setup
 # --- Operations (docs/OPERATIONS.md) -------------------------------------------
 .PHONY: up down logs ps k8s-render k8s-promote k8s-rollback config-docs
 
-# Docker Compose v2 (`docker compose`) when present, else v1 (`docker-compose`).
-COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p messenger
+# Docker Compose v2 (`docker compose`). docker-compose v1 lacks what
+# docker-compose.yml relies on (pull_policy, one service building the image the
+# others run), so `make up` refuses it rather than fail half-way.
+COMPOSE = docker compose -p messenger
 
 # The local cluster: MongoDB, Kafka, Redis, the services, the gateway, Prometheus, Grafana.
 up:
+	@docker compose version >/dev/null 2>&1 || { \
+	  echo "make up needs Docker Compose v2: 'docker compose version' failed." >&2; \
+	  echo "Install the Compose plugin (Debian/Ubuntu: apt-get install docker-compose-plugin; https://docs.docker.com/compose/install/)." >&2; \
+	  exit 1; }
 	$(COMPOSE) up -d --build
 	@echo "gateway http://localhost:8080 (Swagger UI /docs) · Grafana http://localhost:3000 · Prometheus http://localhost:9090"
 	@echo "make ps shows health; make logs follows the logs; make down stops it (data volumes kept)"

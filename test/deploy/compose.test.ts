@@ -4,7 +4,8 @@
 // messenger container's health with the image's script, create the topics,
 // and feed Prometheus and the dashboard with metrics that exist.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { PROCESSES, ROOT } from '../../scripts/deploy/processes.ts';
@@ -120,5 +121,93 @@ describe('docker-compose.yml', () => {
     expect(names.size).toBeGreaterThanOrEqual(5);
     // A metric is defined where its name is a string literal of the code.
     expect([...names].filter((n) => !sources.includes(`'${n}'`))).toEqual([]);
+  });
+
+  it('builds the messenger image in one service; the others run it without pulling and start after it', () => {
+    const messenger = Object.entries(services).filter(([, s]) => isMessengerService(s));
+    const builders = messenger.filter(([, s]) => s.build !== undefined).map(([name]) => name);
+    // Several services building one tag in parallel fail the first `docker compose up --build`.
+    expect(builders).toHaveLength(1);
+    const builder = builders[0] as string;
+    const problems: string[] = [];
+    for (const [name, s] of messenger) {
+      const x = s as typeof s & { pull_policy?: string; init?: boolean };
+      if (x.image !== 'messenger:local') problems.push(`${name}: image ${x.image}`);
+      // The tini init: SIGTERM reaches node, and zombies are reaped.
+      if (x.init !== true) problems.push(`${name}: no init: true`);
+      if (name === builder) continue;
+      if (x.pull_policy !== 'never') problems.push(`${name}: pull_policy ${x.pull_policy}, not never`);
+      if (!Object.keys((x.depends_on as Record<string, unknown> | undefined) ?? {}).includes(builder)) {
+        problems.push(`${name}: does not start after ${builder}, which builds the image`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('deploy/kafka/create-topics.sh (kafka-init)', () => {
+  /** Runs the script against a fake kafka-topics.sh that fails its first `failures` calls. */
+  function run(failures: number, attempts: number) {
+    const dir = mkdtempSync(join(tmpdir(), 'kafka-init-'));
+    try {
+      const fake = join(dir, 'kafka-topics.sh');
+      writeFileSync(
+        fake,
+        [
+          '#!/bin/sh',
+          `n=$(cat "${dir}/calls" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "${dir}/calls"`,
+          `[ "$n" -le ${failures} ] && { echo "broker not ready" >&2; exit 1; }`,
+          `echo "$*" >> "${dir}/created"`,
+        ].join('\n'),
+      );
+      chmodSync(fake, 0o755);
+      const r = spawnSync('sh', [join(ROOT, 'deploy', 'kafka', 'create-topics.sh')], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, KAFKA_BIN: dir, ATTEMPTS: String(attempts), RETRY_DELAY_SECONDS: '0' },
+      });
+      let created: string[] = [];
+      try {
+        created = readFileSync(join(dir, 'created'), 'utf8').trim().split('\n');
+      } catch {}
+      return { status: r.status, stderr: r.stderr, created };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('retries while the broker refuses, then creates every topic', () => {
+    const r = run(3, 5);
+    expect(r.status).toBe(0);
+    expect(r.created.filter((c) => c.includes('--create')).map((c) => c.match(/--topic (\S+)/)?.[1])).toEqual(
+      ['auth', 'user', 'subscriber', 'chat'].flatMap((s) => [`${s}.events`, `${s}.events.dlq`]),
+    );
+  });
+
+  it('gives up with a non-zero exit after ATTEMPTS failures', () => {
+    const r = run(100, 3);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('gave up after 3 attempts');
+  });
+});
+
+describe('make up', () => {
+  it('refuses with a clear message when Docker Compose v2 is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'no-compose-'));
+    try {
+      // A docker without the compose plugin.
+      writeFileSync(join(dir, 'docker'), '#!/bin/sh\necho "docker: unknown command: docker $1" >&2\nexit 1\n');
+      chmodSync(join(dir, 'docker'), 0o755);
+      const r = spawnSync('make', ['--no-print-directory', 'up'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+      });
+      expect({ status: r.status, says: r.stderr.includes('make up needs Docker Compose v2') }).toEqual({
+        status: 2,
+        says: true,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
