@@ -219,6 +219,41 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     }
     expect([...allowed].sort()).toEqual(CALLS);
   });
+
+  it('lets every pod resolve names on 53 (UDP and TCP) anywhere, and reach Kafka on 9092 and its TLS ports', () => {
+    const objects = objectsOf(name);
+    const policies = ofKind(objects, 'NetworkPolicy').map((p) => p.spec as PolicySpec);
+    /** Whether some policy of this pod lets it out to any address on this port. */
+    const anywhere = (labels: Labels, protocol: string, port: number) =>
+      policies.some(
+        (p) =>
+          matches(p.podSelector, labels) &&
+          (p.egress ?? []).some(
+            (r) =>
+              r.to === undefined && (r.ports ?? []).some((x) => x.port === port && (x.protocol ?? 'TCP') === protocol),
+          ),
+      );
+    const problems: string[] = [];
+    for (const w of workloads(objects)) {
+      // NodeLocal DNSCache (169.254.20.10) and OpenShift's resolver are not kube-dns pods.
+      for (const protocol of ['UDP', 'TCP']) {
+        if (!anywhere(w.labels, protocol, 53)) problems.push(`${w.o.metadata.name}: no DNS over ${protocol}`);
+      }
+      for (const port of [9092, 9093, 9094]) {
+        if (!anywhere(w.labels, 'TCP', port)) problems.push(`${w.o.metadata.name}: no Kafka on ${port}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('bounds voluntary disruptions by maxUnavailable, so a drain never blocks at the minimum replica count', () => {
+    const pdbs = ofKind(objectsOf(name), 'PodDisruptionBudget').map((p) => ({
+      name: p.metadata.name,
+      ...(p.spec as { minAvailable?: unknown; maxUnavailable?: unknown }),
+    }));
+    expect(pdbs.length).toBeGreaterThan(0);
+    expect(pdbs.filter((p) => p.minAvailable !== undefined || p.maxUnavailable === undefined)).toEqual([]);
+  });
 });
 
 interface PolicyPeer {

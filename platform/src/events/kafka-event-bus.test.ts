@@ -263,4 +263,25 @@ describe('KafkaEventBus', () => {
       expect(Date.now() - closing).toBeLessThan(2000);
     }
   }, 30_000);
+
+  // The mock cluster speaks neither TLS nor SASL, so a secured connection to
+  // it must fail: this proves the options reach kafkajs. Real TLS/SASL
+  // handshakes are not tested here (docs/OPERATIONS.md, Kafka security).
+  it.each([
+    ['TLS', { ssl: true }],
+    ['SASL', { sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } }],
+  ] as const)(
+    'connects with %s when asked, which the plaintext mock refuses',
+    async (_what, security) => {
+      const plain = newBus();
+      const secured = newBus({ ...security, brokerRetry: { retries: 0 }, connectionTimeoutMs: 1000 });
+      try {
+        await plain.connect();
+        await expect(secured.connect()).rejects.toThrow();
+      } finally {
+        await Promise.all([plain.close(), secured.close()]);
+      }
+    },
+    30_000,
+  );
 });

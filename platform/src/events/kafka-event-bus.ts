@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectionOptions } from 'node:tls';
 import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import {
   type Admin,
@@ -13,6 +14,7 @@ import {
   logLevel,
   type Message,
   type Producer,
+  type SASLOptions,
 } from 'kafkajs';
 import type { Logger } from '../logger.ts';
 import {
@@ -41,6 +43,10 @@ export interface KafkaEventBusOptions extends Partial<RetryPolicy> {
   readonly clientId: string;
   /** Handler failures, dead letters, consumer crashes, and kafkajs's own warnings and errors. */
   readonly log?: Logger;
+  /** TLS to the brokers: true verifies against the system CAs; an object sets `ca` and the like. Default off. */
+  readonly ssl?: boolean | ConnectionOptions;
+  /** SASL authentication (plain, scram-sha-256, scram-sha-512). Default none. */
+  readonly sasl?: SASLOptions;
   /** The idempotent producer (default true). librdkafka's mock cluster refuses it: false there. */
   readonly idempotentProducer?: boolean;
   /**
@@ -163,6 +169,8 @@ export class KafkaEventBus implements EventBus {
       connectionTimeout,
       requestTimeout,
       retry,
+      ...(opts.ssl !== undefined ? { ssl: opts.ssl } : {}),
+      ...(opts.sasl !== undefined ? { sasl: opts.sasl } : {}),
       ...(opts.log
         ? { logLevel: logLevel.WARN, logCreator: kafkaLogCreator(opts.log) }
         : { logLevel: logLevel.NOTHING }),
@@ -514,9 +522,11 @@ export class KafkaEventBus implements EventBus {
   #connectedProducer(): Promise<Producer> {
     this.#producerReady ??= this.#producer.connect().then(
       () => this.#producer,
-      (err: unknown) => {
-        // The next publish tries again.
+      async (err: unknown) => {
+        // The next publish tries again. A connect that failed after the socket
+        // opened (a refused TLS or SASL handshake) leaves it open: close it.
         this.#producerReady = undefined;
+        await this.#producer.disconnect().catch(() => {});
         throw err;
       },
     );
@@ -526,8 +536,9 @@ export class KafkaEventBus implements EventBus {
   #connectedAdmin(): Promise<Admin> {
     this.#adminReady ??= this.#admin.connect().then(
       () => this.#admin,
-      (err: unknown) => {
+      async (err: unknown) => {
         this.#adminReady = undefined;
+        await this.#admin.disconnect().catch(() => {});
         throw err;
       },
     );

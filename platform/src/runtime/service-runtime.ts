@@ -15,6 +15,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { closeRedisClient, createRedisClient } from '../redis.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
+import { kafkaSecurityOptions } from './kafka-security.ts';
 import { type Listening, runWorkers, workerIdentity, workersSetting } from './workers.ts';
 
 /**
@@ -44,6 +45,30 @@ export const runtimeSettings = {
   }),
   kafkaBrokers: setting.list('KAFKA_BROKERS', '127.0.0.1:9092', {
     description: 'Comma-separated Kafka bootstrap servers, used when EVENT_BUS=kafka.',
+  }),
+  kafkaSsl: setting.bool('KAFKA_SSL', false, {
+    description:
+      'TLS to the Kafka brokers (managed Kafka: MSK, Confluent Cloud), verified against the system CAs or KAFKA_SSL_CA_FILE. The brokers then listen on their TLS port (often 9093 or 9094): list those in KAFKA_BROKERS.',
+  }),
+  kafkaSslCaFile: setting.optionalString('KAFKA_SSL_CA_FILE', {
+    description:
+      'PEM file of the CA(s) that sign the brokers’ certificates, instead of the system CAs; needs KAFKA_SSL=true. Read at start-up.',
+  }),
+  kafkaSaslMechanism: setting.oneOf(
+    'KAFKA_SASL_MECHANISM',
+    ['none', 'plain', 'scram-sha-256', 'scram-sha-512'],
+    'none',
+    {
+      description:
+        'SASL authentication to the brokers, with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; plain needs KAFKA_SSL=true (it sends the password as is).',
+    },
+  ),
+  kafkaSaslUsername: setting.optionalString('KAFKA_SASL_USERNAME', {
+    description: 'SASL user name; required with KAFKA_SASL_MECHANISM other than none.',
+  }),
+  kafkaSaslPassword: setting.optionalString('KAFKA_SASL_PASSWORD', {
+    description: 'SASL password; required with KAFKA_SASL_MECHANISM other than none.',
+    secret: true,
   }),
   kafkaIdempotentProducer: setting.bool('KAFKA_IDEMPOTENT_PRODUCER', true, {
     description: 'Idempotent producer (exactly-once per partition on real Kafka; test mock clusters need false).',
@@ -253,6 +278,8 @@ export async function startServiceRuntime(
 ): Promise<ServiceRuntime> {
   // A worker of a process group (runWorkers) names itself on every line and
   // serves the whole group's metrics.
+  // Before anything opens: a bad Kafka security combination stops start-up with every problem listed.
+  const kafkaSecurity = config.eventBus === 'kafka' ? kafkaSecurityOptions(config) : {};
   const worker = workerIdentity();
   const processLogger = createLogger({ level: config.logLevel, service });
   const logger = worker ? processLogger.child(worker) : processLogger;
@@ -272,6 +299,7 @@ export async function startServiceRuntime(
       log: logger,
       idempotentProducer: config.kafkaIdempotentProducer,
       createTopics: config.kafkaCreateTopics,
+      ...kafkaSecurity,
     });
     await kafka.connect();
     bus = kafka;
