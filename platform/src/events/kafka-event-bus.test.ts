@@ -264,6 +264,40 @@ describe('KafkaEventBus', () => {
     }
   }, 30_000);
 
+  it('commits a broadcast member’s offsets, so its lag is visible in the group offsets', async () => {
+    const bus = newBus();
+    const admin = new Kafka({ clientId: 'kafka-event-bus-lag', brokers, logLevel: logLevel.NOTHING }).admin();
+    const topic = `kafka.broadcast-lag-${randomUUID().slice(0, 8)}`;
+    try {
+      await admin.connect();
+      let handled = 0;
+      const handle = await bus.subscribe({
+        topics: [topic],
+        group: 'lag',
+        delivery: 'broadcast',
+        handle: async () => {
+          handled++;
+        },
+      });
+      await bus.publish(topic, [event('a', 0), event('a', 1), event('b', 2)]);
+      await waitFor('three events handled', () => handled === 3);
+      const committed = async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId: handle.group, topics: [topic] });
+        return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      };
+      // Committed at the end of each batch, just after the handler returns: polled.
+      let total = 0;
+      for (let i = 0; i < 100 && total !== 3; i++) {
+        total = await committed();
+        if (total !== 3) await sleep(50);
+      }
+      expect(total).toBe(3);
+    } finally {
+      await bus.close();
+      await admin.disconnect();
+    }
+  }, 30_000);
+
   // The mock cluster speaks neither TLS nor SASL, so a secured connection to
   // it must fail: this proves the options reach kafkajs. Real TLS/SASL
   // handshakes are not tested here (docs/OPERATIONS.md, Kafka security).

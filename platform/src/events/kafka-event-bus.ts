@@ -102,7 +102,8 @@ export interface KafkaEventBusOptions extends Partial<RetryPolicy> {
  * partition waits and its order holds; a rebalance cuts a wait short and the
  * event goes to the partition's next owner. A broadcast member's private
  * group starts at the partitions' ends as of subscribe() and keeps its
- * positions in memory (nobody resumes it), seeking to them on every join.
+ * positions in memory, seeking to them on every join; it commits them as
+ * well, only so its lag is visible, and is deleted when its member leaves.
  */
 export class KafkaEventBus implements EventBus {
   readonly #kafka: Kafka;
@@ -214,8 +215,8 @@ export class KafkaEventBus implements EventBus {
       sub,
       retry: resolveRetryPolicy(sub.retry, this.#retry),
       groupId: broadcast ? `${sub.group}.${randomUUID()}` : sub.group,
-      // A broadcast group is private and short-lived: it keeps its positions
-      // in memory instead of committing them.
+      // A broadcast group is private and short-lived: it resumes from the
+      // positions it keeps in memory, never from its commits.
       positions: broadcast ? new Map() : undefined,
       consumer: undefined,
       stopping: false,
@@ -334,6 +335,9 @@ export class KafkaEventBus implements EventBus {
       await member.consumer
         ?.disconnect()
         .catch((err: unknown) => this.#log?.warn({ err, group: member.groupId }, 'kafka consumer disconnect failed'));
+      // A broadcast group ends with its member; deleting it keeps its commits
+      // from showing as a stale, growing lag until the broker expires them.
+      if (member.positions && member.consumer) await this.#deleteGroup(member.groupId);
       this.#members.delete(member);
     })();
     return member.leaving;
@@ -366,8 +370,10 @@ export class KafkaEventBus implements EventBus {
         if (member.stopping || !payload.isRunning() || payload.isStale()) break;
         if (!(await this.#deliver(member, at, message))) break;
         const next = (BigInt(message.offset) + 1n).toString();
-        if (member.positions) member.positions.set(partitionKey(batch.topic, batch.partition), next);
-        else uncommitted = next;
+        member.positions?.set(partitionKey(batch.topic, batch.partition), next);
+        // A broadcast group commits too, though nobody resumes it: its lag then
+        // shows in the broker's group offsets (kafka_consumergroup_lag) like any group's.
+        uncommitted = next;
         payload.resolveOffset(message.offset);
         if (performance.now() - lastCommit >= COMMIT_INTERVAL_MS) await flush();
         // As kafkajs does between messages: learns of a rebalance, and throws so the member rejoins.
@@ -531,6 +537,16 @@ export class KafkaEventBus implements EventBus {
       },
     );
     return this.#producerReady;
+  }
+
+  async #deleteGroup(groupId: string): Promise<void> {
+    try {
+      const admin = await this.#connectedAdmin();
+      await admin.deleteGroups([groupId]);
+    } catch (err) {
+      // Best effort: the broker drops an empty group's offsets after offsets.retention.minutes.
+      this.#log?.debug({ err, group: groupId }, 'kafka broadcast group not deleted');
+    }
   }
 
   #connectedAdmin(): Promise<Admin> {
