@@ -246,6 +246,20 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     expect(problems).toEqual([]);
   });
 
+  it('takes every datastore address from the Secret messenger-datastores, none from a committed default', () => {
+    const problems: string[] = [];
+    for (const c of k8sContainers(objectsOf(name))) {
+      const env = effective(c);
+      const store = `${c.process?.name.toUpperCase()}_MONGODB_URL`;
+      // Unset, a process would fall back to its schema's 127.0.0.1 default and fail only when it connects.
+      for (const v of ['KAFKA_BROKERS', 'REDIS_URL', ...(c.process?.name === 'api-gateway' ? [] : [store])]) {
+        const e = env.get(v);
+        if (e?.source !== 'secret') problems.push(`${c.where}: ${v} ${e ? `from ${e.origin}` : 'unset'}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('bounds voluntary disruptions by maxUnavailable, so a drain never blocks at the minimum replica count', () => {
     const pdbs = ofKind(objectsOf(name), 'PodDisruptionBudget').map((p) => ({
       name: p.metadata.name,
