@@ -22,6 +22,7 @@ dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium) # the gateway's Swagger UI browser test (playwright-core)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose) # `docker-compose config` validates docker-compose.yml (test/deploy)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus) # `promtool test rules` runs the alert rules' unit tests (test/deploy)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=()

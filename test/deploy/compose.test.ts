@@ -123,6 +123,20 @@ describe('docker-compose.yml', () => {
     expect([...names].filter((n) => !sources.includes(`'${n}'`))).toEqual([]);
   });
 
+  it('selects the gateway by a job variable, so the dashboard works whatever the scrape job is called', () => {
+    const dashboard = JSON.parse(
+      readFileSync(join(ROOT, 'deploy', 'grafana', 'dashboards', 'messenger.json'), 'utf8'),
+    ) as {
+      templating: { list: { name: string; query: { query: string } }[] };
+    };
+    const text = JSON.stringify(dashboard);
+    // No job named in a query: compose calls it api-gateway, Kubernetes whatever its scrape configuration says.
+    expect(text.match(/job=~?\\"[^$\\]/g) ?? []).toEqual([]);
+    expect(text).toContain('job=~\\"$gateway_job\\"');
+    const variable = dashboard.templating.list.find((v) => v.name === 'gateway_job');
+    expect(variable?.query.query).toBe('label_values(http_request_duration_seconds_count, job)');
+  });
+
   it('builds the messenger image in one service; the others run it without pulling and start after it', () => {
     const messenger = Object.entries(services).filter(([, s]) => isMessengerService(s));
     const builders = messenger.filter(([, s]) => s.build !== undefined).map(([name]) => name);

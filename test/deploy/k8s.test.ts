@@ -260,6 +260,26 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     expect(problems).toEqual([]);
   });
 
+  it('marks every pod for scraping on the port its /metrics is served on', () => {
+    const objects = objectsOf(name);
+    const problems: string[] = [];
+    const env = new Map(k8sContainers(objects).map((c) => [c.where.split(' ')[0], effective(c)]));
+    for (const w of workloads(objects)) {
+      const a = (podTemplate(w.o)?.metadata as { annotations?: Labels } | undefined)?.annotations ?? {};
+      const where = w.o.metadata.name;
+      const served =
+        w.process === 'api-gateway'
+          ? String(w.container.ports?.[0]?.containerPort)
+          : env.get(`Deployment/${where}`)?.get('METRICS_PORT')?.value;
+      if (a['prometheus.io/scrape'] !== 'true') problems.push(`${where}: not marked for scraping`);
+      if (a['prometheus.io/path'] !== '/metrics') problems.push(`${where}: path ${a['prometheus.io/path']}`);
+      if (!served || a['prometheus.io/port'] !== served) {
+        problems.push(`${where}: scrape port ${a['prometheus.io/port']}, metrics served on ${served}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('bounds voluntary disruptions by maxUnavailable, so a drain never blocks at the minimum replica count', () => {
     const pdbs = ofKind(objectsOf(name), 'PodDisruptionBudget').map((p) => ({
       name: p.metadata.name,
