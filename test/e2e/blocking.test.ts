@@ -68,6 +68,7 @@ describe('blocking a user, whole system over HTTP', () => {
 
     // A group bob creates with ann, or adds her to later, never has her as a member.
     const cat = await gw.register('cat');
+    await befriend(bob, cat);
     const group = await gw.ok('POST', '/v1/chats', bob.accessToken, {
       type: 'CHAT_TYPE_GROUP',
       title: 'party',
@@ -75,7 +76,11 @@ describe('blocking a user, whole system over HTTP', () => {
     });
     const chat = group.chat as { chatId: string; members: { userId: string }[] };
     expect(chat.members.map((m) => m.userId).sort()).toEqual([bob.userId, cat.userId].sort());
+    // Nor is she invited: a blocked pair gets no invitation either.
+    expect(group.invitedUserIds ?? []).toEqual([]);
     const added = await gw.ok('POST', `/v1/chats/${chat.chatId}/members`, bob.accessToken, { memberIds: [ann.userId] });
+    expect(added.invitedUserIds ?? []).toEqual([]);
+    expect((await gw.ok('GET', '/v1/chat-invitations', ann.accessToken)).invitations ?? []).toEqual([]);
     expect((added.chat as { members: { userId: string }[] }).members.map((m) => m.userId)).not.toContain(ann.userId);
     const annChats = await gw.ok('GET', '/v1/chats', ann.accessToken);
     const annChatIds = (annChats.chats as { chat: { chatId: string } }[]).map((c) => c.chat.chatId);

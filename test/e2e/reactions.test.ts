@@ -39,6 +39,11 @@ describe('reactions to events, whole system over Kafka', () => {
     streams.push(stream);
     return stream;
   };
+  /** Groups add only the owner's friends at once; these tests are about the members' updates. */
+  const befriend = async (a: Account, b: Account) => {
+    await gw.ok('POST', `/v1/friends/${b.userId}`, a.accessToken, {});
+    await gw.ok('POST', `/v1/friends/${a.userId}/confirm`, b.accessToken, {});
+  };
   const kindOf = (u: Update) => Object.keys(u).find((key) => key !== 'updateId' && key !== 'time');
 
   it('user deleted: their friendships and requests are removed and every session is revoked', async () => {
@@ -149,6 +154,8 @@ describe('reactions to events, whole system over Kafka', () => {
       await gw.register('kim'),
       await gw.register('lee'),
     ];
+    await befriend(ivy, jon);
+    await befriend(ivy, kim);
     const chat = (
       await gw.ok('POST', '/v1/chats', ivy.accessToken, {
         type: 'CHAT_TYPE_GROUP',
@@ -196,6 +203,7 @@ describe('reactions to events, whole system over Kafka', () => {
 
   it("profile updated and user deleted: the chat's copy of the member and its membership follow", async () => {
     const [max, ned] = [await gw.register('max'), await gw.register('ned')];
+    await befriend(max, ned);
     const chat = (
       await gw.ok('POST', '/v1/chats', max.accessToken, {
         type: 'CHAT_TYPE_GROUP',

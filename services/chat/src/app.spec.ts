@@ -18,6 +18,7 @@ describe('startChatService', () => {
 
   it('publishes a committed change at once: the outbox wakes the relay', async () => {
     const [a, b] = [await sys.newUser(), await sys.newUser()];
+    await sys.befriend(a, b);
     const reader = await readUpdates(sys.client, b.md).ready();
     try {
       const started = Date.now();

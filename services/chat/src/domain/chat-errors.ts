@@ -9,6 +9,8 @@ export const ChatErrorReason = {
   ChatNotFound: 'CHAT_NOT_FOUND',
   MessageNotFound: 'MESSAGE_NOT_FOUND',
   MemberNotFound: 'MEMBER_NOT_FOUND',
+  InvitationNotFound: 'INVITATION_NOT_FOUND',
+  TooManyInvitations: 'TOO_MANY_INVITATIONS',
   UserNotFound: 'USER_NOT_FOUND',
   NotFriends: 'NOT_FRIENDS',
   DirectChat: 'DIRECT_CHAT',
@@ -41,6 +43,20 @@ export function messageNotFound(): DomainError {
 
 export function memberNotFound(): DomainError {
   return new DomainError(ErrorKind.NotFound, R.MemberNotFound, 'this user is not a member of the chat');
+}
+
+/** No invitation, a lapsed one, or one to a chat that is gone: all look the same. */
+export function invitationNotFound(): DomainError {
+  return new DomainError(ErrorKind.NotFound, R.InvitationNotFound, 'no pending invitation to this chat');
+}
+
+/** An invitee already has as many pending invitations as anyone may. */
+export function tooManyInvitations(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.ResourceExhausted,
+    R.TooManyInvitations,
+    `a user has at most ${max} pending invitations; this one has no room for more`,
+  );
 }
 
 /** Users named in `field` that the user service does not know. */

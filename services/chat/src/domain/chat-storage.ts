@@ -1,6 +1,6 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import type { Chat, ChatEvent, Message } from './chat.ts';
+import type { Chat, ChatEvent, Invitation, Message } from './chat.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
 export interface ActivityCursor {
@@ -33,6 +33,20 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     version: 1,
   };
 }
+
+/** A position in a user's invitation list: newest first, chat id descending on ties. */
+export interface InvitationCursor {
+  readonly createTime: Date;
+  readonly chatId: string;
+}
+
+export type InviteResult =
+  /** Stored (replacing a lapsed one), its event in the outbox. */
+  | 'created'
+  /** The user already has a pending invitation to the chat: nothing stored. */
+  | 'existing'
+  /** The user has the most pending invitations allowed: nothing stored. */
+  | 'limit';
 
 export type AppendResult =
   /** Stored with the next sequence; its event is in the outbox. */
@@ -68,6 +82,32 @@ export interface ChatStorage<E = ChatEvent> {
   listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]>;
   /** The ids of the user's chats in ascending order after `afterId`: a walk that activity cannot reorder. */
   chatIdsOf(userId: string, afterId: string | undefined, limit: number): Promise<string[]>;
+
+  /**
+   * Stores an invitation with its events, atomically: unless the invitee
+   * already has one to the chat pending at `invitation.createTime`
+   * (`existing`) or has `maxPending` others pending then (`limit`).
+   */
+  putInvitation(invitation: Invitation, events: readonly E[], maxPending: number): Promise<InviteResult>;
+  /** The user's invitation to the chat, pending or lapsed. */
+  getInvitation(chatId: string, inviteeId: string): Promise<Invitation | undefined>;
+  /** The user's invitations pending at `now`, newest first, starting after `after`; at most `limit`. */
+  listInvitations(
+    inviteeId: string,
+    now: Date,
+    after: InvitationCursor | undefined,
+    limit: number,
+  ): Promise<Invitation[]>;
+  /** How many invitations the user has pending at `now`. */
+  countPendingInvitations(inviteeId: string, now: Date): Promise<number>;
+  /** Removes the user's invitation to the chat; whether there was one. Publishes nothing. */
+  deleteInvitation(chatId: string, inviteeId: string): Promise<boolean>;
+  /**
+   * The invitee joins: like `updateChat` (`conflict` when the chat is gone
+   * or at another version), and in the same atomic step removes the
+   * invitation, which must still be stored (`conflict` otherwise).
+   */
+  acceptInvitation(chat: Chat, inviteeId: string, events: readonly E[]): Promise<void>;
 
   /**
    * Posts a message atomically: checks membership, takes the chat's next

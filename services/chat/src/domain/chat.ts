@@ -57,6 +57,30 @@ export interface Message {
   readonly version: number;
 }
 
+/**
+ * A group owner's invitation of a user who is not their friend: the user
+ * joins only by accepting it. One per (chat, invitee); pending until
+ * `expireTime`.
+ */
+export interface Invitation {
+  readonly chatId: string;
+  readonly inviteeId: string;
+  readonly inviterId: string;
+  /** The group's title when the invitation was made, for the invitee's list. */
+  readonly title: string;
+  readonly createTime: Date;
+  readonly expireTime: Date;
+}
+
+/** How long an invitation stays pending. */
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** The most pending invitations one user may have: a bound on what others can pile on them. */
+export const MAX_PENDING_INVITATIONS = 100;
+
+export function isPending(invitation: Invitation, now: Date): boolean {
+  return invitation.expireTime.getTime() > now.getTime();
+}
+
 /** A profile as the user service reports it, or as a `user.user.updated` event carries it. */
 export interface Profile {
   readonly userId: string;
@@ -82,6 +106,12 @@ export type ChatEvent =
       readonly added: readonly string[];
       readonly removed: readonly string[];
       readonly actorId: string;
+      readonly time: Date;
+      readonly requestId: string;
+    }
+  | {
+      readonly kind: 'invitation_created';
+      readonly invitation: Invitation;
       readonly time: Date;
       readonly requestId: string;
     }

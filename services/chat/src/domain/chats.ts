@@ -2,18 +2,41 @@
 // removing members.
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { type Chat, type ChatType, directKeyOf, isMember, type Message, memberFrom, withoutMember } from './chat.ts';
+import {
+  type Chat,
+  type ChatType,
+  directKeyOf,
+  INVITATION_TTL_MS,
+  type Invitation,
+  isMember,
+  isPending,
+  MAX_PENDING_INVITATIONS,
+  type Message,
+  memberFrom,
+  withoutMember,
+} from './chat.ts';
 import {
   directChat,
   invalidField,
+  invitationNotFound,
   memberCap,
   memberNotFound,
   notFriends,
   notOwner,
+  tooManyInvitations,
   userNotFound,
 } from './chat-errors.ts';
 import { isStoreError } from './chat-storage.ts';
-import { decodeChatsToken, encodeChatsToken, type Page, type PageInput, pageLimit, pageOf } from './page-tokens.ts';
+import {
+  decodeChatsToken,
+  decodeInvitationsToken,
+  encodeChatsToken,
+  encodeInvitationsToken,
+  type Page,
+  type PageInput,
+  pageLimit,
+  pageOf,
+} from './page-tokens.ts';
 import { type CallMeta, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
 import { countProblem, MAX_ADD_PER_CALL, otherMemberIds, titleProblem, uniqueIds, uuidProblem } from './validation.ts';
 
@@ -32,11 +55,20 @@ export interface ChatSummary {
   readonly readSequence: number;
 }
 
+/** What creating a group or adding to it did: the chat after, and who was invited rather than added. */
+export interface MembershipResult {
+  readonly chat: Chat;
+  /** Not the owner's friends: invited (or already pending), not members. */
+  readonly invited: readonly string[];
+}
+
 interface MemberChange {
   readonly added: string[];
   readonly removed: string[];
   readonly time: Date;
 }
+
+type Profiles = Awaited<ReturnType<UseCaseContext['users']['getProfiles']>>;
 
 export function chatUseCases(ctx: UseCaseContext) {
   const { store, users, friends, limits, now } = ctx;
@@ -95,14 +127,15 @@ export function chatUseCases(ctx: UseCaseContext) {
       violation('title', titleProblem(input.title)),
     ]);
     const profiles = await profilesOf(others, meta.requestId, 'member_ids', me);
-    const allowed = await withoutBlocked(me, others, meta.requestId);
+    const { joining, invitees } = await byConsent(me, others, meta.requestId);
+    await ensureRoomForInvitations(invitees, time);
     const members = [
       memberFrom(me, profiles.get(me), 'owner', time),
-      ...allowed.map((id) => memberFrom(id, profiles.get(id), 'member', time)),
+      ...joining.map((id) => memberFrom(id, profiles.get(id), 'member', time)),
     ];
     const chat: Chat = newChat('group', { title: input.title, ownerId: me, directKey: '', members }, time);
     await store.createChat(chat, [{ kind: 'chat_created', chat, time, requestId: meta.requestId }]);
-    return chat;
+    return { chat, invited: await invite(chat, me, invitees, meta.requestId) };
   };
 
   /** The members of `chat` that `candidates` would add; refuses a direct chat, a non-owner and the cap. */
@@ -124,19 +157,90 @@ export function chatUseCases(ctx: UseCaseContext) {
     return candidates.filter((_, i) => !blocked[i]);
   };
 
+  /**
+   * `candidates` sorted by consent: the caller's friends join at once, anyone
+   * else is invited and joins only by accepting. Users in a block with the
+   * caller are in neither.
+   */
+  const byConsent = async (me: string, candidates: readonly string[], requestId: string) => {
+    const allowed = await withoutBlocked(me, candidates, requestId);
+    const friendly = await Promise.all(allowed.map((id) => friends.areFriends(me, id, requestId)));
+    return { joining: allowed.filter((_, i) => friendly[i]), invitees: allowed.filter((_, i) => !friendly[i]) };
+  };
+
+  /**
+   * RESOURCE_EXHAUSTED before anything is written when an invitee's pending
+   * invitations are full; the store checks again as it writes each one.
+   */
+  const ensureRoomForInvitations = async (invitees: readonly string[], time: Date) => {
+    const counts = await Promise.all(invitees.map((id) => store.countPendingInvitations(id, time)));
+    if (counts.some((n) => n >= MAX_PENDING_INVITATIONS)) throw tooManyInvitations(MAX_PENDING_INVITATIONS);
+  };
+
+  /** Invites each of `invitees` to the group; one already pending is left as it is. Resolves with them all. */
+  const invite = async (chat: Chat, me: string, invitees: readonly string[], requestId: string) => {
+    for (const inviteeId of invitees) {
+      const time = now();
+      const invitation: Invitation = {
+        chatId: chat.id,
+        inviteeId,
+        inviterId: me,
+        title: chat.title,
+        createTime: time,
+        expireTime: new Date(time.getTime() + INVITATION_TTL_MS),
+      };
+      const result = await store.putInvitation(
+        invitation,
+        [{ kind: 'invitation_created', invitation, time, requestId }],
+        MAX_PENDING_INVITATIONS,
+      );
+      if (result === 'limit') throw tooManyInvitations(MAX_PENDING_INVITATIONS);
+    }
+    return [...invitees];
+  };
+
+  /** The caller's pending invitation to the chat; NOT_FOUND when there is none or it lapsed. */
+  const pendingInvitation = async (me: string, chatId: string) => {
+    throwIfInvalid([violation('chat_id', uuidProblem(chatId))]);
+    const invitation = await store.getInvitation(canonicalId(chatId), me);
+    if (!invitation || !isPending(invitation, now())) throw invitationNotFound();
+    return invitation;
+  };
+
+  /** Adds `ids` (the owner's friends) to the group; resolves with the chat after (as it is when none is left to add). */
+  const addFriends = (me: string, chatId: string, ids: readonly string[], profiles: Profiles, requestId: string) =>
+    retryOnChatRace(async () => {
+      const chat = await ctx.visibleChat(me, chatId);
+      const toAdd = membersToAdd(chat, me, ids);
+      if (toAdd.length === 0) return chat;
+      const time = now();
+      const after: Chat = {
+        ...chat,
+        members: [...chat.members, ...toAdd.map((id) => memberFrom(id, profiles.get(id), 'member', time))],
+        version: chat.version + 1,
+      };
+      await changeMembers(chat, after, { added: toAdd, removed: [], time }, me, requestId);
+      return after;
+    });
+
   /** Writes the chat's new members with their `members_changed` event, the caller as its actor. */
   const changeMembers = (before: Chat, after: Chat, change: MemberChange, actorId: string, requestId: string) =>
     store.updateChat(after, [{ kind: 'members_changed', before, after, ...change, actorId, requestId }]);
 
   return {
     /** Creates a direct chat (or returns the pair's existing one) or a group owned by the caller. */
-    async createChat(meta: CallMeta, input: CreateChatInput): Promise<Chat> {
+    /**
+     * Creates a direct chat (or returns the pair's existing one), or a group
+     * owned by the caller whose other members are the caller's friends; other
+     * users named are invited instead.
+     */
+    async createChat(meta: CallMeta, input: CreateChatInput): Promise<MembershipResult> {
       const me = callerId(meta.actor);
       const others = otherMemberIds(me, input.memberIds, 'member_ids');
       if (input.type === undefined) throw invalidField('type', 'is required');
       const time = now();
       return input.type === 'direct'
-        ? createDirect(me, others, input, meta, time)
+        ? { chat: await createDirect(me, others, input, meta, time), invited: [] }
         : createGroup(me, others, input, meta, time);
     },
 
@@ -176,29 +280,77 @@ export function chatUseCases(ctx: UseCaseContext) {
       return ctx.visibleChat(callerId(meta.actor), chatId);
     },
 
-    /** Adds users to a group (owner only); those already in it are skipped. */
-    async addMembers(meta: CallMeta, chatId: string, memberIds: readonly string[]): Promise<Chat> {
+    /**
+     * Adds the owner's friends to a group and invites anyone else named
+     * (owner only); those already in it are skipped.
+     */
+    async addMembers(meta: CallMeta, chatId: string, memberIds: readonly string[]): Promise<MembershipResult> {
       const me = callerId(meta.actor);
       const ids = uniqueIds(memberIds, 'member_ids');
       throwIfInvalid([violation('member_ids', countProblem(ids, 1, MAX_ADD_PER_CALL, 'users'))]);
       const first = await ctx.visibleChat(me, chatId);
       const candidates = membersToAdd(first, me, ids);
-      if (candidates.length === 0) return first;
+      if (candidates.length === 0) return { chat: first, invited: [] };
       const profiles = await profilesOf(candidates, meta.requestId, 'member_ids');
-      const allowed = await withoutBlocked(me, candidates, meta.requestId);
+      const { joining, invitees } = await byConsent(me, candidates, meta.requestId);
+      await ensureRoomForInvitations(invitees, now());
+      const chat = await addFriends(me, chatId, joining, profiles, meta.requestId);
+      return { chat, invited: await invite(chat, me, invitees, meta.requestId) };
+    },
+
+    /** The caller's pending invitations, newest first. */
+    async listInvitations(meta: CallMeta, input: PageInput): Promise<Page<Invitation>> {
+      const me = callerId(meta.actor);
+      const limit = pageLimit(input.pageSize);
+      const after = input.pageToken === '' ? undefined : decodeInvitationsToken(input.pageToken);
+      return pageOf(await store.listInvitations(me, now(), after, limit + 1), limit, (last) =>
+        encodeInvitationsToken({ createTime: last.createTime, chatId: last.chatId }),
+      );
+    },
+
+    /**
+     * The caller joins the group they are invited to, exactly as if its
+     * owner had added them: the same event, with the inviter as its actor.
+     */
+    async acceptInvitation(meta: CallMeta, chatId: string): Promise<Chat> {
+      const me = callerId(meta.actor);
+      await pendingInvitation(me, chatId);
+      const profiles = await profilesOf([], meta.requestId, 'chat_id', me);
       return retryOnChatRace(async () => {
-        const chat = await ctx.visibleChat(me, chatId);
-        const toAdd = membersToAdd(chat, me, allowed);
-        if (toAdd.length === 0) return chat;
+        const invitation = await pendingInvitation(me, chatId);
+        const chat = await store.getChat(invitation.chatId);
+        if (!chat) throw invitationNotFound();
+        if (isMember(chat, me)) {
+          await store.deleteInvitation(chat.id, me);
+          return chat;
+        }
+        if (chat.members.length + 1 > limits.memberCap) throw memberCap(limits.memberCap);
         const time = now();
         const after: Chat = {
           ...chat,
-          members: [...chat.members, ...toAdd.map((id) => memberFrom(id, profiles.get(id), 'member', time))],
+          members: [...chat.members, memberFrom(me, profiles.get(me), 'member', time)],
           version: chat.version + 1,
         };
-        await changeMembers(chat, after, { added: toAdd, removed: [], time }, me, meta.requestId);
+        const change = { added: [me], removed: [], time };
+        await store.acceptInvitation(after, me, [
+          {
+            kind: 'members_changed',
+            before: chat,
+            after,
+            ...change,
+            actorId: invitation.inviterId,
+            requestId: meta.requestId,
+          },
+        ]);
         return after;
       });
+    },
+
+    /** The caller turns their pending invitation down; nobody is told. */
+    async declineInvitation(meta: CallMeta, chatId: string): Promise<void> {
+      const me = callerId(meta.actor);
+      const invitation = await pendingInvitation(me, chatId);
+      await store.deleteInvitation(invitation.chatId, me);
     },
 
     /** The owner removes anyone; a member removes themself (leaves). An owner who leaves hands over. */

@@ -3,7 +3,7 @@
 // list is refused instead of giving a wrong page.
 import { throwIfInvalid, violation } from '@messenger/platform/domain';
 import { invalidField } from './chat-errors.ts';
-import type { ActivityCursor } from './chat-storage.ts';
+import type { ActivityCursor, InvitationCursor } from './chat-storage.ts';
 import { uuidProblem } from './validation.ts';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -50,6 +50,24 @@ export function decodeChatsToken(token: string): ActivityCursor {
     uuidProblem(parsed[2]) === undefined
   ) {
     return { lastActivityTime: new Date(parsed[1] as number), chatId: parsed[2] };
+  }
+  throw invalidField('page_token', 'is not a page token of this list');
+}
+
+export function encodeInvitationsToken(cursor: InvitationCursor): string {
+  return encodeToken(['invitations', cursor.createTime.getTime(), cursor.chatId]);
+}
+
+export function decodeInvitationsToken(token: string): InvitationCursor {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 3 &&
+    parsed[0] === 'invitations' &&
+    Number.isSafeInteger(parsed[1]) &&
+    typeof parsed[2] === 'string' &&
+    uuidProblem(parsed[2]) === undefined
+  ) {
+    return { createTime: new Date(parsed[1] as number), chatId: parsed[2] };
   }
   throw invalidField('page_token', 'is not a page token of this list');
 }

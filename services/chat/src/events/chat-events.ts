@@ -5,19 +5,21 @@ import {
   ChatMemberRole,
   ChatType,
   type Chat as ProtoChat,
+  type ChatInvitation as ProtoInvitation,
   type Message as ProtoMessage,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import {
   ChatCreated,
   ChatMembersChanged,
   ChatUpdated,
+  InvitationCreated,
   MessageCreated,
   MessageDeleted,
   MessageEdited,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
-import type { Chat, ChatEvent, Message } from '../domain/chat.ts';
+import type { Chat, ChatEvent, Invitation, Message } from '../domain/chat.ts';
 
 const CHAT_EVENTS_TOPIC = 'chat.events';
 const SOURCE = 'chat';
@@ -38,6 +40,16 @@ export function chatToProto(chat: Chat): ProtoChat {
     })),
     createTime: chat.createTime,
     lastActivityTime: chat.lastActivityTime,
+  };
+}
+
+export function invitationToProto(invitation: Invitation): ProtoInvitation {
+  return {
+    chatId: invitation.chatId,
+    title: invitation.title,
+    inviterId: invitation.inviterId,
+    createTime: invitation.createTime,
+    expireTime: invitation.expireTime,
   };
 }
 
@@ -68,6 +80,8 @@ function chatIdOf(event: ChatEvent): string {
     case 'chat_updated':
     case 'members_changed':
       return event.after.id;
+    case 'invitation_created':
+      return event.invitation.chatId;
     case 'message_created':
       return event.message.chatId;
     case 'message_edited':
@@ -119,6 +133,15 @@ function envelopeOf(event: ChatEvent): EventEnvelope {
             removedUserIds: [...event.removed],
             actorId: event.actorId,
           },
+          writer,
+        ).finish(),
+      );
+    case 'invitation_created':
+      return envelope(
+        'chat.invitation.created',
+        'InvitationCreated',
+        InvitationCreated.encode(
+          { invitation: invitationToProto(event.invitation), inviteeId: event.invitation.inviteeId },
           writer,
         ).finish(),
       );

@@ -5,6 +5,7 @@ import {
   ChatCreated,
   ChatMembersChanged,
   ChatUpdated,
+  InvitationCreated,
   MessageCreated,
   MessageDeleted,
   MessageEdited,
@@ -112,6 +113,11 @@ function decode(envelope: EventEnvelope): Decoded | undefined {
           removed: { chatId: changed.after.chatId, userId: removed, removedById: changed.actorId, chat: changed.after },
         },
       };
+    }
+    case 'chat.invitation.created': {
+      // Only the invitee: the owner knows from their own answer.
+      const { invitation, inviteeId } = InvitationCreated.decode(bytes);
+      return invitation && same([inviteeId], { invitationReceived: invitation });
     }
     case 'chat.message.created': {
       const { message, memberIds: ids } = MessageCreated.decode(bytes);

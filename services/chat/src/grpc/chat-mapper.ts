@@ -1,14 +1,23 @@
 // Requests and responses of ChatService ⇄ the domain. A chat and a message
 // have one proto form, shared with the events (events/chat-events.ts).
-import { ChatType, type ChatSummary as ProtoChatSummary } from '@messenger/gen/messenger/chat/v1/chat';
+import {
+  ChatType,
+  type Chat as ProtoChat,
+  type ChatSummary as ProtoChatSummary,
+} from '@messenger/gen/messenger/chat/v1/chat';
 import type { Actor } from '@messenger/platform/domain';
 import type { Caller } from '@messenger/platform/grpc';
 import type { ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
-import type { ChatSummary } from '../domain/chats.ts';
-import { chatToProto, messageToProto } from '../events/chat-events.ts';
+import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
+import { chatToProto, invitationToProto, messageToProto } from '../events/chat-events.ts';
 
-export { chatToProto, messageToProto };
+export { chatToProto, invitationToProto, messageToProto };
+
+/** The answer of CreateChat and AddChatMembers. */
+export function membershipToProto(result: MembershipResult): { chat: ProtoChat; invitedUserIds: string[] } {
+  return { chat: chatToProto(result.chat), invitedUserIds: [...result.invited] };
+}
 
 export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
   return {

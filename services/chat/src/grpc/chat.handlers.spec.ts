@@ -37,9 +37,13 @@ describe('ChatService over gRPC', () => {
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     return fieldViolationsOf(error).map((v) => v.field);
   };
-  const createGroup = async (owner: TestUser, members: TestUser[], title = 'the group') =>
-    (await call(client, client.createChat, { type: GROUP, memberIds: members.map((m) => m.id), title }, owner.md))
-      .chat as Chat;
+  /** A group of the owner's friends (befriended here first), who join at once. */
+  const createGroup = async (owner: TestUser, members: TestUser[], title = 'the group') => {
+    for (const m of members) if (m.id !== owner.id) await sys.befriend(owner, m);
+    return (
+      await call(client, client.createChat, { type: GROUP, memberIds: members.map((m) => m.id), title }, owner.md)
+    ).chat as Chat;
+  };
   const createDirect = async (a: TestUser, b: TestUser) =>
     (await call(client, client.createChat, { type: DIRECT, memberIds: [b.id], title: '' }, a.md)).chat as Chat;
   const send = async (who: TestUser, chat: Chat, text = 'hi', clientMessageId: string = randomUUID()) =>
@@ -86,7 +90,7 @@ describe('ChatService over gRPC', () => {
       expect(await refused(createDirect(a, ghost))).toEqual([status.NOT_FOUND, 'USER_NOT_FOUND']);
     });
 
-    it('creates a group of existing users, friends or not, owned by its creator', async () => {
+    it('creates a group of existing users owned by its creator', async () => {
       const [owner, b, c] = await users(3);
       const chat = await createGroup(owner, [b, c, b, owner], 'Weekend ✨');
       expect(chat).toMatchObject({ type: GROUP, title: 'Weekend ✨', ownerId: owner.id });
@@ -176,6 +180,7 @@ describe('ChatService over gRPC', () => {
     it('lets only the owner add existing users, skipping members, up to the cap', async () => {
       const [owner, b, c, d, e, f] = await users(6);
       const chat = await createGroup(owner, [b]);
+      for (const u of [c, d, e, f]) await sys.befriend(owner, u);
       const add = (who: TestUser, ids: string[]) =>
         call(client, client.addChatMembers, { chatId: chat.chatId, memberIds: ids }, who.md);
       expect(await refused(add(b, [c.id]))).toEqual([status.PERMISSION_DENIED, 'NOT_OWNER']);
@@ -210,6 +215,50 @@ describe('ChatService over gRPC', () => {
       ]);
       await remove(c, c.id);
       expect((await getChat(b, chat)).members.map((m) => m.userId)).toEqual([b.id]);
+    });
+
+    it('invites non-friends instead of adding them; they join only by accepting, or decline', async () => {
+      const [owner, friend, stranger, other] = await users(4);
+      await sys.befriend(owner, friend);
+      const made = await call(
+        client,
+        client.createChat,
+        { type: GROUP, memberIds: [friend.id, stranger.id], title: 'consent' },
+        owner.md,
+      );
+      const chat = made.chat as Chat;
+      expect(chat.members.map((m) => m.userId)).toEqual([owner.id, friend.id]);
+      expect(made.invitedUserIds).toEqual([stranger.id]);
+      const added = await call(client, client.addChatMembers, { chatId: chat.chatId, memberIds: [other.id] }, owner.md);
+      expect([added.chat?.members.length, added.invitedUserIds]).toEqual([2, [other.id]]);
+
+      // Not a member yet: the chat does not exist for them and they cannot post.
+      expect(await refused(getChat(stranger, chat))).toEqual([status.NOT_FOUND, 'CHAT_NOT_FOUND']);
+      expect(await refused(send(stranger, chat))).toEqual([status.NOT_FOUND, 'CHAT_NOT_FOUND']);
+      const listed = await call(client, client.listChatInvitations, { pageSize: 0, pageToken: '' }, stranger.md);
+      expect(listed.invitations).toMatchObject([{ chatId: chat.chatId, title: 'consent', inviterId: owner.id }]);
+      const lapse = listed.invitations[0];
+      expect((lapse?.expireTime?.getTime() ?? 0) - (lapse?.createTime?.getTime() ?? 0)).toBe(7 * 24 * 60 * 60 * 1000);
+
+      const accepted = await call(client, client.acceptChatInvitation, { chatId: chat.chatId }, stranger.md);
+      expect(accepted.chat?.members.map((m) => m.userId)).toEqual([owner.id, friend.id, stranger.id]);
+      await expect(send(stranger, chat, 'joined')).resolves.toMatchObject({ text: 'joined' });
+      expect(await refused(call(client, client.acceptChatInvitation, { chatId: chat.chatId }, stranger.md))).toEqual([
+        status.NOT_FOUND,
+        'INVITATION_NOT_FOUND',
+      ]);
+
+      await call(client, client.declineChatInvitation, { chatId: chat.chatId }, other.md);
+      await expect(
+        call(client, client.listChatInvitations, { pageSize: 0, pageToken: '' }, other.md),
+      ).resolves.toMatchObject({ invitations: [] });
+      expect(await refused(call(client, client.acceptChatInvitation, { chatId: chat.chatId }, other.md))).toEqual([
+        status.NOT_FOUND,
+        'INVITATION_NOT_FOUND',
+      ]);
+      expect(await violations(call(client, client.acceptChatInvitation, { chatId: 'nope' }, other.md))).toEqual([
+        'chat_id',
+      ]);
     });
 
     it('keeps the members of a direct chat fixed', async () => {

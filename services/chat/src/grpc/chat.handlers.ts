@@ -9,7 +9,16 @@ import { InvalidCursorError } from '../live/cursor.ts';
 import { StreamOverflowError } from '../live/mailbox.ts';
 import type { SessionEnds } from '../live/session-ends.ts';
 import { type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
-import { actorOf, chatToProto, chatTypeOf, messageToProto, sequenceOf, summaryToProto } from './chat-mapper.ts';
+import {
+  actorOf,
+  chatToProto,
+  chatTypeOf,
+  invitationToProto,
+  membershipToProto,
+  messageToProto,
+  sequenceOf,
+  summaryToProto,
+} from './chat-mapper.ts';
 
 export interface StreamSettings {
   /** A heartbeat goes out when a stream has had nothing for this long. */
@@ -25,23 +34,31 @@ export function chatServiceHandlers(
 ): ServiceRegistration {
   const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
   return service(ChatServiceService, {
-    createChat: async (req, ctx) => ({
-      chat: chatToProto(
+    createChat: async (req, ctx) =>
+      membershipToProto(
         await chats.createChat(meta(ctx), {
           type: chatTypeOf(req.type, 'type'),
           memberIds: req.memberIds,
           title: req.title,
         }),
       ),
-    }),
     listChats: async (req, ctx) => {
       const page = await chats.listChats(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
       return { chats: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
     },
     getChat: async (req, ctx) => ({ chat: chatToProto(await chats.getChat(meta(ctx), req.chatId)) }),
-    addChatMembers: async (req, ctx) => ({
-      chat: chatToProto(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
+    addChatMembers: async (req, ctx) => membershipToProto(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
+    listChatInvitations: async (req, ctx) => {
+      const page = await chats.listInvitations(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
+      return { invitations: page.items.map(invitationToProto), nextPageToken: page.nextPageToken };
+    },
+    acceptChatInvitation: async (req, ctx) => ({
+      chat: chatToProto(await chats.acceptInvitation(meta(ctx), req.chatId)),
     }),
+    declineChatInvitation: async (req, ctx) => {
+      await chats.declineInvitation(meta(ctx), req.chatId);
+      return {};
+    },
     removeChatMember: async (req, ctx) => {
       await chats.removeMember(meta(ctx), req.chatId, req.userId);
       return {};

@@ -59,8 +59,10 @@ describe('StreamUpdates over gRPC', () => {
       TestUser,
       TestUser,
     ];
-  const createGroup = async (owner: TestUser, members: TestUser[], client: ChatServiceClient = one.client) =>
-    (
+  /** A group of the owner's friends (befriended here first), who join at once. */
+  const createGroup = async (owner: TestUser, members: TestUser[], client: ChatServiceClient = one.client) => {
+    for (const m of members) await sys.befriend(owner, m);
+    return (
       await call(
         client,
         client.createChat,
@@ -68,6 +70,7 @@ describe('StreamUpdates over gRPC', () => {
         owner.md,
       )
     ).chat as Chat;
+  };
   const send = async (who: TestUser, chat: Chat, text: string, via: ChatInstance = one) =>
     (
       await call(
@@ -87,6 +90,8 @@ describe('StreamUpdates over gRPC', () => {
 
   it("streams a member's chat and message updates in order, and nothing to others", async () => {
     const [a, b, outsider] = await users(3);
+    // Friends before the streams open: this test is about chat updates only.
+    await sys.befriend(a, b);
     const [sa, sb, so] = [await stream(a), await stream(b), await stream(outsider)];
     const chat = await createGroup(a, [b]);
     const sent: Message[] = [];
@@ -129,6 +134,7 @@ describe('StreamUpdates over gRPC', () => {
   it('tells members about members joining and leaving; a removed member stops getting the chat', async () => {
     const [owner, b, c] = await users(3);
     const chat = await createGroup(owner, [b]);
+    await sys.befriend(owner, c);
     const [so, sb, sc] = [await stream(owner), await stream(b), await stream(c)];
     await call(one.client, one.client.addChatMembers, { chatId: chat.chatId, memberIds: [c.id] }, owner.md);
     for (const reader of [so, sb, sc]) {
@@ -148,6 +154,25 @@ describe('StreamUpdates over gRPC', () => {
     await send(owner, chat, 'after b left');
     await sc.until((u) => texts(u).includes('after b left'));
     expect(texts(sb.content())).toEqual([]);
+  });
+
+  it('tells only the invitee about an invitation, and gives them the chat once they accept', async () => {
+    const [owner, b, stranger] = await users(3);
+    const chat = await createGroup(owner, [b]);
+    const [so, ss] = [await stream(owner), await stream(stranger)];
+    await call(one.client, one.client.addChatMembers, { chatId: chat.chatId, memberIds: [stranger.id] }, owner.md);
+    const [invited] = await ss.until((u) => u.some((x) => x.invitationReceived));
+    expect(invited?.invitationReceived).toMatchObject({ chatId: chat.chatId, inviterId: owner.id, title: 'g' });
+    // Until they accept they get none of the chat's messages.
+    await send(owner, chat, 'before accepting');
+    await call(one.client, one.client.acceptChatInvitation, { chatId: chat.chatId }, stranger.md);
+    const joined = (await ss.until((u) => u.some((x) => x.memberAdded))).find((u) => u.memberAdded);
+    expect(joined?.memberAdded).toMatchObject({ userIds: [stranger.id], addedById: owner.id });
+    await send(owner, chat, 'after accepting');
+    await ss.until((u) => texts(u).includes('after accepting'));
+    expect(texts(ss.content())).toEqual(['after accepting']);
+    await so.until((u) => u.some((x) => x.memberAdded));
+    expect(so.content().some((u) => u.invitationReceived)).toBe(false);
   });
 
   it('streams friendship changes to both users, each from their own side', async () => {

@@ -3,13 +3,14 @@
 // mongo-chat-store.spec.ts when MONGODB_URL is set. The adapters get their events through the service's
 // own encoding, so the outbox entries checked here are those production writes.
 import { randomUUID } from 'node:crypto';
-import { ChatMembersChanged, MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
+import { ChatMembersChanged, InvitationCreated, MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { OutboxSource } from '@messenger/platform/events';
 import {
   type Chat,
   type ChatEvent,
   directKeyOf,
+  type Invitation,
   type Member,
   type Message,
   messageCreated,
@@ -371,6 +372,118 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         'chat.message.created',
         'chat.message.created',
       ]);
+    });
+
+    describe('invitations', () => {
+      const DAY = 24 * 60 * 60 * 1000;
+      const invitation = (chat: Chat, inviteeId: string, createTime = tick()): Invitation => ({
+        chatId: chat.id,
+        inviteeId,
+        inviterId: chat.ownerId,
+        title: chat.title,
+        createTime,
+        expireTime: new Date(createTime.getTime() + 7 * DAY),
+      });
+      const invited = (i: Invitation): ChatEvent[] => [
+        { kind: 'invitation_created', invitation: i, time: i.createTime, requestId: 'r' },
+      ];
+      const invite = (i: Invitation, max = 100) => store.putInvitation(i, invited(i), max);
+
+      it('stores an invitation with its event once, and lists and counts the invitee’s pending ones newest first', async () => {
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const one = await add(group(a));
+        const two = await add(group(c));
+        const first = invitation(one, b);
+        const second = invitation(two, b);
+        await expect(invite(first)).resolves.toBe('created');
+        await expect(invite(second)).resolves.toBe('created');
+        // A repeat while pending stores nothing and publishes nothing.
+        await expect(invite({ ...first, createTime: tick() })).resolves.toBe('existing');
+        await expect(store.getInvitation(one.id, b)).resolves.toEqual(first);
+        await expect(store.getInvitation(one.id, c)).resolves.toBeUndefined();
+        await expect(store.listInvitations(b, new Date(clock), undefined, 10)).resolves.toEqual([second, first]);
+        // Paged by cursor.
+        await expect(store.listInvitations(b, new Date(clock), undefined, 1)).resolves.toEqual([second]);
+        await expect(
+          store.listInvitations(b, new Date(clock), { createTime: second.createTime, chatId: second.chatId }, 10),
+        ).resolves.toEqual([first]);
+        await expect(store.countPendingInvitations(b, new Date(clock))).resolves.toBe(2);
+        await expect(store.listInvitations(a, new Date(clock), undefined, 10)).resolves.toEqual([]);
+        const events = await pendingOf(one.id);
+        expect(events.map((e) => e.type)).toEqual(['chat.chat.created', 'chat.invitation.created']);
+        const payload = InvitationCreated.decode(events[1]?.payload?.value ?? new Uint8Array());
+        expect(payload.inviteeId).toBe(b);
+        expect(payload.invitation?.chatId).toBe(one.id);
+      });
+
+      it('neither lists nor counts a lapsed invitation, and replaces it when invited again', async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const chat = await add(group(a));
+        const old = invitation(chat, b);
+        await invite(old);
+        const later = new Date(old.expireTime.getTime() + 1);
+        await expect(store.listInvitations(b, later, undefined, 10)).resolves.toEqual([]);
+        await expect(store.countPendingInvitations(b, later)).resolves.toBe(0);
+        const renewed = invitation(chat, b, later);
+        await expect(invite(renewed)).resolves.toBe('created');
+        await expect(store.getInvitation(chat.id, b)).resolves.toEqual(renewed);
+        expect((await pendingOf(chat.id)).filter((e) => e.type === 'chat.invitation.created')).toHaveLength(2);
+      });
+
+      it('refuses an invitation beyond the invitee’s pending limit, counting only pending ones', async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const [one, two, three] = [await add(group(a)), await add(group(a)), await add(group(a))];
+        await expect(invite(invitation(one, b), 2)).resolves.toBe('created');
+        await expect(invite(invitation(two, b), 2)).resolves.toBe('created');
+        await expect(invite(invitation(three, b), 2)).resolves.toBe('limit');
+        await expect(store.getInvitation(three.id, b)).resolves.toBeUndefined();
+        expect((await pendingOf(three.id)).map((e) => e.type)).toEqual(['chat.chat.created']);
+        await store.deleteInvitation(one.id, b);
+        await expect(invite(invitation(three, b), 2)).resolves.toBe('created');
+      });
+
+      it('deletes an invitation without an event, and accepts one with the chat change in one step', async () => {
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const chat = await add(group(a));
+        await invite(invitation(chat, b));
+        await invite(invitation(chat, c));
+        await expect(store.deleteInvitation(chat.id, c)).resolves.toBe(true);
+        await expect(store.deleteInvitation(chat.id, c)).resolves.toBe(false);
+        await expect(store.getInvitation(chat.id, c)).resolves.toBeUndefined();
+
+        const joined: Chat = { ...chat, members: [...chat.members, member(b)], version: 2 };
+        const change: ChatEvent[] = [
+          {
+            kind: 'members_changed',
+            before: chat,
+            after: joined,
+            added: [b],
+            removed: [],
+            actorId: b,
+            time: tick(),
+            requestId: 'r',
+          },
+        ];
+        // At a stale version nothing changes and the invitation stays.
+        expect(
+          isStoreError(await errorOf(store.acceptInvitation({ ...joined, version: 3 }, b, change)), 'conflict'),
+        ).toBe(true);
+        await expect(store.getInvitation(chat.id, b)).resolves.toBeDefined();
+        await store.acceptInvitation(joined, b, change);
+        await expect(store.getInvitation(chat.id, b)).resolves.toBeUndefined();
+        expect((await store.getChat(chat.id))?.members.map((m) => m.userId)).toEqual([a, b]);
+        expect((await store.listChatsOf(b, undefined, 10)).map((x) => x.id)).toEqual([chat.id]);
+        // Without an invitation there is nothing to accept.
+        const again: Chat = { ...joined, members: [...joined.members, member(c)], version: 3 };
+        expect(isStoreError(await errorOf(store.acceptInvitation(again, c, [])), 'conflict')).toBe(true);
+        expect((await store.getChat(chat.id))?.version).toBe(2);
+        expect((await pendingOf(chat.id)).map((e) => e.type)).toEqual([
+          'chat.chat.created',
+          'chat.invitation.created',
+          'chat.invitation.created',
+          'chat.chat.members_changed',
+        ]);
+      });
     });
   });
 }

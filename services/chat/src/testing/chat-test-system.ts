@@ -47,6 +47,7 @@ export interface ChatTestSystem {
   /** Starts one more chat instance on the same store and bus. */
   addChatInstance(): Promise<ChatInstance>;
   newUser(): Promise<TestUser>;
+  /** Makes the two friends; a pair already made friends here is left as it is. */
   befriend(a: TestUser, b: TestUser): Promise<void>;
   stop(): Promise<void>;
 }
@@ -100,6 +101,7 @@ export async function startChatTestSystem(options: ChatServiceOptions = {}): Pro
   const friends = new SubscriberServiceClient(`127.0.0.1:${subscriber.port}`, credentials.createInsecure());
   const asAuth = auth.bearer(await auth.serviceToken('auth'));
   let seq = 0;
+  const befriended = new Set<string>();
 
   return {
     auth,
@@ -117,6 +119,9 @@ export async function startChatTestSystem(options: ChatServiceOptions = {}): Pro
       return { id, nickname, md: auth.bearer(await auth.userToken(id)) };
     },
     async befriend(a, b) {
+      const pair = [a.id, b.id].sort().join(':');
+      if (befriended.has(pair)) return;
+      befriended.add(pair);
       await call(friends, friends.makeFriend, { userId: b.id }, a.md);
       await call(friends, friends.confirmFriend, { userId: a.id }, b.md);
     },

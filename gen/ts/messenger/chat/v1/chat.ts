@@ -250,7 +250,14 @@ export interface CreateChatRequest {
 /** Response of CreateChat. */
 export interface CreateChatResponse {
   /** The new chat, or the existing direct chat between the two users. */
-  chat: Chat | undefined;
+  chat:
+    | Chat
+    | undefined;
+  /**
+   * The user ids (UUIDs) invited to the group rather than added: those who
+   * are not the caller's friends. They are not in `chat.members`.
+   */
+  invitedUserIds: string[];
 }
 
 /** Request of ListChats. */
@@ -299,7 +306,76 @@ export interface AddChatMembersRequest {
 /** Response of AddChatMembers. */
 export interface AddChatMembersResponse {
   /** The chat after the change. */
+  chat:
+    | Chat
+    | undefined;
+  /**
+   * The user ids (UUIDs) invited rather than added (not the caller's
+   * friends), including those whose invitation was already pending. They
+   * are not in `chat.members`.
+   */
+  invitedUserIds: string[];
+}
+
+/** A user's pending invitation to join a group. */
+export interface ChatInvitation {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /** The group's title when the invitation was made. */
+  title: string;
+  /** The user id (UUID) of the owner who invited. */
+  inviterId: string;
+  /** When the invitation was made. */
+  createTime:
+    | Date
+    | undefined;
+  /** When it lapses unless accepted. */
+  expireTime: Date | undefined;
+}
+
+/** Request of ListChatInvitations. */
+export interface ListChatInvitationsRequest {
+  /**
+   * The maximum number of invitations to return: default 50 when 0 or
+   * unset, at most 100 (larger values are treated as 100). Fails with
+   * INVALID_ARGUMENT when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page; empty for the first
+   * page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListChatInvitations. */
+export interface ListChatInvitationsResponse {
+  /** The caller's pending invitations, newest first. */
+  invitations: ChatInvitation[];
+  /** Opaque token for the next page; empty when this is the last page. */
+  nextPageToken: string;
+}
+
+/** Request of AcceptChatInvitation. */
+export interface AcceptChatInvitationRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+}
+
+/** Response of AcceptChatInvitation. */
+export interface AcceptChatInvitationResponse {
+  /** The group, with the caller now a member. */
   chat: Chat | undefined;
+}
+
+/** Request of DeclineChatInvitation. */
+export interface DeclineChatInvitationRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+}
+
+/** Response of DeclineChatInvitation. */
+export interface DeclineChatInvitationResponse {
 }
 
 /** Request of RemoveChatMember. */
@@ -504,7 +580,15 @@ export interface Update {
    * were missed. Reload chats (ListChats) and open chats' messages; the
    * stream then continues from now.
    */
-  resyncRequired?: ResyncRequired | undefined;
+  resyncRequired?:
+    | ResyncRequired
+    | undefined;
+  /**
+   * The user was invited to a group (by its owner, who is not their
+   * friend); accept or decline with AcceptChatInvitation or
+   * DeclineChatInvitation.
+   */
+  invitationReceived?: ChatInvitation | undefined;
 }
 
 /** Users were added to a chat. */
@@ -1359,13 +1443,16 @@ export const CreateChatRequest: MessageFns<CreateChatRequest> = {
 };
 
 function createBaseCreateChatResponse(): CreateChatResponse {
-  return { chat: undefined };
+  return { chat: undefined, invitedUserIds: [] };
 }
 
 export const CreateChatResponse: MessageFns<CreateChatResponse> = {
   encode(message: CreateChatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.chat !== undefined) {
       Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.invitedUserIds) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -1391,6 +1478,14 @@ export const CreateChatResponse: MessageFns<CreateChatResponse> = {
             message.chat = Chat.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.invitedUserIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1404,13 +1499,23 @@ export const CreateChatResponse: MessageFns<CreateChatResponse> = {
   },
 
   fromJSON(object: any): CreateChatResponse {
-    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+    return {
+      chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined,
+      invitedUserIds: globalThis.Array.isArray(object?.invitedUserIds)
+        ? object.invitedUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.invited_user_ids)
+        ? object.invited_user_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
   },
 
   toJSON(message: CreateChatResponse): unknown {
     const obj: any = {};
     if (message.chat !== undefined) {
       obj.chat = Chat.toJSON(message.chat);
+    }
+    if (message.invitedUserIds?.length) {
+      obj.invitedUserIds = message.invitedUserIds;
     }
     return obj;
   },
@@ -1421,6 +1526,7 @@ export const CreateChatResponse: MessageFns<CreateChatResponse> = {
   fromPartial(object: DeepPartial<CreateChatResponse>): CreateChatResponse {
     const message = createBaseCreateChatResponse();
     message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    message.invitedUserIds = object.invitedUserIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1841,13 +1947,16 @@ export const AddChatMembersRequest: MessageFns<AddChatMembersRequest> = {
 };
 
 function createBaseAddChatMembersResponse(): AddChatMembersResponse {
-  return { chat: undefined };
+  return { chat: undefined, invitedUserIds: [] };
 }
 
 export const AddChatMembersResponse: MessageFns<AddChatMembersResponse> = {
   encode(message: AddChatMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.chat !== undefined) {
       Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.invitedUserIds) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -1873,6 +1982,14 @@ export const AddChatMembersResponse: MessageFns<AddChatMembersResponse> = {
             message.chat = Chat.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.invitedUserIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1886,13 +2003,23 @@ export const AddChatMembersResponse: MessageFns<AddChatMembersResponse> = {
   },
 
   fromJSON(object: any): AddChatMembersResponse {
-    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+    return {
+      chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined,
+      invitedUserIds: globalThis.Array.isArray(object?.invitedUserIds)
+        ? object.invitedUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.invited_user_ids)
+        ? object.invited_user_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
   },
 
   toJSON(message: AddChatMembersResponse): unknown {
     const obj: any = {};
     if (message.chat !== undefined) {
       obj.chat = Chat.toJSON(message.chat);
+    }
+    if (message.invitedUserIds?.length) {
+      obj.invitedUserIds = message.invitedUserIds;
     }
     return obj;
   },
@@ -1903,6 +2030,605 @@ export const AddChatMembersResponse: MessageFns<AddChatMembersResponse> = {
   fromPartial(object: DeepPartial<AddChatMembersResponse>): AddChatMembersResponse {
     const message = createBaseAddChatMembersResponse();
     message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    message.invitedUserIds = object.invitedUserIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseChatInvitation(): ChatInvitation {
+  return { chatId: "", title: "", inviterId: "", createTime: undefined, expireTime: undefined };
+}
+
+export const ChatInvitation: MessageFns<ChatInvitation> = {
+  encode(message: ChatInvitation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.title !== "") {
+      writer.uint32(18).string(message.title);
+    }
+    if (message.inviterId !== "") {
+      writer.uint32(26).string(message.inviterId);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(34).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatInvitation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatInvitation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.inviterId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatInvitation {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      inviterId: isSet(object.inviterId)
+        ? globalThis.String(object.inviterId)
+        : isSet(object.inviter_id)
+        ? globalThis.String(object.inviter_id)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChatInvitation): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.inviterId !== "") {
+      obj.inviterId = message.inviterId;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatInvitation>): ChatInvitation {
+    return ChatInvitation.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatInvitation>): ChatInvitation {
+    const message = createBaseChatInvitation();
+    message.chatId = object.chatId ?? "";
+    message.title = object.title ?? "";
+    message.inviterId = object.inviterId ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListChatInvitationsRequest(): ListChatInvitationsRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListChatInvitationsRequest: MessageFns<ListChatInvitationsRequest> = {
+  encode(message: ListChatInvitationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChatInvitationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChatInvitationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChatInvitationsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListChatInvitationsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListChatInvitationsRequest>): ListChatInvitationsRequest {
+    return ListChatInvitationsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListChatInvitationsRequest>): ListChatInvitationsRequest {
+    const message = createBaseListChatInvitationsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListChatInvitationsResponse(): ListChatInvitationsResponse {
+  return { invitations: [], nextPageToken: "" };
+}
+
+export const ListChatInvitationsResponse: MessageFns<ListChatInvitationsResponse> = {
+  encode(message: ListChatInvitationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.invitations) {
+      ChatInvitation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChatInvitationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChatInvitationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invitations.push(ChatInvitation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChatInvitationsResponse {
+    return {
+      invitations: globalThis.Array.isArray(object?.invitations)
+        ? object.invitations.map((e: any) => ChatInvitation.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListChatInvitationsResponse): unknown {
+    const obj: any = {};
+    if (message.invitations?.length) {
+      obj.invitations = message.invitations.map((e) => ChatInvitation.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListChatInvitationsResponse>): ListChatInvitationsResponse {
+    return ListChatInvitationsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListChatInvitationsResponse>): ListChatInvitationsResponse {
+    const message = createBaseListChatInvitationsResponse();
+    message.invitations = object.invitations?.map((e) => ChatInvitation.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseAcceptChatInvitationRequest(): AcceptChatInvitationRequest {
+  return { chatId: "" };
+}
+
+export const AcceptChatInvitationRequest: MessageFns<AcceptChatInvitationRequest> = {
+  encode(message: AcceptChatInvitationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcceptChatInvitationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcceptChatInvitationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcceptChatInvitationRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AcceptChatInvitationRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AcceptChatInvitationRequest>): AcceptChatInvitationRequest {
+    return AcceptChatInvitationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AcceptChatInvitationRequest>): AcceptChatInvitationRequest {
+    const message = createBaseAcceptChatInvitationRequest();
+    message.chatId = object.chatId ?? "";
+    return message;
+  },
+};
+
+function createBaseAcceptChatInvitationResponse(): AcceptChatInvitationResponse {
+  return { chat: undefined };
+}
+
+export const AcceptChatInvitationResponse: MessageFns<AcceptChatInvitationResponse> = {
+  encode(message: AcceptChatInvitationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcceptChatInvitationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcceptChatInvitationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcceptChatInvitationResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: AcceptChatInvitationResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AcceptChatInvitationResponse>): AcceptChatInvitationResponse {
+    return AcceptChatInvitationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AcceptChatInvitationResponse>): AcceptChatInvitationResponse {
+    const message = createBaseAcceptChatInvitationResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
+function createBaseDeclineChatInvitationRequest(): DeclineChatInvitationRequest {
+  return { chatId: "" };
+}
+
+export const DeclineChatInvitationRequest: MessageFns<DeclineChatInvitationRequest> = {
+  encode(message: DeclineChatInvitationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeclineChatInvitationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeclineChatInvitationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeclineChatInvitationRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DeclineChatInvitationRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeclineChatInvitationRequest>): DeclineChatInvitationRequest {
+    return DeclineChatInvitationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeclineChatInvitationRequest>): DeclineChatInvitationRequest {
+    const message = createBaseDeclineChatInvitationRequest();
+    message.chatId = object.chatId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeclineChatInvitationResponse(): DeclineChatInvitationResponse {
+  return {};
+}
+
+export const DeclineChatInvitationResponse: MessageFns<DeclineChatInvitationResponse> = {
+  encode(_: DeclineChatInvitationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeclineChatInvitationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeclineChatInvitationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeclineChatInvitationResponse {
+    return {};
+  },
+
+  toJSON(_: DeclineChatInvitationResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeclineChatInvitationResponse>): DeclineChatInvitationResponse {
+    return DeclineChatInvitationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeclineChatInvitationResponse>): DeclineChatInvitationResponse {
+    const message = createBaseDeclineChatInvitationResponse();
     return message;
   },
 };
@@ -3276,6 +4002,7 @@ function createBaseUpdate(): Update {
     friendshipChanged: undefined,
     heartbeat: undefined,
     resyncRequired: undefined,
+    invitationReceived: undefined,
   };
 }
 
@@ -3316,6 +4043,9 @@ export const Update: MessageFns<Update> = {
     }
     if (message.resyncRequired !== undefined) {
       ResyncRequired.encode(message.resyncRequired, writer.uint32(98).fork()).join();
+    }
+    if (message.invitationReceived !== undefined) {
+      ChatInvitation.encode(message.invitationReceived, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -3429,6 +4159,14 @@ export const Update: MessageFns<Update> = {
             message.resyncRequired = ResyncRequired.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.invitationReceived = ChatInvitation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3495,6 +4233,11 @@ export const Update: MessageFns<Update> = {
         : isSet(object.resync_required)
         ? ResyncRequired.fromJSON(object.resync_required)
         : undefined,
+      invitationReceived: isSet(object.invitationReceived)
+        ? ChatInvitation.fromJSON(object.invitationReceived)
+        : isSet(object.invitation_received)
+        ? ChatInvitation.fromJSON(object.invitation_received)
+        : undefined,
     };
   },
 
@@ -3536,6 +4279,9 @@ export const Update: MessageFns<Update> = {
     if (message.resyncRequired !== undefined) {
       obj.resyncRequired = ResyncRequired.toJSON(message.resyncRequired);
     }
+    if (message.invitationReceived !== undefined) {
+      obj.invitationReceived = ChatInvitation.toJSON(message.invitationReceived);
+    }
     return obj;
   },
 
@@ -3575,6 +4321,9 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.resyncRequired = (object.resyncRequired !== undefined && object.resyncRequired !== null)
       ? ResyncRequired.fromPartial(object.resyncRequired)
+      : undefined;
+    message.invitationReceived = (object.invitationReceived !== undefined && object.invitationReceived !== null)
+      ? ChatInvitation.fromPartial(object.invitationReceived)
       : undefined;
     return message;
   },
@@ -4028,10 +4777,14 @@ export const ChatServiceService = {
    * title or owner; when a direct chat between the two already exists it is
    * returned instead of a new one. A group names 1–999 other users (the
    * member cap less the creator), each of whom must exist, has a title, and
-   * the caller becomes its owner. Fails with INVALID_ARGUMENT when the
-   * members or title break these rules, NOT_FOUND when a member does not
-   * exist, and FAILED_PRECONDITION when the other member of a direct chat is
-   * not the caller's friend.
+   * the caller becomes its owner. Of a group's members, the caller's friends
+   * join at once; any other user is invited instead (see
+   * ListChatInvitations) and listed in `invited_user_ids`; a user in a block
+   * with the caller is silently left out. Fails with INVALID_ARGUMENT when
+   * the members or title break these rules, NOT_FOUND when a member does not
+   * exist, FAILED_PRECONDITION when the other member of a direct chat is not
+   * the caller's friend, and RESOURCE_EXHAUSTED when an invitee already has
+   * the most pending invitations allowed (100).
    */
   createChat: {
     path: "/messenger.chat.v1.ChatService/CreateChat" as const,
@@ -4073,11 +4826,18 @@ export const ChatServiceService = {
   },
   /**
    * Adds users to a group. Only the owner may add; each new member must
-   * exist. Users who already are members are skipped, so a retry is safe.
-   * Fails with NOT_FOUND when the chat does not exist, the caller is not a
-   * member or a user does not exist; PERMISSION_DENIED when the caller is a
-   * member but not the owner; FAILED_PRECONDITION when the chat is direct or
-   * the group would exceed the member cap (configurable, 1000 by default).
+   * exist. The owner's friends join at once; any other user is invited
+   * instead and joins only by accepting (AcceptChatInvitation); the answer
+   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * silently left out. Users who already are members, or already have a
+   * pending invitation to the group, are skipped, so a retry is safe. Fails
+   * with NOT_FOUND when the chat does not exist, the caller is not a member
+   * or a user does not exist; PERMISSION_DENIED when the caller is a member
+   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * group would exceed the member cap (configurable, 1000 by default);
+   * RESOURCE_EXHAUSTED when an invitee already has the most pending
+   * invitations allowed (100): members added and invitations made before it
+   * stand, and a retry is safe.
    */
   addChatMembers: {
     path: "/messenger.chat.v1.ChatService/AddChatMembers" as const,
@@ -4089,6 +4849,56 @@ export const ChatServiceService = {
     responseSerialize: (value: AddChatMembersResponse): Buffer =>
       Buffer.from(AddChatMembersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AddChatMembersResponse => AddChatMembersResponse.decode(value),
+  },
+  /**
+   * Lists the caller's pending invitations to groups, newest first. An
+   * invitation lasts 7 days; expired ones are not listed. Fails with
+   * INVALID_ARGUMENT when the page token is not one this method returned.
+   */
+  listChatInvitations: {
+    path: "/messenger.chat.v1.ChatService/ListChatInvitations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListChatInvitationsRequest): Buffer =>
+      Buffer.from(ListChatInvitationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListChatInvitationsRequest => ListChatInvitationsRequest.decode(value),
+    responseSerialize: (value: ListChatInvitationsResponse): Buffer =>
+      Buffer.from(ListChatInvitationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListChatInvitationsResponse => ListChatInvitationsResponse.decode(value),
+  },
+  /**
+   * Accepts the caller's pending invitation to a group: the caller joins it
+   * as a member, exactly as if the owner had added them. Fails with
+   * NOT_FOUND when the caller has no pending (unexpired) invitation to the
+   * chat or the chat is gone, and FAILED_PRECONDITION when the group is at
+   * its member cap.
+   */
+  acceptChatInvitation: {
+    path: "/messenger.chat.v1.ChatService/AcceptChatInvitation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AcceptChatInvitationRequest): Buffer =>
+      Buffer.from(AcceptChatInvitationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AcceptChatInvitationRequest => AcceptChatInvitationRequest.decode(value),
+    responseSerialize: (value: AcceptChatInvitationResponse): Buffer =>
+      Buffer.from(AcceptChatInvitationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AcceptChatInvitationResponse => AcceptChatInvitationResponse.decode(value),
+  },
+  /**
+   * Declines the caller's pending invitation to a group. The inviter is not
+   * told; the invitation is simply no longer pending, and the owner may
+   * invite again. Fails with NOT_FOUND when there is no pending invitation.
+   */
+  declineChatInvitation: {
+    path: "/messenger.chat.v1.ChatService/DeclineChatInvitation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeclineChatInvitationRequest): Buffer =>
+      Buffer.from(DeclineChatInvitationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeclineChatInvitationRequest => DeclineChatInvitationRequest.decode(value),
+    responseSerialize: (value: DeclineChatInvitationResponse): Buffer =>
+      Buffer.from(DeclineChatInvitationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeclineChatInvitationResponse => DeclineChatInvitationResponse.decode(value),
   },
   /**
    * Removes a member from a group: the owner may remove anyone, and any
@@ -4238,10 +5048,14 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * title or owner; when a direct chat between the two already exists it is
    * returned instead of a new one. A group names 1–999 other users (the
    * member cap less the creator), each of whom must exist, has a title, and
-   * the caller becomes its owner. Fails with INVALID_ARGUMENT when the
-   * members or title break these rules, NOT_FOUND when a member does not
-   * exist, and FAILED_PRECONDITION when the other member of a direct chat is
-   * not the caller's friend.
+   * the caller becomes its owner. Of a group's members, the caller's friends
+   * join at once; any other user is invited instead (see
+   * ListChatInvitations) and listed in `invited_user_ids`; a user in a block
+   * with the caller is silently left out. Fails with INVALID_ARGUMENT when
+   * the members or title break these rules, NOT_FOUND when a member does not
+   * exist, FAILED_PRECONDITION when the other member of a direct chat is not
+   * the caller's friend, and RESOURCE_EXHAUSTED when an invitee already has
+   * the most pending invitations allowed (100).
    */
   createChat: handleUnaryCall<CreateChatRequest, CreateChatResponse>;
   /**
@@ -4259,13 +5073,40 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
   /**
    * Adds users to a group. Only the owner may add; each new member must
-   * exist. Users who already are members are skipped, so a retry is safe.
-   * Fails with NOT_FOUND when the chat does not exist, the caller is not a
-   * member or a user does not exist; PERMISSION_DENIED when the caller is a
-   * member but not the owner; FAILED_PRECONDITION when the chat is direct or
-   * the group would exceed the member cap (configurable, 1000 by default).
+   * exist. The owner's friends join at once; any other user is invited
+   * instead and joins only by accepting (AcceptChatInvitation); the answer
+   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * silently left out. Users who already are members, or already have a
+   * pending invitation to the group, are skipped, so a retry is safe. Fails
+   * with NOT_FOUND when the chat does not exist, the caller is not a member
+   * or a user does not exist; PERMISSION_DENIED when the caller is a member
+   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * group would exceed the member cap (configurable, 1000 by default);
+   * RESOURCE_EXHAUSTED when an invitee already has the most pending
+   * invitations allowed (100): members added and invitations made before it
+   * stand, and a retry is safe.
    */
   addChatMembers: handleUnaryCall<AddChatMembersRequest, AddChatMembersResponse>;
+  /**
+   * Lists the caller's pending invitations to groups, newest first. An
+   * invitation lasts 7 days; expired ones are not listed. Fails with
+   * INVALID_ARGUMENT when the page token is not one this method returned.
+   */
+  listChatInvitations: handleUnaryCall<ListChatInvitationsRequest, ListChatInvitationsResponse>;
+  /**
+   * Accepts the caller's pending invitation to a group: the caller joins it
+   * as a member, exactly as if the owner had added them. Fails with
+   * NOT_FOUND when the caller has no pending (unexpired) invitation to the
+   * chat or the chat is gone, and FAILED_PRECONDITION when the group is at
+   * its member cap.
+   */
+  acceptChatInvitation: handleUnaryCall<AcceptChatInvitationRequest, AcceptChatInvitationResponse>;
+  /**
+   * Declines the caller's pending invitation to a group. The inviter is not
+   * told; the invitation is simply no longer pending, and the owner may
+   * invite again. Fails with NOT_FOUND when there is no pending invitation.
+   */
+  declineChatInvitation: handleUnaryCall<DeclineChatInvitationRequest, DeclineChatInvitationResponse>;
   /**
    * Removes a member from a group: the owner may remove anyone, and any
    * member may remove themself (leave). When the owner leaves, the
@@ -4345,10 +5186,14 @@ export interface ChatServiceClient extends Client {
    * title or owner; when a direct chat between the two already exists it is
    * returned instead of a new one. A group names 1–999 other users (the
    * member cap less the creator), each of whom must exist, has a title, and
-   * the caller becomes its owner. Fails with INVALID_ARGUMENT when the
-   * members or title break these rules, NOT_FOUND when a member does not
-   * exist, and FAILED_PRECONDITION when the other member of a direct chat is
-   * not the caller's friend.
+   * the caller becomes its owner. Of a group's members, the caller's friends
+   * join at once; any other user is invited instead (see
+   * ListChatInvitations) and listed in `invited_user_ids`; a user in a block
+   * with the caller is silently left out. Fails with INVALID_ARGUMENT when
+   * the members or title break these rules, NOT_FOUND when a member does not
+   * exist, FAILED_PRECONDITION when the other member of a direct chat is not
+   * the caller's friend, and RESOURCE_EXHAUSTED when an invitee already has
+   * the most pending invitations allowed (100).
    */
   createChat(
     request: CreateChatRequest,
@@ -4408,11 +5253,18 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Adds users to a group. Only the owner may add; each new member must
-   * exist. Users who already are members are skipped, so a retry is safe.
-   * Fails with NOT_FOUND when the chat does not exist, the caller is not a
-   * member or a user does not exist; PERMISSION_DENIED when the caller is a
-   * member but not the owner; FAILED_PRECONDITION when the chat is direct or
-   * the group would exceed the member cap (configurable, 1000 by default).
+   * exist. The owner's friends join at once; any other user is invited
+   * instead and joins only by accepting (AcceptChatInvitation); the answer
+   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * silently left out. Users who already are members, or already have a
+   * pending invitation to the group, are skipped, so a retry is safe. Fails
+   * with NOT_FOUND when the chat does not exist, the caller is not a member
+   * or a user does not exist; PERMISSION_DENIED when the caller is a member
+   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * group would exceed the member cap (configurable, 1000 by default);
+   * RESOURCE_EXHAUSTED when an invitee already has the most pending
+   * invitations allowed (100): members added and invitations made before it
+   * stand, and a retry is safe.
    */
   addChatMembers(
     request: AddChatMembersRequest,
@@ -4428,6 +5280,68 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AddChatMembersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the caller's pending invitations to groups, newest first. An
+   * invitation lasts 7 days; expired ones are not listed. Fails with
+   * INVALID_ARGUMENT when the page token is not one this method returned.
+   */
+  listChatInvitations(
+    request: ListChatInvitationsRequest,
+    callback: (error: ServiceError | null, response: ListChatInvitationsResponse) => void,
+  ): ClientUnaryCall;
+  listChatInvitations(
+    request: ListChatInvitationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListChatInvitationsResponse) => void,
+  ): ClientUnaryCall;
+  listChatInvitations(
+    request: ListChatInvitationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListChatInvitationsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Accepts the caller's pending invitation to a group: the caller joins it
+   * as a member, exactly as if the owner had added them. Fails with
+   * NOT_FOUND when the caller has no pending (unexpired) invitation to the
+   * chat or the chat is gone, and FAILED_PRECONDITION when the group is at
+   * its member cap.
+   */
+  acceptChatInvitation(
+    request: AcceptChatInvitationRequest,
+    callback: (error: ServiceError | null, response: AcceptChatInvitationResponse) => void,
+  ): ClientUnaryCall;
+  acceptChatInvitation(
+    request: AcceptChatInvitationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AcceptChatInvitationResponse) => void,
+  ): ClientUnaryCall;
+  acceptChatInvitation(
+    request: AcceptChatInvitationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AcceptChatInvitationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Declines the caller's pending invitation to a group. The inviter is not
+   * told; the invitation is simply no longer pending, and the owner may
+   * invite again. Fails with NOT_FOUND when there is no pending invitation.
+   */
+  declineChatInvitation(
+    request: DeclineChatInvitationRequest,
+    callback: (error: ServiceError | null, response: DeclineChatInvitationResponse) => void,
+  ): ClientUnaryCall;
+  declineChatInvitation(
+    request: DeclineChatInvitationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeclineChatInvitationResponse) => void,
+  ): ClientUnaryCall;
+  declineChatInvitation(
+    request: DeclineChatInvitationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeclineChatInvitationResponse) => void,
   ): ClientUnaryCall;
   /**
    * Removes a member from a group: the owner may remove anyone, and any

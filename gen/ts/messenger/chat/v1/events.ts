@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, Message } from "./chat.ts";
+import { Chat, ChatInvitation, Message } from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -101,6 +101,21 @@ export interface MessageDeleted {
   memberIds: string[];
   /** The user id (UUID) of who deleted it: the sender or the group's owner. */
   deletedById: string;
+}
+
+/**
+ * Type `chat.invitation.created`: the owner of a group invited a user who is
+ * not their friend (CreateChat, AddChatMembers); a retry while the
+ * invitation is pending publishes nothing. Accepting publishes
+ * `chat.chat.members_changed`; declining and lapsing publish nothing.
+ */
+export interface InvitationCreated {
+  /** The invitation. */
+  invitation:
+    | ChatInvitation
+    | undefined;
+  /** The user id (UUID) of the invited user. */
+  inviteeId: string;
 }
 
 function createBaseChatCreated(): ChatCreated {
@@ -729,6 +744,97 @@ export const MessageDeleted: MessageFns<MessageDeleted> = {
       : undefined;
     message.memberIds = object.memberIds?.map((e) => e) || [];
     message.deletedById = object.deletedById ?? "";
+    return message;
+  },
+};
+
+function createBaseInvitationCreated(): InvitationCreated {
+  return { invitation: undefined, inviteeId: "" };
+}
+
+export const InvitationCreated: MessageFns<InvitationCreated> = {
+  encode(message: InvitationCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invitation !== undefined) {
+      ChatInvitation.encode(message.invitation, writer.uint32(10).fork()).join();
+    }
+    if (message.inviteeId !== "") {
+      writer.uint32(18).string(message.inviteeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvitationCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvitationCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invitation = ChatInvitation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.inviteeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvitationCreated {
+    return {
+      invitation: isSet(object.invitation) ? ChatInvitation.fromJSON(object.invitation) : undefined,
+      inviteeId: isSet(object.inviteeId)
+        ? globalThis.String(object.inviteeId)
+        : isSet(object.invitee_id)
+        ? globalThis.String(object.invitee_id)
+        : "",
+    };
+  },
+
+  toJSON(message: InvitationCreated): unknown {
+    const obj: any = {};
+    if (message.invitation !== undefined) {
+      obj.invitation = ChatInvitation.toJSON(message.invitation);
+    }
+    if (message.inviteeId !== "") {
+      obj.inviteeId = message.inviteeId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InvitationCreated>): InvitationCreated {
+    return InvitationCreated.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InvitationCreated>): InvitationCreated {
+    const message = createBaseInvitationCreated();
+    message.invitation = (object.invitation !== undefined && object.invitation !== null)
+      ? ChatInvitation.fromPartial(object.invitation)
+      : undefined;
+    message.inviteeId = object.inviteeId ?? "";
     return message;
   },
 };

@@ -1,8 +1,10 @@
 import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
-import { type Chat, type Message, memberIdsOf } from '../../domain/chat.ts';
+import { type Chat, type Invitation, isPending, type Message, memberIdsOf } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
+  type InvitationCursor,
+  type InviteResult,
   type MessageDraft,
   postedMessage,
   StoreError,
@@ -33,6 +35,8 @@ export class MemoryChatStore implements ChatStore {
   readonly #chatsOfUser = new Map<string, Set<string>>();
   /** `<chat id>|<user id>` → read position. */
   readonly #reads = new Map<string, number>();
+  /** invitee id → (chat id → invitation). */
+  readonly #invitations = new Map<string, Map<string, Invitation>>();
 
   async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
@@ -85,6 +89,55 @@ export class MemoryChatStore implements ChatStore {
       .filter((id) => afterId === undefined || id > afterId)
       .sort()
       .slice(0, limit);
+  }
+
+  async putInvitation(
+    invitation: Invitation,
+    entries: readonly OutboxEntry[],
+    maxPending: number,
+  ): Promise<InviteResult> {
+    const mine = this.#invitations.get(invitation.inviteeId) ?? new Map<string, Invitation>();
+    const now = invitation.createTime;
+    const current = mine.get(invitation.chatId);
+    if (current && isPending(current, now)) return 'existing';
+    if ([...mine.values()].filter((i) => isPending(i, now)).length >= maxPending) return 'limit';
+    mine.set(invitation.chatId, { ...invitation });
+    this.#invitations.set(invitation.inviteeId, mine);
+    this.outbox.append(entries);
+    return 'created';
+  }
+
+  async getInvitation(chatId: string, inviteeId: string): Promise<Invitation | undefined> {
+    const found = this.#invitations.get(inviteeId)?.get(chatId);
+    return found && { ...found };
+  }
+
+  async listInvitations(
+    inviteeId: string,
+    now: Date,
+    after: InvitationCursor | undefined,
+    limit: number,
+  ): Promise<Invitation[]> {
+    return [...(this.#invitations.get(inviteeId)?.values() ?? [])]
+      .filter((i) => isPending(i, now))
+      .filter((i) => after === undefined || compareInvitationsDesc(i, after) > 0)
+      .sort(compareInvitationsDesc)
+      .slice(0, limit)
+      .map((i) => ({ ...i }));
+  }
+
+  async countPendingInvitations(inviteeId: string, now: Date): Promise<number> {
+    return [...(this.#invitations.get(inviteeId)?.values() ?? [])].filter((i) => isPending(i, now)).length;
+  }
+
+  async deleteInvitation(chatId: string, inviteeId: string): Promise<boolean> {
+    return this.#invitations.get(inviteeId)?.delete(chatId) ?? false;
+  }
+
+  async acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+    if (!this.#invitations.get(inviteeId)?.has(chat.id)) throw new StoreError('conflict', 'the invitation is gone');
+    await this.updateChat(chat, entries);
+    this.#invitations.get(inviteeId)?.delete(chat.id);
   }
 
   async appendMessage(
@@ -193,6 +246,14 @@ function compareActivityDesc(a: ActivityCursor, b: ActivityCursor): number {
   const dt = b.lastActivityTime.getTime() - a.lastActivityTime.getTime();
   if (dt !== 0) return dt;
   return a.chatId < b.chatId ? 1 : a.chatId > b.chatId ? -1 : 0;
+}
+
+/** Invitation list order: newest first, then the higher chat id. */
+function compareInvitationsDesc(a: InvitationCursor, b: InvitationCursor): number {
+  return compareActivityDesc(
+    { lastActivityTime: a.createTime, chatId: a.chatId },
+    { lastActivityTime: b.createTime, chatId: b.chatId },
+  );
 }
 
 /**

@@ -1,10 +1,12 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { isDuplicateKeyError, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
-import type { Chat, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
+import type { Chat, ChatType, Invitation, Member, MemberRole, Message } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
+  type InvitationCursor,
+  type InviteResult,
   type MessageDraft,
   postedMessage,
   StoreError,
@@ -54,6 +56,17 @@ export interface MessageDoc {
   version: number;
 }
 
+interface InvitationDoc {
+  /** `<chat id>:<invitee id>`: one invitation per user and chat. */
+  _id: string;
+  chatId: string;
+  inviteeId: string;
+  inviterId: string;
+  title: string;
+  createTime: Date;
+  expireTime: Date;
+}
+
 interface ReadDoc {
   /** `<chat id>:<user id>`. */
   _id: string;
@@ -76,6 +89,8 @@ interface ReadDoc {
  *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
  *   senderId, deleted) counts unread messages from the index alone.
  * - `reads`: one read position per (chat, member), by `_id`.
+ * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
+ *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
  * - `outbox`: see ChatOutbox.
  */
 export class MongoChatStore implements ChatStore {
@@ -83,12 +98,14 @@ export class MongoChatStore implements ChatStore {
   readonly #chats: Collection<ChatDoc>;
   readonly #messages: Collection<MessageDoc>;
   readonly #reads: Collection<ReadDoc>;
+  readonly #invitations: Collection<InvitationDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
     this.#chats = db.collection<ChatDoc>('chats');
     this.#messages = db.collection<MessageDoc>('messages');
     this.#reads = db.collection<ReadDoc>('reads');
+    this.#invitations = db.collection<InvitationDoc>('invitations');
     this.outbox = new ChatOutbox(client, db);
   }
 
@@ -106,6 +123,7 @@ export class MongoChatStore implements ChatStore {
       { name: 'client_message', unique: true },
     );
     await this.#messages.createIndex({ chatId: 1, sequence: 1, senderId: 1, deleted: 1 }, { name: 'unread' });
+    await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
     await this.outbox.ensureIndexes();
   }
 
@@ -127,17 +145,111 @@ export class MongoChatStore implements ChatStore {
   }
 
   updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
-    return this.#write(entries, async (session, count) => {
-      const { title, ownerId, members, memberIds } = toChatDoc(chat);
-      // $set of the chat's own fields only: lastSequence and lastActivityTime
-      // belong to concurrent posts and are left as they are.
-      const updated = await this.#chats.findOneAndUpdate(
-        { _id: chat.id, version: chat.version - 1 },
-        { $set: { title, ownerId, members, memberIds, version: chat.version }, $inc: { eventSequence: count } },
+    return this.#write(entries, (session, count) => this.#replaceChat(chat, session, count));
+  }
+
+  /** `updateChat`'s change, inside the caller's transaction; resolves with the chat's new `eventSequence`. */
+  async #replaceChat(chat: Chat, session: ClientSession, count: number): Promise<number> {
+    const { title, ownerId, members, memberIds } = toChatDoc(chat);
+    // $set of the chat's own fields only: lastSequence and lastActivityTime
+    // belong to concurrent posts and are left as they are.
+    const updated = await this.#chats.findOneAndUpdate(
+      { _id: chat.id, version: chat.version - 1 },
+      { $set: { title, ownerId, members, memberIds, version: chat.version }, $inc: { eventSequence: count } },
+      { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+    );
+    if (!updated) throw new StoreError('conflict', 'the chat changed or is gone');
+    return updated.eventSequence;
+  }
+
+  async putInvitation(
+    invitation: Invitation,
+    entries: readonly OutboxEntry[],
+    maxPending: number,
+  ): Promise<InviteResult> {
+    const now = invitation.createTime;
+    let result: InviteResult = 'created';
+    await this.#write(entries, async (session, count) => {
+      const current = await this.#invitations.findOne(
+        { _id: invitationIdOf(invitation.chatId, invitation.inviteeId) },
+        { session },
+      );
+      if (current && current.expireTime > now) {
+        result = 'existing';
+        throw new NothingToWrite();
+      }
+      const pending = await this.#invitations.countDocuments(
+        { inviteeId: invitation.inviteeId, expireTime: { $gt: now } },
+        { session, hint: 'invitee_list' },
+      );
+      if (pending >= maxPending) {
+        result = 'limit';
+        throw new NothingToWrite();
+      }
+      // A lapsed invitation to the same chat is replaced.
+      await this.#invitations.replaceOne(
+        { _id: invitationIdOf(invitation.chatId, invitation.inviteeId) },
+        toInvitationDoc(invitation),
+        { session, upsert: true },
+      );
+      const chat = await this.#chats.findOneAndUpdate(
+        { _id: invitation.chatId },
+        { $inc: { eventSequence: count } },
         { session, returnDocument: 'after', projection: { eventSequence: 1 } },
       );
-      if (!updated) throw new StoreError('conflict', 'the chat changed or is gone');
-      return updated.eventSequence;
+      if (!chat) throw new StoreError('conflict', 'the chat is gone');
+      return chat.eventSequence;
+    }).catch((error: unknown) => {
+      if (!(error instanceof NothingToWrite)) throw error;
+    });
+    return result;
+  }
+
+  async getInvitation(chatId: string, inviteeId: string): Promise<Invitation | undefined> {
+    const doc = await this.#invitations.findOne({ _id: invitationIdOf(chatId, inviteeId) });
+    return doc ? fromInvitationDoc(doc) : undefined;
+  }
+
+  async listInvitations(
+    inviteeId: string,
+    now: Date,
+    after: InvitationCursor | undefined,
+    limit: number,
+  ): Promise<Invitation[]> {
+    const filter: Filter<InvitationDoc> =
+      after === undefined
+        ? { inviteeId, expireTime: { $gt: now } }
+        : {
+            inviteeId,
+            expireTime: { $gt: now },
+            $or: [
+              { createTime: { $lt: after.createTime } },
+              { createTime: after.createTime, chatId: { $lt: after.chatId } },
+            ],
+          };
+    const docs = await this.#invitations
+      .find(filter)
+      .sort({ createTime: -1, chatId: -1 })
+      .hint('invitee_list')
+      .limit(limit)
+      .toArray();
+    return docs.map(fromInvitationDoc);
+  }
+
+  countPendingInvitations(inviteeId: string, now: Date): Promise<number> {
+    return this.#invitations.countDocuments({ inviteeId, expireTime: { $gt: now } }, { hint: 'invitee_list' });
+  }
+
+  async deleteInvitation(chatId: string, inviteeId: string): Promise<boolean> {
+    const result = await this.#invitations.deleteOne({ _id: invitationIdOf(chatId, inviteeId) });
+    return result.deletedCount > 0;
+  }
+
+  acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+    return this.#write(entries, async (session, count) => {
+      const deleted = await this.#invitations.deleteOne({ _id: invitationIdOf(chat.id, inviteeId) }, { session });
+      if (deleted.deletedCount === 0) throw new StoreError('conflict', 'the invitation is gone');
+      return this.#replaceChat(chat, session, count);
     });
   }
 
@@ -324,6 +436,36 @@ export function translateError(error: unknown): unknown {
     return new StoreError('duplicate', 'a unique key is taken', { cause: error });
   }
   return error;
+}
+
+/** Thrown inside a transaction that finds nothing to write, to end it without committing. */
+class NothingToWrite extends Error {}
+
+function invitationIdOf(chatId: string, inviteeId: string): string {
+  return `${chatId}:${inviteeId}`;
+}
+
+function toInvitationDoc(i: Invitation): InvitationDoc {
+  return {
+    _id: invitationIdOf(i.chatId, i.inviteeId),
+    chatId: i.chatId,
+    inviteeId: i.inviteeId,
+    inviterId: i.inviterId,
+    title: i.title,
+    createTime: i.createTime,
+    expireTime: i.expireTime,
+  };
+}
+
+function fromInvitationDoc(doc: InvitationDoc): Invitation {
+  return {
+    chatId: doc.chatId,
+    inviteeId: doc.inviteeId,
+    inviterId: doc.inviterId,
+    title: doc.title,
+    createTime: doc.createTime,
+    expireTime: doc.expireTime,
+  };
 }
 
 function readIdOf(chatId: string, userId: string): string {

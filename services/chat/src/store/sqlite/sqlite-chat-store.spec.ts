@@ -127,6 +127,14 @@ describe('SqliteChatStore statements', () => {
         expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
         expect(plan(CHAT_SQL.countUnread)).toContainEqual(expect.stringMatching(/\(chat_id=\? AND sequence>\?\)$/));
         expect(plan(CHAT_SQL.getMessage)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+        // A user's invitations: their list in order, their key range for the count.
+        expect(plan(CHAT_SQL.listInvitations)).toEqual([expect.stringMatching(/invitations_list \(invitee_id=\?/)]);
+        expect(plan(CHAT_SQL.countInvitations)).toEqual([
+          expect.stringMatching(/(PRIMARY KEY|invitations_list) \(invitee_id=\?/),
+        ]);
+        expect(plan(CHAT_SQL.getInvitation)).toEqual([
+          expect.stringMatching(/PRIMARY KEY \(invitee_id=\? AND chat_id=\?\)$/),
+        ]);
         expect(plan(CHAT_SQL.findDirect)).toEqual([expect.stringMatching(/\(direct_key=\?\)$/)]);
         expect(plan(CHAT_SQL.byClientId)).toEqual([
           expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),

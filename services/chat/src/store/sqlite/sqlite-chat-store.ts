@@ -1,9 +1,11 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
-import type { Chat, ChatType, Member, MemberRole, Message } from '../../domain/chat.ts';
+import type { Chat, ChatType, Invitation, Member, MemberRole, Message } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
+  type InvitationCursor,
+  type InviteResult,
   type MessageDraft,
   postedMessage,
   StoreError,
@@ -30,6 +32,10 @@ import type { ChatStore } from '../chat-store.ts';
  *   clustered (without rowid) table's index pages thin.
  * - `reads` (user_id, chat_id), primary key of a table without rowid: a
  *   user's read positions in a page of chats, one lookup each.
+ * - `invitations` (invitee_id, chat_id), primary key of a table without
+ *   rowid: one invitation per user and chat, found by its key; a user's
+ *   pending count reads the range of their key. `invitations_list`
+ *   (invitee_id, create_time, chat_id) is their list, newest first.
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -48,6 +54,10 @@ const chatSchema: SqliteSchema = {
       'CREATE UNIQUE INDEX messages_id ON messages (id);' +
       'CREATE TABLE reads (user_id TEXT NOT NULL, chat_id TEXT NOT NULL, read_sequence INTEGER NOT NULL, ' +
       'PRIMARY KEY (user_id, chat_id)) STRICT, WITHOUT ROWID;',
+    'CREATE TABLE invitations (invitee_id TEXT NOT NULL, chat_id TEXT NOT NULL REFERENCES chats (id), ' +
+      'inviter_id TEXT NOT NULL, title TEXT NOT NULL, create_time INTEGER NOT NULL, expire_time INTEGER NOT NULL, ' +
+      'PRIMARY KEY (invitee_id, chat_id)) STRICT, WITHOUT ROWID;' +
+      'CREATE INDEX invitations_list ON invitations (invitee_id, create_time, chat_id);',
   ],
 };
 
@@ -74,6 +84,15 @@ interface MemberJson {
   profileTime?: number;
 }
 
+interface InvitationRow {
+  invitee_id: string;
+  chat_id: string;
+  inviter_id: string;
+  title: string;
+  create_time: number;
+  expire_time: number;
+}
+
 interface MessageRow {
   chat_id: string;
   sequence: number;
@@ -89,6 +108,7 @@ interface MessageRow {
 
 const CHAT_COLUMNS =
   'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version';
+const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version';
 /** Above every time and sequence: the bound of a first page. */
@@ -112,6 +132,18 @@ export const CHAT_SQL = {
     'WHERE m.user_id = :user AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
     'ORDER BY c.last_activity_time DESC, c.id DESC LIMIT :limit',
   chatIds: 'SELECT chat_id FROM chat_members WHERE user_id = ? AND chat_id > ? ORDER BY chat_id LIMIT ?',
+  getInvitation: `SELECT ${INVITATION_COLUMNS} FROM invitations WHERE invitee_id = ? AND chat_id = ?`,
+  // A lapsed invitation to the same chat is replaced.
+  putInvitation:
+    `INSERT INTO invitations (${INVITATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ` +
+    'inviter_id = excluded.inviter_id, title = excluded.title, create_time = excluded.create_time, ' +
+    'expire_time = excluded.expire_time',
+  countInvitations: 'SELECT count(*) AS n FROM invitations WHERE invitee_id = ? AND expire_time > ?',
+  listInvitations:
+    `SELECT ${INVITATION_COLUMNS} FROM invitations WHERE invitee_id = :user AND expire_time > :now ` +
+    'AND (create_time < :time OR (create_time = :time AND chat_id < :id)) ' +
+    'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
+  deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
   insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // Activity never moves back, whatever the clock did.
@@ -152,6 +184,11 @@ export class SqliteChatStore implements ChatStore {
   readonly #removeMember;
   readonly #listChats;
   readonly #chatIds;
+  readonly #getInvitation;
+  readonly #putInvitation;
+  readonly #countInvitations;
+  readonly #listInvitations;
+  readonly #deleteInvitation;
   readonly #byClientId;
   readonly #insertMessage;
   readonly #advanceChat;
@@ -174,6 +211,11 @@ export class SqliteChatStore implements ChatStore {
     this.#removeMember = db.prepare(CHAT_SQL.removeMember);
     this.#listChats = db.prepare(CHAT_SQL.listChats);
     this.#chatIds = db.prepare(CHAT_SQL.chatIds);
+    this.#getInvitation = db.prepare(CHAT_SQL.getInvitation);
+    this.#putInvitation = db.prepare(CHAT_SQL.putInvitation);
+    this.#countInvitations = db.prepare(CHAT_SQL.countInvitations);
+    this.#listInvitations = db.prepare(CHAT_SQL.listInvitations);
+    this.#deleteInvitation = db.prepare(CHAT_SQL.deleteInvitation);
     this.#byClientId = db.prepare(CHAT_SQL.byClientId);
     this.#insertMessage = db.prepare(CHAT_SQL.insertMessage);
     this.#advanceChat = db.prepare(CHAT_SQL.advanceChat);
@@ -226,24 +268,27 @@ export class SqliteChatStore implements ChatStore {
   }
 
   async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
-    this.#db.transaction(() => {
-      const before = this.#getChat.get(chat.id) as ChatRow | undefined;
-      const updated = this.#updateChat.run(
-        chat.title,
-        chat.ownerId,
-        membersJson(chat.members),
-        chat.version,
-        chat.id,
-        chat.version - 1,
-      );
-      if (!before || updated.changes === 0) throw new StoreError('conflict', 'the chat changed or is gone');
-      const now = new Set(chat.members.map((m) => m.userId));
-      for (const m of JSON.parse(before.members) as MemberJson[]) {
-        if (!now.has(m.userId)) this.#removeMember.run(m.userId, chat.id);
-      }
-      for (const id of now) this.#addMember.run(id, chat.id);
-      this.outbox.append(entries);
-    });
+    this.#db.transaction(() => this.#replaceChat(chat, entries));
+  }
+
+  /** `updateChat`'s writes, inside the caller's transaction. */
+  #replaceChat(chat: Chat, entries: readonly OutboxEntry[]): void {
+    const before = this.#getChat.get(chat.id) as ChatRow | undefined;
+    const updated = this.#updateChat.run(
+      chat.title,
+      chat.ownerId,
+      membersJson(chat.members),
+      chat.version,
+      chat.id,
+      chat.version - 1,
+    );
+    if (!before || updated.changes === 0) throw new StoreError('conflict', 'the chat changed or is gone');
+    const now = new Set(chat.members.map((m) => m.userId));
+    for (const m of JSON.parse(before.members) as MemberJson[]) {
+      if (!now.has(m.userId)) this.#removeMember.run(m.userId, chat.id);
+    }
+    for (const id of now) this.#addMember.run(id, chat.id);
+    this.outbox.append(entries);
   }
 
   async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
@@ -259,6 +304,68 @@ export class SqliteChatStore implements ChatStore {
   async chatIdsOf(userId: string, afterId: string | undefined, limit: number): Promise<string[]> {
     const rows = this.#chatIds.all(userId, afterId ?? '', limit) as { chat_id: string }[];
     return rows.map((r) => r.chat_id);
+  }
+
+  async putInvitation(
+    invitation: Invitation,
+    entries: readonly OutboxEntry[],
+    maxPending: number,
+  ): Promise<InviteResult> {
+    const now = invitation.createTime.getTime();
+    return this.#db.transaction((): InviteResult => {
+      const current = this.#getInvitation.get(invitation.inviteeId, invitation.chatId) as InvitationRow | undefined;
+      if (current && current.expire_time > now) return 'existing';
+      const pending = (this.#countInvitations.get(invitation.inviteeId, now) as { n: number }).n;
+      if (pending >= maxPending) return 'limit';
+      this.#putInvitation.run(
+        invitation.inviteeId,
+        invitation.chatId,
+        invitation.inviterId,
+        invitation.title,
+        now,
+        invitation.expireTime.getTime(),
+      );
+      this.outbox.append(entries);
+      return 'created';
+    });
+  }
+
+  async getInvitation(chatId: string, inviteeId: string): Promise<Invitation | undefined> {
+    const row = this.#getInvitation.get(inviteeId, chatId) as InvitationRow | undefined;
+    return row && fromInvitationRow(row);
+  }
+
+  async listInvitations(
+    inviteeId: string,
+    now: Date,
+    after: InvitationCursor | undefined,
+    limit: number,
+  ): Promise<Invitation[]> {
+    const rows = this.#listInvitations.all({
+      user: inviteeId,
+      now: now.getTime(),
+      time: after?.createTime.getTime() ?? ABOVE_ALL,
+      id: after?.chatId ?? '',
+      limit,
+    });
+    return (rows as unknown as InvitationRow[]).map(fromInvitationRow);
+  }
+
+  async countPendingInvitations(inviteeId: string, now: Date): Promise<number> {
+    return (this.#countInvitations.get(inviteeId, now.getTime()) as { n: number }).n;
+  }
+
+  async deleteInvitation(chatId: string, inviteeId: string): Promise<boolean> {
+    return this.#deleteInvitation.run(inviteeId, chatId).changes > 0;
+  }
+
+  async acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      if (this.#deleteInvitation.run(inviteeId, chat.id).changes === 0) {
+        throw new StoreError('conflict', 'the invitation is gone');
+      }
+      this.#replaceChat(chat, entries);
+    });
   }
 
   async appendMessage(
@@ -372,6 +479,17 @@ function fromChatRow(row: ChatRow): Chat {
     lastActivityTime: new Date(row.last_activity_time),
     lastSequence: row.last_sequence,
     version: row.version,
+  };
+}
+
+function fromInvitationRow(row: InvitationRow): Invitation {
+  return {
+    chatId: row.chat_id,
+    inviteeId: row.invitee_id,
+    inviterId: row.inviter_id,
+    title: row.title,
+    createTime: new Date(row.create_time),
+    expireTime: new Date(row.expire_time),
   };
 }
 
