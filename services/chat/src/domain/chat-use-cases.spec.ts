@@ -166,6 +166,19 @@ describe('chat use cases', () => {
       ]);
     });
 
+    it('refuses an invitation once a block stands between the invitee and the inviter', async () => {
+      const { owner, stranger, areFriends } = people();
+      const blocks: [string, string][] = [];
+      const { chats, as } = setup(areFriends, blocks);
+      const made = await chats.createChat(as(owner), { type: 'group', memberIds: [stranger], title: 'a' });
+      blocks.push([owner, stranger]);
+      expect(await errorOf(chats.acceptInvitation(as(stranger), made.chat.id))).toEqual([
+        ErrorKind.NotFound,
+        'INVITATION_NOT_FOUND',
+      ]);
+      expect((await chats.getChat(as(owner), made.chat.id)).members).toHaveLength(1);
+    });
+
     it('forgets a declined invitation, and refuses a lapsed one', async () => {
       const { owner, stranger, areFriends } = people();
       let clock = Date.parse('2026-01-01T00:00:00Z');

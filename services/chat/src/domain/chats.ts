@@ -314,7 +314,9 @@ export function chatUseCases(ctx: UseCaseContext) {
      */
     async acceptInvitation(meta: CallMeta, chatId: string): Promise<Chat> {
       const me = callerId(meta.actor);
-      await pendingInvitation(me, chatId);
+      const first = await pendingInvitation(me, chatId);
+      // A block since the invitation voids it, as a block would have kept it from being made.
+      if (await friends.isBlocked(me, first.inviterId, meta.requestId)) throw invitationNotFound();
       const profiles = await profilesOf([], meta.requestId, 'chat_id', me);
       return retryOnChatRace(async () => {
         const invitation = await pendingInvitation(me, chatId);

@@ -4870,7 +4870,8 @@ export const ChatServiceService = {
    * Accepts the caller's pending invitation to a group: the caller joins it
    * as a member, exactly as if the owner had added them. Fails with
    * NOT_FOUND when the caller has no pending (unexpired) invitation to the
-   * chat or the chat is gone, and FAILED_PRECONDITION when the group is at
+   * chat, the chat is gone, or a block now stands between the caller and the
+   * inviter; and FAILED_PRECONDITION when the group is at
    * its member cap.
    */
   acceptChatInvitation: {
@@ -5097,7 +5098,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * Accepts the caller's pending invitation to a group: the caller joins it
    * as a member, exactly as if the owner had added them. Fails with
    * NOT_FOUND when the caller has no pending (unexpired) invitation to the
-   * chat or the chat is gone, and FAILED_PRECONDITION when the group is at
+   * chat, the chat is gone, or a block now stands between the caller and the
+   * inviter; and FAILED_PRECONDITION when the group is at
    * its member cap.
    */
   acceptChatInvitation: handleUnaryCall<AcceptChatInvitationRequest, AcceptChatInvitationResponse>;
@@ -5305,7 +5307,8 @@ export interface ChatServiceClient extends Client {
    * Accepts the caller's pending invitation to a group: the caller joins it
    * as a member, exactly as if the owner had added them. Fails with
    * NOT_FOUND when the caller has no pending (unexpired) invitation to the
-   * chat or the chat is gone, and FAILED_PRECONDITION when the group is at
+   * chat, the chat is gone, or a block now stands between the caller and the
+   * inviter; and FAILED_PRECONDITION when the group is at
    * its member cap.
    */
   acceptChatInvitation(
