@@ -104,6 +104,9 @@ describe('the gateway in two worker processes', () => {
       for (const line of complete) if (line.startsWith('{')) lines.push(JSON.parse(line) as LogLine);
     });
     [, url = ''] = await gateway.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)","workers":2,"msg":"gateway listening"/);
+    // Each worker writes its own line to the shared stdout, which may reach
+    // the pipe after the primary's.
+    await waitUntil('both workers to log', () => (workerPids().length === 2 ? true : undefined));
   });
 
   afterAll(async () => {
