@@ -8,6 +8,7 @@
 // comes through the proxy too. Only the port changes, so frame sizes stay.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
+const API_PRODUCE = 0;
 const API_METADATA = 3;
 const API_FIND_COORDINATOR = 10;
 
@@ -20,6 +21,13 @@ export interface KafkaProxy {
   stop(): Promise<void>;
   /** Connections accepted so far. */
   readonly connections: number;
+  /**
+   * Arms a lost acknowledgement: the next Produce request whose bytes contain
+   * `topic` reaches the broker, which stores it, but its response is dropped
+   * and the connection cut, as when a broker or network fails just after the
+   * write. Resolves once that has happened.
+   */
+  loseNextProduceAck(topic: string): Promise<void>;
 }
 
 /** Proxies `127.0.0.1:<some free port>` to `upstream` (`host:port` of a single-broker cluster). */
@@ -30,6 +38,7 @@ export async function startKafkaProxy(upstream: string): Promise<KafkaProxy> {
   let server: Server | undefined;
   let port = 0;
   let connections = 0;
+  let loseAck: { readonly topic: Buffer; readonly lost: () => void } | undefined;
 
   const listen = async () => {
     const s = createServer((client) => {
@@ -46,15 +55,25 @@ export async function startKafkaProxy(upstream: string): Promise<KafkaProxy> {
       client.on('error', close).on('close', close);
       broker.on('error', close).on('close', close);
       // Request correlation id → API key and version, to know how to read each response.
-      const pending = new Map<number, { apiKey: number; apiVersion: number }>();
+      const pending = new Map<number, { apiKey: number; apiVersion: number; lose?: () => void }>();
       frames(client, (frame) => {
-        pending.set(frame.readInt32BE(8), { apiKey: frame.readInt16BE(4), apiVersion: frame.readInt16BE(6) });
+        const apiKey = frame.readInt16BE(4);
+        const armed = loseAck;
+        const lose = armed && apiKey === API_PRODUCE && frame.includes(armed.topic) ? armed.lost : undefined;
+        if (lose) loseAck = undefined;
+        pending.set(frame.readInt32BE(8), { apiKey, apiVersion: frame.readInt16BE(6), ...(lose ? { lose } : {}) });
         broker.write(frame);
       });
       frames(broker, (frame) => {
         const correlationId = frame.readInt32BE(4);
         const request = pending.get(correlationId);
         pending.delete(correlationId);
+        if (request?.lose) {
+          // The broker has stored the records; the client never learns it.
+          close();
+          request.lose();
+          return;
+        }
         if (request) rewriteBrokerPorts(frame, request.apiKey, request.apiVersion, upPort, port);
         client.write(frame);
       });
@@ -82,6 +101,11 @@ export async function startKafkaProxy(upstream: string): Promise<KafkaProxy> {
     },
     async start() {
       if (!server) await listen();
+    },
+    loseNextProduceAck(topic) {
+      return new Promise<void>((resolve) => {
+        loseAck = { topic: Buffer.from(topic), lost: resolve };
+      });
     },
     async stop() {
       const s = server;

@@ -5,6 +5,7 @@
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
+import type { KafkaEventBusOptions } from '@messenger/platform/events/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { Gateway } from './http.ts';
 import { kafkaBrokers, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './kafka.ts';
@@ -35,9 +36,18 @@ export const SYSTEM_ENV = {
   GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE: '1000',
 } as const;
 
-export async function startKafkaSystem(name: string, topics: readonly string[]): Promise<KafkaSystem> {
+/**
+ * `systemBus` gives the system a bus of its own (e.g. through a proxy to the
+ * brokers) while the observer keeps reading the brokers directly.
+ */
+export async function startKafkaSystem(
+  name: string,
+  topics: readonly string[],
+  systemBus?: Partial<KafkaEventBusOptions>,
+): Promise<KafkaSystem> {
   const namespace = testNamespace(name);
   const bus = namespacedBus(mockKafkaBus(`e2e-${name}`), namespace);
+  const ownBus = systemBus ? namespacedBus(mockKafkaBus(`e2e-${name}-system`, systemBus), namespace) : undefined;
   const events: EventEnvelope[] = [];
   let observer: SubscriptionHandle | undefined;
   let system: RunningSystem | undefined;
@@ -57,13 +67,14 @@ export async function startKafkaSystem(name: string, topics: readonly string[]):
           events.push(event);
         },
       }),
-      startSystem(loadEmbeddedConfig(SYSTEM_ENV), { bus, logger: silentLog }),
+      startSystem(loadEmbeddedConfig(SYSTEM_ENV), { bus: ownBus ?? bus, logger: silentLog }),
     ]);
     await admin.connect();
   } catch (error) {
     await system?.stop();
     await observer?.unsubscribe();
     await bus.close();
+    await ownBus?.close();
     await admin.disconnect();
     throw error;
   }
@@ -72,7 +83,7 @@ export async function startKafkaSystem(name: string, topics: readonly string[]):
   return {
     system: running,
     gateway: new Gateway(running.gatewayUrl),
-    bus,
+    bus: ownBus ?? bus,
     namespace,
     events,
     async caughtUp(group, topic) {
@@ -88,8 +99,9 @@ export async function startKafkaSystem(name: string, topics: readonly string[]):
     },
     async stop() {
       await watching.unsubscribe();
-      // Closes the bus too.
+      // Closes the system's bus too.
       await running.stop();
+      await bus.close();
       await admin.disconnect();
     },
   };
