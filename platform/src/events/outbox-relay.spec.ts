@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { createEnvelope, packPayload } from './envelope.ts';
 import type { EventBus } from './event-bus.ts';
 import { InProcessEventBus } from './in-process-event-bus.ts';
@@ -92,12 +93,26 @@ describe('outbox relay', () => {
         seen.push(e.id);
       },
     });
-    const relay = startOutboxRelay({ source: outbox, bus: flaky, log, pollIntervalMs: 20, initialBackoffMs: 10 });
+    const registry = new Registry();
+    const relay = startOutboxRelay({
+      source: outbox,
+      bus: flaky,
+      log,
+      pollIntervalMs: 20,
+      initialBackoffMs: 10,
+      metrics: { registry, service: 'things' },
+    });
+    const failuresCounted = async () =>
+      (await registry.getSingleMetricAsString('outbox_publish_failures_total'))
+        .split('\n')
+        .find((line) => line.startsWith('outbox_publish_failures_total{service="things"}'));
     const events = [event('a', 1), event('b', 2)];
     outbox.append(events.map((envelope) => ({ topic: 'things', envelope })));
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toEqual([]);
     expect(outbox.size).toBe(2);
+    // The operator sees the failures: a counter that keeps rising while the bus is down.
+    expect(Number((await failuresCounted())?.split(' ')[1])).toBeGreaterThanOrEqual(2);
     down = false;
     await waitFor(() => seen.length === 2);
     expect(seen.sort()).toEqual(events.map((e) => e.id).sort());

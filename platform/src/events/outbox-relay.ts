@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { EventBus } from './event-bus.ts';
 
 /** An event stored with the state change that caused it, waiting to be published. */
@@ -40,6 +41,8 @@ export interface OutboxRelayOptions {
   /** Wait after a failed publish, doubled per failure up to maxBackoffMs. */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** Where `outbox_publish_failures_total{service}` counts failed publishes; absent, not counted. */
+  readonly metrics?: { readonly registry: Registry; readonly service: string };
 }
 
 export interface OutboxRelay {
@@ -65,6 +68,9 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   /** The wait in progress: ends early on stop(), and on a commit unless it is a backoff. */
   let waiting: { readonly end: () => void; readonly endsOnCommit: boolean } | undefined;
   let dirty = true;
+  const failuresCounted = opts.metrics
+    ? publishFailures(opts.metrics.registry).labels(opts.metrics.service)
+    : undefined;
 
   const sleep = (ms: number, endsOnCommit: boolean) =>
     new Promise<void>((resolve) => {
@@ -90,6 +96,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         if (published === batchSize) dirty = true;
       } catch (err) {
         failures++;
+        failuresCounted?.inc();
         const backoff = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (failures - 1));
         opts.log.warn({ err, failures, backoffMs: backoff }, 'outbox publish failed; will retry');
         await sleep(backoff, false);
@@ -132,4 +139,16 @@ async function publishBatch(source: OutboxSource, bus: EventBus, limit: number):
   }
   await source.markPublished(entries.map((e) => e.envelope.id));
   return entries.length;
+}
+
+/** One counter per registry: in embedded mode every service's relay shares the process's. */
+function publishFailures(registry: Registry): Counter<'service'> {
+  const existing = registry.getSingleMetric('outbox_publish_failures_total');
+  if (existing) return existing as Counter<'service'>;
+  return new Counter({
+    name: 'outbox_publish_failures_total',
+    help: 'Outbox batches the relay failed to publish (the event bus unreachable); each is retried, nothing is lost.',
+    labelNames: ['service'],
+    registers: [registry],
+  });
 }

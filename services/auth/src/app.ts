@@ -121,6 +121,7 @@ export async function startAuthService(
     source: deps.store.outbox,
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
+    metrics: { registry: deps.metrics.registry, service: 'auth' },
   });
   const store = withEventEncoding(deps.store, authEventEntry);
   const sessions = createSessions({

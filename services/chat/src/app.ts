@@ -62,6 +62,7 @@ export async function startChatService(
     source: deps.store.outbox,
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
+    metrics: { registry: deps.metrics.registry, service: 'chat' },
     ...(options.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: options.relayPollIntervalMs }),
   });
   const chats = createChatUseCases({

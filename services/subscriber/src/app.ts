@@ -37,6 +37,7 @@ export async function startSubscriberService(
     source: deps.store.outbox,
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
+    metrics: { registry: deps.metrics.registry, service: 'subscriber' },
   });
   // The store's outbox wakes the relay when a write commits events: the use cases need not.
   const friendships = createFriendshipUseCases({

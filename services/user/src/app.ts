@@ -35,6 +35,7 @@ export async function startUserService(
     source: deps.store.outbox,
     bus: deps.bus,
     log: deps.logger.child({ component: 'outbox-relay' }),
+    metrics: { registry: deps.metrics.registry, service: 'user' },
     ...(deps.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: deps.relayPollIntervalMs }),
   });
   // The store's outbox wakes the relay when a write commits events: the use cases need not.
