@@ -70,7 +70,7 @@ export interface GatewayOptions {
 }
 
 /** Paths the gateway serves itself; no RPC may claim them. */
-export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs'];
+export const RESERVED_PATHS = ['/healthz', '/readyz', '/openapi.json', '/docs'];
 
 /**
  * Builds the gateway: the route table compiled from the catalog's
@@ -130,7 +130,6 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     await app.register(operationsPlugin, {
       services: routedServices(routes),
       upstream,
-      registry: metrics.registry,
       upstreamServing: instruments.upstreamServing,
       readinessTimeoutMs: opts.readinessTimeoutMs,
     });

@@ -14,7 +14,7 @@ export const gatewaySettings = {
   workers: workersSetting(
     'GATEWAY_WORKERS',
     'auto',
-    'Gateway processes sharing the HTTP port (node:cluster: a primary forks them, restarts one that dies, drains them on SIGTERM; /metrics shows them all); auto: one per CPU this process may use; 1: one process, no primary. With GATEWAY_SHARED_STATE=memory each worker keeps its own rate-limit counters and cache, so a client spread over N workers may get up to N times a budget; redis shares them.',
+    'Gateway processes sharing the HTTP port (node:cluster: a primary forks them, restarts one that dies, drains them on SIGTERM; /metrics on METRICS_PORT shows them all); auto: one per CPU this process may use; 1: one process, no primary. With GATEWAY_SHARED_STATE=memory each worker keeps its own rate-limit counters and cache, so a client spread over N workers may get up to N times a budget; redis shares them.',
   ),
   sharedState: setting.oneOf('GATEWAY_SHARED_STATE', ['memory', 'redis'], 'memory', {
     description:

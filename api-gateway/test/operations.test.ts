@@ -31,7 +31,7 @@ describe('over a real socket', () => {
     expect(fx.upstream.state.cancelled).toBe(before + 1);
   });
 
-  it('answers /healthz, /readyz and /metrics', async () => {
+  it('answers /healthz and /readyz, and records each call in the metrics', async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'SERVING' });
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
@@ -46,7 +46,7 @@ describe('over a real socket', () => {
       body: '{}',
       headers: { 'content-type': 'application/json' },
     });
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await fx.metrics.registry.metrics();
     expect(metrics).toMatch(
       /http_request_duration_seconds_count\{method="GET",route="\/v1\/mirror\/\{id\}",status="200"\} 1/,
     );
@@ -56,6 +56,12 @@ describe('over a real socket', () => {
     expect(metrics).toMatch(
       /grpc_client_handling_seconds_count\{target="messenger.gatewaytest.v1.MirrorService",method="Mirror",code="OK"\}/,
     );
+  });
+
+  it('keeps /metrics off the public port: it answers 404 like any unknown path', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('http_request_duration_seconds');
   });
 });
 

@@ -1,11 +1,13 @@
 // The gateway's real entry point with GATEWAY_WORKERS=2, in front of a real
 // loopback gRPC upstream (an auth service stub answering GetJwks): two worker
-// processes serve one port, /metrics adds them up, a killed worker is
+// processes serve one port, /metrics on METRICS_PORT adds them up (the
+// public port has none), a killed worker is
 // replaced while the other serves on, and SIGTERM drains both before the
 // primary exits 0. Which worker served a request comes from its debug line
 // (`request done`, carrying the request id and the worker's pid): nothing
 // about the processes reaches a client.
-import { request } from 'node:http';
+import { once } from 'node:events';
+import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
@@ -35,6 +37,16 @@ function getOnce(url: string, requestId: string): Promise<{ status: number; body
   });
 }
 
+/** A loopback port free at the moment: the workers share a fixed METRICS_PORT. */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
 async function waitUntil<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -49,6 +61,7 @@ describe('the gateway in two worker processes', () => {
   let upstream: GrpcServer;
   let gateway: NodeProcess;
   let url = '';
+  let metricsUrl = '';
   const lines: LogLine[] = [];
   // GetJwks waits on `hold` while it is set, and reports each call it gets.
   let hold: Promise<void> | undefined;
@@ -84,10 +97,13 @@ describe('the gateway in two worker processes', () => {
       metrics: createMetrics({ defaultMetrics: false }),
     });
     const address = `127.0.0.1:${await upstream.listen('127.0.0.1', 0)}`;
+    const metricsPort = await freePort();
+    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     gateway = spawnNode(join(repoRoot, 'api-gateway/src/main.ts'), {
       PATH: process.env.PATH,
       GATEWAY_WORKERS: '2',
       GATEWAY_HTTP_PORT: '0',
+      METRICS_PORT: String(metricsPort),
       GATEWAY_CACHE_ENABLED: 'false',
       LOG_LEVEL: 'debug',
       SHUTDOWN_GRACE_MS: '5000',
@@ -131,8 +147,9 @@ describe('the gateway in two worker processes', () => {
     expect(new Set(pids)).toEqual(new Set(workerPids()));
   });
 
-  it('/metrics counts the requests of every worker', async () => {
-    const res = await getOnce(`${url}/metrics`, 'metrics');
+  it('/metrics on METRICS_PORT counts the requests of every worker; the public port has none', async () => {
+    expect((await getOnce(`${url}/metrics`, 'public-metrics')).status).toBe(404);
+    const res = await getOnce(metricsUrl, 'metrics');
     expect(res.status).toBe(200);
     // Both workers served some of the 8 (above); the sum is the group's.
     expect(res.body).toContain(

@@ -23,7 +23,7 @@ import {
 import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
 import { createClientPool } from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
-import { createMetrics } from '@messenger/platform/metrics';
+import { createMetrics, serveMetrics } from '@messenger/platform/metrics';
 import { grpcUserDirectory, startSubscriberService } from '@messenger/subscriber';
 import { startUserService } from '@messenger/user';
 import type { EmbeddedConfig } from './config.ts';
@@ -40,6 +40,8 @@ export interface RunningSystem {
   readonly gatewayUrl: string;
   /** The absolute data directory (EMBEDDED_STORAGE=sqlite); undefined when everything is in memory. */
   readonly dataDir: string | undefined;
+  /** `http://127.0.0.1:port/metrics`, the whole process's metrics, when METRICS_PORT is set; else undefined. */
+  readonly metricsUrl: string | undefined;
   /** Where each gRPC service listens. */
   readonly services: readonly { readonly name: string; readonly host: string; readonly port: number }[];
   /** Drains the gateway, then every service (callers first), then closes the shared adapters and the data files. */
@@ -135,8 +137,16 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     },
   );
 
+  // Every part shares one registry, so one endpoint serves them all, as a
+  // service's own METRICS_PORT does; the gateway's public port has none.
+  const metricsServer =
+    authConfig.metricsPort > 0
+      ? await serveMetrics(metrics, { host: '0.0.0.0', port: authConfig.metricsPort })
+      : undefined;
+
   return {
     gatewayUrl: gateway.url,
+    metricsUrl: metricsServer ? `http://127.0.0.1:${metricsServer.port}/metrics` : undefined,
     dataDir: storage.dataDir,
     services: [
       { name: 'auth', port: auth.port, host: authConfig.grpcHost },
@@ -147,6 +157,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     async stop() {
       // Callers first, so nothing loses a dependency while it drains.
       await gateway.close();
+      await metricsServer?.close();
       const grace = authConfig.shutdownGraceMs;
       await chat.stop(grace);
       await subscriber.stop(grace);

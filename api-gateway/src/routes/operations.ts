@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Gauge, Registry } from 'prom-client';
+import type { Gauge } from 'prom-client';
 import { positiveInt } from '../options.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 
@@ -8,8 +8,6 @@ export interface OperationsOptions {
   /** The services `/readyz` reports on: every one with a routed method. */
   readonly services: readonly string[];
   readonly upstream: Upstream;
-  /** What `/metrics` exposes. */
-  readonly registry: Registry;
   /** Set by every `/readyz` to each upstream's health: 1 serving, 0 not. */
   readonly upstreamServing: Gauge<'service'>;
   /** Per-upstream health check timeout of `/readyz`; default 1 s. */
@@ -22,8 +20,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * The gateway's own endpoints: `/healthz` (liveness: the process answers),
  * `/readyz` (readiness: this gateway takes traffic unless it is draining;
  * the body and `gateway_upstream_serving` report each routed service's
- * `grpc.health.v1` through the same channels as the calls) and `/metrics`
- * (Prometheus).
+ * `grpc.health.v1` through the same channels as the calls). Metrics are
+ * not here: the runtime serves them on `METRICS_PORT`, a port that is never
+ * published to clients.
  *
  * Readiness does not depend on the upstreams: every gateway replica shares
  * them, so one service being down would take every replica out of the load
@@ -32,7 +31,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  */
 async function operations(app: FastifyInstance, opts: OperationsOptions): Promise<void> {
   const timeoutMs = positiveInt('readinessTimeoutMs', opts.readinessTimeoutMs, 1000);
-  const { services, upstream, registry, upstreamServing } = opts;
+  const { services, upstream, upstreamServing } = opts;
 
   app.get('/healthz', (_req, reply) => {
     void reply.header('content-type', JSON_TYPE).send('{"status":"SERVING"}');
@@ -47,9 +46,6 @@ async function operations(app: FastifyInstance, opts: OperationsOptions): Promis
       .header('content-type', JSON_TYPE)
       .send(JSON.stringify({ status: draining ? 'NOT_SERVING' : 'SERVING', draining, upstreams }));
   });
-  app.get('/metrics', async (_req, reply) =>
-    reply.header('content-type', registry.contentType).send(await registry.metrics()),
-  );
 }
 
 export const operationsPlugin = fp(operations, { name: 'messenger-operations', fastify: '5.x' });

@@ -81,7 +81,8 @@ export const runtimeSettings = {
     0,
     { min: 0, max: 65535 },
     {
-      description: 'Port of the Prometheus endpoint GET /metrics on every interface (9464 in containers); 0: off.',
+      description:
+        'Port of the Prometheus endpoint GET /metrics on every interface (9464 in containers), for the gateway too: its public HTTP port has no /metrics; 0: off.',
     },
   ),
   revocationStore: setting.oneOf('REVOCATION_STORE', ['memory', 'redis'], 'memory', {

@@ -16,10 +16,13 @@ export interface HttpResult {
 
 export class Gateway {
   readonly url: string;
+  /** The system's metrics endpoint (METRICS_PORT), when it serves one. */
+  readonly metricsUrl: string | undefined;
   #accounts = 0;
 
-  constructor(url: string) {
+  constructor(url: string, metricsUrl?: string) {
     this.url = url;
+    this.metricsUrl = metricsUrl;
   }
 
   async request(method: string, path: string, token?: string, body?: unknown): Promise<HttpResult> {
@@ -65,9 +68,10 @@ export class Gateway {
     return (body as { tokens: { accessToken: string } }).tokens.accessToken;
   }
 
-  /** The value of one Prometheus sample on /metrics, 0 when absent. */
+  /** The value of one Prometheus sample on the metrics endpoint, 0 when absent. */
   async metric(name: string, labels: string): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    if (this.metricsUrl === undefined) throw new Error('this system serves no metrics (METRICS_PORT unset)');
+    const text = await (await fetch(this.metricsUrl)).text();
     const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
     return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
   }

@@ -2,6 +2,8 @@
 // loopback) with its events on the Kafka mock cluster, under a namespace of
 // its own, plus an observer that records every event on the system's topics.
 
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
@@ -36,6 +38,16 @@ export const SYSTEM_ENV = {
   GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE: '1000',
 } as const;
 
+/** A loopback port free at the moment, for METRICS_PORT (0 there means off, not "any"). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
 /**
  * `systemBus` gives the system a bus of its own (e.g. through a proxy to the
  * brokers) while the observer keeps reading the brokers directly.
@@ -67,7 +79,10 @@ export async function startKafkaSystem(
           events.push(event);
         },
       }),
-      startSystem(loadEmbeddedConfig(SYSTEM_ENV), { bus: ownBus ?? bus, logger: silentLog }),
+      startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, METRICS_PORT: String(await freePort()) }), {
+        bus: ownBus ?? bus,
+        logger: silentLog,
+      }),
     ]);
     await admin.connect();
   } catch (error) {
@@ -82,7 +97,7 @@ export async function startKafkaSystem(
   const watching = observer;
   return {
     system: running,
-    gateway: new Gateway(running.gatewayUrl),
+    gateway: new Gateway(running.gatewayUrl, running.metricsUrl),
     bus: ownBus ?? bus,
     namespace,
     events,
