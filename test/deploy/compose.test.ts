@@ -99,7 +99,7 @@ describe('docker-compose.yml', () => {
     const jobs = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j.static_configs[0]?.targets[0]]));
     for (const p of PROCESSES) {
       expect(services[p.name]).toBeDefined();
-      expect(jobs[p.name]).toBe(p.name === 'api-gateway' ? 'api-gateway:8080' : `${p.name}:9464`);
+      expect(jobs[p.name]).toBe(`${p.name}:9464`);
     }
     expect(jobs.kafka).toBe('kafka-exporter:9308');
     expect(services['kafka-exporter']).toBeDefined();

@@ -267,15 +267,37 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     for (const w of workloads(objects)) {
       const a = (podTemplate(w.o)?.metadata as { annotations?: Labels } | undefined)?.annotations ?? {};
       const where = w.o.metadata.name;
-      const served =
-        w.process === 'api-gateway'
-          ? String(w.container.ports?.[0]?.containerPort)
-          : env.get(`Deployment/${where}`)?.get('METRICS_PORT')?.value;
+      const served = env.get(`Deployment/${where}`)?.get('METRICS_PORT')?.value;
       if (a['prometheus.io/scrape'] !== 'true') problems.push(`${where}: not marked for scraping`);
       if (a['prometheus.io/path'] !== '/metrics') problems.push(`${where}: path ${a['prometheus.io/path']}`);
       if (!served || a['prometheus.io/port'] !== served) {
         problems.push(`${where}: scrape port ${a['prometheus.io/port']}, metrics served on ${served}`);
       }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('lets only the monitoring namespace reach each pod’s metrics port, the gateway’s included', () => {
+    const objects = objectsOf(name);
+    const policies = ofKind(objects, 'NetworkPolicy').map((p) => p.spec as PolicySpec);
+    const env = new Map(k8sContainers(objects).map((c) => [c.where.split(' ')[0], effective(c)]));
+    const problems: string[] = [];
+    for (const w of workloads(objects)) {
+      const where = w.o.metadata.name;
+      const port = Number(env.get(`Deployment/${where}`)?.get('METRICS_PORT')?.value);
+      const rules = policies
+        .filter((p) => matches(p.podSelector, w.labels))
+        .flatMap((p) => p.ingress ?? [])
+        .filter((r) => !r.ports || r.ports.some((x) => x.port === undefined || x.port === port));
+      const fromMonitoring = (r: PolicyRule) =>
+        r.from?.every(
+          (x) =>
+            (x.namespaceSelector as { matchLabels?: Labels } | undefined)?.matchLabels?.[
+              'kubernetes.io/metadata.name'
+            ] === 'monitoring' && x.podSelector === undefined,
+        ) === true;
+      if (rules.length === 0) problems.push(`${where}: metrics port ${port} not reachable`);
+      for (const r of rules) if (!fromMonitoring(r)) problems.push(`${where}: metrics port ${port} open to others`);
     }
     expect(problems).toEqual([]);
   });
