@@ -20,8 +20,9 @@ const group = {
     config.sharedState === 'memory' ? ['GATEWAY_SHARED_STATE=memory: rate limits and response cache'] : [],
 };
 
-await runWorkers(group, async () => {
+await runWorkers(group, async (startup) => {
   const runtime = await startServiceRuntime('api-gateway', config);
+  startup.opened(() => runtime.close());
   const redis =
     config.sharedState === 'redis'
       ? createRedisClient({
@@ -33,6 +34,7 @@ await runWorkers(group, async () => {
         })
       : undefined;
   // The gateway serves without Redis (local fallback), so a failed first connect is logged (by the client), not fatal.
+  if (redis) startup.opened(() => closeRedisClient(redis));
   await redis?.connect().catch(() => {});
 
   const gateway = await startGateway(

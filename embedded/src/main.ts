@@ -1,6 +1,6 @@
 // `make run`: the whole system in one process (see system.ts), its URLs, where
 // its data lives and a ready line on stdout, stopped cleanly by Ctrl-C or SIGTERM.
-import { exitOnShutdownSignal } from '@messenger/platform/lifecycle';
+import { startUntilShutdownSignal } from '@messenger/platform/lifecycle';
 import { createLogger } from '@messenger/platform/logger';
 import { SqliteOpenError } from '@messenger/platform/sqlite';
 import { loadEmbeddedConfig } from './config.ts';
@@ -11,16 +11,15 @@ const config = loadEmbeddedConfig(process.env);
 const logger = createLogger({ level: config.auth.logLevel, service: 'embedded' });
 let system: RunningSystem;
 try {
-  system = await startSystem(config, { logger });
+  // The signal handler comes first: Ctrl-C or SIGTERM during start-up stops it cleanly, and a signal sent
+  // as soon as the ready line is read finds the handler.
+  system = await startUntilShutdownSignal(logger, () => startSystem(config, { logger }));
 } catch (error) {
   // A data directory it cannot use (damaged or locked file, unreadable keys): one line naming the file, no stack.
   if (!(error instanceof SqliteOpenError || error instanceof StorageError)) throw error;
   process.stderr.write(`messenger cannot start: ${error.message}\n`);
   process.exit(1);
 }
-
-// Before the ready line: a signal sent as soon as it is read must find the handler, not end the process uncleanly.
-exitOnShutdownSignal(logger, () => system.stop());
 
 const lines = [
   `gateway      ${system.gatewayUrl}`,

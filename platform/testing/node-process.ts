@@ -1,6 +1,7 @@
 // A Node script run as a child process, e.g. a service's main.ts, read line by line.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 
 export interface NodeProcess {
   readonly child: ChildProcess;
@@ -63,4 +64,13 @@ export function spawnNode(script: string, env: Record<string, string | undefined
       }
     },
   };
+}
+
+/** A loopback port nothing listens on (bound, then released): connecting to it is refused at once. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -11,6 +11,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { KafkaEventBus } from '../events/kafka-event-bus.ts';
 import { type ClientPool, createClientPool } from '../grpc/client-pool.ts';
+import type { Startup } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { closeRedisClient, createRedisClient } from '../redis.ts';
@@ -159,7 +160,8 @@ export interface StartedServiceParts {
 
 /**
  * A gRPC service's process, in `<PREFIX>_WORKERS` processes (`runWorkers`),
- * each started by `start`. The group logs `<service> service listening`
+ * each started by `start`, which registers each part it opens with
+ * `startup.opened` so that a shutdown during start-up closes them. The group logs `<service> service listening`
  * (port, store, event bus, then `fields`) once; a worker stops by draining
  * its server (calls in flight get SHUTDOWN_GRACE_MS), then closing the
  * runtime, then the store. The settings that keep state in one process's
@@ -172,7 +174,7 @@ export function runServiceWorkers(
     readonly config: RuntimeConfig & { readonly workers: number; readonly store: string };
     readonly perWorkerState?: readonly string[];
   },
-  start: () => Promise<StartedServiceParts>,
+  start: (startup: Startup) => Promise<StartedServiceParts>,
 ): Promise<Listening | undefined> {
   const { service, config } = group;
   const inMemory = [
@@ -187,8 +189,8 @@ export function runServiceWorkers(
     shutdownGraceMs: config.shutdownGraceMs,
     perWorkerState: [...inMemory, ...(group.perWorkerState ?? [])],
   };
-  return runWorkers(options, async () => {
-    const { runtime, running, storage, fields } = await start();
+  return runWorkers(options, async (startup) => {
+    const { runtime, running, storage, fields } = await start(startup);
     return {
       logger: runtime.logger,
       listening: {

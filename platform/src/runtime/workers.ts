@@ -5,7 +5,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { Setting } from '../config.ts';
-import { exitOnShutdownSignal } from '../lifecycle.ts';
+import { type Startup, shutdownGuard, startUntilShutdownSignal } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { mergeWorkerMetrics } from '../metrics.ts';
 
@@ -97,16 +97,17 @@ export function workerIdentity(): { readonly worker: number; readonly pid: numbe
  */
 export async function runWorkers(
   opts: WorkerGroupOptions,
-  start: () => Promise<StartedWorker>,
+  start: (startup: Startup) => Promise<StartedWorker>,
 ): Promise<Listening | undefined> {
-  if (cluster.isWorker) return runWorker(start);
+  // Every process of the group handles SIGTERM and SIGINT from before it starts (startUntilShutdownSignal).
+  const log = createLogger({ level: opts.logLevel, service: opts.service });
+  if (cluster.isWorker) return runWorker(log.child(workerIdentity() ?? {}), start);
   if (opts.workers <= 1) {
-    const started = await start();
+    const started = await startUntilShutdownSignal(log, start);
     logListening(started.logger, started.listening);
-    exitOnShutdownSignal(started.logger, () => started.stop());
     return started.listening;
   }
-  return runPrimary(opts);
+  return runPrimary(opts, log);
 }
 
 function logListening(log: Logger, { msg, ...fields }: Listening, extra: object = {}): void {
@@ -125,26 +126,33 @@ function isGroupMessage(m: unknown, type: string): m is GroupMessage {
 /**
  * A worker drains once, when the primary asks or on its own first SIGTERM or
  * SIGINT (Ctrl-C reaches every process of the terminal); a second signal
- * exits at once with 130.
+ * exits at once with 130. Asked while it still starts, it aborts start-up as
+ * a single process does and exits 0.
  */
-async function runWorker(start: () => Promise<StartedWorker>): Promise<undefined> {
-  const starting = start();
-  let stopping = false;
+async function runWorker(log: Logger, start: (startup: Startup) => Promise<StartedWorker>): Promise<undefined> {
+  const guard = shutdownGuard<StartedWorker>();
+  guard.onStop(
+    (worker) => {
+      worker.stop().then(
+        () => {
+          worker.logger.info('worker stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          worker.logger.error({ err }, 'worker stop failed');
+          process.exit(1);
+        },
+      );
+    },
+    () => {
+      log.info('worker start-up aborted');
+      process.exit(0);
+    },
+  );
   let signals = 0;
   const stop = (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    void starting.then(async (worker) => {
-      worker.logger.info({ reason }, 'worker draining');
-      try {
-        await worker.stop();
-        worker.logger.info('worker stopped');
-        process.exit(0);
-      } catch (err) {
-        worker.logger.error({ err }, 'worker stop failed');
-        process.exit(1);
-      }
-    });
+    if (!guard.request()) return;
+    log.info({ reason }, guard.started ? 'worker draining' : 'worker shutting down during start-up');
   };
   process.on('message', (m: unknown) => {
     if (isGroupMessage(m, DRAIN)) stop('asked by the primary');
@@ -155,7 +163,7 @@ async function runWorker(start: () => Promise<StartedWorker>): Promise<undefined
       stop(signal);
     });
   }
-  const started = await starting;
+  const started = await guard.start(start);
   started.logger.info('worker listening');
   process.send?.({ type: LISTENING, listening: started.listening } satisfies GroupMessage);
   return undefined;
@@ -167,9 +175,8 @@ interface Slot {
   timer?: NodeJS.Timeout;
 }
 
-function runPrimary(opts: WorkerGroupOptions): Promise<Listening> {
+function runPrimary(opts: WorkerGroupOptions, log: Logger): Promise<Listening> {
   const policy = opts.restart ?? DEFAULT_RESTART;
-  const log = createLogger({ level: opts.logLevel, service: opts.service });
   if (opts.perWorkerState && opts.perWorkerState.length > 0) {
     log.warn(
       { workers: opts.workers, perWorkerState: opts.perWorkerState },

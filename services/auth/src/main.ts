@@ -26,11 +26,12 @@ const config = loadAuthConfig(process.env);
 requireClusterSecrets({ AUTH_SERVICE_SECRETS: config.serviceSecrets.size > 0 });
 // Generated keys are each worker's own: a token one signs fails at another's JWKS.
 const perWorkerState = config.signingKeys === 'generate' ? ['AUTH_SIGNING_KEYS=generate'] : [];
-await runServiceWorkers({ service: 'auth', config, perWorkerState }, async () => {
+await runServiceWorkers({ service: 'auth', config, perWorkerState }, async (startup) => {
   const keys =
     config.signingKeys === 'generate' ? await generateSigningKeyRing() : await importSigningKeyRing(config.signingKeys);
   // Auth verifies its own tokens from its own ring: no call to itself.
   const runtime = await startServiceRuntime('auth', config, { jwks: createLocalJwksSource(keys) });
+  startup.opened(() => runtime.close());
   const { logger } = runtime;
   const signer = createTokenSigner({
     issuer: config.tokenIssuer,
@@ -39,6 +40,7 @@ await runServiceWorkers({ service: 'auth', config, perWorkerState }, async () =>
     keys,
   });
   const storage = await openServiceStore<AuthStore>(config, openMongoAuthStore, MemoryAuthStore);
+  startup.opened(() => storage.close());
 
   const users = grpcUserProfiles({
     pool: runtime.pool,

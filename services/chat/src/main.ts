@@ -18,9 +18,11 @@ import { openMongoChatStore } from './store/mongo/mongo-chat-store.ts';
 
 const config = loadChatConfig(process.env);
 requireClusterSecrets({ CHAT_SERVICE_SECRET: config.serviceSecret !== '' });
-await runServiceWorkers({ service: 'chat', config }, async () => {
+await runServiceWorkers({ service: 'chat', config }, async (startup) => {
   const runtime = await startServiceRuntime('chat', config);
+  startup.opened(() => runtime.close());
   const storage = await openServiceStore<ChatStore>(config, openMongoChatStore, MemoryChatStore);
+  startup.opened(() => storage.close());
   const tokens = runtime.serviceTokens('chat', config.serviceSecret);
   const running = await startChatService(
     {

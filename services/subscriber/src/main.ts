@@ -17,9 +17,11 @@ import { openMongoFriendshipStore } from './store/mongo/mongo-friendship-store.t
 
 const config = loadSubscriberConfig(process.env);
 requireClusterSecrets({ SUBSCRIBER_SERVICE_SECRET: config.serviceSecret !== '' });
-await runServiceWorkers({ service: 'subscriber', config }, async () => {
+await runServiceWorkers({ service: 'subscriber', config }, async (startup) => {
   const runtime = await startServiceRuntime('subscriber', config);
+  startup.opened(() => runtime.close());
   const storage = await openServiceStore<FriendshipStore>(config, openMongoFriendshipStore, MemoryFriendshipStore);
+  startup.opened(() => storage.close());
   const users = grpcUserDirectory({
     pool: runtime.pool,
     address: config.userServiceAddress,

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { UserServiceClient } from '@messenger/gen/messenger/user/v1/user';
-import { call, failure, spawnNode } from '@messenger/platform/testing';
+import { call, closedPort, failure, spawnNode } from '@messenger/platform/testing';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
 // A free port; debug lines name the worker that handled each call.
@@ -42,6 +42,22 @@ it('user main.ts serves from two worker processes on one port and drains both on
 
     await expect(service.stop()).resolves.toBe(0);
     await service.waitFor(/"msg":"worker stopped"[\s\S]*"msg":"worker stopped"[\s\S]*"msg":"stopped"/);
+  } finally {
+    await service.stop('SIGKILL');
+  }
+});
+
+it('user main.ts in two workers exits 0 on SIGTERM while the workers still wait for Kafka', async () => {
+  // Brokers on a port nobody listens on: each worker's start-up keeps retrying the producer's connect.
+  const closed = await closedPort();
+  const service = spawnNode(main, { ...twoWorkers, EVENT_BUS: 'kafka', KAFKA_BROKERS: `127.0.0.1:${closed}` });
+  try {
+    await service.waitFor(/"worker":1,[^\n]*ECONNREFUSED/);
+    await service.waitFor(/"worker":2,[^\n]*ECONNREFUSED/);
+    await expect(service.stop()).resolves.toBe(0);
+    await service.waitFor(
+      /"msg":"worker start-up aborted"[\s\S]*"msg":"worker start-up aborted"[\s\S]*"msg":"stopped"/,
+    );
   } finally {
     await service.stop('SIGKILL');
   }

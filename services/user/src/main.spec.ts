@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, status } from '@grpc/grpc-js';
 import { UserServiceClient } from '@messenger/gen/messenger/user/v1/user';
-import { call, failure, spawnNode } from '@messenger/platform/testing';
+import { call, closedPort, failure, spawnNode } from '@messenger/platform/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -21,6 +21,24 @@ it('user main.ts serves with defaults and exits 0 on SIGTERM', async () => {
       client.close();
     }
     await expect(service.stop()).resolves.toBe(0);
+  } finally {
+    await service.stop('SIGKILL');
+  }
+});
+
+it('user main.ts exits 0 on SIGTERM while start-up still waits for Kafka', async () => {
+  // Brokers on a port nobody listens on: start-up keeps retrying the producer's connect.
+  const closed = await closedPort();
+  const service = spawnNode(join(here, 'main.ts'), {
+    PATH: process.env.PATH,
+    USER_GRPC_PORT: '0',
+    EVENT_BUS: 'kafka',
+    KAFKA_BROKERS: `127.0.0.1:${closed}`,
+  });
+  try {
+    await service.waitFor(/ECONNREFUSED/);
+    await expect(service.stop()).resolves.toBe(0);
+    await service.waitFor(/"msg":"shutting down during start-up"[\s\S]*"msg":"start-up aborted"/);
   } finally {
     await service.stop('SIGKILL');
   }

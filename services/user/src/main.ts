@@ -9,9 +9,11 @@ import { openMongoUserStore } from './store/mongo/mongo-user-store.ts';
 import type { UserStore } from './store/user-store.ts';
 
 const config = loadUserConfig(process.env);
-await runServiceWorkers({ service: 'user', config }, async () => {
+await runServiceWorkers({ service: 'user', config }, async (startup) => {
   const runtime = await startServiceRuntime('user', config);
+  startup.opened(() => runtime.close());
   const storage = await openServiceStore<UserStore>(config, openMongoUserStore, MemoryUserStore);
+  startup.opened(() => storage.close());
   const running = await startUserService(
     { ...runtime, store: storage.store },
     { host: config.grpcHost, port: config.grpcPort },
