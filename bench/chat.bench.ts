@@ -100,7 +100,12 @@ try {
             await call(
               client,
               client.sendMessage,
-              { chatId: chatOf(i), clientMessageId: randomUUID(), text: 'hello from the benchmark' },
+              {
+                chatId: chatOf(i),
+                clientMessageId: randomUUID(),
+                text: 'hello from the benchmark',
+                replyToMessageId: '',
+              },
               s.md,
             );
             latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -179,7 +184,7 @@ try {
       await call(
         client,
         client.sendMessage,
-        { chatId: chat.chatId, clientMessageId: randomUUID(), text: 'warm-up' },
+        { chatId: chat.chatId, clientMessageId: randomUUID(), text: 'warm-up', replyToMessageId: '' },
         sender.md,
       );
       await new Promise((r) => setTimeout(r, 100));
@@ -187,7 +192,12 @@ try {
     for (let i = 0; i < MESSAGES; i++) {
       const id = randomUUID();
       sentAt.set(id, process.hrtime.bigint());
-      await call(client, client.sendMessage, { chatId: chat.chatId, clientMessageId: id, text: `m${i}` }, sender.md);
+      await call(
+        client,
+        client.sendMessage,
+        { chatId: chat.chatId, clientMessageId: id, text: `m${i}`, replyToMessageId: '' },
+        sender.md,
+      );
       await new Promise((r) => setTimeout(r, GAP_MS));
     }
     const expected = MESSAGES * members;

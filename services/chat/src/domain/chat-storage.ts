@@ -1,6 +1,6 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import type { Chat, ChatEvent, Invitation, Message } from './chat.ts';
+import type { Chat, ChatEvent, Invitation, Message, Quote } from './chat.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
 export interface ActivityCursor {
@@ -16,6 +16,8 @@ export interface MessageDraft {
   readonly clientMessageId: string;
   readonly text: string;
   readonly createTime: Date;
+  /** For a reply: the quote of its parent, a message of the same chat whose reply count the post moves. */
+  readonly replyTo?: Quote | undefined;
 }
 
 /** The message a draft becomes once the store has given it the chat's next sequence. */
@@ -31,6 +33,9 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     editTime: undefined,
     deleted: false,
     version: 1,
+    replyTo: draft.replyTo && { ...draft.replyTo },
+    replyCount: 0,
+    lastReplyTime: undefined,
   };
 }
 
@@ -115,6 +120,8 @@ export interface ChatStorage<E = ChatEvent> {
    * takes none), stores the message, moves the chat's activity time, and
    * writes the one event `eventOf` makes of the stored message and the
    * members at that moment. Idempotent on (chat, sender, client message id).
+   * A reply also, in the same step, adds one to its parent's `replyCount`
+   * and sets its `lastReplyTime` (never moving it back).
    */
   appendMessage(
     draft: MessageDraft,
@@ -125,7 +132,11 @@ export interface ChatStorage<E = ChatEvent> {
   messagesAt(refs: readonly { readonly chatId: string; readonly sequence: number }[]): Promise<Message[]>;
   /** A chat's messages, highest sequence first, below `beforeSequence` when given; at most `limit`. One index range. */
   listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]>;
-  /** Replaces the message stored at `message.version - 1`. `conflict` when it is gone or at another version. */
+  /** The replies to a message, lowest sequence first, above `afterSequence` when given; at most `limit`. One index range. */
+  listReplies(chatId: string, parentId: string, afterSequence: number | undefined, limit: number): Promise<Message[]>;
+  /**
+   * Replaces the text, edit time and deletion of the message stored at
+   * `message.version - 1` (its reply count and time are left alone). `conflict` when it is gone or at another version. */
   updateMessage(message: Message, events: readonly E[]): Promise<void>;
 
   /** The user's read position in each of the chats (0 when none). */

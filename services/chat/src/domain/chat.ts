@@ -55,6 +55,26 @@ export interface Message {
   readonly deleted: boolean;
   /** Optimistic-concurrency token: 1 when posted, +1 per edit or deletion. */
   readonly version: number;
+  /** For a reply, the message it answers as it was when the reply was sent. */
+  readonly replyTo: Quote | undefined;
+  /** How many replies answer it; moves with each reply, not with `version`. */
+  readonly replyCount: number;
+  readonly lastReplyTime: Date | undefined;
+}
+
+/** A snapshot of the message a reply answers: edits and deletion of that message leave it alone. */
+export interface Quote {
+  readonly messageId: string;
+  readonly senderId: string;
+  /** The first `QUOTE_LENGTH` code points of its text. */
+  readonly text: string;
+}
+
+/** How much of a message's text a reply quotes, in code points. */
+export const QUOTE_LENGTH = 100;
+
+export function quoteOf(message: Message): Quote {
+  return { messageId: message.id, senderId: message.senderId, text: [...message.text].slice(0, QUOTE_LENGTH).join('') };
 }
 
 /**

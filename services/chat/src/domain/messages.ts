@@ -1,11 +1,13 @@
 // Messages: posting, reading, editing and deleting them, and read positions.
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { type Message, memberIdsOf, messageCreated, tombstoneOf } from './chat.ts';
-import { chatNotFound, messageDeleted, notFriends, notSender } from './chat-errors.ts';
+import { type Message, memberIdsOf, messageCreated, quoteOf, tombstoneOf } from './chat.ts';
+import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } from './chat-errors.ts';
 import {
   decodeMessagesToken,
+  decodeRepliesToken,
   encodeMessagesToken,
+  encodeRepliesToken,
   type Page,
   type PageInput,
   pageLimit,
@@ -18,6 +20,8 @@ export interface SendMessageInput {
   readonly chatId: string;
   readonly clientMessageId: string;
   readonly text: string;
+  /** Empty or absent when the message replies to none. */
+  readonly replyToMessageId?: string;
 }
 
 export function messageUseCases(ctx: UseCaseContext) {
@@ -27,12 +31,18 @@ export function messageUseCases(ctx: UseCaseContext) {
     /** Posts a message, or returns the one this client message id already posted. */
     async sendMessage(meta: CallMeta, input: SendMessageInput): Promise<Message> {
       const me = callerId(meta.actor);
+      const replyToId = input.replyToMessageId ?? '';
       throwIfInvalid([
         violation('chat_id', uuidProblem(input.chatId)),
         violation('client_message_id', uuidProblem(input.clientMessageId)),
         violation('text', textProblem(input.text, limits.maxTextLength)),
+        violation('reply_to_message_id', replyToId === '' ? undefined : uuidProblem(replyToId)),
       ]);
       const chat = await ctx.visibleChat(me, input.chatId);
+      // Messages are never removed (deletion leaves a tombstone), so the parent read here is still there when the post commits.
+      const parent = replyToId === '' ? undefined : await store.getMessage(chat.id, canonicalId(replyToId));
+      if (replyToId !== '' && !parent) throw messageNotFound();
+      if (parent?.deleted) throw messageDeleted();
       const other = chat.type === 'direct' ? chat.members.find((m) => m.userId !== me)?.userId : undefined;
       // A block ends the pair's friendship, so the refusal reads as the one a
       // new direct chat with a non-friend gets: it does not name the block.
@@ -44,6 +54,7 @@ export function messageUseCases(ctx: UseCaseContext) {
         clientMessageId: canonicalId(input.clientMessageId),
         text: input.text,
         createTime: now(),
+        replyTo: parent && quoteOf(parent),
       };
       const result = await store.appendMessage(draft, (message, memberIds) =>
         messageCreated(message, memberIds, meta.requestId),
@@ -59,6 +70,15 @@ export function messageUseCases(ctx: UseCaseContext) {
       const before = input.pageToken === '' ? undefined : decodeMessagesToken(input.pageToken, chat.id);
       const found = await store.listMessages(chat.id, before, limit + 1);
       return pageOf(found, limit, (last) => encodeMessagesToken(chat.id, last.sequence));
+    },
+
+    /** A message's thread: its replies, oldest first. */
+    async listReplies(meta: CallMeta, chatId: string, messageId: string, input: PageInput): Promise<Page<Message>> {
+      const limit = pageLimit(input.pageSize);
+      const { chat, message } = await ctx.visibleMessage(callerId(meta.actor), chatId, messageId);
+      const after = input.pageToken === '' ? undefined : decodeRepliesToken(input.pageToken, chat.id, message.id);
+      const found = await store.listReplies(chat.id, message.id, after, limit + 1);
+      return pageOf(found, limit, (last) => encodeRepliesToken(chat.id, message.id, last.sequence));
     },
 
     async getMessage(meta: CallMeta, chatId: string, messageId: string): Promise<Message> {

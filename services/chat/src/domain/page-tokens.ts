@@ -90,6 +90,25 @@ export function decodeMessagesToken(token: string, chatId: string): number {
   throw invalidField('page_token', 'is not a page token of this chat');
 }
 
+export function encodeRepliesToken(chatId: string, parentId: string, afterSequence: number): string {
+  return encodeToken(['replies', chatId, parentId, afterSequence]);
+}
+
+export function decodeRepliesToken(token: string, chatId: string, parentId: string): number {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 4 &&
+    parsed[0] === 'replies' &&
+    parsed[1] === chatId &&
+    parsed[2] === parentId &&
+    Number.isSafeInteger(parsed[3]) &&
+    (parsed[3] as number) > 0
+  ) {
+    return parsed[3] as number;
+  }
+  throw invalidField('page_token', 'is not a page token of this thread');
+}
+
 function encodeToken(parts: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }

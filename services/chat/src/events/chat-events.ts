@@ -64,6 +64,9 @@ export function messageToProto(message: Message): ProtoMessage {
     createTime: message.createTime,
     editTime: message.editTime,
     deleted: message.deleted,
+    replyTo: message.replyTo && { ...message.replyTo },
+    replyCount: message.replyCount,
+    lastReplyTime: message.lastReplyTime,
   };
 }
 

@@ -47,7 +47,14 @@ describe('ChatService over gRPC', () => {
   const createDirect = async (a: TestUser, b: TestUser) =>
     (await call(client, client.createChat, { type: DIRECT, memberIds: [b.id], title: '' }, a.md)).chat as Chat;
   const send = async (who: TestUser, chat: Chat, text = 'hi', clientMessageId: string = randomUUID()) =>
-    (await call(client, client.sendMessage, { chatId: chat.chatId, clientMessageId, text }, who.md)).message as Message;
+    (
+      await call(
+        client,
+        client.sendMessage,
+        { chatId: chat.chatId, clientMessageId, text, replyToMessageId: '' },
+        who.md,
+      )
+    ).message as Message;
   const getChat = async (who: TestUser, chat: Chat) =>
     (await call(client, client.getChat, { chatId: chat.chatId }, who.md)).chat as Chat;
   const history = async (who: TestUser, chat: Chat, pageSize = 0, pageToken = '') =>
@@ -320,7 +327,7 @@ describe('ChatService over gRPC', () => {
       const [a] = await users(1);
       const chat = await createGroup(a, await users(1));
       const sendRaw = (text: string, clientMessageId: string = randomUUID()) =>
-        call(client, client.sendMessage, { chatId: chat.chatId, clientMessageId, text }, a.md);
+        call(client, client.sendMessage, { chatId: chat.chatId, clientMessageId, text, replyToMessageId: '' }, a.md);
       expect(await violations(sendRaw(''))).toEqual(['text']);
       expect(await violations(sendRaw(' \n\t '))).toEqual(['text']);
       expect(await violations(sendRaw('x'.repeat(4097)))).toEqual(['text']);
@@ -328,6 +335,50 @@ describe('ChatService over gRPC', () => {
       expect(await violations(sendRaw('ok', ''))).toEqual(['client_message_id']);
       // 4096 code points, each of two UTF-16 units, fit.
       await expect(sendRaw('😀'.repeat(4096))).resolves.toBeDefined();
+    });
+  });
+
+  describe('replies and threads', () => {
+    const reply = (who: TestUser, chat: Chat, replyToMessageId: string, text = 're') =>
+      call(
+        client,
+        client.sendMessage,
+        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId },
+        who.md,
+      );
+    const thread = (who: TestUser, chat: Chat, messageId: string, pageSize = 0, pageToken = '') =>
+      call(client, client.listReplies, { chatId: chat.chatId, messageId, pageSize, pageToken }, who.md);
+
+    it('quotes the parent, counts its replies and lists them oldest first', async () => {
+      const [a, b] = await users(2);
+      const chat = await createGroup(a, [b]);
+      const parent = await send(a, chat, 'x'.repeat(150));
+      const r1 = (await reply(b, chat, parent.messageId, 'one')).message as Message;
+      const r2 = (await reply(a, chat, parent.messageId.toUpperCase(), 'two')).message as Message;
+      expect(r1.replyTo).toEqual({ messageId: parent.messageId, senderId: a.id, text: 'x'.repeat(100) });
+      const got = (await call(client, client.getMessage, { chatId: chat.chatId, messageId: parent.messageId }, b.md))
+        .message;
+      expect(got).toMatchObject({ replyCount: 2, lastReplyTime: r2.createTime });
+      const page = await thread(b, chat, parent.messageId, 1);
+      expect(page.messages.map((m) => m.text)).toEqual(['one']);
+      const rest = await thread(b, chat, parent.messageId, 1, page.nextPageToken);
+      expect([rest.messages.map((m) => m.text), rest.nextPageToken]).toEqual([['two'], '']);
+      expect((await thread(a, chat, r1.messageId)).messages).toEqual([]);
+    });
+
+    it('refuses a reply to a bad, unknown, foreign or deleted message, and hides threads from non-members', async () => {
+      const [a, b, c] = await users(3);
+      const chat = await createGroup(a, [b]);
+      const elsewhere = await createGroup(c, [a]);
+      const foreign = await send(c, elsewhere, 'not in this chat');
+      expect(await violations(reply(a, chat, 'nope'))).toEqual(['reply_to_message_id']);
+      expect(await refused(reply(a, chat, randomUUID()))).toEqual([status.NOT_FOUND, 'MESSAGE_NOT_FOUND']);
+      expect(await refused(reply(a, chat, foreign.messageId))).toEqual([status.NOT_FOUND, 'MESSAGE_NOT_FOUND']);
+      const gone = await send(a, chat, 'soon gone');
+      await call(client, client.deleteMessage, { chatId: chat.chatId, messageId: gone.messageId }, a.md);
+      expect((await refused(reply(b, chat, gone.messageId)))[0]).toBe(status.FAILED_PRECONDITION);
+      expect(await refused(thread(c, chat, gone.messageId))).toEqual([status.NOT_FOUND, 'CHAT_NOT_FOUND']);
+      expect(await violations(thread(a, chat, gone.messageId, 0, 'garbage'))).toEqual(['page_token']);
     });
   });
 

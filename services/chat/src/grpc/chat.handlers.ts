@@ -69,11 +69,19 @@ export function chatServiceHandlers(
           chatId: req.chatId,
           clientMessageId: req.clientMessageId,
           text: req.text,
+          replyToMessageId: req.replyToMessageId,
         }),
       ),
     }),
     listMessages: async (req, ctx) => {
       const page = await chats.listMessages(meta(ctx), req.chatId, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { messages: page.items.map(messageToProto), nextPageToken: page.nextPageToken };
+    },
+    listReplies: async (req, ctx) => {
+      const page = await chats.listReplies(meta(ctx), req.chatId, req.messageId, {
         pageSize: req.pageSize,
         pageToken: req.pageToken,
       });

@@ -118,7 +118,12 @@ describe('chat instances on Kafka', () => {
       )
     ).chat as Chat;
     const send = (via: Instance, text: string) =>
-      call(via.client, via.client.sendMessage, { chatId: chat.chatId, clientMessageId: randomUUID(), text }, alice.md);
+      call(
+        via.client,
+        via.client.sendMessage,
+        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId: '' },
+        alice.md,
+      );
 
     const onB = readUpdates(b.client, bob.md);
     readers.push(onB);

@@ -90,7 +90,12 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       await store.createChat(chat, created(chat));
       return chat;
     };
-    const draft = (chatId: string, senderId: string, text = 'hello', clientMessageId = randomUUID()): MessageDraft => ({
+    const draft = (
+      chatId: string,
+      senderId: string,
+      text = 'hello',
+      clientMessageId: string = randomUUID(),
+    ): MessageDraft => ({
       id: randomUUID(),
       chatId,
       senderId,
@@ -245,6 +250,49 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
           [other.id, 1],
         ].sort(),
       );
+    });
+
+    it("posts a reply with its quote and moves the parent's reply count and time in the same step", async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chat = await add(group(a, b));
+      const parent = await post(chat.id, a, 'the question');
+      const quote = { messageId: parent.id, senderId: a, text: 'the question' };
+      const first = await append({ ...draft(chat.id, b, 'one answer'), replyTo: quote });
+      const second = await append({ ...draft(chat.id, a, 'another'), replyTo: quote });
+      if (first.kind !== 'created' || second.kind !== 'created') throw new Error('not created');
+      expect(first.message).toMatchObject({ replyTo: quote, replyCount: 0, sequence: 2 });
+      await expect(store.getMessage(chat.id, first.message.id)).resolves.toEqual(first.message);
+      const after = await store.getMessage(chat.id, parent.id);
+      expect(after).toMatchObject({ replyCount: 2, lastReplyTime: second.message.createTime, version: 1 });
+      expect(after?.replyTo).toBeUndefined();
+      // A retry of a reply posts nothing and counts nothing.
+      await append({ ...draft(chat.id, b, 'one answer', first.message.clientMessageId), replyTo: quote });
+      expect((await store.getMessage(chat.id, parent.id))?.replyCount).toBe(2);
+      // Editing the parent keeps its replies' count; the replies keep their quote.
+      const edited: Message = { ...parent, text: 'edited', editTime: tick(), version: 2 };
+      await store.updateMessage(edited, []);
+      expect(await store.getMessage(chat.id, parent.id)).toMatchObject({ text: 'edited', replyCount: 2 });
+      expect((await store.listMessages(chat.id, undefined, 1))[0]?.replyTo).toEqual(quote);
+    });
+
+    it("pages a message's replies oldest first, one range at a time", async () => {
+      const a = randomUUID();
+      const chat = await add(group(a));
+      const parent = await post(chat.id, a, 'root');
+      const other = await post(chat.id, a, 'other root');
+      const quoteOf = (m: Message) => ({ messageId: m.id, senderId: a, text: m.text });
+      for (let i = 1; i <= 5; i++) {
+        await append({ ...draft(chat.id, a, `r${i}`), replyTo: quoteOf(parent) });
+        await append({ ...draft(chat.id, a, `o${i}`), replyTo: quoteOf(other) });
+      }
+      const texts = (ms: Message[]) => ms.map((m) => m.text);
+      const page1 = await store.listReplies(chat.id, parent.id, undefined, 2);
+      expect(texts(page1)).toEqual(['r1', 'r2']);
+      const page2 = await store.listReplies(chat.id, parent.id, page1[1]?.sequence, 2);
+      expect(texts(page2)).toEqual(['r3', 'r4']);
+      expect(texts(await store.listReplies(chat.id, parent.id, page2[1]?.sequence, 2))).toEqual(['r5']);
+      expect(await store.listReplies(chat.id, randomUUID(), undefined, 2)).toEqual([]);
+      expect(await store.listReplies(randomUUID(), parent.id, undefined, 2)).toEqual([]);
     });
 
     it('replaces a message only at the expected version', async () => {

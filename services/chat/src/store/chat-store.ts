@@ -34,6 +34,7 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     getMessage: (chatId, messageId) => store.getMessage(chatId, messageId),
     messagesAt: (refs) => store.messagesAt(refs),
     listMessages: (chatId, beforeSequence, limit) => store.listMessages(chatId, beforeSequence, limit),
+    listReplies: (chatId, parentId, afterSequence, limit) => store.listReplies(chatId, parentId, afterSequence, limit),
     readPositions: (userId, chatIds) => store.readPositions(userId, chatIds),
     markRead: (chatId, userId, upTo) => store.markRead(chatId, userId, upTo),
     countUnread: (chatId, userId, afterSequence, cap) => store.countUnread(chatId, userId, afterSequence, cap),

@@ -204,6 +204,30 @@ export interface Message {
     | undefined;
   /** True for a tombstone: the message was deleted and its text removed. */
   deleted: boolean;
+  /**
+   * For a reply, the message it answers as it was when the reply was sent;
+   * unset otherwise.
+   */
+  replyTo:
+    | MessageQuote
+    | undefined;
+  /** How many replies answer this message (ListReplies). A JSON number. */
+  replyCount: number;
+  /** When the newest reply was sent; unset when there is none. */
+  lastReplyTime: Date | undefined;
+}
+
+/**
+ * The message a reply answers, as a snapshot taken when the reply was sent:
+ * later edits or deletion of that message do not change it.
+ */
+export interface MessageQuote {
+  /** The id (UUID) of the message replied to. */
+  messageId: string;
+  /** The user id (UUID) of its sender. */
+  senderId: string;
+  /** The first 100 characters (Unicode code points) of its text. */
+  text: string;
 }
 
 /** One entry of ListChats: a chat with the caller's view of it. */
@@ -405,6 +429,11 @@ export interface SendMessageRequest {
   clientMessageId: string;
   /** The text: 1–4096 characters (Unicode code points), not only whitespace. */
   text: string;
+  /**
+   * The id (UUID) of a message of the same chat this message replies to;
+   * empty for a message that replies to none.
+   */
+  replyToMessageId: string;
 }
 
 /** Response of SendMessage. */
@@ -639,6 +668,36 @@ export interface Heartbeat {
 
 /** Tells the client that updates were missed and it must reload its state. */
 export interface ResyncRequired {
+}
+
+/** Request of ListReplies. */
+export interface ListRepliesRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message whose replies to list. */
+  messageId: string;
+  /**
+   * The maximum number of replies to return: default 50 when 0 or unset, at
+   * most 100 (larger values are treated as 100). Fails with INVALID_ARGUMENT
+   * when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page (newer replies);
+   * empty for the oldest page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListReplies. */
+export interface ListRepliesResponse {
+  /** The replies, oldest (lowest sequence) first. */
+  messages: Message[];
+  /**
+   * Opaque token for the next, newer page; empty when the newest reply has
+   * been returned.
+   */
+  nextPageToken: string;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -986,6 +1045,9 @@ function createBaseMessage(): Message {
     createTime: undefined,
     editTime: undefined,
     deleted: false,
+    replyTo: undefined,
+    replyCount: 0,
+    lastReplyTime: undefined,
   };
 }
 
@@ -1017,6 +1079,15 @@ export const Message: MessageFns<Message> = {
     }
     if (message.deleted !== false) {
       writer.uint32(72).bool(message.deleted);
+    }
+    if (message.replyTo !== undefined) {
+      MessageQuote.encode(message.replyTo, writer.uint32(82).fork()).join();
+    }
+    if (message.replyCount !== 0) {
+      writer.uint32(88).int32(message.replyCount);
+    }
+    if (message.lastReplyTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastReplyTime), writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1106,6 +1177,30 @@ export const Message: MessageFns<Message> = {
             message.deleted = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.replyTo = MessageQuote.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.replyCount = reader.int32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.lastReplyTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1153,6 +1248,21 @@ export const Message: MessageFns<Message> = {
         ? fromJsonTimestamp(object.edit_time)
         : undefined,
       deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
+      replyTo: isSet(object.replyTo)
+        ? MessageQuote.fromJSON(object.replyTo)
+        : isSet(object.reply_to)
+        ? MessageQuote.fromJSON(object.reply_to)
+        : undefined,
+      replyCount: isSet(object.replyCount)
+        ? globalThis.Number(object.replyCount)
+        : isSet(object.reply_count)
+        ? globalThis.Number(object.reply_count)
+        : 0,
+      lastReplyTime: isSet(object.lastReplyTime)
+        ? fromJsonTimestamp(object.lastReplyTime)
+        : isSet(object.last_reply_time)
+        ? fromJsonTimestamp(object.last_reply_time)
+        : undefined,
     };
   },
 
@@ -1185,6 +1295,15 @@ export const Message: MessageFns<Message> = {
     if (message.deleted !== false) {
       obj.deleted = message.deleted;
     }
+    if (message.replyTo !== undefined) {
+      obj.replyTo = MessageQuote.toJSON(message.replyTo);
+    }
+    if (message.replyCount !== 0) {
+      obj.replyCount = Math.round(message.replyCount);
+    }
+    if (message.lastReplyTime !== undefined) {
+      obj.lastReplyTime = message.lastReplyTime.toISOString();
+    }
     return obj;
   },
 
@@ -1202,6 +1321,120 @@ export const Message: MessageFns<Message> = {
     message.createTime = object.createTime ?? undefined;
     message.editTime = object.editTime ?? undefined;
     message.deleted = object.deleted ?? false;
+    message.replyTo = (object.replyTo !== undefined && object.replyTo !== null)
+      ? MessageQuote.fromPartial(object.replyTo)
+      : undefined;
+    message.replyCount = object.replyCount ?? 0;
+    message.lastReplyTime = object.lastReplyTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseMessageQuote(): MessageQuote {
+  return { messageId: "", senderId: "", text: "" };
+}
+
+export const MessageQuote: MessageFns<MessageQuote> = {
+  encode(message: MessageQuote, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.senderId !== "") {
+      writer.uint32(18).string(message.senderId);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageQuote {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageQuote();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.senderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageQuote {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      senderId: isSet(object.senderId)
+        ? globalThis.String(object.senderId)
+        : isSet(object.sender_id)
+        ? globalThis.String(object.sender_id)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+    };
+  },
+
+  toJSON(message: MessageQuote): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.senderId !== "") {
+      obj.senderId = message.senderId;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MessageQuote>): MessageQuote {
+    return MessageQuote.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MessageQuote>): MessageQuote {
+    const message = createBaseMessageQuote();
+    message.messageId = object.messageId ?? "";
+    message.senderId = object.senderId ?? "";
+    message.text = object.text ?? "";
     return message;
   },
 };
@@ -2779,7 +3012,7 @@ export const RemoveChatMemberResponse: MessageFns<RemoveChatMemberResponse> = {
 };
 
 function createBaseSendMessageRequest(): SendMessageRequest {
-  return { chatId: "", clientMessageId: "", text: "" };
+  return { chatId: "", clientMessageId: "", text: "", replyToMessageId: "" };
 }
 
 export const SendMessageRequest: MessageFns<SendMessageRequest> = {
@@ -2792,6 +3025,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     }
     if (message.text !== "") {
       writer.uint32(26).string(message.text);
+    }
+    if (message.replyToMessageId !== "") {
+      writer.uint32(34).string(message.replyToMessageId);
     }
     return writer;
   },
@@ -2833,6 +3069,14 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
             message.text = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.replyToMessageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2858,6 +3102,11 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
         ? globalThis.String(object.client_message_id)
         : "",
       text: isSet(object.text) ? globalThis.String(object.text) : "",
+      replyToMessageId: isSet(object.replyToMessageId)
+        ? globalThis.String(object.replyToMessageId)
+        : isSet(object.reply_to_message_id)
+        ? globalThis.String(object.reply_to_message_id)
+        : "",
     };
   },
 
@@ -2872,6 +3121,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     if (message.text !== "") {
       obj.text = message.text;
     }
+    if (message.replyToMessageId !== "") {
+      obj.replyToMessageId = message.replyToMessageId;
+    }
     return obj;
   },
 
@@ -2883,6 +3135,7 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     message.chatId = object.chatId ?? "";
     message.clientMessageId = object.clientMessageId ?? "";
     message.text = object.text ?? "";
+    message.replyToMessageId = object.replyToMessageId ?? "";
     return message;
   },
 };
@@ -4760,6 +5013,228 @@ export const ResyncRequired: MessageFns<ResyncRequired> = {
   },
 };
 
+function createBaseListRepliesRequest(): ListRepliesRequest {
+  return { chatId: "", messageId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListRepliesRequest: MessageFns<ListRepliesRequest> = {
+  encode(message: ListRepliesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRepliesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRepliesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRepliesRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListRepliesRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRepliesRequest>): ListRepliesRequest {
+    return ListRepliesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRepliesRequest>): ListRepliesRequest {
+    const message = createBaseListRepliesRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListRepliesResponse(): ListRepliesResponse {
+  return { messages: [], nextPageToken: "" };
+}
+
+export const ListRepliesResponse: MessageFns<ListRepliesResponse> = {
+  encode(message: ListRepliesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRepliesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRepliesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRepliesResponse {
+    return {
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListRepliesResponse): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRepliesResponse>): ListRepliesResponse {
+    return ListRepliesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRepliesResponse>): ListRepliesResponse {
+    const message = createBaseListRepliesResponse();
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -4926,7 +5401,12 @@ export const ChatServiceService = {
    * chat returns the message stored by the first call (its text is not
    * compared) and posts nothing new. Fails with NOT_FOUND when the chat does
    * not exist or the caller is not a member, and INVALID_ARGUMENT when the
-   * text or client message id breaks its rules.
+   * text or client message id breaks its rules. With `reply_to_message_id`
+   * the message is a reply: it carries a quote of that message taken now,
+   * and that message's `reply_count` and `last_reply_time` move in the same
+   * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
+   * when no such message is in this chat, and FAILED_PRECONDITION when it
+   * is deleted.
    */
   sendMessage: {
     path: "/messenger.chat.v1.ChatService/SendMessage" as const,
@@ -5040,6 +5520,22 @@ export const ChatServiceService = {
       Buffer.from(StreamUpdatesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamUpdatesResponse => StreamUpdatesResponse.decode(value),
   },
+  /**
+   * Lists the replies to one message (its thread), oldest first. A page
+   * costs the same however long the thread is. Fails with NOT_FOUND when the
+   * chat or message does not exist or the caller is not a member, and
+   * INVALID_ARGUMENT when the page token is not one this method returned for
+   * this message.
+   */
+  listReplies: {
+    path: "/messenger.chat.v1.ChatService/ListReplies" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRepliesRequest): Buffer => Buffer.from(ListRepliesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRepliesRequest => ListRepliesRequest.decode(value),
+    responseSerialize: (value: ListRepliesResponse): Buffer => Buffer.from(ListRepliesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRepliesResponse => ListRepliesResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -5124,7 +5620,12 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * chat returns the message stored by the first call (its text is not
    * compared) and posts nothing new. Fails with NOT_FOUND when the chat does
    * not exist or the caller is not a member, and INVALID_ARGUMENT when the
-   * text or client message id breaks its rules.
+   * text or client message id breaks its rules. With `reply_to_message_id`
+   * the message is a reply: it carries a quote of that message taken now,
+   * and that message's `reply_count` and `last_reply_time` move in the same
+   * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
+   * when no such message is in this chat, and FAILED_PRECONDITION when it
+   * is deleted.
    */
   sendMessage: handleUnaryCall<SendMessageRequest, SendMessageResponse>;
   /**
@@ -5179,6 +5680,14 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * is malformed.
    */
   streamUpdates: handleServerStreamingCall<StreamUpdatesRequest, StreamUpdatesResponse>;
+  /**
+   * Lists the replies to one message (its thread), oldest first. A page
+   * costs the same however long the thread is. Fails with NOT_FOUND when the
+   * chat or message does not exist or the caller is not a member, and
+   * INVALID_ARGUMENT when the page token is not one this method returned for
+   * this message.
+   */
+  listReplies: handleUnaryCall<ListRepliesRequest, ListRepliesResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -5375,7 +5884,12 @@ export interface ChatServiceClient extends Client {
    * chat returns the message stored by the first call (its text is not
    * compared) and posts nothing new. Fails with NOT_FOUND when the chat does
    * not exist or the caller is not a member, and INVALID_ARGUMENT when the
-   * text or client message id breaks its rules.
+   * text or client message id breaks its rules. With `reply_to_message_id`
+   * the message is a reply: it carries a quote of that message taken now,
+   * and that message's `reply_count` and `last_reply_time` move in the same
+   * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
+   * when no such message is in this chat, and FAILED_PRECONDITION when it
+   * is deleted.
    */
   sendMessage(
     request: SendMessageRequest,
@@ -5522,6 +6036,28 @@ export interface ChatServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamUpdatesResponse>;
+  /**
+   * Lists the replies to one message (its thread), oldest first. A page
+   * costs the same however long the thread is. Fails with NOT_FOUND when the
+   * chat or message does not exist or the caller is not a member, and
+   * INVALID_ARGUMENT when the page token is not one this method returned for
+   * this message.
+   */
+  listReplies(
+    request: ListRepliesRequest,
+    callback: (error: ServiceError | null, response: ListRepliesResponse) => void,
+  ): ClientUnaryCall;
+  listReplies(
+    request: ListRepliesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRepliesResponse) => void,
+  ): ClientUnaryCall;
+  listReplies(
+    request: ListRepliesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRepliesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ChatServiceClient = makeGenericClientConstructor(

@@ -18,6 +18,8 @@ interface ChatRecord {
   /** `<sender>|<client message id>` → sequence. */
   readonly byClientId: Map<string, number>;
   readonly byMessageId: Map<string, number>;
+  /** Parent message id → its replies' sequences, ascending. */
+  readonly replies: Map<string, number[]>;
 }
 
 /**
@@ -43,7 +45,13 @@ export class MemoryChatStore implements ChatStore {
     if (chat.directKey !== '' && this.#direct.has(chat.directKey)) {
       throw new StoreError('duplicate', 'the pair has a direct chat');
     }
-    this.#chats.set(chat.id, { chat: clone(chat), messages: [], byClientId: new Map(), byMessageId: new Map() });
+    this.#chats.set(chat.id, {
+      chat: clone(chat),
+      messages: [],
+      byClientId: new Map(),
+      byMessageId: new Map(),
+      replies: new Map(),
+    });
     if (chat.directKey !== '') this.#direct.set(chat.directKey, chat.id);
     this.#index(undefined, chat);
     this.outbox.append(entries);
@@ -149,8 +157,21 @@ export class MemoryChatStore implements ChatStore {
     const clientKey = `${draft.senderId}|${draft.clientMessageId}`;
     const existing = record.byClientId.get(clientKey);
     if (existing !== undefined) return { kind: 'existing', message: clone(messageAt(record, existing)) };
+    const parentSequence = draft.replyTo && record.byMessageId.get(draft.replyTo.messageId);
+    if (draft.replyTo && parentSequence === undefined) throw new Error('a reply to a message not in its chat');
     const message = postedMessage(draft, record.chat.lastSequence + 1);
     const entry = entryOf(message, memberIdsOf(record.chat));
+    if (draft.replyTo && parentSequence !== undefined) {
+      const parent = messageAt(record, parentSequence);
+      record.messages[parentSequence - 1] = {
+        ...parent,
+        replyCount: parent.replyCount + 1,
+        lastReplyTime: latest(parent.lastReplyTime, draft.createTime),
+      };
+      const thread = record.replies.get(draft.replyTo.messageId) ?? [];
+      thread.push(message.sequence);
+      record.replies.set(draft.replyTo.messageId, thread);
+    }
     record.messages.push(clone(message));
     record.byClientId.set(clientKey, message.sequence);
     record.byMessageId.set(message.id, message.sequence);
@@ -183,13 +204,32 @@ export class MemoryChatStore implements ChatStore {
       .map(clone);
   }
 
+  async listReplies(
+    chatId: string,
+    parentId: string,
+    afterSequence: number | undefined,
+    limit: number,
+  ): Promise<Message[]> {
+    const record = this.#chats.get(chatId);
+    if (!record) return [];
+    return (record.replies.get(parentId) ?? [])
+      .filter((sequence) => afterSequence === undefined || sequence > afterSequence)
+      .slice(0, limit)
+      .map((sequence) => clone(messageAt(record, sequence)));
+  }
+
   async updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
     const record = this.#chats.get(message.chatId);
     const current = record?.messages[message.sequence - 1];
     if (!record || current?.id !== message.id || current.version !== message.version - 1) {
       throw new StoreError('conflict', 'the message changed or is gone');
     }
-    record.messages[message.sequence - 1] = clone(message);
+    // Replies may have come since the caller read it: their count and time stay.
+    record.messages[message.sequence - 1] = {
+      ...clone(message),
+      replyCount: current.replyCount,
+      lastReplyTime: current.lastReplyTime,
+    };
     this.outbox.append(entries);
   }
 
@@ -235,6 +275,10 @@ function messageAt(record: ChatRecord, sequence: number): Message {
   const m = record.messages[sequence - 1];
   if (!m) throw new Error(`chat ${record.chat.id} has no message ${sequence}`);
   return m;
+}
+
+function latest(a: Date | undefined, b: Date): Date {
+  return a !== undefined && a.getTime() > b.getTime() ? a : b;
 }
 
 function cursorOf(chat: Chat): ActivityCursor {

@@ -54,6 +54,11 @@ export interface MessageDoc {
   editTime?: Date;
   deleted: boolean;
   version: number;
+  /** For a reply, the quote of its parent; absent otherwise. */
+  replyTo?: { messageId: string; senderId: string; text: string };
+  /** Absent on messages written before replies existed: read as 0. */
+  replyCount?: number;
+  lastReplyTime?: Date;
 }
 
 interface InvitationDoc {
@@ -87,7 +92,9 @@ interface ReadDoc {
  * - `messages`: `chat_sequence` (chatId, sequence, unique) is history and
  *   the newest message; `client_message` (chatId, senderId, clientMessageId,
  *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
- *   senderId, deleted) counts unread messages from the index alone.
+ *   senderId, deleted) counts unread messages from the index alone;
+ *   `replies` (chatId, replyTo.messageId, sequence), partial on replies, is
+ *   a message's thread in order.
  * - `reads`: one read position per (chat, member), by `_id`.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
@@ -123,6 +130,10 @@ export class MongoChatStore implements ChatStore {
       { name: 'client_message', unique: true },
     );
     await this.#messages.createIndex({ chatId: 1, sequence: 1, senderId: 1, deleted: 1 }, { name: 'unread' });
+    await this.#messages.createIndex(
+      { chatId: 1, 'replyTo.messageId': 1, sequence: 1 },
+      { name: 'replies', partialFilterExpression: { 'replyTo.messageId': { $exists: true } } },
+    );
     await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
     await this.outbox.ensureIndexes();
   }
@@ -289,6 +300,14 @@ export class MongoChatStore implements ChatStore {
         const message = postedMessage(draft, chat.lastSequence);
         // A repeated client message id fails here (client_message index) and aborts it all.
         await this.#messages.insertOne(toMessageDoc(message), { session });
+        if (draft.replyTo) {
+          const counted = await this.#messages.updateOne(
+            { _id: draft.replyTo.messageId, chatId: draft.chatId },
+            { $inc: { replyCount: 1 }, $max: { lastReplyTime: draft.createTime } },
+            { session },
+          );
+          if (counted.matchedCount === 0) throw new Error('a reply to a message not in its chat');
+        }
         // One entry: the chat's `eventSequence` was raised by one above.
         await append([entryOf(message, chat.memberIds)], chat.eventSequence);
         return message;
@@ -323,6 +342,20 @@ export class MongoChatStore implements ChatStore {
   async listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]> {
     const { filter, sort } = historyQuery(chatId, beforeSequence);
     const docs = await this.#messages.find(filter).sort(sort).limit(limit).toArray();
+    return docs.map(fromMessageDoc);
+  }
+
+  async listReplies(
+    chatId: string,
+    parentId: string,
+    afterSequence: number | undefined,
+    limit: number,
+  ): Promise<Message[]> {
+    const docs = await this.#messages
+      .find({ chatId, 'replyTo.messageId': parentId, sequence: { $gt: afterSequence ?? 0 } })
+      .sort({ sequence: 1 })
+      .limit(limit)
+      .toArray();
     return docs.map(fromMessageDoc);
   }
 
@@ -531,6 +564,9 @@ function toMessageDoc(m: Message): MessageDoc {
     ...(m.editTime ? { editTime: m.editTime } : {}),
     deleted: m.deleted,
     version: m.version,
+    ...(m.replyTo ? { replyTo: { ...m.replyTo } } : {}),
+    replyCount: m.replyCount,
+    ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
   };
 }
 
@@ -546,6 +582,9 @@ function fromMessageDoc(doc: MessageDoc): Message {
     editTime: doc.editTime,
     deleted: doc.deleted,
     version: doc.version,
+    replyTo: doc.replyTo && { ...doc.replyTo },
+    replyCount: doc.replyCount ?? 0,
+    lastReplyTime: doc.lastReplyTime,
   };
 }
 

@@ -127,6 +127,9 @@ describe('SqliteChatStore statements', () => {
         expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
         expect(plan(CHAT_SQL.countUnread)).toContainEqual(expect.stringMatching(/\(chat_id=\? AND sequence>\?\)$/));
         expect(plan(CHAT_SQL.getMessage)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+        expect(plan(CHAT_SQL.replies)).toEqual([
+          expect.stringMatching(/messages_replies \(chat_id=\? AND reply_to_id=\? AND sequence>\?\)$/),
+        ]);
         // A user's invitations: their list in order, their key range for the count.
         expect(plan(CHAT_SQL.listInvitations)).toEqual([expect.stringMatching(/invitations_list \(invitee_id=\?/)]);
         expect(plan(CHAT_SQL.countInvitations)).toEqual([

@@ -30,6 +30,10 @@ import type { ChatStore } from '../chat-store.ts';
  *   client_message_id, unique) makes posting idempotent; `messages_id`
  *   finds a message by id. A rowid table: texts of a few KB would spread a
  *   clustered (without rowid) table's index pages thin.
+ *   `messages_replies` (chat_id, reply_to_id, sequence), partial on replies,
+ *   is a message's thread in order (one range); a reply's quote is kept in
+ *   its own row (`reply_to_*`), and the parent's `reply_count` and
+ *   `last_reply_time` move in the reply's transaction.
  * - `reads` (user_id, chat_id), primary key of a table without rowid: a
  *   user's read positions in a page of chats, one lookup each.
  * - `invitations` (invitee_id, chat_id), primary key of a table without
@@ -58,6 +62,12 @@ const chatSchema: SqliteSchema = {
       'inviter_id TEXT NOT NULL, title TEXT NOT NULL, create_time INTEGER NOT NULL, expire_time INTEGER NOT NULL, ' +
       'PRIMARY KEY (invitee_id, chat_id)) STRICT, WITHOUT ROWID;' +
       'CREATE INDEX invitations_list ON invitations (invitee_id, create_time, chat_id);',
+    'ALTER TABLE messages ADD COLUMN reply_to_id TEXT;' +
+      'ALTER TABLE messages ADD COLUMN reply_to_sender_id TEXT;' +
+      'ALTER TABLE messages ADD COLUMN reply_to_text TEXT;' +
+      'ALTER TABLE messages ADD COLUMN reply_count INTEGER NOT NULL DEFAULT 0;' +
+      'ALTER TABLE messages ADD COLUMN last_reply_time INTEGER;' +
+      'CREATE INDEX messages_replies ON messages (chat_id, reply_to_id, sequence) WHERE reply_to_id IS NOT NULL;',
   ],
 };
 
@@ -104,13 +114,19 @@ interface MessageRow {
   edit_time: number | null;
   deleted: number;
   version: number;
+  reply_to_id: string | null;
+  reply_to_sender_id: string | null;
+  reply_to_text: string | null;
+  reply_count: number;
+  last_reply_time: number | null;
 }
 
 const CHAT_COLUMNS =
   'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version';
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
-  'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version';
+  'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -145,7 +161,14 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // A reply's time never moves the parent's back, whatever the clock did.
+  countReply:
+    'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
+    'WHERE id = ? AND chat_id = ?',
+  replies:
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND reply_to_id = ? AND sequence > ? ` +
+    'ORDER BY sequence LIMIT ?',
   // Activity never moves back, whatever the clock did.
   advanceChat: 'UPDATE chats SET last_sequence = ?, last_activity_time = max(last_activity_time, ?) WHERE id = ?',
   getMessage: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ? AND chat_id = ?`,
@@ -195,6 +218,8 @@ export class SqliteChatStore implements ChatStore {
   readonly #getMessage;
   readonly #messagesAt;
   readonly #history;
+  readonly #countReply;
+  readonly #replies;
   readonly #updateMessage;
   readonly #readPositions;
   readonly #markRead;
@@ -222,6 +247,8 @@ export class SqliteChatStore implements ChatStore {
     this.#getMessage = db.prepare(CHAT_SQL.getMessage);
     this.#messagesAt = db.prepare(CHAT_SQL.messagesAt);
     this.#history = db.prepare(CHAT_SQL.history);
+    this.#countReply = db.prepare(CHAT_SQL.countReply);
+    this.#replies = db.prepare(CHAT_SQL.replies);
     this.#updateMessage = db.prepare(CHAT_SQL.updateMessage);
     this.#readPositions = db.prepare(CHAT_SQL.readPositions);
     this.#markRead = db.prepare(CHAT_SQL.markRead);
@@ -383,6 +410,10 @@ export class SqliteChatStore implements ChatStore {
       const message = postedMessage(draft, row.last_sequence + 1);
       const entry = entryOf(message, memberIds);
       this.#insertMessage.run(...messageValues(message));
+      if (draft.replyTo) {
+        const counted = this.#countReply.run(draft.createTime.getTime(), draft.replyTo.messageId, draft.chatId);
+        if (counted.changes === 0) throw new Error('a reply to a message not in its chat');
+      }
       this.#advanceChat.run(message.sequence, draft.createTime.getTime(), draft.chatId);
       this.outbox.append([entry]);
       return { kind: 'created', message };
@@ -402,6 +433,16 @@ export class SqliteChatStore implements ChatStore {
 
   async listMessages(chatId: string, beforeSequence: number | undefined, limit: number): Promise<Message[]> {
     const rows = this.#history.all(chatId, beforeSequence ?? ABOVE_ALL, limit);
+    return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
+  async listReplies(
+    chatId: string,
+    parentId: string,
+    afterSequence: number | undefined,
+    limit: number,
+  ): Promise<Message[]> {
+    const rows = this.#replies.all(chatId, parentId, afterSequence ?? 0, limit);
     return (rows as unknown as MessageRow[]).map(fromMessageRow);
   }
 
@@ -494,9 +535,7 @@ function fromInvitationRow(row: InvitationRow): Invitation {
 }
 
 /** The values of `MESSAGE_COLUMNS`, in order. */
-function messageValues(
-  m: Message,
-): [string, number, string, string, string, string, number, number | null, number, number] {
+function messageValues(m: Message): (string | number | null)[] {
   return [
     m.chatId,
     m.sequence,
@@ -508,6 +547,11 @@ function messageValues(
     m.editTime?.getTime() ?? null,
     m.deleted ? 1 : 0,
     m.version,
+    m.replyTo?.messageId ?? null,
+    m.replyTo?.senderId ?? null,
+    m.replyTo?.text ?? null,
+    m.replyCount,
+    m.lastReplyTime?.getTime() ?? null,
   ];
 }
 
@@ -523,5 +567,11 @@ function fromMessageRow(row: MessageRow): Message {
     editTime: row.edit_time === null ? undefined : new Date(row.edit_time),
     deleted: row.deleted === 1,
     version: row.version,
+    replyTo:
+      row.reply_to_id === null
+        ? undefined
+        : { messageId: row.reply_to_id, senderId: row.reply_to_sender_id ?? '', text: row.reply_to_text ?? '' },
+    replyCount: row.reply_count,
+    lastReplyTime: row.last_reply_time === null ? undefined : new Date(row.last_reply_time),
   };
 }
