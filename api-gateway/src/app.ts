@@ -16,6 +16,7 @@ import { rpcRoutesPlugin } from './routes/rpc-routes.ts';
 import { StreamRegistry } from './routes/stream-registry.ts';
 import { type StreamingOptions, streamTimingsOf } from './routes/streaming.ts';
 import type { DeadlineOptions } from './routes/unary.ts';
+import { websocketRoutes } from './routes/websocket.ts';
 import { compileRouteTable, type Route } from './routing/route-table.ts';
 import { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
 import { createHttp2Upstream } from './upstream/http2-upstream.ts';
@@ -127,6 +128,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       deadlines: opts.deadlines,
       log: opts.logger,
     });
+    await app.register(websocketRoutes, { routes, registry, upstream, streams, log: opts.logger });
     await app.register(operationsPlugin, {
       services: routedServices(routes),
       upstream,
