@@ -16,7 +16,7 @@ import { rpcRoutesPlugin } from './routes/rpc-routes.ts';
 import { StreamRegistry } from './routes/stream-registry.ts';
 import { type StreamingOptions, streamTimingsOf } from './routes/streaming.ts';
 import type { DeadlineOptions } from './routes/unary.ts';
-import { websocketRoutes } from './routes/websocket.ts';
+import { WS_PATH, websocketRoutes } from './routes/websocket.ts';
 import { compileRouteTable, type Route } from './routing/route-table.ts';
 import { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
 import { createHttp2Upstream } from './upstream/http2-upstream.ts';
@@ -71,7 +71,7 @@ export interface GatewayOptions {
 }
 
 /** Paths the gateway serves itself; no RPC may claim them. */
-export const RESERVED_PATHS = ['/healthz', '/readyz', '/openapi.json', '/docs'];
+export const RESERVED_PATHS = ['/healthz', '/readyz', '/openapi.json', '/docs', WS_PATH];
 
 /**
  * Builds the gateway: the route table compiled from the catalog's

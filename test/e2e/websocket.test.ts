@@ -37,9 +37,10 @@ describe('GET /v1/ws', () => {
     );
     gw = new Gateway(system.gatewayUrl);
   }, 60_000);
+  let stopped = false;
   afterAll(async () => {
     for (const ws of sockets) ws.terminate();
-    await system?.stop();
+    if (!stopped) await system?.stop();
   }, 30_000);
 
   const url = (query = '') => `${system.gatewayUrl.replace(/^http/, 'ws')}/v1/ws${query}`;
@@ -194,5 +195,18 @@ describe('GET /v1/ws', () => {
     await other.next('an answer on the other socket', (f) => f.ref === 'still-open');
     expect(other.frames.length).toBeGreaterThan(seen);
     expect(other.closed).toBeUndefined();
+  }, 30_000);
+
+  // Last: it stops the system.
+  it('closes with 1001 and a reconnect delay when the gateway shuts down', async () => {
+    const hal = await gw.register('hal');
+    const socket = await connect(hal.accessToken);
+    stopped = true;
+    await system.stop();
+    await waitFor('the close', () => socket.closed !== undefined);
+    expect(socket.closed?.code).toBe(1001);
+    const delay = Number(/retry=(\d+)$/.exec(socket.closed?.reason ?? '')?.[1]);
+    expect(delay).toBeGreaterThanOrEqual(1000);
+    expect(delay).toBeLessThanOrEqual(10_000);
   }, 30_000);
 });
