@@ -180,6 +180,15 @@ describe('GET /v1/ws', () => {
     expect(socket.closed?.code).toBe(1009);
   }, 30_000);
 
+  it('closes with 1008 on a burst of frames over the per-connection rate', async () => {
+    const ida = await gw.register('ida');
+    const socket = await connect(ida.accessToken);
+    // However the burst falls across the one-second windows, one holds more than 20.
+    for (let i = 0; i < 100; i++) socket.ws.send(JSON.stringify({ type: 'ack', updateId: String(i) }));
+    await waitFor('the close', () => socket.closed !== undefined);
+    expect(socket.closed).toEqual({ code: 1008, reason: 'too many frames' });
+  }, 30_000);
+
   it('closes with 4401 when the session logs out; another session’s socket stays open', async () => {
     const gus = await gw.register('gus');
     const otherSession = await gw.login(gus);
