@@ -23,6 +23,9 @@ const REDACTED_PATHS = [
   'headers.authorization',
   'req.headers.authorization',
   'req.headers.cookie',
+  // A WebSocket client sends its bearer token as a subprotocol.
+  'headers["sec-websocket-protocol"]',
+  'req.headers["sec-websocket-protocol"]',
 ];
 
 export interface LoggerOptions {

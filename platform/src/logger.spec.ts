@@ -1,0 +1,20 @@
+// Credentials never reach a log line, wherever a request's headers are logged.
+import { createLogger } from './logger.ts';
+
+function logged(obj: Record<string, unknown>): string {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info', service: 'test', destination: { write: (l: string) => lines.push(l) } });
+  log.info(obj, 'request');
+  return lines.join('');
+}
+
+describe('log redaction', () => {
+  it('hides a bearer token sent as a WebSocket subprotocol, at the top level and under req', () => {
+    const header = { 'sec-websocket-protocol': 'messenger.v1, bearer.secret-token' };
+    for (const line of [logged({ headers: header }), logged({ req: { headers: header } })]) {
+      expect(line).not.toContain('secret-token');
+      expect(JSON.parse(line)).toMatchObject({ msg: 'request' });
+      expect(line).toContain('[redacted]');
+    }
+  });
+});
