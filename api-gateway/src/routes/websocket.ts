@@ -25,8 +25,6 @@ export const WS_MAX_FRAME_BYTES = 16 * 1024;
 export const WS_FRAMES_PER_SECOND = 20;
 /** Outbound bytes a client may leave unread before it is cut off with 4013. */
 export const WS_MAX_BUFFERED_BYTES = 1024 * 1024;
-/** How often the server pings; a peer that has not ponged since the last ping is closed. */
-const PING_INTERVAL_MS = 30_000;
 
 /** Close codes (RFC 6455 where one fits; 4xxx are the application's own). */
 export const CLOSE = {
@@ -123,13 +121,19 @@ function serveSocket(
     if (finished) return;
     finished = true;
     clearTimeout(expiry);
-    clearInterval(pinger);
     streams.remove(open);
     call?.cancel();
     socket.close(code, reason);
   };
   const open: OpenStream = {
     sessionId: req.caller?.sessionId,
+    // The registry's heartbeat (one timer per process) pings; a peer that has
+    // not ponged since the previous ping is gone.
+    heartbeat() {
+      if (!alive) return close(CLOSE.goingAway, 'no pong');
+      alive = false;
+      socket.ping();
+    },
     end(reason) {
       const [code, text] = END_CLOSE[reason];
       // The reconnect hint rides in the reason, drawn per socket as SSE's `retry:`.
@@ -137,11 +141,6 @@ function serveSocket(
     },
   };
 
-  const pinger = setInterval(() => {
-    if (!alive) return close(CLOSE.goingAway, 'no pong');
-    alive = false;
-    socket.ping();
-  }, PING_INTERVAL_MS);
   socket.on('pong', () => {
     alive = true;
   });
@@ -150,7 +149,6 @@ function serveSocket(
 
   if (!streams.add(open)) {
     finished = true;
-    clearInterval(pinger);
     socket.close(...END_CLOSE.shutdown);
     return;
   }
