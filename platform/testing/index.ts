@@ -2,4 +2,5 @@
 export * from './grpc-call.ts';
 export * from './mongo.ts';
 export * from './node-process.ts';
+export * from './sqlite-plans.ts';
 export * from './test-auth.ts';

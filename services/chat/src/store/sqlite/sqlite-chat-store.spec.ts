@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { openQueryPlans } from '@messenger/platform/testing';
 import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
@@ -103,19 +103,10 @@ describe('SqliteChatStore statements', () => {
     const file = join(dir, 'chat.db');
     try {
       SqliteChatStore.open(file).close();
-      const db = new DatabaseSync(file, { readOnly: true });
+      const plans = openQueryPlans(file);
+      const { plan } = plans;
       try {
-        const plan = (sql: string) =>
-          db
-            .prepare(`EXPLAIN QUERY PLAN ${sql}`)
-            .all()
-            .map((row) => String(row.detail));
-        const scans = Object.entries(CHAT_SQL).flatMap(([name, sql]) =>
-          plan(sql)
-            .filter((line) => /^SCAN (?!\(subquery)(?!.* VIRTUAL TABLE)/.test(line))
-            .map((line) => `${name}: ${line}`),
-        );
-        expect(scans).toEqual([]);
+        expect(plans.tableScans(CHAT_SQL)).toEqual([]);
         // A user's chats: one range of chat_members, each chat by its key.
         expect(plan(CHAT_SQL.listChats)).toEqual(
           expect.arrayContaining([
@@ -143,7 +134,7 @@ describe('SqliteChatStore statements', () => {
           expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),
         ]);
       } finally {
-        db.close();
+        plans.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

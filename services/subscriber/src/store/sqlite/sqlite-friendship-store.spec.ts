@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { outboxSchema, SqliteDatabase } from '@messenger/platform/sqlite';
+import { openQueryPlans } from '@messenger/platform/testing';
 import { type Block, type Friendship, pairIdOf } from '../../domain/friendship.ts';
 import { listKeyOf } from '../../domain/friendship-storage.ts';
 import { friendshipEventEntry } from '../../events/friendship-events.ts';
@@ -125,19 +126,10 @@ describe('SqliteFriendshipStore statements', () => {
     const file = join(dir, 'subscriber.db');
     try {
       SqliteFriendshipStore.open(file).close();
-      const db = new DatabaseSync(file, { readOnly: true });
+      const plans = openQueryPlans(file);
+      const { plan } = plans;
       try {
-        const plan = (sql: string) =>
-          db
-            .prepare(`EXPLAIN QUERY PLAN ${sql}`)
-            .all()
-            .map((row) => String(row.detail));
-        const scans = Object.entries(FRIENDSHIP_SQL).flatMap(([name, sql]) =>
-          plan(sql)
-            .filter((line) => /^SCAN (?!\(subquery)/.test(line))
-            .map((line) => `${name}: ${line}`),
-        );
-        expect(scans).toEqual([]);
+        expect(plans.tableScans(FRIENDSHIP_SQL)).toEqual([]);
         // Every list is ranges of (side, state, list_key) below the cursor.
         expect(plan(FRIENDSHIP_SQL.listAll).filter((line) => line.startsWith('SEARCH'))).toEqual([
           expect.stringMatching(/friendships_requester_list \(requester_id=\? AND state=\? AND list_key<\?\)$/),
@@ -155,7 +147,7 @@ describe('SqliteFriendshipStore statements', () => {
           expect.stringMatching(/blocks_blocked \(blocked_id=\?\)$/),
         ]);
       } finally {
-        db.close();
+        plans.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
