@@ -42,7 +42,7 @@ const running = await startChatService(
           ids.map((id) => [id, { userId: id, nickname: `u_${id.slice(0, 8)}`, avatarUrl: '', updateTime: undefined }]),
         ),
     },
-    friends: { areFriends: async () => true, isBlocked: async () => false },
+    friends: { relation: async () => ({ friends: true, blocked: false }) },
     bus,
     logger,
     metrics: createMetrics(),

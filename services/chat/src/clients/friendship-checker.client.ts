@@ -20,17 +20,11 @@ export function grpcFriendshipChecker(opts: GrpcFriendshipCheckerOptions): Frien
     unavailable: subscriberServiceUnavailable,
   });
   return {
-    async areFriends(userIdA, userIdB, requestId) {
-      const response = await call<CheckFriendshipResponse>(requestId, (client, metadata, done) =>
+    async relation(userIdA, userIdB, requestId) {
+      const { friends, blocked } = await call<CheckFriendshipResponse>(requestId, (client, metadata, done) =>
         client.checkFriendship({ userIdA, userIdB }, metadata, done),
       );
-      return response.friends;
-    },
-    async isBlocked(userIdA, userIdB, requestId) {
-      const response = await call<CheckFriendshipResponse>(requestId, (client, metadata, done) =>
-        client.checkFriendship({ userIdA, userIdB }, metadata, done),
-      );
-      return response.blocked;
+      return { friends, blocked };
     },
   };
 }

@@ -28,7 +28,7 @@ it('reports an unreachable user or subscriber service as unavailable, not as an 
         .getProfiles([id], 'req-1')
         .catch((e: unknown) => e),
       await grpcFriendshipChecker(options)
-        .areFriends(id, id, 'req-1')
+        .relation(id, id, 'req-1')
         .catch((e: unknown) => e),
     ];
     for (const error of errors) {

@@ -28,8 +28,10 @@ describe('chat use cases', () => {
         },
       },
       friends: {
-        areFriends: async (a, b) => (typeof friends === 'boolean' ? friends : friends(a, b)),
-        isBlocked: async (a, b) => blocks.some(([x, y]) => (x === a && y === b) || (x === b && y === a)),
+        relation: async (a, b) => ({
+          friends: typeof friends === 'boolean' ? friends : friends(a, b),
+          blocked: blocks.some(([x, y]) => (x === a && y === b) || (x === b && y === a)),
+        }),
       },
       limits: { memberCap: 4 },
       now,

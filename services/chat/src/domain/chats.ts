@@ -103,7 +103,7 @@ export function chatUseCases(ctx: UseCaseContext) {
     const existing = await store.findDirectChat(directKey);
     if (existing && isMember(existing, me)) return existing;
     const profiles = await profilesOf([other], meta.requestId, 'member_ids', me);
-    if (!(await friends.areFriends(me, other, meta.requestId))) throw notFriends();
+    if (!(await friends.relation(me, other, meta.requestId)).friends) throw notFriends();
     const members = [
       memberFrom(me, profiles.get(me), 'member', time),
       memberFrom(other, profiles.get(other), 'member', time),
@@ -148,24 +148,19 @@ export function chatUseCases(ctx: UseCaseContext) {
   };
 
   /**
-   * `candidates` less those who block the caller or whom the caller blocks.
-   * They are left out silently: the answer is the one a skipped member gets,
-   * so the blocked user cannot tell the block from any other outcome.
-   */
-  const withoutBlocked = async (me: string, candidates: readonly string[], requestId: string) => {
-    const blocked = await Promise.all(candidates.map((id) => friends.isBlocked(me, id, requestId)));
-    return candidates.filter((_, i) => !blocked[i]);
-  };
-
-  /**
    * `candidates` sorted by consent: the caller's friends join at once, anyone
    * else is invited and joins only by accepting. Users in a block with the
-   * caller are in neither.
+   * caller are in neither, silently: the answer is the one a skipped member
+   * gets, so the blocked user cannot tell the block from any other outcome.
    */
   const byConsent = async (me: string, candidates: readonly string[], requestId: string) => {
-    const allowed = await withoutBlocked(me, candidates, requestId);
-    const friendly = await Promise.all(allowed.map((id) => friends.areFriends(me, id, requestId)));
-    return { joining: allowed.filter((_, i) => friendly[i]), invitees: allowed.filter((_, i) => !friendly[i]) };
+    const relations = await Promise.all(candidates.map((id) => friends.relation(me, id, requestId)));
+    const joining: string[] = [];
+    const invitees: string[] = [];
+    relations.forEach(({ friends: friendly, blocked }, i) => {
+      if (!blocked) (friendly ? joining : invitees).push(candidates[i] as string);
+    });
+    return { joining, invitees };
   };
 
   /**
@@ -316,7 +311,7 @@ export function chatUseCases(ctx: UseCaseContext) {
       const me = callerId(meta.actor);
       const first = await pendingInvitation(me, chatId);
       // A block since the invitation voids it, as a block would have kept it from being made.
-      if (await friends.isBlocked(me, first.inviterId, meta.requestId)) throw invitationNotFound();
+      if ((await friends.relation(me, first.inviterId, meta.requestId)).blocked) throw invitationNotFound();
       const profiles = await profilesOf([], meta.requestId, 'chat_id', me);
       return retryOnChatRace(async () => {
         const invitation = await pendingInvitation(me, chatId);

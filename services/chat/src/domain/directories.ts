@@ -9,10 +9,16 @@ export interface UserProfiles {
   getProfiles(userIds: readonly string[], requestId: string): Promise<Map<string, Profile>>;
 }
 
-/** What this service asks the subscriber service: whether two users are confirmed friends. */
+/** How two users stand: one question to the subscriber service answers both. */
+export interface Relation {
+  /** False for a pending request, no relation, or unknown users. */
+  readonly friends: boolean;
+  /** True when either user blocks the other. */
+  readonly blocked: boolean;
+}
+
+/** What this service asks the subscriber service: how two users stand. */
 export interface FriendshipChecker {
-  /** False for a pending request, no relation, or unknown users. Throws `unavailable` when it cannot tell. */
-  areFriends(userIdA: string, userIdB: string, requestId: string): Promise<boolean>;
-  /** True when either user blocks the other. Throws `unavailable` when it cannot tell. */
-  isBlocked(userIdA: string, userIdB: string, requestId: string): Promise<boolean>;
+  /** Throws `unavailable` when it cannot tell. */
+  relation(userIdA: string, userIdB: string, requestId: string): Promise<Relation>;
 }

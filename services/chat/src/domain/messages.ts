@@ -46,7 +46,7 @@ export function messageUseCases(ctx: UseCaseContext) {
       const other = chat.type === 'direct' ? chat.members.find((m) => m.userId !== me)?.userId : undefined;
       // A block ends the pair's friendship, so the refusal reads as the one a
       // new direct chat with a non-friend gets: it does not name the block.
-      if (other !== undefined && (await friends.isBlocked(me, other, meta.requestId))) throw notFriends();
+      if (other !== undefined && (await friends.relation(me, other, meta.requestId)).blocked) throw notFriends();
       const draft = {
         id: randomUUID(),
         chatId: canonicalId(input.chatId),

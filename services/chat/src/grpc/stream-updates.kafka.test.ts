@@ -66,7 +66,7 @@ describe('chat instances on Kafka', () => {
                 ]),
               ),
           },
-          friends: { areFriends: async () => true, isBlocked: async () => false },
+          friends: { relation: async () => ({ friends: true, blocked: false }) },
           bus,
           catalog,
           metrics: createMetrics({ defaultMetrics: false }),
