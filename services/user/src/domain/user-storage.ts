@@ -47,3 +47,14 @@ export class StoreError extends StoreFailure<StoreErrorKind> {}
 export function isStoreError(error: unknown, kind: StoreErrorKind): error is StoreError {
   return error instanceof StoreError && error.kind === kind;
 }
+
+/**
+ * The least string greater than every string starting with `prefix`: the
+ * prefix with its last character incremented. Nicknames are ASCII, so the
+ * increment never overflows and binary order is the index's order. Every
+ * adapter ranges its nickname search over [prefix, prefixUpperBound(prefix)).
+ */
+export function prefixUpperBound(prefix: string): string {
+  if (prefix === '') throw new RangeError('prefix must not be empty');
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}

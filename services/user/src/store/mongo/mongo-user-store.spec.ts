@@ -2,15 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
 import { MongoServerError } from 'mongodb';
 import type { UserProfile } from '../../domain/user.ts';
-import { isStoreError } from '../../domain/user-storage.ts';
+import { isStoreError, prefixUpperBound } from '../../domain/user-storage.ts';
 import { userStoreContract } from '../user-store.contract.ts';
-import {
-  MongoUserStore,
-  nicknameSearchQuery,
-  prefixUpperBound,
-  translateError,
-  type UserDoc,
-} from './mongo-user-store.ts';
+import { MongoUserStore, nicknameSearchQuery, translateError, type UserDoc } from './mongo-user-store.ts';
 
 describe('MongoUserStore query building', () => {
   it('bounds a prefix range by incrementing its last character', () => {

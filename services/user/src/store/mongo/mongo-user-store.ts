@@ -2,7 +2,7 @@ import type { OutboxEntry } from '@messenger/platform/events';
 import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import { normalizeNickname, type UserProfile } from '../../domain/user.ts';
-import { type NicknameKey, StoreError } from '../../domain/user-storage.ts';
+import { type NicknameKey, prefixUpperBound, StoreError } from '../../domain/user-storage.ts';
 import type { UserStore } from '../user-store.ts';
 
 export interface UserDoc {
@@ -103,16 +103,6 @@ export function nicknameSearchQuery(
 ): { filter: Filter<UserDoc>; sort: Sort } {
   const range = after ? { $gt: after.nicknameLower } : { $gte: prefix };
   return { filter: { nicknameLower: { ...range, $lt: prefixUpperBound(prefix) } }, sort: { nicknameLower: 1 } };
-}
-
-/**
- * The least string greater than every string starting with `prefix`: the
- * prefix with its last character incremented. Nicknames are ASCII, so the
- * increment never overflows and binary order is the index's order.
- */
-export function prefixUpperBound(prefix: string): string {
-  if (prefix === '') throw new RangeError('prefix must not be empty');
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 export function translateError(error: unknown): unknown {

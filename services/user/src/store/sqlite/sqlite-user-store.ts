@@ -1,7 +1,7 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
 import { normalizeNickname, type UserProfile } from '../../domain/user.ts';
-import { type NicknameKey, StoreError } from '../../domain/user-storage.ts';
+import { type NicknameKey, prefixUpperBound, StoreError } from '../../domain/user-storage.ts';
 import type { UserStore } from '../user-store.ts';
 
 /**
@@ -137,11 +137,6 @@ export class SqliteUserStore implements UserStore {
     const rows = this.#search.all(after?.nicknameLower ?? '', prefix, prefixUpperBound(prefix), limit);
     return (rows as unknown as UserRow[]).map(fromRow);
   }
-}
-
-/** The least string greater than every string starting with `prefix` (nicknames are ASCII). */
-function prefixUpperBound(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 function fromRow(row: UserRow): UserProfile {
