@@ -82,7 +82,9 @@ it('starts the system, reports ready, registers and reads a user over HTTP, logs
       body: '{}',
     });
     expect(asked.status).toBe(200);
-    const [, token] = await system.waitFor(/"link":"[^"]*\/verify-email#token=([A-Za-z0-9_-]{43})"/);
+    const [line, token] = await system.waitFor(/^.*"link":"[^"]*\/verify-email#token=([A-Za-z0-9_-]{43})".*$/m);
+    // Each line names the one service that wrote it, once (not the process's name as well).
+    expect(line?.match(/"service":"[^"]*"/g)).toEqual(['"service":"auth"']);
     const verified = await fetch(`${gateway}/v1/auth/email/verify`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

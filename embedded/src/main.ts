@@ -8,12 +8,13 @@ import { StorageError } from './storage.ts';
 import { type RunningSystem, startSystem } from './system.ts';
 
 const config = loadEmbeddedConfig(process.env);
-const logger = createLogger({ level: config.auth.logLevel, service: 'embedded' });
+const root = createLogger({ level: config.auth.logLevel });
+const logger = root.child({ service: 'embedded' });
 let system: RunningSystem;
 try {
   // The signal handler comes first: Ctrl-C or SIGTERM during start-up stops it cleanly, and a signal sent
   // as soon as the ready line is read finds the handler.
-  system = await startUntilShutdownSignal(logger, () => startSystem(config, { logger }));
+  system = await startUntilShutdownSignal(logger, () => startSystem(config, { logger: root }));
 } catch (error) {
   // A data directory it cannot use (damaged or locked file, unreadable keys): one line naming the file, no stack.
   if (!(error instanceof SqliteOpenError || error instanceof StorageError)) throw error;

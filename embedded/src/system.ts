@@ -32,6 +32,7 @@ import { openEmbeddedStorage } from './storage.ts';
 export interface SystemOptions {
   /** The event bus every part shares; default in-process. Closed by `stop()`. */
   readonly bus?: EventBus;
+  /** The process's root logger, without a `service` binding: each part adds its own. */
   readonly logger?: Logger;
 }
 
@@ -52,7 +53,8 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
   const { auth: authConfig, gateway: gatewayConfig } = config;
   // First: a data directory that cannot be used stops the start before anything listens.
   const storage = await openEmbeddedStorage(config);
-  const logger = opts.logger ?? createLogger({ level: authConfig.logLevel, service: 'embedded' });
+  const root = opts.logger ?? createLogger({ level: authConfig.logLevel });
+  const logger = root.child({ service: 'embedded' });
   const metrics = createMetrics();
   const catalog = await loadMessengerCatalog();
   const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: authConfig.grpcClientDeadlineMs });
@@ -71,14 +73,14 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
   const loopback = (host: string, port: number) => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
   const user = await startUserService(
-    { ...shared, logger: logger.child({ service: 'user' }), store: storage.user },
+    { ...shared, logger: root.child({ service: 'user' }), store: storage.user },
     { host: config.user.grpcHost, port: config.user.grpcPort },
   );
   const userAddress = loopback(config.user.grpcHost, user.port);
   const auth = await startAuthService(
     {
       ...shared,
-      logger: logger.child({ service: 'auth' }),
+      logger: root.child({ service: 'auth' }),
       store: storage.auth,
       signer,
       keys,
@@ -91,7 +93,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
   const subscriber = await startSubscriberService(
     {
       ...shared,
-      logger: logger.child({ service: 'subscriber' }),
+      logger: root.child({ service: 'subscriber' }),
       store: storage.subscriber,
       users: grpcUserDirectory({ pool, address: userAddress, tokens: serviceTokens('subscriber') }),
     },
@@ -101,7 +103,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
   const chat = await startChatService(
     {
       ...shared,
-      logger: logger.child({ service: 'chat' }),
+      logger: root.child({ service: 'chat' }),
       store: storage.chat,
       users: chatUserProfiles({ pool, address: userAddress, tokens: serviceTokens('chat') }),
       friends: grpcFriendshipChecker({ pool, address: subscriberAddress, tokens: serviceTokens('chat') }),
@@ -121,7 +123,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       },
       auth: { verifier: authenticator, revocations },
       eventBus: bus,
-      logger: logger.child({ service: 'api-gateway' }),
+      logger: root.child({ service: 'api-gateway' }),
       metrics,
       rateLimits: rateLimitBudgetsOf(gatewayConfig),
       cache: { enabled: gatewayConfig.cacheEnabled },

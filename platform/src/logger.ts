@@ -30,8 +30,13 @@ const REDACTED_PATHS = [
 
 export interface LoggerOptions {
   level: string;
-  /** Written as `service` on every line. */
-  service: string;
+  /**
+   * Written as `service` on every line. Absent for a process that hosts
+   * several services (embedded mode): each takes a child logger with its own
+   * `service`, which a `service` of the root would otherwise duplicate on
+   * every line (pino appends child bindings, it does not replace them).
+   */
+  service?: string;
   /** Where lines go; stdout by default. Tests pass a stream to read them back. */
   destination?: pino.DestinationStream;
 }
@@ -40,7 +45,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
       level: opts.level,
-      base: { service: opts.service },
+      base: opts.service === undefined ? {} : { service: opts.service },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
