@@ -58,6 +58,8 @@ export interface GatewayOptions {
   readonly streaming?: StreamingOptions;
   /** Fastify's `trustProxy` (for `req.ip` behind a load balancer); default false. */
   readonly trustProxy?: boolean | string | string[];
+  /** Sent as `x-messenger-release` on every response (GATEWAY_RELEASE); empty or absent: no header. */
+  readonly release?: string;
   readonly openApi?: OpenApiOptions;
   /**
    * The gRPC client of upstream calls: `http2` (default; node:http2 directly,
@@ -92,6 +94,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     bodyLimitBytes: opts.bodyLimitBytes,
     trustProxy: opts.trustProxy,
     requestDuration: instruments.requestDuration,
+    release: opts.release,
   });
   const registry = opts.catalog.registry;
   const streams = new StreamRegistry(heartbeatMs);

@@ -50,14 +50,19 @@ export interface InstanceOptions {
   readonly trustProxy?: boolean | string | string[];
   /** Observed for every response, labelled with the route's contract template. */
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Sent as `x-messenger-release` on every response when not empty. */
+  readonly release?: string;
 }
+
+/** The response header naming the release that answered (a blue-green colour, a version). */
+export const RELEASE_HEADER = 'x-messenger-release';
 
 /**
  * The Fastify instance every part of the gateway is added to, with what
  * concerns every request alike: request ids (accepted when short and plain,
  * else generated; echoed on every response), JSON bodies, the
- * `google.rpc.Status` error shape, the duration metric, and a debug line
- * per request.
+ * `google.rpc.Status` error shape, the duration metric, a debug line per
+ * request, and the release header when one is configured.
  */
 export function createInstance(opts: InstanceOptions): FastifyInstance {
   const log = opts.logger;
@@ -86,8 +91,10 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
   installJsonParser(app);
   installDrain(app);
 
+  const release = opts.release || undefined;
   app.addHook('onRequest', (req, reply, done) => {
     reply.header(REQUEST_ID_KEY, req.id);
+    if (release !== undefined) reply.header(RELEASE_HEADER, release);
     done();
   });
   // The duration metric and the debug line, labelled with the route's

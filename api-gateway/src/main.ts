@@ -51,6 +51,7 @@ await runWorkers(group, async (startup) => {
       deadlines: { defaultMs: config.upstreamDeadlineMs },
       bodyLimitBytes: config.bodyLimitBytes,
       trustProxy: config.trustedProxies,
+      release: config.release,
       upstreamTransport: config.upstreamTransport,
     },
     {

@@ -130,6 +130,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       deadlines: { defaultMs: gatewayConfig.upstreamDeadlineMs },
       bodyLimitBytes: gatewayConfig.bodyLimitBytes,
       trustProxy: gatewayConfig.trustedProxies,
+      release: gatewayConfig.release,
     },
     {
       host: gatewayConfig.httpHost,
