@@ -5,13 +5,26 @@
 //   node scripts/k8s-promote.ts blue|green [--no-apply] [--overlay DIR]
 //   node scripts/k8s-promote.ts --rollback [--no-apply] [--overlay DIR]
 //
-// With a cluster (default): waits until the target colour's Deployment is
-// fully rolled out (`kubectl rollout status`), applies the new Service, and
-// only then rewrites the file — a failed step changes nothing. --no-apply
-// rewrites the file only (commit it; apply with `kubectl apply -k`).
+// With a cluster (default), before any traffic moves:
+//   1. pre-scale: the target colour's HPA minimum is raised to the number of
+//      pods the live colour runs now, and the Deployment scaled to it, so the
+//      switch does not land the whole load on the idle colour's 2 pods;
+//   2. waits until the target's Deployment is fully rolled out and ready
+//      (`kubectl rollout status`);
+//   3. smoke: runs scripts/smoke.ts through the target colour's own Service
+//      (`kubectl port-forward`), requiring every answer to name the target
+//      colour (`x-messenger-release`, the gateway's GATEWAY_RELEASE);
+//   4. applies the live Service, then rewrites the file, then gives the
+//      target's HPA its usual minimum back (it scales down gradually, after
+//      its stabilisation window, if the load does not need the pods).
+// A failed step stops there: the live Service and the file are unchanged.
+// The old colour keeps running at its size, ready for `--rollback`, which
+// goes through the same steps. --no-apply rewrites the file only (commit it;
+// apply with `kubectl apply -k`).
 // Environment: K8S_NAMESPACE (default messenger), KUBECTL (default kubectl),
-// K8S_ROLLOUT_TIMEOUT (default 300s).
-import { spawnSync } from 'node:child_process';
+// K8S_ROLLOUT_TIMEOUT (default 300s), K8S_SMOKE (default on; `off` skips step 3).
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from './deploy/processes.ts';
@@ -95,15 +108,66 @@ function parseArgs(argv: readonly string[]): Options {
   return { target, apply, overlay };
 }
 
-function kubectl(args: readonly string[], input?: string): void {
-  const bin = process.env.KUBECTL || 'kubectl';
+const kubectlBin = () => process.env.KUBECTL || 'kubectl';
+
+/** Runs kubectl; its output, or an error that says nothing was switched. */
+function kubectl(args: readonly string[], input?: string): string {
+  const bin = kubectlBin();
   process.stderr.write(`+ ${bin} ${args.join(' ')}\n`);
-  const r = spawnSync(bin, args, { stdio: [input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'], input });
+  const r = spawnSync(bin, args, { stdio: ['pipe', 'pipe', 'inherit'], input, encoding: 'utf8', env: process.env });
   if (r.error) throw new Error(`${bin}: ${r.error.message} (no cluster here? --no-apply only rewrites the file)`);
+  process.stderr.write(r.stdout);
   if (r.status !== 0) throw new Error(`\`${bin} ${args.join(' ')}\` failed (exit ${r.status}); nothing was switched`);
+  return r.stdout;
 }
 
-export function promote(opts: Options): string {
+/** The HPA minimum of a gateway colour when it is not being promoted (k8s/base/api-gateway/hpa.yaml). */
+const USUAL_MIN_REPLICAS = 2;
+const SMOKE_TIMEOUT_MS = 120_000;
+const PORT_FORWARD_WAIT_MS = 30_000;
+
+/**
+ * Runs the smoke test against one colour through its own Service, over a
+ * `kubectl port-forward` on a free local port; resolves when it passed.
+ */
+async function smoke(ns: string, color: Color): Promise<void> {
+  const bin = kubectlBin();
+  const args = ['-n', ns, 'port-forward', `svc/api-gateway-${color}`, ':80'];
+  process.stderr.write(`+ ${bin} ${args.join(' ')}\n`);
+  const forward = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  let waiting: NodeJS.Timeout | undefined;
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      waiting = setTimeout(
+        () => reject(new Error(`${bin} port-forward reported no local port within ${PORT_FORWARD_WAIT_MS} ms`)),
+        PORT_FORWARD_WAIT_MS,
+      );
+      let seen = '';
+      forward.stdout.setEncoding('utf8');
+      forward.stdout.on('data', (chunk: string) => {
+        seen += chunk;
+        const found = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(seen);
+        if (found?.[1]) resolve(found[1]);
+      });
+      forward.once('error', (error) => reject(new Error(`${bin} port-forward: ${error.message}`)));
+      forward.once('exit', (code) => reject(new Error(`${bin} port-forward exited (${code}) before forwarding`)));
+    });
+    const url = `http://127.0.0.1:${port}`;
+    process.stderr.write(`+ SMOKE_EXPECT_RELEASE=${color} node scripts/smoke.ts ${url}\n`);
+    const run = spawn(process.execPath, [join(ROOT, 'scripts', 'smoke.ts'), url], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, SMOKE_EXPECT_RELEASE: color },
+      timeout: SMOKE_TIMEOUT_MS,
+    });
+    const [code] = (await once(run, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`the smoke test failed against api-gateway-${color}; nothing was switched`);
+  } finally {
+    clearTimeout(waiting);
+    forward.kill();
+  }
+}
+
+export async function promote(opts: Options): Promise<string> {
   const file = join(opts.overlay, LIVE_SERVICE_FILE);
   const { active, previous } = readColors(readFileSync(file, 'utf8'));
   const target = opts.target === 'rollback' ? previous : opts.target;
@@ -112,10 +176,27 @@ export function promote(opts: Options): string {
   if (opts.apply) {
     const ns = process.env.K8S_NAMESPACE || 'messenger';
     const timeout = process.env.K8S_ROLLOUT_TIMEOUT || '300s';
+    const live = Number(
+      kubectl(['-n', ns, 'get', `deployment/api-gateway-${active}`, '-o', 'jsonpath={.status.readyReplicas}']).trim(),
+    );
+    const replicas = Math.max(USUAL_MIN_REPLICAS, Number.isInteger(live) ? live : 0);
+    const minimum = (n: number) => JSON.stringify({ spec: { minReplicas: n } });
+    kubectl(['-n', ns, 'patch', `hpa/api-gateway-${target}`, '--type=merge', '-p', minimum(replicas)]);
+    kubectl(['-n', ns, 'scale', `deployment/api-gateway-${target}`, `--replicas=${replicas}`]);
     kubectl(['-n', ns, 'rollout', 'status', `deployment/api-gateway-${target}`, `--timeout=${timeout}`]);
+    if (process.env.K8S_SMOKE !== 'off') await smoke(ns, target);
     kubectl(['-n', ns, 'apply', '-f', '-'], next);
+    writeFileSync(file, next);
+    try {
+      kubectl(['-n', ns, 'patch', `hpa/api-gateway-${target}`, '--type=merge', '-p', minimum(USUAL_MIN_REPLICAS)]);
+    } catch {
+      throw new Error(
+        `api-gateway switched to ${target}, but its HPA keeps minReplicas ${replicas}: patch it back to ${USUAL_MIN_REPLICAS} by hand`,
+      );
+    }
+  } else {
+    writeFileSync(file, next);
   }
-  writeFileSync(file, next);
   const how = opts.apply
     ? 'switched'
     : `recorded in ${relative(ROOT, file)}; apply with \`kubectl apply -k ${relative(ROOT, opts.overlay)}\``;
@@ -124,7 +205,7 @@ export function promote(opts: Options): string {
 
 if (import.meta.main) {
   try {
-    process.stdout.write(`${promote(parseArgs(process.argv.slice(2)))}\n`);
+    process.stdout.write(`${await promote(parseArgs(process.argv.slice(2)))}\n`);
   } catch (err) {
     process.stderr.write(`k8s-promote: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

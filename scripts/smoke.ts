@@ -4,12 +4,28 @@
 // must arrive. Exits non-zero with the failed step at the first failure.
 //
 //   node scripts/smoke.ts [gateway URL]     (default $GATEWAY_URL or http://127.0.0.1:8080)
+//
+// SMOKE_EXPECT_RELEASE=<release>: every response must also name that release
+// in `x-messenger-release` (the gateway's GATEWAY_RELEASE), so a rollout check
+// knows it tested the release it meant to (scripts/k8s-promote.ts).
 
 import { randomUUID } from 'node:crypto';
 
 const base = (process.argv[2] ?? process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
 const run = Date.now().toString(36);
 const STEP_TIMEOUT_MS = 10_000;
+const expectedRelease = process.env.SMOKE_EXPECT_RELEASE || undefined;
+
+/** Fails unless the response came from the expected release (when one is expected). */
+function checkRelease(response: Response, what: string): void {
+  if (expectedRelease === undefined) return;
+  const release = response.headers.get('x-messenger-release');
+  if (release !== expectedRelease) {
+    throw new Error(
+      `${what} was answered by release ${JSON.stringify(release)}, not ${JSON.stringify(expectedRelease)}`,
+    );
+  }
+}
 
 class StepFailed extends Error {}
 
@@ -35,6 +51,7 @@ async function api<T>(method: string, path: string, token: string | undefined, b
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
   });
+  checkRelease(response, `${method} ${path}`);
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
   return (text ? JSON.parse(text) : {}) as T;
@@ -104,6 +121,7 @@ async function main(): Promise<void> {
       headers: { authorization: `Bearer ${bob.tokens.accessToken}`, accept: 'text/event-stream' },
       signal: AbortSignal.timeout(STEP_TIMEOUT_MS * 2),
     });
+    checkRelease(response, 'GET /v1/updates');
     if (!response.ok) throw new Error(`GET /v1/updates answered ${response.status}: ${await response.text()}`);
     return response;
   });

@@ -389,13 +389,24 @@ describe('blue-green overlay (gateway)', () => {
     expect(gateways.filter((w) => matches({ matchLabels: live.selector }, w.labels))).toHaveLength(1);
   });
 
+  it('has each colour name itself on every response (GATEWAY_RELEASE from the pod’s colour label)', () => {
+    for (const w of workloads(objects()).filter((g) => g.process === 'api-gateway')) {
+      const env = (w.container as { env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[] }).env;
+      const fieldPath = env?.find((e) => e.name === 'GATEWAY_RELEASE')?.valueFrom?.fieldRef?.fieldPath;
+      expect([w.labels.color, fieldPath]).toEqual([
+        w.o.metadata.name.replace('api-gateway-', ''),
+        "metadata.labels['color']",
+      ]);
+    }
+  });
+
   it('records a consistent live colour in the committed live-service.yaml', () => {
     const text = readFileSync(join(K8S_DIR, 'overlays', 'blue-green', LIVE_SERVICE_FILE), 'utf8');
     const { active, previous } = readColors(text);
     expect(text).toBe(liveService(active, previous));
   });
 
-  it('promotes and rolls back by switching the live Service (make k8s-promote / k8s-rollback, --no-apply)', () => {
+  it('promotes and rolls back by switching the live Service (make k8s-promote / k8s-rollback, --no-apply)', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'k8s-promote-'));
     try {
       cpSync(K8S_DIR, join(tmp, 'k8s'), { recursive: true });
@@ -405,10 +416,10 @@ describe('blue-green overlay (gateway)', () => {
       const start = readColors(readFileSync(file, 'utf8')).active;
       const target = start === 'blue' ? 'green' : 'blue';
 
-      expect(promote({ target, apply: false, overlay })).toContain(`${start} → ${target}`);
+      await expect(promote({ target, apply: false, overlay })).resolves.toContain(`${start} → ${target}`);
       expect(selected()).toBe(target);
-      expect(promote({ target, apply: false, overlay })).toContain('nothing to do');
-      expect(promote({ target: 'rollback', apply: false, overlay })).toContain(`${target} → ${start}`);
+      await expect(promote({ target, apply: false, overlay })).resolves.toContain('nothing to do');
+      await expect(promote({ target: 'rollback', apply: false, overlay })).resolves.toContain(`${target} → ${start}`);
       expect(selected()).toBe(start);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
