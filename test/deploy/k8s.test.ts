@@ -340,20 +340,31 @@ function isDefaultDeny(p: PolicySpec, labels: Labels): boolean {
 }
 
 /** Whether a rule admits a pod in the same namespace (peer by podSelector alone) on a TCP port. */
-function ruleAdmits(rule: PolicyRule, peers: PolicyPeer[] | undefined, peer: Labels, port: number): boolean {
+/** Whether a rule admits `peer` on a TCP port; `peerNamespace`: the labels of the peer's namespace when it is not this one. */
+function ruleAdmits(
+  rule: PolicyRule,
+  peers: PolicyPeer[] | undefined,
+  peer: Labels,
+  port: number,
+  peerNamespace?: Labels,
+): boolean {
   const portOk =
     !rule.ports || rule.ports.some((p) => (p.port === undefined || p.port === port) && p.protocol !== 'UDP');
-  const peerOk =
-    peers === undefined || peers.some((x) => !x.namespaceSelector && !x.ipBlock && matches(x.podSelector, peer));
-  return portOk && peerOk;
+  const admits = (x: PolicyPeer) =>
+    peerNamespace === undefined
+      ? !x.namespaceSelector && !x.ipBlock && matches(x.podSelector, peer)
+      : x.namespaceSelector !== undefined &&
+        matches(x.namespaceSelector as { matchLabels?: Labels }, peerNamespace) &&
+        (x.podSelector === undefined || matches(x.podSelector, peer));
+  return portOk && (peers === undefined || peers.some(admits));
 }
 
 function allowsEgress(p: PolicySpec, from: Labels, to: Labels, port: number): boolean {
   return matches(p.podSelector, from) && (p.egress ?? []).some((r) => ruleAdmits(r, r.to, to, port));
 }
 
-function allowsIngress(p: PolicySpec, to: Labels, from: Labels, port: number): boolean {
-  return matches(p.podSelector, to) && (p.ingress ?? []).some((r) => ruleAdmits(r, r.from, from, port));
+function allowsIngress(p: PolicySpec, to: Labels, from: Labels, port: number, fromNamespace?: Labels): boolean {
+  return matches(p.podSelector, to) && (p.ingress ?? []).some((r) => ruleAdmits(r, r.from, from, port, fromNamespace));
 }
 
 describe('the validator itself', () => {
@@ -424,6 +435,44 @@ describe('blue-green overlay (gateway)', () => {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ingress overlay (gateway behind NGINX with TLS)', () => {
+  const objects = () => objectsOf('ingress');
+
+  it('routes its host to the gateway Service over TLS, with stream-friendly timeouts', () => {
+    const ingress = named(objects(), 'Ingress', 'api-gateway');
+    const spec = ingress?.spec as {
+      tls: { hosts: string[]; secretName: string }[];
+      rules: { host: string; http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] } }[];
+    };
+    expect(spec.tls).toEqual([{ hosts: [spec.rules[0]?.host], secretName: 'messenger-tls' }]);
+    const backend = spec.rules[0]?.http.paths[0]?.backend.service;
+    expect(backend).toEqual({ name: 'api-gateway', port: { name: 'http' } });
+    const service = specOf<{ ports: { name: string }[] }>(objects(), 'Service', 'api-gateway');
+    expect(service.ports.map((p) => p.name)).toContain('http');
+    const annotations =
+      (ingress?.metadata as unknown as { annotations: Record<string, string> } | undefined)?.annotations ?? {};
+    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(3600);
+    expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+  });
+
+  it('admits HTTP to the gateway only from the ingress controller, and trusts X-Forwarded-For from it', () => {
+    const policy = specOf<PolicySpec>(objects(), 'NetworkPolicy', 'api-gateway-ingress');
+    const gateway = workloads(objects()).find((w) => w.process === 'api-gateway');
+    if (!gateway) throw new Error('no gateway');
+    const controller = { 'app.kubernetes.io/name': 'ingress-nginx' };
+    expect(
+      allowsIngress(policy, gateway.labels, controller, 8080, { 'kubernetes.io/metadata.name': 'ingress-nginx' }),
+    ).toBe(true);
+    expect(allowsIngress(policy, gateway.labels, controller, 8080, { 'kubernetes.io/metadata.name': 'default' })).toBe(
+      false,
+    );
+    const env = objects().find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('api-gateway-env'));
+    expect((env?.data as Record<string, string> | undefined)?.GATEWAY_TRUSTED_PROXIES).toBe(
+      '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16',
+    );
   });
 });
 
