@@ -40,6 +40,8 @@ COPY gen/ gen/
 COPY platform/ platform/
 COPY services/ services/
 COPY api-gateway/ api-gateway/
+# The example client the gateway serves at /examples/chat (GATEWAY_EXAMPLE_CLIENT).
+COPY examples/ examples/
 COPY scripts/grpc-health-check.ts scripts/
 # The `node` user of the base image, by number so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000

@@ -11,6 +11,7 @@ import { type CacheOptions, cachePlugin } from './plugins/cache/cache.plugin.ts'
 import { openApiPlugin } from './plugins/openapi/openapi.plugin.ts';
 import type { OpenApiOptions } from './plugins/openapi/openapi-document.ts';
 import { type RateLimitBudgets, rateLimitPlugin } from './plugins/rate-limit/rate-limit.plugin.ts';
+import { EXAMPLE_CLIENT_PATH, exampleClientRoutes } from './routes/example-client.ts';
 import { operationsPlugin } from './routes/operations.ts';
 import { rpcRoutesPlugin } from './routes/rpc-routes.ts';
 import { StreamRegistry } from './routes/stream-registry.ts';
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   readonly trustProxy?: boolean | string | string[];
   /** Sent as `x-messenger-release` on every response (GATEWAY_RELEASE); empty or absent: no header. */
   readonly release?: string;
+  /** Serve the example client at `/examples/chat` (GATEWAY_EXAMPLE_CLIENT); default false. */
+  readonly exampleClient?: boolean;
   readonly openApi?: OpenApiOptions;
   /**
    * The gRPC client of upstream calls: `http2` (default; node:http2 directly,
@@ -73,7 +76,7 @@ export interface GatewayOptions {
 }
 
 /** Paths the gateway serves itself; no RPC may claim them. */
-export const RESERVED_PATHS = ['/healthz', '/readyz', '/openapi.json', '/docs', WS_PATH];
+export const RESERVED_PATHS = ['/healthz', '/readyz', '/openapi.json', '/docs', WS_PATH, EXAMPLE_CLIENT_PATH];
 
 /**
  * Builds the gateway: the route table compiled from the catalog's
@@ -132,6 +135,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       log: opts.logger,
     });
     await app.register(websocketRoutes, { routes, registry, upstream, streams, log: opts.logger });
+    if (opts.exampleClient) await app.register(exampleClientRoutes);
     await app.register(operationsPlugin, {
       services: routedServices(routes),
       upstream,

@@ -89,6 +89,10 @@ export const gatewaySettings = {
     description:
       'Comma-separated addresses or CIDRs of the proxies in front of the gateway (e.g. 10.0.0.0/8,127.0.0.1); the client IP is the right-most X-Forwarded-For entry not in this list. Empty: trust none, the client IP is the peer address.',
   }),
+  exampleClient: setting.bool('GATEWAY_EXAMPLE_CLIENT', true, {
+    description:
+      'Serve the example client, a static page that runs a whole session over the public API and a WebSocket, at /examples/chat.',
+  }),
   release: setting.optionalString('GATEWAY_RELEASE', {
     description:
       'Sent as `x-messenger-release` on every response, so a client or a rollout check can tell which release (e.g. the blue-green colour) answered. Empty: no header.',

@@ -52,6 +52,7 @@ await runWorkers(group, async (startup) => {
       bodyLimitBytes: config.bodyLimitBytes,
       trustProxy: config.trustedProxies,
       release: config.release,
+      exampleClient: config.exampleClient,
       upstreamTransport: config.upstreamTransport,
     },
     {

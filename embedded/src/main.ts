@@ -26,6 +26,7 @@ const lines = [
   `gateway      ${system.gatewayUrl}`,
   `swagger ui   ${system.gatewayUrl}/docs`,
   `openapi      ${system.gatewayUrl}/openapi.json`,
+  `client       ${system.gatewayUrl}/examples/chat`,
   ...(system.metricsUrl === undefined ? [] : [`metrics      ${system.metricsUrl}`]),
   ...system.services.map((s) => `${s.name.padEnd(12)} grpc://${s.host}:${s.port}`),
   system.dataDir === undefined

@@ -131,6 +131,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       bodyLimitBytes: gatewayConfig.bodyLimitBytes,
       trustProxy: gatewayConfig.trustedProxies,
       release: gatewayConfig.release,
+      exampleClient: gatewayConfig.exampleClient,
     },
     {
       host: gatewayConfig.httpHost,

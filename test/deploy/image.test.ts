@@ -39,6 +39,9 @@ describe('Dockerfile', () => {
       expect(dockerignore).toContain(`!${top}/`);
     }
     expect(dockerfile).toContain('COPY scripts/grpc-health-check.ts scripts/');
+    // The gateway reads the example client's files at start-up.
+    expect(dockerfile).toContain('COPY examples/ examples/');
+    expect(dockerignore).toContain('!examples/');
     expect(dockerignore).toContain('!scripts/grpc-health-check.ts');
     expect(dockerignore).toContain('**/*.test.ts');
     expect(dockerignore).toContain('**/node_modules');
