@@ -25,3 +25,4 @@ export {
   type OutboxSource,
   startOutboxRelay,
 } from './outbox-relay.ts';
+export { InMemoryRelayLease, type RelayLease } from './relay-lease.ts';

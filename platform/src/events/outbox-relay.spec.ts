@@ -6,6 +6,7 @@ import type { EventBus } from './event-bus.ts';
 import { InProcessEventBus } from './in-process-event-bus.ts';
 import { MemoryOutbox } from './memory-outbox.ts';
 import { type OutboxSource, startOutboxRelay } from './outbox-relay.ts';
+import { InMemoryRelayLease } from './relay-lease.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -59,6 +60,50 @@ async function payloadsOf(bus: EventBus): Promise<number[]> {
 }
 
 describe('outbox relay', () => {
+  it('lets only the lease holder of a shared outbox publish, and hands over when it stops', async () => {
+    const bus = new InProcessEventBus();
+    const outbox = new MemoryOutbox();
+    const lease = new InMemoryRelayLease();
+    // Two replicas' relays over one store, each publishing with its own producer.
+    const publishedBy: string[] = [];
+    const producer = (name: string): EventBus => ({
+      publish: async (topic, events) => {
+        publishedBy.push(...events.map(() => name));
+        await bus.publish(topic, events);
+      },
+      subscribe: (s) => bus.subscribe(s),
+      close: async () => {},
+    });
+    const shared: OutboxSource = {
+      pendingEvents: (limit) => outbox.pendingEvents(limit),
+      markPublished: (ids) => outbox.markPublished(ids),
+      onCommit: (wake) => outbox.onCommit(wake),
+      lease,
+    };
+    const seen = await payloadsOf(bus);
+    const first = startOutboxRelay({ source: shared, bus: producer('first'), log, pollIntervalMs: 20 });
+    await pause(50); // the first relay takes the lease
+    const second = startOutboxRelay({ source: shared, bus: producer('second'), log, pollIntervalMs: 20 });
+    try {
+      for (let n = 1; n <= 20; n++) {
+        outbox.append([{ topic: 'things', envelope: event('k', n) }]);
+        await pause(2);
+      }
+      await waitFor(() => seen.length === 20);
+      expect(new Set(publishedBy)).toEqual(new Set(['first']));
+
+      await first.stop();
+      outbox.append([21, 22].map((n) => ({ topic: 'things', envelope: event('k', n) })));
+      await waitFor(() => seen.length === 22);
+      expect(seen).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+      expect(publishedBy.slice(20)).toEqual(['second', 'second']);
+    } finally {
+      await first.stop();
+      await second.stop();
+      await bus.close();
+    }
+  });
+
   it('publishes stored events in order and removes them from the outbox', async () => {
     const bus = new InProcessEventBus();
     const outbox = new MemoryOutbox();

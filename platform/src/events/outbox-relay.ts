@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { EventBus } from './event-bus.ts';
+import type { RelayLease } from './relay-lease.ts';
 
 /** An event stored with the state change that caused it, waiting to be published. */
 export interface OutboxEntry {
@@ -26,6 +28,12 @@ export interface OutboxSource {
    * until the returned function is called.
    */
   onCommit(wake: () => void): () => void;
+  /**
+   * Present when relays in several processes share this outbox (a MongoDB
+   * store behind every replica): only the lease's holder publishes. Absent
+   * when one process owns the store (memory, SQLite).
+   */
+  readonly lease?: RelayLease;
 }
 
 export interface OutboxRelayOptions {
@@ -43,6 +51,12 @@ export interface OutboxRelayOptions {
   readonly maxBackoffMs?: number;
   /** Where `outbox_publish_failures_total{service}` counts failed publishes; absent, not counted. */
   readonly metrics?: { readonly registry: Registry; readonly service: string };
+  /**
+   * How long the source's lease lasts without renewal, default 10 s: the
+   * longest a store's events wait when its publishing replica dies. The
+   * holder renews it after a third of that.
+   */
+  readonly leaseTtlMs?: number;
 }
 
 export interface OutboxRelay {
@@ -54,7 +68,9 @@ export interface OutboxRelay {
  * Publishes outbox entries to the event bus in store order and marks them
  * published only after the bus acknowledged them, so an event survives a bus
  * outage or a crash (at-least-once; consumers dedupe by event id). One relay
- * per store: two would publish out of order. It subscribes to the source's
+ * publishes per store at a time, since two would publish out of order: when
+ * the source has a lease (replicas sharing a store), only its holder
+ * publishes and the others poll until it expires or is released (stop()). It subscribes to the source's
  * commit signal, so a committed change is published at once; it polls as
  * well, for entries nobody signalled. A commit does not cut short the wait
  * after a failed publish: new entries do not bring the broker back.
@@ -68,6 +84,11 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   /** The wait in progress: ends early on stop(), and on a commit unless it is a backoff. */
   let waiting: { readonly end: () => void; readonly endsOnCommit: boolean } | undefined;
   let dirty = true;
+  const lease = opts.source.lease;
+  const leaseTtlMs = opts.leaseTtlMs ?? 10_000;
+  const holder = randomUUID();
+  /** Until when this relay may publish without renewing; 0: it does not hold the lease. */
+  let renewAfter = 0;
   const failuresCounted = opts.metrics
     ? publishFailures(opts.metrics.registry).labels(opts.metrics.service)
     : undefined;
@@ -89,6 +110,13 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       if (!dirty) await sleep(pollIntervalMs, true);
       dirty = false;
       if (stopped) break;
+      if (lease && !(await holdsLease(lease))) {
+        // Another replica publishes. Commits do not end this wait: asking for the lease on every commit
+        // would cost every replica a round trip per write.
+        await sleep(pollIntervalMs, false);
+        dirty = true;
+        continue;
+      }
       try {
         const published = await publishBatch(opts.source, opts.bus, batchSize);
         failures = 0;
@@ -105,6 +133,24 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     }
   };
 
+  /** Whether this relay holds the lease, renewing it once a third of its time has passed. */
+  const holdsLease = async (l: RelayLease): Promise<boolean> => {
+    const now = Date.now();
+    if (now < renewAfter) return true;
+    try {
+      const held = await l.acquire(holder, leaseTtlMs);
+      if (held && renewAfter === 0) opts.log.info({ holder }, 'outbox relay took the lease: publishing');
+      if (!held && renewAfter !== 0)
+        opts.log.info({ holder }, 'outbox relay lost the lease: another replica publishes');
+      renewAfter = held ? now + leaseTtlMs / 3 : 0;
+      return held;
+    } catch (err) {
+      opts.log.warn({ err }, 'outbox relay could not take or renew its lease; will retry');
+      renewAfter = 0;
+      return false;
+    }
+  };
+
   const unsubscribe = opts.source.onCommit(() => {
     dirty = true;
     if (waiting?.endsOnCommit) waiting.end();
@@ -117,6 +163,8 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       unsubscribe();
       waiting?.end();
       await running;
+      // Hand over at once rather than after the lease expires.
+      if (lease && renewAfter !== 0) await lease.release(holder).catch(() => {});
     },
   };
 }

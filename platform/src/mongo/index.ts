@@ -2,4 +2,5 @@
 
 export * from './open-mongo-store.ts';
 export { MongoOutbox } from './outbox.ts';
+export { MongoRelayLease } from './relay-lease.ts';
 export * from './transaction.ts';

@@ -2,6 +2,7 @@ import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { Binary, type ClientSession, type Collection, type Db } from 'mongodb';
 import { CommitSignal } from '../events/commit-signal.ts';
 import type { OutboxEntry, OutboxSource } from '../events/outbox-relay.ts';
+import { MongoRelayLease } from './relay-lease.ts';
 import { afterCommit } from './transaction.ts';
 
 interface OutboxDoc {
@@ -39,8 +40,11 @@ export class MongoOutbox implements OutboxSource {
   readonly #signal = new CommitSignal();
   /** One function for every append, so a transaction that appends twice wakes the relay once. */
   readonly #committed = () => this.#signal.committed();
+  /** Every replica's relay reads this outbox; the lease lets one publish. */
+  readonly lease: MongoRelayLease;
 
   constructor(db: Db) {
+    this.lease = new MongoRelayLease(db);
     this.#entries = db.collection<OutboxDoc>('outbox');
     this.#counters = db.collection<CounterDoc>('counters');
   }

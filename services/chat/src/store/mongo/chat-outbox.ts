@@ -1,6 +1,6 @@
 import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { CommitSignal, type OutboxEntry, type OutboxSource } from '@messenger/platform/events';
-import { afterCommit, inTransaction } from '@messenger/platform/mongo';
+import { afterCommit, inTransaction, MongoRelayLease } from '@messenger/platform/mongo';
 import { Binary, type ClientSession, type Collection, type Db, type Filter, type MongoClient } from 'mongodb';
 
 export interface ChatOutboxDoc {
@@ -39,9 +39,11 @@ export type AppendEntries = (entries: readonly OutboxEntry[], firstKeySeq: numbe
  * entries in a batch are the oldest pending ones of that chat, in order,
  * and a chat's events are first published in commit order. Batches resume
  * after the last chat of the previous one and wrap around, so a busy chat
- * early in the key order cannot starve the others. Two relays (two
- * replicas) may publish an entry twice, never out of order; consumers
- * deduplicate by event id.
+ * early in the key order cannot starve the others. Every replica runs a
+ * relay over this outbox; the lease lets one of them publish at a time
+ * (another takes over when it stops or its lease lapses). Should two overlap
+ * (a holder paused past its lease), an entry may be published twice, never
+ * out of order; consumers deduplicate by event id.
  *
  * Entries are written only inside `transaction`; like the platform's
  * MongoOutbox, an append registers with `afterCommit`, so the relay is woken
@@ -55,8 +57,10 @@ export class ChatOutbox implements OutboxSource {
   readonly #committed = () => this.#signal.committed();
   /** The last key of the previous full batch; the next batch starts after it. */
   #resumeAfter: string | undefined;
+  readonly lease: MongoRelayLease;
 
   constructor(client: MongoClient, db: Db) {
+    this.lease = new MongoRelayLease(db);
     this.#client = client;
     this.#entries = db.collection<ChatOutboxDoc>('outbox');
   }
