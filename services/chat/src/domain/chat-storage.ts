@@ -1,6 +1,7 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
 import type { Chat, ChatEvent, Invitation, Message, Quote } from './chat.ts';
+import type { SearchCursor, SearchHit } from './search.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
 export interface ActivityCursor {
@@ -148,6 +149,20 @@ export interface ChatStorage<E = ChatEvent> {
    * were not sent by `userId`, counting at most `cap`.
    */
   countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number>;
+
+  /**
+   * The messages of the given chats, not deleted, whose current text has at
+   * least one of `terms` (terms as `searchTermsOf` makes them, the index
+   * kept in step with posts, edits and deletions): most distinct terms
+   * matched first, then newest, then message id descending; after `after`,
+   * at most `limit`.
+   */
+  searchMessages(
+    chatIds: readonly string[],
+    terms: readonly string[],
+    after: SearchCursor | undefined,
+    limit: number,
+  ): Promise<SearchHit[]>;
 }
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */

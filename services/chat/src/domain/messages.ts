@@ -6,13 +6,16 @@ import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } 
 import {
   decodeMessagesToken,
   decodeRepliesToken,
+  decodeSearchToken,
   encodeMessagesToken,
   encodeRepliesToken,
+  encodeSearchToken,
   type Page,
   type PageInput,
   pageLimit,
   pageOf,
 } from './page-tokens.ts';
+import { highlightsOf, queryProblem, type SearchResult, searchTermsOf } from './search.ts';
 import { type CallMeta, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
 import { textProblem, uuidProblem } from './validation.ts';
 
@@ -24,8 +27,27 @@ export interface SendMessageInput {
   readonly replyToMessageId?: string;
 }
 
+export interface SearchInput extends PageInput {
+  readonly query: string;
+  /** Empty to search every chat the caller is a member of. */
+  readonly chatId: string;
+}
+
+/** How many chat ids one read of the caller's chats takes when a search covers them all. */
+const CHAT_ID_BATCH = 1000;
+
 export function messageUseCases(ctx: UseCaseContext) {
   const { store, friends, limits, now } = ctx;
+
+  /** Every chat the user is a member of. */
+  const chatIdsOf = async (userId: string): Promise<string[]> => {
+    const ids: string[] = [];
+    for (;;) {
+      const batch = await store.chatIdsOf(userId, ids.at(-1), CHAT_ID_BATCH);
+      ids.push(...batch);
+      if (batch.length < CHAT_ID_BATCH) return ids;
+    }
+  };
 
   return {
     /** Posts a message, or returns the one this client message id already posted. */
@@ -130,6 +152,37 @@ export function messageUseCases(ctx: UseCaseContext) {
         ]);
         return after;
       });
+    },
+
+    /**
+     * Messages of the chat, or of every chat the caller is a member of now,
+     * whose text has words of the query: most distinct query words first,
+     * then newest. Membership is read at each call, so a user who left a
+     * chat no longer finds its messages.
+     */
+    async searchMessages(meta: CallMeta, input: SearchInput): Promise<Page<SearchResult>> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([
+        violation('query', queryProblem(input.query)),
+        violation('chat_id', input.chatId === '' ? undefined : uuidProblem(input.chatId)),
+      ]);
+      const limit = pageLimit(input.pageSize);
+      const terms = searchTermsOf(input.query);
+      const chatIds = input.chatId === '' ? await chatIdsOf(me) : [(await ctx.visibleChat(me, input.chatId)).id];
+      const scope = input.chatId === '' ? '' : canonicalId(input.chatId);
+      const after = input.pageToken === '' ? undefined : decodeSearchToken(input.pageToken, scope, terms);
+      const found = await store.searchMessages(chatIds, terms, after, limit + 1);
+      const page = pageOf(found, limit, (last) =>
+        encodeSearchToken(scope, terms, {
+          matchedTerms: last.matchedTerms,
+          createTime: last.message.createTime,
+          messageId: last.message.id,
+        }),
+      );
+      return {
+        items: page.items.map((hit) => ({ ...hit, highlights: highlightsOf(hit.message.text, terms) })),
+        nextPageToken: page.nextPageToken,
+      };
     },
 
     async markRead(

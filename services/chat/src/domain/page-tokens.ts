@@ -4,6 +4,7 @@
 import { throwIfInvalid, violation } from '@messenger/platform/domain';
 import { invalidField } from './chat-errors.ts';
 import type { ActivityCursor, InvitationCursor } from './chat-storage.ts';
+import type { SearchCursor } from './search.ts';
 import { uuidProblem } from './validation.ts';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -107,6 +108,29 @@ export function decodeRepliesToken(token: string, chatId: string, parentId: stri
     return parsed[3] as number;
   }
   throw invalidField('page_token', 'is not a page token of this thread');
+}
+
+/** A search's token names its scope (a chat id, or '' for all the caller's chats) and its terms. */
+export function encodeSearchToken(scope: string, terms: readonly string[], cursor: SearchCursor): string {
+  return encodeToken(['search', scope, terms, cursor.matchedTerms, cursor.createTime.getTime(), cursor.messageId]);
+}
+
+export function decodeSearchToken(token: string, scope: string, terms: readonly string[]): SearchCursor {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 6 &&
+    parsed[0] === 'search' &&
+    parsed[1] === scope &&
+    JSON.stringify(parsed[2]) === JSON.stringify(terms) &&
+    Number.isSafeInteger(parsed[3]) &&
+    (parsed[3] as number) > 0 &&
+    Number.isSafeInteger(parsed[4]) &&
+    typeof parsed[5] === 'string' &&
+    uuidProblem(parsed[5]) === undefined
+  ) {
+    return { matchedTerms: parsed[3] as number, createTime: new Date(parsed[4] as number), messageId: parsed[5] };
+  }
+  throw invalidField('page_token', 'is not a page token of this search');
 }
 
 function encodeToken(parts: readonly unknown[]): string {

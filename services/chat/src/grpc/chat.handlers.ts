@@ -96,6 +96,22 @@ export function chatServiceHandlers(
     deleteMessage: async (req, ctx) => ({
       message: messageToProto(await chats.deleteMessage(meta(ctx), req.chatId, req.messageId)),
     }),
+    searchMessages: async (req, ctx) => {
+      const page = await chats.searchMessages(meta(ctx), {
+        query: req.query,
+        chatId: req.chatId,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return {
+        results: page.items.map((hit) => ({
+          message: messageToProto(hit.message),
+          matchedTerms: hit.matchedTerms,
+          highlights: hit.highlights.map((h) => ({ ...h })),
+        })),
+        nextPageToken: page.nextPageToken,
+      };
+    },
     markRead: async (req, ctx) => {
       const read = await chats.markRead(meta(ctx), req.chatId, sequenceOf(req.upToSequence, 'up_to_sequence'));
       return { readSequence: String(read.readSequence), unreadCount: String(read.unreadCount) };

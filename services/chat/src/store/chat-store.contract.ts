@@ -14,9 +14,11 @@ import {
   type Member,
   type Message,
   messageCreated,
+  tombstoneOf,
   withoutMember,
 } from '../domain/chat.ts';
 import { type ChatStorage, isStoreError, type MessageDraft } from '../domain/chat-storage.ts';
+import { type SearchCursor, searchTermsOf } from '../domain/search.ts';
 import { chatEventEntry } from '../events/chat-events.ts';
 import { type ChatStore, withEventEncoding } from './chat-store.ts';
 
@@ -531,6 +533,65 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
           'chat.invitation.created',
           'chat.chat.members_changed',
         ]);
+      });
+    });
+
+    describe('message search', () => {
+      const terms = (query: string) => searchTermsOf(query);
+      const found = async (chatIds: string[], query: string, limit = 100, after?: SearchCursor) =>
+        (await store.searchMessages(chatIds, terms(query), after, limit)).map((h) => [h.message.text, h.matchedTerms]);
+
+      it('ranks by distinct terms matched, then newest, ignoring case and diacritics, within the chats asked', async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const chat = await add(group(a, b));
+        const other = await add(group(a));
+        await post(chat.id, a, 'Coffee at the CAFÉ?');
+        await post(chat.id, b, 'tea only');
+        await post(chat.id, b, 'the cafe is closed');
+        await post(other.id, a, 'cafe in another chat');
+        await post(chat.id, a, 'coffee, coffee, coffee');
+        expect(await found([chat.id], 'cafe COFFEE')).toEqual([
+          ['Coffee at the CAFÉ?', 2],
+          ['coffee, coffee, coffee', 1],
+          ['the cafe is closed', 1],
+        ]);
+        expect(await found([chat.id, other.id], 'café')).toEqual([
+          ['cafe in another chat', 1],
+          ['the cafe is closed', 1],
+          ['Coffee at the CAFÉ?', 1],
+        ]);
+        expect(await found([chat.id], 'milk')).toEqual([]);
+        expect(await found([], 'cafe')).toEqual([]);
+      });
+
+      it('finds an edited message by its new text only and a deleted one never', async () => {
+        const a = randomUUID();
+        const chat = await add(group(a));
+        const edited = await post(chat.id, a, 'meet at noon');
+        const deleted = await post(chat.id, a, 'noon is fine');
+        await store.updateMessage({ ...edited, text: 'meet at dawn', editTime: tick(), version: 2 }, []);
+        await store.updateMessage(tombstoneOf(deleted), []);
+        expect(await found([chat.id], 'noon')).toEqual([]);
+        expect(await found([chat.id], 'dawn')).toEqual([['meet at dawn', 1]]);
+        expect(await found([chat.id], 'meet fine')).toEqual([['meet at dawn', 1]]);
+      });
+
+      it('pages after a cursor without repeating or skipping a message', async () => {
+        const a = randomUUID();
+        const chat = await add(group(a));
+        for (const text of ['red', 'red blue', 'blue', 'red blue green', 'green', 'red']) await post(chat.id, a, text);
+        const all = await store.searchMessages([chat.id], terms('red blue green'), undefined, 100);
+        const paged: string[] = [];
+        let after: SearchCursor | undefined;
+        for (;;) {
+          const page = await store.searchMessages([chat.id], terms('red blue green'), after, 2);
+          paged.push(...page.map((h) => h.message.id));
+          const last = page.at(-1);
+          if (page.length < 2 || !last) break;
+          after = { matchedTerms: last.matchedTerms, createTime: last.message.createTime, messageId: last.message.id };
+        }
+        expect(all.map((h) => h.message.text)).toEqual(['red blue green', 'red blue', 'red', 'green', 'blue', 'red']);
+        expect(paged).toEqual(all.map((h) => h.message.id));
       });
     });
   });

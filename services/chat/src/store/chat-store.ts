@@ -38,5 +38,6 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     readPositions: (userId, chatIds) => store.readPositions(userId, chatIds),
     markRead: (chatId, userId, upTo) => store.markRead(chatId, userId, upTo),
     countUnread: (chatId, userId, afterSequence, cap) => store.countUnread(chatId, userId, afterSequence, cap),
+    searchMessages: (chatIds, terms, after, limit) => store.searchMessages(chatIds, terms, after, limit),
   };
 }

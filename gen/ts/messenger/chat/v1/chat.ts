@@ -700,6 +700,63 @@ export interface ListRepliesResponse {
   nextPageToken: string;
 }
 
+/** Request of SearchMessages. */
+export interface SearchMessagesRequest {
+  /**
+   * The words to look for: at most 256 characters and 8 distinct words.
+   * A message matches when its text has at least one of them as a whole
+   * word, ignoring case and diacritics.
+   */
+  query: string;
+  /**
+   * The id (UUID) of the one chat to search; empty to search every chat the
+   * caller is a member of.
+   */
+  chatId: string;
+  /**
+   * The maximum number of results to return: default 50 when 0 or unset, at
+   * most 100 (larger values are treated as 100). Fails with INVALID_ARGUMENT
+   * when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page, from a call with the
+   * same query and chat; empty for the first page.
+   */
+  pageToken: string;
+}
+
+/** Response of SearchMessages. */
+export interface SearchMessagesResponse {
+  /** The matches, most distinct query words matched first, then newest. */
+  results: MessageSearchResult[];
+  /** Opaque token for the next page; empty when there is none. */
+  nextPageToken: string;
+}
+
+/** A message a search found. */
+export interface MessageSearchResult {
+  /** The message as it is now. */
+  message:
+    | Message
+    | undefined;
+  /** How many distinct words of the query its text has. */
+  matchedTerms: number;
+  /** The words of `message.text` that match, in text order. */
+  highlights: TextRange[];
+}
+
+/**
+ * A range of a text, in Unicode code points from its start (not UTF-16
+ * units or bytes).
+ */
+export interface TextRange {
+  /** The offset of the first code point of the range. */
+  start: number;
+  /** The offset just after the range's last code point. */
+  end: number;
+}
+
 function createBaseChatMember(): ChatMember {
   return { userId: "", role: 0, nickname: "", avatarUrl: "", joinTime: undefined };
 }
@@ -5235,6 +5292,420 @@ export const ListRepliesResponse: MessageFns<ListRepliesResponse> = {
   },
 };
 
+function createBaseSearchMessagesRequest(): SearchMessagesRequest {
+  return { query: "", chatId: "", pageSize: 0, pageToken: "" };
+}
+
+export const SearchMessagesRequest: MessageFns<SearchMessagesRequest> = {
+  encode(message: SearchMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.query !== "") {
+      writer.uint32(10).string(message.query);
+    }
+    if (message.chatId !== "") {
+      writer.uint32(18).string(message.chatId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchMessagesRequest {
+    return {
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: SearchMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SearchMessagesRequest>): SearchMessagesRequest {
+    return SearchMessagesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SearchMessagesRequest>): SearchMessagesRequest {
+    const message = createBaseSearchMessagesRequest();
+    message.query = object.query ?? "";
+    message.chatId = object.chatId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchMessagesResponse(): SearchMessagesResponse {
+  return { results: [], nextPageToken: "" };
+}
+
+export const SearchMessagesResponse: MessageFns<SearchMessagesResponse> = {
+  encode(message: SearchMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      MessageSearchResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(MessageSearchResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchMessagesResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => MessageSearchResult.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: SearchMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => MessageSearchResult.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SearchMessagesResponse>): SearchMessagesResponse {
+    return SearchMessagesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SearchMessagesResponse>): SearchMessagesResponse {
+    const message = createBaseSearchMessagesResponse();
+    message.results = object.results?.map((e) => MessageSearchResult.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseMessageSearchResult(): MessageSearchResult {
+  return { message: undefined, matchedTerms: 0, highlights: [] };
+}
+
+export const MessageSearchResult: MessageFns<MessageSearchResult> = {
+  encode(message: MessageSearchResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.matchedTerms !== 0) {
+      writer.uint32(16).int32(message.matchedTerms);
+    }
+    for (const v of message.highlights) {
+      TextRange.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageSearchResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageSearchResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.matchedTerms = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.highlights.push(TextRange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageSearchResult {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      matchedTerms: isSet(object.matchedTerms)
+        ? globalThis.Number(object.matchedTerms)
+        : isSet(object.matched_terms)
+        ? globalThis.Number(object.matched_terms)
+        : 0,
+      highlights: globalThis.Array.isArray(object?.highlights)
+        ? object.highlights.map((e: any) => TextRange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MessageSearchResult): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.matchedTerms !== 0) {
+      obj.matchedTerms = Math.round(message.matchedTerms);
+    }
+    if (message.highlights?.length) {
+      obj.highlights = message.highlights.map((e) => TextRange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MessageSearchResult>): MessageSearchResult {
+    return MessageSearchResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MessageSearchResult>): MessageSearchResult {
+    const message = createBaseMessageSearchResult();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.matchedTerms = object.matchedTerms ?? 0;
+    message.highlights = object.highlights?.map((e) => TextRange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTextRange(): TextRange {
+  return { start: 0, end: 0 };
+}
+
+export const TextRange: MessageFns<TextRange> = {
+  encode(message: TextRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== 0) {
+      writer.uint32(8).int32(message.start);
+    }
+    if (message.end !== 0) {
+      writer.uint32(16).int32(message.end);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TextRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTextRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.start = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.end = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TextRange {
+    return {
+      start: isSet(object.start) ? globalThis.Number(object.start) : 0,
+      end: isSet(object.end) ? globalThis.Number(object.end) : 0,
+    };
+  },
+
+  toJSON(message: TextRange): unknown {
+    const obj: any = {};
+    if (message.start !== 0) {
+      obj.start = Math.round(message.start);
+    }
+    if (message.end !== 0) {
+      obj.end = Math.round(message.end);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TextRange>): TextRange {
+    return TextRange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TextRange>): TextRange {
+    const message = createBaseTextRange();
+    message.start = object.start ?? 0;
+    message.end = object.end ?? 0;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -5536,6 +6007,27 @@ export const ChatServiceService = {
     responseSerialize: (value: ListRepliesResponse): Buffer => Buffer.from(ListRepliesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListRepliesResponse => ListRepliesResponse.decode(value),
   },
+  /**
+   * Full-text search over the messages of one chat, or of every chat the
+   * caller is a member of now: messages whose current text has at least one
+   * word of the query (case and diacritics ignored), most distinct query
+   * words first, then newest. Deleted messages never match. Fails with
+   * INVALID_ARGUMENT when the query is empty, too long or has too many
+   * words, or the page token is not one this method returned for the same
+   * query and chat; NOT_FOUND when `chat_id` is given and the chat does not
+   * exist or the caller is not a member.
+   */
+  searchMessages: {
+    path: "/messenger.chat.v1.ChatService/SearchMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SearchMessagesRequest): Buffer =>
+      Buffer.from(SearchMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SearchMessagesRequest => SearchMessagesRequest.decode(value),
+    responseSerialize: (value: SearchMessagesResponse): Buffer =>
+      Buffer.from(SearchMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SearchMessagesResponse => SearchMessagesResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -5688,6 +6180,17 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * this message.
    */
   listReplies: handleUnaryCall<ListRepliesRequest, ListRepliesResponse>;
+  /**
+   * Full-text search over the messages of one chat, or of every chat the
+   * caller is a member of now: messages whose current text has at least one
+   * word of the query (case and diacritics ignored), most distinct query
+   * words first, then newest. Deleted messages never match. Fails with
+   * INVALID_ARGUMENT when the query is empty, too long or has too many
+   * words, or the page token is not one this method returned for the same
+   * query and chat; NOT_FOUND when `chat_id` is given and the chat does not
+   * exist or the caller is not a member.
+   */
+  searchMessages: handleUnaryCall<SearchMessagesRequest, SearchMessagesResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -6057,6 +6560,31 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListRepliesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Full-text search over the messages of one chat, or of every chat the
+   * caller is a member of now: messages whose current text has at least one
+   * word of the query (case and diacritics ignored), most distinct query
+   * words first, then newest. Deleted messages never match. Fails with
+   * INVALID_ARGUMENT when the query is empty, too long or has too many
+   * words, or the page token is not one this method returned for the same
+   * query and chat; NOT_FOUND when `chat_id` is given and the chat does not
+   * exist or the caller is not a member.
+   */
+  searchMessages(
+    request: SearchMessagesRequest,
+    callback: (error: ServiceError | null, response: SearchMessagesResponse) => void,
+  ): ClientUnaryCall;
+  searchMessages(
+    request: SearchMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SearchMessagesResponse) => void,
+  ): ClientUnaryCall;
+  searchMessages(
+    request: SearchMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SearchMessagesResponse) => void,
   ): ClientUnaryCall;
 }
 

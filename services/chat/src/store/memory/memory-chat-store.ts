@@ -9,6 +9,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { compareHits, isAfter, type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 
 interface ChatRecord {
@@ -39,6 +40,8 @@ export class MemoryChatStore implements ChatStore {
   readonly #reads = new Map<string, number>();
   /** invitee id → (chat id → invitation). */
   readonly #invitations = new Map<string, Map<string, Invitation>>();
+  /** The inverted index of message texts: term → chat id → sequences of the messages that have it. */
+  readonly #terms = new Map<string, Map<string, Set<number>>>();
 
   async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
@@ -175,6 +178,7 @@ export class MemoryChatStore implements ChatStore {
     record.messages.push(clone(message));
     record.byClientId.set(clientKey, message.sequence);
     record.byMessageId.set(message.id, message.sequence);
+    this.#indexText(message, true);
     // Activity never moves back, whatever the clock did.
     const lastActivityTime = new Date(Math.max(draft.createTime.getTime(), record.chat.lastActivityTime.getTime()));
     record.chat = { ...record.chat, lastSequence: message.sequence, lastActivityTime };
@@ -224,6 +228,8 @@ export class MemoryChatStore implements ChatStore {
     if (!record || current?.id !== message.id || current.version !== message.version - 1) {
       throw new StoreError('conflict', 'the message changed or is gone');
     }
+    this.#indexText(current, false);
+    this.#indexText(message, true);
     // Replies may have come since the caller read it: their count and time stay.
     record.messages[message.sequence - 1] = {
       ...clone(message),
@@ -252,6 +258,57 @@ export class MemoryChatStore implements ChatStore {
       if (m && !m.deleted && m.senderId !== userId) count++;
     }
     return count;
+  }
+
+  async searchMessages(
+    chatIds: readonly string[],
+    terms: readonly string[],
+    after: SearchCursor | undefined,
+    limit: number,
+  ): Promise<SearchHit[]> {
+    const matched = new Map<string, { chatId: string; sequence: number; count: number }>();
+    for (const term of new Set(terms)) {
+      const byChat = this.#terms.get(term);
+      for (const chatId of byChat ? chatIds : []) {
+        for (const sequence of byChat?.get(chatId) ?? []) {
+          const key = `${chatId}|${sequence}`;
+          const hit = matched.get(key) ?? { chatId, sequence, count: 0 };
+          hit.count++;
+          matched.set(key, hit);
+        }
+      }
+    }
+    const hits: SearchHit[] = [];
+    for (const { chatId, sequence, count } of matched.values()) {
+      const record = this.#chats.get(chatId);
+      const message = record && messageAt(record, sequence);
+      if (message && !message.deleted) hits.push({ message, matchedTerms: count });
+    }
+    return hits
+      .filter((hit) => after === undefined || isAfter(hit, after))
+      .sort(compareHits)
+      .slice(0, limit)
+      .map((hit) => ({ ...hit, message: clone(hit.message) }));
+  }
+
+  /** Adds a message's terms to the text index, or removes them. */
+  #indexText(message: Message, add: boolean): void {
+    for (const term of searchTermsOf(message.text)) {
+      let byChat = this.#terms.get(term);
+      if (!byChat) {
+        if (!add) continue;
+        byChat = new Map();
+        this.#terms.set(term, byChat);
+      }
+      let sequences = byChat.get(message.chatId);
+      if (!sequences) {
+        if (!add) continue;
+        sequences = new Set();
+        byChat.set(message.chatId, sequences);
+      }
+      if (add) sequences.add(message.sequence);
+      else sequences.delete(message.sequence);
+    }
   }
 
   /** Keeps user → chats in step with a chat's members. */

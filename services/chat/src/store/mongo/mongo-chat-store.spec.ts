@@ -8,6 +8,7 @@ import {
   historyQuery,
   type MessageDoc,
   MongoChatStore,
+  searchPipeline,
   translateError,
 } from './mongo-chat-store.ts';
 
@@ -26,6 +27,31 @@ describe('MongoChatStore query building', () => {
     expect(chatListQuery('u1', { lastActivityTime: t, chatId: 'c9' }).filter).toEqual({
       memberIds: 'u1',
       $or: [{ lastActivityTime: { $lt: t } }, { lastActivityTime: t, _id: { $lt: 'c9' } }],
+    });
+  });
+
+  it('searches the (terms, chatId) index, counts distinct matched terms and ranks after the cursor', () => {
+    const t = new Date('2025-01-01T00:00:00Z');
+    const [match, count, ...rest] = searchPipeline(['c1', 'c2'], ['cafe', 'tea', 'cafe'], undefined, 21);
+    expect(match).toEqual({
+      $match: { terms: { $in: ['cafe', 'tea'] }, chatId: { $in: ['c1', 'c2'] }, deleted: false },
+    });
+    expect(count).toEqual({
+      $addFields: { matchedTerms: { $size: { $setIntersection: ['$terms', ['cafe', 'tea']] } } },
+    });
+    expect(rest).toEqual([
+      { $sort: { matchedTerms: -1, createTime: -1, _id: -1 } },
+      { $limit: 21 },
+      { $project: { terms: 0 } },
+    ]);
+    expect(searchPipeline(['c1'], ['tea'], { matchedTerms: 2, createTime: t, messageId: 'm9' }, 5)[2]).toEqual({
+      $match: {
+        $or: [
+          { matchedTerms: { $lt: 2 } },
+          { matchedTerms: 2, createTime: { $lt: t } },
+          { matchedTerms: 2, createTime: t, _id: { $lt: 'm9' } },
+        ],
+      },
     });
   });
 

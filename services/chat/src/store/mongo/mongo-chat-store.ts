@@ -1,6 +1,6 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { isDuplicateKeyError, openMongoStore } from '@messenger/platform/mongo';
-import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
+import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } from 'mongodb';
 import type { Chat, ChatType, Invitation, Member, MemberRole, Message } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -11,6 +11,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 import { ChatOutbox } from './chat-outbox.ts';
 
@@ -59,6 +60,8 @@ export interface MessageDoc {
   /** Absent on messages written before replies existed: read as 0. */
   replyCount?: number;
   lastReplyTime?: Date;
+  /** The distinct search terms of the current text (`searchTermsOf`); absent until indexed, empty when deleted. */
+  terms?: string[];
 }
 
 interface InvitationDoc {
@@ -94,7 +97,10 @@ interface ReadDoc {
  *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
  *   senderId, deleted) counts unread messages from the index alone;
  *   `replies` (chatId, replyTo.messageId, sequence), partial on replies, is
- *   a message's thread in order.
+ *   a message's thread in order. `search_terms` (terms, chatId), multikey
+ *   on the terms of the current text, is the search index: one range per
+ *   (term, chat) pair. A `$text` index would bring its own tokeniser and
+ *   score, so results would differ from the other adapters'.
  * - `reads`: one read position per (chat, member), by `_id`.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
@@ -135,7 +141,9 @@ export class MongoChatStore implements ChatStore {
       { name: 'replies', partialFilterExpression: { 'replyTo.messageId': { $exists: true } } },
     );
     await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
+    await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
     await this.outbox.ensureIndexes();
+    await this.#indexUnindexed();
   }
 
   createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
@@ -362,11 +370,12 @@ export class MongoChatStore implements ChatStore {
   updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
     return this.#write(entries, async (session, count) => {
       const { text, deleted, version } = message;
+      const terms = searchTermsOf(text);
       const result = await this.#messages.updateOne(
         { _id: message.id, chatId: message.chatId, version: message.version - 1 },
         message.editTime
-          ? { $set: { text, deleted, version, editTime: message.editTime } }
-          : { $set: { text, deleted, version }, $unset: { editTime: '' } },
+          ? { $set: { text, deleted, version, terms, editTime: message.editTime } }
+          : { $set: { text, deleted, version, terms }, $unset: { editTime: '' } },
         { session },
       );
       if (result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
@@ -415,6 +424,44 @@ export class MongoChatStore implements ChatStore {
     );
   }
 
+  async searchMessages(
+    chatIds: readonly string[],
+    terms: readonly string[],
+    after: SearchCursor | undefined,
+    limit: number,
+  ): Promise<SearchHit[]> {
+    if (chatIds.length === 0 || terms.length === 0) return [];
+    const docs = await this.#messages
+      .aggregate<MessageDoc & { matchedTerms: number }>(searchPipeline(chatIds, terms, after, limit))
+      .toArray();
+    return docs.map(({ matchedTerms, ...doc }) => ({ message: fromMessageDoc(doc), matchedTerms }));
+  }
+
+  /** Gives the messages stored before search existed their terms; a no-op once all have them. */
+  async #indexUnindexed(): Promise<void> {
+    const unindexed = this.#messages.find({ terms: { $exists: false } }, { projection: { _id: 1, text: 1 } });
+    let batch: { _id: string; text: string }[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await this.#messages.bulkWrite(
+        batch.map((doc) => ({
+          // Only while still unindexed: an edit meanwhile wrote the terms of its own text.
+          updateOne: {
+            filter: { _id: doc._id, terms: { $exists: false } },
+            update: { $set: { terms: searchTermsOf(doc.text) } },
+          },
+        })),
+        { ordered: false },
+      );
+      batch = [];
+    };
+    for await (const doc of unindexed) {
+      batch.push(doc);
+      if (batch.length >= 1000) await flush();
+    }
+    await flush();
+  }
+
   /**
    * The change and its outbox entries in one transaction. `change` gets the
    * number of entries, raises the chat's `eventSequence` by it and resolves
@@ -434,6 +481,39 @@ export class MongoChatStore implements ChatStore {
       throw translateError(error);
     }
   }
+}
+
+/**
+ * A search as an aggregation: the `search_terms` ranges of the terms in the
+ * chats, the matched terms counted per message, ranked, bounded by the cursor.
+ */
+export function searchPipeline(
+  chatIds: readonly string[],
+  terms: readonly string[],
+  after: SearchCursor | undefined,
+  limit: number,
+): Document[] {
+  const distinct = [...new Set(terms)];
+  return [
+    { $match: { terms: { $in: distinct }, chatId: { $in: [...chatIds] }, deleted: false } },
+    { $addFields: { matchedTerms: { $size: { $setIntersection: ['$terms', distinct] } } } },
+    ...(after
+      ? [
+          {
+            $match: {
+              $or: [
+                { matchedTerms: { $lt: after.matchedTerms } },
+                { matchedTerms: after.matchedTerms, createTime: { $lt: after.createTime } },
+                { matchedTerms: after.matchedTerms, createTime: after.createTime, _id: { $lt: after.messageId } },
+              ],
+            },
+          },
+        ]
+      : []),
+    { $sort: { matchedTerms: -1, createTime: -1, _id: -1 } },
+    { $limit: limit },
+    { $project: { terms: 0 } },
+  ];
 }
 
 /** A user's chats after the cursor, in list order: one range of `member_activity`. */
@@ -567,6 +647,7 @@ function toMessageDoc(m: Message): MessageDoc {
     ...(m.replyTo ? { replyTo: { ...m.replyTo } } : {}),
     replyCount: m.replyCount,
     ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
+    terms: searchTermsOf(m.text),
   };
 }
 

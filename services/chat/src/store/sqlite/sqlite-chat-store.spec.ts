@@ -129,6 +129,13 @@ describe('SqliteChatStore statements', () => {
         expect(plan(CHAT_SQL.getInvitation)).toEqual([
           expect.stringMatching(/PRIMARY KEY \(invitee_id=\? AND chat_id=\?\)$/),
         ]);
+        // A search: one range of the index per (term, chat), each message by its key.
+        expect(plan(CHAT_SQL.search)).toEqual(
+          expect.arrayContaining([
+            expect.stringMatching(/^SEARCH t USING PRIMARY KEY \(term=\? AND chat_id=\?\)$/),
+            expect.stringMatching(/^SEARCH m .*\(chat_id=\? AND sequence=\?\)$/),
+          ]),
+        );
         expect(plan(CHAT_SQL.findDirect)).toEqual([expect.stringMatching(/\(direct_key=\?\)$/)]);
         expect(plan(CHAT_SQL.byClientId)).toEqual([
           expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),

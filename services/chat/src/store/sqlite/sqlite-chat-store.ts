@@ -10,6 +10,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 
 /**
@@ -40,6 +41,14 @@ import type { ChatStore } from '../chat-store.ts';
  *   rowid: one invitation per user and chat, found by its key; a user's
  *   pending count reads the range of their key. `invitations_list`
  *   (invitee_id, create_time, chat_id) is their list, newest first.
+ * - `message_terms` (term, chat_id, sequence), primary key of a table
+ *   without rowid: the search index, one row per distinct term of a
+ *   message's current text (`searchTermsOf`), rewritten with the message in
+ *   its transaction. A search reads one range per (term, chat) pair. The
+ *   terms come from the domain's tokeniser rather than an FTS5 table's own,
+ *   so matching and ranking are those of every other adapter.
+ *   `message_terms_backlog` lists messages stored before the index existed;
+ *   opening the store indexes them and empties it.
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -68,6 +77,10 @@ const chatSchema: SqliteSchema = {
       'ALTER TABLE messages ADD COLUMN reply_count INTEGER NOT NULL DEFAULT 0;' +
       'ALTER TABLE messages ADD COLUMN last_reply_time INTEGER;' +
       'CREATE INDEX messages_replies ON messages (chat_id, reply_to_id, sequence) WHERE reply_to_id IS NOT NULL;',
+    'CREATE TABLE message_terms (term TEXT NOT NULL, chat_id TEXT NOT NULL, sequence INTEGER NOT NULL, ' +
+      'PRIMARY KEY (term, chat_id, sequence)) STRICT, WITHOUT ROWID;' +
+      'CREATE TABLE message_terms_backlog (chat_id TEXT NOT NULL, sequence INTEGER NOT NULL) STRICT;' +
+      'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
   ],
 };
 
@@ -187,7 +200,25 @@ export const CHAT_SQL = {
   countUnread:
     'SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE chat_id = ? AND sequence > ? AND sender_id <> ? ' +
     'AND deleted = 0 LIMIT ?)',
+  addTerm: 'INSERT INTO message_terms (term, chat_id, sequence) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  removeTerm: 'DELETE FROM message_terms WHERE term = ? AND chat_id = ? AND sequence = ?',
+  // One range per (term, chat) pair, the hits grouped per message (every row of a group is the same message,
+  // so its columns are that message's), ranked; the cursor bounds the ranked groups.
+  search:
+    `SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')}, count(*) AS matched_terms FROM message_terms t ` +
+    'JOIN messages m ON m.chat_id = t.chat_id AND m.sequence = t.sequence ' +
+    'WHERE t.term IN (SELECT value FROM json_each(:terms)) AND t.chat_id IN (SELECT value FROM json_each(:chats)) ' +
+    'AND m.deleted = 0 GROUP BY t.chat_id, t.sequence ' +
+    'HAVING count(*) < :n OR (count(*) = :n AND (m.create_time < :time OR (m.create_time = :time AND m.id < :id))) ' +
+    'ORDER BY matched_terms DESC, m.create_time DESC, m.id DESC LIMIT :limit',
+  backlog:
+    'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.text FROM message_terms_backlog b ' +
+    'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
+  clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
 } as const;
+
+/** Messages indexed per transaction when the store opens on a backlog. */
+const BACKLOG_BATCH = 1000;
 
 /**
  * Chats, messages and read positions in a SQLite file (embedded mode): each
@@ -224,6 +255,9 @@ export class SqliteChatStore implements ChatStore {
   readonly #readPositions;
   readonly #markRead;
   readonly #countUnread;
+  readonly #addTerm;
+  readonly #removeTerm;
+  readonly #search;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -253,6 +287,10 @@ export class SqliteChatStore implements ChatStore {
     this.#readPositions = db.prepare(CHAT_SQL.readPositions);
     this.#markRead = db.prepare(CHAT_SQL.markRead);
     this.#countUnread = db.prepare(CHAT_SQL.countUnread);
+    this.#addTerm = db.prepare(CHAT_SQL.addTerm);
+    this.#removeTerm = db.prepare(CHAT_SQL.removeTerm);
+    this.#search = db.prepare(CHAT_SQL.search);
+    this.#indexBacklog();
   }
 
   /** Opens (creating or migrating) the store's file, `chat.db` in the data directory. */
@@ -410,6 +448,7 @@ export class SqliteChatStore implements ChatStore {
       const message = postedMessage(draft, row.last_sequence + 1);
       const entry = entryOf(message, memberIds);
       this.#insertMessage.run(...messageValues(message));
+      this.#indexText(message.chatId, message.sequence, message.text, true);
       if (draft.replyTo) {
         const counted = this.#countReply.run(draft.createTime.getTime(), draft.replyTo.messageId, draft.chatId);
         if (counted.changes === 0) throw new Error('a reply to a message not in its chat');
@@ -448,6 +487,7 @@ export class SqliteChatStore implements ChatStore {
 
   async updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
     this.#db.transaction(() => {
+      const before = this.#getMessage.get(message.id, message.chatId) as MessageRow | undefined;
       const updated = this.#updateMessage.run(
         message.text,
         message.editTime?.getTime() ?? null,
@@ -458,7 +498,9 @@ export class SqliteChatStore implements ChatStore {
         message.id,
         message.version - 1,
       );
-      if (updated.changes === 0) throw new StoreError('conflict', 'the message changed or is gone');
+      if (!before || updated.changes === 0) throw new StoreError('conflict', 'the message changed or is gone');
+      this.#indexText(message.chatId, message.sequence, before.text, false);
+      this.#indexText(message.chatId, message.sequence, message.text, true);
       this.outbox.append(entries);
     });
   }
@@ -481,6 +523,49 @@ export class SqliteChatStore implements ChatStore {
 
   async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
     return (this.#countUnread.get(chatId, afterSequence, userId, cap) as { n: number }).n;
+  }
+
+  async searchMessages(
+    chatIds: readonly string[],
+    terms: readonly string[],
+    after: SearchCursor | undefined,
+    limit: number,
+  ): Promise<SearchHit[]> {
+    if (chatIds.length === 0 || terms.length === 0) return [];
+    const rows = this.#search.all({
+      terms: JSON.stringify([...new Set(terms)]),
+      chats: JSON.stringify(chatIds),
+      n: after?.matchedTerms ?? ABOVE_ALL,
+      time: after?.createTime.getTime() ?? ABOVE_ALL,
+      id: after?.messageId ?? '',
+      limit,
+    }) as unknown as (MessageRow & { matched_terms: number })[];
+    return rows.map((row) => ({ message: fromMessageRow(row), matchedTerms: row.matched_terms }));
+  }
+
+  /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
+  #indexText(chatId: string, sequence: number, text: string, add: boolean): void {
+    for (const term of searchTermsOf(text)) (add ? this.#addTerm : this.#removeTerm).run(term, chatId, sequence);
+  }
+
+  /** Indexes the messages stored before the search index existed, a batch per transaction. */
+  #indexBacklog(): void {
+    const read = this.#db.prepare(CHAT_SQL.backlog);
+    const clear = this.#db.prepare(CHAT_SQL.clearBacklog);
+    for (;;) {
+      const rows = read.all(0, BACKLOG_BATCH) as {
+        backlog_id: number;
+        chat_id: string;
+        sequence: number;
+        text: string;
+      }[];
+      const last = rows.at(-1);
+      if (!last) return;
+      this.#db.transaction(() => {
+        for (const row of rows) this.#indexText(row.chat_id, row.sequence, row.text, true);
+        clear.run(last.backlog_id);
+      });
+    }
   }
 }
 
