@@ -129,13 +129,15 @@ describe('SqliteChatStore statements', () => {
         expect(plan(CHAT_SQL.getInvitation)).toEqual([
           expect.stringMatching(/PRIMARY KEY \(invitee_id=\? AND chat_id=\?\)$/),
         ]);
-        // A search: one range of the index per (term, chat), each message by its key.
-        expect(plan(CHAT_SQL.search)).toEqual(
-          expect.arrayContaining([
-            expect.stringMatching(/^SEARCH t USING PRIMARY KEY \(term=\? AND chat_id=\?\)$/),
-            expect.stringMatching(/^SEARCH m .*\(chat_id=\? AND sequence=\?\)$/),
-          ]),
+        // A search ranks from one range of the index per (term, chat).
+        expect(plan(CHAT_SQL.search)).toContainEqual(
+          expect.stringMatching(/^SEARCH message_terms USING PRIMARY KEY \(term=\? AND chat_id=\?\)$/),
         );
+        // One word: newest first from its recency range, with no sort to wait for.
+        expect(plan(CHAT_SQL.searchOne)).toContainEqual(
+          expect.stringMatching(/^SEARCH message_terms USING (COVERING )?INDEX message_terms_recent \(term=\?/),
+        );
+        expect(plan(CHAT_SQL.searchOne).join('\n')).not.toMatch(/TEMP B-TREE/);
         expect(plan(CHAT_SQL.findDirect)).toEqual([expect.stringMatching(/\(direct_key=\?\)$/)]);
         expect(plan(CHAT_SQL.byClientId)).toEqual([
           expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),

@@ -44,7 +44,12 @@ import type { ChatStore } from '../chat-store.ts';
  * - `message_terms` (term, chat_id, sequence), primary key of a table
  *   without rowid: the search index, one row per distinct term of a
  *   message's current text (`searchTermsOf`), rewritten with the message in
- *   its transaction. A search reads one range per (term, chat) pair. The
+ *   its transaction. A search reads one range per (term, chat) pair and
+ *   ranks from the index rows alone (they carry the message's time and id),
+ *   reading only the messages of the page it returns. A one-word search
+ *   has nothing to count, so it walks `message_terms_recent` (term,
+ *   create_time, message_id) newest first and stops at a page instead: a
+ *   word in most messages costs no more than a rare one. The
  *   terms come from the domain's tokeniser rather than an FTS5 table's own,
  *   so matching and ranking are those of every other adapter.
  *   `message_terms_backlog` lists messages stored before the index existed;
@@ -78,7 +83,8 @@ const chatSchema: SqliteSchema = {
       'ALTER TABLE messages ADD COLUMN last_reply_time INTEGER;' +
       'CREATE INDEX messages_replies ON messages (chat_id, reply_to_id, sequence) WHERE reply_to_id IS NOT NULL;',
     'CREATE TABLE message_terms (term TEXT NOT NULL, chat_id TEXT NOT NULL, sequence INTEGER NOT NULL, ' +
-      'PRIMARY KEY (term, chat_id, sequence)) STRICT, WITHOUT ROWID;' +
+      'create_time INTEGER NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (term, chat_id, sequence)) STRICT, WITHOUT ROWID;' +
+      'CREATE INDEX message_terms_recent ON message_terms (term, create_time, message_id);' +
       'CREATE TABLE message_terms_backlog (chat_id TEXT NOT NULL, sequence INTEGER NOT NULL) STRICT;' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
   ],
@@ -200,19 +206,26 @@ export const CHAT_SQL = {
   countUnread:
     'SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE chat_id = ? AND sequence > ? AND sender_id <> ? ' +
     'AND deleted = 0 LIMIT ?)',
-  addTerm: 'INSERT INTO message_terms (term, chat_id, sequence) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  addTerm:
+    'INSERT INTO message_terms (term, chat_id, sequence, create_time, message_id) VALUES (?, ?, ?, ?, ?) ' +
+    'ON CONFLICT DO NOTHING',
   removeTerm: 'DELETE FROM message_terms WHERE term = ? AND chat_id = ? AND sequence = ?',
-  // One range per (term, chat) pair, the hits grouped per message (every row of a group is the same message,
-  // so its columns are that message's), ranked; the cursor bounds the ranked groups.
+  // One range per (term, chat) pair, the hits grouped per message (every row of a group has the same
+  // time and id), ranked; the cursor bounds the ranked groups. A deleted message has no terms.
   search:
-    `SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')}, count(*) AS matched_terms FROM message_terms t ` +
-    'JOIN messages m ON m.chat_id = t.chat_id AND m.sequence = t.sequence ' +
-    'WHERE t.term IN (SELECT value FROM json_each(:terms)) AND t.chat_id IN (SELECT value FROM json_each(:chats)) ' +
-    'AND m.deleted = 0 GROUP BY t.chat_id, t.sequence ' +
-    'HAVING count(*) < :n OR (count(*) = :n AND (m.create_time < :time OR (m.create_time = :time AND m.id < :id))) ' +
-    'ORDER BY matched_terms DESC, m.create_time DESC, m.id DESC LIMIT :limit',
+    'SELECT chat_id, sequence, count(*) AS n, max(create_time) AS create_time, max(message_id) AS message_id ' +
+    'FROM message_terms WHERE term IN (SELECT value FROM json_each(:terms)) ' +
+    'AND chat_id IN (SELECT value FROM json_each(:chats)) GROUP BY chat_id, sequence ' +
+    'HAVING n < :n OR (n = :n AND (create_time < :time OR (create_time = :time AND message_id < :id))) ' +
+    'ORDER BY n DESC, create_time DESC, message_id DESC LIMIT :limit',
+  // One word: every hit matches once, so the newest come first straight from the index.
+  searchOne:
+    'SELECT chat_id, sequence, 1 AS n FROM message_terms INDEXED BY message_terms_recent WHERE term = :term ' +
+    'AND chat_id IN (SELECT value FROM json_each(:chats)) ' +
+    'AND (create_time < :time OR (create_time = :time AND message_id < :id)) ' +
+    'ORDER BY create_time DESC, message_id DESC LIMIT :limit',
   backlog:
-    'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.text FROM message_terms_backlog b ' +
+    'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
 } as const;
@@ -258,6 +271,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #addTerm;
   readonly #removeTerm;
   readonly #search;
+  readonly #searchOne;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -290,6 +304,7 @@ export class SqliteChatStore implements ChatStore {
     this.#addTerm = db.prepare(CHAT_SQL.addTerm);
     this.#removeTerm = db.prepare(CHAT_SQL.removeTerm);
     this.#search = db.prepare(CHAT_SQL.search);
+    this.#searchOne = db.prepare(CHAT_SQL.searchOne);
     this.#indexBacklog();
   }
 
@@ -448,7 +463,7 @@ export class SqliteChatStore implements ChatStore {
       const message = postedMessage(draft, row.last_sequence + 1);
       const entry = entryOf(message, memberIds);
       this.#insertMessage.run(...messageValues(message));
-      this.#indexText(message.chatId, message.sequence, message.text, true);
+      this.#indexText(message, message.text, true);
       if (draft.replyTo) {
         const counted = this.#countReply.run(draft.createTime.getTime(), draft.replyTo.messageId, draft.chatId);
         if (counted.changes === 0) throw new Error('a reply to a message not in its chat');
@@ -499,8 +514,8 @@ export class SqliteChatStore implements ChatStore {
         message.version - 1,
       );
       if (!before || updated.changes === 0) throw new StoreError('conflict', 'the message changed or is gone');
-      this.#indexText(message.chatId, message.sequence, before.text, false);
-      this.#indexText(message.chatId, message.sequence, message.text, true);
+      this.#indexText(message, before.text, false);
+      this.#indexText(message, message.text, true);
       this.outbox.append(entries);
     });
   }
@@ -532,20 +547,39 @@ export class SqliteChatStore implements ChatStore {
     limit: number,
   ): Promise<SearchHit[]> {
     if (chatIds.length === 0 || terms.length === 0) return [];
-    const rows = this.#search.all({
-      terms: JSON.stringify([...new Set(terms)]),
+    const distinct = [...new Set(terms)];
+    const bounds = {
       chats: JSON.stringify(chatIds),
-      n: after?.matchedTerms ?? ABOVE_ALL,
       time: after?.createTime.getTime() ?? ABOVE_ALL,
       id: after?.messageId ?? '',
       limit,
-    }) as unknown as (MessageRow & { matched_terms: number })[];
-    return rows.map((row) => ({ message: fromMessageRow(row), matchedTerms: row.matched_terms }));
+    };
+    const rows = (distinct.length === 1
+      ? this.#searchOne.all({ ...bounds, term: distinct[0] as string })
+      : this.#search.all({
+          ...bounds,
+          terms: JSON.stringify(distinct),
+          n: after?.matchedTerms ?? ABOVE_ALL,
+        })) as unknown as { chat_id: string; sequence: number; n: number }[];
+    if (rows.length === 0) return [];
+    // Read in the same synchronous step as the ranking: no write comes between.
+    const messages = this.#messagesAt.all(
+      JSON.stringify(rows.map((r) => ({ chatId: r.chat_id, sequence: r.sequence }))),
+    ) as unknown as MessageRow[];
+    const byKey = new Map(messages.map((m) => [`${m.chat_id}|${m.sequence}`, fromMessageRow(m)]));
+    return rows.flatMap((row) => {
+      const message = byKey.get(`${row.chat_id}|${row.sequence}`);
+      return message ? [{ message, matchedTerms: row.n }] : [];
+    });
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
-  #indexText(chatId: string, sequence: number, text: string, add: boolean): void {
-    for (const term of searchTermsOf(text)) (add ? this.#addTerm : this.#removeTerm).run(term, chatId, sequence);
+  #indexText(message: Pick<Message, 'chatId' | 'sequence' | 'createTime' | 'id'>, text: string, add: boolean): void {
+    const { chatId, sequence } = message;
+    for (const term of searchTermsOf(text)) {
+      if (add) this.#addTerm.run(term, chatId, sequence, message.createTime.getTime(), message.id);
+      else this.#removeTerm.run(term, chatId, sequence);
+    }
   }
 
   /** Indexes the messages stored before the search index existed, a batch per transaction. */
@@ -557,12 +591,22 @@ export class SqliteChatStore implements ChatStore {
         backlog_id: number;
         chat_id: string;
         sequence: number;
+        create_time: number;
+        id: string;
         text: string;
       }[];
       const last = rows.at(-1);
       if (!last) return;
       this.#db.transaction(() => {
-        for (const row of rows) this.#indexText(row.chat_id, row.sequence, row.text, true);
+        for (const row of rows) {
+          const message = {
+            chatId: row.chat_id,
+            sequence: row.sequence,
+            createTime: new Date(row.create_time),
+            id: row.id,
+          };
+          this.#indexText(message, row.text, true);
+        }
         clear.run(last.backlog_id);
       });
     }
