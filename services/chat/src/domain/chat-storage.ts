@@ -1,6 +1,6 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import type { Chat, ChatEvent, Invitation, Message, Quote } from './chat.ts';
+import type { Chat, ChatEvent, Invitation, Message, MessageVersion, Quote } from './chat.ts';
 import type { SearchCursor, SearchHit } from './search.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
@@ -137,7 +137,9 @@ export interface ChatStorage<E = ChatEvent> {
   listReplies(chatId: string, parentId: string, afterSequence: number | undefined, limit: number): Promise<Message[]>;
   /**
    * Replaces the text, edit time and deletion of the message stored at
-   * `message.version - 1` (its reply count and time are left alone). `conflict` when it is gone or at another version. */
+   * `message.version - 1` (its reply count and time are left alone). `conflict` when it is gone or at another version.
+   * In the same step, an edit (a new text, not a deletion) keeps the text it replaces as a version
+   * (`versionOf`, at the edit time), dropping the oldest beyond `MAX_KEPT_VERSIONS`; a deletion removes them all. */
   updateMessage(message: Message, events: readonly E[]): Promise<void>;
 
   /** The user's read position in each of the chats (0 when none). */
@@ -163,6 +165,14 @@ export interface ChatStorage<E = ChatEvent> {
     after: SearchCursor | undefined,
     limit: number,
   ): Promise<SearchHit[]>;
+
+  /** The kept earlier texts of a message, highest version first, below `beforeVersion` when given; at most `limit`. */
+  listMessageVersions(
+    chatId: string,
+    messageId: string,
+    beforeVersion: number | undefined,
+    limit: number,
+  ): Promise<MessageVersion[]>;
 }
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */

@@ -235,3 +235,22 @@ export function tombstoneOf(message: Message): Message {
 export function messageCreated(message: Message, memberIds: readonly string[], requestId: string): ChatEvent {
   return { kind: 'message_created', message, memberIds, time: message.createTime, requestId };
 }
+
+/** A text a message had before an edit replaced it. */
+export interface MessageVersion {
+  /** The message's `version` while it had this text. */
+  readonly version: number;
+  readonly text: string;
+  /** When the message got this text: its post, or the edit to it. */
+  readonly time: Date;
+  /** When the next edit replaced it. */
+  readonly replaceTime: Date;
+}
+
+/** How many earlier texts a message keeps: an edit beyond drops the oldest. */
+export const MAX_KEPT_VERSIONS = 20;
+
+/** What an edit at `replaceTime` keeps of the message it replaces. */
+export function versionOf(before: Message, replaceTime: Date): MessageVersion {
+  return { version: before.version, text: before.text, time: before.editTime ?? before.createTime, replaceTime };
+}

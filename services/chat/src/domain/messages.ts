@@ -1,15 +1,17 @@
 // Messages: posting, reading, editing and deleting them, and read positions.
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { type Message, memberIdsOf, messageCreated, quoteOf, tombstoneOf } from './chat.ts';
+import { type Message, type MessageVersion, memberIdsOf, messageCreated, quoteOf, tombstoneOf } from './chat.ts';
 import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } from './chat-errors.ts';
 import {
   decodeMessagesToken,
   decodeRepliesToken,
   decodeSearchToken,
+  decodeVersionsToken,
   encodeMessagesToken,
   encodeRepliesToken,
   encodeSearchToken,
+  encodeVersionsToken,
   type Page,
   type PageInput,
   pageLimit,
@@ -183,6 +185,20 @@ export function messageUseCases(ctx: UseCaseContext) {
         items: page.items.map((hit) => ({ ...hit, highlights: highlightsOf(hit.message.text, terms) })),
         nextPageToken: page.nextPageToken,
       };
+    },
+
+    /** The kept earlier texts of a message, newest first. */
+    async listMessageVersions(
+      meta: CallMeta,
+      chatId: string,
+      messageId: string,
+      input: PageInput,
+    ): Promise<Page<MessageVersion>> {
+      const limit = pageLimit(input.pageSize);
+      const { chat, message } = await ctx.visibleMessage(callerId(meta.actor), chatId, messageId);
+      const before = input.pageToken === '' ? undefined : decodeVersionsToken(input.pageToken, chat.id, message.id);
+      const found = await store.listMessageVersions(chat.id, message.id, before, limit + 1);
+      return pageOf(found, limit, (last) => encodeVersionsToken(chat.id, message.id, last.version));
     },
 
     async markRead(

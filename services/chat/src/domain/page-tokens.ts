@@ -133,6 +133,25 @@ export function decodeSearchToken(token: string, scope: string, terms: readonly 
   throw invalidField('page_token', 'is not a page token of this search');
 }
 
+export function encodeVersionsToken(chatId: string, messageId: string, beforeVersion: number): string {
+  return encodeToken(['versions', chatId, messageId, beforeVersion]);
+}
+
+export function decodeVersionsToken(token: string, chatId: string, messageId: string): number {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 4 &&
+    parsed[0] === 'versions' &&
+    parsed[1] === chatId &&
+    parsed[2] === messageId &&
+    Number.isSafeInteger(parsed[3]) &&
+    (parsed[3] as number) > 0
+  ) {
+    return parsed[3] as number;
+  }
+  throw invalidField('page_token', 'is not a page token of this message');
+}
+
 function encodeToken(parts: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }

@@ -112,6 +112,13 @@ export function chatServiceHandlers(
         nextPageToken: page.nextPageToken,
       };
     },
+    listMessageVersions: async (req, ctx) => {
+      const page = await chats.listMessageVersions(meta(ctx), req.chatId, req.messageId, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { versions: page.items.map((v) => ({ ...v })), nextPageToken: page.nextPageToken };
+    },
     markRead: async (req, ctx) => {
       const read = await chats.markRead(meta(ctx), req.chatId, sequenceOf(req.upToSequence, 'up_to_sequence'));
       return { readSequence: String(read.readSequence), unreadCount: String(read.unreadCount) };

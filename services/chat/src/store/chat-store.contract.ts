@@ -11,6 +11,7 @@ import {
   type ChatEvent,
   directKeyOf,
   type Invitation,
+  MAX_KEPT_VERSIONS,
   type Member,
   type Message,
   messageCreated,
@@ -592,6 +593,58 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         }
         expect(all.map((h) => h.message.text)).toEqual(['red blue green', 'red blue', 'red', 'green', 'blue', 'red']);
         expect(paged).toEqual(all.map((h) => h.message.id));
+      });
+    });
+
+    describe('message versions', () => {
+      const edit = async (message: Message, text: string) => {
+        const after = { ...message, text, editTime: tick(), version: message.version + 1 };
+        await store.updateMessage(after, []);
+        return after;
+      };
+
+      it('keeps each replaced text with its times, lists them newest first by page, and drops the oldest beyond the cap', async () => {
+        const a = randomUUID();
+        const chat = await add(group(a));
+        const posted = await post(chat.id, a, 'v1');
+        const other = await post(chat.id, a, 'other');
+        let current = posted;
+        for (let v = 2; v <= MAX_KEPT_VERSIONS + 2; v++) current = await edit(current, `v${v}`);
+        await edit(other, 'other, edited');
+
+        const newest = await store.listMessageVersions(chat.id, posted.id, undefined, 2);
+        const second = await edit(posted, 'x').catch(() => undefined);
+        expect(second).toBeUndefined(); // a stale version changes nothing, history included
+        expect(newest.map((v) => v.text)).toEqual([`v${MAX_KEPT_VERSIONS + 1}`, `v${MAX_KEPT_VERSIONS}`]);
+        expect(newest[0]).toEqual({
+          version: MAX_KEPT_VERSIONS + 1,
+          text: `v${MAX_KEPT_VERSIONS + 1}`,
+          time: expect.any(Date),
+          replaceTime: current.editTime,
+        });
+        const all = await store.listMessageVersions(chat.id, posted.id, undefined, 100);
+        expect(all).toHaveLength(MAX_KEPT_VERSIONS);
+        expect(all.map((v) => v.version)).toEqual(
+          Array.from({ length: MAX_KEPT_VERSIONS }, (_, i) => MAX_KEPT_VERSIONS + 1 - i),
+        );
+        // Each version's time is when it was written: the replace time of the one before.
+        expect(all[0]?.time).toEqual(all[1]?.replaceTime);
+        expect((await store.listMessageVersions(chat.id, posted.id, 3, 100)).map((v) => v.text)).toEqual(['v2']);
+        expect((await store.listMessageVersions(chat.id, other.id, undefined, 100)).map((v) => v.text)).toEqual([
+          'other',
+        ]);
+        const first = await edit(await post(chat.id, a, 'fresh'), 'fresh, edited');
+        expect(await store.listMessageVersions(chat.id, first.id, undefined, 10)).toEqual([
+          { version: 1, text: 'fresh', time: expect.any(Date), replaceTime: first.editTime },
+        ]);
+      });
+
+      it('removes a message’s versions when it is deleted', async () => {
+        const a = randomUUID();
+        const chat = await add(group(a));
+        const edited = await edit(await post(chat.id, a, 'draft'), 'final');
+        await store.updateMessage(tombstoneOf(edited), []);
+        await expect(store.listMessageVersions(chat.id, edited.id, undefined, 10)).resolves.toEqual([]);
       });
     });
   });

@@ -39,5 +39,7 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     markRead: (chatId, userId, upTo) => store.markRead(chatId, userId, upTo),
     countUnread: (chatId, userId, afterSequence, cap) => store.countUnread(chatId, userId, afterSequence, cap),
     searchMessages: (chatIds, terms, after, limit) => store.searchMessages(chatIds, terms, after, limit),
+    listMessageVersions: (chatId, messageId, beforeVersion, limit) =>
+      store.listMessageVersions(chatId, messageId, beforeVersion, limit),
   };
 }

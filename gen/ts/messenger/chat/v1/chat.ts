@@ -757,6 +757,50 @@ export interface TextRange {
   end: number;
 }
 
+/** Request of ListMessageVersions. */
+export interface ListMessageVersionsRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message whose earlier texts to list. */
+  messageId: string;
+  /**
+   * The maximum number of versions to return: default 50 when 0 or unset,
+   * at most 100 (larger values are treated as 100). Fails with
+   * INVALID_ARGUMENT when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page (older versions);
+   * empty for the newest page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListMessageVersions. */
+export interface ListMessageVersionsResponse {
+  /** The earlier texts, newest first; the current text is the message's own. */
+  versions: MessageVersion[];
+  /** Opaque token for the next, older page; empty when there is none. */
+  nextPageToken: string;
+}
+
+/** A text a message had before an edit replaced it. */
+export interface MessageVersion {
+  /**
+   * The message's version number while it had this text: 1 for the text
+   * it was sent with, one more per edit.
+   */
+  version: number;
+  /** The text. */
+  text: string;
+  /** When the message got this text: sent, or edited to it. */
+  time:
+    | Date
+    | undefined;
+  /** When the next edit replaced it. */
+  replaceTime: Date | undefined;
+}
+
 function createBaseChatMember(): ChatMember {
   return { userId: "", role: 0, nickname: "", avatarUrl: "", joinTime: undefined };
 }
@@ -5706,6 +5750,351 @@ export const TextRange: MessageFns<TextRange> = {
   },
 };
 
+function createBaseListMessageVersionsRequest(): ListMessageVersionsRequest {
+  return { chatId: "", messageId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListMessageVersionsRequest: MessageFns<ListMessageVersionsRequest> = {
+  encode(message: ListMessageVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessageVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessageVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMessageVersionsRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMessageVersionsRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMessageVersionsRequest>): ListMessageVersionsRequest {
+    return ListMessageVersionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMessageVersionsRequest>): ListMessageVersionsRequest {
+    const message = createBaseListMessageVersionsRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListMessageVersionsResponse(): ListMessageVersionsResponse {
+  return { versions: [], nextPageToken: "" };
+}
+
+export const ListMessageVersionsResponse: MessageFns<ListMessageVersionsResponse> = {
+  encode(message: ListMessageVersionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.versions) {
+      MessageVersion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessageVersionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessageVersionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.versions.push(MessageVersion.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMessageVersionsResponse {
+    return {
+      versions: globalThis.Array.isArray(object?.versions)
+        ? object.versions.map((e: any) => MessageVersion.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMessageVersionsResponse): unknown {
+    const obj: any = {};
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => MessageVersion.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMessageVersionsResponse>): ListMessageVersionsResponse {
+    return ListMessageVersionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMessageVersionsResponse>): ListMessageVersionsResponse {
+    const message = createBaseListMessageVersionsResponse();
+    message.versions = object.versions?.map((e) => MessageVersion.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseMessageVersion(): MessageVersion {
+  return { version: 0, text: "", time: undefined, replaceTime: undefined };
+}
+
+export const MessageVersion: MessageFns<MessageVersion> = {
+  encode(message: MessageVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).int32(message.version);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(26).fork()).join();
+    }
+    if (message.replaceTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.replaceTime), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.replaceTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageVersion {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      replaceTime: isSet(object.replaceTime)
+        ? fromJsonTimestamp(object.replaceTime)
+        : isSet(object.replace_time)
+        ? fromJsonTimestamp(object.replace_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MessageVersion): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.replaceTime !== undefined) {
+      obj.replaceTime = message.replaceTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MessageVersion>): MessageVersion {
+    return MessageVersion.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MessageVersion>): MessageVersion {
+    const message = createBaseMessageVersion();
+    message.version = object.version ?? 0;
+    message.text = object.text ?? "";
+    message.time = object.time ?? undefined;
+    message.replaceTime = object.replaceTime ?? undefined;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -6028,6 +6417,24 @@ export const ChatServiceService = {
       Buffer.from(SearchMessagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SearchMessagesResponse => SearchMessagesResponse.decode(value),
   },
+  /**
+   * The texts a message had before its edits, newest first: at most the 20
+   * most recent are kept; a deleted message has none. Fails with NOT_FOUND
+   * when the chat or message does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this message.
+   */
+  listMessageVersions: {
+    path: "/messenger.chat.v1.ChatService/ListMessageVersions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMessageVersionsRequest): Buffer =>
+      Buffer.from(ListMessageVersionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMessageVersionsRequest => ListMessageVersionsRequest.decode(value),
+    responseSerialize: (value: ListMessageVersionsResponse): Buffer =>
+      Buffer.from(ListMessageVersionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMessageVersionsResponse => ListMessageVersionsResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -6191,6 +6598,14 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * exist or the caller is not a member.
    */
   searchMessages: handleUnaryCall<SearchMessagesRequest, SearchMessagesResponse>;
+  /**
+   * The texts a message had before its edits, newest first: at most the 20
+   * most recent are kept; a deleted message has none. Fails with NOT_FOUND
+   * when the chat or message does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this message.
+   */
+  listMessageVersions: handleUnaryCall<ListMessageVersionsRequest, ListMessageVersionsResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -6585,6 +7000,28 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SearchMessagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The texts a message had before its edits, newest first: at most the 20
+   * most recent are kept; a deleted message has none. Fails with NOT_FOUND
+   * when the chat or message does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this message.
+   */
+  listMessageVersions(
+    request: ListMessageVersionsRequest,
+    callback: (error: ServiceError | null, response: ListMessageVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listMessageVersions(
+    request: ListMessageVersionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMessageVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listMessageVersions(
+    request: ListMessageVersionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMessageVersionsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,5 +1,14 @@
 import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
-import { type Chat, type Invitation, isPending, type Message, memberIdsOf } from '../../domain/chat.ts';
+import {
+  type Chat,
+  type Invitation,
+  isPending,
+  MAX_KEPT_VERSIONS,
+  type Message,
+  type MessageVersion,
+  memberIdsOf,
+  versionOf,
+} from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
@@ -42,6 +51,8 @@ export class MemoryChatStore implements ChatStore {
   readonly #invitations = new Map<string, Map<string, Invitation>>();
   /** The inverted index of message texts: term → chat id → sequences of the messages that have it. */
   readonly #terms = new Map<string, Map<string, Set<number>>>();
+  /** `<chat id>|<message id>` → its kept earlier texts, oldest first. */
+  readonly #versions = new Map<string, MessageVersion[]>();
 
   async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
@@ -230,6 +241,7 @@ export class MemoryChatStore implements ChatStore {
     }
     this.#indexText(current, false);
     this.#indexText(message, true);
+    this.#keepVersion(current, message);
     // Replies may have come since the caller read it: their count and time stay.
     record.messages[message.sequence - 1] = {
       ...clone(message),
@@ -289,6 +301,31 @@ export class MemoryChatStore implements ChatStore {
       .sort(compareHits)
       .slice(0, limit)
       .map((hit) => ({ ...hit, message: clone(hit.message) }));
+  }
+
+  async listMessageVersions(
+    chatId: string,
+    messageId: string,
+    beforeVersion: number | undefined,
+    limit: number,
+  ): Promise<MessageVersion[]> {
+    return (this.#versions.get(`${chatId}|${messageId}`) ?? [])
+      .filter((v) => beforeVersion === undefined || v.version < beforeVersion)
+      .reverse()
+      .slice(0, limit)
+      .map((v) => ({ ...v }));
+  }
+
+  /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
+  #keepVersion(before: Message, after: Message): void {
+    const key = `${after.chatId}|${after.id}`;
+    if (after.deleted) {
+      this.#versions.delete(key);
+      return;
+    }
+    if (after.text === before.text) return;
+    const kept = [...(this.#versions.get(key) ?? []), versionOf(before, after.editTime ?? new Date())];
+    this.#versions.set(key, kept.slice(-MAX_KEPT_VERSIONS));
   }
 
   /** Adds a message's terms to the text index, or removes them. */

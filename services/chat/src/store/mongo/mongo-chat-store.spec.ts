@@ -10,6 +10,7 @@ import {
   MongoChatStore,
   searchPipeline,
   translateError,
+  versionsQuery,
 } from './mongo-chat-store.ts';
 
 describe('MongoChatStore query building', () => {
@@ -53,6 +54,11 @@ describe('MongoChatStore query building', () => {
         ],
       },
     });
+  });
+
+  it("reads a message's versions as one (messageId, version) range, newest first", () => {
+    expect(versionsQuery('m1', undefined)).toEqual({ filter: { messageId: 'm1' }, sort: { version: -1 } });
+    expect(versionsQuery('m1', 7).filter).toEqual({ messageId: 'm1', version: { $lt: 7 } });
   });
 
   it('translates a duplicate-key error and nothing else', () => {

@@ -1,7 +1,17 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { isDuplicateKeyError, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } from 'mongodb';
-import type { Chat, ChatType, Invitation, Member, MemberRole, Message } from '../../domain/chat.ts';
+import {
+  type Chat,
+  type ChatType,
+  type Invitation,
+  MAX_KEPT_VERSIONS,
+  type Member,
+  type MemberRole,
+  type Message,
+  type MessageVersion,
+  versionOf,
+} from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
@@ -75,6 +85,16 @@ interface InvitationDoc {
   expireTime: Date;
 }
 
+export interface VersionDoc {
+  /** `<message id>:<version>`. */
+  _id: string;
+  messageId: string;
+  version: number;
+  text: string;
+  time: Date;
+  replaceTime: Date;
+}
+
 interface ReadDoc {
   /** `<chat id>:<user id>`. */
   _id: string;
@@ -101,6 +121,9 @@ interface ReadDoc {
  *   on the terms of the current text, is the search index: one range per
  *   (term, chat) pair. A `$text` index would bring its own tokeniser and
  *   score, so results would differ from the other adapters'.
+ * - `message_versions`: the texts edits replaced; `message_versions`
+ *   (messageId, version↓) lists a message's newest first and finds those
+ *   beyond the kept count.
  * - `reads`: one read position per (chat, member), by `_id`.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
@@ -112,6 +135,7 @@ export class MongoChatStore implements ChatStore {
   readonly #messages: Collection<MessageDoc>;
   readonly #reads: Collection<ReadDoc>;
   readonly #invitations: Collection<InvitationDoc>;
+  readonly #versions: Collection<VersionDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
@@ -119,6 +143,7 @@ export class MongoChatStore implements ChatStore {
     this.#messages = db.collection<MessageDoc>('messages');
     this.#reads = db.collection<ReadDoc>('reads');
     this.#invitations = db.collection<InvitationDoc>('invitations');
+    this.#versions = db.collection<VersionDoc>('message_versions');
     this.outbox = new ChatOutbox(client, db);
   }
 
@@ -142,6 +167,7 @@ export class MongoChatStore implements ChatStore {
     );
     await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
     await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
+    await this.#versions.createIndex({ messageId: 1, version: -1 }, { name: 'message_versions' });
     await this.outbox.ensureIndexes();
     await this.#indexUnindexed();
   }
@@ -371,6 +397,7 @@ export class MongoChatStore implements ChatStore {
     return this.#write(entries, async (session, count) => {
       const { text, deleted, version } = message;
       const terms = searchTermsOf(text);
+      const before = await this.#messages.findOne({ _id: message.id, chatId: message.chatId }, { session });
       const result = await this.#messages.updateOne(
         { _id: message.id, chatId: message.chatId, version: message.version - 1 },
         message.editTime
@@ -378,7 +405,8 @@ export class MongoChatStore implements ChatStore {
           : { $set: { text, deleted, version, terms }, $unset: { editTime: '' } },
         { session },
       );
-      if (result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
+      if (!before || result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
+      await this.#keepVersion(fromMessageDoc(before), message, session);
       if (count === 0) return 0;
       const chat = await this.#chats.findOneAndUpdate(
         { _id: message.chatId },
@@ -435,6 +463,32 @@ export class MongoChatStore implements ChatStore {
       .aggregate<MessageDoc & { matchedTerms: number }>(searchPipeline(chatIds, terms, after, limit))
       .toArray();
     return docs.map(({ matchedTerms, ...doc }) => ({ message: fromMessageDoc(doc), matchedTerms }));
+  }
+
+  async listMessageVersions(
+    _chatId: string,
+    messageId: string,
+    beforeVersion: number | undefined,
+    limit: number,
+  ): Promise<MessageVersion[]> {
+    const { filter, sort } = versionsQuery(messageId, beforeVersion);
+    const docs = await this.#versions.find(filter).sort(sort).limit(limit).toArray();
+    return docs.map((d) => ({ version: d.version, text: d.text, time: d.time, replaceTime: d.replaceTime }));
+  }
+
+  /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
+  async #keepVersion(before: Message, after: Message, session: ClientSession): Promise<void> {
+    if (after.deleted) {
+      await this.#versions.deleteMany({ messageId: after.id }, { session });
+      return;
+    }
+    if (after.text === before.text) return;
+    const kept = versionOf(before, after.editTime ?? new Date());
+    await this.#versions.insertOne({ _id: `${after.id}:${kept.version}`, messageId: after.id, ...kept }, { session });
+    await this.#versions.deleteMany(
+      { messageId: after.id, version: { $lte: kept.version - MAX_KEPT_VERSIONS } },
+      { session },
+    );
   }
 
   /** Gives the messages stored before search existed their terms; a no-op once all have them. */
@@ -514,6 +568,17 @@ export function searchPipeline(
     { $limit: limit },
     { $project: { terms: 0 } },
   ];
+}
+
+/** A message's kept versions below `beforeVersion`, newest first: one range of `message_versions`. */
+export function versionsQuery(
+  messageId: string,
+  beforeVersion: number | undefined,
+): { filter: Filter<VersionDoc>; sort: Sort } {
+  return {
+    filter: beforeVersion === undefined ? { messageId } : { messageId, version: { $lt: beforeVersion } },
+    sort: { version: -1 },
+  };
 }
 
 /** A user's chats after the cursor, in list order: one range of `member_activity`. */

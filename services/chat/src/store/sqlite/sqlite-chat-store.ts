@@ -1,6 +1,16 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
-import type { Chat, ChatType, Invitation, Member, MemberRole, Message } from '../../domain/chat.ts';
+import {
+  type Chat,
+  type ChatType,
+  type Invitation,
+  MAX_KEPT_VERSIONS,
+  type Member,
+  type MemberRole,
+  type Message,
+  type MessageVersion,
+  versionOf,
+} from '../../domain/chat.ts';
 import {
   type ActivityCursor,
   type AppendResult,
@@ -54,6 +64,10 @@ import type { ChatStore } from '../chat-store.ts';
  *   so matching and ranking are those of every other adapter.
  *   `message_terms_backlog` lists messages stored before the index existed;
  *   opening the store indexes them and empties it.
+ * - `message_versions`: the texts edits replaced; `message_versions_id`
+ *   (message_id, version, unique) lists a message's newest first (one
+ *   range) and drops those beyond the kept count or with the message's
+ *   deletion. A rowid table, like `messages`, for its texts.
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -86,6 +100,9 @@ const chatSchema: SqliteSchema = {
       'create_time INTEGER NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (term, chat_id, sequence)) STRICT, WITHOUT ROWID;' +
       'CREATE INDEX message_terms_recent ON message_terms (term, create_time, message_id);' +
       'CREATE TABLE message_terms_backlog (chat_id TEXT NOT NULL, sequence INTEGER NOT NULL) STRICT;' +
+      'CREATE TABLE message_versions (message_id TEXT NOT NULL, version INTEGER NOT NULL, text TEXT NOT NULL, ' +
+      'time INTEGER NOT NULL, replace_time INTEGER NOT NULL) STRICT;' +
+      'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
   ],
 };
@@ -224,6 +241,14 @@ export const CHAT_SQL = {
     'AND chat_id IN (SELECT value FROM json_each(:chats)) ' +
     'AND (create_time < :time OR (create_time = :time AND message_id < :id)) ' +
     'ORDER BY create_time DESC, message_id DESC LIMIT :limit',
+  addVersion:
+    'INSERT INTO message_versions (message_id, version, text, time, replace_time) VALUES (?, ?, ?, ?, ?) ' +
+    'ON CONFLICT DO NOTHING',
+  // Below the given version: the oldest beyond the kept count, or (0 and above all) every one.
+  dropVersions: 'DELETE FROM message_versions WHERE message_id = ? AND version < ?',
+  versions:
+    'SELECT version, text, time, replace_time FROM message_versions WHERE message_id = ? AND version < ? ' +
+    'ORDER BY version DESC LIMIT ?',
   backlog:
     'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
@@ -272,6 +297,9 @@ export class SqliteChatStore implements ChatStore {
   readonly #removeTerm;
   readonly #search;
   readonly #searchOne;
+  readonly #addVersion;
+  readonly #dropVersions;
+  readonly #versions;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -305,6 +333,9 @@ export class SqliteChatStore implements ChatStore {
     this.#removeTerm = db.prepare(CHAT_SQL.removeTerm);
     this.#search = db.prepare(CHAT_SQL.search);
     this.#searchOne = db.prepare(CHAT_SQL.searchOne);
+    this.#addVersion = db.prepare(CHAT_SQL.addVersion);
+    this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
+    this.#versions = db.prepare(CHAT_SQL.versions);
     this.#indexBacklog();
   }
 
@@ -516,6 +547,13 @@ export class SqliteChatStore implements ChatStore {
       if (!before || updated.changes === 0) throw new StoreError('conflict', 'the message changed or is gone');
       this.#indexText(message, before.text, false);
       this.#indexText(message, message.text, true);
+      if (message.deleted) {
+        this.#dropVersions.run(message.id, ABOVE_ALL);
+      } else if (message.text !== before.text) {
+        const kept = versionOf(fromMessageRow(before), message.editTime ?? new Date());
+        this.#addVersion.run(message.id, kept.version, kept.text, kept.time.getTime(), kept.replaceTime.getTime());
+        this.#dropVersions.run(message.id, kept.version - MAX_KEPT_VERSIONS + 1);
+      }
       this.outbox.append(entries);
     });
   }
@@ -571,6 +609,26 @@ export class SqliteChatStore implements ChatStore {
       const message = byKey.get(`${row.chat_id}|${row.sequence}`);
       return message ? [{ message, matchedTerms: row.n }] : [];
     });
+  }
+
+  async listMessageVersions(
+    _chatId: string,
+    messageId: string,
+    beforeVersion: number | undefined,
+    limit: number,
+  ): Promise<MessageVersion[]> {
+    const rows = this.#versions.all(messageId, beforeVersion ?? ABOVE_ALL, limit) as {
+      version: number;
+      text: string;
+      time: number;
+      replace_time: number;
+    }[];
+    return rows.map((r) => ({
+      version: r.version,
+      text: r.text,
+      time: new Date(r.time),
+      replaceTime: new Date(r.replace_time),
+    }));
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
