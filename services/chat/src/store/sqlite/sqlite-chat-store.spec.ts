@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { openQueryPlans } from '@messenger/platform/testing';
 import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
@@ -91,6 +92,59 @@ describe('SqliteChatStore file', () => {
       } finally {
         reopened.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteChatStore search index', () => {
+  it('indexes on opening the messages stored before the index existed, then has nothing left to index', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      const a = randomUUID();
+      const t = new Date('2025-01-02T03:04:05.678Z');
+      const chat: Chat = {
+        id: randomUUID(),
+        type: 'group',
+        title: 'g',
+        ownerId: a,
+        directKey: '',
+        members: [{ userId: a, role: 'owner', nickname: 'a', avatarUrl: '', joinTime: t, profileTime: undefined }],
+        createTime: t,
+        lastActivityTime: t,
+        lastSequence: 0,
+        version: 1,
+      };
+      const first = SqliteChatStore.open(file);
+      const store = withEventEncoding(first, chatEventEntry);
+      await store.createChat(chat, [{ kind: 'chat_created', chat, time: t, requestId: 'r' }]);
+      for (const [i, text] of ['old news', 'older news', 'unrelated'].entries()) {
+        const createTime = new Date(t.getTime() + i * 1000);
+        await store.appendMessage(
+          { id: randomUUID(), chatId: chat.id, senderId: a, clientMessageId: randomUUID(), text, createTime },
+          (message, memberIds) => messageCreated(message, memberIds, 'r'),
+        );
+      }
+      first.close();
+      // The file as the migration leaves one written before search: no terms, every message in the backlog.
+      const raw = new DatabaseSync(file);
+      raw.exec(
+        'DELETE FROM message_terms; INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages',
+      );
+      raw.close();
+
+      const reopened = SqliteChatStore.open(file);
+      try {
+        const found = await reopened.searchMessages([chat.id], ['news'], undefined, 10);
+        expect(found.map((h) => h.message.text)).toEqual(['older news', 'old news']);
+      } finally {
+        reopened.close();
+      }
+      const check = new DatabaseSync(file, { readOnly: true });
+      expect(check.prepare('SELECT count(*) AS n FROM message_terms_backlog').get()).toEqual({ n: 0 });
+      check.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
