@@ -4,6 +4,9 @@
 # Runs <command> with throwaway test infrastructure on loopback:
 #   REDIS_URL=redis://127.0.0.1:PORT   a private redis-server, no persistence
 #   KAFKA_BROKERS=host:port[,...]      librdkafka's mock cluster (.build/kafka-mock)
+#   S3_ENDPOINT=http://127.0.0.1:PORT  an S3-protocol server (s3rver, npm dev
+#     dependency) with the bucket S3_BUCKET; S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY
+#     are its fixed test credentials, S3_REGION any region
 # and exits with the command's exit code.
 #
 # On any exit (success, failure, Ctrl-C, SIGTERM/SIGHUP) it stops exactly the
@@ -11,10 +14,11 @@
 # on to the command and every process under it (npm does not pass SIGTERM on
 # to the script it runs); a second signal SIGKILLs them. After a signal the
 # script dies by that same signal, so make and shells see an interrupted run.
-# If this script is SIGKILLed, Redis, the Kafka mock and the temp dir still go
+# If this script is SIGKILLed, Redis, s3rver, the Kafka mock and the temp dir still go
 # away (lifeline FIFO, see below); the command's processes do not.
 #
-# Prerequisites: scripts/install-test-deps.sh (redis-server, .build/kafka-mock).
+# Prerequisites: scripts/install-test-deps.sh (redis-server, .build/kafka-mock),
+# make setup (node_modules/.bin/s3rver).
 # TEST_INFRA_START_TIMEOUT: seconds to wait for each server (default 15).
 set -euo pipefail
 
@@ -37,6 +41,7 @@ tmp=""
 lifeline=""    # fd of the lifeline FIFO (write side), held only by this script
 redis=""       # processes are tracked as "PID:STARTTIME" so that a PID reused
 mock=""        # by an unrelated process after ours exited is never signalled
+s3=""
 watchdog=""
 cmd_pid=""
 cmd_procs=()   # the command and its descendants, as seen at signal time
@@ -118,7 +123,7 @@ cleanup() {
   # EOF on its stdin already stops the mock; SIGTERM too, so that stopping
   # does not depend on that alone.
   if [ -n "$lifeline" ]; then exec {lifeline}>&-; fi
-  stop_procs 50 $mock $redis
+  stop_procs 50 $mock $s3 $redis
   if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
   return "$rc"
 }
@@ -153,6 +158,8 @@ trap 'on_signal HUP' HUP
 command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 ||
   die "redis-server/redis-cli not found; run scripts/install-test-deps.sh"
 [ -x "$mock_bin" ] || die "$mock_bin not found; run scripts/install-test-deps.sh"
+s3_bin="$root/node_modules/.bin/s3rver"
+[ -x "$s3_bin" ] || die "$s3_bin not found; run make setup (npm install)"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/test-infra.XXXXXX")"
 
@@ -211,12 +218,40 @@ for attempt in 1 2 3 4 5; do
 done
 [ -n "$redis_port" ] || die "could not start redis-server"
 
+# ---- s3rver ------------------------------------------------------------------
+# Binds port 0 itself and prints the port it got, so there is no race for it.
+s3_bucket=media-test
+mkdir "$tmp/s3"
+: >"$tmp/s3rver.out"
+"$s3_bin" -d "$tmp/s3" -a 127.0.0.1 -p 0 --silent --configure-bucket "$s3_bucket" \
+  >"$tmp/s3rver.out" 2>"$tmp/s3rver.err" {lifeline}>&- &
+s3_pid=$!
+s3="$(proc_id "$s3_pid")" || s3=""
+s3_endpoint=""
+deadline=$((SECONDS + start_timeout))
+while :; do
+  if line="$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$tmp/s3rver.out")"; then
+    s3_endpoint="http://127.0.0.1:${line##*:}"
+    break
+  fi
+  if ! alive "$s3"; then
+    s3=""
+    cat "$tmp/s3rver.err" >&2 || true
+    die "s3rver exited before listening"
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    cat "$tmp/s3rver.err" >&2 || true
+    die "s3rver (pid $s3_pid) did not listen within ${start_timeout}s"
+  fi
+  sleep 0.05
+done
+
 # Watchdog: blocks until EOF on the lifeline, i.e. until this script is gone
-# without having stopped it first (cleanup does), then stops Redis and removes
-# the temp dir.
+# without having stopped it first (cleanup does), then stops Redis and s3rver
+# and removes the temp dir.
 (
   while read -r _; do :; done <"$tmp/lifeline"
-  stop_procs 50 "$redis"
+  stop_procs 50 "$redis" $s3
   rm -rf "$tmp"
 ) {lifeline}>&- &
 watchdog="$(proc_id $!)"
@@ -255,7 +290,9 @@ done
 # ---- Command -----------------------------------------------------------------
 export REDIS_URL="redis://127.0.0.1:$redis_port"
 export KAFKA_BROKERS="$kafka_brokers"
-log "REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS"
+export S3_ENDPOINT="$s3_endpoint" S3_BUCKET="$s3_bucket" S3_REGION=us-east-1
+export S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER # s3rver's fixed test keys
+log "REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS S3_ENDPOINT=$S3_ENDPOINT"
 
 # Run the command in the background and `wait` for it: bash runs traps only
 # between commands, and `wait` is the one place a trapped signal interrupts.
