@@ -5,6 +5,7 @@ import { createMetrics, type Metrics } from '@messenger/platform/metrics';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createInstance } from './instance.ts';
+import { type AvatarOptions, avatarPlugin } from './media/avatars.ts';
 import { gatewayInstruments } from './metrics.ts';
 import { type AuthOptions, authPlugin } from './plugins/auth/auth.plugin.ts';
 import { type CacheOptions, cachePlugin } from './plugins/cache/cache.plugin.ts';
@@ -71,6 +72,11 @@ export interface GatewayOptions {
    * suite, upstream/upstream.contract.ts).
    */
   readonly upstreamTransport?: UpstreamTransport;
+  /**
+   * Avatar upload (`PUT /v1/users/me/avatar`) and download
+   * (`GET /v1/media/avatars/{id}`); absent, neither route exists.
+   */
+  readonly media?: AvatarOptions;
   /** Per-upstream health check timeout of `/readyz`; default 1 s. */
   readonly readinessTimeoutMs?: number;
 }
@@ -134,6 +140,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       deadlines: opts.deadlines,
       log: opts.logger,
     });
+    if (opts.media !== undefined) await app.register(avatarPlugin, opts.media);
     await app.register(websocketRoutes, { routes, registry, upstream, streams, log: opts.logger });
     if (opts.exampleClient) await app.register(exampleClientRoutes);
     await app.register(operationsPlugin, {

@@ -97,6 +97,49 @@ export const gatewaySettings = {
     description:
       'Sent as `x-messenger-release` on every response, so a client or a rollout check can tell which release (e.g. the blue-green colour) answered. Empty: no header.',
   }),
+  mediaStore: setting.oneOf('GATEWAY_MEDIA_STORE', ['filesystem', 's3'], 'filesystem', {
+    description:
+      'Where uploaded media (avatars) is kept: filesystem (GATEWAY_MEDIA_DIR; one gateway, or a volume all replicas share) or s3 (GATEWAY_MEDIA_S3_*: AWS S3, MinIO or any S3-compatible store; what several replicas need).',
+  }),
+  mediaDir: setting.string('GATEWAY_MEDIA_DIR', './.data/media', {
+    description:
+      'A writable directory: the media files with GATEWAY_MEDIA_STORE=filesystem, and (with either store) uploads while they are checked and resized, removed right after. Created when missing. Embedded mode uses DATA_DIR/media instead (a temp dir with EMBEDDED_STORAGE=memory).',
+  }),
+  mediaS3Bucket: setting.optionalString('GATEWAY_MEDIA_S3_BUCKET', {
+    description: 'With GATEWAY_MEDIA_STORE=s3: the bucket (it must exist).',
+  }),
+  mediaS3Region: setting.string('GATEWAY_MEDIA_S3_REGION', 'us-east-1', {
+    description: "With GATEWAY_MEDIA_STORE=s3: the bucket's region.",
+  }),
+  mediaS3Endpoint: setting.optionalString('GATEWAY_MEDIA_S3_ENDPOINT', {
+    description:
+      'With GATEWAY_MEDIA_STORE=s3: the URL of an S3-compatible server (e.g. http://minio:9000, path-style requests); empty: AWS S3.',
+  }),
+  mediaS3AccessKeyId: setting.optionalString('GATEWAY_MEDIA_S3_ACCESS_KEY_ID', {
+    description:
+      "With GATEWAY_MEDIA_STORE=s3: access key id; empty: the AWS SDK's default credentials (instance or pod role, AWS_* variables).",
+  }),
+  mediaS3SecretAccessKey: setting.optionalString('GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY', {
+    description: 'With GATEWAY_MEDIA_S3_ACCESS_KEY_ID: its secret key.',
+    secret: true,
+  }),
+  avatarMaxBytes: setting.int(
+    'GATEWAY_AVATAR_MAX_BYTES',
+    10_485_760,
+    { min: 1024, max: 104_857_600 },
+    {
+      description: 'Largest accepted avatar upload; larger ones get 413 as soon as they pass it.',
+    },
+  ),
+  avatarMaxPixels: setting.int(
+    'GATEWAY_AVATAR_MAX_PIXELS',
+    40_000_000,
+    { min: 1, max: 268_402_689 },
+    {
+      description:
+        'Largest accepted avatar image in pixels (width × height), checked from its header before it is decoded: a small file that would decode to a huge image (decompression bomb) gets 400.',
+    },
+  ),
 } satisfies ConfigSpec;
 
 export type GatewayConfig = ConfigOf<typeof gatewaySettings>;

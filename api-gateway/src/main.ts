@@ -6,6 +6,7 @@
 import { closeRedisClient, createRedisClient } from '@messenger/platform/redis';
 import { runWorkers, startServiceRuntime } from '@messenger/platform/runtime';
 import { loadGatewayConfig, rateLimitBudgetsOf, upstreamsOf } from './config.ts';
+import { mediaOptionsOf } from './media/media-config.ts';
 import { startGateway } from './server.ts';
 
 const config = loadGatewayConfig(process.env);
@@ -54,6 +55,7 @@ await runWorkers(group, async (startup) => {
       release: config.release,
       exampleClient: config.exampleClient,
       upstreamTransport: config.upstreamTransport,
+      media: mediaOptionsOf(config),
     },
     {
       host: config.httpHost,

@@ -5,7 +5,10 @@
 // service's signing key ring is in this process, so verifiers read it
 // directly. The event bus is in-process unless the caller passes another
 // (whole-system tests pass the Kafka one).
-import { rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mediaOptionsOf, rateLimitBudgetsOf, startGateway } from '@messenger/api-gateway';
 import { authPolicyDeps, grpcUserProfiles, startAuthService } from '@messenger/auth';
 import {
   chatServiceOptionsOf,
@@ -112,6 +115,9 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     { host: config.chat.grpcHost, port: config.chat.grpcPort },
   );
 
+  // Media beside the SQLite files; without a data directory, in a temp dir gone on stop.
+  const mediaTemp = storage.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'messenger-media-')) : undefined;
+  const mediaDir = mediaTemp ?? join(storage.dataDir ?? '', 'media');
   const gateway = await startGateway(
     {
       catalog,
@@ -132,6 +138,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       trustProxy: gatewayConfig.trustedProxies,
       release: gatewayConfig.release,
       exampleClient: gatewayConfig.exampleClient,
+      media: mediaOptionsOf(gatewayConfig, mediaDir),
     },
     {
       host: gatewayConfig.httpHost,
@@ -170,6 +177,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       await bus.close();
       pool.close();
       storage.close();
+      if (mediaTemp !== undefined) await rm(mediaTemp, { recursive: true, force: true });
     },
   };
 }

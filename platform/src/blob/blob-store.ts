@@ -66,6 +66,8 @@ export interface BlobStore {
   head(key: string): Promise<BlobInfo | null>;
   /** Removes the object; removing a missing one is not an error. */
   delete(key: string): Promise<void>;
+  /** Releases connections; the store is not used afterwards. */
+  close(): void;
 }
 
 /** Resolves an HTTP-style range against an object of `size` bytes. */

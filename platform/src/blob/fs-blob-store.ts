@@ -90,4 +90,8 @@ export class FsBlobStore implements BlobStore {
     await rm(file, { force: true });
     await rm(`${file}.meta`, { force: true });
   }
+
+  close(): void {
+    // Holds no open files between calls.
+  }
 }

@@ -22,6 +22,8 @@ declare module 'fastify' {
     readonly bearerRealm: string;
     /** Whether this `Authorization` value was verified before and is remembered: checking it again costs no signature check. */
     readonly tokenRemembered: (header: string | undefined) => boolean;
+    /** The `onRequest` check of routes the gateway serves itself that need a signed-in user (sets `caller`). */
+    readonly authenticate: onRequestAsyncHookHandler;
   }
 }
 
@@ -62,6 +64,7 @@ async function auth(app: FastifyInstance, opts: AuthPluginOptions): Promise<void
   const gate = createTokenGate(opts);
   app.decorate('bearerRealm', realm);
   app.decorate('tokenRemembered', gate.remembers);
+  app.decorate('authenticate', authHook(gate, Access.ACCESS_AUTHENTICATED, realm));
   app.decorateRequest('caller', null);
   app.decorateRequest('tokenExpiresAt', 0);
 

@@ -65,12 +65,16 @@ export function aboutProblem(about: string): string | undefined {
   return [...about].length > ABOUT_MAX ? `must be at most ${ABOUT_MAX} characters` : undefined;
 }
 
+/** An avatar uploaded to this messenger: served by its gateway, so named by path on the same origin. */
+const UPLOADED_AVATAR = /^\/v1\/media\/avatars\/[0-9a-f-]{36}$/;
+
 export function avatarUrlProblem(url: string): string | undefined {
   if (url === '') return undefined;
   if (url.length > AVATAR_URL_MAX) return `must be at most ${AVATAR_URL_MAX} characters`;
+  if (UPLOADED_AVATAR.test(url)) return undefined;
   const parsed = URL.parse(url);
   if (parsed === null || parsed.protocol !== 'https:' || parsed.hostname === '') {
-    return 'must be an absolute https:// URL';
+    return 'must be an absolute https:// URL or the path of an uploaded avatar';
   }
   return undefined;
 }

@@ -1,0 +1,218 @@
+// Avatar upload and download through the gateway of the whole embedded system
+// (real HTTP, real gRPC to the user service), once with the media on the local
+// filesystem and once on S3 (the s3rver of scripts/with-test-infra.sh).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
+import sharp from 'sharp';
+import { type Account, Gateway } from './support/http.ts';
+import { SYSTEM_ENV } from './support/system.ts';
+import { waitFor } from './support/wait.ts';
+
+const s3Env = {
+  GATEWAY_MEDIA_S3_ENDPOINT: process.env.S3_ENDPOINT,
+  GATEWAY_MEDIA_S3_BUCKET: process.env.S3_BUCKET,
+  GATEWAY_MEDIA_S3_REGION: process.env.S3_REGION,
+  GATEWAY_MEDIA_S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID,
+  GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY,
+};
+if (!process.env.S3_ENDPOINT) {
+  throw new Error('S3_ENDPOINT is not set. Run the tests under scripts/with-test-infra.sh.');
+}
+
+const MAX_BYTES = 300_000;
+const MAX_PIXELS = 1_000_000;
+
+const jpegWithExif = () =>
+  sharp({ create: { width: 800, height: 600, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .jpeg()
+    .withExif({ IFD0: { Copyright: 'secret-owner', ImageDescription: 'home address' } })
+    .toBuffer();
+
+describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%s', (store) => {
+  let dataDir: string;
+  let system: RunningSystem;
+  let gw: Gateway;
+  let ann: Account;
+  const s3 = new S3Client({
+    endpoint: s3Env.GATEWAY_MEDIA_S3_ENDPOINT,
+    region: s3Env.GATEWAY_MEDIA_S3_REGION,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: s3Env.GATEWAY_MEDIA_S3_ACCESS_KEY_ID ?? '',
+      secretAccessKey: s3Env.GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY ?? '',
+    },
+  });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'e2e-avatars-'));
+    system = await startSystem(
+      loadEmbeddedConfig({
+        ...SYSTEM_ENV,
+        EMBEDDED_STORAGE: 'sqlite',
+        DATA_DIR: dataDir,
+        GATEWAY_MEDIA_STORE: store,
+        GATEWAY_AVATAR_MAX_BYTES: String(MAX_BYTES),
+        GATEWAY_AVATAR_MAX_PIXELS: String(MAX_PIXELS),
+        ...(store === 's3' ? s3Env : {}),
+      }),
+    );
+    gw = new Gateway(system.gatewayUrl);
+    ann = await gw.register('ann');
+  }, 60_000);
+
+  afterAll(async () => {
+    await system?.stop();
+    s3.destroy();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Every avatar object stored, wherever the store keeps them. */
+  const storedAvatars = async (): Promise<string[]> => {
+    if (store === 's3') {
+      const out = await s3.send(
+        new ListObjectsV2Command({ Bucket: s3Env.GATEWAY_MEDIA_S3_BUCKET, Prefix: 'avatars/' }),
+      );
+      return (out.Contents ?? []).map((o) => o.Key ?? '');
+    }
+    const files = await readdir(join(dataDir, 'media'), { recursive: true }).catch(() => []);
+    return files.filter((f) => f.startsWith('avatars/') && !f.endsWith('.meta') && f.split('/').length === 3);
+  };
+  const staged = async () => readdir(join(dataDir, 'media', '.staging')).catch(() => []);
+
+  const upload = (body: RequestInit['body'], token: string | null = ann.accessToken, type = 'application/octet-stream') =>
+    fetch(`${gw.url}/v1/users/me/avatar`, {
+      method: 'PUT',
+      headers: { 'content-type': type, ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+
+  /** A bad upload: the status, a google.rpc.Status body, and no trace in storage. */
+  const rejected = async (res: Response, status: number, code: number) => {
+    const before = await storedAvatars();
+    expect(res.status).toBe(status);
+    const body = (await res.json()) as { code: number; message: string };
+    expect(body.code).toBe(code);
+    expect(typeof body.message).toBe('string');
+    expect(await storedAvatars()).toEqual(before);
+    expect(await staged()).toEqual([]);
+  };
+
+  it('stores a resized copy without metadata, sets avatar_url and serves it with caching and ranges', async () => {
+    const before = (await storedAvatars()).length;
+    const res = await upload(await jpegWithExif(), ann.accessToken, 'image/jpeg');
+    expect(res.status).toBe(200);
+    const { user } = (await res.json()) as { user: { avatarUrl: string } };
+    expect(user.avatarUrl).toMatch(/^\/v1\/media\/avatars\/[0-9a-f-]{36}$/);
+    expect((await gw.ok('GET', `/v1/users/${ann.userId}`, ann.accessToken)).user).toMatchObject({
+      avatarUrl: user.avatarUrl,
+    });
+    expect((await storedAvatars()).length).toBe(before + 2);
+    expect(await staged()).toEqual([]);
+
+    const image = await fetch(`${gw.url}${user.avatarUrl}`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/webp');
+    expect(image.headers.get('cache-control')).toContain('immutable');
+    const etag = image.headers.get('etag') ?? '';
+    const bytes = Buffer.from(await image.arrayBuffer());
+    const meta = await sharp(bytes).metadata();
+    expect(meta).toMatchObject({ format: 'webp', width: 512, height: 512 });
+    expect(meta.exif).toBeUndefined();
+    expect(bytes.includes(Buffer.from('secret-owner'))).toBe(false);
+
+    const small = await sharp(
+      Buffer.from(await (await fetch(`${gw.url}${user.avatarUrl}?size=128`)).arrayBuffer()),
+    ).metadata();
+    expect(small).toMatchObject({ width: 128, height: 128 });
+
+    const cached = await fetch(`${gw.url}${user.avatarUrl}`, { headers: { 'if-none-match': etag } });
+    expect(cached.status).toBe(304);
+
+    const part = await fetch(`${gw.url}${user.avatarUrl}`, { headers: { range: 'bytes=10-19' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 10-19/${bytes.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true);
+    const past = await fetch(`${gw.url}${user.avatarUrl}`, { headers: { range: `bytes=${bytes.length}-` } });
+    expect(past.status).toBe(416);
+  });
+
+  it('refuses bytes that are not an image, whatever their declared type', async () => {
+    await rejected(await upload(Buffer.from('%PDF-1.7 not an image'), ann.accessToken, 'image/png'), 415, 3);
+  });
+
+  it('refuses images of other formats than JPEG, PNG, WebP and GIF', async () => {
+    const tiff = await sharp({ create: { width: 20, height: 20, channels: 3, background: 'blue' } })
+      .tiff()
+      .toBuffer();
+    await rejected(await upload(tiff, ann.accessToken, 'image/jpeg'), 415, 3);
+  });
+
+  it('answers 413 for an upload declared larger than the limit', async () => {
+    await rejected(await upload(randomBytes(MAX_BYTES + 1)), 413, 8);
+  });
+
+  it('answers 413 as soon as an upload of undeclared length passes the limit', async () => {
+    const chunks = Array.from({ length: 10 }, () => randomBytes(MAX_BYTES / 4));
+    const body = new ReadableStream({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(next);
+      },
+    });
+    await rejected(await upload(body), 413, 8);
+  });
+
+  it('refuses an image with more pixels than allowed before decoding it (decompression bomb)', async () => {
+    // 1 MB of pixels in a few kilobytes of PNG.
+    const bomb = await sharp({ create: { width: 1500, height: 1000, channels: 3, background: 'white' } })
+      .png()
+      .toBuffer();
+    expect(bomb.length).toBeLessThan(MAX_BYTES);
+    await rejected(await upload(bomb, ann.accessToken, 'image/png'), 400, 3);
+  });
+
+  it('refuses a truncated image', async () => {
+    const full = await sharp({ create: { width: 300, height: 300, channels: 3, background: 'green' } })
+      .jpeg()
+      .toBuffer();
+    await rejected(await upload(full.subarray(0, full.length / 2)), 400, 3);
+  });
+
+  it('keeps nothing of an upload whose client goes away half-way, and keeps serving', async () => {
+    const before = await storedAvatars();
+    const { port } = new URL(gw.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `PUT /v1/users/me/avatar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ann.accessToken}\r\n` +
+        'Content-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n',
+    );
+    socket.write(randomBytes(5000));
+    await waitFor('the upload to be staged', async () => (await staged()).length > 0);
+    socket.destroy();
+    await waitFor('the staged upload to be removed', async () => (await staged()).length === 0);
+    expect(await storedAvatars()).toEqual(before);
+    expect((await gw.request('GET', `/v1/users/${ann.userId}`, ann.accessToken)).status).toBe(200);
+  });
+
+  it('asks for a signed-in user', async () => {
+    await rejected(await upload(await jpegWithExif(), null, 'image/jpeg'), 401, 16);
+  });
+
+  it('answers 404 or 400 to avatar ids and sizes that are not its own', async () => {
+    for (const path of ['..%2F..%2Fetc%2Fpasswd', '..', 'avatars%2Fx', '00000000-0000-0000-0000-000000000000']) {
+      const res = await gw.request('GET', `/v1/media/avatars/${path}`);
+      expect(res.status).toBe(404);
+      expect(res.body).toMatchObject({ code: 5 });
+    }
+    const res = await gw.request('GET', '/v1/media/avatars/00000000-0000-0000-0000-000000000000?size=..%2F1');
+    expect(res).toMatchObject({ status: 400, body: { code: 3 } });
+  });
+});
