@@ -84,7 +84,11 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
   };
   const staged = async () => readdir(join(dataDir, 'media', '.staging')).catch(() => []);
 
-  const upload = (body: RequestInit['body'], token: string | null = ann.accessToken, type = 'application/octet-stream') =>
+  const upload = (
+    body: RequestInit['body'],
+    token: string | null = ann.accessToken,
+    type = 'application/octet-stream',
+  ) =>
     fetch(`${gw.url}/v1/users/me/avatar`, {
       method: 'PUT',
       headers: { 'content-type': type, ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
@@ -214,5 +218,31 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
     }
     const res = await gw.request('GET', '/v1/media/avatars/00000000-0000-0000-0000-000000000000?size=..%2F1');
     expect(res).toMatchObject({ status: 400, body: { code: 3 } });
+  });
+});
+
+describe('avatar uploads under the rate limit', () => {
+  let system: RunningSystem;
+  let gw: Gateway;
+  beforeAll(async () => {
+    system = await startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE: '3' }));
+    gw = new Gateway(system.gatewayUrl);
+  }, 60_000);
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('counts each upload in the strict per-user budget and answers 429 past it', async () => {
+    const bob = await gw.register('bob');
+    const put = () =>
+      fetch(`${gw.url}/v1/users/me/avatar`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${bob.accessToken}`, 'content-type': 'image/png' },
+        body: 'not an image',
+      });
+    for (let i = 0; i < 3; i++) expect((await put()).status).toBe(415);
+    const limited = await put();
+    expect(limited.status).toBe(429);
+    expect(((await limited.json()) as { code: number }).code).toBe(8);
   });
 });

@@ -9,6 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
 import { BlobRangeError, type BlobStore, BlobTooLargeError, meter } from '@messenger/platform/blob';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
@@ -43,7 +44,9 @@ export async function avatarPlugin(app: FastifyInstance, opts: AvatarOptions): P
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 
-  app.put('/v1/users/me/avatar', { onRequest: app.authenticate }, async (req, reply) => {
+  // Decoding and resizing cost far more than an ordinary request: the small budget of credential methods.
+  const limited = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_STRICT };
+  app.put('/v1/users/me/avatar', { onRequest: app.authenticate, config: limited }, async (req, reply) => {
     const caller = req.caller;
     if (caller === null) throw new GatewayError(Code.UNAUTHENTICATED, 'sign in to upload an avatar');
     const declared = Number(req.headers['content-length'] ?? Number.NaN);

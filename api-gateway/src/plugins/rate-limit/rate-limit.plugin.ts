@@ -8,6 +8,13 @@ import { positiveInt } from '../../options.ts';
 import { RedisGuard } from '../../redis-guard.ts';
 import { rateLimitStoreClass } from './rate-limit-store.ts';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route the gateway serves itself for signed-in users, limited like RPCs of this class. */
+    signedInRateLimit?: RateLimitClass;
+  }
+}
+
 export interface RateLimitBudget {
   /** Requests allowed per window. */
   readonly max: number;
@@ -77,7 +84,7 @@ function validateBudgets(budgets: Required<RateLimitBudgets>): void {
  * `@fastify/rate-limit`, not global: each RPC route is limited by the budget
  * of its contract's class, keyed by the caller's user id (the auth plugin
  * has set it by then) or, anonymous, the client IP; the gateway's own
- * endpoints are not limited. 429 answers carry `Retry-After` and the
+ * endpoints are not limited, but for those declaring `signedInRateLimit`. 429 answers carry `Retry-After` and the
  * draft-spec `RateLimit-Limit/Remaining/Reset` headers, which every limited
  * response carries too.
  *
@@ -112,9 +119,10 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
   // and after the auth plugin's, whose token check it goes ahead of.
   app.addHook('onRoute', (route) => {
     const rpc = route.config?.rpc;
-    if (rpc === undefined) return;
-    route.config = { ...route.config, rateLimit: routeRateLimit(budgets, rpc.method.rateLimit) };
-    if (rpc.method.access !== Access.ACCESS_PUBLIC) {
+    const cls = rpc === undefined ? route.config?.signedInRateLimit : rpc.method.rateLimit;
+    if (cls === undefined) return;
+    route.config = { ...route.config, rateLimit: routeRateLimit(budgets, cls) };
+    if (rpc === undefined || rpc.method.access !== Access.ACCESS_PUBLIC) {
       route.onRequest = [unverified, ...(route.onRequest === undefined ? [] : [route.onRequest].flat())];
     }
   });
