@@ -45,7 +45,9 @@ export interface User {
   about: string;
   /**
    * The profile picture: an absolute `https://` URL of at most 2048
-   * characters. Empty when not set.
+   * characters, or the path `/v1/media/avatars/{id}` of an avatar uploaded
+   * with `PUT /v1/users/me/avatar` (served by the gateway). Empty when not
+   * set.
    */
   avatarUrl: string;
   /** When the profile was created. */
