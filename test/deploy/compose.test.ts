@@ -38,6 +38,8 @@ describe('docker-compose.yml', () => {
         'kafka',
         'kafka-init',
         'redis',
+        'minio',
+        'minio-init',
         ...PROCESSES.map((p) => p.name),
         'kafka-exporter',
         'prometheus',
@@ -56,7 +58,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('starts everything only after what it depends on is healthy (or, for kafka-init, done)', () => {
+  it('starts everything only after what it depends on is healthy (or, for kafka-init and minio-init, done)', () => {
     const problems: string[] = [];
     for (const [name, s] of Object.entries(services)) {
       const deps = s.depends_on ?? {};
@@ -69,7 +71,7 @@ describe('docker-compose.yml', () => {
         if (!target) problems.push(`${name}: depends on unknown ${dep}`);
         else if (condition === 'service_healthy' && !target.healthcheck) {
           problems.push(`${name}: waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
-        } else if (condition === 'service_completed_successfully' && dep !== 'kafka-init') {
+        } else if (condition === 'service_completed_successfully' && dep !== 'kafka-init' && dep !== 'minio-init') {
           problems.push(`${name}: waits for ${dep} to complete, but it is a long-running service`);
         } else if (condition === undefined || condition === 'service_started') {
           problems.push(`${name}: starts when ${dep} merely started`);
