@@ -58,6 +58,8 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
         GATEWAY_MEDIA_STORE: store,
         GATEWAY_AVATAR_MAX_BYTES: String(MAX_BYTES),
         GATEWAY_AVATAR_MAX_PIXELS: String(MAX_PIXELS),
+        // Below the avatar limit: uploads are bounded by theirs, not by the one of JSON bodies.
+        GATEWAY_BODY_LIMIT_BYTES: '65536',
         ...(store === 's3' ? s3Env : {}),
       }),
     );
@@ -144,6 +146,16 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
     expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true);
     const past = await fetch(`${gw.url}${user.avatarUrl}`, { headers: { range: `bytes=${bytes.length}-` } });
     expect(past.status).toBe(416);
+  });
+
+  it('accepts an image larger than the JSON body limit, up to its own', async () => {
+    const noise = await sharp(randomBytes(250 * 250 * 3), { raw: { width: 250, height: 250, channels: 3 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    expect(noise.length).toBeGreaterThan(65536);
+    expect(noise.length).toBeLessThan(MAX_BYTES);
+    const res = await upload(noise, ann.accessToken, 'image/png');
+    expect(res.status).toBe(200);
   });
 
   it('refuses bytes that are not an image, whatever their declared type', async () => {
