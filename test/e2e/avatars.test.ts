@@ -144,6 +144,9 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
     expect(part.status).toBe(206);
     expect(part.headers.get('content-range')).toBe(`bytes 10-19/${bytes.length}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true);
+    const suffix = await fetch(`${gw.url}${user.avatarUrl}`, { headers: { range: 'bytes=-5' } });
+    expect(suffix.status).toBe(206);
+    expect(Buffer.from(await suffix.arrayBuffer()).equals(bytes.subarray(bytes.length - 5))).toBe(true);
     const past = await fetch(`${gw.url}${user.avatarUrl}`, { headers: { range: `bytes=${bytes.length}-` } });
     expect(past.status).toBe(416);
   });
