@@ -194,6 +194,17 @@ export class KafkaEventBus implements EventBus {
     await this.#connectedProducer();
   }
 
+  /**
+   * Resolves once a broker answered a metadata request: the cluster is
+   * reachable with this bus's address, TLS and credentials, so the producer
+   * can publish and the consumers can fetch. For the process's health.
+   */
+  async ping(): Promise<void> {
+    this.#assertOpen();
+    const admin = await this.#connectedAdmin();
+    await admin.describeCluster();
+  }
+
   async publish(topic: string, events: readonly EventEnvelope[]): Promise<void> {
     this.#assertOpen();
     assertPublishable(topic, events);

@@ -16,6 +16,7 @@ import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { ApiCatalog, MethodInfo } from '../api-catalog.ts';
+import type { DependencyHealth } from '../dependencies.ts';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
@@ -80,7 +81,17 @@ export interface GrpcServerOptions {
   readonly authenticator?: Authenticator;
   /** How long a client connection lives; default CONNECTION_AGE. */
   readonly connectionAge?: ConnectionAge;
+  /** Whether the datastore and event bus allow serving; absent, health reflects the process alone. */
+  readonly dependencies?: DependencyHealth;
 }
+
+/**
+ * The health service name that reflects the process alone (SERVING until
+ * shutdown, whatever its dependencies do): what a liveness probe asks, so a
+ * datastore outage never gets a pod restarted. `""` and each service's own
+ * name also turn NOT_SERVING while a dependency is down: readiness.
+ */
+export const LIVENESS_HEALTH_SERVICE = 'liveness';
 
 /**
  * A client connection is asked to go away (HTTP/2 GOAWAY: no new calls on
@@ -123,10 +134,17 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   });
   const authenticator = opts.authenticator ?? anonymousOnly;
   const serviceNames = opts.services.map((s) => serviceNameOf(s.definition));
-  const health = new HealthImplementation(
-    Object.fromEntries(['', ...serviceNames].map((n) => [n, 'SERVING' as const])),
-  );
+  const readinessNames = ['', ...serviceNames];
+  const readiness = () => (opts.dependencies?.serving() === false ? 'NOT_SERVING' : 'SERVING');
+  const health = new HealthImplementation({
+    ...Object.fromEntries(readinessNames.map((n) => [n, readiness()])),
+    [LIVENESS_HEALTH_SERVICE]: 'SERVING',
+  });
   health.addToServer(server);
+  const stopFollowing = opts.dependencies?.onChange(() => {
+    if (shuttingDown) return;
+    for (const n of readinessNames) health.setStatus(n, readiness());
+  });
   const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(opts.catalog.descriptorSet)), {
     services: serviceNames,
   });
@@ -159,7 +177,8 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       }),
     shutdown: (graceMs) => {
       shuttingDown ??= new Promise<void>((resolve) => {
-        for (const n of ['', ...serviceNames]) health.setStatus(n, 'NOT_SERVING');
+        stopFollowing?.();
+        for (const n of [...readinessNames, LIVENESS_HEALTH_SERVICE]) health.setStatus(n, 'NOT_SERVING');
         const force = setTimeout(() => {
           opts.logger.warn({ inFlight }, 'shutdown grace period over; cancelling remaining calls');
           server.forceShutdown();

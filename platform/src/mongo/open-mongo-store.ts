@@ -1,25 +1,42 @@
 import { MongoClient } from 'mongodb';
+import type { DependencyProbe } from '../dependencies.ts';
 
 /** A MongoDB store that prepares its collections (indexes) before first use. */
 export interface PreparedStore {
   ensureIndexes(): Promise<void>;
 }
 
+/** An opened store, its health probe, and how to close its client. */
+export interface OpenedMongoStore<S> {
+  readonly store: S;
+  readonly probe: DependencyProbe;
+  close(): Promise<void>;
+}
+
 /**
  * Connects, builds the store on the client and ensures its indexes at
  * start-up, so a missing index or an unreachable server stops the process
  * instead of failing its first request. The client is closed again on failure.
+ * `probe` tells the process's health whether the server still answers.
  */
 export async function openMongoStore<S extends PreparedStore>(
   url: string,
   make: (client: MongoClient) => S,
-): Promise<{ store: S; close(): Promise<void> }> {
+): Promise<OpenedMongoStore<S>> {
   const client = new MongoClient(url);
   await client.connect();
   try {
     const store = make(client);
     await store.ensureIndexes();
-    return { store, close: () => client.close() };
+    // `ping` needs no collection, lock or index: it answers as long as a
+    // server is selectable, which is what every request needs first.
+    const probe: DependencyProbe = {
+      dependency: 'mongodb',
+      check: async () => {
+        await client.db('admin').command({ ping: 1 });
+      },
+    };
+    return { store, probe, close: () => client.close() };
   } catch (error) {
     await client.close();
     throw error;

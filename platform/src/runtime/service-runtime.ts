@@ -7,6 +7,7 @@ import { InMemoryRevocationList, type RevocationList } from '../auth/revocation.
 import type { ServiceTokenSource } from '../auth/service-token-source.ts';
 import { createTokenAuthenticator, type TokenAuthenticator } from '../auth/token-verifier.ts';
 import { ConfigError, type ConfigOf, type ConfigSpec, commonSettings, setting } from '../config.ts';
+import { type DependencyMonitor, type DependencyProbe, monitorDependencies } from '../dependencies.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { KafkaEventBus } from '../events/kafka-event-bus.ts';
@@ -102,6 +103,24 @@ export const runtimeSettings = {
         'Longest wait for one Redis command on a request path (revocation checks, rate limits, cache) before the process goes on without Redis.',
     },
   ),
+  healthCheckIntervalMs: setting.int(
+    'HEALTH_CHECK_INTERVAL_MS',
+    2000,
+    { min: 100, max: 60000 },
+    {
+      description:
+        'How often a service checks its datastore (MongoDB ping) and event bus (Kafka metadata) for its gRPC health and dependency_up; a check unanswered within one interval counts as failed.',
+    },
+  ),
+  healthDependencyGraceMs: setting.int(
+    'HEALTH_DEPENDENCY_GRACE_MS',
+    10000,
+    { min: 0, max: 600000 },
+    {
+      description:
+        'How long a datastore or event bus may keep failing its checks before the service reports NOT_SERVING (readiness); it reports SERVING again at the first successful check. The liveness health name never depends on it.',
+    },
+  ),
 } satisfies ConfigSpec;
 
 export type RuntimeConfig = ConfigOf<typeof runtimeSettings>;
@@ -142,18 +161,26 @@ export function grpcServiceSettings(service: string, defaultPort: number, holds:
  */
 export async function openServiceStore<S>(
   config: { readonly store: 'memory' | 'mongo'; readonly mongoUrl: string; readonly mongoDatabase: string },
-  openMongo: (url: string, database: string) => Promise<{ readonly store: S; close(): Promise<void> }>,
+  openMongo: (url: string, database: string) => Promise<OpenedServiceStore<S>>,
   Memory: new () => S,
-): Promise<{ readonly store: S; close(): Promise<void> }> {
+): Promise<OpenedServiceStore<S>> {
   if (config.store === 'mongo') return openMongo(config.mongoUrl, config.mongoDatabase);
   return { store: new Memory(), close: async () => {} };
+}
+
+/** A store opened by `openServiceStore`; `probe` is absent for memory, which cannot be down. */
+export interface OpenedServiceStore<S> {
+  readonly store: S;
+  readonly probe?: DependencyProbe;
+  close(): Promise<void>;
 }
 
 /** What a gRPC service's worker started, for `runServiceWorkers`. */
 export interface StartedServiceParts {
   readonly runtime: ServiceRuntime;
   readonly running: { readonly port: number; stop(graceMs: number): Promise<void> };
-  readonly storage: { close(): Promise<void> };
+  /** Its `probe`, if any, joins the runtime's dependency checks. */
+  readonly storage: { readonly probe?: DependencyProbe; close(): Promise<void> };
   /** More fields for the listening line. */
   readonly fields?: Readonly<Record<string, unknown>>;
 }
@@ -191,6 +218,7 @@ export function runServiceWorkers(
   };
   return runWorkers(options, async (startup) => {
     const { runtime, running, storage, fields } = await start(startup);
+    if (storage.probe) runtime.dependencies.watch(storage.probe);
     return {
       logger: runtime.logger,
       listening: {
@@ -256,6 +284,12 @@ export interface ServiceRuntime {
   readonly bus: EventBus;
   readonly revocations: RevocationList;
   readonly authenticator: TokenAuthenticator;
+  /**
+   * The checks of what the service cannot serve without: the Kafka bus from
+   * the start, the store once `runServiceWorkers` has it. Its gRPC server
+   * reports them as readiness.
+   */
+  readonly dependencies: DependencyMonitor;
   /** This service's own credential for calling other services, from the auth service. */
   serviceTokens(serviceName: string, secret: string): ServiceTokenSource;
   /** Closes what `startServiceRuntime` opened, after the service stopped. */
@@ -292,6 +326,13 @@ export async function startServiceRuntime(
   const catalog = await loadMessengerCatalog();
   const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: config.grpcClientDeadlineMs });
 
+  const dependencies = monitorDependencies({
+    intervalMs: config.healthCheckIntervalMs,
+    timeoutMs: config.healthCheckIntervalMs,
+    graceMs: config.healthDependencyGraceMs,
+    logger,
+    registry: metrics.registry,
+  });
   let bus: EventBus;
   if (opts.bus) {
     bus = opts.bus;
@@ -305,6 +346,7 @@ export async function startServiceRuntime(
       ...kafkaSecurity,
     });
     await kafka.connect();
+    dependencies.watch({ dependency: 'kafka', check: () => kafka.ping() });
     bus = kafka;
   } else {
     bus = new InProcessEventBus({ log: logger });
@@ -359,9 +401,11 @@ export async function startServiceRuntime(
     bus,
     revocations,
     authenticator,
+    dependencies,
     serviceTokens: (serviceName, secret) =>
       authServiceTokenSource(pool, config.authServiceAddress, serviceName, secret),
     async close() {
+      dependencies.close();
       await metricsServer?.close();
       await closeRevocations();
       if (!opts.bus) await bus.close();

@@ -1,5 +1,6 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { RevocationList, SigningKeyRing, TokenSigner } from '@messenger/platform/auth';
+import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
 import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
@@ -67,6 +68,8 @@ export interface AuthServiceDeps {
   readonly catalog: ApiCatalog;
   /** Verifies the tokens of auth's own non-public methods (Logout, RequestEmailVerification, SetUserRole). */
   readonly authenticator: Authenticator;
+  /** Whether its datastore and event bus allow serving (readiness); absent, health reflects the process alone. */
+  readonly dependencies?: DependencyHealth;
   /** Signs access tokens and service tokens with `keys`' active key. */
   readonly signer: TokenSigner;
   /** Published by GetJwks. */
@@ -184,6 +187,7 @@ export async function startAuthService(
     logger: deps.logger,
     metrics: deps.metrics,
     authenticator: deps.authenticator,
+    dependencies: deps.dependencies,
   });
   let subscription: { unsubscribe(): Promise<void> } | undefined;
   let port: number;

@@ -1,4 +1,5 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, type SubscriptionHandle, startOutboxRelay } from '@messenger/platform/events';
 import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
@@ -50,6 +51,8 @@ export interface ChatServiceDeps {
   readonly metrics: Metrics;
   readonly catalog: ApiCatalog;
   readonly authenticator: Authenticator;
+  /** Whether its datastore and event bus allow serving (readiness); absent, health reflects the process alone. */
+  readonly dependencies?: DependencyHealth;
   readonly options?: ChatServiceOptions;
 }
 
@@ -82,6 +85,7 @@ export async function startChatService(
     logger: deps.logger,
     metrics: deps.metrics,
     authenticator: deps.authenticator,
+    dependencies: deps.dependencies,
   });
   const subscriptions: SubscriptionHandle[] = [];
   const leave = async () => {

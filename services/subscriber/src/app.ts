@@ -1,4 +1,5 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
 import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
@@ -27,6 +28,8 @@ export interface SubscriberServiceDeps {
   readonly metrics: Metrics;
   readonly catalog: ApiCatalog;
   readonly authenticator: Authenticator;
+  /** Whether its datastore and event bus allow serving (readiness); absent, health reflects the process alone. */
+  readonly dependencies?: DependencyHealth;
 }
 
 export async function startSubscriberService(
@@ -51,6 +54,7 @@ export async function startSubscriberService(
     logger: deps.logger,
     metrics: deps.metrics,
     authenticator: deps.authenticator,
+    dependencies: deps.dependencies,
   });
   let subscription: Awaited<ReturnType<EventBus['subscribe']>> | undefined;
   try {

@@ -1,4 +1,5 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
 import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
@@ -23,6 +24,8 @@ export interface UserServiceDeps {
   readonly metrics: Metrics;
   readonly catalog: ApiCatalog;
   readonly authenticator: Authenticator;
+  /** Whether its datastore and event bus allow serving (readiness); absent, health reflects the process alone. */
+  readonly dependencies?: DependencyHealth;
   /** How often the outbox relay looks for events written by another replica (default 500). */
   readonly relayPollIntervalMs?: number;
 }
@@ -47,6 +50,7 @@ export async function startUserService(
     logger: deps.logger,
     metrics: deps.metrics,
     authenticator: deps.authenticator,
+    dependencies: deps.dependencies,
   });
   let port: number;
   try {

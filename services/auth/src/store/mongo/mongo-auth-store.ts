@@ -1,5 +1,11 @@
 import type { OutboxEntry } from '@messenger/platform/events';
-import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
+import {
+  inTransaction,
+  isDuplicateKeyError,
+  MongoOutbox,
+  type OpenedMongoStore,
+  openMongoStore,
+} from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Db, MongoClient } from 'mongodb';
 import type { Account, EmailToken, NewSession, OAuthAttempt, OAuthIdentity } from '../../domain/account.ts';
 import {
@@ -405,9 +411,6 @@ export function translateError(error: unknown): unknown {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoAuthStore(
-  url: string,
-  dbName: string,
-): Promise<{ store: MongoAuthStore; close(): Promise<void> }> {
+export function openMongoAuthStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoAuthStore>> {
   return openMongoStore(url, (client) => new MongoAuthStore(client, dbName));
 }

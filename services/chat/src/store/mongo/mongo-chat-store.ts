@@ -1,5 +1,5 @@
 import type { OutboxEntry } from '@messenger/platform/events';
-import { isDuplicateKeyError, openMongoStore } from '@messenger/platform/mongo';
+import { isDuplicateKeyError, type OpenedMongoStore, openMongoStore } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Chat,
@@ -735,9 +735,6 @@ function fromMessageDoc(doc: MessageDoc): Message {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoChatStore(
-  url: string,
-  dbName: string,
-): Promise<{ store: MongoChatStore; close(): Promise<void> }> {
+export function openMongoChatStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoChatStore>> {
   return openMongoStore(url, (client) => new MongoChatStore(client, dbName));
 }

@@ -1,5 +1,11 @@
 import type { OutboxEntry } from '@messenger/platform/events';
-import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
+import {
+  inTransaction,
+  isDuplicateKeyError,
+  MongoOutbox,
+  type OpenedMongoStore,
+  openMongoStore,
+} from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Block,
@@ -276,9 +282,6 @@ function blockFromDoc(doc: BlockDoc): Block {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoFriendshipStore(
-  url: string,
-  dbName: string,
-): Promise<{ store: MongoFriendshipStore; close(): Promise<void> }> {
+export function openMongoFriendshipStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoFriendshipStore>> {
   return openMongoStore(url, (client) => new MongoFriendshipStore(client, dbName));
 }

@@ -1,5 +1,11 @@
 import type { OutboxEntry } from '@messenger/platform/events';
-import { inTransaction, isDuplicateKeyError, MongoOutbox, openMongoStore } from '@messenger/platform/mongo';
+import {
+  inTransaction,
+  isDuplicateKeyError,
+  MongoOutbox,
+  type OpenedMongoStore,
+  openMongoStore,
+} from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import { normalizeNickname, type UserProfile } from '../../domain/user.ts';
 import { type NicknameKey, prefixUpperBound, StoreError } from '../../domain/user-storage.ts';
@@ -138,9 +144,6 @@ function fromDoc(doc: UserDoc): UserProfile {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoUserStore(
-  url: string,
-  dbName: string,
-): Promise<{ store: MongoUserStore; close(): Promise<void> }> {
+export function openMongoUserStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoUserStore>> {
   return openMongoStore(url, (client) => new MongoUserStore(client, dbName));
 }
