@@ -158,6 +158,15 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
         ] as const) {
           if (probe?.grpc?.port !== port) problems.push(`${where}: ${kind} is not a gRPC probe on ${port}`);
         }
+        // Liveness must not follow the datastore or Kafka (the overall status does): an outage would restart every pod.
+        for (const [kind, probe] of [
+          ['startup', c.startupProbe],
+          ['liveness', c.livenessProbe],
+        ] as const) {
+          if (probe?.grpc?.service !== 'liveness')
+            problems.push(`${where}: ${kind} does not ask the liveness health name`);
+        }
+        if (c.readinessProbe?.grpc?.service) problems.push(`${where}: readiness does not ask the overall status`);
       }
     }
     expect(problems).toEqual([]);
