@@ -11,6 +11,16 @@ import type { Logger } from './logger.ts';
 export interface DependencyProbe {
   /** Names the dependency in logs and as the `dependency` label of `dependency_up`, e.g. `mongodb`. */
   readonly dependency: string;
+  /**
+   * Whether the process stops serving (readiness) while this dependency is
+   * down. True for the datastore: no call works without it. False for the
+   * event bus: the transactional outbox keeps every write working and
+   * publishes once the bus is back, and every replica shares the bus, so
+   * gating on it would take all of them out of rotation at once and turn a
+   * delay of events into an outage of every call. Either way its
+   * `dependency_up` and log lines report it.
+   */
+  readonly gatesReadiness: boolean;
   check(): Promise<void>;
 }
 
@@ -47,13 +57,14 @@ export interface DependencyMonitorOptions {
  * has passed. The process stops serving once any dependency has failed for
  * `graceMs` without a success in between, and serves again at that
  * dependency's first success, so a blip shorter than the grace never takes
- * a replica out of rotation.
+ * a replica out of rotation. Dependencies that do not gate readiness only
+ * set their gauge and log.
  */
 export function monitorDependencies(opts: DependencyMonitorOptions): DependencyMonitor {
   const gauge = opts.registry ? dependencyUpGauge(opts.registry) : undefined;
   const listeners = new Set<(serving: boolean) => void>();
   const watched: { readonly timer: NodeJS.Timeout }[] = [];
-  /** Per dependency: since when it has been failing, or undefined while it is up. */
+  /** Per dependency that gates readiness: since when it has been failing, or undefined while it is up. */
   const downSince = new Map<string, number | undefined>();
   let serving = true;
 
@@ -72,21 +83,24 @@ export function monitorDependencies(opts: DependencyMonitorOptions): DependencyM
       return () => listeners.delete(listener);
     },
     watch(probe) {
-      const { dependency } = probe;
-      downSince.set(dependency, undefined);
+      const { dependency, gatesReadiness } = probe;
       gauge?.set({ dependency }, 1);
       let pending: Promise<void> | undefined;
       let startedAt = 0;
+      let failingSince: number | undefined;
       const record = (up: boolean, err?: unknown) => {
-        const since = downSince.get(dependency);
-        if (up && since !== undefined) {
+        if (up && failingSince !== undefined) {
           opts.logger.info({ dependency }, 'dependency reachable again');
-        } else if (!up && since === undefined) {
-          opts.logger.warn({ dependency, err, graceMs: opts.graceMs }, 'dependency check failed');
+        } else if (!up && failingSince === undefined) {
+          const effect = gatesReadiness ? { graceMs: opts.graceMs } : { readiness: 'unaffected' };
+          opts.logger.warn({ dependency, err, ...effect }, 'dependency check failed');
         }
-        downSince.set(dependency, up ? undefined : (since ?? Date.now()));
+        failingSince = up ? undefined : (failingSince ?? Date.now());
         gauge?.set({ dependency }, up ? 1 : 0);
-        update();
+        if (gatesReadiness) {
+          downSince.set(dependency, failingSince);
+          update();
+        }
       };
       const tick = () => {
         if (pending) {
@@ -122,7 +136,7 @@ function dependencyUpGauge(registry: Registry): Gauge<'dependency'> {
   if (existing) return existing as Gauge<'dependency'>;
   return new Gauge({
     name: 'dependency_up',
-    help: "1 while this process's last check of a dependency it cannot serve without (datastore, event bus) succeeded, 0 while it fails.",
+    help: "1 while this process's last check of a dependency (datastore, event bus) succeeded, 0 while it fails.",
     labelNames: ['dependency'],
     // Across the workers of a process group: 0 as soon as one of them cannot reach it.
     aggregator: 'min',

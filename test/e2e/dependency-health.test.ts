@@ -1,10 +1,12 @@
-// A service's gRPC health follows its dependencies: the user service, as its
-// own process (main.ts), reaches the Kafka mock cluster only through a TCP
-// proxy. Cutting the proxy makes the event bus unusable: once the grace has
-// passed the service reports NOT_SERVING (readiness) while its liveness name
-// stays SERVING, and `dependency_up{dependency="kafka"}` reads 0; with the
-// proxy back it serves again and the gauge reads 1. (That writes made during
-// an outage reach Kafka afterwards is kafka-outage-drill.test.ts's.) Runs
+// A service reports its event bus without letting it gate readiness: the
+// user service, as its own process (main.ts), reaches the Kafka mock cluster
+// only through a TCP proxy. Cutting the proxy makes the bus unusable:
+// `dependency_up{dependency="kafka"}` reads 0, while the service keeps
+// reporting SERVING well past the grace (the outbox carries its writes
+// through the outage — kafka-outage-drill.test.ts — so taking every replica
+// out of rotation would only turn a delay into an outage); with the proxy
+// back the gauge reads 1. The grace logic for dependencies that do gate
+// readiness (the datastore) is platform/src/dependencies.spec.ts's. Runs
 // under scripts/with-test-infra.sh (make test).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,24 +73,20 @@ describe('a service whose event bus is unreachable', () => {
     return /^dependency_up\{dependency="kafka"\} (\d)/m.exec(text)?.[1];
   };
 
-  it('reports NOT_SERVING after the grace, stays live, and serves again once Kafka is back', async () => {
+  it('reports Kafka down in dependency_up, keeps serving past the grace, and reports it back up', async () => {
     expect(await status('')).toBe('SERVING');
-    expect(await status('messenger.user.v1.UserService')).toBe('SERVING');
     expect(await kafkaUp()).toBe('1');
 
     await proxy.stop();
-    const cutAt = Date.now();
     await waitFor('dependency_up{kafka} 0', async () => (await kafkaUp()) === '0');
-    await waitFor('NOT_SERVING', async () => (await status('')) === 'NOT_SERVING');
-    // Not before the grace: a blip shorter than it never takes the replica out.
-    expect(Date.now() - cutAt).toBeGreaterThanOrEqual(GRACE_MS);
-    expect(await status('messenger.user.v1.UserService')).toBe('NOT_SERVING');
-    // Liveness never follows a dependency: a Kafka outage must not get the pod restarted.
+    await new Promise((r) => setTimeout(r, 2 * GRACE_MS));
+    expect(await kafkaUp()).toBe('0');
+    expect(await status('')).toBe('SERVING');
+    expect(await status('messenger.user.v1.UserService')).toBe('SERVING');
     expect(await status('liveness')).toBe('SERVING');
 
     await proxy.start();
-    await waitFor('SERVING again', async () => (await status('')) === 'SERVING', 30_000);
-    expect(await kafkaUp()).toBe('1');
-    expect(await status('messenger.user.v1.UserService')).toBe('SERVING');
+    await waitFor('dependency_up{kafka} 1', async () => (await kafkaUp()) === '1', 30_000);
+    expect(await status('')).toBe('SERVING');
   }, 90_000);
 });

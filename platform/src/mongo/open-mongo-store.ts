@@ -32,6 +32,7 @@ export async function openMongoStore<S extends PreparedStore>(
     // server is selectable, which is what every request needs first.
     const probe: DependencyProbe = {
       dependency: 'mongodb',
+      gatesReadiness: true,
       check: async () => {
         await client.db('admin').command({ ping: 1 });
       },

@@ -109,7 +109,7 @@ export const runtimeSettings = {
     { min: 100, max: 60000 },
     {
       description:
-        'How often a service checks its datastore (MongoDB ping) and event bus (Kafka metadata) for its gRPC health and dependency_up; a check unanswered within one interval counts as failed.',
+        'How often a service checks its datastore (MongoDB ping, for its gRPC health and dependency_up) and event bus (Kafka metadata, for dependency_up only); a check unanswered within one interval counts as failed.',
     },
   ),
   healthDependencyGraceMs: setting.int(
@@ -118,7 +118,7 @@ export const runtimeSettings = {
     { min: 0, max: 600000 },
     {
       description:
-        'How long a datastore or event bus may keep failing its checks before the service reports NOT_SERVING (readiness); it reports SERVING again at the first successful check. The liveness health name never depends on it.',
+        'How long a datastore may keep failing its checks before the service reports NOT_SERVING (readiness); it reports SERVING again at the first successful check. The event bus never gates readiness (the outbox carries writes through its outages), and the liveness health name depends on neither.',
     },
   ),
 } satisfies ConfigSpec;
@@ -346,7 +346,8 @@ export async function startServiceRuntime(
       ...kafkaSecurity,
     });
     await kafka.connect();
-    dependencies.watch({ dependency: 'kafka', check: () => kafka.ping() });
+    // Reported, not gating: the outbox carries writes through an outage (see DependencyProbe).
+    dependencies.watch({ dependency: 'kafka', gatesReadiness: false, check: () => kafka.ping() });
     bus = kafka;
   } else {
     bus = new InProcessEventBus({ log: logger });
