@@ -6,11 +6,13 @@ import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createChatUseCases } from './domain/chat-use-cases.ts';
 import type { FriendshipChecker, UserProfiles } from './domain/directories.ts';
+import { createTypingUseCases } from './domain/typing.ts';
 import type { ChatLimits } from './domain/use-case-context.ts';
 import { chatEventEntry } from './events/chat-events.ts';
 import { liveUpdatesConsumer } from './events/live-updates.consumer.ts';
 import type { LiveUpdate } from './events/live-updates.ts';
 import { sessionRevocationsConsumer } from './events/session-revocations.consumer.ts';
+import { busTypingSignals, ephemeralUpdatesConsumer } from './events/typing-signals.ts';
 import { userEventsConsumer } from './events/user-events.consumer.ts';
 import { chatServiceHandlers } from './grpc/chat.handlers.ts';
 import { SessionEnds } from './live/session-ends.ts';
@@ -74,12 +76,18 @@ export async function startChatService(
     friends: deps.friends,
     ...(options.limits ? { limits: options.limits } : {}),
   });
+  const typing = createTypingUseCases({
+    store: withEventEncoding(deps.store, chatEventEntry),
+    users: deps.users,
+    friends: deps.friends,
+    signals: busTypingSignals(deps.bus, deps.logger.child({ component: 'typing' })),
+  });
   const hub = new UpdateHub<LiveUpdate>(options.updates);
   const sessions = new SessionEnds();
   const server = createGrpcServer({
     name: 'chat',
     services: [
-      chatServiceHandlers(chats, hub, sessions, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000 }),
+      chatServiceHandlers(chats, hub, sessions, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000 }, typing),
     ],
     catalog: deps.catalog,
     logger: deps.logger,
@@ -94,6 +102,7 @@ export async function startChatService(
   try {
     // Live updates first: a stream may open as soon as the server listens.
     subscriptions.push(await deps.bus.subscribe(liveUpdatesConsumer(hub)));
+    subscriptions.push(await deps.bus.subscribe(ephemeralUpdatesConsumer(hub)));
     subscriptions.push(await deps.bus.subscribe(userEventsConsumer(chats)));
     subscriptions.push(
       await deps.bus.subscribe(sessionRevocationsConsumer(sessions, deps.logger.child({ component: 'sessions' }))),

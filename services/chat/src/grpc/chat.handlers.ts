@@ -3,6 +3,7 @@ import { callerId, type DomainError } from '@messenger/platform/domain';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import { invalidField, sessionEnded, shuttingDown, streamTooSlow, tokenExpired } from '../domain/chat-errors.ts';
 import type { ChatUseCases } from '../domain/chat-use-cases.ts';
+import type { TypingUseCases } from '../domain/typing.ts';
 import type { CallMeta } from '../domain/use-case-context.ts';
 import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
 import { InvalidCursorError } from '../live/cursor.ts';
@@ -31,6 +32,7 @@ export function chatServiceHandlers(
   hub: UpdateHub<LiveUpdate>,
   sessions: SessionEnds,
   settings: StreamSettings,
+  typing: TypingUseCases,
 ): ServiceRegistration {
   const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
   return service(ChatServiceService, {
@@ -122,6 +124,10 @@ export function chatServiceHandlers(
     markRead: async (req, ctx) => {
       const read = await chats.markRead(meta(ctx), req.chatId, sequenceOf(req.upToSequence, 'up_to_sequence'));
       return { readSequence: String(read.readSequence), unreadCount: String(read.unreadCount) };
+    },
+    setTyping: async (req, ctx) => {
+      await typing.setTyping(meta(ctx), req.chatId, req.typing);
+      return {};
     },
 
     streamUpdates: async (req, ctx, send, accept) => {

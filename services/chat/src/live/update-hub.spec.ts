@@ -220,4 +220,22 @@ describe('UpdateHub', () => {
     publish([h], 'c', 0, 'm3', ['a']);
     expect(payloads(await drain(h.open('a', cursor)))).toEqual(['RESYNC']);
   });
+
+  it('hands a signal to open streams of its recipients only, with no update id, and never replays it', async () => {
+    const hub = new UpdateHub<Payload>();
+    const publish = log();
+    const ann = hub.open('ann', undefined);
+    const bob = hub.open('bob', undefined);
+    publish([hub], 'chat.events', 0, 'm1', ['ann']);
+    const [stored] = await drain(ann);
+    hub.signal(['ann'], new Date(0), 'typing');
+    const live = await drain(ann);
+    expect(live).toEqual([{ kind: 'update', updateId: '', time: new Date(0), payload: 'typing' }]);
+    expect(await drain(bob)).toEqual([]);
+    // Resuming from before the signal replays stored events only.
+    const resumed = hub.open('ann', stored?.kind === 'update' ? stored.updateId : '');
+    publish([hub], 'chat.events', 0, 'm2', ['ann']);
+    expect(payloads(await drain(resumed))).toEqual(['m2']);
+    hub.close();
+  });
 });

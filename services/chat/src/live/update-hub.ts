@@ -259,6 +259,20 @@ export class UpdateHub<P> {
     }
   }
 
+  /**
+   * Hands an ephemeral payload to the open streams of its recipients, now
+   * only: it is not kept in any window, never replayed, and its update id is
+   * empty, so it moves no stream's resume point.
+   */
+  signal(recipients: readonly string[], time: Date, payload: P): void {
+    if (this.#closed) return;
+    for (const userId of new Set(recipients)) {
+      for (const stream of this.#streams.get(userId) ?? []) {
+        stream.mailbox.put({ kind: 'update', updateId: '', time, payload });
+      }
+    }
+  }
+
   #partition(position: LogPosition): PartitionWindow<HubEvent<P>> {
     const key = partitionKey(position.topic, position.partition);
     let window = this.#partitions.get(key);

@@ -617,7 +617,15 @@ export interface Update {
    * friend); accept or decline with AcceptChatInvitation or
    * DeclineChatInvitation.
    */
-  invitationReceived?: ChatInvitation | undefined;
+  invitationReceived?:
+    | ChatInvitation
+    | undefined;
+  /**
+   * Another member started or stopped typing in one of the user's chats.
+   * Ephemeral: its `update_id` is empty (resume from the last non-empty
+   * one) and it is never replayed on resume.
+   */
+  typingChanged?: Typing | undefined;
 }
 
 /** Users were added to a chat. */
@@ -799,6 +807,33 @@ export interface MessageVersion {
     | undefined;
   /** When the next edit replaced it. */
   replaceTime: Date | undefined;
+}
+
+/** Request of SetTyping. */
+export interface SetTypingRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** True when the caller started (or still is) typing, false when stopped. */
+  typing: boolean;
+}
+
+/** Response of SetTyping. */
+export interface SetTypingResponse {
+}
+
+/** A member's typing state in a chat. */
+export interface Typing {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The user id (UUID) of the member typing. */
+  userId: string;
+  /** True when they started typing, false when they stopped. */
+  typing: boolean;
+  /**
+   * When a "started" lapses unless a new one comes: treat the member as no
+   * longer typing from then on. Unset when `typing` is false.
+   */
+  expireTime: Date | undefined;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -4357,6 +4392,7 @@ function createBaseUpdate(): Update {
     heartbeat: undefined,
     resyncRequired: undefined,
     invitationReceived: undefined,
+    typingChanged: undefined,
   };
 }
 
@@ -4400,6 +4436,9 @@ export const Update: MessageFns<Update> = {
     }
     if (message.invitationReceived !== undefined) {
       ChatInvitation.encode(message.invitationReceived, writer.uint32(106).fork()).join();
+    }
+    if (message.typingChanged !== undefined) {
+      Typing.encode(message.typingChanged, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -4521,6 +4560,14 @@ export const Update: MessageFns<Update> = {
             message.invitationReceived = ChatInvitation.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.typingChanged = Typing.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4592,6 +4639,11 @@ export const Update: MessageFns<Update> = {
         : isSet(object.invitation_received)
         ? ChatInvitation.fromJSON(object.invitation_received)
         : undefined,
+      typingChanged: isSet(object.typingChanged)
+        ? Typing.fromJSON(object.typingChanged)
+        : isSet(object.typing_changed)
+        ? Typing.fromJSON(object.typing_changed)
+        : undefined,
     };
   },
 
@@ -4636,6 +4688,9 @@ export const Update: MessageFns<Update> = {
     if (message.invitationReceived !== undefined) {
       obj.invitationReceived = ChatInvitation.toJSON(message.invitationReceived);
     }
+    if (message.typingChanged !== undefined) {
+      obj.typingChanged = Typing.toJSON(message.typingChanged);
+    }
     return obj;
   },
 
@@ -4678,6 +4733,9 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.invitationReceived = (object.invitationReceived !== undefined && object.invitationReceived !== null)
       ? ChatInvitation.fromPartial(object.invitationReceived)
+      : undefined;
+    message.typingChanged = (object.typingChanged !== undefined && object.typingChanged !== null)
+      ? Typing.fromPartial(object.typingChanged)
       : undefined;
     return message;
   },
@@ -6095,6 +6153,276 @@ export const MessageVersion: MessageFns<MessageVersion> = {
   },
 };
 
+function createBaseSetTypingRequest(): SetTypingRequest {
+  return { chatId: "", typing: false };
+}
+
+export const SetTypingRequest: MessageFns<SetTypingRequest> = {
+  encode(message: SetTypingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.typing !== false) {
+      writer.uint32(16).bool(message.typing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTypingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTypingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.typing = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetTypingRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      typing: isSet(object.typing) ? globalThis.Boolean(object.typing) : false,
+    };
+  },
+
+  toJSON(message: SetTypingRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.typing !== false) {
+      obj.typing = message.typing;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetTypingRequest>): SetTypingRequest {
+    return SetTypingRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTypingRequest>): SetTypingRequest {
+    const message = createBaseSetTypingRequest();
+    message.chatId = object.chatId ?? "";
+    message.typing = object.typing ?? false;
+    return message;
+  },
+};
+
+function createBaseSetTypingResponse(): SetTypingResponse {
+  return {};
+}
+
+export const SetTypingResponse: MessageFns<SetTypingResponse> = {
+  encode(_: SetTypingResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTypingResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTypingResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetTypingResponse {
+    return {};
+  },
+
+  toJSON(_: SetTypingResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetTypingResponse>): SetTypingResponse {
+    return SetTypingResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SetTypingResponse>): SetTypingResponse {
+    const message = createBaseSetTypingResponse();
+    return message;
+  },
+};
+
+function createBaseTyping(): Typing {
+  return { chatId: "", userId: "", typing: false, expireTime: undefined };
+}
+
+export const Typing: MessageFns<Typing> = {
+  encode(message: Typing, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.typing !== false) {
+      writer.uint32(24).bool(message.typing);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Typing {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTyping();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.typing = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Typing {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      typing: isSet(object.typing) ? globalThis.Boolean(object.typing) : false,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Typing): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.typing !== false) {
+      obj.typing = message.typing;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Typing>): Typing {
+    return Typing.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Typing>): Typing {
+    const message = createBaseTyping();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    message.typing = object.typing ?? false;
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -6435,6 +6763,25 @@ export const ChatServiceService = {
       Buffer.from(ListMessageVersionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListMessageVersionsResponse => ListMessageVersionsResponse.decode(value),
   },
+  /**
+   * Tells the other members of a chat that the caller started or stopped
+   * typing there. Ephemeral: nothing is stored, and only members whose live
+   * stream is open at that moment see it, as `typing_changed`. A "started"
+   * lapses by itself after 6 seconds (`expire_time`) unless renewed; the
+   * server sends no "stopped" for that. At most one "started" per user and
+   * chat every 2 seconds is passed on (more are accepted and dropped);
+   * "stopped" always is. Fails with NOT_FOUND when the chat does not exist or
+   * the caller is not a member.
+   */
+  setTyping: {
+    path: "/messenger.chat.v1.ChatService/SetTyping" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetTypingRequest): Buffer => Buffer.from(SetTypingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetTypingRequest => SetTypingRequest.decode(value),
+    responseSerialize: (value: SetTypingResponse): Buffer => Buffer.from(SetTypingResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetTypingResponse => SetTypingResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -6606,6 +6953,17 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * returned for this message.
    */
   listMessageVersions: handleUnaryCall<ListMessageVersionsRequest, ListMessageVersionsResponse>;
+  /**
+   * Tells the other members of a chat that the caller started or stopped
+   * typing there. Ephemeral: nothing is stored, and only members whose live
+   * stream is open at that moment see it, as `typing_changed`. A "started"
+   * lapses by itself after 6 seconds (`expire_time`) unless renewed; the
+   * server sends no "stopped" for that. At most one "started" per user and
+   * chat every 2 seconds is passed on (more are accepted and dropped);
+   * "stopped" always is. Fails with NOT_FOUND when the chat does not exist or
+   * the caller is not a member.
+   */
+  setTyping: handleUnaryCall<SetTypingRequest, SetTypingResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -7022,6 +7380,31 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListMessageVersionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Tells the other members of a chat that the caller started or stopped
+   * typing there. Ephemeral: nothing is stored, and only members whose live
+   * stream is open at that moment see it, as `typing_changed`. A "started"
+   * lapses by itself after 6 seconds (`expire_time`) unless renewed; the
+   * server sends no "stopped" for that. At most one "started" per user and
+   * chat every 2 seconds is passed on (more are accepted and dropped);
+   * "stopped" always is. Fails with NOT_FOUND when the chat does not exist or
+   * the caller is not a member.
+   */
+  setTyping(
+    request: SetTypingRequest,
+    callback: (error: ServiceError | null, response: SetTypingResponse) => void,
+  ): ClientUnaryCall;
+  setTyping(
+    request: SetTypingRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetTypingResponse) => void,
+  ): ClientUnaryCall;
+  setTyping(
+    request: SetTypingRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetTypingResponse) => void,
   ): ClientUnaryCall;
 }
 

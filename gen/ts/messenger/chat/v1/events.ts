@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, ChatInvitation, Message } from "./chat.ts";
+import { Chat, ChatInvitation, Message, Typing } from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -116,6 +116,20 @@ export interface InvitationCreated {
     | undefined;
   /** The user id (UUID) of the invited user. */
   inviteeId: string;
+}
+
+/**
+ * Type `chat.typing.changed` on the topic `chat.ephemeral` (published
+ * directly, not through the outbox; never stored): a member started or
+ * stopped typing (SetTyping).
+ */
+export interface TypingChanged {
+  /** The typing state. */
+  typing:
+    | Typing
+    | undefined;
+  /** Who is told: the chat's other member ids (UUIDs). */
+  recipientIds: string[];
 }
 
 function createBaseChatCreated(): ChatCreated {
@@ -835,6 +849,97 @@ export const InvitationCreated: MessageFns<InvitationCreated> = {
       ? ChatInvitation.fromPartial(object.invitation)
       : undefined;
     message.inviteeId = object.inviteeId ?? "";
+    return message;
+  },
+};
+
+function createBaseTypingChanged(): TypingChanged {
+  return { typing: undefined, recipientIds: [] };
+}
+
+export const TypingChanged: MessageFns<TypingChanged> = {
+  encode(message: TypingChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.typing !== undefined) {
+      Typing.encode(message.typing, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.recipientIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TypingChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTypingChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.typing = Typing.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recipientIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TypingChanged {
+    return {
+      typing: isSet(object.typing) ? Typing.fromJSON(object.typing) : undefined,
+      recipientIds: globalThis.Array.isArray(object?.recipientIds)
+        ? object.recipientIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.recipient_ids)
+        ? object.recipient_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TypingChanged): unknown {
+    const obj: any = {};
+    if (message.typing !== undefined) {
+      obj.typing = Typing.toJSON(message.typing);
+    }
+    if (message.recipientIds?.length) {
+      obj.recipientIds = message.recipientIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TypingChanged>): TypingChanged {
+    return TypingChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TypingChanged>): TypingChanged {
+    const message = createBaseTypingChanged();
+    message.typing = (object.typing !== undefined && object.typing !== null)
+      ? Typing.fromPartial(object.typing)
+      : undefined;
+    message.recipientIds = object.recipientIds?.map((e) => e) || [];
     return message;
   },
 };
