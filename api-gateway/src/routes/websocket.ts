@@ -15,6 +15,7 @@ import { RECONNECT_MAX_MS, RECONNECT_MIN_MS } from './streaming.ts';
 export const WS_PATH = '/v1/ws';
 const UPDATES_RPC = 'messenger.chat.v1.ChatService/StreamUpdates';
 const MARK_READ_RPC = 'messenger.chat.v1.ChatService/MarkRead';
+const SET_TYPING_RPC = 'messenger.chat.v1.ChatService/SetTyping';
 /** The subprotocol a client offers first; the server selects it. */
 export const WS_PROTOCOL = 'messenger.v1';
 const BEARER_PROTOCOL = 'bearer.';
@@ -69,6 +70,7 @@ export interface WebSocketRoutesOptions {
 export async function websocketRoutes(app: FastifyInstance, opts: WebSocketRoutesOptions): Promise<void> {
   const updates = opts.routes.find((r) => `${r.method.service}/${r.method.name}` === UPDATES_RPC);
   const markRead = opts.routes.find((r) => `${r.method.service}/${r.method.name}` === MARK_READ_RPC);
+  const setTyping = opts.routes.find((r) => `${r.method.service}/${r.method.name}` === SET_TYPING_RPC);
   if (updates === undefined) return;
   await app.register(websocket, {
     options: {
@@ -78,6 +80,7 @@ export async function websocketRoutes(app: FastifyInstance, opts: WebSocketRoute
   });
   const stream = createRpcEndpoint(updates, opts.registry, opts.upstream, app.bearerRealm);
   const read = markRead && createRpcEndpoint(markRead, opts.registry, opts.upstream, app.bearerRealm);
+  const typing = setTyping && createRpcEndpoint(setTyping, opts.registry, opts.upstream, app.bearerRealm);
   // Hooks of this (encapsulated) context run before the route's own, where
   // the auth hook is: the token is where that hook looks before it runs.
   app.addHook('onRequest', async (req) => {
@@ -85,7 +88,7 @@ export async function websocketRoutes(app: FastifyInstance, opts: WebSocketRoute
     if (token !== undefined) req.headers.authorization = `Bearer ${token}`;
   });
   app.get(WS_PATH, { websocket: true, config: { template: WS_PATH, rpc: updates } }, (socket, req) =>
-    serveSocket(socket, req, stream, read, opts),
+    serveSocket(socket, req, stream, { read, typing }, opts),
   );
 }
 
@@ -99,7 +102,7 @@ function serveSocket(
   socket: WebSocket,
   req: FastifyRequest,
   endpoint: RpcEndpoint,
-  read: RpcEndpoint | undefined,
+  unary: { readonly read: RpcEndpoint | undefined; readonly typing: RpcEndpoint | undefined },
   opts: WebSocketRoutesOptions,
 ): void {
   const { log, streams } = opts;
@@ -177,23 +180,24 @@ function serveSocket(
         // update it processed); the server keeps no per-client position.
         return;
       case 'read':
-        return void markRead(f);
+        return void callChat('read', unary.read, f, { upToSequence: f.upToSequence });
       case 'typing':
-        return sendError({ code: Code.UNIMPLEMENTED, message: 'typing is not available yet', details: [] }, f.ref);
+        return void callChat('typing', unary.typing, f, { typing: f.typing });
       default:
         return sendError(invalid('unknown frame type'), f.ref);
     }
   });
 
-  const markRead = async (f: Record<string, unknown>) => {
+  /** A client frame as a unary chat RPC on the chat `f.chatId`, with the caller's token; answered with a frame of `type`. */
+  const callChat = async (type: string, read: RpcEndpoint | undefined, f: Record<string, unknown>, body: object) => {
     if (read === undefined) {
-      return sendError({ code: Code.UNIMPLEMENTED, message: 'read is not routed', details: [] }, f.ref);
+      return sendError({ code: Code.UNIMPLEMENTED, message: `${type} is not routed`, details: [] }, f.ref);
     }
     try {
       // The route's path variable (the chat id) filled as the router would.
       const chatId = typeof f.chatId === 'string' ? f.chatId : '';
       const params = Object.fromEntries(read.route.pathBindings.flatMap((b) => b.params.map((p) => [p, chatId])));
-      const request = read.requestMarshaller.encode(params, {}, { upToSequence: f.upToSequence });
+      const request = read.requestMarshaller.encode(params, {}, body);
       const res = await read.upstream.unary({
         service: read.route.method.service,
         path: read.route.method.path,
@@ -202,7 +206,7 @@ function serveSocket(
         deadline: Date.now() + 10_000,
       }).result;
       if (res.status.code !== Code.OK) return sendError(render(read.errorOf(res.status)).body, f.ref);
-      send({ type: 'read', ref: f.ref, result: read.responseMarshaller.toJsonValue(res.body ?? new Uint8Array()) });
+      send({ type, ref: f.ref, result: read.responseMarshaller.toJsonValue(res.body ?? new Uint8Array()) });
     } catch (error) {
       const r = render(error);
       if (r.httpStatus >= 500) logFailure(log, req, error, r);
