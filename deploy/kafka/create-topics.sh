@@ -30,4 +30,7 @@ for service in auth user subscriber chat; do
       --topic "$topic" --partitions 4 --replication-factor 1
   done
 done
+# Typing signals: read live by every chat replica, worthless after seconds.
+retry "$kafka_bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --create --if-not-exists \
+  --topic chat.ephemeral --partitions 4 --replication-factor 1 --config retention.ms=60000
 retry "$kafka_bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --list

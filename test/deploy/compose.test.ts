@@ -194,9 +194,10 @@ describe('deploy/kafka/create-topics.sh (kafka-init)', () => {
   it('retries while the broker refuses, then creates every topic', () => {
     const r = run(3, 5);
     expect(r.status).toBe(0);
-    expect(r.created.filter((c) => c.includes('--create')).map((c) => c.match(/--topic (\S+)/)?.[1])).toEqual(
-      ['auth', 'user', 'subscriber', 'chat'].flatMap((s) => [`${s}.events`, `${s}.events.dlq`]),
-    );
+    expect(r.created.filter((c) => c.includes('--create')).map((c) => c.match(/--topic (\S+)/)?.[1])).toEqual([
+      ...['auth', 'user', 'subscriber', 'chat'].flatMap((s) => [`${s}.events`, `${s}.events.dlq`]),
+      'chat.ephemeral',
+    ]);
   });
 
   it('gives up with a non-zero exit after ATTEMPTS failures', () => {
