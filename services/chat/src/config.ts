@@ -42,7 +42,10 @@ export const chatSettings = {
     'CHAT_STREAM_QUEUE_LIMIT',
     1000,
     { min: 1, max: 1_000_000 },
-    { description: 'Updates waiting for a slow stream reader before it is disconnected (it then resumes).' },
+    {
+      description:
+        'Updates waiting for a slow stream reader before it is disconnected (it then resumes); a resume that missed this many or more is answered with resyncRequired instead of a replay.',
+    },
   ),
   updatesWindowEvents: setting.int(
     'CHAT_UPDATES_WINDOW_EVENTS',

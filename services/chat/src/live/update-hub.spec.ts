@@ -122,6 +122,27 @@ describe('UpdateHub', () => {
     expect(payloads(await drain(h.open('a', lastId(got))))).toEqual(['m6']);
   });
 
+  it('asks to resync when the missed updates would not fit in the stream’s queue', async () => {
+    const h = hub({ queueLimit: 5 });
+    const publish = log();
+    const s = h.open('a', undefined);
+    publish([h], 'c', 0, 'm0', ['a']);
+    const cursor = lastId(await drain(s));
+    s.end();
+    for (let i = 1; i <= 4; i++) publish([h], 'c', 0, `m${i}`, ['a']);
+    // Others' events do not count against a's queue.
+    for (let i = 0; i < 10; i++) publish([h], 'c', 1, `other${i}`, ['b']);
+    expect(payloads(await drain(h.open('a', cursor)))).toEqual(['m1', 'm2', 'm3', 'm4']);
+    publish([h], 'c', 0, 'm5', ['a']);
+    // Five missed: a replay would fill the queue and get the stream cut, again on every resume.
+    const late = h.open('a', cursor);
+    const got = await drain(late);
+    expect(payloads(got)).toEqual(['RESYNC']);
+    late.end();
+    publish([h], 'c', 0, 'm6', ['a']);
+    expect(payloads(await drain(h.open('a', lastId(got))))).toEqual(['m6']);
+  });
+
   it('asks to resync, rather than guess, for a partition it cannot vouch for', async () => {
     const publish = log();
     const early = hub();

@@ -238,11 +238,27 @@ export class UpdateHub<P> {
     return start;
   }
 
-  /** Queues, in arrival order, the kept events above `start` meant for the stream's user. */
+  /**
+   * Queues, in arrival order, the kept events above `start` meant for the
+   * stream's user. When they are more than the stream's queue holds, it
+   * queues a resync instead: the replay would overflow the queue at once,
+   * the stream would be cut as a slow reader, and its client would resume
+   * from the same point into the same overflow — a loop that adds load just
+   * when a replica is behind. Reloading state is cheaper than that many
+   * updates anyway.
+   */
   #replay(stream: OpenStream<P>, start: Cursor): void {
     const pending: { key: string; kept: Kept<HubEvent<P>> }[] = [];
+    let forStream = 0;
     for (const [key, window] of this.#partitions) {
-      for (const kept of window.after(start.get(key) ?? window.last)) pending.push({ key, kept });
+      for (const kept of window.after(start.get(key) ?? window.last)) {
+        pending.push({ key, kept });
+        if (kept.event.recipients.includes(stream.userId)) forStream++;
+      }
+    }
+    if (forStream >= this.#queueLimit) {
+      stream.mailbox.put({ kind: 'resync', updateId: encodeCursor(this.id, this.#positions()) });
+      return;
     }
     pending.sort((a, b) => a.kept.arrival - b.kept.arrival);
     const cursor: Cursor = new Map(start);
