@@ -163,11 +163,11 @@ class Client {
   /** Reads the whole history, as a client does after resyncRequired. */
   async #reload(): Promise<void> {
     let pageToken = '';
-    do {
+    for (;;) {
       const query = `pageSize=100${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`;
       const res = await this.gw.request('GET', `/v1/chats/${this.chatId}/messages?${query}`, this.account.accessToken);
       if (res.status === 503 || res.status === 429) {
-        // The chat service is still coming back, or the client reloads too fast: wait and read again.
+        // The chat service is still coming back, or the client reloads too fast: wait and read the same page again.
         await sleep(1000 * Number(res.headers.get('retry-after') ?? '1'));
         continue;
       }
@@ -175,7 +175,8 @@ class Client {
       const page = res.body as { messages?: { sequence: string; messageId: string }[]; nextPageToken?: string };
       for (const m of page.messages ?? []) this.seen.set(Number(m.sequence), m.messageId);
       pageToken = page.nextPageToken ?? '';
-    } while (pageToken !== '');
+      if (pageToken === '') return;
+    }
   }
 }
 
