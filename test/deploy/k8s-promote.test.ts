@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { K8S_DIR } from '../../scripts/deploy/k8s.ts';
 import { LIVE_SERVICE_FILE, promote, readColors } from '../../scripts/k8s-promote.ts';
+import { SYSTEM_ENV } from '../e2e/support/system.ts';
 
 const STAND_IN = `#!/bin/sh
 printf '%s\\n' "$*" >> "$KUBECTL_STAND_IN_LOG"
@@ -29,17 +30,7 @@ const saved = { ...process.env };
 /** A running system whose gateway names itself `release`: its port. */
 async function gatewayOf(release: string): Promise<string> {
   const system = await startSystem(
-    loadEmbeddedConfig({
-      EMBEDDED_STORAGE: 'memory',
-      LOG_LEVEL: 'silent',
-      GATEWAY_HTTP_PORT: '0',
-      GATEWAY_RELEASE: release,
-      AUTH_GRPC_PORT: '0',
-      USER_GRPC_PORT: '0',
-      SUBSCRIBER_GRPC_PORT: '0',
-      CHAT_GRPC_PORT: '0',
-      AUTH_SCRYPT_LOG_N: '10',
-    }),
+    loadEmbeddedConfig({ ...SYSTEM_ENV, GATEWAY_RELEASE: release, AUTH_SCRYPT_LOG_N: '10' }),
   );
   gateways.push(system);
   return new URL(system.gatewayUrl).port;
