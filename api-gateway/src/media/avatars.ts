@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
-import { BlobRangeError, type BlobStore, BlobTooLargeError, meter } from '@messenger/platform/blob';
+import { BlobRangeError, type BlobStore, BlobTooLargeError, type ByteRange, meter } from '@messenger/platform/blob';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { Code, GatewayError } from '../errors/status.ts';
@@ -38,6 +38,8 @@ const keyOf = (id: string, size: number) => `avatars/${id}/${size}`;
 
 /** Encapsulated (no fastify-plugin): its raw-body parser stays with its routes. */
 export async function avatarPlugin(app: FastifyInstance, opts: AvatarOptions): Promise<void> {
+  // Once, here: a staging directory that cannot be created stops the start, not an upload.
+  await mkdir(opts.stagingDir, { recursive: true });
   app.addHook('onClose', async () => opts.store.close());
   // The body is the image itself, handed over as the raw stream (never
   // parsed or buffered by Fastify); only this plugin's routes see this parser.
@@ -54,7 +56,6 @@ export async function avatarPlugin(app: FastifyInstance, opts: AvatarOptions): P
     const id = randomUUID();
     const staged = join(opts.stagingDir, id);
     try {
-      await mkdir(opts.stagingDir, { recursive: true });
       await stage(req, staged, opts.maxBytes);
       await render(opts, staged, id);
     } finally {
@@ -146,10 +147,10 @@ async function removeAvatar(store: BlobStore, id: string): Promise<void> {
 }
 
 /** One `bytes=` range (`a-b`, `a-`, `-n`); anything else is served whole, as RFC 9110 allows. */
-function parseRange(header: string | undefined, size: number): { start: number; end?: number } | undefined {
+function parseRange(header: string | undefined): ByteRange | undefined {
   const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (m === null || (m[1] === '' && m[2] === '')) return undefined;
-  if (m[1] === '') return { start: Math.max(0, size - Number(m[2])) };
+  if (m[1] === '') return { suffix: Number(m[2]) };
   return { start: Number(m[1]), ...(m[2] === '' ? {} : { end: Number(m[2]) }) };
 }
 
@@ -160,9 +161,7 @@ export async function serveBlob(
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const info = await store.head(key);
-  if (info === null) throw new GatewayError(Code.NOT_FOUND, 'no such object');
-  const range = parseRange(req.headers.range, info.size);
+  const range = parseRange(req.headers.range);
   try {
     const read = await store.get(key, range);
     if (read === null) throw new GatewayError(Code.NOT_FOUND, 'no such object');

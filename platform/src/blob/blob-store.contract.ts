@@ -83,6 +83,12 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStoreFix
       const open = await store.get(k, { start: 8 });
       expect((await buffer(open?.body ?? Readable.from([]))).toString()).toBe('89');
       await expect(store.get(k, { start: 10 })).rejects.toBeInstanceOf(BlobRangeError);
+      // The last n bytes, resolved by the store against the object's size.
+      const last = await store.get(k, { suffix: 3 });
+      expect(last).toMatchObject({ start: 7, end: 9, size: 10 });
+      expect((await buffer(last?.body ?? Readable.from([]))).toString()).toBe('789');
+      expect(await store.get(k, { suffix: 50 })).toMatchObject({ start: 0, end: 9 });
+      await expect(store.get(k, { suffix: 0 })).rejects.toBeInstanceOf(BlobRangeError);
     });
 
     it('knows nothing of a missing key and deletes idempotently', async () => {

@@ -21,11 +21,12 @@ export interface PutResult {
   readonly sha256: string;
 }
 
-/** Inclusive byte range, as in HTTP Range; end is clamped to the object's last byte. */
-export interface ByteRange {
-  readonly start: number;
-  readonly end?: number;
-}
+/**
+ * A byte range as HTTP Range has it: from `start` to `end` inclusive (end
+ * clamped to the object's last byte), or the last `suffix` bytes — resolved
+ * by the store against the object's size, so a caller need not ask for it.
+ */
+export type ByteRange = { readonly start: number; readonly end?: number } | { readonly suffix: number };
 
 export interface BlobRead extends BlobInfo {
   readonly body: Readable;
@@ -73,6 +74,7 @@ export interface BlobStore {
 /** Resolves an HTTP-style range against an object of `size` bytes. */
 export function resolveRange(size: number, range: ByteRange | undefined): { start: number; end: number } {
   if (!range) return { start: 0, end: size - 1 };
-  if (range.start >= size || (range.end !== undefined && range.end < range.start)) throw new BlobRangeError(size);
-  return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1) };
+  const { start, end } = 'suffix' in range ? { start: Math.max(0, size - range.suffix), end: undefined } : range;
+  if (start >= size || (end !== undefined && end < start)) throw new BlobRangeError(size);
+  return { start, end: Math.min(end ?? size - 1, size - 1) };
 }
