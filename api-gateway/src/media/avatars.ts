@@ -38,8 +38,6 @@ const keyOf = (id: string, size: number) => `avatars/${id}/${size}`;
 
 /** Encapsulated (no fastify-plugin): its raw-body parser stays with its routes. */
 export async function avatarPlugin(app: FastifyInstance, opts: AvatarOptions): Promise<void> {
-  // Once, here: a staging directory that cannot be created stops the start, not an upload.
-  await mkdir(opts.stagingDir, { recursive: true });
   app.addHook('onClose', async () => opts.store.close());
   // The body is the image itself, handed over as the raw stream (never
   // parsed or buffered by Fastify); only this plugin's routes see this parser.
@@ -56,6 +54,8 @@ export async function avatarPlugin(app: FastifyInstance, opts: AvatarOptions): P
     const id = randomUUID();
     const staged = join(opts.stagingDir, id);
     try {
+      // Made on first use: a system that never takes an upload writes nothing into its data directory.
+      await mkdir(opts.stagingDir, { recursive: true });
       await stage(req, staged, opts.maxBytes);
       await render(opts, staged, id);
     } finally {
