@@ -3,7 +3,7 @@
 // large ones as a multipart upload it aborts on failure; either way S3 makes an
 // object visible only once complete.
 
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
