@@ -6,13 +6,15 @@ import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createChatUseCases } from './domain/chat-use-cases.ts';
 import type { FriendshipChecker, UserProfiles } from './domain/directories.ts';
+import { pacedReadReceipts } from './domain/read-receipts.ts';
 import { createTypingUseCases } from './domain/typing.ts';
 import type { ChatLimits } from './domain/use-case-context.ts';
 import { chatEventEntry } from './events/chat-events.ts';
 import { liveUpdatesConsumer } from './events/live-updates.consumer.ts';
 import type { LiveUpdate } from './events/live-updates.ts';
+import { busReadReceipts } from './events/read-receipts.ts';
 import { sessionRevocationsConsumer } from './events/session-revocations.consumer.ts';
-import { busTypingSignals, ephemeralUpdatesConsumer } from './events/typing-signals.ts';
+import { busTypingSignals, EPHEMERAL_TOPIC, ephemeralUpdatesConsumer } from './events/typing-signals.ts';
 import { userEventsConsumer } from './events/user-events.consumer.ts';
 import { chatServiceHandlers } from './grpc/chat.handlers.ts';
 import { SessionEnds } from './live/session-ends.ts';
@@ -70,11 +72,15 @@ export async function startChatService(
     metrics: { registry: deps.metrics.registry, service: 'chat' },
     ...(options.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: options.relayPollIntervalMs }),
   });
+  const readReceipts = pacedReadReceipts(
+    busReadReceipts(deps.bus, EPHEMERAL_TOPIC, deps.logger.child({ component: 'read-receipts' })),
+  );
   const chats = createChatUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),
     users: deps.users,
     friends: deps.friends,
     ...(options.limits ? { limits: options.limits } : {}),
+    readReceipts,
   });
   const typing = createTypingUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),
@@ -116,10 +122,12 @@ export async function startChatService(
         await server.shutdown(graceMs);
         await leave();
         await relay.stop();
+        readReceipts.close();
       },
     };
   } catch (error) {
     hub.close();
+    readReceipts.close();
     await leave();
     await relay.stop();
     throw error;

@@ -53,6 +53,8 @@ export interface ChatSummary {
   readonly lastMessage: Message | undefined;
   readonly unreadCount: number;
   readonly readSequence: number;
+  /** In a direct chat, the other member's read position; 0 in a group. */
+  readonly peerReadSequence: number;
 }
 
 /** What creating a group or adding to it did: the chat after, and who was invited rather than added. */
@@ -265,6 +267,7 @@ export function chatUseCases(ctx: UseCaseContext) {
             lastMessage: lastByChat.get(chat.id),
             readSequence,
             unreadCount: await ctx.unreadOf(chat, me, readSequence),
+            peerReadSequence: await ctx.peerReadOf(chat, me),
           };
         }),
       );
