@@ -27,6 +27,8 @@ describe('read receipts', () => {
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
         CHAT_STREAM_HEARTBEAT_MS: '50',
+        // Long enough that three quick MarkRead calls surely fall within one group interval.
+        CHAT_READ_RECEIPT_GROUP_INTERVAL_MS: '5000',
       }),
     );
     gw = new Gateway(system.gatewayUrl);

@@ -41,6 +41,8 @@ export interface ChatServiceOptions {
   readonly updates?: Pick<UpdateHubOptions, 'windowPerPartition' | 'windowMaxAgeMs' | 'queueLimit'>;
   /** How often the outbox relay looks for events written by another replica (default 500). */
   readonly relayPollIntervalMs?: number;
+  /** In a group, at most one read receipt per member and chat per interval (default 2000). */
+  readonly readReceiptGroupIntervalMs?: number;
 }
 
 /** Adapters already built by the caller, who also closes them after `stop`. */
@@ -74,6 +76,7 @@ export async function startChatService(
   });
   const readReceipts = pacedReadReceipts(
     busReadReceipts(deps.bus, EPHEMERAL_TOPIC, deps.logger.child({ component: 'read-receipts' })),
+    options.readReceiptGroupIntervalMs,
   );
   const chats = createChatUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),

@@ -5,7 +5,7 @@
 // reading the chat again (a direct chat's `peer_read_sequence`).
 import type { Chat } from './chat.ts';
 
-/** In a group, at most one receipt per member and chat is passed on per interval (the latest position). */
+/** In a group, at most one receipt per member and chat is passed on per interval (the latest position), by default. */
 export const GROUP_RECEIPT_INTERVAL_MS = 2_000;
 
 export interface ReadReceipt {

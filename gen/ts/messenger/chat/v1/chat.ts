@@ -644,7 +644,8 @@ export interface Update {
   /**
    * Another member of one of the user's chats moved their read position
    * (MarkRead). In a direct chat every move is sent; in a group at most
-   * one per member and chat every 2 seconds, with the latest position.
+   * one per member and chat every 2 seconds (by default), with the latest
+   * position.
    * Ephemeral like `typing_changed`: its `update_id` is empty and it is
    * never replayed; after a reconnect, ListChats and GetChat give a direct
    * chat's `peer_read_sequence`.

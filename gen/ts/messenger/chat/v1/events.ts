@@ -136,8 +136,8 @@ export interface TypingChanged {
  * Type `chat.read.changed` on the topic `chat.ephemeral` (published
  * directly, not through the outbox; the read position itself is stored by
  * MarkRead): a member moved their read position forward. In a group, each
- * replica passes on at most one per member and chat every 2 seconds, the
- * latest position.
+ * replica passes on at most one per member and chat every 2 seconds (by
+ * default), the latest position.
  */
 export interface ReadChanged {
   /** The new read position. */
