@@ -173,6 +173,9 @@ export interface ChatStorage<E = ChatEvent> {
     beforeVersion: number | undefined,
     limit: number,
   ): Promise<MessageVersion[]>;
+
+  /** Each (chat, user)'s read position (0 when none), in the order asked: one read for many readers. */
+  readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]>;
 }
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */

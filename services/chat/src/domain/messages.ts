@@ -233,7 +233,8 @@ export function messageUseCases(ctx: UseCaseContext) {
 
     /** A direct chat's other member's read position, as the caller may see it (0 in a group). */
     async peerReadSequence(meta: CallMeta, chat: Chat): Promise<number> {
-      return ctx.peerReadOf(chat, callerId(meta.actor));
+      const [position] = await ctx.peerReadsOf([chat], callerId(meta.actor));
+      return position ?? 0;
     },
   };
 }

@@ -59,8 +59,8 @@ export interface UseCaseContext {
   /** The member's unread count from their read position, up to the cap. */
   unreadOf(chat: Chat, me: string, readSequence: number): Promise<number>;
   readonly readReceipts: ReadReceiptSender;
-  /** In a direct chat, the other member's read position (0 when none); 0 in a group. */
-  peerReadOf(chat: Chat, me: string): Promise<number>;
+  /** For each chat, in a direct chat the other member's read position (0 when none), 0 in a group. One store read. */
+  peerReadsOf(chats: readonly Chat[], me: string): Promise<number[]>;
 }
 
 export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
@@ -92,11 +92,15 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
         : store.countUnread(chat.id, me, readSequence, limits.unreadCountCap);
     },
     readReceipts: deps.readReceipts ?? NO_READ_RECEIPTS,
-    async peerReadOf(chat, me) {
-      const peer = chat.type === 'direct' ? chat.members.find((m) => m.userId !== me) : undefined;
-      if (!peer) return 0;
-      const position = (await store.readPositions(peer.userId, [chat.id])).get(chat.id) ?? 0;
-      return Math.min(position, chat.lastSequence);
+    async peerReadsOf(chats, me) {
+      const peers = chats.map((chat) => ({
+        chat,
+        peer: chat.type === 'direct' ? chat.members.find((m) => m.userId !== me) : undefined,
+      }));
+      const asked = peers.flatMap(({ chat, peer }) => (peer ? [{ chatId: chat.id, userId: peer.userId }] : []));
+      const positions = asked.length === 0 ? [] : await store.readPositionsOf(asked);
+      let next = 0;
+      return peers.map(({ chat, peer }) => (peer ? Math.min(positions[next++] ?? 0, chat.lastSequence) : 0));
     },
   };
 }

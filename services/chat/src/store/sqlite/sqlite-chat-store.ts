@@ -253,6 +253,7 @@ export const CHAT_SQL = {
     'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
+  readPosition: 'SELECT read_sequence FROM reads WHERE user_id = ? AND chat_id = ?',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -300,6 +301,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #addVersion;
   readonly #dropVersions;
   readonly #versions;
+  readonly #readPosition;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -336,6 +338,7 @@ export class SqliteChatStore implements ChatStore {
     this.#addVersion = db.prepare(CHAT_SQL.addVersion);
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
+    this.#readPosition = db.prepare(CHAT_SQL.readPosition);
     this.#indexBacklog();
   }
 
@@ -629,6 +632,13 @@ export class SqliteChatStore implements ChatStore {
       time: new Date(r.time),
       replaceTime: new Date(r.replace_time),
     }));
+  }
+
+  async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
+    // In-process lookups on the primary key: no round trip to save by batching them.
+    return refs.map(
+      (r) => (this.#readPosition.get(r.userId, r.chatId) as { read_sequence: number } | undefined)?.read_sequence ?? 0,
+    );
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
