@@ -58,6 +58,8 @@ export interface Page<T> {
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
+/** ListFriendIds' page size, default and most. */
+export const MAX_FRIEND_IDS_PAGE_SIZE = 1000;
 /** Enough for any real use; a bound on what one account can store. */
 export const DEFAULT_MAX_BLOCKS = 1000;
 
@@ -256,6 +258,34 @@ export function createFriendshipUseCases(deps: FriendshipUseCaseDeps) {
         removed.map((before) => ({ kind: 'removed', before, removedBy: id, time, requestId })),
       );
       return result.removed;
+    },
+
+    /**
+     * For other services: the ids of `userId`'s confirmed friends, paged
+     * like ListFriends (most recently changed first) but with larger pages,
+     * since a caller usually wants them all. A block ends a friendship, so
+     * none of them is blocked.
+     */
+    async listFriendIds(
+      _meta: CallMeta,
+      userId: string,
+      input: { pageSize: number; pageToken: string },
+    ): Promise<{ userIds: string[]; nextPageToken: string }> {
+      throwIfInvalid([
+        violation('user_id', userIdProblem(userId)),
+        violation('page_size', input.pageSize < 0 ? 'must not be negative' : undefined),
+      ]);
+      const id = canonicalId(userId);
+      const limit =
+        input.pageSize === 0 ? MAX_FRIEND_IDS_PAGE_SIZE : Math.min(input.pageSize, MAX_FRIEND_IDS_PAGE_SIZE);
+      const after = input.pageToken === '' ? undefined : decodeListToken(input.pageToken, 'confirmed');
+      const found = await store.listFor(id, 'confirmed', after, limit + 1);
+      const items = found.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        userIds: items.map((f) => viewOf(f, id).userId),
+        nextPageToken: found.length > limit && last ? encodeListToken('confirmed', listKeyOf(last)) : '',
+      };
     },
   };
 }

@@ -42,5 +42,7 @@ export function subscriberServiceHandlers(friendships: FriendshipUseCases): Serv
       const page = await friendships.listBlockedUsers(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
       return { blockedUsers: page.items.map(toBlockedUserMessage), nextPageToken: page.nextPageToken };
     },
+    listFriendIds: (req, ctx) =>
+      friendships.listFriendIds(meta(ctx), req.userId, { pageSize: req.pageSize, pageToken: req.pageToken }),
   });
 }

@@ -265,6 +265,30 @@ export interface ListBlockedUsersResponse {
   nextPageToken: string;
 }
 
+/** Request of ListFriendIds. */
+export interface ListFriendIdsRequest {
+  /** The id (UUID) of the user whose friends are listed. */
+  userId: string;
+  /**
+   * The maximum number of ids to return: default 1000 when 0 or unset, at
+   * most 1000 (larger values are treated as 1000).
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page; empty for the first
+   * page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListFriendIds. */
+export interface ListFriendIdsResponse {
+  /** The friends' user ids (UUIDs). */
+  userIds: string[];
+  /** Pass as `page_token` for the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
 function createBaseFriendship(): Friendship {
   return { userId: "", status: 0, createTime: undefined, updateTime: undefined };
 }
@@ -1915,6 +1939,212 @@ export const ListBlockedUsersResponse: MessageFns<ListBlockedUsersResponse> = {
   },
 };
 
+function createBaseListFriendIdsRequest(): ListFriendIdsRequest {
+  return { userId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListFriendIdsRequest: MessageFns<ListFriendIdsRequest> = {
+  encode(message: ListFriendIdsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFriendIdsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFriendIdsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFriendIdsRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListFriendIdsRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListFriendIdsRequest>): ListFriendIdsRequest {
+    return ListFriendIdsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListFriendIdsRequest>): ListFriendIdsRequest {
+    const message = createBaseListFriendIdsRequest();
+    message.userId = object.userId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListFriendIdsResponse(): ListFriendIdsResponse {
+  return { userIds: [], nextPageToken: "" };
+}
+
+export const ListFriendIdsResponse: MessageFns<ListFriendIdsResponse> = {
+  encode(message: ListFriendIdsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFriendIdsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFriendIdsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFriendIdsResponse {
+    return {
+      userIds: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => globalThis.String(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListFriendIdsResponse): unknown {
+    const obj: any = {};
+    if (message.userIds?.length) {
+      obj.userIds = message.userIds;
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListFriendIdsResponse>): ListFriendIdsResponse {
+    return ListFriendIdsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListFriendIdsResponse>): ListFriendIdsResponse {
+    const message = createBaseListFriendIdsResponse();
+    message.userIds = object.userIds?.map((e) => e) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /**
  * Friendships between users. A friendship starts as a request from one user
  * (the requester) to another (the addressee) and becomes mutual when the
@@ -2076,6 +2306,23 @@ export const SubscriberServiceService = {
       Buffer.from(ListBlockedUsersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListBlockedUsersResponse => ListBlockedUsersResponse.decode(value),
   },
+  /**
+   * For other services: the ids of a user's confirmed friends, most
+   * recently changed first, paged (the chat service tells a user's friends
+   * when the user comes online or goes offline). Unknown users have none.
+   * Fails with INVALID_ARGUMENT when `user_id` is not a UUID, the page size
+   * is negative or the page token is not one this method returned.
+   */
+  listFriendIds: {
+    path: "/messenger.subscriber.v1.SubscriberService/ListFriendIds" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListFriendIdsRequest): Buffer => Buffer.from(ListFriendIdsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListFriendIdsRequest => ListFriendIdsRequest.decode(value),
+    responseSerialize: (value: ListFriendIdsResponse): Buffer =>
+      Buffer.from(ListFriendIdsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListFriendIdsResponse => ListFriendIdsResponse.decode(value),
+  },
 } as const;
 
 export interface SubscriberServiceServer extends UntypedServiceImplementation {
@@ -2153,6 +2400,14 @@ export interface SubscriberServiceServer extends UntypedServiceImplementation {
    * is not one this method returned.
    */
   listBlockedUsers: handleUnaryCall<ListBlockedUsersRequest, ListBlockedUsersResponse>;
+  /**
+   * For other services: the ids of a user's confirmed friends, most
+   * recently changed first, paged (the chat service tells a user's friends
+   * when the user comes online or goes offline). Unknown users have none.
+   * Fails with INVALID_ARGUMENT when `user_id` is not a UUID, the page size
+   * is negative or the page token is not one this method returned.
+   */
+  listFriendIds: handleUnaryCall<ListFriendIdsRequest, ListFriendIdsResponse>;
 }
 
 export interface SubscriberServiceClient extends Client {
@@ -2355,6 +2610,28 @@ export interface SubscriberServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListBlockedUsersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * For other services: the ids of a user's confirmed friends, most
+   * recently changed first, paged (the chat service tells a user's friends
+   * when the user comes online or goes offline). Unknown users have none.
+   * Fails with INVALID_ARGUMENT when `user_id` is not a UUID, the page size
+   * is negative or the page token is not one this method returned.
+   */
+  listFriendIds(
+    request: ListFriendIdsRequest,
+    callback: (error: ServiceError | null, response: ListFriendIdsResponse) => void,
+  ): ClientUnaryCall;
+  listFriendIds(
+    request: ListFriendIdsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListFriendIdsResponse) => void,
+  ): ClientUnaryCall;
+  listFriendIds(
+    request: ListFriendIdsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListFriendIdsResponse) => void,
   ): ClientUnaryCall;
 }
 
