@@ -42,7 +42,7 @@ const running = await startChatService(
           ids.map((id) => [id, { userId: id, nickname: `u_${id.slice(0, 8)}`, avatarUrl: '', updateTime: undefined }]),
         ),
     },
-    friends: { relation: async () => ({ friends: true, blocked: false }) },
+    friends: { relation: async () => ({ friends: true, blocked: false }), friendIds: async () => [] },
     bus,
     logger,
     metrics: createMetrics(),

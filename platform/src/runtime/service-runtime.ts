@@ -285,6 +285,12 @@ export interface ServiceRuntime {
   readonly revocations: RevocationList;
   readonly authenticator: TokenAuthenticator;
   /**
+   * The Redis client when REVOCATION_STORE=redis (cluster mode), for
+   * whatever else the service shares between its processes; closed by
+   * `close`. Undefined in a process that keeps its state to itself.
+   */
+  readonly redis: Redis | undefined;
+  /**
    * The checks of what the service cannot serve without: the Kafka bus from
    * the start, the store once `runServiceWorkers` has it. Its gRPC server
    * reports them as readiness.
@@ -402,6 +408,7 @@ export async function startServiceRuntime(
     bus,
     revocations,
     authenticator,
+    redis,
     dependencies,
     serviceTokens: (serviceName, secret) =>
       authServiceTokenSource(pool, config.authServiceAddress, serviceName, secret),

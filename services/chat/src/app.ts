@@ -6,12 +6,20 @@ import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createChatUseCases } from './domain/chat-use-cases.ts';
 import type { FriendshipChecker, UserProfiles } from './domain/directories.ts';
+import {
+  createPresenceUseCases,
+  PRESENCE_GRACE_MS,
+  PRESENCE_LEASE_HEARTBEATS,
+  type PresenceRegistry,
+  presenceTracker,
+} from './domain/presence.ts';
 import { pacedReadReceipts } from './domain/read-receipts.ts';
 import { createTypingUseCases } from './domain/typing.ts';
 import type { ChatLimits } from './domain/use-case-context.ts';
 import { chatEventEntry } from './events/chat-events.ts';
 import { liveUpdatesConsumer } from './events/live-updates.consumer.ts';
 import type { LiveUpdate } from './events/live-updates.ts';
+import { busPresenceSignals } from './events/presence-signals.ts';
 import { busReadReceipts } from './events/read-receipts.ts';
 import { sessionRevocationsConsumer } from './events/session-revocations.consumer.ts';
 import { busTypingSignals, EPHEMERAL_TOPIC, ephemeralUpdatesConsumer } from './events/typing-signals.ts';
@@ -19,6 +27,7 @@ import { userEventsConsumer } from './events/user-events.consumer.ts';
 import { chatServiceHandlers } from './grpc/chat.handlers.ts';
 import { SessionEnds } from './live/session-ends.ts';
 import { UpdateHub, type UpdateHubOptions } from './live/update-hub.ts';
+import { MemoryPresenceRegistry } from './presence/memory-presence-registry.ts';
 import { type ChatStore, withEventEncoding } from './store/chat-store.ts';
 
 /** A started service, as the embedded runner and main.ts hold it. */
@@ -43,6 +52,8 @@ export interface ChatServiceOptions {
   readonly relayPollIntervalMs?: number;
   /** In a group, at most one read receipt per member and chat per interval (default 2000). */
   readonly readReceiptGroupIntervalMs?: number;
+  /** A user stays online this long after their last stream closed (default 10 000). */
+  readonly presenceGraceMs?: number;
 }
 
 /** Adapters already built by the caller, who also closes them after `stop`. */
@@ -60,6 +71,8 @@ export interface ChatServiceDeps {
   /** Whether its datastore and event bus allow serving (readiness); absent, health reflects the process alone. */
   readonly dependencies?: DependencyHealth;
   readonly options?: ChatServiceOptions;
+  /** Who holds live streams: shared by every chat process (Redis) in a cluster; absent, this process alone. */
+  readonly presence?: PresenceRegistry;
 }
 
 export async function startChatService(
@@ -92,11 +105,32 @@ export async function startChatService(
     signals: busTypingSignals(deps.bus, deps.logger.child({ component: 'typing' })),
   });
   const hub = new UpdateHub<LiveUpdate>(options.updates);
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
+  const presenceLog = deps.logger.child({ component: 'presence' });
+  const registry = deps.presence ?? new MemoryPresenceRegistry();
+  const presence = createPresenceUseCases({
+    store: deps.store,
+    friends: deps.friends,
+    registry,
+    signals: busPresenceSignals(deps.bus, EPHEMERAL_TOPIC, presenceLog),
+    graceMs: options.presenceGraceMs ?? PRESENCE_GRACE_MS,
+  });
+  const failed = (error: unknown) => presenceLog.warn({ err: error }, 'presence not updated');
+  const tracker = presenceTracker({
+    registry,
+    graceMs: options.presenceGraceMs ?? PRESENCE_GRACE_MS,
+    // Refreshed every heartbeat interval: a lease outlives two missed refreshes, a crashed replica's a few intervals.
+    leaseMs: PRESENCE_LEASE_HEARTBEATS * heartbeatIntervalMs,
+    changed: (change) => void presence.changed(change).catch(failed),
+    failed,
+  });
+  const refreshing = setInterval(() => void tracker.refresh(), heartbeatIntervalMs);
+  refreshing.unref();
   const sessions = new SessionEnds();
   const server = createGrpcServer({
     name: 'chat',
     services: [
-      chatServiceHandlers(chats, hub, sessions, { heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000 }, typing),
+      chatServiceHandlers(chats, hub, sessions, { heartbeatIntervalMs }, typing, { tracker, useCases: presence }),
     ],
     catalog: deps.catalog,
     logger: deps.logger,
@@ -126,11 +160,15 @@ export async function startChatService(
         await leave();
         await relay.stop();
         readReceipts.close();
+        clearInterval(refreshing);
+        tracker.close();
       },
     };
   } catch (error) {
     hub.close();
     readReceipts.close();
+    clearInterval(refreshing);
+    tracker.close();
     await leave();
     await relay.stop();
     throw error;

@@ -68,6 +68,15 @@ export const chatSettings = {
         "In a group, a member's read receipts are passed on at most once per this interval (the latest position), which bounds their fan-out to the other members' streams.",
     },
   ),
+  presenceGraceMs: setting.int(
+    'CHAT_PRESENCE_GRACE_MS',
+    10_000,
+    { min: 0, max: 600_000 },
+    {
+      description:
+        'A user is still shown online this long after their last live-updates stream closed, so that a quick reconnect shows no offline; then their friends are told they went offline.',
+    },
+  ),
 } satisfies ConfigSpec;
 
 export type ChatConfig = ConfigOf<typeof chatSettings>;
@@ -91,5 +100,6 @@ export function chatServiceOptionsOf(config: ChatConfig): ChatServiceOptions {
       queueLimit: config.streamQueueLimit,
     },
     readReceiptGroupIntervalMs: config.readReceiptGroupIntervalMs,
+    presenceGraceMs: config.presenceGraceMs,
   };
 }

@@ -12,6 +12,7 @@ import { startChatService } from './app.ts';
 import { grpcFriendshipChecker } from './clients/friendship-checker.client.ts';
 import { grpcUserProfiles } from './clients/user-profiles.client.ts';
 import { chatServiceOptionsOf, loadChatConfig } from './config.ts';
+import { RedisPresenceRegistry } from './presence/redis-presence-registry.ts';
 import type { ChatStore } from './store/chat-store.ts';
 import { MemoryChatStore } from './store/memory/memory-chat-store.ts';
 import { openMongoChatStore } from './store/mongo/mongo-chat-store.ts';
@@ -31,6 +32,8 @@ await runServiceWorkers({ service: 'chat', config }, async (startup) => {
       users: grpcUserProfiles({ pool: runtime.pool, address: config.userServiceAddress, tokens }),
       friends: grpcFriendshipChecker({ pool: runtime.pool, address: config.subscriberServiceAddress, tokens }),
       options: chatServiceOptionsOf(config),
+      // With Redis every chat process (replica or worker) sees every stream; without it, only its own.
+      ...(runtime.redis ? { presence: new RedisPresenceRegistry({ redis: runtime.redis }) } : {}),
     },
     { host: config.grpcHost, port: config.grpcPort },
   );

@@ -1,18 +1,19 @@
 import {
   type CheckFriendshipResponse,
+  type ListFriendIdsResponse,
   SubscriberServiceClient,
 } from '@messenger/gen/messenger/subscriber/v1/subscriber';
 import { createOutboundCaller, type OutboundCallerOptions } from '@messenger/platform/grpc';
 import { subscriberServiceUnavailable } from '../domain/chat-errors.ts';
 import type { FriendshipChecker } from '../domain/directories.ts';
 
-/** The subscriber service's address, and this service's own credential: CheckFriendship is internal. */
+/** The subscriber service's address, and this service's own credential: CheckFriendship and ListFriendIds are internal. */
 export type GrpcFriendshipCheckerOptions = Pick<
   OutboundCallerOptions<SubscriberServiceClient>,
   'pool' | 'address' | 'tokens'
 >;
 
-/** Asks the subscriber service's CheckFriendship. */
+/** Asks the subscriber service's CheckFriendship and ListFriendIds. */
 export function grpcFriendshipChecker(opts: GrpcFriendshipCheckerOptions): FriendshipChecker {
   const call = createOutboundCaller({
     ...opts,
@@ -25,6 +26,18 @@ export function grpcFriendshipChecker(opts: GrpcFriendshipCheckerOptions): Frien
         client.checkFriendship({ userIdA, userIdB }, metadata, done),
       );
       return { friends, blocked };
+    },
+    async friendIds(userId, requestId) {
+      const ids: string[] = [];
+      let pageToken = '';
+      do {
+        const page = await call<ListFriendIdsResponse>(requestId, (client, metadata, done) =>
+          client.listFriendIds({ userId, pageSize: 0, pageToken }, metadata, done),
+        );
+        ids.push(...page.userIds);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+      return ids;
     },
   };
 }

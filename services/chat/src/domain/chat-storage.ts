@@ -1,6 +1,7 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
 import type { Chat, ChatEvent, Invitation, Message, MessageVersion, Quote } from './chat.ts';
+import type { PresencePrivacy } from './presence.ts';
 import type { SearchCursor, SearchHit } from './search.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
@@ -176,6 +177,11 @@ export interface ChatStorage<E = ChatEvent> {
 
   /** Each (chat, user)'s read position (0 when none), in the order asked: one read for many readers. */
   readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]>;
+
+  /** The presence privacy settings of those of `userIds` who set one. */
+  presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>>;
+  /** Sets (or replaces) the user's presence privacy setting. */
+  setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void>;
 }
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */

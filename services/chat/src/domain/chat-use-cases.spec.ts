@@ -32,6 +32,7 @@ describe('chat use cases', () => {
           friends: typeof friends === 'boolean' ? friends : friends(a, b),
           blocked: blocks.some(([x, y]) => (x === a && y === b) || (x === b && y === a)),
         }),
+        friendIds: async () => [],
       },
       limits: { memberCap: 4 },
       now,

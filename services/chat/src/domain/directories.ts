@@ -21,4 +21,6 @@ export interface Relation {
 export interface FriendshipChecker {
   /** Throws `unavailable` when it cannot tell. */
   relation(userIdA: string, userIdB: string, requestId: string): Promise<Relation>;
+  /** Every confirmed friend of `userId` (none for an unknown user). Throws `unavailable` when it cannot tell. */
+  friendIds(userId: string, requestId: string): Promise<string[]>;
 }

@@ -8,6 +8,7 @@ import type { Logger } from '@messenger/platform/logger';
 import type { TypingSignals } from '../domain/typing.ts';
 import type { UpdateHub } from '../live/update-hub.ts';
 import type { LiveUpdate } from './live-updates.ts';
+import { PRESENCE_CHANGED, signalPresenceChanged } from './presence-signals.ts';
 import { READ_CHANGED, signalReadChanged } from './read-receipts.ts';
 
 export const EPHEMERAL_TOPIC = 'chat.ephemeral';
@@ -44,7 +45,7 @@ export function busTypingSignals(bus: EventBus, log: Logger): TypingSignals {
   };
 }
 
-/** `chat.ephemeral` (typing signals, read receipts) → this replica's open streams of the recipients, live only. */
+/** `chat.ephemeral` (typing signals, read receipts, presence changes) → this replica's open streams of the recipients, live only. */
 export function ephemeralUpdatesConsumer(hub: UpdateHub<LiveUpdate>): Subscription {
   return {
     topics: [EPHEMERAL_TOPIC],
@@ -53,6 +54,9 @@ export function ephemeralUpdatesConsumer(hub: UpdateHub<LiveUpdate>): Subscripti
     async handle(event) {
       if (event.type === READ_CHANGED && event.payload) {
         return signalReadChanged(hub, event.payload.value, event.time ?? new Date());
+      }
+      if (event.type === PRESENCE_CHANGED && event.payload) {
+        return signalPresenceChanged(hub, event.payload.value, event.time ?? new Date());
       }
       if (event.type !== TYPING_CHANGED || !event.payload) return;
       let changed: TypingChanged;

@@ -3,6 +3,7 @@ import { callerId, type DomainError } from '@messenger/platform/domain';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import { invalidField, sessionEnded, shuttingDown, streamTooSlow, tokenExpired } from '../domain/chat-errors.ts';
 import type { ChatUseCases } from '../domain/chat-use-cases.ts';
+import type { PresenceTracker, PresenceUseCases } from '../domain/presence.ts';
 import type { TypingUseCases } from '../domain/typing.ts';
 import type { CallMeta } from '../domain/use-case-context.ts';
 import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
@@ -20,6 +21,7 @@ import {
   sequenceOf,
   summaryToProto,
 } from './chat-mapper.ts';
+import { presenceToProto, privacyOf, privacyToProto } from './presence-mapper.ts';
 
 export interface StreamSettings {
   /** A heartbeat goes out when a stream has had nothing for this long. */
@@ -33,6 +35,7 @@ export function chatServiceHandlers(
   sessions: SessionEnds,
   settings: StreamSettings,
   typing: TypingUseCases,
+  presence: { readonly tracker: PresenceTracker; readonly useCases: PresenceUseCases },
 ): ServiceRegistration {
   const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
   return service(ChatServiceService, {
@@ -154,6 +157,8 @@ export function chatServiceHandlers(
       // Authenticated and the resume point valid: the client learns the
       // stream is open now rather than with its first update.
       accept();
+      // The stream counts towards the caller's presence from now until it ends.
+      const left = await presence.tracker.opened(me);
       const write = async (message: StreamUpdatesResponse): Promise<boolean> => {
         try {
           await send(message);
@@ -184,8 +189,19 @@ export function chatServiceHandlers(
         clearTimeout(expiry);
         unwatch();
         stream.end();
+        await left();
       }
     },
+    setPresencePrivacy: async (req, ctx) => ({
+      privacy: privacyToProto(await presence.useCases.setPrivacy(meta(ctx), privacyOf(req.privacy, 'privacy'))),
+    }),
+    getPresenceSettings: async (_req, ctx) => ({
+      privacy: privacyToProto(await presence.useCases.getPrivacy(meta(ctx))),
+    }),
+    getPresence: async (req, ctx) => ({
+      presences: (await presence.useCases.getPresence(meta(ctx), req.userIds)).map(presenceToProto),
+    }),
+    getOnlineUsers: async (req) => ({ onlineUserIds: await presence.useCases.onlineUsers(req.userIds) }),
   });
 }
 

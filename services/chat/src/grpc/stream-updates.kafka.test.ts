@@ -66,7 +66,7 @@ describe('chat instances on Kafka', () => {
                 ]),
               ),
           },
-          friends: { relation: async () => ({ friends: true, blocked: false }) },
+          friends: { relation: async () => ({ friends: true, blocked: false }), friendIds: async () => [] },
           bus,
           catalog,
           metrics: createMetrics({ defaultMetrics: false }),

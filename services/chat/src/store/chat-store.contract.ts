@@ -664,5 +664,20 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       ).resolves.toEqual([3, 2, 0, 0]);
       await expect(store.readPositionsOf([])).resolves.toEqual([]);
     });
+
+    it('keeps one presence privacy setting per user; a user who set none is absent', async () => {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      await store.setPresencePrivacy(a, 'nobody');
+      await store.setPresencePrivacy(b, 'everyone');
+      await store.setPresencePrivacy(a, 'friends');
+      const found = await store.presencePrivacies([a, b, c]);
+      expect([...found].sort()).toEqual(
+        [
+          [a, 'friends'],
+          [b, 'everyone'],
+        ].sort(),
+      );
+      await expect(store.presencePrivacies([])).resolves.toEqual(new Map());
+    });
   });
 }

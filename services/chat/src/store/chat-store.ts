@@ -42,5 +42,7 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     listMessageVersions: (chatId, messageId, beforeVersion, limit) =>
       store.listMessageVersions(chatId, messageId, beforeVersion, limit),
     readPositionsOf: (refs) => store.readPositionsOf(refs),
+    presencePrivacies: (userIds) => store.presencePrivacies(userIds),
+    setPresencePrivacy: (userId, privacy) => store.setPresencePrivacy(userId, privacy),
   };
 }

@@ -143,7 +143,7 @@ export async function startChatTestSystem(options: ChatServiceOptions = {}): Pro
 export interface UpdateReader {
   readonly call: ClientReadableStream<StreamUpdatesResponse>;
   readonly updates: Update[];
-  /** Non-heartbeat updates. */
+  /** Updates other than heartbeats and presence changes (those follow streams opening and closing, not chats). */
   readonly content: () => Update[];
   /** Resolves once `predicate` holds for what was received (polling), or rejects after `timeoutMs`. */
   until(predicate: (content: Update[]) => boolean, timeoutMs?: number): Promise<Update[]>;
@@ -164,7 +164,7 @@ export function readUpdates(client: ChatServiceClient, md: Metadata, resumeAfter
     stream.on('status', (s) => resolve({ code: s.code, details: s.details }));
   });
   stream.on('error', () => {});
-  const content = () => updates.filter((u) => !u.heartbeat);
+  const content = () => updates.filter((u) => !u.heartbeat && !u.presence);
   const reader: UpdateReader = {
     call: stream,
     updates,

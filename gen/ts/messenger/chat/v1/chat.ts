@@ -137,6 +137,126 @@ export function chatMemberRoleToJSON(object: ChatMemberRole): string {
   }
 }
 
+/** Who may see a user's presence (online, offline, last seen). */
+export const PresencePrivacy = {
+  /** PRESENCE_PRIVACY_UNSPECIFIED - Not set; the stored default is PRESENCE_PRIVACY_FRIENDS. */
+  PRESENCE_PRIVACY_UNSPECIFIED: 0,
+  /** PRESENCE_PRIVACY_EVERYONE - Every signed-in user. */
+  PRESENCE_PRIVACY_EVERYONE: 1,
+  /** PRESENCE_PRIVACY_FRIENDS - Confirmed friends only. */
+  PRESENCE_PRIVACY_FRIENDS: 2,
+  /** PRESENCE_PRIVACY_NOBODY - Nobody but the user. */
+  PRESENCE_PRIVACY_NOBODY: 3,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type PresencePrivacy = typeof PresencePrivacy[keyof typeof PresencePrivacy];
+
+export namespace PresencePrivacy {
+  export type PRESENCE_PRIVACY_UNSPECIFIED = typeof PresencePrivacy.PRESENCE_PRIVACY_UNSPECIFIED;
+  export type PRESENCE_PRIVACY_EVERYONE = typeof PresencePrivacy.PRESENCE_PRIVACY_EVERYONE;
+  export type PRESENCE_PRIVACY_FRIENDS = typeof PresencePrivacy.PRESENCE_PRIVACY_FRIENDS;
+  export type PRESENCE_PRIVACY_NOBODY = typeof PresencePrivacy.PRESENCE_PRIVACY_NOBODY;
+  export type UNRECOGNIZED = typeof PresencePrivacy.UNRECOGNIZED;
+}
+
+export function presencePrivacyFromJSON(object: any): PresencePrivacy {
+  switch (object) {
+    case 0:
+    case "PRESENCE_PRIVACY_UNSPECIFIED":
+      return PresencePrivacy.PRESENCE_PRIVACY_UNSPECIFIED;
+    case 1:
+    case "PRESENCE_PRIVACY_EVERYONE":
+      return PresencePrivacy.PRESENCE_PRIVACY_EVERYONE;
+    case 2:
+    case "PRESENCE_PRIVACY_FRIENDS":
+      return PresencePrivacy.PRESENCE_PRIVACY_FRIENDS;
+    case 3:
+    case "PRESENCE_PRIVACY_NOBODY":
+      return PresencePrivacy.PRESENCE_PRIVACY_NOBODY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PresencePrivacy.UNRECOGNIZED;
+  }
+}
+
+export function presencePrivacyToJSON(object: PresencePrivacy): string {
+  switch (object) {
+    case PresencePrivacy.PRESENCE_PRIVACY_UNSPECIFIED:
+      return "PRESENCE_PRIVACY_UNSPECIFIED";
+    case PresencePrivacy.PRESENCE_PRIVACY_EVERYONE:
+      return "PRESENCE_PRIVACY_EVERYONE";
+    case PresencePrivacy.PRESENCE_PRIVACY_FRIENDS:
+      return "PRESENCE_PRIVACY_FRIENDS";
+    case PresencePrivacy.PRESENCE_PRIVACY_NOBODY:
+      return "PRESENCE_PRIVACY_NOBODY";
+    case PresencePrivacy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Whether a user is online, as the caller may see it. */
+export const PresenceState = {
+  /** PRESENCE_STATE_UNSPECIFIED - Not set. */
+  PRESENCE_STATE_UNSPECIFIED: 0,
+  /** PRESENCE_STATE_ONLINE - Holds a live-updates stream, or closed the last one within the grace period. */
+  PRESENCE_STATE_ONLINE: 1,
+  /** PRESENCE_STATE_OFFLINE - Holds no live-updates stream; `last_seen_time` says since when, when known. */
+  PRESENCE_STATE_OFFLINE: 2,
+  /** PRESENCE_STATE_HIDDEN - The user's privacy setting does not admit the caller (or there is no such user). */
+  PRESENCE_STATE_HIDDEN: 3,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type PresenceState = typeof PresenceState[keyof typeof PresenceState];
+
+export namespace PresenceState {
+  export type PRESENCE_STATE_UNSPECIFIED = typeof PresenceState.PRESENCE_STATE_UNSPECIFIED;
+  export type PRESENCE_STATE_ONLINE = typeof PresenceState.PRESENCE_STATE_ONLINE;
+  export type PRESENCE_STATE_OFFLINE = typeof PresenceState.PRESENCE_STATE_OFFLINE;
+  export type PRESENCE_STATE_HIDDEN = typeof PresenceState.PRESENCE_STATE_HIDDEN;
+  export type UNRECOGNIZED = typeof PresenceState.UNRECOGNIZED;
+}
+
+export function presenceStateFromJSON(object: any): PresenceState {
+  switch (object) {
+    case 0:
+    case "PRESENCE_STATE_UNSPECIFIED":
+      return PresenceState.PRESENCE_STATE_UNSPECIFIED;
+    case 1:
+    case "PRESENCE_STATE_ONLINE":
+      return PresenceState.PRESENCE_STATE_ONLINE;
+    case 2:
+    case "PRESENCE_STATE_OFFLINE":
+      return PresenceState.PRESENCE_STATE_OFFLINE;
+    case 3:
+    case "PRESENCE_STATE_HIDDEN":
+      return PresenceState.PRESENCE_STATE_HIDDEN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PresenceState.UNRECOGNIZED;
+  }
+}
+
+export function presenceStateToJSON(object: PresenceState): string {
+  switch (object) {
+    case PresenceState.PRESENCE_STATE_UNSPECIFIED:
+      return "PRESENCE_STATE_UNSPECIFIED";
+    case PresenceState.PRESENCE_STATE_ONLINE:
+      return "PRESENCE_STATE_ONLINE";
+    case PresenceState.PRESENCE_STATE_OFFLINE:
+      return "PRESENCE_STATE_OFFLINE";
+    case PresenceState.PRESENCE_STATE_HIDDEN:
+      return "PRESENCE_STATE_HIDDEN";
+    case PresenceState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * A member of a chat, with a copy of their profile kept fresh from
  * `user.user.updated` events.
@@ -650,7 +770,18 @@ export interface Update {
    * never replayed; after a reconnect, ListChats and GetChat give a direct
    * chat's `peer_read_sequence`.
    */
-  readReceipt?: ReadReceipt | undefined;
+  readReceipt?:
+    | ReadReceipt
+    | undefined;
+  /**
+   * A friend came online or, after the grace period, went offline (with
+   * their last seen time), or their privacy setting now hides them from
+   * the user. Sent to the user's confirmed friends whom the friend's
+   * privacy setting admits. Ephemeral like `typing_changed`: its
+   * `update_id` is empty and it is never replayed; after a reconnect,
+   * GetPresence gives the current state.
+   */
+  presence?: Presence | undefined;
 }
 
 /** Users were added to a chat. */
@@ -869,6 +1000,68 @@ export interface ReadReceipt {
   userId: string;
   /** The highest sequence they have marked read. A JSON string. */
   readSequence: string;
+}
+
+/** A user's presence, as the caller may see it. */
+export interface Presence {
+  /** The user id (UUID). */
+  userId: string;
+  /** Online, offline or hidden. */
+  state: PresenceState;
+  /**
+   * When the user's last live-updates stream closed; set only when `state`
+   * is PRESENCE_STATE_OFFLINE and the time is known.
+   */
+  lastSeenTime: Date | undefined;
+}
+
+/** Request of SetPresencePrivacy. */
+export interface SetPresencePrivacyRequest {
+  /** Who may see the caller's presence. */
+  privacy: PresencePrivacy;
+}
+
+/** Response of SetPresencePrivacy. */
+export interface SetPresencePrivacyResponse {
+  /** The setting now in force. */
+  privacy: PresencePrivacy;
+}
+
+/** Request of GetPresenceSettings. */
+export interface GetPresenceSettingsRequest {
+}
+
+/** Response of GetPresenceSettings. */
+export interface GetPresenceSettingsResponse {
+  /** Who may see the caller's presence (PRESENCE_PRIVACY_FRIENDS unless set). */
+  privacy: PresencePrivacy;
+}
+
+/** Request of GetPresence. */
+export interface GetPresenceRequest {
+  /**
+   * The user ids (UUIDs), 1–100; over HTTP repeat the query parameter
+   * (`?userIds=…&userIds=…`).
+   */
+  userIds: string[];
+}
+
+/** Response of GetPresence. */
+export interface GetPresenceResponse {
+  /** One per distinct id asked, in the order asked. */
+  presences: Presence[];
+}
+
+/** Request of GetOnlineUsers. */
+export interface GetOnlineUsersRequest {
+  /** The user ids (UUIDs), 1–1000. */
+  userIds: string[];
+}
+
+/** Response of GetOnlineUsers. */
+export interface GetOnlineUsersResponse {
+  /** The ids of those asked who are online now, in the order asked. */
+  onlineUserIds: string[];
 }
 
 function createBaseChatMember(): ChatMember {
@@ -4471,6 +4664,7 @@ function createBaseUpdate(): Update {
     invitationReceived: undefined,
     typingChanged: undefined,
     readReceipt: undefined,
+    presence: undefined,
   };
 }
 
@@ -4520,6 +4714,9 @@ export const Update: MessageFns<Update> = {
     }
     if (message.readReceipt !== undefined) {
       ReadReceipt.encode(message.readReceipt, writer.uint32(122).fork()).join();
+    }
+    if (message.presence !== undefined) {
+      Presence.encode(message.presence, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -4657,6 +4854,14 @@ export const Update: MessageFns<Update> = {
             message.readReceipt = ReadReceipt.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.presence = Presence.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4738,6 +4943,7 @@ export const Update: MessageFns<Update> = {
         : isSet(object.read_receipt)
         ? ReadReceipt.fromJSON(object.read_receipt)
         : undefined,
+      presence: isSet(object.presence) ? Presence.fromJSON(object.presence) : undefined,
     };
   },
 
@@ -4788,6 +4994,9 @@ export const Update: MessageFns<Update> = {
     if (message.readReceipt !== undefined) {
       obj.readReceipt = ReadReceipt.toJSON(message.readReceipt);
     }
+    if (message.presence !== undefined) {
+      obj.presence = Presence.toJSON(message.presence);
+    }
     return obj;
   },
 
@@ -4836,6 +5045,9 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.readReceipt = (object.readReceipt !== undefined && object.readReceipt !== null)
       ? ReadReceipt.fromPartial(object.readReceipt)
+      : undefined;
+    message.presence = (object.presence !== undefined && object.presence !== null)
+      ? Presence.fromPartial(object.presence)
       : undefined;
     return message;
   },
@@ -6636,6 +6848,658 @@ export const ReadReceipt: MessageFns<ReadReceipt> = {
   },
 };
 
+function createBasePresence(): Presence {
+  return { userId: "", state: 0, lastSeenTime: undefined };
+}
+
+export const Presence: MessageFns<Presence> = {
+  encode(message: Presence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.lastSeenTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastSeenTime), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Presence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastSeenTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Presence {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      state: isSet(object.state) ? presenceStateFromJSON(object.state) : 0,
+      lastSeenTime: isSet(object.lastSeenTime)
+        ? fromJsonTimestamp(object.lastSeenTime)
+        : isSet(object.last_seen_time)
+        ? fromJsonTimestamp(object.last_seen_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Presence): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.state !== 0) {
+      obj.state = presenceStateToJSON(message.state);
+    }
+    if (message.lastSeenTime !== undefined) {
+      obj.lastSeenTime = message.lastSeenTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Presence>): Presence {
+    return Presence.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Presence>): Presence {
+    const message = createBasePresence();
+    message.userId = object.userId ?? "";
+    message.state = object.state ?? 0;
+    message.lastSeenTime = object.lastSeenTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSetPresencePrivacyRequest(): SetPresencePrivacyRequest {
+  return { privacy: 0 };
+}
+
+export const SetPresencePrivacyRequest: MessageFns<SetPresencePrivacyRequest> = {
+  encode(message: SetPresencePrivacyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.privacy !== 0) {
+      writer.uint32(8).int32(message.privacy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPresencePrivacyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPresencePrivacyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.privacy = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPresencePrivacyRequest {
+    return { privacy: isSet(object.privacy) ? presencePrivacyFromJSON(object.privacy) : 0 };
+  },
+
+  toJSON(message: SetPresencePrivacyRequest): unknown {
+    const obj: any = {};
+    if (message.privacy !== 0) {
+      obj.privacy = presencePrivacyToJSON(message.privacy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetPresencePrivacyRequest>): SetPresencePrivacyRequest {
+    return SetPresencePrivacyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetPresencePrivacyRequest>): SetPresencePrivacyRequest {
+    const message = createBaseSetPresencePrivacyRequest();
+    message.privacy = object.privacy ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetPresencePrivacyResponse(): SetPresencePrivacyResponse {
+  return { privacy: 0 };
+}
+
+export const SetPresencePrivacyResponse: MessageFns<SetPresencePrivacyResponse> = {
+  encode(message: SetPresencePrivacyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.privacy !== 0) {
+      writer.uint32(8).int32(message.privacy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPresencePrivacyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPresencePrivacyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.privacy = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPresencePrivacyResponse {
+    return { privacy: isSet(object.privacy) ? presencePrivacyFromJSON(object.privacy) : 0 };
+  },
+
+  toJSON(message: SetPresencePrivacyResponse): unknown {
+    const obj: any = {};
+    if (message.privacy !== 0) {
+      obj.privacy = presencePrivacyToJSON(message.privacy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetPresencePrivacyResponse>): SetPresencePrivacyResponse {
+    return SetPresencePrivacyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetPresencePrivacyResponse>): SetPresencePrivacyResponse {
+    const message = createBaseSetPresencePrivacyResponse();
+    message.privacy = object.privacy ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPresenceSettingsRequest(): GetPresenceSettingsRequest {
+  return {};
+}
+
+export const GetPresenceSettingsRequest: MessageFns<GetPresenceSettingsRequest> = {
+  encode(_: GetPresenceSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPresenceSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPresenceSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetPresenceSettingsRequest {
+    return {};
+  },
+
+  toJSON(_: GetPresenceSettingsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPresenceSettingsRequest>): GetPresenceSettingsRequest {
+    return GetPresenceSettingsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetPresenceSettingsRequest>): GetPresenceSettingsRequest {
+    const message = createBaseGetPresenceSettingsRequest();
+    return message;
+  },
+};
+
+function createBaseGetPresenceSettingsResponse(): GetPresenceSettingsResponse {
+  return { privacy: 0 };
+}
+
+export const GetPresenceSettingsResponse: MessageFns<GetPresenceSettingsResponse> = {
+  encode(message: GetPresenceSettingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.privacy !== 0) {
+      writer.uint32(8).int32(message.privacy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPresenceSettingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPresenceSettingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.privacy = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPresenceSettingsResponse {
+    return { privacy: isSet(object.privacy) ? presencePrivacyFromJSON(object.privacy) : 0 };
+  },
+
+  toJSON(message: GetPresenceSettingsResponse): unknown {
+    const obj: any = {};
+    if (message.privacy !== 0) {
+      obj.privacy = presencePrivacyToJSON(message.privacy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPresenceSettingsResponse>): GetPresenceSettingsResponse {
+    return GetPresenceSettingsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPresenceSettingsResponse>): GetPresenceSettingsResponse {
+    const message = createBaseGetPresenceSettingsResponse();
+    message.privacy = object.privacy ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPresenceRequest(): GetPresenceRequest {
+  return { userIds: [] };
+}
+
+export const GetPresenceRequest: MessageFns<GetPresenceRequest> = {
+  encode(message: GetPresenceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPresenceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPresenceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPresenceRequest {
+    return {
+      userIds: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetPresenceRequest): unknown {
+    const obj: any = {};
+    if (message.userIds?.length) {
+      obj.userIds = message.userIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPresenceRequest>): GetPresenceRequest {
+    return GetPresenceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPresenceRequest>): GetPresenceRequest {
+    const message = createBaseGetPresenceRequest();
+    message.userIds = object.userIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetPresenceResponse(): GetPresenceResponse {
+  return { presences: [] };
+}
+
+export const GetPresenceResponse: MessageFns<GetPresenceResponse> = {
+  encode(message: GetPresenceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.presences) {
+      Presence.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPresenceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPresenceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.presences.push(Presence.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPresenceResponse {
+    return {
+      presences: globalThis.Array.isArray(object?.presences)
+        ? object.presences.map((e: any) => Presence.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetPresenceResponse): unknown {
+    const obj: any = {};
+    if (message.presences?.length) {
+      obj.presences = message.presences.map((e) => Presence.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPresenceResponse>): GetPresenceResponse {
+    return GetPresenceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPresenceResponse>): GetPresenceResponse {
+    const message = createBaseGetPresenceResponse();
+    message.presences = object.presences?.map((e) => Presence.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetOnlineUsersRequest(): GetOnlineUsersRequest {
+  return { userIds: [] };
+}
+
+export const GetOnlineUsersRequest: MessageFns<GetOnlineUsersRequest> = {
+  encode(message: GetOnlineUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOnlineUsersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOnlineUsersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOnlineUsersRequest {
+    return {
+      userIds: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetOnlineUsersRequest): unknown {
+    const obj: any = {};
+    if (message.userIds?.length) {
+      obj.userIds = message.userIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetOnlineUsersRequest>): GetOnlineUsersRequest {
+    return GetOnlineUsersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetOnlineUsersRequest>): GetOnlineUsersRequest {
+    const message = createBaseGetOnlineUsersRequest();
+    message.userIds = object.userIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetOnlineUsersResponse(): GetOnlineUsersResponse {
+  return { onlineUserIds: [] };
+}
+
+export const GetOnlineUsersResponse: MessageFns<GetOnlineUsersResponse> = {
+  encode(message: GetOnlineUsersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.onlineUserIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOnlineUsersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOnlineUsersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.onlineUserIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOnlineUsersResponse {
+    return {
+      onlineUserIds: globalThis.Array.isArray(object?.onlineUserIds)
+        ? object.onlineUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.online_user_ids)
+        ? object.online_user_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetOnlineUsersResponse): unknown {
+    const obj: any = {};
+    if (message.onlineUserIds?.length) {
+      obj.onlineUserIds = message.onlineUserIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetOnlineUsersResponse>): GetOnlineUsersResponse {
+    return GetOnlineUsersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetOnlineUsersResponse>): GetOnlineUsersResponse {
+    const message = createBaseGetOnlineUsersResponse();
+    message.onlineUserIds = object.onlineUserIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -6997,6 +7861,74 @@ export const ChatServiceService = {
     responseSerialize: (value: SetTypingResponse): Buffer => Buffer.from(SetTypingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetTypingResponse => SetTypingResponse.decode(value),
   },
+  /**
+   * Who may see whether the caller is online and when they were last seen:
+   * everyone, only their confirmed friends (the default) or nobody. The
+   * caller always sees their own. Takes effect at once for GetPresence and
+   * for the next change sent live. Fails with INVALID_ARGUMENT when
+   * `privacy` is unspecified.
+   */
+  setPresencePrivacy: {
+    path: "/messenger.chat.v1.ChatService/SetPresencePrivacy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPresencePrivacyRequest): Buffer =>
+      Buffer.from(SetPresencePrivacyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPresencePrivacyRequest => SetPresencePrivacyRequest.decode(value),
+    responseSerialize: (value: SetPresencePrivacyResponse): Buffer =>
+      Buffer.from(SetPresencePrivacyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetPresencePrivacyResponse => SetPresencePrivacyResponse.decode(value),
+  },
+  /** The caller's presence privacy setting. */
+  getPresenceSettings: {
+    path: "/messenger.chat.v1.ChatService/GetPresenceSettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPresenceSettingsRequest): Buffer =>
+      Buffer.from(GetPresenceSettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPresenceSettingsRequest => GetPresenceSettingsRequest.decode(value),
+    responseSerialize: (value: GetPresenceSettingsResponse): Buffer =>
+      Buffer.from(GetPresenceSettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPresenceSettingsResponse => GetPresenceSettingsResponse.decode(value),
+  },
+  /**
+   * Whether each of the given users (1–100, duplicates answered once) is
+   * online, or offline with when they were last seen, in the order asked.
+   * A user is online while they hold at least one live-updates stream
+   * (StreamUpdates, hence SSE, NDJSON or WebSocket), and for a grace period
+   * (10 seconds by default) after their last one closed, so that a quick
+   * reconnect does not show as offline. A user whose privacy setting does
+   * not admit the caller is PRESENCE_STATE_HIDDEN, never offline; so is an
+   * id that belongs to no user. Fails with INVALID_ARGUMENT when the list is
+   * empty, too long, or holds an id that is not a UUID.
+   */
+  getPresence: {
+    path: "/messenger.chat.v1.ChatService/GetPresence" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPresenceRequest): Buffer => Buffer.from(GetPresenceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPresenceRequest => GetPresenceRequest.decode(value),
+    responseSerialize: (value: GetPresenceResponse): Buffer => Buffer.from(GetPresenceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPresenceResponse => GetPresenceResponse.decode(value),
+  },
+  /**
+   * For other services: which of the given users (1–1000) are online now,
+   * regardless of their privacy setting (the caller acts for the system,
+   * e.g. to skip a push notification to a user who reads live). Fails with
+   * INVALID_ARGUMENT when the list is empty, too long, or holds an id that
+   * is not a UUID.
+   */
+  getOnlineUsers: {
+    path: "/messenger.chat.v1.ChatService/GetOnlineUsers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOnlineUsersRequest): Buffer =>
+      Buffer.from(GetOnlineUsersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOnlineUsersRequest => GetOnlineUsersRequest.decode(value),
+    responseSerialize: (value: GetOnlineUsersResponse): Buffer =>
+      Buffer.from(GetOnlineUsersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOnlineUsersResponse => GetOnlineUsersResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -7181,6 +8113,36 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * the caller is not a member.
    */
   setTyping: handleUnaryCall<SetTypingRequest, SetTypingResponse>;
+  /**
+   * Who may see whether the caller is online and when they were last seen:
+   * everyone, only their confirmed friends (the default) or nobody. The
+   * caller always sees their own. Takes effect at once for GetPresence and
+   * for the next change sent live. Fails with INVALID_ARGUMENT when
+   * `privacy` is unspecified.
+   */
+  setPresencePrivacy: handleUnaryCall<SetPresencePrivacyRequest, SetPresencePrivacyResponse>;
+  /** The caller's presence privacy setting. */
+  getPresenceSettings: handleUnaryCall<GetPresenceSettingsRequest, GetPresenceSettingsResponse>;
+  /**
+   * Whether each of the given users (1–100, duplicates answered once) is
+   * online, or offline with when they were last seen, in the order asked.
+   * A user is online while they hold at least one live-updates stream
+   * (StreamUpdates, hence SSE, NDJSON or WebSocket), and for a grace period
+   * (10 seconds by default) after their last one closed, so that a quick
+   * reconnect does not show as offline. A user whose privacy setting does
+   * not admit the caller is PRESENCE_STATE_HIDDEN, never offline; so is an
+   * id that belongs to no user. Fails with INVALID_ARGUMENT when the list is
+   * empty, too long, or holds an id that is not a UUID.
+   */
+  getPresence: handleUnaryCall<GetPresenceRequest, GetPresenceResponse>;
+  /**
+   * For other services: which of the given users (1–1000) are online now,
+   * regardless of their privacy setting (the caller acts for the system,
+   * e.g. to skip a push notification to a user who reads live). Fails with
+   * INVALID_ARGUMENT when the list is empty, too long, or holds an id that
+   * is not a UUID.
+   */
+  getOnlineUsers: handleUnaryCall<GetOnlineUsersRequest, GetOnlineUsersResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -7624,6 +8586,92 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTypingResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Who may see whether the caller is online and when they were last seen:
+   * everyone, only their confirmed friends (the default) or nobody. The
+   * caller always sees their own. Takes effect at once for GetPresence and
+   * for the next change sent live. Fails with INVALID_ARGUMENT when
+   * `privacy` is unspecified.
+   */
+  setPresencePrivacy(
+    request: SetPresencePrivacyRequest,
+    callback: (error: ServiceError | null, response: SetPresencePrivacyResponse) => void,
+  ): ClientUnaryCall;
+  setPresencePrivacy(
+    request: SetPresencePrivacyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetPresencePrivacyResponse) => void,
+  ): ClientUnaryCall;
+  setPresencePrivacy(
+    request: SetPresencePrivacyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetPresencePrivacyResponse) => void,
+  ): ClientUnaryCall;
+  /** The caller's presence privacy setting. */
+  getPresenceSettings(
+    request: GetPresenceSettingsRequest,
+    callback: (error: ServiceError | null, response: GetPresenceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  getPresenceSettings(
+    request: GetPresenceSettingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPresenceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  getPresenceSettings(
+    request: GetPresenceSettingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPresenceSettingsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Whether each of the given users (1–100, duplicates answered once) is
+   * online, or offline with when they were last seen, in the order asked.
+   * A user is online while they hold at least one live-updates stream
+   * (StreamUpdates, hence SSE, NDJSON or WebSocket), and for a grace period
+   * (10 seconds by default) after their last one closed, so that a quick
+   * reconnect does not show as offline. A user whose privacy setting does
+   * not admit the caller is PRESENCE_STATE_HIDDEN, never offline; so is an
+   * id that belongs to no user. Fails with INVALID_ARGUMENT when the list is
+   * empty, too long, or holds an id that is not a UUID.
+   */
+  getPresence(
+    request: GetPresenceRequest,
+    callback: (error: ServiceError | null, response: GetPresenceResponse) => void,
+  ): ClientUnaryCall;
+  getPresence(
+    request: GetPresenceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPresenceResponse) => void,
+  ): ClientUnaryCall;
+  getPresence(
+    request: GetPresenceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPresenceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * For other services: which of the given users (1–1000) are online now,
+   * regardless of their privacy setting (the caller acts for the system,
+   * e.g. to skip a push notification to a user who reads live). Fails with
+   * INVALID_ARGUMENT when the list is empty, too long, or holds an id that
+   * is not a UUID.
+   */
+  getOnlineUsers(
+    request: GetOnlineUsersRequest,
+    callback: (error: ServiceError | null, response: GetOnlineUsersResponse) => void,
+  ): ClientUnaryCall;
+  getOnlineUsers(
+    request: GetOnlineUsersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetOnlineUsersResponse) => void,
+  ): ClientUnaryCall;
+  getOnlineUsers(
+    request: GetOnlineUsersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetOnlineUsersResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, ChatInvitation, Message, ReadReceipt, Typing } from "./chat.ts";
+import { Chat, ChatInvitation, Message, Presence, ReadReceipt, Typing } from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -145,6 +145,27 @@ export interface ReadChanged {
     | ReadReceipt
     | undefined;
   /** Who is told: the chat's other member ids (UUIDs). */
+  recipientIds: string[];
+}
+
+/**
+ * Type `chat.presence.changed` on the topic `chat.ephemeral`, keyed by the
+ * user id (published directly, not through the outbox; never stored): a
+ * user came online, went offline after the grace period, or changed their
+ * privacy setting. Published by the replica that saw the change.
+ */
+export interface PresenceChanged {
+  /**
+   * The presence as the recipients may see it (hidden after a privacy
+   * change that no longer admits them).
+   */
+  presence:
+    | Presence
+    | undefined;
+  /**
+   * Who is told: the user's confirmed friend ids (UUIDs) whom their privacy
+   * setting admits.
+   */
   recipientIds: string[];
 }
 
@@ -1045,6 +1066,97 @@ export const ReadChanged: MessageFns<ReadChanged> = {
     const message = createBaseReadChanged();
     message.receipt = (object.receipt !== undefined && object.receipt !== null)
       ? ReadReceipt.fromPartial(object.receipt)
+      : undefined;
+    message.recipientIds = object.recipientIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePresenceChanged(): PresenceChanged {
+  return { presence: undefined, recipientIds: [] };
+}
+
+export const PresenceChanged: MessageFns<PresenceChanged> = {
+  encode(message: PresenceChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.presence !== undefined) {
+      Presence.encode(message.presence, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.recipientIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.presence = Presence.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recipientIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PresenceChanged {
+    return {
+      presence: isSet(object.presence) ? Presence.fromJSON(object.presence) : undefined,
+      recipientIds: globalThis.Array.isArray(object?.recipientIds)
+        ? object.recipientIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.recipient_ids)
+        ? object.recipient_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PresenceChanged): unknown {
+    const obj: any = {};
+    if (message.presence !== undefined) {
+      obj.presence = Presence.toJSON(message.presence);
+    }
+    if (message.recipientIds?.length) {
+      obj.recipientIds = message.recipientIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PresenceChanged>): PresenceChanged {
+    return PresenceChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PresenceChanged>): PresenceChanged {
+    const message = createBasePresenceChanged();
+    message.presence = (object.presence !== undefined && object.presence !== null)
+      ? Presence.fromPartial(object.presence)
       : undefined;
     message.recipientIds = object.recipientIds?.map((e) => e) || [];
     return message;

@@ -18,6 +18,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import type { PresencePrivacy } from '../../domain/presence.ts';
 import { compareHits, isAfter, type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 
@@ -47,6 +48,7 @@ export class MemoryChatStore implements ChatStore {
   readonly #chatsOfUser = new Map<string, Set<string>>();
   /** `<chat id>|<user id>` → read position. */
   readonly #reads = new Map<string, number>();
+  readonly #presencePrivacy = new Map<string, PresencePrivacy>();
   /** invitee id → (chat id → invitation). */
   readonly #invitations = new Map<string, Map<string, Invitation>>();
   /** The inverted index of message texts: term → chat id → sequences of the messages that have it. */
@@ -318,6 +320,19 @@ export class MemoryChatStore implements ChatStore {
 
   async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
     return refs.map((r) => this.#reads.get(`${r.chatId}|${r.userId}`) ?? 0);
+  }
+
+  async presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>> {
+    const found = new Map<string, PresencePrivacy>();
+    for (const id of userIds) {
+      const privacy = this.#presencePrivacy.get(id);
+      if (privacy) found.set(id, privacy);
+    }
+    return found;
+  }
+
+  async setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void> {
+    this.#presencePrivacy.set(userId, privacy);
   }
 
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */

@@ -21,6 +21,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import type { PresencePrivacy } from '../../domain/presence.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 import { ChatOutbox } from './chat-outbox.ts';
@@ -127,8 +128,14 @@ interface ReadDoc {
  * - `reads`: one read position per (chat, member), by `_id`.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
+ * - `presence_settings`: one presence privacy setting per user who chose one, by `_id` (the user id).
  * - `outbox`: see ChatOutbox.
  */
+interface PresenceSettingsDoc {
+  _id: string;
+  privacy: PresencePrivacy;
+}
+
 export class MongoChatStore implements ChatStore {
   readonly outbox: ChatOutbox;
   readonly #chats: Collection<ChatDoc>;
@@ -136,6 +143,7 @@ export class MongoChatStore implements ChatStore {
   readonly #reads: Collection<ReadDoc>;
   readonly #invitations: Collection<InvitationDoc>;
   readonly #versions: Collection<VersionDoc>;
+  readonly #presenceSettings: Collection<PresenceSettingsDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
@@ -144,6 +152,7 @@ export class MongoChatStore implements ChatStore {
     this.#reads = db.collection<ReadDoc>('reads');
     this.#invitations = db.collection<InvitationDoc>('invitations');
     this.#versions = db.collection<VersionDoc>('message_versions');
+    this.#presenceSettings = db.collection<PresenceSettingsDoc>('presence_settings');
     this.outbox = new ChatOutbox(client, db);
   }
 
@@ -482,6 +491,16 @@ export class MongoChatStore implements ChatStore {
     const docs = await this.#reads.find({ _id: { $in: ids } }).toArray();
     const found = new Map(docs.map((d) => [d._id, d.readSequence]));
     return ids.map((id) => found.get(id) ?? 0);
+  }
+
+  async presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>> {
+    if (userIds.length === 0) return new Map();
+    const docs = await this.#presenceSettings.find({ _id: { $in: [...userIds] } }).toArray();
+    return new Map(docs.map((d) => [d._id, d.privacy]));
+  }
+
+  async setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void> {
+    await this.#presenceSettings.updateOne({ _id: userId }, { $set: { privacy } }, { upsert: true });
   }
 
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */

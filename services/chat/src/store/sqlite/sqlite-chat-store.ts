@@ -20,6 +20,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import type { PresencePrivacy } from '../../domain/presence.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 
@@ -68,6 +69,7 @@ import type { ChatStore } from '../chat-store.ts';
  *   (message_id, version, unique) lists a message's newest first (one
  *   range) and drops those beyond the kept count or with the message's
  *   deletion. A rowid table, like `messages`, for its texts.
+ * - `presence_settings`: one presence privacy setting per user who chose one.
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -104,6 +106,7 @@ const chatSchema: SqliteSchema = {
       'time INTEGER NOT NULL, replace_time INTEGER NOT NULL) STRICT;' +
       'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
+    "CREATE TABLE presence_settings (user_id TEXT PRIMARY KEY, privacy TEXT NOT NULL CHECK (privacy IN ('everyone', 'friends', 'nobody'))) STRICT, WITHOUT ROWID;",
   ],
 };
 
@@ -254,6 +257,9 @@ export const CHAT_SQL = {
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
   readPosition: 'SELECT read_sequence FROM reads WHERE user_id = ? AND chat_id = ?',
+  presencePrivacy: 'SELECT privacy FROM presence_settings WHERE user_id = ?',
+  setPresencePrivacy:
+    'INSERT INTO presence_settings (user_id, privacy) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET privacy = excluded.privacy',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -302,6 +308,8 @@ export class SqliteChatStore implements ChatStore {
   readonly #dropVersions;
   readonly #versions;
   readonly #readPosition;
+  readonly #presencePrivacy;
+  readonly #setPresencePrivacy;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -339,6 +347,8 @@ export class SqliteChatStore implements ChatStore {
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
     this.#readPosition = db.prepare(CHAT_SQL.readPosition);
+    this.#presencePrivacy = db.prepare(CHAT_SQL.presencePrivacy);
+    this.#setPresencePrivacy = db.prepare(CHAT_SQL.setPresencePrivacy);
     this.#indexBacklog();
   }
 
@@ -639,6 +649,19 @@ export class SqliteChatStore implements ChatStore {
     return refs.map(
       (r) => (this.#readPosition.get(r.userId, r.chatId) as { read_sequence: number } | undefined)?.read_sequence ?? 0,
     );
+  }
+
+  async presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>> {
+    const found = new Map<string, PresencePrivacy>();
+    for (const id of userIds) {
+      const row = this.#presencePrivacy.get(id) as { privacy: PresencePrivacy } | undefined;
+      if (row) found.set(id, row.privacy);
+    }
+    return found;
+  }
+
+  async setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void> {
+    this.#setPresencePrivacy.run(userId, privacy);
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
