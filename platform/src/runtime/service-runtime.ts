@@ -91,7 +91,7 @@ export const runtimeSettings = {
     description: 'Where revoked sessions are kept: this process (embedded mode) or Redis shared by every process.',
   }),
   redisUrl: setting.string('REDIS_URL', 'redis://127.0.0.1:6379', {
-    description: 'Redis connection URL, used when REVOCATION_STORE=redis.',
+    description: 'Redis connection URL, used when REVOCATION_STORE=redis (revoked sessions; chat presence too).',
     secret: true,
   }),
   redisCommandTimeoutMs: setting.int(
