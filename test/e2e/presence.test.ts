@@ -3,8 +3,11 @@
 // friends see it change live and read it with GET /v1/presence, last seen
 // included; the privacy setting (PUT /v1/presence/settings) decides who may.
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
+import WebSocket from 'ws';
 import { type Account, Gateway } from './support/http.ts';
 import { openUpdateStream, type Update, type UpdateStream } from './support/stream.ts';
+import { SYSTEM_ENV } from './support/system.ts';
+import { waitFor } from './support/wait.ts';
 
 type Presence = { userId: string; state: string; lastSeenTime?: string };
 
@@ -16,12 +19,7 @@ describe('presence', () => {
   beforeAll(async () => {
     system = await startSystem(
       loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
+        ...SYSTEM_ENV,
         CHAT_STREAM_HEARTBEAT_MS: '50',
         // Short, so offline shows soon; still far longer than a reconnect on loopback takes.
         CHAT_PRESENCE_GRACE_MS: '1500',
@@ -122,6 +120,38 @@ describe('presence', () => {
     // Hiding tells them too, as hidden, never as offline.
     await setPrivacy(ann, 'PRESENCE_PRIVACY_NOBODY');
     await bobs.next('ann hidden', presenceOf(ann.userId, 'PRESENCE_STATE_HIDDEN'));
+  });
+
+  it('counts a WebSocket as a live stream and tells friends on theirs', async () => {
+    const [ann, bob] = [await gw.register('ann'), await gw.register('bob')];
+    await befriend(ann, bob);
+    const socket = async (account: Account) => {
+      const ws = new WebSocket(`${system.gatewayUrl.replace(/^http/, 'ws')}/v1/ws`, [
+        'messenger.v1',
+        `bearer.${account.accessToken}`,
+      ]);
+      const updates: Update[] = [];
+      ws.on('message', (data) => {
+        const frame = JSON.parse(data.toString()) as { type: string; update?: Update };
+        if (frame.type === 'update' && frame.update) updates.push(frame.update);
+      });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      return { ws, updates };
+    };
+    const bobWs = await socket(bob);
+    closers.push(async () => void bobWs.ws.terminate());
+    const annWs = await socket(ann);
+    await waitFor('ann online on the socket', () =>
+      bobWs.updates.some(presenceOf(ann.userId, 'PRESENCE_STATE_ONLINE')),
+    );
+    await expect(getPresence(bob, ann)).resolves.toEqual([{ userId: ann.userId, state: 'PRESENCE_STATE_ONLINE' }]);
+    annWs.ws.terminate();
+    await waitFor('ann offline on the socket', () =>
+      bobWs.updates.some(presenceOf(ann.userId, 'PRESENCE_STATE_OFFLINE')),
+    );
   });
 
   it('answers bad requests with INVALID_ARGUMENT', async () => {
