@@ -108,14 +108,15 @@ export async function startChatService(
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
   const presenceLog = deps.logger.child({ component: 'presence' });
   const registry = deps.presence ?? new MemoryPresenceRegistry();
+  const failed = (error: unknown) => presenceLog.warn({ err: error }, 'presence not updated');
   const presence = createPresenceUseCases({
     store: deps.store,
     friends: deps.friends,
     registry,
     signals: busPresenceSignals(deps.bus, EPHEMERAL_TOPIC, presenceLog),
     graceMs: options.presenceGraceMs ?? PRESENCE_GRACE_MS,
+    failed,
   });
-  const failed = (error: unknown) => presenceLog.warn({ err: error }, 'presence not updated');
   const tracker = presenceTracker({
     registry,
     graceMs: options.presenceGraceMs ?? PRESENCE_GRACE_MS,

@@ -110,6 +110,9 @@ describe('presence use cases', () => {
           signals.push(signal);
         },
       },
+      failed: (error) => {
+        throw error;
+      },
     });
     const as = (userId: string) => ({ actor: { kind: 'user' as const, userId }, requestId: 'r' });
     return { presence, registry, as };
@@ -167,6 +170,27 @@ describe('presence use cases', () => {
       await expect(presence.getPresence(as(bob), ids).catch(kindOf)).resolves.toBe('invalid_argument');
     }
     await expect(presence.onlineUsers([]).catch(kindOf)).resolves.toBe('invalid_argument');
+  });
+
+  it('stores a privacy change even when the friends cannot be told', async () => {
+    const failures: unknown[] = [];
+    const presence = createPresenceUseCases({
+      store: new MemoryChatStore(),
+      registry: new MemoryPresenceRegistry(),
+      graceMs: GRACE,
+      friends: {
+        relation: async () => ({ friends: true, blocked: false }),
+        friendIds: async () => {
+          throw new Error('subscriber down');
+        },
+      },
+      signals: { publish: async () => {} },
+      failed: (error) => failures.push(error),
+    });
+    const me = { actor: { kind: 'user' as const, userId: ann }, requestId: 'r' };
+    await expect(presence.setPrivacy(me, 'nobody')).resolves.toBe('nobody');
+    await expect(presence.getPrivacy(me)).resolves.toBe('nobody');
+    expect(failures).toHaveLength(1);
   });
 
   it('tells other services who is online whatever their setting', async () => {

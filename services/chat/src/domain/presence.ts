@@ -163,6 +163,8 @@ export interface PresenceUseCaseDeps {
   readonly registry: PresenceRegistry;
   readonly signals: PresenceSignals;
   readonly graceMs: number;
+  /** Telling friends failed after the setting was stored: the change stands, the live hint is lost. */
+  readonly failed: (error: unknown) => void;
   readonly now?: () => number;
 }
 
@@ -195,7 +197,10 @@ export function createPresenceUseCases(deps: PresenceUseCaseDeps) {
       return privacyOf(callerId(meta.actor));
     },
 
-    /** Stores the setting; when it changed, the friends see the user as the new setting shows them. */
+    /**
+     * Stores the setting; when it hides or shows the user, their friends are
+     * told at once (best effort: a failure to tell does not fail the call).
+     */
     async setPrivacy(meta: CallMeta, privacy: PresencePrivacy | undefined): Promise<PresencePrivacy> {
       throwIfInvalid([violation('privacy', privacy === undefined ? 'must be set' : undefined)]);
       const me = callerId(meta.actor);
@@ -204,7 +209,7 @@ export function createPresenceUseCases(deps: PresenceUseCaseDeps) {
       await deps.store.setPresencePrivacy(me, chosen);
       if (before !== chosen && (before === 'nobody' || chosen === 'nobody')) {
         const [presence] = await current([me]);
-        if (presence) await tell(me, chosen, presence, meta.requestId);
+        if (presence) await tell(me, chosen, presence, meta.requestId).catch(deps.failed);
       }
       return chosen;
     },
