@@ -120,7 +120,7 @@ export async function startChatService(
   const tracker = presenceTracker({
     registry,
     graceMs: options.presenceGraceMs ?? PRESENCE_GRACE_MS,
-    // Refreshed every heartbeat interval: a lease outlives two missed refreshes, a crashed replica's a few intervals.
+    // Refreshed every heartbeat interval, a lease survives two missed refreshes; a crashed replica's expire within three.
     leaseMs: PRESENCE_LEASE_HEARTBEATS * heartbeatIntervalMs,
     changed: (change) => void presence.changed(change).catch(failed),
     failed,
