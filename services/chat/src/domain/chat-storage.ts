@@ -1,6 +1,6 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import type { Chat, ChatEvent, Invitation, Message, MessageVersion, Quote } from './chat.ts';
+import type { Chat, ChatEvent, Invitation, Message, MessageEntity, MessageVersion, Quote } from './chat.ts';
 import type { SearchCursor, SearchHit } from './search.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
@@ -19,6 +19,8 @@ export interface MessageDraft {
   readonly createTime: Date;
   /** For a reply: the quote of its parent, a message of the same chat whose reply count the post moves. */
   readonly replyTo?: Quote | undefined;
+  /** The mentions in its text; none when absent. */
+  readonly entities?: readonly MessageEntity[];
 }
 
 /** The message a draft becomes once the store has given it the chat's next sequence. */
@@ -37,6 +39,7 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     replyTo: draft.replyTo && { ...draft.replyTo },
     replyCount: 0,
     lastReplyTime: undefined,
+    entities: draft.entities ?? [],
   };
 }
 
@@ -173,6 +176,19 @@ export interface ChatStorage<E = ChatEvent> {
     beforeVersion: number | undefined,
     limit: number,
   ): Promise<MessageVersion[]>;
+
+  /**
+   * For each of the user's chats, how many messages above the given read
+   * position mention the user (`mentions`: by name or with `@all`), are not
+   * deleted and were not sent by the user, counting at most `cap` per chat.
+   * Every chat asked for is in the answer. One read for the whole list, so
+   * a page of chats costs one query, not one per chat.
+   */
+  countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>>;
 }
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */

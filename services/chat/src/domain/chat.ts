@@ -60,6 +60,20 @@ export interface Message {
   /** How many replies answer it; moves with each reply, not with `version`. */
   readonly replyCount: number;
   readonly lastReplyTime: Date | undefined;
+  /** The mentions in `text` (`mentionsIn`), found when it was sent or edited; empty when deleted. */
+  readonly entities: readonly MessageEntity[];
+}
+
+/**
+ * A marked part of a text. Offsets and lengths count Unicode code points (as
+ * every other range over a text does: search highlights, the length limit).
+ */
+export interface MessageEntity {
+  readonly kind: 'mention' | 'mention_all';
+  readonly offset: number;
+  readonly length: number;
+  /** The member mentioned; empty for `mention_all`. */
+  readonly userId: string;
 }
 
 /** A snapshot of the message a reply answers: edits and deletion of that message leave it alone. */
@@ -228,7 +242,7 @@ export function withoutMember(chat: Chat, userId: string): Chat {
 }
 
 export function tombstoneOf(message: Message): Message {
-  return { ...message, text: '', deleted: true, version: message.version + 1 };
+  return { ...message, text: '', deleted: true, version: message.version + 1, entities: [] };
 }
 
 /** The event of a message just posted, for the members of its chat at that moment. */

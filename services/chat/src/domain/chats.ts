@@ -37,7 +37,7 @@ import {
   pageLimit,
   pageOf,
 } from './page-tokens.ts';
-import { type CallMeta, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
+import { type CallMeta, type ChatView, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
 import { countProblem, MAX_ADD_PER_CALL, otherMemberIds, titleProblem, uniqueIds, uuidProblem } from './validation.ts';
 
 export interface CreateChatInput {
@@ -48,11 +48,8 @@ export interface CreateChatInput {
 }
 
 /** A chat as one member sees it in their list. */
-export interface ChatSummary {
-  readonly chat: Chat;
+export interface ChatSummary extends ChatView {
   readonly lastMessage: Message | undefined;
-  readonly unreadCount: number;
-  readonly readSequence: number;
 }
 
 /** What creating a group or adding to it did: the chat after, and who was invited rather than added. */
@@ -257,22 +254,17 @@ export function chatUseCases(ctx: UseCaseContext) {
         ),
       ]);
       const lastByChat = new Map(lastMessages.map((m) => [m.chatId, m]));
-      const items = await Promise.all(
-        chats.map(async (chat) => {
-          const readSequence = Math.min(positions.get(chat.id) ?? 0, chat.lastSequence);
-          return {
-            chat,
-            lastMessage: lastByChat.get(chat.id),
-            readSequence,
-            unreadCount: await ctx.unreadOf(chat, me, readSequence),
-          };
-        }),
-      );
+      const views = await ctx.viewsOf(me, chats, positions);
+      const items = views.map((view) => ({ ...view, lastMessage: lastByChat.get(view.chat.id) }));
       return { items, nextPageToken: page.nextPageToken };
     },
 
-    async getChat(meta: CallMeta, chatId: string): Promise<Chat> {
-      return ctx.visibleChat(callerId(meta.actor), chatId);
+    /** The chat with the caller's read position, unread and unread-mention counts. */
+    async getChat(meta: CallMeta, chatId: string): Promise<ChatView> {
+      const me = callerId(meta.actor);
+      const chat = await ctx.visibleChat(me, chatId);
+      const [view] = await ctx.viewsOf(me, [chat], await store.readPositions(me, [chat.id]));
+      return view as ChatView;
     },
 
     /**

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
 import { type Message, type MessageVersion, memberIdsOf, messageCreated, quoteOf, tombstoneOf } from './chat.ts';
 import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } from './chat-errors.ts';
+import { mentionsIn } from './mentions.ts';
 import {
   decodeMessagesToken,
   decodeRepliesToken,
@@ -79,6 +80,7 @@ export function messageUseCases(ctx: UseCaseContext) {
         text: input.text,
         createTime: now(),
         replyTo: parent && quoteOf(parent),
+        entities: mentionsIn(input.text, chat),
       };
       const result = await store.appendMessage(draft, (message, memberIds) =>
         messageCreated(message, memberIds, meta.requestId),
@@ -118,7 +120,13 @@ export function messageUseCases(ctx: UseCaseContext) {
         if (message.deleted) throw messageDeleted();
         if (message.text === text) return message;
         const time = now();
-        const after: Message = { ...message, text, editTime: time, version: message.version + 1 };
+        const after: Message = {
+          ...message,
+          text,
+          editTime: time,
+          version: message.version + 1,
+          entities: mentionsIn(text, chat),
+        };
         await store.updateMessage(after, [
           {
             kind: 'message_edited',
@@ -205,7 +213,7 @@ export function messageUseCases(ctx: UseCaseContext) {
       meta: CallMeta,
       chatId: string,
       upToSequence: number,
-    ): Promise<{ readSequence: number; unreadCount: number }> {
+    ): Promise<{ readSequence: number; unreadCount: number; unreadMentionCount: number }> {
       const me = callerId(meta.actor);
       throwIfInvalid([
         violation('chat_id', uuidProblem(chatId)),
@@ -217,7 +225,8 @@ export function messageUseCases(ctx: UseCaseContext) {
       const chat = await ctx.visibleChat(me, chatId);
       // Beyond the newest message is lowered to it, so a client cannot pre-mark messages not yet sent.
       const readSequence = await store.markRead(chat.id, me, Math.min(upToSequence, chat.lastSequence));
-      return { readSequence, unreadCount: await ctx.unreadOf(chat, me, readSequence) };
+      const [view] = await ctx.viewsOf(me, [chat], new Map([[chat.id, readSequence]]));
+      return { readSequence, unreadCount: view?.unreadCount ?? 0, unreadMentionCount: view?.unreadMentionCount ?? 0 };
     },
   };
 }

@@ -4,9 +4,11 @@
 import {
   ChatMemberRole,
   ChatType,
+  MessageEntityType,
   type Chat as ProtoChat,
   type ChatInvitation as ProtoInvitation,
   type Message as ProtoMessage,
+  type MessageEntity as ProtoMessageEntity,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import {
   ChatCreated,
@@ -19,7 +21,8 @@ import {
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
-import type { Chat, ChatEvent, Invitation, Message } from '../domain/chat.ts';
+import type { Chat, ChatEvent, Invitation, Message, MessageEntity } from '../domain/chat.ts';
+import { mentionedUserIds } from '../domain/mentions.ts';
 
 const CHAT_EVENTS_TOPIC = 'chat.events';
 const SOURCE = 'chat';
@@ -67,7 +70,26 @@ export function messageToProto(message: Message): ProtoMessage {
     replyTo: message.replyTo && { ...message.replyTo },
     replyCount: message.replyCount,
     lastReplyTime: message.lastReplyTime,
+    entities: message.entities.map(entityToProto),
   };
+}
+
+function entityToProto(entity: MessageEntity): ProtoMessageEntity {
+  return {
+    offset: entity.offset,
+    length: entity.length,
+    type:
+      entity.kind === 'mention_all'
+        ? MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION_ALL
+        : MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION,
+    userId: entity.userId,
+  };
+}
+
+/** Who an edit mentions that its text before did not: those a notification has not been sent for. */
+function newlyMentioned(before: Message, after: Message, memberIds: readonly string[]): string[] {
+  const already = new Set(mentionedUserIds(before, memberIds));
+  return mentionedUserIds(after, memberIds).filter((id) => !already.has(id));
 }
 
 /** The outbox entry of an event: on `chat.events`, keyed by its chat so that a chat's events keep their order. */
@@ -98,7 +120,7 @@ function chatIdOf(event: ChatEvent): string {
  * grown buffer, so a busy chat's payloads are not encoded into freshly grown
  * buffers each time. Encoding is synchronous, so it is never shared mid-use.
  */
-const writer = MessageCreated.encode({ message: undefined, memberIds: [] });
+const writer = MessageCreated.encode({ message: undefined, memberIds: [], mentionedUserIds: [] });
 writer.finish();
 
 function envelopeOf(event: ChatEvent): EventEnvelope {
@@ -153,7 +175,11 @@ function envelopeOf(event: ChatEvent): EventEnvelope {
         'chat.message.created',
         'MessageCreated',
         MessageCreated.encode(
-          { message: messageToProto(event.message), memberIds: [...event.memberIds] },
+          {
+            message: messageToProto(event.message),
+            memberIds: [...event.memberIds],
+            mentionedUserIds: mentionedUserIds(event.message, event.memberIds),
+          },
           writer,
         ).finish(),
       );
@@ -166,6 +192,7 @@ function envelopeOf(event: ChatEvent): EventEnvelope {
             before: messageToProto(event.before),
             after: messageToProto(event.after),
             memberIds: [...event.memberIds],
+            mentionedUserIds: newlyMentioned(event.before, event.after, event.memberIds),
           },
           writer,
         ).finish(),

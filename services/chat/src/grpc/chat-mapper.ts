@@ -10,6 +10,7 @@ import type { Caller } from '@messenger/platform/grpc';
 import type { ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
 import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
+import type { ChatView } from '../domain/use-case-context.ts';
 import { chatToProto, invitationToProto, messageToProto } from '../events/chat-events.ts';
 
 export { chatToProto, invitationToProto, messageToProto };
@@ -25,6 +26,17 @@ export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
     lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
+    unreadMentionCount: String(summary.unreadMentionCount),
+  };
+}
+
+/** The answer of GetChat: the chat and the caller's own view of it. */
+export function chatViewToProto(view: ChatView) {
+  return {
+    chat: chatToProto(view.chat),
+    unreadCount: String(view.unreadCount),
+    readSequence: String(view.readSequence),
+    unreadMentionCount: String(view.unreadMentionCount),
   };
 }
 

@@ -472,9 +472,9 @@ describe('ChatService over gRPC', () => {
 
       const markRead = (who: TestUser, upToSequence: string) =>
         call(client, client.markRead, { chatId: busy.chatId, upToSequence }, who.md);
-      expect(await markRead(me, '1')).toEqual({ readSequence: '1', unreadCount: '1' });
-      expect(await markRead(me, '99')).toEqual({ readSequence: '4', unreadCount: '0' });
-      expect(await markRead(me, '2')).toEqual({ readSequence: '4', unreadCount: '0' });
+      expect(await markRead(me, '1')).toMatchObject({ readSequence: '1', unreadCount: '1' });
+      expect(await markRead(me, '99')).toMatchObject({ readSequence: '4', unreadCount: '0' });
+      expect(await markRead(me, '2')).toMatchObject({ readSequence: '4', unreadCount: '0' });
       expect(await violations(markRead(me, '0'))).toEqual(['up_to_sequence']);
       expect((await listChats(me)).chats[0]).toMatchObject({ unreadCount: '0', readSequence: '4' });
       expect((await listChats(b)).chats.find((s) => s.chat?.chatId === busy.chatId)?.unreadCount).toBe('2');

@@ -14,6 +14,7 @@ import {
   actorOf,
   chatToProto,
   chatTypeOf,
+  chatViewToProto,
   invitationToProto,
   membershipToProto,
   messageToProto,
@@ -48,7 +49,7 @@ export function chatServiceHandlers(
       const page = await chats.listChats(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
       return { chats: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
     },
-    getChat: async (req, ctx) => ({ chat: chatToProto(await chats.getChat(meta(ctx), req.chatId)) }),
+    getChat: async (req, ctx) => chatViewToProto(await chats.getChat(meta(ctx), req.chatId)),
     addChatMembers: async (req, ctx) => membershipToProto(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
     listChatInvitations: async (req, ctx) => {
       const page = await chats.listInvitations(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
@@ -123,7 +124,11 @@ export function chatServiceHandlers(
     },
     markRead: async (req, ctx) => {
       const read = await chats.markRead(meta(ctx), req.chatId, sequenceOf(req.upToSequence, 'up_to_sequence'));
-      return { readSequence: String(read.readSequence), unreadCount: String(read.unreadCount) };
+      return {
+        readSequence: String(read.readSequence),
+        unreadCount: String(read.unreadCount),
+        unreadMentionCount: String(read.unreadMentionCount),
+      };
     },
     setTyping: async (req, ctx) => {
       await typing.setTyping(meta(ctx), req.chatId, req.typing);

@@ -41,5 +41,6 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     searchMessages: (chatIds, terms, after, limit) => store.searchMessages(chatIds, terms, after, limit),
     listMessageVersions: (chatId, messageId, beforeVersion, limit) =>
       store.listMessageVersions(chatId, messageId, beforeVersion, limit),
+    countUnreadMentions: (userId, positions, cap) => store.countUnreadMentions(userId, positions, cap),
   };
 }

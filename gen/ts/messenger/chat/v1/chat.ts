@@ -137,6 +137,61 @@ export function chatMemberRoleToJSON(object: ChatMemberRole): string {
   }
 }
 
+/** What a part of a message's text is. */
+export const MessageEntityType = {
+  /** MESSAGE_ENTITY_TYPE_UNSPECIFIED - Not set. */
+  MESSAGE_ENTITY_TYPE_UNSPECIFIED: 0,
+  /**
+   * MESSAGE_ENTITY_TYPE_MENTION - `@nickname` of a member of the chat when the text was written: names
+   * that member in `user_id`.
+   */
+  MESSAGE_ENTITY_TYPE_MENTION: 1,
+  /** MESSAGE_ENTITY_TYPE_MENTION_ALL - `@all` in a group: mentions every member but the sender. */
+  MESSAGE_ENTITY_TYPE_MENTION_ALL: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type MessageEntityType = typeof MessageEntityType[keyof typeof MessageEntityType];
+
+export namespace MessageEntityType {
+  export type MESSAGE_ENTITY_TYPE_UNSPECIFIED = typeof MessageEntityType.MESSAGE_ENTITY_TYPE_UNSPECIFIED;
+  export type MESSAGE_ENTITY_TYPE_MENTION = typeof MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION;
+  export type MESSAGE_ENTITY_TYPE_MENTION_ALL = typeof MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION_ALL;
+  export type UNRECOGNIZED = typeof MessageEntityType.UNRECOGNIZED;
+}
+
+export function messageEntityTypeFromJSON(object: any): MessageEntityType {
+  switch (object) {
+    case 0:
+    case "MESSAGE_ENTITY_TYPE_UNSPECIFIED":
+      return MessageEntityType.MESSAGE_ENTITY_TYPE_UNSPECIFIED;
+    case 1:
+    case "MESSAGE_ENTITY_TYPE_MENTION":
+      return MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION;
+    case 2:
+    case "MESSAGE_ENTITY_TYPE_MENTION_ALL":
+      return MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION_ALL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MessageEntityType.UNRECOGNIZED;
+  }
+}
+
+export function messageEntityTypeToJSON(object: MessageEntityType): string {
+  switch (object) {
+    case MessageEntityType.MESSAGE_ENTITY_TYPE_UNSPECIFIED:
+      return "MESSAGE_ENTITY_TYPE_UNSPECIFIED";
+    case MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION:
+      return "MESSAGE_ENTITY_TYPE_MENTION";
+    case MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION_ALL:
+      return "MESSAGE_ENTITY_TYPE_MENTION_ALL";
+    case MessageEntityType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * A member of a chat, with a copy of their profile kept fresh from
  * `user.user.updated` events.
@@ -214,7 +269,34 @@ export interface Message {
   /** How many replies answer this message (ListReplies). A JSON number. */
   replyCount: number;
   /** When the newest reply was sent; unset when there is none. */
-  lastReplyTime: Date | undefined;
+  lastReplyTime:
+    | Date
+    | undefined;
+  /**
+   * The mentions in `text`, in text order, found once when the text was
+   * sent or edited (never re-read against today's nicknames); empty when
+   * deleted.
+   */
+  entities: MessageEntity[];
+}
+
+/**
+ * A marked part of a message's text. Offsets count Unicode code points from
+ * the start of the text (as `TextRange` does, and as the text's length limit
+ * does), not UTF-16 units or bytes: in JavaScript, index `[...text]`.
+ */
+export interface MessageEntity {
+  /** The offset of its first code point (the `@`). */
+  offset: number;
+  /** How many code points it spans, the `@` included. */
+  length: number;
+  /** What it is. */
+  type: MessageEntityType;
+  /**
+   * For a mention, the user id (UUID) of the member mentioned; empty
+   * otherwise.
+   */
+  userId: string;
 }
 
 /**
@@ -252,6 +334,11 @@ export interface ChatSummary {
    * A JSON string.
    */
   readSequence: string;
+  /**
+   * How many of the messages `unread_count` counts mention the caller, by
+   * nickname or with `@all`; capped like `unread_count`. A JSON string.
+   */
+  unreadMentionCount: string;
 }
 
 /** Request of CreateChat. */
@@ -316,7 +403,15 @@ export interface GetChatRequest {
 /** Response of GetChat. */
 export interface GetChatResponse {
   /** The chat. */
-  chat: Chat | undefined;
+  chat:
+    | Chat
+    | undefined;
+  /** The caller's unread count, as in ChatSummary. A JSON string. */
+  unreadCount: string;
+  /** The caller's read position, as in ChatSummary. A JSON string. */
+  readSequence: string;
+  /** The caller's unread mentions, as in ChatSummary. A JSON string. */
+  unreadMentionCount: string;
 }
 
 /** Request of AddChatMembers. */
@@ -537,6 +632,11 @@ export interface MarkReadResponse {
    * string.
    */
   unreadCount: string;
+  /**
+   * The caller's unread mentions after the call (as in ChatSummary). A JSON
+   * string.
+   */
+  unreadMentionCount: string;
 }
 
 /** Request of StreamUpdates. In HTTP, `GET /v1/updates?resumeAfter=<update id>`. */
@@ -1184,6 +1284,7 @@ function createBaseMessage(): Message {
     replyTo: undefined,
     replyCount: 0,
     lastReplyTime: undefined,
+    entities: [],
   };
 }
 
@@ -1224,6 +1325,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.lastReplyTime !== undefined) {
       Timestamp.encode(toTimestamp(message.lastReplyTime), writer.uint32(98).fork()).join();
+    }
+    for (const v of message.entities) {
+      MessageEntity.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1337,6 +1441,14 @@ export const Message: MessageFns<Message> = {
             message.lastReplyTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.entities.push(MessageEntity.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1399,6 +1511,9 @@ export const Message: MessageFns<Message> = {
         : isSet(object.last_reply_time)
         ? fromJsonTimestamp(object.last_reply_time)
         : undefined,
+      entities: globalThis.Array.isArray(object?.entities)
+        ? object.entities.map((e: any) => MessageEntity.fromJSON(e))
+        : [],
     };
   },
 
@@ -1440,6 +1555,9 @@ export const Message: MessageFns<Message> = {
     if (message.lastReplyTime !== undefined) {
       obj.lastReplyTime = message.lastReplyTime.toISOString();
     }
+    if (message.entities?.length) {
+      obj.entities = message.entities.map((e) => MessageEntity.toJSON(e));
+    }
     return obj;
   },
 
@@ -1462,6 +1580,128 @@ export const Message: MessageFns<Message> = {
       : undefined;
     message.replyCount = object.replyCount ?? 0;
     message.lastReplyTime = object.lastReplyTime ?? undefined;
+    message.entities = object.entities?.map((e) => MessageEntity.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMessageEntity(): MessageEntity {
+  return { offset: 0, length: 0, type: 0, userId: "" };
+}
+
+export const MessageEntity: MessageFns<MessageEntity> = {
+  encode(message: MessageEntity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offset !== 0) {
+      writer.uint32(8).int32(message.offset);
+    }
+    if (message.length !== 0) {
+      writer.uint32(16).int32(message.length);
+    }
+    if (message.type !== 0) {
+      writer.uint32(24).int32(message.type);
+    }
+    if (message.userId !== "") {
+      writer.uint32(34).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageEntity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageEntity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.offset = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.length = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageEntity {
+    return {
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+      type: isSet(object.type) ? messageEntityTypeFromJSON(object.type) : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: MessageEntity): unknown {
+    const obj: any = {};
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    if (message.type !== 0) {
+      obj.type = messageEntityTypeToJSON(message.type);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MessageEntity>): MessageEntity {
+    return MessageEntity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MessageEntity>): MessageEntity {
+    const message = createBaseMessageEntity();
+    message.offset = object.offset ?? 0;
+    message.length = object.length ?? 0;
+    message.type = object.type ?? 0;
+    message.userId = object.userId ?? "";
     return message;
   },
 };
@@ -1576,7 +1816,7 @@ export const MessageQuote: MessageFns<MessageQuote> = {
 };
 
 function createBaseChatSummary(): ChatSummary {
-  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0" };
+  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0", unreadMentionCount: "0" };
 }
 
 export const ChatSummary: MessageFns<ChatSummary> = {
@@ -1592,6 +1832,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     }
     if (message.readSequence !== "0") {
       writer.uint32(32).int64(message.readSequence);
+    }
+    if (message.unreadMentionCount !== "0") {
+      writer.uint32(40).int64(message.unreadMentionCount);
     }
     return writer;
   },
@@ -1641,6 +1884,14 @@ export const ChatSummary: MessageFns<ChatSummary> = {
             message.readSequence = reader.int64().toString();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unreadMentionCount = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1671,6 +1922,11 @@ export const ChatSummary: MessageFns<ChatSummary> = {
         : isSet(object.read_sequence)
         ? globalThis.String(object.read_sequence)
         : "0",
+      unreadMentionCount: isSet(object.unreadMentionCount)
+        ? globalThis.String(object.unreadMentionCount)
+        : isSet(object.unread_mention_count)
+        ? globalThis.String(object.unread_mention_count)
+        : "0",
     };
   },
 
@@ -1688,6 +1944,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     if (message.readSequence !== "0") {
       obj.readSequence = message.readSequence;
     }
+    if (message.unreadMentionCount !== "0") {
+      obj.unreadMentionCount = message.unreadMentionCount;
+    }
     return obj;
   },
 
@@ -1702,6 +1961,7 @@ export const ChatSummary: MessageFns<ChatSummary> = {
       : undefined;
     message.unreadCount = object.unreadCount ?? "0";
     message.readSequence = object.readSequence ?? "0";
+    message.unreadMentionCount = object.unreadMentionCount ?? "0";
     return message;
   },
 };
@@ -2156,13 +2416,22 @@ export const GetChatRequest: MessageFns<GetChatRequest> = {
 };
 
 function createBaseGetChatResponse(): GetChatResponse {
-  return { chat: undefined };
+  return { chat: undefined, unreadCount: "0", readSequence: "0", unreadMentionCount: "0" };
 }
 
 export const GetChatResponse: MessageFns<GetChatResponse> = {
   encode(message: GetChatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.chat !== undefined) {
       Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    if (message.unreadCount !== "0") {
+      writer.uint32(16).int64(message.unreadCount);
+    }
+    if (message.readSequence !== "0") {
+      writer.uint32(24).int64(message.readSequence);
+    }
+    if (message.unreadMentionCount !== "0") {
+      writer.uint32(32).int64(message.unreadMentionCount);
     }
     return writer;
   },
@@ -2188,6 +2457,30 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
             message.chat = Chat.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unreadCount = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readSequence = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unreadMentionCount = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2201,13 +2494,39 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
   },
 
   fromJSON(object: any): GetChatResponse {
-    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+    return {
+      chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined,
+      unreadCount: isSet(object.unreadCount)
+        ? globalThis.String(object.unreadCount)
+        : isSet(object.unread_count)
+        ? globalThis.String(object.unread_count)
+        : "0",
+      readSequence: isSet(object.readSequence)
+        ? globalThis.String(object.readSequence)
+        : isSet(object.read_sequence)
+        ? globalThis.String(object.read_sequence)
+        : "0",
+      unreadMentionCount: isSet(object.unreadMentionCount)
+        ? globalThis.String(object.unreadMentionCount)
+        : isSet(object.unread_mention_count)
+        ? globalThis.String(object.unread_mention_count)
+        : "0",
+    };
   },
 
   toJSON(message: GetChatResponse): unknown {
     const obj: any = {};
     if (message.chat !== undefined) {
       obj.chat = Chat.toJSON(message.chat);
+    }
+    if (message.unreadCount !== "0") {
+      obj.unreadCount = message.unreadCount;
+    }
+    if (message.readSequence !== "0") {
+      obj.readSequence = message.readSequence;
+    }
+    if (message.unreadMentionCount !== "0") {
+      obj.unreadMentionCount = message.unreadMentionCount;
     }
     return obj;
   },
@@ -2218,6 +2537,9 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
   fromPartial(object: DeepPartial<GetChatResponse>): GetChatResponse {
     const message = createBaseGetChatResponse();
     message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    message.unreadCount = object.unreadCount ?? "0";
+    message.readSequence = object.readSequence ?? "0";
+    message.unreadMentionCount = object.unreadMentionCount ?? "0";
     return message;
   },
 };
@@ -4143,7 +4465,7 @@ export const MarkReadRequest: MessageFns<MarkReadRequest> = {
 };
 
 function createBaseMarkReadResponse(): MarkReadResponse {
-  return { readSequence: "0", unreadCount: "0" };
+  return { readSequence: "0", unreadCount: "0", unreadMentionCount: "0" };
 }
 
 export const MarkReadResponse: MessageFns<MarkReadResponse> = {
@@ -4153,6 +4475,9 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
     }
     if (message.unreadCount !== "0") {
       writer.uint32(16).int64(message.unreadCount);
+    }
+    if (message.unreadMentionCount !== "0") {
+      writer.uint32(24).int64(message.unreadMentionCount);
     }
     return writer;
   },
@@ -4186,6 +4511,14 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
             message.unreadCount = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unreadMentionCount = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4210,6 +4543,11 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
         : isSet(object.unread_count)
         ? globalThis.String(object.unread_count)
         : "0",
+      unreadMentionCount: isSet(object.unreadMentionCount)
+        ? globalThis.String(object.unreadMentionCount)
+        : isSet(object.unread_mention_count)
+        ? globalThis.String(object.unread_mention_count)
+        : "0",
     };
   },
 
@@ -4221,6 +4559,9 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
     if (message.unreadCount !== "0") {
       obj.unreadCount = message.unreadCount;
     }
+    if (message.unreadMentionCount !== "0") {
+      obj.unreadMentionCount = message.unreadMentionCount;
+    }
     return obj;
   },
 
@@ -4231,6 +4572,7 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
     const message = createBaseMarkReadResponse();
     message.readSequence = object.readSequence ?? "0";
     message.unreadCount = object.unreadCount ?? "0";
+    message.unreadMentionCount = object.unreadMentionCount ?? "0";
     return message;
   },
 };
@@ -6460,7 +6802,7 @@ export const ChatServiceService = {
   },
   /**
    * Lists the caller's chats, most recent activity first, each with its last
-   * message and the caller's unread count. The order follows activity, so a
+   * message and the caller's unread and unread-mention counts. The order follows activity, so a
    * chat that becomes active while paging may show up again or be skipped;
    * the live updates stream reports such changes. Fails with
    * INVALID_ARGUMENT when the page token is not one this method returned.
@@ -6475,7 +6817,8 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): ListChatsResponse => ListChatsResponse.decode(value),
   },
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
+   * Returns one chat with its members, and the caller's read position,
+   * unread and unread-mention counts. Fails with NOT_FOUND when the chat
    * does not exist or the caller is not a member.
    */
   getChat: {
@@ -6594,7 +6937,8 @@ export const ChatServiceService = {
    * and that message's `reply_count` and `last_reply_time` move in the same
    * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
    * when no such message is in this chat, and FAILED_PRECONDITION when it
-   * is deleted.
+   * is deleted. Mentions in the text (`@nickname` of a member, `@all` in a
+   * group) are found once and stored as the message's `entities`.
    */
   sendMessage: {
     path: "/messenger.chat.v1.ChatService/SendMessage" as const,
@@ -6636,8 +6980,8 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): GetMessageResponse => GetMessageResponse.decode(value),
   },
   /**
-   * Replaces the text of a message and sets its `edit_time`. Only the sender
-   * may edit. Setting the current text again changes nothing. Fails with
+   * Replaces the text of a message and sets its `edit_time`, and its
+   * `entities` with the mentions in the new text. Only the sender may edit. Setting the current text again changes nothing. Fails with
    * NOT_FOUND as GetMessage, PERMISSION_DENIED when the caller is not the
    * sender, FAILED_PRECONDITION when the message is deleted, and
    * INVALID_ARGUMENT when the text breaks its rules.
@@ -6803,14 +7147,15 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   createChat: handleUnaryCall<CreateChatRequest, CreateChatResponse>;
   /**
    * Lists the caller's chats, most recent activity first, each with its last
-   * message and the caller's unread count. The order follows activity, so a
+   * message and the caller's unread and unread-mention counts. The order follows activity, so a
    * chat that becomes active while paging may show up again or be skipped;
    * the live updates stream reports such changes. Fails with
    * INVALID_ARGUMENT when the page token is not one this method returned.
    */
   listChats: handleUnaryCall<ListChatsRequest, ListChatsResponse>;
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
+   * Returns one chat with its members, and the caller's read position,
+   * unread and unread-mention counts. Fails with NOT_FOUND when the chat
    * does not exist or the caller is not a member.
    */
   getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
@@ -6871,7 +7216,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * and that message's `reply_count` and `last_reply_time` move in the same
    * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
    * when no such message is in this chat, and FAILED_PRECONDITION when it
-   * is deleted.
+   * is deleted. Mentions in the text (`@nickname` of a member, `@all` in a
+   * group) are found once and stored as the message's `entities`.
    */
   sendMessage: handleUnaryCall<SendMessageRequest, SendMessageResponse>;
   /**
@@ -6888,8 +7234,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   getMessage: handleUnaryCall<GetMessageRequest, GetMessageResponse>;
   /**
-   * Replaces the text of a message and sets its `edit_time`. Only the sender
-   * may edit. Setting the current text again changes nothing. Fails with
+   * Replaces the text of a message and sets its `edit_time`, and its
+   * `entities` with the mentions in the new text. Only the sender may edit. Setting the current text again changes nothing. Fails with
    * NOT_FOUND as GetMessage, PERMISSION_DENIED when the caller is not the
    * sender, FAILED_PRECONDITION when the message is deleted, and
    * INVALID_ARGUMENT when the text breaks its rules.
@@ -6999,7 +7345,7 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Lists the caller's chats, most recent activity first, each with its last
-   * message and the caller's unread count. The order follows activity, so a
+   * message and the caller's unread and unread-mention counts. The order follows activity, so a
    * chat that becomes active while paging may show up again or be skipped;
    * the live updates stream reports such changes. Fails with
    * INVALID_ARGUMENT when the page token is not one this method returned.
@@ -7020,7 +7366,8 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListChatsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
+   * Returns one chat with its members, and the caller's read position,
+   * unread and unread-mention counts. Fails with NOT_FOUND when the chat
    * does not exist or the caller is not a member.
    */
   getChat(
@@ -7165,7 +7512,8 @@ export interface ChatServiceClient extends Client {
    * and that message's `reply_count` and `last_reply_time` move in the same
    * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
    * when no such message is in this chat, and FAILED_PRECONDITION when it
-   * is deleted.
+   * is deleted. Mentions in the text (`@nickname` of a member, `@all` in a
+   * group) are found once and stored as the message's `entities`.
    */
   sendMessage(
     request: SendMessageRequest,
@@ -7224,8 +7572,8 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetMessageResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Replaces the text of a message and sets its `edit_time`. Only the sender
-   * may edit. Setting the current text again changes nothing. Fails with
+   * Replaces the text of a message and sets its `edit_time`, and its
+   * `entities` with the mentions in the new text. Only the sender may edit. Setting the current text again changes nothing. Fails with
    * NOT_FOUND as GetMessage, PERMISSION_DENIED when the caller is not the
    * sender, FAILED_PRECONDITION when the message is deleted, and
    * INVALID_ARGUMENT when the text breaks its rules.

@@ -71,6 +71,11 @@ export interface MessageCreated {
    * needs no lookup.
    */
   memberIds: string[];
+  /**
+   * The member ids (UUIDs) the message mentions (by nickname, or all
+   * members with `@all`), each once, never the sender.
+   */
+  mentionedUserIds: string[];
 }
 
 /** Type `chat.message.edited`: a message's text changed (EditMessage). */
@@ -85,6 +90,11 @@ export interface MessageEdited {
     | undefined;
   /** The chat's member ids (UUIDs) at the time of the edit. */
   memberIds: string[];
+  /**
+   * The member ids (UUIDs) the edit newly mentions: mentioned by the text
+   * after and not by the text before, never the sender.
+   */
+  mentionedUserIds: string[];
 }
 
 /** Type `chat.message.deleted`: a message was deleted (DeleteMessage). */
@@ -434,7 +444,7 @@ export const ChatMembersChanged: MessageFns<ChatMembersChanged> = {
 };
 
 function createBaseMessageCreated(): MessageCreated {
-  return { message: undefined, memberIds: [] };
+  return { message: undefined, memberIds: [], mentionedUserIds: [] };
 }
 
 export const MessageCreated: MessageFns<MessageCreated> = {
@@ -444,6 +454,9 @@ export const MessageCreated: MessageFns<MessageCreated> = {
     }
     for (const v of message.memberIds) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.mentionedUserIds) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -477,6 +490,14 @@ export const MessageCreated: MessageFns<MessageCreated> = {
             message.memberIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mentionedUserIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -497,6 +518,11 @@ export const MessageCreated: MessageFns<MessageCreated> = {
         : globalThis.Array.isArray(object?.member_ids)
         ? object.member_ids.map((e: any) => globalThis.String(e))
         : [],
+      mentionedUserIds: globalThis.Array.isArray(object?.mentionedUserIds)
+        ? object.mentionedUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.mentioned_user_ids)
+        ? object.mentioned_user_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -507,6 +533,9 @@ export const MessageCreated: MessageFns<MessageCreated> = {
     }
     if (message.memberIds?.length) {
       obj.memberIds = message.memberIds;
+    }
+    if (message.mentionedUserIds?.length) {
+      obj.mentionedUserIds = message.mentionedUserIds;
     }
     return obj;
   },
@@ -520,12 +549,13 @@ export const MessageCreated: MessageFns<MessageCreated> = {
       ? Message.fromPartial(object.message)
       : undefined;
     message.memberIds = object.memberIds?.map((e) => e) || [];
+    message.mentionedUserIds = object.mentionedUserIds?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseMessageEdited(): MessageEdited {
-  return { before: undefined, after: undefined, memberIds: [] };
+  return { before: undefined, after: undefined, memberIds: [], mentionedUserIds: [] };
 }
 
 export const MessageEdited: MessageFns<MessageEdited> = {
@@ -538,6 +568,9 @@ export const MessageEdited: MessageFns<MessageEdited> = {
     }
     for (const v of message.memberIds) {
       writer.uint32(26).string(v!);
+    }
+    for (const v of message.mentionedUserIds) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -579,6 +612,14 @@ export const MessageEdited: MessageFns<MessageEdited> = {
             message.memberIds.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mentionedUserIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -600,6 +641,11 @@ export const MessageEdited: MessageFns<MessageEdited> = {
         : globalThis.Array.isArray(object?.member_ids)
         ? object.member_ids.map((e: any) => globalThis.String(e))
         : [],
+      mentionedUserIds: globalThis.Array.isArray(object?.mentionedUserIds)
+        ? object.mentionedUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.mentioned_user_ids)
+        ? object.mentioned_user_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -613,6 +659,9 @@ export const MessageEdited: MessageFns<MessageEdited> = {
     }
     if (message.memberIds?.length) {
       obj.memberIds = message.memberIds;
+    }
+    if (message.mentionedUserIds?.length) {
+      obj.mentionedUserIds = message.mentionedUserIds;
     }
     return obj;
   },
@@ -629,6 +678,7 @@ export const MessageEdited: MessageFns<MessageEdited> = {
       ? Message.fromPartial(object.after)
       : undefined;
     message.memberIds = object.memberIds?.map((e) => e) || [];
+    message.mentionedUserIds = object.mentionedUserIds?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,7 +1,13 @@
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
 import { MemoryChatStore } from './memory-chat-store.ts';
 
 chatStoreContract('MemoryChatStore', async () => ({
+  store: new MemoryChatStore(),
+  close: async () => {},
+}));
+
+chatStoreMentionsContract('MemoryChatStore', async () => ({
   store: new MemoryChatStore(),
   close: async () => {},
 }));

@@ -18,6 +18,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { mentions } from '../../domain/mentions.ts';
 import { compareHits, isAfter, type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 
@@ -270,6 +271,24 @@ export class MemoryChatStore implements ChatStore {
       if (m && !m.deleted && m.senderId !== userId) count++;
     }
     return count;
+  }
+
+  async countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const { chatId, afterSequence } of positions) {
+      const messages = this.#chats.get(chatId)?.messages ?? [];
+      let count = 0;
+      for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
+        const m = messages[i];
+        if (m && !m.deleted && m.senderId !== userId && mentions(m, userId)) count++;
+      }
+      counts.set(chatId, count);
+    }
+    return counts;
   }
 
   async searchMessages(

@@ -9,6 +9,7 @@ import {
   type Member,
   type MemberRole,
   type Message,
+  type MessageEntity,
   type MessageVersion,
   versionOf,
 } from '../../domain/chat.ts';
@@ -21,6 +22,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { MENTION_ALL_KEY, mentionKeysOf } from '../../domain/mentions.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 import { ChatOutbox } from './chat-outbox.ts';
@@ -72,6 +74,10 @@ export interface MessageDoc {
   lastReplyTime?: Date;
   /** The distinct search terms of the current text (`searchTermsOf`); absent until indexed, empty when deleted. */
   terms?: string[];
+  /** The mentions in the current text; absent on messages written before mentions existed. */
+  entities?: MessageEntity[];
+  /** Who the current text mentions, `*` for `@all` (`mentionKeysOf`), for counting unread mentions. */
+  mentions?: string[];
 }
 
 interface InvitationDoc {
@@ -117,7 +123,10 @@ interface ReadDoc {
  *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
  *   senderId, deleted) counts unread messages from the index alone;
  *   `replies` (chatId, replyTo.messageId, sequence), partial on replies, is
- *   a message's thread in order. `search_terms` (terms, chatId), multikey
+ *   a message's thread in order. `unread_mentions` (mentions, chatId,
+ *   sequence), multikey on who the text mentions (`*` for `@all`): one
+ *   aggregation counts a page of chats' unread mentions, a range per chat.
+ *   `search_terms` (terms, chatId), multikey
  *   on the terms of the current text, is the search index: one range per
  *   (term, chat) pair. A `$text` index would bring its own tokeniser and
  *   score, so results would differ from the other adapters'.
@@ -168,6 +177,7 @@ export class MongoChatStore implements ChatStore {
     await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
     await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
     await this.#versions.createIndex({ messageId: 1, version: -1 }, { name: 'message_versions' });
+    await this.#messages.createIndex({ mentions: 1, chatId: 1, sequence: 1 }, { name: 'unread_mentions' });
     await this.outbox.ensureIndexes();
     await this.#indexUnindexed();
   }
@@ -397,12 +407,14 @@ export class MongoChatStore implements ChatStore {
     return this.#write(entries, async (session, count) => {
       const { text, deleted, version } = message;
       const terms = searchTermsOf(text);
+      const entities = message.entities.map((e) => ({ ...e }));
+      const mentions = mentionKeysOf(message);
       const before = await this.#messages.findOne({ _id: message.id, chatId: message.chatId }, { session });
       const result = await this.#messages.updateOne(
         { _id: message.id, chatId: message.chatId, version: message.version - 1 },
         message.editTime
-          ? { $set: { text, deleted, version, terms, editTime: message.editTime } }
-          : { $set: { text, deleted, version, terms }, $unset: { editTime: '' } },
+          ? { $set: { text, deleted, version, terms, entities, mentions, editTime: message.editTime } }
+          : { $set: { text, deleted, version, terms, entities, mentions }, $unset: { editTime: '' } },
         { session },
       );
       if (!before || result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
@@ -450,6 +462,33 @@ export class MongoChatStore implements ChatStore {
       { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: userId }, deleted: false },
       { limit: cap, hint: 'unread' },
     );
+  }
+
+  async countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map(positions.map((p) => [p.chatId, 0]));
+    if (positions.length === 0) return counts;
+    // One aggregation for the page, a range of `unread_mentions` per chat;
+    // unlike `countUnread` it reads every match before capping, which stays
+    // small because mentions are a small share of messages.
+    const groups = await this.#messages
+      .aggregate<{ _id: string; n: number }>([
+        {
+          $match: {
+            mentions: { $in: [userId, MENTION_ALL_KEY] },
+            $or: positions.map((p) => ({ chatId: p.chatId, sequence: { $gt: p.afterSequence } })),
+            senderId: { $ne: userId },
+            deleted: false,
+          },
+        },
+        { $group: { _id: '$chatId', n: { $sum: 1 } } },
+      ])
+      .toArray();
+    for (const g of groups) counts.set(g._id, Math.min(g.n, cap));
+    return counts;
   }
 
   async searchMessages(
@@ -713,6 +752,8 @@ function toMessageDoc(m: Message): MessageDoc {
     replyCount: m.replyCount,
     ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
     terms: searchTermsOf(m.text),
+    entities: m.entities.map((e) => ({ ...e })),
+    mentions: mentionKeysOf(m),
   };
 }
 
@@ -731,6 +772,7 @@ function fromMessageDoc(doc: MessageDoc): Message {
     replyTo: doc.replyTo && { ...doc.replyTo },
     replyCount: doc.replyCount ?? 0,
     lastReplyTime: doc.lastReplyTime,
+    entities: (doc.entities ?? []).map((e) => ({ ...e })),
   };
 }
 

@@ -8,9 +8,11 @@ import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { withEventEncoding } from '../chat-store.ts';
+import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
 import { CHAT_SQL, SqliteChatStore } from './sqlite-chat-store.ts';
 
-chatStoreContract('SqliteChatStore', async () => {
+/** A store in a fresh file, removed on close. */
+const freshSqliteStore = async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
   const store = SqliteChatStore.open(join(dir, 'chat.db'));
   return {
@@ -20,7 +22,10 @@ chatStoreContract('SqliteChatStore', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+chatStoreContract('SqliteChatStore', freshSqliteStore);
+chatStoreMentionsContract('SqliteChatStore', freshSqliteStore);
 
 describe('SqliteChatStore file', () => {
   it('keeps chats, history, read positions and unpublished events across a reopen of its file', async () => {
@@ -196,6 +201,28 @@ describe('SqliteChatStore statements', () => {
         expect(plan(CHAT_SQL.byClientId)).toEqual([
           expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),
         ]);
+      } finally {
+        plans.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteChatStore unread mentions', () => {
+  it('counts a page of chats in one statement, a primary-key range per chat', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      SqliteChatStore.open(file).close();
+      const plans = openQueryPlans(file);
+      try {
+        expect(plans.plan(CHAT_SQL.countMentions)).toContainEqual(
+          expect.stringMatching(
+            /^SEARCH message_mentions USING PRIMARY KEY \(chat_id=\? AND mentioned=\? AND sequence>\?\)$/,
+          ),
+        );
       } finally {
         plans.close();
       }

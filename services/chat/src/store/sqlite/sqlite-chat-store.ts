@@ -8,6 +8,7 @@ import {
   type Member,
   type MemberRole,
   type Message,
+  type MessageEntity,
   type MessageVersion,
   versionOf,
 } from '../../domain/chat.ts';
@@ -20,6 +21,7 @@ import {
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { MENTION_ALL_KEY, mentionKeysOf } from '../../domain/mentions.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
 
@@ -68,6 +70,13 @@ import type { ChatStore } from '../chat-store.ts';
  *   (message_id, version, unique) lists a message's newest first (one
  *   range) and drops those beyond the kept count or with the message's
  *   deletion. A rowid table, like `messages`, for its texts.
+ * - `message_mentions` (chat_id, mentioned, sequence), primary key of a
+ *   table without rowid: who each message's current text mentions
+ *   (`mentionKeysOf`: a user id, or `*` for `@all`), rewritten with the
+ *   message and removed with its deletion. A page of chats' unread mentions
+ *   is one statement: per chat, two ranges above the read position (the
+ *   user's id and `*`), each stopping at the cap. The entities themselves
+ *   are JSON in `messages.entities`.
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -104,6 +113,9 @@ const chatSchema: SqliteSchema = {
       'time INTEGER NOT NULL, replace_time INTEGER NOT NULL) STRICT;' +
       'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
+    "ALTER TABLE messages ADD COLUMN entities TEXT NOT NULL DEFAULT '[]';" +
+      'CREATE TABLE message_mentions (chat_id TEXT NOT NULL, mentioned TEXT NOT NULL, sequence INTEGER NOT NULL, ' +
+      'sender_id TEXT NOT NULL, PRIMARY KEY (chat_id, mentioned, sequence)) STRICT, WITHOUT ROWID;',
   ],
 };
 
@@ -155,6 +167,7 @@ interface MessageRow {
   reply_to_text: string | null;
   reply_count: number;
   last_reply_time: number | null;
+  entities: string;
 }
 
 const CHAT_COLUMNS =
@@ -162,7 +175,7 @@ const CHAT_COLUMNS =
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
-  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time';
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, entities';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -197,7 +210,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -213,7 +226,7 @@ export const CHAT_SQL = {
     "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
   history: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
   updateMessage:
-    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ? ' +
+    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ?, entities = ? ' +
     'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
   readPositions:
     'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
@@ -253,6 +266,15 @@ export const CHAT_SQL = {
     'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
+  addMention:
+    'INSERT INTO message_mentions (chat_id, mentioned, sequence, sender_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  removeMention: 'DELETE FROM message_mentions WHERE chat_id = ? AND mentioned = ? AND sequence = ?',
+  // Per chat of the page, its mentions of the user above the read position, up to the cap. A message has at most
+  // one row of the user's id and `*` (mentionKeysOf), so the rows count messages.
+  countMentions:
+    "SELECT p.value ->> '$.chatId' AS chat_id, (SELECT count(*) FROM (SELECT 1 FROM message_mentions " +
+    "WHERE chat_id = p.value ->> '$.chatId' AND mentioned IN (:user, :all) AND sequence > p.value ->> '$.after' " +
+    'AND sender_id <> :user LIMIT :cap)) AS n FROM json_each(:positions) p',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -300,6 +322,9 @@ export class SqliteChatStore implements ChatStore {
   readonly #addVersion;
   readonly #dropVersions;
   readonly #versions;
+  readonly #addMention;
+  readonly #removeMention;
+  readonly #countMentions;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -336,6 +361,9 @@ export class SqliteChatStore implements ChatStore {
     this.#addVersion = db.prepare(CHAT_SQL.addVersion);
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
+    this.#addMention = db.prepare(CHAT_SQL.addMention);
+    this.#removeMention = db.prepare(CHAT_SQL.removeMention);
+    this.#countMentions = db.prepare(CHAT_SQL.countMentions);
     this.#indexBacklog();
   }
 
@@ -495,6 +523,7 @@ export class SqliteChatStore implements ChatStore {
       const entry = entryOf(message, memberIds);
       this.#insertMessage.run(...messageValues(message));
       this.#indexText(message, message.text, true);
+      this.#indexMentions(message, message.entities, true);
       if (draft.replyTo) {
         const counted = this.#countReply.run(draft.createTime.getTime(), draft.replyTo.messageId, draft.chatId);
         if (counted.changes === 0) throw new Error('a reply to a message not in its chat');
@@ -539,6 +568,7 @@ export class SqliteChatStore implements ChatStore {
         message.editTime?.getTime() ?? null,
         message.deleted ? 1 : 0,
         message.version,
+        JSON.stringify(message.entities),
         message.chatId,
         message.sequence,
         message.id,
@@ -547,6 +577,8 @@ export class SqliteChatStore implements ChatStore {
       if (!before || updated.changes === 0) throw new StoreError('conflict', 'the message changed or is gone');
       this.#indexText(message, before.text, false);
       this.#indexText(message, message.text, true);
+      this.#indexMentions(message, entitiesOf(before), false);
+      this.#indexMentions(message, message.entities, true);
       if (message.deleted) {
         this.#dropVersions.run(message.id, ABOVE_ALL);
       } else if (message.text !== before.text) {
@@ -629,6 +661,35 @@ export class SqliteChatStore implements ChatStore {
       time: new Date(r.time),
       replaceTime: new Date(r.replace_time),
     }));
+  }
+
+  async countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map(positions.map((p) => [p.chatId, 0]));
+    if (positions.length === 0) return counts;
+    const rows = this.#countMentions.all({
+      user: userId,
+      all: MENTION_ALL_KEY,
+      cap,
+      positions: JSON.stringify(positions.map((p) => ({ chatId: p.chatId, after: p.afterSequence }))),
+    }) as { chat_id: string; n: number }[];
+    for (const row of rows) counts.set(row.chat_id, row.n);
+    return counts;
+  }
+
+  /** Adds who a message's text mentions to `message_mentions`, or removes them; inside the caller's transaction. */
+  #indexMentions(
+    message: Pick<Message, 'chatId' | 'sequence' | 'senderId'>,
+    entities: readonly MessageEntity[],
+    add: boolean,
+  ): void {
+    for (const key of mentionKeysOf({ entities })) {
+      if (add) this.#addMention.run(message.chatId, key, message.sequence, message.senderId);
+      else this.#removeMention.run(message.chatId, key, message.sequence);
+    }
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
@@ -739,7 +800,12 @@ function messageValues(m: Message): (string | number | null)[] {
     m.replyTo?.text ?? null,
     m.replyCount,
     m.lastReplyTime?.getTime() ?? null,
+    JSON.stringify(m.entities),
   ];
+}
+
+function entitiesOf(row: MessageRow): MessageEntity[] {
+  return JSON.parse(row.entities) as MessageEntity[];
 }
 
 function fromMessageRow(row: MessageRow): Message {
@@ -760,5 +826,6 @@ function fromMessageRow(row: MessageRow): Message {
         : { messageId: row.reply_to_id, senderId: row.reply_to_sender_id ?? '', text: row.reply_to_text ?? '' },
     replyCount: row.reply_count,
     lastReplyTime: row.last_reply_time === null ? undefined : new Date(row.last_reply_time),
+    entities: entitiesOf(row),
   };
 }
