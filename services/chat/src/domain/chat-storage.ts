@@ -1,6 +1,15 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import type { Chat, ChatEvent, Invitation, Message, MessageEntity, MessageVersion, Quote } from './chat.ts';
+import type {
+  Chat,
+  ChatEvent,
+  Invitation,
+  MemberSettings,
+  Message,
+  MessageEntity,
+  MessageVersion,
+  Quote,
+} from './chat.ts';
 import type { SearchCursor, SearchHit } from './search.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
@@ -189,6 +198,21 @@ export interface ChatStorage<E = ChatEvent> {
     positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
     cap: number,
   ): Promise<Map<string, number>>;
+
+  /** The user's own settings of each of the chats; those never changed are not in the map. */
+  memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>>;
+  /** Replaces the user's settings of the chat, with their events, atomically. */
+  putMemberSettings(chatId: string, userId: string, settings: MemberSettings, events: readonly E[]): Promise<void>;
+  /**
+   * Like `listChatsOf`, only the chats the user has archived (`archived`)
+   * or not: the main list and the archive each one index range.
+   */
+  listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]>;
 }
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */

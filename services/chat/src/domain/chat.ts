@@ -165,6 +165,14 @@ export type ChatEvent =
       readonly requestId: string;
     }
   | {
+      readonly kind: 'member_settings_changed';
+      readonly chatId: string;
+      readonly userId: string;
+      readonly settings: MemberSettings;
+      readonly time: Date;
+      readonly requestId: string;
+    }
+  | {
       readonly kind: 'message_deleted';
       readonly before: Message;
       readonly after: Message;
@@ -267,4 +275,21 @@ export const MAX_KEPT_VERSIONS = 20;
 /** What an edit at `replaceTime` keeps of the message it replaces. */
 export function versionOf(before: Message, replaceTime: Date): MessageVersion {
   return { version: before.version, text: before.text, time: before.editTime ?? before.createTime, replaceTime };
+}
+
+/** One member's own settings of a chat; nobody else sees them. */
+export interface MemberSettings {
+  /** Muted until then (`MUTE_FOREVER`: with no end); undefined when never muted or unmuted. */
+  readonly muteUntil: Date | undefined;
+  readonly archived: boolean;
+}
+
+/** A member's settings before they change any. */
+export const DEFAULT_MEMBER_SETTINGS: MemberSettings = { muteUntil: undefined, archived: false };
+
+/** The latest time a Date holds: a mute with no end. */
+export const MUTE_FOREVER = new Date(8.64e15);
+
+export function isMuted(settings: MemberSettings, now: Date): boolean {
+  return settings.muteUntil !== undefined && settings.muteUntil.getTime() > now.getTime();
 }

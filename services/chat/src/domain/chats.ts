@@ -236,11 +236,13 @@ export function chatUseCases(ctx: UseCaseContext) {
         : createGroup(me, others, input, meta, time);
     },
 
-    async listChats(meta: CallMeta, input: PageInput): Promise<Page<ChatSummary>> {
+    /** The caller's chats they have not archived, or (`archived`) only those they have. */
+    async listChats(meta: CallMeta, input: PageInput & { readonly archived?: boolean }): Promise<Page<ChatSummary>> {
       const me = callerId(meta.actor);
       const limit = pageLimit(input.pageSize);
       const after = input.pageToken === '' ? undefined : decodeChatsToken(input.pageToken);
-      const page = pageOf(await store.listChatsOf(me, after, limit + 1), limit, (last) =>
+      const found = await store.listChatsByArchive(me, input.archived ?? false, after, limit + 1);
+      const page = pageOf(found, limit, (last) =>
         encodeChatsToken({ lastActivityTime: last.lastActivityTime, chatId: last.id }),
       );
       const chats = page.items;

@@ -5,8 +5,10 @@ import {
   type Chat,
   DEFAULT_MAX_TEXT_LENGTH,
   DEFAULT_MEMBER_CAP,
+  DEFAULT_MEMBER_SETTINGS,
   DEFAULT_UNREAD_COUNT_CAP,
   isMember,
+  type MemberSettings,
   type Message,
 } from './chat.ts';
 import { CHAT_RACE_SUBJECT, chatNotFound, messageNotFound } from './chat-errors.ts';
@@ -61,9 +63,10 @@ export interface UseCaseContext {
   viewsOf(me: string, chats: readonly Chat[], positions: ReadonlyMap<string, number>): Promise<ChatView[]>;
 }
 
-/** A chat with one member's own view of it: read position, unread and unread-mention counts. */
+/** A chat with one member's own view of it: read position, unread and unread-mention counts, settings. */
 export interface ChatView {
   readonly chat: Chat;
+  readonly settings: MemberSettings;
   readonly readSequence: number;
   readonly unreadCount: number;
   /** Of the unread messages, those that mention the member (by name or `@all`), up to the same cap. */
@@ -102,7 +105,7 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
         readSequence: Math.min(positions.get(chat.id) ?? 0, chat.lastSequence),
       }));
       const behind = reads.filter((r) => r.readSequence < r.chat.lastSequence);
-      const [unread, mentions] = await Promise.all([
+      const [unread, mentions, settings] = await Promise.all([
         Promise.all(reads.map((r) => unreadOf(r.chat, me, r.readSequence))),
         behind.length === 0
           ? new Map<string, number>()
@@ -111,12 +114,17 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
               behind.map((r) => ({ chatId: r.chat.id, afterSequence: r.readSequence })),
               limits.unreadCountCap,
             ),
+        store.memberSettings(
+          me,
+          chats.map((c) => c.id),
+        ),
       ]);
       return reads.map((r, i) => ({
         chat: r.chat,
         readSequence: r.readSequence,
         unreadCount: unread[i] ?? 0,
         unreadMentionCount: mentions.get(r.chat.id) ?? 0,
+        settings: settings.get(r.chat.id) ?? DEFAULT_MEMBER_SETTINGS,
       }));
     },
   };

@@ -6,6 +6,7 @@ import {
   ChatType,
   MessageEntityType,
   type Chat as ProtoChat,
+  type ChatSettings as ProtoChatSettings,
   type ChatInvitation as ProtoInvitation,
   type Message as ProtoMessage,
   type MessageEntity as ProtoMessageEntity,
@@ -15,13 +16,23 @@ import {
   ChatMembersChanged,
   ChatUpdated,
   InvitationCreated,
+  MemberSettingsChanged,
   MessageCreated,
   MessageDeleted,
   MessageEdited,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
-import type { Chat, ChatEvent, Invitation, Message, MessageEntity } from '../domain/chat.ts';
+import {
+  type Chat,
+  type ChatEvent,
+  type Invitation,
+  isMuted,
+  type MemberSettings,
+  type Message,
+  type MessageEntity,
+  MUTE_FOREVER,
+} from '../domain/chat.ts';
 import { mentionedUserIds } from '../domain/mentions.ts';
 
 const CHAT_EVENTS_TOPIC = 'chat.events';
@@ -86,6 +97,16 @@ function entityToProto(entity: MessageEntity): ProtoMessageEntity {
   };
 }
 
+/** A member's settings as of `now`: a mute that has run out is no mute. */
+export function settingsToProto(settings: MemberSettings, now: Date): ProtoChatSettings {
+  const muted = isMuted(settings, now);
+  return {
+    muted,
+    muteUntil: muted && settings.muteUntil?.getTime() !== MUTE_FOREVER.getTime() ? settings.muteUntil : undefined,
+    archived: settings.archived,
+  };
+}
+
 /** Who an edit mentions that its text before did not: those a notification has not been sent for. */
 function newlyMentioned(before: Message, after: Message, memberIds: readonly string[]): string[] {
   const already = new Set(mentionedUserIds(before, memberIds));
@@ -112,6 +133,8 @@ function chatIdOf(event: ChatEvent): string {
     case 'message_edited':
     case 'message_deleted':
       return event.after.chatId;
+    case 'member_settings_changed':
+      return event.chatId;
   }
 }
 
@@ -208,6 +231,15 @@ function envelopeOf(event: ChatEvent): EventEnvelope {
             memberIds: [...event.memberIds],
             deletedById: event.deletedBy,
           },
+          writer,
+        ).finish(),
+      );
+    case 'member_settings_changed':
+      return envelope(
+        'chat.member.settings_changed',
+        'MemberSettingsChanged',
+        MemberSettingsChanged.encode(
+          { chatId: event.chatId, userId: event.userId, settings: settingsToProto(event.settings, event.time) },
           writer,
         ).finish(),
       );

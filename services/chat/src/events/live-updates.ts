@@ -6,6 +6,7 @@ import {
   ChatMembersChanged,
   ChatUpdated,
   InvitationCreated,
+  MemberSettingsChanged,
   MessageCreated,
   MessageDeleted,
   MessageEdited,
@@ -130,6 +131,11 @@ function decode(envelope: EventEnvelope): Decoded | undefined {
     case 'chat.message.deleted': {
       const { after, memberIds: ids } = MessageDeleted.decode(bytes);
       return after && same(ids, { messageDeleted: after });
+    }
+    case 'chat.member.settings_changed': {
+      // Only the member: nobody else sees their settings.
+      const { chatId, userId, settings } = MemberSettingsChanged.decode(bytes);
+      return same([userId], { chatSettingsChanged: { chatId, settings } });
     }
     case 'subscriber.friendship.requested':
       return friendship(FriendRequested.decode(bytes), 'requested');

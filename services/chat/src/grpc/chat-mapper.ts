@@ -4,40 +4,58 @@ import {
   ChatType,
   type Chat as ProtoChat,
   type ChatSummary as ProtoChatSummary,
+  type UpdateChatSettingsRequest,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import type { Actor } from '@messenger/platform/domain';
 import type { Caller } from '@messenger/platform/grpc';
 import type { ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
 import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
+import type { SettingsChange } from '../domain/member-settings.ts';
 import type { ChatView } from '../domain/use-case-context.ts';
-import { chatToProto, invitationToProto, messageToProto } from '../events/chat-events.ts';
+import { chatToProto, invitationToProto, messageToProto, settingsToProto } from '../events/chat-events.ts';
 
-export { chatToProto, invitationToProto, messageToProto };
+export { chatToProto, invitationToProto, messageToProto, settingsToProto };
 
 /** The answer of CreateChat and AddChatMembers. */
 export function membershipToProto(result: MembershipResult): { chat: ProtoChat; invitedUserIds: string[] } {
   return { chat: chatToProto(result.chat), invitedUserIds: [...result.invited] };
 }
 
-export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
+export function summaryToProto(summary: ChatSummary, now: Date): ProtoChatSummary {
   return {
     chat: chatToProto(summary.chat),
     lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
     unreadMentionCount: String(summary.unreadMentionCount),
+    settings: settingsToProto(summary.settings, now),
   };
 }
 
 /** The answer of GetChat: the chat and the caller's own view of it. */
-export function chatViewToProto(view: ChatView) {
+export function chatViewToProto(view: ChatView, now: Date) {
   return {
     chat: chatToProto(view.chat),
     unreadCount: String(view.unreadCount),
     readSequence: String(view.readSequence),
     unreadMentionCount: String(view.unreadMentionCount),
+    settings: settingsToProto(view.settings, now),
   };
+}
+
+/** The mute of UpdateChatSettings: one of three fields, each checked; undefined when none is set. */
+export function muteChangeOf(req: UpdateChatSettingsRequest): SettingsChange['mute'] {
+  if (req.muteUntil !== undefined) return { until: req.muteUntil };
+  if (req.muteForever !== undefined) {
+    if (!req.muteForever) throw invalidField('mute_forever', 'must be true when set');
+    return 'forever';
+  }
+  if (req.unmute !== undefined) {
+    if (!req.unmute) throw invalidField('unmute', 'must be true when set');
+    return 'unmute';
+  }
+  return undefined;
 }
 
 /** UNSPECIFIED is "not given"; a value outside the enum is refused. */

@@ -18,7 +18,9 @@ import {
   invitationToProto,
   membershipToProto,
   messageToProto,
+  muteChangeOf,
   sequenceOf,
+  settingsToProto,
   summaryToProto,
 } from './chat-mapper.ts';
 
@@ -46,10 +48,15 @@ export function chatServiceHandlers(
         }),
       ),
     listChats: async (req, ctx) => {
-      const page = await chats.listChats(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
-      return { chats: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
+      const page = await chats.listChats(meta(ctx), {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        archived: req.archived ?? false,
+      });
+      const now = new Date();
+      return { chats: page.items.map((summary) => summaryToProto(summary, now)), nextPageToken: page.nextPageToken };
     },
-    getChat: async (req, ctx) => chatViewToProto(await chats.getChat(meta(ctx), req.chatId)),
+    getChat: async (req, ctx) => chatViewToProto(await chats.getChat(meta(ctx), req.chatId), new Date()),
     addChatMembers: async (req, ctx) => membershipToProto(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
     listChatInvitations: async (req, ctx) => {
       const page = await chats.listInvitations(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
@@ -133,6 +140,13 @@ export function chatServiceHandlers(
     setTyping: async (req, ctx) => {
       await typing.setTyping(meta(ctx), req.chatId, req.typing);
       return {};
+    },
+    updateChatSettings: async (req, ctx) => {
+      const settings = await chats.updateChatSettings(meta(ctx), req.chatId, {
+        mute: muteChangeOf(req),
+        archived: req.archived,
+      });
+      return { settings: settingsToProto(settings, new Date()) };
     },
 
     streamUpdates: async (req, ctx, send, accept) => {

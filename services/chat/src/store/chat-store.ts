@@ -42,5 +42,9 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     listMessageVersions: (chatId, messageId, beforeVersion, limit) =>
       store.listMessageVersions(chatId, messageId, beforeVersion, limit),
     countUnreadMentions: (userId, positions, cap) => store.countUnreadMentions(userId, positions, cap),
+    memberSettings: (userId, chatIds) => store.memberSettings(userId, chatIds),
+    putMemberSettings: (chatId, userId, settings, events) =>
+      store.putMemberSettings(chatId, userId, settings, events.map(encode)),
+    listChatsByArchive: (userId, archived, after, limit) => store.listChatsByArchive(userId, archived, after, limit),
   };
 }

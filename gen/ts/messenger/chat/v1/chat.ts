@@ -339,6 +339,8 @@ export interface ChatSummary {
    * nickname or with `@all`; capped like `unread_count`. A JSON string.
    */
   unreadMentionCount: string;
+  /** The caller's own settings of the chat (mute, archive). */
+  settings: ChatSettings | undefined;
 }
 
 /** Request of CreateChat. */
@@ -384,6 +386,11 @@ export interface ListChatsRequest {
    * page.
    */
   pageToken: string;
+  /**
+   * False (the default) lists the chats the caller has not archived, true
+   * only those they have: the main list and the archive folder.
+   */
+  archived?: boolean | undefined;
 }
 
 /** Response of ListChats. */
@@ -412,6 +419,8 @@ export interface GetChatResponse {
   readSequence: string;
   /** The caller's unread mentions, as in ChatSummary. A JSON string. */
   unreadMentionCount: string;
+  /** The caller's own settings of the chat, as in ChatSummary. */
+  settings: ChatSettings | undefined;
 }
 
 /** Request of AddChatMembers. */
@@ -725,7 +734,14 @@ export interface Update {
    * Ephemeral: its `update_id` is empty (resume from the last non-empty
    * one) and it is never replayed on resume.
    */
-  typingChanged?: Typing | undefined;
+  typingChanged?:
+    | Typing
+    | undefined;
+  /**
+   * The user changed their own settings of a chat (UpdateChatSettings),
+   * maybe on another device; only the user gets it.
+   */
+  chatSettingsChanged?: ChatSettingsChanged | undefined;
 }
 
 /** Users were added to a chat. */
@@ -934,6 +950,61 @@ export interface Typing {
    * longer typing from then on. Unset when `typing` is false.
    */
   expireTime: Date | undefined;
+}
+
+/** One member's own settings of a chat; nobody else sees them. */
+export interface ChatSettings {
+  /**
+   * True while the chat is muted: until `mute_until`, or with no end when
+   * that is unset. Counts of unread messages and mentions go on as usual.
+   */
+  muted: boolean;
+  /** When a timed mute ends; unset when not muted or muted with no end. */
+  muteUntil:
+    | Date
+    | undefined;
+  /**
+   * True when the member archived the chat: ListChats lists it only with
+   * `archived` set. A new message leaves it archived.
+   */
+  archived: boolean;
+}
+
+/**
+ * Request of UpdateChatSettings. At least one of the mute fields or
+ * `archived` must be set; what is not set stays as it is.
+ */
+export interface UpdateChatSettingsRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** Mute until this time, which must be in the future. */
+  muteUntil?:
+    | Date
+    | undefined;
+  /** True: mute with no end (until unmuted). */
+  muteForever?:
+    | boolean
+    | undefined;
+  /** True: unmute. */
+  unmute?:
+    | boolean
+    | undefined;
+  /** Archive (true) or unarchive (false); unset to leave it. */
+  archived?: boolean | undefined;
+}
+
+/** Response of UpdateChatSettings. */
+export interface UpdateChatSettingsResponse {
+  /** The caller's settings of the chat after the change. */
+  settings: ChatSettings | undefined;
+}
+
+/** The streaming user's settings of a chat changed. */
+export interface ChatSettingsChanged {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The settings after the change. */
+  settings: ChatSettings | undefined;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -1816,7 +1887,14 @@ export const MessageQuote: MessageFns<MessageQuote> = {
 };
 
 function createBaseChatSummary(): ChatSummary {
-  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0", unreadMentionCount: "0" };
+  return {
+    chat: undefined,
+    lastMessage: undefined,
+    unreadCount: "0",
+    readSequence: "0",
+    unreadMentionCount: "0",
+    settings: undefined,
+  };
 }
 
 export const ChatSummary: MessageFns<ChatSummary> = {
@@ -1835,6 +1913,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     }
     if (message.unreadMentionCount !== "0") {
       writer.uint32(40).int64(message.unreadMentionCount);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1892,6 +1973,14 @@ export const ChatSummary: MessageFns<ChatSummary> = {
             message.unreadMentionCount = reader.int64().toString();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1927,6 +2016,7 @@ export const ChatSummary: MessageFns<ChatSummary> = {
         : isSet(object.unread_mention_count)
         ? globalThis.String(object.unread_mention_count)
         : "0",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
     };
   },
 
@@ -1947,6 +2037,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     if (message.unreadMentionCount !== "0") {
       obj.unreadMentionCount = message.unreadMentionCount;
     }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
     return obj;
   },
 
@@ -1962,6 +2055,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     message.unreadCount = object.unreadCount ?? "0";
     message.readSequence = object.readSequence ?? "0";
     message.unreadMentionCount = object.unreadMentionCount ?? "0";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
     return message;
   },
 };
@@ -2161,7 +2257,7 @@ export const CreateChatResponse: MessageFns<CreateChatResponse> = {
 };
 
 function createBaseListChatsRequest(): ListChatsRequest {
-  return { pageSize: 0, pageToken: "" };
+  return { pageSize: 0, pageToken: "", archived: undefined };
 }
 
 export const ListChatsRequest: MessageFns<ListChatsRequest> = {
@@ -2171,6 +2267,9 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(18).string(message.pageToken);
+    }
+    if (message.archived !== undefined) {
+      writer.uint32(24).bool(message.archived);
     }
     return writer;
   },
@@ -2204,6 +2303,14 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2228,6 +2335,7 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : undefined,
     };
   },
 
@@ -2239,6 +2347,9 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.archived !== undefined) {
+      obj.archived = message.archived;
+    }
     return obj;
   },
 
@@ -2249,6 +2360,7 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
     const message = createBaseListChatsRequest();
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.archived = object.archived ?? undefined;
     return message;
   },
 };
@@ -2416,7 +2528,7 @@ export const GetChatRequest: MessageFns<GetChatRequest> = {
 };
 
 function createBaseGetChatResponse(): GetChatResponse {
-  return { chat: undefined, unreadCount: "0", readSequence: "0", unreadMentionCount: "0" };
+  return { chat: undefined, unreadCount: "0", readSequence: "0", unreadMentionCount: "0", settings: undefined };
 }
 
 export const GetChatResponse: MessageFns<GetChatResponse> = {
@@ -2432,6 +2544,9 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
     }
     if (message.unreadMentionCount !== "0") {
       writer.uint32(32).int64(message.unreadMentionCount);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2481,6 +2596,14 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
             message.unreadMentionCount = reader.int64().toString();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2511,6 +2634,7 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
         : isSet(object.unread_mention_count)
         ? globalThis.String(object.unread_mention_count)
         : "0",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
     };
   },
 
@@ -2528,6 +2652,9 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
     if (message.unreadMentionCount !== "0") {
       obj.unreadMentionCount = message.unreadMentionCount;
     }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
     return obj;
   },
 
@@ -2540,6 +2667,9 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
     message.unreadCount = object.unreadCount ?? "0";
     message.readSequence = object.readSequence ?? "0";
     message.unreadMentionCount = object.unreadMentionCount ?? "0";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
     return message;
   },
 };
@@ -4735,6 +4865,7 @@ function createBaseUpdate(): Update {
     resyncRequired: undefined,
     invitationReceived: undefined,
     typingChanged: undefined,
+    chatSettingsChanged: undefined,
   };
 }
 
@@ -4781,6 +4912,9 @@ export const Update: MessageFns<Update> = {
     }
     if (message.typingChanged !== undefined) {
       Typing.encode(message.typingChanged, writer.uint32(114).fork()).join();
+    }
+    if (message.chatSettingsChanged !== undefined) {
+      ChatSettingsChanged.encode(message.chatSettingsChanged, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -4910,6 +5044,14 @@ export const Update: MessageFns<Update> = {
             message.typingChanged = Typing.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.chatSettingsChanged = ChatSettingsChanged.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4986,6 +5128,11 @@ export const Update: MessageFns<Update> = {
         : isSet(object.typing_changed)
         ? Typing.fromJSON(object.typing_changed)
         : undefined,
+      chatSettingsChanged: isSet(object.chatSettingsChanged)
+        ? ChatSettingsChanged.fromJSON(object.chatSettingsChanged)
+        : isSet(object.chat_settings_changed)
+        ? ChatSettingsChanged.fromJSON(object.chat_settings_changed)
+        : undefined,
     };
   },
 
@@ -5033,6 +5180,9 @@ export const Update: MessageFns<Update> = {
     if (message.typingChanged !== undefined) {
       obj.typingChanged = Typing.toJSON(message.typingChanged);
     }
+    if (message.chatSettingsChanged !== undefined) {
+      obj.chatSettingsChanged = ChatSettingsChanged.toJSON(message.chatSettingsChanged);
+    }
     return obj;
   },
 
@@ -5078,6 +5228,9 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.typingChanged = (object.typingChanged !== undefined && object.typingChanged !== null)
       ? Typing.fromPartial(object.typingChanged)
+      : undefined;
+    message.chatSettingsChanged = (object.chatSettingsChanged !== undefined && object.chatSettingsChanged !== null)
+      ? ChatSettingsChanged.fromPartial(object.chatSettingsChanged)
       : undefined;
     return message;
   },
@@ -6765,6 +6918,416 @@ export const Typing: MessageFns<Typing> = {
   },
 };
 
+function createBaseChatSettings(): ChatSettings {
+  return { muted: false, muteUntil: undefined, archived: false };
+}
+
+export const ChatSettings: MessageFns<ChatSettings> = {
+  encode(message: ChatSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.muted !== false) {
+      writer.uint32(8).bool(message.muted);
+    }
+    if (message.muteUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.muteUntil), writer.uint32(18).fork()).join();
+    }
+    if (message.archived !== false) {
+      writer.uint32(24).bool(message.archived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.muted = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.muteUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatSettings {
+    return {
+      muted: isSet(object.muted) ? globalThis.Boolean(object.muted) : false,
+      muteUntil: isSet(object.muteUntil)
+        ? fromJsonTimestamp(object.muteUntil)
+        : isSet(object.mute_until)
+        ? fromJsonTimestamp(object.mute_until)
+        : undefined,
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : false,
+    };
+  },
+
+  toJSON(message: ChatSettings): unknown {
+    const obj: any = {};
+    if (message.muted !== false) {
+      obj.muted = message.muted;
+    }
+    if (message.muteUntil !== undefined) {
+      obj.muteUntil = message.muteUntil.toISOString();
+    }
+    if (message.archived !== false) {
+      obj.archived = message.archived;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatSettings>): ChatSettings {
+    return ChatSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatSettings>): ChatSettings {
+    const message = createBaseChatSettings();
+    message.muted = object.muted ?? false;
+    message.muteUntil = object.muteUntil ?? undefined;
+    message.archived = object.archived ?? false;
+    return message;
+  },
+};
+
+function createBaseUpdateChatSettingsRequest(): UpdateChatSettingsRequest {
+  return { chatId: "", muteUntil: undefined, muteForever: undefined, unmute: undefined, archived: undefined };
+}
+
+export const UpdateChatSettingsRequest: MessageFns<UpdateChatSettingsRequest> = {
+  encode(message: UpdateChatSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.muteUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.muteUntil), writer.uint32(18).fork()).join();
+    }
+    if (message.muteForever !== undefined) {
+      writer.uint32(24).bool(message.muteForever);
+    }
+    if (message.unmute !== undefined) {
+      writer.uint32(32).bool(message.unmute);
+    }
+    if (message.archived !== undefined) {
+      writer.uint32(40).bool(message.archived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.muteUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.muteForever = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unmute = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatSettingsRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      muteUntil: isSet(object.muteUntil)
+        ? fromJsonTimestamp(object.muteUntil)
+        : isSet(object.mute_until)
+        ? fromJsonTimestamp(object.mute_until)
+        : undefined,
+      muteForever: isSet(object.muteForever)
+        ? globalThis.Boolean(object.muteForever)
+        : isSet(object.mute_forever)
+        ? globalThis.Boolean(object.mute_forever)
+        : undefined,
+      unmute: isSet(object.unmute) ? globalThis.Boolean(object.unmute) : undefined,
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : undefined,
+    };
+  },
+
+  toJSON(message: UpdateChatSettingsRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.muteUntil !== undefined) {
+      obj.muteUntil = message.muteUntil.toISOString();
+    }
+    if (message.muteForever !== undefined) {
+      obj.muteForever = message.muteForever;
+    }
+    if (message.unmute !== undefined) {
+      obj.unmute = message.unmute;
+    }
+    if (message.archived !== undefined) {
+      obj.archived = message.archived;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatSettingsRequest>): UpdateChatSettingsRequest {
+    return UpdateChatSettingsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatSettingsRequest>): UpdateChatSettingsRequest {
+    const message = createBaseUpdateChatSettingsRequest();
+    message.chatId = object.chatId ?? "";
+    message.muteUntil = object.muteUntil ?? undefined;
+    message.muteForever = object.muteForever ?? undefined;
+    message.unmute = object.unmute ?? undefined;
+    message.archived = object.archived ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateChatSettingsResponse(): UpdateChatSettingsResponse {
+  return { settings: undefined };
+}
+
+export const UpdateChatSettingsResponse: MessageFns<UpdateChatSettingsResponse> = {
+  encode(message: UpdateChatSettingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatSettingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatSettingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatSettingsResponse {
+    return { settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined };
+  },
+
+  toJSON(message: UpdateChatSettingsResponse): unknown {
+    const obj: any = {};
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatSettingsResponse>): UpdateChatSettingsResponse {
+    return UpdateChatSettingsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatSettingsResponse>): UpdateChatSettingsResponse {
+    const message = createBaseUpdateChatSettingsResponse();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChatSettingsChanged(): ChatSettingsChanged {
+  return { chatId: "", settings: undefined };
+}
+
+export const ChatSettingsChanged: MessageFns<ChatSettingsChanged> = {
+  encode(message: ChatSettingsChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatSettingsChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatSettingsChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatSettingsChanged {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
+    };
+  },
+
+  toJSON(message: ChatSettingsChanged): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatSettingsChanged>): ChatSettingsChanged {
+    return ChatSettingsChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatSettingsChanged>): ChatSettingsChanged {
+    const message = createBaseChatSettingsChanged();
+    message.chatId = object.chatId ?? "";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -7126,6 +7689,28 @@ export const ChatServiceService = {
     responseSerialize: (value: SetTypingResponse): Buffer => Buffer.from(SetTypingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetTypingResponse => SetTypingResponse.decode(value),
   },
+  /**
+   * Changes the caller's own settings of a chat: mute it until a time or
+   * with no end, unmute it, archive or unarchive it. Only the caller sees
+   * them (in ListChats and GetChat); their other devices are told on the
+   * live stream (`chat_settings_changed`). Fields left unset keep their
+   * value. A muted chat still counts unread messages and mentions; it is
+   * for notifications to stay quiet. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member, and INVALID_ARGUMENT when
+   * nothing is to change, `mute_until` is not in the future, or
+   * `mute_forever` or `unmute` is given as false.
+   */
+  updateChatSettings: {
+    path: "/messenger.chat.v1.ChatService/UpdateChatSettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateChatSettingsRequest): Buffer =>
+      Buffer.from(UpdateChatSettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateChatSettingsRequest => UpdateChatSettingsRequest.decode(value),
+    responseSerialize: (value: UpdateChatSettingsResponse): Buffer =>
+      Buffer.from(UpdateChatSettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateChatSettingsResponse => UpdateChatSettingsResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -7310,6 +7895,18 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * the caller is not a member.
    */
   setTyping: handleUnaryCall<SetTypingRequest, SetTypingResponse>;
+  /**
+   * Changes the caller's own settings of a chat: mute it until a time or
+   * with no end, unmute it, archive or unarchive it. Only the caller sees
+   * them (in ListChats and GetChat); their other devices are told on the
+   * live stream (`chat_settings_changed`). Fields left unset keep their
+   * value. A muted chat still counts unread messages and mentions; it is
+   * for notifications to stay quiet. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member, and INVALID_ARGUMENT when
+   * nothing is to change, `mute_until` is not in the future, or
+   * `mute_forever` or `unmute` is given as false.
+   */
+  updateChatSettings: handleUnaryCall<UpdateChatSettingsRequest, UpdateChatSettingsResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -7753,6 +8350,32 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTypingResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes the caller's own settings of a chat: mute it until a time or
+   * with no end, unmute it, archive or unarchive it. Only the caller sees
+   * them (in ListChats and GetChat); their other devices are told on the
+   * live stream (`chat_settings_changed`). Fields left unset keep their
+   * value. A muted chat still counts unread messages and mentions; it is
+   * for notifications to stay quiet. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member, and INVALID_ARGUMENT when
+   * nothing is to change, `mute_until` is not in the future, or
+   * `mute_forever` or `unmute` is given as false.
+   */
+  updateChatSettings(
+    request: UpdateChatSettingsRequest,
+    callback: (error: ServiceError | null, response: UpdateChatSettingsResponse) => void,
+  ): ClientUnaryCall;
+  updateChatSettings(
+    request: UpdateChatSettingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateChatSettingsResponse) => void,
+  ): ClientUnaryCall;
+  updateChatSettings(
+    request: UpdateChatSettingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateChatSettingsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, ChatInvitation, Message, Typing } from "./chat.ts";
+import { Chat, ChatInvitation, ChatSettings, Message, Typing } from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -140,6 +140,19 @@ export interface TypingChanged {
     | undefined;
   /** Who is told: the chat's other member ids (UUIDs). */
   recipientIds: string[];
+}
+
+/**
+ * Type `chat.member.settings_changed`: a member changed their own settings
+ * of a chat (UpdateChatSettings). A notifier reads the mute from here.
+ */
+export interface MemberSettingsChanged {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The user id (UUID) of the member. */
+  userId: string;
+  /** The settings after the change, as at `time` of the envelope. */
+  settings: ChatSettings | undefined;
 }
 
 function createBaseChatCreated(): ChatCreated {
@@ -990,6 +1003,117 @@ export const TypingChanged: MessageFns<TypingChanged> = {
       ? Typing.fromPartial(object.typing)
       : undefined;
     message.recipientIds = object.recipientIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseMemberSettingsChanged(): MemberSettingsChanged {
+  return { chatId: "", userId: "", settings: undefined };
+}
+
+export const MemberSettingsChanged: MessageFns<MemberSettingsChanged> = {
+  encode(message: MemberSettingsChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberSettingsChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberSettingsChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemberSettingsChanged {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
+    };
+  },
+
+  toJSON(message: MemberSettingsChanged): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MemberSettingsChanged>): MemberSettingsChanged {
+    return MemberSettingsChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MemberSettingsChanged>): MemberSettingsChanged {
+    const message = createBaseMemberSettingsChanged();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
     return message;
   },
 };

@@ -1,5 +1,6 @@
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
+import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import { MemoryChatStore } from './memory-chat-store.ts';
 
 chatStoreContract('MemoryChatStore', async () => ({
@@ -8,6 +9,11 @@ chatStoreContract('MemoryChatStore', async () => ({
 }));
 
 chatStoreMentionsContract('MemoryChatStore', async () => ({
+  store: new MemoryChatStore(),
+  close: async () => {},
+}));
+
+chatStoreSettingsContract('MemoryChatStore', async () => ({
   store: new MemoryChatStore(),
   close: async () => {},
 }));

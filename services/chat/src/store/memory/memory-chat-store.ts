@@ -4,6 +4,7 @@ import {
   type Invitation,
   isPending,
   MAX_KEPT_VERSIONS,
+  type MemberSettings,
   type Message,
   type MessageVersion,
   memberIdsOf,
@@ -54,6 +55,8 @@ export class MemoryChatStore implements ChatStore {
   readonly #terms = new Map<string, Map<string, Set<number>>>();
   /** `<chat id>|<message id>` → its kept earlier texts, oldest first. */
   readonly #versions = new Map<string, MessageVersion[]>();
+  /** `<chat id>|<user id>` → that member's own settings of the chat. */
+  readonly #settings = new Map<string, MemberSettings>();
 
   async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
@@ -289,6 +292,37 @@ export class MemoryChatStore implements ChatStore {
       counts.set(chatId, count);
     }
     return counts;
+  }
+
+  async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
+    return new Map(
+      chatIds.flatMap((id) => {
+        const settings = this.#settings.get(`${id}|${userId}`);
+        return settings ? [[id, { ...settings }] as const] : [];
+      }),
+    );
+  }
+
+  async putMemberSettings(
+    chatId: string,
+    userId: string,
+    settings: MemberSettings,
+    entries: readonly OutboxEntry[],
+  ): Promise<void> {
+    this.#settings.set(`${chatId}|${userId}`, { ...settings });
+    this.outbox.append(entries);
+  }
+
+  async listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]> {
+    const all = await this.listChatsOf(userId, after, Number.MAX_SAFE_INTEGER);
+    return all
+      .filter((chat) => (this.#settings.get(`${chat.id}|${userId}`)?.archived ?? false) === archived)
+      .slice(0, limit);
   }
 
   async searchMessages(

@@ -3,6 +3,7 @@ import { MongoServerError } from 'mongodb';
 import { isStoreError } from '../../domain/chat-storage.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
+import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import {
   type ChatDoc,
   chatListQuery,
@@ -77,6 +78,7 @@ describeWithMongo(
   (freshStore) => {
     chatStoreContract('MongoChatStore', freshStore);
     chatStoreMentionsContract('MongoChatStore', freshStore);
+    chatStoreSettingsContract('MongoChatStore', freshStore);
 
     it('reads history pages and chat lists with an index scan, never a collection scan or an in-memory sort', async () => {
       const { db, close } = await freshStore();

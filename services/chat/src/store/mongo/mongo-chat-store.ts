@@ -8,6 +8,7 @@ import {
   MAX_KEPT_VERSIONS,
   type Member,
   type MemberRole,
+  type MemberSettings,
   type Message,
   type MessageEntity,
   type MessageVersion,
@@ -44,6 +45,8 @@ export interface ChatDoc {
   /** Only on direct chats: the partial unique index makes it one chat per pair. */
   directKey?: string;
   members: MemberDoc[];
+  /** The members who archived the chat (their own setting); absent when none has. */
+  archivedBy?: string[];
   /** The members' ids: the multikey index of "a user's chats". */
   memberIds: string[];
   createTime: Date;
@@ -101,6 +104,15 @@ export interface VersionDoc {
   replaceTime: Date;
 }
 
+interface SettingsDoc {
+  /** `<chat id>:<user id>`. */
+  _id: string;
+  chatId: string;
+  userId: string;
+  muteUntil?: Date;
+  archived: boolean;
+}
+
 interface ReadDoc {
   /** `<chat id>:<user id>`. */
   _id: string;
@@ -134,6 +146,10 @@ interface ReadDoc {
  *   (messageId, version↓) lists a message's newest first and finds those
  *   beyond the kept count.
  * - `reads`: one read position per (chat, member), by `_id`.
+ * - `member_settings`: one member's own mute and archive of a chat, by
+ *   `_id` (chat, member). Who archived a chat is also kept on the chat as
+ *   `archivedBy`, written in the same transaction, so the main list and
+ *   the archive are the `member_activity` range filtered on it.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
  * - `outbox`: see ChatOutbox.
@@ -145,6 +161,7 @@ export class MongoChatStore implements ChatStore {
   readonly #reads: Collection<ReadDoc>;
   readonly #invitations: Collection<InvitationDoc>;
   readonly #versions: Collection<VersionDoc>;
+  readonly #settings: Collection<SettingsDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
@@ -153,6 +170,7 @@ export class MongoChatStore implements ChatStore {
     this.#reads = db.collection<ReadDoc>('reads');
     this.#invitations = db.collection<InvitationDoc>('invitations');
     this.#versions = db.collection<VersionDoc>('message_versions');
+    this.#settings = db.collection<SettingsDoc>('member_settings');
     this.outbox = new ChatOutbox(client, db);
   }
 
@@ -489,6 +507,57 @@ export class MongoChatStore implements ChatStore {
       .toArray();
     for (const g of groups) counts.set(g._id, Math.min(g.n, cap));
     return counts;
+  }
+
+  async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
+    const settings = new Map<string, MemberSettings>();
+    if (chatIds.length === 0) return settings;
+    const docs = await this.#settings.find({ _id: { $in: chatIds.map((id) => readIdOf(id, userId)) } }).toArray();
+    for (const doc of docs) settings.set(doc.chatId, { muteUntil: doc.muteUntil, archived: doc.archived });
+    return settings;
+  }
+
+  putMemberSettings(
+    chatId: string,
+    userId: string,
+    settings: MemberSettings,
+    entries: readonly OutboxEntry[],
+  ): Promise<void> {
+    return this.#write(entries, async (session, count) => {
+      const { muteUntil, archived } = settings;
+      await this.#settings.updateOne(
+        { _id: readIdOf(chatId, userId) },
+        muteUntil
+          ? { $set: { chatId, userId, muteUntil, archived } }
+          : { $set: { chatId, userId, archived }, $unset: { muteUntil: '' } },
+        { session, upsert: true },
+      );
+      const chat = await this.#chats.findOneAndUpdate(
+        { _id: chatId },
+        archived
+          ? { $inc: { eventSequence: count }, $addToSet: { archivedBy: userId } }
+          : { $inc: { eventSequence: count }, $pull: { archivedBy: userId } },
+        { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+      );
+      if (!chat) throw new StoreError('conflict', 'the chat is gone');
+      return chat.eventSequence;
+    });
+  }
+
+  async listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]> {
+    const { filter, sort } = chatListQuery(userId, after);
+    const docs = await this.#chats
+      .find({ ...filter, archivedBy: archived ? userId : { $ne: userId } })
+      .sort(sort)
+      .hint('member_activity')
+      .limit(limit)
+      .toArray();
+    return docs.map(fromChatDoc);
   }
 
   async searchMessages(

@@ -9,6 +9,7 @@ import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { withEventEncoding } from '../chat-store.ts';
 import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
+import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import { CHAT_SQL, SqliteChatStore } from './sqlite-chat-store.ts';
 
 /** A store in a fresh file, removed on close. */
@@ -26,6 +27,7 @@ const freshSqliteStore = async () => {
 
 chatStoreContract('SqliteChatStore', freshSqliteStore);
 chatStoreMentionsContract('SqliteChatStore', freshSqliteStore);
+chatStoreSettingsContract('SqliteChatStore', freshSqliteStore);
 
 describe('SqliteChatStore file', () => {
   it('keeps chats, history, read positions and unpublished events across a reopen of its file', async () => {

@@ -7,6 +7,7 @@ import {
   MAX_KEPT_VERSIONS,
   type Member,
   type MemberRole,
+  type MemberSettings,
   type Message,
   type MessageEntity,
   type MessageVersion,
@@ -77,6 +78,11 @@ import type { ChatStore } from '../chat-store.ts';
  *   is one statement: per chat, two ranges above the read position (the
  *   user's id and `*`), each stopping at the cap. The entities themselves
  *   are JSON in `messages.entities`.
+ * - `member_settings` (user_id, chat_id), primary key of a table without
+ *   rowid: a member's own mute and archive of a chat, a row only once they
+ *   changed one. A user's chat list joins it by key to leave out (or keep
+ *   only) the archived ones, so the main list and the archive are the same
+ *   range of `chat_members` and sort as `listChatsOf`.
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -115,7 +121,9 @@ const chatSchema: SqliteSchema = {
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
     "ALTER TABLE messages ADD COLUMN entities TEXT NOT NULL DEFAULT '[]';" +
       'CREATE TABLE message_mentions (chat_id TEXT NOT NULL, mentioned TEXT NOT NULL, sequence INTEGER NOT NULL, ' +
-      'sender_id TEXT NOT NULL, PRIMARY KEY (chat_id, mentioned, sequence)) STRICT, WITHOUT ROWID;',
+      'sender_id TEXT NOT NULL, PRIMARY KEY (chat_id, mentioned, sequence)) STRICT, WITHOUT ROWID;' +
+      'CREATE TABLE member_settings (user_id TEXT NOT NULL, chat_id TEXT NOT NULL, mute_until INTEGER, ' +
+      'archived INTEGER NOT NULL, PRIMARY KEY (user_id, chat_id)) STRICT, WITHOUT ROWID;',
   ],
 };
 
@@ -266,6 +274,18 @@ export const CHAT_SQL = {
     'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
+  memberSettings:
+    'SELECT chat_id, mute_until, archived FROM member_settings WHERE user_id = ? ' +
+    'AND chat_id IN (SELECT value FROM json_each(?))',
+  putMemberSettings:
+    'INSERT INTO member_settings (user_id, chat_id, mute_until, archived) VALUES (?, ?, ?, ?) ' +
+    'ON CONFLICT DO UPDATE SET mute_until = excluded.mute_until, archived = excluded.archived',
+  listChatsByArchive:
+    `SELECT ${CHAT_COLUMNS.replace(/(\w+)/g, 'c.$1')} FROM chat_members m JOIN chats c ON c.id = m.chat_id ` +
+    'LEFT JOIN member_settings s ON s.user_id = m.user_id AND s.chat_id = m.chat_id ' +
+    'WHERE m.user_id = :user AND coalesce(s.archived, 0) = :archived ' +
+    'AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
+    'ORDER BY c.last_activity_time DESC, c.id DESC LIMIT :limit',
   addMention:
     'INSERT INTO message_mentions (chat_id, mentioned, sequence, sender_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
   removeMention: 'DELETE FROM message_mentions WHERE chat_id = ? AND mentioned = ? AND sequence = ?',
@@ -325,6 +345,9 @@ export class SqliteChatStore implements ChatStore {
   readonly #addMention;
   readonly #removeMention;
   readonly #countMentions;
+  readonly #memberSettings;
+  readonly #putMemberSettings;
+  readonly #listChatsByArchive;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -364,6 +387,9 @@ export class SqliteChatStore implements ChatStore {
     this.#addMention = db.prepare(CHAT_SQL.addMention);
     this.#removeMention = db.prepare(CHAT_SQL.removeMention);
     this.#countMentions = db.prepare(CHAT_SQL.countMentions);
+    this.#memberSettings = db.prepare(CHAT_SQL.memberSettings);
+    this.#putMemberSettings = db.prepare(CHAT_SQL.putMemberSettings);
+    this.#listChatsByArchive = db.prepare(CHAT_SQL.listChatsByArchive);
     this.#indexBacklog();
   }
 
@@ -678,6 +704,51 @@ export class SqliteChatStore implements ChatStore {
     }) as { chat_id: string; n: number }[];
     for (const row of rows) counts.set(row.chat_id, row.n);
     return counts;
+  }
+
+  async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
+    const settings = new Map<string, MemberSettings>();
+    if (chatIds.length === 0) return settings;
+    const rows = this.#memberSettings.all(userId, JSON.stringify(chatIds)) as {
+      chat_id: string;
+      mute_until: number | null;
+      archived: number;
+    }[];
+    for (const row of rows) {
+      settings.set(row.chat_id, {
+        muteUntil: row.mute_until === null ? undefined : new Date(row.mute_until),
+        archived: row.archived === 1,
+      });
+    }
+    return settings;
+  }
+
+  async putMemberSettings(
+    chatId: string,
+    userId: string,
+    settings: MemberSettings,
+    entries: readonly OutboxEntry[],
+  ): Promise<void> {
+    this.#db.transaction(() => {
+      this.#putMemberSettings.run(userId, chatId, settings.muteUntil?.getTime() ?? null, settings.archived ? 1 : 0);
+      this.outbox.append(entries);
+    });
+  }
+
+  async listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]> {
+    const rows = this.#listChatsByArchive.all({
+      user: userId,
+      archived: archived ? 1 : 0,
+      time: after?.lastActivityTime.getTime() ?? ABOVE_ALL,
+      id: after?.chatId ?? '',
+      limit,
+    });
+    return (rows as unknown as ChatRow[]).map(fromChatRow);
   }
 
   /** Adds who a message's text mentions to `message_mentions`, or removes them; inside the caller's transaction. */
