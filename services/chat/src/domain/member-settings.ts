@@ -1,7 +1,7 @@
 // A member's own settings of a chat: mute and archive. Stored per member,
 // shown only to that member, published so a notifier can honour the mute.
 import { callerId, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { type MemberSettings, MUTE_FOREVER } from './chat.ts';
+import { DEFAULT_MEMBER_SETTINGS, type MemberSettings, MUTE_FOREVER } from './chat.ts';
 import { invalidField } from './chat-errors.ts';
 import type { CallMeta, UseCaseContext } from './use-case-context.ts';
 
@@ -30,16 +30,16 @@ export function memberSettingsUseCases(ctx: UseCaseContext) {
         throw invalidField('mute', 'or archived must be set: there is nothing to change');
       }
       const chat = await ctx.visibleChat(me, chatId);
-      const before = (await ctx.viewsOf(me, [chat], new Map()))[0]?.settings;
+      const before = (await store.memberSettings(me, [chat.id])).get(chat.id) ?? DEFAULT_MEMBER_SETTINGS;
       const muteUntil =
         mute === undefined
-          ? before?.muteUntil
+          ? before.muteUntil
           : mute === 'unmute'
             ? undefined
             : mute === 'forever'
               ? MUTE_FOREVER
               : mute.until;
-      const settings: MemberSettings = { muteUntil, archived: change.archived ?? before?.archived ?? false };
+      const settings: MemberSettings = { muteUntil, archived: change.archived ?? before.archived };
       await store.putMemberSettings(chat.id, me, settings, [
         { kind: 'member_settings_changed', chatId: chat.id, userId: me, settings, time, requestId: meta.requestId },
       ]);
