@@ -2,6 +2,7 @@ import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { EventBus } from '@messenger/platform/events';
 import type { Logger } from '@messenger/platform/logger';
 import { createMetrics, type Metrics } from '@messenger/platform/metrics';
+import { activeTracer } from '@messenger/platform/tracing';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createInstance } from './instance.ts';
@@ -20,8 +21,10 @@ import { type StreamingOptions, streamTimingsOf } from './routes/streaming.ts';
 import type { DeadlineOptions } from './routes/unary.ts';
 import { WS_PATH, websocketRoutes } from './routes/websocket.ts';
 import { compileRouteTable, type Route } from './routing/route-table.ts';
+import { traceRequests } from './tracing.ts';
 import { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
 import { createHttp2Upstream } from './upstream/http2-upstream.ts';
+import { tracedUpstream } from './upstream/traced-upstream.ts';
 import { UPSTREAM_TRANSPORTS, type Upstream, type UpstreamTransport } from './upstream/upstream.ts';
 
 export interface GatewayOptions {
@@ -105,6 +108,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     requestDuration: instruments.requestDuration,
     release: opts.release,
   });
+  traceRequests(app);
   const registry = opts.catalog.registry;
   const streams = new StreamRegistry(heartbeatMs);
   try {
@@ -166,7 +170,9 @@ function upstreamTransportOf(value: UpstreamTransport | undefined): UpstreamTran
 }
 
 function createUpstream(transport: UpstreamTransport, opts: GrpcUpstreamOptions): Upstream {
-  return transport === 'grpc-js' ? createGrpcUpstream(opts) : createHttp2Upstream(opts);
+  const upstream = transport === 'grpc-js' ? createGrpcUpstream(opts) : createHttp2Upstream(opts);
+  const tracer = activeTracer();
+  return tracer === undefined ? upstream : tracedUpstream(upstream, tracer);
 }
 
 function routedServices(routes: readonly Route[]): string[] {

@@ -138,6 +138,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       trustProxy: gatewayConfig.trustedProxies,
       release: gatewayConfig.release,
       exampleClient: gatewayConfig.exampleClient,
+      upstreamTransport: gatewayConfig.upstreamTransport,
       media: mediaOptionsOf(gatewayConfig, mediaDir),
     },
     {

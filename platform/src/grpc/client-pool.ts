@@ -11,6 +11,7 @@ import {
 import type { ApiCatalog } from '../api-catalog.ts';
 import { REQUEST_ID_KEY } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { tracingInterceptors } from '../tracing/grpc.ts';
 import { channelServiceConfig } from './retry-policy.ts';
 
 export interface ClientPoolOptions {
@@ -57,7 +58,10 @@ export function createClientPool(opts: ClientPoolOptions): ClientPool {
           'grpc.enable_retries': 1,
           'grpc.keepalive_time_ms': 30_000,
           'grpc.keepalive_timeout_ms': 10_000,
-          interceptors: [withDefaults(opts.metrics, serviceNameOf(ctor.service), opts.defaultDeadlineMs)],
+          interceptors: [
+            withDefaults(opts.metrics, serviceNameOf(ctor.service), opts.defaultDeadlineMs),
+            ...tracingInterceptors(),
+          ],
         });
         clients.set(key, client);
       }

@@ -19,6 +19,7 @@ import type { ApiCatalog, MethodInfo } from '../api-catalog.ts';
 import type { DependencyHealth } from '../dependencies.ts';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { startServerSpan } from '../tracing/grpc.ts';
 import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
 import { toGrpcError } from './status.ts';
 
@@ -297,10 +298,11 @@ async function runCall(
   const onCancel = () => abort.abort(new Error('call cancelled by the client'));
   call.once('cancelled', onCancel);
   let code: GrpcStatus = GrpcStatus.OK;
+  const span = startServerSpan(info.path, call.metadata);
   try {
     const caller = await runner.authenticator.authenticate(call.metadata);
     authorize(info.access, caller, info.callers);
-    const value = await body({
+    const ctx: CallContext = {
       requestId,
       get log() {
         return log();
@@ -309,7 +311,8 @@ async function runCall(
       metadata: call.metadata,
       method: info,
       signal: abort.signal,
-    });
+    };
+    const value = await (span === undefined ? body(ctx) : span.run(() => body(ctx)));
     const trailers = new Metadata();
     trailers.set(REQUEST_ID_KEY, requestId);
     return { ok: true, value, trailers };
@@ -325,6 +328,7 @@ async function runCall(
     return { ok: false, error: mapped };
   } finally {
     call.removeListener('cancelled', onCancel);
+    span?.end(code);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const codeName = GrpcStatus[code] ?? String(code);
     runner.metrics.grpcServerHandled.inc({

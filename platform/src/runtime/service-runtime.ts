@@ -16,6 +16,7 @@ import type { Startup } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { closeRedisClient, createRedisClient } from '../redis.ts';
+import { startTracing, tracingOptionsOf } from '../tracing/sdk.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
 import { kafkaSecurityOptions } from './kafka-security.ts';
 import { type Listening, runWorkers, workerIdentity, workersSetting } from './workers.ts';
@@ -318,6 +319,8 @@ export async function startServiceRuntime(
   // Before anything opens: a bad Kafka security combination stops start-up with every problem listed.
   const kafkaSecurity = config.eventBus === 'kafka' ? kafkaSecurityOptions(config) : {};
   const worker = workerIdentity();
+  // First, so that the client pool, the servers and the bus built next trace their calls.
+  const tracing = startTracing(tracingOptionsOf(config, service));
   const processLogger = createLogger({ level: config.logLevel, service });
   const logger = worker ? processLogger.child(worker) : processLogger;
   const metrics = createMetrics({ processGroup: worker !== undefined });
@@ -412,6 +415,7 @@ export async function startServiceRuntime(
       if (!opts.bus) await bus.close();
       if (redis) await closeRedisClient(redis);
       pool.close();
+      await tracing?.shutdown();
     },
   };
 }
