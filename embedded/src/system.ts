@@ -27,6 +27,7 @@ import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
 import { createClientPool } from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
 import { createMetrics, serveMetrics } from '@messenger/platform/metrics';
+import { tracedEventBus } from '@messenger/platform/tracing/events';
 import { grpcUserDirectory, startSubscriberService } from '@messenger/subscriber';
 import { startUserService } from '@messenger/user';
 import type { EmbeddedConfig } from './config.ts';
@@ -61,7 +62,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
   const metrics = createMetrics();
   const catalog = await loadMessengerCatalog();
   const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: authConfig.grpcClientDeadlineMs });
-  const bus = opts.bus ?? new InProcessEventBus({ log: logger });
+  const bus = tracedEventBus(opts.bus ?? new InProcessEventBus({ log: logger }), undefined);
   const { revocations, keys } = storage;
   const trust = {
     issuer: authConfig.tokenIssuer,

@@ -1,14 +1,15 @@
 // Distributed tracing through the whole system on loopback: one HTTP request
 // with a W3C `traceparent` is followed through the gateway, its upstream call
-// (either transport) and the services, and a malformed header starts a new
-// trace without failing the request. Spans are read from an in-memory exporter.
-import { randomBytes } from 'node:crypto';
+// (either transport) and the services, and on through the outbox and Kafka
+// (mock cluster) to a consumer; a malformed header starts a new trace without
+// failing the request. Spans are read from an in-memory exporter.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { SpanKind } from '@messenger/platform/tracing';
 import { startTracing, type Tracing } from '@messenger/platform/tracing/sdk';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { Gateway } from './support/http.ts';
-import { SYSTEM_ENV } from './support/system.ts';
+import { type KafkaSystem, SYSTEM_ENV, startKafkaSystem } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
 const exporter = new InMemorySpanExporter();
@@ -117,5 +118,73 @@ describe.each(['http2', 'grpc-js'] as const)('traces through the gateway on the 
       (s) => s.kind === SpanKind.SERVER && s.attributes['rpc.system'] === 'grpc',
     );
     expect(served.length).toBeGreaterThan(0);
+  });
+});
+
+describe('traces through the outbox and Kafka', () => {
+  let k: KafkaSystem;
+
+  beforeAll(async () => {
+    k = await startKafkaSystem('tracing', ['chat.events']);
+  }, 90_000);
+  afterAll(async () => {
+    await k?.stop();
+  }, 30_000);
+
+  it('a message sent with a traceparent is produced and consumed in the same trace', async () => {
+    const gw = k.gateway;
+    const [ann, bob] = [await gw.register('ann'), await gw.register('bob')];
+    await gw.ok('POST', `/v1/friends/${bob.userId}`, ann.accessToken, {});
+    await gw.ok('POST', `/v1/friends/${ann.userId}/confirm`, bob.accessToken, {});
+    const chat = (
+      await gw.ok('POST', '/v1/chats', ann.accessToken, {
+        type: 'CHAT_TYPE_GROUP',
+        title: 'traced',
+        memberIds: [bob.userId],
+      })
+    ).chat as { chatId: string };
+
+    const traceId = hex(16);
+    const callerSpanId = hex(8);
+    const res = await fetch(`${gw.url}/v1/chats/${chat.chatId}/messages`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${ann.accessToken}`,
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-${callerSpanId}-01`,
+      },
+      body: JSON.stringify({ clientMessageId: randomUUID(), text: 'secret words' }),
+    });
+    expect(res.status).toBe(200);
+
+    const produced = () => spansOf(traceId).find((s) => s.kind === SpanKind.PRODUCER && s.name === 'send chat.events');
+    const consumed = () =>
+      spansOf(traceId).filter((s) => s.kind === SpanKind.CONSUMER && parentOf(s) === produced()?.spanContext().spanId);
+    await waitFor('a consumer span of the produced event', () => consumed().length > 0);
+
+    const producer = produced() as ReadableSpan;
+    expect(producer.attributes).toMatchObject({
+      'messaging.destination.name': 'chat.events',
+      'messaging.operation.type': 'send',
+    });
+    // The producer span descends from the chat service's server span of the request.
+    const served = spansOf(traceId).find(
+      (s) => s.kind === SpanKind.SERVER && s.name === 'messenger.chat.v1.ChatService/SendMessage',
+    );
+    expect(served).toBeDefined();
+    expect(parentOf(producer)).toBe(served?.spanContext().spanId);
+    const [consumer] = consumed();
+    expect(consumer?.name).toBe('process chat.events');
+    expect(consumer?.attributes).toMatchObject({
+      'messaging.operation.type': 'process',
+      'messaging.message.id': producer.attributes['messaging.message.id'],
+    });
+    expect(consumer?.attributes['messaging.consumer.group.name']).toEqual(expect.any(String));
+
+    // The event on the topic carries the producer span's context (also in its Kafka headers).
+    const event = k.events.find((e) => e.id === producer.attributes['messaging.message.id']);
+    expect(event?.traceparent).toBe(`00-${traceId}-${producer.spanContext().spanId}-01`);
+    // No message text in any span.
+    expect(JSON.stringify(spansOf(traceId).map((s) => s.attributes))).not.toContain('secret words');
   });
 });

@@ -16,6 +16,7 @@ import type { Startup } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { closeRedisClient, createRedisClient } from '../redis.ts';
+import { tracedEventBus } from '../tracing/events.ts';
 import { startTracing, tracingOptionsOf } from '../tracing/sdk.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
 import { kafkaSecurityOptions } from './kafka-security.ts';
@@ -355,6 +356,7 @@ export async function startServiceRuntime(
   } else {
     bus = new InProcessEventBus({ log: logger });
   }
+  bus = tracedEventBus(bus, config.eventBus === 'kafka' && !opts.bus ? 'kafka' : undefined);
 
   let redis: Redis | undefined;
   let revocations: RevocationList;

@@ -19,7 +19,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 
-export { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace };
+export { type Attributes, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace };
 
 /** Values of OTEL_TRACES_EXPORTER and OTEL_TRACES_SAMPLER (the subset of the standard ones served). */
 export const TRACES_EXPORTERS = ['none', 'otlp'] as const;
@@ -113,4 +113,20 @@ export function activeTraceIds(): { trace_id: string; span_id: string } | undefi
   const { traceId, spanId, traceFlags } = span.spanContext();
   // An unsampled span is not exported: its ids would point nowhere.
   return (traceFlags & 1) === 1 ? { trace_id: traceId, span_id: spanId } : undefined;
+}
+
+/** The W3C trace context an event carries (envelope fields of these names). */
+export interface TraceContextFields {
+  readonly traceparent: string;
+  readonly tracestate: string;
+}
+
+const NO_TRACE_CONTEXT: TraceContextFields = { traceparent: '', tracestate: '' };
+
+/** The active span's trace context, or empty fields while tracing is off or outside a span. */
+export function activeTraceContext(): TraceContextFields {
+  if (tracer === undefined) return NO_TRACE_CONTEXT;
+  const carrier: Record<string, string> = {};
+  injectContext(context.active(), carrier);
+  return { traceparent: carrier.traceparent ?? '', tracestate: carrier.tracestate ?? '' };
 }
