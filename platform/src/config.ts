@@ -143,7 +143,7 @@ export const commonSettings = {
   ),
   tracesExporter: setting.oneOf('OTEL_TRACES_EXPORTER', TRACES_EXPORTERS, 'none', {
     description:
-      'Distributed tracing (OpenTelemetry): none turns it off (no spans are made); otlp sends spans over OTLP/HTTP (protobuf) to OTEL_EXPORTER_OTLP_ENDPOINT.',
+      'Distributed tracing (OpenTelemetry): none turns it off (no spans are made); otlp sends spans over OTLP/HTTP (JSON) to OTEL_EXPORTER_OTLP_ENDPOINT.',
   }),
   otlpEndpoint: setting.optionalString('OTEL_EXPORTER_OTLP_ENDPOINT', {
     description:
