@@ -100,6 +100,32 @@ describe.each(['http2', 'grpc-js'] as const)('traces through the gateway on the 
     expect(recorded).not.toContain('correct horse');
   });
 
+  it('traces a live-updates stream: its upstream stream and the service’s span are in the caller’s trace', async () => {
+    const account = await gw.register('streamer');
+    const traceId = hex(16);
+    const abort = new AbortController();
+    const res = await fetch(`${gw.url}/v1/updates`, {
+      headers: {
+        authorization: `Bearer ${account.accessToken}`,
+        accept: 'text/event-stream',
+        traceparent: `00-${traceId}-${hex(8)}-01`,
+      },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    abort.abort();
+    const method = 'messenger.chat.v1.ChatService/StreamUpdates';
+    const find = (kind: SpanKind, name: string) => spansOf(traceId).find((s) => s.kind === kind && s.name === name);
+    await waitFor('the stream’s spans to end', () =>
+      [find(SpanKind.SERVER, 'GET /v1/updates'), find(SpanKind.CLIENT, method), find(SpanKind.SERVER, method)].every(
+        (s) => s !== undefined,
+      ),
+    );
+    const client = find(SpanKind.CLIENT, method) as ReadableSpan;
+    expect(parentOf(client)).toBe(find(SpanKind.SERVER, 'GET /v1/updates')?.spanContext().spanId);
+    expect(parentOf(find(SpanKind.SERVER, method) as ReadableSpan)).toBe(client.spanContext().spanId);
+  });
+
   it('starts a new trace when traceparent is malformed, and the request succeeds', async () => {
     const before = new Set(exporter.getFinishedSpans().map((s) => s.spanContext().spanId));
     const res = await fetch(`${gw.url}/v1/auth/jwks`, {
