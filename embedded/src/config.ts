@@ -1,6 +1,7 @@
 import { type GatewayConfig, loadGatewayConfig } from '@messenger/api-gateway';
 import { type AuthConfig, loadAuthConfig } from '@messenger/auth';
 import { type ChatConfig, loadChatConfig } from '@messenger/chat';
+import { loadNotificationConfig, type NotificationConfig } from '@messenger/notification';
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
 import { loadSubscriberConfig, type SubscriberConfig } from '@messenger/subscriber';
 import { loadUserConfig, type UserConfig } from '@messenger/user';
@@ -34,6 +35,7 @@ export interface EmbeddedConfig {
   readonly user: UserConfig;
   readonly subscriber: SubscriberConfig;
   readonly chat: ChatConfig;
+  readonly notification: NotificationConfig;
   readonly gateway: GatewayConfig;
 }
 
@@ -44,6 +46,7 @@ export function loadEmbeddedConfig(env: Readonly<Record<string, string | undefin
     user: loadUserConfig(env),
     subscriber: loadSubscriberConfig(env),
     chat: loadChatConfig(env),
+    notification: loadNotificationConfig(env),
     gateway: loadGatewayConfig(env),
   };
 }

@@ -38,6 +38,7 @@ const startEmbedded = (env: Record<string, string> = {}) =>
     USER_GRPC_PORT: '0',
     SUBSCRIBER_GRPC_PORT: '0',
     CHAT_GRPC_PORT: '0',
+    NOTIFICATION_GRPC_PORT: '0',
     AUTH_SCRYPT_LOG_N: '12',
     DATA_DIR: dataDir,
     ...env,

@@ -273,6 +273,9 @@ export const serviceAddressSettings = {
   chatServiceAddress: setting.address('CHAT_SERVICE_ADDRESS', '127.0.0.1:50053', {
     description: 'host:port of the chat service.',
   }),
+  notificationServiceAddress: setting.address('NOTIFICATION_SERVICE_ADDRESS', '127.0.0.1:50055', {
+    description: 'host:port of the notification service.',
+  }),
 } satisfies ConfigSpec;
 
 /** The adapters a service process shares between its parts, built from configuration. */
