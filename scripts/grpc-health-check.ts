@@ -55,6 +55,13 @@ export const TARGETS: Readonly<Record<string, Target>> = {
     defaultPort: 50054,
     protocol: 'grpc',
   },
+  notification: {
+    entry: 'services/notification/src/main.ts',
+    portEnv: 'NOTIFICATION_GRPC_PORT',
+    hostEnv: 'NOTIFICATION_GRPC_HOST',
+    defaultPort: 50055,
+    protocol: 'grpc',
+  },
   'api-gateway': {
     entry: 'api-gateway/src/main.ts',
     portEnv: 'GATEWAY_HTTP_PORT',

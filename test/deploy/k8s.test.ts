@@ -14,18 +14,26 @@ import { effective, k8sContainers, type PodContainer, type PodTemplate, podTempl
 
 type Labels = Record<string, string>;
 
-const PORTS: Readonly<Record<string, number>> = { auth: 50051, user: 50052, chat: 50053, subscriber: 50054 };
+const PORTS: Readonly<Record<string, number>> = {
+  auth: 50051,
+  user: 50052,
+  chat: 50053,
+  subscriber: 50054,
+  notification: 50055,
+};
 
 /** The gRPC calls the architecture has (docs/ARCHITECTURE.md), plus every service → auth (keys, service tokens). */
 const CALLS = [
   'api-gateway→auth',
   'api-gateway→chat',
+  'api-gateway→notification',
   'api-gateway→subscriber',
   'api-gateway→user',
   'auth→user',
   'chat→auth',
   'chat→subscriber',
   'chat→user',
+  'notification→auth',
   'subscriber→auth',
   'subscriber→user',
   'user→auth',
@@ -260,8 +268,10 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     for (const c of k8sContainers(objectsOf(name))) {
       const env = effective(c);
       const store = `${c.process?.name.toUpperCase()}_MONGODB_URL`;
+      // The gateway has no store; notification keeps its devices in memory.
+      const mongo = ['api-gateway', 'notification'].includes(c.process?.name ?? '') ? [] : [store];
       // Unset, a process would fall back to its schema's 127.0.0.1 default and fail only when it connects.
-      for (const v of ['KAFKA_BROKERS', 'REDIS_URL', ...(c.process?.name === 'api-gateway' ? [] : [store])]) {
+      for (const v of ['KAFKA_BROKERS', 'REDIS_URL', ...mongo]) {
         const e = env.get(v);
         if (e?.source !== 'secret') problems.push(`${c.where}: ${v} ${e ? `from ${e.origin}` : 'unset'}`);
       }

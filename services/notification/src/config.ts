@@ -1,10 +1,15 @@
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
 import { grpcServiceSettings, runtimeSettings } from '@messenger/platform/runtime';
 
+const grpcSettings = grpcServiceSettings('notification', 50055, 'registered devices');
+
 /** Every setting of the notification service; the only place its environment is read. */
 export const notificationSettings = {
   ...runtimeSettings,
-  ...grpcServiceSettings('notification', 50055, 'registered devices'),
+  // Devices live in process memory for now: no NOTIFICATION_STORE, nor MongoDB settings.
+  grpcHost: grpcSettings.grpcHost,
+  grpcPort: grpcSettings.grpcPort,
+  workers: grpcSettings.workers,
   maxDevicesPerUser: setting.int(
     'NOTIFICATION_MAX_DEVICES_PER_USER',
     10,
@@ -29,7 +34,11 @@ export const notificationSettings = {
   }),
   vapidPublicKey: setting.optionalString('NOTIFICATION_VAPID_PUBLIC_KEY', {
     description:
-      'Web Push VAPID public key (uncompressed P-256 point, base64url; `npx web-push generate-vapid-keys`). Required with NODE_ENV=production; elsewhere, when unset, a key pair is generated at start-up (logged as ephemeral: subscriptions made with it stop working at the next start).',
+      'Web Push VAPID public key (uncompressed P-256 point, base64url; `npx web-push generate-vapid-keys`). Browsers subscribe with it, so it must stay the same across restarts. Required in cluster mode unless NOTIFICATION_VAPID_GENERATE=true.',
+  }),
+  vapidGenerate: setting.bool('NOTIFICATION_VAPID_GENERATE', false, {
+    description:
+      'Development only: without NOTIFICATION_VAPID_PUBLIC_KEY/PRIVATE_KEY, generate a key pair at start-up (logged as ephemeral: subscriptions made with it stop working at the next start). Embedded mode always may.',
   }),
   vapidPrivateKey: setting.optionalString('NOTIFICATION_VAPID_PRIVATE_KEY', {
     description: 'The VAPID private key (32 bytes, base64url) of NOTIFICATION_VAPID_PUBLIC_KEY.',

@@ -10,11 +10,14 @@ import { MemoryDeviceStore } from './store/memory/memory-device-store.ts';
 
 const config = loadNotificationConfig(process.env);
 // Browsers subscribe with the VAPID public key: a key generated per start would orphan every subscription.
-requireClusterSecrets({
-  NOTIFICATION_VAPID_PUBLIC_KEY: config.vapidPublicKey !== '',
-  NOTIFICATION_VAPID_PRIVATE_KEY: config.vapidPrivateKey !== '',
-});
-await runServiceWorkers({ service: 'notification', config }, async (startup) => {
+if (!config.vapidGenerate) {
+  requireClusterSecrets({
+    NOTIFICATION_VAPID_PUBLIC_KEY: config.vapidPublicKey !== '',
+    NOTIFICATION_VAPID_PRIVATE_KEY: config.vapidPrivateKey !== '',
+  });
+}
+// Each worker has its own devices in memory: the primary's start-up warning says so.
+await runServiceWorkers({ service: 'notification', config: { ...config, store: 'memory' } }, async (startup) => {
   const runtime = await startServiceRuntime('notification', config);
   startup.opened(() => runtime.close());
   const storage = { store: new MemoryDeviceStore(), close: async () => {} };
