@@ -16,13 +16,14 @@ import {
   type PushSender,
 } from './domain/ports.ts';
 import { messageCreatedConsumer } from './events/message-created.consumer.ts';
+import { userDeletedConsumer } from './events/user-deleted.consumer.ts';
 import { notificationServiceHandlers } from './grpc/notification.handlers.ts';
 import type { DeviceStore } from './store/device-store.ts';
 
 /** A started service, as the embedded runner and main.ts hold it. */
 export interface RunningService {
   readonly port: number;
-  /** Drains the gRPC server (in-flight calls get `graceMs`), leaves the event subscription, pushes what coalescing windows hold. */
+  /** Drains the gRPC server (in-flight calls get `graceMs`), leaves the event subscriptions, pushes what coalescing windows hold. */
   stop(graceMs: number): Promise<void>;
 }
 
@@ -94,20 +95,22 @@ export async function startNotificationService(
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
   });
-  let subscription: Awaited<ReturnType<EventBus['subscribe']>> | undefined;
+  const subscriptions: Awaited<ReturnType<EventBus['subscribe']>>[] = [];
+  const unsubscribe = () => Promise.all(subscriptions.map((sub) => sub.unsubscribe()));
   try {
-    subscription = await deps.bus.subscribe(messageCreatedConsumer(notifier));
+    subscriptions.push(await deps.bus.subscribe(messageCreatedConsumer(notifier)));
+    subscriptions.push(await deps.bus.subscribe(userDeletedConsumer(deps.store)));
     const port = await server.listen(listen.host, listen.port);
     return {
       port,
       async stop(graceMs) {
         await server.shutdown(graceMs);
-        await subscription?.unsubscribe();
+        await unsubscribe();
         await notifier.stop();
       },
     };
   } catch (error) {
-    await subscription?.unsubscribe();
+    await unsubscribe();
     await notifier.stop();
     throw error;
   }

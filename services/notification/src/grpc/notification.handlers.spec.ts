@@ -8,6 +8,7 @@ import {
   type NotificationFixture,
   startNotificationFixture,
   violations,
+  waitFor,
 } from '../testing/notification-fixture.ts';
 
 describe('NotificationService over gRPC', () => {
@@ -85,6 +86,17 @@ describe('NotificationService over gRPC', () => {
     const error = await failure(register(user.md, { fcm: { token: randomUUID() } }));
     expect(error.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(reasonOf(error)).toBe('DEVICE_LIMIT');
+  });
+
+  it("forgets a deleted user's devices", async () => {
+    const [user, other] = [await f.newUser(), await f.newUser()];
+    await f.subscribe(user);
+    const { device: kept } = await f.subscribe(other);
+    await f.userDeleted(user);
+    await waitFor(async () => ((await f.store.listByUser(user.id)).length === 0 ? true : undefined));
+    expect((await call(f.client, f.client.listDevices, {}, other.md)).devices.map((d) => d.deviceId)).toEqual([
+      kept.deviceId,
+    ]);
   });
 
   it('refuses calls without a signed-in user', async () => {

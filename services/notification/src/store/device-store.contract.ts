@@ -62,6 +62,17 @@ export function deviceStoreContract(name: string, make: () => Promise<{ store: D
       expect(await store.devicesOf([owner, other])).toEqual([]);
     });
 
+    it("removes every device of a deleted user, and no one else's", async () => {
+      const [gone, stays] = [randomUUID(), randomUUID()];
+      await store.register(device(gone, fcm()), 5);
+      await store.register(device(gone, fcm()), 5);
+      const kept = device(stays, fcm());
+      await store.register(kept, 5);
+      expect(await store.removeAllOf(gone)).toBe(2);
+      expect(await store.removeAllOf(gone)).toBe(0);
+      expect(await store.devicesOf([gone, stays])).toEqual([kept]);
+    });
+
     it('finds the devices of several users at once', async () => {
       const [u1, u2, u3] = [randomUUID(), randomUUID(), randomUUID()];
       const d1 = device(u1, fcm());

@@ -25,6 +25,8 @@ export interface DeviceStore {
   devicesOf(userIds: readonly string[]): Promise<Device[]>;
   /** Removes the user's device; false when the user has no such device. */
   remove(userId: string, deviceId: string): Promise<boolean>;
+  /** Removes every device of the user (the user was deleted); how many there were. */
+  removeAllOf(userId: string): Promise<number>;
   /** Removes a device whatever its user (its push service reported it gone). */
   removeGone(deviceId: string): Promise<boolean>;
   /**

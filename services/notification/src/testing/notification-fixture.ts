@@ -6,6 +6,7 @@ import { credentials, type Metadata, status } from '@grpc/grpc-js';
 import { MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { type Device, NotificationServiceClient } from '@messenger/gen/messenger/notification/v1/notification';
+import { UserDeleted } from '@messenger/gen/messenger/user/v1/events';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createEnvelope, InProcessEventBus, packPayload } from '@messenger/platform/events';
 import { fieldViolationsOf } from '@messenger/platform/grpc';
@@ -34,6 +35,8 @@ export interface NotificationFixture {
   /** Publishes `chat.message.created` as the chat service would; returns the envelope (to publish again). */
   messageSent(chatId: string, sender: TestUser, members: readonly TestUser[], sequence: number): Promise<EventEnvelope>;
   publish(envelope: EventEnvelope): Promise<void>;
+  /** Publishes `user.user.deleted` as the user service would. */
+  userDeleted(user: TestUser): Promise<void>;
   /** Stops the service: what its coalescing windows hold is pushed, and every push in flight ends. */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -124,6 +127,27 @@ export async function startNotificationFixture(
       return envelope;
     },
     publish,
+    async userDeleted(user) {
+      const before = {
+        userId: user.id,
+        nickname: 'gone',
+        avatarUrl: '',
+        about: '',
+        createTime: new Date(),
+        updateTime: new Date(),
+      };
+      await bus.publish('user.events', [
+        createEnvelope({
+          type: 'user.user.deleted',
+          source: 'user',
+          key: user.id,
+          payload: packPayload(
+            'messenger.user.v1.UserDeleted',
+            UserDeleted.encode(UserDeleted.fromPartial({ before })).finish(),
+          ),
+        }),
+      ]);
+    },
     stop,
     async close() {
       await stop();

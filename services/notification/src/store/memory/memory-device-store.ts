@@ -40,6 +40,12 @@ export class MemoryDeviceStore implements DeviceStore {
     return this.devices.delete(deviceId);
   }
 
+  async removeAllOf(userId: string): Promise<number> {
+    const mine = await this.listByUser(userId);
+    for (const d of mine) this.devices.delete(d.id);
+    return mine.length;
+  }
+
   async removeGone(deviceId: string): Promise<boolean> {
     return this.devices.delete(deviceId);
   }
