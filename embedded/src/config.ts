@@ -10,7 +10,7 @@ import { loadUserConfig, type UserConfig } from '@messenger/user';
 export const embeddedSettings = {
   storage: setting.oneOf('EMBEDDED_STORAGE', ['sqlite', 'memory'], 'sqlite', {
     description:
-      'Embedded mode only. sqlite: accounts, sessions, revoked sessions, the signing keys, profiles, friendships, blocks, chats, messages and read positions are kept in DATA_DIR and survive a restart; memory: everything is lost on exit (tests that need isolation).',
+      'Embedded mode only. sqlite: accounts, sessions, revoked sessions, the signing keys, profiles, friendships, blocks, chats, messages, read positions and push devices are kept in DATA_DIR and survive a restart; memory: everything is lost on exit (tests that need isolation).',
   }),
   dataDir: setting.string('DATA_DIR', './.data', {
     description:

@@ -302,7 +302,15 @@ it('make reset deletes every file the embedded mode wrote into DATA_DIR, and not
     await system.stop('SIGKILL');
   }
   expect(readdirSync(dataDir)).toEqual(
-    expect.arrayContaining(['auth.db', 'user.db', 'subscriber.db', 'chat.db', 'revocations.db', 'signing-keys.json']),
+    expect.arrayContaining([
+      'auth.db',
+      'user.db',
+      'subscriber.db',
+      'chat.db',
+      'notification.db',
+      'revocations.db',
+      'signing-keys.json',
+    ]),
   );
   writeFileSync(join(dataDir, 'notes.txt'), 'not the messenger’s');
 

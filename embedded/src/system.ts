@@ -16,12 +16,7 @@ import {
   grpcFriendshipChecker,
   startChatService,
 } from '@messenger/chat';
-import {
-  MemoryDeviceStore,
-  notificationServiceOptionsOf,
-  pushSendersOf,
-  startNotificationService,
-} from '@messenger/notification';
+import { notificationServiceOptionsOf, pushSendersOf, startNotificationService } from '@messenger/notification';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
   cachedServiceTokenSource,
@@ -125,8 +120,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     {
       ...shared,
       logger: notificationLogger,
-      // Registered devices are kept in memory in embedded mode (lost on exit).
-      store: new MemoryDeviceStore(),
+      store: storage.notification,
       ...pushSendersOf(config.notification, notificationLogger),
       options: notificationServiceOptionsOf(config.notification),
     },

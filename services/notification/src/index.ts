@@ -9,3 +9,4 @@ export { loadNotificationConfig, type NotificationConfig, notificationSettings }
 export { pushSendersOf } from './push/senders.ts';
 export type { DeviceStore } from './store/device-store.ts';
 export { MemoryDeviceStore } from './store/memory/memory-device-store.ts';
+export { SqliteDeviceStore } from './store/sqlite/sqlite-device-store.ts';
