@@ -4,6 +4,7 @@
 // CONCURRENT_CHANGE (`retryOnRace`, with `CHAT_RACE_SUBJECT`) and
 // USER_CALLER_REQUIRED (`callerId`).
 import { DomainError, ErrorKind } from '@messenger/platform/domain';
+import type { GroupAction } from './chat.ts';
 
 export const ChatErrorReason = {
   ChatNotFound: 'CHAT_NOT_FOUND',
@@ -16,7 +17,8 @@ export const ChatErrorReason = {
   DirectChat: 'DIRECT_CHAT',
   MemberCap: 'MEMBER_CAP',
   MessageDeleted: 'MESSAGE_DELETED',
-  NotOwner: 'NOT_OWNER',
+  NotPermitted: 'NOT_PERMITTED',
+  OwnerRole: 'OWNER_ROLE',
   NotSender: 'NOT_SENDER',
   StreamTooSlow: 'STREAM_TOO_SLOW',
   SessionEnded: 'SESSION_ENDED',
@@ -84,17 +86,40 @@ export function messageDeleted(): DomainError {
   return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be edited');
 }
 
-/** Adding members, or removing anyone but oneself. */
-export function notOwner(): DomainError {
-  return new DomainError(ErrorKind.PermissionDenied, R.NotOwner, "only the group's owner may change its members");
+const ACTION_WORDS: Readonly<Record<GroupAction, string>> = {
+  add_members: 'add members',
+  remove_members: 'remove this member',
+  change_profile: "change the group's profile",
+  pin: 'pin messages',
+  delete_messages: "delete others' messages",
+  manage_admins: 'make or unmake admins',
+  transfer_ownership: 'transfer ownership',
+};
+
+/** The caller's role in the group may not take the action (the permission table, `may` and `outranks`). */
+export function notPermitted(action: GroupAction): DomainError {
+  return new DomainError(
+    ErrorKind.PermissionDenied,
+    R.NotPermitted,
+    `your role in this group may not ${ACTION_WORDS[action]}`,
+  );
 }
 
-/** Editing someone else's message, or deleting it without owning the group. */
+/** The owner's role changes only by handing the group over. */
+export function ownerRole(): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.OwnerRole,
+    "the owner's role changes only by transferring ownership",
+  );
+}
+
+/** Editing someone else's message, or deleting it without a role that may. */
 export function notSender(): DomainError {
   return new DomainError(
     ErrorKind.PermissionDenied,
     R.NotSender,
-    "only the sender may edit a message; the sender or the group's owner may delete it",
+    "only the sender may edit a message; the sender or a group's owner or admins may delete it",
   );
 }
 

@@ -37,6 +37,7 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     replyTo: draft.replyTo && { ...draft.replyTo },
     replyCount: 0,
     lastReplyTime: undefined,
+    deletedBy: '',
   };
 }
 

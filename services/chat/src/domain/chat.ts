@@ -2,7 +2,50 @@
 // transport, driver or generated code, so every rule is testable on its own.
 
 export type ChatType = 'direct' | 'group';
-export type MemberRole = 'owner' | 'member';
+export type MemberRole = 'owner' | 'admin' | 'member';
+
+/** What a role in a group may be allowed to do. */
+export type GroupAction =
+  /** Add members (friends join, others are invited). */
+  | 'add_members'
+  /** Remove another member of a lower role (`outranks`). */
+  | 'remove_members'
+  /** Change the group's title, description and avatar. */
+  | 'change_profile'
+  /** Pin and unpin messages. */
+  | 'pin'
+  /** Delete messages others sent. */
+  | 'delete_messages'
+  /** Make members admins and admins members again. */
+  | 'manage_admins'
+  /** Hand the group to another member. */
+  | 'transfer_ownership';
+
+/**
+ * The one table of who may do what in a group: every use case that depends
+ * on a member's role consults it through `may`. docs/API.md shows it.
+ */
+export const GROUP_PERMISSIONS: Readonly<Record<GroupAction, readonly MemberRole[]>> = {
+  add_members: ['owner', 'admin'],
+  remove_members: ['owner', 'admin'],
+  change_profile: ['owner', 'admin'],
+  pin: ['owner', 'admin'],
+  delete_messages: ['owner', 'admin'],
+  manage_admins: ['owner'],
+  transfer_ownership: ['owner'],
+};
+
+/** Whether a member of this role may take the action; a non-member (undefined) may not. */
+export function may(role: MemberRole | undefined, action: GroupAction): boolean {
+  return role !== undefined && GROUP_PERMISSIONS[action].includes(role);
+}
+
+const RANK: Readonly<Record<MemberRole, number>> = { owner: 2, admin: 1, member: 0 };
+
+/** Whether a member of `role` may remove one of `targetRole`: `remove_members`, and only roles below its own. */
+export function mayRemove(role: MemberRole | undefined, targetRole: MemberRole): boolean {
+  return role !== undefined && may(role, 'remove_members') && RANK[role] > RANK[targetRole];
+}
 
 /** A member with the copy of their profile this service keeps (refreshed from user events). */
 export interface Member {
@@ -60,6 +103,8 @@ export interface Message {
   /** How many replies answer it; moves with each reply, not with `version`. */
   readonly replyCount: number;
   readonly lastReplyTime: Date | undefined;
+  /** Who deleted it (the sender, or a group's owner or admin); empty unless deleted. */
+  readonly deletedBy: string;
 }
 
 /** A snapshot of the message a reply answers: edits and deletion of that message leave it alone. */
@@ -181,6 +226,32 @@ export function memberOf(chat: Chat, userId: string): Member | undefined {
   return chat.members.find((m) => m.userId === userId);
 }
 
+/** The user's role in a group; undefined in a direct chat (no roles there) or when not a member. */
+export function groupRoleOf(chat: Chat, userId: string): MemberRole | undefined {
+  return chat.type === 'group' ? memberOf(chat, userId)?.role : undefined;
+}
+
+/** The group with the member's role changed. */
+export function withRole(chat: Chat, userId: string, role: 'admin' | 'member'): Chat {
+  return {
+    ...chat,
+    members: chat.members.map((m) => (m.userId === userId ? { ...m, role } : m)),
+    version: chat.version + 1,
+  };
+}
+
+/** The group handed to `heirId`: they become owner, the owner until now an admin. */
+export function withOwner(chat: Chat, heirId: string): Chat {
+  return {
+    ...chat,
+    ownerId: heirId,
+    members: chat.members.map((m) =>
+      m.userId === heirId ? { ...m, role: 'owner' } : m.userId === chat.ownerId ? { ...m, role: 'admin' } : m,
+    ),
+    version: chat.version + 1,
+  };
+}
+
 /** A new member, with the copy of their profile when the user service had one. */
 export function memberFrom(userId: string, profile: Profile | undefined, role: MemberRole, joinTime: Date): Member {
   return {
@@ -227,8 +298,8 @@ export function withoutMember(chat: Chat, userId: string): Chat {
   };
 }
 
-export function tombstoneOf(message: Message): Message {
-  return { ...message, text: '', deleted: true, version: message.version + 1 };
+export function tombstoneOf(message: Message, deletedBy: string): Message {
+  return { ...message, text: '', deleted: true, deletedBy, version: message.version + 1 };
 }
 
 /** The event of a message just posted, for the members of its chat at that moment. */

@@ -6,14 +6,21 @@ import {
   type Chat,
   type ChatType,
   directKeyOf,
+  type GroupAction,
+  groupRoleOf,
   INVITATION_TTL_MS,
   type Invitation,
   isMember,
   isPending,
   MAX_PENDING_INVITATIONS,
   type Message,
+  may,
+  mayRemove,
   memberFrom,
+  memberOf,
+  withOwner,
   withoutMember,
+  withRole,
 } from './chat.ts';
 import {
   directChat,
@@ -22,7 +29,8 @@ import {
   memberCap,
   memberNotFound,
   notFriends,
-  notOwner,
+  notPermitted,
+  ownerRole,
   tooManyInvitations,
   userNotFound,
 } from './chat-errors.ts';
@@ -138,10 +146,10 @@ export function chatUseCases(ctx: UseCaseContext) {
     return { chat, invited: await invite(chat, me, invitees, meta.requestId) };
   };
 
-  /** The members of `chat` that `candidates` would add; refuses a direct chat, a non-owner and the cap. */
+  /** The members of `chat` that `candidates` would add; refuses a direct chat, a role that may not add, and the cap. */
   const membersToAdd = (chat: Chat, me: string, candidates: readonly string[]) => {
     if (chat.type !== 'group') throw directChat();
-    if (chat.ownerId !== me) throw notOwner();
+    if (!may(groupRoleOf(chat, me), 'add_members')) throw notPermitted('add_members');
     const toAdd = candidates.filter((id) => !isMember(chat, id));
     if (chat.members.length + toAdd.length > limits.memberCap) throw memberCap(limits.memberCap);
     return toAdd;
@@ -217,6 +225,24 @@ export function chatUseCases(ctx: UseCaseContext) {
       await changeMembers(chat, after, { added: toAdd, removed: [], time }, me, requestId);
       return after;
     });
+
+  /**
+   * A group and one of its members, as the caller may act on them: NOT_FOUND
+   * unless both are members, FAILED_PRECONDITION for a direct chat,
+   * PERMISSION_DENIED unless the caller's role may take `action`.
+   */
+  const groupAndMember = async (me: string, chatId: string, userId: string, action: GroupAction) => {
+    const chat = await ctx.visibleChat(me, chatId);
+    if (chat.type !== 'group') throw directChat();
+    const target = memberOf(chat, canonicalId(userId));
+    if (!target) throw memberNotFound();
+    if (!may(groupRoleOf(chat, me), action)) throw notPermitted(action);
+    return { chat, target };
+  };
+
+  /** Writes the chat's new roles or owner with their `chat_updated` event. */
+  const changeChat = (before: Chat, after: Chat, requestId: string) =>
+    store.updateChat(after, [{ kind: 'chat_updated', before, after, time: now(), requestId }]);
 
   /** Writes the chat's new members with their `members_changed` event, the caller as its actor. */
   const changeMembers = (before: Chat, after: Chat, change: MemberChange, actorId: string, requestId: string) =>
@@ -350,7 +376,7 @@ export function chatUseCases(ctx: UseCaseContext) {
       await store.deleteInvitation(invitation.chatId, me);
     },
 
-    /** The owner removes anyone; a member removes themself (leaves). An owner who leaves hands over. */
+    /** A role removes those below it (`mayRemove`); a member removes themself (leaves). An owner who leaves hands over. */
     async removeMember(meta: CallMeta, chatId: string, userId: string): Promise<void> {
       const me = callerId(meta.actor);
       throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('user_id', uuidProblem(userId))]);
@@ -358,10 +384,38 @@ export function chatUseCases(ctx: UseCaseContext) {
       await retryOnChatRace(async () => {
         const chat = await ctx.visibleChat(me, chatId);
         if (chat.type !== 'group') throw directChat();
-        if (!isMember(chat, target)) throw memberNotFound();
-        if (target !== me && chat.ownerId !== me) throw notOwner();
+        const removed = memberOf(chat, target);
+        if (!removed) throw memberNotFound();
+        if (target !== me && !mayRemove(groupRoleOf(chat, me), removed.role)) throw notPermitted('remove_members');
         const after = withoutMember(chat, target);
         await changeMembers(chat, after, { added: [], removed: [target], time: now() }, me, meta.requestId);
+      });
+    },
+
+    /** The owner makes a member an admin or an admin a member again; the same role again changes nothing. */
+    async setMemberRole(meta: CallMeta, chatId: string, userId: string, role: 'admin' | 'member'): Promise<Chat> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('user_id', uuidProblem(userId))]);
+      return retryOnChatRace(async () => {
+        const { chat, target } = await groupAndMember(me, chatId, userId, 'manage_admins');
+        if (target.role === 'owner') throw ownerRole();
+        if (target.role === role) return chat;
+        const after = withRole(chat, target.userId, role);
+        await changeChat(chat, after, meta.requestId);
+        return after;
+      });
+    },
+
+    /** The owner hands the group to another member and becomes an admin; handing it to its owner changes nothing. */
+    async transferOwnership(meta: CallMeta, chatId: string, userId: string): Promise<Chat> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('user_id', uuidProblem(userId))]);
+      return retryOnChatRace(async () => {
+        const { chat, target } = await groupAndMember(me, chatId, userId, 'transfer_ownership');
+        if (target.userId === chat.ownerId) return chat;
+        const after = withOwner(chat, target.userId);
+        await changeChat(chat, after, meta.requestId);
+        return after;
       });
     },
   };

@@ -1,7 +1,16 @@
 // Messages: posting, reading, editing and deleting them, and read positions.
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { type Message, type MessageVersion, memberIdsOf, messageCreated, quoteOf, tombstoneOf } from './chat.ts';
+import {
+  groupRoleOf,
+  type Message,
+  type MessageVersion,
+  may,
+  memberIdsOf,
+  messageCreated,
+  quoteOf,
+  tombstoneOf,
+} from './chat.ts';
 import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } from './chat-errors.ts';
 import {
   decodeMessagesToken,
@@ -133,14 +142,14 @@ export function messageUseCases(ctx: UseCaseContext) {
       });
     },
 
-    /** Leaves a tombstone; the sender or a group's owner may. Deleting a tombstone returns it. */
+    /** Leaves a tombstone naming who deleted; the sender, or a role that may delete others' messages. Deleting a tombstone returns it. */
     async deleteMessage(meta: CallMeta, chatId: string, messageId: string): Promise<Message> {
       const me = callerId(meta.actor);
       return retryOnChatRace(async () => {
         const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
-        if (message.senderId !== me && !(chat.type === 'group' && chat.ownerId === me)) throw notSender();
+        if (message.senderId !== me && !may(groupRoleOf(chat, me), 'delete_messages')) throw notSender();
         if (message.deleted) return message;
-        const after = tombstoneOf(message);
+        const after = tombstoneOf(message, me);
         await store.updateMessage(after, [
           {
             kind: 'message_deleted',

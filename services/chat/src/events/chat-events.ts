@@ -19,11 +19,17 @@ import {
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
-import type { Chat, ChatEvent, Invitation, Message } from '../domain/chat.ts';
+import type { Chat, ChatEvent, Invitation, MemberRole, Message } from '../domain/chat.ts';
 
 const CHAT_EVENTS_TOPIC = 'chat.events';
 const SOURCE = 'chat';
 const PACKAGE = 'messenger.chat.v1';
+
+const ROLES: Readonly<Record<MemberRole, ChatMemberRole>> = {
+  owner: ChatMemberRole.CHAT_MEMBER_ROLE_OWNER,
+  admin: ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN,
+  member: ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER,
+};
 
 export function chatToProto(chat: Chat): ProtoChat {
   return {
@@ -33,7 +39,7 @@ export function chatToProto(chat: Chat): ProtoChat {
     ownerId: chat.ownerId,
     members: chat.members.map((m) => ({
       userId: m.userId,
-      role: m.role === 'owner' ? ChatMemberRole.CHAT_MEMBER_ROLE_OWNER : ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER,
+      role: ROLES[m.role],
       nickname: m.nickname,
       avatarUrl: m.avatarUrl,
       joinTime: m.joinTime,
@@ -67,6 +73,7 @@ export function messageToProto(message: Message): ProtoMessage {
     replyTo: message.replyTo && { ...message.replyTo },
     replyCount: message.replyCount,
     lastReplyTime: message.lastReplyTime,
+    deletedById: message.deletedBy,
   };
 }
 

@@ -1,6 +1,7 @@
 // Requests and responses of ChatService ⇄ the domain. A chat and a message
 // have one proto form, shared with the events (events/chat-events.ts).
 import {
+  ChatMemberRole,
   ChatType,
   type Chat as ProtoChat,
   type ChatSummary as ProtoChatSummary,
@@ -39,6 +40,18 @@ export function chatTypeOf(type: ChatType, field: string): DomainChatType | unde
       return 'group';
     default:
       throw invalidField(field, 'is not a ChatType');
+  }
+}
+
+/** The role a member may be given: an admin or an ordinary member (ownership moves only by transfer). */
+export function assignableRoleOf(role: ChatMemberRole, field: string): 'admin' | 'member' {
+  switch (role) {
+    case ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN:
+      return 'admin';
+    case ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER:
+      return 'member';
+    default:
+      throw invalidField(field, 'must be CHAT_MEMBER_ROLE_ADMIN or CHAT_MEMBER_ROLE_MEMBER');
   }
 }
 

@@ -12,6 +12,7 @@ import type { SessionEnds } from '../live/session-ends.ts';
 import { type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
 import {
   actorOf,
+  assignableRoleOf,
   chatToProto,
   chatTypeOf,
   invitationToProto,
@@ -129,6 +130,14 @@ export function chatServiceHandlers(
       await typing.setTyping(meta(ctx), req.chatId, req.typing);
       return {};
     },
+    setChatMemberRole: async (req, ctx) => ({
+      chat: chatToProto(
+        await chats.setMemberRole(meta(ctx), req.chatId, req.userId, assignableRoleOf(req.role, 'role')),
+      ),
+    }),
+    transferChatOwnership: async (req, ctx) => ({
+      chat: chatToProto(await chats.transferOwnership(meta(ctx), req.chatId, req.userId)),
+    }),
 
     streamUpdates: async (req, ctx, send, accept) => {
       const me = callerId(actorOf(ctx.caller));

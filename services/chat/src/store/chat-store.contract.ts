@@ -16,7 +16,9 @@ import {
   type Message,
   messageCreated,
   tombstoneOf,
+  withOwner,
   withoutMember,
+  withRole,
 } from '../domain/chat.ts';
 import { type ChatStorage, isStoreError, type MessageDraft } from '../domain/chat-storage.ts';
 import { type SearchCursor, searchTermsOf } from '../domain/search.ts';
@@ -571,7 +573,7 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         const edited = await post(chat.id, a, 'meet at noon');
         const deleted = await post(chat.id, a, 'noon is fine');
         await store.updateMessage({ ...edited, text: 'meet at dawn', editTime: tick(), version: 2 }, []);
-        await store.updateMessage(tombstoneOf(deleted), []);
+        await store.updateMessage(tombstoneOf(deleted, a), []);
         expect(await found([chat.id], 'noon')).toEqual([]);
         expect(await found([chat.id], 'dawn')).toEqual([['meet at dawn', 1]]);
         expect(await found([chat.id], 'meet fine')).toEqual([['meet at dawn', 1]]);
@@ -643,8 +645,39 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         const a = randomUUID();
         const chat = await add(group(a));
         const edited = await edit(await post(chat.id, a, 'draft'), 'final');
-        await store.updateMessage(tombstoneOf(edited), []);
+        await store.updateMessage(tombstoneOf(edited, a), []);
         await expect(store.listMessageVersions(chat.id, edited.id, undefined, 10)).resolves.toEqual([]);
+      });
+    });
+
+    describe('group management', () => {
+      it('keeps admins and a transferred owner across a read', async () => {
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const chat = await add(group(a, b, c));
+        const promoted = withRole(chat, b, 'admin');
+        await store.updateChat(promoted, []);
+        const handed = withOwner(promoted, c);
+        await store.updateChat(handed, []);
+        const read = await store.getChat(chat.id);
+        expect([read?.ownerId, read?.members.map((m) => [m.userId, m.role])]).toEqual([
+          c,
+          [
+            [a, 'admin'],
+            [b, 'admin'],
+            [c, 'owner'],
+          ],
+        ]);
+      });
+
+      it('keeps who deleted a tombstone', async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const chat = await add(group(a, b));
+        const posted = await post(chat.id, b, 'off topic');
+        await store.updateMessage(tombstoneOf(posted, a), []);
+        const [listed] = await store.listMessages(chat.id, undefined, 1);
+        expect([listed?.deleted, listed?.deletedBy]).toEqual([true, a]);
+        expect((await store.getMessage(chat.id, posted.id))?.deletedBy).toBe(a);
+        expect((await post(chat.id, b, 'on topic')).deletedBy).toBe('');
       });
     });
   });

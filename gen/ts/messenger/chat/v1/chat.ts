@@ -89,10 +89,18 @@ export function chatTypeToJSON(object: ChatType): string {
 export const ChatMemberRole = {
   /** CHAT_MEMBER_ROLE_UNSPECIFIED - Not set. */
   CHAT_MEMBER_ROLE_UNSPECIFIED: 0,
-  /** CHAT_MEMBER_ROLE_OWNER - The group's owner: may add and remove members and delete any message. */
+  /**
+   * CHAT_MEMBER_ROLE_OWNER - The group's owner: may do whatever an admin may, and also remove
+   * admins, make and unmake admins and transfer ownership.
+   */
   CHAT_MEMBER_ROLE_OWNER: 1,
   /** CHAT_MEMBER_ROLE_MEMBER - An ordinary member (every member of a direct chat). */
   CHAT_MEMBER_ROLE_MEMBER: 2,
+  /**
+   * CHAT_MEMBER_ROLE_ADMIN - A group admin, made by the owner: may add members, remove ordinary
+   * members, change the group profile, pin and delete any message.
+   */
+  CHAT_MEMBER_ROLE_ADMIN: 3,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -102,6 +110,7 @@ export namespace ChatMemberRole {
   export type CHAT_MEMBER_ROLE_UNSPECIFIED = typeof ChatMemberRole.CHAT_MEMBER_ROLE_UNSPECIFIED;
   export type CHAT_MEMBER_ROLE_OWNER = typeof ChatMemberRole.CHAT_MEMBER_ROLE_OWNER;
   export type CHAT_MEMBER_ROLE_MEMBER = typeof ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER;
+  export type CHAT_MEMBER_ROLE_ADMIN = typeof ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN;
   export type UNRECOGNIZED = typeof ChatMemberRole.UNRECOGNIZED;
 }
 
@@ -116,6 +125,9 @@ export function chatMemberRoleFromJSON(object: any): ChatMemberRole {
     case 2:
     case "CHAT_MEMBER_ROLE_MEMBER":
       return ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER;
+    case 3:
+    case "CHAT_MEMBER_ROLE_ADMIN":
+      return ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -131,6 +143,8 @@ export function chatMemberRoleToJSON(object: ChatMemberRole): string {
       return "CHAT_MEMBER_ROLE_OWNER";
     case ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER:
       return "CHAT_MEMBER_ROLE_MEMBER";
+    case ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN:
+      return "CHAT_MEMBER_ROLE_ADMIN";
     case ChatMemberRole.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -214,7 +228,14 @@ export interface Message {
   /** How many replies answer this message (ListReplies). A JSON number. */
   replyCount: number;
   /** When the newest reply was sent; unset when there is none. */
-  lastReplyTime: Date | undefined;
+  lastReplyTime:
+    | Date
+    | undefined;
+  /**
+   * For a tombstone, the user id (UUID) of who deleted it: the sender, or
+   * the group's owner or an admin; empty when not deleted.
+   */
+  deletedById: string;
 }
 
 /**
@@ -836,6 +857,36 @@ export interface Typing {
   expireTime: Date | undefined;
 }
 
+/** Request of SetChatMemberRole. */
+export interface SetChatMemberRoleRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /** The user id (UUID) of the member whose role changes. */
+  userId: string;
+  /** The new role: CHAT_MEMBER_ROLE_ADMIN or CHAT_MEMBER_ROLE_MEMBER. */
+  role: ChatMemberRole;
+}
+
+/** Response of SetChatMemberRole. */
+export interface SetChatMemberRoleResponse {
+  /** The chat after the change. */
+  chat: Chat | undefined;
+}
+
+/** Request of TransferChatOwnership. */
+export interface TransferChatOwnershipRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /** The user id (UUID) of the member who becomes the owner. */
+  userId: string;
+}
+
+/** Response of TransferChatOwnership. */
+export interface TransferChatOwnershipResponse {
+  /** The chat after the change. */
+  chat: Chat | undefined;
+}
+
 function createBaseChatMember(): ChatMember {
   return { userId: "", role: 0, nickname: "", avatarUrl: "", joinTime: undefined };
 }
@@ -1184,6 +1235,7 @@ function createBaseMessage(): Message {
     replyTo: undefined,
     replyCount: 0,
     lastReplyTime: undefined,
+    deletedById: "",
   };
 }
 
@@ -1224,6 +1276,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.lastReplyTime !== undefined) {
       Timestamp.encode(toTimestamp(message.lastReplyTime), writer.uint32(98).fork()).join();
+    }
+    if (message.deletedById !== "") {
+      writer.uint32(106).string(message.deletedById);
     }
     return writer;
   },
@@ -1337,6 +1392,14 @@ export const Message: MessageFns<Message> = {
             message.lastReplyTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.deletedById = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1399,6 +1462,11 @@ export const Message: MessageFns<Message> = {
         : isSet(object.last_reply_time)
         ? fromJsonTimestamp(object.last_reply_time)
         : undefined,
+      deletedById: isSet(object.deletedById)
+        ? globalThis.String(object.deletedById)
+        : isSet(object.deleted_by_id)
+        ? globalThis.String(object.deleted_by_id)
+        : "",
     };
   },
 
@@ -1440,6 +1508,9 @@ export const Message: MessageFns<Message> = {
     if (message.lastReplyTime !== undefined) {
       obj.lastReplyTime = message.lastReplyTime.toISOString();
     }
+    if (message.deletedById !== "") {
+      obj.deletedById = message.deletedById;
+    }
     return obj;
   },
 
@@ -1462,6 +1533,7 @@ export const Message: MessageFns<Message> = {
       : undefined;
     message.replyCount = object.replyCount ?? 0;
     message.lastReplyTime = object.lastReplyTime ?? undefined;
+    message.deletedById = object.deletedById ?? "";
     return message;
   },
 };
@@ -6423,6 +6495,342 @@ export const Typing: MessageFns<Typing> = {
   },
 };
 
+function createBaseSetChatMemberRoleRequest(): SetChatMemberRoleRequest {
+  return { chatId: "", userId: "", role: 0 };
+}
+
+export const SetChatMemberRoleRequest: MessageFns<SetChatMemberRoleRequest> = {
+  encode(message: SetChatMemberRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(24).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetChatMemberRoleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetChatMemberRoleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetChatMemberRoleRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      role: isSet(object.role) ? chatMemberRoleFromJSON(object.role) : 0,
+    };
+  },
+
+  toJSON(message: SetChatMemberRoleRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.role !== 0) {
+      obj.role = chatMemberRoleToJSON(message.role);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetChatMemberRoleRequest>): SetChatMemberRoleRequest {
+    return SetChatMemberRoleRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetChatMemberRoleRequest>): SetChatMemberRoleRequest {
+    const message = createBaseSetChatMemberRoleRequest();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    message.role = object.role ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetChatMemberRoleResponse(): SetChatMemberRoleResponse {
+  return { chat: undefined };
+}
+
+export const SetChatMemberRoleResponse: MessageFns<SetChatMemberRoleResponse> = {
+  encode(message: SetChatMemberRoleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetChatMemberRoleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetChatMemberRoleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetChatMemberRoleResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: SetChatMemberRoleResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetChatMemberRoleResponse>): SetChatMemberRoleResponse {
+    return SetChatMemberRoleResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetChatMemberRoleResponse>): SetChatMemberRoleResponse {
+    const message = createBaseSetChatMemberRoleResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
+function createBaseTransferChatOwnershipRequest(): TransferChatOwnershipRequest {
+  return { chatId: "", userId: "" };
+}
+
+export const TransferChatOwnershipRequest: MessageFns<TransferChatOwnershipRequest> = {
+  encode(message: TransferChatOwnershipRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferChatOwnershipRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferChatOwnershipRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferChatOwnershipRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TransferChatOwnershipRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferChatOwnershipRequest>): TransferChatOwnershipRequest {
+    return TransferChatOwnershipRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferChatOwnershipRequest>): TransferChatOwnershipRequest {
+    const message = createBaseTransferChatOwnershipRequest();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseTransferChatOwnershipResponse(): TransferChatOwnershipResponse {
+  return { chat: undefined };
+}
+
+export const TransferChatOwnershipResponse: MessageFns<TransferChatOwnershipResponse> = {
+  encode(message: TransferChatOwnershipResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferChatOwnershipResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferChatOwnershipResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferChatOwnershipResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: TransferChatOwnershipResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferChatOwnershipResponse>): TransferChatOwnershipResponse {
+    return TransferChatOwnershipResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferChatOwnershipResponse>): TransferChatOwnershipResponse {
+    const message = createBaseTransferChatOwnershipResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -6488,15 +6896,15 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): GetChatResponse => GetChatResponse.decode(value),
   },
   /**
-   * Adds users to a group. Only the owner may add; each new member must
-   * exist. The owner's friends join at once; any other user is invited
+   * Adds users to a group. The owner and admins may add; each new member
+   * must exist. The caller's friends join at once; any other user is invited
    * instead and joins only by accepting (AcceptChatInvitation); the answer
-   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * lists them in `invited_user_ids`. Users in a block with the caller are
    * silently left out. Users who already are members, or already have a
    * pending invitation to the group, are skipped, so a retry is safe. Fails
    * with NOT_FOUND when the chat does not exist, the caller is not a member
-   * or a user does not exist; PERMISSION_DENIED when the caller is a member
-   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * or a user does not exist; PERMISSION_DENIED when the caller is an
+   * ordinary member; FAILED_PRECONDITION when the chat is direct or the
    * group would exceed the member cap (configurable, 1000 by default);
    * RESOURCE_EXHAUSTED when an invitee already has the most pending
    * invitations allowed (100): members added and invitations made before it
@@ -6565,12 +6973,13 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): DeclineChatInvitationResponse => DeclineChatInvitationResponse.decode(value),
   },
   /**
-   * Removes a member from a group: the owner may remove anyone, and any
-   * member may remove themself (leave). When the owner leaves, the
-   * longest-standing remaining member becomes owner. Fails with NOT_FOUND
-   * when the chat does not exist, the caller is not a member, or `user_id`
-   * is not a member; PERMISSION_DENIED when a non-owner removes someone else;
-   * FAILED_PRECONDITION when the chat is direct.
+   * Removes a member from a group: the owner may remove anyone, an admin
+   * may remove ordinary members, and any member may remove themself
+   * (leave). When the owner leaves, the longest-standing remaining member
+   * becomes owner. Fails with NOT_FOUND when the chat does not exist, the
+   * caller is not a member, or `user_id` is not a member; PERMISSION_DENIED
+   * when the caller's role may not remove that member; FAILED_PRECONDITION
+   * when the chat is direct.
    */
   removeChatMember: {
     path: "/messenger.chat.v1.ChatService/RemoveChatMember" as const,
@@ -6653,7 +7062,8 @@ export const ChatServiceService = {
   },
   /**
    * Deletes a message, leaving a tombstone that keeps its id, sequence and
-   * sender but no text. The sender, or the owner of a group, may delete.
+   * sender but no text, and names who deleted it (`deleted_by_id`). The
+   * sender, or the owner or an admin of a group, may delete.
    * Deleting a tombstone returns it unchanged, so a retry is safe. Fails with
    * NOT_FOUND as GetMessage and PERMISSION_DENIED when the caller may not
    * delete it.
@@ -6782,6 +7192,46 @@ export const ChatServiceService = {
     responseSerialize: (value: SetTypingResponse): Buffer => Buffer.from(SetTypingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetTypingResponse => SetTypingResponse.decode(value),
   },
+  /**
+   * Makes a group member an admin, or an admin an ordinary member again.
+   * Only the owner may; the owner's own role changes only by
+   * TransferChatOwnership. Setting the role a member already has changes
+   * nothing. Fails with NOT_FOUND when the chat does not exist, the caller
+   * is not a member, or `user_id` is not a member; PERMISSION_DENIED when
+   * the caller is not the owner; FAILED_PRECONDITION when the chat is direct
+   * or `user_id` is the owner; INVALID_ARGUMENT when `role` is not ADMIN or
+   * MEMBER.
+   */
+  setChatMemberRole: {
+    path: "/messenger.chat.v1.ChatService/SetChatMemberRole" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetChatMemberRoleRequest): Buffer =>
+      Buffer.from(SetChatMemberRoleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetChatMemberRoleRequest => SetChatMemberRoleRequest.decode(value),
+    responseSerialize: (value: SetChatMemberRoleResponse): Buffer =>
+      Buffer.from(SetChatMemberRoleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetChatMemberRoleResponse => SetChatMemberRoleResponse.decode(value),
+  },
+  /**
+   * Hands a group to another member: they become its owner and the caller,
+   * the owner until now, becomes an admin. Transferring to the member who
+   * already owns it changes nothing, so a retry is safe. Fails with
+   * NOT_FOUND when the chat does not exist, the caller is not a member, or
+   * `user_id` is not a member; PERMISSION_DENIED when the caller is not the
+   * owner; FAILED_PRECONDITION when the chat is direct.
+   */
+  transferChatOwnership: {
+    path: "/messenger.chat.v1.ChatService/TransferChatOwnership" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TransferChatOwnershipRequest): Buffer =>
+      Buffer.from(TransferChatOwnershipRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TransferChatOwnershipRequest => TransferChatOwnershipRequest.decode(value),
+    responseSerialize: (value: TransferChatOwnershipResponse): Buffer =>
+      Buffer.from(TransferChatOwnershipResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TransferChatOwnershipResponse => TransferChatOwnershipResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -6815,15 +7265,15 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
   /**
-   * Adds users to a group. Only the owner may add; each new member must
-   * exist. The owner's friends join at once; any other user is invited
+   * Adds users to a group. The owner and admins may add; each new member
+   * must exist. The caller's friends join at once; any other user is invited
    * instead and joins only by accepting (AcceptChatInvitation); the answer
-   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * lists them in `invited_user_ids`. Users in a block with the caller are
    * silently left out. Users who already are members, or already have a
    * pending invitation to the group, are skipped, so a retry is safe. Fails
    * with NOT_FOUND when the chat does not exist, the caller is not a member
-   * or a user does not exist; PERMISSION_DENIED when the caller is a member
-   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * or a user does not exist; PERMISSION_DENIED when the caller is an
+   * ordinary member; FAILED_PRECONDITION when the chat is direct or the
    * group would exceed the member cap (configurable, 1000 by default);
    * RESOURCE_EXHAUSTED when an invitee already has the most pending
    * invitations allowed (100): members added and invitations made before it
@@ -6852,12 +7302,13 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   declineChatInvitation: handleUnaryCall<DeclineChatInvitationRequest, DeclineChatInvitationResponse>;
   /**
-   * Removes a member from a group: the owner may remove anyone, and any
-   * member may remove themself (leave). When the owner leaves, the
-   * longest-standing remaining member becomes owner. Fails with NOT_FOUND
-   * when the chat does not exist, the caller is not a member, or `user_id`
-   * is not a member; PERMISSION_DENIED when a non-owner removes someone else;
-   * FAILED_PRECONDITION when the chat is direct.
+   * Removes a member from a group: the owner may remove anyone, an admin
+   * may remove ordinary members, and any member may remove themself
+   * (leave). When the owner leaves, the longest-standing remaining member
+   * becomes owner. Fails with NOT_FOUND when the chat does not exist, the
+   * caller is not a member, or `user_id` is not a member; PERMISSION_DENIED
+   * when the caller's role may not remove that member; FAILED_PRECONDITION
+   * when the chat is direct.
    */
   removeChatMember: handleUnaryCall<RemoveChatMemberRequest, RemoveChatMemberResponse>;
   /**
@@ -6897,7 +7348,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   editMessage: handleUnaryCall<EditMessageRequest, EditMessageResponse>;
   /**
    * Deletes a message, leaving a tombstone that keeps its id, sequence and
-   * sender but no text. The sender, or the owner of a group, may delete.
+   * sender but no text, and names who deleted it (`deleted_by_id`). The
+   * sender, or the owner or an admin of a group, may delete.
    * Deleting a tombstone returns it unchanged, so a retry is safe. Fails with
    * NOT_FOUND as GetMessage and PERMISSION_DENIED when the caller may not
    * delete it.
@@ -6964,6 +7416,26 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * the caller is not a member.
    */
   setTyping: handleUnaryCall<SetTypingRequest, SetTypingResponse>;
+  /**
+   * Makes a group member an admin, or an admin an ordinary member again.
+   * Only the owner may; the owner's own role changes only by
+   * TransferChatOwnership. Setting the role a member already has changes
+   * nothing. Fails with NOT_FOUND when the chat does not exist, the caller
+   * is not a member, or `user_id` is not a member; PERMISSION_DENIED when
+   * the caller is not the owner; FAILED_PRECONDITION when the chat is direct
+   * or `user_id` is the owner; INVALID_ARGUMENT when `role` is not ADMIN or
+   * MEMBER.
+   */
+  setChatMemberRole: handleUnaryCall<SetChatMemberRoleRequest, SetChatMemberRoleResponse>;
+  /**
+   * Hands a group to another member: they become its owner and the caller,
+   * the owner until now, becomes an admin. Transferring to the member who
+   * already owns it changes nothing, so a retry is safe. Fails with
+   * NOT_FOUND when the chat does not exist, the caller is not a member, or
+   * `user_id` is not a member; PERMISSION_DENIED when the caller is not the
+   * owner; FAILED_PRECONDITION when the chat is direct.
+   */
+  transferChatOwnership: handleUnaryCall<TransferChatOwnershipRequest, TransferChatOwnershipResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -7039,15 +7511,15 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetChatResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Adds users to a group. Only the owner may add; each new member must
-   * exist. The owner's friends join at once; any other user is invited
+   * Adds users to a group. The owner and admins may add; each new member
+   * must exist. The caller's friends join at once; any other user is invited
    * instead and joins only by accepting (AcceptChatInvitation); the answer
-   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * lists them in `invited_user_ids`. Users in a block with the caller are
    * silently left out. Users who already are members, or already have a
    * pending invitation to the group, are skipped, so a retry is safe. Fails
    * with NOT_FOUND when the chat does not exist, the caller is not a member
-   * or a user does not exist; PERMISSION_DENIED when the caller is a member
-   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * or a user does not exist; PERMISSION_DENIED when the caller is an
+   * ordinary member; FAILED_PRECONDITION when the chat is direct or the
    * group would exceed the member cap (configurable, 1000 by default);
    * RESOURCE_EXHAUSTED when an invitee already has the most pending
    * invitations allowed (100): members added and invitations made before it
@@ -7132,12 +7604,13 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: DeclineChatInvitationResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Removes a member from a group: the owner may remove anyone, and any
-   * member may remove themself (leave). When the owner leaves, the
-   * longest-standing remaining member becomes owner. Fails with NOT_FOUND
-   * when the chat does not exist, the caller is not a member, or `user_id`
-   * is not a member; PERMISSION_DENIED when a non-owner removes someone else;
-   * FAILED_PRECONDITION when the chat is direct.
+   * Removes a member from a group: the owner may remove anyone, an admin
+   * may remove ordinary members, and any member may remove themself
+   * (leave). When the owner leaves, the longest-standing remaining member
+   * becomes owner. Fails with NOT_FOUND when the chat does not exist, the
+   * caller is not a member, or `user_id` is not a member; PERMISSION_DENIED
+   * when the caller's role may not remove that member; FAILED_PRECONDITION
+   * when the chat is direct.
    */
   removeChatMember(
     request: RemoveChatMemberRequest,
@@ -7247,7 +7720,8 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Deletes a message, leaving a tombstone that keeps its id, sequence and
-   * sender but no text. The sender, or the owner of a group, may delete.
+   * sender but no text, and names who deleted it (`deleted_by_id`). The
+   * sender, or the owner or an admin of a group, may delete.
    * Deleting a tombstone returns it unchanged, so a retry is safe. Fails with
    * NOT_FOUND as GetMessage and PERMISSION_DENIED when the caller may not
    * delete it.
@@ -7405,6 +7879,54 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTypingResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a group member an admin, or an admin an ordinary member again.
+   * Only the owner may; the owner's own role changes only by
+   * TransferChatOwnership. Setting the role a member already has changes
+   * nothing. Fails with NOT_FOUND when the chat does not exist, the caller
+   * is not a member, or `user_id` is not a member; PERMISSION_DENIED when
+   * the caller is not the owner; FAILED_PRECONDITION when the chat is direct
+   * or `user_id` is the owner; INVALID_ARGUMENT when `role` is not ADMIN or
+   * MEMBER.
+   */
+  setChatMemberRole(
+    request: SetChatMemberRoleRequest,
+    callback: (error: ServiceError | null, response: SetChatMemberRoleResponse) => void,
+  ): ClientUnaryCall;
+  setChatMemberRole(
+    request: SetChatMemberRoleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetChatMemberRoleResponse) => void,
+  ): ClientUnaryCall;
+  setChatMemberRole(
+    request: SetChatMemberRoleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetChatMemberRoleResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Hands a group to another member: they become its owner and the caller,
+   * the owner until now, becomes an admin. Transferring to the member who
+   * already owns it changes nothing, so a retry is safe. Fails with
+   * NOT_FOUND when the chat does not exist, the caller is not a member, or
+   * `user_id` is not a member; PERMISSION_DENIED when the caller is not the
+   * owner; FAILED_PRECONDITION when the chat is direct.
+   */
+  transferChatOwnership(
+    request: TransferChatOwnershipRequest,
+    callback: (error: ServiceError | null, response: TransferChatOwnershipResponse) => void,
+  ): ClientUnaryCall;
+  transferChatOwnership(
+    request: TransferChatOwnershipRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TransferChatOwnershipResponse) => void,
+  ): ClientUnaryCall;
+  transferChatOwnership(
+    request: TransferChatOwnershipRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TransferChatOwnershipResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -70,6 +70,8 @@ export interface MessageDoc {
   /** Absent on messages written before replies existed: read as 0. */
   replyCount?: number;
   lastReplyTime?: Date;
+  /** Who deleted a tombstone; absent when not deleted, or deleted before deleters were recorded. */
+  deletedBy?: string;
   /** The distinct search terms of the current text (`searchTermsOf`); absent until indexed, empty when deleted. */
   terms?: string[];
 }
@@ -395,14 +397,14 @@ export class MongoChatStore implements ChatStore {
 
   updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
     return this.#write(entries, async (session, count) => {
-      const { text, deleted, version } = message;
+      const { text, deleted, deletedBy, version } = message;
       const terms = searchTermsOf(text);
       const before = await this.#messages.findOne({ _id: message.id, chatId: message.chatId }, { session });
       const result = await this.#messages.updateOne(
         { _id: message.id, chatId: message.chatId, version: message.version - 1 },
         message.editTime
-          ? { $set: { text, deleted, version, terms, editTime: message.editTime } }
-          : { $set: { text, deleted, version, terms }, $unset: { editTime: '' } },
+          ? { $set: { text, deleted, deletedBy, version, terms, editTime: message.editTime } }
+          : { $set: { text, deleted, deletedBy, version, terms }, $unset: { editTime: '' } },
         { session },
       );
       if (!before || result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
@@ -712,6 +714,7 @@ function toMessageDoc(m: Message): MessageDoc {
     ...(m.replyTo ? { replyTo: { ...m.replyTo } } : {}),
     replyCount: m.replyCount,
     ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
+    ...(m.deletedBy ? { deletedBy: m.deletedBy } : {}),
     terms: searchTermsOf(m.text),
   };
 }
@@ -731,6 +734,7 @@ function fromMessageDoc(doc: MessageDoc): Message {
     replyTo: doc.replyTo && { ...doc.replyTo },
     replyCount: doc.replyCount ?? 0,
     lastReplyTime: doc.lastReplyTime,
+    deletedBy: doc.deletedBy ?? '',
   };
 }
 

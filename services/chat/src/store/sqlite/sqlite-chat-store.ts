@@ -104,6 +104,8 @@ const chatSchema: SqliteSchema = {
       'time INTEGER NOT NULL, replace_time INTEGER NOT NULL) STRICT;' +
       'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
+    // Tombstones from before it have no deleter on record: empty, as for a message not deleted.
+    "ALTER TABLE messages ADD COLUMN deleted_by TEXT NOT NULL DEFAULT '';",
   ],
 };
 
@@ -155,6 +157,7 @@ interface MessageRow {
   reply_to_text: string | null;
   reply_count: number;
   last_reply_time: number | null;
+  deleted_by: string;
 }
 
 const CHAT_COLUMNS =
@@ -162,7 +165,7 @@ const CHAT_COLUMNS =
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
-  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time';
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -197,7 +200,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -213,7 +216,7 @@ export const CHAT_SQL = {
     "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
   history: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
   updateMessage:
-    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ? ' +
+    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, deleted_by = ?, version = ? ' +
     'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
   readPositions:
     'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
@@ -538,6 +541,7 @@ export class SqliteChatStore implements ChatStore {
         message.text,
         message.editTime?.getTime() ?? null,
         message.deleted ? 1 : 0,
+        message.deletedBy,
         message.version,
         message.chatId,
         message.sequence,
@@ -739,6 +743,7 @@ function messageValues(m: Message): (string | number | null)[] {
     m.replyTo?.text ?? null,
     m.replyCount,
     m.lastReplyTime?.getTime() ?? null,
+    m.deletedBy,
   ];
 }
 
@@ -760,5 +765,6 @@ function fromMessageRow(row: MessageRow): Message {
         : { messageId: row.reply_to_id, senderId: row.reply_to_sender_id ?? '', text: row.reply_to_text ?? '' },
     replyCount: row.reply_count,
     lastReplyTime: row.last_reply_time === null ? undefined : new Date(row.last_reply_time),
+    deletedBy: row.deleted_by,
   };
 }
