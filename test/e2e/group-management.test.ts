@@ -10,6 +10,7 @@ import { openUpdateStream, type UpdateStream } from './support/stream.ts';
 interface ChatJson {
   chatId: string;
   ownerId: string;
+  title: string;
   members: { userId: string; role: string }[];
 }
 
@@ -86,6 +87,35 @@ describe('group management, whole system over HTTP', () => {
       (u) => (u.chatUpdated as ChatJson | undefined)?.members.some((m) => m.role === 'CHAT_MEMBER_ROLE_ADMIN') === true,
     );
     expect(roles(seen.chatUpdated as ChatJson)[bob.userId]).toBe('CHAT_MEMBER_ROLE_ADMIN');
+
+    // The admin changes the group profile; a member may not, and is told why in a google.rpc.Status body.
+    const renamed = await gw.ok('PATCH', `/v1/chats/${chatId}`, bob.accessToken, {
+      chat: { title: 'bouldering', description: 'Thursdays 7pm', avatarUrl: 'https://img.example/wall.png' },
+      updateMask: 'title,description,avatarUrl',
+    });
+    expect(renamed.chat).toMatchObject({
+      title: 'bouldering',
+      description: 'Thursdays 7pm',
+      avatarUrl: 'https://img.example/wall.png',
+    });
+    const memberRename = await gw.request('PATCH', `/v1/chats/${chatId}`, cat.accessToken, {
+      chat: { title: 'mine now' },
+      updateMask: 'title',
+    });
+    expect(memberRename.status).toBe(403);
+    expect(memberRename.body).toMatchObject({
+      code: 7,
+      message: expect.any(String),
+      details: expect.arrayContaining([
+        expect.objectContaining({ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'NOT_PERMITTED' }),
+      ]),
+    });
+    const insecure = await gw.request('PATCH', `/v1/chats/${chatId}`, bob.accessToken, {
+      chat: { avatarUrl: 'http://img.example/wall.png' },
+      updateMask: 'avatarUrl',
+    });
+    expect([insecure.status, insecure.body.code]).toEqual([400, 3]);
+    expect((await chatOf(cat, chatId)).title).toBe('bouldering');
 
     // The admin adds their own friend and removes an ordinary member; a member may do neither.
     const refused = await gw.request('POST', `/v1/chats/${chatId}/members`, cat.accessToken, {

@@ -63,6 +63,10 @@ export interface Chat {
   readonly type: ChatType;
   /** Empty for a direct chat. */
   readonly title: string;
+  /** The group's description; empty when none and for a direct chat. */
+  readonly description: string;
+  /** The group's picture, an https URL; empty when none and for a direct chat. */
+  readonly avatarUrl: string;
   /** Empty for a direct chat. */
   readonly ownerId: string;
   /**
@@ -204,6 +208,10 @@ export type ChatEvent =
       readonly time: Date;
       readonly requestId: string;
     };
+
+/** The group profile fields UpdateChat may change, by their proto names (as in `update_mask`). */
+export type ChatField = 'title' | 'description' | 'avatar_url';
+export const CHAT_FIELDS: readonly ChatField[] = ['title', 'description', 'avatar_url'];
 
 export const DEFAULT_MEMBER_CAP = 1000;
 export const DEFAULT_MAX_TEXT_LENGTH = 4096;

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
 import {
   type Chat,
+  type ChatField,
   type ChatType,
   directKeyOf,
   type GroupAction,
@@ -46,7 +47,15 @@ import {
   pageOf,
 } from './page-tokens.ts';
 import { type CallMeta, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
-import { countProblem, MAX_ADD_PER_CALL, otherMemberIds, titleProblem, uniqueIds, uuidProblem } from './validation.ts';
+import {
+  countProblem,
+  MAX_ADD_PER_CALL,
+  otherMemberIds,
+  profileUpdateViolations,
+  titleProblem,
+  uniqueIds,
+  uuidProblem,
+} from './validation.ts';
 
 export interface CreateChatInput {
   /** Undefined when the caller did not say. */
@@ -70,6 +79,12 @@ export interface MembershipResult {
   readonly invited: readonly string[];
 }
 
+/** A change of a group's profile: the fields named (proto names, as in `update_mask`) take their values. */
+export interface ChatProfileInput {
+  readonly paths: readonly string[];
+  readonly values: { readonly title: string; readonly description: string; readonly avatarUrl: string } | undefined;
+}
+
 interface MemberChange {
   readonly added: string[];
   readonly removed: string[];
@@ -89,10 +104,12 @@ export function chatUseCases(ctx: UseCaseContext) {
     return profiles;
   };
 
-  /** A chat as created: no messages yet, version 1. */
+  /** A chat as created: no messages yet, version 1, no description or picture. */
   const newChat = (type: ChatType, fields: Pick<Chat, 'title' | 'ownerId' | 'directKey' | 'members'>, time: Date) => ({
     id: randomUUID(),
     type,
+    description: '',
+    avatarUrl: '',
     ...fields,
     createTime: time,
     lastActivityTime: time,
@@ -414,6 +431,29 @@ export function chatUseCases(ctx: UseCaseContext) {
         const { chat, target } = await groupAndMember(me, chatId, userId, 'transfer_ownership');
         if (target.userId === chat.ownerId) return chat;
         const after = withOwner(chat, target.userId);
+        await changeChat(chat, after, meta.requestId);
+        return after;
+      });
+    },
+
+    /** The owner or an admin changes the group's title, description or picture; the same values again change nothing. */
+    async updateChat(meta: CallMeta, chatId: string, input: ChatProfileInput): Promise<Chat> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([
+        violation('chat_id', uuidProblem(chatId)),
+        ...profileUpdateViolations(input.paths, input.values),
+      ]);
+      const values = input.values as NonNullable<ChatProfileInput['values']>;
+      const named = (field: ChatField) => input.paths.includes(field);
+      return retryOnChatRace(async () => {
+        const chat = await ctx.visibleChat(me, chatId);
+        if (chat.type !== 'group') throw directChat();
+        if (!may(groupRoleOf(chat, me), 'change_profile')) throw notPermitted('change_profile');
+        const title = named('title') ? values.title : chat.title;
+        const description = named('description') ? values.description : chat.description;
+        const avatarUrl = named('avatar_url') ? values.avatarUrl : chat.avatarUrl;
+        if (title === chat.title && description === chat.description && avatarUrl === chat.avatarUrl) return chat;
+        const after: Chat = { ...chat, title, description, avatarUrl, version: chat.version + 1 };
         await changeChat(chat, after, meta.requestId);
         return after;
       });

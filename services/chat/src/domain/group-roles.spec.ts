@@ -122,3 +122,77 @@ describe('group roles in the use cases', () => {
     expect((await chats.deleteMessage(as(owner), chat.id, byOwner.id)).deletedBy).toBe(owner);
   });
 });
+
+describe('the group profile', () => {
+  const setup = () => {
+    const chats = createChatUseCases({
+      store: withEventEncoding(new MemoryChatStore(), chatEventEntry),
+      users: {
+        getProfiles: async (ids) =>
+          new Map(
+            ids.map((id) => [id, { userId: id, nickname: id.slice(0, 4), avatarUrl: '', updateTime: undefined }]),
+          ),
+      },
+      friends: { relation: async () => ({ friends: true, blocked: false }) },
+    });
+    const as = (userId: string) => ({ actor: { kind: 'user' as const, userId }, requestId: 'r' });
+    return { chats, as };
+  };
+  const values = { title: 'new title', description: 'about us', avatarUrl: 'https://img.example/g.png' };
+  const fieldsOf = (error: unknown) =>
+    error instanceof DomainError ? error.violations.map((v) => `${v.field}: ${v.description}`) : error;
+
+  it('lets an admin change the fields the mask names and refuses an ordinary member', async () => {
+    const { chats, as } = setup();
+    const [owner, admin, member] = [randomUUID(), randomUUID(), randomUUID()];
+    const { chat } = await chats.createChat(as(owner), { type: 'group', memberIds: [admin, member], title: 'old' });
+    await chats.setMemberRole(as(owner), chat.id, admin, 'admin');
+
+    const described = await chats.updateChat(as(admin), chat.id, { paths: ['description', 'avatar_url'], values });
+    expect([described.title, described.description, described.avatarUrl]).toEqual([
+      'old',
+      'about us',
+      'https://img.example/g.png',
+    ]);
+    const again = await chats.updateChat(as(owner), chat.id, { paths: ['description'], values });
+    expect(again.version).toBe(described.version);
+    const cleared = await chats.updateChat(as(owner), chat.id, {
+      paths: ['title', 'avatar_url'],
+      values: { ...values, avatarUrl: '' },
+    });
+    expect([cleared.title, cleared.description, cleared.avatarUrl]).toEqual(['new title', 'about us', '']);
+    await expect(chats.updateChat(as(member), chat.id, { paths: ['title'], values })).rejects.toMatchObject({
+      reason: 'NOT_PERMITTED',
+    });
+    const { chat: direct } = await chats.createChat(as(owner), { type: 'direct', memberIds: [member], title: '' });
+    await expect(chats.updateChat(as(owner), direct.id, { paths: ['description'], values })).rejects.toMatchObject({
+      reason: 'DIRECT_CHAT',
+    });
+  });
+
+  it('refuses an empty or unknown mask, a cleared title, a long description and a non-https picture', async () => {
+    const { chats, as } = setup();
+    const owner = randomUUID();
+    const { chat } = await chats.createChat(as(owner), { type: 'group', memberIds: [randomUUID()], title: 't' });
+    const refusal = (paths: string[], v = values) =>
+      chats.updateChat(as(owner), chat.id, { paths, values: v }).catch(fieldsOf);
+    expect(await refusal([])).toEqual(['update_mask: must name at least one of title, description, avatar_url']);
+    expect(await refusal(['owner_id'])).toEqual([
+      'update_mask: names unknown fields (owner_id); allowed: title, description, avatar_url',
+    ]);
+    expect(
+      await refusal(['title', 'description', 'avatar_url'], {
+        title: ' ',
+        description: 'x'.repeat(501),
+        avatarUrl: 'http://img.example/g.png',
+      }),
+    ).toEqual([
+      'chat.title: must not be blank',
+      'chat.description: must be at most 500 characters',
+      'chat.avatar_url: must be an absolute https:// URL',
+    ]);
+    expect(await refusal(['avatar_url'], { ...values, avatarUrl: `https://img.example/${'a'.repeat(2048)}` })).toEqual([
+      'chat.avatar_url: must be at most 2048 characters',
+    ]);
+  });
+});

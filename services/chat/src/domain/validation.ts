@@ -1,8 +1,11 @@
 // Checks of request values. Each `…Problem` function returns why a value is
 // invalid, or undefined when it is valid, for the platform's `violation`.
-import { canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
+import { canonicalId, type FieldViolation, throwIfInvalid, violation } from '@messenger/platform/domain';
+import { CHAT_FIELDS } from './chat.ts';
 
 export const TITLE_MAX = 128;
+export const DESCRIPTION_MAX = 500;
+export const AVATAR_URL_MAX = 2048;
 /** AddChatMembers takes at most this many ids per call. */
 export const MAX_ADD_PER_CALL = 100;
 
@@ -27,6 +30,18 @@ export function titleProblem(title: string): string | undefined {
   return undefined;
 }
 
+export function descriptionProblem(description: string): string | undefined {
+  return [...description].length > DESCRIPTION_MAX ? `must be at most ${DESCRIPTION_MAX} characters` : undefined;
+}
+
+/** Empty (no picture) or an absolute https URL: a group picture is fetched by every member's client. */
+export function avatarUrlProblem(url: string): string | undefined {
+  if (url === '') return undefined;
+  if (url.length > AVATAR_URL_MAX) return `must be at most ${AVATAR_URL_MAX} characters`;
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  return parsed?.protocol === 'https:' && parsed.hostname !== '' ? undefined : 'must be an absolute https:// URL';
+}
+
 /** Between `min` and `max` ids, or the problem, worded for `what` ("users", "other users for a group"). */
 export function countProblem(ids: readonly string[], min: number, max: number, what: string): string | undefined {
   return ids.length < min || ids.length > max ? `must name ${min}-${max} ${what}` : undefined;
@@ -41,4 +56,24 @@ export function uniqueIds(ids: readonly string[], field: string): string[] {
 /** The other members named: the caller's own id counts as given already. */
 export function otherMemberIds(me: string, ids: readonly string[], field: string): string[] {
   return uniqueIds(ids, field).filter((id) => id !== me);
+}
+
+/** A group profile change: the mask names known fields, and each named value keeps its field's rules. */
+export function profileUpdateViolations(
+  paths: readonly string[],
+  values: { readonly title: string; readonly description: string; readonly avatarUrl: string } | undefined,
+): (FieldViolation | undefined)[] {
+  if (paths.length === 0) return [violation('update_mask', `must name at least one of ${CHAT_FIELDS.join(', ')}`)];
+  const unknown = paths.filter((p) => !(CHAT_FIELDS as readonly string[]).includes(p));
+  if (unknown.length > 0) {
+    return [
+      violation('update_mask', `names unknown fields (${unknown.join(', ')}); allowed: ${CHAT_FIELDS.join(', ')}`),
+    ];
+  }
+  if (!values) return [violation('chat', 'is required')];
+  return [
+    paths.includes('title') ? violation('chat.title', titleProblem(values.title)) : undefined,
+    paths.includes('description') ? violation('chat.description', descriptionProblem(values.description)) : undefined,
+    paths.includes('avatar_url') ? violation('chat.avatar_url', avatarUrlProblem(values.avatarUrl)) : undefined,
+  ];
 }

@@ -46,6 +46,8 @@ export function chatToProto(chat: Chat): ProtoChat {
     })),
     createTime: chat.createTime,
     lastActivityTime: chat.lastActivityTime,
+    description: chat.description,
+    avatarUrl: chat.avatarUrl,
   };
 }
 

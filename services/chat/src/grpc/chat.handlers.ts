@@ -135,6 +135,11 @@ export function chatServiceHandlers(
         await chats.setMemberRole(meta(ctx), req.chatId, req.userId, assignableRoleOf(req.role, 'role')),
       ),
     }),
+    updateChat: async (req, ctx) => ({
+      chat: chatToProto(
+        await chats.updateChat(meta(ctx), req.chatId, { paths: req.updateMask ?? [], values: req.chat }),
+      ),
+    }),
     transferChatOwnership: async (req, ctx) => ({
       chat: chatToProto(await chats.transferOwnership(meta(ctx), req.chatId, req.userId)),
     }),

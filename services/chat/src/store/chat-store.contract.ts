@@ -64,6 +64,8 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         id: randomUUID(),
         type: 'group',
         title: 'a group',
+        description: '',
+        avatarUrl: '',
         ownerId,
         directKey: '',
         members: [member(ownerId, 'owner'), ...others.map((id) => member(id))],
@@ -79,6 +81,8 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         id: randomUUID(),
         type: 'direct',
         title: '',
+        description: '',
+        avatarUrl: '',
         ownerId: '',
         directKey: directKeyOf(a, b),
         members: [member(a), member(b)],
@@ -678,6 +682,16 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         expect([listed?.deleted, listed?.deletedBy]).toEqual([true, a]);
         expect((await store.getMessage(chat.id, posted.id))?.deletedBy).toBe(a);
         expect((await post(chat.id, b, 'on topic')).deletedBy).toBe('');
+      });
+
+      it("keeps a group's description and picture with its other fields", async () => {
+        const a = randomUUID();
+        const chat = await add({ ...group(a), description: 'at first', avatarUrl: 'https://img.example/1.png' });
+        expect(await store.getChat(chat.id)).toMatchObject({ description: 'at first' });
+        const after = { ...chat, title: 'renamed', description: 'later', avatarUrl: '', version: chat.version + 1 };
+        await store.updateChat(after, []);
+        expect(await store.getChat(chat.id)).toMatchObject({ title: 'renamed', description: 'later', avatarUrl: '' });
+        expect((await store.listChatsOf(a, undefined, 10))[0]).toMatchObject({ description: 'later', avatarUrl: '' });
       });
     });
   });

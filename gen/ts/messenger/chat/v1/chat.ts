@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { FieldMask } from "../../../google/protobuf/field_mask.ts";
 import { Timestamp } from "../../../google/protobuf/timestamp.ts";
 import { FriendshipStatus, friendshipStatusFromJSON, friendshipStatusToJSON } from "../../subscriber/v1/subscriber.ts";
 
@@ -176,7 +177,7 @@ export interface Chat {
   type: ChatType;
   /**
    * The group's title, 1–128 characters; empty for a direct chat (clients
-   * show the other member's nickname).
+   * show the other member's nickname). Changed with UpdateChat.
    */
   title: string;
   /** The user id (UUID) of the group's owner; empty for a direct chat. */
@@ -188,7 +189,20 @@ export interface Chat {
     | Date
     | undefined;
   /** When a message was last posted, or the chat created if none was. */
-  lastActivityTime: Date | undefined;
+  lastActivityTime:
+    | Date
+    | undefined;
+  /**
+   * The group's description, at most 500 characters; empty when none and
+   * for a direct chat. Changed with UpdateChat.
+   */
+  description: string;
+  /**
+   * The group's picture: an absolute https:// URL of at most 2048
+   * characters; empty when none and for a direct chat. Changed with
+   * UpdateChat.
+   */
+  avatarUrl: string;
 }
 
 /** A message in a chat. */
@@ -887,6 +901,33 @@ export interface TransferChatOwnershipResponse {
   chat: Chat | undefined;
 }
 
+/**
+ * Request of UpdateChat. In JSON the body is
+ * `{"chat": {"title": "…"}, "updateMask": "title"}`; mask paths use the JSON
+ * names (`title`, `description`, `avatarUrl`) in JSON and the proto names
+ * (`title`, `description`, `avatar_url`) in binary.
+ */
+export interface UpdateChatRequest {
+  /** The id (UUID) of the group; taken from the path. */
+  chatId: string;
+  /** The new values. Only the fields named in `update_mask` are read. */
+  chat:
+    | Chat
+    | undefined;
+  /**
+   * The fields to change: one or more of `title`, `description`,
+   * `avatar_url`. A named field left empty in `chat` is cleared (`title`
+   * cannot be cleared).
+   */
+  updateMask: string[] | undefined;
+}
+
+/** Response of UpdateChat. */
+export interface UpdateChatResponse {
+  /** The chat after the change. */
+  chat: Chat | undefined;
+}
+
 function createBaseChatMember(): ChatMember {
   return { userId: "", role: 0, nickname: "", avatarUrl: "", joinTime: undefined };
 }
@@ -1041,6 +1082,8 @@ function createBaseChat(): Chat {
     members: [],
     createTime: undefined,
     lastActivityTime: undefined,
+    description: "",
+    avatarUrl: "",
   };
 }
 
@@ -1066,6 +1109,12 @@ export const Chat: MessageFns<Chat> = {
     }
     if (message.lastActivityTime !== undefined) {
       Timestamp.encode(toTimestamp(message.lastActivityTime), writer.uint32(58).fork()).join();
+    }
+    if (message.description !== "") {
+      writer.uint32(66).string(message.description);
+    }
+    if (message.avatarUrl !== "") {
+      writer.uint32(74).string(message.avatarUrl);
     }
     return writer;
   },
@@ -1139,6 +1188,22 @@ export const Chat: MessageFns<Chat> = {
             message.lastActivityTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1176,6 +1241,12 @@ export const Chat: MessageFns<Chat> = {
         : isSet(object.last_activity_time)
         ? fromJsonTimestamp(object.last_activity_time)
         : undefined,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : "",
     };
   },
 
@@ -1202,6 +1273,12 @@ export const Chat: MessageFns<Chat> = {
     if (message.lastActivityTime !== undefined) {
       obj.lastActivityTime = message.lastActivityTime.toISOString();
     }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.avatarUrl !== "") {
+      obj.avatarUrl = message.avatarUrl;
+    }
     return obj;
   },
 
@@ -1217,6 +1294,8 @@ export const Chat: MessageFns<Chat> = {
     message.members = object.members?.map((e) => ChatMember.fromPartial(e)) || [];
     message.createTime = object.createTime ?? undefined;
     message.lastActivityTime = object.lastActivityTime ?? undefined;
+    message.description = object.description ?? "";
+    message.avatarUrl = object.avatarUrl ?? "";
     return message;
   },
 };
@@ -6831,6 +6910,182 @@ export const TransferChatOwnershipResponse: MessageFns<TransferChatOwnershipResp
   },
 };
 
+function createBaseUpdateChatRequest(): UpdateChatRequest {
+  return { chatId: "", chat: undefined, updateMask: undefined };
+}
+
+export const UpdateChatRequest: MessageFns<UpdateChatRequest> = {
+  encode(message: UpdateChatRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(18).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateChatRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatRequest>): UpdateChatRequest {
+    return UpdateChatRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatRequest>): UpdateChatRequest {
+    const message = createBaseUpdateChatRequest();
+    message.chatId = object.chatId ?? "";
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateChatResponse(): UpdateChatResponse {
+  return { chat: undefined };
+}
+
+export const UpdateChatResponse: MessageFns<UpdateChatResponse> = {
+  encode(message: UpdateChatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: UpdateChatResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatResponse>): UpdateChatResponse {
+    return UpdateChatResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatResponse>): UpdateChatResponse {
+    const message = createBaseUpdateChatResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -7232,6 +7487,25 @@ export const ChatServiceService = {
       Buffer.from(TransferChatOwnershipResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TransferChatOwnershipResponse => TransferChatOwnershipResponse.decode(value),
   },
+  /**
+   * Changes the fields of a group's profile named in `update_mask`
+   * (`title`, `description`, `avatar_url`); other fields keep their values.
+   * The owner and admins may. Setting the values the group already has
+   * changes nothing. Fails with NOT_FOUND when the chat does not exist or the
+   * caller is not a member; PERMISSION_DENIED when the caller is an ordinary
+   * member; FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT
+   * when the mask is empty, names another field, or a value breaks the
+   * field's rules.
+   */
+  updateChat: {
+    path: "/messenger.chat.v1.ChatService/UpdateChat" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateChatRequest): Buffer => Buffer.from(UpdateChatRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateChatRequest => UpdateChatRequest.decode(value),
+    responseSerialize: (value: UpdateChatResponse): Buffer => Buffer.from(UpdateChatResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateChatResponse => UpdateChatResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -7436,6 +7710,17 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * owner; FAILED_PRECONDITION when the chat is direct.
    */
   transferChatOwnership: handleUnaryCall<TransferChatOwnershipRequest, TransferChatOwnershipResponse>;
+  /**
+   * Changes the fields of a group's profile named in `update_mask`
+   * (`title`, `description`, `avatar_url`); other fields keep their values.
+   * The owner and admins may. Setting the values the group already has
+   * changes nothing. Fails with NOT_FOUND when the chat does not exist or the
+   * caller is not a member; PERMISSION_DENIED when the caller is an ordinary
+   * member; FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT
+   * when the mask is empty, names another field, or a value breaks the
+   * field's rules.
+   */
+  updateChat: handleUnaryCall<UpdateChatRequest, UpdateChatResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -7927,6 +8212,31 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TransferChatOwnershipResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes the fields of a group's profile named in `update_mask`
+   * (`title`, `description`, `avatar_url`); other fields keep their values.
+   * The owner and admins may. Setting the values the group already has
+   * changes nothing. Fails with NOT_FOUND when the chat does not exist or the
+   * caller is not a member; PERMISSION_DENIED when the caller is an ordinary
+   * member; FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT
+   * when the mask is empty, names another field, or a value breaks the
+   * field's rules.
+   */
+  updateChat(
+    request: UpdateChatRequest,
+    callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
+  ): ClientUnaryCall;
+  updateChat(
+    request: UpdateChatRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
+  ): ClientUnaryCall;
+  updateChat(
+    request: UpdateChatRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -38,6 +38,9 @@ export interface ChatDoc {
   _id: string;
   type: ChatType;
   title: string;
+  /** Absent on chats written before group profiles existed: read as empty. */
+  description?: string;
+  avatarUrl?: string;
   ownerId: string;
   /** Only on direct chats: the partial unique index makes it one chat per pair. */
   directKey?: string;
@@ -197,12 +200,15 @@ export class MongoChatStore implements ChatStore {
 
   /** `updateChat`'s change, inside the caller's transaction; resolves with the chat's new `eventSequence`. */
   async #replaceChat(chat: Chat, session: ClientSession, count: number): Promise<number> {
-    const { title, ownerId, members, memberIds } = toChatDoc(chat);
+    const { title, description, avatarUrl, ownerId, members, memberIds } = toChatDoc(chat);
     // $set of the chat's own fields only: lastSequence and lastActivityTime
     // belong to concurrent posts and are left as they are.
     const updated = await this.#chats.findOneAndUpdate(
       { _id: chat.id, version: chat.version - 1 },
-      { $set: { title, ownerId, members, memberIds, version: chat.version }, $inc: { eventSequence: count } },
+      {
+        $set: { title, description, avatarUrl, ownerId, members, memberIds, version: chat.version },
+        $inc: { eventSequence: count },
+      },
       { session, returnDocument: 'after', projection: { eventSequence: 1 } },
     );
     if (!updated) throw new StoreError('conflict', 'the chat changed or is gone');
@@ -657,6 +663,8 @@ function toChatDoc(chat: Chat): Omit<ChatDoc, 'eventSequence'> {
     _id: chat.id,
     type: chat.type,
     title: chat.title,
+    description: chat.description,
+    avatarUrl: chat.avatarUrl,
     ownerId: chat.ownerId,
     ...(chat.directKey === '' ? {} : { directKey: chat.directKey }),
     members: chat.members.map((m) => ({
@@ -680,6 +688,8 @@ function fromChatDoc(doc: ChatDoc): Chat {
     id: doc._id,
     type: doc.type,
     title: doc.title,
+    description: doc.description ?? '',
+    avatarUrl: doc.avatarUrl ?? '',
     ownerId: doc.ownerId,
     directKey: doc.directKey ?? '',
     members: doc.members.map(

@@ -105,7 +105,9 @@ const chatSchema: SqliteSchema = {
       'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
     // Tombstones from before it have no deleter on record: empty, as for a message not deleted.
-    "ALTER TABLE messages ADD COLUMN deleted_by TEXT NOT NULL DEFAULT '';",
+    "ALTER TABLE messages ADD COLUMN deleted_by TEXT NOT NULL DEFAULT '';" +
+      "ALTER TABLE chats ADD COLUMN description TEXT NOT NULL DEFAULT '';" +
+      "ALTER TABLE chats ADD COLUMN avatar_url TEXT NOT NULL DEFAULT '';",
   ],
 };
 
@@ -120,6 +122,8 @@ interface ChatRow {
   last_activity_time: number;
   last_sequence: number;
   version: number;
+  description: string;
+  avatar_url: string;
 }
 
 /** A member as the `members` JSON keeps it: times in epoch milliseconds. */
@@ -161,7 +165,8 @@ interface MessageRow {
 }
 
 const CHAT_COLUMNS =
-  'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version';
+  'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version, ' +
+  'description, avatar_url';
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
@@ -175,11 +180,13 @@ const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
  */
 export const CHAT_SQL = {
   // A taken id or direct key inserts nothing: `duplicate`.
-  insertChat: `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  insertChat: `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   getChat: `SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ?`,
   findDirect: `SELECT ${CHAT_COLUMNS} FROM chats WHERE direct_key = ?`,
   // The chat's own fields only: the sequence and activity belong to posts.
-  updateChat: 'UPDATE chats SET title = ?, owner_id = ?, members = ?, version = ? WHERE id = ? AND version = ?',
+  updateChat:
+    'UPDATE chats SET title = ?, owner_id = ?, members = ?, description = ?, avatar_url = ?, version = ? ' +
+    'WHERE id = ? AND version = ?',
   addMember: 'INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
   removeMember: 'DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?',
   listChats:
@@ -364,6 +371,8 @@ export class SqliteChatStore implements ChatStore {
         chat.lastActivityTime.getTime(),
         chat.lastSequence,
         chat.version,
+        chat.description,
+        chat.avatarUrl,
       );
       if (inserted.changes === 0) throw new StoreError('duplicate', 'the chat exists, or its pair has a direct chat');
       for (const m of chat.members) this.#addMember.run(m.userId, chat.id);
@@ -392,6 +401,8 @@ export class SqliteChatStore implements ChatStore {
       chat.title,
       chat.ownerId,
       membersJson(chat.members),
+      chat.description,
+      chat.avatarUrl,
       chat.version,
       chat.id,
       chat.version - 1,
@@ -711,6 +722,8 @@ function fromChatRow(row: ChatRow): Chat {
     lastActivityTime: new Date(row.last_activity_time),
     lastSequence: row.last_sequence,
     version: row.version,
+    description: row.description,
+    avatarUrl: row.avatar_url,
   };
 }
 
