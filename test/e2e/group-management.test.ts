@@ -87,6 +87,18 @@ describe('group management, whole system over HTTP', () => {
       (u) => (u.chatUpdated as ChatJson | undefined)?.members.some((m) => m.role === 'CHAT_MEMBER_ROLE_ADMIN') === true,
     );
     expect(roles(seen.chatUpdated as ChatJson)[bob.userId]).toBe('CHAT_MEMBER_ROLE_ADMIN');
+    // ... and as a system message in the history, with who did what to whom.
+    const notice = await catStream.next('messageCreated', (u) => u.messageCreated !== undefined);
+    expect(notice.messageCreated).toMatchObject({
+      senderId: ann.userId,
+      text: '',
+      system: {
+        kind: 'SYSTEM_EVENT_KIND_ROLE_CHANGED',
+        actorId: ann.userId,
+        targetUserIds: [bob.userId],
+        role: 'CHAT_MEMBER_ROLE_ADMIN',
+      },
+    });
 
     // The admin changes the group profile; a member may not, and is told why in a google.rpc.Status body.
     const renamed = await gw.ok('PATCH', `/v1/chats/${chatId}`, bob.accessToken, {
@@ -154,5 +166,31 @@ describe('group management, whole system over HTTP', () => {
       role: 'CHAT_MEMBER_ROLE_OWNER',
     });
     expect([badRole.status, badRole.body.code]).toEqual([400, 3]);
+
+    // The history records every change, newest first, as structured system messages.
+    await gw.ok('DELETE', `/v1/chats/${chatId}/members/${bob.userId}`, bob.accessToken);
+    const history = (await gw.ok('GET', `/v1/chats/${chatId}/messages`, cat.accessToken)).messages as {
+      system?: Record<string, unknown>;
+    }[];
+    expect(history.flatMap((m) => (m.system ? [m.system] : []))).toMatchObject([
+      { kind: 'SYSTEM_EVENT_KIND_MEMBER_LEFT', actorId: bob.userId },
+      { kind: 'SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED', actorId: ann.userId, targetUserIds: [cat.userId] },
+      { kind: 'SYSTEM_EVENT_KIND_MEMBER_REMOVED', actorId: bob.userId, targetUserIds: [dan.userId] },
+      { kind: 'SYSTEM_EVENT_KIND_MEMBERS_ADDED', actorId: bob.userId, targetUserIds: [dan.userId] },
+      {
+        kind: 'SYSTEM_EVENT_KIND_PROFILE_CHANGED',
+        actorId: bob.userId,
+        changedFields: ['title', 'description', 'avatar_url'],
+        title: 'bouldering',
+        description: 'Thursdays 7pm',
+        avatarUrl: 'https://img.example/wall.png',
+      },
+      {
+        kind: 'SYSTEM_EVENT_KIND_ROLE_CHANGED',
+        actorId: ann.userId,
+        targetUserIds: [bob.userId],
+        role: 'CHAT_MEMBER_ROLE_ADMIN',
+      },
+    ]);
   }, 60_000);
 });

@@ -19,6 +19,7 @@ export const ChatErrorReason = {
   MessageDeleted: 'MESSAGE_DELETED',
   NotPermitted: 'NOT_PERMITTED',
   OwnerRole: 'OWNER_ROLE',
+  SystemMessage: 'SYSTEM_MESSAGE',
   NotSender: 'NOT_SENDER',
   StreamTooSlow: 'STREAM_TOO_SLOW',
   SessionEnded: 'SESSION_ENDED',
@@ -112,6 +113,11 @@ export function ownerRole(): DomainError {
     R.OwnerRole,
     "the owner's role changes only by transferring ownership",
   );
+}
+
+/** A system message records a change the server made: nobody rewrites it. */
+export function systemMessage(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.SystemMessage, 'a system message cannot be edited');
 }
 
 /** Editing someone else's message, or deleting it without a role that may. */

@@ -1,6 +1,6 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import type { Chat, ChatEvent, Invitation, Message, MessageVersion, Quote } from './chat.ts';
+import type { Chat, ChatEvent, Invitation, Message, MessageVersion, Quote, SystemEvent } from './chat.ts';
 import type { SearchCursor, SearchHit } from './search.ts';
 
 /** A position in a user's chat list: most recent activity first, chat id descending on ties. */
@@ -19,6 +19,18 @@ export interface MessageDraft {
   readonly createTime: Date;
   /** For a reply: the quote of its parent, a message of the same chat whose reply count the post moves. */
   readonly replyTo?: Quote | undefined;
+  /** For a system message: the group change it records. */
+  readonly system?: SystemEvent | undefined;
+}
+
+/**
+ * A system message a chat change posts in the same atomic step: it takes the
+ * chat's next sequence like any post, goes to the members the chat has after
+ * the change, and its event follows the change's in the outbox.
+ */
+export interface Notice<E = ChatEvent> {
+  readonly draft: MessageDraft;
+  readonly eventOf: (message: Message, memberIds: readonly string[]) => E;
 }
 
 /** The message a draft becomes once the store has given it the chat's next sequence. */
@@ -38,6 +50,7 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     replyCount: 0,
     lastReplyTime: undefined,
     deletedBy: '',
+    system: draft.system,
   };
 }
 
@@ -82,9 +95,10 @@ export interface ChatStorage<E = ChatEvent> {
   /**
    * Replaces the title, owner and members of the chat stored at
    * `chat.version - 1` (its messages, sequence and activity are left alone).
-   * `conflict` when the chat is gone or at another version.
+   * `conflict` when the chat is gone or at another version. With a
+   * `notice`, posts it in the same atomic step, after the change.
    */
-  updateChat(chat: Chat, events: readonly E[]): Promise<void>;
+  updateChat(chat: Chat, events: readonly E[], notice?: Notice<E>): Promise<void>;
   /** The user's chats, most recent activity first, starting after `after`; at most `limit`. One index range. */
   listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]>;
   /** The ids of the user's chats in ascending order after `afterId`: a walk that activity cannot reorder. */
@@ -112,9 +126,10 @@ export interface ChatStorage<E = ChatEvent> {
   /**
    * The invitee joins: like `updateChat` (`conflict` when the chat is gone
    * or at another version), and in the same atomic step removes the
-   * invitation, which must still be stored (`conflict` otherwise).
+   * invitation, which must still be stored (`conflict` otherwise), and
+   * posts the `notice` when given.
    */
-  acceptInvitation(chat: Chat, inviteeId: string, events: readonly E[]): Promise<void>;
+  acceptInvitation(chat: Chat, inviteeId: string, events: readonly E[], notice?: Notice<E>): Promise<void>;
 
   /**
    * Posts a message atomically: checks membership, takes the chat's next

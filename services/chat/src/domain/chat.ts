@@ -109,6 +109,35 @@ export interface Message {
   readonly lastReplyTime: Date | undefined;
   /** Who deleted it (the sender, or a group's owner or admin); empty unless deleted. */
   readonly deletedBy: string;
+  /** Set on a system message: the group change it records (its sender is the actor, its text empty). */
+  readonly system: SystemEvent | undefined;
+}
+
+export type SystemEventKind =
+  | 'members_added'
+  | 'invitation_accepted'
+  | 'member_removed'
+  | 'member_left'
+  | 'role_changed'
+  | 'ownership_transferred'
+  | 'profile_changed';
+
+/** A group change as its system message records it: who did what to whom, and the new value. */
+export interface SystemEvent {
+  readonly kind: SystemEventKind;
+  /** Who made the change; for `member_left` and `invitation_accepted`, who left or joined. */
+  readonly actorId: string;
+  /** Those added, removed, given a role or the group; the inviter of an accepted invitation. */
+  readonly targetIds: readonly string[];
+  /** `role_changed`: the new role. */
+  readonly role: MemberRole | undefined;
+  /** `profile_changed`: the fields changed, with their new values. */
+  readonly profile: Partial<Readonly<Record<ChatField, string>>> | undefined;
+}
+
+/** A system event with nothing but its kind, actor and targets. */
+export function systemEvent(kind: SystemEventKind, actorId: string, targetIds: readonly string[]): SystemEvent {
+  return { kind, actorId, targetIds, role: undefined, profile: undefined };
 }
 
 /** A snapshot of the message a reply answers: edits and deletion of that message leave it alone. */

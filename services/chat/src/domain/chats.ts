@@ -19,6 +19,9 @@ import {
   mayRemove,
   memberFrom,
   memberOf,
+  messageCreated,
+  type SystemEvent,
+  systemEvent,
   withOwner,
   withoutMember,
   withRole,
@@ -35,7 +38,7 @@ import {
   tooManyInvitations,
   userNotFound,
 } from './chat-errors.ts';
-import { isStoreError } from './chat-storage.ts';
+import { isStoreError, type Notice } from './chat-storage.ts';
 import {
   decodeChatsToken,
   decodeInvitationsToken,
@@ -257,13 +260,45 @@ export function chatUseCases(ctx: UseCaseContext) {
     return { chat, target };
   };
 
-  /** Writes the chat's new roles or owner with their `chat_updated` event. */
-  const changeChat = (before: Chat, after: Chat, requestId: string) =>
-    store.updateChat(after, [{ kind: 'chat_updated', before, after, time: now(), requestId }]);
+  /** The system message recording a change in the group's history, sent by its actor. */
+  const noticeOf = (chatId: string, system: SystemEvent, time: Date, requestId: string): Notice => ({
+    draft: {
+      id: randomUUID(),
+      chatId,
+      senderId: system.actorId,
+      clientMessageId: randomUUID(),
+      text: '',
+      createTime: time,
+      system,
+    },
+    eventOf: (message, memberIds) => messageCreated(message, memberIds, requestId),
+  });
 
-  /** Writes the chat's new members with their `members_changed` event, the caller as its actor. */
-  const changeMembers = (before: Chat, after: Chat, change: MemberChange, actorId: string, requestId: string) =>
-    store.updateChat(after, [{ kind: 'members_changed', before, after, ...change, actorId, requestId }]);
+  /** Writes the chat's new roles, owner or profile with their `chat_updated` event and the system message. */
+  const changeChat = (before: Chat, after: Chat, system: SystemEvent, requestId: string) => {
+    const time = now();
+    return store.updateChat(
+      after,
+      [{ kind: 'chat_updated', before, after, time, requestId }],
+      noticeOf(after.id, system, time, requestId),
+    );
+  };
+
+  /** Writes the chat's new members with their `members_changed` event and the system message, the caller as actor. */
+  const changeMembers = (before: Chat, after: Chat, change: MemberChange, actorId: string, requestId: string) => {
+    const [removed] = change.removed;
+    const system =
+      removed === undefined
+        ? systemEvent('members_added', actorId, change.added)
+        : removed === actorId
+          ? systemEvent('member_left', actorId, [])
+          : systemEvent('member_removed', actorId, [removed]);
+    return store.updateChat(
+      after,
+      [{ kind: 'members_changed', before, after, ...change, actorId, requestId }],
+      noticeOf(after.id, system, change.time, requestId),
+    );
+  };
 
   return {
     /** Creates a direct chat (or returns the pair's existing one) or a group owned by the caller. */
@@ -372,16 +407,21 @@ export function chatUseCases(ctx: UseCaseContext) {
           version: chat.version + 1,
         };
         const change = { added: [me], removed: [], time };
-        await store.acceptInvitation(after, me, [
-          {
-            kind: 'members_changed',
-            before: chat,
-            after,
-            ...change,
-            actorId: invitation.inviterId,
-            requestId: meta.requestId,
-          },
-        ]);
+        await store.acceptInvitation(
+          after,
+          me,
+          [
+            {
+              kind: 'members_changed',
+              before: chat,
+              after,
+              ...change,
+              actorId: invitation.inviterId,
+              requestId: meta.requestId,
+            },
+          ],
+          noticeOf(chat.id, systemEvent('invitation_accepted', me, [invitation.inviterId]), time, meta.requestId),
+        );
         return after;
       });
     },
@@ -418,7 +458,7 @@ export function chatUseCases(ctx: UseCaseContext) {
         if (target.role === 'owner') throw ownerRole();
         if (target.role === role) return chat;
         const after = withRole(chat, target.userId, role);
-        await changeChat(chat, after, meta.requestId);
+        await changeChat(chat, after, { ...systemEvent('role_changed', me, [target.userId]), role }, meta.requestId);
         return after;
       });
     },
@@ -431,7 +471,7 @@ export function chatUseCases(ctx: UseCaseContext) {
         const { chat, target } = await groupAndMember(me, chatId, userId, 'transfer_ownership');
         if (target.userId === chat.ownerId) return chat;
         const after = withOwner(chat, target.userId);
-        await changeChat(chat, after, meta.requestId);
+        await changeChat(chat, after, systemEvent('ownership_transferred', me, [target.userId]), meta.requestId);
         return after;
       });
     },
@@ -454,7 +494,12 @@ export function chatUseCases(ctx: UseCaseContext) {
         const avatarUrl = named('avatar_url') ? values.avatarUrl : chat.avatarUrl;
         if (title === chat.title && description === chat.description && avatarUrl === chat.avatarUrl) return chat;
         const after: Chat = { ...chat, title, description, avatarUrl, version: chat.version + 1 };
-        await changeChat(chat, after, meta.requestId);
+        const profile = {
+          ...(title === chat.title ? {} : { title }),
+          ...(description === chat.description ? {} : { description }),
+          ...(avatarUrl === chat.avatarUrl ? {} : { avatar_url: avatarUrl }),
+        };
+        await changeChat(chat, after, { ...systemEvent('profile_changed', me, []), profile }, meta.requestId);
         return after;
       });
     },

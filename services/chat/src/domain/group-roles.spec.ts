@@ -196,3 +196,51 @@ describe('the group profile', () => {
     ]);
   });
 });
+
+describe('system messages', () => {
+  it('records each group change in the history, sent by its actor, and refuses to edit one', async () => {
+    const chats = createChatUseCases({
+      store: withEventEncoding(new MemoryChatStore(), chatEventEntry),
+      users: {
+        getProfiles: async (ids) =>
+          new Map(
+            ids.map((id) => [id, { userId: id, nickname: id.slice(0, 4), avatarUrl: '', updateTime: undefined }]),
+          ),
+      },
+      friends: { relation: async () => ({ friends: true, blocked: false }) },
+    });
+    const as = (userId: string) => ({ actor: { kind: 'user' as const, userId }, requestId: 'r' });
+    const [owner, a, b] = [randomUUID(), randomUUID(), randomUUID()];
+    const { chat } = await chats.createChat(as(owner), { type: 'group', memberIds: [a], title: 't' });
+    await chats.addMembers(as(owner), chat.id, [b]);
+    await chats.setMemberRole(as(owner), chat.id, a, 'admin');
+    await chats.updateChat(as(a), chat.id, {
+      paths: ['title', 'description'],
+      values: { title: 'u', description: '', avatarUrl: '' },
+    });
+    await chats.removeMember(as(a), chat.id, b);
+    await chats.transferOwnership(as(owner), chat.id, a);
+    await chats.removeMember(as(owner), chat.id, owner);
+
+    const history = (await chats.listMessages(as(a), chat.id, { pageSize: 10, pageToken: '' })).items.toReversed();
+    expect(history.map((m) => [m.sequence, m.senderId, m.text, m.system])).toEqual([
+      [1, owner, '', { kind: 'members_added', actorId: owner, targetIds: [b], role: undefined, profile: undefined }],
+      [2, owner, '', { kind: 'role_changed', actorId: owner, targetIds: [a], role: 'admin', profile: undefined }],
+      // The description was empty already: only the title changed.
+      [3, a, '', { kind: 'profile_changed', actorId: a, targetIds: [], role: undefined, profile: { title: 'u' } }],
+      [4, a, '', { kind: 'member_removed', actorId: a, targetIds: [b], role: undefined, profile: undefined }],
+      [
+        5,
+        owner,
+        '',
+        { kind: 'ownership_transferred', actorId: owner, targetIds: [a], role: undefined, profile: undefined },
+      ],
+      [6, owner, '', { kind: 'member_left', actorId: owner, targetIds: [], role: undefined, profile: undefined }],
+    ]);
+    // Back in the group, the owner who made the role change still may not rewrite its record.
+    await chats.addMembers(as(a), chat.id, [owner]);
+    await expect(chats.editMessage(as(owner), chat.id, history[1]?.id ?? '', 'rewritten')).rejects.toThrow(
+      expect.objectContaining({ reason: 'SYSTEM_MESSAGE' }),
+    );
+  });
+});

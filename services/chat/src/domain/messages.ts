@@ -11,7 +11,7 @@ import {
   quoteOf,
   tombstoneOf,
 } from './chat.ts';
-import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } from './chat-errors.ts';
+import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender, systemMessage } from './chat-errors.ts';
 import {
   decodeMessagesToken,
   decodeRepliesToken,
@@ -124,6 +124,7 @@ export function messageUseCases(ctx: UseCaseContext) {
       return retryOnChatRace(async () => {
         const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
         if (message.senderId !== me) throw notSender();
+        if (message.system) throw systemMessage();
         if (message.deleted) throw messageDeleted();
         if (message.text === text) return message;
         const time = now();

@@ -7,6 +7,8 @@ import {
   type Chat as ProtoChat,
   type ChatInvitation as ProtoInvitation,
   type Message as ProtoMessage,
+  type SystemEvent as ProtoSystemEvent,
+  SystemEventKind,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import {
   ChatCreated,
@@ -19,7 +21,16 @@ import {
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
-import type { Chat, ChatEvent, Invitation, MemberRole, Message } from '../domain/chat.ts';
+import {
+  CHAT_FIELDS,
+  type Chat,
+  type ChatEvent,
+  type SystemEventKind as DomainSystemEventKind,
+  type Invitation,
+  type MemberRole,
+  type Message,
+  type SystemEvent,
+} from '../domain/chat.ts';
 
 const CHAT_EVENTS_TOPIC = 'chat.events';
 const SOURCE = 'chat';
@@ -30,6 +41,30 @@ const ROLES: Readonly<Record<MemberRole, ChatMemberRole>> = {
   admin: ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN,
   member: ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER,
 };
+
+const SYSTEM_KINDS: Readonly<Record<DomainSystemEventKind, SystemEventKind>> = {
+  members_added: SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED,
+  invitation_accepted: SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED,
+  member_removed: SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED,
+  member_left: SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT,
+  role_changed: SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED,
+  ownership_transferred: SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED,
+  profile_changed: SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED,
+};
+
+function systemToProto(system: SystemEvent): ProtoSystemEvent {
+  const profile = system.profile ?? {};
+  return {
+    kind: SYSTEM_KINDS[system.kind],
+    actorId: system.actorId,
+    targetUserIds: [...system.targetIds],
+    role: system.role ? ROLES[system.role] : ChatMemberRole.CHAT_MEMBER_ROLE_UNSPECIFIED,
+    changedFields: CHAT_FIELDS.filter((f) => profile[f] !== undefined),
+    title: profile.title ?? '',
+    description: profile.description ?? '',
+    avatarUrl: profile.avatar_url ?? '',
+  };
+}
 
 export function chatToProto(chat: Chat): ProtoChat {
   return {
@@ -76,6 +111,7 @@ export function messageToProto(message: Message): ProtoMessage {
     replyCount: message.replyCount,
     lastReplyTime: message.lastReplyTime,
     deletedById: message.deletedBy,
+    system: message.system && systemToProto(message.system),
   };
 }
 

@@ -15,6 +15,7 @@ import {
   type Member,
   type Message,
   messageCreated,
+  systemEvent,
   tombstoneOf,
   withOwner,
   withoutMember,
@@ -682,6 +683,41 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         expect([listed?.deleted, listed?.deletedBy]).toEqual([true, a]);
         expect((await store.getMessage(chat.id, posted.id))?.deletedBy).toBe(a);
         expect((await post(chat.id, b, 'on topic')).deletedBy).toBe('');
+      });
+
+      it('posts a notice with a chat change atomically: the next sequence, its event after the change, to the members after', async () => {
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const chat = await add(group(a, b, c));
+        await post(chat.id, b, 'before');
+        const after = withoutMember(chat, c);
+        const system = { ...systemEvent('member_removed', a, [c]) };
+        const notice = { draft: { ...draft(chat.id, a, ''), system }, eventOf };
+        const change: ChatEvent = {
+          kind: 'members_changed',
+          before: chat,
+          after,
+          added: [],
+          removed: [c],
+          actorId: a,
+          time: tick(),
+          requestId: 'r',
+        };
+        await store.updateChat(after, [change], notice);
+        const [latest] = await store.listMessages(chat.id, undefined, 1);
+        expect(latest).toMatchObject({ sequence: 2, senderId: a, text: '', system });
+        expect((await store.getChat(chat.id))?.lastSequence).toBe(2);
+        const events = await pendingOf(chat.id);
+        expect(events.map((e) => e.type).slice(-2)).toEqual(['chat.chat.members_changed', 'chat.message.created']);
+        const created = MessageCreated.decode(events.at(-1)?.payload?.value ?? new Uint8Array());
+        expect(created.memberIds).toEqual([a, b]);
+        expect(created.message?.system?.targetUserIds).toEqual([c]);
+
+        // A stale change posts nothing.
+        const stale = await errorOf(
+          store.updateChat(after, [], { ...notice, draft: { ...notice.draft, id: randomUUID() } }),
+        );
+        expect(isStoreError(stale, 'conflict')).toBe(true);
+        expect((await store.listMessages(chat.id, undefined, 10)).map((m) => m.sequence)).toEqual([2, 1]);
       });
 
       it("keeps a group's description and picture with its other fields", async () => {

@@ -152,6 +152,98 @@ export function chatMemberRoleToJSON(object: ChatMemberRole): string {
   }
 }
 
+/** The kind of a group change a system message records. */
+export const SystemEventKind = {
+  /** SYSTEM_EVENT_KIND_UNSPECIFIED - Not set. */
+  SYSTEM_EVENT_KIND_UNSPECIFIED: 0,
+  /** SYSTEM_EVENT_KIND_MEMBERS_ADDED - The actor added the targets (AddChatMembers; friends who joined at once). */
+  SYSTEM_EVENT_KIND_MEMBERS_ADDED: 1,
+  /** SYSTEM_EVENT_KIND_INVITATION_ACCEPTED - The actor joined by accepting the target's invitation. */
+  SYSTEM_EVENT_KIND_INVITATION_ACCEPTED: 2,
+  /** SYSTEM_EVENT_KIND_MEMBER_REMOVED - The actor removed the target. */
+  SYSTEM_EVENT_KIND_MEMBER_REMOVED: 3,
+  /** SYSTEM_EVENT_KIND_MEMBER_LEFT - The actor left the group. */
+  SYSTEM_EVENT_KIND_MEMBER_LEFT: 4,
+  /** SYSTEM_EVENT_KIND_ROLE_CHANGED - The actor gave the target the role `role`. */
+  SYSTEM_EVENT_KIND_ROLE_CHANGED: 5,
+  /** SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED - The actor handed the group to the target. */
+  SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED: 6,
+  /** SYSTEM_EVENT_KIND_PROFILE_CHANGED - The actor changed the group profile (`changed_fields`). */
+  SYSTEM_EVENT_KIND_PROFILE_CHANGED: 7,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type SystemEventKind = typeof SystemEventKind[keyof typeof SystemEventKind];
+
+export namespace SystemEventKind {
+  export type SYSTEM_EVENT_KIND_UNSPECIFIED = typeof SystemEventKind.SYSTEM_EVENT_KIND_UNSPECIFIED;
+  export type SYSTEM_EVENT_KIND_MEMBERS_ADDED = typeof SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED;
+  export type SYSTEM_EVENT_KIND_INVITATION_ACCEPTED = typeof SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED;
+  export type SYSTEM_EVENT_KIND_MEMBER_REMOVED = typeof SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED;
+  export type SYSTEM_EVENT_KIND_MEMBER_LEFT = typeof SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT;
+  export type SYSTEM_EVENT_KIND_ROLE_CHANGED = typeof SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED;
+  export type SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED = typeof SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED;
+  export type SYSTEM_EVENT_KIND_PROFILE_CHANGED = typeof SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED;
+  export type UNRECOGNIZED = typeof SystemEventKind.UNRECOGNIZED;
+}
+
+export function systemEventKindFromJSON(object: any): SystemEventKind {
+  switch (object) {
+    case 0:
+    case "SYSTEM_EVENT_KIND_UNSPECIFIED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_UNSPECIFIED;
+    case 1:
+    case "SYSTEM_EVENT_KIND_MEMBERS_ADDED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED;
+    case 2:
+    case "SYSTEM_EVENT_KIND_INVITATION_ACCEPTED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED;
+    case 3:
+    case "SYSTEM_EVENT_KIND_MEMBER_REMOVED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED;
+    case 4:
+    case "SYSTEM_EVENT_KIND_MEMBER_LEFT":
+      return SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT;
+    case 5:
+    case "SYSTEM_EVENT_KIND_ROLE_CHANGED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED;
+    case 6:
+    case "SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED;
+    case 7:
+    case "SYSTEM_EVENT_KIND_PROFILE_CHANGED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SystemEventKind.UNRECOGNIZED;
+  }
+}
+
+export function systemEventKindToJSON(object: SystemEventKind): string {
+  switch (object) {
+    case SystemEventKind.SYSTEM_EVENT_KIND_UNSPECIFIED:
+      return "SYSTEM_EVENT_KIND_UNSPECIFIED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED:
+      return "SYSTEM_EVENT_KIND_MEMBERS_ADDED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED:
+      return "SYSTEM_EVENT_KIND_INVITATION_ACCEPTED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED:
+      return "SYSTEM_EVENT_KIND_MEMBER_REMOVED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT:
+      return "SYSTEM_EVENT_KIND_MEMBER_LEFT";
+    case SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED:
+      return "SYSTEM_EVENT_KIND_ROLE_CHANGED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED:
+      return "SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED:
+      return "SYSTEM_EVENT_KIND_PROFILE_CHANGED";
+    case SystemEventKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * A member of a chat, with a copy of their profile kept fresh from
  * `user.user.updated` events.
@@ -250,6 +342,13 @@ export interface Message {
    * the group's owner or an admin; empty when not deleted.
    */
   deletedById: string;
+  /**
+   * Set on a system message: a change of the group the server recorded in
+   * its history (its sender is the member who made it, its text is empty).
+   * Clients render it from these fields ("Ann made Bob an admin"). System
+   * messages cannot be edited.
+   */
+  system: SystemEvent | undefined;
 }
 
 /**
@@ -928,6 +1027,43 @@ export interface UpdateChatResponse {
   chat: Chat | undefined;
 }
 
+/** A change of a group, recorded as a system message in its history. */
+export interface SystemEvent {
+  /** What changed. */
+  kind: SystemEventKind;
+  /**
+   * The user id (UUID) of the member who made the change (for
+   * SYSTEM_EVENT_KIND_MEMBER_LEFT and SYSTEM_EVENT_KIND_INVITATION_ACCEPTED,
+   * the member who left or joined).
+   */
+  actorId: string;
+  /**
+   * The user ids (UUIDs) the change is about: the members added, the member
+   * removed, whose role changed, the new owner, or the inviter of an
+   * accepted invitation; empty otherwise.
+   */
+  targetUserIds: string[];
+  /** For SYSTEM_EVENT_KIND_ROLE_CHANGED: the target's new role. */
+  role: ChatMemberRole;
+  /**
+   * For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the fields that changed (`title`,
+   * `description`, `avatar_url`); the new values are in the fields below.
+   */
+  changedFields: string[];
+  /** For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the new title, when it changed. */
+  title: string;
+  /**
+   * For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the new description, when it
+   * changed (empty when cleared).
+   */
+  description: string;
+  /**
+   * For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the new picture, when it changed
+   * (empty when cleared).
+   */
+  avatarUrl: string;
+}
+
 function createBaseChatMember(): ChatMember {
   return { userId: "", role: 0, nickname: "", avatarUrl: "", joinTime: undefined };
 }
@@ -1315,6 +1451,7 @@ function createBaseMessage(): Message {
     replyCount: 0,
     lastReplyTime: undefined,
     deletedById: "",
+    system: undefined,
   };
 }
 
@@ -1358,6 +1495,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.deletedById !== "") {
       writer.uint32(106).string(message.deletedById);
+    }
+    if (message.system !== undefined) {
+      SystemEvent.encode(message.system, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1479,6 +1619,14 @@ export const Message: MessageFns<Message> = {
             message.deletedById = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.system = SystemEvent.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1546,6 +1694,7 @@ export const Message: MessageFns<Message> = {
         : isSet(object.deleted_by_id)
         ? globalThis.String(object.deleted_by_id)
         : "",
+      system: isSet(object.system) ? SystemEvent.fromJSON(object.system) : undefined,
     };
   },
 
@@ -1590,6 +1739,9 @@ export const Message: MessageFns<Message> = {
     if (message.deletedById !== "") {
       obj.deletedById = message.deletedById;
     }
+    if (message.system !== undefined) {
+      obj.system = SystemEvent.toJSON(message.system);
+    }
     return obj;
   },
 
@@ -1613,6 +1765,9 @@ export const Message: MessageFns<Message> = {
     message.replyCount = object.replyCount ?? 0;
     message.lastReplyTime = object.lastReplyTime ?? undefined;
     message.deletedById = object.deletedById ?? "";
+    message.system = (object.system !== undefined && object.system !== null)
+      ? SystemEvent.fromPartial(object.system)
+      : undefined;
     return message;
   },
 };
@@ -7082,6 +7237,212 @@ export const UpdateChatResponse: MessageFns<UpdateChatResponse> = {
   fromPartial(object: DeepPartial<UpdateChatResponse>): UpdateChatResponse {
     const message = createBaseUpdateChatResponse();
     message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
+function createBaseSystemEvent(): SystemEvent {
+  return {
+    kind: 0,
+    actorId: "",
+    targetUserIds: [],
+    role: 0,
+    changedFields: [],
+    title: "",
+    description: "",
+    avatarUrl: "",
+  };
+}
+
+export const SystemEvent: MessageFns<SystemEvent> = {
+  encode(message: SystemEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.actorId !== "") {
+      writer.uint32(18).string(message.actorId);
+    }
+    for (const v of message.targetUserIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.role !== 0) {
+      writer.uint32(32).int32(message.role);
+    }
+    for (const v of message.changedFields) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.title !== "") {
+      writer.uint32(50).string(message.title);
+    }
+    if (message.description !== "") {
+      writer.uint32(58).string(message.description);
+    }
+    if (message.avatarUrl !== "") {
+      writer.uint32(66).string(message.avatarUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SystemEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSystemEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.actorId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetUserIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.changedFields.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SystemEvent {
+    return {
+      kind: isSet(object.kind) ? systemEventKindFromJSON(object.kind) : 0,
+      actorId: isSet(object.actorId)
+        ? globalThis.String(object.actorId)
+        : isSet(object.actor_id)
+        ? globalThis.String(object.actor_id)
+        : "",
+      targetUserIds: globalThis.Array.isArray(object?.targetUserIds)
+        ? object.targetUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.target_user_ids)
+        ? object.target_user_ids.map((e: any) => globalThis.String(e))
+        : [],
+      role: isSet(object.role) ? chatMemberRoleFromJSON(object.role) : 0,
+      changedFields: globalThis.Array.isArray(object?.changedFields)
+        ? object.changedFields.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.changed_fields)
+        ? object.changed_fields.map((e: any) => globalThis.String(e))
+        : [],
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : "",
+    };
+  },
+
+  toJSON(message: SystemEvent): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = systemEventKindToJSON(message.kind);
+    }
+    if (message.actorId !== "") {
+      obj.actorId = message.actorId;
+    }
+    if (message.targetUserIds?.length) {
+      obj.targetUserIds = message.targetUserIds;
+    }
+    if (message.role !== 0) {
+      obj.role = chatMemberRoleToJSON(message.role);
+    }
+    if (message.changedFields?.length) {
+      obj.changedFields = message.changedFields;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.avatarUrl !== "") {
+      obj.avatarUrl = message.avatarUrl;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SystemEvent>): SystemEvent {
+    return SystemEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SystemEvent>): SystemEvent {
+    const message = createBaseSystemEvent();
+    message.kind = object.kind ?? 0;
+    message.actorId = object.actorId ?? "";
+    message.targetUserIds = object.targetUserIds?.map((e) => e) || [];
+    message.role = object.role ?? 0;
+    message.changedFields = object.changedFields?.map((e) => e) || [];
+    message.title = object.title ?? "";
+    message.description = object.description ?? "";
+    message.avatarUrl = object.avatarUrl ?? "";
     return message;
   },
 };

@@ -15,6 +15,7 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type Notice,
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
@@ -81,7 +82,7 @@ export class MemoryChatStore implements ChatStore {
     return id === undefined ? undefined : this.getChat(id);
   }
 
-  async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
+  async updateChat(chat: Chat, entries: readonly OutboxEntry[], notice?: Notice<OutboxEntry>): Promise<void> {
     const record = this.#chats.get(chat.id);
     if (record?.chat.version !== chat.version - 1) throw new StoreError('conflict', 'the chat changed or is gone');
     const before = record.chat;
@@ -93,6 +94,15 @@ export class MemoryChatStore implements ChatStore {
     };
     this.#index(before, record.chat);
     this.outbox.append(entries);
+    if (!notice) return;
+    const message = postedMessage(notice.draft, record.chat.lastSequence + 1);
+    const entry = notice.eventOf(message, memberIdsOf(record.chat));
+    record.messages.push(clone(message));
+    record.byClientId.set(`${message.senderId}|${message.clientMessageId}`, message.sequence);
+    record.byMessageId.set(message.id, message.sequence);
+    const lastActivityTime = new Date(Math.max(message.createTime.getTime(), record.chat.lastActivityTime.getTime()));
+    record.chat = { ...record.chat, lastSequence: message.sequence, lastActivityTime };
+    this.outbox.append([entry]);
   }
 
   async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
@@ -156,9 +166,14 @@ export class MemoryChatStore implements ChatStore {
     return this.#invitations.get(inviteeId)?.delete(chatId) ?? false;
   }
 
-  async acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+  async acceptInvitation(
+    chat: Chat,
+    inviteeId: string,
+    entries: readonly OutboxEntry[],
+    notice?: Notice<OutboxEntry>,
+  ): Promise<void> {
     if (!this.#invitations.get(inviteeId)?.has(chat.id)) throw new StoreError('conflict', 'the invitation is gone');
-    await this.updateChat(chat, entries);
+    await this.updateChat(chat, entries, notice);
     this.#invitations.get(inviteeId)?.delete(chat.id);
   }
 

@@ -10,6 +10,7 @@ import {
   type MemberRole,
   type Message,
   type MessageVersion,
+  type SystemEvent,
   versionOf,
 } from '../../domain/chat.ts';
 import {
@@ -18,12 +19,13 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type Notice,
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
-import { ChatOutbox } from './chat-outbox.ts';
+import { type AppendEntries, ChatOutbox } from './chat-outbox.ts';
 
 interface MemberDoc {
   userId: string;
@@ -75,6 +77,8 @@ export interface MessageDoc {
   lastReplyTime?: Date;
   /** Who deleted a tombstone; absent when not deleted, or deleted before deleters were recorded. */
   deletedBy?: string;
+  /** Only on a system message: the group change it records. */
+  system?: SystemEvent;
   /** The distinct search terms of the current text (`searchTermsOf`); absent until indexed, empty when deleted. */
   terms?: string[];
 }
@@ -194,8 +198,8 @@ export class MongoChatStore implements ChatStore {
     return doc ? fromChatDoc(doc) : undefined;
   }
 
-  updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
-    return this.#write(entries, (session, count) => this.#replaceChat(chat, session, count));
+  updateChat(chat: Chat, entries: readonly OutboxEntry[], notice?: Notice<OutboxEntry>): Promise<void> {
+    return this.#write(entries, (session, count) => this.#replaceChat(chat, session, count), notice);
   }
 
   /** `updateChat`'s change, inside the caller's transaction; resolves with the chat's new `eventSequence`. */
@@ -298,12 +302,21 @@ export class MongoChatStore implements ChatStore {
     return result.deletedCount > 0;
   }
 
-  acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
-    return this.#write(entries, async (session, count) => {
-      const deleted = await this.#invitations.deleteOne({ _id: invitationIdOf(chat.id, inviteeId) }, { session });
-      if (deleted.deletedCount === 0) throw new StoreError('conflict', 'the invitation is gone');
-      return this.#replaceChat(chat, session, count);
-    });
+  acceptInvitation(
+    chat: Chat,
+    inviteeId: string,
+    entries: readonly OutboxEntry[],
+    notice?: Notice<OutboxEntry>,
+  ): Promise<void> {
+    return this.#write(
+      entries,
+      async (session, count) => {
+        const deleted = await this.#invitations.deleteOne({ _id: invitationIdOf(chat.id, inviteeId) }, { session });
+        if (deleted.deletedCount === 0) throw new StoreError('conflict', 'the invitation is gone');
+        return this.#replaceChat(chat, session, count);
+      },
+      notice,
+    );
   }
 
   async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
@@ -527,21 +540,38 @@ export class MongoChatStore implements ChatStore {
   /**
    * The change and its outbox entries in one transaction. `change` gets the
    * number of entries, raises the chat's `eventSequence` by it and resolves
-   * with its new value; the entries take the numbers up to it. Driver errors
+   * with its new value; the entries take the numbers up to it. A `notice`
+   * is posted after the change, in the same transaction. Driver errors
    * leave as StoreErrors.
    */
   async #write(
     entries: readonly OutboxEntry[],
     change: (session: ClientSession, count: number) => Promise<number>,
+    notice?: Notice<OutboxEntry>,
   ): Promise<void> {
     try {
       await this.outbox.transaction(async (session, append) => {
         const last = await change(session, entries.length);
         await append(entries, last - entries.length + 1);
+        if (notice) await this.#postNotice(notice, session, append);
       });
     } catch (error) {
       throw translateError(error);
     }
+  }
+
+  /** A notice's post after the change: the chat's next sequence and event number, to its members now. */
+  async #postNotice(notice: Notice<OutboxEntry>, session: ClientSession, append: AppendEntries): Promise<void> {
+    const { draft } = notice;
+    const chat = await this.#chats.findOneAndUpdate(
+      { _id: draft.chatId },
+      { $inc: { lastSequence: 1, eventSequence: 1 }, $max: { lastActivityTime: draft.createTime } },
+      { session, returnDocument: 'after', projection: { lastSequence: 1, eventSequence: 1, memberIds: 1 } },
+    );
+    if (!chat) throw new StoreError('conflict', 'the chat is gone');
+    const message = postedMessage(draft, chat.lastSequence);
+    await this.#messages.insertOne(toMessageDoc(message), { session });
+    await append([notice.eventOf(message, chat.memberIds)], chat.eventSequence);
   }
 }
 
@@ -725,6 +755,7 @@ function toMessageDoc(m: Message): MessageDoc {
     replyCount: m.replyCount,
     ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
     ...(m.deletedBy ? { deletedBy: m.deletedBy } : {}),
+    ...(m.system ? { system: m.system } : {}),
     terms: searchTermsOf(m.text),
   };
 }
@@ -745,6 +776,12 @@ function fromMessageDoc(doc: MessageDoc): Message {
     replyCount: doc.replyCount ?? 0,
     lastReplyTime: doc.lastReplyTime,
     deletedBy: doc.deletedBy ?? '',
+    // BSON keeps a field without a value as null.
+    system: doc.system && {
+      ...doc.system,
+      role: doc.system.role ?? undefined,
+      profile: doc.system.profile ?? undefined,
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import {
   type MemberRole,
   type Message,
   type MessageVersion,
+  type SystemEvent,
   versionOf,
 } from '../../domain/chat.ts';
 import {
@@ -17,6 +18,7 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type Notice,
   postedMessage,
   StoreError,
 } from '../../domain/chat-storage.ts';
@@ -107,7 +109,8 @@ const chatSchema: SqliteSchema = {
     // Tombstones from before it have no deleter on record: empty, as for a message not deleted.
     "ALTER TABLE messages ADD COLUMN deleted_by TEXT NOT NULL DEFAULT '';" +
       "ALTER TABLE chats ADD COLUMN description TEXT NOT NULL DEFAULT '';" +
-      "ALTER TABLE chats ADD COLUMN avatar_url TEXT NOT NULL DEFAULT '';",
+      "ALTER TABLE chats ADD COLUMN avatar_url TEXT NOT NULL DEFAULT '';" +
+      'ALTER TABLE messages ADD COLUMN system TEXT;',
   ],
 };
 
@@ -162,6 +165,8 @@ interface MessageRow {
   reply_count: number;
   last_reply_time: number | null;
   deleted_by: string;
+  /** A system message's event as JSON; NULL for any other message. */
+  system: string | null;
 }
 
 const CHAT_COLUMNS =
@@ -170,7 +175,7 @@ const CHAT_COLUMNS =
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
-  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by';
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by, system';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -207,7 +212,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -390,8 +395,24 @@ export class SqliteChatStore implements ChatStore {
     return row && fromChatRow(row);
   }
 
-  async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
-    this.#db.transaction(() => this.#replaceChat(chat, entries));
+  async updateChat(chat: Chat, entries: readonly OutboxEntry[], notice?: Notice<OutboxEntry>): Promise<void> {
+    this.#db.transaction(() => {
+      this.#replaceChat(chat, entries);
+      if (notice) this.#postNotice(notice);
+    });
+  }
+
+  /** A notice's post, inside the caller's transaction after the change: the next sequence, to the members now. */
+  #postNotice(notice: Notice<OutboxEntry>): void {
+    const row = this.#getChat.get(notice.draft.chatId) as unknown as ChatRow;
+    const message = postedMessage(notice.draft, row.last_sequence + 1);
+    const entry = notice.eventOf(
+      message,
+      (JSON.parse(row.members) as MemberJson[]).map((m) => m.userId),
+    );
+    this.#insertMessage.run(...messageValues(message));
+    this.#advanceChat.run(message.sequence, message.createTime.getTime(), message.chatId);
+    this.outbox.append([entry]);
   }
 
   /** `updateChat`'s writes, inside the caller's transaction. */
@@ -484,12 +505,18 @@ export class SqliteChatStore implements ChatStore {
     return this.#deleteInvitation.run(inviteeId, chatId).changes > 0;
   }
 
-  async acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+  async acceptInvitation(
+    chat: Chat,
+    inviteeId: string,
+    entries: readonly OutboxEntry[],
+    notice?: Notice<OutboxEntry>,
+  ): Promise<void> {
     this.#db.transaction(() => {
       if (this.#deleteInvitation.run(inviteeId, chat.id).changes === 0) {
         throw new StoreError('conflict', 'the invitation is gone');
       }
       this.#replaceChat(chat, entries);
+      if (notice) this.#postNotice(notice);
     });
   }
 
@@ -757,6 +784,7 @@ function messageValues(m: Message): (string | number | null)[] {
     m.replyCount,
     m.lastReplyTime?.getTime() ?? null,
     m.deletedBy,
+    m.system ? JSON.stringify(m.system) : null,
   ];
 }
 
@@ -779,5 +807,10 @@ function fromMessageRow(row: MessageRow): Message {
     replyCount: row.reply_count,
     lastReplyTime: row.last_reply_time === null ? undefined : new Date(row.last_reply_time),
     deletedBy: row.deleted_by,
+    // JSON leaves out the fields a kind has no value for.
+    system:
+      row.system === null
+        ? undefined
+        : ({ role: undefined, profile: undefined, ...(JSON.parse(row.system) as Partial<SystemEvent>) } as SystemEvent),
   };
 }
