@@ -46,7 +46,9 @@ import type { ChatStore } from '../chat-store.ts';
  *   `messages_replies` (chat_id, reply_to_id, sequence), partial on replies,
  *   is a message's thread in order (one range); a reply's quote is kept in
  *   its own row (`reply_to_*`), and the parent's `reply_count` and
- *   `last_reply_time` move in the reply's transaction.
+ *   `last_reply_time` move in the reply's transaction. A system message
+ *   keeps the group change it records as JSON in `system` (NULL on any
+ *   other message); a tombstone names its deleter in `deleted_by`.
  * - `reads` (user_id, chat_id), primary key of a table without rowid: a
  *   user's read positions in a page of chats, one lookup each.
  * - `invitations` (invitee_id, chat_id), primary key of a table without
