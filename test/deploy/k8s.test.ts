@@ -7,8 +7,10 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { K8S_DIR, type K8sObject, kustomizations, render, validate } from '../../scripts/deploy/k8s.ts';
 import { processByEntry } from '../../scripts/deploy/processes.ts';
+import { ALERTS_FILE, PROMETHEUS_RULE_FILE, prometheusRule } from '../../scripts/k8s-prometheus-rule.ts';
 import { LIVE_SERVICE_FILE, liveService, promote, readColors } from '../../scripts/k8s-promote.ts';
 import { effective, k8sContainers, type PodContainer, type PodTemplate, podTemplate } from './deploy-env.ts';
 
@@ -388,6 +390,21 @@ describe('the validator itself', () => {
     expect(problems).toContain('replicas must be integer');
     expect(problems).toContain('\'"readinesProbe"\' does not exist');
   });
+
+  it('checks the Prometheus Operator’s custom resources against their CRD schemas too', async () => {
+    const objects = structuredClone(objectsOf('prometheus-operator'));
+    const monitor = named(objects, 'PodMonitor', 'messenger') as unknown as {
+      spec: { podMetricsEndpoints: Record<string, unknown>[] };
+    };
+    (monitor.spec.podMetricsEndpoints[0] as Record<string, unknown>).interval = 15;
+    const rule = named(objects, 'PrometheusRule', 'messenger-alerts') as unknown as {
+      spec: { groups: { rules: Record<string, unknown>[] }[] };
+    };
+    (rule.spec.groups[0]?.rules[0] as Record<string, unknown>).fro = '5m';
+    const problems = (await validate(objects)).join('\n');
+    expect(problems).toContain('PodMonitor/messenger: data/spec/podMetricsEndpoints/0/interval must be string');
+    expect(problems).toContain('\'"fro"\' does not exist');
+  });
 });
 
 describe('blue-green overlay (gateway)', () => {
@@ -516,5 +533,45 @@ describe('canary overlay (chat)', () => {
     const images = Object.fromEntries(workloads(objects()).map((w) => [w.o.metadata.name, w.container.image]));
     expect(images['chat-canary']).not.toBe(images.chat);
     expect(new Set(Object.values(images)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('prometheus-operator overlay (PodMonitor, PrometheusRule)', () => {
+  const objects = () => objectsOf('prometheus-operator');
+
+  it('scrapes every pod’s /metrics on the port it serves them on, reachable from the monitoring namespace', () => {
+    const monitor = specOf<{
+      jobLabel: string;
+      selector: { matchLabels: Labels };
+      podMetricsEndpoints: { port: string; path: string }[];
+    }>(objects(), 'PodMonitor', 'messenger');
+    const policies = ofKind(objects(), 'NetworkPolicy').map((p) => p.spec as PolicySpec);
+    const env = new Map(k8sContainers(objects()).map((c) => [c.where.split(' ')[0], effective(c)]));
+    const prometheus = { 'app.kubernetes.io/name': 'prometheus' };
+    const monitoring = { 'kubernetes.io/metadata.name': 'monitoring' };
+    const scraped = workloads(objects()).map((w) => {
+      const endpoint = monitor.podMetricsEndpoints[0];
+      const port = w.container.ports?.find((p) => p.name === endpoint?.port)?.containerPort;
+      return {
+        pod: w.o.metadata.name,
+        selected: matches(monitor.selector, w.labels),
+        job: w.labels[monitor.jobLabel],
+        path: endpoint?.path,
+        servedOn: Number(env.get(`Deployment/${w.o.metadata.name}`)?.get('METRICS_PORT')?.value),
+        port,
+        admitted: policies.some((p) => allowsIngress(p, w.labels, prometheus, port ?? 0, monitoring)),
+      };
+    });
+    expect(scraped.map((s) => s.job).sort()).toEqual(['api-gateway', 'auth', 'chat', 'subscriber', 'user']);
+    expect(scraped).toEqual(
+      scraped.map((s) => ({ ...s, selected: true, path: '/metrics', port: s.servedOn, admitted: true })),
+    );
+  });
+
+  it('carries exactly the rule groups of deploy/prometheus/alerts.yml, and the committed copy is current', () => {
+    const alerts = readFileSync(ALERTS_FILE, 'utf8');
+    expect(readFileSync(PROMETHEUS_RULE_FILE, 'utf8')).toBe(prometheusRule(alerts));
+    const rule = specOf<{ groups: unknown[] }>(objects(), 'PrometheusRule', 'messenger-alerts');
+    expect(rule.groups).toEqual((parse(alerts) as { groups: unknown[] }).groups);
   });
 });
