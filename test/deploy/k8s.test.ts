@@ -4,10 +4,10 @@
 // autoscaling, headless gRPC Services, Secrets by reference only, the network
 // policies equal to the architecture's call graph, and the blue-green and
 // canary shapes.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse } from 'yaml';
+import { join, relative } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { K8S_DIR, type K8sObject, kustomizations, render, validate } from '../../scripts/deploy/k8s.ts';
 import { processByEntry } from '../../scripts/deploy/processes.ts';
 import { ALERTS_FILE, PROMETHEUS_RULE_FILE, prometheusRule } from '../../scripts/k8s-prometheus-rule.ts';
@@ -573,5 +573,97 @@ describe('prometheus-operator overlay (PodMonitor, PrometheusRule)', () => {
     expect(readFileSync(PROMETHEUS_RULE_FILE, 'utf8')).toBe(prometheusRule(alerts));
     const rule = specOf<{ groups: unknown[] }>(objects(), 'PrometheusRule', 'messenger-alerts');
     expect(rule.groups).toEqual((parse(alerts) as { groups: unknown[] }).groups);
+  });
+});
+
+describe('canary-gateway-api overlay (gateway, weighted HTTPRoute)', () => {
+  const OVERLAY = join(K8S_DIR, 'overlays', 'canary-gateway-api');
+  interface RouteSpec {
+    parentRefs: { group?: string; kind?: string; name: string; namespace?: string; sectionName?: string }[];
+    rules: { backendRefs: { group?: string; kind?: string; name: string; port: number; weight?: number }[] }[];
+  }
+  const objects = () => objectsOf('canary-gateway-api');
+  const route = (objs: readonly K8sObject[]) => specOf<RouteSpec>(objs, 'HTTPRoute', 'api-gateway');
+
+  it('splits traffic by weights summing to 100 over Services in the render, each reaching one track', () => {
+    const gateways = workloads(objects()).filter((w) => w.process === 'api-gateway');
+    const backends = route(objects()).rules.flatMap((r) => r.backendRefs);
+    expect(backends.reduce((sum, b) => sum + (b.weight ?? 1), 0)).toBe(100);
+    const reached = backends.map((b) => {
+      const service = named(objects(), 'Service', b.name)?.spec as
+        | { selector: Labels; ports: { port: number }[] }
+        | undefined;
+      const pods = gateways.filter((w) => service && matches({ matchLabels: service.selector }, w.labels));
+      return {
+        name: b.name,
+        kind: b.kind ?? 'Service',
+        port: service?.ports.some((p) => p.port === b.port),
+        tracks: pods.map((w) => w.labels.track),
+      };
+    });
+    expect(reached).toEqual([
+      { name: 'api-gateway', kind: 'Service', port: true, tracks: ['stable'] },
+      { name: 'api-gateway-canary', kind: 'Service', port: true, tracks: ['canary'] },
+    ]);
+    expect(backends.map((b) => b.weight)).toEqual([90, 10]);
+  });
+
+  it('autoscales both tracks and lets each name its track on every response', () => {
+    const gateways = workloads(objects()).filter((w) => w.process === 'api-gateway');
+    expect(
+      gateways.map((w) => ({
+        name: w.o.metadata.name,
+        hpa: ofKind(objects(), 'HorizontalPodAutoscaler').some(
+          (h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === w.o.metadata.name,
+        ),
+        release: (
+          w.container as { env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[] }
+        ).env?.find((e) => e.name === 'GATEWAY_RELEASE')?.valueFrom?.fieldRef?.fieldPath,
+        image: w.container.image,
+      })),
+    ).toEqual([
+      {
+        name: 'api-gateway',
+        hpa: true,
+        release: "metadata.labels['track']",
+        image: 'registry.example.com/messenger:0.1.0',
+      },
+      {
+        name: 'api-gateway-canary',
+        hpa: true,
+        release: "metadata.labels['track']",
+        image: 'registry.example.com/messenger:0.2.0',
+      },
+    ]);
+  });
+
+  it('attaches to the Gateway its parentRefs name, which an overlay of it can replace', async () => {
+    expect(route(objects()).parentRefs).toHaveLength(1);
+    const tmp = mkdtempSync(join(tmpdir(), 'k8s-gateway-api-'));
+    try {
+      const parent = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'edge' };
+      writeFileSync(
+        join(tmp, 'kustomization.yaml'),
+        stringify({
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          resources: [relative(tmp, OVERLAY)],
+          patches: [
+            {
+              target: { kind: 'HTTPRoute', name: 'api-gateway' },
+              patch: stringify([
+                { op: 'replace', path: '/spec/parentRefs', value: [{ ...parent, sectionName: 'https' }] },
+              ]),
+            },
+          ],
+        }),
+      );
+      const patched = render(tmp);
+      expect(route(patched).parentRefs).toEqual([{ ...parent, sectionName: 'https' }]);
+      expect(route(patched).rules).toEqual(route(objects()).rules);
+      expect(await validate(patched)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
