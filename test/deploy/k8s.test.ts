@@ -4,12 +4,13 @@
 // autoscaling, headless gRPC Services, Secrets by reference only, the network
 // policies equal to the architecture's call graph, and the blue-green and
 // canary shapes.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { K8S_DIR, type K8sObject, kustomizations, render, validate } from '../../scripts/deploy/k8s.ts';
-import { processByEntry } from '../../scripts/deploy/processes.ts';
+import { processByEntry, ROOT } from '../../scripts/deploy/processes.ts';
 import { ALERTS_FILE, PROMETHEUS_RULE_FILE, prometheusRule } from '../../scripts/k8s-prometheus-rule.ts';
 import { LIVE_SERVICE_FILE, liveService, promote, readColors } from '../../scripts/k8s-promote.ts';
 import { effective, k8sContainers, type PodContainer, type PodTemplate, podTemplate } from './deploy-env.ts';
@@ -662,6 +663,44 @@ describe('canary-gateway-api overlay (gateway, weighted HTTPRoute)', () => {
       expect(route(patched).parentRefs).toEqual([{ ...parent, sectionName: 'https' }]);
       expect(route(patched).rules).toEqual(route(objects()).rules);
       expect(await validate(patched)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('image digests', () => {
+  /** A made-up digest per tag: what `docker buildx imagetools inspect` would print for a real image. */
+  const digestOf = (tag: string) => `sha256:${createHash('sha256').update(tag).digest('hex')}`;
+
+  it('pins every container by digest when each overlay’s images entry carries `digest:` instead of `newTag:`', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'k8s-digest-'));
+    try {
+      cpSync(K8S_DIR, join(tmp, 'k8s'), { recursive: true });
+      const files = readdirSync(join(tmp, 'k8s'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+        f.endsWith('kustomization.yaml'),
+      );
+      for (const f of files) {
+        const file = join(tmp, 'k8s', f);
+        writeFileSync(
+          file,
+          readFileSync(file, 'utf8').replace(/^(\s*)newTag: (\S+)$/gm, (_m, indent: string, tag: string) => {
+            return `${indent}digest: ${digestOf(tag)}`;
+          }),
+        );
+      }
+      for (const k of kustomizations()) {
+        const tagged = workloads(objectsOf(k.name)).map((w) => [w.o.metadata.name, w.container.image ?? '']);
+        const pinned = workloads(render(join(tmp, relative(ROOT, k.dir)))).map((w) => [
+          w.o.metadata.name,
+          w.container.image,
+        ]);
+        const expected = tagged.map(([name, image]) => {
+          const [repository, tag] = (image ?? '').split(':');
+          return [name, `${repository}@${digestOf(tag ?? '')}`];
+        });
+        expect({ kustomization: k.name, images: pinned }).toEqual({ kustomization: k.name, images: expected });
+      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
