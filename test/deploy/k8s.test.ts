@@ -175,6 +175,26 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     expect(problems).toEqual([]);
   });
 
+  it('sizes each container as measured: memory limit above request, no CPU limit, the gateway’s workers fixed', () => {
+    const env = new Map(k8sContainers(objectsOf(name)).map((c) => [c.where.split(' ')[0], effective(c)]));
+    const sizes = workloads(objectsOf(name)).map((w) => {
+      const r = w.container.resources;
+      const workers = env.get(`Deployment/${w.o.metadata.name}`)?.get('GATEWAY_WORKERS')?.value;
+      return {
+        pod: w.o.metadata.name,
+        headroom: bytes(r?.limits?.memory) >= 1.5 * bytes(r?.requests?.memory),
+        cpuRequest: millicores(r?.requests?.cpu) > 0,
+        cpuLimit: r?.limits?.cpu,
+        // With no CPU quota, `auto` would start one gateway process per core of the node.
+        workers: w.process === 'api-gateway' ? /^[1-9]\d*$/.test(workers ?? '') : true,
+      };
+    });
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(sizes).toEqual(
+      sizes.map((s) => ({ pod: s.pod, headroom: true, cpuRequest: true, cpuLimit: undefined, workers: true })),
+    );
+  });
+
   it('covers every autoscaled Deployment with an HPA and a PodDisruptionBudget', () => {
     const objects = objectsOf(name);
     const problems: string[] = [];
@@ -323,6 +343,19 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     expect(pdbs.filter((p) => p.minAvailable !== undefined || p.maxUnavailable === undefined)).toEqual([]);
   });
 });
+
+/** A Kubernetes memory quantity in bytes (NaN when absent or not understood). */
+function bytes(q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(q ?? '');
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 }[m?.[2] ?? ''] ?? 1;
+  return m ? Number(m[1]) * unit : Number.NaN;
+}
+
+/** A Kubernetes CPU quantity in millicores (NaN when absent or not understood). */
+function millicores(q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(q ?? '');
+  return m ? Number(m[1]) * (m[2] ? 1 : 1000) : Number.NaN;
+}
 
 interface PolicyPeer {
   podSelector?: { matchLabels?: Labels; matchExpressions?: Expr[] };
