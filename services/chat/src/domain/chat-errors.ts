@@ -16,6 +16,7 @@ export const ChatErrorReason = {
   DirectChat: 'DIRECT_CHAT',
   MemberCap: 'MEMBER_CAP',
   MessageDeleted: 'MESSAGE_DELETED',
+  ReactionLimit: 'REACTION_LIMIT',
   NotOwner: 'NOT_OWNER',
   NotSender: 'NOT_SENDER',
   StreamTooSlow: 'STREAM_TOO_SLOW',
@@ -82,6 +83,20 @@ export function memberCap(cap: number): DomainError {
 
 export function messageDeleted(): DomainError {
   return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be edited');
+}
+
+/** A reaction on a tombstone: deletion dropped its reactions and it takes no new ones. */
+export function reactionOnDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message takes no reactions');
+}
+
+/** A new emoji on a message that already has reactions with the most distinct emoji allowed. */
+export function reactionLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.ReactionLimit,
+    `a message has reactions with at most ${max} distinct emoji; react with one it already has`,
+  );
 }
 
 /** Adding members, or removing anyone but oneself. */

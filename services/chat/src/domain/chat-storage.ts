@@ -37,6 +37,7 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     replyTo: draft.replyTo && { ...draft.replyTo },
     replyCount: 0,
     lastReplyTime: undefined,
+    reactions: [],
   };
 }
 
@@ -173,7 +174,39 @@ export interface ChatStorage<E = ChatEvent> {
     beforeVersion: number | undefined,
     limit: number,
   ): Promise<MessageVersion[]>;
+
+  /**
+   * Adds or removes one member's reaction atomically: checks the message
+   * (in the chat, not deleted), keeps at most one reaction per member and
+   * emoji, moves the message's counts (`withReaction`) without touching its
+   * `version`, and writes the event `eventOf` makes of the message after.
+   * A deletion of the message (`updateMessage`) drops its reactions.
+   */
+  setReaction(draft: ReactionDraft, maxEmoji: number, eventOf: (message: Message) => E): Promise<ReactionResult>;
+  /** The emoji the user reacted with on each of the messages that has any: one indexed read for a page. */
+  reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>>;
 }
+
+/** One member's reaction to add to a message or remove from it. */
+export interface ReactionDraft {
+  readonly chatId: string;
+  readonly messageId: string;
+  readonly userId: string;
+  readonly emoji: string;
+  readonly add: boolean;
+}
+
+export type ReactionResult =
+  /** Stored, the counts moved and the event is in the outbox: the message after. */
+  | { readonly kind: 'changed'; readonly message: Message }
+  /** The member already had (adding) or did not have (removing) it: the message, nothing stored. */
+  | { readonly kind: 'unchanged'; readonly message: Message }
+  /** No such message in the chat. */
+  | { readonly kind: 'not_found' }
+  /** The message is deleted: nothing stored. */
+  | { readonly kind: 'deleted' }
+  /** A new emoji on a message that already has `maxEmoji` distinct ones: nothing stored. */
+  | { readonly kind: 'limit' };
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
 export type StoreErrorKind = 'duplicate' | 'conflict';

@@ -9,6 +9,7 @@ import {
   MessageCreated,
   MessageDeleted,
   MessageEdited,
+  ReactionChanged,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import {
@@ -130,6 +131,10 @@ function decode(envelope: EventEnvelope): Decoded | undefined {
     case 'chat.message.deleted': {
       const { after, memberIds: ids } = MessageDeleted.decode(bytes);
       return after && same(ids, { messageDeleted: after });
+    }
+    case 'chat.message.reaction_changed': {
+      const { change, memberIds: ids } = ReactionChanged.decode(bytes);
+      return change && same(ids, { reactionChanged: change });
     }
     case 'subscriber.friendship.requested':
       return friendship(FriendRequested.decode(bytes), 'requested');

@@ -214,7 +214,32 @@ export interface Message {
   /** How many replies answer this message (ListReplies). A JSON number. */
   replyCount: number;
   /** When the newest reply was sent; unset when there is none. */
-  lastReplyTime: Date | undefined;
+  lastReplyTime:
+    | Date
+    | undefined;
+  /**
+   * The reactions, one entry per distinct emoji (at most 20), in the order
+   * each emoji was first added; an emoji whose last reaction is removed
+   * leaves the list. Empty for a deleted message.
+   */
+  reactions: Reaction[];
+}
+
+/** The reactions with one emoji on a message. */
+export interface Reaction {
+  /** The emoji (see `AddReactionRequest.emoji`). */
+  emoji: string;
+  /** How many members reacted with it, 1 or more. A JSON number. */
+  count: number;
+  /**
+   * Whether the caller is one of them: set in ListMessages, GetMessage,
+   * ListReplies and SearchMessages and in the answers of SendMessage,
+   * EditMessage, DeleteMessage, AddReaction and RemoveReaction. Always
+   * false in ListChats' `last_message` and in live updates, which carry
+   * the counts only: a `reaction_changed` update says whose reaction
+   * changed, so a client keeps its own from there.
+   */
+  reactedByMe: boolean;
 }
 
 /**
@@ -625,7 +650,14 @@ export interface Update {
    * Ephemeral: its `update_id` is empty (resume from the last non-empty
    * one) and it is never replayed on resume.
    */
-  typingChanged?: Typing | undefined;
+  typingChanged?:
+    | Typing
+    | undefined;
+  /**
+   * A member added or removed a reaction on a message in one of the
+   * user's chats; the message after, with its counts.
+   */
+  reactionChanged?: ReactionChange | undefined;
 }
 
 /** Users were added to a chat. */
@@ -834,6 +866,60 @@ export interface Typing {
    * longer typing from then on. Unset when `typing` is false.
    */
   expireTime: Date | undefined;
+}
+
+/** Request of AddReaction. */
+export interface AddReactionRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+  /**
+   * The emoji: 1–16 Unicode code points, all of them emoji code points
+   * (pictographs, skin-tone modifiers, regional-indicator flag letters,
+   * the zero-width joiner, variation selector 16, tag characters, and a
+   * digit, `#` or `*` only before the keycap mark), with at least one
+   * pictograph, flag letter or keycap. So single emoji, flags, skin tones,
+   * keycaps and joined sequences like a family are accepted; letters,
+   * digits alone, spaces and punctuation are not.
+   */
+  emoji: string;
+}
+
+/** Response of AddReaction. */
+export interface AddReactionResponse {
+  /** The message after the change, with the caller's `reacted_by_me`. */
+  message: Message | undefined;
+}
+
+/** Request of RemoveReaction. */
+export interface RemoveReactionRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+  /** The emoji, as for AddReaction. */
+  emoji: string;
+}
+
+/** Response of RemoveReaction. */
+export interface RemoveReactionResponse {
+  /** The message after the change, with the caller's `reacted_by_me`. */
+  message: Message | undefined;
+}
+
+/** A member's reaction on a message was added or removed. */
+export interface ReactionChange {
+  /** The message after the change, with its reaction counts. */
+  message:
+    | Message
+    | undefined;
+  /** The user id (UUID) of the member whose reaction changed. */
+  userId: string;
+  /** The emoji of the reaction. */
+  emoji: string;
+  /** True when the reaction was added, false when removed. */
+  added: boolean;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -1184,6 +1270,7 @@ function createBaseMessage(): Message {
     replyTo: undefined,
     replyCount: 0,
     lastReplyTime: undefined,
+    reactions: [],
   };
 }
 
@@ -1224,6 +1311,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.lastReplyTime !== undefined) {
       Timestamp.encode(toTimestamp(message.lastReplyTime), writer.uint32(98).fork()).join();
+    }
+    for (const v of message.reactions) {
+      Reaction.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1337,6 +1427,14 @@ export const Message: MessageFns<Message> = {
             message.lastReplyTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.reactions.push(Reaction.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1399,6 +1497,9 @@ export const Message: MessageFns<Message> = {
         : isSet(object.last_reply_time)
         ? fromJsonTimestamp(object.last_reply_time)
         : undefined,
+      reactions: globalThis.Array.isArray(object?.reactions)
+        ? object.reactions.map((e: any) => Reaction.fromJSON(e))
+        : [],
     };
   },
 
@@ -1440,6 +1541,9 @@ export const Message: MessageFns<Message> = {
     if (message.lastReplyTime !== undefined) {
       obj.lastReplyTime = message.lastReplyTime.toISOString();
     }
+    if (message.reactions?.length) {
+      obj.reactions = message.reactions.map((e) => Reaction.toJSON(e));
+    }
     return obj;
   },
 
@@ -1462,6 +1566,112 @@ export const Message: MessageFns<Message> = {
       : undefined;
     message.replyCount = object.replyCount ?? 0;
     message.lastReplyTime = object.lastReplyTime ?? undefined;
+    message.reactions = object.reactions?.map((e) => Reaction.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReaction(): Reaction {
+  return { emoji: "", count: 0, reactedByMe: false };
+}
+
+export const Reaction: MessageFns<Reaction> = {
+  encode(message: Reaction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.emoji !== "") {
+      writer.uint32(10).string(message.emoji);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int32(message.count);
+    }
+    if (message.reactedByMe !== false) {
+      writer.uint32(24).bool(message.reactedByMe);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Reaction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReaction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reactedByMe = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Reaction {
+    return {
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      reactedByMe: isSet(object.reactedByMe)
+        ? globalThis.Boolean(object.reactedByMe)
+        : isSet(object.reacted_by_me)
+        ? globalThis.Boolean(object.reacted_by_me)
+        : false,
+    };
+  },
+
+  toJSON(message: Reaction): unknown {
+    const obj: any = {};
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.reactedByMe !== false) {
+      obj.reactedByMe = message.reactedByMe;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Reaction>): Reaction {
+    return Reaction.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Reaction>): Reaction {
+    const message = createBaseReaction();
+    message.emoji = object.emoji ?? "";
+    message.count = object.count ?? 0;
+    message.reactedByMe = object.reactedByMe ?? false;
     return message;
   },
 };
@@ -4393,6 +4603,7 @@ function createBaseUpdate(): Update {
     resyncRequired: undefined,
     invitationReceived: undefined,
     typingChanged: undefined,
+    reactionChanged: undefined,
   };
 }
 
@@ -4439,6 +4650,9 @@ export const Update: MessageFns<Update> = {
     }
     if (message.typingChanged !== undefined) {
       Typing.encode(message.typingChanged, writer.uint32(114).fork()).join();
+    }
+    if (message.reactionChanged !== undefined) {
+      ReactionChange.encode(message.reactionChanged, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -4568,6 +4782,14 @@ export const Update: MessageFns<Update> = {
             message.typingChanged = Typing.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.reactionChanged = ReactionChange.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4644,6 +4866,11 @@ export const Update: MessageFns<Update> = {
         : isSet(object.typing_changed)
         ? Typing.fromJSON(object.typing_changed)
         : undefined,
+      reactionChanged: isSet(object.reactionChanged)
+        ? ReactionChange.fromJSON(object.reactionChanged)
+        : isSet(object.reaction_changed)
+        ? ReactionChange.fromJSON(object.reaction_changed)
+        : undefined,
     };
   },
 
@@ -4691,6 +4918,9 @@ export const Update: MessageFns<Update> = {
     if (message.typingChanged !== undefined) {
       obj.typingChanged = Typing.toJSON(message.typingChanged);
     }
+    if (message.reactionChanged !== undefined) {
+      obj.reactionChanged = ReactionChange.toJSON(message.reactionChanged);
+    }
     return obj;
   },
 
@@ -4736,6 +4966,9 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.typingChanged = (object.typingChanged !== undefined && object.typingChanged !== null)
       ? Typing.fromPartial(object.typingChanged)
+      : undefined;
+    message.reactionChanged = (object.reactionChanged !== undefined && object.reactionChanged !== null)
+      ? ReactionChange.fromPartial(object.reactionChanged)
       : undefined;
     return message;
   },
@@ -6423,6 +6656,485 @@ export const Typing: MessageFns<Typing> = {
   },
 };
 
+function createBaseAddReactionRequest(): AddReactionRequest {
+  return { chatId: "", messageId: "", emoji: "" };
+}
+
+export const AddReactionRequest: MessageFns<AddReactionRequest> = {
+  encode(message: AddReactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddReactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddReactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddReactionRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+    };
+  },
+
+  toJSON(message: AddReactionRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddReactionRequest>): AddReactionRequest {
+    return AddReactionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddReactionRequest>): AddReactionRequest {
+    const message = createBaseAddReactionRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.emoji = object.emoji ?? "";
+    return message;
+  },
+};
+
+function createBaseAddReactionResponse(): AddReactionResponse {
+  return { message: undefined };
+}
+
+export const AddReactionResponse: MessageFns<AddReactionResponse> = {
+  encode(message: AddReactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddReactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddReactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddReactionResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: AddReactionResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddReactionResponse>): AddReactionResponse {
+    return AddReactionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddReactionResponse>): AddReactionResponse {
+    const message = createBaseAddReactionResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveReactionRequest(): RemoveReactionRequest {
+  return { chatId: "", messageId: "", emoji: "" };
+}
+
+export const RemoveReactionRequest: MessageFns<RemoveReactionRequest> = {
+  encode(message: RemoveReactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveReactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveReactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveReactionRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+    };
+  },
+
+  toJSON(message: RemoveReactionRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveReactionRequest>): RemoveReactionRequest {
+    return RemoveReactionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveReactionRequest>): RemoveReactionRequest {
+    const message = createBaseRemoveReactionRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.emoji = object.emoji ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveReactionResponse(): RemoveReactionResponse {
+  return { message: undefined };
+}
+
+export const RemoveReactionResponse: MessageFns<RemoveReactionResponse> = {
+  encode(message: RemoveReactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveReactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveReactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveReactionResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: RemoveReactionResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveReactionResponse>): RemoveReactionResponse {
+    return RemoveReactionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveReactionResponse>): RemoveReactionResponse {
+    const message = createBaseRemoveReactionResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReactionChange(): ReactionChange {
+  return { message: undefined, userId: "", emoji: "", added: false };
+}
+
+export const ReactionChange: MessageFns<ReactionChange> = {
+  encode(message: ReactionChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    if (message.added !== false) {
+      writer.uint32(32).bool(message.added);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactionChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactionChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.added = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReactionChange {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+      added: isSet(object.added) ? globalThis.Boolean(object.added) : false,
+    };
+  },
+
+  toJSON(message: ReactionChange): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    if (message.added !== false) {
+      obj.added = message.added;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReactionChange>): ReactionChange {
+    return ReactionChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReactionChange>): ReactionChange {
+    const message = createBaseReactionChange();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.emoji = object.emoji ?? "";
+    message.added = object.added ?? false;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -6782,6 +7494,41 @@ export const ChatServiceService = {
     responseSerialize: (value: SetTypingResponse): Buffer => Buffer.from(SetTypingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetTypingResponse => SetTypingResponse.decode(value),
   },
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction: {
+    path: "/messenger.chat.v1.ChatService/AddReaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddReactionRequest): Buffer => Buffer.from(AddReactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddReactionRequest => AddReactionRequest.decode(value),
+    responseSerialize: (value: AddReactionResponse): Buffer => Buffer.from(AddReactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddReactionResponse => AddReactionResponse.decode(value),
+  },
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction: {
+    path: "/messenger.chat.v1.ChatService/RemoveReaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveReactionRequest): Buffer =>
+      Buffer.from(RemoveReactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveReactionRequest => RemoveReactionRequest.decode(value),
+    responseSerialize: (value: RemoveReactionResponse): Buffer =>
+      Buffer.from(RemoveReactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveReactionResponse => RemoveReactionResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -6964,6 +7711,23 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * the caller is not a member.
    */
   setTyping: handleUnaryCall<SetTypingRequest, SetTypingResponse>;
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction: handleUnaryCall<AddReactionRequest, AddReactionResponse>;
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction: handleUnaryCall<RemoveReactionRequest, RemoveReactionResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -7405,6 +8169,51 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTypingResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction(
+    request: AddReactionRequest,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  addReaction(
+    request: AddReactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  addReaction(
+    request: AddReactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction(
+    request: RemoveReactionRequest,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  removeReaction(
+    request: RemoveReactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  removeReaction(
+    request: RemoveReactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, ChatInvitation, Message, Typing } from "./chat.ts";
+import { Chat, ChatInvitation, Message, ReactionChange, Typing } from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -130,6 +130,20 @@ export interface TypingChanged {
     | undefined;
   /** Who is told: the chat's other member ids (UUIDs). */
   recipientIds: string[];
+}
+
+/**
+ * Type `chat.message.reaction_changed`: a member added or removed a reaction
+ * on a message (AddReaction, RemoveReaction; a call that changes nothing
+ * publishes nothing).
+ */
+export interface ReactionChanged {
+  /** The change, with the message after it. */
+  change:
+    | ReactionChange
+    | undefined;
+  /** The chat's member ids (UUIDs) at the time of the change. */
+  memberIds: string[];
 }
 
 function createBaseChatCreated(): ChatCreated {
@@ -940,6 +954,97 @@ export const TypingChanged: MessageFns<TypingChanged> = {
       ? Typing.fromPartial(object.typing)
       : undefined;
     message.recipientIds = object.recipientIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReactionChanged(): ReactionChanged {
+  return { change: undefined, memberIds: [] };
+}
+
+export const ReactionChanged: MessageFns<ReactionChanged> = {
+  encode(message: ReactionChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      ReactionChange.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactionChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactionChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = ReactionChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReactionChanged {
+    return {
+      change: isSet(object.change) ? ReactionChange.fromJSON(object.change) : undefined,
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReactionChanged): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = ReactionChange.toJSON(message.change);
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReactionChanged>): ReactionChanged {
+    return ReactionChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReactionChanged>): ReactionChanged {
+    const message = createBaseReactionChanged();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? ReactionChange.fromPartial(object.change)
+      : undefined;
+    message.memberIds = object.memberIds?.map((e) => e) || [];
     return message;
   },
 };

@@ -8,6 +8,7 @@ import {
   type MessageVersion,
   memberIdsOf,
   versionOf,
+  withReaction,
 } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -16,6 +17,8 @@ import {
   type InviteResult,
   type MessageDraft,
   postedMessage,
+  type ReactionDraft,
+  type ReactionResult,
   StoreError,
 } from '../../domain/chat-storage.ts';
 import { compareHits, isAfter, type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
@@ -53,6 +56,8 @@ export class MemoryChatStore implements ChatStore {
   readonly #terms = new Map<string, Map<string, Set<number>>>();
   /** `<chat id>|<message id>` → its kept earlier texts, oldest first. */
   readonly #versions = new Map<string, MessageVersion[]>();
+  /** message id → user id → the emoji that user reacted with on it. */
+  readonly #reactions = new Map<string, Map<string, Set<string>>>();
 
   async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
@@ -242,12 +247,14 @@ export class MemoryChatStore implements ChatStore {
     this.#indexText(current, false);
     this.#indexText(message, true);
     this.#keepVersion(current, message);
-    // Replies may have come since the caller read it: their count and time stay.
+    // Replies and reactions may have come since the caller read it: their counts stay, unless it is deleted.
     record.messages[message.sequence - 1] = {
       ...clone(message),
       replyCount: current.replyCount,
       lastReplyTime: current.lastReplyTime,
+      reactions: message.deleted ? [] : current.reactions,
     };
+    if (message.deleted) this.#reactions.delete(message.id);
     this.outbox.append(entries);
   }
 
@@ -317,6 +324,43 @@ export class MemoryChatStore implements ChatStore {
   }
 
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
+  async setReaction(
+    draft: ReactionDraft,
+    maxEmoji: number,
+    entryOf: (message: Message) => OutboxEntry,
+  ): Promise<ReactionResult> {
+    const record = this.#chats.get(draft.chatId);
+    const sequence = record?.byMessageId.get(draft.messageId);
+    if (!record || sequence === undefined) return { kind: 'not_found' };
+    const current = messageAt(record, sequence);
+    if (current.deleted) return { kind: 'deleted' };
+    const byUser = this.#reactions.get(draft.messageId) ?? new Map<string, Set<string>>();
+    const mine = byUser.get(draft.userId) ?? new Set<string>();
+    if (mine.has(draft.emoji) === draft.add) return { kind: 'unchanged', message: clone(current) };
+    const isNew = !current.reactions.some((r) => r.emoji === draft.emoji);
+    if (draft.add && isNew && current.reactions.length >= maxEmoji) return { kind: 'limit' };
+    const after: Message = { ...current, reactions: withReaction(current.reactions, draft.emoji, draft.add ? 1 : -1) };
+    const entry = entryOf(after);
+    if (draft.add) mine.add(draft.emoji);
+    else mine.delete(draft.emoji);
+    if (mine.size === 0) byUser.delete(draft.userId);
+    else byUser.set(draft.userId, mine);
+    if (byUser.size === 0) this.#reactions.delete(draft.messageId);
+    else this.#reactions.set(draft.messageId, byUser);
+    record.messages[sequence - 1] = after;
+    this.outbox.append([entry]);
+    return { kind: 'changed', message: clone(after) };
+  }
+
+  async reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    for (const id of messageIds) {
+      const mine = this.#reactions.get(id)?.get(userId);
+      if (mine) found.set(id, [...mine]);
+    }
+    return found;
+  }
+
   #keepVersion(before: Message, after: Message): void {
     const key = `${after.chatId}|${after.id}`;
     if (after.deleted) {

@@ -2,6 +2,7 @@ import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing'
 import { MongoServerError } from 'mongodb';
 import { isStoreError } from '../../domain/chat-storage.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
 import {
   type ChatDoc,
   chatListQuery,
@@ -75,6 +76,7 @@ describeWithMongo(
   (client, dbName) => new MongoChatStore(client, dbName),
   (freshStore) => {
     chatStoreContract('MongoChatStore', freshStore);
+    reactionStoreContract('MongoChatStore', freshStore);
 
     it('reads history pages and chat lists with an index scan, never a collection scan or an in-memory sort', async () => {
       const { db, close } = await freshStore();

@@ -11,6 +11,7 @@ import {
   type Message,
   type MessageVersion,
   versionOf,
+  withReaction,
 } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -19,6 +20,8 @@ import {
   type InviteResult,
   type MessageDraft,
   postedMessage,
+  type ReactionDraft,
+  type ReactionResult,
   StoreError,
 } from '../../domain/chat-storage.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
@@ -72,6 +75,16 @@ export interface MessageDoc {
   lastReplyTime?: Date;
   /** The distinct search terms of the current text (`searchTermsOf`); absent until indexed, empty when deleted. */
   terms?: string[];
+  /** The reaction counts in first reaction order; absent on messages written before reactions existed: read as none. */
+  reactions?: { emoji: string; count: number }[];
+}
+
+interface ReactionDoc {
+  /** `<message id>:<user id>:<emoji>`: one reaction per member and emoji. */
+  _id: string;
+  messageId: string;
+  userId: string;
+  emoji: string;
 }
 
 interface InvitationDoc {
@@ -124,6 +137,11 @@ interface ReadDoc {
  * - `message_versions`: the texts edits replaced; `message_versions`
  *   (messageId, version↓) lists a message's newest first and finds those
  *   beyond the kept count.
+ * - `message_reactions`: one document per member's reaction, by `_id`
+ *   (message, user, emoji); `reactions_by_user` (messageId, userId) reads a
+ *   caller's reactions on a page of messages in one query. The counts live
+ *   on the message document (`reactions`), moved in the reaction's
+ *   transaction, so history reads them with the page.
  * - `reads`: one read position per (chat, member), by `_id`.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
@@ -136,6 +154,7 @@ export class MongoChatStore implements ChatStore {
   readonly #reads: Collection<ReadDoc>;
   readonly #invitations: Collection<InvitationDoc>;
   readonly #versions: Collection<VersionDoc>;
+  readonly #reactions: Collection<ReactionDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
@@ -144,6 +163,7 @@ export class MongoChatStore implements ChatStore {
     this.#reads = db.collection<ReadDoc>('reads');
     this.#invitations = db.collection<InvitationDoc>('invitations');
     this.#versions = db.collection<VersionDoc>('message_versions');
+    this.#reactions = db.collection<ReactionDoc>('message_reactions');
     this.outbox = new ChatOutbox(client, db);
   }
 
@@ -168,6 +188,7 @@ export class MongoChatStore implements ChatStore {
     await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
     await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
     await this.#versions.createIndex({ messageId: 1, version: -1 }, { name: 'message_versions' });
+    await this.#reactions.createIndex({ messageId: 1, userId: 1 }, { name: 'reactions_by_user' });
     await this.outbox.ensureIndexes();
     await this.#indexUnindexed();
   }
@@ -407,6 +428,10 @@ export class MongoChatStore implements ChatStore {
       );
       if (!before || result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
       await this.#keepVersion(fromMessageDoc(before), message, session);
+      if (deleted) {
+        await this.#messages.updateOne({ _id: message.id }, { $set: { reactions: [] } }, { session });
+        await this.#reactions.deleteMany({ messageId: message.id }, { session });
+      }
       if (count === 0) return 0;
       const chat = await this.#chats.findOneAndUpdate(
         { _id: message.chatId },
@@ -514,6 +539,65 @@ export class MongoChatStore implements ChatStore {
       if (batch.length >= 1000) await flush();
     }
     await flush();
+  }
+
+  async setReaction(
+    draft: ReactionDraft,
+    maxEmoji: number,
+    entryOf: (message: Message) => OutboxEntry,
+  ): Promise<ReactionResult> {
+    try {
+      return await this.outbox.transaction(async (session, append): Promise<ReactionResult> => {
+        const doc = await this.#messages.findOne({ _id: draft.messageId, chatId: draft.chatId }, { session });
+        if (!doc) return { kind: 'not_found' };
+        const current = fromMessageDoc(doc);
+        if (current.deleted) return { kind: 'deleted' };
+        const id = `${draft.messageId}:${draft.userId}:${draft.emoji}`;
+        const has = (await this.#reactions.findOne({ _id: id }, { session })) !== null;
+        if (has === draft.add) return { kind: 'unchanged', message: current };
+        const isNew = !current.reactions.some((r) => r.emoji === draft.emoji);
+        if (draft.add && isNew && current.reactions.length >= maxEmoji) return { kind: 'limit' };
+        const after: Message = {
+          ...current,
+          reactions: withReaction(current.reactions, draft.emoji, draft.add ? 1 : -1),
+        };
+        if (draft.add) {
+          await this.#reactions.insertOne(
+            { _id: id, messageId: draft.messageId, userId: draft.userId, emoji: draft.emoji },
+            { session },
+          );
+        } else {
+          await this.#reactions.deleteOne({ _id: id }, { session });
+        }
+        // Concurrent reactions on one message write-conflict here; the driver reruns the loser on the new counts.
+        await this.#messages.updateOne(
+          { _id: draft.messageId },
+          { $set: { reactions: after.reactions.map((r) => ({ ...r })) } },
+          { session },
+        );
+        const chat = await this.#chats.findOneAndUpdate(
+          { _id: draft.chatId },
+          { $inc: { eventSequence: 1 } },
+          { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+        );
+        if (!chat) throw new StoreError('conflict', 'the chat is gone');
+        await append([entryOf(after)], chat.eventSequence);
+        return { kind: 'changed', message: after };
+      });
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  async reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    if (messageIds.length === 0) return found;
+    const docs = await this.#reactions
+      .find({ messageId: { $in: [...messageIds] }, userId }, { projection: { messageId: 1, emoji: 1 } })
+      .hint('reactions_by_user')
+      .toArray();
+    for (const doc of docs) found.set(doc.messageId, [...(found.get(doc.messageId) ?? []), doc.emoji]);
+    return found;
   }
 
   /**
@@ -713,6 +797,7 @@ function toMessageDoc(m: Message): MessageDoc {
     replyCount: m.replyCount,
     ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
     terms: searchTermsOf(m.text),
+    reactions: m.reactions.map((r) => ({ ...r })),
   };
 }
 
@@ -731,6 +816,7 @@ function fromMessageDoc(doc: MessageDoc): Message {
     replyTo: doc.replyTo && { ...doc.replyTo },
     replyCount: doc.replyCount ?? 0,
     lastReplyTime: doc.lastReplyTime,
+    reactions: (doc.reactions ?? []).map((r) => ({ ...r })),
   };
 }
 
