@@ -66,6 +66,14 @@ export interface Message {
    * for a deleted message.
    */
   readonly reactions: readonly ReactionCount[];
+  /** Set while it is pinned to its chat; moves with pinning, not with `version`. A deletion unpins. */
+  readonly pin: Pin | undefined;
+}
+
+/** Who pinned a message to its chat, and when. */
+export interface Pin {
+  readonly userId: string;
+  readonly time: Date;
 }
 
 /** How many members reacted to a message with one emoji. */
@@ -172,6 +180,16 @@ export type ChatEvent =
       readonly requestId: string;
     }
   | {
+      readonly kind: 'pin_changed';
+      /** The message after the change. */
+      readonly message: Message;
+      readonly userId: string;
+      readonly pinned: boolean;
+      readonly memberIds: readonly string[];
+      readonly time: Date;
+      readonly requestId: string;
+    }
+  | {
       readonly kind: 'reaction_changed';
       /** The message after the change. */
       readonly message: Message;
@@ -251,7 +269,7 @@ export function withoutMember(chat: Chat, userId: string): Chat {
 }
 
 export function tombstoneOf(message: Message): Message {
-  return { ...message, text: '', deleted: true, version: message.version + 1, reactions: [] };
+  return { ...message, text: '', deleted: true, version: message.version + 1, reactions: [], pin: undefined };
 }
 
 /** The event of a message just posted, for the members of its chat at that moment. */
@@ -289,4 +307,15 @@ export const MAX_REACTION_EMOJI = 20;
 export function withReaction(reactions: readonly ReactionCount[], emoji: string, delta: 1 | -1): ReactionCount[] {
   const counted = reactions.some((r) => r.emoji === emoji) ? reactions : [...reactions, { emoji, count: 0 }];
   return counted.map((r) => (r.emoji === emoji ? { emoji, count: r.count + delta } : r)).filter((r) => r.count > 0);
+}
+
+/** The most messages one chat may have pinned: a pinned list is a short list. */
+export const MAX_PINS = 50;
+
+/**
+ * Whether a member may pin and unpin messages in a chat: either member of a
+ * direct chat, the owner of a group. The one place this rule lives.
+ */
+export function mayPin(chat: Chat, member: Member): boolean {
+  return chat.type === 'direct' || member.role === 'owner';
 }

@@ -16,6 +16,7 @@ import {
   MessageCreated,
   MessageDeleted,
   MessageEdited,
+  PinChanged,
   ReactionChanged,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
@@ -74,6 +75,9 @@ export function messageToProto(message: Message, mine?: ReadonlySet<string>): Pr
       count: r.count,
       reactedByMe: mine?.has(r.emoji) ?? false,
     })),
+    pinned: message.pin !== undefined,
+    pinnedById: message.pin?.userId ?? '',
+    pinTime: message.pin?.time,
   };
 }
 
@@ -94,6 +98,7 @@ function chatIdOf(event: ChatEvent): string {
       return event.invitation.chatId;
     case 'message_created':
     case 'reaction_changed':
+    case 'pin_changed':
       return event.message.chatId;
     case 'message_edited':
     case 'message_deleted':
@@ -188,6 +193,18 @@ function envelopeOf(event: ChatEvent): EventEnvelope {
             after: messageToProto(event.after),
             memberIds: [...event.memberIds],
             deletedById: event.deletedBy,
+          },
+          writer,
+        ).finish(),
+      );
+    case 'pin_changed':
+      return envelope(
+        'chat.message.pin_changed',
+        'PinChanged',
+        PinChanged.encode(
+          {
+            change: { message: messageToProto(event.message), userId: event.userId, pinned: event.pinned },
+            memberIds: [...event.memberIds],
           },
           writer,
         ).finish(),

@@ -9,6 +9,7 @@ import {
   MessageCreated,
   MessageDeleted,
   MessageEdited,
+  PinChanged,
   ReactionChanged,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
@@ -135,6 +136,10 @@ function decode(envelope: EventEnvelope): Decoded | undefined {
     case 'chat.message.reaction_changed': {
       const { change, memberIds: ids } = ReactionChanged.decode(bytes);
       return change && same(ids, { reactionChanged: change });
+    }
+    case 'chat.message.pin_changed': {
+      const { change, memberIds: ids } = PinChanged.decode(bytes);
+      return change && same(ids, { pinChanged: change });
     }
     case 'subscriber.friendship.requested':
       return friendship(FriendRequested.decode(bytes), 'requested');

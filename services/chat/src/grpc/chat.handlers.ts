@@ -145,6 +145,19 @@ export function chatServiceHandlers(
     removeReaction: async (req, ctx) => ({
       message: readMessageToProto(await chats.removeReaction(meta(ctx), req.chatId, req.messageId, req.emoji)),
     }),
+    pinMessage: async (req, ctx) => ({
+      message: await readOne(ctx, chats.pinMessage(meta(ctx), req.chatId, req.messageId)),
+    }),
+    unpinMessage: async (req, ctx) => ({
+      message: await readOne(ctx, chats.unpinMessage(meta(ctx), req.chatId, req.messageId)),
+    }),
+    listPinnedMessages: async (req, ctx) => {
+      const page = await chats.listPinnedMessages(meta(ctx), req.chatId, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { messages: await readAll(ctx, page.items), nextPageToken: page.nextPageToken };
+    },
 
     streamUpdates: async (req, ctx, send, accept) => {
       const me = callerId(actorOf(ctx.caller));

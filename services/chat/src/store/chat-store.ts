@@ -44,5 +44,7 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     setReaction: (draft, maxEmoji, eventOf) =>
       store.setReaction(draft, maxEmoji, (message) => encode(eventOf(message))),
     reactionsBy: (userId, messageIds) => store.reactionsBy(userId, messageIds),
+    setPin: (draft, maxPins, eventOf) => store.setPin(draft, maxPins, (message) => encode(eventOf(message))),
+    listPins: (chatId, after, limit) => store.listPins(chatId, after, limit),
   };
 }

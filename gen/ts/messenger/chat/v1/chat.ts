@@ -223,6 +223,12 @@ export interface Message {
    * leaves the list. Empty for a deleted message.
    */
   reactions: Reaction[];
+  /** True while the message is pinned to its chat (ListPinnedMessages). */
+  pinned: boolean;
+  /** The user id (UUID) of the member who pinned it; empty when not pinned. */
+  pinnedById: string;
+  /** When it was pinned; unset when not pinned. */
+  pinTime: Date | undefined;
 }
 
 /** The reactions with one emoji on a message. */
@@ -657,7 +663,15 @@ export interface Update {
    * A member added or removed a reaction on a message in one of the
    * user's chats; the message after, with its counts.
    */
-  reactionChanged?: ReactionChange | undefined;
+  reactionChanged?:
+    | ReactionChange
+    | undefined;
+  /**
+   * A message in one of the user's chats was pinned or unpinned; the
+   * message after. (Deleting a pinned message unpins it: that arrives as
+   * `message_deleted` only.)
+   */
+  pinChanged?: PinChange | undefined;
 }
 
 /** Users were added to a chat. */
@@ -920,6 +934,71 @@ export interface ReactionChange {
   emoji: string;
   /** True when the reaction was added, false when removed. */
   added: boolean;
+}
+
+/** Request of PinMessage. */
+export interface PinMessageRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+}
+
+/** Response of PinMessage. */
+export interface PinMessageResponse {
+  /** The message, pinned. */
+  message: Message | undefined;
+}
+
+/** Request of UnpinMessage. */
+export interface UnpinMessageRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+}
+
+/** Response of UnpinMessage. */
+export interface UnpinMessageResponse {
+  /** The message, no longer pinned. */
+  message: Message | undefined;
+}
+
+/** Request of ListPinnedMessages. */
+export interface ListPinnedMessagesRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /**
+   * The maximum number of messages to return: default 50 when 0 or unset,
+   * at most 100 (larger values are treated as 100). Fails with
+   * INVALID_ARGUMENT when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page (pinned earlier);
+   * empty for the first page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListPinnedMessages. */
+export interface ListPinnedMessagesResponse {
+  /** The pinned messages, most recently pinned first. */
+  messages: Message[];
+  /** Opaque token for the next page; empty when there is none. */
+  nextPageToken: string;
+}
+
+/** A message was pinned or unpinned. */
+export interface PinChange {
+  /** The message after the change. */
+  message:
+    | Message
+    | undefined;
+  /** The user id (UUID) of the member who pinned or unpinned it. */
+  userId: string;
+  /** True when pinned, false when unpinned. */
+  pinned: boolean;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -1271,6 +1350,9 @@ function createBaseMessage(): Message {
     replyCount: 0,
     lastReplyTime: undefined,
     reactions: [],
+    pinned: false,
+    pinnedById: "",
+    pinTime: undefined,
   };
 }
 
@@ -1314,6 +1396,15 @@ export const Message: MessageFns<Message> = {
     }
     for (const v of message.reactions) {
       Reaction.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.pinned !== false) {
+      writer.uint32(112).bool(message.pinned);
+    }
+    if (message.pinnedById !== "") {
+      writer.uint32(122).string(message.pinnedById);
+    }
+    if (message.pinTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.pinTime), writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -1435,6 +1526,30 @@ export const Message: MessageFns<Message> = {
             message.reactions.push(Reaction.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.pinned = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.pinnedById = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.pinTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1500,6 +1615,17 @@ export const Message: MessageFns<Message> = {
       reactions: globalThis.Array.isArray(object?.reactions)
         ? object.reactions.map((e: any) => Reaction.fromJSON(e))
         : [],
+      pinned: isSet(object.pinned) ? globalThis.Boolean(object.pinned) : false,
+      pinnedById: isSet(object.pinnedById)
+        ? globalThis.String(object.pinnedById)
+        : isSet(object.pinned_by_id)
+        ? globalThis.String(object.pinned_by_id)
+        : "",
+      pinTime: isSet(object.pinTime)
+        ? fromJsonTimestamp(object.pinTime)
+        : isSet(object.pin_time)
+        ? fromJsonTimestamp(object.pin_time)
+        : undefined,
     };
   },
 
@@ -1544,6 +1670,15 @@ export const Message: MessageFns<Message> = {
     if (message.reactions?.length) {
       obj.reactions = message.reactions.map((e) => Reaction.toJSON(e));
     }
+    if (message.pinned !== false) {
+      obj.pinned = message.pinned;
+    }
+    if (message.pinnedById !== "") {
+      obj.pinnedById = message.pinnedById;
+    }
+    if (message.pinTime !== undefined) {
+      obj.pinTime = message.pinTime.toISOString();
+    }
     return obj;
   },
 
@@ -1567,6 +1702,9 @@ export const Message: MessageFns<Message> = {
     message.replyCount = object.replyCount ?? 0;
     message.lastReplyTime = object.lastReplyTime ?? undefined;
     message.reactions = object.reactions?.map((e) => Reaction.fromPartial(e)) || [];
+    message.pinned = object.pinned ?? false;
+    message.pinnedById = object.pinnedById ?? "";
+    message.pinTime = object.pinTime ?? undefined;
     return message;
   },
 };
@@ -4604,6 +4742,7 @@ function createBaseUpdate(): Update {
     invitationReceived: undefined,
     typingChanged: undefined,
     reactionChanged: undefined,
+    pinChanged: undefined,
   };
 }
 
@@ -4653,6 +4792,9 @@ export const Update: MessageFns<Update> = {
     }
     if (message.reactionChanged !== undefined) {
       ReactionChange.encode(message.reactionChanged, writer.uint32(122).fork()).join();
+    }
+    if (message.pinChanged !== undefined) {
+      PinChange.encode(message.pinChanged, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -4790,6 +4932,14 @@ export const Update: MessageFns<Update> = {
             message.reactionChanged = ReactionChange.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.pinChanged = PinChange.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4871,6 +5021,11 @@ export const Update: MessageFns<Update> = {
         : isSet(object.reaction_changed)
         ? ReactionChange.fromJSON(object.reaction_changed)
         : undefined,
+      pinChanged: isSet(object.pinChanged)
+        ? PinChange.fromJSON(object.pinChanged)
+        : isSet(object.pin_changed)
+        ? PinChange.fromJSON(object.pin_changed)
+        : undefined,
     };
   },
 
@@ -4921,6 +5076,9 @@ export const Update: MessageFns<Update> = {
     if (message.reactionChanged !== undefined) {
       obj.reactionChanged = ReactionChange.toJSON(message.reactionChanged);
     }
+    if (message.pinChanged !== undefined) {
+      obj.pinChanged = PinChange.toJSON(message.pinChanged);
+    }
     return obj;
   },
 
@@ -4969,6 +5127,9 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.reactionChanged = (object.reactionChanged !== undefined && object.reactionChanged !== null)
       ? ReactionChange.fromPartial(object.reactionChanged)
+      : undefined;
+    message.pinChanged = (object.pinChanged !== undefined && object.pinChanged !== null)
+      ? PinChange.fromPartial(object.pinChanged)
       : undefined;
     return message;
   },
@@ -7135,6 +7296,639 @@ export const ReactionChange: MessageFns<ReactionChange> = {
   },
 };
 
+function createBasePinMessageRequest(): PinMessageRequest {
+  return { chatId: "", messageId: "" };
+}
+
+export const PinMessageRequest: MessageFns<PinMessageRequest> = {
+  encode(message: PinMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinMessageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinMessageRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PinMessageRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinMessageRequest>): PinMessageRequest {
+    return PinMessageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinMessageRequest>): PinMessageRequest {
+    const message = createBasePinMessageRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBasePinMessageResponse(): PinMessageResponse {
+  return { message: undefined };
+}
+
+export const PinMessageResponse: MessageFns<PinMessageResponse> = {
+  encode(message: PinMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinMessageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinMessageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinMessageResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: PinMessageResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinMessageResponse>): PinMessageResponse {
+    return PinMessageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinMessageResponse>): PinMessageResponse {
+    const message = createBasePinMessageResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUnpinMessageRequest(): UnpinMessageRequest {
+  return { chatId: "", messageId: "" };
+}
+
+export const UnpinMessageRequest: MessageFns<UnpinMessageRequest> = {
+  encode(message: UnpinMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnpinMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnpinMessageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnpinMessageRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UnpinMessageRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnpinMessageRequest>): UnpinMessageRequest {
+    return UnpinMessageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnpinMessageRequest>): UnpinMessageRequest {
+    const message = createBaseUnpinMessageRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBaseUnpinMessageResponse(): UnpinMessageResponse {
+  return { message: undefined };
+}
+
+export const UnpinMessageResponse: MessageFns<UnpinMessageResponse> = {
+  encode(message: UnpinMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnpinMessageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnpinMessageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnpinMessageResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: UnpinMessageResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnpinMessageResponse>): UnpinMessageResponse {
+    return UnpinMessageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnpinMessageResponse>): UnpinMessageResponse {
+    const message = createBaseUnpinMessageResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPinnedMessagesRequest(): ListPinnedMessagesRequest {
+  return { chatId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListPinnedMessagesRequest: MessageFns<ListPinnedMessagesRequest> = {
+  encode(message: ListPinnedMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinnedMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinnedMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPinnedMessagesRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPinnedMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPinnedMessagesRequest>): ListPinnedMessagesRequest {
+    return ListPinnedMessagesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPinnedMessagesRequest>): ListPinnedMessagesRequest {
+    const message = createBaseListPinnedMessagesRequest();
+    message.chatId = object.chatId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListPinnedMessagesResponse(): ListPinnedMessagesResponse {
+  return { messages: [], nextPageToken: "" };
+}
+
+export const ListPinnedMessagesResponse: MessageFns<ListPinnedMessagesResponse> = {
+  encode(message: ListPinnedMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinnedMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinnedMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPinnedMessagesResponse {
+    return {
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPinnedMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPinnedMessagesResponse>): ListPinnedMessagesResponse {
+    return ListPinnedMessagesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPinnedMessagesResponse>): ListPinnedMessagesResponse {
+    const message = createBaseListPinnedMessagesResponse();
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBasePinChange(): PinChange {
+  return { message: undefined, userId: "", pinned: false };
+}
+
+export const PinChange: MessageFns<PinChange> = {
+  encode(message: PinChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.pinned !== false) {
+      writer.uint32(24).bool(message.pinned);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pinned = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinChange {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      pinned: isSet(object.pinned) ? globalThis.Boolean(object.pinned) : false,
+    };
+  },
+
+  toJSON(message: PinChange): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.pinned !== false) {
+      obj.pinned = message.pinned;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinChange>): PinChange {
+    return PinChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinChange>): PinChange {
+    const message = createBasePinChange();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.pinned = object.pinned ?? false;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -7529,6 +8323,56 @@ export const ChatServiceService = {
       Buffer.from(RemoveReactionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveReactionResponse => RemoveReactionResponse.decode(value),
   },
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage: {
+    path: "/messenger.chat.v1.ChatService/PinMessage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PinMessageRequest): Buffer => Buffer.from(PinMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PinMessageRequest => PinMessageRequest.decode(value),
+    responseSerialize: (value: PinMessageResponse): Buffer => Buffer.from(PinMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PinMessageResponse => PinMessageResponse.decode(value),
+  },
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage: {
+    path: "/messenger.chat.v1.ChatService/UnpinMessage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnpinMessageRequest): Buffer => Buffer.from(UnpinMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnpinMessageRequest => UnpinMessageRequest.decode(value),
+    responseSerialize: (value: UnpinMessageResponse): Buffer =>
+      Buffer.from(UnpinMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnpinMessageResponse => UnpinMessageResponse.decode(value),
+  },
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages: {
+    path: "/messenger.chat.v1.ChatService/ListPinnedMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPinnedMessagesRequest): Buffer =>
+      Buffer.from(ListPinnedMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPinnedMessagesRequest => ListPinnedMessagesRequest.decode(value),
+    responseSerialize: (value: ListPinnedMessagesResponse): Buffer =>
+      Buffer.from(ListPinnedMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPinnedMessagesResponse => ListPinnedMessagesResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -7728,6 +8572,29 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * message as it is. Fails as AddReaction, except that no limit applies.
    */
   removeReaction: handleUnaryCall<RemoveReactionRequest, RemoveReactionResponse>;
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage: handleUnaryCall<PinMessageRequest, PinMessageResponse>;
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage: handleUnaryCall<UnpinMessageRequest, UnpinMessageResponse>;
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages: handleUnaryCall<ListPinnedMessagesRequest, ListPinnedMessagesResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -8214,6 +9081,71 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage(
+    request: PinMessageRequest,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  pinMessage(
+    request: PinMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  pinMessage(
+    request: PinMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage(
+    request: UnpinMessageRequest,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  unpinMessage(
+    request: UnpinMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  unpinMessage(
+    request: UnpinMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
   ): ClientUnaryCall;
 }
 

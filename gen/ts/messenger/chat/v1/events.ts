@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, ChatInvitation, Message, ReactionChange, Typing } from "./chat.ts";
+import { Chat, ChatInvitation, Message, PinChange, ReactionChange, Typing } from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -141,6 +141,20 @@ export interface ReactionChanged {
   /** The change, with the message after it. */
   change:
     | ReactionChange
+    | undefined;
+  /** The chat's member ids (UUIDs) at the time of the change. */
+  memberIds: string[];
+}
+
+/**
+ * Type `chat.message.pin_changed`: a member pinned or unpinned a message
+ * (PinMessage, UnpinMessage; a call that changes nothing publishes nothing).
+ * Deleting a pinned message unpins it with `chat.message.deleted` alone.
+ */
+export interface PinChanged {
+  /** The change, with the message after it. */
+  change:
+    | PinChange
     | undefined;
   /** The chat's member ids (UUIDs) at the time of the change. */
   memberIds: string[];
@@ -1043,6 +1057,97 @@ export const ReactionChanged: MessageFns<ReactionChanged> = {
     const message = createBaseReactionChanged();
     message.change = (object.change !== undefined && object.change !== null)
       ? ReactionChange.fromPartial(object.change)
+      : undefined;
+    message.memberIds = object.memberIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePinChanged(): PinChanged {
+  return { change: undefined, memberIds: [] };
+}
+
+export const PinChanged: MessageFns<PinChanged> = {
+  encode(message: PinChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      PinChange.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = PinChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinChanged {
+    return {
+      change: isSet(object.change) ? PinChange.fromJSON(object.change) : undefined,
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PinChanged): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = PinChange.toJSON(message.change);
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinChanged>): PinChanged {
+    return PinChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinChanged>): PinChanged {
+    const message = createBasePinChanged();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? PinChange.fromPartial(object.change)
       : undefined;
     message.memberIds = object.memberIds?.map((e) => e) || [];
     return message;

@@ -1,4 +1,5 @@
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { pinStoreContract } from '../chat-store.pins.contract.ts';
 import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
 import { MemoryChatStore } from './memory-chat-store.ts';
 
@@ -8,6 +9,11 @@ chatStoreContract('MemoryChatStore', async () => ({
 }));
 
 reactionStoreContract('MemoryChatStore', async () => ({
+  store: new MemoryChatStore(),
+  close: async () => {},
+}));
+
+pinStoreContract('MemoryChatStore', async () => ({
   store: new MemoryChatStore(),
   close: async () => {},
 }));

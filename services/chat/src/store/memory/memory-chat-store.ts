@@ -16,6 +16,9 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
   type ReactionDraft,
   type ReactionResult,
@@ -33,6 +36,8 @@ interface ChatRecord {
   readonly byMessageId: Map<string, number>;
   /** Parent message id → its replies' sequences, ascending. */
   readonly replies: Map<string, number[]>;
+  /** The sequences of its pinned messages (at most the pin limit, so a list sorts them). */
+  readonly pinned: Set<number>;
 }
 
 /**
@@ -70,6 +75,7 @@ export class MemoryChatStore implements ChatStore {
       byClientId: new Map(),
       byMessageId: new Map(),
       replies: new Map(),
+      pinned: new Set(),
     });
     if (chat.directKey !== '') this.#direct.set(chat.directKey, chat.id);
     this.#index(undefined, chat);
@@ -253,8 +259,12 @@ export class MemoryChatStore implements ChatStore {
       replyCount: current.replyCount,
       lastReplyTime: current.lastReplyTime,
       reactions: message.deleted ? [] : current.reactions,
+      pin: message.deleted ? undefined : current.pin,
     };
-    if (message.deleted) this.#reactions.delete(message.id);
+    if (message.deleted) {
+      this.#reactions.delete(message.id);
+      record.pinned.delete(message.sequence);
+    }
     this.outbox.append(entries);
   }
 
@@ -361,6 +371,34 @@ export class MemoryChatStore implements ChatStore {
     return found;
   }
 
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    const record = this.#chats.get(draft.chatId);
+    const sequence = record?.byMessageId.get(draft.messageId);
+    if (!record || sequence === undefined) return { kind: 'not_found' };
+    const current = messageAt(record, sequence);
+    if (draft.pin && current.deleted) return { kind: 'deleted' };
+    if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: clone(current) };
+    if (draft.pin && record.pinned.size >= maxPins) return { kind: 'limit' };
+    const after: Message = { ...current, pin: draft.pin ? { userId: draft.userId, time: draft.time } : undefined };
+    const entry = entryOf(after);
+    if (draft.pin) record.pinned.add(sequence);
+    else record.pinned.delete(sequence);
+    record.messages[sequence - 1] = after;
+    this.outbox.append([entry]);
+    return { kind: 'changed', message: clone(after) };
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const record = this.#chats.get(chatId);
+    if (!record) return [];
+    const pinned = [...record.pinned].map((sequence) => messageAt(record, sequence));
+    return pinned
+      .filter((m) => after === undefined || comparePinsDesc(m, after) > 0)
+      .sort((a, b) => comparePinsDesc(a, b))
+      .slice(0, limit)
+      .map(clone);
+  }
+
   #keepVersion(before: Message, after: Message): void {
     const key = `${after.chatId}|${after.id}`;
     if (after.deleted) {
@@ -428,6 +466,15 @@ function compareActivityDesc(a: ActivityCursor, b: ActivityCursor): number {
   const dt = b.lastActivityTime.getTime() - a.lastActivityTime.getTime();
   if (dt !== 0) return dt;
   return a.chatId < b.chatId ? 1 : a.chatId > b.chatId ? -1 : 0;
+}
+
+/** Pinned list order: most recently pinned first, then the higher message id; `b` may be a cursor. */
+function comparePinsDesc(a: Message, b: Message | PinCursor): number {
+  const bTime = 'pinTime' in b ? b.pinTime : b.pin?.time;
+  const bId = 'pinTime' in b ? b.messageId : b.id;
+  const dt = (bTime?.getTime() ?? 0) - (a.pin?.time.getTime() ?? 0);
+  if (dt !== 0) return dt;
+  return a.id < bId ? 1 : a.id > bId ? -1 : 0;
 }
 
 /** Invitation list order: newest first, then the higher chat id. */

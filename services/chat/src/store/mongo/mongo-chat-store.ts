@@ -19,6 +19,9 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
   type ReactionDraft,
   type ReactionResult,
@@ -77,6 +80,8 @@ export interface MessageDoc {
   terms?: string[];
   /** The reaction counts in first reaction order; absent on messages written before reactions existed: read as none. */
   reactions?: { emoji: string; count: number }[];
+  /** Present while pinned: the `pins` index, partial on it, is the chat's pinned list. */
+  pin?: { userId: string; time: Date };
 }
 
 interface ReactionDoc {
@@ -142,6 +147,8 @@ interface ReadDoc {
  *   caller's reactions on a page of messages in one query. The counts live
  *   on the message document (`reactions`), moved in the reaction's
  *   transaction, so history reads them with the page.
+ *   `pins` (chatId, pin.time↓, _id↓), partial on pinned messages, is a
+ *   chat's pinned list and its count against the pin limit.
  * - `reads`: one read position per (chat, member), by `_id`.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
@@ -189,6 +196,10 @@ export class MongoChatStore implements ChatStore {
     await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
     await this.#versions.createIndex({ messageId: 1, version: -1 }, { name: 'message_versions' });
     await this.#reactions.createIndex({ messageId: 1, userId: 1 }, { name: 'reactions_by_user' });
+    await this.#messages.createIndex(
+      { chatId: 1, 'pin.time': -1, _id: -1 },
+      { name: 'pins', partialFilterExpression: { 'pin.time': { $exists: true } } },
+    );
     await this.outbox.ensureIndexes();
     await this.#indexUnindexed();
   }
@@ -429,7 +440,11 @@ export class MongoChatStore implements ChatStore {
       if (!before || result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
       await this.#keepVersion(fromMessageDoc(before), message, session);
       if (deleted) {
-        await this.#messages.updateOne({ _id: message.id }, { $set: { reactions: [] } }, { session });
+        await this.#messages.updateOne(
+          { _id: message.id },
+          { $set: { reactions: [] }, $unset: { pin: '' } },
+          { session },
+        );
         await this.#reactions.deleteMany({ messageId: message.id }, { session });
       }
       if (count === 0) return 0;
@@ -598,6 +613,49 @@ export class MongoChatStore implements ChatStore {
       .toArray();
     for (const doc of docs) found.set(doc.messageId, [...(found.get(doc.messageId) ?? []), doc.emoji]);
     return found;
+  }
+
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    try {
+      return await this.outbox.transaction(async (session, append): Promise<PinResult> => {
+        const doc = await this.#messages.findOne({ _id: draft.messageId, chatId: draft.chatId }, { session });
+        if (!doc) return { kind: 'not_found' };
+        const current = fromMessageDoc(doc);
+        if (draft.pin && current.deleted) return { kind: 'deleted' };
+        if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: current };
+        if (draft.pin) {
+          const pinned = await this.#messages.countDocuments(
+            { chatId: draft.chatId, 'pin.time': { $exists: true } },
+            { session, hint: 'pins', limit: maxPins },
+          );
+          if (pinned >= maxPins) return { kind: 'limit' };
+        }
+        const pin = draft.pin ? { userId: draft.userId, time: draft.time } : undefined;
+        const after: Message = { ...current, pin };
+        await this.#messages.updateOne(
+          { _id: draft.messageId },
+          pin ? { $set: { pin: { ...pin } } } : { $unset: { pin: '' } },
+          { session },
+        );
+        // Concurrent pins in a chat write-conflict on its document here, so the limit holds: the loser reruns.
+        const chat = await this.#chats.findOneAndUpdate(
+          { _id: draft.chatId },
+          { $inc: { eventSequence: 1 } },
+          { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+        );
+        if (!chat) throw new StoreError('conflict', 'the chat is gone');
+        await append([entryOf(after)], chat.eventSequence);
+        return { kind: 'changed', message: after };
+      });
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const { filter, sort } = pinsQuery(chatId, after);
+    const docs = await this.#messages.find(filter).sort(sort).hint('pins').limit(limit).toArray();
+    return docs.map(fromMessageDoc);
   }
 
   /**
@@ -798,6 +856,7 @@ function toMessageDoc(m: Message): MessageDoc {
     ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
     terms: searchTermsOf(m.text),
     reactions: m.reactions.map((r) => ({ ...r })),
+    ...(m.pin ? { pin: { ...m.pin } } : {}),
   };
 }
 
@@ -817,7 +876,20 @@ function fromMessageDoc(doc: MessageDoc): Message {
     replyCount: doc.replyCount ?? 0,
     lastReplyTime: doc.lastReplyTime,
     reactions: (doc.reactions ?? []).map((r) => ({ ...r })),
+    pin: doc.pin && { ...doc.pin },
   };
+}
+
+/** A chat's pinned list after a cursor: one range of the `pins` index. */
+export function pinsQuery(chatId: string, after: PinCursor | undefined): { filter: Filter<MessageDoc>; sort: Sort } {
+  const pinned: Filter<MessageDoc> = { chatId, 'pin.time': { $exists: true } };
+  const filter: Filter<MessageDoc> = after
+    ? {
+        ...pinned,
+        $or: [{ 'pin.time': { $lt: after.pinTime } }, { 'pin.time': after.pinTime, _id: { $lt: after.messageId } }],
+      }
+    : pinned;
+  return { filter, sort: { 'pin.time': -1, _id: -1 } };
 }
 
 /** Connects and prepares a store (indexes) at start-up. */

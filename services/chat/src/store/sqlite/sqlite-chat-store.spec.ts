@@ -7,6 +7,7 @@ import { openQueryPlans } from '@messenger/platform/testing';
 import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { pinStoreContract } from '../chat-store.pins.contract.ts';
 import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
 import { withEventEncoding } from '../chat-store.ts';
 import { CHAT_SQL, SqliteChatStore } from './sqlite-chat-store.ts';
@@ -24,6 +25,18 @@ chatStoreContract('SqliteChatStore', async () => {
 });
 
 reactionStoreContract('SqliteChatStore', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+  const store = SqliteChatStore.open(join(dir, 'chat.db'));
+  return {
+    store,
+    close: async () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+pinStoreContract('SqliteChatStore', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
   const store = SqliteChatStore.open(join(dir, 'chat.db'));
   return {
@@ -242,6 +255,28 @@ describe('SqliteChatStore reaction statements', () => {
         }
         expect(plan(CHAT_SQL.dropReactions)).toEqual([expect.stringMatching(/PRIMARY KEY \(message_id=\?\)$/)]);
         expect(plan(CHAT_SQL.setReactionCounts)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+      } finally {
+        plans.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteChatStore pin statements', () => {
+  it("reads a chat's pinned list and its count from one range of the pins index", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      SqliteChatStore.open(file).close();
+      const plans = openQueryPlans(file);
+      const { plan } = plans;
+      try {
+        expect(plan(CHAT_SQL.pins)).toEqual([expect.stringMatching(/messages_pins \(chat_id=\?/)]);
+        expect(plan(CHAT_SQL.pins).join('\n')).not.toMatch(/TEMP B-TREE/);
+        expect(plan(CHAT_SQL.countPins)).toEqual([expect.stringMatching(/COVERING INDEX messages_pins \(chat_id=\?/)]);
+        expect(plan(CHAT_SQL.setPin)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
       } finally {
         plans.close();
       }

@@ -19,6 +19,9 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
   type ReactionDraft,
   type ReactionResult,
@@ -79,6 +82,10 @@ import type { ChatStore } from '../chat-store.ts';
  *   message shows live on its own row (`messages.reactions`, JSON in first
  *   reaction order), moved in the reaction's transaction, so a history page
  *   reads them with the page and counts nothing.
+ * - `messages_pins` (chat_id, pin_time, id), partial on pinned messages: a
+ *   chat's pinned list, most recently pinned first (one range read
+ *   backwards), and its count against the pin limit. The pin itself is two
+ *   columns of the message's row (`pinned_by`, `pin_time`).
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -117,7 +124,10 @@ const chatSchema: SqliteSchema = {
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
     "ALTER TABLE messages ADD COLUMN reactions TEXT NOT NULL DEFAULT '[]';" +
       'CREATE TABLE message_reactions (message_id TEXT NOT NULL, user_id TEXT NOT NULL, emoji TEXT NOT NULL, ' +
-      'PRIMARY KEY (message_id, user_id, emoji)) STRICT, WITHOUT ROWID;',
+      'PRIMARY KEY (message_id, user_id, emoji)) STRICT, WITHOUT ROWID;' +
+      'ALTER TABLE messages ADD COLUMN pinned_by TEXT;' +
+      'ALTER TABLE messages ADD COLUMN pin_time INTEGER;' +
+      'CREATE INDEX messages_pins ON messages (chat_id, pin_time, id) WHERE pin_time IS NOT NULL;',
   ],
 };
 
@@ -170,6 +180,8 @@ interface MessageRow {
   reply_count: number;
   last_reply_time: number | null;
   reactions: string;
+  pinned_by: string | null;
+  pin_time: number | null;
 }
 
 const CHAT_COLUMNS =
@@ -177,7 +189,7 @@ const CHAT_COLUMNS =
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
-  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, reactions';
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, reactions, pinned_by, pin_time';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -212,7 +224,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -277,6 +289,11 @@ export const CHAT_SQL = {
   reactionsBy:
     'SELECT message_id, emoji FROM message_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ' +
     'AND user_id = ?',
+  setPin: 'UPDATE messages SET pinned_by = ?, pin_time = ? WHERE id = ? AND chat_id = ?',
+  countPins: 'SELECT count(*) AS n FROM messages WHERE chat_id = ? AND pin_time IS NOT NULL',
+  pins:
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = :chat AND pin_time IS NOT NULL ` +
+    'AND (pin_time < :time OR (pin_time = :time AND id < :id)) ORDER BY pin_time DESC, id DESC LIMIT :limit',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -330,6 +347,9 @@ export class SqliteChatStore implements ChatStore {
   readonly #dropReactions;
   readonly #setReactionCounts;
   readonly #reactionsBy;
+  readonly #setPin;
+  readonly #countPins;
+  readonly #pins;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -372,6 +392,9 @@ export class SqliteChatStore implements ChatStore {
     this.#dropReactions = db.prepare(CHAT_SQL.dropReactions);
     this.#setReactionCounts = db.prepare(CHAT_SQL.setReactionCounts);
     this.#reactionsBy = db.prepare(CHAT_SQL.reactionsBy);
+    this.#setPin = db.prepare(CHAT_SQL.setPin);
+    this.#countPins = db.prepare(CHAT_SQL.countPins);
+    this.#pins = db.prepare(CHAT_SQL.pins);
     this.#indexBacklog();
   }
 
@@ -587,6 +610,7 @@ export class SqliteChatStore implements ChatStore {
         this.#dropVersions.run(message.id, ABOVE_ALL);
         this.#dropReactions.run(message.id);
         this.#setReactionCounts.run('[]', message.id, message.chatId);
+        this.#setPin.run(null, null, message.id, message.chatId);
       } else if (message.text !== before.text) {
         const kept = versionOf(fromMessageRow(before), message.editTime ?? new Date());
         this.#addVersion.run(message.id, kept.version, kept.text, kept.time.getTime(), kept.replaceTime.getTime());
@@ -704,6 +728,33 @@ export class SqliteChatStore implements ChatStore {
     return found;
   }
 
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    return this.#db.transaction((): PinResult => {
+      const row = this.#getMessage.get(draft.messageId, draft.chatId) as MessageRow | undefined;
+      if (!row) return { kind: 'not_found' };
+      const current = fromMessageRow(row);
+      if (draft.pin && current.deleted) return { kind: 'deleted' };
+      if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: current };
+      if (draft.pin && (this.#countPins.get(draft.chatId) as { n: number }).n >= maxPins) return { kind: 'limit' };
+      const pin = draft.pin ? { userId: draft.userId, time: draft.time } : undefined;
+      const after: Message = { ...current, pin };
+      const entry = entryOf(after);
+      this.#setPin.run(pin?.userId ?? null, pin?.time.getTime() ?? null, draft.messageId, draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'changed', message: after };
+    });
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const rows = this.#pins.all({
+      chat: chatId,
+      time: after?.pinTime.getTime() ?? ABOVE_ALL,
+      id: after?.messageId ?? '',
+      limit,
+    });
+    return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
   #indexText(message: Pick<Message, 'chatId' | 'sequence' | 'createTime' | 'id'>, text: string, add: boolean): void {
     const { chatId, sequence } = message;
@@ -813,6 +864,8 @@ function messageValues(m: Message): (string | number | null)[] {
     m.replyCount,
     m.lastReplyTime?.getTime() ?? null,
     JSON.stringify(m.reactions),
+    m.pin?.userId ?? null,
+    m.pin?.time.getTime() ?? null,
   ];
 }
 
@@ -835,5 +888,6 @@ function fromMessageRow(row: MessageRow): Message {
     replyCount: row.reply_count,
     lastReplyTime: row.last_reply_time === null ? undefined : new Date(row.last_reply_time),
     reactions: JSON.parse(row.reactions) as ReactionCount[],
+    pin: row.pin_time === null ? undefined : { userId: row.pinned_by ?? '', time: new Date(row.pin_time) },
   };
 }
