@@ -80,15 +80,24 @@ describe('pinned messages, whole system over HTTP', () => {
       message: { messageId: first.messageId, pinned: true, pinnedById: ann.userId },
     });
     // Either member of a direct chat may pin; pinning again changes nothing.
-    await pinnedOk(bob, third.messageId);
-    await pinnedOk(ann, second.messageId);
+    const pinnedThird = await pinnedOk(bob, third.messageId);
+    const pinnedSecond = await pinnedOk(ann, second.messageId);
     expect(await pinnedOk(ann, second.messageId)).toMatchObject({ pinned: true, pinTime: expect.any(String) });
 
-    expect(textsOf(await pinned(bob))).toEqual(['second', 'third', 'first']);
+    // Most recently pinned first; pins in the same millisecond by message id, descending.
+    const expected = [pinnedFirst, pinnedThird, pinnedSecond]
+      .sort(
+        (x, y) =>
+          Date.parse(y.pinTime ?? '') - Date.parse(x.pinTime ?? '') ||
+          (y.messageId < x.messageId ? -1 : y.messageId > x.messageId ? 1 : 0),
+      )
+      .map((m) => m.text);
+    expect(expected.slice().sort()).toEqual(['first', 'second', 'third']);
+    expect(textsOf(await pinned(bob))).toEqual(expected);
     const page1 = await pinned(bob, '?pageSize=2');
-    expect(textsOf(page1)).toEqual(['second', 'third']);
+    expect(textsOf(page1)).toEqual(expected.slice(0, 2));
     const page2 = await pinned(bob, `?pageSize=2&pageToken=${page1.nextPageToken as string}`);
-    expect(textsOf(page2)).toEqual(['first']);
+    expect(textsOf(page2)).toEqual(expected.slice(2));
     expect(page2.nextPageToken).toBe('');
     // History shows the pin on each message.
     const history = await gw.ok('GET', `/v1/chats/${chatId}/messages`, bob.accessToken);
