@@ -2,10 +2,11 @@
 // compose healthchecks): asks the process running in this container whether
 // it serves, and exits 0 (healthy) or 1 (unhealthy) with one line on stderr.
 //
-//   node scripts/grpc-health-check.ts [auth|user|chat|subscriber|api-gateway] [--timeout-ms N]
+//   node scripts/grpc-health-check.ts [auth|user|chat|subscriber|api-gateway] [--timeout-ms N] [--service NAME]
 //
 // gRPC services: the standard grpc.health.v1.Health/Check (overall status,
-// service ""), which the platform's server turns NOT_SERVING when it drains.
+// service "", or NAME: `liveness` follows the process alone, as Kubernetes'
+// liveness probe asks), which the platform's server turns NOT_SERVING when it drains.
 // The gateway: GET /healthz. Without a name, the process is found from the
 // `node <entry>` command line in /proc. The port and bind address come from
 // the same variables the process reads (e.g. USER_GRPC_PORT, USER_GRPC_HOST),
@@ -116,6 +117,7 @@ function checkGrpc(
   port: number,
   timeoutMs: number,
   creds: ChannelCredentials,
+  service: string,
 ): Promise<string | undefined> {
   const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   if (!checkMethod) return Promise.resolve('grpc-health-check: no Check method in grpc.health.v1.Health');
@@ -125,7 +127,7 @@ function checkGrpc(
       '/grpc.health.v1.Health/Check',
       (req: { service: string }) => checkMethod.requestSerialize(req),
       (buf: Buffer) => checkMethod.responseDeserialize(buf) as { status: string },
-      { service: '' },
+      { service },
       { deadline: Date.now() + timeoutMs },
       (err: ServiceError | null, res?: { status: string }) => {
         client.close();
@@ -149,7 +151,12 @@ async function checkHttp(host: string, port: number, timeoutMs: number): Promise
 }
 
 /** undefined when healthy, else why not. */
-export async function check(name: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string | undefined> {
+export async function check(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  service = '',
+): Promise<string | undefined> {
   const t = TARGETS[name];
   if (!t) return `unknown process ${JSON.stringify(name)} (one of ${Object.keys(TARGETS).join(', ')})`;
   const { host, port } = addressOf(t, env);
@@ -160,15 +167,17 @@ export async function check(name: string, env: NodeJS.ProcessEnv, timeoutMs: num
   } catch (err) {
     return `GRPC_TLS_*: ${err instanceof Error ? err.message : String(err)}`;
   }
-  return checkGrpc(host, port, timeoutMs, creds);
+  return checkGrpc(host, port, timeoutMs, creds, service);
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   let timeoutMs = 2000;
   let name: string | undefined;
+  let service = '';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--timeout-ms') timeoutMs = Number(argv[++i]);
+    else if (a === '--service') service = argv[++i] ?? '';
     else if (a !== undefined) name = a;
   }
   name ??= detectTarget();
@@ -176,7 +185,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write('health: no messenger process found; pass its name\n');
     return 1;
   }
-  const problem = await check(name, process.env, timeoutMs);
+  const problem = await check(name, process.env, timeoutMs, service);
   if (problem) {
     process.stderr.write(`health: ${name} unhealthy: ${problem}\n`);
     return 1;

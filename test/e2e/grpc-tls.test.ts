@@ -43,6 +43,8 @@ describe('a service process serving mutual TLS', () => {
 
   it('is healthy to the container health check with its own TLS settings', async () => {
     await expect(check('user', { ...tlsEnv, USER_GRPC_PORT: port }, 5000)).resolves.toBeUndefined();
+    // As an exec liveness probe asks, where the kubelet's own gRPC probe speaks no TLS.
+    await expect(check('user', { ...tlsEnv, USER_GRPC_PORT: port }, 5000, 'liveness')).resolves.toBeUndefined();
   });
 
   it('refuses a plaintext health check and one without a client certificate', async () => {
