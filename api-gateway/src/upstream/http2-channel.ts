@@ -68,7 +68,6 @@ class Subchannel {
     this.#lazy = false;
     this.state = 'connecting';
     const options = this.#channel.options;
-    // Nagle off, as grpc-js sets it: a call's HEADERS and DATA must not wait for the ACK of the previous write.
     const opened: { session?: ClientHttp2Session } = {};
     const session = connect(this.#url, {
       settings: { enablePush: false },
@@ -115,6 +114,7 @@ class Subchannel {
    * grpc-js checks it.
    */
   #socket(): Socket {
+    // Nagle off, as grpc-js sets it: a call's HEADERS and DATA must not wait for the ACK of the previous write.
     const tls = this.#channel.options.tls;
     if (!tls) return tcpConnect({ host: this.ip, port: this.#channel.port, noDelay: true });
     const name = tls.serverName ?? this.#channel.host;

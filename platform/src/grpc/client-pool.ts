@@ -23,7 +23,7 @@ export interface ClientPoolOptions {
   /** Attempts for an idempotent call failing with UNAVAILABLE, the first included. */
   readonly maxAttempts?: number;
   /** TLS to the services called (verified against its CA, presenting its certificate if any); absent, plaintext. */
-  readonly tls?: GrpcTls;
+  readonly tls?: GrpcTls | undefined;
 }
 
 export type ClientConstructor<C extends Client> = (new (

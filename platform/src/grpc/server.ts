@@ -84,7 +84,7 @@ export interface GrpcServerOptions {
   /** Whether the datastore and event bus allow serving; absent, health reflects the process alone. */
   readonly dependencies?: DependencyHealth;
   /** Serves TLS only (with `identity`), requiring client certificates if it says so; absent, plaintext. */
-  readonly tls?: GrpcTls;
+  readonly tls?: GrpcTls | undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
 // become; a half or unreadable configuration stops start-up.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, setting } from '../config.ts';
+import { ConfigError, type ConfigOf, type ConfigSpec, setting } from '../config.ts';
 import type { GrpcTls } from '../grpc/tls.ts';
 
 export const grpcTlsSettings = {
@@ -26,15 +26,9 @@ export const grpcTlsSettings = {
     description:
       'The name clients expect in every server’s certificate instead of the host of the address they dial (one shared certificate for all services); unset: the host, a DNS name or an IP address.',
   }),
-};
+} satisfies ConfigSpec;
 
-export interface GrpcTlsSettings {
-  readonly grpcTlsCaFile: string;
-  readonly grpcTlsCertFile: string;
-  readonly grpcTlsKeyFile: string;
-  readonly grpcTlsRequireClientCert: boolean;
-  readonly grpcTlsServerName: string;
-}
+export type GrpcTlsSettings = ConfigOf<typeof grpcTlsSettings>;
 
 /**
  * The certificates these settings name, or undefined for plaintext; throws a
@@ -42,11 +36,7 @@ export interface GrpcTlsSettings {
  * process that `servesGrpc` needs its own certificate with TLS on; the
  * gateway, a client only, needs one for mutual TLS.
  */
-export function loadGrpcTls(
-  settings: GrpcTlsSettings,
-  servesGrpc: boolean,
-  readFile: (path: string) => Buffer = (path) => readFileSync(path),
-): GrpcTls | undefined {
+export function loadGrpcTls(settings: GrpcTlsSettings, servesGrpc: boolean): GrpcTls | undefined {
   const { grpcTlsCaFile: caFile, grpcTlsCertFile: certFile, grpcTlsKeyFile: keyFile } = settings;
   const requireClientCert = settings.grpcTlsRequireClientCert;
   const serverName = settings.grpcTlsServerName;
@@ -55,7 +45,7 @@ export function loadGrpcTls(
   const problems: string[] = [];
   const read = (env: string, path: string): Buffer | undefined => {
     try {
-      return readFile(path);
+      return readFileSync(path);
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       problems.push(`${env}: cannot read ${JSON.stringify(path)} (${reason})`);

@@ -322,7 +322,7 @@ export async function startServiceRuntime(
 ): Promise<ServiceRuntime> {
   // A worker of a process group (runWorkers) names itself on every line and
   // serves the whole group's metrics.
-  // Before anything opens: a bad Kafka security combination stops start-up with every problem listed.
+  // Before anything opens: a bad Kafka security combination or gRPC TLS configuration stops start-up with every problem listed.
   const kafkaSecurity = config.eventBus === 'kafka' ? kafkaSecurityOptions(config) : {};
   const grpcTls = loadGrpcTls(config, opts.servesGrpc ?? true);
   const worker = workerIdentity();
@@ -344,7 +344,7 @@ export async function startServiceRuntime(
     catalog,
     metrics,
     defaultDeadlineMs: config.grpcClientDeadlineMs,
-    ...(grpcTls ? { tls: grpcTls } : {}),
+    tls: grpcTls,
   });
 
   const dependencies = monitorDependencies({
