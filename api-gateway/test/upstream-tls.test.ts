@@ -97,6 +97,25 @@ describe('gateway → services over TLS', () => {
       expect(text).toContain('data: {"update":{"updateId":"3","text":"update 3"}}');
     });
 
+    /** GET /v1/users/u1 through a gateway of its own with these GRPC_TLS_* settings. */
+    async function getProfileWith(env: Record<string, string>) {
+      const gateway = await startGateway({
+        upstreamFixture: upstream,
+        testAuth: auth,
+        upstreamTransport: transport,
+        upstreamTls: tlsFrom(env, false),
+      });
+      try {
+        return await gateway.app.inject({
+          method: 'GET',
+          url: '/v1/users/u1',
+          headers: { authorization: `Bearer ${await auth.token('u1')}` },
+        });
+      } finally {
+        await gateway.close();
+      }
+    }
+
     // The CA and files exist only once beforeAll ran: each case names its settings lazily.
     it.each([
       ['presents no client certificate', (p: TestPki) => ({ GRPC_TLS_CA_FILE: p.ca })],
@@ -109,24 +128,15 @@ describe('gateway → services over TLS', () => {
         }),
       ],
     ])('answers 503 with a google.rpc.Status body when it %s', async (_what, settings) => {
-      const env = settings(pki);
-      const refused = await startGateway({
-        upstreamFixture: upstream,
-        testAuth: auth,
-        upstreamTransport: transport,
-        upstreamTls: tlsFrom(env, false),
-      });
-      try {
-        const res = await refused.app.inject({
-          method: 'GET',
-          url: '/v1/users/u1',
-          headers: { authorization: `Bearer ${await auth.token('u1')}` },
-        });
-        expect(res.statusCode).toBe(503);
-        expect(res.json()).toMatchObject({ code: 14 });
-      } finally {
-        await refused.close();
-      }
+      const res = await getProfileWith(settings(pki));
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ code: 14 });
+    });
+
+    it('checks the certificate for GRPC_TLS_SERVER_NAME instead of the dialled IP when set', async () => {
+      const own = { GRPC_TLS_CA_FILE: pki.ca, GRPC_TLS_CERT_FILE: pki.client.cert, GRPC_TLS_KEY_FILE: pki.client.key };
+      expect((await getProfileWith({ ...own, GRPC_TLS_SERVER_NAME: 'localhost' })).statusCode).toBe(200);
+      expect((await getProfileWith({ ...own, GRPC_TLS_SERVER_NAME: 'chat.messenger.svc' })).statusCode).toBe(503);
     });
   });
 });
