@@ -197,6 +197,8 @@ export interface ChatStorage<E = ChatEvent> {
   setPin(draft: PinDraft, maxPins: number, eventOf: (message: Message) => E): Promise<PinResult>;
   /** A chat's pinned messages, most recently pinned first, after `after`; at most `limit`. One index range. */
   listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]>;
+  /** Each (chat, user)'s read position (0 when none), in the order asked: one read for many readers. */
+  readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]>;
 }
 
 /** One member's reaction to add to a message or remove from it. */

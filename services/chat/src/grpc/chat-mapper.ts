@@ -27,6 +27,7 @@ export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
     lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
+    peerReadSequence: String(summary.peerReadSequence),
   };
 }
 

@@ -53,7 +53,10 @@ export function chatServiceHandlers(
       const page = await chats.listChats(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
       return { chats: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
     },
-    getChat: async (req, ctx) => ({ chat: chatToProto(await chats.getChat(meta(ctx), req.chatId)) }),
+    getChat: async (req, ctx) => {
+      const chat = await chats.getChat(meta(ctx), req.chatId);
+      return { chat: chatToProto(chat), peerReadSequence: String(await chats.peerReadSequence(meta(ctx), chat)) };
+    },
     addChatMembers: async (req, ctx) => membershipToProto(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
     listChatInvitations: async (req, ctx) => {
       const page = await chats.listInvitations(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });

@@ -46,5 +46,6 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     reactionsBy: (userId, messageIds) => store.reactionsBy(userId, messageIds),
     setPin: (draft, maxPins, eventOf) => store.setPin(draft, maxPins, (message) => encode(eventOf(message))),
     listPins: (chatId, after, limit) => store.listPins(chatId, after, limit),
+    readPositionsOf: (refs) => store.readPositionsOf(refs),
   };
 }

@@ -283,6 +283,12 @@ export interface ChatSummary {
    * A JSON string.
    */
   readSequence: string;
+  /**
+   * In a direct chat, the highest sequence the other member has marked read
+   * (0 when none), so a client can show which of its messages were seen;
+   * always 0 in a group. A JSON string.
+   */
+  peerReadSequence: string;
 }
 
 /** Request of CreateChat. */
@@ -347,7 +353,14 @@ export interface GetChatRequest {
 /** Response of GetChat. */
 export interface GetChatResponse {
   /** The chat. */
-  chat: Chat | undefined;
+  chat:
+    | Chat
+    | undefined;
+  /**
+   * In a direct chat, the highest sequence the other member has marked read
+   * (0 when none); always 0 in a group. A JSON string.
+   */
+  peerReadSequence: string;
 }
 
 /** Request of AddChatMembers. */
@@ -671,7 +684,19 @@ export interface Update {
    * message after. (Deleting a pinned message unpins it: that arrives as
    * `message_deleted` only.)
    */
-  pinChanged?: PinChange | undefined;
+  pinChanged?:
+    | PinChange
+    | undefined;
+  /**
+   * Another member of one of the user's chats moved their read position
+   * (MarkRead). In a direct chat every move is sent; in a group at most
+   * one per member and chat every 2 seconds (by default), with the latest
+   * position.
+   * Ephemeral like `typing_changed`: its `update_id` is empty and it is
+   * never replayed; after a reconnect, ListChats and GetChat give a direct
+   * chat's `peer_read_sequence`.
+   */
+  readReceipt?: ReadReceipt | undefined;
 }
 
 /** Users were added to a chat. */
@@ -999,6 +1024,16 @@ export interface PinChange {
   userId: string;
   /** True when pinned, false when unpinned. */
   pinned: boolean;
+}
+
+/** A member's read position in a chat, as the other members see it. */
+export interface ReadReceipt {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The user id (UUID) of the member who read. */
+  userId: string;
+  /** The highest sequence they have marked read. A JSON string. */
+  readSequence: string;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -1924,7 +1959,7 @@ export const MessageQuote: MessageFns<MessageQuote> = {
 };
 
 function createBaseChatSummary(): ChatSummary {
-  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0" };
+  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0", peerReadSequence: "0" };
 }
 
 export const ChatSummary: MessageFns<ChatSummary> = {
@@ -1940,6 +1975,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     }
     if (message.readSequence !== "0") {
       writer.uint32(32).int64(message.readSequence);
+    }
+    if (message.peerReadSequence !== "0") {
+      writer.uint32(40).int64(message.peerReadSequence);
     }
     return writer;
   },
@@ -1989,6 +2027,14 @@ export const ChatSummary: MessageFns<ChatSummary> = {
             message.readSequence = reader.int64().toString();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.peerReadSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2019,6 +2065,11 @@ export const ChatSummary: MessageFns<ChatSummary> = {
         : isSet(object.read_sequence)
         ? globalThis.String(object.read_sequence)
         : "0",
+      peerReadSequence: isSet(object.peerReadSequence)
+        ? globalThis.String(object.peerReadSequence)
+        : isSet(object.peer_read_sequence)
+        ? globalThis.String(object.peer_read_sequence)
+        : "0",
     };
   },
 
@@ -2036,6 +2087,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     if (message.readSequence !== "0") {
       obj.readSequence = message.readSequence;
     }
+    if (message.peerReadSequence !== "0") {
+      obj.peerReadSequence = message.peerReadSequence;
+    }
     return obj;
   },
 
@@ -2050,6 +2104,7 @@ export const ChatSummary: MessageFns<ChatSummary> = {
       : undefined;
     message.unreadCount = object.unreadCount ?? "0";
     message.readSequence = object.readSequence ?? "0";
+    message.peerReadSequence = object.peerReadSequence ?? "0";
     return message;
   },
 };
@@ -2504,13 +2559,16 @@ export const GetChatRequest: MessageFns<GetChatRequest> = {
 };
 
 function createBaseGetChatResponse(): GetChatResponse {
-  return { chat: undefined };
+  return { chat: undefined, peerReadSequence: "0" };
 }
 
 export const GetChatResponse: MessageFns<GetChatResponse> = {
   encode(message: GetChatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.chat !== undefined) {
       Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    if (message.peerReadSequence !== "0") {
+      writer.uint32(16).int64(message.peerReadSequence);
     }
     return writer;
   },
@@ -2536,6 +2594,14 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
             message.chat = Chat.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.peerReadSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2549,13 +2615,23 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
   },
 
   fromJSON(object: any): GetChatResponse {
-    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+    return {
+      chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined,
+      peerReadSequence: isSet(object.peerReadSequence)
+        ? globalThis.String(object.peerReadSequence)
+        : isSet(object.peer_read_sequence)
+        ? globalThis.String(object.peer_read_sequence)
+        : "0",
+    };
   },
 
   toJSON(message: GetChatResponse): unknown {
     const obj: any = {};
     if (message.chat !== undefined) {
       obj.chat = Chat.toJSON(message.chat);
+    }
+    if (message.peerReadSequence !== "0") {
+      obj.peerReadSequence = message.peerReadSequence;
     }
     return obj;
   },
@@ -2566,6 +2642,7 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
   fromPartial(object: DeepPartial<GetChatResponse>): GetChatResponse {
     const message = createBaseGetChatResponse();
     message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    message.peerReadSequence = object.peerReadSequence ?? "0";
     return message;
   },
 };
@@ -4743,6 +4820,7 @@ function createBaseUpdate(): Update {
     typingChanged: undefined,
     reactionChanged: undefined,
     pinChanged: undefined,
+    readReceipt: undefined,
   };
 }
 
@@ -4791,10 +4869,13 @@ export const Update: MessageFns<Update> = {
       Typing.encode(message.typingChanged, writer.uint32(114).fork()).join();
     }
     if (message.reactionChanged !== undefined) {
-      ReactionChange.encode(message.reactionChanged, writer.uint32(122).fork()).join();
+      ReactionChange.encode(message.reactionChanged, writer.uint32(130).fork()).join();
     }
     if (message.pinChanged !== undefined) {
-      PinChange.encode(message.pinChanged, writer.uint32(130).fork()).join();
+      PinChange.encode(message.pinChanged, writer.uint32(138).fork()).join();
+    }
+    if (message.readReceipt !== undefined) {
+      ReadReceipt.encode(message.readReceipt, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -4924,20 +5005,28 @@ export const Update: MessageFns<Update> = {
             message.typingChanged = Typing.decode(reader, reader.uint32());
             continue;
           }
-          case 15: {
-            if (tag !== 122) {
+          case 16: {
+            if (tag !== 130) {
               break;
             }
 
             message.reactionChanged = ReactionChange.decode(reader, reader.uint32());
             continue;
           }
-          case 16: {
-            if (tag !== 130) {
+          case 17: {
+            if (tag !== 138) {
               break;
             }
 
             message.pinChanged = PinChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.readReceipt = ReadReceipt.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -5026,6 +5115,11 @@ export const Update: MessageFns<Update> = {
         : isSet(object.pin_changed)
         ? PinChange.fromJSON(object.pin_changed)
         : undefined,
+      readReceipt: isSet(object.readReceipt)
+        ? ReadReceipt.fromJSON(object.readReceipt)
+        : isSet(object.read_receipt)
+        ? ReadReceipt.fromJSON(object.read_receipt)
+        : undefined,
     };
   },
 
@@ -5079,6 +5173,9 @@ export const Update: MessageFns<Update> = {
     if (message.pinChanged !== undefined) {
       obj.pinChanged = PinChange.toJSON(message.pinChanged);
     }
+    if (message.readReceipt !== undefined) {
+      obj.readReceipt = ReadReceipt.toJSON(message.readReceipt);
+    }
     return obj;
   },
 
@@ -5130,6 +5227,9 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.pinChanged = (object.pinChanged !== undefined && object.pinChanged !== null)
       ? PinChange.fromPartial(object.pinChanged)
+      : undefined;
+    message.readReceipt = (object.readReceipt !== undefined && object.readReceipt !== null)
+      ? ReadReceipt.fromPartial(object.readReceipt)
       : undefined;
     return message;
   },
@@ -7929,6 +8029,119 @@ export const PinChange: MessageFns<PinChange> = {
   },
 };
 
+function createBaseReadReceipt(): ReadReceipt {
+  return { chatId: "", userId: "", readSequence: "0" };
+}
+
+export const ReadReceipt: MessageFns<ReadReceipt> = {
+  encode(message: ReadReceipt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.readSequence !== "0") {
+      writer.uint32(24).int64(message.readSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadReceipt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadReceipt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readSequence = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadReceipt {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      readSequence: isSet(object.readSequence)
+        ? globalThis.String(object.readSequence)
+        : isSet(object.read_sequence)
+        ? globalThis.String(object.read_sequence)
+        : "0",
+    };
+  },
+
+  toJSON(message: ReadReceipt): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.readSequence !== "0") {
+      obj.readSequence = message.readSequence;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReadReceipt>): ReadReceipt {
+    return ReadReceipt.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReadReceipt>): ReadReceipt {
+    const message = createBaseReadReceipt();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    message.readSequence = object.readSequence ?? "0";
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -7981,8 +8194,9 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): ListChatsResponse => ListChatsResponse.decode(value),
   },
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
-   * does not exist or the caller is not a member.
+   * Returns one chat with its members and, in a direct chat, the other
+   * member's read position. Fails with NOT_FOUND when the chat does not
+   * exist or the caller is not a member.
    */
   getChat: {
     path: "/messenger.chat.v1.ChatService/GetChat" as const,
@@ -8177,9 +8391,10 @@ export const ChatServiceService = {
   /**
    * Marks the caller's messages up to a sequence as read. The read position
    * only moves forward: a lower value than the current one changes nothing,
-   * and a value beyond the last message is lowered to it. Fails with
-   * NOT_FOUND when the chat does not exist or the caller is not a member, and
-   * INVALID_ARGUMENT when `up_to_sequence` is below 1.
+   * and a value beyond the last message is lowered to it. When the position
+   * moves, the other members are told live (`read_receipt` updates). Fails
+   * with NOT_FOUND when the chat does not exist or the caller is not a
+   * member, and INVALID_ARGUMENT when `up_to_sequence` is below 1.
    */
   markRead: {
     path: "/messenger.chat.v1.ChatService/MarkRead" as const,
@@ -8401,8 +8616,9 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   listChats: handleUnaryCall<ListChatsRequest, ListChatsResponse>;
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
-   * does not exist or the caller is not a member.
+   * Returns one chat with its members and, in a direct chat, the other
+   * member's read position. Fails with NOT_FOUND when the chat does not
+   * exist or the caller is not a member.
    */
   getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
   /**
@@ -8497,9 +8713,10 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   /**
    * Marks the caller's messages up to a sequence as read. The read position
    * only moves forward: a lower value than the current one changes nothing,
-   * and a value beyond the last message is lowered to it. Fails with
-   * NOT_FOUND when the chat does not exist or the caller is not a member, and
-   * INVALID_ARGUMENT when `up_to_sequence` is below 1.
+   * and a value beyond the last message is lowered to it. When the position
+   * moves, the other members are told live (`read_receipt` updates). Fails
+   * with NOT_FOUND when the chat does not exist or the caller is not a
+   * member, and INVALID_ARGUMENT when `up_to_sequence` is below 1.
    */
   markRead: handleUnaryCall<MarkReadRequest, MarkReadResponse>;
   /**
@@ -8651,8 +8868,9 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListChatsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
-   * does not exist or the caller is not a member.
+   * Returns one chat with its members and, in a direct chat, the other
+   * member's read position. Fails with NOT_FOUND when the chat does not
+   * exist or the caller is not a member.
    */
   getChat(
     request: GetChatRequest,
@@ -8901,9 +9119,10 @@ export interface ChatServiceClient extends Client {
   /**
    * Marks the caller's messages up to a sequence as read. The read position
    * only moves forward: a lower value than the current one changes nothing,
-   * and a value beyond the last message is lowered to it. Fails with
-   * NOT_FOUND when the chat does not exist or the caller is not a member, and
-   * INVALID_ARGUMENT when `up_to_sequence` is below 1.
+   * and a value beyond the last message is lowered to it. When the position
+   * moves, the other members are told live (`read_receipt` updates). Fails
+   * with NOT_FOUND when the chat does not exist or the caller is not a
+   * member, and INVALID_ARGUMENT when `up_to_sequence` is below 1.
    */
   markRead(
     request: MarkReadRequest,

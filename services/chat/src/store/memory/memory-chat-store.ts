@@ -333,6 +333,10 @@ export class MemoryChatStore implements ChatStore {
       .map((v) => ({ ...v }));
   }
 
+  async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
+    return refs.map((r) => this.#reads.get(`${r.chatId}|${r.userId}`) ?? 0);
+  }
+
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
   async setReaction(
     draft: ReactionDraft,

@@ -516,6 +516,14 @@ export class MongoChatStore implements ChatStore {
     return docs.map((d) => ({ version: d.version, text: d.text, time: d.time, replaceTime: d.replaceTime }));
   }
 
+  async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
+    if (refs.length === 0) return [];
+    const ids = refs.map((r) => readIdOf(r.chatId, r.userId));
+    const docs = await this.#reads.find({ _id: { $in: ids } }).toArray();
+    const found = new Map(docs.map((d) => [d._id, d.readSequence]));
+    return ids.map((id) => found.get(id) ?? 0);
+  }
+
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
   async #keepVersion(before: Message, after: Message, session: ClientSession): Promise<void> {
     if (after.deleted) {

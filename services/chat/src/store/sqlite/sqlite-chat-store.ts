@@ -294,6 +294,7 @@ export const CHAT_SQL = {
   pins:
     `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = :chat AND pin_time IS NOT NULL ` +
     'AND (pin_time < :time OR (pin_time = :time AND id < :id)) ORDER BY pin_time DESC, id DESC LIMIT :limit',
+  readPosition: 'SELECT read_sequence FROM reads WHERE user_id = ? AND chat_id = ?',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -350,6 +351,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #setPin;
   readonly #countPins;
   readonly #pins;
+  readonly #readPosition;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -395,6 +397,7 @@ export class SqliteChatStore implements ChatStore {
     this.#setPin = db.prepare(CHAT_SQL.setPin);
     this.#countPins = db.prepare(CHAT_SQL.countPins);
     this.#pins = db.prepare(CHAT_SQL.pins);
+    this.#readPosition = db.prepare(CHAT_SQL.readPosition);
     this.#indexBacklog();
   }
 
@@ -753,6 +756,13 @@ export class SqliteChatStore implements ChatStore {
       limit,
     });
     return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
+  async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
+    // In-process lookups on the primary key: no round trip to save by batching them.
+    return refs.map(
+      (r) => (this.#readPosition.get(r.userId, r.chatId) as { read_sequence: number } | undefined)?.read_sequence ?? 0,
+    );
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
