@@ -16,6 +16,9 @@ export const ChatErrorReason = {
   DirectChat: 'DIRECT_CHAT',
   MemberCap: 'MEMBER_CAP',
   MessageDeleted: 'MESSAGE_DELETED',
+  ReactionLimit: 'REACTION_LIMIT',
+  PinNotAllowed: 'PIN_NOT_ALLOWED',
+  PinLimit: 'PIN_LIMIT',
   NotOwner: 'NOT_OWNER',
   NotSender: 'NOT_SENDER',
   StreamTooSlow: 'STREAM_TOO_SLOW',
@@ -82,6 +85,42 @@ export function memberCap(cap: number): DomainError {
 
 export function messageDeleted(): DomainError {
   return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be edited');
+}
+
+/** A reaction on a tombstone: deletion dropped its reactions and it takes no new ones. */
+export function reactionOnDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message takes no reactions');
+}
+
+/** A new emoji on a message that already has reactions with the most distinct emoji allowed. */
+export function reactionLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.ReactionLimit,
+    `a message has reactions with at most ${max} distinct emoji; react with one it already has`,
+  );
+}
+
+/** Pinning or unpinning in a group by a member who is not its owner (`mayPin`). */
+export function pinNotAllowed(): DomainError {
+  return new DomainError(
+    ErrorKind.PermissionDenied,
+    R.PinNotAllowed,
+    "only the group's owner may pin or unpin its messages",
+  );
+}
+
+export function pinOnDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be pinned');
+}
+
+/** A chat already has the most pinned messages allowed. */
+export function pinLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.PinLimit,
+    `a chat has at most ${max} pinned messages; unpin one first`,
+  );
 }
 
 /** Adding members, or removing anyone but oneself. */
