@@ -20,6 +20,9 @@ export const ChatErrorReason = {
   NotPermitted: 'NOT_PERMITTED',
   OwnerRole: 'OWNER_ROLE',
   SystemMessage: 'SYSTEM_MESSAGE',
+  ReactionLimit: 'REACTION_LIMIT',
+  PinNotAllowed: 'PIN_NOT_ALLOWED',
+  PinLimit: 'PIN_LIMIT',
   NotSender: 'NOT_SENDER',
   StreamTooSlow: 'STREAM_TOO_SLOW',
   SessionEnded: 'SESSION_ENDED',
@@ -103,6 +106,42 @@ export function notPermitted(action: GroupAction): DomainError {
     ErrorKind.PermissionDenied,
     R.NotPermitted,
     `your role in this group may not ${ACTION_WORDS[action]}`,
+  );
+}
+
+/** A reaction on a tombstone: deletion dropped its reactions and it takes no new ones. */
+export function reactionOnDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message takes no reactions');
+}
+
+/** A new emoji on a message that already has reactions with the most distinct emoji allowed. */
+export function reactionLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.ReactionLimit,
+    `a message has reactions with at most ${max} distinct emoji; react with one it already has`,
+  );
+}
+
+/** Pinning or unpinning in a group by a member whose role may not (`mayPin`). */
+export function pinNotAllowed(): DomainError {
+  return new DomainError(
+    ErrorKind.PermissionDenied,
+    R.PinNotAllowed,
+    'your role in this group may not pin or unpin messages',
+  );
+}
+
+export function pinOnDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be pinned');
+}
+
+/** A chat already has the most pinned messages allowed. */
+export function pinLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.PinLimit,
+    `a chat has at most ${max} pinned messages; unpin one first`,
   );
 }
 

@@ -51,6 +51,8 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     lastReplyTime: undefined,
     deletedBy: '',
     system: draft.system,
+    reactions: [],
+    pin: undefined,
   };
 }
 
@@ -189,7 +191,79 @@ export interface ChatStorage<E = ChatEvent> {
     beforeVersion: number | undefined,
     limit: number,
   ): Promise<MessageVersion[]>;
+
+  /**
+   * Adds or removes one member's reaction atomically: checks the message
+   * (in the chat, not deleted), keeps at most one reaction per member and
+   * emoji, moves the message's counts (`withReaction`) without touching its
+   * `version`, and writes the event `eventOf` makes of the message after.
+   * A deletion of the message (`updateMessage`) drops its reactions.
+   */
+  setReaction(draft: ReactionDraft, maxEmoji: number, eventOf: (message: Message) => E): Promise<ReactionResult>;
+  /** The emoji the user reacted with on each of the messages that has any: one indexed read for a page. */
+  reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>>;
+
+  /**
+   * Pins or unpins a message atomically: checks it (in the chat; a deleted
+   * message is never pinned), keeps at most `maxPins` pinned per chat, sets
+   * or clears its `pin` without touching its `version`, and writes the
+   * event `eventOf` makes of the message after. A deletion of the message
+   * (`updateMessage`) unpins it.
+   */
+  setPin(draft: PinDraft, maxPins: number, eventOf: (message: Message) => E): Promise<PinResult>;
+  /** A chat's pinned messages, most recently pinned first, after `after`; at most `limit`. One index range. */
+  listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]>;
+  /** Each (chat, user)'s read position (0 when none), in the order asked: one read for many readers. */
+  readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]>;
 }
+
+/** One member's reaction to add to a message or remove from it. */
+export interface ReactionDraft {
+  readonly chatId: string;
+  readonly messageId: string;
+  readonly userId: string;
+  readonly emoji: string;
+  readonly add: boolean;
+}
+
+export type ReactionResult =
+  /** Stored, the counts moved and the event is in the outbox: the message after. */
+  | { readonly kind: 'changed'; readonly message: Message }
+  /** The member already had (adding) or did not have (removing) it: the message, nothing stored. */
+  | { readonly kind: 'unchanged'; readonly message: Message }
+  /** No such message in the chat. */
+  | { readonly kind: 'not_found' }
+  /** The message is deleted: nothing stored. */
+  | { readonly kind: 'deleted' }
+  /** A new emoji on a message that already has `maxEmoji` distinct ones: nothing stored. */
+  | { readonly kind: 'limit' };
+
+/** A position in a chat's pinned list: most recently pinned first, message id descending on ties. */
+export interface PinCursor {
+  readonly pinTime: Date;
+  readonly messageId: string;
+}
+
+/** A message to pin (by `userId`, at `time`) or unpin. */
+export interface PinDraft {
+  readonly chatId: string;
+  readonly messageId: string;
+  readonly userId: string;
+  readonly pin: boolean;
+  readonly time: Date;
+}
+
+export type PinResult =
+  /** Pinned or unpinned, its event in the outbox: the message after. */
+  | { readonly kind: 'changed'; readonly message: Message }
+  /** Already pinned (pinning) or not pinned (unpinning): the message, nothing stored. */
+  | { readonly kind: 'unchanged'; readonly message: Message }
+  /** No such message in the chat. */
+  | { readonly kind: 'not_found' }
+  /** Pinning a deleted message: nothing stored. */
+  | { readonly kind: 'deleted' }
+  /** The chat already has `maxPins` pinned messages: nothing stored. */
+  | { readonly kind: 'limit' };
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
 export type StoreErrorKind = 'duplicate' | 'conflict';

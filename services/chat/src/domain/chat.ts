@@ -111,6 +111,14 @@ export interface Message {
   readonly deletedBy: string;
   /** Set on a system message: the group change it records (its sender is the actor, its text empty). */
   readonly system: SystemEvent | undefined;
+  /**
+   * The counts of its reactions, one per distinct emoji in the order each
+   * was first added; moves with each reaction, not with `version`. Empty
+   * for a deleted message.
+   */
+  readonly reactions: readonly ReactionCount[];
+  /** Set while it is pinned to its chat; moves with pinning, not with `version`. A deletion unpins. */
+  readonly pin: Pin | undefined;
 }
 
 export type SystemEventKind =
@@ -138,6 +146,18 @@ export interface SystemEvent {
 /** A system event with nothing but its kind, actor and targets. */
 export function systemEvent(kind: SystemEventKind, actorId: string, targetIds: readonly string[]): SystemEvent {
   return { kind, actorId, targetIds, role: undefined, profile: undefined };
+}
+
+/** Who pinned a message to its chat, and when. */
+export interface Pin {
+  readonly userId: string;
+  readonly time: Date;
+}
+
+/** How many members reacted to a message with one emoji. */
+export interface ReactionCount {
+  readonly emoji: string;
+  readonly count: number;
 }
 
 /** A snapshot of the message a reply answers: edits and deletion of that message leave it alone. */
@@ -234,6 +254,27 @@ export type ChatEvent =
       readonly after: Message;
       readonly memberIds: readonly string[];
       readonly deletedBy: string;
+      readonly time: Date;
+      readonly requestId: string;
+    }
+  | {
+      readonly kind: 'pin_changed';
+      /** The message after the change. */
+      readonly message: Message;
+      readonly userId: string;
+      readonly pinned: boolean;
+      readonly memberIds: readonly string[];
+      readonly time: Date;
+      readonly requestId: string;
+    }
+  | {
+      readonly kind: 'reaction_changed';
+      /** The message after the change. */
+      readonly message: Message;
+      readonly userId: string;
+      readonly emoji: string;
+      readonly added: boolean;
+      readonly memberIds: readonly string[];
       readonly time: Date;
       readonly requestId: string;
     };
@@ -336,7 +377,15 @@ export function withoutMember(chat: Chat, userId: string): Chat {
 }
 
 export function tombstoneOf(message: Message, deletedBy: string): Message {
-  return { ...message, text: '', deleted: true, deletedBy, version: message.version + 1 };
+  return {
+    ...message,
+    text: '',
+    deleted: true,
+    deletedBy,
+    version: message.version + 1,
+    reactions: [],
+    pin: undefined,
+  };
 }
 
 /** The event of a message just posted, for the members of its chat at that moment. */
@@ -361,4 +410,28 @@ export const MAX_KEPT_VERSIONS = 20;
 /** What an edit at `replaceTime` keeps of the message it replaces. */
 export function versionOf(before: Message, replaceTime: Date): MessageVersion {
   return { version: before.version, text: before.text, time: before.editTime ?? before.createTime, replaceTime };
+}
+
+/** The most distinct emoji one message may have reactions with: what a message carries stays small. */
+export const MAX_REACTION_EMOJI = 20;
+
+/**
+ * The counts after one member's reaction with `emoji` was added (+1) or
+ * removed (-1): a new emoji goes last, an emoji no one reacts with any more
+ * leaves, and the others keep their place.
+ */
+export function withReaction(reactions: readonly ReactionCount[], emoji: string, delta: 1 | -1): ReactionCount[] {
+  const counted = reactions.some((r) => r.emoji === emoji) ? reactions : [...reactions, { emoji, count: 0 }];
+  return counted.map((r) => (r.emoji === emoji ? { emoji, count: r.count + delta } : r)).filter((r) => r.count > 0);
+}
+
+/** The most messages one chat may have pinned: a pinned list is a short list. */
+export const MAX_PINS = 50;
+
+/**
+ * Whether a member may pin and unpin messages in a chat: either member of a
+ * direct chat; in a group, the roles the permission table lets `pin`.
+ */
+export function mayPin(chat: Chat, member: Member): boolean {
+  return chat.type === 'direct' || may(member.role, 'pin');
 }

@@ -73,6 +73,8 @@ export interface ChatSummary {
   readonly lastMessage: Message | undefined;
   readonly unreadCount: number;
   readonly readSequence: number;
+  /** In a direct chat, the other member's read position; 0 in a group. */
+  readonly peerReadSequence: number;
 }
 
 /** What creating a group or adding to it did: the chat after, and who was invited rather than added. */
@@ -325,7 +327,7 @@ export function chatUseCases(ctx: UseCaseContext) {
         encodeChatsToken({ lastActivityTime: last.lastActivityTime, chatId: last.id }),
       );
       const chats = page.items;
-      const [positions, lastMessages] = await Promise.all([
+      const [positions, lastMessages, peerReads] = await Promise.all([
         store.readPositions(
           me,
           chats.map((c) => c.id),
@@ -333,16 +335,18 @@ export function chatUseCases(ctx: UseCaseContext) {
         store.messagesAt(
           chats.filter((c) => c.lastSequence > 0).map((c) => ({ chatId: c.id, sequence: c.lastSequence })),
         ),
+        ctx.peerReadsOf(chats, me),
       ]);
       const lastByChat = new Map(lastMessages.map((m) => [m.chatId, m]));
       const items = await Promise.all(
-        chats.map(async (chat) => {
+        chats.map(async (chat, i) => {
           const readSequence = Math.min(positions.get(chat.id) ?? 0, chat.lastSequence);
           return {
             chat,
             lastMessage: lastByChat.get(chat.id),
             readSequence,
             unreadCount: await ctx.unreadOf(chat, me, readSequence),
+            peerReadSequence: peerReads[i] ?? 0,
           };
         }),
       );

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
 import {
+  type Chat,
   groupRoleOf,
   type Message,
   type MessageVersion,
@@ -225,9 +226,25 @@ export function messageUseCases(ctx: UseCaseContext) {
         ),
       ]);
       const chat = await ctx.visibleChat(me, chatId);
+      const before = (await store.readPositions(me, [chat.id])).get(chat.id) ?? 0;
       // Beyond the newest message is lowered to it, so a client cannot pre-mark messages not yet sent.
       const readSequence = await store.markRead(chat.id, me, Math.min(upToSequence, chat.lastSequence));
+      if (readSequence > before) {
+        ctx.readReceipts.moved(chat, {
+          chatId: chat.id,
+          userId: me,
+          readSequence,
+          time: ctx.now(),
+          recipientIds: memberIdsOf(chat).filter((id) => id !== me),
+        });
+      }
       return { readSequence, unreadCount: await ctx.unreadOf(chat, me, readSequence) };
+    },
+
+    /** A direct chat's other member's read position, as the caller may see it (0 in a group). */
+    async peerReadSequence(meta: CallMeta, chat: Chat): Promise<number> {
+      const [position] = await ctx.peerReadsOf([chat], callerId(meta.actor));
+      return position ?? 0;
     },
   };
 }

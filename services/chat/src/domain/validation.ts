@@ -77,3 +77,22 @@ export function profileUpdateViolations(
     paths.includes('avatar_url') ? violation('chat.avatar_url', avatarUrlProblem(values.avatarUrl)) : undefined,
   ];
 }
+
+/** The most code points a reaction's emoji may have: room for joined sequences such as a family with skin tones. */
+export const EMOJI_MAX_LENGTH = 16;
+/**
+ * Every code point an emoji may be built of: pictographs, skin-tone
+ * modifiers, regional-indicator (flag) letters, the zero-width joiner,
+ * variation selector 16, the keycap mark, tag characters (subdivision
+ * flags), and a digit, `#` or `*` only where a keycap follows.
+ */
+const EMOJI =
+  /^(?:\p{Extended_Pictographic}|\p{Emoji_Modifier}|\p{Regional_Indicator}|[\u200D\uFE0F\u20E3\u{E0020}-\u{E007F}]|[0-9#*](?=\uFE0F?\u20E3))+$/u;
+/** What makes it more than joiners and selectors: a pictograph, a flag letter or a keycap. */
+const EMOJI_BASE = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u;
+
+export function emojiProblem(emoji: string): string | undefined {
+  if (emoji === '') return 'is required';
+  if ([...emoji].length > EMOJI_MAX_LENGTH) return `must be at most ${EMOJI_MAX_LENGTH} characters`;
+  return EMOJI.test(emoji) && EMOJI_BASE.test(emoji) ? undefined : 'must be an emoji';
+}

@@ -18,6 +18,8 @@ import {
   MessageCreated,
   MessageDeleted,
   MessageEdited,
+  PinChanged,
+  ReactionChanged,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
@@ -96,7 +98,8 @@ export function invitationToProto(invitation: Invitation): ProtoInvitation {
   };
 }
 
-export function messageToProto(message: Message): ProtoMessage {
+/** `mine`: the emoji the reader reacted with, for `reacted_by_me`; none in events, which many members read. */
+export function messageToProto(message: Message, mine?: ReadonlySet<string>): ProtoMessage {
   return {
     messageId: message.id,
     chatId: message.chatId,
@@ -112,6 +115,14 @@ export function messageToProto(message: Message): ProtoMessage {
     lastReplyTime: message.lastReplyTime,
     deletedById: message.deletedBy,
     system: message.system && systemToProto(message.system),
+    reactions: message.reactions.map((r) => ({
+      emoji: r.emoji,
+      count: r.count,
+      reactedByMe: mine?.has(r.emoji) ?? false,
+    })),
+    pinned: message.pin !== undefined,
+    pinnedById: message.pin?.userId ?? '',
+    pinTime: message.pin?.time,
   };
 }
 
@@ -131,6 +142,8 @@ function chatIdOf(event: ChatEvent): string {
     case 'invitation_created':
       return event.invitation.chatId;
     case 'message_created':
+    case 'reaction_changed':
+    case 'pin_changed':
       return event.message.chatId;
     case 'message_edited':
     case 'message_deleted':
@@ -225,6 +238,35 @@ function envelopeOf(event: ChatEvent): EventEnvelope {
             after: messageToProto(event.after),
             memberIds: [...event.memberIds],
             deletedById: event.deletedBy,
+          },
+          writer,
+        ).finish(),
+      );
+    case 'pin_changed':
+      return envelope(
+        'chat.message.pin_changed',
+        'PinChanged',
+        PinChanged.encode(
+          {
+            change: { message: messageToProto(event.message), userId: event.userId, pinned: event.pinned },
+            memberIds: [...event.memberIds],
+          },
+          writer,
+        ).finish(),
+      );
+    case 'reaction_changed':
+      return envelope(
+        'chat.message.reaction_changed',
+        'ReactionChanged',
+        ReactionChanged.encode(
+          {
+            change: {
+              message: messageToProto(event.message),
+              userId: event.userId,
+              emoji: event.emoji,
+              added: event.added,
+            },
+            memberIds: [...event.memberIds],
           },
           writer,
         ).finish(),

@@ -5,12 +5,14 @@ import {
   ChatType,
   type Chat as ProtoChat,
   type ChatSummary as ProtoChatSummary,
+  type Message as ProtoMessage,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import type { Actor } from '@messenger/platform/domain';
 import type { Caller } from '@messenger/platform/grpc';
 import type { ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
 import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
+import type { ReadMessage } from '../domain/message-reactions.ts';
 import { chatToProto, invitationToProto, messageToProto } from '../events/chat-events.ts';
 
 export { chatToProto, invitationToProto, messageToProto };
@@ -26,6 +28,7 @@ export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
     lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
+    peerReadSequence: String(summary.peerReadSequence),
   };
 }
 
@@ -72,4 +75,9 @@ export function actorOf(caller: Caller): Actor {
     default:
       throw new Error('anonymous caller reached a handler that requires authentication');
   }
+}
+
+/** A message as its reader sees it: `reacted_by_me` from their own reactions. */
+export function readMessageToProto(read: ReadMessage): ProtoMessage {
+  return messageToProto(read.message, read.myReactions);
 }

@@ -730,5 +730,22 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         expect((await store.listChatsOf(a, undefined, 10))[0]).toMatchObject({ description: 'later', avatarUrl: '' });
       });
     });
+
+    it("reads several readers' positions at once, in the order asked, 0 for none", async () => {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const [ab, ac] = [await add(direct(a, b)), await add(direct(a, c))];
+      for (const chat of [ab, ac]) for (let i = 0; i < 3; i++) await post(chat.id, a);
+      await store.markRead(ab.id, b, 2);
+      await store.markRead(ac.id, c, 3);
+      await expect(
+        store.readPositionsOf([
+          { chatId: ac.id, userId: c },
+          { chatId: ab.id, userId: b },
+          { chatId: ab.id, userId: a },
+          { chatId: ac.id, userId: b },
+        ]),
+      ).resolves.toEqual([3, 2, 0, 0]);
+      await expect(store.readPositionsOf([])).resolves.toEqual([]);
+    });
   });
 }

@@ -42,6 +42,12 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     searchMessages: (chatIds, terms, after, limit) => store.searchMessages(chatIds, terms, after, limit),
     listMessageVersions: (chatId, messageId, beforeVersion, limit) =>
       store.listMessageVersions(chatId, messageId, beforeVersion, limit),
+    setReaction: (draft, maxEmoji, eventOf) =>
+      store.setReaction(draft, maxEmoji, (message) => encode(eventOf(message))),
+    reactionsBy: (userId, messageIds) => store.reactionsBy(userId, messageIds),
+    setPin: (draft, maxPins, eventOf) => store.setPin(draft, maxPins, (message) => encode(eventOf(message))),
+    listPins: (chatId, after, limit) => store.listPins(chatId, after, limit),
+    readPositionsOf: (refs) => store.readPositionsOf(refs),
   };
 }
 

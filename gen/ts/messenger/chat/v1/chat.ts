@@ -348,7 +348,38 @@ export interface Message {
    * Clients render it from these fields ("Ann made Bob an admin"). System
    * messages cannot be edited.
    */
-  system: SystemEvent | undefined;
+  system:
+    | SystemEvent
+    | undefined;
+  /**
+   * The reactions, one entry per distinct emoji (at most 20), in the order
+   * each emoji was first added; an emoji whose last reaction is removed
+   * leaves the list. Empty for a deleted message.
+   */
+  reactions: Reaction[];
+  /** True while the message is pinned to its chat (ListPinnedMessages). */
+  pinned: boolean;
+  /** The user id (UUID) of the member who pinned it; empty when not pinned. */
+  pinnedById: string;
+  /** When it was pinned; unset when not pinned. */
+  pinTime: Date | undefined;
+}
+
+/** The reactions with one emoji on a message. */
+export interface Reaction {
+  /** The emoji (see `AddReactionRequest.emoji`). */
+  emoji: string;
+  /** How many members reacted with it, 1 or more. A JSON number. */
+  count: number;
+  /**
+   * Whether the caller is one of them: set in ListMessages, GetMessage,
+   * ListReplies and SearchMessages and in the answers of SendMessage,
+   * EditMessage, DeleteMessage, AddReaction and RemoveReaction. Always
+   * false in ListChats' `last_message` and in live updates, which carry
+   * the counts only: a `reaction_changed` update says whose reaction
+   * changed, so a client keeps its own from there.
+   */
+  reactedByMe: boolean;
 }
 
 /**
@@ -386,6 +417,12 @@ export interface ChatSummary {
    * A JSON string.
    */
   readSequence: string;
+  /**
+   * In a direct chat, the highest sequence the other member has marked read
+   * (0 when none), so a client can show which of its messages were seen;
+   * always 0 in a group. A JSON string.
+   */
+  peerReadSequence: string;
 }
 
 /** Request of CreateChat. */
@@ -450,7 +487,14 @@ export interface GetChatRequest {
 /** Response of GetChat. */
 export interface GetChatResponse {
   /** The chat. */
-  chat: Chat | undefined;
+  chat:
+    | Chat
+    | undefined;
+  /**
+   * In a direct chat, the highest sequence the other member has marked read
+   * (0 when none); always 0 in a group. A JSON string.
+   */
+  peerReadSequence: string;
 }
 
 /** Request of AddChatMembers. */
@@ -759,7 +803,34 @@ export interface Update {
    * Ephemeral: its `update_id` is empty (resume from the last non-empty
    * one) and it is never replayed on resume.
    */
-  typingChanged?: Typing | undefined;
+  typingChanged?:
+    | Typing
+    | undefined;
+  /**
+   * A member added or removed a reaction on a message in one of the
+   * user's chats; the message after, with its counts.
+   */
+  reactionChanged?:
+    | ReactionChange
+    | undefined;
+  /**
+   * A message in one of the user's chats was pinned or unpinned; the
+   * message after. (Deleting a pinned message unpins it: that arrives as
+   * `message_deleted` only.)
+   */
+  pinChanged?:
+    | PinChange
+    | undefined;
+  /**
+   * Another member of one of the user's chats moved their read position
+   * (MarkRead). In a direct chat every move is sent; in a group at most
+   * one per member and chat every 2 seconds (by default), with the latest
+   * position.
+   * Ephemeral like `typing_changed`: its `update_id` is empty and it is
+   * never replayed; after a reconnect, ListChats and GetChat give a direct
+   * chat's `peer_read_sequence`.
+   */
+  readReceipt?: ReadReceipt | undefined;
 }
 
 /** Users were added to a chat. */
@@ -1062,6 +1133,135 @@ export interface SystemEvent {
    * (empty when cleared).
    */
   avatarUrl: string;
+}
+
+/** Request of AddReaction. */
+export interface AddReactionRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+  /**
+   * The emoji: 1–16 Unicode code points, all of them emoji code points
+   * (pictographs, skin-tone modifiers, regional-indicator flag letters,
+   * the zero-width joiner, variation selector 16, tag characters, and a
+   * digit, `#` or `*` only before the keycap mark), with at least one
+   * pictograph, flag letter or keycap. So single emoji, flags, skin tones,
+   * keycaps and joined sequences like a family are accepted; letters,
+   * digits alone, spaces and punctuation are not.
+   */
+  emoji: string;
+}
+
+/** Response of AddReaction. */
+export interface AddReactionResponse {
+  /** The message after the change, with the caller's `reacted_by_me`. */
+  message: Message | undefined;
+}
+
+/** Request of RemoveReaction. */
+export interface RemoveReactionRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+  /** The emoji, as for AddReaction. */
+  emoji: string;
+}
+
+/** Response of RemoveReaction. */
+export interface RemoveReactionResponse {
+  /** The message after the change, with the caller's `reacted_by_me`. */
+  message: Message | undefined;
+}
+
+/** A member's reaction on a message was added or removed. */
+export interface ReactionChange {
+  /** The message after the change, with its reaction counts. */
+  message:
+    | Message
+    | undefined;
+  /** The user id (UUID) of the member whose reaction changed. */
+  userId: string;
+  /** The emoji of the reaction. */
+  emoji: string;
+  /** True when the reaction was added, false when removed. */
+  added: boolean;
+}
+
+/** Request of PinMessage. */
+export interface PinMessageRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+}
+
+/** Response of PinMessage. */
+export interface PinMessageResponse {
+  /** The message, pinned. */
+  message: Message | undefined;
+}
+
+/** Request of UnpinMessage. */
+export interface UnpinMessageRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+}
+
+/** Response of UnpinMessage. */
+export interface UnpinMessageResponse {
+  /** The message, no longer pinned. */
+  message: Message | undefined;
+}
+
+/** Request of ListPinnedMessages. */
+export interface ListPinnedMessagesRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /**
+   * The maximum number of messages to return: default 50 when 0 or unset,
+   * at most 100 (larger values are treated as 100). Fails with
+   * INVALID_ARGUMENT when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page (pinned earlier);
+   * empty for the first page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListPinnedMessages. */
+export interface ListPinnedMessagesResponse {
+  /** The pinned messages, most recently pinned first. */
+  messages: Message[];
+  /** Opaque token for the next page; empty when there is none. */
+  nextPageToken: string;
+}
+
+/** A message was pinned or unpinned. */
+export interface PinChange {
+  /** The message after the change. */
+  message:
+    | Message
+    | undefined;
+  /** The user id (UUID) of the member who pinned or unpinned it. */
+  userId: string;
+  /** True when pinned, false when unpinned. */
+  pinned: boolean;
+}
+
+/** A member's read position in a chat, as the other members see it. */
+export interface ReadReceipt {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The user id (UUID) of the member who read. */
+  userId: string;
+  /** The highest sequence they have marked read. A JSON string. */
+  readSequence: string;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -1452,6 +1652,10 @@ function createBaseMessage(): Message {
     lastReplyTime: undefined,
     deletedById: "",
     system: undefined,
+    reactions: [],
+    pinned: false,
+    pinnedById: "",
+    pinTime: undefined,
   };
 }
 
@@ -1494,10 +1698,22 @@ export const Message: MessageFns<Message> = {
       Timestamp.encode(toTimestamp(message.lastReplyTime), writer.uint32(98).fork()).join();
     }
     if (message.deletedById !== "") {
-      writer.uint32(106).string(message.deletedById);
+      writer.uint32(138).string(message.deletedById);
     }
     if (message.system !== undefined) {
-      SystemEvent.encode(message.system, writer.uint32(114).fork()).join();
+      SystemEvent.encode(message.system, writer.uint32(146).fork()).join();
+    }
+    for (const v of message.reactions) {
+      Reaction.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.pinned !== false) {
+      writer.uint32(112).bool(message.pinned);
+    }
+    if (message.pinnedById !== "") {
+      writer.uint32(122).string(message.pinnedById);
+    }
+    if (message.pinTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.pinTime), writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -1611,20 +1827,52 @@ export const Message: MessageFns<Message> = {
             message.lastReplyTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
-          case 13: {
-            if (tag !== 106) {
+          case 17: {
+            if (tag !== 138) {
               break;
             }
 
             message.deletedById = reader.string();
             continue;
           }
-          case 14: {
-            if (tag !== 114) {
+          case 18: {
+            if (tag !== 146) {
               break;
             }
 
             message.system = SystemEvent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.reactions.push(Reaction.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.pinned = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.pinnedById = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.pinTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -1695,6 +1943,20 @@ export const Message: MessageFns<Message> = {
         ? globalThis.String(object.deleted_by_id)
         : "",
       system: isSet(object.system) ? SystemEvent.fromJSON(object.system) : undefined,
+      reactions: globalThis.Array.isArray(object?.reactions)
+        ? object.reactions.map((e: any) => Reaction.fromJSON(e))
+        : [],
+      pinned: isSet(object.pinned) ? globalThis.Boolean(object.pinned) : false,
+      pinnedById: isSet(object.pinnedById)
+        ? globalThis.String(object.pinnedById)
+        : isSet(object.pinned_by_id)
+        ? globalThis.String(object.pinned_by_id)
+        : "",
+      pinTime: isSet(object.pinTime)
+        ? fromJsonTimestamp(object.pinTime)
+        : isSet(object.pin_time)
+        ? fromJsonTimestamp(object.pin_time)
+        : undefined,
     };
   },
 
@@ -1742,6 +2004,18 @@ export const Message: MessageFns<Message> = {
     if (message.system !== undefined) {
       obj.system = SystemEvent.toJSON(message.system);
     }
+    if (message.reactions?.length) {
+      obj.reactions = message.reactions.map((e) => Reaction.toJSON(e));
+    }
+    if (message.pinned !== false) {
+      obj.pinned = message.pinned;
+    }
+    if (message.pinnedById !== "") {
+      obj.pinnedById = message.pinnedById;
+    }
+    if (message.pinTime !== undefined) {
+      obj.pinTime = message.pinTime.toISOString();
+    }
     return obj;
   },
 
@@ -1768,6 +2042,115 @@ export const Message: MessageFns<Message> = {
     message.system = (object.system !== undefined && object.system !== null)
       ? SystemEvent.fromPartial(object.system)
       : undefined;
+    message.reactions = object.reactions?.map((e) => Reaction.fromPartial(e)) || [];
+    message.pinned = object.pinned ?? false;
+    message.pinnedById = object.pinnedById ?? "";
+    message.pinTime = object.pinTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReaction(): Reaction {
+  return { emoji: "", count: 0, reactedByMe: false };
+}
+
+export const Reaction: MessageFns<Reaction> = {
+  encode(message: Reaction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.emoji !== "") {
+      writer.uint32(10).string(message.emoji);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int32(message.count);
+    }
+    if (message.reactedByMe !== false) {
+      writer.uint32(24).bool(message.reactedByMe);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Reaction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReaction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reactedByMe = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Reaction {
+    return {
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      reactedByMe: isSet(object.reactedByMe)
+        ? globalThis.Boolean(object.reactedByMe)
+        : isSet(object.reacted_by_me)
+        ? globalThis.Boolean(object.reacted_by_me)
+        : false,
+    };
+  },
+
+  toJSON(message: Reaction): unknown {
+    const obj: any = {};
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.reactedByMe !== false) {
+      obj.reactedByMe = message.reactedByMe;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Reaction>): Reaction {
+    return Reaction.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Reaction>): Reaction {
+    const message = createBaseReaction();
+    message.emoji = object.emoji ?? "";
+    message.count = object.count ?? 0;
+    message.reactedByMe = object.reactedByMe ?? false;
     return message;
   },
 };
@@ -1882,7 +2265,7 @@ export const MessageQuote: MessageFns<MessageQuote> = {
 };
 
 function createBaseChatSummary(): ChatSummary {
-  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0" };
+  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0", peerReadSequence: "0" };
 }
 
 export const ChatSummary: MessageFns<ChatSummary> = {
@@ -1898,6 +2281,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     }
     if (message.readSequence !== "0") {
       writer.uint32(32).int64(message.readSequence);
+    }
+    if (message.peerReadSequence !== "0") {
+      writer.uint32(40).int64(message.peerReadSequence);
     }
     return writer;
   },
@@ -1947,6 +2333,14 @@ export const ChatSummary: MessageFns<ChatSummary> = {
             message.readSequence = reader.int64().toString();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.peerReadSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1977,6 +2371,11 @@ export const ChatSummary: MessageFns<ChatSummary> = {
         : isSet(object.read_sequence)
         ? globalThis.String(object.read_sequence)
         : "0",
+      peerReadSequence: isSet(object.peerReadSequence)
+        ? globalThis.String(object.peerReadSequence)
+        : isSet(object.peer_read_sequence)
+        ? globalThis.String(object.peer_read_sequence)
+        : "0",
     };
   },
 
@@ -1994,6 +2393,9 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     if (message.readSequence !== "0") {
       obj.readSequence = message.readSequence;
     }
+    if (message.peerReadSequence !== "0") {
+      obj.peerReadSequence = message.peerReadSequence;
+    }
     return obj;
   },
 
@@ -2008,6 +2410,7 @@ export const ChatSummary: MessageFns<ChatSummary> = {
       : undefined;
     message.unreadCount = object.unreadCount ?? "0";
     message.readSequence = object.readSequence ?? "0";
+    message.peerReadSequence = object.peerReadSequence ?? "0";
     return message;
   },
 };
@@ -2462,13 +2865,16 @@ export const GetChatRequest: MessageFns<GetChatRequest> = {
 };
 
 function createBaseGetChatResponse(): GetChatResponse {
-  return { chat: undefined };
+  return { chat: undefined, peerReadSequence: "0" };
 }
 
 export const GetChatResponse: MessageFns<GetChatResponse> = {
   encode(message: GetChatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.chat !== undefined) {
       Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    if (message.peerReadSequence !== "0") {
+      writer.uint32(16).int64(message.peerReadSequence);
     }
     return writer;
   },
@@ -2494,6 +2900,14 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
             message.chat = Chat.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.peerReadSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2507,13 +2921,23 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
   },
 
   fromJSON(object: any): GetChatResponse {
-    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+    return {
+      chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined,
+      peerReadSequence: isSet(object.peerReadSequence)
+        ? globalThis.String(object.peerReadSequence)
+        : isSet(object.peer_read_sequence)
+        ? globalThis.String(object.peer_read_sequence)
+        : "0",
+    };
   },
 
   toJSON(message: GetChatResponse): unknown {
     const obj: any = {};
     if (message.chat !== undefined) {
       obj.chat = Chat.toJSON(message.chat);
+    }
+    if (message.peerReadSequence !== "0") {
+      obj.peerReadSequence = message.peerReadSequence;
     }
     return obj;
   },
@@ -2524,6 +2948,7 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
   fromPartial(object: DeepPartial<GetChatResponse>): GetChatResponse {
     const message = createBaseGetChatResponse();
     message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    message.peerReadSequence = object.peerReadSequence ?? "0";
     return message;
   },
 };
@@ -4699,6 +5124,9 @@ function createBaseUpdate(): Update {
     resyncRequired: undefined,
     invitationReceived: undefined,
     typingChanged: undefined,
+    reactionChanged: undefined,
+    pinChanged: undefined,
+    readReceipt: undefined,
   };
 }
 
@@ -4745,6 +5173,15 @@ export const Update: MessageFns<Update> = {
     }
     if (message.typingChanged !== undefined) {
       Typing.encode(message.typingChanged, writer.uint32(114).fork()).join();
+    }
+    if (message.reactionChanged !== undefined) {
+      ReactionChange.encode(message.reactionChanged, writer.uint32(130).fork()).join();
+    }
+    if (message.pinChanged !== undefined) {
+      PinChange.encode(message.pinChanged, writer.uint32(138).fork()).join();
+    }
+    if (message.readReceipt !== undefined) {
+      ReadReceipt.encode(message.readReceipt, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -4874,6 +5311,30 @@ export const Update: MessageFns<Update> = {
             message.typingChanged = Typing.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.reactionChanged = ReactionChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.pinChanged = PinChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.readReceipt = ReadReceipt.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4950,6 +5411,21 @@ export const Update: MessageFns<Update> = {
         : isSet(object.typing_changed)
         ? Typing.fromJSON(object.typing_changed)
         : undefined,
+      reactionChanged: isSet(object.reactionChanged)
+        ? ReactionChange.fromJSON(object.reactionChanged)
+        : isSet(object.reaction_changed)
+        ? ReactionChange.fromJSON(object.reaction_changed)
+        : undefined,
+      pinChanged: isSet(object.pinChanged)
+        ? PinChange.fromJSON(object.pinChanged)
+        : isSet(object.pin_changed)
+        ? PinChange.fromJSON(object.pin_changed)
+        : undefined,
+      readReceipt: isSet(object.readReceipt)
+        ? ReadReceipt.fromJSON(object.readReceipt)
+        : isSet(object.read_receipt)
+        ? ReadReceipt.fromJSON(object.read_receipt)
+        : undefined,
     };
   },
 
@@ -4997,6 +5473,15 @@ export const Update: MessageFns<Update> = {
     if (message.typingChanged !== undefined) {
       obj.typingChanged = Typing.toJSON(message.typingChanged);
     }
+    if (message.reactionChanged !== undefined) {
+      obj.reactionChanged = ReactionChange.toJSON(message.reactionChanged);
+    }
+    if (message.pinChanged !== undefined) {
+      obj.pinChanged = PinChange.toJSON(message.pinChanged);
+    }
+    if (message.readReceipt !== undefined) {
+      obj.readReceipt = ReadReceipt.toJSON(message.readReceipt);
+    }
     return obj;
   },
 
@@ -5042,6 +5527,15 @@ export const Update: MessageFns<Update> = {
       : undefined;
     message.typingChanged = (object.typingChanged !== undefined && object.typingChanged !== null)
       ? Typing.fromPartial(object.typingChanged)
+      : undefined;
+    message.reactionChanged = (object.reactionChanged !== undefined && object.reactionChanged !== null)
+      ? ReactionChange.fromPartial(object.reactionChanged)
+      : undefined;
+    message.pinChanged = (object.pinChanged !== undefined && object.pinChanged !== null)
+      ? PinChange.fromPartial(object.pinChanged)
+      : undefined;
+    message.readReceipt = (object.readReceipt !== undefined && object.readReceipt !== null)
+      ? ReadReceipt.fromPartial(object.readReceipt)
       : undefined;
     return message;
   },
@@ -7447,6 +7941,1231 @@ export const SystemEvent: MessageFns<SystemEvent> = {
   },
 };
 
+function createBaseAddReactionRequest(): AddReactionRequest {
+  return { chatId: "", messageId: "", emoji: "" };
+}
+
+export const AddReactionRequest: MessageFns<AddReactionRequest> = {
+  encode(message: AddReactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddReactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddReactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddReactionRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+    };
+  },
+
+  toJSON(message: AddReactionRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddReactionRequest>): AddReactionRequest {
+    return AddReactionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddReactionRequest>): AddReactionRequest {
+    const message = createBaseAddReactionRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.emoji = object.emoji ?? "";
+    return message;
+  },
+};
+
+function createBaseAddReactionResponse(): AddReactionResponse {
+  return { message: undefined };
+}
+
+export const AddReactionResponse: MessageFns<AddReactionResponse> = {
+  encode(message: AddReactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddReactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddReactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddReactionResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: AddReactionResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddReactionResponse>): AddReactionResponse {
+    return AddReactionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddReactionResponse>): AddReactionResponse {
+    const message = createBaseAddReactionResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveReactionRequest(): RemoveReactionRequest {
+  return { chatId: "", messageId: "", emoji: "" };
+}
+
+export const RemoveReactionRequest: MessageFns<RemoveReactionRequest> = {
+  encode(message: RemoveReactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveReactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveReactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveReactionRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+    };
+  },
+
+  toJSON(message: RemoveReactionRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveReactionRequest>): RemoveReactionRequest {
+    return RemoveReactionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveReactionRequest>): RemoveReactionRequest {
+    const message = createBaseRemoveReactionRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.emoji = object.emoji ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveReactionResponse(): RemoveReactionResponse {
+  return { message: undefined };
+}
+
+export const RemoveReactionResponse: MessageFns<RemoveReactionResponse> = {
+  encode(message: RemoveReactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveReactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveReactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveReactionResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: RemoveReactionResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveReactionResponse>): RemoveReactionResponse {
+    return RemoveReactionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveReactionResponse>): RemoveReactionResponse {
+    const message = createBaseRemoveReactionResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReactionChange(): ReactionChange {
+  return { message: undefined, userId: "", emoji: "", added: false };
+}
+
+export const ReactionChange: MessageFns<ReactionChange> = {
+  encode(message: ReactionChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    if (message.added !== false) {
+      writer.uint32(32).bool(message.added);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactionChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactionChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.added = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReactionChange {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+      added: isSet(object.added) ? globalThis.Boolean(object.added) : false,
+    };
+  },
+
+  toJSON(message: ReactionChange): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    if (message.added !== false) {
+      obj.added = message.added;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReactionChange>): ReactionChange {
+    return ReactionChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReactionChange>): ReactionChange {
+    const message = createBaseReactionChange();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.emoji = object.emoji ?? "";
+    message.added = object.added ?? false;
+    return message;
+  },
+};
+
+function createBasePinMessageRequest(): PinMessageRequest {
+  return { chatId: "", messageId: "" };
+}
+
+export const PinMessageRequest: MessageFns<PinMessageRequest> = {
+  encode(message: PinMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinMessageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinMessageRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PinMessageRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinMessageRequest>): PinMessageRequest {
+    return PinMessageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinMessageRequest>): PinMessageRequest {
+    const message = createBasePinMessageRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBasePinMessageResponse(): PinMessageResponse {
+  return { message: undefined };
+}
+
+export const PinMessageResponse: MessageFns<PinMessageResponse> = {
+  encode(message: PinMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinMessageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinMessageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinMessageResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: PinMessageResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinMessageResponse>): PinMessageResponse {
+    return PinMessageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinMessageResponse>): PinMessageResponse {
+    const message = createBasePinMessageResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUnpinMessageRequest(): UnpinMessageRequest {
+  return { chatId: "", messageId: "" };
+}
+
+export const UnpinMessageRequest: MessageFns<UnpinMessageRequest> = {
+  encode(message: UnpinMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnpinMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnpinMessageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnpinMessageRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UnpinMessageRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnpinMessageRequest>): UnpinMessageRequest {
+    return UnpinMessageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnpinMessageRequest>): UnpinMessageRequest {
+    const message = createBaseUnpinMessageRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBaseUnpinMessageResponse(): UnpinMessageResponse {
+  return { message: undefined };
+}
+
+export const UnpinMessageResponse: MessageFns<UnpinMessageResponse> = {
+  encode(message: UnpinMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnpinMessageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnpinMessageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnpinMessageResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: UnpinMessageResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnpinMessageResponse>): UnpinMessageResponse {
+    return UnpinMessageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnpinMessageResponse>): UnpinMessageResponse {
+    const message = createBaseUnpinMessageResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPinnedMessagesRequest(): ListPinnedMessagesRequest {
+  return { chatId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListPinnedMessagesRequest: MessageFns<ListPinnedMessagesRequest> = {
+  encode(message: ListPinnedMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinnedMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinnedMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPinnedMessagesRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPinnedMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPinnedMessagesRequest>): ListPinnedMessagesRequest {
+    return ListPinnedMessagesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPinnedMessagesRequest>): ListPinnedMessagesRequest {
+    const message = createBaseListPinnedMessagesRequest();
+    message.chatId = object.chatId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListPinnedMessagesResponse(): ListPinnedMessagesResponse {
+  return { messages: [], nextPageToken: "" };
+}
+
+export const ListPinnedMessagesResponse: MessageFns<ListPinnedMessagesResponse> = {
+  encode(message: ListPinnedMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinnedMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinnedMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPinnedMessagesResponse {
+    return {
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPinnedMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPinnedMessagesResponse>): ListPinnedMessagesResponse {
+    return ListPinnedMessagesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPinnedMessagesResponse>): ListPinnedMessagesResponse {
+    const message = createBaseListPinnedMessagesResponse();
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBasePinChange(): PinChange {
+  return { message: undefined, userId: "", pinned: false };
+}
+
+export const PinChange: MessageFns<PinChange> = {
+  encode(message: PinChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.pinned !== false) {
+      writer.uint32(24).bool(message.pinned);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pinned = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinChange {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      pinned: isSet(object.pinned) ? globalThis.Boolean(object.pinned) : false,
+    };
+  },
+
+  toJSON(message: PinChange): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.pinned !== false) {
+      obj.pinned = message.pinned;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinChange>): PinChange {
+    return PinChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinChange>): PinChange {
+    const message = createBasePinChange();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.pinned = object.pinned ?? false;
+    return message;
+  },
+};
+
+function createBaseReadReceipt(): ReadReceipt {
+  return { chatId: "", userId: "", readSequence: "0" };
+}
+
+export const ReadReceipt: MessageFns<ReadReceipt> = {
+  encode(message: ReadReceipt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.readSequence !== "0") {
+      writer.uint32(24).int64(message.readSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadReceipt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadReceipt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readSequence = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadReceipt {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      readSequence: isSet(object.readSequence)
+        ? globalThis.String(object.readSequence)
+        : isSet(object.read_sequence)
+        ? globalThis.String(object.read_sequence)
+        : "0",
+    };
+  },
+
+  toJSON(message: ReadReceipt): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.readSequence !== "0") {
+      obj.readSequence = message.readSequence;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReadReceipt>): ReadReceipt {
+    return ReadReceipt.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReadReceipt>): ReadReceipt {
+    const message = createBaseReadReceipt();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    message.readSequence = object.readSequence ?? "0";
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -7499,8 +9218,9 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): ListChatsResponse => ListChatsResponse.decode(value),
   },
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
-   * does not exist or the caller is not a member.
+   * Returns one chat with its members and, in a direct chat, the other
+   * member's read position. Fails with NOT_FOUND when the chat does not
+   * exist or the caller is not a member.
    */
   getChat: {
     path: "/messenger.chat.v1.ChatService/GetChat" as const,
@@ -7697,9 +9417,10 @@ export const ChatServiceService = {
   /**
    * Marks the caller's messages up to a sequence as read. The read position
    * only moves forward: a lower value than the current one changes nothing,
-   * and a value beyond the last message is lowered to it. Fails with
-   * NOT_FOUND when the chat does not exist or the caller is not a member, and
-   * INVALID_ARGUMENT when `up_to_sequence` is below 1.
+   * and a value beyond the last message is lowered to it. When the position
+   * moves, the other members are told live (`read_receipt` updates). Fails
+   * with NOT_FOUND when the chat does not exist or the caller is not a
+   * member, and INVALID_ARGUMENT when `up_to_sequence` is below 1.
    */
   markRead: {
     path: "/messenger.chat.v1.ChatService/MarkRead" as const,
@@ -7867,6 +9588,91 @@ export const ChatServiceService = {
     responseSerialize: (value: UpdateChatResponse): Buffer => Buffer.from(UpdateChatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateChatResponse => UpdateChatResponse.decode(value),
   },
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction: {
+    path: "/messenger.chat.v1.ChatService/AddReaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddReactionRequest): Buffer => Buffer.from(AddReactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddReactionRequest => AddReactionRequest.decode(value),
+    responseSerialize: (value: AddReactionResponse): Buffer => Buffer.from(AddReactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddReactionResponse => AddReactionResponse.decode(value),
+  },
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction: {
+    path: "/messenger.chat.v1.ChatService/RemoveReaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveReactionRequest): Buffer =>
+      Buffer.from(RemoveReactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveReactionRequest => RemoveReactionRequest.decode(value),
+    responseSerialize: (value: RemoveReactionResponse): Buffer =>
+      Buffer.from(RemoveReactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveReactionResponse => RemoveReactionResponse.decode(value),
+  },
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage: {
+    path: "/messenger.chat.v1.ChatService/PinMessage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PinMessageRequest): Buffer => Buffer.from(PinMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PinMessageRequest => PinMessageRequest.decode(value),
+    responseSerialize: (value: PinMessageResponse): Buffer => Buffer.from(PinMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PinMessageResponse => PinMessageResponse.decode(value),
+  },
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage: {
+    path: "/messenger.chat.v1.ChatService/UnpinMessage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnpinMessageRequest): Buffer => Buffer.from(UnpinMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnpinMessageRequest => UnpinMessageRequest.decode(value),
+    responseSerialize: (value: UnpinMessageResponse): Buffer =>
+      Buffer.from(UnpinMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnpinMessageResponse => UnpinMessageResponse.decode(value),
+  },
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages: {
+    path: "/messenger.chat.v1.ChatService/ListPinnedMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPinnedMessagesRequest): Buffer =>
+      Buffer.from(ListPinnedMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPinnedMessagesRequest => ListPinnedMessagesRequest.decode(value),
+    responseSerialize: (value: ListPinnedMessagesResponse): Buffer =>
+      Buffer.from(ListPinnedMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPinnedMessagesResponse => ListPinnedMessagesResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -7895,8 +9701,9 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   listChats: handleUnaryCall<ListChatsRequest, ListChatsResponse>;
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
-   * does not exist or the caller is not a member.
+   * Returns one chat with its members and, in a direct chat, the other
+   * member's read position. Fails with NOT_FOUND when the chat does not
+   * exist or the caller is not a member.
    */
   getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
   /**
@@ -7993,9 +9800,10 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   /**
    * Marks the caller's messages up to a sequence as read. The read position
    * only moves forward: a lower value than the current one changes nothing,
-   * and a value beyond the last message is lowered to it. Fails with
-   * NOT_FOUND when the chat does not exist or the caller is not a member, and
-   * INVALID_ARGUMENT when `up_to_sequence` is below 1.
+   * and a value beyond the last message is lowered to it. When the position
+   * moves, the other members are told live (`read_receipt` updates). Fails
+   * with NOT_FOUND when the chat does not exist or the caller is not a
+   * member, and INVALID_ARGUMENT when `up_to_sequence` is below 1.
    */
   markRead: handleUnaryCall<MarkReadRequest, MarkReadResponse>;
   /**
@@ -8082,6 +9890,46 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * field's rules.
    */
   updateChat: handleUnaryCall<UpdateChatRequest, UpdateChatResponse>;
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction: handleUnaryCall<AddReactionRequest, AddReactionResponse>;
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction: handleUnaryCall<RemoveReactionRequest, RemoveReactionResponse>;
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage: handleUnaryCall<PinMessageRequest, PinMessageResponse>;
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage: handleUnaryCall<UnpinMessageRequest, UnpinMessageResponse>;
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages: handleUnaryCall<ListPinnedMessagesRequest, ListPinnedMessagesResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -8138,8 +9986,9 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListChatsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Returns one chat with its members. Fails with NOT_FOUND when the chat
-   * does not exist or the caller is not a member.
+   * Returns one chat with its members and, in a direct chat, the other
+   * member's read position. Fails with NOT_FOUND when the chat does not
+   * exist or the caller is not a member.
    */
   getChat(
     request: GetChatRequest,
@@ -8390,9 +10239,10 @@ export interface ChatServiceClient extends Client {
   /**
    * Marks the caller's messages up to a sequence as read. The read position
    * only moves forward: a lower value than the current one changes nothing,
-   * and a value beyond the last message is lowered to it. Fails with
-   * NOT_FOUND when the chat does not exist or the caller is not a member, and
-   * INVALID_ARGUMENT when `up_to_sequence` is below 1.
+   * and a value beyond the last message is lowered to it. When the position
+   * moves, the other members are told live (`read_receipt` updates). Fails
+   * with NOT_FOUND when the chat does not exist or the caller is not a
+   * member, and INVALID_ARGUMENT when `up_to_sequence` is below 1.
    */
   markRead(
     request: MarkReadRequest,
@@ -8598,6 +10448,116 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction(
+    request: AddReactionRequest,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  addReaction(
+    request: AddReactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  addReaction(
+    request: AddReactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction(
+    request: RemoveReactionRequest,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  removeReaction(
+    request: RemoveReactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  removeReaction(
+    request: RemoveReactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage(
+    request: PinMessageRequest,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  pinMessage(
+    request: PinMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  pinMessage(
+    request: PinMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage(
+    request: UnpinMessageRequest,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  unpinMessage(
+    request: UnpinMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  unpinMessage(
+    request: UnpinMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
   ): ClientUnaryCall;
 }
 

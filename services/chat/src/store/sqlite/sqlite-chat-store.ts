@@ -9,8 +9,10 @@ import {
   type MemberRole,
   type Message,
   type MessageVersion,
+  type ReactionCount,
   type SystemEvent,
   versionOf,
+  withReaction,
 } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -19,7 +21,12 @@ import {
   type InviteResult,
   type MessageDraft,
   type Notice,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
+  type ReactionDraft,
+  type ReactionResult,
   StoreError,
 } from '../../domain/chat-storage.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
@@ -72,6 +79,17 @@ import type { ChatStore } from '../chat-store.ts';
  *   (message_id, version, unique) lists a message's newest first (one
  *   range) and drops those beyond the kept count or with the message's
  *   deletion. A rowid table, like `messages`, for its texts.
+ * - `message_reactions` (message_id, user_id, emoji), primary key of a
+ *   table without rowid: one row per member's reaction, so adding one twice
+ *   is one key lookup, and the caller's reactions on a page of messages are
+ *   one lookup per message of the page in a single statement. The counts a
+ *   message shows live on its own row (`messages.reactions`, JSON in first
+ *   reaction order), moved in the reaction's transaction, so a history page
+ *   reads them with the page and counts nothing.
+ * - `messages_pins` (chat_id, pin_time, id), partial on pinned messages: a
+ *   chat's pinned list, most recently pinned first (one range read
+ *   backwards), and its count against the pin limit. The pin itself is two
+ *   columns of the message's row (`pinned_by`, `pin_time`).
  */
 const chatSchema: SqliteSchema = {
   name: 'chat',
@@ -108,6 +126,12 @@ const chatSchema: SqliteSchema = {
       'time INTEGER NOT NULL, replace_time INTEGER NOT NULL) STRICT;' +
       'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
+    "ALTER TABLE messages ADD COLUMN reactions TEXT NOT NULL DEFAULT '[]';" +
+      'CREATE TABLE message_reactions (message_id TEXT NOT NULL, user_id TEXT NOT NULL, emoji TEXT NOT NULL, ' +
+      'PRIMARY KEY (message_id, user_id, emoji)) STRICT, WITHOUT ROWID;' +
+      'ALTER TABLE messages ADD COLUMN pinned_by TEXT;' +
+      'ALTER TABLE messages ADD COLUMN pin_time INTEGER;' +
+      'CREATE INDEX messages_pins ON messages (chat_id, pin_time, id) WHERE pin_time IS NOT NULL;',
     // Tombstones from before it have no deleter on record: empty, as for a message not deleted.
     "ALTER TABLE messages ADD COLUMN deleted_by TEXT NOT NULL DEFAULT '';" +
       "ALTER TABLE chats ADD COLUMN description TEXT NOT NULL DEFAULT '';" +
@@ -169,6 +193,9 @@ interface MessageRow {
   deleted_by: string;
   /** A system message's event as JSON; NULL for any other message. */
   system: string | null;
+  reactions: string;
+  pinned_by: string | null;
+  pin_time: number | null;
 }
 
 const CHAT_COLUMNS =
@@ -177,7 +204,8 @@ const CHAT_COLUMNS =
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
-  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by, system';
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by, system, ' +
+  'reactions, pinned_by, pin_time';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -214,7 +242,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -270,6 +298,21 @@ export const CHAT_SQL = {
     'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
+  hasReaction: 'SELECT 1 AS found FROM message_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
+  addReaction: 'INSERT INTO message_reactions (message_id, user_id, emoji) VALUES (?, ?, ?)',
+  removeReaction: 'DELETE FROM message_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
+  dropReactions: 'DELETE FROM message_reactions WHERE message_id = ?',
+  setReactionCounts: 'UPDATE messages SET reactions = ? WHERE id = ? AND chat_id = ?',
+  // The caller's reactions on a page: one key range (message, user) per message of the page.
+  reactionsBy:
+    'SELECT message_id, emoji FROM message_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ' +
+    'AND user_id = ?',
+  setPin: 'UPDATE messages SET pinned_by = ?, pin_time = ? WHERE id = ? AND chat_id = ?',
+  countPins: 'SELECT count(*) AS n FROM messages WHERE chat_id = ? AND pin_time IS NOT NULL',
+  pins:
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = :chat AND pin_time IS NOT NULL ` +
+    'AND (pin_time < :time OR (pin_time = :time AND id < :id)) ORDER BY pin_time DESC, id DESC LIMIT :limit',
+  readPosition: 'SELECT read_sequence FROM reads WHERE user_id = ? AND chat_id = ?',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -317,6 +360,16 @@ export class SqliteChatStore implements ChatStore {
   readonly #addVersion;
   readonly #dropVersions;
   readonly #versions;
+  readonly #hasReaction;
+  readonly #addReaction;
+  readonly #removeReaction;
+  readonly #dropReactions;
+  readonly #setReactionCounts;
+  readonly #reactionsBy;
+  readonly #setPin;
+  readonly #countPins;
+  readonly #pins;
+  readonly #readPosition;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -353,6 +406,16 @@ export class SqliteChatStore implements ChatStore {
     this.#addVersion = db.prepare(CHAT_SQL.addVersion);
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
+    this.#hasReaction = db.prepare(CHAT_SQL.hasReaction);
+    this.#addReaction = db.prepare(CHAT_SQL.addReaction);
+    this.#removeReaction = db.prepare(CHAT_SQL.removeReaction);
+    this.#dropReactions = db.prepare(CHAT_SQL.dropReactions);
+    this.#setReactionCounts = db.prepare(CHAT_SQL.setReactionCounts);
+    this.#reactionsBy = db.prepare(CHAT_SQL.reactionsBy);
+    this.#setPin = db.prepare(CHAT_SQL.setPin);
+    this.#countPins = db.prepare(CHAT_SQL.countPins);
+    this.#pins = db.prepare(CHAT_SQL.pins);
+    this.#readPosition = db.prepare(CHAT_SQL.readPosition);
     this.#indexBacklog();
   }
 
@@ -593,6 +656,9 @@ export class SqliteChatStore implements ChatStore {
       this.#indexText(message, message.text, true);
       if (message.deleted) {
         this.#dropVersions.run(message.id, ABOVE_ALL);
+        this.#dropReactions.run(message.id);
+        this.#setReactionCounts.run('[]', message.id, message.chatId);
+        this.#setPin.run(null, null, message.id, message.chatId);
       } else if (message.text !== before.text) {
         const kept = versionOf(fromMessageRow(before), message.editTime ?? new Date());
         this.#addVersion.run(message.id, kept.version, kept.text, kept.time.getTime(), kept.replaceTime.getTime());
@@ -673,6 +739,75 @@ export class SqliteChatStore implements ChatStore {
       time: new Date(r.time),
       replaceTime: new Date(r.replace_time),
     }));
+  }
+
+  async setReaction(
+    draft: ReactionDraft,
+    maxEmoji: number,
+    entryOf: (message: Message) => OutboxEntry,
+  ): Promise<ReactionResult> {
+    return this.#db.transaction((): ReactionResult => {
+      const row = this.#getMessage.get(draft.messageId, draft.chatId) as MessageRow | undefined;
+      if (!row) return { kind: 'not_found' };
+      const current = fromMessageRow(row);
+      if (current.deleted) return { kind: 'deleted' };
+      const has = this.#hasReaction.get(draft.messageId, draft.userId, draft.emoji) !== undefined;
+      if (has === draft.add) return { kind: 'unchanged', message: current };
+      const isNew = !current.reactions.some((r) => r.emoji === draft.emoji);
+      if (draft.add && isNew && current.reactions.length >= maxEmoji) return { kind: 'limit' };
+      const after: Message = {
+        ...current,
+        reactions: withReaction(current.reactions, draft.emoji, draft.add ? 1 : -1),
+      };
+      const entry = entryOf(after);
+      if (draft.add) this.#addReaction.run(draft.messageId, draft.userId, draft.emoji);
+      else this.#removeReaction.run(draft.messageId, draft.userId, draft.emoji);
+      this.#setReactionCounts.run(JSON.stringify(after.reactions), draft.messageId, draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'changed', message: after };
+    });
+  }
+
+  async reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    if (messageIds.length === 0) return found;
+    const rows = this.#reactionsBy.all(JSON.stringify(messageIds), userId) as { message_id: string; emoji: string }[];
+    for (const row of rows) found.set(row.message_id, [...(found.get(row.message_id) ?? []), row.emoji]);
+    return found;
+  }
+
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    return this.#db.transaction((): PinResult => {
+      const row = this.#getMessage.get(draft.messageId, draft.chatId) as MessageRow | undefined;
+      if (!row) return { kind: 'not_found' };
+      const current = fromMessageRow(row);
+      if (draft.pin && current.deleted) return { kind: 'deleted' };
+      if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: current };
+      if (draft.pin && (this.#countPins.get(draft.chatId) as { n: number }).n >= maxPins) return { kind: 'limit' };
+      const pin = draft.pin ? { userId: draft.userId, time: draft.time } : undefined;
+      const after: Message = { ...current, pin };
+      const entry = entryOf(after);
+      this.#setPin.run(pin?.userId ?? null, pin?.time.getTime() ?? null, draft.messageId, draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'changed', message: after };
+    });
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const rows = this.#pins.all({
+      chat: chatId,
+      time: after?.pinTime.getTime() ?? ABOVE_ALL,
+      id: after?.messageId ?? '',
+      limit,
+    });
+    return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
+  async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
+    // In-process lookups on the primary key: no round trip to save by batching them.
+    return refs.map(
+      (r) => (this.#readPosition.get(r.userId, r.chatId) as { read_sequence: number } | undefined)?.read_sequence ?? 0,
+    );
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
@@ -787,6 +922,9 @@ function messageValues(m: Message): (string | number | null)[] {
     m.lastReplyTime?.getTime() ?? null,
     m.deletedBy,
     m.system ? JSON.stringify(m.system) : null,
+    JSON.stringify(m.reactions),
+    m.pin?.userId ?? null,
+    m.pin?.time.getTime() ?? null,
   ];
 }
 
@@ -814,5 +952,7 @@ function fromMessageRow(row: MessageRow): Message {
       row.system === null
         ? undefined
         : ({ role: undefined, profile: undefined, ...(JSON.parse(row.system) as Partial<SystemEvent>) } as SystemEvent),
+    reactions: JSON.parse(row.reactions) as ReactionCount[],
+    pin: row.pin_time === null ? undefined : { userId: row.pinned_by ?? '', time: new Date(row.pin_time) },
   };
 }
