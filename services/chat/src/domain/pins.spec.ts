@@ -64,6 +64,7 @@ describe('pin permissions', () => {
     const chat = (type: Chat['type']) => ({ type }) as Chat;
     expect(mayPin(chat('direct'), member('member'))).toBe(true);
     expect(mayPin(chat('group'), member('owner'))).toBe(true);
+    expect(mayPin(chat('group'), member('admin'))).toBe(true);
     expect(mayPin(chat('group'), member('member'))).toBe(false);
   });
 });

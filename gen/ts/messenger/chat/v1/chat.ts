@@ -9625,7 +9625,7 @@ export const ChatServiceService = {
   },
   /**
    * Pins a message to its chat. In a direct chat either member may pin; in
-   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * a group, the owner and admins. Pinning a pinned message changes nothing and answers
    * it as it is. Fails with NOT_FOUND when the chat or message does not
    * exist or the caller is not a member; PERMISSION_DENIED when the caller
    * may not pin in this chat; FAILED_PRECONDITION when the message is
@@ -9909,7 +9909,7 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   removeReaction: handleUnaryCall<RemoveReactionRequest, RemoveReactionResponse>;
   /**
    * Pins a message to its chat. In a direct chat either member may pin; in
-   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * a group, the owner and admins. Pinning a pinned message changes nothing and answers
    * it as it is. Fails with NOT_FOUND when the chat or message does not
    * exist or the caller is not a member; PERMISSION_DENIED when the caller
    * may not pin in this chat; FAILED_PRECONDITION when the message is
@@ -10496,7 +10496,7 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Pins a message to its chat. In a direct chat either member may pin; in
-   * a group, the owner. Pinning a pinned message changes nothing and answers
+   * a group, the owner and admins. Pinning a pinned message changes nothing and answers
    * it as it is. Fails with NOT_FOUND when the chat or message does not
    * exist or the caller is not a member; PERMISSION_DENIED when the caller
    * may not pin in this chat; FAILED_PRECONDITION when the message is
