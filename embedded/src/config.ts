@@ -27,7 +27,8 @@ export const embeddedSettings = {
  * ports actually bound. It is always one process: the `*_WORKERS` settings
  * are read but not used, since the event bus and the outbox relays live in
  * this process (and, with EMBEDDED_STORAGE=memory, the stores) and a second
- * one would have none of them.
+ * one would have none of them. gRPC between its services never leaves the
+ * process's loopback, so it stays plaintext: GRPC_TLS_* are read, not used.
  */
 export interface EmbeddedConfig {
   readonly embedded: ConfigOf<typeof embeddedSettings>;

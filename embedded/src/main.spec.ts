@@ -293,7 +293,7 @@ it('keeps accounts, sessions, logouts, profiles, friendships, chats and messages
   }
 });
 
-it('make reset deletes every file the embedded mode wrote into DATA_DIR, and nothing else', async () => {
+it('make reset deletes every file the embedded mode wrote into DATA_DIR, uploaded media included, and nothing else', async () => {
   const system = startEmbedded();
   try {
     await system.waitFor(/messenger ready/);
@@ -313,6 +313,10 @@ it('make reset deletes every file the embedded mode wrote into DATA_DIR, and not
     ]),
   );
   writeFileSync(join(dataDir, 'notes.txt'), 'not the messenger’s');
+  // What an avatar upload leaves: the rendered sizes under media/avatars/{id}/.
+  const avatar = join(dataDir, 'media', 'avatars', '0b8f1c6e-3d0a-4c1b-9a57-2f4e8d9c1a23');
+  mkdirSync(avatar, { recursive: true });
+  writeFileSync(join(avatar, '512'), 'webp bytes');
 
   const reset = spawnNode(join(here, 'reset.ts'), { PATH: process.env.PATH, DATA_DIR: dataDir });
   try {

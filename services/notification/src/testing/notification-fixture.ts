@@ -3,6 +3,7 @@
 // to a Web Push endpoint on loopback. Never imported by production code.
 import { randomUUID } from 'node:crypto';
 import { credentials, type Metadata, status } from '@grpc/grpc-js';
+import { Message } from '@messenger/gen/messenger/chat/v1/chat';
 import { MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { type Device, NotificationServiceClient } from '@messenger/gen/messenger/notification/v1/notification';
@@ -105,20 +106,14 @@ export async function startNotificationFixture(
         payload: packPayload(
           'messenger.chat.v1.MessageCreated',
           MessageCreated.encode({
-            message: {
+            message: Message.fromPartial({
               messageId: randomUUID(),
               chatId,
               sequence: String(sequence),
               senderId: sender.id,
-              clientMessageId: '',
               text: `message ${sequence}`,
               createTime: new Date(),
-              editTime: undefined,
-              deleted: false,
-              replyTo: undefined,
-              replyCount: 0,
-              lastReplyTime: undefined,
-            },
+            }),
             memberIds: members.map((m) => m.id),
           }).finish(),
         ),
