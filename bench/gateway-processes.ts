@@ -6,7 +6,8 @@
 //   node bench/gateway-processes.ts bare       a bare Fastify route answering BENCH_BODY
 // Each prints `ready <port>` and runs until SIGTERM. Config comes from env:
 // BENCH_JWKS (private JWKS to verify tokens with), BENCH_UPSTREAM (host:port),
-// and the OTEL_* tracing settings as every process reads them (off by default).
+// and the OTEL_* tracing settings as every process reads them (off by default);
+// the upstream serves TLS when given the GRPC_TLS_* settings a service reads.
 import { create, type DescMessage, type DescService, fromBinary, isMessage, toBinary } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { gatewaySettings, startGateway } from '@messenger/api-gateway';
@@ -21,7 +22,7 @@ import { commonSettings, loadConfig } from '@messenger/platform/config';
 import { type Authenticator, type Caller, createGrpcServer } from '@messenger/platform/grpc';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { runWorkers } from '@messenger/platform/runtime';
+import { loadGrpcTls, runtimeSettings, runWorkers } from '@messenger/platform/runtime';
 import { startTracing, tracingOptionsOf } from '@messenger/platform/tracing/sdk';
 import Fastify from 'fastify';
 
@@ -137,6 +138,7 @@ async function upstream(): Promise<number> {
     logger: log,
     metrics: createMetrics({ defaultMetrics: false }),
     authenticator,
+    tls: loadGrpcTls(loadConfig(runtimeSettings, process.env), true),
   });
   const port = await server.listen('127.0.0.1', 0);
   process.on('SIGTERM', () => void server.shutdown(500).then(() => process.exit(0)));

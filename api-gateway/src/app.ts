@@ -1,5 +1,6 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { EventBus } from '@messenger/platform/events';
+import type { GrpcTls } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import { createMetrics, type Metrics } from '@messenger/platform/metrics';
 import { activeTracer } from '@messenger/platform/tracing';
@@ -75,6 +76,8 @@ export interface GatewayOptions {
    * suite, upstream/upstream.contract.ts).
    */
   readonly upstreamTransport?: UpstreamTransport;
+  /** TLS to the services on every upstream call and stream, either transport (GRPC_TLS_*); absent, plaintext. */
+  readonly upstreamTls?: GrpcTls | undefined;
   /**
    * Avatar upload (`PUT /v1/users/me/avatar`) and download
    * (`GET /v1/media/avatars/{id}`); absent, neither route exists.
@@ -134,7 +137,12 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     });
     await app.register(openApiPlugin, { routes, registry, info: opts.openApi });
 
-    const upstream = createUpstream(transport, { addresses: opts.upstreams, catalog: opts.catalog, metrics });
+    const upstream = createUpstream(transport, {
+      addresses: opts.upstreams,
+      catalog: opts.catalog,
+      metrics,
+      tls: opts.upstreamTls,
+    });
     app.addHook('onClose', async () => upstream.close());
     await app.register(rpcRoutesPlugin, {
       routes,

@@ -41,6 +41,7 @@ const startEmbedded = (env: Record<string, string> = {}) =>
     USER_GRPC_PORT: '0',
     SUBSCRIBER_GRPC_PORT: '0',
     CHAT_GRPC_PORT: '0',
+    NOTIFICATION_GRPC_PORT: '0',
     AUTH_SCRYPT_LOG_N: '12',
     DATA_DIR: dataDir,
     ...env,
@@ -295,7 +296,7 @@ it('keeps accounts, sessions, logouts, profiles, friendships, chats and messages
   }
 });
 
-it('make reset deletes every file the embedded mode wrote into DATA_DIR, and nothing else', async () => {
+it('make reset deletes every file the embedded mode wrote into DATA_DIR, uploaded media included, and nothing else', async () => {
   const system = startEmbedded();
   try {
     await system.waitFor(/messenger ready/);
@@ -304,9 +305,21 @@ it('make reset deletes every file the embedded mode wrote into DATA_DIR, and not
     await system.stop('SIGKILL');
   }
   expect(readdirSync(dataDir)).toEqual(
-    expect.arrayContaining(['auth.db', 'user.db', 'subscriber.db', 'chat.db', 'revocations.db', 'signing-keys.json']),
+    expect.arrayContaining([
+      'auth.db',
+      'user.db',
+      'subscriber.db',
+      'chat.db',
+      'notification.db',
+      'revocations.db',
+      'signing-keys.json',
+    ]),
   );
   writeFileSync(join(dataDir, 'notes.txt'), 'not the messenger’s');
+  // What an avatar upload leaves: the rendered sizes under media/avatars/{id}/.
+  const avatar = join(dataDir, 'media', 'avatars', '0b8f1c6e-3d0a-4c1b-9a57-2f4e8d9c1a23');
+  mkdirSync(avatar, { recursive: true });
+  writeFileSync(join(avatar, '512'), 'webp bytes');
 
   const reset = spawnNode(join(here, 'reset.ts'), { PATH: process.env.PATH, DATA_DIR: dataDir });
   try {

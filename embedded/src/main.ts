@@ -38,7 +38,7 @@ const lines = [
   ...system.services.map((s) => `${s.name.padEnd(12)} grpc://${s.host}:${s.port}`),
   system.dataDir === undefined
     ? 'data         in memory (EMBEDDED_STORAGE=memory): lost on exit'
-    : `data         ${system.dataDir} (accounts, sessions, profiles, friendships, chats, messages)`,
+    : `data         ${system.dataDir} (accounts, sessions, profiles, friendships, chats, messages, push devices)`,
   'messenger ready (embedded mode)',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -16,6 +16,7 @@ import {
   grpcFriendshipChecker,
   startChatService,
 } from '@messenger/chat';
+import { notificationServiceOptionsOf, pushSendersOf, startNotificationService } from '@messenger/notification';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
   cachedServiceTokenSource,
@@ -115,6 +116,17 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     },
     { host: config.chat.grpcHost, port: config.chat.grpcPort },
   );
+  const notificationLogger = root.child({ service: 'notification' });
+  const notification = await startNotificationService(
+    {
+      ...shared,
+      logger: notificationLogger,
+      store: storage.notification,
+      ...pushSendersOf(config.notification, notificationLogger),
+      options: notificationServiceOptionsOf(config.notification),
+    },
+    { host: config.notification.grpcHost, port: config.notification.grpcPort },
+  );
 
   // Media beside the SQLite files; without a data directory, in a temp dir gone on stop.
   const mediaTemp = storage.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'messenger-media-')) : undefined;
@@ -127,6 +139,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
         'messenger.user.v1.UserService': userAddress,
         'messenger.subscriber.v1.SubscriberService': subscriberAddress,
         'messenger.chat.v1.ChatService': loopback(config.chat.grpcHost, chat.port),
+        'messenger.notification.v1.NotificationService': loopback(config.notification.grpcHost, notification.port),
       },
       auth: { verifier: authenticator, revocations },
       eventBus: bus,
@@ -166,12 +179,14 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       { name: 'user', port: user.port, host: config.user.grpcHost },
       { name: 'subscriber', port: subscriber.port, host: config.subscriber.grpcHost },
       { name: 'chat', port: chat.port, host: config.chat.grpcHost },
+      { name: 'notification', port: notification.port, host: config.notification.grpcHost },
     ],
     async stop() {
       // Callers first, so nothing loses a dependency while it drains.
       await gateway.close();
       await metricsServer?.close();
       const grace = authConfig.shutdownGraceMs;
+      await notification.stop(grace);
       await chat.stop(grace);
       await subscriber.stop(grace);
       await auth.stop(grace);

@@ -6,7 +6,6 @@ import {
   Metadata,
   type MethodDefinition,
   Server,
-  ServerCredentials,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -22,6 +21,7 @@ import type { Metrics } from '../metrics.ts';
 import { startServerSpan } from '../tracing/grpc.ts';
 import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
 import { toGrpcError } from './status.ts';
+import { type GrpcTls, grpcServerCredentials } from './tls.ts';
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {
@@ -84,6 +84,8 @@ export interface GrpcServerOptions {
   readonly connectionAge?: ConnectionAge;
   /** Whether the datastore and event bus allow serving; absent, health reflects the process alone. */
   readonly dependencies?: DependencyHealth;
+  /** Serves TLS only (with `identity`), requiring client certificates if it says so; absent, plaintext. */
+  readonly tls?: GrpcTls | undefined;
 }
 
 /**
@@ -129,6 +131,7 @@ export interface GrpcServer {
 
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const age = opts.connectionAge ?? CONNECTION_AGE;
+  const serverCredentials = grpcServerCredentials(opts.tls);
   const server = new Server({
     'grpc.max_connection_age_ms': age.maxAgeMs,
     'grpc.max_connection_age_grace_ms': age.graceMs,
@@ -172,9 +175,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   return {
     listen: (host, port) =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
-          err ? reject(err) : resolve(bound),
-        );
+        server.bindAsync(`${host}:${port}`, serverCredentials, (err, bound) => (err ? reject(err) : resolve(bound)));
       }),
     shutdown: (graceMs) => {
       shuttingDown ??= new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import {
 import { CHAT_RACE_SUBJECT, chatNotFound, messageNotFound } from './chat-errors.ts';
 import type { ChatStorage } from './chat-storage.ts';
 import type { FriendshipChecker, UserProfiles } from './directories.ts';
+import { NO_READ_RECEIPTS, type ReadReceiptSender } from './read-receipts.ts';
 import { uuidProblem } from './validation.ts';
 
 export interface ChatLimits {
@@ -35,6 +36,8 @@ export interface ChatUseCaseDeps {
   readonly friends: FriendshipChecker;
   readonly limits?: Partial<ChatLimits>;
   readonly now?: () => Date;
+  /** Tells the other members when a read position moves; absent, nobody is told. */
+  readonly readReceipts?: ReadReceiptSender;
 }
 
 /** Who calls, and the request id the events carry. */
@@ -55,6 +58,9 @@ export interface UseCaseContext {
   visibleMessage(me: string, chatId: string, messageId: string): Promise<{ chat: Chat; message: Message }>;
   /** The member's unread count from their read position, up to the cap. */
   unreadOf(chat: Chat, me: string, readSequence: number): Promise<number>;
+  readonly readReceipts: ReadReceiptSender;
+  /** For each chat, in a direct chat the other member's read position (0 when none), 0 in a group. One store read. */
+  peerReadsOf(chats: readonly Chat[], me: string): Promise<number[]>;
 }
 
 export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
@@ -84,6 +90,17 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
       return readSequence >= chat.lastSequence
         ? 0
         : store.countUnread(chat.id, me, readSequence, limits.unreadCountCap);
+    },
+    readReceipts: deps.readReceipts ?? NO_READ_RECEIPTS,
+    async peerReadsOf(chats, me) {
+      const peers = chats.map((chat) => ({
+        chat,
+        peer: chat.type === 'direct' ? chat.members.find((m) => m.userId !== me) : undefined,
+      }));
+      const asked = peers.flatMap(({ chat, peer }) => (peer ? [{ chatId: chat.id, userId: peer.userId }] : []));
+      const positions = asked.length === 0 ? [] : await store.readPositionsOf(asked);
+      let next = 0;
+      return peers.map(({ chat, peer }) => (peer ? Math.min(positions[next++] ?? 0, chat.lastSequence) : 0));
     },
   };
 }

@@ -1,15 +1,18 @@
 // Requests and responses of ChatService ⇄ the domain. A chat and a message
 // have one proto form, shared with the events (events/chat-events.ts).
 import {
+  ChatMemberRole,
   ChatType,
   type Chat as ProtoChat,
   type ChatSummary as ProtoChatSummary,
+  type Message as ProtoMessage,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import type { Actor } from '@messenger/platform/domain';
 import type { Caller } from '@messenger/platform/grpc';
 import type { ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
 import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
+import type { ReadMessage } from '../domain/message-reactions.ts';
 import { chatToProto, invitationToProto, messageToProto } from '../events/chat-events.ts';
 
 export { chatToProto, invitationToProto, messageToProto };
@@ -25,6 +28,7 @@ export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
     lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
+    peerReadSequence: String(summary.peerReadSequence),
   };
 }
 
@@ -39,6 +43,18 @@ export function chatTypeOf(type: ChatType, field: string): DomainChatType | unde
       return 'group';
     default:
       throw invalidField(field, 'is not a ChatType');
+  }
+}
+
+/** The role a member may be given: an admin or an ordinary member (ownership moves only by transfer). */
+export function assignableRoleOf(role: ChatMemberRole, field: string): 'admin' | 'member' {
+  switch (role) {
+    case ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN:
+      return 'admin';
+    case ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER:
+      return 'member';
+    default:
+      throw invalidField(field, 'must be CHAT_MEMBER_ROLE_ADMIN or CHAT_MEMBER_ROLE_MEMBER');
   }
 }
 
@@ -59,4 +75,9 @@ export function actorOf(caller: Caller): Actor {
     default:
       throw new Error('anonymous caller reached a handler that requires authentication');
   }
+}
+
+/** A message as its reader sees it: `reacted_by_me` from their own reactions. */
+export function readMessageToProto(read: ReadMessage): ProtoMessage {
+  return messageToProto(read.message, read.myReactions);
 }
