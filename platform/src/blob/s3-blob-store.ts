@@ -3,7 +3,7 @@
 // large ones as a multipart upload it aborts on failure; either way S3 makes an
 // object visible only once complete.
 
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -11,11 +11,13 @@ import {
   NoSuchKey,
   NotFound,
   S3Client,
+  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   assertBlobKey,
   type BlobInfo,
+  BlobRangeError,
   type BlobRead,
   type BlobStore,
   type ByteRange,
@@ -23,6 +25,11 @@ import {
   resolveRange,
 } from './blob-store.ts';
 import { meter } from './fs-blob-store.ts';
+
+/** `bytes <start>-<end>/<size>` of a ranged answer. */
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/;
+
+const httpRange = (range: { start: number; end?: number }): string => `bytes=${range.start}-${range.end ?? ''}`;
 
 export interface S3BlobStoreOptions {
   readonly bucket: string;
@@ -82,19 +89,39 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /**
+   * One GetObject: S3 clamps a range's end itself, and Content-Range gives
+   * back what it returned and the object's size. A suffix range and a refused
+   * range cost a HEAD first, for the size: not every S3-compatible server
+   * resolves `bytes=-n` (s3rver reads it as `bytes=0-n`), and a 416 must name
+   * the size.
+   */
   async get(key: string, range?: ByteRange): Promise<BlobRead | null> {
-    const info = await this.head(key);
-    if (!info) return null;
-    const { start, end } = resolveRange(info.size, range);
-    if (info.size === 0) return { ...info, body: Readable.from([]), start, end };
+    if (range && ('suffix' in range || (range.end !== undefined && range.end < range.start))) {
+      const info = await this.head(key);
+      if (!info) return null;
+      return this.get(key, resolveRange(info.size, range));
+    }
     try {
       const out = await this.s3.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: `bytes=${start}-${end}` }),
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: range && httpRange(range) }),
       );
-      return { ...info, body: out.Body as Readable, start, end };
+      const contentType = out.ContentType ?? 'application/octet-stream';
+      const body = out.Body as Readable;
+      const returned = out.ContentRange ? CONTENT_RANGE.exec(out.ContentRange) : null;
+      if (returned) {
+        return { size: Number(returned[3]), contentType, body, start: Number(returned[1]), end: Number(returned[2]) };
+      }
+      // The whole object: no range asked, or one the server chose to ignore.
+      const size = out.ContentLength ?? 0;
+      return { size, contentType, body, ...resolveRange(size, undefined) };
     } catch (err) {
-      // Deleted between the HEAD and the GET.
-      if (err instanceof NoSuchKey) return null;
+      if (err instanceof NoSuchKey || err instanceof NotFound) return null;
+      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 416) {
+        const info = await this.head(key);
+        if (!info) return null;
+        throw new BlobRangeError(info.size);
+      }
       throw err;
     }
   }

@@ -1,18 +1,20 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, type SubscriptionHandle, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createChatUseCases } from './domain/chat-use-cases.ts';
 import type { FriendshipChecker, UserProfiles } from './domain/directories.ts';
+import { pacedReadReceipts } from './domain/read-receipts.ts';
 import { createTypingUseCases } from './domain/typing.ts';
 import type { ChatLimits } from './domain/use-case-context.ts';
 import { chatEventEntry } from './events/chat-events.ts';
 import { liveUpdatesConsumer } from './events/live-updates.consumer.ts';
 import type { LiveUpdate } from './events/live-updates.ts';
+import { busReadReceipts } from './events/read-receipts.ts';
 import { sessionRevocationsConsumer } from './events/session-revocations.consumer.ts';
-import { busTypingSignals, ephemeralUpdatesConsumer } from './events/typing-signals.ts';
+import { busTypingSignals, EPHEMERAL_TOPIC, ephemeralUpdatesConsumer } from './events/typing-signals.ts';
 import { userEventsConsumer } from './events/user-events.consumer.ts';
 import { chatServiceHandlers } from './grpc/chat.handlers.ts';
 import { SessionEnds } from './live/session-ends.ts';
@@ -39,6 +41,8 @@ export interface ChatServiceOptions {
   readonly updates?: Pick<UpdateHubOptions, 'windowPerPartition' | 'windowMaxAgeMs' | 'queueLimit'>;
   /** How often the outbox relay looks for events written by another replica (default 500). */
   readonly relayPollIntervalMs?: number;
+  /** In a group, at most one read receipt per member and chat per interval (default 2000). */
+  readonly readReceiptGroupIntervalMs?: number;
 }
 
 /** Adapters already built by the caller, who also closes them after `stop`. */
@@ -60,7 +64,8 @@ export interface ChatServiceDeps {
 
 export async function startChatService(
   deps: ChatServiceDeps,
-  listen: { host: string; port: number },
+  /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
+  listen: { host: string; port: number; tls?: GrpcTls | undefined },
 ): Promise<RunningService> {
   const options = deps.options ?? {};
   const relay = startOutboxRelay({
@@ -70,11 +75,16 @@ export async function startChatService(
     metrics: { registry: deps.metrics.registry, service: 'chat' },
     ...(options.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: options.relayPollIntervalMs }),
   });
+  const readReceipts = pacedReadReceipts(
+    busReadReceipts(deps.bus, EPHEMERAL_TOPIC, deps.logger.child({ component: 'read-receipts' })),
+    options.readReceiptGroupIntervalMs,
+  );
   const chats = createChatUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),
     users: deps.users,
     friends: deps.friends,
     ...(options.limits ? { limits: options.limits } : {}),
+    readReceipts,
   });
   const typing = createTypingUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),
@@ -94,6 +104,7 @@ export async function startChatService(
     metrics: deps.metrics,
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
+    tls: listen.tls,
   });
   const subscriptions: SubscriptionHandle[] = [];
   const leave = async () => {
@@ -116,10 +127,12 @@ export async function startChatService(
         await server.shutdown(graceMs);
         await leave();
         await relay.stop();
+        readReceipts.close();
       },
     };
   } catch (error) {
     hub.close();
+    readReceipts.close();
     await leave();
     await relay.stop();
     throw error;

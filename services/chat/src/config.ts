@@ -59,6 +59,15 @@ export const chatSettings = {
     { min: 1000, max: 7 * 86_400_000 },
     { description: 'The longest time a kept event stays resumable.' },
   ),
+  readReceiptGroupIntervalMs: setting.int(
+    'CHAT_READ_RECEIPT_GROUP_INTERVAL_MS',
+    2000,
+    { min: 100, max: 600_000 },
+    {
+      description:
+        "In a group, a member's read receipts are passed on at most once per this interval (the latest position), which bounds their fan-out to the other members' streams.",
+    },
+  ),
 } satisfies ConfigSpec;
 
 export type ChatConfig = ConfigOf<typeof chatSettings>;
@@ -81,5 +90,6 @@ export function chatServiceOptionsOf(config: ChatConfig): ChatServiceOptions {
       windowMaxAgeMs: config.updatesWindowMs,
       queueLimit: config.streamQueueLimit,
     },
+    readReceiptGroupIntervalMs: config.readReceiptGroupIntervalMs,
   };
 }

@@ -32,7 +32,7 @@ await runServiceWorkers({ service: 'chat', config }, async (startup) => {
       friends: grpcFriendshipChecker({ pool: runtime.pool, address: config.subscriberServiceAddress, tokens }),
       options: chatServiceOptionsOf(config),
     },
-    { host: config.grpcHost, port: config.grpcPort },
+    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
   );
   return { runtime, running, storage };
 });

@@ -14,6 +14,8 @@ const chatOf = (type: ChatType, ...members: Member[]): Chat => ({
   id: 'c',
   type,
   title: type === 'group' ? 'g' : '',
+  description: '',
+  avatarUrl: '',
   ownerId: '',
   directKey: '',
   members,

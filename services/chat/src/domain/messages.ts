@@ -1,8 +1,18 @@
 // Messages: posting, reading, editing and deleting them, and read positions.
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { type Message, type MessageVersion, memberIdsOf, messageCreated, quoteOf, tombstoneOf } from './chat.ts';
-import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } from './chat-errors.ts';
+import {
+  type Chat,
+  groupRoleOf,
+  type Message,
+  type MessageVersion,
+  may,
+  memberIdsOf,
+  messageCreated,
+  quoteOf,
+  tombstoneOf,
+} from './chat.ts';
+import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender, systemMessage } from './chat-errors.ts';
 import { mentionsIn } from './mentions.ts';
 import {
   decodeMessagesToken,
@@ -117,6 +127,7 @@ export function messageUseCases(ctx: UseCaseContext) {
       return retryOnChatRace(async () => {
         const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
         if (message.senderId !== me) throw notSender();
+        if (message.system) throw systemMessage();
         if (message.deleted) throw messageDeleted();
         if (message.text === text) return message;
         const time = now();
@@ -141,14 +152,14 @@ export function messageUseCases(ctx: UseCaseContext) {
       });
     },
 
-    /** Leaves a tombstone; the sender or a group's owner may. Deleting a tombstone returns it. */
+    /** Leaves a tombstone naming who deleted; the sender, or a role that may delete others' messages. Deleting a tombstone returns it. */
     async deleteMessage(meta: CallMeta, chatId: string, messageId: string): Promise<Message> {
       const me = callerId(meta.actor);
       return retryOnChatRace(async () => {
         const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
-        if (message.senderId !== me && !(chat.type === 'group' && chat.ownerId === me)) throw notSender();
+        if (message.senderId !== me && !may(groupRoleOf(chat, me), 'delete_messages')) throw notSender();
         if (message.deleted) return message;
-        const after = tombstoneOf(message);
+        const after = tombstoneOf(message, me);
         await store.updateMessage(after, [
           {
             kind: 'message_deleted',
@@ -223,10 +234,26 @@ export function messageUseCases(ctx: UseCaseContext) {
         ),
       ]);
       const chat = await ctx.visibleChat(me, chatId);
+      const before = (await store.readPositions(me, [chat.id])).get(chat.id) ?? 0;
       // Beyond the newest message is lowered to it, so a client cannot pre-mark messages not yet sent.
       const readSequence = await store.markRead(chat.id, me, Math.min(upToSequence, chat.lastSequence));
+      if (readSequence > before) {
+        ctx.readReceipts.moved(chat, {
+          chatId: chat.id,
+          userId: me,
+          readSequence,
+          time: ctx.now(),
+          recipientIds: memberIdsOf(chat).filter((id) => id !== me),
+        });
+      }
       const [view] = await ctx.viewsOf(me, [chat], new Map([[chat.id, readSequence]]));
       return { readSequence, unreadCount: view?.unreadCount ?? 0, unreadMentionCount: view?.unreadMentionCount ?? 0 };
+    },
+
+    /** A direct chat's other member's read position, as the caller may see it (0 in a group). */
+    async peerReadSequence(meta: CallMeta, chat: Chat): Promise<number> {
+      const [position] = await ctx.peerReadsOf([chat], callerId(meta.actor));
+      return position ?? 0;
     },
   };
 }

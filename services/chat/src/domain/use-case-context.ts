@@ -14,6 +14,7 @@ import {
 import { CHAT_RACE_SUBJECT, chatNotFound, messageNotFound } from './chat-errors.ts';
 import type { ChatStorage } from './chat-storage.ts';
 import type { FriendshipChecker, UserProfiles } from './directories.ts';
+import { NO_READ_RECEIPTS, type ReadReceiptSender } from './read-receipts.ts';
 import { uuidProblem } from './validation.ts';
 
 export interface ChatLimits {
@@ -37,6 +38,8 @@ export interface ChatUseCaseDeps {
   readonly friends: FriendshipChecker;
   readonly limits?: Partial<ChatLimits>;
   readonly now?: () => Date;
+  /** Tells the other members when a read position moves; absent, nobody is told. */
+  readonly readReceipts?: ReadReceiptSender;
 }
 
 /** Who calls, and the request id the events carry. */
@@ -55,6 +58,9 @@ export interface UseCaseContext {
   visibleChat(me: string, chatId: string): Promise<Chat>;
   /** A message of a chat the user is a member of. */
   visibleMessage(me: string, chatId: string, messageId: string): Promise<{ chat: Chat; message: Message }>;
+  readonly readReceipts: ReadReceiptSender;
+  /** For each chat, in a direct chat the other member's read position (0 when none), 0 in a group. One store read. */
+  peerReadsOf(chats: readonly Chat[], me: string): Promise<number[]>;
   /**
    * The member's view of each chat from their read positions (0 when
    * absent). Unread counts take one bounded read per chat with unread
@@ -126,6 +132,17 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
         unreadMentionCount: mentions.get(r.chat.id) ?? 0,
         settings: settings.get(r.chat.id) ?? DEFAULT_MEMBER_SETTINGS,
       }));
+    },
+    readReceipts: deps.readReceipts ?? NO_READ_RECEIPTS,
+    async peerReadsOf(chats, me) {
+      const peers = chats.map((chat) => ({
+        chat,
+        peer: chat.type === 'direct' ? chat.members.find((m) => m.userId !== me) : undefined,
+      }));
+      const asked = peers.flatMap(({ chat, peer }) => (peer ? [{ chatId: chat.id, userId: peer.userId }] : []));
+      const positions = asked.length === 0 ? [] : await store.readPositionsOf(asked);
+      let next = 0;
+      return peers.map(({ chat, peer }) => (peer ? Math.min(positions[next++] ?? 0, chat.lastSequence) : 0));
     },
   };
 }

@@ -10,6 +10,8 @@ import {
   type ChatInvitation as ProtoInvitation,
   type Message as ProtoMessage,
   type MessageEntity as ProtoMessageEntity,
+  type SystemEvent as ProtoSystemEvent,
+  SystemEventKind,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import {
   ChatCreated,
@@ -20,24 +22,60 @@ import {
   MessageCreated,
   MessageDeleted,
   MessageEdited,
+  PinChanged,
+  ReactionChanged,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
 import {
+  CHAT_FIELDS,
   type Chat,
   type ChatEvent,
+  type SystemEventKind as DomainSystemEventKind,
   type Invitation,
   isMuted,
+  type MemberRole,
   type MemberSettings,
   type Message,
   type MessageEntity,
   MUTE_FOREVER,
+  type SystemEvent,
 } from '../domain/chat.ts';
 import { mentionedUserIds } from '../domain/mentions.ts';
 
 const CHAT_EVENTS_TOPIC = 'chat.events';
 const SOURCE = 'chat';
 const PACKAGE = 'messenger.chat.v1';
+
+const ROLES: Readonly<Record<MemberRole, ChatMemberRole>> = {
+  owner: ChatMemberRole.CHAT_MEMBER_ROLE_OWNER,
+  admin: ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN,
+  member: ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER,
+};
+
+const SYSTEM_KINDS: Readonly<Record<DomainSystemEventKind, SystemEventKind>> = {
+  members_added: SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED,
+  invitation_accepted: SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED,
+  member_removed: SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED,
+  member_left: SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT,
+  role_changed: SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED,
+  ownership_transferred: SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED,
+  profile_changed: SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED,
+};
+
+function systemToProto(system: SystemEvent): ProtoSystemEvent {
+  const profile = system.profile ?? {};
+  return {
+    kind: SYSTEM_KINDS[system.kind],
+    actorId: system.actorId,
+    targetUserIds: [...system.targetIds],
+    role: system.role ? ROLES[system.role] : ChatMemberRole.CHAT_MEMBER_ROLE_UNSPECIFIED,
+    changedFields: CHAT_FIELDS.filter((f) => profile[f] !== undefined),
+    title: profile.title ?? '',
+    description: profile.description ?? '',
+    avatarUrl: profile.avatar_url ?? '',
+  };
+}
 
 export function chatToProto(chat: Chat): ProtoChat {
   return {
@@ -47,13 +85,15 @@ export function chatToProto(chat: Chat): ProtoChat {
     ownerId: chat.ownerId,
     members: chat.members.map((m) => ({
       userId: m.userId,
-      role: m.role === 'owner' ? ChatMemberRole.CHAT_MEMBER_ROLE_OWNER : ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER,
+      role: ROLES[m.role],
       nickname: m.nickname,
       avatarUrl: m.avatarUrl,
       joinTime: m.joinTime,
     })),
     createTime: chat.createTime,
     lastActivityTime: chat.lastActivityTime,
+    description: chat.description,
+    avatarUrl: chat.avatarUrl,
   };
 }
 
@@ -67,7 +107,8 @@ export function invitationToProto(invitation: Invitation): ProtoInvitation {
   };
 }
 
-export function messageToProto(message: Message): ProtoMessage {
+/** `mine`: the emoji the reader reacted with, for `reacted_by_me`; none in events, which many members read. */
+export function messageToProto(message: Message, mine?: ReadonlySet<string>): ProtoMessage {
   return {
     messageId: message.id,
     chatId: message.chatId,
@@ -82,6 +123,16 @@ export function messageToProto(message: Message): ProtoMessage {
     replyCount: message.replyCount,
     lastReplyTime: message.lastReplyTime,
     entities: message.entities.map(entityToProto),
+    deletedById: message.deletedBy,
+    system: message.system && systemToProto(message.system),
+    reactions: message.reactions.map((r) => ({
+      emoji: r.emoji,
+      count: r.count,
+      reactedByMe: mine?.has(r.emoji) ?? false,
+    })),
+    pinned: message.pin !== undefined,
+    pinnedById: message.pin?.userId ?? '',
+    pinTime: message.pin?.time,
   };
 }
 
@@ -129,6 +180,8 @@ function chatIdOf(event: ChatEvent): string {
     case 'invitation_created':
       return event.invitation.chatId;
     case 'message_created':
+    case 'reaction_changed':
+    case 'pin_changed':
       return event.message.chatId;
     case 'message_edited':
     case 'message_deleted':
@@ -230,6 +283,35 @@ function envelopeOf(event: ChatEvent): EventEnvelope {
             after: messageToProto(event.after),
             memberIds: [...event.memberIds],
             deletedById: event.deletedBy,
+          },
+          writer,
+        ).finish(),
+      );
+    case 'pin_changed':
+      return envelope(
+        'chat.message.pin_changed',
+        'PinChanged',
+        PinChanged.encode(
+          {
+            change: { message: messageToProto(event.message), userId: event.userId, pinned: event.pinned },
+            memberIds: [...event.memberIds],
+          },
+          writer,
+        ).finish(),
+      );
+    case 'reaction_changed':
+      return envelope(
+        'chat.message.reaction_changed',
+        'ReactionChanged',
+        ReactionChanged.encode(
+          {
+            change: {
+              message: messageToProto(event.message),
+              userId: event.userId,
+              emoji: event.emoji,
+              added: event.added,
+            },
+            memberIds: [...event.memberIds],
           },
           writer,
         ).finish(),

@@ -8,6 +8,7 @@ import type { Logger } from '@messenger/platform/logger';
 import type { TypingSignals } from '../domain/typing.ts';
 import type { UpdateHub } from '../live/update-hub.ts';
 import type { LiveUpdate } from './live-updates.ts';
+import { READ_CHANGED, signalReadChanged } from './read-receipts.ts';
 
 export const EPHEMERAL_TOPIC = 'chat.ephemeral';
 const TYPING_CHANGED = 'chat.typing.changed';
@@ -43,13 +44,16 @@ export function busTypingSignals(bus: EventBus, log: Logger): TypingSignals {
   };
 }
 
-/** `chat.ephemeral` → this replica's open streams of the recipients, live only. */
+/** `chat.ephemeral` (typing signals, read receipts) → this replica's open streams of the recipients, live only. */
 export function ephemeralUpdatesConsumer(hub: UpdateHub<LiveUpdate>): Subscription {
   return {
     topics: [EPHEMERAL_TOPIC],
     group: 'chat.ephemeral-updates',
     delivery: 'broadcast',
     async handle(event) {
+      if (event.type === READ_CHANGED && event.payload) {
+        return signalReadChanged(hub, event.payload.value, event.time ?? new Date());
+      }
       if (event.type !== TYPING_CHANGED || !event.payload) return;
       let changed: TypingChanged;
       try {

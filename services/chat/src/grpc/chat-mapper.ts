@@ -1,9 +1,11 @@
 // Requests and responses of ChatService ⇄ the domain. A chat and a message
 // have one proto form, shared with the events (events/chat-events.ts).
 import {
+  ChatMemberRole,
   ChatType,
   type Chat as ProtoChat,
   type ChatSummary as ProtoChatSummary,
+  type Message as ProtoMessage,
   type UpdateChatSettingsRequest,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import type { Actor } from '@messenger/platform/domain';
@@ -12,6 +14,7 @@ import type { ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
 import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
 import type { SettingsChange } from '../domain/member-settings.ts';
+import type { ReadMessage } from '../domain/message-reactions.ts';
 import type { ChatView } from '../domain/use-case-context.ts';
 import { chatToProto, invitationToProto, messageToProto, settingsToProto } from '../events/chat-events.ts';
 
@@ -28,6 +31,7 @@ export function summaryToProto(summary: ChatSummary, now: Date): ProtoChatSummar
     lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
+    peerReadSequence: String(summary.peerReadSequence),
     unreadMentionCount: String(summary.unreadMentionCount),
     settings: settingsToProto(summary.settings, now),
   };
@@ -72,6 +76,18 @@ export function chatTypeOf(type: ChatType, field: string): DomainChatType | unde
   }
 }
 
+/** The role a member may be given: an admin or an ordinary member (ownership moves only by transfer). */
+export function assignableRoleOf(role: ChatMemberRole, field: string): 'admin' | 'member' {
+  switch (role) {
+    case ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN:
+      return 'admin';
+    case ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER:
+      return 'member';
+    default:
+      throw invalidField(field, 'must be CHAT_MEMBER_ROLE_ADMIN or CHAT_MEMBER_ROLE_MEMBER');
+  }
+}
+
 /** An int64 sent as a decimal string; values beyond 2^53 are clamped (no chat gets that long). */
 export function sequenceOf(value: string, field: string): number {
   if (!/^-?\d+$/.test(value)) throw invalidField(field, 'must be an integer');
@@ -89,4 +105,9 @@ export function actorOf(caller: Caller): Actor {
     default:
       throw new Error('anonymous caller reached a handler that requires authentication');
   }
+}
+
+/** A message as its reader sees it: `reacted_by_me` from their own reactions. */
+export function readMessageToProto(read: ReadMessage): ProtoMessage {
+  return messageToProto(read.message, read.myReactions);
 }

@@ -144,4 +144,32 @@ describe('chat instances on Kafka', () => {
       expect(texts(resumed)).toEqual(['k6', 'k7']);
     }
   }, 60_000);
+
+  it('tells a member whose stream the other instance holds that someone read, through chat.ephemeral', async () => {
+    const [a, b] = instances as [Instance, Instance];
+    const [alice, bob] = [await user(), await user()];
+    const chat = (
+      await call(
+        a.client,
+        a.client.createChat,
+        { type: ChatType.CHAT_TYPE_GROUP, memberIds: [alice.id], title: 'receipts' },
+        bob.md,
+      )
+    ).chat as Chat;
+    await call(
+      a.client,
+      a.client.sendMessage,
+      { chatId: chat.chatId, clientMessageId: randomUUID(), text: 'read me', replyToMessageId: '' },
+      bob.md,
+    );
+    const onB = readUpdates(b.client, bob.md);
+    readers.push(onB);
+    await onB.ready();
+
+    await call(a.client, a.client.markRead, { chatId: chat.chatId, upToSequence: '1' }, alice.md);
+    await onB.until((u) => u.some((x) => x.readReceipt), 15_000);
+    expect(onB.content().flatMap((u) => (u.readReceipt ? [u.readReceipt] : []))).toEqual([
+      { chatId: chat.chatId, userId: alice.id, readSequence: '1' },
+    ]);
+  }, 60_000);
 });

@@ -48,6 +48,8 @@ export function chatStoreMentionsContract(name: string, make: () => Promise<Ment
         id: randomUUID(),
         type: 'group',
         title: 'g',
+        description: '',
+        avatarUrl: '',
         ownerId: a,
         directKey: '',
         members: [member(a, 'alice'), member(b, 'bob'), member(c, 'carol')],
@@ -115,7 +117,7 @@ export function chatStoreMentionsContract(name: string, make: () => Promise<Ment
       expect((await store.getMessage(chat.id, sent.id))?.entities).toEqual([
         { kind: 'mention', offset: 4, length: 6, userId: c },
       ]);
-      await store.updateMessage(tombstoneOf(edited), []);
+      await store.updateMessage(tombstoneOf(edited, edited.senderId), []);
       expect((await store.getMessage(chat.id, sent.id))?.entities).toEqual([]);
     });
 
@@ -160,7 +162,7 @@ export function chatStoreMentionsContract(name: string, make: () => Promise<Ment
       expect(await counts(b, [[chat, 0]])).toEqual([2]);
       const current = await store.getMessage(chat.id, second.id);
       if (!current) throw new Error('gone');
-      await store.updateMessage(tombstoneOf(current), []);
+      await store.updateMessage(tombstoneOf(current, current.senderId), []);
       expect(await counts(b, [[chat, 0]])).toEqual([1]);
     });
 

@@ -47,6 +47,8 @@ export function chatStoreSettingsContract(name: string, make: () => Promise<Sett
         id: randomUUID(),
         type: 'group',
         title: 'g',
+        description: '',
+        avatarUrl: '',
         ownerId: a,
         directKey: '',
         members: [member(a), member(b)],

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, ChatInvitation, ChatSettings, Message, Typing } from "./chat.ts";
+import { Chat, ChatInvitation, ChatSettings, Message, PinChange, ReactionChange, ReadReceipt, Typing } from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -137,6 +137,50 @@ export interface TypingChanged {
   /** The typing state. */
   typing:
     | Typing
+    | undefined;
+  /** Who is told: the chat's other member ids (UUIDs). */
+  recipientIds: string[];
+}
+
+/**
+ * Type `chat.message.reaction_changed`: a member added or removed a reaction
+ * on a message (AddReaction, RemoveReaction; a call that changes nothing
+ * publishes nothing).
+ */
+export interface ReactionChanged {
+  /** The change, with the message after it. */
+  change:
+    | ReactionChange
+    | undefined;
+  /** The chat's member ids (UUIDs) at the time of the change. */
+  memberIds: string[];
+}
+
+/**
+ * Type `chat.message.pin_changed`: a member pinned or unpinned a message
+ * (PinMessage, UnpinMessage; a call that changes nothing publishes nothing).
+ * Deleting a pinned message unpins it with `chat.message.deleted` alone.
+ */
+export interface PinChanged {
+  /** The change, with the message after it. */
+  change:
+    | PinChange
+    | undefined;
+  /** The chat's member ids (UUIDs) at the time of the change. */
+  memberIds: string[];
+}
+
+/**
+ * Type `chat.read.changed` on the topic `chat.ephemeral` (published
+ * directly, not through the outbox; the read position itself is stored by
+ * MarkRead): a member moved their read position forward. In a group, each
+ * replica passes on at most one per member and chat every 2 seconds (by
+ * default), the latest position.
+ */
+export interface ReadChanged {
+  /** The new read position. */
+  receipt:
+    | ReadReceipt
     | undefined;
   /** Who is told: the chat's other member ids (UUIDs). */
   recipientIds: string[];
@@ -1001,6 +1045,279 @@ export const TypingChanged: MessageFns<TypingChanged> = {
     const message = createBaseTypingChanged();
     message.typing = (object.typing !== undefined && object.typing !== null)
       ? Typing.fromPartial(object.typing)
+      : undefined;
+    message.recipientIds = object.recipientIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReactionChanged(): ReactionChanged {
+  return { change: undefined, memberIds: [] };
+}
+
+export const ReactionChanged: MessageFns<ReactionChanged> = {
+  encode(message: ReactionChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      ReactionChange.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactionChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactionChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = ReactionChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReactionChanged {
+    return {
+      change: isSet(object.change) ? ReactionChange.fromJSON(object.change) : undefined,
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReactionChanged): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = ReactionChange.toJSON(message.change);
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReactionChanged>): ReactionChanged {
+    return ReactionChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReactionChanged>): ReactionChanged {
+    const message = createBaseReactionChanged();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? ReactionChange.fromPartial(object.change)
+      : undefined;
+    message.memberIds = object.memberIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePinChanged(): PinChanged {
+  return { change: undefined, memberIds: [] };
+}
+
+export const PinChanged: MessageFns<PinChanged> = {
+  encode(message: PinChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      PinChange.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = PinChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinChanged {
+    return {
+      change: isSet(object.change) ? PinChange.fromJSON(object.change) : undefined,
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PinChanged): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = PinChange.toJSON(message.change);
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinChanged>): PinChanged {
+    return PinChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinChanged>): PinChanged {
+    const message = createBasePinChanged();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? PinChange.fromPartial(object.change)
+      : undefined;
+    message.memberIds = object.memberIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReadChanged(): ReadChanged {
+  return { receipt: undefined, recipientIds: [] };
+}
+
+export const ReadChanged: MessageFns<ReadChanged> = {
+  encode(message: ReadChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.receipt !== undefined) {
+      ReadReceipt.encode(message.receipt, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.recipientIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.receipt = ReadReceipt.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recipientIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadChanged {
+    return {
+      receipt: isSet(object.receipt) ? ReadReceipt.fromJSON(object.receipt) : undefined,
+      recipientIds: globalThis.Array.isArray(object?.recipientIds)
+        ? object.recipientIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.recipient_ids)
+        ? object.recipient_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReadChanged): unknown {
+    const obj: any = {};
+    if (message.receipt !== undefined) {
+      obj.receipt = ReadReceipt.toJSON(message.receipt);
+    }
+    if (message.recipientIds?.length) {
+      obj.recipientIds = message.recipientIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReadChanged>): ReadChanged {
+    return ReadChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReadChanged>): ReadChanged {
+    const message = createBaseReadChanged();
+    message.receipt = (object.receipt !== undefined && object.receipt !== null)
+      ? ReadReceipt.fromPartial(object.receipt)
       : undefined;
     message.recipientIds = object.recipientIds?.map((e) => e) || [];
     return message;

@@ -11,7 +11,10 @@ import {
   type Message,
   type MessageEntity,
   type MessageVersion,
+  type ReactionCount,
+  type SystemEvent,
   versionOf,
+  withReaction,
 } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -19,7 +22,13 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type Notice,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
+  type ReactionDraft,
+  type ReactionResult,
   StoreError,
 } from '../../domain/chat-storage.ts';
 import { MENTION_ALL_KEY, mentionKeysOf } from '../../domain/mentions.ts';
@@ -47,7 +56,9 @@ import type { ChatStore } from '../chat-store.ts';
  *   `messages_replies` (chat_id, reply_to_id, sequence), partial on replies,
  *   is a message's thread in order (one range); a reply's quote is kept in
  *   its own row (`reply_to_*`), and the parent's `reply_count` and
- *   `last_reply_time` move in the reply's transaction.
+ *   `last_reply_time` move in the reply's transaction. A system message
+ *   keeps the group change it records as JSON in `system` (NULL on any
+ *   other message); a tombstone names its deleter in `deleted_by`.
  * - `reads` (user_id, chat_id), primary key of a table without rowid: a
  *   user's read positions in a page of chats, one lookup each.
  * - `invitations` (invitee_id, chat_id), primary key of a table without
@@ -71,6 +82,17 @@ import type { ChatStore } from '../chat-store.ts';
  *   (message_id, version, unique) lists a message's newest first (one
  *   range) and drops those beyond the kept count or with the message's
  *   deletion. A rowid table, like `messages`, for its texts.
+ * - `message_reactions` (message_id, user_id, emoji), primary key of a
+ *   table without rowid: one row per member's reaction, so adding one twice
+ *   is one key lookup, and the caller's reactions on a page of messages are
+ *   one lookup per message of the page in a single statement. The counts a
+ *   message shows live on its own row (`messages.reactions`, JSON in first
+ *   reaction order), moved in the reaction's transaction, so a history page
+ *   reads them with the page and counts nothing.
+ * - `messages_pins` (chat_id, pin_time, id), partial on pinned messages: a
+ *   chat's pinned list, most recently pinned first (one range read
+ *   backwards), and its count against the pin limit. The pin itself is two
+ *   columns of the message's row (`pinned_by`, `pin_time`).
  * - `message_mentions` (chat_id, mentioned, sequence), primary key of a
  *   table without rowid: who each message's current text mentions
  *   (`mentionKeysOf`: a user id, or `*` for `@all`), rewritten with the
@@ -119,6 +141,17 @@ const chatSchema: SqliteSchema = {
       'time INTEGER NOT NULL, replace_time INTEGER NOT NULL) STRICT;' +
       'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
+    "ALTER TABLE messages ADD COLUMN reactions TEXT NOT NULL DEFAULT '[]';" +
+      'CREATE TABLE message_reactions (message_id TEXT NOT NULL, user_id TEXT NOT NULL, emoji TEXT NOT NULL, ' +
+      'PRIMARY KEY (message_id, user_id, emoji)) STRICT, WITHOUT ROWID;' +
+      'ALTER TABLE messages ADD COLUMN pinned_by TEXT;' +
+      'ALTER TABLE messages ADD COLUMN pin_time INTEGER;' +
+      'CREATE INDEX messages_pins ON messages (chat_id, pin_time, id) WHERE pin_time IS NOT NULL;',
+    // Tombstones from before it have no deleter on record: empty, as for a message not deleted.
+    "ALTER TABLE messages ADD COLUMN deleted_by TEXT NOT NULL DEFAULT '';" +
+      "ALTER TABLE chats ADD COLUMN description TEXT NOT NULL DEFAULT '';" +
+      "ALTER TABLE chats ADD COLUMN avatar_url TEXT NOT NULL DEFAULT '';" +
+      'ALTER TABLE messages ADD COLUMN system TEXT;',
     "ALTER TABLE messages ADD COLUMN entities TEXT NOT NULL DEFAULT '[]';" +
       'CREATE TABLE message_mentions (chat_id TEXT NOT NULL, mentioned TEXT NOT NULL, sequence INTEGER NOT NULL, ' +
       'sender_id TEXT NOT NULL, PRIMARY KEY (chat_id, mentioned, sequence)) STRICT, WITHOUT ROWID;' +
@@ -138,6 +171,8 @@ interface ChatRow {
   last_activity_time: number;
   last_sequence: number;
   version: number;
+  description: string;
+  avatar_url: string;
 }
 
 /** A member as the `members` JSON keeps it: times in epoch milliseconds. */
@@ -175,15 +210,23 @@ interface MessageRow {
   reply_to_text: string | null;
   reply_count: number;
   last_reply_time: number | null;
+  deleted_by: string;
+  /** A system message's event as JSON; NULL for any other message. */
+  system: string | null;
+  reactions: string;
+  pinned_by: string | null;
+  pin_time: number | null;
   entities: string;
 }
 
 const CHAT_COLUMNS =
-  'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version';
+  'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version, ' +
+  'description, avatar_url';
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
-  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, entities';
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by, system, ' +
+  'reactions, pinned_by, pin_time, entities';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -193,11 +236,13 @@ const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
  */
 export const CHAT_SQL = {
   // A taken id or direct key inserts nothing: `duplicate`.
-  insertChat: `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  insertChat: `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   getChat: `SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ?`,
   findDirect: `SELECT ${CHAT_COLUMNS} FROM chats WHERE direct_key = ?`,
   // The chat's own fields only: the sequence and activity belong to posts.
-  updateChat: 'UPDATE chats SET title = ?, owner_id = ?, members = ?, version = ? WHERE id = ? AND version = ?',
+  updateChat:
+    'UPDATE chats SET title = ?, owner_id = ?, members = ?, description = ?, avatar_url = ?, version = ? ' +
+    'WHERE id = ? AND version = ?',
   addMember: 'INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
   removeMember: 'DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?',
   listChats:
@@ -218,7 +263,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -234,7 +279,7 @@ export const CHAT_SQL = {
     "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
   history: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
   updateMessage:
-    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ?, entities = ? ' +
+    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, deleted_by = ?, version = ?, entities = ? ' +
     'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
   readPositions:
     'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
@@ -274,6 +319,21 @@ export const CHAT_SQL = {
     'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
+  hasReaction: 'SELECT 1 AS found FROM message_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
+  addReaction: 'INSERT INTO message_reactions (message_id, user_id, emoji) VALUES (?, ?, ?)',
+  removeReaction: 'DELETE FROM message_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
+  dropReactions: 'DELETE FROM message_reactions WHERE message_id = ?',
+  setReactionCounts: 'UPDATE messages SET reactions = ? WHERE id = ? AND chat_id = ?',
+  // The caller's reactions on a page: one key range (message, user) per message of the page.
+  reactionsBy:
+    'SELECT message_id, emoji FROM message_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ' +
+    'AND user_id = ?',
+  setPin: 'UPDATE messages SET pinned_by = ?, pin_time = ? WHERE id = ? AND chat_id = ?',
+  countPins: 'SELECT count(*) AS n FROM messages WHERE chat_id = ? AND pin_time IS NOT NULL',
+  pins:
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = :chat AND pin_time IS NOT NULL ` +
+    'AND (pin_time < :time OR (pin_time = :time AND id < :id)) ORDER BY pin_time DESC, id DESC LIMIT :limit',
+  readPosition: 'SELECT read_sequence FROM reads WHERE user_id = ? AND chat_id = ?',
   memberSettings:
     'SELECT chat_id, mute_until, archived FROM member_settings WHERE user_id = ? ' +
     'AND chat_id IN (SELECT value FROM json_each(?))',
@@ -342,6 +402,16 @@ export class SqliteChatStore implements ChatStore {
   readonly #addVersion;
   readonly #dropVersions;
   readonly #versions;
+  readonly #hasReaction;
+  readonly #addReaction;
+  readonly #removeReaction;
+  readonly #dropReactions;
+  readonly #setReactionCounts;
+  readonly #reactionsBy;
+  readonly #setPin;
+  readonly #countPins;
+  readonly #pins;
+  readonly #readPosition;
   readonly #addMention;
   readonly #removeMention;
   readonly #countMentions;
@@ -384,6 +454,16 @@ export class SqliteChatStore implements ChatStore {
     this.#addVersion = db.prepare(CHAT_SQL.addVersion);
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
+    this.#hasReaction = db.prepare(CHAT_SQL.hasReaction);
+    this.#addReaction = db.prepare(CHAT_SQL.addReaction);
+    this.#removeReaction = db.prepare(CHAT_SQL.removeReaction);
+    this.#dropReactions = db.prepare(CHAT_SQL.dropReactions);
+    this.#setReactionCounts = db.prepare(CHAT_SQL.setReactionCounts);
+    this.#reactionsBy = db.prepare(CHAT_SQL.reactionsBy);
+    this.#setPin = db.prepare(CHAT_SQL.setPin);
+    this.#countPins = db.prepare(CHAT_SQL.countPins);
+    this.#pins = db.prepare(CHAT_SQL.pins);
+    this.#readPosition = db.prepare(CHAT_SQL.readPosition);
     this.#addMention = db.prepare(CHAT_SQL.addMention);
     this.#removeMention = db.prepare(CHAT_SQL.removeMention);
     this.#countMentions = db.prepare(CHAT_SQL.countMentions);
@@ -415,6 +495,8 @@ export class SqliteChatStore implements ChatStore {
         chat.lastActivityTime.getTime(),
         chat.lastSequence,
         chat.version,
+        chat.description,
+        chat.avatarUrl,
       );
       if (inserted.changes === 0) throw new StoreError('duplicate', 'the chat exists, or its pair has a direct chat');
       for (const m of chat.members) this.#addMember.run(m.userId, chat.id);
@@ -432,8 +514,24 @@ export class SqliteChatStore implements ChatStore {
     return row && fromChatRow(row);
   }
 
-  async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
-    this.#db.transaction(() => this.#replaceChat(chat, entries));
+  async updateChat(chat: Chat, entries: readonly OutboxEntry[], notice?: Notice<OutboxEntry>): Promise<void> {
+    this.#db.transaction(() => {
+      this.#replaceChat(chat, entries);
+      if (notice) this.#postNotice(notice);
+    });
+  }
+
+  /** A notice's post, inside the caller's transaction after the change: the next sequence, to the members now. */
+  #postNotice(notice: Notice<OutboxEntry>): void {
+    const row = this.#getChat.get(notice.draft.chatId) as unknown as ChatRow;
+    const message = postedMessage(notice.draft, row.last_sequence + 1);
+    const entry = notice.eventOf(
+      message,
+      (JSON.parse(row.members) as MemberJson[]).map((m) => m.userId),
+    );
+    this.#insertMessage.run(...messageValues(message));
+    this.#advanceChat.run(message.sequence, message.createTime.getTime(), message.chatId);
+    this.outbox.append([entry]);
   }
 
   /** `updateChat`'s writes, inside the caller's transaction. */
@@ -443,6 +541,8 @@ export class SqliteChatStore implements ChatStore {
       chat.title,
       chat.ownerId,
       membersJson(chat.members),
+      chat.description,
+      chat.avatarUrl,
       chat.version,
       chat.id,
       chat.version - 1,
@@ -524,12 +624,18 @@ export class SqliteChatStore implements ChatStore {
     return this.#deleteInvitation.run(inviteeId, chatId).changes > 0;
   }
 
-  async acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+  async acceptInvitation(
+    chat: Chat,
+    inviteeId: string,
+    entries: readonly OutboxEntry[],
+    notice?: Notice<OutboxEntry>,
+  ): Promise<void> {
     this.#db.transaction(() => {
       if (this.#deleteInvitation.run(inviteeId, chat.id).changes === 0) {
         throw new StoreError('conflict', 'the invitation is gone');
       }
       this.#replaceChat(chat, entries);
+      if (notice) this.#postNotice(notice);
     });
   }
 
@@ -593,6 +699,7 @@ export class SqliteChatStore implements ChatStore {
         message.text,
         message.editTime?.getTime() ?? null,
         message.deleted ? 1 : 0,
+        message.deletedBy,
         message.version,
         JSON.stringify(message.entities),
         message.chatId,
@@ -607,6 +714,9 @@ export class SqliteChatStore implements ChatStore {
       this.#indexMentions(message, message.entities, true);
       if (message.deleted) {
         this.#dropVersions.run(message.id, ABOVE_ALL);
+        this.#dropReactions.run(message.id);
+        this.#setReactionCounts.run('[]', message.id, message.chatId);
+        this.#setPin.run(null, null, message.id, message.chatId);
       } else if (message.text !== before.text) {
         const kept = versionOf(fromMessageRow(before), message.editTime ?? new Date());
         this.#addVersion.run(message.id, kept.version, kept.text, kept.time.getTime(), kept.replaceTime.getTime());
@@ -687,6 +797,75 @@ export class SqliteChatStore implements ChatStore {
       time: new Date(r.time),
       replaceTime: new Date(r.replace_time),
     }));
+  }
+
+  async setReaction(
+    draft: ReactionDraft,
+    maxEmoji: number,
+    entryOf: (message: Message) => OutboxEntry,
+  ): Promise<ReactionResult> {
+    return this.#db.transaction((): ReactionResult => {
+      const row = this.#getMessage.get(draft.messageId, draft.chatId) as MessageRow | undefined;
+      if (!row) return { kind: 'not_found' };
+      const current = fromMessageRow(row);
+      if (current.deleted) return { kind: 'deleted' };
+      const has = this.#hasReaction.get(draft.messageId, draft.userId, draft.emoji) !== undefined;
+      if (has === draft.add) return { kind: 'unchanged', message: current };
+      const isNew = !current.reactions.some((r) => r.emoji === draft.emoji);
+      if (draft.add && isNew && current.reactions.length >= maxEmoji) return { kind: 'limit' };
+      const after: Message = {
+        ...current,
+        reactions: withReaction(current.reactions, draft.emoji, draft.add ? 1 : -1),
+      };
+      const entry = entryOf(after);
+      if (draft.add) this.#addReaction.run(draft.messageId, draft.userId, draft.emoji);
+      else this.#removeReaction.run(draft.messageId, draft.userId, draft.emoji);
+      this.#setReactionCounts.run(JSON.stringify(after.reactions), draft.messageId, draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'changed', message: after };
+    });
+  }
+
+  async reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    if (messageIds.length === 0) return found;
+    const rows = this.#reactionsBy.all(JSON.stringify(messageIds), userId) as { message_id: string; emoji: string }[];
+    for (const row of rows) found.set(row.message_id, [...(found.get(row.message_id) ?? []), row.emoji]);
+    return found;
+  }
+
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    return this.#db.transaction((): PinResult => {
+      const row = this.#getMessage.get(draft.messageId, draft.chatId) as MessageRow | undefined;
+      if (!row) return { kind: 'not_found' };
+      const current = fromMessageRow(row);
+      if (draft.pin && current.deleted) return { kind: 'deleted' };
+      if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: current };
+      if (draft.pin && (this.#countPins.get(draft.chatId) as { n: number }).n >= maxPins) return { kind: 'limit' };
+      const pin = draft.pin ? { userId: draft.userId, time: draft.time } : undefined;
+      const after: Message = { ...current, pin };
+      const entry = entryOf(after);
+      this.#setPin.run(pin?.userId ?? null, pin?.time.getTime() ?? null, draft.messageId, draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'changed', message: after };
+    });
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const rows = this.#pins.all({
+      chat: chatId,
+      time: after?.pinTime.getTime() ?? ABOVE_ALL,
+      id: after?.messageId ?? '',
+      limit,
+    });
+    return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
+  async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
+    // In-process lookups on the primary key: no round trip to save by batching them.
+    return refs.map(
+      (r) => (this.#readPosition.get(r.userId, r.chatId) as { read_sequence: number } | undefined)?.read_sequence ?? 0,
+    );
   }
 
   async countUnreadMentions(
@@ -839,6 +1018,8 @@ function fromChatRow(row: ChatRow): Chat {
     lastActivityTime: new Date(row.last_activity_time),
     lastSequence: row.last_sequence,
     version: row.version,
+    description: row.description,
+    avatarUrl: row.avatar_url,
   };
 }
 
@@ -871,6 +1052,11 @@ function messageValues(m: Message): (string | number | null)[] {
     m.replyTo?.text ?? null,
     m.replyCount,
     m.lastReplyTime?.getTime() ?? null,
+    m.deletedBy,
+    m.system ? JSON.stringify(m.system) : null,
+    JSON.stringify(m.reactions),
+    m.pin?.userId ?? null,
+    m.pin?.time.getTime() ?? null,
     JSON.stringify(m.entities),
   ];
 }
@@ -897,6 +1083,14 @@ function fromMessageRow(row: MessageRow): Message {
         : { messageId: row.reply_to_id, senderId: row.reply_to_sender_id ?? '', text: row.reply_to_text ?? '' },
     replyCount: row.reply_count,
     lastReplyTime: row.last_reply_time === null ? undefined : new Date(row.last_reply_time),
+    deletedBy: row.deleted_by,
+    // JSON leaves out the fields a kind has no value for.
+    system:
+      row.system === null
+        ? undefined
+        : ({ role: undefined, profile: undefined, ...(JSON.parse(row.system) as Partial<SystemEvent>) } as SystemEvent),
+    reactions: JSON.parse(row.reactions) as ReactionCount[],
+    pin: row.pin_time === null ? undefined : { userId: row.pinned_by ?? '', time: new Date(row.pin_time) },
     entities: entitiesOf(row),
   };
 }
