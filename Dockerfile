@@ -19,6 +19,7 @@ COPY platform/package.json platform/
 COPY services/auth/package.json services/auth/
 COPY services/chat/package.json services/chat/
 COPY services/subscriber/package.json services/subscriber/
+COPY services/notification/package.json services/notification/
 COPY services/user/package.json services/user/
 COPY api-gateway/package.json api-gateway/
 COPY embedded/package.json embedded/

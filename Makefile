@@ -75,7 +75,7 @@ bench: setup
 	npm run bench
 
 # --- Operations (docs/OPERATIONS.md) -------------------------------------------
-.PHONY: up down logs ps k8s-render k8s-promote k8s-rollback config-docs
+.PHONY: up down logs ps k8s-render k8s-rules k8s-promote k8s-rollback config-docs
 
 # Docker Compose v2 (`docker compose`). docker-compose v1 lacks what
 # docker-compose.yml relies on (pull_policy, one service building the image the
@@ -104,6 +104,10 @@ ps:
 # Renders k8s/base and every overlay into .build/k8s/ and validates them offline.
 k8s-render: setup
 	node scripts/k8s-render.ts
+
+# Regenerates the PrometheusRule in k8s/components/prometheus-operator from deploy/prometheus/alerts.yml.
+k8s-rules: setup
+	node scripts/k8s-prometheus-rule.ts
 
 # Blue-green: make k8s-promote COLOR=green; make k8s-rollback. K8S_PROMOTE_FLAGS=--no-apply only rewrites the overlay.
 k8s-promote: setup

@@ -5,7 +5,9 @@
 //                                              GATEWAY_WORKERS as in production, default one process per CPU)
 //   node bench/gateway-processes.ts bare       a bare Fastify route answering BENCH_BODY
 // Each prints `ready <port>` and runs until SIGTERM. Config comes from env:
-// BENCH_JWKS (private JWKS to verify tokens with), BENCH_UPSTREAM (host:port).
+// BENCH_JWKS (private JWKS to verify tokens with), BENCH_UPSTREAM (host:port),
+// and the OTEL_* tracing settings as every process reads them (off by default);
+// the upstream serves TLS when given the GRPC_TLS_* settings a service reads.
 import { create, type DescMessage, type DescService, fromBinary, isMessage, toBinary } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { gatewaySettings, startGateway } from '@messenger/api-gateway';
@@ -16,16 +18,19 @@ import {
   InMemoryRevocationList,
   importSigningKeyRing,
 } from '@messenger/platform/auth';
-import { loadConfig } from '@messenger/platform/config';
+import { commonSettings, loadConfig } from '@messenger/platform/config';
 import { type Authenticator, type Caller, createGrpcServer } from '@messenger/platform/grpc';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { runWorkers } from '@messenger/platform/runtime';
+import { loadGrpcTls, runtimeSettings, runWorkers } from '@messenger/platform/runtime';
+import { startTracing, tracingOptionsOf } from '@messenger/platform/tracing/sdk';
 import Fastify from 'fastify';
 
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 const role = process.argv[2];
 const log = createLogger({ level: 'warn', service: `bench-${role}` });
+// `OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=… npm run bench -- gateway` measures with tracing on.
+startTracing(tracingOptionsOf(loadConfig(commonSettings, process.env), `bench-${role}`));
 
 async function verifier() {
   const ring = await importSigningKeyRing(process.env.BENCH_JWKS ?? '');
@@ -133,6 +138,7 @@ async function upstream(): Promise<number> {
     logger: log,
     metrics: createMetrics({ defaultMetrics: false }),
     authenticator,
+    tls: loadGrpcTls(loadConfig(runtimeSettings, process.env), true),
   });
   const port = await server.listen('127.0.0.1', 0);
   process.on('SIGTERM', () => void server.shutdown(500).then(() => process.exit(0)));

@@ -80,6 +80,8 @@ try {
       id: randomUUID(),
       type: 'group',
       title: `chat ${c}`,
+      description: '',
+      avatarUrl: '',
       ownerId: me,
       directKey: '',
       members: [me, ...others].map((userId, i) => ({

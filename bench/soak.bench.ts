@@ -59,6 +59,7 @@ const system = spawn(process.execPath, ['embedded/src/main.ts'], {
     USER_GRPC_PORT: '0',
     SUBSCRIBER_GRPC_PORT: '0',
     CHAT_GRPC_PORT: '0',
+    NOTIFICATION_GRPC_PORT: '0',
     GATEWAY_HTTP_PORT: '0',
     METRICS_PORT: String(metricsPort),
     LOG_LEVEL: 'warn',

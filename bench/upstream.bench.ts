@@ -7,20 +7,27 @@
 //     the calls made, user + system;
 //   - calls/s with BENCH_CONCURRENCY calls in flight, and with one at a time.
 // BENCH_DURATION_S seconds per measurement, BENCH_ROUNDS interleaved rounds
-// (the median is reported), after a warm-up of each.
+// (the median is reported), after a warm-up of each. BENCH_GRPC_TLS=1 adds
+// both transports over mutual TLS (GRPC_TLS_REQUIRE_CLIENT_CERT, to a second
+// upstream process; certificates from a CA made for the run with openssl) to
+// the same interleaved rounds, and their cost over plaintext.
 
 import { randomUUID } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { createGrpcUpstream, createHttp2Upstream, type Upstream } from '@messenger/api-gateway';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
+import { loadConfig } from '@messenger/platform/config';
 import { createMetrics } from '@messenger/platform/metrics';
+import { loadGrpcTls, runtimeSettings } from '@messenger/platform/runtime';
+import { createTestPki } from '@messenger/platform/testing';
 import { startRole } from './child-role.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const WARMUP_S = 1;
+const TLS = process.env.BENCH_GRPC_TLS === '1';
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 const PATH = '/messenger.user.v1.UserService/GetUser';
 const SERVICE = 'messenger.user.v1.UserService';
@@ -67,20 +74,41 @@ if (!method) throw new Error('GetUser is not in the catalog');
 const request = toBinary(method.descriptor.input, create(method.descriptor.input, { userId }));
 
 console.log(
-  `loopback; GetUser on one gRPC server process; ${DURATION_S}s per measurement, ${ROUNDS} interleaved rounds ` +
-    `(median), after ${WARMUP_S}s warm-up; concurrency ${CONCURRENCY} and 1`,
+  `loopback; GetUser on one gRPC server process${TLS ? ' (plaintext) and another (mutual TLS)' : ''}; ` +
+    `${DURATION_S}s per measurement, ${ROUNDS} interleaved rounds (median), after ${WARMUP_S}s warm-up; ` +
+    `concurrency ${CONCURRENCY} and 1`,
 );
-const server = await startRole('gateway-processes.ts', 'upstream', { BENCH_JWKS: await ring.exportPrivateJwks() });
+const pki = TLS ? await createTestPki() : undefined;
+const tlsEnv = (ca: string, identity: { cert: string; key: string }): Record<string, string> => ({
+  GRPC_TLS_CA_FILE: ca,
+  GRPC_TLS_CERT_FILE: identity.cert,
+  GRPC_TLS_KEY_FILE: identity.key,
+  GRPC_TLS_REQUIRE_CLIENT_CERT: 'true',
+});
+const jwks = await ring.exportPrivateJwks();
+const server = await startRole('gateway-processes.ts', 'upstream', { BENCH_JWKS: jwks });
+const tlsServer = pki
+  ? await startRole('gateway-processes.ts', 'upstream', { BENCH_JWKS: jwks, ...tlsEnv(pki.ca, pki.server) })
+  : undefined;
 try {
-  const options = {
-    addresses: Object.fromEntries(catalog.services.map((s) => [s.typeName, `127.0.0.1:${server.port}`])),
+  const optionsFor = (port: number) => ({
+    addresses: Object.fromEntries(catalog.services.map((s) => [s.typeName, `127.0.0.1:${port}`])),
     catalog,
     metrics: createMetrics({ defaultMetrics: false }),
-  };
+  });
+  const options = optionsFor(server.port);
   const transports: { name: string; upstream: Upstream }[] = [
     { name: 'grpc-js (createGrpcUpstream)', upstream: createGrpcUpstream(options) },
     { name: 'node:http2 (createHttp2Upstream)', upstream: createHttp2Upstream(options) },
   ];
+  if (pki && tlsServer) {
+    const tls = loadGrpcTls(loadConfig(runtimeSettings, tlsEnv(pki.ca, pki.client)), false);
+    const tlsOptions = { ...optionsFor(tlsServer.port), tls };
+    transports.push(
+      { name: 'grpc-js, mutual TLS', upstream: createGrpcUpstream(tlsOptions) },
+      { name: 'node:http2, mutual TLS', upstream: createHttp2Upstream(tlsOptions) },
+    );
+  }
   const callOf = (upstream: Upstream) => async () => {
     const { status } = await upstream.unary({
       service: SERVICE,
@@ -123,15 +151,17 @@ try {
       `${r.name.padEnd(34)} | ${r.loadedRate.toFixed(0).padStart(8)} ${r.loadedCpu.toFixed(1).padStart(12)}  | ${r.singleRate.toFixed(0).padStart(8)} ${r.singleCpu.toFixed(1).padStart(12)}  | ${r.failures}`,
     );
   }
-  const [grpcJs, h2] = rows;
-  if (grpcJs && h2) {
-    console.log('');
+  const [grpcJs, h2, grpcJsTls, h2Tls] = rows;
+  const ratio = (label: string, a: (typeof rows)[number], b: (typeof rows)[number]) =>
     console.log(
-      `node:http2 / grpc-js: CPU per call ×${(h2.loadedCpu / grpcJs.loadedCpu).toFixed(2)} (concurrency ${CONCURRENCY}), ` +
-        `×${(h2.singleCpu / grpcJs.singleCpu).toFixed(2)} (1); calls/s ×${(h2.loadedRate / grpcJs.loadedRate).toFixed(2)}, ` +
-        `×${(h2.singleRate / grpcJs.singleRate).toFixed(2)}`,
+      `${label}: CPU per call ×${(a.loadedCpu / b.loadedCpu).toFixed(2)} (concurrency ${CONCURRENCY}), ` +
+        `×${(a.singleCpu / b.singleCpu).toFixed(2)} (1); calls/s ×${(a.loadedRate / b.loadedRate).toFixed(2)}, ` +
+        `×${(a.singleRate / b.singleRate).toFixed(2)}`,
     );
-  }
+  console.log('');
+  if (grpcJs && h2) ratio('node:http2 / grpc-js', h2, grpcJs);
+  if (grpcJs && grpcJsTls) ratio('grpc-js, mutual TLS / plaintext', grpcJsTls, grpcJs);
+  if (h2 && h2Tls) ratio('node:http2, mutual TLS / plaintext', h2Tls, h2);
   for (const t of transports) t.upstream.close();
   if (rows.some((r) => r.failures > 0)) {
     console.error('some calls failed; the figures above are not valid');
@@ -139,4 +169,6 @@ try {
   }
 } finally {
   await server.stop();
+  await tlsServer?.stop();
+  await pki?.close();
 }

@@ -7,6 +7,7 @@
 #   redis-server    Redis for tests (also pulls redis-tools: redis-cli)
 #   librdkafka-dev  librdkafka and rdkafka_mock.h, for tools/kafka-mock
 #   gcc, pkg-config to build tools/kafka-mock
+#   openssl         the command line that signs the TLS tests' certificates
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 src="$root/tools/kafka-mock/kafka-mock.c"
@@ -20,6 +21,7 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 # gcc alone cannot link without libc headers; libc6-dev normally comes with gcc.
 dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl) # platform/testing/tls.ts: a CA per TLS test file
 command -v chromium >/dev/null 2>&1 || missing+=(chromium) # the gateway's Swagger UI browser test (playwright-core)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose) # `docker-compose config` validates docker-compose.yml (test/deploy)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus) # `promtool test rules` runs the alert rules' unit tests (test/deploy)

@@ -8,7 +8,7 @@ log="$(mktemp)"
 data="$(mktemp -d)"
 trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"; rm -rf "$data"' EXIT
 
-GATEWAY_HTTP_PORT=0 AUTH_GRPC_PORT=0 USER_GRPC_PORT=0 SUBSCRIBER_GRPC_PORT=0 CHAT_GRPC_PORT=0 LOG_LEVEL=warn \
+GATEWAY_HTTP_PORT=0 AUTH_GRPC_PORT=0 USER_GRPC_PORT=0 SUBSCRIBER_GRPC_PORT=0 CHAT_GRPC_PORT=0 NOTIFICATION_GRPC_PORT=0 LOG_LEVEL=warn \
   DATA_DIR="$data" node embedded/src/main.ts >"$log" 2>&1 &
 pid=$!
 

@@ -1,7 +1,9 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { EventBus } from '@messenger/platform/events';
+import type { GrpcTls } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import { createMetrics, type Metrics } from '@messenger/platform/metrics';
+import { activeTracer } from '@messenger/platform/tracing';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createInstance } from './instance.ts';
@@ -20,8 +22,10 @@ import { type StreamingOptions, streamTimingsOf } from './routes/streaming.ts';
 import type { DeadlineOptions } from './routes/unary.ts';
 import { WS_PATH, websocketRoutes } from './routes/websocket.ts';
 import { compileRouteTable, type Route } from './routing/route-table.ts';
+import { traceRequests } from './tracing.ts';
 import { createGrpcUpstream, type GrpcUpstreamOptions } from './upstream/grpc-upstream.ts';
 import { createHttp2Upstream } from './upstream/http2-upstream.ts';
+import { tracedUpstream } from './upstream/traced-upstream.ts';
 import { UPSTREAM_TRANSPORTS, type Upstream, type UpstreamTransport } from './upstream/upstream.ts';
 
 export interface GatewayOptions {
@@ -72,6 +76,8 @@ export interface GatewayOptions {
    * suite, upstream/upstream.contract.ts).
    */
   readonly upstreamTransport?: UpstreamTransport;
+  /** TLS to the services on every upstream call and stream, either transport (GRPC_TLS_*); absent, plaintext. */
+  readonly upstreamTls?: GrpcTls | undefined;
   /**
    * Avatar upload (`PUT /v1/users/me/avatar`) and download
    * (`GET /v1/media/avatars/{id}`); absent, neither route exists.
@@ -105,6 +111,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     requestDuration: instruments.requestDuration,
     release: opts.release,
   });
+  traceRequests(app);
   const registry = opts.catalog.registry;
   const streams = new StreamRegistry(heartbeatMs);
   try {
@@ -130,7 +137,12 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
     });
     await app.register(openApiPlugin, { routes, registry, info: opts.openApi });
 
-    const upstream = createUpstream(transport, { addresses: opts.upstreams, catalog: opts.catalog, metrics });
+    const upstream = createUpstream(transport, {
+      addresses: opts.upstreams,
+      catalog: opts.catalog,
+      metrics,
+      tls: opts.upstreamTls,
+    });
     app.addHook('onClose', async () => upstream.close());
     await app.register(rpcRoutesPlugin, {
       routes,
@@ -166,7 +178,9 @@ function upstreamTransportOf(value: UpstreamTransport | undefined): UpstreamTran
 }
 
 function createUpstream(transport: UpstreamTransport, opts: GrpcUpstreamOptions): Upstream {
-  return transport === 'grpc-js' ? createGrpcUpstream(opts) : createHttp2Upstream(opts);
+  const upstream = transport === 'grpc-js' ? createGrpcUpstream(opts) : createHttp2Upstream(opts);
+  const tracer = activeTracer();
+  return tracer === undefined ? upstream : tracedUpstream(upstream, tracer);
 }
 
 function routedServices(routes: readonly Route[]): string[] {

@@ -155,6 +155,7 @@ export function upstreamsOf(config: GatewayConfig): Record<string, string> {
     'messenger.user.v1.UserService': config.userServiceAddress,
     'messenger.subscriber.v1.SubscriberService': config.subscriberServiceAddress,
     'messenger.chat.v1.ChatService': config.chatServiceAddress,
+    'messenger.notification.v1.NotificationService': config.notificationServiceAddress,
   };
 }
 

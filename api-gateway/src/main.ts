@@ -22,7 +22,7 @@ const group = {
 };
 
 await runWorkers(group, async (startup) => {
-  const runtime = await startServiceRuntime('api-gateway', config);
+  const runtime = await startServiceRuntime('api-gateway', config, { servesGrpc: false });
   startup.opened(() => runtime.close());
   const redis =
     config.sharedState === 'redis'
@@ -55,6 +55,7 @@ await runWorkers(group, async (startup) => {
       release: config.release,
       exampleClient: config.exampleClient,
       upstreamTransport: config.upstreamTransport,
+      upstreamTls: runtime.grpcTls,
       media: mediaOptionsOf(config),
     },
     {

@@ -31,7 +31,13 @@ import {
   type TokenAuthenticator,
 } from '@messenger/platform/auth';
 import { canonicalId, DomainError, ErrorKind } from '@messenger/platform/domain';
-import { type CallContext, createGrpcServer, type GrpcServer, STATUS_DETAILS_KEY } from '@messenger/platform/grpc';
+import {
+  type CallContext,
+  createGrpcServer,
+  type GrpcServer,
+  type GrpcTls,
+  STATUS_DETAILS_KEY,
+} from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
 import { createMetrics, type Metrics } from '@messenger/platform/metrics';
 import type { FastifyInstance } from 'fastify';
@@ -175,7 +181,7 @@ export function definitionOf(service: DescService): ServiceDefinition {
 export async function startTestUpstream(
   catalog: ApiCatalog,
   auth: TestAuth,
-  opts: { metrics?: Metrics; logger?: Logger } = {},
+  opts: { metrics?: Metrics; logger?: Logger; tls?: GrpcTls } = {},
 ): Promise<TestUpstream> {
   const state: UpstreamState = {
     profiles: new Map([
@@ -288,6 +294,7 @@ export async function startTestUpstream(
     logger: opts.logger ?? createLogger({ level: 'silent', service: 'gateway-test-upstream' }),
     metrics: opts.metrics ?? createMetrics({ defaultMetrics: false }),
     authenticator: auth.verifier,
+    tls: opts.tls,
   });
   const port = await server.listen('127.0.0.1', 0);
   return { address: `127.0.0.1:${port}`, state, server, close: () => server.shutdown(200) };

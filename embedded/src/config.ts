@@ -1,6 +1,7 @@
 import { type GatewayConfig, loadGatewayConfig } from '@messenger/api-gateway';
 import { type AuthConfig, loadAuthConfig } from '@messenger/auth';
 import { type ChatConfig, loadChatConfig } from '@messenger/chat';
+import { loadNotificationConfig, type NotificationConfig } from '@messenger/notification';
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
 import { loadSubscriberConfig, type SubscriberConfig } from '@messenger/subscriber';
 import { loadUserConfig, type UserConfig } from '@messenger/user';
@@ -9,7 +10,7 @@ import { loadUserConfig, type UserConfig } from '@messenger/user';
 export const embeddedSettings = {
   storage: setting.oneOf('EMBEDDED_STORAGE', ['sqlite', 'memory'], 'sqlite', {
     description:
-      'Embedded mode only. sqlite: accounts, sessions, revoked sessions, the signing keys, profiles, friendships, blocks, chats, messages and read positions are kept in DATA_DIR and survive a restart; memory: everything is lost on exit (tests that need isolation).',
+      'Embedded mode only. sqlite: accounts, sessions, revoked sessions, the signing keys, profiles, friendships, blocks, chats, messages, read positions and push devices are kept in DATA_DIR and survive a restart; memory: everything is lost on exit (tests that need isolation).',
   }),
   dataDir: setting.string('DATA_DIR', './.data', {
     description:
@@ -26,7 +27,8 @@ export const embeddedSettings = {
  * ports actually bound. It is always one process: the `*_WORKERS` settings
  * are read but not used, since the event bus and the outbox relays live in
  * this process (and, with EMBEDDED_STORAGE=memory, the stores) and a second
- * one would have none of them.
+ * one would have none of them. gRPC between its services never leaves the
+ * process's loopback, so it stays plaintext: GRPC_TLS_* are read, not used.
  */
 export interface EmbeddedConfig {
   readonly embedded: ConfigOf<typeof embeddedSettings>;
@@ -34,6 +36,7 @@ export interface EmbeddedConfig {
   readonly user: UserConfig;
   readonly subscriber: SubscriberConfig;
   readonly chat: ChatConfig;
+  readonly notification: NotificationConfig;
   readonly gateway: GatewayConfig;
 }
 
@@ -44,6 +47,7 @@ export function loadEmbeddedConfig(env: Readonly<Record<string, string | undefin
     user: loadUserConfig(env),
     subscriber: loadSubscriberConfig(env),
     chat: loadChatConfig(env),
+    notification: loadNotificationConfig(env),
     gateway: loadGatewayConfig(env),
   };
 }

@@ -2,11 +2,14 @@
 // they listen, where its data lives and a ready line, serves a user over
 // HTTP, exits 0 on SIGTERM, and finds its accounts, sessions, profiles,
 // friendships, chats and messages again when started anew on the same data
-// directory. Every run gets a data
-// directory of its own under the system's temporary directory.
+// directory; with OTEL_TRACES_EXPORTER=otlp it sends its spans to an OTLP/HTTP
+// receiver. Every run gets a data directory of its own under the system's
+// temporary directory.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +41,7 @@ const startEmbedded = (env: Record<string, string> = {}) =>
     USER_GRPC_PORT: '0',
     SUBSCRIBER_GRPC_PORT: '0',
     CHAT_GRPC_PORT: '0',
+    NOTIFICATION_GRPC_PORT: '0',
     AUTH_SCRYPT_LOG_N: '12',
     DATA_DIR: dataDir,
     ...env,
@@ -301,7 +305,15 @@ it('make reset deletes every file the embedded mode wrote into DATA_DIR, uploade
     await system.stop('SIGKILL');
   }
   expect(readdirSync(dataDir)).toEqual(
-    expect.arrayContaining(['auth.db', 'user.db', 'subscriber.db', 'chat.db', 'revocations.db', 'signing-keys.json']),
+    expect.arrayContaining([
+      'auth.db',
+      'user.db',
+      'subscriber.db',
+      'chat.db',
+      'notification.db',
+      'revocations.db',
+      'signing-keys.json',
+    ]),
   );
   writeFileSync(join(dataDir, 'notes.txt'), 'not the messenger’s');
   // What an avatar upload leaves: the rendered sizes under media/avatars/{id}/.
@@ -355,3 +367,62 @@ it('refuses to start on a data directory another process is using, naming its lo
     await first.stop('SIGKILL');
   }
 });
+
+it('sends its spans over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT when OTEL_TRACES_EXPORTER=otlp', async () => {
+  // A stand-in for an OpenTelemetry Collector: records every export request.
+  const exports: { path: string; contentType: string; body: string }[] = [];
+  const collector = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    req.on('end', () => {
+      exports.push({ path: req.url ?? '', contentType: req.headers['content-type'] ?? '', body });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  }).listen(0, '127.0.0.1');
+  await once(collector, 'listening');
+  const { port } = collector.address() as AddressInfo;
+  const system = startEmbedded({
+    EMBEDDED_STORAGE: 'memory',
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+    OTEL_SERVICE_NAME: 'messenger-under-test',
+  });
+  const traceId = randomUUID().replaceAll('-', '');
+  try {
+    await system.waitFor(/messenger ready/, 60_000);
+    const [, gateway] = await system.waitFor(/^gateway\s+(http:\/\/127\.0\.0\.1:\d+)$/m);
+    const res = await fetch(`${gateway}/v1/auth/jwks`, {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(res.status).toBe(200);
+    // Stopping sends what is still queued.
+    await expect(system.stop()).resolves.toBe(0);
+  } finally {
+    await system.stop('SIGKILL');
+    collector.close();
+  }
+
+  expect(exports.length).toBeGreaterThan(0);
+  for (const e of exports) {
+    expect(e.path).toBe('/v1/traces');
+    expect(e.contentType).toMatch(/^application\/json/);
+  }
+  type Exported = {
+    resourceSpans: {
+      resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+      scopeSpans: { spans: { traceId: string; name: string; kind: number }[] }[];
+    }[];
+  };
+  const resourceSpans = exports.flatMap((e) => (JSON.parse(e.body) as Exported).resourceSpans);
+  const serviceNames = resourceSpans.flatMap((r) =>
+    r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue),
+  );
+  expect(new Set(serviceNames)).toEqual(new Set(['messenger-under-test']));
+  const names = resourceSpans
+    .flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))
+    .filter((s) => s.traceId === traceId)
+    .map((s) => s.name);
+  expect(names).toEqual(expect.arrayContaining(['GET /v1/auth/jwks', 'messenger.auth.v1.AuthService/GetJwks']));
+}, 90_000);

@@ -12,7 +12,7 @@ import { embeddedSettings } from './config.ts';
 
 /** What the embedded mode writes into its data directory (SQLite adds -wal, -shm and -journal files). */
 const OURS =
-  /^(auth|user|subscriber|chat|revocations|lock)\.db(-wal|-shm|-journal)?$|^signing-keys\.json(\.\d+\.tmp)?$/;
+  /^(auth|user|subscriber|chat|notification|revocations|lock)\.db(-wal|-shm|-journal)?$|^signing-keys\.json(\.\d+\.tmp)?$/;
 
 /** Uploaded media, kept by the embedded gateway's filesystem blob store (embedded/src/system.ts). */
 const MEDIA_DIR = 'media';

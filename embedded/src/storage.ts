@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 import { type AuthStore, MemoryAuthStore, SqliteAuthStore } from '@messenger/auth';
 import { type ChatStore, MemoryChatStore, SqliteChatStore } from '@messenger/chat';
+import { type DeviceStore, MemoryDeviceStore, SqliteDeviceStore } from '@messenger/notification';
 import {
   generateSigningKeyRing,
   InMemoryRevocationList,
@@ -25,6 +26,7 @@ export interface EmbeddedStorage {
   readonly user: UserStore;
   readonly subscriber: FriendshipStore;
   readonly chat: ChatStore;
+  readonly notification: DeviceStore;
   readonly revocations: RevocationList;
   readonly keys: SigningKeyRing;
   /** Closes the files and releases the data directory; after every service has stopped. */
@@ -57,6 +59,7 @@ export async function openEmbeddedStorage(config: EmbeddedConfig): Promise<Embed
       user: new MemoryUserStore(),
       subscriber: new MemoryFriendshipStore(),
       chat: new MemoryChatStore(),
+      notification: new MemoryDeviceStore(),
       revocations,
       keys: configuredKeys ? await importSigningKeyRing(configuredKeys) : await generateSigningKeyRing(),
       close: () => revocations.close(),
@@ -81,10 +84,12 @@ export async function openEmbeddedStorage(config: EmbeddedConfig): Promise<Embed
     opened.push(subscriber);
     const chat = SqliteChatStore.open(join(dir, 'chat.db'));
     opened.push(chat);
+    const notification = SqliteDeviceStore.open(join(dir, 'notification.db'));
+    opened.push(notification);
     const revocations = SqliteRevocationList.open(join(dir, 'revocations.db'));
     opened.push(revocations);
     const keys = configuredKeys ? await importSigningKeyRing(configuredKeys) : await dataDirKeys(dir);
-    return { dataDir: dir, auth, user, subscriber, chat, revocations, keys, close: closeAll };
+    return { dataDir: dir, auth, user, subscriber, chat, notification, revocations, keys, close: closeAll };
   } catch (error) {
     closeAll();
     throw error;

@@ -16,6 +16,7 @@ import {
   grpcFriendshipChecker,
   startChatService,
 } from '@messenger/chat';
+import { notificationServiceOptionsOf, pushSendersOf, startNotificationService } from '@messenger/notification';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
   cachedServiceTokenSource,
@@ -27,6 +28,7 @@ import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
 import { createClientPool } from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
 import { createMetrics, serveMetrics } from '@messenger/platform/metrics';
+import { tracedEventBus } from '@messenger/platform/tracing/events';
 import { grpcUserDirectory, startSubscriberService } from '@messenger/subscriber';
 import { startUserService } from '@messenger/user';
 import type { EmbeddedConfig } from './config.ts';
@@ -61,7 +63,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
   const metrics = createMetrics();
   const catalog = await loadMessengerCatalog();
   const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: authConfig.grpcClientDeadlineMs });
-  const bus = opts.bus ?? new InProcessEventBus({ log: logger });
+  const bus = tracedEventBus(opts.bus ?? new InProcessEventBus({ log: logger }), undefined);
   const { revocations, keys } = storage;
   const trust = {
     issuer: authConfig.tokenIssuer,
@@ -114,6 +116,17 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     },
     { host: config.chat.grpcHost, port: config.chat.grpcPort },
   );
+  const notificationLogger = root.child({ service: 'notification' });
+  const notification = await startNotificationService(
+    {
+      ...shared,
+      logger: notificationLogger,
+      store: storage.notification,
+      ...pushSendersOf(config.notification, notificationLogger),
+      options: notificationServiceOptionsOf(config.notification),
+    },
+    { host: config.notification.grpcHost, port: config.notification.grpcPort },
+  );
 
   // Media beside the SQLite files; without a data directory, in a temp dir gone on stop.
   const mediaTemp = storage.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'messenger-media-')) : undefined;
@@ -126,6 +139,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
         'messenger.user.v1.UserService': userAddress,
         'messenger.subscriber.v1.SubscriberService': subscriberAddress,
         'messenger.chat.v1.ChatService': loopback(config.chat.grpcHost, chat.port),
+        'messenger.notification.v1.NotificationService': loopback(config.notification.grpcHost, notification.port),
       },
       auth: { verifier: authenticator, revocations },
       eventBus: bus,
@@ -138,6 +152,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       trustProxy: gatewayConfig.trustedProxies,
       release: gatewayConfig.release,
       exampleClient: gatewayConfig.exampleClient,
+      upstreamTransport: gatewayConfig.upstreamTransport,
       media: mediaOptionsOf(gatewayConfig, mediaDir),
     },
     {
@@ -164,12 +179,14 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       { name: 'user', port: user.port, host: config.user.grpcHost },
       { name: 'subscriber', port: subscriber.port, host: config.subscriber.grpcHost },
       { name: 'chat', port: chat.port, host: config.chat.grpcHost },
+      { name: 'notification', port: notification.port, host: config.notification.grpcHost },
     ],
     async stop() {
       // Callers first, so nothing loses a dependency while it drains.
       await gateway.close();
       await metricsServer?.close();
       const grace = authConfig.shutdownGraceMs;
+      await notification.stop(grace);
       await chat.stop(grace);
       await subscriber.stop(grace);
       await auth.stop(grace);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TRACES_EXPORTERS, TRACES_SAMPLERS } from './tracing/index.ts';
 
 /**
  * One environment variable: its name, what it means, how it is parsed and its
@@ -139,5 +140,29 @@ export const commonSettings = {
     {
       description: 'How long in-flight calls may run after SIGTERM before they are cancelled.',
     },
+  ),
+  tracesExporter: setting.oneOf('OTEL_TRACES_EXPORTER', TRACES_EXPORTERS, 'none', {
+    description:
+      'Distributed tracing (OpenTelemetry): none turns it off (no spans are made); otlp sends spans over OTLP/HTTP (JSON) to OTEL_EXPORTER_OTLP_ENDPOINT.',
+  }),
+  otlpEndpoint: setting.optionalString('OTEL_EXPORTER_OTLP_ENDPOINT', {
+    description:
+      'Base URL of the OTLP/HTTP receiver (an OpenTelemetry Collector, Jaeger or Tempo, e.g. http://otel-collector:4318); spans go to its /v1/traces. Required with OTEL_TRACES_EXPORTER=otlp.',
+  }),
+  otelServiceName: setting.optionalString('OTEL_SERVICE_NAME', {
+    description: "The traces' service.name; unset: the process's own name (auth, user, chat, subscriber, api-gateway).",
+  }),
+  tracesSampler: setting.oneOf('OTEL_TRACES_SAMPLER', TRACES_SAMPLERS, 'parentbased_always_on', {
+    description:
+      "Which traces are recorded; parentbased_*: an incoming traceparent's sampled flag decides, the named sampler only for traces this process starts.",
+  }),
+  tracesSamplerArg: define(
+    'OTEL_TRACES_SAMPLER_ARG',
+    z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+      .transform(Number),
+    '1',
+    { description: 'The ratio of traces the *traceidratio samplers record, from 0 to 1.' },
   ),
 } satisfies ConfigSpec;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Logger, pino } from 'pino';
+import { activeTraceIds } from './tracing/index.ts';
 
 export type { Logger } from 'pino';
 
@@ -48,10 +49,15 @@ export function createLogger(opts: LoggerOptions): Logger {
       base: opts.service === undefined ? {} : { service: opts.service },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // A line written inside a traced request names its trace and span, so
+      // logs and traces of one request can be found from each other.
+      mixin: () => activeTraceIds() ?? EMPTY_MIXIN,
     },
     opts.destination,
   );
 }
+
+const EMPTY_MIXIN = {};
 
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
 

@@ -20,6 +20,7 @@ import { type ApiCatalog, createApiCatalog } from '../src/api-catalog.ts';
 import { DomainError, ErrorKind } from '../src/domain/errors.ts';
 import { ANONYMOUS, type Authenticator } from '../src/grpc/auth-context.ts';
 import { type ConnectionAge, createGrpcServer, type GrpcServer } from '../src/grpc/server.ts';
+import type { GrpcTls } from '../src/grpc/tls.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -79,7 +80,7 @@ export const fakeUserAuthenticator: Authenticator = {
 
 export function startEchoServer(
   fx: EchoFixture,
-  opts: { metrics?: Metrics; logLevel?: string; logger?: Logger; connectionAge?: ConnectionAge } = {},
+  opts: { metrics?: Metrics; logLevel?: string; logger?: Logger; connectionAge?: ConnectionAge; tls?: GrpcTls } = {},
 ): { server: GrpcServer; attempts: Map<string, number>; metrics: Metrics } {
   const attempts = new Map<string, number>();
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
@@ -96,6 +97,7 @@ export function startEchoServer(
     metrics,
     authenticator: fakeUserAuthenticator,
     connectionAge: opts.connectionAge,
+    tls: opts.tls,
     services: [
       {
         definition: fx.definition,

@@ -4,3 +4,4 @@ export * from './mongo.ts';
 export * from './node-process.ts';
 export * from './sqlite-plans.ts';
 export * from './test-auth.ts';
+export * from './tls.ts';

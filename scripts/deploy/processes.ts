@@ -56,6 +56,14 @@ export const PROCESSES: readonly ProcessInfo[] = [
     protocol: 'grpc',
   },
   {
+    name: 'notification',
+    entry: 'services/notification/src/main.ts',
+    configModule: 'services/notification/src/config.ts',
+    settingsExport: 'notificationSettings',
+    portEnv: 'NOTIFICATION_GRPC_PORT',
+    protocol: 'grpc',
+  },
+  {
     name: 'api-gateway',
     entry: 'api-gateway/src/main.ts',
     configModule: 'api-gateway/src/config.ts',

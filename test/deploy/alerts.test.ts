@@ -2,15 +2,17 @@
 // Prometheus configuration that loads them, checked and unit-tested with
 // promtool (Debian package prometheus, installed by scripts/install-test-deps.sh).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { K8S_DIR, render } from '../../scripts/deploy/k8s.ts';
 import { ROOT } from '../../scripts/deploy/processes.ts';
 
 const DIR = join(ROOT, 'deploy', 'prometheus');
 
-function promtool(args: string[]): { status: number | null; output: string } {
-  const r = spawnSync('promtool', args, { cwd: DIR, encoding: 'utf8' });
+function promtool(args: string[], cwd = DIR): { status: number | null; output: string } {
+  const r = spawnSync('promtool', args, { cwd, encoding: 'utf8' });
   if (r.error) {
     throw new Error(
       `promtool is not installed (${r.error.message}); run scripts/install-test-deps.sh (Debian package prometheus)`,
@@ -23,6 +25,21 @@ describe('Prometheus alert rules', () => {
   it('pass their unit tests (promtool test rules)', () => {
     const r = promtool(['test', 'rules', 'alerts.test.yml']);
     expect({ status: r.status, output: r.output }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
+  });
+
+  it('pass the same unit tests as the Kubernetes PrometheusRule (k8s/overlays/prometheus-operator) renders them', () => {
+    const rule = render(join(K8S_DIR, 'overlays', 'prometheus-operator')).find((o) => o.kind === 'PrometheusRule');
+    const groups = (rule?.spec as { groups?: unknown[] } | undefined)?.groups;
+    expect(groups?.length).toBeGreaterThan(0);
+    const dir = mkdtempSync(join(tmpdir(), 'prometheus-rule-'));
+    try {
+      writeFileSync(join(dir, 'alerts.yml'), stringify({ groups }));
+      copyFileSync(join(DIR, 'alerts.test.yml'), join(dir, 'alerts.test.yml'));
+      const r = promtool(['test', 'rules', 'alerts.test.yml'], dir);
+      expect({ status: r.status, output: r.output }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('are loaded by the compose Prometheus, whose configuration promtool accepts', () => {

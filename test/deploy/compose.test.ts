@@ -30,8 +30,8 @@ describe('docker-compose.yml', () => {
     expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({ status: 0, stderr: '' });
   });
 
-  it('has the datastores, the messenger processes and the observability stack', () => {
-    const r = dockerCompose(['-f', 'docker-compose.yml', 'config', '--services']);
+  it('has the datastores, the messenger processes and the observability stack (Jaeger with --profile tracing)', () => {
+    const r = dockerCompose(['-f', 'docker-compose.yml', '--profile', 'tracing', 'config', '--services']);
     expect(r.stdout.trim().split('\n').sort()).toEqual(
       [
         'mongo',
@@ -44,6 +44,7 @@ describe('docker-compose.yml', () => {
         'kafka-exporter',
         'prometheus',
         'grafana',
+        'jaeger',
       ].sort(),
     );
   });

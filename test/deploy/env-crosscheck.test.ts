@@ -30,6 +30,7 @@ const ADDRESS_TARGET: Readonly<Record<string, string>> = {
   USER_SERVICE_ADDRESS: 'user',
   CHAT_SERVICE_ADDRESS: 'chat',
   SUBSCRIBER_SERVICE_ADDRESS: 'subscriber',
+  NOTIFICATION_SERVICE_ADDRESS: 'notification',
 };
 
 const schemas = new Map<string, ConfigSpec>();

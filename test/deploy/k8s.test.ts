@@ -4,28 +4,39 @@
 // autoscaling, headless gRPC Services, Secrets by reference only, the network
 // policies equal to the architecture's call graph, and the blue-green and
 // canary shapes.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { K8S_DIR, type K8sObject, kustomizations, render, validate } from '../../scripts/deploy/k8s.ts';
-import { processByEntry } from '../../scripts/deploy/processes.ts';
+import { processByEntry, ROOT } from '../../scripts/deploy/processes.ts';
+import { ALERTS_FILE, PROMETHEUS_RULE_FILE, prometheusRule } from '../../scripts/k8s-prometheus-rule.ts';
 import { LIVE_SERVICE_FILE, liveService, promote, readColors } from '../../scripts/k8s-promote.ts';
 import { effective, k8sContainers, type PodContainer, type PodTemplate, podTemplate } from './deploy-env.ts';
 
 type Labels = Record<string, string>;
 
-const PORTS: Readonly<Record<string, number>> = { auth: 50051, user: 50052, chat: 50053, subscriber: 50054 };
+const PORTS: Readonly<Record<string, number>> = {
+  auth: 50051,
+  user: 50052,
+  chat: 50053,
+  subscriber: 50054,
+  notification: 50055,
+};
 
 /** The gRPC calls the architecture has (docs/ARCHITECTURE.md), plus every service → auth (keys, service tokens). */
 const CALLS = [
   'api-gateway→auth',
   'api-gateway→chat',
+  'api-gateway→notification',
   'api-gateway→subscriber',
   'api-gateway→user',
   'auth→user',
   'chat→auth',
   'chat→subscriber',
   'chat→user',
+  'notification→auth',
   'subscriber→auth',
   'subscriber→user',
   'user→auth',
@@ -172,6 +183,26 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     expect(problems).toEqual([]);
   });
 
+  it('sizes each container as measured: memory limit above request, no CPU limit, the gateway’s workers fixed', () => {
+    const env = new Map(k8sContainers(objectsOf(name)).map((c) => [c.where.split(' ')[0], effective(c)]));
+    const sizes = workloads(objectsOf(name)).map((w) => {
+      const r = w.container.resources;
+      const workers = env.get(`Deployment/${w.o.metadata.name}`)?.get('GATEWAY_WORKERS')?.value;
+      return {
+        pod: w.o.metadata.name,
+        headroom: bytes(r?.limits?.memory) >= 1.5 * bytes(r?.requests?.memory),
+        cpuRequest: millicores(r?.requests?.cpu) > 0,
+        cpuLimit: r?.limits?.cpu,
+        // With no CPU quota, `auto` would start one gateway process per core of the node.
+        workers: w.process === 'api-gateway' ? /^[1-9]\d*$/.test(workers ?? '') : true,
+      };
+    });
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(sizes).toEqual(
+      sizes.map((s) => ({ pod: s.pod, headroom: true, cpuRequest: true, cpuLimit: undefined, workers: true })),
+    );
+  });
+
   it('covers every autoscaled Deployment with an HPA and a PodDisruptionBudget', () => {
     const objects = objectsOf(name);
     const problems: string[] = [];
@@ -260,8 +291,10 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     for (const c of k8sContainers(objectsOf(name))) {
       const env = effective(c);
       const store = `${c.process?.name.toUpperCase()}_MONGODB_URL`;
+      // The gateway has no store; notification keeps its devices in memory.
+      const mongo = ['api-gateway', 'notification'].includes(c.process?.name ?? '') ? [] : [store];
       // Unset, a process would fall back to its schema's 127.0.0.1 default and fail only when it connects.
-      for (const v of ['KAFKA_BROKERS', 'REDIS_URL', ...(c.process?.name === 'api-gateway' ? [] : [store])]) {
+      for (const v of ['KAFKA_BROKERS', 'REDIS_URL', ...mongo]) {
         const e = env.get(v);
         if (e?.source !== 'secret') problems.push(`${c.where}: ${v} ${e ? `from ${e.origin}` : 'unset'}`);
       }
@@ -320,6 +353,19 @@ describe.each(kustomizations().map((k) => [k.name]))('k8s %s', (name) => {
     expect(pdbs.filter((p) => p.minAvailable !== undefined || p.maxUnavailable === undefined)).toEqual([]);
   });
 });
+
+/** A Kubernetes memory quantity in bytes (NaN when absent or not understood). */
+function bytes(q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(q ?? '');
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 }[m?.[2] ?? ''] ?? 1;
+  return m ? Number(m[1]) * unit : Number.NaN;
+}
+
+/** A Kubernetes CPU quantity in millicores (NaN when absent or not understood). */
+function millicores(q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(q ?? '');
+  return m ? Number(m[1]) * (m[2] ? 1 : 1000) : Number.NaN;
+}
 
 interface PolicyPeer {
   podSelector?: { matchLabels?: Labels; matchExpressions?: Expr[] };
@@ -387,6 +433,21 @@ describe('the validator itself', () => {
     const problems = (await validate(objects)).join('\n');
     expect(problems).toContain('replicas must be integer');
     expect(problems).toContain('\'"readinesProbe"\' does not exist');
+  });
+
+  it('checks the Prometheus Operator’s custom resources against their CRD schemas too', async () => {
+    const objects = structuredClone(objectsOf('prometheus-operator'));
+    const monitor = named(objects, 'PodMonitor', 'messenger') as unknown as {
+      spec: { podMetricsEndpoints: Record<string, unknown>[] };
+    };
+    (monitor.spec.podMetricsEndpoints[0] as Record<string, unknown>).interval = 15;
+    const rule = named(objects, 'PrometheusRule', 'messenger-alerts') as unknown as {
+      spec: { groups: { rules: Record<string, unknown>[] }[] };
+    };
+    (rule.spec.groups[0]?.rules[0] as Record<string, unknown>).fro = '5m';
+    const problems = (await validate(objects)).join('\n');
+    expect(problems).toContain('PodMonitor/messenger: data/spec/podMetricsEndpoints/0/interval must be string');
+    expect(problems).toContain('\'"fro"\' does not exist');
   });
 });
 
@@ -516,5 +577,182 @@ describe('canary overlay (chat)', () => {
     const images = Object.fromEntries(workloads(objects()).map((w) => [w.o.metadata.name, w.container.image]));
     expect(images['chat-canary']).not.toBe(images.chat);
     expect(new Set(Object.values(images)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('prometheus-operator overlay (PodMonitor, PrometheusRule)', () => {
+  const objects = () => objectsOf('prometheus-operator');
+
+  it('scrapes every pod’s /metrics on the port it serves them on, reachable from the monitoring namespace', () => {
+    const monitor = specOf<{
+      jobLabel: string;
+      selector: { matchLabels: Labels };
+      podMetricsEndpoints: { port: string; path: string }[];
+    }>(objects(), 'PodMonitor', 'messenger');
+    const policies = ofKind(objects(), 'NetworkPolicy').map((p) => p.spec as PolicySpec);
+    const env = new Map(k8sContainers(objects()).map((c) => [c.where.split(' ')[0], effective(c)]));
+    const prometheus = { 'app.kubernetes.io/name': 'prometheus' };
+    const monitoring = { 'kubernetes.io/metadata.name': 'monitoring' };
+    const scraped = workloads(objects()).map((w) => {
+      const endpoint = monitor.podMetricsEndpoints[0];
+      const port = w.container.ports?.find((p) => p.name === endpoint?.port)?.containerPort;
+      return {
+        pod: w.o.metadata.name,
+        selected: matches(monitor.selector, w.labels),
+        job: w.labels[monitor.jobLabel],
+        path: endpoint?.path,
+        servedOn: Number(env.get(`Deployment/${w.o.metadata.name}`)?.get('METRICS_PORT')?.value),
+        port,
+        admitted: policies.some((p) => allowsIngress(p, w.labels, prometheus, port ?? 0, monitoring)),
+      };
+    });
+    expect(scraped.map((s) => s.job).sort()).toEqual([
+      'api-gateway',
+      'auth',
+      'chat',
+      'notification',
+      'subscriber',
+      'user',
+    ]);
+    expect(scraped).toEqual(
+      scraped.map((s) => ({ ...s, selected: true, path: '/metrics', port: s.servedOn, admitted: true })),
+    );
+  });
+
+  it('carries exactly the rule groups of deploy/prometheus/alerts.yml, and the committed copy is current', () => {
+    const alerts = readFileSync(ALERTS_FILE, 'utf8');
+    expect(readFileSync(PROMETHEUS_RULE_FILE, 'utf8')).toBe(prometheusRule(alerts));
+    const rule = specOf<{ groups: unknown[] }>(objects(), 'PrometheusRule', 'messenger-alerts');
+    expect(rule.groups).toEqual((parse(alerts) as { groups: unknown[] }).groups);
+  });
+});
+
+describe('canary-gateway-api overlay (gateway, weighted HTTPRoute)', () => {
+  const OVERLAY = join(K8S_DIR, 'overlays', 'canary-gateway-api');
+  interface RouteSpec {
+    parentRefs: { group?: string; kind?: string; name: string; namespace?: string; sectionName?: string }[];
+    rules: { backendRefs: { group?: string; kind?: string; name: string; port: number; weight?: number }[] }[];
+  }
+  const objects = () => objectsOf('canary-gateway-api');
+  const route = (objs: readonly K8sObject[]) => specOf<RouteSpec>(objs, 'HTTPRoute', 'api-gateway');
+
+  it('splits traffic by weights summing to 100 over Services in the render, each reaching one track', () => {
+    const gateways = workloads(objects()).filter((w) => w.process === 'api-gateway');
+    const backends = route(objects()).rules.flatMap((r) => r.backendRefs);
+    expect(backends.reduce((sum, b) => sum + (b.weight ?? 1), 0)).toBe(100);
+    const reached = backends.map((b) => {
+      const service = named(objects(), 'Service', b.name)?.spec as
+        | { selector: Labels; ports: { port: number }[] }
+        | undefined;
+      const pods = gateways.filter((w) => service && matches({ matchLabels: service.selector }, w.labels));
+      return {
+        name: b.name,
+        kind: b.kind ?? 'Service',
+        port: service?.ports.some((p) => p.port === b.port),
+        tracks: pods.map((w) => w.labels.track),
+      };
+    });
+    expect(reached).toEqual([
+      { name: 'api-gateway', kind: 'Service', port: true, tracks: ['stable'] },
+      { name: 'api-gateway-canary', kind: 'Service', port: true, tracks: ['canary'] },
+    ]);
+    expect(backends.map((b) => b.weight)).toEqual([90, 10]);
+  });
+
+  it('autoscales both tracks and lets each name its track on every response', () => {
+    const gateways = workloads(objects()).filter((w) => w.process === 'api-gateway');
+    expect(
+      gateways.map((w) => ({
+        name: w.o.metadata.name,
+        hpa: ofKind(objects(), 'HorizontalPodAutoscaler').some(
+          (h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === w.o.metadata.name,
+        ),
+        release: (
+          w.container as { env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[] }
+        ).env?.find((e) => e.name === 'GATEWAY_RELEASE')?.valueFrom?.fieldRef?.fieldPath,
+        image: w.container.image,
+      })),
+    ).toEqual([
+      {
+        name: 'api-gateway',
+        hpa: true,
+        release: "metadata.labels['track']",
+        image: 'registry.example.com/messenger:0.1.0',
+      },
+      {
+        name: 'api-gateway-canary',
+        hpa: true,
+        release: "metadata.labels['track']",
+        image: 'registry.example.com/messenger:0.2.0',
+      },
+    ]);
+  });
+
+  it('attaches to the Gateway its parentRefs name, which an overlay of it can replace', async () => {
+    expect(route(objects()).parentRefs).toHaveLength(1);
+    const tmp = mkdtempSync(join(tmpdir(), 'k8s-gateway-api-'));
+    try {
+      const parent = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'edge' };
+      writeFileSync(
+        join(tmp, 'kustomization.yaml'),
+        stringify({
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          resources: [relative(tmp, OVERLAY)],
+          patches: [
+            {
+              target: { kind: 'HTTPRoute', name: 'api-gateway' },
+              patch: stringify([
+                { op: 'replace', path: '/spec/parentRefs', value: [{ ...parent, sectionName: 'https' }] },
+              ]),
+            },
+          ],
+        }),
+      );
+      const patched = render(tmp);
+      expect(route(patched).parentRefs).toEqual([{ ...parent, sectionName: 'https' }]);
+      expect(route(patched).rules).toEqual(route(objects()).rules);
+      expect(await validate(patched)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('image digests', () => {
+  /** A made-up digest per tag: what `docker buildx imagetools inspect` would print for a real image. */
+  const digestOf = (tag: string) => `sha256:${createHash('sha256').update(tag).digest('hex')}`;
+
+  it('pins every container by digest when each overlay’s images entry carries `digest:` instead of `newTag:`', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'k8s-digest-'));
+    try {
+      cpSync(K8S_DIR, join(tmp, 'k8s'), { recursive: true });
+      const files = readdirSync(join(tmp, 'k8s'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+        f.endsWith('kustomization.yaml'),
+      );
+      for (const f of files) {
+        const file = join(tmp, 'k8s', f);
+        writeFileSync(
+          file,
+          readFileSync(file, 'utf8').replace(/^(\s*)newTag: (\S+)$/gm, (_m, indent: string, tag: string) => {
+            return `${indent}digest: ${digestOf(tag)}`;
+          }),
+        );
+      }
+      for (const k of kustomizations()) {
+        const tagged = workloads(objectsOf(k.name)).map((w) => [w.o.metadata.name, w.container.image ?? '']);
+        const pinned = workloads(render(join(tmp, relative(ROOT, k.dir)))).map((w) => [
+          w.o.metadata.name,
+          w.container.image,
+        ]);
+        const expected = tagged.map(([name, image]) => {
+          const [repository, tag] = (image ?? '').split(':');
+          return [name, `${repository}@${digestOf(tag ?? '')}`];
+        });
+        expect({ kustomization: k.name, images: pinned }).toEqual({ kustomization: k.name, images: expected });
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

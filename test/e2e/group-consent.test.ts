@@ -27,6 +27,7 @@ describe('group consent, whole system over HTTP', () => {
         USER_GRPC_PORT: '0',
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
+        NOTIFICATION_GRPC_PORT: '0',
       }),
     );
     gw = new Gateway(system.gatewayUrl);
@@ -49,9 +50,14 @@ describe('group consent, whole system over HTTP', () => {
   const send = (who: Account, chatId: string, text: string) =>
     gw.request('POST', `/v1/chats/${chatId}/messages`, who.accessToken, { clientMessageId: randomUUID(), text });
   const history = async (who: Account, chatId: string) =>
-    ((await gw.ok('GET', `/v1/chats/${chatId}/messages`, who.accessToken)).messages as { text: string }[]).map(
-      (m) => m.text,
-    );
+    (
+      (await gw.ok('GET', `/v1/chats/${chatId}/messages`, who.accessToken)).messages as {
+        text: string;
+        system?: unknown;
+      }[]
+    )
+      .filter((m) => m.system === undefined)
+      .map((m) => m.text);
   const invitationsOf = async (who: Account) =>
     ((await gw.ok('GET', '/v1/chat-invitations', who.accessToken)).invitations ?? []) as {
       chatId: string;
@@ -59,7 +65,10 @@ describe('group consent, whole system over HTTP', () => {
       title: string;
     }[];
   const messageTexts = (stream: UpdateStream) =>
-    stream.updates.flatMap((u: Update) => (u.messageCreated ? [(u.messageCreated as { text: string }).text] : []));
+    stream.updates.flatMap((u: Update) => {
+      const m = u.messageCreated as { text: string; system?: unknown } | undefined;
+      return m && m.system === undefined ? [m.text] : [];
+    });
 
   it('adds a friend directly and invites a non-friend, who gets messages only after accepting', async () => {
     const [ann, bob, cat] = [await gw.register('ann'), await gw.register('bob'), await gw.register('cat')];

@@ -26,6 +26,7 @@ describe('message edit history, whole system over HTTP', () => {
         USER_GRPC_PORT: '0',
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
+        NOTIFICATION_GRPC_PORT: '0',
       }),
     );
     gw = new Gateway(system.gatewayUrl);

@@ -7,6 +7,7 @@ import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/
 import WebSocket from 'ws';
 import { type Account, Gateway } from './support/http.ts';
 import { openUpdateStream, type Update } from './support/stream.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
 type Frame = Record<string, unknown> & { type: string };
@@ -20,12 +21,7 @@ describe('read receipts', () => {
   beforeAll(async () => {
     system = await startSystem(
       loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
+        ...SYSTEM_ENV,
         CHAT_STREAM_HEARTBEAT_MS: '50',
         // Long enough that three quick MarkRead calls surely fall within one group interval.
         CHAT_READ_RECEIPT_GROUP_INTERVAL_MS: '5000',

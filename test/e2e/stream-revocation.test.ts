@@ -28,6 +28,7 @@ describe('chat update streams and session revocation', () => {
         USER_GRPC_PORT: '0',
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
+        NOTIFICATION_GRPC_PORT: '0',
         CHAT_STREAM_HEARTBEAT_MS: '50',
       }),
     );

@@ -25,6 +25,7 @@ describe('Swagger UI against the running system', () => {
         USER_GRPC_PORT: '0',
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
+        NOTIFICATION_GRPC_PORT: '0',
       }),
     );
     browser = await chromium.launch({

@@ -26,6 +26,7 @@ describe('typing indicators', () => {
         USER_GRPC_PORT: '0',
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
+        NOTIFICATION_GRPC_PORT: '0',
         CHAT_STREAM_HEARTBEAT_MS: '50',
       }),
     );

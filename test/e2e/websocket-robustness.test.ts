@@ -24,6 +24,7 @@ describe('GET /v1/ws with misbehaving clients', () => {
         USER_GRPC_PORT: '0',
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
+        NOTIFICATION_GRPC_PORT: '0',
         CHAT_STREAM_HEARTBEAT_MS: '50',
         // The slow-reader test posts a thousand messages from one account.
         GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE: '100000',

@@ -32,6 +32,7 @@ describe('GET /v1/ws', () => {
         USER_GRPC_PORT: '0',
         SUBSCRIBER_GRPC_PORT: '0',
         CHAT_GRPC_PORT: '0',
+        NOTIFICATION_GRPC_PORT: '0',
         CHAT_STREAM_HEARTBEAT_MS: '50',
       }),
     );

@@ -2,13 +2,18 @@ import {
   type CallOptions,
   Client,
   type ClientReadableStream,
-  credentials,
   Metadata,
   type ServiceError,
   type StatusObject,
 } from '@grpc/grpc-js';
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
-import { channelServiceConfig, STATUS_DETAILS_KEY } from '@messenger/platform/grpc';
+import {
+  channelServiceConfig,
+  type GrpcTls,
+  grpcChannelCredentials,
+  grpcTlsChannelOptions,
+  STATUS_DETAILS_KEY,
+} from '@messenger/platform/grpc';
 import type { Metrics } from '@messenger/platform/metrics';
 import { Code, codeName } from '../errors/status.ts';
 import type {
@@ -30,6 +35,8 @@ export interface GrpcUpstreamOptions {
   readonly metrics?: Metrics;
   /** Attempts of an idempotent call failing with UNAVAILABLE, the first included; default 3. */
   readonly maxAttempts?: number;
+  /** TLS to the services (GRPC_TLS_*): verified against its CA, presenting its certificate if any; absent, plaintext. */
+  readonly tls?: GrpcTls | undefined;
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -51,8 +58,11 @@ export function createGrpcUpstream(opts: GrpcUpstreamOptions): Upstream {
     list.push(service);
     servicesAt.set(address, list);
   }
+  const channelCredentials = grpcChannelCredentials(opts.tls);
+  const tlsOptions = grpcTlsChannelOptions(opts.tls);
   for (const [address, services] of servicesAt) {
-    const client = new Client(address, credentials.createInsecure(), {
+    const client = new Client(address, channelCredentials, {
+      ...tlsOptions,
       'grpc.service_config': JSON.stringify(channelServiceConfig(services, opts.catalog, opts.maxAttempts)),
       'grpc.enable_retries': 1,
       'grpc.keepalive_time_ms': 30_000,

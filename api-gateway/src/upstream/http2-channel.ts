@@ -5,7 +5,9 @@
 // is re-resolved and reopened, a failed connect retried with backoff.
 import { lookup } from 'node:dns/promises';
 import { type ClientHttp2Session, connect } from 'node:http2';
-import { isIP, connect as tcpConnect } from 'node:net';
+import { isIP, type Socket, connect as tcpConnect } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import type { GrpcTls } from '@messenger/platform/grpc';
 
 export interface ChannelOptions {
   /** Interval of keepalive pings on an open session (grpc-js `keepalive_time_ms` of the gateway: 30 s). */
@@ -19,6 +21,8 @@ export interface ChannelOptions {
   readonly reconnectMaxMs: number;
   /** Every address of a host name (`dns.lookup(host, {all: true})`); asked again on each reconnect. */
   readonly lookup: (host: string) => Promise<readonly string[]>;
+  /** TLS to the service (GRPC_TLS_*), as the grpc-js upstream has it; absent, plaintext (h2c). */
+  readonly tls?: GrpcTls | undefined;
 }
 
 export async function lookupAll(host: string): Promise<readonly string[]> {
@@ -50,7 +54,7 @@ class Subchannel {
   constructor(channel: Channel, ip: string) {
     this.ip = ip;
     this.#channel = channel;
-    this.#url = `http://${isIP(ip) === 6 ? `[${ip}]` : ip}:${channel.port}`;
+    this.#url = `${channel.options.tls ? 'https' : 'http'}://${isIP(ip) === 6 ? `[${ip}]` : ip}:${channel.port}`;
     this.#backoffMs = channel.options.reconnectInitialMs;
   }
 
@@ -64,11 +68,24 @@ class Subchannel {
     this.#lazy = false;
     this.state = 'connecting';
     const options = this.#channel.options;
-    // Nagle off, as grpc-js sets it: a call's HEADERS and DATA must not wait for the ACK of the previous write.
+    const opened: { session?: ClientHttp2Session } = {};
     const session = connect(this.#url, {
       settings: { enablePush: false },
-      createConnection: () => tcpConnect({ host: this.ip, port: this.#channel.port, noDelay: true }),
+      createConnection: () => {
+        const socket = this.#socket();
+        // A server that refuses this client's certificate says so after the
+        // handshake (a TLS 1.3 alert): an error on the socket that the
+        // session neither reports nor closes on. It ends the session, as a failed connect.
+        socket.once('error', (err) => {
+          if (!opened.session) return;
+          this.lastError = err.message;
+          this.#lost(opened.session);
+          opened.session.destroy();
+        });
+        return socket;
+      },
     });
+    opened.session = session;
     // As grpc-js: an open connection alone does not keep the process alive (a call's deadline timer does).
     session.unref();
     this.session = session;
@@ -89,6 +106,31 @@ class Subchannel {
     // closes it once they have, or destroys it at once for an error code).
     session.once('goaway', () => this.#lost(session));
     session.once('close', () => this.#lost(session));
+  }
+
+  /**
+   * TCP, or TLS verified against the CA for the configured name (the host
+   * of the address, or the override), whatever address it resolved to: as
+   * grpc-js checks it.
+   */
+  #socket(): Socket {
+    // Nagle off, as grpc-js sets it: a call's HEADERS and DATA must not wait for the ACK of the previous write.
+    const tls = this.#channel.options.tls;
+    if (!tls) return tcpConnect({ host: this.ip, port: this.#channel.port, noDelay: true });
+    const name = tls.serverName ?? this.#channel.host;
+    const socket = tlsConnect({
+      host: this.ip,
+      port: this.#channel.port,
+      ca: tls.ca,
+      cert: tls.identity?.cert,
+      key: tls.identity?.key,
+      ALPNProtocols: ['h2'],
+      // SNI carries names only, never an IP address.
+      servername: isIP(name) === 0 ? name : '',
+      checkServerIdentity: (_host, cert) => checkServerIdentity(name, cert),
+    });
+    socket.setNoDelay(true);
+    return socket;
   }
 
   #ping(session: ClientHttp2Session): void {
@@ -152,7 +194,8 @@ export class Channel {
   readonly authority: string;
   readonly port: number;
   readonly options: ChannelOptions;
-  readonly #host: string;
+  /** The host of the configured address: a name or an IP. */
+  readonly host: string;
   #subchannels: Subchannel[] = [];
   #next = 0;
   #waiters = new Set<PickWaiter>();
@@ -166,7 +209,7 @@ export class Channel {
     this.authority = address;
     const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
     if (!m) throw new Error(`upstream address ${JSON.stringify(address)} is not host:port`);
-    this.#host = m[1] ?? m[2] ?? '';
+    this.host = m[1] ?? m[2] ?? '';
     this.port = Number(m[3]);
   }
 
@@ -216,15 +259,15 @@ export class Channel {
     if (this.#closed) return;
     // Calls waiting make every idle address worth connecting, lazy or not.
     demanded ||= this.#waiters.size > 0;
-    if (isIP(this.#host) !== 0) {
-      if (this.#subchannels.length === 0) this.#subchannels = [new Subchannel(this, this.#host)];
+    if (isIP(this.host) !== 0) {
+      if (this.#subchannels.length === 0) this.#subchannels = [new Subchannel(this, this.host)];
       for (const sub of this.#subchannels) sub.connect(demanded);
       return;
     }
     this.#demanded ||= demanded;
     if (this.#resolving) return;
     this.#resolving = true;
-    this.options.lookup(this.#host).then(
+    this.options.lookup(this.host).then(
       (ips) => this.#resolved(ips),
       (err: Error) => this.#resolved(undefined, err.message),
     );

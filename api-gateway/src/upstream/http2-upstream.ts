@@ -35,7 +35,7 @@ const NO_METADATA: Readonly<Record<string, string>> = {};
  * through grpc-js (see `serverStream`).
  */
 export function createHttp2Upstream(opts: Http2UpstreamOptions): Upstream {
-  const connection: ChannelOptions = { ...CONNECTION_DEFAULTS, ...opts.connection };
+  const connection: ChannelOptions = { ...CONNECTION_DEFAULTS, ...opts.connection, tls: opts.tls };
   const byAddress = new Map<string, Channel>();
   const byService = new Map<string, Channel>();
   for (const service in opts.addresses) {

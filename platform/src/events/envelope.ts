@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Any } from '@messenger/gen/google/protobuf/any';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
+import { activeTraceContext } from '../tracing/index.ts';
 import { EventBusError, EventBusErrorCode } from './event-bus.ts';
 
 export interface NewEvent {
@@ -20,7 +21,10 @@ export interface NewEvent {
 // the producer's tests rather than going unmatched in every consumer.
 const EVENT_TYPE = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
 
-/** Builds an envelope with a fresh UUID id (the consumers' deduplication key). */
+/**
+ * Builds an envelope with a fresh UUID id (the consumers' deduplication key)
+ * and, while tracing is on, the trace context of the span it is made in.
+ */
 export function createEnvelope(event: NewEvent): EventEnvelope {
   if (!EVENT_TYPE.test(event.type)) {
     throw new EventBusError(
@@ -39,6 +43,7 @@ export function createEnvelope(event: NewEvent): EventEnvelope {
     key: event.key,
     payload: event.payload,
     requestId: event.requestId ?? '',
+    ...activeTraceContext(),
   };
 }
 

@@ -607,7 +607,7 @@ interface Member {
   leaving: Promise<void> | undefined;
 }
 
-/** CloudEvents binary-mode headers (Kafka protocol binding, `ce_` prefix). */
+/** CloudEvents binary-mode headers (Kafka protocol binding, `ce_` prefix), and the W3C trace context. */
 function cloudEventHeaders(e: EventEnvelope): IHeaders {
   return {
     ce_specversion: '1.0',
@@ -615,6 +615,8 @@ function cloudEventHeaders(e: EventEnvelope): IHeaders {
     ce_type: e.type,
     ce_source: e.source,
     ...(e.time ? { ce_time: e.time.toISOString() } : {}),
+    ...(e.traceparent === '' ? {} : { traceparent: e.traceparent }),
+    ...(e.tracestate === '' ? {} : { tracestate: e.tracestate }),
     'content-type': 'application/protobuf',
   };
 }

@@ -1,8 +1,8 @@
 import {
+  type ChannelCredentials,
   type ChannelOptions,
   type Client,
   status as GrpcStatus,
-  credentials as grpcCredentials,
   InterceptingCall,
   type Interceptor,
   Metadata,
@@ -11,7 +11,9 @@ import {
 import type { ApiCatalog } from '../api-catalog.ts';
 import { REQUEST_ID_KEY } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { tracingInterceptors } from '../tracing/grpc.ts';
 import { channelServiceConfig } from './retry-policy.ts';
+import { type GrpcTls, grpcChannelCredentials, grpcTlsChannelOptions } from './tls.ts';
 
 export interface ClientPoolOptions {
   /** Tells which methods are safe to retry (declared NO_SIDE_EFFECTS or IDEMPOTENT). */
@@ -21,11 +23,13 @@ export interface ClientPoolOptions {
   readonly defaultDeadlineMs: number;
   /** Attempts for an idempotent call failing with UNAVAILABLE, the first included. */
   readonly maxAttempts?: number;
+  /** TLS to the services called (verified against its CA, presenting its certificate if any); absent, plaintext. */
+  readonly tls?: GrpcTls | undefined;
 }
 
 export type ClientConstructor<C extends Client> = (new (
   address: string,
-  creds: ReturnType<typeof grpcCredentials.createInsecure>,
+  creds: ChannelCredentials,
   options?: ChannelOptions,
 ) => C) & {
   service: ServiceDefinition;
@@ -45,19 +49,25 @@ export interface ClientPool {
  */
 export function createClientPool(opts: ClientPoolOptions): ClientPool {
   const clients = new Map<string, Client>();
+  const channelCredentials = grpcChannelCredentials(opts.tls);
+  const tlsOptions = grpcTlsChannelOptions(opts.tls);
   return {
     get<C extends Client>(ctor: ClientConstructor<C>, address: string): C {
       const key = `${serviceNameOf(ctor.service)}@${address}`;
       let client = clients.get(key);
       if (!client) {
-        client = new ctor(address, grpcCredentials.createInsecure(), {
+        client = new ctor(address, channelCredentials, {
+          ...tlsOptions,
           'grpc.service_config': JSON.stringify(
             channelServiceConfig([serviceNameOf(ctor.service)], opts.catalog, opts.maxAttempts),
           ),
           'grpc.enable_retries': 1,
           'grpc.keepalive_time_ms': 30_000,
           'grpc.keepalive_timeout_ms': 10_000,
-          interceptors: [withDefaults(opts.metrics, serviceNameOf(ctor.service), opts.defaultDeadlineMs)],
+          interceptors: [
+            withDefaults(opts.metrics, serviceNameOf(ctor.service), opts.defaultDeadlineMs),
+            ...tracingInterceptors(),
+          ],
         });
         clients.set(key, client);
       }

@@ -6,3 +6,4 @@ export * from './outbound-caller.ts';
 export * from './retry-policy.ts';
 export * from './server.ts';
 export * from './status.ts';
+export * from './tls.ts';

@@ -6,7 +6,6 @@ import {
   Metadata,
   type MethodDefinition,
   Server,
-  ServerCredentials,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -19,8 +18,10 @@ import type { ApiCatalog, MethodInfo } from '../api-catalog.ts';
 import type { DependencyHealth } from '../dependencies.ts';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { startServerSpan } from '../tracing/grpc.ts';
 import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
 import { toGrpcError } from './status.ts';
+import { type GrpcTls, grpcServerCredentials } from './tls.ts';
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {
@@ -83,6 +84,8 @@ export interface GrpcServerOptions {
   readonly connectionAge?: ConnectionAge;
   /** Whether the datastore and event bus allow serving; absent, health reflects the process alone. */
   readonly dependencies?: DependencyHealth;
+  /** Serves TLS only (with `identity`), requiring client certificates if it says so; absent, plaintext. */
+  readonly tls?: GrpcTls | undefined;
 }
 
 /**
@@ -128,6 +131,7 @@ export interface GrpcServer {
 
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const age = opts.connectionAge ?? CONNECTION_AGE;
+  const serverCredentials = grpcServerCredentials(opts.tls);
   const server = new Server({
     'grpc.max_connection_age_ms': age.maxAgeMs,
     'grpc.max_connection_age_grace_ms': age.graceMs,
@@ -171,9 +175,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   return {
     listen: (host, port) =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
-          err ? reject(err) : resolve(bound),
-        );
+        server.bindAsync(`${host}:${port}`, serverCredentials, (err, bound) => (err ? reject(err) : resolve(bound)));
       }),
     shutdown: (graceMs) => {
       shuttingDown ??= new Promise<void>((resolve) => {
@@ -297,10 +299,11 @@ async function runCall(
   const onCancel = () => abort.abort(new Error('call cancelled by the client'));
   call.once('cancelled', onCancel);
   let code: GrpcStatus = GrpcStatus.OK;
+  const span = startServerSpan(info.path, call.metadata);
   try {
     const caller = await runner.authenticator.authenticate(call.metadata);
     authorize(info.access, caller, info.callers);
-    const value = await body({
+    const ctx: CallContext = {
       requestId,
       get log() {
         return log();
@@ -309,7 +312,8 @@ async function runCall(
       metadata: call.metadata,
       method: info,
       signal: abort.signal,
-    });
+    };
+    const value = await (span === undefined ? body(ctx) : span.run(() => body(ctx)));
     const trailers = new Metadata();
     trailers.set(REQUEST_ID_KEY, requestId);
     return { ok: true, value, trailers };
@@ -325,6 +329,7 @@ async function runCall(
     return { ok: false, error: mapped };
   } finally {
     call.removeListener('cancelled', onCancel);
+    span?.end(code);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const codeName = GrpcStatus[code] ?? String(code);
     runner.metrics.grpcServerHandled.inc({

@@ -12,11 +12,15 @@ import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { KafkaEventBus } from '../events/kafka-event-bus.ts';
 import { type ClientPool, createClientPool } from '../grpc/client-pool.ts';
+import type { GrpcTls } from '../grpc/tls.ts';
 import type { Startup } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createMetrics, type Metrics, serveMetrics } from '../metrics.ts';
 import { closeRedisClient, createRedisClient } from '../redis.ts';
+import { tracedEventBus } from '../tracing/events.ts';
+import { startTracing, tracingOptionsOf } from '../tracing/sdk.ts';
 import { authServiceJwksSource, authServiceTokenSource } from './auth-service-client.ts';
+import { grpcTlsSettings, loadGrpcTls } from './grpc-tls.ts';
 import { kafkaSecurityOptions } from './kafka-security.ts';
 import { type Listening, runWorkers, workerIdentity, workersSetting } from './workers.ts';
 
@@ -36,6 +40,7 @@ export const runtimeSettings = {
   serviceTokenAudience: setting.string('AUTH_SERVICE_TOKEN_AUDIENCE', 'messenger-internal', {
     description: 'The `aud` of service tokens; must differ from AUTH_TOKEN_AUDIENCE.',
   }),
+  ...grpcTlsSettings,
   grpcClientDeadlineMs: setting.int(
     'GRPC_CLIENT_DEADLINE_MS',
     5000,
@@ -273,6 +278,9 @@ export const serviceAddressSettings = {
   chatServiceAddress: setting.address('CHAT_SERVICE_ADDRESS', '127.0.0.1:50053', {
     description: 'host:port of the chat service.',
   }),
+  notificationServiceAddress: setting.address('NOTIFICATION_SERVICE_ADDRESS', '127.0.0.1:50055', {
+    description: 'host:port of the notification service.',
+  }),
 } satisfies ConfigSpec;
 
 /** The adapters a service process shares between its parts, built from configuration. */
@@ -284,6 +292,8 @@ export interface ServiceRuntime {
   readonly bus: EventBus;
   readonly revocations: RevocationList;
   readonly authenticator: TokenAuthenticator;
+  /** The certificates of this process's gRPC server and clients (GRPC_TLS_*); undefined: plaintext. */
+  readonly grpcTls: GrpcTls | undefined;
   /**
    * The Redis client when REVOCATION_STORE=redis (cluster mode), for
    * whatever else the service shares between its processes; closed by
@@ -307,6 +317,8 @@ export interface ServiceRuntimeOptions {
   readonly jwks?: JwksSource;
   /** Overrides the configured event bus (tests wiring several processes onto one bus); the caller closes it. */
   readonly bus?: EventBus;
+  /** Whether the process serves gRPC (the services; not the gateway): with TLS it then needs a certificate. Default true. */
+  readonly servesGrpc?: boolean;
 }
 
 /**
@@ -321,16 +333,32 @@ export async function startServiceRuntime(
 ): Promise<ServiceRuntime> {
   // A worker of a process group (runWorkers) names itself on every line and
   // serves the whole group's metrics.
-  // Before anything opens: a bad Kafka security combination stops start-up with every problem listed.
+  // Before anything opens: a bad Kafka security combination or gRPC TLS configuration stops start-up with every problem listed.
   const kafkaSecurity = config.eventBus === 'kafka' ? kafkaSecurityOptions(config) : {};
+  const grpcTls = loadGrpcTls(config, opts.servesGrpc ?? true);
   const worker = workerIdentity();
+  // First, so that the client pool, the servers and the bus built next trace their calls.
+  const tracing = startTracing(tracingOptionsOf(config, service));
   const processLogger = createLogger({ level: config.logLevel, service });
   const logger = worker ? processLogger.child(worker) : processLogger;
   const metrics = createMetrics({ processGroup: worker !== undefined });
   const metricsServer =
     config.metricsPort > 0 ? await serveMetrics(metrics, { host: '0.0.0.0', port: config.metricsPort }) : undefined;
   const catalog = await loadMessengerCatalog();
-  const pool = createClientPool({ catalog, metrics, defaultDeadlineMs: config.grpcClientDeadlineMs });
+  // Tokens cross every hop: in cluster mode plaintext is allowed (local clusters, a mesh that encrypts) but said.
+  if (!grpcTls) logger.warn('gRPC to and from this process is plaintext: set GRPC_TLS_CA_FILE (docs/SECURITY.md)');
+  else {
+    logger.info(
+      { mutual: grpcTls.requireClientCert, serverName: grpcTls.serverName },
+      'gRPC to and from this process uses TLS',
+    );
+  }
+  const pool = createClientPool({
+    catalog,
+    metrics,
+    defaultDeadlineMs: config.grpcClientDeadlineMs,
+    tls: grpcTls,
+  });
 
   const dependencies = monitorDependencies({
     intervalMs: config.healthCheckIntervalMs,
@@ -358,6 +386,7 @@ export async function startServiceRuntime(
   } else {
     bus = new InProcessEventBus({ log: logger });
   }
+  bus = tracedEventBus(bus, config.eventBus === 'kafka' && !opts.bus ? 'kafka' : undefined);
 
   let redis: Redis | undefined;
   let revocations: RevocationList;
@@ -408,6 +437,7 @@ export async function startServiceRuntime(
     bus,
     revocations,
     authenticator,
+    grpcTls,
     redis,
     dependencies,
     serviceTokens: (serviceName, secret) =>
@@ -419,6 +449,7 @@ export async function startServiceRuntime(
       if (!opts.bus) await bus.close();
       if (redis) await closeRedisClient(redis);
       pool.close();
+      await tracing?.shutdown();
     },
   };
 }

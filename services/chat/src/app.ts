@@ -1,7 +1,7 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, type SubscriptionHandle, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createChatUseCases } from './domain/chat-use-cases.ts';
@@ -77,7 +77,8 @@ export interface ChatServiceDeps {
 
 export async function startChatService(
   deps: ChatServiceDeps,
-  listen: { host: string; port: number },
+  /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
+  listen: { host: string; port: number; tls?: GrpcTls | undefined },
 ): Promise<RunningService> {
   const options = deps.options ?? {};
   const relay = startOutboxRelay({
@@ -138,6 +139,7 @@ export async function startChatService(
     metrics: deps.metrics,
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
+    tls: listen.tls,
   });
   const subscriptions: SubscriptionHandle[] = [];
   const leave = async () => {

@@ -35,7 +35,7 @@ await runServiceWorkers({ service: 'chat', config }, async (startup) => {
       // With Redis every chat process (replica or worker) sees every stream; without it, only its own.
       ...(runtime.redis ? { presence: new RedisPresenceRegistry({ redis: runtime.redis }) } : {}),
     },
-    { host: config.grpcHost, port: config.grpcPort },
+    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
   );
   return { runtime, running, storage };
 });

@@ -1,7 +1,7 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createFriendshipUseCases } from './domain/friendship-use-cases.ts';
@@ -34,7 +34,8 @@ export interface SubscriberServiceDeps {
 
 export async function startSubscriberService(
   deps: SubscriberServiceDeps,
-  listen: { host: string; port: number },
+  /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
+  listen: { host: string; port: number; tls?: GrpcTls | undefined },
 ): Promise<RunningService> {
   const relay = startOutboxRelay({
     source: deps.store.outbox,
@@ -55,6 +56,7 @@ export async function startSubscriberService(
     metrics: deps.metrics,
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
+    tls: listen.tls,
   });
   let subscription: Awaited<ReturnType<EventBus['subscribe']>> | undefined;
   try {

@@ -29,7 +29,7 @@ await runServiceWorkers({ service: 'subscriber', config }, async (startup) => {
   });
   const running = await startSubscriberService(
     { ...runtime, store: storage.store, users },
-    { host: config.grpcHost, port: config.grpcPort },
+    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
   );
   return { runtime, running, storage };
 });

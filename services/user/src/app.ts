@@ -1,7 +1,7 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createUserUseCases } from './domain/user-use-cases.ts';
@@ -32,7 +32,8 @@ export interface UserServiceDeps {
 
 export async function startUserService(
   deps: UserServiceDeps,
-  listen: { host: string; port: number },
+  /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
+  listen: { host: string; port: number; tls?: GrpcTls | undefined },
 ): Promise<RunningService> {
   const relay = startOutboxRelay({
     source: deps.store.outbox,
@@ -51,6 +52,7 @@ export async function startUserService(
     metrics: deps.metrics,
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
+    tls: listen.tls,
   });
   let port: number;
   try {

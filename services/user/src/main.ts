@@ -16,7 +16,7 @@ await runServiceWorkers({ service: 'user', config }, async (startup) => {
   startup.opened(() => storage.close());
   const running = await startUserService(
     { ...runtime, store: storage.store },
-    { host: config.grpcHost, port: config.grpcPort },
+    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
   );
   return { runtime, running, storage };
 });

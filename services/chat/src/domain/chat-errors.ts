@@ -4,6 +4,7 @@
 // CONCURRENT_CHANGE (`retryOnRace`, with `CHAT_RACE_SUBJECT`) and
 // USER_CALLER_REQUIRED (`callerId`).
 import { DomainError, ErrorKind } from '@messenger/platform/domain';
+import type { GroupAction } from './chat.ts';
 
 export const ChatErrorReason = {
   ChatNotFound: 'CHAT_NOT_FOUND',
@@ -16,7 +17,12 @@ export const ChatErrorReason = {
   DirectChat: 'DIRECT_CHAT',
   MemberCap: 'MEMBER_CAP',
   MessageDeleted: 'MESSAGE_DELETED',
-  NotOwner: 'NOT_OWNER',
+  NotPermitted: 'NOT_PERMITTED',
+  OwnerRole: 'OWNER_ROLE',
+  SystemMessage: 'SYSTEM_MESSAGE',
+  ReactionLimit: 'REACTION_LIMIT',
+  PinNotAllowed: 'PIN_NOT_ALLOWED',
+  PinLimit: 'PIN_LIMIT',
   NotSender: 'NOT_SENDER',
   StreamTooSlow: 'STREAM_TOO_SLOW',
   SessionEnded: 'SESSION_ENDED',
@@ -84,17 +90,81 @@ export function messageDeleted(): DomainError {
   return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be edited');
 }
 
-/** Adding members, or removing anyone but oneself. */
-export function notOwner(): DomainError {
-  return new DomainError(ErrorKind.PermissionDenied, R.NotOwner, "only the group's owner may change its members");
+const ACTION_WORDS: Readonly<Record<GroupAction, string>> = {
+  add_members: 'add members',
+  remove_members: 'remove this member',
+  change_profile: "change the group's profile",
+  pin: 'pin messages',
+  delete_messages: "delete others' messages",
+  manage_admins: 'make or unmake admins',
+  transfer_ownership: 'transfer ownership',
+};
+
+/** The caller's role in the group may not take the action (the permission table, `may` and `outranks`). */
+export function notPermitted(action: GroupAction): DomainError {
+  return new DomainError(
+    ErrorKind.PermissionDenied,
+    R.NotPermitted,
+    `your role in this group may not ${ACTION_WORDS[action]}`,
+  );
 }
 
-/** Editing someone else's message, or deleting it without owning the group. */
+/** A reaction on a tombstone: deletion dropped its reactions and it takes no new ones. */
+export function reactionOnDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message takes no reactions');
+}
+
+/** A new emoji on a message that already has reactions with the most distinct emoji allowed. */
+export function reactionLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.ReactionLimit,
+    `a message has reactions with at most ${max} distinct emoji; react with one it already has`,
+  );
+}
+
+/** Pinning or unpinning in a group by a member whose role may not (`mayPin`). */
+export function pinNotAllowed(): DomainError {
+  return new DomainError(
+    ErrorKind.PermissionDenied,
+    R.PinNotAllowed,
+    'your role in this group may not pin or unpin messages',
+  );
+}
+
+export function pinOnDeleted(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.MessageDeleted, 'a deleted message cannot be pinned');
+}
+
+/** A chat already has the most pinned messages allowed. */
+export function pinLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.PinLimit,
+    `a chat has at most ${max} pinned messages; unpin one first`,
+  );
+}
+
+/** The owner's role changes only by handing the group over. */
+export function ownerRole(): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.OwnerRole,
+    "the owner's role changes only by transferring ownership",
+  );
+}
+
+/** A system message records a change the server made: nobody rewrites it. */
+export function systemMessage(): DomainError {
+  return new DomainError(ErrorKind.FailedPrecondition, R.SystemMessage, 'a system message cannot be edited');
+}
+
+/** Editing someone else's message, or deleting it without a role that may. */
 export function notSender(): DomainError {
   return new DomainError(
     ErrorKind.PermissionDenied,
     R.NotSender,
-    "only the sender may edit a message; the sender or the group's owner may delete it",
+    "only the sender may edit a message; the sender or a group's owner or admins may delete it",
   );
 }
 

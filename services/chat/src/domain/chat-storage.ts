@@ -1,6 +1,16 @@
 // What the use cases need from storage, in the domain's own terms.
 import { StoreFailure } from '@messenger/platform/domain';
-import type { Chat, ChatEvent, Invitation, Message, MessageVersion, Quote } from './chat.ts';
+import type {
+  Chat,
+  ChatEvent,
+  Invitation,
+  MemberSettings,
+  Message,
+  MessageEntity,
+  MessageVersion,
+  Quote,
+  SystemEvent,
+} from './chat.ts';
 import type { PresencePrivacy } from './presence.ts';
 import type { SearchCursor, SearchHit } from './search.ts';
 
@@ -20,6 +30,20 @@ export interface MessageDraft {
   readonly createTime: Date;
   /** For a reply: the quote of its parent, a message of the same chat whose reply count the post moves. */
   readonly replyTo?: Quote | undefined;
+  /** The mentions in its text; none when absent. */
+  readonly entities?: readonly MessageEntity[];
+  /** For a system message: the group change it records. */
+  readonly system?: SystemEvent | undefined;
+}
+
+/**
+ * A system message a chat change posts in the same atomic step: it takes the
+ * chat's next sequence like any post, goes to the members the chat has after
+ * the change, and its event follows the change's in the outbox.
+ */
+export interface Notice<E = ChatEvent> {
+  readonly draft: MessageDraft;
+  readonly eventOf: (message: Message, memberIds: readonly string[]) => E;
 }
 
 /** The message a draft becomes once the store has given it the chat's next sequence. */
@@ -38,6 +62,11 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     replyTo: draft.replyTo && { ...draft.replyTo },
     replyCount: 0,
     lastReplyTime: undefined,
+    deletedBy: '',
+    system: draft.system,
+    reactions: [],
+    pin: undefined,
+    entities: draft.entities ?? [],
   };
 }
 
@@ -82,9 +111,10 @@ export interface ChatStorage<E = ChatEvent> {
   /**
    * Replaces the title, owner and members of the chat stored at
    * `chat.version - 1` (its messages, sequence and activity are left alone).
-   * `conflict` when the chat is gone or at another version.
+   * `conflict` when the chat is gone or at another version. With a
+   * `notice`, posts it in the same atomic step, after the change.
    */
-  updateChat(chat: Chat, events: readonly E[]): Promise<void>;
+  updateChat(chat: Chat, events: readonly E[], notice?: Notice<E>): Promise<void>;
   /** The user's chats, most recent activity first, starting after `after`; at most `limit`. One index range. */
   listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]>;
   /** The ids of the user's chats in ascending order after `afterId`: a walk that activity cannot reorder. */
@@ -112,9 +142,10 @@ export interface ChatStorage<E = ChatEvent> {
   /**
    * The invitee joins: like `updateChat` (`conflict` when the chat is gone
    * or at another version), and in the same atomic step removes the
-   * invitation, which must still be stored (`conflict` otherwise).
+   * invitation, which must still be stored (`conflict` otherwise), and
+   * posts the `notice` when given.
    */
-  acceptInvitation(chat: Chat, inviteeId: string, events: readonly E[]): Promise<void>;
+  acceptInvitation(chat: Chat, inviteeId: string, events: readonly E[], notice?: Notice<E>): Promise<void>;
 
   /**
    * Posts a message atomically: checks membership, takes the chat's next
@@ -175,14 +206,111 @@ export interface ChatStorage<E = ChatEvent> {
     limit: number,
   ): Promise<MessageVersion[]>;
 
+  /**
+   * Adds or removes one member's reaction atomically: checks the message
+   * (in the chat, not deleted), keeps at most one reaction per member and
+   * emoji, moves the message's counts (`withReaction`) without touching its
+   * `version`, and writes the event `eventOf` makes of the message after.
+   * A deletion of the message (`updateMessage`) drops its reactions.
+   */
+  setReaction(draft: ReactionDraft, maxEmoji: number, eventOf: (message: Message) => E): Promise<ReactionResult>;
+  /** The emoji the user reacted with on each of the messages that has any: one indexed read for a page. */
+  reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>>;
+
+  /**
+   * Pins or unpins a message atomically: checks it (in the chat; a deleted
+   * message is never pinned), keeps at most `maxPins` pinned per chat, sets
+   * or clears its `pin` without touching its `version`, and writes the
+   * event `eventOf` makes of the message after. A deletion of the message
+   * (`updateMessage`) unpins it.
+   */
+  setPin(draft: PinDraft, maxPins: number, eventOf: (message: Message) => E): Promise<PinResult>;
+  /** A chat's pinned messages, most recently pinned first, after `after`; at most `limit`. One index range. */
+  listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]>;
   /** Each (chat, user)'s read position (0 when none), in the order asked: one read for many readers. */
   readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]>;
+
+  /**
+   * For each of the user's chats, how many messages above the given read
+   * position mention the user (`mentions`: by name or with `@all`), are not
+   * deleted and were not sent by the user, counting at most `cap` per chat.
+   * Every chat asked for is in the answer. One read for the whole list, so
+   * a page of chats costs one query, not one per chat.
+   */
+  countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>>;
+
+  /** The user's own settings of each of the chats; those never changed are not in the map. */
+  memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>>;
+  /** Replaces the user's settings of the chat, with their events, atomically. */
+  putMemberSettings(chatId: string, userId: string, settings: MemberSettings, events: readonly E[]): Promise<void>;
+  /**
+   * Like `listChatsOf`, only the chats the user has archived (`archived`)
+   * or not: the main list and the archive each one index range.
+   */
+  listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]>;
 
   /** The presence privacy settings of those of `userIds` who set one. */
   presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>>;
   /** Sets (or replaces) the user's presence privacy setting. */
   setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void>;
 }
+
+/** One member's reaction to add to a message or remove from it. */
+export interface ReactionDraft {
+  readonly chatId: string;
+  readonly messageId: string;
+  readonly userId: string;
+  readonly emoji: string;
+  readonly add: boolean;
+}
+
+export type ReactionResult =
+  /** Stored, the counts moved and the event is in the outbox: the message after. */
+  | { readonly kind: 'changed'; readonly message: Message }
+  /** The member already had (adding) or did not have (removing) it: the message, nothing stored. */
+  | { readonly kind: 'unchanged'; readonly message: Message }
+  /** No such message in the chat. */
+  | { readonly kind: 'not_found' }
+  /** The message is deleted: nothing stored. */
+  | { readonly kind: 'deleted' }
+  /** A new emoji on a message that already has `maxEmoji` distinct ones: nothing stored. */
+  | { readonly kind: 'limit' };
+
+/** A position in a chat's pinned list: most recently pinned first, message id descending on ties. */
+export interface PinCursor {
+  readonly pinTime: Date;
+  readonly messageId: string;
+}
+
+/** A message to pin (by `userId`, at `time`) or unpin. */
+export interface PinDraft {
+  readonly chatId: string;
+  readonly messageId: string;
+  readonly userId: string;
+  readonly pin: boolean;
+  readonly time: Date;
+}
+
+export type PinResult =
+  /** Pinned or unpinned, its event in the outbox: the message after. */
+  | { readonly kind: 'changed'; readonly message: Message }
+  /** Already pinned (pinning) or not pinned (unpinning): the message, nothing stored. */
+  | { readonly kind: 'unchanged'; readonly message: Message }
+  /** No such message in the chat. */
+  | { readonly kind: 'not_found' }
+  /** Pinning a deleted message: nothing stored. */
+  | { readonly kind: 'deleted' }
+  /** The chat already has `maxPins` pinned messages: nothing stored. */
+  | { readonly kind: 'limit' };
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
 export type StoreErrorKind = 'duplicate' | 'conflict';

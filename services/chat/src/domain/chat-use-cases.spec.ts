@@ -96,12 +96,12 @@ describe('chat use cases', () => {
     await expect(chats.refreshProfile({ ...newer, nickname: 'stale', updateTime: new Date(500) }, 'r')).resolves.toBe(
       0,
     );
-    const chat = await chats.getChat(as(owner), groups[0]?.id ?? '');
+    const { chat } = await chats.getChat(as(owner), groups[0]?.id ?? '');
     expect(chat.members[1]).toMatchObject({ nickname: 'renamed', avatarUrl: 'a.png' });
 
     await expect(chats.removeUser(owner.toUpperCase(), 'r')).resolves.toBe(3);
     await expect(chats.removeUser(owner, 'r')).resolves.toBe(0);
-    const after = await chats.getChat(as(b), groups[2]?.id ?? '');
+    const { chat: after } = await chats.getChat(as(b), groups[2]?.id ?? '');
     expect([after.ownerId, after.members.map((m) => m.role)]).toEqual([b, ['owner']]);
     await expect(store.listChatsOf(owner, undefined, 10)).resolves.toEqual([]);
   });
@@ -162,7 +162,7 @@ describe('chat use cases', () => {
 
       const joined = await chats.acceptInvitation(as(stranger), made.chat.id.toUpperCase());
       expect(joined.members.map((m) => m.userId)).toEqual([owner, friend, stranger]);
-      await expect(chats.getChat(as(stranger), made.chat.id)).resolves.toMatchObject({ version: 2 });
+      await expect(chats.getChat(as(stranger), made.chat.id)).resolves.toMatchObject({ chat: { version: 2 } });
       expect(await errorOf(chats.acceptInvitation(as(stranger), made.chat.id))).toEqual([
         ErrorKind.NotFound,
         'INVITATION_NOT_FOUND',
@@ -179,7 +179,7 @@ describe('chat use cases', () => {
         ErrorKind.NotFound,
         'INVITATION_NOT_FOUND',
       ]);
-      expect((await chats.getChat(as(owner), made.chat.id)).members).toHaveLength(1);
+      expect((await chats.getChat(as(owner), made.chat.id)).chat.members).toHaveLength(1);
     });
 
     it('forgets a declined invitation, and refuses a lapsed one', async () => {

@@ -2,7 +2,50 @@
 // transport, driver or generated code, so every rule is testable on its own.
 
 export type ChatType = 'direct' | 'group';
-export type MemberRole = 'owner' | 'member';
+export type MemberRole = 'owner' | 'admin' | 'member';
+
+/** What a role in a group may be allowed to do. */
+export type GroupAction =
+  /** Add members (friends join, others are invited). */
+  | 'add_members'
+  /** Remove another member of a lower role (`outranks`). */
+  | 'remove_members'
+  /** Change the group's title, description and avatar. */
+  | 'change_profile'
+  /** Pin and unpin messages. */
+  | 'pin'
+  /** Delete messages others sent. */
+  | 'delete_messages'
+  /** Make members admins and admins members again. */
+  | 'manage_admins'
+  /** Hand the group to another member. */
+  | 'transfer_ownership';
+
+/**
+ * The one table of who may do what in a group: every use case that depends
+ * on a member's role consults it through `may`. docs/API.md shows it.
+ */
+export const GROUP_PERMISSIONS: Readonly<Record<GroupAction, readonly MemberRole[]>> = {
+  add_members: ['owner', 'admin'],
+  remove_members: ['owner', 'admin'],
+  change_profile: ['owner', 'admin'],
+  pin: ['owner', 'admin'],
+  delete_messages: ['owner', 'admin'],
+  manage_admins: ['owner'],
+  transfer_ownership: ['owner'],
+};
+
+/** Whether a member of this role may take the action; a non-member (undefined) may not. */
+export function may(role: MemberRole | undefined, action: GroupAction): boolean {
+  return role !== undefined && GROUP_PERMISSIONS[action].includes(role);
+}
+
+const RANK: Readonly<Record<MemberRole, number>> = { owner: 2, admin: 1, member: 0 };
+
+/** Whether a member of `role` may remove one of `targetRole`: `remove_members`, and only roles below its own. */
+export function mayRemove(role: MemberRole | undefined, targetRole: MemberRole): boolean {
+  return role !== undefined && may(role, 'remove_members') && RANK[role] > RANK[targetRole];
+}
 
 /** A member with the copy of their profile this service keeps (refreshed from user events). */
 export interface Member {
@@ -20,6 +63,10 @@ export interface Chat {
   readonly type: ChatType;
   /** Empty for a direct chat. */
   readonly title: string;
+  /** The group's description; empty when none and for a direct chat. */
+  readonly description: string;
+  /** The group's picture, an https URL; empty when none and for a direct chat. */
+  readonly avatarUrl: string;
   /** Empty for a direct chat. */
   readonly ownerId: string;
   /**
@@ -60,6 +107,71 @@ export interface Message {
   /** How many replies answer it; moves with each reply, not with `version`. */
   readonly replyCount: number;
   readonly lastReplyTime: Date | undefined;
+  /** Who deleted it (the sender, or a group's owner or admin); empty unless deleted. */
+  readonly deletedBy: string;
+  /** Set on a system message: the group change it records (its sender is the actor, its text empty). */
+  readonly system: SystemEvent | undefined;
+  /**
+   * The counts of its reactions, one per distinct emoji in the order each
+   * was first added; moves with each reaction, not with `version`. Empty
+   * for a deleted message.
+   */
+  readonly reactions: readonly ReactionCount[];
+  /** Set while it is pinned to its chat; moves with pinning, not with `version`. A deletion unpins. */
+  readonly pin: Pin | undefined;
+  /** The mentions in `text` (`mentionsIn`), found when it was sent or edited; empty when deleted. */
+  readonly entities: readonly MessageEntity[];
+}
+
+export type SystemEventKind =
+  | 'members_added'
+  | 'invitation_accepted'
+  | 'member_removed'
+  | 'member_left'
+  | 'role_changed'
+  | 'ownership_transferred'
+  | 'profile_changed';
+
+/** A group change as its system message records it: who did what to whom, and the new value. */
+export interface SystemEvent {
+  readonly kind: SystemEventKind;
+  /** Who made the change; for `member_left` and `invitation_accepted`, who left or joined. */
+  readonly actorId: string;
+  /** Those added, removed, given a role or the group; the inviter of an accepted invitation. */
+  readonly targetIds: readonly string[];
+  /** `role_changed`: the new role. */
+  readonly role: MemberRole | undefined;
+  /** `profile_changed`: the fields changed, with their new values. */
+  readonly profile: Partial<Readonly<Record<ChatField, string>>> | undefined;
+}
+
+/** A system event with nothing but its kind, actor and targets. */
+export function systemEvent(kind: SystemEventKind, actorId: string, targetIds: readonly string[]): SystemEvent {
+  return { kind, actorId, targetIds, role: undefined, profile: undefined };
+}
+
+/** Who pinned a message to its chat, and when. */
+export interface Pin {
+  readonly userId: string;
+  readonly time: Date;
+}
+
+/** How many members reacted to a message with one emoji. */
+export interface ReactionCount {
+  readonly emoji: string;
+  readonly count: number;
+}
+
+/**
+ * A marked part of a text. Offsets and lengths count Unicode code points (as
+ * every other range over a text does: search highlights, the length limit).
+ */
+export interface MessageEntity {
+  readonly kind: 'mention' | 'mention_all';
+  readonly offset: number;
+  readonly length: number;
+  /** The member mentioned; empty for `mention_all`. */
+  readonly userId: string;
 }
 
 /** A snapshot of the message a reply answers: edits and deletion of that message leave it alone. */
@@ -151,6 +263,14 @@ export type ChatEvent =
       readonly requestId: string;
     }
   | {
+      readonly kind: 'member_settings_changed';
+      readonly chatId: string;
+      readonly userId: string;
+      readonly settings: MemberSettings;
+      readonly time: Date;
+      readonly requestId: string;
+    }
+  | {
       readonly kind: 'message_deleted';
       readonly before: Message;
       readonly after: Message;
@@ -158,7 +278,32 @@ export type ChatEvent =
       readonly deletedBy: string;
       readonly time: Date;
       readonly requestId: string;
+    }
+  | {
+      readonly kind: 'pin_changed';
+      /** The message after the change. */
+      readonly message: Message;
+      readonly userId: string;
+      readonly pinned: boolean;
+      readonly memberIds: readonly string[];
+      readonly time: Date;
+      readonly requestId: string;
+    }
+  | {
+      readonly kind: 'reaction_changed';
+      /** The message after the change. */
+      readonly message: Message;
+      readonly userId: string;
+      readonly emoji: string;
+      readonly added: boolean;
+      readonly memberIds: readonly string[];
+      readonly time: Date;
+      readonly requestId: string;
     };
+
+/** The group profile fields UpdateChat may change, by their proto names (as in `update_mask`). */
+export type ChatField = 'title' | 'description' | 'avatar_url';
+export const CHAT_FIELDS: readonly ChatField[] = ['title', 'description', 'avatar_url'];
 
 export const DEFAULT_MEMBER_CAP = 1000;
 export const DEFAULT_MAX_TEXT_LENGTH = 4096;
@@ -179,6 +324,32 @@ export function isMember(chat: Chat, userId: string): boolean {
 
 export function memberOf(chat: Chat, userId: string): Member | undefined {
   return chat.members.find((m) => m.userId === userId);
+}
+
+/** The user's role in a group; undefined in a direct chat (no roles there) or when not a member. */
+export function groupRoleOf(chat: Chat, userId: string): MemberRole | undefined {
+  return chat.type === 'group' ? memberOf(chat, userId)?.role : undefined;
+}
+
+/** The group with the member's role changed. */
+export function withRole(chat: Chat, userId: string, role: 'admin' | 'member'): Chat {
+  return {
+    ...chat,
+    members: chat.members.map((m) => (m.userId === userId ? { ...m, role } : m)),
+    version: chat.version + 1,
+  };
+}
+
+/** The group handed to `heirId`: they become owner, the owner until now an admin. */
+export function withOwner(chat: Chat, heirId: string): Chat {
+  return {
+    ...chat,
+    ownerId: heirId,
+    members: chat.members.map((m) =>
+      m.userId === heirId ? { ...m, role: 'owner' } : m.userId === chat.ownerId ? { ...m, role: 'admin' } : m,
+    ),
+    version: chat.version + 1,
+  };
 }
 
 /** A new member, with the copy of their profile when the user service had one. */
@@ -227,8 +398,17 @@ export function withoutMember(chat: Chat, userId: string): Chat {
   };
 }
 
-export function tombstoneOf(message: Message): Message {
-  return { ...message, text: '', deleted: true, version: message.version + 1 };
+export function tombstoneOf(message: Message, deletedBy: string): Message {
+  return {
+    ...message,
+    text: '',
+    deleted: true,
+    deletedBy,
+    version: message.version + 1,
+    reactions: [],
+    pin: undefined,
+    entities: [],
+  };
 }
 
 /** The event of a message just posted, for the members of its chat at that moment. */
@@ -253,4 +433,45 @@ export const MAX_KEPT_VERSIONS = 20;
 /** What an edit at `replaceTime` keeps of the message it replaces. */
 export function versionOf(before: Message, replaceTime: Date): MessageVersion {
   return { version: before.version, text: before.text, time: before.editTime ?? before.createTime, replaceTime };
+}
+
+/** The most distinct emoji one message may have reactions with: what a message carries stays small. */
+export const MAX_REACTION_EMOJI = 20;
+
+/**
+ * The counts after one member's reaction with `emoji` was added (+1) or
+ * removed (-1): a new emoji goes last, an emoji no one reacts with any more
+ * leaves, and the others keep their place.
+ */
+export function withReaction(reactions: readonly ReactionCount[], emoji: string, delta: 1 | -1): ReactionCount[] {
+  const counted = reactions.some((r) => r.emoji === emoji) ? reactions : [...reactions, { emoji, count: 0 }];
+  return counted.map((r) => (r.emoji === emoji ? { emoji, count: r.count + delta } : r)).filter((r) => r.count > 0);
+}
+
+/** The most messages one chat may have pinned: a pinned list is a short list. */
+export const MAX_PINS = 50;
+
+/**
+ * Whether a member may pin and unpin messages in a chat: either member of a
+ * direct chat; in a group, the roles the permission table lets `pin`.
+ */
+export function mayPin(chat: Chat, member: Member): boolean {
+  return chat.type === 'direct' || may(member.role, 'pin');
+}
+
+/** One member's own settings of a chat; nobody else sees them. */
+export interface MemberSettings {
+  /** Muted until then (`MUTE_FOREVER`: with no end); undefined when never muted or unmuted. */
+  readonly muteUntil: Date | undefined;
+  readonly archived: boolean;
+}
+
+/** A member's settings before they change any. */
+export const DEFAULT_MEMBER_SETTINGS: MemberSettings = { muteUntil: undefined, archived: false };
+
+/** The latest time a Date holds: a mute with no end. */
+export const MUTE_FOREVER = new Date(8.64e15);
+
+export function isMuted(settings: MemberSettings, now: Date): boolean {
+  return settings.muteUntil !== undefined && settings.muteUntil.getTime() > now.getTime();
 }

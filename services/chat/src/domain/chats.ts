@@ -4,16 +4,27 @@ import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
 import {
   type Chat,
+  type ChatField,
   type ChatType,
   directKeyOf,
+  type GroupAction,
+  groupRoleOf,
   INVITATION_TTL_MS,
   type Invitation,
   isMember,
   isPending,
   MAX_PENDING_INVITATIONS,
   type Message,
+  may,
+  mayRemove,
   memberFrom,
+  memberOf,
+  messageCreated,
+  type SystemEvent,
+  systemEvent,
+  withOwner,
   withoutMember,
+  withRole,
 } from './chat.ts';
 import {
   directChat,
@@ -22,11 +33,12 @@ import {
   memberCap,
   memberNotFound,
   notFriends,
-  notOwner,
+  notPermitted,
+  ownerRole,
   tooManyInvitations,
   userNotFound,
 } from './chat-errors.ts';
-import { isStoreError } from './chat-storage.ts';
+import { isStoreError, type Notice } from './chat-storage.ts';
 import {
   decodeChatsToken,
   decodeInvitationsToken,
@@ -37,8 +49,16 @@ import {
   pageLimit,
   pageOf,
 } from './page-tokens.ts';
-import { type CallMeta, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
-import { countProblem, MAX_ADD_PER_CALL, otherMemberIds, titleProblem, uniqueIds, uuidProblem } from './validation.ts';
+import { type CallMeta, type ChatView, retryOnChatRace, type UseCaseContext } from './use-case-context.ts';
+import {
+  countProblem,
+  MAX_ADD_PER_CALL,
+  otherMemberIds,
+  profileUpdateViolations,
+  titleProblem,
+  uniqueIds,
+  uuidProblem,
+} from './validation.ts';
 
 export interface CreateChatInput {
   /** Undefined when the caller did not say. */
@@ -48,11 +68,8 @@ export interface CreateChatInput {
 }
 
 /** A chat as one member sees it in their list. */
-export interface ChatSummary {
-  readonly chat: Chat;
+export interface ChatSummary extends ChatView {
   readonly lastMessage: Message | undefined;
-  readonly unreadCount: number;
-  readonly readSequence: number;
   /** In a direct chat, the other member's read position; 0 in a group. */
   readonly peerReadSequence: number;
 }
@@ -62,6 +79,12 @@ export interface MembershipResult {
   readonly chat: Chat;
   /** Not the owner's friends: invited (or already pending), not members. */
   readonly invited: readonly string[];
+}
+
+/** A change of a group's profile: the fields named (proto names, as in `update_mask`) take their values. */
+export interface ChatProfileInput {
+  readonly paths: readonly string[];
+  readonly values: { readonly title: string; readonly description: string; readonly avatarUrl: string } | undefined;
 }
 
 interface MemberChange {
@@ -83,10 +106,12 @@ export function chatUseCases(ctx: UseCaseContext) {
     return profiles;
   };
 
-  /** A chat as created: no messages yet, version 1. */
+  /** A chat as created: no messages yet, version 1, no description or picture. */
   const newChat = (type: ChatType, fields: Pick<Chat, 'title' | 'ownerId' | 'directKey' | 'members'>, time: Date) => ({
     id: randomUUID(),
     type,
+    description: '',
+    avatarUrl: '',
     ...fields,
     createTime: time,
     lastActivityTime: time,
@@ -140,10 +165,10 @@ export function chatUseCases(ctx: UseCaseContext) {
     return { chat, invited: await invite(chat, me, invitees, meta.requestId) };
   };
 
-  /** The members of `chat` that `candidates` would add; refuses a direct chat, a non-owner and the cap. */
+  /** The members of `chat` that `candidates` would add; refuses a direct chat, a role that may not add, and the cap. */
   const membersToAdd = (chat: Chat, me: string, candidates: readonly string[]) => {
     if (chat.type !== 'group') throw directChat();
-    if (chat.ownerId !== me) throw notOwner();
+    if (!may(groupRoleOf(chat, me), 'add_members')) throw notPermitted('add_members');
     const toAdd = candidates.filter((id) => !isMember(chat, id));
     if (chat.members.length + toAdd.length > limits.memberCap) throw memberCap(limits.memberCap);
     return toAdd;
@@ -220,9 +245,59 @@ export function chatUseCases(ctx: UseCaseContext) {
       return after;
     });
 
-  /** Writes the chat's new members with their `members_changed` event, the caller as its actor. */
-  const changeMembers = (before: Chat, after: Chat, change: MemberChange, actorId: string, requestId: string) =>
-    store.updateChat(after, [{ kind: 'members_changed', before, after, ...change, actorId, requestId }]);
+  /**
+   * A group and one of its members, as the caller may act on them: NOT_FOUND
+   * unless both are members, FAILED_PRECONDITION for a direct chat,
+   * PERMISSION_DENIED unless the caller's role may take `action`.
+   */
+  const groupAndMember = async (me: string, chatId: string, userId: string, action: GroupAction) => {
+    const chat = await ctx.visibleChat(me, chatId);
+    if (chat.type !== 'group') throw directChat();
+    const target = memberOf(chat, canonicalId(userId));
+    if (!target) throw memberNotFound();
+    if (!may(groupRoleOf(chat, me), action)) throw notPermitted(action);
+    return { chat, target };
+  };
+
+  /** The system message recording a change in the group's history, sent by its actor. */
+  const noticeOf = (chatId: string, system: SystemEvent, time: Date, requestId: string): Notice => ({
+    draft: {
+      id: randomUUID(),
+      chatId,
+      senderId: system.actorId,
+      clientMessageId: randomUUID(),
+      text: '',
+      createTime: time,
+      system,
+    },
+    eventOf: (message, memberIds) => messageCreated(message, memberIds, requestId),
+  });
+
+  /** Writes the chat's new roles, owner or profile with their `chat_updated` event and the system message. */
+  const changeChat = (before: Chat, after: Chat, system: SystemEvent, requestId: string) => {
+    const time = now();
+    return store.updateChat(
+      after,
+      [{ kind: 'chat_updated', before, after, time, requestId }],
+      noticeOf(after.id, system, time, requestId),
+    );
+  };
+
+  /** Writes the chat's new members with their `members_changed` event and the system message, the caller as actor. */
+  const changeMembers = (before: Chat, after: Chat, change: MemberChange, actorId: string, requestId: string) => {
+    const [removed] = change.removed;
+    const system =
+      removed === undefined
+        ? systemEvent('members_added', actorId, change.added)
+        : removed === actorId
+          ? systemEvent('member_left', actorId, [])
+          : systemEvent('member_removed', actorId, [removed]);
+    return store.updateChat(
+      after,
+      [{ kind: 'members_changed', before, after, ...change, actorId, requestId }],
+      noticeOf(after.id, system, change.time, requestId),
+    );
+  };
 
   return {
     /** Creates a direct chat (or returns the pair's existing one) or a group owned by the caller. */
@@ -241,11 +316,13 @@ export function chatUseCases(ctx: UseCaseContext) {
         : createGroup(me, others, input, meta, time);
     },
 
-    async listChats(meta: CallMeta, input: PageInput): Promise<Page<ChatSummary>> {
+    /** The caller's chats they have not archived, or (`archived`) only those they have. */
+    async listChats(meta: CallMeta, input: PageInput & { readonly archived?: boolean }): Promise<Page<ChatSummary>> {
       const me = callerId(meta.actor);
       const limit = pageLimit(input.pageSize);
       const after = input.pageToken === '' ? undefined : decodeChatsToken(input.pageToken);
-      const page = pageOf(await store.listChatsOf(me, after, limit + 1), limit, (last) =>
+      const found = await store.listChatsByArchive(me, input.archived ?? false, after, limit + 1);
+      const page = pageOf(found, limit, (last) =>
         encodeChatsToken({ lastActivityTime: last.lastActivityTime, chatId: last.id }),
       );
       const chats = page.items;
@@ -260,23 +337,21 @@ export function chatUseCases(ctx: UseCaseContext) {
         ctx.peerReadsOf(chats, me),
       ]);
       const lastByChat = new Map(lastMessages.map((m) => [m.chatId, m]));
-      const items = await Promise.all(
-        chats.map(async (chat, i) => {
-          const readSequence = Math.min(positions.get(chat.id) ?? 0, chat.lastSequence);
-          return {
-            chat,
-            lastMessage: lastByChat.get(chat.id),
-            readSequence,
-            unreadCount: await ctx.unreadOf(chat, me, readSequence),
-            peerReadSequence: peerReads[i] ?? 0,
-          };
-        }),
-      );
+      const views = await ctx.viewsOf(me, chats, positions);
+      const items = views.map((view, i) => ({
+        ...view,
+        lastMessage: lastByChat.get(view.chat.id),
+        peerReadSequence: peerReads[i] ?? 0,
+      }));
       return { items, nextPageToken: page.nextPageToken };
     },
 
-    async getChat(meta: CallMeta, chatId: string): Promise<Chat> {
-      return ctx.visibleChat(callerId(meta.actor), chatId);
+    /** The chat with the caller's read position, unread and unread-mention counts. */
+    async getChat(meta: CallMeta, chatId: string): Promise<ChatView> {
+      const me = callerId(meta.actor);
+      const chat = await ctx.visibleChat(me, chatId);
+      const [view] = await ctx.viewsOf(me, [chat], await store.readPositions(me, [chat.id]));
+      return view as ChatView;
     },
 
     /**
@@ -333,16 +408,21 @@ export function chatUseCases(ctx: UseCaseContext) {
           version: chat.version + 1,
         };
         const change = { added: [me], removed: [], time };
-        await store.acceptInvitation(after, me, [
-          {
-            kind: 'members_changed',
-            before: chat,
-            after,
-            ...change,
-            actorId: invitation.inviterId,
-            requestId: meta.requestId,
-          },
-        ]);
+        await store.acceptInvitation(
+          after,
+          me,
+          [
+            {
+              kind: 'members_changed',
+              before: chat,
+              after,
+              ...change,
+              actorId: invitation.inviterId,
+              requestId: meta.requestId,
+            },
+          ],
+          noticeOf(chat.id, systemEvent('invitation_accepted', me, [invitation.inviterId]), time, meta.requestId),
+        );
         return after;
       });
     },
@@ -354,7 +434,7 @@ export function chatUseCases(ctx: UseCaseContext) {
       await store.deleteInvitation(invitation.chatId, me);
     },
 
-    /** The owner removes anyone; a member removes themself (leaves). An owner who leaves hands over. */
+    /** A role removes those below it (`mayRemove`); a member removes themself (leaves). An owner who leaves hands over. */
     async removeMember(meta: CallMeta, chatId: string, userId: string): Promise<void> {
       const me = callerId(meta.actor);
       throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('user_id', uuidProblem(userId))]);
@@ -362,10 +442,66 @@ export function chatUseCases(ctx: UseCaseContext) {
       await retryOnChatRace(async () => {
         const chat = await ctx.visibleChat(me, chatId);
         if (chat.type !== 'group') throw directChat();
-        if (!isMember(chat, target)) throw memberNotFound();
-        if (target !== me && chat.ownerId !== me) throw notOwner();
+        const removed = memberOf(chat, target);
+        if (!removed) throw memberNotFound();
+        if (target !== me && !mayRemove(groupRoleOf(chat, me), removed.role)) throw notPermitted('remove_members');
         const after = withoutMember(chat, target);
         await changeMembers(chat, after, { added: [], removed: [target], time: now() }, me, meta.requestId);
+      });
+    },
+
+    /** The owner makes a member an admin or an admin a member again; the same role again changes nothing. */
+    async setMemberRole(meta: CallMeta, chatId: string, userId: string, role: 'admin' | 'member'): Promise<Chat> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('user_id', uuidProblem(userId))]);
+      return retryOnChatRace(async () => {
+        const { chat, target } = await groupAndMember(me, chatId, userId, 'manage_admins');
+        if (target.role === 'owner') throw ownerRole();
+        if (target.role === role) return chat;
+        const after = withRole(chat, target.userId, role);
+        await changeChat(chat, after, { ...systemEvent('role_changed', me, [target.userId]), role }, meta.requestId);
+        return after;
+      });
+    },
+
+    /** The owner hands the group to another member and becomes an admin; handing it to its owner changes nothing. */
+    async transferOwnership(meta: CallMeta, chatId: string, userId: string): Promise<Chat> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([violation('chat_id', uuidProblem(chatId)), violation('user_id', uuidProblem(userId))]);
+      return retryOnChatRace(async () => {
+        const { chat, target } = await groupAndMember(me, chatId, userId, 'transfer_ownership');
+        if (target.userId === chat.ownerId) return chat;
+        const after = withOwner(chat, target.userId);
+        await changeChat(chat, after, systemEvent('ownership_transferred', me, [target.userId]), meta.requestId);
+        return after;
+      });
+    },
+
+    /** The owner or an admin changes the group's title, description or picture; the same values again change nothing. */
+    async updateChat(meta: CallMeta, chatId: string, input: ChatProfileInput): Promise<Chat> {
+      const me = callerId(meta.actor);
+      throwIfInvalid([
+        violation('chat_id', uuidProblem(chatId)),
+        ...profileUpdateViolations(input.paths, input.values),
+      ]);
+      const values = input.values as NonNullable<ChatProfileInput['values']>;
+      const named = (field: ChatField) => input.paths.includes(field);
+      return retryOnChatRace(async () => {
+        const chat = await ctx.visibleChat(me, chatId);
+        if (chat.type !== 'group') throw directChat();
+        if (!may(groupRoleOf(chat, me), 'change_profile')) throw notPermitted('change_profile');
+        const title = named('title') ? values.title : chat.title;
+        const description = named('description') ? values.description : chat.description;
+        const avatarUrl = named('avatar_url') ? values.avatarUrl : chat.avatarUrl;
+        if (title === chat.title && description === chat.description && avatarUrl === chat.avatarUrl) return chat;
+        const after: Chat = { ...chat, title, description, avatarUrl, version: chat.version + 1 };
+        const profile = {
+          ...(title === chat.title ? {} : { title }),
+          ...(description === chat.description ? {} : { description }),
+          ...(avatarUrl === chat.avatarUrl ? {} : { avatar_url: avatarUrl }),
+        };
+        await changeChat(chat, after, { ...systemEvent('profile_changed', me, []), profile }, meta.requestId);
+        return after;
       });
     },
   };

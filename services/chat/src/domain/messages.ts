@@ -1,9 +1,19 @@
 // Messages: posting, reading, editing and deleting them, and read positions.
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
-import type { Chat } from './chat.ts';
-import { type Message, type MessageVersion, memberIdsOf, messageCreated, quoteOf, tombstoneOf } from './chat.ts';
-import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender } from './chat-errors.ts';
+import {
+  type Chat,
+  groupRoleOf,
+  type Message,
+  type MessageVersion,
+  may,
+  memberIdsOf,
+  messageCreated,
+  quoteOf,
+  tombstoneOf,
+} from './chat.ts';
+import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender, systemMessage } from './chat-errors.ts';
+import { mentionsIn } from './mentions.ts';
 import {
   decodeMessagesToken,
   decodeRepliesToken,
@@ -80,6 +90,7 @@ export function messageUseCases(ctx: UseCaseContext) {
         text: input.text,
         createTime: now(),
         replyTo: parent && quoteOf(parent),
+        entities: mentionsIn(input.text, chat),
       };
       const result = await store.appendMessage(draft, (message, memberIds) =>
         messageCreated(message, memberIds, meta.requestId),
@@ -116,10 +127,17 @@ export function messageUseCases(ctx: UseCaseContext) {
       return retryOnChatRace(async () => {
         const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
         if (message.senderId !== me) throw notSender();
+        if (message.system) throw systemMessage();
         if (message.deleted) throw messageDeleted();
         if (message.text === text) return message;
         const time = now();
-        const after: Message = { ...message, text, editTime: time, version: message.version + 1 };
+        const after: Message = {
+          ...message,
+          text,
+          editTime: time,
+          version: message.version + 1,
+          entities: mentionsIn(text, chat),
+        };
         await store.updateMessage(after, [
           {
             kind: 'message_edited',
@@ -134,14 +152,14 @@ export function messageUseCases(ctx: UseCaseContext) {
       });
     },
 
-    /** Leaves a tombstone; the sender or a group's owner may. Deleting a tombstone returns it. */
+    /** Leaves a tombstone naming who deleted; the sender, or a role that may delete others' messages. Deleting a tombstone returns it. */
     async deleteMessage(meta: CallMeta, chatId: string, messageId: string): Promise<Message> {
       const me = callerId(meta.actor);
       return retryOnChatRace(async () => {
         const { chat, message } = await ctx.visibleMessage(me, chatId, messageId);
-        if (message.senderId !== me && !(chat.type === 'group' && chat.ownerId === me)) throw notSender();
+        if (message.senderId !== me && !may(groupRoleOf(chat, me), 'delete_messages')) throw notSender();
         if (message.deleted) return message;
-        const after = tombstoneOf(message);
+        const after = tombstoneOf(message, me);
         await store.updateMessage(after, [
           {
             kind: 'message_deleted',
@@ -206,7 +224,7 @@ export function messageUseCases(ctx: UseCaseContext) {
       meta: CallMeta,
       chatId: string,
       upToSequence: number,
-    ): Promise<{ readSequence: number; unreadCount: number }> {
+    ): Promise<{ readSequence: number; unreadCount: number; unreadMentionCount: number }> {
       const me = callerId(meta.actor);
       throwIfInvalid([
         violation('chat_id', uuidProblem(chatId)),
@@ -228,7 +246,8 @@ export function messageUseCases(ctx: UseCaseContext) {
           recipientIds: memberIdsOf(chat).filter((id) => id !== me),
         });
       }
-      return { readSequence, unreadCount: await ctx.unreadOf(chat, me, readSequence) };
+      const [view] = await ctx.viewsOf(me, [chat], new Map([[chat.id, readSequence]]));
+      return { readSequence, unreadCount: view?.unreadCount ?? 0, unreadMentionCount: view?.unreadMentionCount ?? 0 };
     },
 
     /** A direct chat's other member's read position, as the caller may see it (0 in a group). */

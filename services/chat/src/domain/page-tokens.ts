@@ -3,7 +3,7 @@
 // list is refused instead of giving a wrong page.
 import { throwIfInvalid, violation } from '@messenger/platform/domain';
 import { invalidField } from './chat-errors.ts';
-import type { ActivityCursor, InvitationCursor } from './chat-storage.ts';
+import type { ActivityCursor, InvitationCursor, PinCursor } from './chat-storage.ts';
 import type { SearchCursor } from './search.ts';
 import { uuidProblem } from './validation.ts';
 
@@ -163,4 +163,23 @@ function decodeToken(token: string): unknown[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+export function encodePinsToken(chatId: string, cursor: PinCursor): string {
+  return encodeToken(['pins', chatId, cursor.pinTime.getTime(), cursor.messageId]);
+}
+
+export function decodePinsToken(token: string, chatId: string): PinCursor {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 4 &&
+    parsed[0] === 'pins' &&
+    parsed[1] === chatId &&
+    Number.isSafeInteger(parsed[2]) &&
+    typeof parsed[3] === 'string' &&
+    uuidProblem(parsed[3]) === undefined
+  ) {
+    return { pinTime: new Date(parsed[2] as number), messageId: parsed[3] };
+  }
+  throw invalidField('page_token', 'is not a page token of this chat');
 }

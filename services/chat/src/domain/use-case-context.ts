@@ -5,8 +5,10 @@ import {
   type Chat,
   DEFAULT_MAX_TEXT_LENGTH,
   DEFAULT_MEMBER_CAP,
+  DEFAULT_MEMBER_SETTINGS,
   DEFAULT_UNREAD_COUNT_CAP,
   isMember,
+  type MemberSettings,
   type Message,
 } from './chat.ts';
 import { CHAT_RACE_SUBJECT, chatNotFound, messageNotFound } from './chat-errors.ts';
@@ -56,11 +58,25 @@ export interface UseCaseContext {
   visibleChat(me: string, chatId: string): Promise<Chat>;
   /** A message of a chat the user is a member of. */
   visibleMessage(me: string, chatId: string, messageId: string): Promise<{ chat: Chat; message: Message }>;
-  /** The member's unread count from their read position, up to the cap. */
-  unreadOf(chat: Chat, me: string, readSequence: number): Promise<number>;
   readonly readReceipts: ReadReceiptSender;
   /** For each chat, in a direct chat the other member's read position (0 when none), 0 in a group. One store read. */
   peerReadsOf(chats: readonly Chat[], me: string): Promise<number[]>;
+  /**
+   * The member's view of each chat from their read positions (0 when
+   * absent). Unread counts take one bounded read per chat with unread
+   * messages; unread mentions one read for all of them.
+   */
+  viewsOf(me: string, chats: readonly Chat[], positions: ReadonlyMap<string, number>): Promise<ChatView[]>;
+}
+
+/** A chat with one member's own view of it: read position, unread and unread-mention counts, settings. */
+export interface ChatView {
+  readonly chat: Chat;
+  readonly settings: MemberSettings;
+  readonly readSequence: number;
+  readonly unreadCount: number;
+  /** Of the unread messages, those that mention the member (by name or `@all`), up to the same cap. */
+  readonly unreadMentionCount: number;
 }
 
 export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
@@ -72,6 +88,9 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
     if (!chat || !isMember(chat, me)) throw chatNotFound();
     return chat;
   };
+  /** The member's unread count from their read position, up to the cap. */
+  const unreadOf = async (chat: Chat, me: string, readSequence: number): Promise<number> =>
+    readSequence >= chat.lastSequence ? 0 : store.countUnread(chat.id, me, readSequence, limits.unreadCountCap);
   return {
     store,
     users: deps.users,
@@ -86,10 +105,33 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
       if (!message) throw messageNotFound();
       return { chat, message };
     },
-    async unreadOf(chat, me, readSequence) {
-      return readSequence >= chat.lastSequence
-        ? 0
-        : store.countUnread(chat.id, me, readSequence, limits.unreadCountCap);
+    async viewsOf(me, chats, positions) {
+      const reads = chats.map((chat) => ({
+        chat,
+        readSequence: Math.min(positions.get(chat.id) ?? 0, chat.lastSequence),
+      }));
+      const behind = reads.filter((r) => r.readSequence < r.chat.lastSequence);
+      const [unread, mentions, settings] = await Promise.all([
+        Promise.all(reads.map((r) => unreadOf(r.chat, me, r.readSequence))),
+        behind.length === 0
+          ? new Map<string, number>()
+          : store.countUnreadMentions(
+              me,
+              behind.map((r) => ({ chatId: r.chat.id, afterSequence: r.readSequence })),
+              limits.unreadCountCap,
+            ),
+        store.memberSettings(
+          me,
+          chats.map((c) => c.id),
+        ),
+      ]);
+      return reads.map((r, i) => ({
+        chat: r.chat,
+        readSequence: r.readSequence,
+        unreadCount: unread[i] ?? 0,
+        unreadMentionCount: mentions.get(r.chat.id) ?? 0,
+        settings: settings.get(r.chat.id) ?? DEFAULT_MEMBER_SETTINGS,
+      }));
     },
     readReceipts: deps.readReceipts ?? NO_READ_RECEIPTS,
     async peerReadsOf(chats, me) {

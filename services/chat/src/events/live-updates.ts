@@ -6,9 +6,12 @@ import {
   ChatMembersChanged,
   ChatUpdated,
   InvitationCreated,
+  MemberSettingsChanged,
   MessageCreated,
   MessageDeleted,
   MessageEdited,
+  PinChanged,
+  ReactionChanged,
 } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import {
@@ -130,6 +133,19 @@ function decode(envelope: EventEnvelope): Decoded | undefined {
     case 'chat.message.deleted': {
       const { after, memberIds: ids } = MessageDeleted.decode(bytes);
       return after && same(ids, { messageDeleted: after });
+    }
+    case 'chat.message.reaction_changed': {
+      const { change, memberIds: ids } = ReactionChanged.decode(bytes);
+      return change && same(ids, { reactionChanged: change });
+    }
+    case 'chat.message.pin_changed': {
+      const { change, memberIds: ids } = PinChanged.decode(bytes);
+      return change && same(ids, { pinChanged: change });
+    }
+    case 'chat.member.settings_changed': {
+      // Only the member: nobody else sees their settings.
+      const { chatId, userId, settings } = MemberSettingsChanged.decode(bytes);
+      return same([userId], { chatSettingsChanged: { chatId, settings } });
     }
     case 'subscriber.friendship.requested':
       return friendship(FriendRequested.decode(bytes), 'requested');

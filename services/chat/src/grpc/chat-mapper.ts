@@ -1,32 +1,65 @@
 // Requests and responses of ChatService ⇄ the domain. A chat and a message
 // have one proto form, shared with the events (events/chat-events.ts).
 import {
+  ChatMemberRole,
   ChatType,
   type Chat as ProtoChat,
   type ChatSummary as ProtoChatSummary,
+  type Message as ProtoMessage,
+  type UpdateChatSettingsRequest,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import type { Actor } from '@messenger/platform/domain';
 import type { Caller } from '@messenger/platform/grpc';
 import type { ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
 import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
-import { chatToProto, invitationToProto, messageToProto } from '../events/chat-events.ts';
+import type { SettingsChange } from '../domain/member-settings.ts';
+import type { ReadMessage } from '../domain/message-reactions.ts';
+import type { ChatView } from '../domain/use-case-context.ts';
+import { chatToProto, invitationToProto, messageToProto, settingsToProto } from '../events/chat-events.ts';
 
-export { chatToProto, invitationToProto, messageToProto };
+export { chatToProto, invitationToProto, messageToProto, settingsToProto };
 
 /** The answer of CreateChat and AddChatMembers. */
 export function membershipToProto(result: MembershipResult): { chat: ProtoChat; invitedUserIds: string[] } {
   return { chat: chatToProto(result.chat), invitedUserIds: [...result.invited] };
 }
 
-export function summaryToProto(summary: ChatSummary): ProtoChatSummary {
+export function summaryToProto(summary: ChatSummary, now: Date): ProtoChatSummary {
   return {
     chat: chatToProto(summary.chat),
     lastMessage: summary.lastMessage && messageToProto(summary.lastMessage),
     unreadCount: String(summary.unreadCount),
     readSequence: String(summary.readSequence),
     peerReadSequence: String(summary.peerReadSequence),
+    unreadMentionCount: String(summary.unreadMentionCount),
+    settings: settingsToProto(summary.settings, now),
   };
+}
+
+/** The answer of GetChat: the chat and the caller's own view of it. */
+export function chatViewToProto(view: ChatView, now: Date) {
+  return {
+    chat: chatToProto(view.chat),
+    unreadCount: String(view.unreadCount),
+    readSequence: String(view.readSequence),
+    unreadMentionCount: String(view.unreadMentionCount),
+    settings: settingsToProto(view.settings, now),
+  };
+}
+
+/** The mute of UpdateChatSettings: one of three fields, each checked; undefined when none is set. */
+export function muteChangeOf(req: UpdateChatSettingsRequest): SettingsChange['mute'] {
+  if (req.muteUntil !== undefined) return { until: req.muteUntil };
+  if (req.muteForever !== undefined) {
+    if (!req.muteForever) throw invalidField('mute_forever', 'must be true when set');
+    return 'forever';
+  }
+  if (req.unmute !== undefined) {
+    if (!req.unmute) throw invalidField('unmute', 'must be true when set');
+    return 'unmute';
+  }
+  return undefined;
 }
 
 /** UNSPECIFIED is "not given"; a value outside the enum is refused. */
@@ -40,6 +73,18 @@ export function chatTypeOf(type: ChatType, field: string): DomainChatType | unde
       return 'group';
     default:
       throw invalidField(field, 'is not a ChatType');
+  }
+}
+
+/** The role a member may be given: an admin or an ordinary member (ownership moves only by transfer). */
+export function assignableRoleOf(role: ChatMemberRole, field: string): 'admin' | 'member' {
+  switch (role) {
+    case ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN:
+      return 'admin';
+    case ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER:
+      return 'member';
+    default:
+      throw invalidField(field, 'must be CHAT_MEMBER_ROLE_ADMIN or CHAT_MEMBER_ROLE_MEMBER');
   }
 }
 
@@ -60,4 +105,9 @@ export function actorOf(caller: Caller): Actor {
     default:
       throw new Error('anonymous caller reached a handler that requires authentication');
   }
+}
+
+/** A message as its reader sees it: `reacted_by_me` from their own reactions. */
+export function readMessageToProto(read: ReadMessage): ProtoMessage {
+  return messageToProto(read.message, read.myReactions);
 }

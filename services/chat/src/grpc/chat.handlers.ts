@@ -1,6 +1,7 @@
 import { ChatServiceService, type StreamUpdatesResponse } from '@messenger/gen/messenger/chat/v1/chat';
 import { callerId, type DomainError } from '@messenger/platform/domain';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
+import type { Message } from '../domain/chat.ts';
 import { invalidField, sessionEnded, shuttingDown, streamTooSlow, tokenExpired } from '../domain/chat-errors.ts';
 import type { ChatUseCases } from '../domain/chat-use-cases.ts';
 import type { PresenceTracker, PresenceUseCases } from '../domain/presence.ts';
@@ -13,12 +14,16 @@ import type { SessionEnds } from '../live/session-ends.ts';
 import { type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
 import {
   actorOf,
+  assignableRoleOf,
   chatToProto,
   chatTypeOf,
+  chatViewToProto,
   invitationToProto,
   membershipToProto,
-  messageToProto,
+  muteChangeOf,
+  readMessageToProto,
   sequenceOf,
+  settingsToProto,
   summaryToProto,
 } from './chat-mapper.ts';
 import { presenceToProto, privacyOf, privacyToProto } from './presence-mapper.ts';
@@ -38,6 +43,10 @@ export function chatServiceHandlers(
   presence: { readonly tracker: PresenceTracker; readonly useCases: PresenceUseCases },
 ): ServiceRegistration {
   const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
+  /** Messages as the caller reads them, with `reacted_by_me`. */
+  const readAll = async (ctx: CallContext, messages: readonly Message[]) =>
+    (await chats.readMessagesAs(meta(ctx), messages)).map(readMessageToProto);
+  const readOne = async (ctx: CallContext, message: Promise<Message>) => (await readAll(ctx, [await message]))[0];
   return service(ChatServiceService, {
     createChat: async (req, ctx) =>
       membershipToProto(
@@ -48,12 +57,20 @@ export function chatServiceHandlers(
         }),
       ),
     listChats: async (req, ctx) => {
-      const page = await chats.listChats(meta(ctx), { pageSize: req.pageSize, pageToken: req.pageToken });
-      return { chats: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
+      const page = await chats.listChats(meta(ctx), {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        archived: req.archived ?? false,
+      });
+      const now = new Date();
+      return { chats: page.items.map((summary) => summaryToProto(summary, now)), nextPageToken: page.nextPageToken };
     },
     getChat: async (req, ctx) => {
-      const chat = await chats.getChat(meta(ctx), req.chatId);
-      return { chat: chatToProto(chat), peerReadSequence: String(await chats.peerReadSequence(meta(ctx), chat)) };
+      const view = await chats.getChat(meta(ctx), req.chatId);
+      return {
+        ...chatViewToProto(view, new Date()),
+        peerReadSequence: String(await chats.peerReadSequence(meta(ctx), view.chat)),
+      };
     },
     addChatMembers: async (req, ctx) => membershipToProto(await chats.addMembers(meta(ctx), req.chatId, req.memberIds)),
     listChatInvitations: async (req, ctx) => {
@@ -72,8 +89,9 @@ export function chatServiceHandlers(
       return {};
     },
     sendMessage: async (req, ctx) => ({
-      message: messageToProto(
-        await chats.sendMessage(meta(ctx), {
+      message: await readOne(
+        ctx,
+        chats.sendMessage(meta(ctx), {
           chatId: req.chatId,
           clientMessageId: req.clientMessageId,
           text: req.text,
@@ -86,23 +104,23 @@ export function chatServiceHandlers(
         pageSize: req.pageSize,
         pageToken: req.pageToken,
       });
-      return { messages: page.items.map(messageToProto), nextPageToken: page.nextPageToken };
+      return { messages: await readAll(ctx, page.items), nextPageToken: page.nextPageToken };
     },
     listReplies: async (req, ctx) => {
       const page = await chats.listReplies(meta(ctx), req.chatId, req.messageId, {
         pageSize: req.pageSize,
         pageToken: req.pageToken,
       });
-      return { messages: page.items.map(messageToProto), nextPageToken: page.nextPageToken };
+      return { messages: await readAll(ctx, page.items), nextPageToken: page.nextPageToken };
     },
     getMessage: async (req, ctx) => ({
-      message: messageToProto(await chats.getMessage(meta(ctx), req.chatId, req.messageId)),
+      message: await readOne(ctx, chats.getMessage(meta(ctx), req.chatId, req.messageId)),
     }),
     editMessage: async (req, ctx) => ({
-      message: messageToProto(await chats.editMessage(meta(ctx), req.chatId, req.messageId, req.text)),
+      message: await readOne(ctx, chats.editMessage(meta(ctx), req.chatId, req.messageId, req.text)),
     }),
     deleteMessage: async (req, ctx) => ({
-      message: messageToProto(await chats.deleteMessage(meta(ctx), req.chatId, req.messageId)),
+      message: await readOne(ctx, chats.deleteMessage(meta(ctx), req.chatId, req.messageId)),
     }),
     searchMessages: async (req, ctx) => {
       const page = await chats.searchMessages(meta(ctx), {
@@ -111,9 +129,13 @@ export function chatServiceHandlers(
         pageSize: req.pageSize,
         pageToken: req.pageToken,
       });
+      const messages = await readAll(
+        ctx,
+        page.items.map((hit) => hit.message),
+      );
       return {
-        results: page.items.map((hit) => ({
-          message: messageToProto(hit.message),
+        results: page.items.map((hit, i) => ({
+          message: messages[i],
           matchedTerms: hit.matchedTerms,
           highlights: hit.highlights.map((h) => ({ ...h })),
         })),
@@ -129,11 +151,54 @@ export function chatServiceHandlers(
     },
     markRead: async (req, ctx) => {
       const read = await chats.markRead(meta(ctx), req.chatId, sequenceOf(req.upToSequence, 'up_to_sequence'));
-      return { readSequence: String(read.readSequence), unreadCount: String(read.unreadCount) };
+      return {
+        readSequence: String(read.readSequence),
+        unreadCount: String(read.unreadCount),
+        unreadMentionCount: String(read.unreadMentionCount),
+      };
     },
     setTyping: async (req, ctx) => {
       await typing.setTyping(meta(ctx), req.chatId, req.typing);
       return {};
+    },
+    updateChatSettings: async (req, ctx) => {
+      const settings = await chats.updateChatSettings(meta(ctx), req.chatId, {
+        mute: muteChangeOf(req),
+        archived: req.archived,
+      });
+      return { settings: settingsToProto(settings, new Date()) };
+    },
+    setChatMemberRole: async (req, ctx) => ({
+      chat: chatToProto(
+        await chats.setMemberRole(meta(ctx), req.chatId, req.userId, assignableRoleOf(req.role, 'role')),
+      ),
+    }),
+    updateChat: async (req, ctx) => ({
+      chat: chatToProto(
+        await chats.updateChat(meta(ctx), req.chatId, { paths: req.updateMask ?? [], values: req.chat }),
+      ),
+    }),
+    transferChatOwnership: async (req, ctx) => ({
+      chat: chatToProto(await chats.transferOwnership(meta(ctx), req.chatId, req.userId)),
+    }),
+    addReaction: async (req, ctx) => ({
+      message: readMessageToProto(await chats.addReaction(meta(ctx), req.chatId, req.messageId, req.emoji)),
+    }),
+    removeReaction: async (req, ctx) => ({
+      message: readMessageToProto(await chats.removeReaction(meta(ctx), req.chatId, req.messageId, req.emoji)),
+    }),
+    pinMessage: async (req, ctx) => ({
+      message: await readOne(ctx, chats.pinMessage(meta(ctx), req.chatId, req.messageId)),
+    }),
+    unpinMessage: async (req, ctx) => ({
+      message: await readOne(ctx, chats.unpinMessage(meta(ctx), req.chatId, req.messageId)),
+    }),
+    listPinnedMessages: async (req, ctx) => {
+      const page = await chats.listPinnedMessages(meta(ctx), req.chatId, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { messages: await readAll(ctx, page.items), nextPageToken: page.nextPageToken };
     },
 
     streamUpdates: async (req, ctx, send, accept) => {

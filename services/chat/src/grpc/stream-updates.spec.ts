@@ -83,7 +83,7 @@ describe('StreamUpdates over gRPC', () => {
   const texts = (updates: Update[], chat?: Chat) =>
     updates
       .map((u) => u.messageCreated)
-      .filter((m): m is Message => m !== undefined && (!chat || m.chatId === chat.chatId))
+      .filter((m): m is Message => m !== undefined && !m.system && (!chat || m.chatId === chat.chatId))
       .map((m) => m.text);
   const kinds = (updates: Update[]) =>
     updates.map((u) => Object.keys(u).find((k) => k !== 'updateId' && k !== 'time' && u[k as keyof Update]));

@@ -15,8 +15,11 @@ import {
   type Member,
   type Message,
   messageCreated,
+  systemEvent,
   tombstoneOf,
+  withOwner,
   withoutMember,
+  withRole,
 } from '../domain/chat.ts';
 import { type ChatStorage, isStoreError, type MessageDraft } from '../domain/chat-storage.ts';
 import { type SearchCursor, searchTermsOf } from '../domain/search.ts';
@@ -62,6 +65,8 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         id: randomUUID(),
         type: 'group',
         title: 'a group',
+        description: '',
+        avatarUrl: '',
         ownerId,
         directKey: '',
         members: [member(ownerId, 'owner'), ...others.map((id) => member(id))],
@@ -77,6 +82,8 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         id: randomUUID(),
         type: 'direct',
         title: '',
+        description: '',
+        avatarUrl: '',
         ownerId: '',
         directKey: directKeyOf(a, b),
         members: [member(a), member(b)],
@@ -571,7 +578,7 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         const edited = await post(chat.id, a, 'meet at noon');
         const deleted = await post(chat.id, a, 'noon is fine');
         await store.updateMessage({ ...edited, text: 'meet at dawn', editTime: tick(), version: 2 }, []);
-        await store.updateMessage(tombstoneOf(deleted), []);
+        await store.updateMessage(tombstoneOf(deleted, a), []);
         expect(await found([chat.id], 'noon')).toEqual([]);
         expect(await found([chat.id], 'dawn')).toEqual([['meet at dawn', 1]]);
         expect(await found([chat.id], 'meet fine')).toEqual([['meet at dawn', 1]]);
@@ -643,8 +650,84 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         const a = randomUUID();
         const chat = await add(group(a));
         const edited = await edit(await post(chat.id, a, 'draft'), 'final');
-        await store.updateMessage(tombstoneOf(edited), []);
+        await store.updateMessage(tombstoneOf(edited, a), []);
         await expect(store.listMessageVersions(chat.id, edited.id, undefined, 10)).resolves.toEqual([]);
+      });
+    });
+
+    describe('group management', () => {
+      it('keeps admins and a transferred owner across a read', async () => {
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const chat = await add(group(a, b, c));
+        const promoted = withRole(chat, b, 'admin');
+        await store.updateChat(promoted, []);
+        const handed = withOwner(promoted, c);
+        await store.updateChat(handed, []);
+        const read = await store.getChat(chat.id);
+        expect([read?.ownerId, read?.members.map((m) => [m.userId, m.role])]).toEqual([
+          c,
+          [
+            [a, 'admin'],
+            [b, 'admin'],
+            [c, 'owner'],
+          ],
+        ]);
+      });
+
+      it('keeps who deleted a tombstone', async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const chat = await add(group(a, b));
+        const posted = await post(chat.id, b, 'off topic');
+        await store.updateMessage(tombstoneOf(posted, a), []);
+        const [listed] = await store.listMessages(chat.id, undefined, 1);
+        expect([listed?.deleted, listed?.deletedBy]).toEqual([true, a]);
+        expect((await store.getMessage(chat.id, posted.id))?.deletedBy).toBe(a);
+        expect((await post(chat.id, b, 'on topic')).deletedBy).toBe('');
+      });
+
+      it('posts a notice with a chat change atomically: the next sequence, its event after the change, to the members after', async () => {
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const chat = await add(group(a, b, c));
+        await post(chat.id, b, 'before');
+        const after = withoutMember(chat, c);
+        const system = { ...systemEvent('member_removed', a, [c]) };
+        const notice = { draft: { ...draft(chat.id, a, ''), system }, eventOf };
+        const change: ChatEvent = {
+          kind: 'members_changed',
+          before: chat,
+          after,
+          added: [],
+          removed: [c],
+          actorId: a,
+          time: tick(),
+          requestId: 'r',
+        };
+        await store.updateChat(after, [change], notice);
+        const [latest] = await store.listMessages(chat.id, undefined, 1);
+        expect(latest).toMatchObject({ sequence: 2, senderId: a, text: '', system });
+        expect((await store.getChat(chat.id))?.lastSequence).toBe(2);
+        const events = await pendingOf(chat.id);
+        expect(events.map((e) => e.type).slice(-2)).toEqual(['chat.chat.members_changed', 'chat.message.created']);
+        const created = MessageCreated.decode(events.at(-1)?.payload?.value ?? new Uint8Array());
+        expect(created.memberIds).toEqual([a, b]);
+        expect(created.message?.system?.targetUserIds).toEqual([c]);
+
+        // A stale change posts nothing.
+        const stale = await errorOf(
+          store.updateChat(after, [], { ...notice, draft: { ...notice.draft, id: randomUUID() } }),
+        );
+        expect(isStoreError(stale, 'conflict')).toBe(true);
+        expect((await store.listMessages(chat.id, undefined, 10)).map((m) => m.sequence)).toEqual([2, 1]);
+      });
+
+      it("keeps a group's description and picture with its other fields", async () => {
+        const a = randomUUID();
+        const chat = await add({ ...group(a), description: 'at first', avatarUrl: 'https://img.example/1.png' });
+        expect(await store.getChat(chat.id)).toMatchObject({ description: 'at first' });
+        const after = { ...chat, title: 'renamed', description: 'later', avatarUrl: '', version: chat.version + 1 };
+        await store.updateChat(after, []);
+        expect(await store.getChat(chat.id)).toMatchObject({ title: 'renamed', description: 'later', avatarUrl: '' });
+        expect((await store.listChatsOf(a, undefined, 10))[0]).toMatchObject({ description: 'later', avatarUrl: '' });
       });
     });
 

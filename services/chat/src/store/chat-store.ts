@@ -2,7 +2,7 @@
 // change's events already encoded as outbox entries, and the outbox itself.
 import type { OutboxEntry, OutboxSource } from '@messenger/platform/events';
 import type { ChatEvent } from '../domain/chat.ts';
-import type { ChatStorage } from '../domain/chat-storage.ts';
+import type { ChatStorage, Notice } from '../domain/chat-storage.ts';
 
 /** What an adapter (MemoryChatStore, MongoChatStore, SqliteChatStore) implements, and what startChatService takes. */
 export interface ChatStore extends ChatStorage<OutboxEntry> {
@@ -18,7 +18,7 @@ export interface ChatStore extends ChatStorage<OutboxEntry> {
 export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) => OutboxEntry): ChatStorage {
   return {
     createChat: (chat, events) => store.createChat(chat, events.map(encode)),
-    updateChat: (chat, events) => store.updateChat(chat, events.map(encode)),
+    updateChat: (chat, events, notice) => store.updateChat(chat, events.map(encode), notice && encoded(notice, encode)),
     appendMessage: (draft, eventOf) => store.appendMessage(draft, (message, ids) => encode(eventOf(message, ids))),
     updateMessage: (message, events) => store.updateMessage(message, events.map(encode)),
     putInvitation: (invitation, events, maxPending) => store.putInvitation(invitation, events.map(encode), maxPending),
@@ -26,7 +26,8 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     listInvitations: (inviteeId, now, after, limit) => store.listInvitations(inviteeId, now, after, limit),
     countPendingInvitations: (inviteeId, now) => store.countPendingInvitations(inviteeId, now),
     deleteInvitation: (chatId, inviteeId) => store.deleteInvitation(chatId, inviteeId),
-    acceptInvitation: (chat, inviteeId, events) => store.acceptInvitation(chat, inviteeId, events.map(encode)),
+    acceptInvitation: (chat, inviteeId, events, notice) =>
+      store.acceptInvitation(chat, inviteeId, events.map(encode), notice && encoded(notice, encode)),
     getChat: (chatId) => store.getChat(chatId),
     findDirectChat: (directKey) => store.findDirectChat(directKey),
     listChatsOf: (userId, after, limit) => store.listChatsOf(userId, after, limit),
@@ -41,8 +42,22 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     searchMessages: (chatIds, terms, after, limit) => store.searchMessages(chatIds, terms, after, limit),
     listMessageVersions: (chatId, messageId, beforeVersion, limit) =>
       store.listMessageVersions(chatId, messageId, beforeVersion, limit),
+    setReaction: (draft, maxEmoji, eventOf) =>
+      store.setReaction(draft, maxEmoji, (message) => encode(eventOf(message))),
+    reactionsBy: (userId, messageIds) => store.reactionsBy(userId, messageIds),
+    setPin: (draft, maxPins, eventOf) => store.setPin(draft, maxPins, (message) => encode(eventOf(message))),
+    listPins: (chatId, after, limit) => store.listPins(chatId, after, limit),
     readPositionsOf: (refs) => store.readPositionsOf(refs),
+    countUnreadMentions: (userId, positions, cap) => store.countUnreadMentions(userId, positions, cap),
+    memberSettings: (userId, chatIds) => store.memberSettings(userId, chatIds),
+    putMemberSettings: (chatId, userId, settings, events) =>
+      store.putMemberSettings(chatId, userId, settings, events.map(encode)),
+    listChatsByArchive: (userId, archived, after, limit) => store.listChatsByArchive(userId, archived, after, limit),
     presencePrivacies: (userIds) => store.presencePrivacies(userIds),
     setPresencePrivacy: (userId, privacy) => store.setPresencePrivacy(userId, privacy),
   };
+}
+
+function encoded(notice: Notice, encode: (event: ChatEvent) => OutboxEntry): Notice<OutboxEntry> {
+  return { draft: notice.draft, eventOf: (message, ids) => encode(notice.eventOf(message, ids)) };
 }

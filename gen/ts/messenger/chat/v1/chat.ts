@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { FieldMask } from "../../../google/protobuf/field_mask.ts";
 import { Timestamp } from "../../../google/protobuf/timestamp.ts";
 import { FriendshipStatus, friendshipStatusFromJSON, friendshipStatusToJSON } from "../../subscriber/v1/subscriber.ts";
 
@@ -89,10 +90,18 @@ export function chatTypeToJSON(object: ChatType): string {
 export const ChatMemberRole = {
   /** CHAT_MEMBER_ROLE_UNSPECIFIED - Not set. */
   CHAT_MEMBER_ROLE_UNSPECIFIED: 0,
-  /** CHAT_MEMBER_ROLE_OWNER - The group's owner: may add and remove members and delete any message. */
+  /**
+   * CHAT_MEMBER_ROLE_OWNER - The group's owner: may do whatever an admin may, and also remove
+   * admins, make and unmake admins and transfer ownership.
+   */
   CHAT_MEMBER_ROLE_OWNER: 1,
   /** CHAT_MEMBER_ROLE_MEMBER - An ordinary member (every member of a direct chat). */
   CHAT_MEMBER_ROLE_MEMBER: 2,
+  /**
+   * CHAT_MEMBER_ROLE_ADMIN - A group admin, made by the owner: may add members, remove ordinary
+   * members, change the group profile, pin and delete any message.
+   */
+  CHAT_MEMBER_ROLE_ADMIN: 3,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -102,6 +111,7 @@ export namespace ChatMemberRole {
   export type CHAT_MEMBER_ROLE_UNSPECIFIED = typeof ChatMemberRole.CHAT_MEMBER_ROLE_UNSPECIFIED;
   export type CHAT_MEMBER_ROLE_OWNER = typeof ChatMemberRole.CHAT_MEMBER_ROLE_OWNER;
   export type CHAT_MEMBER_ROLE_MEMBER = typeof ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER;
+  export type CHAT_MEMBER_ROLE_ADMIN = typeof ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN;
   export type UNRECOGNIZED = typeof ChatMemberRole.UNRECOGNIZED;
 }
 
@@ -116,6 +126,9 @@ export function chatMemberRoleFromJSON(object: any): ChatMemberRole {
     case 2:
     case "CHAT_MEMBER_ROLE_MEMBER":
       return ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER;
+    case 3:
+    case "CHAT_MEMBER_ROLE_ADMIN":
+      return ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -131,7 +144,156 @@ export function chatMemberRoleToJSON(object: ChatMemberRole): string {
       return "CHAT_MEMBER_ROLE_OWNER";
     case ChatMemberRole.CHAT_MEMBER_ROLE_MEMBER:
       return "CHAT_MEMBER_ROLE_MEMBER";
+    case ChatMemberRole.CHAT_MEMBER_ROLE_ADMIN:
+      return "CHAT_MEMBER_ROLE_ADMIN";
     case ChatMemberRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What a part of a message's text is. */
+export const MessageEntityType = {
+  /** MESSAGE_ENTITY_TYPE_UNSPECIFIED - Not set. */
+  MESSAGE_ENTITY_TYPE_UNSPECIFIED: 0,
+  /**
+   * MESSAGE_ENTITY_TYPE_MENTION - `@nickname` of a member of the chat when the text was written: names
+   * that member in `user_id`.
+   */
+  MESSAGE_ENTITY_TYPE_MENTION: 1,
+  /** MESSAGE_ENTITY_TYPE_MENTION_ALL - `@all` in a group: mentions every member but the sender. */
+  MESSAGE_ENTITY_TYPE_MENTION_ALL: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type MessageEntityType = typeof MessageEntityType[keyof typeof MessageEntityType];
+
+export namespace MessageEntityType {
+  export type MESSAGE_ENTITY_TYPE_UNSPECIFIED = typeof MessageEntityType.MESSAGE_ENTITY_TYPE_UNSPECIFIED;
+  export type MESSAGE_ENTITY_TYPE_MENTION = typeof MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION;
+  export type MESSAGE_ENTITY_TYPE_MENTION_ALL = typeof MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION_ALL;
+  export type UNRECOGNIZED = typeof MessageEntityType.UNRECOGNIZED;
+}
+
+export function messageEntityTypeFromJSON(object: any): MessageEntityType {
+  switch (object) {
+    case 0:
+    case "MESSAGE_ENTITY_TYPE_UNSPECIFIED":
+      return MessageEntityType.MESSAGE_ENTITY_TYPE_UNSPECIFIED;
+    case 1:
+    case "MESSAGE_ENTITY_TYPE_MENTION":
+      return MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION;
+    case 2:
+    case "MESSAGE_ENTITY_TYPE_MENTION_ALL":
+      return MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION_ALL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MessageEntityType.UNRECOGNIZED;
+  }
+}
+
+export function messageEntityTypeToJSON(object: MessageEntityType): string {
+  switch (object) {
+    case MessageEntityType.MESSAGE_ENTITY_TYPE_UNSPECIFIED:
+      return "MESSAGE_ENTITY_TYPE_UNSPECIFIED";
+    case MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION:
+      return "MESSAGE_ENTITY_TYPE_MENTION";
+    case MessageEntityType.MESSAGE_ENTITY_TYPE_MENTION_ALL:
+      return "MESSAGE_ENTITY_TYPE_MENTION_ALL";
+    case MessageEntityType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The kind of a group change a system message records. */
+export const SystemEventKind = {
+  /** SYSTEM_EVENT_KIND_UNSPECIFIED - Not set. */
+  SYSTEM_EVENT_KIND_UNSPECIFIED: 0,
+  /** SYSTEM_EVENT_KIND_MEMBERS_ADDED - The actor added the targets (AddChatMembers; friends who joined at once). */
+  SYSTEM_EVENT_KIND_MEMBERS_ADDED: 1,
+  /** SYSTEM_EVENT_KIND_INVITATION_ACCEPTED - The actor joined by accepting the target's invitation. */
+  SYSTEM_EVENT_KIND_INVITATION_ACCEPTED: 2,
+  /** SYSTEM_EVENT_KIND_MEMBER_REMOVED - The actor removed the target. */
+  SYSTEM_EVENT_KIND_MEMBER_REMOVED: 3,
+  /** SYSTEM_EVENT_KIND_MEMBER_LEFT - The actor left the group. */
+  SYSTEM_EVENT_KIND_MEMBER_LEFT: 4,
+  /** SYSTEM_EVENT_KIND_ROLE_CHANGED - The actor gave the target the role `role`. */
+  SYSTEM_EVENT_KIND_ROLE_CHANGED: 5,
+  /** SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED - The actor handed the group to the target. */
+  SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED: 6,
+  /** SYSTEM_EVENT_KIND_PROFILE_CHANGED - The actor changed the group profile (`changed_fields`). */
+  SYSTEM_EVENT_KIND_PROFILE_CHANGED: 7,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type SystemEventKind = typeof SystemEventKind[keyof typeof SystemEventKind];
+
+export namespace SystemEventKind {
+  export type SYSTEM_EVENT_KIND_UNSPECIFIED = typeof SystemEventKind.SYSTEM_EVENT_KIND_UNSPECIFIED;
+  export type SYSTEM_EVENT_KIND_MEMBERS_ADDED = typeof SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED;
+  export type SYSTEM_EVENT_KIND_INVITATION_ACCEPTED = typeof SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED;
+  export type SYSTEM_EVENT_KIND_MEMBER_REMOVED = typeof SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED;
+  export type SYSTEM_EVENT_KIND_MEMBER_LEFT = typeof SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT;
+  export type SYSTEM_EVENT_KIND_ROLE_CHANGED = typeof SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED;
+  export type SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED = typeof SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED;
+  export type SYSTEM_EVENT_KIND_PROFILE_CHANGED = typeof SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED;
+  export type UNRECOGNIZED = typeof SystemEventKind.UNRECOGNIZED;
+}
+
+export function systemEventKindFromJSON(object: any): SystemEventKind {
+  switch (object) {
+    case 0:
+    case "SYSTEM_EVENT_KIND_UNSPECIFIED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_UNSPECIFIED;
+    case 1:
+    case "SYSTEM_EVENT_KIND_MEMBERS_ADDED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED;
+    case 2:
+    case "SYSTEM_EVENT_KIND_INVITATION_ACCEPTED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED;
+    case 3:
+    case "SYSTEM_EVENT_KIND_MEMBER_REMOVED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED;
+    case 4:
+    case "SYSTEM_EVENT_KIND_MEMBER_LEFT":
+      return SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT;
+    case 5:
+    case "SYSTEM_EVENT_KIND_ROLE_CHANGED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED;
+    case 6:
+    case "SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED;
+    case 7:
+    case "SYSTEM_EVENT_KIND_PROFILE_CHANGED":
+      return SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SystemEventKind.UNRECOGNIZED;
+  }
+}
+
+export function systemEventKindToJSON(object: SystemEventKind): string {
+  switch (object) {
+    case SystemEventKind.SYSTEM_EVENT_KIND_UNSPECIFIED:
+      return "SYSTEM_EVENT_KIND_UNSPECIFIED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_MEMBERS_ADDED:
+      return "SYSTEM_EVENT_KIND_MEMBERS_ADDED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_INVITATION_ACCEPTED:
+      return "SYSTEM_EVENT_KIND_INVITATION_ACCEPTED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_REMOVED:
+      return "SYSTEM_EVENT_KIND_MEMBER_REMOVED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_MEMBER_LEFT:
+      return "SYSTEM_EVENT_KIND_MEMBER_LEFT";
+    case SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED:
+      return "SYSTEM_EVENT_KIND_ROLE_CHANGED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED:
+      return "SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED:
+      return "SYSTEM_EVENT_KIND_PROFILE_CHANGED";
+    case SystemEventKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -282,7 +444,7 @@ export interface Chat {
   type: ChatType;
   /**
    * The group's title, 1–128 characters; empty for a direct chat (clients
-   * show the other member's nickname).
+   * show the other member's nickname). Changed with UpdateChat.
    */
   title: string;
   /** The user id (UUID) of the group's owner; empty for a direct chat. */
@@ -294,7 +456,20 @@ export interface Chat {
     | Date
     | undefined;
   /** When a message was last posted, or the chat created if none was. */
-  lastActivityTime: Date | undefined;
+  lastActivityTime:
+    | Date
+    | undefined;
+  /**
+   * The group's description, at most 500 characters; empty when none and
+   * for a direct chat. Changed with UpdateChat.
+   */
+  description: string;
+  /**
+   * The group's picture: an absolute https:// URL of at most 2048
+   * characters; empty when none and for a direct chat. Changed with
+   * UpdateChat.
+   */
+  avatarUrl: string;
 }
 
 /** A message in a chat. */
@@ -334,7 +509,79 @@ export interface Message {
   /** How many replies answer this message (ListReplies). A JSON number. */
   replyCount: number;
   /** When the newest reply was sent; unset when there is none. */
-  lastReplyTime: Date | undefined;
+  lastReplyTime:
+    | Date
+    | undefined;
+  /**
+   * For a tombstone, the user id (UUID) of who deleted it: the sender, or
+   * the group's owner or an admin; empty when not deleted.
+   */
+  deletedById: string;
+  /**
+   * Set on a system message: a change of the group the server recorded in
+   * its history (its sender is the member who made it, its text is empty).
+   * Clients render it from these fields ("Ann made Bob an admin"). System
+   * messages cannot be edited.
+   */
+  system:
+    | SystemEvent
+    | undefined;
+  /**
+   * The reactions, one entry per distinct emoji (at most 20), in the order
+   * each emoji was first added; an emoji whose last reaction is removed
+   * leaves the list. Empty for a deleted message.
+   */
+  reactions: Reaction[];
+  /** True while the message is pinned to its chat (ListPinnedMessages). */
+  pinned: boolean;
+  /** The user id (UUID) of the member who pinned it; empty when not pinned. */
+  pinnedById: string;
+  /** When it was pinned; unset when not pinned. */
+  pinTime:
+    | Date
+    | undefined;
+  /**
+   * The mentions in `text`, in text order, found once when the text was
+   * sent or edited (never re-read against today's nicknames); empty when
+   * deleted.
+   */
+  entities: MessageEntity[];
+}
+
+/** The reactions with one emoji on a message. */
+export interface Reaction {
+  /** The emoji (see `AddReactionRequest.emoji`). */
+  emoji: string;
+  /** How many members reacted with it, 1 or more. A JSON number. */
+  count: number;
+  /**
+   * Whether the caller is one of them: set in ListMessages, GetMessage,
+   * ListReplies and SearchMessages and in the answers of SendMessage,
+   * EditMessage, DeleteMessage, AddReaction and RemoveReaction. Always
+   * false in ListChats' `last_message` and in live updates, which carry
+   * the counts only: a `reaction_changed` update says whose reaction
+   * changed, so a client keeps its own from there.
+   */
+  reactedByMe: boolean;
+}
+
+/**
+ * A marked part of a message's text. Offsets count Unicode code points from
+ * the start of the text (as `TextRange` does, and as the text's length limit
+ * does), not UTF-16 units or bytes: in JavaScript, index `[...text]`.
+ */
+export interface MessageEntity {
+  /** The offset of its first code point (the `@`). */
+  offset: number;
+  /** How many code points it spans, the `@` included. */
+  length: number;
+  /** What it is. */
+  type: MessageEntityType;
+  /**
+   * For a mention, the user id (UUID) of the member mentioned; empty
+   * otherwise.
+   */
+  userId: string;
 }
 
 /**
@@ -378,6 +625,13 @@ export interface ChatSummary {
    * always 0 in a group. A JSON string.
    */
   peerReadSequence: string;
+  /**
+   * How many of the messages `unread_count` counts mention the caller, by
+   * nickname or with `@all`; capped like `unread_count`. A JSON string.
+   */
+  unreadMentionCount: string;
+  /** The caller's own settings of the chat (mute, archive). */
+  settings: ChatSettings | undefined;
 }
 
 /** Request of CreateChat. */
@@ -423,6 +677,11 @@ export interface ListChatsRequest {
    * page.
    */
   pageToken: string;
+  /**
+   * False (the default) lists the chats the caller has not archived, true
+   * only those they have: the main list and the archive folder.
+   */
+  archived?: boolean | undefined;
 }
 
 /** Response of ListChats. */
@@ -450,6 +709,14 @@ export interface GetChatResponse {
    * (0 when none); always 0 in a group. A JSON string.
    */
   peerReadSequence: string;
+  /** The caller's unread count, as in ChatSummary. A JSON string. */
+  unreadCount: string;
+  /** The caller's read position, as in ChatSummary. A JSON string. */
+  readSequence: string;
+  /** The caller's unread mentions, as in ChatSummary. A JSON string. */
+  unreadMentionCount: string;
+  /** The caller's own settings of the chat, as in ChatSummary. */
+  settings: ChatSettings | undefined;
 }
 
 /** Request of AddChatMembers. */
@@ -670,6 +937,11 @@ export interface MarkReadResponse {
    * string.
    */
   unreadCount: string;
+  /**
+   * The caller's unread mentions after the call (as in ChatSummary). A JSON
+   * string.
+   */
+  unreadMentionCount: string;
 }
 
 /** Request of StreamUpdates. In HTTP, `GET /v1/updates?resumeAfter=<update id>`. */
@@ -762,6 +1034,21 @@ export interface Update {
     | Typing
     | undefined;
   /**
+   * A member added or removed a reaction on a message in one of the
+   * user's chats; the message after, with its counts.
+   */
+  reactionChanged?:
+    | ReactionChange
+    | undefined;
+  /**
+   * A message in one of the user's chats was pinned or unpinned; the
+   * message after. (Deleting a pinned message unpins it: that arrives as
+   * `message_deleted` only.)
+   */
+  pinChanged?:
+    | PinChange
+    | undefined;
+  /**
    * Another member of one of the user's chats moved their read position
    * (MarkRead). In a direct chat every move is sent; in a group at most
    * one per member and chat every 2 seconds (by default), with the latest
@@ -772,6 +1059,13 @@ export interface Update {
    */
   readReceipt?:
     | ReadReceipt
+    | undefined;
+  /**
+   * The user changed their own settings of a chat (UpdateChatSettings),
+   * maybe on another device; only the user gets it.
+   */
+  chatSettingsChanged?:
+    | ChatSettingsChanged
     | undefined;
   /**
    * A friend came online or, after the grace period, went offline (with
@@ -992,6 +1286,219 @@ export interface Typing {
   expireTime: Date | undefined;
 }
 
+/** Request of SetChatMemberRole. */
+export interface SetChatMemberRoleRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /** The user id (UUID) of the member whose role changes. */
+  userId: string;
+  /** The new role: CHAT_MEMBER_ROLE_ADMIN or CHAT_MEMBER_ROLE_MEMBER. */
+  role: ChatMemberRole;
+}
+
+/** Response of SetChatMemberRole. */
+export interface SetChatMemberRoleResponse {
+  /** The chat after the change. */
+  chat: Chat | undefined;
+}
+
+/** Request of TransferChatOwnership. */
+export interface TransferChatOwnershipRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /** The user id (UUID) of the member who becomes the owner. */
+  userId: string;
+}
+
+/** Response of TransferChatOwnership. */
+export interface TransferChatOwnershipResponse {
+  /** The chat after the change. */
+  chat: Chat | undefined;
+}
+
+/**
+ * Request of UpdateChat. In JSON the body is
+ * `{"chat": {"title": "…"}, "updateMask": "title"}`; mask paths use the JSON
+ * names (`title`, `description`, `avatarUrl`) in JSON and the proto names
+ * (`title`, `description`, `avatar_url`) in binary.
+ */
+export interface UpdateChatRequest {
+  /** The id (UUID) of the group; taken from the path. */
+  chatId: string;
+  /** The new values. Only the fields named in `update_mask` are read. */
+  chat:
+    | Chat
+    | undefined;
+  /**
+   * The fields to change: one or more of `title`, `description`,
+   * `avatar_url`. A named field left empty in `chat` is cleared (`title`
+   * cannot be cleared).
+   */
+  updateMask: string[] | undefined;
+}
+
+/** Response of UpdateChat. */
+export interface UpdateChatResponse {
+  /** The chat after the change. */
+  chat: Chat | undefined;
+}
+
+/** A change of a group, recorded as a system message in its history. */
+export interface SystemEvent {
+  /** What changed. */
+  kind: SystemEventKind;
+  /**
+   * The user id (UUID) of the member who made the change (for
+   * SYSTEM_EVENT_KIND_MEMBER_LEFT and SYSTEM_EVENT_KIND_INVITATION_ACCEPTED,
+   * the member who left or joined).
+   */
+  actorId: string;
+  /**
+   * The user ids (UUIDs) the change is about: the members added, the member
+   * removed, whose role changed, the new owner, or the inviter of an
+   * accepted invitation; empty otherwise.
+   */
+  targetUserIds: string[];
+  /** For SYSTEM_EVENT_KIND_ROLE_CHANGED: the target's new role. */
+  role: ChatMemberRole;
+  /**
+   * For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the fields that changed (`title`,
+   * `description`, `avatar_url`); the new values are in the fields below.
+   */
+  changedFields: string[];
+  /** For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the new title, when it changed. */
+  title: string;
+  /**
+   * For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the new description, when it
+   * changed (empty when cleared).
+   */
+  description: string;
+  /**
+   * For SYSTEM_EVENT_KIND_PROFILE_CHANGED: the new picture, when it changed
+   * (empty when cleared).
+   */
+  avatarUrl: string;
+}
+
+/** Request of AddReaction. */
+export interface AddReactionRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+  /**
+   * The emoji: 1–16 Unicode code points, all of them emoji code points
+   * (pictographs, skin-tone modifiers, regional-indicator flag letters,
+   * the zero-width joiner, variation selector 16, tag characters, and a
+   * digit, `#` or `*` only before the keycap mark), with at least one
+   * pictograph, flag letter or keycap. So single emoji, flags, skin tones,
+   * keycaps and joined sequences like a family are accepted; letters,
+   * digits alone, spaces and punctuation are not.
+   */
+  emoji: string;
+}
+
+/** Response of AddReaction. */
+export interface AddReactionResponse {
+  /** The message after the change, with the caller's `reacted_by_me`. */
+  message: Message | undefined;
+}
+
+/** Request of RemoveReaction. */
+export interface RemoveReactionRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+  /** The emoji, as for AddReaction. */
+  emoji: string;
+}
+
+/** Response of RemoveReaction. */
+export interface RemoveReactionResponse {
+  /** The message after the change, with the caller's `reacted_by_me`. */
+  message: Message | undefined;
+}
+
+/** A member's reaction on a message was added or removed. */
+export interface ReactionChange {
+  /** The message after the change, with its reaction counts. */
+  message:
+    | Message
+    | undefined;
+  /** The user id (UUID) of the member whose reaction changed. */
+  userId: string;
+  /** The emoji of the reaction. */
+  emoji: string;
+  /** True when the reaction was added, false when removed. */
+  added: boolean;
+}
+
+/** Request of PinMessage. */
+export interface PinMessageRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+}
+
+/** Response of PinMessage. */
+export interface PinMessageResponse {
+  /** The message, pinned. */
+  message: Message | undefined;
+}
+
+/** Request of UnpinMessage. */
+export interface UnpinMessageRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the message. */
+  messageId: string;
+}
+
+/** Response of UnpinMessage. */
+export interface UnpinMessageResponse {
+  /** The message, no longer pinned. */
+  message: Message | undefined;
+}
+
+/** Request of ListPinnedMessages. */
+export interface ListPinnedMessagesRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /**
+   * The maximum number of messages to return: default 50 when 0 or unset,
+   * at most 100 (larger values are treated as 100). Fails with
+   * INVALID_ARGUMENT when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page (pinned earlier);
+   * empty for the first page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListPinnedMessages. */
+export interface ListPinnedMessagesResponse {
+  /** The pinned messages, most recently pinned first. */
+  messages: Message[];
+  /** Opaque token for the next page; empty when there is none. */
+  nextPageToken: string;
+}
+
+/** A message was pinned or unpinned. */
+export interface PinChange {
+  /** The message after the change. */
+  message:
+    | Message
+    | undefined;
+  /** The user id (UUID) of the member who pinned or unpinned it. */
+  userId: string;
+  /** True when pinned, false when unpinned. */
+  pinned: boolean;
+}
+
 /** A member's read position in a chat, as the other members see it. */
 export interface ReadReceipt {
   /** The id (UUID) of the chat. */
@@ -1000,6 +1507,61 @@ export interface ReadReceipt {
   userId: string;
   /** The highest sequence they have marked read. A JSON string. */
   readSequence: string;
+}
+
+/** One member's own settings of a chat; nobody else sees them. */
+export interface ChatSettings {
+  /**
+   * True while the chat is muted: until `mute_until`, or with no end when
+   * that is unset. Counts of unread messages and mentions go on as usual.
+   */
+  muted: boolean;
+  /** When a timed mute ends; unset when not muted or muted with no end. */
+  muteUntil:
+    | Date
+    | undefined;
+  /**
+   * True when the member archived the chat: ListChats lists it only with
+   * `archived` set. A new message leaves it archived.
+   */
+  archived: boolean;
+}
+
+/**
+ * Request of UpdateChatSettings. At least one of the mute fields or
+ * `archived` must be set; what is not set stays as it is.
+ */
+export interface UpdateChatSettingsRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** Mute until this time, which must be in the future. */
+  muteUntil?:
+    | Date
+    | undefined;
+  /** True: mute with no end (until unmuted). */
+  muteForever?:
+    | boolean
+    | undefined;
+  /** True: unmute. */
+  unmute?:
+    | boolean
+    | undefined;
+  /** Archive (true) or unarchive (false); unset to leave it. */
+  archived?: boolean | undefined;
+}
+
+/** Response of UpdateChatSettings. */
+export interface UpdateChatSettingsResponse {
+  /** The caller's settings of the chat after the change. */
+  settings: ChatSettings | undefined;
+}
+
+/** The streaming user's settings of a chat changed. */
+export interface ChatSettingsChanged {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The settings after the change. */
+  settings: ChatSettings | undefined;
 }
 
 /** A user's presence, as the caller may see it. */
@@ -1218,6 +1780,8 @@ function createBaseChat(): Chat {
     members: [],
     createTime: undefined,
     lastActivityTime: undefined,
+    description: "",
+    avatarUrl: "",
   };
 }
 
@@ -1243,6 +1807,12 @@ export const Chat: MessageFns<Chat> = {
     }
     if (message.lastActivityTime !== undefined) {
       Timestamp.encode(toTimestamp(message.lastActivityTime), writer.uint32(58).fork()).join();
+    }
+    if (message.description !== "") {
+      writer.uint32(66).string(message.description);
+    }
+    if (message.avatarUrl !== "") {
+      writer.uint32(74).string(message.avatarUrl);
     }
     return writer;
   },
@@ -1316,6 +1886,22 @@ export const Chat: MessageFns<Chat> = {
             message.lastActivityTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1353,6 +1939,12 @@ export const Chat: MessageFns<Chat> = {
         : isSet(object.last_activity_time)
         ? fromJsonTimestamp(object.last_activity_time)
         : undefined,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : "",
     };
   },
 
@@ -1379,6 +1971,12 @@ export const Chat: MessageFns<Chat> = {
     if (message.lastActivityTime !== undefined) {
       obj.lastActivityTime = message.lastActivityTime.toISOString();
     }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.avatarUrl !== "") {
+      obj.avatarUrl = message.avatarUrl;
+    }
     return obj;
   },
 
@@ -1394,6 +1992,8 @@ export const Chat: MessageFns<Chat> = {
     message.members = object.members?.map((e) => ChatMember.fromPartial(e)) || [];
     message.createTime = object.createTime ?? undefined;
     message.lastActivityTime = object.lastActivityTime ?? undefined;
+    message.description = object.description ?? "";
+    message.avatarUrl = object.avatarUrl ?? "";
     return message;
   },
 };
@@ -1412,6 +2012,13 @@ function createBaseMessage(): Message {
     replyTo: undefined,
     replyCount: 0,
     lastReplyTime: undefined,
+    deletedById: "",
+    system: undefined,
+    reactions: [],
+    pinned: false,
+    pinnedById: "",
+    pinTime: undefined,
+    entities: [],
   };
 }
 
@@ -1452,6 +2059,27 @@ export const Message: MessageFns<Message> = {
     }
     if (message.lastReplyTime !== undefined) {
       Timestamp.encode(toTimestamp(message.lastReplyTime), writer.uint32(98).fork()).join();
+    }
+    if (message.deletedById !== "") {
+      writer.uint32(138).string(message.deletedById);
+    }
+    if (message.system !== undefined) {
+      SystemEvent.encode(message.system, writer.uint32(146).fork()).join();
+    }
+    for (const v of message.reactions) {
+      Reaction.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.pinned !== false) {
+      writer.uint32(112).bool(message.pinned);
+    }
+    if (message.pinnedById !== "") {
+      writer.uint32(122).string(message.pinnedById);
+    }
+    if (message.pinTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.pinTime), writer.uint32(130).fork()).join();
+    }
+    for (const v of message.entities) {
+      MessageEntity.encode(v!, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -1565,6 +2193,62 @@ export const Message: MessageFns<Message> = {
             message.lastReplyTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.deletedById = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.system = SystemEvent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.reactions.push(Reaction.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.pinned = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.pinnedById = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.pinTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.entities.push(MessageEntity.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1627,6 +2311,29 @@ export const Message: MessageFns<Message> = {
         : isSet(object.last_reply_time)
         ? fromJsonTimestamp(object.last_reply_time)
         : undefined,
+      deletedById: isSet(object.deletedById)
+        ? globalThis.String(object.deletedById)
+        : isSet(object.deleted_by_id)
+        ? globalThis.String(object.deleted_by_id)
+        : "",
+      system: isSet(object.system) ? SystemEvent.fromJSON(object.system) : undefined,
+      reactions: globalThis.Array.isArray(object?.reactions)
+        ? object.reactions.map((e: any) => Reaction.fromJSON(e))
+        : [],
+      pinned: isSet(object.pinned) ? globalThis.Boolean(object.pinned) : false,
+      pinnedById: isSet(object.pinnedById)
+        ? globalThis.String(object.pinnedById)
+        : isSet(object.pinned_by_id)
+        ? globalThis.String(object.pinned_by_id)
+        : "",
+      pinTime: isSet(object.pinTime)
+        ? fromJsonTimestamp(object.pinTime)
+        : isSet(object.pin_time)
+        ? fromJsonTimestamp(object.pin_time)
+        : undefined,
+      entities: globalThis.Array.isArray(object?.entities)
+        ? object.entities.map((e: any) => MessageEntity.fromJSON(e))
+        : [],
     };
   },
 
@@ -1668,6 +2375,27 @@ export const Message: MessageFns<Message> = {
     if (message.lastReplyTime !== undefined) {
       obj.lastReplyTime = message.lastReplyTime.toISOString();
     }
+    if (message.deletedById !== "") {
+      obj.deletedById = message.deletedById;
+    }
+    if (message.system !== undefined) {
+      obj.system = SystemEvent.toJSON(message.system);
+    }
+    if (message.reactions?.length) {
+      obj.reactions = message.reactions.map((e) => Reaction.toJSON(e));
+    }
+    if (message.pinned !== false) {
+      obj.pinned = message.pinned;
+    }
+    if (message.pinnedById !== "") {
+      obj.pinnedById = message.pinnedById;
+    }
+    if (message.pinTime !== undefined) {
+      obj.pinTime = message.pinTime.toISOString();
+    }
+    if (message.entities?.length) {
+      obj.entities = message.entities.map((e) => MessageEntity.toJSON(e));
+    }
     return obj;
   },
 
@@ -1690,6 +2418,241 @@ export const Message: MessageFns<Message> = {
       : undefined;
     message.replyCount = object.replyCount ?? 0;
     message.lastReplyTime = object.lastReplyTime ?? undefined;
+    message.deletedById = object.deletedById ?? "";
+    message.system = (object.system !== undefined && object.system !== null)
+      ? SystemEvent.fromPartial(object.system)
+      : undefined;
+    message.reactions = object.reactions?.map((e) => Reaction.fromPartial(e)) || [];
+    message.pinned = object.pinned ?? false;
+    message.pinnedById = object.pinnedById ?? "";
+    message.pinTime = object.pinTime ?? undefined;
+    message.entities = object.entities?.map((e) => MessageEntity.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReaction(): Reaction {
+  return { emoji: "", count: 0, reactedByMe: false };
+}
+
+export const Reaction: MessageFns<Reaction> = {
+  encode(message: Reaction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.emoji !== "") {
+      writer.uint32(10).string(message.emoji);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int32(message.count);
+    }
+    if (message.reactedByMe !== false) {
+      writer.uint32(24).bool(message.reactedByMe);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Reaction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReaction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reactedByMe = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Reaction {
+    return {
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      reactedByMe: isSet(object.reactedByMe)
+        ? globalThis.Boolean(object.reactedByMe)
+        : isSet(object.reacted_by_me)
+        ? globalThis.Boolean(object.reacted_by_me)
+        : false,
+    };
+  },
+
+  toJSON(message: Reaction): unknown {
+    const obj: any = {};
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.reactedByMe !== false) {
+      obj.reactedByMe = message.reactedByMe;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Reaction>): Reaction {
+    return Reaction.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Reaction>): Reaction {
+    const message = createBaseReaction();
+    message.emoji = object.emoji ?? "";
+    message.count = object.count ?? 0;
+    message.reactedByMe = object.reactedByMe ?? false;
+    return message;
+  },
+};
+
+function createBaseMessageEntity(): MessageEntity {
+  return { offset: 0, length: 0, type: 0, userId: "" };
+}
+
+export const MessageEntity: MessageFns<MessageEntity> = {
+  encode(message: MessageEntity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offset !== 0) {
+      writer.uint32(8).int32(message.offset);
+    }
+    if (message.length !== 0) {
+      writer.uint32(16).int32(message.length);
+    }
+    if (message.type !== 0) {
+      writer.uint32(24).int32(message.type);
+    }
+    if (message.userId !== "") {
+      writer.uint32(34).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageEntity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageEntity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.offset = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.length = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageEntity {
+    return {
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+      type: isSet(object.type) ? messageEntityTypeFromJSON(object.type) : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: MessageEntity): unknown {
+    const obj: any = {};
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    if (message.type !== 0) {
+      obj.type = messageEntityTypeToJSON(message.type);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MessageEntity>): MessageEntity {
+    return MessageEntity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MessageEntity>): MessageEntity {
+    const message = createBaseMessageEntity();
+    message.offset = object.offset ?? 0;
+    message.length = object.length ?? 0;
+    message.type = object.type ?? 0;
+    message.userId = object.userId ?? "";
     return message;
   },
 };
@@ -1804,7 +2767,15 @@ export const MessageQuote: MessageFns<MessageQuote> = {
 };
 
 function createBaseChatSummary(): ChatSummary {
-  return { chat: undefined, lastMessage: undefined, unreadCount: "0", readSequence: "0", peerReadSequence: "0" };
+  return {
+    chat: undefined,
+    lastMessage: undefined,
+    unreadCount: "0",
+    readSequence: "0",
+    peerReadSequence: "0",
+    unreadMentionCount: "0",
+    settings: undefined,
+  };
 }
 
 export const ChatSummary: MessageFns<ChatSummary> = {
@@ -1823,6 +2794,12 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     }
     if (message.peerReadSequence !== "0") {
       writer.uint32(40).int64(message.peerReadSequence);
+    }
+    if (message.unreadMentionCount !== "0") {
+      writer.uint32(48).int64(message.unreadMentionCount);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1880,6 +2857,22 @@ export const ChatSummary: MessageFns<ChatSummary> = {
             message.peerReadSequence = reader.int64().toString();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.unreadMentionCount = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1915,6 +2908,12 @@ export const ChatSummary: MessageFns<ChatSummary> = {
         : isSet(object.peer_read_sequence)
         ? globalThis.String(object.peer_read_sequence)
         : "0",
+      unreadMentionCount: isSet(object.unreadMentionCount)
+        ? globalThis.String(object.unreadMentionCount)
+        : isSet(object.unread_mention_count)
+        ? globalThis.String(object.unread_mention_count)
+        : "0",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
     };
   },
 
@@ -1935,6 +2934,12 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     if (message.peerReadSequence !== "0") {
       obj.peerReadSequence = message.peerReadSequence;
     }
+    if (message.unreadMentionCount !== "0") {
+      obj.unreadMentionCount = message.unreadMentionCount;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
     return obj;
   },
 
@@ -1950,6 +2955,10 @@ export const ChatSummary: MessageFns<ChatSummary> = {
     message.unreadCount = object.unreadCount ?? "0";
     message.readSequence = object.readSequence ?? "0";
     message.peerReadSequence = object.peerReadSequence ?? "0";
+    message.unreadMentionCount = object.unreadMentionCount ?? "0";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
     return message;
   },
 };
@@ -2149,7 +3158,7 @@ export const CreateChatResponse: MessageFns<CreateChatResponse> = {
 };
 
 function createBaseListChatsRequest(): ListChatsRequest {
-  return { pageSize: 0, pageToken: "" };
+  return { pageSize: 0, pageToken: "", archived: undefined };
 }
 
 export const ListChatsRequest: MessageFns<ListChatsRequest> = {
@@ -2159,6 +3168,9 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(18).string(message.pageToken);
+    }
+    if (message.archived !== undefined) {
+      writer.uint32(24).bool(message.archived);
     }
     return writer;
   },
@@ -2192,6 +3204,14 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2216,6 +3236,7 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : undefined,
     };
   },
 
@@ -2227,6 +3248,9 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.archived !== undefined) {
+      obj.archived = message.archived;
+    }
     return obj;
   },
 
@@ -2237,6 +3261,7 @@ export const ListChatsRequest: MessageFns<ListChatsRequest> = {
     const message = createBaseListChatsRequest();
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.archived = object.archived ?? undefined;
     return message;
   },
 };
@@ -2404,7 +3429,14 @@ export const GetChatRequest: MessageFns<GetChatRequest> = {
 };
 
 function createBaseGetChatResponse(): GetChatResponse {
-  return { chat: undefined, peerReadSequence: "0" };
+  return {
+    chat: undefined,
+    peerReadSequence: "0",
+    unreadCount: "0",
+    readSequence: "0",
+    unreadMentionCount: "0",
+    settings: undefined,
+  };
 }
 
 export const GetChatResponse: MessageFns<GetChatResponse> = {
@@ -2414,6 +3446,18 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
     }
     if (message.peerReadSequence !== "0") {
       writer.uint32(16).int64(message.peerReadSequence);
+    }
+    if (message.unreadCount !== "0") {
+      writer.uint32(24).int64(message.unreadCount);
+    }
+    if (message.readSequence !== "0") {
+      writer.uint32(32).int64(message.readSequence);
+    }
+    if (message.unreadMentionCount !== "0") {
+      writer.uint32(40).int64(message.unreadMentionCount);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2447,6 +3491,38 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
             message.peerReadSequence = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unreadCount = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.readSequence = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unreadMentionCount = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2467,6 +3543,22 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
         : isSet(object.peer_read_sequence)
         ? globalThis.String(object.peer_read_sequence)
         : "0",
+      unreadCount: isSet(object.unreadCount)
+        ? globalThis.String(object.unreadCount)
+        : isSet(object.unread_count)
+        ? globalThis.String(object.unread_count)
+        : "0",
+      readSequence: isSet(object.readSequence)
+        ? globalThis.String(object.readSequence)
+        : isSet(object.read_sequence)
+        ? globalThis.String(object.read_sequence)
+        : "0",
+      unreadMentionCount: isSet(object.unreadMentionCount)
+        ? globalThis.String(object.unreadMentionCount)
+        : isSet(object.unread_mention_count)
+        ? globalThis.String(object.unread_mention_count)
+        : "0",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
     };
   },
 
@@ -2478,6 +3570,18 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
     if (message.peerReadSequence !== "0") {
       obj.peerReadSequence = message.peerReadSequence;
     }
+    if (message.unreadCount !== "0") {
+      obj.unreadCount = message.unreadCount;
+    }
+    if (message.readSequence !== "0") {
+      obj.readSequence = message.readSequence;
+    }
+    if (message.unreadMentionCount !== "0") {
+      obj.unreadMentionCount = message.unreadMentionCount;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
     return obj;
   },
 
@@ -2488,6 +3592,12 @@ export const GetChatResponse: MessageFns<GetChatResponse> = {
     const message = createBaseGetChatResponse();
     message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
     message.peerReadSequence = object.peerReadSequence ?? "0";
+    message.unreadCount = object.unreadCount ?? "0";
+    message.readSequence = object.readSequence ?? "0";
+    message.unreadMentionCount = object.unreadMentionCount ?? "0";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
     return message;
   },
 };
@@ -4413,7 +5523,7 @@ export const MarkReadRequest: MessageFns<MarkReadRequest> = {
 };
 
 function createBaseMarkReadResponse(): MarkReadResponse {
-  return { readSequence: "0", unreadCount: "0" };
+  return { readSequence: "0", unreadCount: "0", unreadMentionCount: "0" };
 }
 
 export const MarkReadResponse: MessageFns<MarkReadResponse> = {
@@ -4423,6 +5533,9 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
     }
     if (message.unreadCount !== "0") {
       writer.uint32(16).int64(message.unreadCount);
+    }
+    if (message.unreadMentionCount !== "0") {
+      writer.uint32(24).int64(message.unreadMentionCount);
     }
     return writer;
   },
@@ -4456,6 +5569,14 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
             message.unreadCount = reader.int64().toString();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unreadMentionCount = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4480,6 +5601,11 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
         : isSet(object.unread_count)
         ? globalThis.String(object.unread_count)
         : "0",
+      unreadMentionCount: isSet(object.unreadMentionCount)
+        ? globalThis.String(object.unreadMentionCount)
+        : isSet(object.unread_mention_count)
+        ? globalThis.String(object.unread_mention_count)
+        : "0",
     };
   },
 
@@ -4491,6 +5617,9 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
     if (message.unreadCount !== "0") {
       obj.unreadCount = message.unreadCount;
     }
+    if (message.unreadMentionCount !== "0") {
+      obj.unreadMentionCount = message.unreadMentionCount;
+    }
     return obj;
   },
 
@@ -4501,6 +5630,7 @@ export const MarkReadResponse: MessageFns<MarkReadResponse> = {
     const message = createBaseMarkReadResponse();
     message.readSequence = object.readSequence ?? "0";
     message.unreadCount = object.unreadCount ?? "0";
+    message.unreadMentionCount = object.unreadMentionCount ?? "0";
     return message;
   },
 };
@@ -4663,7 +5793,10 @@ function createBaseUpdate(): Update {
     resyncRequired: undefined,
     invitationReceived: undefined,
     typingChanged: undefined,
+    reactionChanged: undefined,
+    pinChanged: undefined,
     readReceipt: undefined,
+    chatSettingsChanged: undefined,
     presence: undefined,
   };
 }
@@ -4712,11 +5845,20 @@ export const Update: MessageFns<Update> = {
     if (message.typingChanged !== undefined) {
       Typing.encode(message.typingChanged, writer.uint32(114).fork()).join();
     }
+    if (message.reactionChanged !== undefined) {
+      ReactionChange.encode(message.reactionChanged, writer.uint32(130).fork()).join();
+    }
+    if (message.pinChanged !== undefined) {
+      PinChange.encode(message.pinChanged, writer.uint32(138).fork()).join();
+    }
     if (message.readReceipt !== undefined) {
       ReadReceipt.encode(message.readReceipt, writer.uint32(122).fork()).join();
     }
+    if (message.chatSettingsChanged !== undefined) {
+      ChatSettingsChanged.encode(message.chatSettingsChanged, writer.uint32(146).fork()).join();
+    }
     if (message.presence !== undefined) {
-      Presence.encode(message.presence, writer.uint32(130).fork()).join();
+      Presence.encode(message.presence, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -4846,6 +5988,22 @@ export const Update: MessageFns<Update> = {
             message.typingChanged = Typing.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.reactionChanged = ReactionChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.pinChanged = PinChange.decode(reader, reader.uint32());
+            continue;
+          }
           case 15: {
             if (tag !== 122) {
               break;
@@ -4854,8 +6012,16 @@ export const Update: MessageFns<Update> = {
             message.readReceipt = ReadReceipt.decode(reader, reader.uint32());
             continue;
           }
-          case 16: {
-            if (tag !== 130) {
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.chatSettingsChanged = ChatSettingsChanged.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
               break;
             }
 
@@ -4938,10 +6104,25 @@ export const Update: MessageFns<Update> = {
         : isSet(object.typing_changed)
         ? Typing.fromJSON(object.typing_changed)
         : undefined,
+      reactionChanged: isSet(object.reactionChanged)
+        ? ReactionChange.fromJSON(object.reactionChanged)
+        : isSet(object.reaction_changed)
+        ? ReactionChange.fromJSON(object.reaction_changed)
+        : undefined,
+      pinChanged: isSet(object.pinChanged)
+        ? PinChange.fromJSON(object.pinChanged)
+        : isSet(object.pin_changed)
+        ? PinChange.fromJSON(object.pin_changed)
+        : undefined,
       readReceipt: isSet(object.readReceipt)
         ? ReadReceipt.fromJSON(object.readReceipt)
         : isSet(object.read_receipt)
         ? ReadReceipt.fromJSON(object.read_receipt)
+        : undefined,
+      chatSettingsChanged: isSet(object.chatSettingsChanged)
+        ? ChatSettingsChanged.fromJSON(object.chatSettingsChanged)
+        : isSet(object.chat_settings_changed)
+        ? ChatSettingsChanged.fromJSON(object.chat_settings_changed)
         : undefined,
       presence: isSet(object.presence) ? Presence.fromJSON(object.presence) : undefined,
     };
@@ -4991,8 +6172,17 @@ export const Update: MessageFns<Update> = {
     if (message.typingChanged !== undefined) {
       obj.typingChanged = Typing.toJSON(message.typingChanged);
     }
+    if (message.reactionChanged !== undefined) {
+      obj.reactionChanged = ReactionChange.toJSON(message.reactionChanged);
+    }
+    if (message.pinChanged !== undefined) {
+      obj.pinChanged = PinChange.toJSON(message.pinChanged);
+    }
     if (message.readReceipt !== undefined) {
       obj.readReceipt = ReadReceipt.toJSON(message.readReceipt);
+    }
+    if (message.chatSettingsChanged !== undefined) {
+      obj.chatSettingsChanged = ChatSettingsChanged.toJSON(message.chatSettingsChanged);
     }
     if (message.presence !== undefined) {
       obj.presence = Presence.toJSON(message.presence);
@@ -5043,8 +6233,17 @@ export const Update: MessageFns<Update> = {
     message.typingChanged = (object.typingChanged !== undefined && object.typingChanged !== null)
       ? Typing.fromPartial(object.typingChanged)
       : undefined;
+    message.reactionChanged = (object.reactionChanged !== undefined && object.reactionChanged !== null)
+      ? ReactionChange.fromPartial(object.reactionChanged)
+      : undefined;
+    message.pinChanged = (object.pinChanged !== undefined && object.pinChanged !== null)
+      ? PinChange.fromPartial(object.pinChanged)
+      : undefined;
     message.readReceipt = (object.readReceipt !== undefined && object.readReceipt !== null)
       ? ReadReceipt.fromPartial(object.readReceipt)
+      : undefined;
+    message.chatSettingsChanged = (object.chatSettingsChanged !== undefined && object.chatSettingsChanged !== null)
+      ? ChatSettingsChanged.fromPartial(object.chatSettingsChanged)
       : undefined;
     message.presence = (object.presence !== undefined && object.presence !== null)
       ? Presence.fromPartial(object.presence)
@@ -6735,6 +7934,1836 @@ export const Typing: MessageFns<Typing> = {
   },
 };
 
+function createBaseSetChatMemberRoleRequest(): SetChatMemberRoleRequest {
+  return { chatId: "", userId: "", role: 0 };
+}
+
+export const SetChatMemberRoleRequest: MessageFns<SetChatMemberRoleRequest> = {
+  encode(message: SetChatMemberRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(24).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetChatMemberRoleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetChatMemberRoleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetChatMemberRoleRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      role: isSet(object.role) ? chatMemberRoleFromJSON(object.role) : 0,
+    };
+  },
+
+  toJSON(message: SetChatMemberRoleRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.role !== 0) {
+      obj.role = chatMemberRoleToJSON(message.role);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetChatMemberRoleRequest>): SetChatMemberRoleRequest {
+    return SetChatMemberRoleRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetChatMemberRoleRequest>): SetChatMemberRoleRequest {
+    const message = createBaseSetChatMemberRoleRequest();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    message.role = object.role ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetChatMemberRoleResponse(): SetChatMemberRoleResponse {
+  return { chat: undefined };
+}
+
+export const SetChatMemberRoleResponse: MessageFns<SetChatMemberRoleResponse> = {
+  encode(message: SetChatMemberRoleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetChatMemberRoleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetChatMemberRoleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetChatMemberRoleResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: SetChatMemberRoleResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetChatMemberRoleResponse>): SetChatMemberRoleResponse {
+    return SetChatMemberRoleResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetChatMemberRoleResponse>): SetChatMemberRoleResponse {
+    const message = createBaseSetChatMemberRoleResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
+function createBaseTransferChatOwnershipRequest(): TransferChatOwnershipRequest {
+  return { chatId: "", userId: "" };
+}
+
+export const TransferChatOwnershipRequest: MessageFns<TransferChatOwnershipRequest> = {
+  encode(message: TransferChatOwnershipRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferChatOwnershipRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferChatOwnershipRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferChatOwnershipRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TransferChatOwnershipRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferChatOwnershipRequest>): TransferChatOwnershipRequest {
+    return TransferChatOwnershipRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferChatOwnershipRequest>): TransferChatOwnershipRequest {
+    const message = createBaseTransferChatOwnershipRequest();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseTransferChatOwnershipResponse(): TransferChatOwnershipResponse {
+  return { chat: undefined };
+}
+
+export const TransferChatOwnershipResponse: MessageFns<TransferChatOwnershipResponse> = {
+  encode(message: TransferChatOwnershipResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferChatOwnershipResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferChatOwnershipResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferChatOwnershipResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: TransferChatOwnershipResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferChatOwnershipResponse>): TransferChatOwnershipResponse {
+    return TransferChatOwnershipResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferChatOwnershipResponse>): TransferChatOwnershipResponse {
+    const message = createBaseTransferChatOwnershipResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateChatRequest(): UpdateChatRequest {
+  return { chatId: "", chat: undefined, updateMask: undefined };
+}
+
+export const UpdateChatRequest: MessageFns<UpdateChatRequest> = {
+  encode(message: UpdateChatRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(18).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateChatRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatRequest>): UpdateChatRequest {
+    return UpdateChatRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatRequest>): UpdateChatRequest {
+    const message = createBaseUpdateChatRequest();
+    message.chatId = object.chatId ?? "";
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateChatResponse(): UpdateChatResponse {
+  return { chat: undefined };
+}
+
+export const UpdateChatResponse: MessageFns<UpdateChatResponse> = {
+  encode(message: UpdateChatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: UpdateChatResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatResponse>): UpdateChatResponse {
+    return UpdateChatResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatResponse>): UpdateChatResponse {
+    const message = createBaseUpdateChatResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
+function createBaseSystemEvent(): SystemEvent {
+  return {
+    kind: 0,
+    actorId: "",
+    targetUserIds: [],
+    role: 0,
+    changedFields: [],
+    title: "",
+    description: "",
+    avatarUrl: "",
+  };
+}
+
+export const SystemEvent: MessageFns<SystemEvent> = {
+  encode(message: SystemEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.actorId !== "") {
+      writer.uint32(18).string(message.actorId);
+    }
+    for (const v of message.targetUserIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.role !== 0) {
+      writer.uint32(32).int32(message.role);
+    }
+    for (const v of message.changedFields) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.title !== "") {
+      writer.uint32(50).string(message.title);
+    }
+    if (message.description !== "") {
+      writer.uint32(58).string(message.description);
+    }
+    if (message.avatarUrl !== "") {
+      writer.uint32(66).string(message.avatarUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SystemEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSystemEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.actorId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetUserIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.changedFields.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SystemEvent {
+    return {
+      kind: isSet(object.kind) ? systemEventKindFromJSON(object.kind) : 0,
+      actorId: isSet(object.actorId)
+        ? globalThis.String(object.actorId)
+        : isSet(object.actor_id)
+        ? globalThis.String(object.actor_id)
+        : "",
+      targetUserIds: globalThis.Array.isArray(object?.targetUserIds)
+        ? object.targetUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.target_user_ids)
+        ? object.target_user_ids.map((e: any) => globalThis.String(e))
+        : [],
+      role: isSet(object.role) ? chatMemberRoleFromJSON(object.role) : 0,
+      changedFields: globalThis.Array.isArray(object?.changedFields)
+        ? object.changedFields.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.changed_fields)
+        ? object.changed_fields.map((e: any) => globalThis.String(e))
+        : [],
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : "",
+    };
+  },
+
+  toJSON(message: SystemEvent): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = systemEventKindToJSON(message.kind);
+    }
+    if (message.actorId !== "") {
+      obj.actorId = message.actorId;
+    }
+    if (message.targetUserIds?.length) {
+      obj.targetUserIds = message.targetUserIds;
+    }
+    if (message.role !== 0) {
+      obj.role = chatMemberRoleToJSON(message.role);
+    }
+    if (message.changedFields?.length) {
+      obj.changedFields = message.changedFields;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.avatarUrl !== "") {
+      obj.avatarUrl = message.avatarUrl;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SystemEvent>): SystemEvent {
+    return SystemEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SystemEvent>): SystemEvent {
+    const message = createBaseSystemEvent();
+    message.kind = object.kind ?? 0;
+    message.actorId = object.actorId ?? "";
+    message.targetUserIds = object.targetUserIds?.map((e) => e) || [];
+    message.role = object.role ?? 0;
+    message.changedFields = object.changedFields?.map((e) => e) || [];
+    message.title = object.title ?? "";
+    message.description = object.description ?? "";
+    message.avatarUrl = object.avatarUrl ?? "";
+    return message;
+  },
+};
+
+function createBaseAddReactionRequest(): AddReactionRequest {
+  return { chatId: "", messageId: "", emoji: "" };
+}
+
+export const AddReactionRequest: MessageFns<AddReactionRequest> = {
+  encode(message: AddReactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddReactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddReactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddReactionRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+    };
+  },
+
+  toJSON(message: AddReactionRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddReactionRequest>): AddReactionRequest {
+    return AddReactionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddReactionRequest>): AddReactionRequest {
+    const message = createBaseAddReactionRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.emoji = object.emoji ?? "";
+    return message;
+  },
+};
+
+function createBaseAddReactionResponse(): AddReactionResponse {
+  return { message: undefined };
+}
+
+export const AddReactionResponse: MessageFns<AddReactionResponse> = {
+  encode(message: AddReactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddReactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddReactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddReactionResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: AddReactionResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddReactionResponse>): AddReactionResponse {
+    return AddReactionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddReactionResponse>): AddReactionResponse {
+    const message = createBaseAddReactionResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveReactionRequest(): RemoveReactionRequest {
+  return { chatId: "", messageId: "", emoji: "" };
+}
+
+export const RemoveReactionRequest: MessageFns<RemoveReactionRequest> = {
+  encode(message: RemoveReactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveReactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveReactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveReactionRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+    };
+  },
+
+  toJSON(message: RemoveReactionRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveReactionRequest>): RemoveReactionRequest {
+    return RemoveReactionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveReactionRequest>): RemoveReactionRequest {
+    const message = createBaseRemoveReactionRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.emoji = object.emoji ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveReactionResponse(): RemoveReactionResponse {
+  return { message: undefined };
+}
+
+export const RemoveReactionResponse: MessageFns<RemoveReactionResponse> = {
+  encode(message: RemoveReactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveReactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveReactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveReactionResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: RemoveReactionResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveReactionResponse>): RemoveReactionResponse {
+    return RemoveReactionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveReactionResponse>): RemoveReactionResponse {
+    const message = createBaseRemoveReactionResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReactionChange(): ReactionChange {
+  return { message: undefined, userId: "", emoji: "", added: false };
+}
+
+export const ReactionChange: MessageFns<ReactionChange> = {
+  encode(message: ReactionChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    if (message.added !== false) {
+      writer.uint32(32).bool(message.added);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactionChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactionChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.added = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReactionChange {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      emoji: isSet(object.emoji) ? globalThis.String(object.emoji) : "",
+      added: isSet(object.added) ? globalThis.Boolean(object.added) : false,
+    };
+  },
+
+  toJSON(message: ReactionChange): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.emoji !== "") {
+      obj.emoji = message.emoji;
+    }
+    if (message.added !== false) {
+      obj.added = message.added;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReactionChange>): ReactionChange {
+    return ReactionChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReactionChange>): ReactionChange {
+    const message = createBaseReactionChange();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.emoji = object.emoji ?? "";
+    message.added = object.added ?? false;
+    return message;
+  },
+};
+
+function createBasePinMessageRequest(): PinMessageRequest {
+  return { chatId: "", messageId: "" };
+}
+
+export const PinMessageRequest: MessageFns<PinMessageRequest> = {
+  encode(message: PinMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinMessageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinMessageRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PinMessageRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinMessageRequest>): PinMessageRequest {
+    return PinMessageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinMessageRequest>): PinMessageRequest {
+    const message = createBasePinMessageRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBasePinMessageResponse(): PinMessageResponse {
+  return { message: undefined };
+}
+
+export const PinMessageResponse: MessageFns<PinMessageResponse> = {
+  encode(message: PinMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinMessageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinMessageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinMessageResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: PinMessageResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinMessageResponse>): PinMessageResponse {
+    return PinMessageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinMessageResponse>): PinMessageResponse {
+    const message = createBasePinMessageResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUnpinMessageRequest(): UnpinMessageRequest {
+  return { chatId: "", messageId: "" };
+}
+
+export const UnpinMessageRequest: MessageFns<UnpinMessageRequest> = {
+  encode(message: UnpinMessageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnpinMessageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnpinMessageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnpinMessageRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UnpinMessageRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnpinMessageRequest>): UnpinMessageRequest {
+    return UnpinMessageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnpinMessageRequest>): UnpinMessageRequest {
+    const message = createBaseUnpinMessageRequest();
+    message.chatId = object.chatId ?? "";
+    message.messageId = object.messageId ?? "";
+    return message;
+  },
+};
+
+function createBaseUnpinMessageResponse(): UnpinMessageResponse {
+  return { message: undefined };
+}
+
+export const UnpinMessageResponse: MessageFns<UnpinMessageResponse> = {
+  encode(message: UnpinMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnpinMessageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnpinMessageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnpinMessageResponse {
+    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+  },
+
+  toJSON(message: UnpinMessageResponse): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnpinMessageResponse>): UnpinMessageResponse {
+    return UnpinMessageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnpinMessageResponse>): UnpinMessageResponse {
+    const message = createBaseUnpinMessageResponse();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPinnedMessagesRequest(): ListPinnedMessagesRequest {
+  return { chatId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListPinnedMessagesRequest: MessageFns<ListPinnedMessagesRequest> = {
+  encode(message: ListPinnedMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinnedMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinnedMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPinnedMessagesRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPinnedMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPinnedMessagesRequest>): ListPinnedMessagesRequest {
+    return ListPinnedMessagesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPinnedMessagesRequest>): ListPinnedMessagesRequest {
+    const message = createBaseListPinnedMessagesRequest();
+    message.chatId = object.chatId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListPinnedMessagesResponse(): ListPinnedMessagesResponse {
+  return { messages: [], nextPageToken: "" };
+}
+
+export const ListPinnedMessagesResponse: MessageFns<ListPinnedMessagesResponse> = {
+  encode(message: ListPinnedMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinnedMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinnedMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPinnedMessagesResponse {
+    return {
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => Message.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListPinnedMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => Message.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPinnedMessagesResponse>): ListPinnedMessagesResponse {
+    return ListPinnedMessagesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPinnedMessagesResponse>): ListPinnedMessagesResponse {
+    const message = createBaseListPinnedMessagesResponse();
+    message.messages = object.messages?.map((e) => Message.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBasePinChange(): PinChange {
+  return { message: undefined, userId: "", pinned: false };
+}
+
+export const PinChange: MessageFns<PinChange> = {
+  encode(message: PinChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.pinned !== false) {
+      writer.uint32(24).bool(message.pinned);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pinned = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinChange {
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      pinned: isSet(object.pinned) ? globalThis.Boolean(object.pinned) : false,
+    };
+  },
+
+  toJSON(message: PinChange): unknown {
+    const obj: any = {};
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.pinned !== false) {
+      obj.pinned = message.pinned;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinChange>): PinChange {
+    return PinChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinChange>): PinChange {
+    const message = createBasePinChange();
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.pinned = object.pinned ?? false;
+    return message;
+  },
+};
+
 function createBaseReadReceipt(): ReadReceipt {
   return { chatId: "", userId: "", readSequence: "0" };
 }
@@ -6844,6 +9873,416 @@ export const ReadReceipt: MessageFns<ReadReceipt> = {
     message.chatId = object.chatId ?? "";
     message.userId = object.userId ?? "";
     message.readSequence = object.readSequence ?? "0";
+    return message;
+  },
+};
+
+function createBaseChatSettings(): ChatSettings {
+  return { muted: false, muteUntil: undefined, archived: false };
+}
+
+export const ChatSettings: MessageFns<ChatSettings> = {
+  encode(message: ChatSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.muted !== false) {
+      writer.uint32(8).bool(message.muted);
+    }
+    if (message.muteUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.muteUntil), writer.uint32(18).fork()).join();
+    }
+    if (message.archived !== false) {
+      writer.uint32(24).bool(message.archived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.muted = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.muteUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatSettings {
+    return {
+      muted: isSet(object.muted) ? globalThis.Boolean(object.muted) : false,
+      muteUntil: isSet(object.muteUntil)
+        ? fromJsonTimestamp(object.muteUntil)
+        : isSet(object.mute_until)
+        ? fromJsonTimestamp(object.mute_until)
+        : undefined,
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : false,
+    };
+  },
+
+  toJSON(message: ChatSettings): unknown {
+    const obj: any = {};
+    if (message.muted !== false) {
+      obj.muted = message.muted;
+    }
+    if (message.muteUntil !== undefined) {
+      obj.muteUntil = message.muteUntil.toISOString();
+    }
+    if (message.archived !== false) {
+      obj.archived = message.archived;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatSettings>): ChatSettings {
+    return ChatSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatSettings>): ChatSettings {
+    const message = createBaseChatSettings();
+    message.muted = object.muted ?? false;
+    message.muteUntil = object.muteUntil ?? undefined;
+    message.archived = object.archived ?? false;
+    return message;
+  },
+};
+
+function createBaseUpdateChatSettingsRequest(): UpdateChatSettingsRequest {
+  return { chatId: "", muteUntil: undefined, muteForever: undefined, unmute: undefined, archived: undefined };
+}
+
+export const UpdateChatSettingsRequest: MessageFns<UpdateChatSettingsRequest> = {
+  encode(message: UpdateChatSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.muteUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.muteUntil), writer.uint32(18).fork()).join();
+    }
+    if (message.muteForever !== undefined) {
+      writer.uint32(24).bool(message.muteForever);
+    }
+    if (message.unmute !== undefined) {
+      writer.uint32(32).bool(message.unmute);
+    }
+    if (message.archived !== undefined) {
+      writer.uint32(40).bool(message.archived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.muteUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.muteForever = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unmute = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatSettingsRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      muteUntil: isSet(object.muteUntil)
+        ? fromJsonTimestamp(object.muteUntil)
+        : isSet(object.mute_until)
+        ? fromJsonTimestamp(object.mute_until)
+        : undefined,
+      muteForever: isSet(object.muteForever)
+        ? globalThis.Boolean(object.muteForever)
+        : isSet(object.mute_forever)
+        ? globalThis.Boolean(object.mute_forever)
+        : undefined,
+      unmute: isSet(object.unmute) ? globalThis.Boolean(object.unmute) : undefined,
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : undefined,
+    };
+  },
+
+  toJSON(message: UpdateChatSettingsRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.muteUntil !== undefined) {
+      obj.muteUntil = message.muteUntil.toISOString();
+    }
+    if (message.muteForever !== undefined) {
+      obj.muteForever = message.muteForever;
+    }
+    if (message.unmute !== undefined) {
+      obj.unmute = message.unmute;
+    }
+    if (message.archived !== undefined) {
+      obj.archived = message.archived;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatSettingsRequest>): UpdateChatSettingsRequest {
+    return UpdateChatSettingsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatSettingsRequest>): UpdateChatSettingsRequest {
+    const message = createBaseUpdateChatSettingsRequest();
+    message.chatId = object.chatId ?? "";
+    message.muteUntil = object.muteUntil ?? undefined;
+    message.muteForever = object.muteForever ?? undefined;
+    message.unmute = object.unmute ?? undefined;
+    message.archived = object.archived ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateChatSettingsResponse(): UpdateChatSettingsResponse {
+  return { settings: undefined };
+}
+
+export const UpdateChatSettingsResponse: MessageFns<UpdateChatSettingsResponse> = {
+  encode(message: UpdateChatSettingsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateChatSettingsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateChatSettingsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateChatSettingsResponse {
+    return { settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined };
+  },
+
+  toJSON(message: UpdateChatSettingsResponse): unknown {
+    const obj: any = {};
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateChatSettingsResponse>): UpdateChatSettingsResponse {
+    return UpdateChatSettingsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateChatSettingsResponse>): UpdateChatSettingsResponse {
+    const message = createBaseUpdateChatSettingsResponse();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChatSettingsChanged(): ChatSettingsChanged {
+  return { chatId: "", settings: undefined };
+}
+
+export const ChatSettingsChanged: MessageFns<ChatSettingsChanged> = {
+  encode(message: ChatSettingsChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatSettingsChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatSettingsChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatSettingsChanged {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
+    };
+  },
+
+  toJSON(message: ChatSettingsChanged): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatSettingsChanged>): ChatSettingsChanged {
+    return ChatSettingsChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatSettingsChanged>): ChatSettingsChanged {
+    const message = createBaseChatSettingsChanged();
+    message.chatId = object.chatId ?? "";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
     return message;
   },
 };
@@ -7537,7 +10976,7 @@ export const ChatServiceService = {
   },
   /**
    * Lists the caller's chats, most recent activity first, each with its last
-   * message and the caller's unread count. The order follows activity, so a
+   * message and the caller's unread and unread-mention counts. The order follows activity, so a
    * chat that becomes active while paging may show up again or be skipped;
    * the live updates stream reports such changes. Fails with
    * INVALID_ARGUMENT when the page token is not one this method returned.
@@ -7555,6 +10994,9 @@ export const ChatServiceService = {
    * Returns one chat with its members and, in a direct chat, the other
    * member's read position. Fails with NOT_FOUND when the chat does not
    * exist or the caller is not a member.
+   * Returns one chat with its members, and the caller's read position,
+   * unread and unread-mention counts. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member.
    */
   getChat: {
     path: "/messenger.chat.v1.ChatService/GetChat" as const,
@@ -7566,15 +11008,15 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): GetChatResponse => GetChatResponse.decode(value),
   },
   /**
-   * Adds users to a group. Only the owner may add; each new member must
-   * exist. The owner's friends join at once; any other user is invited
+   * Adds users to a group. The owner and admins may add; each new member
+   * must exist. The caller's friends join at once; any other user is invited
    * instead and joins only by accepting (AcceptChatInvitation); the answer
-   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * lists them in `invited_user_ids`. Users in a block with the caller are
    * silently left out. Users who already are members, or already have a
    * pending invitation to the group, are skipped, so a retry is safe. Fails
    * with NOT_FOUND when the chat does not exist, the caller is not a member
-   * or a user does not exist; PERMISSION_DENIED when the caller is a member
-   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * or a user does not exist; PERMISSION_DENIED when the caller is an
+   * ordinary member; FAILED_PRECONDITION when the chat is direct or the
    * group would exceed the member cap (configurable, 1000 by default);
    * RESOURCE_EXHAUSTED when an invitee already has the most pending
    * invitations allowed (100): members added and invitations made before it
@@ -7643,12 +11085,13 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): DeclineChatInvitationResponse => DeclineChatInvitationResponse.decode(value),
   },
   /**
-   * Removes a member from a group: the owner may remove anyone, and any
-   * member may remove themself (leave). When the owner leaves, the
-   * longest-standing remaining member becomes owner. Fails with NOT_FOUND
-   * when the chat does not exist, the caller is not a member, or `user_id`
-   * is not a member; PERMISSION_DENIED when a non-owner removes someone else;
-   * FAILED_PRECONDITION when the chat is direct.
+   * Removes a member from a group: the owner may remove anyone, an admin
+   * may remove ordinary members, and any member may remove themself
+   * (leave). When the owner leaves, the longest-standing remaining member
+   * becomes owner. Fails with NOT_FOUND when the chat does not exist, the
+   * caller is not a member, or `user_id` is not a member; PERMISSION_DENIED
+   * when the caller's role may not remove that member; FAILED_PRECONDITION
+   * when the chat is direct.
    */
   removeChatMember: {
     path: "/messenger.chat.v1.ChatService/RemoveChatMember" as const,
@@ -7672,7 +11115,8 @@ export const ChatServiceService = {
    * and that message's `reply_count` and `last_reply_time` move in the same
    * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
    * when no such message is in this chat, and FAILED_PRECONDITION when it
-   * is deleted.
+   * is deleted. Mentions in the text (`@nickname` of a member, `@all` in a
+   * group) are found once and stored as the message's `entities`.
    */
   sendMessage: {
     path: "/messenger.chat.v1.ChatService/SendMessage" as const,
@@ -7714,8 +11158,8 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): GetMessageResponse => GetMessageResponse.decode(value),
   },
   /**
-   * Replaces the text of a message and sets its `edit_time`. Only the sender
-   * may edit. Setting the current text again changes nothing. Fails with
+   * Replaces the text of a message and sets its `edit_time`, and its
+   * `entities` with the mentions in the new text. Only the sender may edit. Setting the current text again changes nothing. Fails with
    * NOT_FOUND as GetMessage, PERMISSION_DENIED when the caller is not the
    * sender, FAILED_PRECONDITION when the message is deleted, and
    * INVALID_ARGUMENT when the text breaks its rules.
@@ -7731,7 +11175,8 @@ export const ChatServiceService = {
   },
   /**
    * Deletes a message, leaving a tombstone that keeps its id, sequence and
-   * sender but no text. The sender, or the owner of a group, may delete.
+   * sender but no text, and names who deleted it (`deleted_by_id`). The
+   * sender, or the owner or an admin of a group, may delete.
    * Deleting a tombstone returns it unchanged, so a retry is safe. Fails with
    * NOT_FOUND as GetMessage and PERMISSION_DENIED when the caller may not
    * delete it.
@@ -7862,6 +11307,172 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): SetTypingResponse => SetTypingResponse.decode(value),
   },
   /**
+   * Makes a group member an admin, or an admin an ordinary member again.
+   * Only the owner may; the owner's own role changes only by
+   * TransferChatOwnership. Setting the role a member already has changes
+   * nothing. Fails with NOT_FOUND when the chat does not exist, the caller
+   * is not a member, or `user_id` is not a member; PERMISSION_DENIED when
+   * the caller is not the owner; FAILED_PRECONDITION when the chat is direct
+   * or `user_id` is the owner; INVALID_ARGUMENT when `role` is not ADMIN or
+   * MEMBER.
+   */
+  setChatMemberRole: {
+    path: "/messenger.chat.v1.ChatService/SetChatMemberRole" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetChatMemberRoleRequest): Buffer =>
+      Buffer.from(SetChatMemberRoleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetChatMemberRoleRequest => SetChatMemberRoleRequest.decode(value),
+    responseSerialize: (value: SetChatMemberRoleResponse): Buffer =>
+      Buffer.from(SetChatMemberRoleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetChatMemberRoleResponse => SetChatMemberRoleResponse.decode(value),
+  },
+  /**
+   * Hands a group to another member: they become its owner and the caller,
+   * the owner until now, becomes an admin. Transferring to the member who
+   * already owns it changes nothing, so a retry is safe. Fails with
+   * NOT_FOUND when the chat does not exist, the caller is not a member, or
+   * `user_id` is not a member; PERMISSION_DENIED when the caller is not the
+   * owner; FAILED_PRECONDITION when the chat is direct.
+   */
+  transferChatOwnership: {
+    path: "/messenger.chat.v1.ChatService/TransferChatOwnership" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TransferChatOwnershipRequest): Buffer =>
+      Buffer.from(TransferChatOwnershipRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TransferChatOwnershipRequest => TransferChatOwnershipRequest.decode(value),
+    responseSerialize: (value: TransferChatOwnershipResponse): Buffer =>
+      Buffer.from(TransferChatOwnershipResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TransferChatOwnershipResponse => TransferChatOwnershipResponse.decode(value),
+  },
+  /**
+   * Changes the fields of a group's profile named in `update_mask`
+   * (`title`, `description`, `avatar_url`); other fields keep their values.
+   * The owner and admins may. Setting the values the group already has
+   * changes nothing. Fails with NOT_FOUND when the chat does not exist or the
+   * caller is not a member; PERMISSION_DENIED when the caller is an ordinary
+   * member; FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT
+   * when the mask is empty, names another field, or a value breaks the
+   * field's rules.
+   */
+  updateChat: {
+    path: "/messenger.chat.v1.ChatService/UpdateChat" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateChatRequest): Buffer => Buffer.from(UpdateChatRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateChatRequest => UpdateChatRequest.decode(value),
+    responseSerialize: (value: UpdateChatResponse): Buffer => Buffer.from(UpdateChatResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateChatResponse => UpdateChatResponse.decode(value),
+  },
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction: {
+    path: "/messenger.chat.v1.ChatService/AddReaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddReactionRequest): Buffer => Buffer.from(AddReactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddReactionRequest => AddReactionRequest.decode(value),
+    responseSerialize: (value: AddReactionResponse): Buffer => Buffer.from(AddReactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddReactionResponse => AddReactionResponse.decode(value),
+  },
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction: {
+    path: "/messenger.chat.v1.ChatService/RemoveReaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveReactionRequest): Buffer =>
+      Buffer.from(RemoveReactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveReactionRequest => RemoveReactionRequest.decode(value),
+    responseSerialize: (value: RemoveReactionResponse): Buffer =>
+      Buffer.from(RemoveReactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveReactionResponse => RemoveReactionResponse.decode(value),
+  },
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner and admins. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage: {
+    path: "/messenger.chat.v1.ChatService/PinMessage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PinMessageRequest): Buffer => Buffer.from(PinMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PinMessageRequest => PinMessageRequest.decode(value),
+    responseSerialize: (value: PinMessageResponse): Buffer => Buffer.from(PinMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PinMessageResponse => PinMessageResponse.decode(value),
+  },
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage: {
+    path: "/messenger.chat.v1.ChatService/UnpinMessage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnpinMessageRequest): Buffer => Buffer.from(UnpinMessageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnpinMessageRequest => UnpinMessageRequest.decode(value),
+    responseSerialize: (value: UnpinMessageResponse): Buffer =>
+      Buffer.from(UnpinMessageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnpinMessageResponse => UnpinMessageResponse.decode(value),
+  },
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages: {
+    path: "/messenger.chat.v1.ChatService/ListPinnedMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPinnedMessagesRequest): Buffer =>
+      Buffer.from(ListPinnedMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPinnedMessagesRequest => ListPinnedMessagesRequest.decode(value),
+    responseSerialize: (value: ListPinnedMessagesResponse): Buffer =>
+      Buffer.from(ListPinnedMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPinnedMessagesResponse => ListPinnedMessagesResponse.decode(value),
+  },
+  /**
+   * Changes the caller's own settings of a chat: mute it until a time or
+   * with no end, unmute it, archive or unarchive it. Only the caller sees
+   * them (in ListChats and GetChat); their other devices are told on the
+   * live stream (`chat_settings_changed`). Fields left unset keep their
+   * value. A muted chat still counts unread messages and mentions; it is
+   * for notifications to stay quiet. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member, and INVALID_ARGUMENT when
+   * nothing is to change, `mute_until` is not in the future, or
+   * `mute_forever` or `unmute` is given as false.
+   */
+  updateChatSettings: {
+    path: "/messenger.chat.v1.ChatService/UpdateChatSettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateChatSettingsRequest): Buffer =>
+      Buffer.from(UpdateChatSettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateChatSettingsRequest => UpdateChatSettingsRequest.decode(value),
+    responseSerialize: (value: UpdateChatSettingsResponse): Buffer =>
+      Buffer.from(UpdateChatSettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateChatSettingsResponse => UpdateChatSettingsResponse.decode(value),
+  },
+  /**
    * Who may see whether the caller is online and when they were last seen:
    * everyone, only their confirmed friends (the default) or nobody. The
    * caller always sees their own. Takes effect at once for GetPresence and
@@ -7950,7 +11561,7 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   createChat: handleUnaryCall<CreateChatRequest, CreateChatResponse>;
   /**
    * Lists the caller's chats, most recent activity first, each with its last
-   * message and the caller's unread count. The order follows activity, so a
+   * message and the caller's unread and unread-mention counts. The order follows activity, so a
    * chat that becomes active while paging may show up again or be skipped;
    * the live updates stream reports such changes. Fails with
    * INVALID_ARGUMENT when the page token is not one this method returned.
@@ -7960,18 +11571,21 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * Returns one chat with its members and, in a direct chat, the other
    * member's read position. Fails with NOT_FOUND when the chat does not
    * exist or the caller is not a member.
+   * Returns one chat with its members, and the caller's read position,
+   * unread and unread-mention counts. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member.
    */
   getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
   /**
-   * Adds users to a group. Only the owner may add; each new member must
-   * exist. The owner's friends join at once; any other user is invited
+   * Adds users to a group. The owner and admins may add; each new member
+   * must exist. The caller's friends join at once; any other user is invited
    * instead and joins only by accepting (AcceptChatInvitation); the answer
-   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * lists them in `invited_user_ids`. Users in a block with the caller are
    * silently left out. Users who already are members, or already have a
    * pending invitation to the group, are skipped, so a retry is safe. Fails
    * with NOT_FOUND when the chat does not exist, the caller is not a member
-   * or a user does not exist; PERMISSION_DENIED when the caller is a member
-   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * or a user does not exist; PERMISSION_DENIED when the caller is an
+   * ordinary member; FAILED_PRECONDITION when the chat is direct or the
    * group would exceed the member cap (configurable, 1000 by default);
    * RESOURCE_EXHAUSTED when an invitee already has the most pending
    * invitations allowed (100): members added and invitations made before it
@@ -8000,12 +11614,13 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   declineChatInvitation: handleUnaryCall<DeclineChatInvitationRequest, DeclineChatInvitationResponse>;
   /**
-   * Removes a member from a group: the owner may remove anyone, and any
-   * member may remove themself (leave). When the owner leaves, the
-   * longest-standing remaining member becomes owner. Fails with NOT_FOUND
-   * when the chat does not exist, the caller is not a member, or `user_id`
-   * is not a member; PERMISSION_DENIED when a non-owner removes someone else;
-   * FAILED_PRECONDITION when the chat is direct.
+   * Removes a member from a group: the owner may remove anyone, an admin
+   * may remove ordinary members, and any member may remove themself
+   * (leave). When the owner leaves, the longest-standing remaining member
+   * becomes owner. Fails with NOT_FOUND when the chat does not exist, the
+   * caller is not a member, or `user_id` is not a member; PERMISSION_DENIED
+   * when the caller's role may not remove that member; FAILED_PRECONDITION
+   * when the chat is direct.
    */
   removeChatMember: handleUnaryCall<RemoveChatMemberRequest, RemoveChatMemberResponse>;
   /**
@@ -8019,7 +11634,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * and that message's `reply_count` and `last_reply_time` move in the same
    * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
    * when no such message is in this chat, and FAILED_PRECONDITION when it
-   * is deleted.
+   * is deleted. Mentions in the text (`@nickname` of a member, `@all` in a
+   * group) are found once and stored as the message's `entities`.
    */
   sendMessage: handleUnaryCall<SendMessageRequest, SendMessageResponse>;
   /**
@@ -8036,8 +11652,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   getMessage: handleUnaryCall<GetMessageRequest, GetMessageResponse>;
   /**
-   * Replaces the text of a message and sets its `edit_time`. Only the sender
-   * may edit. Setting the current text again changes nothing. Fails with
+   * Replaces the text of a message and sets its `edit_time`, and its
+   * `entities` with the mentions in the new text. Only the sender may edit. Setting the current text again changes nothing. Fails with
    * NOT_FOUND as GetMessage, PERMISSION_DENIED when the caller is not the
    * sender, FAILED_PRECONDITION when the message is deleted, and
    * INVALID_ARGUMENT when the text breaks its rules.
@@ -8045,7 +11661,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   editMessage: handleUnaryCall<EditMessageRequest, EditMessageResponse>;
   /**
    * Deletes a message, leaving a tombstone that keeps its id, sequence and
-   * sender but no text. The sender, or the owner of a group, may delete.
+   * sender but no text, and names who deleted it (`deleted_by_id`). The
+   * sender, or the owner or an admin of a group, may delete.
    * Deleting a tombstone returns it unchanged, so a retry is safe. Fails with
    * NOT_FOUND as GetMessage and PERMISSION_DENIED when the caller may not
    * delete it.
@@ -8114,6 +11731,89 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    */
   setTyping: handleUnaryCall<SetTypingRequest, SetTypingResponse>;
   /**
+   * Makes a group member an admin, or an admin an ordinary member again.
+   * Only the owner may; the owner's own role changes only by
+   * TransferChatOwnership. Setting the role a member already has changes
+   * nothing. Fails with NOT_FOUND when the chat does not exist, the caller
+   * is not a member, or `user_id` is not a member; PERMISSION_DENIED when
+   * the caller is not the owner; FAILED_PRECONDITION when the chat is direct
+   * or `user_id` is the owner; INVALID_ARGUMENT when `role` is not ADMIN or
+   * MEMBER.
+   */
+  setChatMemberRole: handleUnaryCall<SetChatMemberRoleRequest, SetChatMemberRoleResponse>;
+  /**
+   * Hands a group to another member: they become its owner and the caller,
+   * the owner until now, becomes an admin. Transferring to the member who
+   * already owns it changes nothing, so a retry is safe. Fails with
+   * NOT_FOUND when the chat does not exist, the caller is not a member, or
+   * `user_id` is not a member; PERMISSION_DENIED when the caller is not the
+   * owner; FAILED_PRECONDITION when the chat is direct.
+   */
+  transferChatOwnership: handleUnaryCall<TransferChatOwnershipRequest, TransferChatOwnershipResponse>;
+  /**
+   * Changes the fields of a group's profile named in `update_mask`
+   * (`title`, `description`, `avatar_url`); other fields keep their values.
+   * The owner and admins may. Setting the values the group already has
+   * changes nothing. Fails with NOT_FOUND when the chat does not exist or the
+   * caller is not a member; PERMISSION_DENIED when the caller is an ordinary
+   * member; FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT
+   * when the mask is empty, names another field, or a value breaks the
+   * field's rules.
+   */
+  updateChat: handleUnaryCall<UpdateChatRequest, UpdateChatResponse>;
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction: handleUnaryCall<AddReactionRequest, AddReactionResponse>;
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction: handleUnaryCall<RemoveReactionRequest, RemoveReactionResponse>;
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner and admins. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage: handleUnaryCall<PinMessageRequest, PinMessageResponse>;
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage: handleUnaryCall<UnpinMessageRequest, UnpinMessageResponse>;
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages: handleUnaryCall<ListPinnedMessagesRequest, ListPinnedMessagesResponse>;
+  /**
+   * Changes the caller's own settings of a chat: mute it until a time or
+   * with no end, unmute it, archive or unarchive it. Only the caller sees
+   * them (in ListChats and GetChat); their other devices are told on the
+   * live stream (`chat_settings_changed`). Fields left unset keep their
+   * value. A muted chat still counts unread messages and mentions; it is
+   * for notifications to stay quiet. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member, and INVALID_ARGUMENT when
+   * nothing is to change, `mute_until` is not in the future, or
+   * `mute_forever` or `unmute` is given as false.
+   */
+  updateChatSettings: handleUnaryCall<UpdateChatSettingsRequest, UpdateChatSettingsResponse>;
+  /**
    * Who may see whether the caller is online and when they were last seen:
    * everyone, only their confirmed friends (the default) or nobody. The
    * caller always sees their own. Takes effect at once for GetPresence and
@@ -8178,7 +11878,7 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Lists the caller's chats, most recent activity first, each with its last
-   * message and the caller's unread count. The order follows activity, so a
+   * message and the caller's unread and unread-mention counts. The order follows activity, so a
    * chat that becomes active while paging may show up again or be skipped;
    * the live updates stream reports such changes. Fails with
    * INVALID_ARGUMENT when the page token is not one this method returned.
@@ -8202,6 +11902,9 @@ export interface ChatServiceClient extends Client {
    * Returns one chat with its members and, in a direct chat, the other
    * member's read position. Fails with NOT_FOUND when the chat does not
    * exist or the caller is not a member.
+   * Returns one chat with its members, and the caller's read position,
+   * unread and unread-mention counts. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member.
    */
   getChat(
     request: GetChatRequest,
@@ -8219,15 +11922,15 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetChatResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Adds users to a group. Only the owner may add; each new member must
-   * exist. The owner's friends join at once; any other user is invited
+   * Adds users to a group. The owner and admins may add; each new member
+   * must exist. The caller's friends join at once; any other user is invited
    * instead and joins only by accepting (AcceptChatInvitation); the answer
-   * lists them in `invited_user_ids`. Users in a block with the owner are
+   * lists them in `invited_user_ids`. Users in a block with the caller are
    * silently left out. Users who already are members, or already have a
    * pending invitation to the group, are skipped, so a retry is safe. Fails
    * with NOT_FOUND when the chat does not exist, the caller is not a member
-   * or a user does not exist; PERMISSION_DENIED when the caller is a member
-   * but not the owner; FAILED_PRECONDITION when the chat is direct or the
+   * or a user does not exist; PERMISSION_DENIED when the caller is an
+   * ordinary member; FAILED_PRECONDITION when the chat is direct or the
    * group would exceed the member cap (configurable, 1000 by default);
    * RESOURCE_EXHAUSTED when an invitee already has the most pending
    * invitations allowed (100): members added and invitations made before it
@@ -8312,12 +12015,13 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: DeclineChatInvitationResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Removes a member from a group: the owner may remove anyone, and any
-   * member may remove themself (leave). When the owner leaves, the
-   * longest-standing remaining member becomes owner. Fails with NOT_FOUND
-   * when the chat does not exist, the caller is not a member, or `user_id`
-   * is not a member; PERMISSION_DENIED when a non-owner removes someone else;
-   * FAILED_PRECONDITION when the chat is direct.
+   * Removes a member from a group: the owner may remove anyone, an admin
+   * may remove ordinary members, and any member may remove themself
+   * (leave). When the owner leaves, the longest-standing remaining member
+   * becomes owner. Fails with NOT_FOUND when the chat does not exist, the
+   * caller is not a member, or `user_id` is not a member; PERMISSION_DENIED
+   * when the caller's role may not remove that member; FAILED_PRECONDITION
+   * when the chat is direct.
    */
   removeChatMember(
     request: RemoveChatMemberRequest,
@@ -8345,7 +12049,8 @@ export interface ChatServiceClient extends Client {
    * and that message's `reply_count` and `last_reply_time` move in the same
    * step; fails with INVALID_ARGUMENT when the id is not a UUID, NOT_FOUND
    * when no such message is in this chat, and FAILED_PRECONDITION when it
-   * is deleted.
+   * is deleted. Mentions in the text (`@nickname` of a member, `@all` in a
+   * group) are found once and stored as the message's `entities`.
    */
   sendMessage(
     request: SendMessageRequest,
@@ -8404,8 +12109,8 @@ export interface ChatServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetMessageResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Replaces the text of a message and sets its `edit_time`. Only the sender
-   * may edit. Setting the current text again changes nothing. Fails with
+   * Replaces the text of a message and sets its `edit_time`, and its
+   * `entities` with the mentions in the new text. Only the sender may edit. Setting the current text again changes nothing. Fails with
    * NOT_FOUND as GetMessage, PERMISSION_DENIED when the caller is not the
    * sender, FAILED_PRECONDITION when the message is deleted, and
    * INVALID_ARGUMENT when the text breaks its rules.
@@ -8427,7 +12132,8 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Deletes a message, leaving a tombstone that keeps its id, sequence and
-   * sender but no text. The sender, or the owner of a group, may delete.
+   * sender but no text, and names who deleted it (`deleted_by_id`). The
+   * sender, or the owner or an admin of a group, may delete.
    * Deleting a tombstone returns it unchanged, so a retry is safe. Fails with
    * NOT_FOUND as GetMessage and PERMISSION_DENIED when the caller may not
    * delete it.
@@ -8586,6 +12292,215 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTypingResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a group member an admin, or an admin an ordinary member again.
+   * Only the owner may; the owner's own role changes only by
+   * TransferChatOwnership. Setting the role a member already has changes
+   * nothing. Fails with NOT_FOUND when the chat does not exist, the caller
+   * is not a member, or `user_id` is not a member; PERMISSION_DENIED when
+   * the caller is not the owner; FAILED_PRECONDITION when the chat is direct
+   * or `user_id` is the owner; INVALID_ARGUMENT when `role` is not ADMIN or
+   * MEMBER.
+   */
+  setChatMemberRole(
+    request: SetChatMemberRoleRequest,
+    callback: (error: ServiceError | null, response: SetChatMemberRoleResponse) => void,
+  ): ClientUnaryCall;
+  setChatMemberRole(
+    request: SetChatMemberRoleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetChatMemberRoleResponse) => void,
+  ): ClientUnaryCall;
+  setChatMemberRole(
+    request: SetChatMemberRoleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetChatMemberRoleResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Hands a group to another member: they become its owner and the caller,
+   * the owner until now, becomes an admin. Transferring to the member who
+   * already owns it changes nothing, so a retry is safe. Fails with
+   * NOT_FOUND when the chat does not exist, the caller is not a member, or
+   * `user_id` is not a member; PERMISSION_DENIED when the caller is not the
+   * owner; FAILED_PRECONDITION when the chat is direct.
+   */
+  transferChatOwnership(
+    request: TransferChatOwnershipRequest,
+    callback: (error: ServiceError | null, response: TransferChatOwnershipResponse) => void,
+  ): ClientUnaryCall;
+  transferChatOwnership(
+    request: TransferChatOwnershipRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TransferChatOwnershipResponse) => void,
+  ): ClientUnaryCall;
+  transferChatOwnership(
+    request: TransferChatOwnershipRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TransferChatOwnershipResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes the fields of a group's profile named in `update_mask`
+   * (`title`, `description`, `avatar_url`); other fields keep their values.
+   * The owner and admins may. Setting the values the group already has
+   * changes nothing. Fails with NOT_FOUND when the chat does not exist or the
+   * caller is not a member; PERMISSION_DENIED when the caller is an ordinary
+   * member; FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT
+   * when the mask is empty, names another field, or a value breaks the
+   * field's rules.
+   */
+  updateChat(
+    request: UpdateChatRequest,
+    callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
+  ): ClientUnaryCall;
+  updateChat(
+    request: UpdateChatRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
+  ): ClientUnaryCall;
+  updateChat(
+    request: UpdateChatRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Adds the caller's reaction with an emoji to a message. A member has at
+   * most one reaction per emoji on a message: adding it again changes
+   * nothing and answers the message as it is. The emoji is URL-encoded in
+   * the HTTP path. Fails with INVALID_ARGUMENT when the emoji breaks its
+   * rules (see `AddReactionRequest.emoji`); NOT_FOUND when the chat or
+   * message does not exist or the caller is not a member;
+   * FAILED_PRECONDITION when the message is deleted, or when the emoji is
+   * new on a message that already has reactions with 20 distinct emoji.
+   */
+  addReaction(
+    request: AddReactionRequest,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  addReaction(
+    request: AddReactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  addReaction(
+    request: AddReactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddReactionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes the caller's reaction with an emoji from a message. Removing a
+   * reaction the caller does not have changes nothing and answers the
+   * message as it is. Fails as AddReaction, except that no limit applies.
+   */
+  removeReaction(
+    request: RemoveReactionRequest,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  removeReaction(
+    request: RemoveReactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  removeReaction(
+    request: RemoveReactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveReactionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Pins a message to its chat. In a direct chat either member may pin; in
+   * a group, the owner and admins. Pinning a pinned message changes nothing and answers
+   * it as it is. Fails with NOT_FOUND when the chat or message does not
+   * exist or the caller is not a member; PERMISSION_DENIED when the caller
+   * may not pin in this chat; FAILED_PRECONDITION when the message is
+   * deleted or the chat already has 50 pinned messages.
+   */
+  pinMessage(
+    request: PinMessageRequest,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  pinMessage(
+    request: PinMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  pinMessage(
+    request: PinMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PinMessageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Unpins a message; who may is as for PinMessage. Unpinning a message
+   * that is not pinned changes nothing and answers it as it is. Deleting a
+   * pinned message unpins it too. Fails as PinMessage, except that a
+   * deleted message (never pinned) is answered as it is.
+   */
+  unpinMessage(
+    request: UnpinMessageRequest,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  unpinMessage(
+    request: UnpinMessageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  unpinMessage(
+    request: UnpinMessageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnpinMessageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists a chat's pinned messages, most recently pinned first. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member,
+   * and INVALID_ARGUMENT when the page token is not one this method
+   * returned for this chat.
+   */
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listPinnedMessages(
+    request: ListPinnedMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPinnedMessagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes the caller's own settings of a chat: mute it until a time or
+   * with no end, unmute it, archive or unarchive it. Only the caller sees
+   * them (in ListChats and GetChat); their other devices are told on the
+   * live stream (`chat_settings_changed`). Fields left unset keep their
+   * value. A muted chat still counts unread messages and mentions; it is
+   * for notifications to stay quiet. Fails with NOT_FOUND when the chat
+   * does not exist or the caller is not a member, and INVALID_ARGUMENT when
+   * nothing is to change, `mute_until` is not in the future, or
+   * `mute_forever` or `unmute` is given as false.
+   */
+  updateChatSettings(
+    request: UpdateChatSettingsRequest,
+    callback: (error: ServiceError | null, response: UpdateChatSettingsResponse) => void,
+  ): ClientUnaryCall;
+  updateChatSettings(
+    request: UpdateChatSettingsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateChatSettingsResponse) => void,
+  ): ClientUnaryCall;
+  updateChatSettings(
+    request: UpdateChatSettingsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateChatSettingsResponse) => void,
   ): ClientUnaryCall;
   /**
    * Who may see whether the caller is online and when they were last seen:

@@ -6,7 +6,17 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Chat, ChatInvitation, Message, Presence, ReadReceipt, Typing } from "./chat.ts";
+import {
+  Chat,
+  ChatInvitation,
+  ChatSettings,
+  Message,
+  PinChange,
+  Presence,
+  ReactionChange,
+  ReadReceipt,
+  Typing,
+} from "./chat.ts";
 
 export const protobufPackage = "messenger.chat.v1";
 
@@ -71,6 +81,11 @@ export interface MessageCreated {
    * needs no lookup.
    */
   memberIds: string[];
+  /**
+   * The member ids (UUIDs) the message mentions (by nickname, or all
+   * members with `@all`), each once, never the sender.
+   */
+  mentionedUserIds: string[];
 }
 
 /** Type `chat.message.edited`: a message's text changed (EditMessage). */
@@ -85,6 +100,11 @@ export interface MessageEdited {
     | undefined;
   /** The chat's member ids (UUIDs) at the time of the edit. */
   memberIds: string[];
+  /**
+   * The member ids (UUIDs) the edit newly mentions: mentioned by the text
+   * after and not by the text before, never the sender.
+   */
+  mentionedUserIds: string[];
 }
 
 /** Type `chat.message.deleted`: a message was deleted (DeleteMessage). */
@@ -133,6 +153,34 @@ export interface TypingChanged {
 }
 
 /**
+ * Type `chat.message.reaction_changed`: a member added or removed a reaction
+ * on a message (AddReaction, RemoveReaction; a call that changes nothing
+ * publishes nothing).
+ */
+export interface ReactionChanged {
+  /** The change, with the message after it. */
+  change:
+    | ReactionChange
+    | undefined;
+  /** The chat's member ids (UUIDs) at the time of the change. */
+  memberIds: string[];
+}
+
+/**
+ * Type `chat.message.pin_changed`: a member pinned or unpinned a message
+ * (PinMessage, UnpinMessage; a call that changes nothing publishes nothing).
+ * Deleting a pinned message unpins it with `chat.message.deleted` alone.
+ */
+export interface PinChanged {
+  /** The change, with the message after it. */
+  change:
+    | PinChange
+    | undefined;
+  /** The chat's member ids (UUIDs) at the time of the change. */
+  memberIds: string[];
+}
+
+/**
  * Type `chat.read.changed` on the topic `chat.ephemeral` (published
  * directly, not through the outbox; the read position itself is stored by
  * MarkRead): a member moved their read position forward. In a group, each
@@ -146,6 +194,19 @@ export interface ReadChanged {
     | undefined;
   /** Who is told: the chat's other member ids (UUIDs). */
   recipientIds: string[];
+}
+
+/**
+ * Type `chat.member.settings_changed`: a member changed their own settings
+ * of a chat (UpdateChatSettings). A notifier reads the mute from here.
+ */
+export interface MemberSettingsChanged {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The user id (UUID) of the member. */
+  userId: string;
+  /** The settings after the change, as at `time` of the envelope. */
+  settings: ChatSettings | undefined;
 }
 
 /**
@@ -471,7 +532,7 @@ export const ChatMembersChanged: MessageFns<ChatMembersChanged> = {
 };
 
 function createBaseMessageCreated(): MessageCreated {
-  return { message: undefined, memberIds: [] };
+  return { message: undefined, memberIds: [], mentionedUserIds: [] };
 }
 
 export const MessageCreated: MessageFns<MessageCreated> = {
@@ -481,6 +542,9 @@ export const MessageCreated: MessageFns<MessageCreated> = {
     }
     for (const v of message.memberIds) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.mentionedUserIds) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -514,6 +578,14 @@ export const MessageCreated: MessageFns<MessageCreated> = {
             message.memberIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mentionedUserIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -534,6 +606,11 @@ export const MessageCreated: MessageFns<MessageCreated> = {
         : globalThis.Array.isArray(object?.member_ids)
         ? object.member_ids.map((e: any) => globalThis.String(e))
         : [],
+      mentionedUserIds: globalThis.Array.isArray(object?.mentionedUserIds)
+        ? object.mentionedUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.mentioned_user_ids)
+        ? object.mentioned_user_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -544,6 +621,9 @@ export const MessageCreated: MessageFns<MessageCreated> = {
     }
     if (message.memberIds?.length) {
       obj.memberIds = message.memberIds;
+    }
+    if (message.mentionedUserIds?.length) {
+      obj.mentionedUserIds = message.mentionedUserIds;
     }
     return obj;
   },
@@ -557,12 +637,13 @@ export const MessageCreated: MessageFns<MessageCreated> = {
       ? Message.fromPartial(object.message)
       : undefined;
     message.memberIds = object.memberIds?.map((e) => e) || [];
+    message.mentionedUserIds = object.mentionedUserIds?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseMessageEdited(): MessageEdited {
-  return { before: undefined, after: undefined, memberIds: [] };
+  return { before: undefined, after: undefined, memberIds: [], mentionedUserIds: [] };
 }
 
 export const MessageEdited: MessageFns<MessageEdited> = {
@@ -575,6 +656,9 @@ export const MessageEdited: MessageFns<MessageEdited> = {
     }
     for (const v of message.memberIds) {
       writer.uint32(26).string(v!);
+    }
+    for (const v of message.mentionedUserIds) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -616,6 +700,14 @@ export const MessageEdited: MessageFns<MessageEdited> = {
             message.memberIds.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mentionedUserIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -637,6 +729,11 @@ export const MessageEdited: MessageFns<MessageEdited> = {
         : globalThis.Array.isArray(object?.member_ids)
         ? object.member_ids.map((e: any) => globalThis.String(e))
         : [],
+      mentionedUserIds: globalThis.Array.isArray(object?.mentionedUserIds)
+        ? object.mentionedUserIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.mentioned_user_ids)
+        ? object.mentioned_user_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -650,6 +747,9 @@ export const MessageEdited: MessageFns<MessageEdited> = {
     }
     if (message.memberIds?.length) {
       obj.memberIds = message.memberIds;
+    }
+    if (message.mentionedUserIds?.length) {
+      obj.mentionedUserIds = message.mentionedUserIds;
     }
     return obj;
   },
@@ -666,6 +766,7 @@ export const MessageEdited: MessageFns<MessageEdited> = {
       ? Message.fromPartial(object.after)
       : undefined;
     message.memberIds = object.memberIds?.map((e) => e) || [];
+    message.mentionedUserIds = object.mentionedUserIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -981,6 +1082,188 @@ export const TypingChanged: MessageFns<TypingChanged> = {
   },
 };
 
+function createBaseReactionChanged(): ReactionChanged {
+  return { change: undefined, memberIds: [] };
+}
+
+export const ReactionChanged: MessageFns<ReactionChanged> = {
+  encode(message: ReactionChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      ReactionChange.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactionChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactionChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = ReactionChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReactionChanged {
+    return {
+      change: isSet(object.change) ? ReactionChange.fromJSON(object.change) : undefined,
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReactionChanged): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = ReactionChange.toJSON(message.change);
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReactionChanged>): ReactionChanged {
+    return ReactionChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReactionChanged>): ReactionChanged {
+    const message = createBaseReactionChanged();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? ReactionChange.fromPartial(object.change)
+      : undefined;
+    message.memberIds = object.memberIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePinChanged(): PinChanged {
+  return { change: undefined, memberIds: [] };
+}
+
+export const PinChanged: MessageFns<PinChanged> = {
+  encode(message: PinChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      PinChange.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PinChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePinChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = PinChange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PinChanged {
+    return {
+      change: isSet(object.change) ? PinChange.fromJSON(object.change) : undefined,
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PinChanged): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = PinChange.toJSON(message.change);
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PinChanged>): PinChanged {
+    return PinChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PinChanged>): PinChanged {
+    const message = createBasePinChanged();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? PinChange.fromPartial(object.change)
+      : undefined;
+    message.memberIds = object.memberIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseReadChanged(): ReadChanged {
   return { receipt: undefined, recipientIds: [] };
 }
@@ -1068,6 +1351,117 @@ export const ReadChanged: MessageFns<ReadChanged> = {
       ? ReadReceipt.fromPartial(object.receipt)
       : undefined;
     message.recipientIds = object.recipientIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseMemberSettingsChanged(): MemberSettingsChanged {
+  return { chatId: "", userId: "", settings: undefined };
+}
+
+export const MemberSettingsChanged: MessageFns<MemberSettingsChanged> = {
+  encode(message: MemberSettingsChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.settings !== undefined) {
+      ChatSettings.encode(message.settings, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberSettingsChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberSettingsChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.settings = ChatSettings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemberSettingsChanged {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      settings: isSet(object.settings) ? ChatSettings.fromJSON(object.settings) : undefined,
+    };
+  },
+
+  toJSON(message: MemberSettingsChanged): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = ChatSettings.toJSON(message.settings);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MemberSettingsChanged>): MemberSettingsChanged {
+    return MemberSettingsChanged.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MemberSettingsChanged>): MemberSettingsChanged {
+    const message = createBaseMemberSettingsChanged();
+    message.chatId = object.chatId ?? "";
+    message.userId = object.userId ?? "";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ChatSettings.fromPartial(object.settings)
+      : undefined;
     return message;
   },
 };

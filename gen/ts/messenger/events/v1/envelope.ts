@@ -36,10 +36,28 @@ export interface EventEnvelope {
     | undefined;
   /** The request id of the call that caused the change, for tracing. */
   requestId: string;
+  /**
+   * W3C trace context (`traceparent`, `tracestate`) of the span the event
+   * belongs to: the request's when the event is made, the producer span's once
+   * published. Empty when tracing is off. Copied into the Kafka headers of the
+   * same names, so a consumer's span continues the producing request's trace.
+   */
+  traceparent: string;
+  tracestate: string;
 }
 
 function createBaseEventEnvelope(): EventEnvelope {
-  return { id: "", type: "", source: "", time: undefined, key: "", payload: undefined, requestId: "" };
+  return {
+    id: "",
+    type: "",
+    source: "",
+    time: undefined,
+    key: "",
+    payload: undefined,
+    requestId: "",
+    traceparent: "",
+    tracestate: "",
+  };
 }
 
 export const EventEnvelope: MessageFns<EventEnvelope> = {
@@ -64,6 +82,12 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
     }
     if (message.requestId !== "") {
       writer.uint32(58).string(message.requestId);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(66).string(message.traceparent);
+    }
+    if (message.tracestate !== "") {
+      writer.uint32(74).string(message.tracestate);
     }
     return writer;
   },
@@ -137,6 +161,22 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
             message.requestId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tracestate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -162,6 +202,8 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
+      tracestate: isSet(object.tracestate) ? globalThis.String(object.tracestate) : "",
     };
   },
 
@@ -188,6 +230,12 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
+    if (message.tracestate !== "") {
+      obj.tracestate = message.tracestate;
+    }
     return obj;
   },
 
@@ -205,6 +253,8 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
       ? Any.fromPartial(object.payload)
       : undefined;
     message.requestId = object.requestId ?? "";
+    message.traceparent = object.traceparent ?? "";
+    message.tracestate = object.tracestate ?? "";
     return message;
   },
 };

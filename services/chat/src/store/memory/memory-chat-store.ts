@@ -4,10 +4,12 @@ import {
   type Invitation,
   isPending,
   MAX_KEPT_VERSIONS,
+  type MemberSettings,
   type Message,
   type MessageVersion,
   memberIdsOf,
   versionOf,
+  withReaction,
 } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -15,9 +17,16 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type Notice,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
+  type ReactionDraft,
+  type ReactionResult,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { mentions } from '../../domain/mentions.ts';
 import type { PresencePrivacy } from '../../domain/presence.ts';
 import { compareHits, isAfter, type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
@@ -31,6 +40,8 @@ interface ChatRecord {
   readonly byMessageId: Map<string, number>;
   /** Parent message id → its replies' sequences, ascending. */
   readonly replies: Map<string, number[]>;
+  /** The sequences of its pinned messages (at most the pin limit, so a list sorts them). */
+  readonly pinned: Set<number>;
 }
 
 /**
@@ -55,6 +66,10 @@ export class MemoryChatStore implements ChatStore {
   readonly #terms = new Map<string, Map<string, Set<number>>>();
   /** `<chat id>|<message id>` → its kept earlier texts, oldest first. */
   readonly #versions = new Map<string, MessageVersion[]>();
+  /** message id → user id → the emoji that user reacted with on it. */
+  readonly #reactions = new Map<string, Map<string, Set<string>>>();
+  /** `<chat id>|<user id>` → that member's own settings of the chat. */
+  readonly #settings = new Map<string, MemberSettings>();
 
   async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
@@ -67,6 +82,7 @@ export class MemoryChatStore implements ChatStore {
       byClientId: new Map(),
       byMessageId: new Map(),
       replies: new Map(),
+      pinned: new Set(),
     });
     if (chat.directKey !== '') this.#direct.set(chat.directKey, chat.id);
     this.#index(undefined, chat);
@@ -83,7 +99,7 @@ export class MemoryChatStore implements ChatStore {
     return id === undefined ? undefined : this.getChat(id);
   }
 
-  async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
+  async updateChat(chat: Chat, entries: readonly OutboxEntry[], notice?: Notice<OutboxEntry>): Promise<void> {
     const record = this.#chats.get(chat.id);
     if (record?.chat.version !== chat.version - 1) throw new StoreError('conflict', 'the chat changed or is gone');
     const before = record.chat;
@@ -95,6 +111,15 @@ export class MemoryChatStore implements ChatStore {
     };
     this.#index(before, record.chat);
     this.outbox.append(entries);
+    if (!notice) return;
+    const message = postedMessage(notice.draft, record.chat.lastSequence + 1);
+    const entry = notice.eventOf(message, memberIdsOf(record.chat));
+    record.messages.push(clone(message));
+    record.byClientId.set(`${message.senderId}|${message.clientMessageId}`, message.sequence);
+    record.byMessageId.set(message.id, message.sequence);
+    const lastActivityTime = new Date(Math.max(message.createTime.getTime(), record.chat.lastActivityTime.getTime()));
+    record.chat = { ...record.chat, lastSequence: message.sequence, lastActivityTime };
+    this.outbox.append([entry]);
   }
 
   async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
@@ -158,9 +183,14 @@ export class MemoryChatStore implements ChatStore {
     return this.#invitations.get(inviteeId)?.delete(chatId) ?? false;
   }
 
-  async acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+  async acceptInvitation(
+    chat: Chat,
+    inviteeId: string,
+    entries: readonly OutboxEntry[],
+    notice?: Notice<OutboxEntry>,
+  ): Promise<void> {
     if (!this.#invitations.get(inviteeId)?.has(chat.id)) throw new StoreError('conflict', 'the invitation is gone');
-    await this.updateChat(chat, entries);
+    await this.updateChat(chat, entries, notice);
     this.#invitations.get(inviteeId)?.delete(chat.id);
   }
 
@@ -244,12 +274,18 @@ export class MemoryChatStore implements ChatStore {
     this.#indexText(current, false);
     this.#indexText(message, true);
     this.#keepVersion(current, message);
-    // Replies may have come since the caller read it: their count and time stay.
+    // Replies and reactions may have come since the caller read it: their counts stay, unless it is deleted.
     record.messages[message.sequence - 1] = {
       ...clone(message),
       replyCount: current.replyCount,
       lastReplyTime: current.lastReplyTime,
+      reactions: message.deleted ? [] : current.reactions,
+      pin: message.deleted ? undefined : current.pin,
     };
+    if (message.deleted) {
+      this.#reactions.delete(message.id);
+      record.pinned.delete(message.sequence);
+    }
     this.outbox.append(entries);
   }
 
@@ -272,6 +308,55 @@ export class MemoryChatStore implements ChatStore {
       if (m && !m.deleted && m.senderId !== userId) count++;
     }
     return count;
+  }
+
+  async countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const { chatId, afterSequence } of positions) {
+      const messages = this.#chats.get(chatId)?.messages ?? [];
+      let count = 0;
+      for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
+        const m = messages[i];
+        if (m && !m.deleted && m.senderId !== userId && mentions(m, userId)) count++;
+      }
+      counts.set(chatId, count);
+    }
+    return counts;
+  }
+
+  async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
+    return new Map(
+      chatIds.flatMap((id) => {
+        const settings = this.#settings.get(`${id}|${userId}`);
+        return settings ? [[id, { ...settings }] as const] : [];
+      }),
+    );
+  }
+
+  async putMemberSettings(
+    chatId: string,
+    userId: string,
+    settings: MemberSettings,
+    entries: readonly OutboxEntry[],
+  ): Promise<void> {
+    this.#settings.set(`${chatId}|${userId}`, { ...settings });
+    this.outbox.append(entries);
+  }
+
+  async listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]> {
+    const all = await this.listChatsOf(userId, after, Number.MAX_SAFE_INTEGER);
+    return all
+      .filter((chat) => (this.#settings.get(`${chat.id}|${userId}`)?.archived ?? false) === archived)
+      .slice(0, limit);
   }
 
   async searchMessages(
@@ -336,6 +421,71 @@ export class MemoryChatStore implements ChatStore {
   }
 
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
+  async setReaction(
+    draft: ReactionDraft,
+    maxEmoji: number,
+    entryOf: (message: Message) => OutboxEntry,
+  ): Promise<ReactionResult> {
+    const record = this.#chats.get(draft.chatId);
+    const sequence = record?.byMessageId.get(draft.messageId);
+    if (!record || sequence === undefined) return { kind: 'not_found' };
+    const current = messageAt(record, sequence);
+    if (current.deleted) return { kind: 'deleted' };
+    const byUser = this.#reactions.get(draft.messageId) ?? new Map<string, Set<string>>();
+    const mine = byUser.get(draft.userId) ?? new Set<string>();
+    if (mine.has(draft.emoji) === draft.add) return { kind: 'unchanged', message: clone(current) };
+    const isNew = !current.reactions.some((r) => r.emoji === draft.emoji);
+    if (draft.add && isNew && current.reactions.length >= maxEmoji) return { kind: 'limit' };
+    const after: Message = { ...current, reactions: withReaction(current.reactions, draft.emoji, draft.add ? 1 : -1) };
+    const entry = entryOf(after);
+    if (draft.add) mine.add(draft.emoji);
+    else mine.delete(draft.emoji);
+    if (mine.size === 0) byUser.delete(draft.userId);
+    else byUser.set(draft.userId, mine);
+    if (byUser.size === 0) this.#reactions.delete(draft.messageId);
+    else this.#reactions.set(draft.messageId, byUser);
+    record.messages[sequence - 1] = after;
+    this.outbox.append([entry]);
+    return { kind: 'changed', message: clone(after) };
+  }
+
+  async reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    for (const id of messageIds) {
+      const mine = this.#reactions.get(id)?.get(userId);
+      if (mine) found.set(id, [...mine]);
+    }
+    return found;
+  }
+
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    const record = this.#chats.get(draft.chatId);
+    const sequence = record?.byMessageId.get(draft.messageId);
+    if (!record || sequence === undefined) return { kind: 'not_found' };
+    const current = messageAt(record, sequence);
+    if (draft.pin && current.deleted) return { kind: 'deleted' };
+    if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: clone(current) };
+    if (draft.pin && record.pinned.size >= maxPins) return { kind: 'limit' };
+    const after: Message = { ...current, pin: draft.pin ? { userId: draft.userId, time: draft.time } : undefined };
+    const entry = entryOf(after);
+    if (draft.pin) record.pinned.add(sequence);
+    else record.pinned.delete(sequence);
+    record.messages[sequence - 1] = after;
+    this.outbox.append([entry]);
+    return { kind: 'changed', message: clone(after) };
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const record = this.#chats.get(chatId);
+    if (!record) return [];
+    const pinned = [...record.pinned].map((sequence) => messageAt(record, sequence));
+    return pinned
+      .filter((m) => after === undefined || comparePinsDesc(m, after) > 0)
+      .sort((a, b) => comparePinsDesc(a, b))
+      .slice(0, limit)
+      .map(clone);
+  }
+
   #keepVersion(before: Message, after: Message): void {
     const key = `${after.chatId}|${after.id}`;
     if (after.deleted) {
@@ -403,6 +553,15 @@ function compareActivityDesc(a: ActivityCursor, b: ActivityCursor): number {
   const dt = b.lastActivityTime.getTime() - a.lastActivityTime.getTime();
   if (dt !== 0) return dt;
   return a.chatId < b.chatId ? 1 : a.chatId > b.chatId ? -1 : 0;
+}
+
+/** Pinned list order: most recently pinned first, then the higher message id; `b` may be a cursor. */
+function comparePinsDesc(a: Message, b: Message | PinCursor): number {
+  const bTime = 'pinTime' in b ? b.pinTime : b.pin?.time;
+  const bId = 'pinTime' in b ? b.messageId : b.id;
+  const dt = (bTime?.getTime() ?? 0) - (a.pin?.time.getTime() ?? 0);
+  if (dt !== 0) return dt;
+  return a.id < bId ? 1 : a.id > bId ? -1 : 0;
 }
 
 /** Invitation list order: newest first, then the higher chat id. */

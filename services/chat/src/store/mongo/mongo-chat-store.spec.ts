@@ -2,12 +2,17 @@ import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing'
 import { MongoServerError } from 'mongodb';
 import { isStoreError } from '../../domain/chat-storage.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { pinStoreContract } from '../chat-store.pins.contract.ts';
+import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
+import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
+import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import {
   type ChatDoc,
   chatListQuery,
   historyQuery,
   type MessageDoc,
   MongoChatStore,
+  pinsQuery,
   searchPipeline,
   translateError,
   versionsQuery,
@@ -75,6 +80,10 @@ describeWithMongo(
   (client, dbName) => new MongoChatStore(client, dbName),
   (freshStore) => {
     chatStoreContract('MongoChatStore', freshStore);
+    reactionStoreContract('MongoChatStore', freshStore);
+    pinStoreContract('MongoChatStore', freshStore);
+    chatStoreMentionsContract('MongoChatStore', freshStore);
+    chatStoreSettingsContract('MongoChatStore', freshStore);
 
     it('reads history pages and chat lists with an index scan, never a collection scan or an in-memory sort', async () => {
       const { db, close } = await freshStore();
@@ -97,3 +106,18 @@ describeWithMongo(
     });
   },
 );
+
+describe('MongoChatStore pinned list query', () => {
+  it('reads the pins index range newest pin first, continuing after the cursor', () => {
+    expect(pinsQuery('c1', undefined)).toEqual({
+      filter: { chatId: 'c1', 'pin.time': { $exists: true } },
+      sort: { 'pin.time': -1, _id: -1 },
+    });
+    const t = new Date('2025-01-01T00:00:00Z');
+    expect(pinsQuery('c1', { pinTime: t, messageId: 'm9' }).filter).toEqual({
+      chatId: 'c1',
+      'pin.time': { $exists: true },
+      $or: [{ 'pin.time': { $lt: t } }, { 'pin.time': t, _id: { $lt: 'm9' } }],
+    });
+  });
+});

@@ -8,9 +8,13 @@ import {
   MAX_KEPT_VERSIONS,
   type Member,
   type MemberRole,
+  type MemberSettings,
   type Message,
+  type MessageEntity,
   type MessageVersion,
+  type SystemEvent,
   versionOf,
+  withReaction,
 } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -18,13 +22,20 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type Notice,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
+  type ReactionDraft,
+  type ReactionResult,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { MENTION_ALL_KEY, mentionKeysOf } from '../../domain/mentions.ts';
 import type { PresencePrivacy } from '../../domain/presence.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
-import { ChatOutbox } from './chat-outbox.ts';
+import { type AppendEntries, ChatOutbox } from './chat-outbox.ts';
 
 interface MemberDoc {
   userId: string;
@@ -39,10 +50,15 @@ export interface ChatDoc {
   _id: string;
   type: ChatType;
   title: string;
+  /** Absent on chats written before group profiles existed: read as empty. */
+  description?: string;
+  avatarUrl?: string;
   ownerId: string;
   /** Only on direct chats: the partial unique index makes it one chat per pair. */
   directKey?: string;
   members: MemberDoc[];
+  /** The members who archived the chat (their own setting); absent when none has. */
+  archivedBy?: string[];
   /** The members' ids: the multikey index of "a user's chats". */
   memberIds: string[];
   createTime: Date;
@@ -71,8 +87,28 @@ export interface MessageDoc {
   /** Absent on messages written before replies existed: read as 0. */
   replyCount?: number;
   lastReplyTime?: Date;
+  /** Who deleted a tombstone; absent when not deleted, or deleted before deleters were recorded. */
+  deletedBy?: string;
+  /** Only on a system message: the group change it records. */
+  system?: SystemEvent;
   /** The distinct search terms of the current text (`searchTermsOf`); absent until indexed, empty when deleted. */
   terms?: string[];
+  /** The reaction counts in first reaction order; absent on messages written before reactions existed: read as none. */
+  reactions?: { emoji: string; count: number }[];
+  /** Present while pinned: the `pins` index, partial on it, is the chat's pinned list. */
+  pin?: { userId: string; time: Date };
+  /** The mentions in the current text; absent on messages written before mentions existed. */
+  entities?: MessageEntity[];
+  /** Who the current text mentions, `*` for `@all` (`mentionKeysOf`), for counting unread mentions. */
+  mentions?: string[];
+}
+
+interface ReactionDoc {
+  /** `<message id>:<user id>:<emoji>`: one reaction per member and emoji. */
+  _id: string;
+  messageId: string;
+  userId: string;
+  emoji: string;
 }
 
 interface InvitationDoc {
@@ -94,6 +130,15 @@ export interface VersionDoc {
   text: string;
   time: Date;
   replaceTime: Date;
+}
+
+interface SettingsDoc {
+  /** `<chat id>:<user id>`. */
+  _id: string;
+  chatId: string;
+  userId: string;
+  muteUntil?: Date;
+  archived: boolean;
 }
 
 interface ReadDoc {
@@ -118,14 +163,28 @@ interface ReadDoc {
  *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
  *   senderId, deleted) counts unread messages from the index alone;
  *   `replies` (chatId, replyTo.messageId, sequence), partial on replies, is
- *   a message's thread in order. `search_terms` (terms, chatId), multikey
+ *   a message's thread in order. `unread_mentions` (mentions, chatId,
+ *   sequence), multikey on who the text mentions (`*` for `@all`): one
+ *   aggregation counts a page of chats' unread mentions, a range per chat.
+ *   `search_terms` (terms, chatId), multikey
  *   on the terms of the current text, is the search index: one range per
  *   (term, chat) pair. A `$text` index would bring its own tokeniser and
  *   score, so results would differ from the other adapters'.
  * - `message_versions`: the texts edits replaced; `message_versions`
  *   (messageId, version↓) lists a message's newest first and finds those
  *   beyond the kept count.
+ * - `message_reactions`: one document per member's reaction, by `_id`
+ *   (message, user, emoji); `reactions_by_user` (messageId, userId) reads a
+ *   caller's reactions on a page of messages in one query. The counts live
+ *   on the message document (`reactions`), moved in the reaction's
+ *   transaction, so history reads them with the page.
+ *   `pins` (chatId, pin.time↓, _id↓), partial on pinned messages, is a
+ *   chat's pinned list and its count against the pin limit.
  * - `reads`: one read position per (chat, member), by `_id`.
+ * - `member_settings`: one member's own mute and archive of a chat, by
+ *   `_id` (chat, member). Who archived a chat is also kept on the chat as
+ *   `archivedBy`, written in the same transaction, so the main list and
+ *   the archive are the `member_activity` range filtered on it.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
  * - `presence_settings`: one presence privacy setting per user who chose one, by `_id` (the user id).
@@ -143,6 +202,8 @@ export class MongoChatStore implements ChatStore {
   readonly #reads: Collection<ReadDoc>;
   readonly #invitations: Collection<InvitationDoc>;
   readonly #versions: Collection<VersionDoc>;
+  readonly #reactions: Collection<ReactionDoc>;
+  readonly #settings: Collection<SettingsDoc>;
   readonly #presenceSettings: Collection<PresenceSettingsDoc>;
 
   constructor(client: MongoClient, dbName: string) {
@@ -152,6 +213,8 @@ export class MongoChatStore implements ChatStore {
     this.#reads = db.collection<ReadDoc>('reads');
     this.#invitations = db.collection<InvitationDoc>('invitations');
     this.#versions = db.collection<VersionDoc>('message_versions');
+    this.#reactions = db.collection<ReactionDoc>('message_reactions');
+    this.#settings = db.collection<SettingsDoc>('member_settings');
     this.#presenceSettings = db.collection<PresenceSettingsDoc>('presence_settings');
     this.outbox = new ChatOutbox(client, db);
   }
@@ -177,6 +240,12 @@ export class MongoChatStore implements ChatStore {
     await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
     await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
     await this.#versions.createIndex({ messageId: 1, version: -1 }, { name: 'message_versions' });
+    await this.#reactions.createIndex({ messageId: 1, userId: 1 }, { name: 'reactions_by_user' });
+    await this.#messages.createIndex(
+      { chatId: 1, 'pin.time': -1, _id: -1 },
+      { name: 'pins', partialFilterExpression: { 'pin.time': { $exists: true } } },
+    );
+    await this.#messages.createIndex({ mentions: 1, chatId: 1, sequence: 1 }, { name: 'unread_mentions' });
     await this.outbox.ensureIndexes();
     await this.#indexUnindexed();
   }
@@ -198,18 +267,21 @@ export class MongoChatStore implements ChatStore {
     return doc ? fromChatDoc(doc) : undefined;
   }
 
-  updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
-    return this.#write(entries, (session, count) => this.#replaceChat(chat, session, count));
+  updateChat(chat: Chat, entries: readonly OutboxEntry[], notice?: Notice<OutboxEntry>): Promise<void> {
+    return this.#write(entries, (session, count) => this.#replaceChat(chat, session, count), notice);
   }
 
   /** `updateChat`'s change, inside the caller's transaction; resolves with the chat's new `eventSequence`. */
   async #replaceChat(chat: Chat, session: ClientSession, count: number): Promise<number> {
-    const { title, ownerId, members, memberIds } = toChatDoc(chat);
+    const { title, description, avatarUrl, ownerId, members, memberIds } = toChatDoc(chat);
     // $set of the chat's own fields only: lastSequence and lastActivityTime
     // belong to concurrent posts and are left as they are.
     const updated = await this.#chats.findOneAndUpdate(
       { _id: chat.id, version: chat.version - 1 },
-      { $set: { title, ownerId, members, memberIds, version: chat.version }, $inc: { eventSequence: count } },
+      {
+        $set: { title, description, avatarUrl, ownerId, members, memberIds, version: chat.version },
+        $inc: { eventSequence: count },
+      },
       { session, returnDocument: 'after', projection: { eventSequence: 1 } },
     );
     if (!updated) throw new StoreError('conflict', 'the chat changed or is gone');
@@ -299,12 +371,21 @@ export class MongoChatStore implements ChatStore {
     return result.deletedCount > 0;
   }
 
-  acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
-    return this.#write(entries, async (session, count) => {
-      const deleted = await this.#invitations.deleteOne({ _id: invitationIdOf(chat.id, inviteeId) }, { session });
-      if (deleted.deletedCount === 0) throw new StoreError('conflict', 'the invitation is gone');
-      return this.#replaceChat(chat, session, count);
-    });
+  acceptInvitation(
+    chat: Chat,
+    inviteeId: string,
+    entries: readonly OutboxEntry[],
+    notice?: Notice<OutboxEntry>,
+  ): Promise<void> {
+    return this.#write(
+      entries,
+      async (session, count) => {
+        const deleted = await this.#invitations.deleteOne({ _id: invitationIdOf(chat.id, inviteeId) }, { session });
+        if (deleted.deletedCount === 0) throw new StoreError('conflict', 'the invitation is gone');
+        return this.#replaceChat(chat, session, count);
+      },
+      notice,
+    );
   }
 
   async listChatsOf(userId: string, after: ActivityCursor | undefined, limit: number): Promise<Chat[]> {
@@ -404,18 +485,28 @@ export class MongoChatStore implements ChatStore {
 
   updateMessage(message: Message, entries: readonly OutboxEntry[]): Promise<void> {
     return this.#write(entries, async (session, count) => {
-      const { text, deleted, version } = message;
+      const { text, deleted, deletedBy, version } = message;
       const terms = searchTermsOf(text);
+      const entities = message.entities.map((e) => ({ ...e }));
+      const mentions = mentionKeysOf(message);
       const before = await this.#messages.findOne({ _id: message.id, chatId: message.chatId }, { session });
       const result = await this.#messages.updateOne(
         { _id: message.id, chatId: message.chatId, version: message.version - 1 },
         message.editTime
-          ? { $set: { text, deleted, version, terms, editTime: message.editTime } }
-          : { $set: { text, deleted, version, terms }, $unset: { editTime: '' } },
+          ? { $set: { text, deleted, deletedBy, version, terms, entities, mentions, editTime: message.editTime } }
+          : { $set: { text, deleted, deletedBy, version, terms, entities, mentions }, $unset: { editTime: '' } },
         { session },
       );
       if (!before || result.matchedCount === 0) throw new StoreError('conflict', 'the message changed or is gone');
       await this.#keepVersion(fromMessageDoc(before), message, session);
+      if (deleted) {
+        await this.#messages.updateOne(
+          { _id: message.id },
+          { $set: { reactions: [] }, $unset: { pin: '' } },
+          { session },
+        );
+        await this.#reactions.deleteMany({ messageId: message.id }, { session });
+      }
       if (count === 0) return 0;
       const chat = await this.#chats.findOneAndUpdate(
         { _id: message.chatId },
@@ -459,6 +550,84 @@ export class MongoChatStore implements ChatStore {
       { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: userId }, deleted: false },
       { limit: cap, hint: 'unread' },
     );
+  }
+
+  async countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map(positions.map((p) => [p.chatId, 0]));
+    if (positions.length === 0) return counts;
+    // One aggregation for the page, a range of `unread_mentions` per chat;
+    // unlike `countUnread` it reads every match before capping, which stays
+    // small because mentions are a small share of messages.
+    const groups = await this.#messages
+      .aggregate<{ _id: string; n: number }>([
+        {
+          $match: {
+            mentions: { $in: [userId, MENTION_ALL_KEY] },
+            $or: positions.map((p) => ({ chatId: p.chatId, sequence: { $gt: p.afterSequence } })),
+            senderId: { $ne: userId },
+            deleted: false,
+          },
+        },
+        { $group: { _id: '$chatId', n: { $sum: 1 } } },
+      ])
+      .toArray();
+    for (const g of groups) counts.set(g._id, Math.min(g.n, cap));
+    return counts;
+  }
+
+  async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
+    const settings = new Map<string, MemberSettings>();
+    if (chatIds.length === 0) return settings;
+    const docs = await this.#settings.find({ _id: { $in: chatIds.map((id) => readIdOf(id, userId)) } }).toArray();
+    for (const doc of docs) settings.set(doc.chatId, { muteUntil: doc.muteUntil, archived: doc.archived });
+    return settings;
+  }
+
+  putMemberSettings(
+    chatId: string,
+    userId: string,
+    settings: MemberSettings,
+    entries: readonly OutboxEntry[],
+  ): Promise<void> {
+    return this.#write(entries, async (session, count) => {
+      const { muteUntil, archived } = settings;
+      await this.#settings.updateOne(
+        { _id: readIdOf(chatId, userId) },
+        muteUntil
+          ? { $set: { chatId, userId, muteUntil, archived } }
+          : { $set: { chatId, userId, archived }, $unset: { muteUntil: '' } },
+        { session, upsert: true },
+      );
+      const chat = await this.#chats.findOneAndUpdate(
+        { _id: chatId },
+        archived
+          ? { $inc: { eventSequence: count }, $addToSet: { archivedBy: userId } }
+          : { $inc: { eventSequence: count }, $pull: { archivedBy: userId } },
+        { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+      );
+      if (!chat) throw new StoreError('conflict', 'the chat is gone');
+      return chat.eventSequence;
+    });
+  }
+
+  async listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]> {
+    const { filter, sort } = chatListQuery(userId, after);
+    const docs = await this.#chats
+      .find({ ...filter, archivedBy: archived ? userId : { $ne: userId } })
+      .sort(sort)
+      .hint('member_activity')
+      .limit(limit)
+      .toArray();
+    return docs.map(fromChatDoc);
   }
 
   async searchMessages(
@@ -543,24 +712,143 @@ export class MongoChatStore implements ChatStore {
     await flush();
   }
 
+  async setReaction(
+    draft: ReactionDraft,
+    maxEmoji: number,
+    entryOf: (message: Message) => OutboxEntry,
+  ): Promise<ReactionResult> {
+    try {
+      return await this.outbox.transaction(async (session, append): Promise<ReactionResult> => {
+        const doc = await this.#messages.findOne({ _id: draft.messageId, chatId: draft.chatId }, { session });
+        if (!doc) return { kind: 'not_found' };
+        const current = fromMessageDoc(doc);
+        if (current.deleted) return { kind: 'deleted' };
+        const id = `${draft.messageId}:${draft.userId}:${draft.emoji}`;
+        const has = (await this.#reactions.findOne({ _id: id }, { session })) !== null;
+        if (has === draft.add) return { kind: 'unchanged', message: current };
+        const isNew = !current.reactions.some((r) => r.emoji === draft.emoji);
+        if (draft.add && isNew && current.reactions.length >= maxEmoji) return { kind: 'limit' };
+        const after: Message = {
+          ...current,
+          reactions: withReaction(current.reactions, draft.emoji, draft.add ? 1 : -1),
+        };
+        if (draft.add) {
+          await this.#reactions.insertOne(
+            { _id: id, messageId: draft.messageId, userId: draft.userId, emoji: draft.emoji },
+            { session },
+          );
+        } else {
+          await this.#reactions.deleteOne({ _id: id }, { session });
+        }
+        // Concurrent reactions on one message write-conflict here; the driver reruns the loser on the new counts.
+        await this.#messages.updateOne(
+          { _id: draft.messageId },
+          { $set: { reactions: after.reactions.map((r) => ({ ...r })) } },
+          { session },
+        );
+        const chat = await this.#chats.findOneAndUpdate(
+          { _id: draft.chatId },
+          { $inc: { eventSequence: 1 } },
+          { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+        );
+        if (!chat) throw new StoreError('conflict', 'the chat is gone');
+        await append([entryOf(after)], chat.eventSequence);
+        return { kind: 'changed', message: after };
+      });
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  async reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    if (messageIds.length === 0) return found;
+    const docs = await this.#reactions
+      .find({ messageId: { $in: [...messageIds] }, userId }, { projection: { messageId: 1, emoji: 1 } })
+      .hint('reactions_by_user')
+      .toArray();
+    for (const doc of docs) found.set(doc.messageId, [...(found.get(doc.messageId) ?? []), doc.emoji]);
+    return found;
+  }
+
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    try {
+      return await this.outbox.transaction(async (session, append): Promise<PinResult> => {
+        const doc = await this.#messages.findOne({ _id: draft.messageId, chatId: draft.chatId }, { session });
+        if (!doc) return { kind: 'not_found' };
+        const current = fromMessageDoc(doc);
+        if (draft.pin && current.deleted) return { kind: 'deleted' };
+        if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: current };
+        if (draft.pin) {
+          const pinned = await this.#messages.countDocuments(
+            { chatId: draft.chatId, 'pin.time': { $exists: true } },
+            { session, hint: 'pins', limit: maxPins },
+          );
+          if (pinned >= maxPins) return { kind: 'limit' };
+        }
+        const pin = draft.pin ? { userId: draft.userId, time: draft.time } : undefined;
+        const after: Message = { ...current, pin };
+        await this.#messages.updateOne(
+          { _id: draft.messageId },
+          pin ? { $set: { pin: { ...pin } } } : { $unset: { pin: '' } },
+          { session },
+        );
+        // Concurrent pins in a chat write-conflict on its document here, so the limit holds: the loser reruns.
+        const chat = await this.#chats.findOneAndUpdate(
+          { _id: draft.chatId },
+          { $inc: { eventSequence: 1 } },
+          { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+        );
+        if (!chat) throw new StoreError('conflict', 'the chat is gone');
+        await append([entryOf(after)], chat.eventSequence);
+        return { kind: 'changed', message: after };
+      });
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const { filter, sort } = pinsQuery(chatId, after);
+    const docs = await this.#messages.find(filter).sort(sort).hint('pins').limit(limit).toArray();
+    return docs.map(fromMessageDoc);
+  }
+
   /**
    * The change and its outbox entries in one transaction. `change` gets the
    * number of entries, raises the chat's `eventSequence` by it and resolves
-   * with its new value; the entries take the numbers up to it. Driver errors
+   * with its new value; the entries take the numbers up to it. A `notice`
+   * is posted after the change, in the same transaction. Driver errors
    * leave as StoreErrors.
    */
   async #write(
     entries: readonly OutboxEntry[],
     change: (session: ClientSession, count: number) => Promise<number>,
+    notice?: Notice<OutboxEntry>,
   ): Promise<void> {
     try {
       await this.outbox.transaction(async (session, append) => {
         const last = await change(session, entries.length);
         await append(entries, last - entries.length + 1);
+        if (notice) await this.#postNotice(notice, session, append);
       });
     } catch (error) {
       throw translateError(error);
     }
+  }
+
+  /** A notice's post after the change: the chat's next sequence and event number, to its members now. */
+  async #postNotice(notice: Notice<OutboxEntry>, session: ClientSession, append: AppendEntries): Promise<void> {
+    const { draft } = notice;
+    const chat = await this.#chats.findOneAndUpdate(
+      { _id: draft.chatId },
+      { $inc: { lastSequence: 1, eventSequence: 1 }, $max: { lastActivityTime: draft.createTime } },
+      { session, returnDocument: 'after', projection: { lastSequence: 1, eventSequence: 1, memberIds: 1 } },
+    );
+    if (!chat) throw new StoreError('conflict', 'the chat is gone');
+    const message = postedMessage(draft, chat.lastSequence);
+    await this.#messages.insertOne(toMessageDoc(message), { session });
+    await append([notice.eventOf(message, chat.memberIds)], chat.eventSequence);
   }
 }
 
@@ -682,6 +970,8 @@ function toChatDoc(chat: Chat): Omit<ChatDoc, 'eventSequence'> {
     _id: chat.id,
     type: chat.type,
     title: chat.title,
+    description: chat.description,
+    avatarUrl: chat.avatarUrl,
     ownerId: chat.ownerId,
     ...(chat.directKey === '' ? {} : { directKey: chat.directKey }),
     members: chat.members.map((m) => ({
@@ -705,6 +995,8 @@ function fromChatDoc(doc: ChatDoc): Chat {
     id: doc._id,
     type: doc.type,
     title: doc.title,
+    description: doc.description ?? '',
+    avatarUrl: doc.avatarUrl ?? '',
     ownerId: doc.ownerId,
     directKey: doc.directKey ?? '',
     members: doc.members.map(
@@ -739,7 +1031,13 @@ function toMessageDoc(m: Message): MessageDoc {
     ...(m.replyTo ? { replyTo: { ...m.replyTo } } : {}),
     replyCount: m.replyCount,
     ...(m.lastReplyTime ? { lastReplyTime: m.lastReplyTime } : {}),
+    ...(m.deletedBy ? { deletedBy: m.deletedBy } : {}),
+    ...(m.system ? { system: m.system } : {}),
     terms: searchTermsOf(m.text),
+    reactions: m.reactions.map((r) => ({ ...r })),
+    ...(m.pin ? { pin: { ...m.pin } } : {}),
+    entities: m.entities.map((e) => ({ ...e })),
+    mentions: mentionKeysOf(m),
   };
 }
 
@@ -758,7 +1056,29 @@ function fromMessageDoc(doc: MessageDoc): Message {
     replyTo: doc.replyTo && { ...doc.replyTo },
     replyCount: doc.replyCount ?? 0,
     lastReplyTime: doc.lastReplyTime,
+    deletedBy: doc.deletedBy ?? '',
+    // BSON keeps a field without a value as null.
+    system: doc.system && {
+      ...doc.system,
+      role: doc.system.role ?? undefined,
+      profile: doc.system.profile ?? undefined,
+    },
+    reactions: (doc.reactions ?? []).map((r) => ({ ...r })),
+    pin: doc.pin && { ...doc.pin },
+    entities: (doc.entities ?? []).map((e) => ({ ...e })),
   };
+}
+
+/** A chat's pinned list after a cursor: one range of the `pins` index. */
+export function pinsQuery(chatId: string, after: PinCursor | undefined): { filter: Filter<MessageDoc>; sort: Sort } {
+  const pinned: Filter<MessageDoc> = { chatId, 'pin.time': { $exists: true } };
+  const filter: Filter<MessageDoc> = after
+    ? {
+        ...pinned,
+        $or: [{ 'pin.time': { $lt: after.pinTime } }, { 'pin.time': after.pinTime, _id: { $lt: after.messageId } }],
+      }
+    : pinned;
+  return { filter, sort: { 'pin.time': -1, _id: -1 } };
 }
 
 /** Connects and prepares a store (indexes) at start-up. */

@@ -7,10 +7,15 @@ import { openQueryPlans } from '@messenger/platform/testing';
 import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { pinStoreContract } from '../chat-store.pins.contract.ts';
+import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
 import { withEventEncoding } from '../chat-store.ts';
+import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
+import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import { CHAT_SQL, SqliteChatStore } from './sqlite-chat-store.ts';
 
-chatStoreContract('SqliteChatStore', async () => {
+/** A store in a fresh file, removed on close. */
+const freshSqliteStore = async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
   const store = SqliteChatStore.open(join(dir, 'chat.db'));
   return {
@@ -20,7 +25,13 @@ chatStoreContract('SqliteChatStore', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+chatStoreContract('SqliteChatStore', freshSqliteStore);
+reactionStoreContract('SqliteChatStore', freshSqliteStore);
+pinStoreContract('SqliteChatStore', freshSqliteStore);
+chatStoreMentionsContract('SqliteChatStore', freshSqliteStore);
+chatStoreSettingsContract('SqliteChatStore', freshSqliteStore);
 
 describe('SqliteChatStore file', () => {
   it('keeps chats, history, read positions and unpublished events across a reopen of its file', async () => {
@@ -41,6 +52,8 @@ describe('SqliteChatStore file', () => {
         id: randomUUID(),
         type: 'direct',
         title: '',
+        description: '',
+        avatarUrl: '',
         ownerId: '',
         directKey: directKeyOf(a, b),
         members: [member(a), member(b)],
@@ -109,6 +122,8 @@ describe('SqliteChatStore search index', () => {
         id: randomUUID(),
         type: 'group',
         title: 'g',
+        description: '',
+        avatarUrl: '',
         ownerId: a,
         directKey: '',
         members: [{ userId: a, role: 'owner', nickname: 'a', avatarUrl: '', joinTime: t, profileTime: undefined }],
@@ -196,6 +211,83 @@ describe('SqliteChatStore statements', () => {
         expect(plan(CHAT_SQL.byClientId)).toEqual([
           expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),
         ]);
+      } finally {
+        plans.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteChatStore reaction statements', () => {
+  it("reads a page with its counts in one range and the caller's reactions in one more, by key per message", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      SqliteChatStore.open(file).close();
+      const plans = openQueryPlans(file);
+      const { plan } = plans;
+      try {
+        // The counts are columns of the page's rows: the history read stays its one range.
+        expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
+        // "Mine" for a whole page: one statement, a key lookup (message, user) per message of the page.
+        expect(plan(CHAT_SQL.reactionsBy)).toContainEqual(
+          expect.stringMatching(/^SEARCH message_reactions USING PRIMARY KEY \(message_id=\? AND user_id=\?\)$/),
+        );
+        expect(plan(CHAT_SQL.reactionsBy).join('\n')).not.toMatch(/SCAN message_reactions/);
+        // The toggle: one key each.
+        for (const sql of [CHAT_SQL.hasReaction, CHAT_SQL.removeReaction]) {
+          expect(plan(sql)).toEqual([
+            expect.stringMatching(/PRIMARY KEY \(message_id=\? AND user_id=\? AND emoji=\?\)$/),
+          ]);
+        }
+        expect(plan(CHAT_SQL.dropReactions)).toEqual([expect.stringMatching(/PRIMARY KEY \(message_id=\?\)$/)]);
+        expect(plan(CHAT_SQL.setReactionCounts)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+      } finally {
+        plans.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteChatStore pin statements', () => {
+  it("reads a chat's pinned list and its count from one range of the pins index", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      SqliteChatStore.open(file).close();
+      const plans = openQueryPlans(file);
+      const { plan } = plans;
+      try {
+        expect(plan(CHAT_SQL.pins)).toEqual([expect.stringMatching(/messages_pins \(chat_id=\?/)]);
+        expect(plan(CHAT_SQL.pins).join('\n')).not.toMatch(/TEMP B-TREE/);
+        expect(plan(CHAT_SQL.countPins)).toEqual([expect.stringMatching(/COVERING INDEX messages_pins \(chat_id=\?/)]);
+        expect(plan(CHAT_SQL.setPin)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+      } finally {
+        plans.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteChatStore unread mentions', () => {
+  it('counts a page of chats in one statement, a primary-key range per chat', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+    const file = join(dir, 'chat.db');
+    try {
+      SqliteChatStore.open(file).close();
+      const plans = openQueryPlans(file);
+      try {
+        expect(plans.plan(CHAT_SQL.countMentions)).toContainEqual(
+          expect.stringMatching(
+            /^SEARCH message_mentions USING PRIMARY KEY \(chat_id=\? AND mentioned=\? AND sequence>\?\)$/,
+          ),
+        );
       } finally {
         plans.close();
       }

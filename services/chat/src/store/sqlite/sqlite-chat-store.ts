@@ -7,9 +7,14 @@ import {
   MAX_KEPT_VERSIONS,
   type Member,
   type MemberRole,
+  type MemberSettings,
   type Message,
+  type MessageEntity,
   type MessageVersion,
+  type ReactionCount,
+  type SystemEvent,
   versionOf,
+  withReaction,
 } from '../../domain/chat.ts';
 import {
   type ActivityCursor,
@@ -17,9 +22,16 @@ import {
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
+  type Notice,
+  type PinCursor,
+  type PinDraft,
+  type PinResult,
   postedMessage,
+  type ReactionDraft,
+  type ReactionResult,
   StoreError,
 } from '../../domain/chat-storage.ts';
+import { MENTION_ALL_KEY, mentionKeysOf } from '../../domain/mentions.ts';
 import type { PresencePrivacy } from '../../domain/presence.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
 import type { ChatStore } from '../chat-store.ts';
@@ -45,7 +57,9 @@ import type { ChatStore } from '../chat-store.ts';
  *   `messages_replies` (chat_id, reply_to_id, sequence), partial on replies,
  *   is a message's thread in order (one range); a reply's quote is kept in
  *   its own row (`reply_to_*`), and the parent's `reply_count` and
- *   `last_reply_time` move in the reply's transaction.
+ *   `last_reply_time` move in the reply's transaction. A system message
+ *   keeps the group change it records as JSON in `system` (NULL on any
+ *   other message); a tombstone names its deleter in `deleted_by`.
  * - `reads` (user_id, chat_id), primary key of a table without rowid: a
  *   user's read positions in a page of chats, one lookup each.
  * - `invitations` (invitee_id, chat_id), primary key of a table without
@@ -69,6 +83,29 @@ import type { ChatStore } from '../chat-store.ts';
  *   (message_id, version, unique) lists a message's newest first (one
  *   range) and drops those beyond the kept count or with the message's
  *   deletion. A rowid table, like `messages`, for its texts.
+ * - `message_reactions` (message_id, user_id, emoji), primary key of a
+ *   table without rowid: one row per member's reaction, so adding one twice
+ *   is one key lookup, and the caller's reactions on a page of messages are
+ *   one lookup per message of the page in a single statement. The counts a
+ *   message shows live on its own row (`messages.reactions`, JSON in first
+ *   reaction order), moved in the reaction's transaction, so a history page
+ *   reads them with the page and counts nothing.
+ * - `messages_pins` (chat_id, pin_time, id), partial on pinned messages: a
+ *   chat's pinned list, most recently pinned first (one range read
+ *   backwards), and its count against the pin limit. The pin itself is two
+ *   columns of the message's row (`pinned_by`, `pin_time`).
+ * - `message_mentions` (chat_id, mentioned, sequence), primary key of a
+ *   table without rowid: who each message's current text mentions
+ *   (`mentionKeysOf`: a user id, or `*` for `@all`), rewritten with the
+ *   message and removed with its deletion. A page of chats' unread mentions
+ *   is one statement: per chat, two ranges above the read position (the
+ *   user's id and `*`), each stopping at the cap. The entities themselves
+ *   are JSON in `messages.entities`.
+ * - `member_settings` (user_id, chat_id), primary key of a table without
+ *   rowid: a member's own mute and archive of a chat, a row only once they
+ *   changed one. A user's chat list joins it by key to leave out (or keep
+ *   only) the archived ones, so the main list and the archive are the same
+ *   range of `chat_members` and sort as `listChatsOf`.
  * - `presence_settings`: one presence privacy setting per user who chose one.
  */
 const chatSchema: SqliteSchema = {
@@ -106,6 +143,22 @@ const chatSchema: SqliteSchema = {
       'time INTEGER NOT NULL, replace_time INTEGER NOT NULL) STRICT;' +
       'CREATE UNIQUE INDEX message_versions_id ON message_versions (message_id, version);' +
       'INSERT INTO message_terms_backlog (chat_id, sequence) SELECT chat_id, sequence FROM messages WHERE deleted = 0;',
+    "ALTER TABLE messages ADD COLUMN reactions TEXT NOT NULL DEFAULT '[]';" +
+      'CREATE TABLE message_reactions (message_id TEXT NOT NULL, user_id TEXT NOT NULL, emoji TEXT NOT NULL, ' +
+      'PRIMARY KEY (message_id, user_id, emoji)) STRICT, WITHOUT ROWID;' +
+      'ALTER TABLE messages ADD COLUMN pinned_by TEXT;' +
+      'ALTER TABLE messages ADD COLUMN pin_time INTEGER;' +
+      'CREATE INDEX messages_pins ON messages (chat_id, pin_time, id) WHERE pin_time IS NOT NULL;',
+    // Tombstones from before it have no deleter on record: empty, as for a message not deleted.
+    "ALTER TABLE messages ADD COLUMN deleted_by TEXT NOT NULL DEFAULT '';" +
+      "ALTER TABLE chats ADD COLUMN description TEXT NOT NULL DEFAULT '';" +
+      "ALTER TABLE chats ADD COLUMN avatar_url TEXT NOT NULL DEFAULT '';" +
+      'ALTER TABLE messages ADD COLUMN system TEXT;',
+    "ALTER TABLE messages ADD COLUMN entities TEXT NOT NULL DEFAULT '[]';" +
+      'CREATE TABLE message_mentions (chat_id TEXT NOT NULL, mentioned TEXT NOT NULL, sequence INTEGER NOT NULL, ' +
+      'sender_id TEXT NOT NULL, PRIMARY KEY (chat_id, mentioned, sequence)) STRICT, WITHOUT ROWID;' +
+      'CREATE TABLE member_settings (user_id TEXT NOT NULL, chat_id TEXT NOT NULL, mute_until INTEGER, ' +
+      'archived INTEGER NOT NULL, PRIMARY KEY (user_id, chat_id)) STRICT, WITHOUT ROWID;',
     "CREATE TABLE presence_settings (user_id TEXT PRIMARY KEY, privacy TEXT NOT NULL CHECK (privacy IN ('everyone', 'friends', 'nobody'))) STRICT, WITHOUT ROWID;",
   ],
 };
@@ -121,6 +174,8 @@ interface ChatRow {
   last_activity_time: number;
   last_sequence: number;
   version: number;
+  description: string;
+  avatar_url: string;
 }
 
 /** A member as the `members` JSON keeps it: times in epoch milliseconds. */
@@ -158,14 +213,23 @@ interface MessageRow {
   reply_to_text: string | null;
   reply_count: number;
   last_reply_time: number | null;
+  deleted_by: string;
+  /** A system message's event as JSON; NULL for any other message. */
+  system: string | null;
+  reactions: string;
+  pinned_by: string | null;
+  pin_time: number | null;
+  entities: string;
 }
 
 const CHAT_COLUMNS =
-  'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version';
+  'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version, ' +
+  'description, avatar_url';
 const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time, expire_time';
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
-  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time';
+  'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by, system, ' +
+  'reactions, pinned_by, pin_time, entities';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -175,11 +239,13 @@ const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
  */
 export const CHAT_SQL = {
   // A taken id or direct key inserts nothing: `duplicate`.
-  insertChat: `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  insertChat: `INSERT INTO chats (${CHAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   getChat: `SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ?`,
   findDirect: `SELECT ${CHAT_COLUMNS} FROM chats WHERE direct_key = ?`,
   // The chat's own fields only: the sequence and activity belong to posts.
-  updateChat: 'UPDATE chats SET title = ?, owner_id = ?, members = ?, version = ? WHERE id = ? AND version = ?',
+  updateChat:
+    'UPDATE chats SET title = ?, owner_id = ?, members = ?, description = ?, avatar_url = ?, version = ? ' +
+    'WHERE id = ? AND version = ?',
   addMember: 'INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
   removeMember: 'DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?',
   listChats:
@@ -200,7 +266,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -216,7 +282,7 @@ export const CHAT_SQL = {
     "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
   history: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
   updateMessage:
-    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, version = ? ' +
+    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, deleted_by = ?, version = ?, entities = ? ' +
     'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
   readPositions:
     'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
@@ -256,7 +322,42 @@ export const CHAT_SQL = {
     'SELECT b.rowid AS backlog_id, m.chat_id, m.sequence, m.create_time, m.id, m.text FROM message_terms_backlog b ' +
     'JOIN messages m ON m.chat_id = b.chat_id AND m.sequence = b.sequence WHERE b.rowid > ? ORDER BY b.rowid LIMIT ?',
   clearBacklog: 'DELETE FROM message_terms_backlog WHERE rowid <= ?',
+  hasReaction: 'SELECT 1 AS found FROM message_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
+  addReaction: 'INSERT INTO message_reactions (message_id, user_id, emoji) VALUES (?, ?, ?)',
+  removeReaction: 'DELETE FROM message_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
+  dropReactions: 'DELETE FROM message_reactions WHERE message_id = ?',
+  setReactionCounts: 'UPDATE messages SET reactions = ? WHERE id = ? AND chat_id = ?',
+  // The caller's reactions on a page: one key range (message, user) per message of the page.
+  reactionsBy:
+    'SELECT message_id, emoji FROM message_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ' +
+    'AND user_id = ?',
+  setPin: 'UPDATE messages SET pinned_by = ?, pin_time = ? WHERE id = ? AND chat_id = ?',
+  countPins: 'SELECT count(*) AS n FROM messages WHERE chat_id = ? AND pin_time IS NOT NULL',
+  pins:
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = :chat AND pin_time IS NOT NULL ` +
+    'AND (pin_time < :time OR (pin_time = :time AND id < :id)) ORDER BY pin_time DESC, id DESC LIMIT :limit',
   readPosition: 'SELECT read_sequence FROM reads WHERE user_id = ? AND chat_id = ?',
+  memberSettings:
+    'SELECT chat_id, mute_until, archived FROM member_settings WHERE user_id = ? ' +
+    'AND chat_id IN (SELECT value FROM json_each(?))',
+  putMemberSettings:
+    'INSERT INTO member_settings (user_id, chat_id, mute_until, archived) VALUES (?, ?, ?, ?) ' +
+    'ON CONFLICT DO UPDATE SET mute_until = excluded.mute_until, archived = excluded.archived',
+  listChatsByArchive:
+    `SELECT ${CHAT_COLUMNS.replace(/(\w+)/g, 'c.$1')} FROM chat_members m JOIN chats c ON c.id = m.chat_id ` +
+    'LEFT JOIN member_settings s ON s.user_id = m.user_id AND s.chat_id = m.chat_id ' +
+    'WHERE m.user_id = :user AND coalesce(s.archived, 0) = :archived ' +
+    'AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
+    'ORDER BY c.last_activity_time DESC, c.id DESC LIMIT :limit',
+  addMention:
+    'INSERT INTO message_mentions (chat_id, mentioned, sequence, sender_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  removeMention: 'DELETE FROM message_mentions WHERE chat_id = ? AND mentioned = ? AND sequence = ?',
+  // Per chat of the page, its mentions of the user above the read position, up to the cap. A message has at most
+  // one row of the user's id and `*` (mentionKeysOf), so the rows count messages.
+  countMentions:
+    "SELECT p.value ->> '$.chatId' AS chat_id, (SELECT count(*) FROM (SELECT 1 FROM message_mentions " +
+    "WHERE chat_id = p.value ->> '$.chatId' AND mentioned IN (:user, :all) AND sequence > p.value ->> '$.after' " +
+    'AND sender_id <> :user LIMIT :cap)) AS n FROM json_each(:positions) p',
   presencePrivacy: 'SELECT privacy FROM presence_settings WHERE user_id = ?',
   setPresencePrivacy:
     'INSERT INTO presence_settings (user_id, privacy) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET privacy = excluded.privacy',
@@ -307,7 +408,22 @@ export class SqliteChatStore implements ChatStore {
   readonly #addVersion;
   readonly #dropVersions;
   readonly #versions;
+  readonly #hasReaction;
+  readonly #addReaction;
+  readonly #removeReaction;
+  readonly #dropReactions;
+  readonly #setReactionCounts;
+  readonly #reactionsBy;
+  readonly #setPin;
+  readonly #countPins;
+  readonly #pins;
   readonly #readPosition;
+  readonly #addMention;
+  readonly #removeMention;
+  readonly #countMentions;
+  readonly #memberSettings;
+  readonly #putMemberSettings;
+  readonly #listChatsByArchive;
   readonly #presencePrivacy;
   readonly #setPresencePrivacy;
 
@@ -346,7 +462,22 @@ export class SqliteChatStore implements ChatStore {
     this.#addVersion = db.prepare(CHAT_SQL.addVersion);
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
+    this.#hasReaction = db.prepare(CHAT_SQL.hasReaction);
+    this.#addReaction = db.prepare(CHAT_SQL.addReaction);
+    this.#removeReaction = db.prepare(CHAT_SQL.removeReaction);
+    this.#dropReactions = db.prepare(CHAT_SQL.dropReactions);
+    this.#setReactionCounts = db.prepare(CHAT_SQL.setReactionCounts);
+    this.#reactionsBy = db.prepare(CHAT_SQL.reactionsBy);
+    this.#setPin = db.prepare(CHAT_SQL.setPin);
+    this.#countPins = db.prepare(CHAT_SQL.countPins);
+    this.#pins = db.prepare(CHAT_SQL.pins);
     this.#readPosition = db.prepare(CHAT_SQL.readPosition);
+    this.#addMention = db.prepare(CHAT_SQL.addMention);
+    this.#removeMention = db.prepare(CHAT_SQL.removeMention);
+    this.#countMentions = db.prepare(CHAT_SQL.countMentions);
+    this.#memberSettings = db.prepare(CHAT_SQL.memberSettings);
+    this.#putMemberSettings = db.prepare(CHAT_SQL.putMemberSettings);
+    this.#listChatsByArchive = db.prepare(CHAT_SQL.listChatsByArchive);
     this.#presencePrivacy = db.prepare(CHAT_SQL.presencePrivacy);
     this.#setPresencePrivacy = db.prepare(CHAT_SQL.setPresencePrivacy);
     this.#indexBacklog();
@@ -374,6 +505,8 @@ export class SqliteChatStore implements ChatStore {
         chat.lastActivityTime.getTime(),
         chat.lastSequence,
         chat.version,
+        chat.description,
+        chat.avatarUrl,
       );
       if (inserted.changes === 0) throw new StoreError('duplicate', 'the chat exists, or its pair has a direct chat');
       for (const m of chat.members) this.#addMember.run(m.userId, chat.id);
@@ -391,8 +524,24 @@ export class SqliteChatStore implements ChatStore {
     return row && fromChatRow(row);
   }
 
-  async updateChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
-    this.#db.transaction(() => this.#replaceChat(chat, entries));
+  async updateChat(chat: Chat, entries: readonly OutboxEntry[], notice?: Notice<OutboxEntry>): Promise<void> {
+    this.#db.transaction(() => {
+      this.#replaceChat(chat, entries);
+      if (notice) this.#postNotice(notice);
+    });
+  }
+
+  /** A notice's post, inside the caller's transaction after the change: the next sequence, to the members now. */
+  #postNotice(notice: Notice<OutboxEntry>): void {
+    const row = this.#getChat.get(notice.draft.chatId) as unknown as ChatRow;
+    const message = postedMessage(notice.draft, row.last_sequence + 1);
+    const entry = notice.eventOf(
+      message,
+      (JSON.parse(row.members) as MemberJson[]).map((m) => m.userId),
+    );
+    this.#insertMessage.run(...messageValues(message));
+    this.#advanceChat.run(message.sequence, message.createTime.getTime(), message.chatId);
+    this.outbox.append([entry]);
   }
 
   /** `updateChat`'s writes, inside the caller's transaction. */
@@ -402,6 +551,8 @@ export class SqliteChatStore implements ChatStore {
       chat.title,
       chat.ownerId,
       membersJson(chat.members),
+      chat.description,
+      chat.avatarUrl,
       chat.version,
       chat.id,
       chat.version - 1,
@@ -483,12 +634,18 @@ export class SqliteChatStore implements ChatStore {
     return this.#deleteInvitation.run(inviteeId, chatId).changes > 0;
   }
 
-  async acceptInvitation(chat: Chat, inviteeId: string, entries: readonly OutboxEntry[]): Promise<void> {
+  async acceptInvitation(
+    chat: Chat,
+    inviteeId: string,
+    entries: readonly OutboxEntry[],
+    notice?: Notice<OutboxEntry>,
+  ): Promise<void> {
     this.#db.transaction(() => {
       if (this.#deleteInvitation.run(inviteeId, chat.id).changes === 0) {
         throw new StoreError('conflict', 'the invitation is gone');
       }
       this.#replaceChat(chat, entries);
+      if (notice) this.#postNotice(notice);
     });
   }
 
@@ -508,6 +665,7 @@ export class SqliteChatStore implements ChatStore {
       const entry = entryOf(message, memberIds);
       this.#insertMessage.run(...messageValues(message));
       this.#indexText(message, message.text, true);
+      this.#indexMentions(message, message.entities, true);
       if (draft.replyTo) {
         const counted = this.#countReply.run(draft.createTime.getTime(), draft.replyTo.messageId, draft.chatId);
         if (counted.changes === 0) throw new Error('a reply to a message not in its chat');
@@ -551,7 +709,9 @@ export class SqliteChatStore implements ChatStore {
         message.text,
         message.editTime?.getTime() ?? null,
         message.deleted ? 1 : 0,
+        message.deletedBy,
         message.version,
+        JSON.stringify(message.entities),
         message.chatId,
         message.sequence,
         message.id,
@@ -560,8 +720,13 @@ export class SqliteChatStore implements ChatStore {
       if (!before || updated.changes === 0) throw new StoreError('conflict', 'the message changed or is gone');
       this.#indexText(message, before.text, false);
       this.#indexText(message, message.text, true);
+      this.#indexMentions(message, entitiesOf(before), false);
+      this.#indexMentions(message, message.entities, true);
       if (message.deleted) {
         this.#dropVersions.run(message.id, ABOVE_ALL);
+        this.#dropReactions.run(message.id);
+        this.#setReactionCounts.run('[]', message.id, message.chatId);
+        this.#setPin.run(null, null, message.id, message.chatId);
       } else if (message.text !== before.text) {
         const kept = versionOf(fromMessageRow(before), message.editTime ?? new Date());
         this.#addVersion.run(message.id, kept.version, kept.text, kept.time.getTime(), kept.replaceTime.getTime());
@@ -644,11 +809,147 @@ export class SqliteChatStore implements ChatStore {
     }));
   }
 
+  async setReaction(
+    draft: ReactionDraft,
+    maxEmoji: number,
+    entryOf: (message: Message) => OutboxEntry,
+  ): Promise<ReactionResult> {
+    return this.#db.transaction((): ReactionResult => {
+      const row = this.#getMessage.get(draft.messageId, draft.chatId) as MessageRow | undefined;
+      if (!row) return { kind: 'not_found' };
+      const current = fromMessageRow(row);
+      if (current.deleted) return { kind: 'deleted' };
+      const has = this.#hasReaction.get(draft.messageId, draft.userId, draft.emoji) !== undefined;
+      if (has === draft.add) return { kind: 'unchanged', message: current };
+      const isNew = !current.reactions.some((r) => r.emoji === draft.emoji);
+      if (draft.add && isNew && current.reactions.length >= maxEmoji) return { kind: 'limit' };
+      const after: Message = {
+        ...current,
+        reactions: withReaction(current.reactions, draft.emoji, draft.add ? 1 : -1),
+      };
+      const entry = entryOf(after);
+      if (draft.add) this.#addReaction.run(draft.messageId, draft.userId, draft.emoji);
+      else this.#removeReaction.run(draft.messageId, draft.userId, draft.emoji);
+      this.#setReactionCounts.run(JSON.stringify(after.reactions), draft.messageId, draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'changed', message: after };
+    });
+  }
+
+  async reactionsBy(userId: string, messageIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    if (messageIds.length === 0) return found;
+    const rows = this.#reactionsBy.all(JSON.stringify(messageIds), userId) as { message_id: string; emoji: string }[];
+    for (const row of rows) found.set(row.message_id, [...(found.get(row.message_id) ?? []), row.emoji]);
+    return found;
+  }
+
+  async setPin(draft: PinDraft, maxPins: number, entryOf: (message: Message) => OutboxEntry): Promise<PinResult> {
+    return this.#db.transaction((): PinResult => {
+      const row = this.#getMessage.get(draft.messageId, draft.chatId) as MessageRow | undefined;
+      if (!row) return { kind: 'not_found' };
+      const current = fromMessageRow(row);
+      if (draft.pin && current.deleted) return { kind: 'deleted' };
+      if ((current.pin !== undefined) === draft.pin) return { kind: 'unchanged', message: current };
+      if (draft.pin && (this.#countPins.get(draft.chatId) as { n: number }).n >= maxPins) return { kind: 'limit' };
+      const pin = draft.pin ? { userId: draft.userId, time: draft.time } : undefined;
+      const after: Message = { ...current, pin };
+      const entry = entryOf(after);
+      this.#setPin.run(pin?.userId ?? null, pin?.time.getTime() ?? null, draft.messageId, draft.chatId);
+      this.outbox.append([entry]);
+      return { kind: 'changed', message: after };
+    });
+  }
+
+  async listPins(chatId: string, after: PinCursor | undefined, limit: number): Promise<Message[]> {
+    const rows = this.#pins.all({
+      chat: chatId,
+      time: after?.pinTime.getTime() ?? ABOVE_ALL,
+      id: after?.messageId ?? '',
+      limit,
+    });
+    return (rows as unknown as MessageRow[]).map(fromMessageRow);
+  }
+
   async readPositionsOf(refs: readonly { readonly chatId: string; readonly userId: string }[]): Promise<number[]> {
     // In-process lookups on the primary key: no round trip to save by batching them.
     return refs.map(
       (r) => (this.#readPosition.get(r.userId, r.chatId) as { read_sequence: number } | undefined)?.read_sequence ?? 0,
     );
+  }
+
+  async countUnreadMentions(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map(positions.map((p) => [p.chatId, 0]));
+    if (positions.length === 0) return counts;
+    const rows = this.#countMentions.all({
+      user: userId,
+      all: MENTION_ALL_KEY,
+      cap,
+      positions: JSON.stringify(positions.map((p) => ({ chatId: p.chatId, after: p.afterSequence }))),
+    }) as { chat_id: string; n: number }[];
+    for (const row of rows) counts.set(row.chat_id, row.n);
+    return counts;
+  }
+
+  async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
+    const settings = new Map<string, MemberSettings>();
+    if (chatIds.length === 0) return settings;
+    const rows = this.#memberSettings.all(userId, JSON.stringify(chatIds)) as {
+      chat_id: string;
+      mute_until: number | null;
+      archived: number;
+    }[];
+    for (const row of rows) {
+      settings.set(row.chat_id, {
+        muteUntil: row.mute_until === null ? undefined : new Date(row.mute_until),
+        archived: row.archived === 1,
+      });
+    }
+    return settings;
+  }
+
+  async putMemberSettings(
+    chatId: string,
+    userId: string,
+    settings: MemberSettings,
+    entries: readonly OutboxEntry[],
+  ): Promise<void> {
+    this.#db.transaction(() => {
+      this.#putMemberSettings.run(userId, chatId, settings.muteUntil?.getTime() ?? null, settings.archived ? 1 : 0);
+      this.outbox.append(entries);
+    });
+  }
+
+  async listChatsByArchive(
+    userId: string,
+    archived: boolean,
+    after: ActivityCursor | undefined,
+    limit: number,
+  ): Promise<Chat[]> {
+    const rows = this.#listChatsByArchive.all({
+      user: userId,
+      archived: archived ? 1 : 0,
+      time: after?.lastActivityTime.getTime() ?? ABOVE_ALL,
+      id: after?.chatId ?? '',
+      limit,
+    });
+    return (rows as unknown as ChatRow[]).map(fromChatRow);
+  }
+
+  /** Adds who a message's text mentions to `message_mentions`, or removes them; inside the caller's transaction. */
+  #indexMentions(
+    message: Pick<Message, 'chatId' | 'sequence' | 'senderId'>,
+    entities: readonly MessageEntity[],
+    add: boolean,
+  ): void {
+    for (const key of mentionKeysOf({ entities })) {
+      if (add) this.#addMention.run(message.chatId, key, message.sequence, message.senderId);
+      else this.#removeMention.run(message.chatId, key, message.sequence);
+    }
   }
 
   async presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>> {
@@ -740,6 +1041,8 @@ function fromChatRow(row: ChatRow): Chat {
     lastActivityTime: new Date(row.last_activity_time),
     lastSequence: row.last_sequence,
     version: row.version,
+    description: row.description,
+    avatarUrl: row.avatar_url,
   };
 }
 
@@ -772,7 +1075,17 @@ function messageValues(m: Message): (string | number | null)[] {
     m.replyTo?.text ?? null,
     m.replyCount,
     m.lastReplyTime?.getTime() ?? null,
+    m.deletedBy,
+    m.system ? JSON.stringify(m.system) : null,
+    JSON.stringify(m.reactions),
+    m.pin?.userId ?? null,
+    m.pin?.time.getTime() ?? null,
+    JSON.stringify(m.entities),
   ];
+}
+
+function entitiesOf(row: MessageRow): MessageEntity[] {
+  return JSON.parse(row.entities) as MessageEntity[];
 }
 
 function fromMessageRow(row: MessageRow): Message {
@@ -793,5 +1106,14 @@ function fromMessageRow(row: MessageRow): Message {
         : { messageId: row.reply_to_id, senderId: row.reply_to_sender_id ?? '', text: row.reply_to_text ?? '' },
     replyCount: row.reply_count,
     lastReplyTime: row.last_reply_time === null ? undefined : new Date(row.last_reply_time),
+    deletedBy: row.deleted_by,
+    // JSON leaves out the fields a kind has no value for.
+    system:
+      row.system === null
+        ? undefined
+        : ({ role: undefined, profile: undefined, ...(JSON.parse(row.system) as Partial<SystemEvent>) } as SystemEvent),
+    reactions: JSON.parse(row.reactions) as ReactionCount[],
+    pin: row.pin_time === null ? undefined : { userId: row.pinned_by ?? '', time: new Date(row.pin_time) },
+    entities: entitiesOf(row),
   };
 }
