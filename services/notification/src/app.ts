@@ -9,8 +9,7 @@ import type { Device } from './domain/device.ts';
 import { createDeviceUseCases } from './domain/device-use-cases.ts';
 import { createNotifier } from './domain/notifier.ts';
 import { NOBODY_KNOWN_ONLINE, type Presence, type PushSender } from './domain/ports.ts';
-import { memberSettingsConsumer } from './events/member-settings.consumer.ts';
-import { messageCreatedConsumer } from './events/message-created.consumer.ts';
+import { chatEventsConsumer } from './events/chat-events.consumer.ts';
 import { userDeletedConsumer } from './events/user-deleted.consumer.ts';
 import { notificationServiceHandlers } from './grpc/notification.handlers.ts';
 import type { DeviceStore } from './store/device-store.ts';
@@ -92,8 +91,7 @@ export async function startNotificationService(
   const subscriptions: Awaited<ReturnType<EventBus['subscribe']>>[] = [];
   const unsubscribe = () => Promise.all(subscriptions.map((sub) => sub.unsubscribe()));
   try {
-    subscriptions.push(await deps.bus.subscribe(memberSettingsConsumer(deps.store)));
-    subscriptions.push(await deps.bus.subscribe(messageCreatedConsumer(notifier)));
+    subscriptions.push(await deps.bus.subscribe(chatEventsConsumer(notifier, deps.store)));
     subscriptions.push(await deps.bus.subscribe(userDeletedConsumer(deps.store)));
     const port = await server.listen(listen.host, listen.port);
     return {
