@@ -138,6 +138,34 @@ function senderName(chatId, senderId) {
   return member ? member.nickname : senderId;
 }
 
+const ROLE_NAMES = { CHAT_MEMBER_ROLE_ADMIN: 'an admin', CHAT_MEMBER_ROLE_MEMBER: 'a member' };
+
+/** One line for a system message ("ada made bob an admin"), from its structured fields. */
+function describeSystem(chatId, system) {
+  const actor = senderName(chatId, system.actorId);
+  const targets = (system.targetUserIds ?? []).map((id) => senderName(chatId, id)).join(', ');
+  switch (system.kind) {
+    case 'SYSTEM_EVENT_KIND_MEMBERS_ADDED':
+      return `${actor} added ${targets}`;
+    case 'SYSTEM_EVENT_KIND_INVITATION_ACCEPTED':
+      return `${actor} joined`;
+    case 'SYSTEM_EVENT_KIND_MEMBER_REMOVED':
+      return `${actor} removed ${targets}`;
+    case 'SYSTEM_EVENT_KIND_MEMBER_LEFT':
+      return `${actor} left`;
+    case 'SYSTEM_EVENT_KIND_ROLE_CHANGED':
+      return `${actor} made ${targets} ${ROLE_NAMES[system.role] ?? 'a member'}`;
+    case 'SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED':
+      return `${actor} handed the group to ${targets}`;
+    case 'SYSTEM_EVENT_KIND_PROFILE_CHANGED':
+      return (system.changedFields ?? []).includes('title')
+        ? `${actor} renamed the group to “${system.title ?? ''}”`
+        : `${actor} changed the group's profile`;
+    default:
+      return `${actor} changed the group`;
+  }
+}
+
 function appendMessage(message) {
   if (message.chatId !== openChatId || shown.has(message.messageId)) return;
   shown.add(message.messageId);
@@ -149,13 +177,20 @@ function appendMessage(message) {
   sender.textContent = senderName(message.chatId, message.senderId);
   const text = document.createElement('span');
   text.className = 'text';
-  if (message.deleted) {
-    text.classList.add('deleted');
-    text.textContent = 'message deleted';
+  if (message.system) {
+    // A change of the group the server recorded: rendered from its fields, the text is empty.
+    item.classList.add('system');
+    text.textContent = describeSystem(message.chatId, message.system);
+    item.append(text);
   } else {
-    text.textContent = message.text;
+    if (message.deleted) {
+      text.classList.add('deleted');
+      text.textContent = 'message deleted';
+    } else {
+      text.textContent = message.text;
+    }
+    item.append(sender, text);
   }
-  item.append(sender, text);
   $('messages').append(item);
   item.scrollIntoView({ block: 'end' });
 }

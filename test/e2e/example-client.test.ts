@@ -123,6 +123,35 @@ describe('the example client against the running system', () => {
     TIMEOUT_MS,
   );
 
+  it(
+    'shows a change of a group as a line saying who did what, not as an empty message',
+    async () => {
+      const cyd = await register('cyd');
+      const dee = await register('dee');
+      await http('POST', `/v1/friends/${dee.userId}`, cyd.token, {});
+      await http('POST', `/v1/friends/${cyd.userId}/confirm`, dee.token, {});
+      const created = (await http('POST', '/v1/chats', cyd.token, {
+        type: 'CHAT_TYPE_GROUP',
+        title: 'climbing',
+        memberIds: [dee.userId],
+      })) as { chat: { chatId: string } };
+      await http('PATCH', `/v1/chats/${created.chat.chatId}`, cyd.token, {
+        chat: { title: 'bouldering' },
+        updateMask: 'title',
+      });
+
+      const errors: string[] = [];
+      const page = await signIn('dee', errors);
+      await page.locator('#chats li', { hasText: 'bouldering' }).click();
+      await page.locator('#messages li.system .text', { hasText: 'cyd renamed the group to “bouldering”' }).waitFor();
+      expect(await page.locator('#messages li .text').allTextContents()).toEqual([
+        'cyd renamed the group to “bouldering”',
+      ]);
+      expect(errors).toEqual([]);
+    },
+    TIMEOUT_MS,
+  );
+
   it('serves the page with a policy that allows no inline code or framing', async () => {
     const page = await fetch(`${system.gatewayUrl}/examples/chat`);
     expect(page.status).toBe(200);
