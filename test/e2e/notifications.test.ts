@@ -3,7 +3,8 @@
 // endpoint on loopback that verifies VAPID and decrypts as a browser does)
 // subscribes with the key the gateway hands out and registers the
 // subscription; another user sends a message; the push arrives, readable
-// only with the subscription's keys.
+// only with the subscription's keys. A member who muted a chat gets no push
+// for its messages unless one mentions them.
 import { randomUUID } from 'node:crypto';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { startWebPushEndpoint, type WebPushEndpoint } from '@messenger/notification/testing';
@@ -14,7 +15,14 @@ import { waitFor } from './support/wait.ts';
 describe('push notifications, whole system over HTTP', () => {
   let system: RunningSystem;
   let gw: Gateway;
-  let endpoint: WebPushEndpoint | undefined;
+  const endpoints: WebPushEndpoint[] = [];
+  /** A browser's push service on loopback, trusting the key the gateway hands out. */
+  const newEndpoint = async () => {
+    const key = await gw.ok('GET', '/v1/notifications/web-push-key');
+    const endpoint = await startWebPushEndpoint({ vapidPublicKey: key.publicKey as string });
+    endpoints.push(endpoint);
+    return endpoint;
+  };
 
   beforeAll(async () => {
     system = await startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, NOTIFICATION_ALLOW_LOOPBACK_HTTP: 'true' }));
@@ -22,12 +30,11 @@ describe('push notifications, whole system over HTTP', () => {
   }, 60_000);
   afterAll(async () => {
     await system?.stop();
-    await endpoint?.close();
+    for (const endpoint of endpoints) await endpoint.close();
   });
 
   it('a member registered over HTTP gets a decryptable push when another member sends a message', async () => {
-    const key = await gw.ok('GET', '/v1/notifications/web-push-key');
-    endpoint = await startWebPushEndpoint({ vapidPublicKey: key.publicKey as string });
+    const endpoint = await newEndpoint();
     const [ann, bob] = [await gw.register('ann'), await gw.register('bob')];
     const subscription = endpoint.subscribe();
     const registered = await gw.ok('POST', '/v1/notifications/devices', bob.accessToken, { webPush: subscription });
@@ -46,15 +53,64 @@ describe('push notifications, whole system over HTTP', () => {
     const chatId = (created.chat as { chatId: string }).chatId;
     await gw.ok('POST', `/v1/chats/${chatId}/messages`, ann.accessToken, { clientMessageId: randomUUID(), text: 'hi' });
 
-    const target = endpoint;
-    await waitFor('the push', () => target.received.length > 0);
-    expect(target.refused).toEqual([]);
-    expect(target.received).toEqual([
+    await waitFor('the push', () => endpoint.received.length > 0);
+    expect(endpoint.refused).toEqual([]);
+    expect(endpoint.received).toEqual([
       expect.objectContaining({
         subscription: subscription.endpoint,
         payload: { type: 'chat.messages', chatId, messageCount: 1, latestSequence: '1', senderId: ann.userId },
       }),
     ]);
+  });
+
+  it('pushes nothing for a chat the member muted, until a message there mentions them', async () => {
+    const endpoint = await newEndpoint();
+    const [ann, bob] = [await gw.register('ann'), await gw.register('bob')];
+    await gw.ok('POST', '/v1/notifications/devices', bob.accessToken, { webPush: endpoint.subscribe() });
+    await gw.ok('POST', `/v1/friends/${bob.userId}`, ann.accessToken, {});
+    await gw.ok('POST', `/v1/friends/${ann.userId}/confirm`, bob.accessToken, {});
+    const chatIdOf = (created: Record<string, unknown>) => (created.chat as { chatId: string }).chatId;
+    const muted = chatIdOf(
+      await gw.ok('POST', '/v1/chats', ann.accessToken, { type: 'CHAT_TYPE_DIRECT', memberIds: [bob.userId] }),
+    );
+    const other = chatIdOf(
+      await gw.ok('POST', '/v1/chats', ann.accessToken, {
+        type: 'CHAT_TYPE_GROUP',
+        title: 'other',
+        memberIds: [bob.userId],
+      }),
+    );
+    const settings = await gw.ok('PATCH', `/v1/chats/${muted}/settings`, bob.accessToken, { muteForever: true });
+    expect(settings.settings).toMatchObject({ muted: true });
+    const send = async (chatId: string, text: string) =>
+      (
+        (await gw.ok('POST', `/v1/chats/${chatId}/messages`, ann.accessToken, { clientMessageId: randomUUID(), text }))
+          .message as { sequence: string }
+      ).sequence;
+    const pushesFor = (chatId: string) => endpoint.received.filter((p) => p.payload.chatId === chatId);
+
+    await send(muted, 'nobody is told');
+    const otherSequence = await send(other, 'this one arrives');
+    await waitFor('the push of the unmuted chat', () => pushesFor(other).length > 0);
+    expect(pushesFor(other)).toEqual([
+      expect.objectContaining({ payload: expect.objectContaining({ latestSequence: otherSequence }) }),
+    ]);
+
+    // A chat's messages are handled in order: once the mention's push is in, the message before it was handled too.
+    const mentionSequence = await send(muted, `@${bob.nickname} this one is for you`);
+    await waitFor('the push of the mention', () => pushesFor(muted).length > 0);
+    expect(pushesFor(muted)).toEqual([
+      expect.objectContaining({
+        payload: {
+          type: 'chat.messages',
+          chatId: muted,
+          messageCount: 1,
+          latestSequence: mentionSequence,
+          senderId: ann.userId,
+        },
+      }),
+    ]);
+    expect(endpoint.refused).toEqual([]);
   });
 
   it('answers a subscription that is not https with 400 and the field at fault', async () => {

@@ -8,14 +8,8 @@ import type { NotificationConfig } from './config.ts';
 import type { Device } from './domain/device.ts';
 import { createDeviceUseCases } from './domain/device-use-cases.ts';
 import { createNotifier } from './domain/notifier.ts';
-import {
-  type MemberPreferences,
-  NO_MUTES,
-  NOBODY_KNOWN_ONLINE,
-  type Presence,
-  type PushSender,
-} from './domain/ports.ts';
-import { messageCreatedConsumer } from './events/message-created.consumer.ts';
+import { NOBODY_KNOWN_ONLINE, type Presence, type PushSender } from './domain/ports.ts';
+import { chatEventsConsumer } from './events/chat-events.consumer.ts';
 import { userDeletedConsumer } from './events/user-deleted.consumer.ts';
 import { notificationServiceHandlers } from './grpc/notification.handlers.ts';
 import type { DeviceStore } from './store/device-store.ts';
@@ -48,6 +42,7 @@ export function notificationServiceOptionsOf(config: NotificationConfig): Notifi
 
 /** Adapters already built by the caller, who also closes them after `stop`. */
 export interface NotificationServiceDeps {
+  /** Devices, handled events, and the copy of members' mutes the notifier honours. */
   readonly store: DeviceStore;
   /** The push service of each device kind; a kind without one keeps its devices but is not pushed to. */
   readonly senders: Partial<Record<Device['target']['kind'], PushSender>>;
@@ -55,8 +50,6 @@ export interface NotificationServiceDeps {
   readonly webPushPublicKey: string;
   /** Who is online; default: nobody is known to be (see docs/ARCHITECTURE.md). */
   readonly presence?: Presence;
-  /** Members' mutes; default: none. */
-  readonly preferences?: MemberPreferences;
   readonly options: NotificationServiceOptions;
   readonly bus: EventBus;
   readonly logger: Logger;
@@ -80,7 +73,7 @@ export async function startNotificationService(
     store: deps.store,
     senders: deps.senders,
     presence: deps.presence ?? NOBODY_KNOWN_ONLINE,
-    preferences: deps.preferences ?? NO_MUTES,
+    preferences: deps.store,
     coalesceWindowMs: deps.options.coalesceWindowMs,
     ...(deps.options.maxAttempts === undefined ? {} : { maxAttempts: deps.options.maxAttempts }),
     ...(deps.options.baseBackoffMs === undefined ? {} : { baseBackoffMs: deps.options.baseBackoffMs }),
@@ -98,7 +91,7 @@ export async function startNotificationService(
   const subscriptions: Awaited<ReturnType<EventBus['subscribe']>>[] = [];
   const unsubscribe = () => Promise.all(subscriptions.map((sub) => sub.unsubscribe()));
   try {
-    subscriptions.push(await deps.bus.subscribe(messageCreatedConsumer(notifier)));
+    subscriptions.push(await deps.bus.subscribe(chatEventsConsumer(notifier, deps.store)));
     subscriptions.push(await deps.bus.subscribe(userDeletedConsumer(deps.store)));
     const port = await server.listen(listen.host, listen.port);
     return {

@@ -1,6 +1,6 @@
 // Composition root of the notification service as its own process (cluster
 // mode): config → runtime (logging, metrics, event bus, trust) → store →
-// push senders → gRPC server and the chat-events consumer, drained on
+// push senders → gRPC server and the event consumers, drained on
 // SIGTERM; in NOTIFICATION_WORKERS processes sharing the port.
 import { requireClusterSecrets, runServiceWorkers, startServiceRuntime } from '@messenger/platform/runtime';
 import { notificationServiceOptionsOf, startNotificationService } from './app.ts';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createLogger } from '@messenger/platform/logger';
 import { MemoryDeviceStore } from '../store/memory/memory-device-store.ts';
 import { createNotifier, type NewMessage } from './notifier.ts';
-import { type Mute, NO_MUTES, NOBODY_KNOWN_ONLINE } from './ports.ts';
+import { type Mute, NOBODY_KNOWN_ONLINE } from './ports.ts';
 
 const [sender, ann, bob, cat, dan] = ['sender', 'ann', 'bob', 'cat', 'dan'];
 const sentAt = new Date('2025-06-01T12:00:00Z');
@@ -31,12 +31,12 @@ const notifierWith = (online: string[], mutes: Record<string, Mute>) =>
   });
 
 describe('notifier recipients', () => {
-  it('tells every member but the sender while presence and mutes are not published', async () => {
+  it('tells every member but the sender while presence is not published and nobody muted the chat', async () => {
     const notifier = createNotifier({
       store: new MemoryDeviceStore(),
       senders: {},
       presence: NOBODY_KNOWN_ONLINE,
-      preferences: NO_MUTES,
+      preferences: { mutesOf: async () => new Map() },
       coalesceWindowMs: 0,
       log: createLogger({ level: 'silent', service: 'notification' }),
     });

@@ -33,11 +33,6 @@ export const NOBODY_KNOWN_ONLINE: Presence = {
   onlineAmong: async () => new Set(),
 };
 
-/** Until the chat service publishes mutes, no chat is muted. */
-export const NO_MUTES: MemberPreferences = {
-  mutesOf: async () => new Map(),
-};
-
 /** What a push tells a device: new messages in a chat, not their text. */
 export interface PushNotification {
   readonly chatId: string;

@@ -6,8 +6,9 @@ export const USER_EVENTS_TOPIC = 'user.events';
 export const USER_DELETED_GROUP = 'notification.user-deleted';
 
 /**
- * `user.user.deleted` → the user's devices are removed: nothing of a deleted
- * account is kept, and its push endpoints are never called again.
+ * `user.user.deleted` → the user's devices and copied mutes are removed:
+ * nothing of a deleted account is kept, and its push endpoints are never
+ * called again.
  * Idempotent: removing what is gone removes nothing. Shared by the replicas.
  */
 export function userDeletedConsumer(store: DeviceStore): Subscription {
@@ -18,7 +19,9 @@ export function userDeletedConsumer(store: DeviceStore): Subscription {
     async handle(event) {
       if (event.type !== 'user.user.deleted' || !event.payload) return;
       const userId = UserDeleted.decode(event.payload.value).before?.userId;
-      if (userId) await store.removeAllOf(userId);
+      if (!userId) return;
+      await store.removeAllOf(userId);
+      await store.removeMutesOf(userId);
     },
   };
 }

@@ -89,5 +89,50 @@ export function deviceStoreContract(name: string, make: () => Promise<{ store: D
       expect(await store.firstDelivery(id)).toBe(false);
       expect(await store.firstDelivery(randomUUID())).toBe(true);
     });
+
+    const at = (iso: string) => new Date(iso);
+
+    it("keeps each member's mute of a chat, timed or with no end, and answers only for those asked", async () => {
+      const [chat, other] = [randomUUID(), randomUUID()];
+      const [ann, bob, cat, dan] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const until = at('2030-01-01T00:00:00Z');
+      expect(await store.setMute(chat, ann, { until }, at('2025-01-01T00:00:00Z'))).toBe(true);
+      await store.setMute(chat, bob, { until: null }, at('2025-01-01T00:00:00Z'));
+      await store.setMute(chat, cat, null, at('2025-01-01T00:00:00Z'));
+      await store.setMute(other, dan, { until: null }, at('2025-01-01T00:00:00Z'));
+      expect(await store.mutesOf(chat, [ann, bob, cat, dan])).toEqual(
+        new Map([
+          [ann, { until }],
+          [bob, { until: null }],
+        ]),
+      );
+      expect(await store.mutesOf(chat, [bob])).toEqual(new Map([[bob, { until: null }]]));
+      expect(await store.mutesOf(randomUUID(), [ann])).toEqual(new Map());
+    });
+
+    it('keeps the state as of the later time, whatever order the changes arrive in', async () => {
+      const [chat, ann] = [randomUUID(), randomUUID()];
+      expect(await store.setMute(chat, ann, null, at('2025-01-01T00:00:02Z'))).toBe(true);
+      // An older mute redelivered after the unmute does not bring the mute back.
+      expect(await store.setMute(chat, ann, { until: null }, at('2025-01-01T00:00:01Z'))).toBe(false);
+      expect(await store.mutesOf(chat, [ann])).toEqual(new Map());
+      expect(await store.setMute(chat, ann, { until: null }, at('2025-01-01T00:00:03Z'))).toBe(true);
+      expect(await store.setMute(chat, ann, null, at('2025-01-01T00:00:02Z'))).toBe(false);
+      expect(await store.mutesOf(chat, [ann])).toEqual(new Map([[ann, { until: null }]]));
+      // The same event again changes nothing.
+      expect(await store.setMute(chat, ann, { until: null }, at('2025-01-01T00:00:03Z'))).toBe(true);
+      expect(await store.mutesOf(chat, [ann])).toEqual(new Map([[ann, { until: null }]]));
+    });
+
+    it("forgets every mute of a deleted user, and no one else's", async () => {
+      const [c1, c2, gone, stays] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const when = at('2025-01-01T00:00:00Z');
+      await store.setMute(c1, gone, { until: null }, when);
+      await store.setMute(c2, gone, null, when);
+      await store.setMute(c1, stays, { until: null }, when);
+      expect(await store.removeMutesOf(gone)).toBe(2);
+      expect(await store.removeMutesOf(gone)).toBe(0);
+      expect(await store.mutesOf(c1, [gone, stays])).toEqual(new Map([[stays, { until: null }]]));
+    });
   });
 }

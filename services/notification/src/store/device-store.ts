@@ -1,4 +1,5 @@
 import type { Device } from '../domain/device.ts';
+import type { MemberPreferences, Mute } from '../domain/ports.ts';
 
 /** The outcome of `register`. */
 export type RegisterOutcome =
@@ -8,10 +9,11 @@ export type RegisterOutcome =
   | { readonly kind: 'limit' };
 
 /**
- * Registered devices and the ids of events already handled. Every adapter
- * passes `runDeviceStoreContract`.
+ * Registered devices, the copy of members' chat mutes (so the store is the
+ * notifier's `MemberPreferences`) and the ids of events already handled.
+ * Every adapter passes `deviceStoreContract`.
  */
-export interface DeviceStore {
+export interface DeviceStore extends MemberPreferences {
   /**
    * Stores `device` unless its target (endpoint or token) is registered:
    * then that device takes the new user and keys and keeps its id. Refuses
@@ -34,4 +36,14 @@ export interface DeviceStore {
    * Remembers at least the latest `dedupeWindow` ids (older ones may be forgotten).
    */
   firstDelivery(eventId: string): Promise<boolean>;
+  /**
+   * Keeps `mute` (null: not muted) as the member's mute of the chat, as of
+   * `asOf`, unless what is kept for that member and chat is as of a later
+   * time: events redelivered out of order never bring back an older state.
+   * An unmute is kept too, so that an older mute arriving after it is
+   * refused. False when the kept state is newer and stays.
+   */
+  setMute(chatId: string, userId: string, mute: Mute | null, asOf: Date): Promise<boolean>;
+  /** Forgets every mute of the user (the user was deleted); how many chats' states were kept. */
+  removeMutesOf(userId: string): Promise<number>;
 }

@@ -3,8 +3,8 @@
 // to a Web Push endpoint on loopback. Never imported by production code.
 import { randomUUID } from 'node:crypto';
 import { credentials, type Metadata, status } from '@grpc/grpc-js';
-import { Message } from '@messenger/gen/messenger/chat/v1/chat';
-import { MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
+import { ChatSettings, Message } from '@messenger/gen/messenger/chat/v1/chat';
+import { MemberSettingsChanged, MessageCreated } from '@messenger/gen/messenger/chat/v1/events';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { type Device, NotificationServiceClient } from '@messenger/gen/messenger/notification/v1/notification';
 import { UserDeleted } from '@messenger/gen/messenger/user/v1/events';
@@ -34,7 +34,20 @@ export interface NotificationFixture {
   /** A new browser subscription of the user's, registered. */
   subscribe(user: TestUser): Promise<{ subscription: TestSubscription; device: Device }>;
   /** Publishes `chat.message.created` as the chat service would; returns the envelope (to publish again). */
-  messageSent(chatId: string, sender: TestUser, members: readonly TestUser[], sequence: number): Promise<EventEnvelope>;
+  messageSent(
+    chatId: string,
+    sender: TestUser,
+    members: readonly TestUser[],
+    sequence: number,
+    opts?: { mentioned?: readonly TestUser[]; sentAt?: Date },
+  ): Promise<EventEnvelope>;
+  /** Publishes `chat.member.settings_changed` as the chat service would, as of `time` (default now). */
+  settingsChanged(
+    chatId: string,
+    member: TestUser,
+    settings: Partial<ChatSettings>,
+    time?: Date,
+  ): Promise<EventEnvelope>;
   publish(envelope: EventEnvelope): Promise<void>;
   /** Publishes `user.user.deleted` as the user service would. */
   userDeleted(user: TestUser): Promise<void>;
@@ -98,7 +111,7 @@ export async function startNotificationFixture(
       if (!device) throw new Error('no device returned');
       return { subscription, device };
     },
-    async messageSent(chatId, sender, members, sequence) {
+    async messageSent(chatId, sender, members, sequence, opts = {}) {
       const envelope = createEnvelope({
         type: 'chat.message.created',
         source: 'chat',
@@ -112,10 +125,28 @@ export async function startNotificationFixture(
               sequence: String(sequence),
               senderId: sender.id,
               text: `message ${sequence}`,
-              createTime: new Date(),
+              createTime: opts.sentAt ?? new Date(),
             }),
             memberIds: members.map((m) => m.id),
-            mentionedUserIds: [],
+            mentionedUserIds: (opts.mentioned ?? []).map((m) => m.id),
+          }).finish(),
+        ),
+      });
+      await publish(envelope);
+      return envelope;
+    },
+    async settingsChanged(chatId, member, settings, time = new Date()) {
+      const envelope = createEnvelope({
+        type: 'chat.member.settings_changed',
+        source: 'chat',
+        key: chatId,
+        time,
+        payload: packPayload(
+          'messenger.chat.v1.MemberSettingsChanged',
+          MemberSettingsChanged.encode({
+            chatId,
+            userId: member.id,
+            settings: ChatSettings.fromPartial(settings),
           }).finish(),
         ),
       });

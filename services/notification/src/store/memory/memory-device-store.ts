@@ -1,9 +1,18 @@
 import { type Device, targetKey } from '../../domain/device.ts';
+import type { Mute } from '../../domain/ports.ts';
 import type { DeviceStore, RegisterOutcome } from '../device-store.ts';
 
-/** Devices in process memory; the handled event ids bounded to the latest `dedupeWindow`. */
+interface KeptMute {
+  readonly userId: string;
+  readonly mute: Mute | null;
+  readonly asOf: number;
+}
+
+/** Devices and mutes in process memory; the handled event ids bounded to the latest `dedupeWindow`. */
 export class MemoryDeviceStore implements DeviceStore {
   private readonly devices = new Map<string, Device>();
+  /** Per chat, each member's kept mute state. */
+  private readonly mutes = new Map<string, Map<string, KeptMute>>();
   private readonly handled = new Set<string>();
   private readonly dedupeWindow: number;
 
@@ -59,5 +68,36 @@ export class MemoryDeviceStore implements DeviceStore {
       if (oldest !== undefined) this.handled.delete(oldest);
     }
     return true;
+  }
+
+  async setMute(chatId: string, userId: string, mute: Mute | null, asOf: Date): Promise<boolean> {
+    let chat = this.mutes.get(chatId);
+    if (!chat) {
+      chat = new Map();
+      this.mutes.set(chatId, chat);
+    }
+    const kept = chat.get(userId);
+    if (kept && kept.asOf > asOf.getTime()) return false;
+    chat.set(userId, { userId, mute, asOf: asOf.getTime() });
+    return true;
+  }
+
+  async mutesOf(chatId: string, userIds: readonly string[]): Promise<ReadonlyMap<string, Mute>> {
+    const chat = this.mutes.get(chatId);
+    const found = new Map<string, Mute>();
+    for (const id of userIds) {
+      const mute = chat?.get(id)?.mute;
+      if (mute) found.set(id, mute);
+    }
+    return found;
+  }
+
+  async removeMutesOf(userId: string): Promise<number> {
+    let removed = 0;
+    for (const [chatId, chat] of this.mutes) {
+      if (chat.delete(userId)) removed++;
+      if (chat.size === 0) this.mutes.delete(chatId);
+    }
+    return removed;
   }
 }

@@ -1,5 +1,6 @@
 import { SqliteDatabase, type SqliteSchema } from '@messenger/platform/sqlite';
 import { type Device, type PushTarget, targetKey } from '../../domain/device.ts';
+import type { Mute } from '../../domain/ports.ts';
 import type { DeviceStore, RegisterOutcome } from '../device-store.ts';
 
 /**
@@ -7,6 +8,10 @@ import type { DeviceStore, RegisterOutcome } from '../device-store.ts';
  * serves the newest-first list, the count against the limit and the lookup
  * per recipient. `handled_events` numbers each handled event id so the
  * oldest past the window are deleted by one range of the primary key.
+ * `mutes` keeps each member's mute state of a chat (`muted` 0 for an unmute,
+ * `mute_until` null for a mute with no end) with the time it is as of; the
+ * primary key serves the lookup per chat, the user index the deletion of a
+ * user's.
  *
  * Append new migrations; never edit one.
  */
@@ -18,6 +23,9 @@ export const deviceSchema: SqliteSchema = {
       'create_time INTEGER NOT NULL) STRICT;' +
       'CREATE INDEX devices_user ON devices (user_id, create_time, id);' +
       'CREATE TABLE handled_events (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE) STRICT;',
+    'CREATE TABLE mutes (chat_id TEXT NOT NULL, user_id TEXT NOT NULL, muted INTEGER NOT NULL, mute_until INTEGER, ' +
+      'as_of INTEGER NOT NULL, PRIMARY KEY (chat_id, user_id)) STRICT, WITHOUT ROWID;' +
+      'CREATE INDEX mutes_user ON mutes (user_id);',
   ],
 };
 
@@ -45,6 +53,12 @@ export const DEVICE_SQL = {
   removeGone: 'DELETE FROM devices WHERE id = ?',
   recordEvent: 'INSERT INTO handled_events (event_id) VALUES (?) ON CONFLICT DO NOTHING',
   forgetEvents: 'DELETE FROM handled_events WHERE n <= ?',
+  setMute:
+    'INSERT INTO mutes (chat_id, user_id, muted, mute_until, as_of) VALUES (?, ?, ?, ?, ?) ' +
+    'ON CONFLICT (chat_id, user_id) DO UPDATE SET muted = excluded.muted, mute_until = excluded.mute_until, ' +
+    'as_of = excluded.as_of WHERE excluded.as_of >= mutes.as_of',
+  mutedIn: 'SELECT user_id, mute_until FROM mutes WHERE chat_id = ? AND muted = 1',
+  removeMutesOf: 'DELETE FROM mutes WHERE user_id = ?',
 };
 
 type Statements = { [K in keyof typeof DEVICE_SQL]: ReturnType<SqliteDatabase['prepare']> };
@@ -131,5 +145,26 @@ export class SqliteDeviceStore implements DeviceStore {
       this.#sql.forgetEvents.run(Number(result.lastInsertRowid) - this.#dedupeWindow);
       return true;
     });
+  }
+
+  async setMute(chatId: string, userId: string, mute: Mute | null, asOf: Date): Promise<boolean> {
+    const until = mute?.until ? mute.until.getTime() : null;
+    return Number(this.#sql.setMute.run(chatId, userId, mute ? 1 : 0, until, asOf.getTime()).changes) > 0;
+  }
+
+  /** The chat's muting members, then those asked about: a chat has far fewer of them than members. */
+  async mutesOf(chatId: string, userIds: readonly string[]): Promise<ReadonlyMap<string, Mute>> {
+    const wanted = new Set(userIds);
+    const found = new Map<string, Mute>();
+    for (const row of this.#sql.mutedIn.all(chatId) as unknown as { user_id: string; mute_until: number | null }[]) {
+      if (wanted.has(row.user_id)) {
+        found.set(row.user_id, { until: row.mute_until === null ? null : new Date(row.mute_until) });
+      }
+    }
+    return found;
+  }
+
+  async removeMutesOf(userId: string): Promise<number> {
+    return Number(this.#sql.removeMutesOf.run(userId).changes);
   }
 }
