@@ -51,13 +51,14 @@ export function createLogger(opts: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       // A line written inside a traced request names its trace and span, so
       // logs and traces of one request can be found from each other.
-      mixin: () => activeTraceIds() ?? EMPTY_MIXIN,
+      // A fresh object each time: pino merges the line's own fields into
+      // what the mixin returns, so a shared one would carry them into every
+      // later line.
+      mixin: () => activeTraceIds() ?? {},
     },
     opts.destination,
   );
 }
-
-const EMPTY_MIXIN = {};
 
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
 

@@ -258,6 +258,8 @@ describe('chat restarted under live streams', () => {
           'messenger.user.v1.UserService': userAddress,
           'messenger.subscriber.v1.SubscriberService': `127.0.0.1:${subscriber.port}`,
           'messenger.chat.v1.ChatService': `127.0.0.1:${chatPort}`,
+          // The drill starts no notification service; its routes are never called (nothing listens on port 1).
+          'messenger.notification.v1.NotificationService': '127.0.0.1:1',
         },
         auth: { verifier: authenticator, revocations },
         eventBus: bus,

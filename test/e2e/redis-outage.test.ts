@@ -130,6 +130,7 @@ describe('Redis outage drill', () => {
           // Routed by the gateway, never called by this test.
           'messenger.subscriber.v1.SubscriberService': '127.0.0.1:1',
           'messenger.chat.v1.ChatService': '127.0.0.1:1',
+          'messenger.notification.v1.NotificationService': '127.0.0.1:1',
         },
         auth: { verifier: gatewayRuntime.authenticator, revocations: gatewayRuntime.revocations },
         eventBus: bus,

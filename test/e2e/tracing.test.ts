@@ -207,8 +207,11 @@ describe('traces through the outbox and Kafka', () => {
     });
     expect(consumer?.attributes['messaging.consumer.group.name']).toEqual(expect.any(String));
 
-    // The event on the topic carries the producer span's context (also in its Kafka headers).
-    const event = k.events.find((e) => e.id === producer.attributes['messaging.message.id']);
+    // The event on the topic carries the producer span's context (also in its Kafka headers). The test's own
+    // reader of the topic is another consumer: it may get the event after the system's consumer did.
+    const onTopic = () => k.events.find((e) => e.id === producer.attributes['messaging.message.id']);
+    await waitFor('the event on the topic', () => onTopic() !== undefined);
+    const event = onTopic();
     expect(event?.traceparent).toBe(`00-${traceId}-${producer.spanContext().spanId}-01`);
     // No message text in any span.
     expect(JSON.stringify(spansOf(traceId).map((s) => s.attributes))).not.toContain('secret words');
