@@ -5,23 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { type Account, Gateway } from './support/http.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 
 describe('blocking a user, whole system over HTTP', () => {
   let system: RunningSystem;
   let gw: Gateway;
 
   beforeAll(async () => {
-    system = await startSystem(
-      loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
-      }),
-    );
+    system = await startSystem(loadEmbeddedConfig(SYSTEM_ENV));
     gw = new Gateway(system.gatewayUrl);
   }, 60_000);
 

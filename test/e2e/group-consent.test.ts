@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { type Account, Gateway } from './support/http.ts';
 import { openUpdateStream, type Update, type UpdateStream } from './support/stream.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 
 interface ChatJson {
   chatId: string;
@@ -18,18 +19,7 @@ describe('group consent, whole system over HTTP', () => {
   const streams: UpdateStream[] = [];
 
   beforeAll(async () => {
-    system = await startSystem(
-      loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        EMBEDDED_STORAGE: 'memory',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
-      }),
-    );
+    system = await startSystem(loadEmbeddedConfig(SYSTEM_ENV));
     gw = new Gateway(system.gatewayUrl);
   }, 60_000);
 

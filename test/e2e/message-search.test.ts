@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { type Account, Gateway } from './support/http.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 
 interface ResultJson {
   message: { messageId: string; chatId: string; text: string };
@@ -24,15 +25,9 @@ describe('message search, whole system over HTTP', () => {
   beforeAll(async () => {
     system = await startSystem(
       loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
+        ...SYSTEM_ENV,
         EMBEDDED_STORAGE: 'sqlite',
         DATA_DIR: dataDir,
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
       }),
     );
     gw = new Gateway(system.gatewayUrl);

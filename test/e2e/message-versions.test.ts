@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { Gateway } from './support/http.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 
 interface VersionJson {
   version: number;
@@ -17,18 +18,7 @@ describe('message edit history, whole system over HTTP', () => {
   let gw: Gateway;
 
   beforeAll(async () => {
-    system = await startSystem(
-      loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        EMBEDDED_STORAGE: 'memory',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
-      }),
-    );
+    system = await startSystem(loadEmbeddedConfig(SYSTEM_ENV));
     gw = new Gateway(system.gatewayUrl);
   }, 60_000);
 

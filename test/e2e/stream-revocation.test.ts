@@ -5,6 +5,7 @@ import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { ChatServiceClient, type StreamUpdatesResponse } from '@messenger/gen/messenger/chat/v1/chat';
 import { Gateway } from './support/http.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
 interface OpenStream {
@@ -22,13 +23,7 @@ describe('chat update streams and session revocation', () => {
   beforeAll(async () => {
     system = await startSystem(
       loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
+        ...SYSTEM_ENV,
         CHAT_STREAM_HEARTBEAT_MS: '50',
       }),
     );

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { type Browser, chromium } from 'playwright-core';
+import { SYSTEM_ENV } from './support/system.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) {
@@ -16,18 +17,7 @@ describe('Swagger UI against the running system', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    system = await startSystem(
-      loadEmbeddedConfig({
-        EMBEDDED_STORAGE: 'memory',
-        LOG_LEVEL: 'silent',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
-      }),
-    );
+    system = await startSystem(loadEmbeddedConfig(SYSTEM_ENV));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,

@@ -7,6 +7,7 @@ import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/
 import WebSocket from 'ws';
 import type { Account } from './support/http.ts';
 import { Gateway } from './support/http.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
 type Frame = Record<string, unknown> & { type: string };
@@ -26,13 +27,7 @@ describe('GET /v1/ws', () => {
   beforeAll(async () => {
     system = await startSystem(
       loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
+        ...SYSTEM_ENV,
         CHAT_STREAM_HEARTBEAT_MS: '50',
       }),
     );
