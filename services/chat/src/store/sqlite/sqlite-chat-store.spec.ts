@@ -166,133 +166,110 @@ describe('SqliteChatStore search index', () => {
   });
 });
 
+/** The query plans of every statement, read from a fresh store's file (removed afterwards). */
+function withQueryPlans(check: (plans: ReturnType<typeof openQueryPlans>) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
+  const file = join(dir, 'chat.db');
+  try {
+    SqliteChatStore.open(file).close();
+    const plans = openQueryPlans(file);
+    try {
+      check(plans);
+    } finally {
+      plans.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('SqliteChatStore statements', () => {
   it('reads and writes through indexes: no statement scans a table', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
-    const file = join(dir, 'chat.db');
-    try {
-      SqliteChatStore.open(file).close();
-      const plans = openQueryPlans(file);
+    withQueryPlans((plans) => {
       const { plan } = plans;
-      try {
-        expect(plans.tableScans(CHAT_SQL)).toEqual([]);
-        // A user's chats: one range of chat_members, each chat by its key.
-        expect(plan(CHAT_SQL.listChats)).toEqual(
-          expect.arrayContaining([
-            'SEARCH m USING PRIMARY KEY (user_id=?)',
-            expect.stringMatching(/^SEARCH c .*\(id=\?\)/),
-          ]),
-        );
-        // History and unread counts: one range of (chat_id, sequence).
-        expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
-        expect(plan(CHAT_SQL.countUnread)).toContainEqual(expect.stringMatching(/\(chat_id=\? AND sequence>\?\)$/));
-        expect(plan(CHAT_SQL.getMessage)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
-        expect(plan(CHAT_SQL.replies)).toEqual([
-          expect.stringMatching(/messages_replies \(chat_id=\? AND reply_to_id=\? AND sequence>\?\)$/),
-        ]);
-        // A user's invitations: their list in order, their key range for the count.
-        expect(plan(CHAT_SQL.listInvitations)).toEqual([expect.stringMatching(/invitations_list \(invitee_id=\?/)]);
-        expect(plan(CHAT_SQL.countInvitations)).toEqual([
-          expect.stringMatching(/(PRIMARY KEY|invitations_list) \(invitee_id=\?/),
-        ]);
-        expect(plan(CHAT_SQL.getInvitation)).toEqual([
-          expect.stringMatching(/PRIMARY KEY \(invitee_id=\? AND chat_id=\?\)$/),
-        ]);
-        // A search ranks from one range of the index per (term, chat).
-        expect(plan(CHAT_SQL.search)).toContainEqual(
-          expect.stringMatching(/^SEARCH message_terms USING PRIMARY KEY \(term=\? AND chat_id=\?\)$/),
-        );
-        // One word: newest first from its recency range, with no sort to wait for.
-        expect(plan(CHAT_SQL.searchOne)).toContainEqual(
-          expect.stringMatching(/^SEARCH message_terms USING (COVERING )?INDEX message_terms_recent \(term=\?/),
-        );
-        expect(plan(CHAT_SQL.searchOne).join('\n')).not.toMatch(/TEMP B-TREE/);
-        expect(plan(CHAT_SQL.findDirect)).toEqual([expect.stringMatching(/\(direct_key=\?\)$/)]);
-        expect(plan(CHAT_SQL.byClientId)).toEqual([
-          expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),
-        ]);
-      } finally {
-        plans.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      expect(plans.tableScans(CHAT_SQL)).toEqual([]);
+      // A user's chats: one range of chat_members, each chat by its key.
+      expect(plan(CHAT_SQL.listChats)).toEqual(
+        expect.arrayContaining([
+          'SEARCH m USING PRIMARY KEY (user_id=?)',
+          expect.stringMatching(/^SEARCH c .*\(id=\?\)/),
+        ]),
+      );
+      // History and unread counts: one range of (chat_id, sequence).
+      expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
+      expect(plan(CHAT_SQL.countUnread)).toContainEqual(expect.stringMatching(/\(chat_id=\? AND sequence>\?\)$/));
+      expect(plan(CHAT_SQL.getMessage)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+      expect(plan(CHAT_SQL.replies)).toEqual([
+        expect.stringMatching(/messages_replies \(chat_id=\? AND reply_to_id=\? AND sequence>\?\)$/),
+      ]);
+      // A user's invitations: their list in order, their key range for the count.
+      expect(plan(CHAT_SQL.listInvitations)).toEqual([expect.stringMatching(/invitations_list \(invitee_id=\?/)]);
+      expect(plan(CHAT_SQL.countInvitations)).toEqual([
+        expect.stringMatching(/(PRIMARY KEY|invitations_list) \(invitee_id=\?/),
+      ]);
+      expect(plan(CHAT_SQL.getInvitation)).toEqual([
+        expect.stringMatching(/PRIMARY KEY \(invitee_id=\? AND chat_id=\?\)$/),
+      ]);
+      // A search ranks from one range of the index per (term, chat).
+      expect(plan(CHAT_SQL.search)).toContainEqual(
+        expect.stringMatching(/^SEARCH message_terms USING PRIMARY KEY \(term=\? AND chat_id=\?\)$/),
+      );
+      // One word: newest first from its recency range, with no sort to wait for.
+      expect(plan(CHAT_SQL.searchOne)).toContainEqual(
+        expect.stringMatching(/^SEARCH message_terms USING (COVERING )?INDEX message_terms_recent \(term=\?/),
+      );
+      expect(plan(CHAT_SQL.searchOne).join('\n')).not.toMatch(/TEMP B-TREE/);
+      expect(plan(CHAT_SQL.findDirect)).toEqual([expect.stringMatching(/\(direct_key=\?\)$/)]);
+      expect(plan(CHAT_SQL.byClientId)).toEqual([
+        expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),
+      ]);
+    });
   });
 });
 
 describe('SqliteChatStore reaction statements', () => {
   it("reads a page with its counts in one range and the caller's reactions in one more, by key per message", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
-    const file = join(dir, 'chat.db');
-    try {
-      SqliteChatStore.open(file).close();
-      const plans = openQueryPlans(file);
+    withQueryPlans((plans) => {
       const { plan } = plans;
-      try {
-        // The counts are columns of the page's rows: the history read stays its one range.
-        expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
-        // "Mine" for a whole page: one statement, a key lookup (message, user) per message of the page.
-        expect(plan(CHAT_SQL.reactionsBy)).toContainEqual(
-          expect.stringMatching(/^SEARCH message_reactions USING PRIMARY KEY \(message_id=\? AND user_id=\?\)$/),
-        );
-        expect(plan(CHAT_SQL.reactionsBy).join('\n')).not.toMatch(/SCAN message_reactions/);
-        // The toggle: one key each.
-        for (const sql of [CHAT_SQL.hasReaction, CHAT_SQL.removeReaction]) {
-          expect(plan(sql)).toEqual([
-            expect.stringMatching(/PRIMARY KEY \(message_id=\? AND user_id=\? AND emoji=\?\)$/),
-          ]);
-        }
-        expect(plan(CHAT_SQL.dropReactions)).toEqual([expect.stringMatching(/PRIMARY KEY \(message_id=\?\)$/)]);
-        expect(plan(CHAT_SQL.setReactionCounts)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
-      } finally {
-        plans.close();
+      // The counts are columns of the page's rows: the history read stays its one range.
+      expect(plan(CHAT_SQL.history)).toEqual([expect.stringMatching(/\(chat_id=\? AND sequence<\?\)$/)]);
+      // "Mine" for a whole page: one statement, a key lookup (message, user) per message of the page.
+      expect(plan(CHAT_SQL.reactionsBy)).toContainEqual(
+        expect.stringMatching(/^SEARCH message_reactions USING PRIMARY KEY \(message_id=\? AND user_id=\?\)$/),
+      );
+      expect(plan(CHAT_SQL.reactionsBy).join('\n')).not.toMatch(/SCAN message_reactions/);
+      // The toggle: one key each.
+      for (const sql of [CHAT_SQL.hasReaction, CHAT_SQL.removeReaction]) {
+        expect(plan(sql)).toEqual([
+          expect.stringMatching(/PRIMARY KEY \(message_id=\? AND user_id=\? AND emoji=\?\)$/),
+        ]);
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      expect(plan(CHAT_SQL.dropReactions)).toEqual([expect.stringMatching(/PRIMARY KEY \(message_id=\?\)$/)]);
+      expect(plan(CHAT_SQL.setReactionCounts)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+    });
   });
 });
 
 describe('SqliteChatStore pin statements', () => {
   it("reads a chat's pinned list and its count from one range of the pins index", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
-    const file = join(dir, 'chat.db');
-    try {
-      SqliteChatStore.open(file).close();
-      const plans = openQueryPlans(file);
+    withQueryPlans((plans) => {
       const { plan } = plans;
-      try {
-        expect(plan(CHAT_SQL.pins)).toEqual([expect.stringMatching(/messages_pins \(chat_id=\?/)]);
-        expect(plan(CHAT_SQL.pins).join('\n')).not.toMatch(/TEMP B-TREE/);
-        expect(plan(CHAT_SQL.countPins)).toEqual([expect.stringMatching(/COVERING INDEX messages_pins \(chat_id=\?/)]);
-        expect(plan(CHAT_SQL.setPin)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
-      } finally {
-        plans.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      expect(plan(CHAT_SQL.pins)).toEqual([expect.stringMatching(/messages_pins \(chat_id=\?/)]);
+      expect(plan(CHAT_SQL.pins).join('\n')).not.toMatch(/TEMP B-TREE/);
+      expect(plan(CHAT_SQL.countPins)).toEqual([expect.stringMatching(/COVERING INDEX messages_pins \(chat_id=\?/)]);
+      expect(plan(CHAT_SQL.setPin)).toEqual([expect.stringMatching(/messages_id \(id=\?\)$/)]);
+    });
   });
 });
 
 describe('SqliteChatStore unread mentions', () => {
   it('counts a page of chats in one statement, a primary-key range per chat', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
-    const file = join(dir, 'chat.db');
-    try {
-      SqliteChatStore.open(file).close();
-      const plans = openQueryPlans(file);
-      try {
-        expect(plans.plan(CHAT_SQL.countMentions)).toContainEqual(
-          expect.stringMatching(
-            /^SEARCH message_mentions USING PRIMARY KEY \(chat_id=\? AND mentioned=\? AND sequence>\?\)$/,
-          ),
-        );
-      } finally {
-        plans.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    withQueryPlans((plans) => {
+      expect(plans.plan(CHAT_SQL.countMentions)).toContainEqual(
+        expect.stringMatching(
+          /^SEARCH message_mentions USING PRIMARY KEY \(chat_id=\? AND mentioned=\? AND sequence>\?\)$/,
+        ),
+      );
+    });
   });
 });
