@@ -272,6 +272,20 @@ export class MongoChatStore implements ChatStore {
   }
 
   /** `updateChat`'s change, inside the caller's transaction; resolves with the chat's new `eventSequence`. */
+  /**
+   * Takes `count` numbers of the chat's event sequence for the events the
+   * caller writes in this transaction; the last one taken is returned.
+   */
+  async #reserveEvents(chatId: string, count: number, session: ClientSession): Promise<number> {
+    const chat = await this.#chats.findOneAndUpdate(
+      { _id: chatId },
+      { $inc: { eventSequence: count } },
+      { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+    );
+    if (!chat) throw new StoreError('conflict', 'the chat is gone');
+    return chat.eventSequence;
+  }
+
   async #replaceChat(chat: Chat, session: ClientSession, count: number): Promise<number> {
     const { title, description, avatarUrl, ownerId, members, memberIds } = toChatDoc(chat);
     // $set of the chat's own fields only: lastSequence and lastActivityTime
@@ -318,13 +332,7 @@ export class MongoChatStore implements ChatStore {
         toInvitationDoc(invitation),
         { session, upsert: true },
       );
-      const chat = await this.#chats.findOneAndUpdate(
-        { _id: invitation.chatId },
-        { $inc: { eventSequence: count } },
-        { session, returnDocument: 'after', projection: { eventSequence: 1 } },
-      );
-      if (!chat) throw new StoreError('conflict', 'the chat is gone');
-      return chat.eventSequence;
+      return await this.#reserveEvents(invitation.chatId, count, session);
     }).catch((error: unknown) => {
       if (!(error instanceof NothingToWrite)) throw error;
     });
@@ -508,13 +516,7 @@ export class MongoChatStore implements ChatStore {
         await this.#reactions.deleteMany({ messageId: message.id }, { session });
       }
       if (count === 0) return 0;
-      const chat = await this.#chats.findOneAndUpdate(
-        { _id: message.chatId },
-        { $inc: { eventSequence: count } },
-        { session, returnDocument: 'after', projection: { eventSequence: 1 } },
-      );
-      if (!chat) throw new StoreError('conflict', 'the chat is gone');
-      return chat.eventSequence;
+      return await this.#reserveEvents(message.chatId, count, session);
     });
   }
 
@@ -746,13 +748,7 @@ export class MongoChatStore implements ChatStore {
           { $set: { reactions: after.reactions.map((r) => ({ ...r })) } },
           { session },
         );
-        const chat = await this.#chats.findOneAndUpdate(
-          { _id: draft.chatId },
-          { $inc: { eventSequence: 1 } },
-          { session, returnDocument: 'after', projection: { eventSequence: 1 } },
-        );
-        if (!chat) throw new StoreError('conflict', 'the chat is gone');
-        await append([entryOf(after)], chat.eventSequence);
+        await append([entryOf(after)], await this.#reserveEvents(draft.chatId, 1, session));
         return { kind: 'changed', message: after };
       });
     } catch (error) {
@@ -794,13 +790,7 @@ export class MongoChatStore implements ChatStore {
           { session },
         );
         // Concurrent pins in a chat write-conflict on its document here, so the limit holds: the loser reruns.
-        const chat = await this.#chats.findOneAndUpdate(
-          { _id: draft.chatId },
-          { $inc: { eventSequence: 1 } },
-          { session, returnDocument: 'after', projection: { eventSequence: 1 } },
-        );
-        if (!chat) throw new StoreError('conflict', 'the chat is gone');
-        await append([entryOf(after)], chat.eventSequence);
+        await append([entryOf(after)], await this.#reserveEvents(draft.chatId, 1, session));
         return { kind: 'changed', message: after };
       });
     } catch (error) {
