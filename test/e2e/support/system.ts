@@ -10,7 +10,7 @@ import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
 import type { KafkaEventBusOptions } from '@messenger/platform/events/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { Gateway } from './http.ts';
-import { kafkaBrokers, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './kafka.ts';
+import { concurrentJoins, kafkaBrokers, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './kafka.ts';
 import { waitFor } from './wait.ts';
 
 export interface KafkaSystem {
@@ -61,6 +61,7 @@ export async function startKafkaSystem(
   const namespace = testNamespace(name);
   const bus = namespacedBus(mockKafkaBus(`e2e-${name}`), namespace);
   const ownBus = systemBus ? namespacedBus(mockKafkaBus(`e2e-${name}-system`, systemBus), namespace) : undefined;
+  const joining = concurrentJoins(ownBus ?? bus);
   const events: EventEnvelope[] = [];
   let observer: SubscriptionHandle | undefined;
   let system: RunningSystem | undefined;
@@ -70,7 +71,7 @@ export async function startKafkaSystem(
     logLevel: logLevel.NOTHING,
   }).admin();
   try {
-    // The observer joins alongside the system: each first join costs the mock ~3 s.
+    // The observer and every consumer of the system join at the same time: each first join costs the mock ~3 s.
     [observer, system] = await Promise.all([
       bus.subscribe({
         topics,
@@ -81,10 +82,11 @@ export async function startKafkaSystem(
         },
       }),
       startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, METRICS_PORT: String(await freePort()) }), {
-        bus: ownBus ?? bus,
+        bus: joining.bus,
         logger: silentLog,
       }),
     ]);
+    await joining.joined();
     await admin.connect();
   } catch (error) {
     await system?.stop();
