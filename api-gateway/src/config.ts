@@ -85,6 +85,15 @@ export const gatewaySettings = {
         'On SIGTERM, how long the gateway keeps serving, /readyz 503 and every response with Connection: close, before it stops accepting connections and SHUTDOWN_GRACE_MS begins: the time load balancers take to stop sending it traffic (5000 in Kubernetes). 0: stop accepting at once (one process on a laptop, nothing to drain away from).',
     },
   ),
+  streamHeartbeatMs: setting.int(
+    'GATEWAY_STREAM_HEARTBEAT_MS',
+    15_000,
+    { min: 50, max: 300_000 },
+    {
+      description:
+        'How long an SSE stream or WebSocket may go without a write before the gateway sends a heartbeat (an SSE comment; a WebSocket ping, and a socket that did not pong the previous ping is closed with 1001). Keep it below the idle timeout of every proxy in front of the gateway.',
+    },
+  ),
   trustedProxies: setting.list('GATEWAY_TRUSTED_PROXIES', '', {
     description:
       'Comma-separated addresses or CIDRs of the proxies in front of the gateway (e.g. 10.0.0.0/8,127.0.0.1); the client IP is the right-most X-Forwarded-For entry not in this list. Empty: trust none, the client IP is the peer address.',

@@ -50,6 +50,7 @@ await runWorkers(group, async (startup) => {
       rateLimits: rateLimitBudgetsOf(config),
       cache: { enabled: config.cacheEnabled },
       deadlines: { defaultMs: config.upstreamDeadlineMs },
+      streaming: { heartbeatMs: config.streamHeartbeatMs },
       bodyLimitBytes: config.bodyLimitBytes,
       trustProxy: config.trustedProxies,
       release: config.release,

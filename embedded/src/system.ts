@@ -148,6 +148,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       rateLimits: rateLimitBudgetsOf(gatewayConfig),
       cache: { enabled: gatewayConfig.cacheEnabled },
       deadlines: { defaultMs: gatewayConfig.upstreamDeadlineMs },
+      streaming: { heartbeatMs: gatewayConfig.streamHeartbeatMs },
       bodyLimitBytes: gatewayConfig.bodyLimitBytes,
       trustProxy: gatewayConfig.trustedProxies,
       release: gatewayConfig.release,
