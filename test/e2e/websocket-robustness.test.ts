@@ -6,31 +6,20 @@ import { randomUUID } from 'node:crypto';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import WebSocket from 'ws';
 import { type Account, Gateway } from './support/http.ts';
+import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
 type Frame = Record<string, unknown> & { type: string };
 
-describe('GET /v1/ws with misbehaving clients', () => {
+/**
+ * The embedded system (in memory, free ports, a 50 ms chat heartbeat, plus
+ * `env`) for the tests of the enclosing describe, and a WebSocket client of it.
+ */
+function systemWith(env: Record<string, string>) {
   let system: RunningSystem;
-  let gw: Gateway;
   const sockets: WebSocket[] = [];
-
   beforeAll(async () => {
-    system = await startSystem(
-      loadEmbeddedConfig({
-        LOG_LEVEL: 'silent',
-        GATEWAY_HTTP_PORT: '0',
-        AUTH_GRPC_PORT: '0',
-        USER_GRPC_PORT: '0',
-        SUBSCRIBER_GRPC_PORT: '0',
-        CHAT_GRPC_PORT: '0',
-        NOTIFICATION_GRPC_PORT: '0',
-        CHAT_STREAM_HEARTBEAT_MS: '50',
-        // The slow-reader test posts a thousand messages from one account.
-        GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE: '100000',
-      }),
-    );
-    gw = new Gateway(system.gatewayUrl);
+    system = await startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, CHAT_STREAM_HEARTBEAT_MS: '50', ...env }));
   }, 60_000);
   afterAll(async () => {
     for (const ws of sockets) ws.terminate();
@@ -56,8 +45,16 @@ describe('GET /v1/ws with misbehaving clients', () => {
     await waitFor('the first heartbeat', () => s.frames.some((f) => f.type === 'update'));
     return s;
   };
+  return { gateway: () => new Gateway(system.gatewayUrl), connect };
+}
+
+describe('GET /v1/ws with a client that stops reading', () => {
+  // A thousand messages from one account; the gateway pings at its default
+  // pace, so the paused client (it answers no ping) is not closed for that.
+  const { gateway, connect } = systemWith({ GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE: '100000' });
 
   it('cuts off a client that stops reading with 4013, and another client of the chat keeps its socket', async () => {
+    const gw = gateway();
     const [ann, bob, cal] = [await gw.register('ann'), await gw.register('bob'), await gw.register('cal')];
     for (const member of [bob, cal]) {
       await gw.ok('POST', `/v1/friends/${member.userId}`, ann.accessToken, {});
@@ -90,9 +87,14 @@ describe('GET /v1/ws with misbehaving clients', () => {
     );
     expect(reader.closed).toBeUndefined();
   }, 180_000);
+});
+
+describe('GET /v1/ws with a client that stops answering pings', () => {
+  // Pings five times a second rather than every 15 s: the mute client is found out at once.
+  const { gateway, connect } = systemWith({ GATEWAY_STREAM_HEARTBEAT_MS: '200' });
 
   it('closes a client that stops answering pings with 1001', async () => {
-    const dan = await gw.register('dan');
+    const dan = await gateway().register('dan');
     const mute = await connect(dan, { autoPong: false });
     await waitFor('the close', () => mute.closed !== undefined, 60_000);
     expect(mute.closed).toEqual({ code: 1001, reason: 'no pong' });
