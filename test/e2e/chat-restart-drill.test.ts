@@ -36,7 +36,7 @@ import { createMetrics } from '@messenger/platform/metrics';
 import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
 import { MemoryUserStore, startUserService } from '@messenger/user';
 import { type Account, Gateway } from './support/http.ts';
-import { mockKafkaBus, namespacedBus, silentLog, testNamespace } from './support/kafka.ts';
+import { concurrentJoins, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './support/kafka.ts';
 import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -205,7 +205,11 @@ describe('chat restarted under live streams', () => {
     const signer = createTokenSigner({ ...trust, keys });
     const authenticator = createTokenAuthenticator({ ...trust, jwks: createLocalJwksSource(keys), revocations });
     const serviceTokens = (service: string) => cachedServiceTokenSource(() => signer.signServiceToken({ service }));
-    const shared = { bus, metrics, catalog, authenticator, logger: silentLog };
+    // The consumers of the first start join at once (each first join costs
+    // the mock ~3 s); the restarted chat instance joins as in production,
+    // each group before it listens.
+    const joining = concurrentJoins(bus);
+    const shared = { bus: joining.bus, metrics, catalog, authenticator, logger: silentLog };
     const listen = { host: '127.0.0.1', port: 0 };
 
     const user = await startUserService({ ...shared, store: new MemoryUserStore() }, listen);
@@ -247,7 +251,7 @@ describe('chat restarted under live streams', () => {
     restartChat = async () => {
       // A short grace keeps the drill quick; SHUTDOWN_GRACE_MS bounds the same wait in production.
       await chat.stop(RESTART_GRACE_MS);
-      chat = await startChatService(chatDeps, { host: '127.0.0.1', port: chatPort });
+      chat = await startChatService({ ...chatDeps, bus }, { host: '127.0.0.1', port: chatPort });
     };
 
     gateway = await startGateway(
@@ -262,7 +266,7 @@ describe('chat restarted under live streams', () => {
           'messenger.notification.v1.NotificationService': '127.0.0.1:1',
         },
         auth: { verifier: authenticator, revocations },
-        eventBus: bus,
+        eventBus: joining.bus,
         logger: silentLog,
         metrics,
         rateLimits: rateLimitBudgetsOf(config.gateway),
@@ -273,6 +277,7 @@ describe('chat restarted under live streams', () => {
       },
       { host: '127.0.0.1', port: 0, drainDelayMs: 0, shutdownGraceMs: 1000 },
     );
+    await joining.joined();
     gw = new Gateway(gateway.url);
     stopAll = async () => {
       await gateway.close();
