@@ -32,25 +32,25 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
   const testTimeout = timeoutMs * 4;
 
   describe(`EventBus contract: ${name}`, () => {
-    let bus: EventBus;
-    let cleanup: () => Promise<void>;
-    // Handlers parked on a gate are let go before the bus is closed.
-    let gates: Gate[];
-
-    beforeEach(async () => {
-      ({ bus, cleanup } = await factory());
-      gates = [];
-    });
-
-    afterEach(async () => {
-      for (const gate of gates) gate.open();
-      await cleanup();
-    });
-
-    const gate = (): Gate => {
-      const g = createGate();
-      gates.push(g);
-      return g;
+    /**
+     * Runs a test on a bus of its own: the tests run concurrently (each
+     * mostly waits, on a broker for its groups to form), so they share no
+     * bus. Handlers parked on a gate are let go before the bus is closed.
+     */
+    const withBus = (test: (t: { bus: EventBus; gate(): Gate }) => Promise<void>) => async (): Promise<void> => {
+      const { bus, cleanup } = await factory();
+      const gates: Gate[] = [];
+      const gate = (): Gate => {
+        const g = createGate();
+        gates.push(g);
+        return g;
+      };
+      try {
+        await test({ bus, gate });
+      } finally {
+        for (const g of gates) g.open();
+        await cleanup();
+      }
     };
     const settle = () => sleep(settleMs);
     const waitFor = async (what: string, done: () => boolean) => {
@@ -61,9 +61,9 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
       }
     };
 
-    it(
+    it.concurrent(
       'delivers each event intact, outside publish, with its topic, partition, offset and attempt',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.intact');
         const log = new Log();
         let inPublish = false;
@@ -91,26 +91,26 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         const k1 = log.all.filter((r) => r.event.key === 'k1');
         expect(k1[0]?.meta.partition).toBe(k1[1]?.meta.partition);
         expect(BigInt(k1[1]?.meta.offset ?? 0)).toBeGreaterThan(BigInt(k1[0]?.meta.offset ?? 0));
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'starts a new shared group at the earliest retained event',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.earliest');
         await bus.publish(topic, [event('a', 0), event('b', 0), event('a', 1)]);
         const log = new Log();
         await bus.subscribe(shared(topic, unique('g'), log.handler()));
         await waitFor('3 events', () => log.all.length === 3);
         expect(log.labels('a')).toEqual(['a:0', 'a:1']);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'consumes several topics in one subscription',
-      async () => {
+      withBus(async ({ bus }) => {
         const [t1, t2] = [unique('contract.multi'), unique('contract.multi')];
         const log = new Log();
         await bus.subscribe({ ...shared(t1, unique('g'), log.handler()), topics: [t1, t2] });
@@ -121,13 +121,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
           [t1]: 'k:0',
           [t2]: 'k:1',
         });
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'delivers the events of each key in publish order, each once, however keys interleave',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.order');
         const log = new Log();
         // Handlers that take varying time would reorder events handled concurrently.
@@ -159,13 +159,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
           expect(offset).toBeGreaterThan(lastOffset.get(r.meta.partition) ?? -1n);
           lastOffset.set(r.meta.partition, offset);
         }
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'redelivers an event whose handler throws, before any later event of its key',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.retry');
         const log = new Log();
         let failures = 0;
@@ -197,13 +197,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
             .map((r) => r.meta.offset),
         );
         expect(offsets.size).toBe(1);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'backs off exponentially between attempts',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.backoff');
         const at: number[] = [];
         await bus.subscribe({
@@ -218,13 +218,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
         // 20, 40, 80 ms; timers may fire a little early.
         expect(gaps.map((g, i) => g >= 20 * 2 ** i - 2)).toEqual([true, true, true]);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'dead-letters an event to <topic>.dlq after maxAttempts, with the reason, and moves on',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.dlq');
         const group = unique('g');
         const log = new Log();
@@ -256,13 +256,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
           attempts: 3,
           reason: expect.stringContaining('poison pill'),
         });
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'commits only after the handler resolved: an event in hand when its member leaves goes to the next member',
-      async () => {
+      withBus(async ({ bus, gate }) => {
         const topic = unique('contract.crash');
         const group = unique('g');
         const first = new Log();
@@ -289,13 +289,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         expect(second.labels('k')).toEqual(['k:0', 'k:1']);
         // A leaving member does not retry.
         expect(first.labels('k')).toEqual(['k:0']);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'resumes a group from its committed offset',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.resume');
         const group = unique('g');
         const before = new Log();
@@ -313,13 +313,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         await waitFor('2 new events', () => after.all.length >= 2);
         await settle();
         expect(after.all.map((r) => label(r.event)).sort()).toEqual(['j:1', 'k:2']);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'shares the partitions among the members of a group: each event once, to one of them',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.share');
         const group = unique('g');
         const [a, b] = [new Log(), new Log()];
@@ -339,13 +339,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         // A key lives in one partition, which one member holds.
         const keysOfA = new Set(a.all.map((r) => r.event.key));
         expect(b.all.filter((r) => keysOfA.has(r.event.key))).toEqual([]);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'hands the partitions of a member that leaves to the members that stay',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.handover');
         const group = unique('g');
         const [a, b] = [new Log(), new Log()];
@@ -361,13 +361,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         // b may see an event twice; it must see every one.
         expect([...new Set(b.all.map((r) => r.event.id))].sort()).toEqual(events.map((e) => e.id).sort());
         expect(a.all).toEqual([]);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'delivers every event to every broadcast subscriber',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.broadcast');
         const group = unique('live');
         const [a, b] = [new Log(), new Log()];
@@ -383,13 +383,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
           expect(log.all.map((r) => r.event.id).sort()).toEqual(events.map((e) => e.id).sort());
           expect(log.labels('key-3')).toEqual(['key-3:0', 'key-3:1', 'key-3:2', 'key-3:3', 'key-3:4']);
         }
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'starts a broadcast subscriber at the events published after it subscribed',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.broadcast-live');
         await bus.publish(topic, [event('k', 0)]);
         const log = new Log();
@@ -398,13 +398,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         await waitFor('k:1', () => log.all.length >= 1);
         await settle();
         expect(log.labels('k')).toEqual(['k:1']);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'close() waits for the handlers in flight, starts no more, then refuses work',
-      async () => {
+      withBus(async ({ bus, gate }) => {
         const topic = unique('contract.close');
         const log = new Log();
         const slow = gate();
@@ -434,13 +434,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         await expect(bus.publish(topic, [event('k', 2)])).rejects.toMatchObject({ code: EventBusErrorCode.Closed });
         await expect(bus.subscribe(shared(topic, unique('g'), log.handler()))).rejects.toBeInstanceOf(EventBusError);
         await bus.close();
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'close() does not wait out a retry backoff',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.close-backoff');
         let attempts = 0;
         await bus.subscribe({
@@ -456,13 +456,13 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
         await bus.close();
         expect(Date.now() - started).toBeLessThan(timeoutMs);
         expect(attempts).toBe(1);
-      },
+      }),
       testTimeout,
     );
 
-    it(
+    it.concurrent(
       'rejects a bad topic name, an event without id or key, and an empty subscription',
-      async () => {
+      withBus(async ({ bus }) => {
         const topic = unique('contract.invalid');
         const invalid = { code: EventBusErrorCode.InvalidArgument };
         await expect(bus.publish('no spaces allowed', [event('k', 0)])).rejects.toMatchObject(invalid);
@@ -472,7 +472,7 @@ export function runEventBusContract(name: string, factory: EventBusFactory, opts
           bus.subscribe({ ...shared(topic, unique('g'), async () => {}), topics: [] }),
         ).rejects.toMatchObject(invalid);
         await expect(bus.subscribe(shared(topic, '', async () => {}))).rejects.toMatchObject(invalid);
-      },
+      }),
       testTimeout,
     );
   });

@@ -98,21 +98,11 @@ describe('KafkaEventBus', () => {
     expect(() => newBus({ brokerRetry: { retries: -1 } })).toThrow(/retries/);
   });
 
-  describe('on the wire', () => {
+  it.concurrent('writes the envelope as a keyed protobuf value with CloudEvents headers; dead letters add dlq_* headers', async () => {
     const raw = new Kafka({ clientId: 'kafka-event-bus-raw', brokers, logLevel: logLevel.NOTHING });
-    let bus: KafkaEventBus;
+    const bus = newBus();
     let consumer: Consumer | undefined;
-
-    beforeEach(() => {
-      bus = newBus();
-    });
-    afterEach(async () => {
-      await consumer?.disconnect();
-      consumer = undefined;
-      await bus.close();
-    });
-
-    it('writes the envelope as a keyed protobuf value with CloudEvents headers; dead letters add dlq_* headers', async () => {
+    try {
       const topic = `kafka.wire-${randomUUID().slice(0, 8)}`;
       const group = `wire-${randomUUID().slice(0, 8)}`;
       const seen: Seen[] = [];
@@ -178,10 +168,13 @@ describe('KafkaEventBus', () => {
         dlq_attempts: '1',
         dlq_reason: 'Error: rejected by the test',
       });
-    }, 30_000);
-  });
+    } finally {
+      await consumer?.disconnect();
+      await bus.close();
+    }
+  }, 30_000);
 
-  it('commits a handler that succeeds while its member leaves, so the next member does not repeat it', async () => {
+  it.concurrent('commits a handler that succeeds while its member leaves, so the next member does not repeat it', async () => {
     const bus = newBus();
     try {
       const topic = `kafka.leave-${randomUUID().slice(0, 8)}`;
@@ -264,7 +257,7 @@ describe('KafkaEventBus', () => {
     }
   }, 30_000);
 
-  it('commits a broadcast member’s offsets, so its lag is visible in the group offsets', async () => {
+  it.concurrent('commits a broadcast member’s offsets, so its lag is visible in the group offsets', async () => {
     const bus = newBus();
     const admin = new Kafka({ clientId: 'kafka-event-bus-lag', brokers, logLevel: logLevel.NOTHING }).admin();
     const topic = `kafka.broadcast-lag-${randomUUID().slice(0, 8)}`;
