@@ -3,7 +3,7 @@
 // and a per-file namespace so that test files sharing it never share topics
 // or consumer groups.
 import { randomUUID } from 'node:crypto';
-import type { EventBus, Subscription, SubscriptionHandle } from '@messenger/platform/events';
+import type { EventBus, Subscription } from '@messenger/platform/events';
 import { KafkaEventBus, type KafkaEventBusOptions } from '@messenger/platform/events/kafka';
 import { createLogger, type Logger } from '@messenger/platform/logger';
 
@@ -76,50 +76,5 @@ export function namespacedBus(inner: EventBus, namespace: string): EventBus {
       return { group: handle.group.slice(prefix.length), unsubscribe: () => handle.unsubscribe() };
     },
     close: () => inner.close(),
-  };
-}
-
-/**
- * A bus whose subscribe() starts the join and answers at once; `joined()`
- * resolves once every join started so far has completed, and rejects with
- * the first that failed. The services of a system subscribe one after
- * another while starting, and each first join of a group holds the mock for
- * ~3 s: through this bus they all join at the same time. Whoever starts a
- * system on it awaits `joined()` before using the system, so its consumers
- * are in their groups (broadcast ones at their starting positions) as they
- * would be had each subscribe() waited.
- */
-export function concurrentJoins(inner: EventBus): { readonly bus: EventBus; joined(): Promise<void> } {
-  const joins: Promise<SubscriptionHandle>[] = [];
-  return {
-    bus: {
-      publish: (topic, events) => inner.publish(topic, events),
-      async subscribe(sub: Subscription) {
-        const join = inner.subscribe(sub);
-        joins.push(join);
-        let joinedGroup: string | undefined;
-        // A failed join surfaces through joined(), not as an unhandled rejection.
-        join.then(
-          (handle) => {
-            joinedGroup = handle.group;
-          },
-          () => {},
-        );
-        return {
-          get group() {
-            if (joinedGroup === undefined) throw new Error(`${sub.group}: not joined yet`);
-            return joinedGroup;
-          },
-          async unsubscribe() {
-            const handle = await join.catch(() => undefined);
-            await handle?.unsubscribe();
-          },
-        };
-      },
-      close: () => inner.close(),
-    },
-    async joined() {
-      await Promise.all(joins);
-    },
   };
 }
