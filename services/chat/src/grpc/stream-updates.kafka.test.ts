@@ -9,7 +9,7 @@ import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { KafkaEventBus } from '@messenger/platform/events/kafka';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { call, createTestAuth, type TestAuth } from '@messenger/platform/testing';
+import { call, concurrentJoins, createTestAuth, type TestAuth } from '@messenger/platform/testing';
 import { type RunningService, startChatService } from '../app.ts';
 import type { Profile } from '../domain/chat.ts';
 import { MemoryChatStore } from '../store/memory/memory-chat-store.ts';
@@ -53,6 +53,8 @@ describe('chat instances on Kafka', () => {
     const start = async (name: string): Promise<Instance> => {
       const bus = new KafkaEventBus({ brokers, clientId: name, ...mockSettings });
       await bus.connect();
+      // The instance's consumers join at once, not one ~3 s first join after another.
+      const joining = concurrentJoins(bus);
       const running = await startChatService(
         {
           store,
@@ -67,7 +69,7 @@ describe('chat instances on Kafka', () => {
               ),
           },
           friends: { relation: async () => ({ friends: true, blocked: false }), friendIds: async () => [] },
-          bus,
+          bus: joining.bus,
           catalog,
           metrics: createMetrics({ defaultMetrics: false }),
           logger: createLogger({ level: 'silent', service: name }),
@@ -76,6 +78,7 @@ describe('chat instances on Kafka', () => {
         },
         { host: '127.0.0.1', port: 0 },
       );
+      await joining.joined();
       return {
         bus,
         running,

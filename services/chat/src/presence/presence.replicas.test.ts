@@ -10,7 +10,7 @@ import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { KafkaEventBus } from '@messenger/platform/events/kafka';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { call, createTestAuth, type TestAuth } from '@messenger/platform/testing';
+import { call, concurrentJoins, createTestAuth, type TestAuth } from '@messenger/platform/testing';
 import { Redis } from 'ioredis';
 import { type RunningService, startChatService } from '../app.ts';
 import { MemoryChatStore } from '../store/memory/memory-chat-store.ts';
@@ -54,6 +54,8 @@ describe('presence across chat replicas', () => {
     const start = async (name: string): Promise<Instance> => {
       const bus = new KafkaEventBus({ brokers: KAFKA_BROKERS.split(','), clientId: name, ...mockSettings });
       await bus.connect();
+      // The instance's consumers join at once, not one ~3 s first join after another.
+      const joining = concurrentJoins(bus);
       const running = await startChatService(
         {
           store,
@@ -62,7 +64,7 @@ describe('presence across chat replicas', () => {
             relation: async (a, b) => ({ friends: friendsOf.get(a)?.includes(b) ?? false, blocked: false }),
             friendIds: async (id) => friendsOf.get(id) ?? [],
           },
-          bus,
+          bus: joining.bus,
           catalog,
           metrics: createMetrics({ defaultMetrics: false }),
           logger: createLogger({ level: 'silent', service: name }),
@@ -72,6 +74,7 @@ describe('presence across chat replicas', () => {
         },
         { host: '127.0.0.1', port: 0 },
       );
+      await joining.joined();
       return {
         bus,
         running,
