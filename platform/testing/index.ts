@@ -1,5 +1,5 @@
 // Test helpers shared by the services' test suites; never imported by production code.
-export * from './concurrent-joins.ts';
+export * from './event-bus.ts';
 export * from './grpc-call.ts';
 export * from './mongo.ts';
 export * from './node-process.ts';

@@ -33,11 +33,11 @@ import {
 import type { EventBus } from '@messenger/platform/events';
 import { createClientPool } from '@messenger/platform/grpc';
 import { createMetrics } from '@messenger/platform/metrics';
-import { concurrentJoins } from '@messenger/platform/testing';
+import { concurrentJoins, namespacedBus } from '@messenger/platform/testing';
 import { grpcUserDirectory, MemoryFriendshipStore, startSubscriberService } from '@messenger/subscriber';
 import { MemoryUserStore, startUserService } from '@messenger/user';
 import { type Account, Gateway } from './support/http.ts';
-import { mockKafkaBus, namespacedBus, silentLog, testNamespace } from './support/kafka.ts';
+import { mockKafkaBus, silentLog, testNamespace } from './support/kafka.ts';
 import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 

@@ -13,9 +13,9 @@ import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
 import { KafkaEventBus } from '@messenger/platform/events/kafka';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { call, createTestAuth, type TestAuth } from '@messenger/platform/testing';
+import { call, createTestAuth, namespacedBus, type TestAuth } from '@messenger/platform/testing';
 import { MemoryUserStore, type RunningService, startUserService } from '@messenger/user';
-import { kafkaBrokers, MOCK_SETTINGS, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './support/kafka.ts';
+import { kafkaBrokers, MOCK_SETTINGS, mockKafkaBus, silentLog, testNamespace } from './support/kafka.ts';
 import { type KafkaProxy, startKafkaProxy } from './support/kafka-proxy.ts';
 import { waitFor } from './support/wait.ts';
 

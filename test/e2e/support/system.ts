@@ -8,10 +8,10 @@ import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
 import type { KafkaEventBusOptions } from '@messenger/platform/events/kafka';
-import { concurrentJoins } from '@messenger/platform/testing';
+import { concurrentJoins, namespacedBus } from '@messenger/platform/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { Gateway } from './http.ts';
-import { kafkaBrokers, mockKafkaBus, namespacedBus, silentLog, testNamespace } from './kafka.ts';
+import { kafkaBrokers, mockKafkaBus, silentLog, testNamespace } from './kafka.ts';
 import { waitFor } from './wait.ts';
 
 export interface KafkaSystem {

@@ -1,5 +1,5 @@
-// Starting services on a Kafka bus without waiting out each consumer group's
-// first join in turn.
+// Event buses for tests that share one Kafka cluster: names of their own, and
+// services started without waiting out each consumer group's first join in turn.
 import type { EventBus, Subscription, SubscriptionHandle } from '@messenger/platform/events';
 
 /**
@@ -44,5 +44,40 @@ export function concurrentJoins(inner: EventBus): { readonly bus: EventBus; join
     async joined() {
       await Promise.all(joins);
     },
+  };
+}
+
+/**
+ * The same bus with every topic and group name prefixed by `<namespace>.`:
+ * the system under test publishes to `user.events` and joins
+ * `auth.user-events` as in production, while on the shared mock cluster
+ * those are `<namespace>.user.events` and `<namespace>.auth.user-events`, so
+ * test files running in parallel (and their shared groups) never meet.
+ * Handlers see the topic names unprefixed.
+ */
+export function namespacedBus(inner: EventBus, namespace: string): EventBus {
+  const prefix = `${namespace}.`;
+  const outer = (topic: string) => `${prefix}${topic}`;
+  const unprefixed = (topic: string) => (topic.startsWith(prefix) ? topic.slice(prefix.length) : topic);
+  return {
+    publish: (topic, events) => inner.publish(outer(topic), events),
+    async subscribe(sub: Subscription) {
+      const handle = await inner.subscribe({
+        topics: sub.topics.map(outer),
+        group: outer(sub.group),
+        delivery: sub.delivery,
+        ...(sub.retry ? { retry: sub.retry } : {}),
+        handle: (event, meta) =>
+          sub.handle(event, {
+            ...meta,
+            topic: unprefixed(meta.topic),
+            ...(meta.deadLetter
+              ? { deadLetter: { ...meta.deadLetter, topic: unprefixed(meta.deadLetter.topic) } }
+              : {}),
+          }),
+      });
+      return { group: handle.group.slice(prefix.length), unsubscribe: () => handle.unsubscribe() };
+    },
+    close: () => inner.close(),
   };
 }
