@@ -9,7 +9,7 @@ import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { KafkaEventBus } from '@messenger/platform/events/kafka';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { call, concurrentJoins, createTestAuth, type TestAuth } from '@messenger/platform/testing';
+import { call, concurrentJoins, createTestAuth, namespacedBus, type TestAuth } from '@messenger/platform/testing';
 import { type RunningService, startChatService } from '../app.ts';
 import type { Profile } from '../domain/chat.ts';
 import { MemoryChatStore } from '../store/memory/memory-chat-store.ts';
@@ -35,6 +35,8 @@ const mockSettings = {
   maxWaitTimeInMs: 100,
 } as const;
 
+const namespace = `test-chat-stream-updates-${randomUUID().slice(0, 8)}`;
+
 interface Instance {
   readonly bus: KafkaEventBus;
   readonly running: RunningService;
@@ -53,8 +55,10 @@ describe('chat instances on Kafka', () => {
     const start = async (name: string): Promise<Instance> => {
       const bus = new KafkaEventBus({ brokers, clientId: name, ...mockSettings });
       await bus.connect();
-      // The instance's consumers join at once, not one ~3 s first join after another.
-      const joining = concurrentJoins(bus);
+      // Topics and groups of this file's own, so that files running in parallel on the
+      // cluster never meet; the instance's consumers join at once, not one ~3 s first
+      // join after another.
+      const joining = concurrentJoins(namespacedBus(bus, namespace));
       const running = await startChatService(
         {
           store,

@@ -10,7 +10,7 @@ import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { KafkaEventBus } from '@messenger/platform/events/kafka';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { call, concurrentJoins, createTestAuth, type TestAuth } from '@messenger/platform/testing';
+import { call, concurrentJoins, createTestAuth, namespacedBus, type TestAuth } from '@messenger/platform/testing';
 import { Redis } from 'ioredis';
 import { type RunningService, startChatService } from '../app.ts';
 import { MemoryChatStore } from '../store/memory/memory-chat-store.ts';
@@ -31,6 +31,8 @@ const mockSettings = {
   heartbeatIntervalMs: 300,
   maxWaitTimeInMs: 100,
 } as const;
+
+const namespace = `test-chat-presence-${randomUUID().slice(0, 8)}`;
 
 interface Instance {
   readonly bus: KafkaEventBus;
@@ -54,8 +56,10 @@ describe('presence across chat replicas', () => {
     const start = async (name: string): Promise<Instance> => {
       const bus = new KafkaEventBus({ brokers: KAFKA_BROKERS.split(','), clientId: name, ...mockSettings });
       await bus.connect();
-      // The instance's consumers join at once, not one ~3 s first join after another.
-      const joining = concurrentJoins(bus);
+      // Topics and groups of this file's own, so that files running in parallel on the
+      // cluster never meet; the instance's consumers join at once, not one ~3 s first
+      // join after another.
+      const joining = concurrentJoins(namespacedBus(bus, namespace));
       const running = await startChatService(
         {
           store,
