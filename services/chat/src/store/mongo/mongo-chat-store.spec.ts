@@ -9,6 +9,7 @@ import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import {
   type ChatDoc,
   chatListQuery,
+  directChatQuery,
   historyQuery,
   type MessageDoc,
   MongoChatStore,
@@ -34,6 +35,10 @@ describe('MongoChatStore query building', () => {
       memberIds: 'u1',
       $or: [{ lastActivityTime: { $lt: t } }, { lastActivityTime: t, _id: { $lt: 'c9' } }],
     });
+  });
+
+  it("finds a pair's direct chat with a predicate that contains the direct_pair index's partial filter", () => {
+    expect(directChatQuery('a:b')).toEqual({ directKey: { $eq: 'a:b', $type: 'string' } });
   });
 
   it('searches the (terms, chatId) index, counts distinct matched terms and ranks after the cursor', () => {
@@ -84,6 +89,26 @@ describeWithMongo(
     pinStoreContract('MongoChatStore', freshStore);
     chatStoreMentionsContract('MongoChatStore', freshStore);
     chatStoreSettingsContract('MongoChatStore', freshStore);
+
+    it("finds a pair's direct chat through the partial direct_pair index, reading one key and one chat", async () => {
+      const { db, close } = await freshStore();
+      try {
+        const chats = db.collection<ChatDoc>('chats');
+        // Raw documents suffice: only directKey matters to the plan. Groups have none.
+        const docs = Array.from({ length: 200 }, (_, i) =>
+          i % 2 === 0 ? { _id: `d${i}`, directKey: `k${i}` } : { _id: `g${i}` },
+        );
+        await db.collection<{ _id: string; directKey?: string }>('chats').insertMany(docs);
+        const explained = await chats.find(directChatQuery('k100')).limit(1).explain('executionStats');
+        expectIndexScan(explained, 'direct_pair');
+        const stats = (explained as { executionStats: { totalKeysExamined: number; totalDocsExamined: number } })
+          .executionStats;
+        expect(stats.totalKeysExamined).toBeLessThanOrEqual(1);
+        expect(stats.totalDocsExamined).toBeLessThanOrEqual(1);
+      } finally {
+        await close();
+      }
+    });
 
     it('reads history pages and chat lists with an index scan, never a collection scan or an in-memory sort', async () => {
       const { db, close } = await freshStore();

@@ -263,7 +263,7 @@ export class MongoChatStore implements ChatStore {
   }
 
   async findDirectChat(directKey: string): Promise<Chat | undefined> {
-    const doc = await this.#chats.findOne({ directKey });
+    const doc = await this.#chats.findOne(directChatQuery(directKey));
     return doc ? fromChatDoc(doc) : undefined;
   }
 
@@ -902,6 +902,17 @@ export function chatListQuery(
           ],
         };
   return { filter, sort: { lastActivityTime: -1, _id: -1 } };
+}
+
+/**
+ * The direct chat of a pair. `direct_pair` is partial on `directKey` being a
+ * string (group chats have none), and the planner only picks a partial index
+ * for a query whose predicate contains the index's filter expression, so the
+ * `$type` condition is spelled out rather than left to be inferred from the
+ * equality: without it the lookup may scan every chat.
+ */
+export function directChatQuery(directKey: string): Filter<ChatDoc> {
+  return { directKey: { $eq: directKey, $type: 'string' } };
 }
 
 /** A history page: one range of `chat_sequence`, read backwards. */
