@@ -1,5 +1,10 @@
 import type { OutboxEntry } from '@messenger/platform/events';
-import { isDuplicateKeyError, type OpenedMongoStore, openMongoStore } from '@messenger/platform/mongo';
+import {
+  isDuplicateKeyError,
+  type OpenedMongoStore,
+  openMongoStore,
+  reconcileIndexes,
+} from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Chat,
@@ -219,33 +224,40 @@ export class MongoChatStore implements ChatStore {
     this.outbox = new ChatOutbox(client, db);
   }
 
-  /** Run at start-up; creating an index that exists is a no-op. */
+  /** Run at start-up: brings each collection's indexes to the definitions here (reconcileIndexes). */
   async ensureIndexes(): Promise<void> {
-    await this.#chats.createIndex({ memberIds: 1, lastActivityTime: -1, _id: -1 }, { name: 'member_activity' });
-    await this.#chats.createIndex({ memberIds: 1, _id: 1 }, { name: 'member_chats' });
-    await this.#chats.createIndex(
-      { directKey: 1 },
-      { name: 'direct_pair', unique: true, partialFilterExpression: { directKey: { $type: 'string' } } },
-    );
-    await this.#messages.createIndex({ chatId: 1, sequence: 1 }, { name: 'chat_sequence', unique: true });
-    await this.#messages.createIndex(
-      { chatId: 1, senderId: 1, clientMessageId: 1 },
-      { name: 'client_message', unique: true },
-    );
-    await this.#messages.createIndex({ chatId: 1, sequence: 1, senderId: 1, deleted: 1 }, { name: 'unread' });
-    await this.#messages.createIndex(
-      { chatId: 1, 'replyTo.messageId': 1, sequence: 1 },
-      { name: 'replies', partialFilterExpression: { 'replyTo.messageId': { $exists: true } } },
-    );
-    await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
-    await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
-    await this.#versions.createIndex({ messageId: 1, version: -1 }, { name: 'message_versions' });
-    await this.#reactions.createIndex({ messageId: 1, userId: 1 }, { name: 'reactions_by_user' });
-    await this.#messages.createIndex(
-      { chatId: 1, 'pin.time': -1, _id: -1 },
-      { name: 'pins', partialFilterExpression: { 'pin.time': { $exists: true } } },
-    );
-    await this.#messages.createIndex({ mentions: 1, chatId: 1, sequence: 1 }, { name: 'unread_mentions' });
+    await reconcileIndexes(this.#chats, [
+      { key: { memberIds: 1, lastActivityTime: -1, _id: -1 }, name: 'member_activity' },
+      { key: { memberIds: 1, _id: 1 }, name: 'member_chats' },
+      {
+        key: { directKey: 1 },
+        name: 'direct_pair',
+        unique: true,
+        partialFilterExpression: { directKey: { $type: 'string' } },
+      },
+    ]);
+    await reconcileIndexes(this.#messages, [
+      { key: { chatId: 1, sequence: 1 }, name: 'chat_sequence', unique: true },
+      { key: { chatId: 1, senderId: 1, clientMessageId: 1 }, name: 'client_message', unique: true },
+      { key: { chatId: 1, sequence: 1, senderId: 1, deleted: 1 }, name: 'unread' },
+      {
+        key: { chatId: 1, 'replyTo.messageId': 1, sequence: 1 },
+        name: 'replies',
+        partialFilterExpression: { 'replyTo.messageId': { $exists: true } },
+      },
+      { key: { terms: 1, chatId: 1 }, name: 'search_terms' },
+      {
+        key: { chatId: 1, 'pin.time': -1, _id: -1 },
+        name: 'pins',
+        partialFilterExpression: { 'pin.time': { $exists: true } },
+      },
+      { key: { mentions: 1, chatId: 1, sequence: 1 }, name: 'unread_mentions' },
+    ]);
+    await reconcileIndexes(this.#invitations, [
+      { key: { inviteeId: 1, createTime: -1, chatId: -1 }, name: 'invitee_list' },
+    ]);
+    await reconcileIndexes(this.#versions, [{ key: { messageId: 1, version: -1 }, name: 'message_versions' }]);
+    await reconcileIndexes(this.#reactions, [{ key: { messageId: 1, userId: 1 }, name: 'reactions_by_user' }]);
     await this.outbox.ensureIndexes();
     await this.#indexUnindexed();
   }
