@@ -3,6 +3,7 @@ import {
   inTransaction,
   isDuplicateKeyError,
   MongoOutbox,
+  type MongoStoreOptions,
   type OpenedMongoStore,
   openMongoStore,
   reconcileIndexes,
@@ -416,6 +417,10 @@ export function translateError(error: unknown): unknown {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoAuthStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoAuthStore>> {
-  return openMongoStore(url, (client) => new MongoAuthStore(client, dbName));
+export function openMongoAuthStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoAuthStore>> {
+  return openMongoStore(url, (client) => new MongoAuthStore(client, dbName), { ...options, appName: 'auth' });
 }

@@ -1,6 +1,7 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import {
   isDuplicateKeyError,
+  type MongoStoreOptions,
   type OpenedMongoStore,
   openMongoStore,
   reconcileIndexes,
@@ -1095,6 +1096,10 @@ export function pinsQuery(chatId: string, after: PinCursor | undefined): { filte
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoChatStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoChatStore>> {
-  return openMongoStore(url, (client) => new MongoChatStore(client, dbName));
+export function openMongoChatStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoChatStore>> {
+  return openMongoStore(url, (client) => new MongoChatStore(client, dbName), { ...options, appName: 'chat' });
 }

@@ -3,6 +3,7 @@ import {
   inTransaction,
   isDuplicateKeyError,
   MongoOutbox,
+  type MongoStoreOptions,
   type OpenedMongoStore,
   openMongoStore,
   reconcileIndexes,
@@ -289,6 +290,13 @@ function blockFromDoc(doc: BlockDoc): Block {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoFriendshipStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoFriendshipStore>> {
-  return openMongoStore(url, (client) => new MongoFriendshipStore(client, dbName));
+export function openMongoFriendshipStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoFriendshipStore>> {
+  return openMongoStore(url, (client) => new MongoFriendshipStore(client, dbName), {
+    ...options,
+    appName: 'subscriber',
+  });
 }

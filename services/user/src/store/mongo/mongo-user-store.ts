@@ -3,6 +3,7 @@ import {
   inTransaction,
   isDuplicateKeyError,
   MongoOutbox,
+  type MongoStoreOptions,
   type OpenedMongoStore,
   openMongoStore,
   reconcileIndexes,
@@ -147,6 +148,10 @@ function fromDoc(doc: UserDoc): UserProfile {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoUserStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoUserStore>> {
-  return openMongoStore(url, (client) => new MongoUserStore(client, dbName));
+export function openMongoUserStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoUserStore>> {
+  return openMongoStore(url, (client) => new MongoUserStore(client, dbName), { ...options, appName: 'user' });
 }
