@@ -179,10 +179,15 @@ export interface ChatStorage<E = ChatEvent> {
   /** Moves the user's read position forward to `upTo` (never back); resolves with the position after. */
   markRead(chatId: string, userId: string, upTo: number): Promise<number>;
   /**
-   * How many messages of the chat above `afterSequence` are not deleted and
-   * were not sent by `userId`, counting at most `cap`.
+   * For each chat, how many of its messages above `afterSequence` are not
+   * deleted and were not sent by `userId`, counting at most `cap` per chat
+   * (0 for a chat with none): a page of a chat list in one store read.
    */
-  countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number>;
+  countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>>;
 
   /**
    * The messages of the given chats, not deleted, whose current text has at

@@ -368,14 +368,40 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       await post(chat.id, b); // 5
       await store.updateMessage({ ...m2, text: '', deleted: true, version: 2 }, []);
       await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
-      await expect(store.countUnread(chat.id, a, 0, 100)).resolves.toBe(2); // 3 and 5; 2 is deleted
-      await expect(store.countUnread(chat.id, a, 0, 1)).resolves.toBe(1);
-      await expect(store.countUnread(chat.id, b, 0, 100)).resolves.toBe(2); // 1 and 4
+      const unread = (userId: string, afterSequence: number, cap: number) =>
+        store.countUnread(userId, [{ chatId: chat.id, afterSequence }], cap);
+      await expect(unread(a, 0, 100)).resolves.toEqual(new Map([[chat.id, 2]])); // 3 and 5; 2 is deleted
+      await expect(unread(a, 0, 1)).resolves.toEqual(new Map([[chat.id, 1]]));
+      await expect(unread(b, 0, 100)).resolves.toEqual(new Map([[chat.id, 2]])); // 1 and 4
       await expect(store.markRead(chat.id, a, 3)).resolves.toBe(3);
       await expect(store.markRead(chat.id, a, 2)).resolves.toBe(3);
       await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 3]]));
       await expect(store.readPositions(b, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
-      await expect(store.countUnread(chat.id, a, 3, 100)).resolves.toBe(1);
+      await expect(unread(a, 3, 100)).resolves.toEqual(new Map([[chat.id, 1]]));
+    });
+
+    it("counts a page of chats' unread messages in one call, each chat from its own position and capped on its own", async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const busy = await add(group(a, b));
+      const quiet = await add(group(a, b));
+      const read = await add(group(a, b));
+      for (let i = 0; i < 4; i++) await post(busy.id, b);
+      await post(quiet.id, b);
+      await post(quiet.id, a);
+      await post(read.id, b);
+      const positions = [
+        { chatId: busy.id, afterSequence: 1 },
+        { chatId: quiet.id, afterSequence: 0 },
+        { chatId: read.id, afterSequence: 1 },
+      ];
+      await expect(store.countUnread(a, positions, 2)).resolves.toEqual(
+        new Map([
+          [busy.id, 2],
+          [quiet.id, 1],
+          [read.id, 0],
+        ]),
+      );
+      await expect(store.countUnread(a, [], 2)).resolves.toEqual(new Map());
     });
 
     it("leaves each chat's events in the order they were written, and only once published", async () => {

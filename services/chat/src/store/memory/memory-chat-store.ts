@@ -300,14 +300,22 @@ export class MemoryChatStore implements ChatStore {
     return position;
   }
 
-  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
-    const messages = this.#chats.get(chatId)?.messages ?? [];
-    let count = 0;
-    for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
-      const m = messages[i];
-      if (m && !m.deleted && m.senderId !== userId) count++;
+  async countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const { chatId, afterSequence } of positions) {
+      const messages = this.#chats.get(chatId)?.messages ?? [];
+      let count = 0;
+      for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
+        const m = messages[i];
+        if (m && !m.deleted && m.senderId !== userId) count++;
+      }
+      counts.set(chatId, count);
     }
-    return count;
+    return counts;
   }
 
   async countUnreadMentions(

@@ -16,8 +16,18 @@ import {
   pinsQuery,
   searchPipeline,
   translateError,
+  unreadCountsPipeline,
   versionsQuery,
 } from './mongo-chat-store.ts';
+
+/** Every numeric value of `key` anywhere in an explain result (aggregation explains nest per stage and arm). */
+function statValues(explained: unknown, key: string): number[] {
+  if (Array.isArray(explained)) return explained.flatMap((e) => statValues(e, key));
+  if (explained === null || typeof explained !== 'object') return [];
+  return Object.entries(explained).flatMap(([k, value]) =>
+    k === key && typeof value === 'number' ? [value] : statValues(value, key),
+  );
+}
 
 describe('MongoChatStore query building', () => {
   it('reads history as one (chatId, sequence) range, newest first', () => {
@@ -39,6 +49,23 @@ describe('MongoChatStore query building', () => {
 
   it("finds a pair's direct chat with a predicate that contains the direct_pair index's partial filter", () => {
     expect(directChatQuery('a:b')).toEqual({ directKey: { $eq: 'a:b', $type: 'string' } });
+  });
+
+  it("counts a page of chats' unread messages in one aggregation, one capped arm per chat", () => {
+    const arm = (chatId: string, afterSequence: number) => [
+      { $match: { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: 'u1' }, deleted: false } },
+      { $limit: 100 },
+      { $count: 'n' },
+      { $set: { chatId: { $literal: chatId } } },
+    ];
+    const positions = [
+      { chatId: 'c1', afterSequence: 3 },
+      { chatId: 'c2', afterSequence: 0 },
+    ];
+    expect(unreadCountsPipeline('u1', positions, 100)).toEqual([
+      ...arm('c1', 3),
+      { $unionWith: { coll: 'messages', pipeline: arm('c2', 0) } },
+    ]);
   });
 
   it('searches the (terms, chatId) index, counts distinct matched terms and ranks after the cursor', () => {
@@ -105,6 +132,36 @@ describeWithMongo(
           .executionStats;
         expect(stats.totalKeysExamined).toBeLessThanOrEqual(1);
         expect(stats.totalDocsExamined).toBeLessThanOrEqual(1);
+      } finally {
+        await close();
+      }
+    });
+
+    it("counts a chat's unread messages from index keys alone, stopping at the cap however far behind the member is", async () => {
+      const { db, close } = await freshStore();
+      try {
+        const messages = db.collection<MessageDoc>('messages');
+        const raw = db.collection<{
+          _id: string;
+          chatId: string;
+          sequence: number;
+          senderId: string;
+          deleted: boolean;
+        }>('messages');
+        await raw.insertMany(
+          Array.from({ length: 500 }, (_, i) => ({
+            _id: `m${i}`,
+            chatId: 'c1',
+            sequence: i + 1,
+            senderId: 'b',
+            deleted: false,
+          })),
+        );
+        const pipeline = unreadCountsPipeline('a', [{ chatId: 'c1', afterSequence: 0 }], 10);
+        await expect(messages.aggregate(pipeline).toArray()).resolves.toEqual([{ n: 10, chatId: 'c1' }]);
+        const explained = await messages.aggregate(pipeline).explain('executionStats');
+        expect(Math.max(...statValues(explained, 'totalKeysExamined'))).toBeLessThanOrEqual(11);
+        expect(Math.max(...statValues(explained, 'totalDocsExamined'))).toBe(0);
       } finally {
         await close();
       }

@@ -167,7 +167,8 @@ interface ReadDoc {
  * - `messages`: `chat_sequence` (chatId, sequence, unique) is history and
  *   the newest message; `client_message` (chatId, senderId, clientMessageId,
  *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
- *   senderId, deleted) counts unread messages from the index alone;
+ *   senderId, deleted) counts unread messages from the index alone, a
+ *   page of chats in one aggregation (unreadCountsPipeline);
  *   `replies` (chatId, replyTo.messageId, sequence), partial on replies, is
  *   a message's thread in order. `unread_mentions` (mentions, chatId,
  *   sequence), multikey on who the text mentions (`*` for `@all`): one
@@ -559,12 +560,18 @@ export class MongoChatStore implements ChatStore {
     return doc?.readSequence ?? upTo;
   }
 
-  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
-    // Covered by the `unread` index: counting reads index keys only, never a document.
-    return this.#messages.countDocuments(
-      { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: userId }, deleted: false },
-      { limit: cap, hint: 'unread' },
-    );
+  async countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map(positions.map((p) => [p.chatId, 0]));
+    if (positions.length === 0) return counts;
+    const rows = await this.#messages
+      .aggregate<{ chatId: string; n: number }>(unreadCountsPipeline(userId, positions, cap))
+      .toArray();
+    for (const row of rows) counts.set(row.chatId, row.n);
+    return counts;
   }
 
   async countUnreadMentions(
@@ -926,6 +933,32 @@ export function chatListQuery(
  */
 export function directChatQuery(directKey: string): Filter<ChatDoc> {
   return { directKey: { $eq: directKey, $type: 'string' } };
+}
+
+/**
+ * A page of chats' unread counts as one aggregation, one round trip instead
+ * of one count per chat. Each chat is its own arm (`$unionWith` on the same
+ * collection) so that each stays one range of the `unread` index
+ * (chatId, sequence, senderId, deleted) stopped at `cap` by its own `$limit`:
+ * a single `$match` over every chat followed by `$group` would read every
+ * unread key of a chat far behind before capping. `$count` needs no field, so
+ * each arm reads index keys only, never a document. A chat with no unread
+ * message yields no row.
+ */
+export function unreadCountsPipeline(
+  userId: string,
+  positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+  cap: number,
+): Document[] {
+  const arm = ({ chatId, afterSequence }: { chatId: string; afterSequence: number }): Document[] => [
+    { $match: { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: userId }, deleted: false } },
+    { $limit: cap },
+    { $count: 'n' },
+    { $set: { chatId: { $literal: chatId } } },
+  ];
+  const [first, ...rest] = positions;
+  if (!first) return [];
+  return [...arm(first), ...rest.map((p) => ({ $unionWith: { coll: 'messages', pipeline: arm(p) } }))];
 }
 
 /** A history page: one range of `chat_sequence`, read backwards. */

@@ -89,7 +89,9 @@ describe('SqliteChatStore file', () => {
           [1, 'one'],
         ]);
         await expect(reopened.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 1]]));
-        await expect(reopened.countUnread(chat.id, a, 1, 100)).resolves.toBe(1);
+        await expect(reopened.countUnread(a, [{ chatId: chat.id, afterSequence: 1 }], 100)).resolves.toEqual(
+          new Map([[chat.id, 1]]),
+        );
         // The same client message id after the reopen is still the same message; a new one takes sequence 3.
         await expect(post(reopened, b, 'two again', 'client-2')).resolves.toEqual({
           kind: 'existing',

@@ -752,8 +752,17 @@ export class SqliteChatStore implements ChatStore {
     return (this.#markRead.get(userId, chatId, upTo) as { read_sequence: number }).read_sequence;
   }
 
-  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
-    return (this.#countUnread.get(chatId, afterSequence, userId, cap) as { n: number }).n;
+  async countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    // One bounded index range per chat: in-process, so a statement per chat costs no round trip.
+    const counts = new Map<string, number>();
+    for (const { chatId, afterSequence } of positions) {
+      counts.set(chatId, (this.#countUnread.get(chatId, afterSequence, userId, cap) as { n: number }).n);
+    }
+    return counts;
   }
 
   async searchMessages(
