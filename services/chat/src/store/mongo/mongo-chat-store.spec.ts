@@ -43,7 +43,8 @@ describe('MongoChatStore query building', () => {
     });
     expect(chatListQuery('u1', { lastActivityTime: t, chatId: 'c9' }).filter).toEqual({
       memberIds: 'u1',
-      $or: [{ lastActivityTime: { $lt: t } }, { lastActivityTime: t, _id: { $lt: 'c9' } }],
+      lastActivityTime: { $lte: t },
+      $nor: [{ lastActivityTime: t, _id: { $gte: 'c9' } }],
     });
   });
 
@@ -162,6 +163,46 @@ describeWithMongo(
         const explained = await messages.aggregate(pipeline).explain('executionStats');
         expect(Math.max(...statValues(explained, 'totalKeysExamined'))).toBeLessThanOrEqual(11);
         expect(Math.max(...statValues(explained, 'totalDocsExamined'))).toBe(0);
+      } finally {
+        await close();
+      }
+    });
+
+    it('reads a later page of a chat list from index bounds starting at the cursor, not from the top', async () => {
+      const { db, close } = await freshStore();
+      try {
+        const chats = db.collection<ChatDoc>('chats');
+        const raw = db.collection<{ _id: string; memberIds: string[]; lastActivityTime: Date }>('chats');
+        const base = Date.parse('2025-01-01T00:00:00Z');
+        // 300 chats of u1, pairs sharing a time so the cursor falls on a tie; others' chats around them.
+        await raw.insertMany(
+          Array.from({ length: 400 }, (_, i) => ({
+            _id: `c${String(i).padStart(3, '0')}`,
+            memberIds: i < 300 ? ['u1', `o${i}`] : ['u2', 'u3'],
+            lastActivityTime: new Date(base + Math.floor(i / 2) * 1000),
+          })),
+        );
+        const limit = 20;
+        for (const offset of [0, 100, 250]) {
+          const all = await chats
+            .find({ memberIds: 'u1' })
+            .sort({ lastActivityTime: -1, _id: -1 })
+            .skip(offset)
+            .limit(1)
+            .toArray();
+          const cursor = all[0];
+          if (!cursor) throw new Error('no chat at the offset');
+          const { filter, sort } = chatListQuery('u1', {
+            lastActivityTime: cursor.lastActivityTime,
+            chatId: cursor._id,
+          });
+          const explained = await chats.find(filter).sort(sort).limit(limit).explain('executionStats');
+          expectIndexScan(explained, 'member_activity');
+          const stats = (explained as { executionStats: { totalKeysExamined: number; totalDocsExamined: number } })
+            .executionStats;
+          expect(stats.totalKeysExamined).toBeLessThanOrEqual(limit + 3);
+          expect(stats.totalDocsExamined).toBeLessThanOrEqual(limit + 3);
+        }
       } finally {
         await close();
       }

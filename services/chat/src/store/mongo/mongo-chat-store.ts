@@ -906,7 +906,16 @@ export function versionsQuery(
   };
 }
 
-/** A user's chats after the cursor, in list order: one range of `member_activity`. */
+/**
+ * A user's chats after the cursor, in list order: one range of
+ * `member_activity`. The keyset "before (time, id)" is written as the range
+ * `lastActivityTime <= time` minus the chats of exactly that time at or
+ * after the id, not as `$or` of "earlier" and "same time, smaller id": the
+ * planner may answer such an `$or` with bounds from the top of the user's
+ * range, reading every chat of the pages before. Here the index bounds
+ * start at the cursor, and the `$nor` only skips the few keys that share
+ * its time, so a page reads its own keys plus those ties whatever its offset.
+ */
 export function chatListQuery(
   userId: string,
   after: ActivityCursor | undefined,
@@ -916,10 +925,8 @@ export function chatListQuery(
       ? { memberIds: userId }
       : {
           memberIds: userId,
-          $or: [
-            { lastActivityTime: { $lt: after.lastActivityTime } },
-            { lastActivityTime: after.lastActivityTime, _id: { $lt: after.chatId } },
-          ],
+          lastActivityTime: { $lte: after.lastActivityTime },
+          $nor: [{ lastActivityTime: after.lastActivityTime, _id: { $gte: after.chatId } }],
         };
   return { filter, sort: { lastActivityTime: -1, _id: -1 } };
 }
