@@ -380,6 +380,25 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       await expect(unread(a, 3, 100)).resolves.toEqual(new Map([[chat.id, 1]]));
     });
 
+    it('forgets the read position of a member who leaves, so on rejoining they start from nothing read', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chat = await add(group(a, b));
+      await post(chat.id, a);
+      await post(chat.id, a);
+      await expect(store.markRead(chat.id, b, 2)).resolves.toBe(2);
+      const without = { ...chat, members: chat.members.filter((m) => m.userId !== b), version: chat.version + 1 };
+      await store.updateChat(without, []);
+      await expect(store.readPositions(b, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.readPositionsOf([{ chatId: chat.id, userId: b }])).resolves.toEqual([0]);
+      await store.updateChat({ ...without, members: chat.members, version: without.version + 1 }, []);
+      await expect(store.readPositions(b, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.markRead(chat.id, a, 1)).resolves.toBe(1);
+      await expect(store.countUnread(b, [{ chatId: chat.id, afterSequence: 0 }], 100)).resolves.toEqual(
+        new Map([[chat.id, 2]]),
+      );
+    });
+
     it("counts a page of chats' unread messages in one call, each chat from its own position and capped on its own", async () => {
       const [a, b] = [randomUUID(), randomUUID()];
       const busy = await add(group(a, b));

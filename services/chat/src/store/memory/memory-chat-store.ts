@@ -110,6 +110,9 @@ export class MemoryChatStore implements ChatStore {
       lastActivityTime: before.lastActivityTime,
     };
     this.#index(before, record.chat);
+    // A member who leaves takes their read position along: back, they start from nothing read.
+    const now = new Set(memberIdsOf(record.chat));
+    for (const userId of memberIdsOf(before)) if (!now.has(userId)) this.#reads.delete(`${chat.id}|${userId}`);
     this.outbox.append(entries);
     if (!notice) return;
     const message = postedMessage(notice.draft, record.chat.lastSequence + 1);

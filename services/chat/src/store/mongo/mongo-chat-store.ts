@@ -187,7 +187,8 @@ interface ReadDoc {
  *   transaction, so history reads them with the page.
  *   `pins` (chatId, pin.time↓, _id↓), partial on pinned messages, is a
  *   chat's pinned list and its count against the pin limit.
- * - `reads`: one read position per (chat, member), by `_id`.
+ * - `reads`: one read position per (chat, member), by `_id`; removed with
+ *   the membership when the member leaves.
  * - `member_settings`: one member's own mute and archive of a chat, by
  *   `_id` (chat, member). Who archived a chat is also kept on the chat as
  *   `archivedBy`, written in the same transaction, so the main list and
@@ -303,17 +304,25 @@ export class MongoChatStore implements ChatStore {
   async #replaceChat(chat: Chat, session: ClientSession, count: number): Promise<number> {
     const { title, description, avatarUrl, ownerId, members, memberIds } = toChatDoc(chat);
     // $set of the chat's own fields only: lastSequence and lastActivityTime
-    // belong to concurrent posts and are left as they are.
-    const updated = await this.#chats.findOneAndUpdate(
+    // belong to concurrent posts and are left as they are. The members before
+    // tell who left.
+    const before = await this.#chats.findOneAndUpdate(
       { _id: chat.id, version: chat.version - 1 },
       {
         $set: { title, description, avatarUrl, ownerId, members, memberIds, version: chat.version },
         $inc: { eventSequence: count },
       },
-      { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+      { session, returnDocument: 'before', projection: { eventSequence: 1, memberIds: 1 } },
     );
-    if (!updated) throw new StoreError('conflict', 'the chat changed or is gone');
-    return updated.eventSequence;
+    if (!before) throw new StoreError('conflict', 'the chat changed or is gone');
+    // A member who leaves (or is deleted, which leaves every chat) takes their
+    // read position along, in this transaction: back, they start from nothing
+    // read rather than a stale position. By `_id`, so no other index is needed.
+    const left = before.memberIds.filter((id) => !memberIds.includes(id));
+    if (left.length > 0) {
+      await this.#reads.deleteMany({ _id: { $in: left.map((id) => readIdOf(chat.id, id)) } }, { session });
+    }
+    return before.eventSequence + count;
   }
 
   async putInvitation(

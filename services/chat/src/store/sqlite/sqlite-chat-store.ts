@@ -248,6 +248,8 @@ export const CHAT_SQL = {
     'WHERE id = ? AND version = ?',
   addMember: 'INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
   removeMember: 'DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?',
+  // By the primary key (user_id, chat_id): a member who leaves takes their read position along.
+  removeRead: 'DELETE FROM reads WHERE user_id = ? AND chat_id = ?',
   listChats:
     `SELECT ${CHAT_COLUMNS.replace(/(\w+)/g, 'c.$1')} FROM chat_members m JOIN chats c ON c.id = m.chat_id ` +
     'WHERE m.user_id = :user AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
@@ -382,6 +384,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #updateChat;
   readonly #addMember;
   readonly #removeMember;
+  readonly #removeRead;
   readonly #listChats;
   readonly #chatIds;
   readonly #getInvitation;
@@ -436,6 +439,7 @@ export class SqliteChatStore implements ChatStore {
     this.#updateChat = db.prepare(CHAT_SQL.updateChat);
     this.#addMember = db.prepare(CHAT_SQL.addMember);
     this.#removeMember = db.prepare(CHAT_SQL.removeMember);
+    this.#removeRead = db.prepare(CHAT_SQL.removeRead);
     this.#listChats = db.prepare(CHAT_SQL.listChats);
     this.#chatIds = db.prepare(CHAT_SQL.chatIds);
     this.#getInvitation = db.prepare(CHAT_SQL.getInvitation);
@@ -560,7 +564,10 @@ export class SqliteChatStore implements ChatStore {
     if (!before || updated.changes === 0) throw new StoreError('conflict', 'the chat changed or is gone');
     const now = new Set(chat.members.map((m) => m.userId));
     for (const m of JSON.parse(before.members) as MemberJson[]) {
-      if (!now.has(m.userId)) this.#removeMember.run(m.userId, chat.id);
+      if (!now.has(m.userId)) {
+        this.#removeMember.run(m.userId, chat.id);
+        this.#removeRead.run(m.userId, chat.id);
+      }
     }
     for (const id of now) this.#addMember.run(id, chat.id);
     this.outbox.append(entries);
