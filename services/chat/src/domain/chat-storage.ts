@@ -267,6 +267,8 @@ export interface ChatStorage<E = ChatEvent> {
   presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>>;
   /** Sets (or replaces) the user's presence privacy setting. */
   setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void>;
+  /** Removes the user's presence privacy setting, if any (the user was deleted). */
+  forgetPresencePrivacy(userId: string): Promise<void>;
 }
 
 /** One member's reaction to add to a message or remove from it. */

@@ -807,5 +807,14 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       );
       await expect(store.presencePrivacies([])).resolves.toEqual(new Map());
     });
+
+    it("forgets a deleted user's presence privacy setting, and forgetting it twice is harmless", async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      await store.setPresencePrivacy(a, 'nobody');
+      await store.setPresencePrivacy(b, 'everyone');
+      await store.forgetPresencePrivacy(a);
+      await store.forgetPresencePrivacy(a);
+      await expect(store.presencePrivacies([a, b])).resolves.toEqual(new Map([[b, 'everyone']]));
+    });
   });
 }

@@ -55,6 +55,7 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     listChatsByArchive: (userId, archived, after, limit) => store.listChatsByArchive(userId, archived, after, limit),
     presencePrivacies: (userIds) => store.presencePrivacies(userIds),
     setPresencePrivacy: (userId, privacy) => store.setPresencePrivacy(userId, privacy),
+    forgetPresencePrivacy: (userId) => store.forgetPresencePrivacy(userId),
   };
 }
 

@@ -431,6 +431,10 @@ export class MemoryChatStore implements ChatStore {
     this.#presencePrivacy.set(userId, privacy);
   }
 
+  async forgetPresencePrivacy(userId: string): Promise<void> {
+    this.#presencePrivacy.delete(userId);
+  }
+
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
   async setReaction(
     draft: ReactionDraft,

@@ -703,6 +703,10 @@ export class MongoChatStore implements ChatStore {
     await this.#presenceSettings.updateOne({ _id: userId }, { $set: { privacy } }, { upsert: true });
   }
 
+  async forgetPresencePrivacy(userId: string): Promise<void> {
+    await this.#presenceSettings.deleteOne({ _id: userId });
+  }
+
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
   async #keepVersion(before: Message, after: Message, session: ClientSession): Promise<void> {
     if (after.deleted) {

@@ -363,6 +363,7 @@ export const CHAT_SQL = {
   presencePrivacy: 'SELECT privacy FROM presence_settings WHERE user_id = ?',
   setPresencePrivacy:
     'INSERT INTO presence_settings (user_id, privacy) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET privacy = excluded.privacy',
+  forgetPresencePrivacy: 'DELETE FROM presence_settings WHERE user_id = ?',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -429,6 +430,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #listChatsByArchive;
   readonly #presencePrivacy;
   readonly #setPresencePrivacy;
+  readonly #forgetPresencePrivacy;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -484,6 +486,7 @@ export class SqliteChatStore implements ChatStore {
     this.#listChatsByArchive = db.prepare(CHAT_SQL.listChatsByArchive);
     this.#presencePrivacy = db.prepare(CHAT_SQL.presencePrivacy);
     this.#setPresencePrivacy = db.prepare(CHAT_SQL.setPresencePrivacy);
+    this.#forgetPresencePrivacy = db.prepare(CHAT_SQL.forgetPresencePrivacy);
     this.#indexBacklog();
   }
 
@@ -979,6 +982,10 @@ export class SqliteChatStore implements ChatStore {
 
   async setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void> {
     this.#setPresencePrivacy.run(userId, privacy);
+  }
+
+  async forgetPresencePrivacy(userId: string): Promise<void> {
+    this.#forgetPresencePrivacy.run(userId);
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */
