@@ -11,10 +11,7 @@ const grpcSettings = grpcServiceSettings('notification', 50055, 'registered devi
 /** Every setting of the notification service; the only place its environment is read. */
 export const notificationSettings = {
   ...runtimeSettings,
-  // Devices live in process memory for now: no NOTIFICATION_STORE, nor MongoDB settings.
-  grpcHost: grpcSettings.grpcHost,
-  grpcPort: grpcSettings.grpcPort,
-  workers: grpcSettings.workers,
+  ...grpcSettings,
   maxDevicesPerUser: setting.int(
     'NOTIFICATION_MAX_DEVICES_PER_USER',
     10,
