@@ -233,6 +233,31 @@ const MESSAGE_COLUMNS =
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
+/** Hits from which a search term counts as common: its hits are looked up per candidate, not counted. */
+const COMMON_TERM_HITS = 2000;
+
+export interface SqliteChatStoreOptions {
+  /** From how many index rows a search term counts as common (default 2000); tests lower it. */
+  readonly commonTermHits?: number;
+}
+
+interface RankedRow {
+  chat_id: string;
+  sequence: number;
+  n: number;
+  create_time: number;
+  message_id: string;
+}
+
+/** Whether `row` ranks below the cursor (fewer terms; as many, then older; then a lower id). */
+function ranksAfter(row: RankedRow, n: number, time: number, id: string): boolean {
+  return row.n < n || (row.n === n && (row.create_time < time || (row.create_time === time && row.message_id < id)));
+}
+
+function byRank(a: RankedRow, b: RankedRow): number {
+  return b.n - a.n || b.create_time - a.create_time || (a.message_id < b.message_id ? 1 : -1);
+}
+
 /**
  * Every statement the store runs, prepared once when it opens; the spec
  * checks that none of them scans a whole table.
@@ -306,6 +331,19 @@ export const CHAT_SQL = {
     'AND chat_id IN (SELECT value FROM json_each(:chats)) GROUP BY chat_id, sequence ' +
     'HAVING n < :n OR (n = :n AND (create_time < :time OR (create_time = :time AND message_id < :id))) ' +
     'ORDER BY n DESC, create_time DESC, message_id DESC LIMIT :limit',
+  // A term's hits anywhere, counted up to :cap: whether counting all of them would be costly.
+  termHits: 'SELECT count(*) AS n FROM (SELECT 1 FROM message_terms WHERE term = :term LIMIT :cap)',
+  // Every message in the chats with one of the terms, and how many of them it has (no ranking, no page).
+  searchCandidates:
+    'SELECT chat_id, sequence, count(*) AS n, max(create_time) AS create_time, max(message_id) AS message_id ' +
+    'FROM message_terms WHERE term IN (SELECT value FROM json_each(:terms)) ' +
+    'AND chat_id IN (SELECT value FROM json_each(:chats)) GROUP BY chat_id, sequence',
+  // How many of the terms each of the given messages has: one primary-key lookup per (message, term).
+  // CROSS JOIN keeps that order: the planner would otherwise walk each term's whole range.
+  termsOfMessages:
+    'SELECT c.key AS i, count(*) AS n FROM json_each(:messages) c CROSS JOIN json_each(:terms) w ' +
+    "CROSS JOIN message_terms t ON t.term = w.value AND t.chat_id = c.value ->> '$[0]' " +
+    "AND t.sequence = c.value ->> '$[1]' GROUP BY c.key",
   // One word: every hit matches once, so the newest come first straight from the index.
   searchOne:
     'SELECT chat_id, sequence, 1 AS n FROM message_terms INDEXED BY message_terms_recent WHERE term = :term ' +
@@ -409,6 +447,10 @@ export class SqliteChatStore implements ChatStore {
   readonly #removeTerm;
   readonly #search;
   readonly #searchOne;
+  readonly #termHits;
+  readonly #searchCandidates;
+  readonly #termsOfMessages;
+  readonly #commonTermHits: number;
   readonly #addVersion;
   readonly #dropVersions;
   readonly #versions;
@@ -432,7 +474,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #setPresencePrivacy;
   readonly #forgetPresencePrivacy;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, opts: SqliteChatStoreOptions = {}) {
     this.#db = db;
     this.outbox = new SqliteOutbox(db);
     this.#insertChat = db.prepare(CHAT_SQL.insertChat);
@@ -465,6 +507,10 @@ export class SqliteChatStore implements ChatStore {
     this.#removeTerm = db.prepare(CHAT_SQL.removeTerm);
     this.#search = db.prepare(CHAT_SQL.search);
     this.#searchOne = db.prepare(CHAT_SQL.searchOne);
+    this.#termHits = db.prepare(CHAT_SQL.termHits);
+    this.#searchCandidates = db.prepare(CHAT_SQL.searchCandidates);
+    this.#termsOfMessages = db.prepare(CHAT_SQL.termsOfMessages);
+    this.#commonTermHits = opts.commonTermHits ?? COMMON_TERM_HITS;
     this.#addVersion = db.prepare(CHAT_SQL.addVersion);
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
@@ -491,8 +537,8 @@ export class SqliteChatStore implements ChatStore {
   }
 
   /** Opens (creating or migrating) the store's file, `chat.db` in the data directory. */
-  static open(file: string): SqliteChatStore {
-    return new SqliteChatStore(SqliteDatabase.open(file, [outboxSchema, chatSchema]));
+  static open(file: string, opts: SqliteChatStoreOptions = {}): SqliteChatStore {
+    return new SqliteChatStore(SqliteDatabase.open(file, [outboxSchema, chatSchema]), opts);
   }
 
   close(): void {
@@ -789,13 +835,15 @@ export class SqliteChatStore implements ChatStore {
       id: after?.messageId ?? '',
       limit,
     };
+    const n = after?.matchedTerms ?? ABOVE_ALL;
     const rows = (distinct.length === 1
       ? this.#searchOne.all({ ...bounds, term: distinct[0] as string })
-      : this.#search.all({
-          ...bounds,
-          terms: JSON.stringify(distinct),
-          n: after?.matchedTerms ?? ABOVE_ALL,
-        })) as unknown as { chat_id: string; sequence: number; n: number }[];
+      : (this.#prunedSearch(distinct, bounds, n) ??
+        this.#search.all({ ...bounds, terms: JSON.stringify(distinct), n }))) as unknown as {
+      chat_id: string;
+      sequence: number;
+      n: number;
+    }[];
     if (rows.length === 0) return [];
     // Read in the same synchronous step as the ranking: no write comes between.
     const messages = this.#messagesAt.all(
@@ -806,6 +854,44 @@ export class SqliteChatStore implements ChatStore {
       const message = byKey.get(`${row.chat_id}|${row.sequence}`);
       return message ? [{ message, matchedTerms: row.n }] : [];
     });
+  }
+
+  /**
+   * A search whose common terms (`commonTermHits` or more index rows) would
+   * cost most of the counting, ranked without counting their hits. With `m`
+   * common terms, a message that has none of the rare ones has at most `m`
+   * terms; so the messages with a rare term are the candidates, each one's
+   * common terms are looked up by key, and if a page of candidates after the
+   * cursor has more than `m` terms, no other message can rank among them.
+   * Otherwise (or with no rare or no common term) undefined: the caller
+   * counts every hit.
+   */
+  #prunedSearch(
+    terms: readonly string[],
+    bounds: { chats: string; time: number; id: string; limit: number },
+    n: number,
+  ): RankedRow[] | undefined {
+    const cap = this.#commonTermHits;
+    const common = terms.filter((term) => (this.#termHits.get({ term, cap }) as { n: number }).n >= cap);
+    const rare = terms.filter((term) => !common.includes(term));
+    if (common.length === 0 || rare.length === 0) return undefined;
+    const candidates = this.#searchCandidates.all({
+      terms: JSON.stringify(rare),
+      chats: bounds.chats,
+    }) as unknown as RankedRow[];
+    if (candidates.length === 0) return undefined;
+    const more = this.#termsOfMessages.all({
+      messages: JSON.stringify(candidates.map((c) => [c.chat_id, c.sequence])),
+      terms: JSON.stringify(common),
+    }) as unknown as { i: number; n: number }[];
+    for (const { i, n: extra } of more) {
+      const candidate = candidates[i];
+      if (candidate) candidate.n += extra;
+    }
+    const ranked = candidates
+      .filter((c) => c.n > common.length && ranksAfter(c, n, bounds.time, bounds.id))
+      .sort(byRank);
+    return ranked.length >= bounds.limit ? ranked.slice(0, bounds.limit) : undefined;
   }
 
   async listMessageVersions(
