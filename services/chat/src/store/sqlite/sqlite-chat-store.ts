@@ -74,7 +74,11 @@ import type { ChatStore } from '../chat-store.ts';
  *   reading only the messages of the page it returns. A one-word search
  *   has nothing to count, so it walks `message_terms_recent` (term,
  *   create_time, message_id) newest first and stops at a page instead: a
- *   word in most messages costs no more than a rare one. The
+ *   word in most messages costs no more than a rare one. Several words of
+ *   which some are common (`commonTermHits` index rows or more, counted up
+ *   to a cap) rank from the rarer words' hits alone, each candidate's
+ *   common words found by key (`#prunedSearch`), whenever that fills the
+ *   page; the result is the same as counting every hit. The
  *   terms come from the domain's tokeniser rather than an FTS5 table's own,
  *   so matching and ranking are those of every other adapter.
  *   `message_terms_backlog` lists messages stored before the index existed;
@@ -235,6 +239,8 @@ const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
 /** Hits from which a search term counts as common: its hits are looked up per candidate, not counted. */
 const COMMON_TERM_HITS = 2000;
+/** A ranking from candidates counts fewer hits than this many times COMMON_TERM_HITS, or is not tried. */
+const COUNTED_HITS_FACTOR = 8;
 
 export interface SqliteChatStoreOptions {
   /** From how many index rows a search term counts as common (default 2000); tests lower it. */
@@ -857,39 +863,60 @@ export class SqliteChatStore implements ChatStore {
   }
 
   /**
-   * A search whose common terms (`commonTermHits` or more index rows) would
-   * cost most of the counting, ranked without counting their hits. With `m`
-   * common terms, a message that has none of the rare ones has at most `m`
-   * terms; so the messages with a rare term are the candidates, each one's
-   * common terms are looked up by key, and if a page of candidates after the
-   * cursor has more than `m` terms, no other message can rank among them.
-   * Otherwise (or with no rare or no common term) undefined: the caller
-   * counts every hit.
+   * A search of several terms ranked without counting the hits of its
+   * common ones. With the terms in order of their hits, rarest first, the
+   * first `j` are counted and the other `m` looked up by key per candidate:
+   * a message with none of the first `j` has at most `m` terms, so if a page
+   * of the candidates (messages with one of the first `j`) after the cursor
+   * has more than `m` terms, no other message can rank among them. `j`
+   * starts at the rare terms (fewer than `commonTermHits` hits) and grows
+   * one term at a time while the counted hits stay below
+   * `COUNTED_HITS_FACTOR` × `commonTermHits`. Undefined when no step fills
+   * the page (or no term is common): the caller counts every hit.
    */
   #prunedSearch(
     terms: readonly string[],
     bounds: { chats: string; time: number; id: string; limit: number },
     n: number,
   ): RankedRow[] | undefined {
-    const cap = this.#commonTermHits;
-    const common = terms.filter((term) => (this.#termHits.get({ term, cap }) as { n: number }).n >= cap);
-    const rare = terms.filter((term) => !common.includes(term));
-    if (common.length === 0 || rare.length === 0) return undefined;
+    const budget = this.#commonTermHits * COUNTED_HITS_FACTOR;
+    // Hits per term, counted up to the budget (a term with that many is never counted).
+    const hits = new Map(terms.map((term) => [term, (this.#termHits.get({ term, cap: budget }) as { n: number }).n]));
+    const order = [...terms].sort((a, b) => (hits.get(a) ?? 0) - (hits.get(b) ?? 0));
+    const rare = order.filter((term) => (hits.get(term) ?? 0) < this.#commonTermHits).length;
+    if (rare === order.length) return undefined;
+    let countedHits = order.slice(0, rare).reduce((sum, term) => sum + (hits.get(term) ?? 0), 0);
+    for (let j = Math.max(rare, 1); j < order.length; j++) {
+      if (j > rare) countedHits += hits.get(order[j - 1] as string) ?? 0;
+      if (countedHits >= budget) return undefined;
+      const ranked = this.#rankCandidates(order.slice(0, j), order.slice(j), bounds, n);
+      if (ranked) return ranked;
+    }
+    return undefined;
+  }
+
+  /** The page after the cursor among the messages with one of `counted`, if it fills with more than `lookedUp.length` terms each. */
+  #rankCandidates(
+    counted: readonly string[],
+    lookedUp: readonly string[],
+    bounds: { chats: string; time: number; id: string; limit: number },
+    n: number,
+  ): RankedRow[] | undefined {
     const candidates = this.#searchCandidates.all({
-      terms: JSON.stringify(rare),
+      terms: JSON.stringify(counted),
       chats: bounds.chats,
     }) as unknown as RankedRow[];
-    if (candidates.length === 0) return undefined;
+    if (candidates.length < bounds.limit) return undefined;
     const more = this.#termsOfMessages.all({
       messages: JSON.stringify(candidates.map((c) => [c.chat_id, c.sequence])),
-      terms: JSON.stringify(common),
+      terms: JSON.stringify(lookedUp),
     }) as unknown as { i: number; n: number }[];
     for (const { i, n: extra } of more) {
       const candidate = candidates[i];
       if (candidate) candidate.n += extra;
     }
     const ranked = candidates
-      .filter((c) => c.n > common.length && ranksAfter(c, n, bounds.time, bounds.id))
+      .filter((c) => c.n > lookedUp.length && ranksAfter(c, n, bounds.time, bounds.id))
       .sort(byRank);
     return ranked.length >= bounds.limit ? ranked.slice(0, bounds.limit) : undefined;
   }
