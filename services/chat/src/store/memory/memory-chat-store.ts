@@ -308,17 +308,7 @@ export class MemoryChatStore implements ChatStore {
     positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
     cap: number,
   ): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    for (const { chatId, afterSequence } of positions) {
-      const messages = this.#chats.get(chatId)?.messages ?? [];
-      let count = 0;
-      for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
-        const m = messages[i];
-        if (m && !m.deleted && m.senderId !== userId) count++;
-      }
-      counts.set(chatId, count);
-    }
-    return counts;
+    return this.#countAfter(userId, positions, cap, () => true);
   }
 
   async countUnreadMentions(
@@ -326,17 +316,27 @@ export class MemoryChatStore implements ChatStore {
     positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
     cap: number,
   ): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
+    return this.#countAfter(userId, positions, cap, (m) => mentions(m, userId));
+  }
+
+  /** Per chat, others' live messages after the position that `counts`, up to `cap`. */
+  #countAfter(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+    counts: (message: Message) => boolean,
+  ): Map<string, number> {
+    const found = new Map<string, number>();
     for (const { chatId, afterSequence } of positions) {
       const messages = this.#chats.get(chatId)?.messages ?? [];
       let count = 0;
       for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
         const m = messages[i];
-        if (m && !m.deleted && m.senderId !== userId && mentions(m, userId)) count++;
+        if (m && !m.deleted && m.senderId !== userId && counts(m)) count++;
       }
-      counts.set(chatId, count);
+      found.set(chatId, count);
     }
-    return counts;
+    return found;
   }
 
   async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
