@@ -35,8 +35,9 @@ export async function openMongoStore<S extends PreparedStore>(
   options: MongoStoreOptions = {},
 ): Promise<OpenedMongoStore<S>> {
   const client = new MongoClient(url, options);
-  await client.connect();
   try {
+    // Inside the try: a failed first connection closes the client too, like every later failure.
+    await client.connect();
     const store = make(client);
     await store.ensureIndexes();
     // `ping` needs no collection, lock or index: it answers as long as a
