@@ -56,7 +56,7 @@ test: setup lint check-gen breaking
 
 # The test suites alone; expects REDIS_URL and KAFKA_BROKERS (see `make test`).
 test-only:
-	node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --maxWorkers=2
+	node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
 
 # Suites that need a real server, which `make test` (Redis and the Kafka mock
 # only) cannot give: against MONGODB_URL / KAFKA_BROKERS when set, otherwise
