@@ -4,12 +4,14 @@ SHELL := /bin/bash
 NODE_BIN := $(shell ./scripts/ensure-node.sh)
 export PATH := $(CURDIR)/node_modules/.bin:$(NODE_BIN):$(PATH)
 
-.PHONY: help setup gen lint check-gen breaking test test-only run reset smoke bench
+.PHONY: help setup gen lint check-gen breaking test test-only test-mongo test-kafka run reset smoke bench
 
 help:
 	@echo "make run    - install what is missing, start the whole system (embedded mode)"
 	@echo "make reset  - delete the embedded mode's data (DATA_DIR, default .data); stop make run first"
 	@echo "make test   - install what is missing, start Redis + Kafka mock, run every check and test"
+	@echo "make test-mongo - the MongoDB adapters' suites against MONGODB_URL, or MongoDB started with Docker Compose"
+	@echo "make test-kafka - the Kafka event-bus suites against KAFKA_BROKERS, or Kafka started with Docker Compose"
 	@echo "make smoke  - HTTP smoke test against a running system (GATEWAY_URL, default :8080)"
 	@echo "make gen    - regenerate gen/ from proto/"
 	@echo "make lint   - biome, tsc, buf lint and buf format"
@@ -55,6 +57,21 @@ test: setup lint check-gen breaking
 # The test suites alone; expects REDIS_URL and KAFKA_BROKERS (see `make test`).
 test-only:
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
+
+# Suites that need a real server, which `make test` (Redis and the Kafka mock
+# only) cannot give: against MONGODB_URL / KAFKA_BROKERS when set, otherwise
+# against the docker-compose.yml service, started and removed around the run
+# (scripts/with-real-infra.sh). Neither runs on a machine without both the
+# variable and Docker.
+MONGO_SUITES := services/auth/src/store/mongo services/user/src/store/mongo \
+	services/chat/src/store/mongo services/subscriber/src/store/mongo platform/src/mongo
+KAFKA_SUITES := platform/src/events/kafka-event-bus.test.ts services/chat/src/grpc/stream-updates.kafka.test.ts
+
+test-mongo: setup
+	./scripts/with-real-infra.sh mongo node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --runInBand $(MONGO_SUITES)
+
+test-kafka: setup
+	./scripts/with-real-infra.sh kafka node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --runInBand $(KAFKA_SUITES)
 
 # The whole system in one process; Ctrl-C stops it cleanly. Accounts, sessions,
 # profiles, friendships, chats and messages are kept in DATA_DIR (default

@@ -49,7 +49,9 @@ async function freePort(): Promise<number> {
 
 const dataDir = mkdtempSync(join(tmpdir(), 'messenger-soak-'));
 const metricsPort = await freePort();
-const system = spawn(process.execPath, ['embedded/src/main.ts'], {
+// SOAK_NODE_ARGS: extra node flags for the system, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const system = spawn(process.execPath, [...nodeArgs, 'embedded/src/main.ts'], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: {
     PATH: process.env.PATH,
@@ -67,6 +69,10 @@ const system = spawn(process.execPath, ['embedded/src/main.ts'], {
     GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE: '1000000',
     GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE: '100000',
     GATEWAY_RATE_LIMIT_STREAM_PER_MINUTE: '100000',
+    // The resume window is what fills memory first; set it to see what else grows.
+    ...(process.env.CHAT_UPDATES_WINDOW_EVENTS && {
+      CHAT_UPDATES_WINDOW_EVENTS: process.env.CHAT_UPDATES_WINDOW_EVENTS,
+    }),
   },
 });
 const base = await new Promise<string>((resolve, reject) => {

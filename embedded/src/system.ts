@@ -16,7 +16,12 @@ import {
   grpcFriendshipChecker,
   startChatService,
 } from '@messenger/chat';
-import { notificationServiceOptionsOf, pushSendersOf, startNotificationService } from '@messenger/notification';
+import {
+  chatPresence,
+  notificationServiceOptionsOf,
+  pushSendersOf,
+  startNotificationService,
+} from '@messenger/notification';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import {
   cachedServiceTokenSource,
@@ -123,6 +128,13 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       logger: notificationLogger,
       store: storage.notification,
       ...pushSendersOf(config.notification, notificationLogger),
+      presence: chatPresence({
+        pool,
+        address: loopback(config.chat.grpcHost, chat.port),
+        tokens: serviceTokens('notification'),
+        timeoutMs: config.notification.presenceTimeoutMs,
+        log: notificationLogger.child({ component: 'presence' }),
+      }),
       options: notificationServiceOptionsOf(config.notification),
     },
     { host: config.notification.grpcHost, port: config.notification.grpcPort },

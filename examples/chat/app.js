@@ -4,8 +4,9 @@
 // shows one chat's history, sends messages, and keeps one WebSocket
 // (`GET /v1/ws`, docs/API.md) for live updates: new messages appear at once,
 // read positions go back over the same socket, and a dropped socket
-// reconnects with `resumeAfter` so no update is lost or repeated. Text from
-// the server only ever reaches the page as textContent.
+// reconnects with `resumeAfter` so no update is lost or repeated. It also
+// uploads an avatar (`PUT /v1/users/me/avatar`, the file itself as the body).
+// Text from the server only ever reaches the page as textContent.
 
 const $ = (id) => document.getElementById(id);
 
@@ -56,6 +57,7 @@ $('sign-in').addEventListener('submit', async (event) => {
     $('sign-in').hidden = true;
     $('messenger').hidden = false;
     setStatus(`signed in as ${session.nickname} (${session.userId})`);
+    showAvatar(signed.user.avatarUrl);
     await loadChats();
     connect();
   } catch (error) {
@@ -83,6 +85,36 @@ function signOut(reason) {
   $('sign-in').hidden = false;
   setStatus(`signed out: ${reason}`);
 }
+
+// --- the avatar -----------------------------------------------------------------
+
+/** Shows the profile picture at `url`, an uploaded avatar's path (the page's policy loads images from this origin only); none hides it. */
+function showAvatar(url) {
+  $('avatar').hidden = !url;
+  if (url) $('avatar').src = url;
+}
+
+$('avatar-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const file = new FormData(event.target).get('image');
+  $('avatar-error').textContent = '';
+  // The body is the file as it is: the server reads its format from the bytes, not from the name or type.
+  const response = await fetch('/v1/users/me/avatar', {
+    method: 'PUT',
+    headers: {
+      authorization: `Bearer ${session.accessToken}`,
+      'content-type': file.type || 'application/octet-stream',
+    },
+    body: file,
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    $('avatar-error').textContent = data.message || `HTTP ${response.status}`;
+    return;
+  }
+  event.target.reset();
+  showAvatar(data.user.avatarUrl);
+});
 
 // --- the chat list --------------------------------------------------------------
 

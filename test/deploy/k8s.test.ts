@@ -37,6 +37,7 @@ const CALLS = [
   'chat→subscriber',
   'chat→user',
   'notification→auth',
+  'notification→chat',
   'subscriber→auth',
   'subscriber→user',
   'user→auth',

@@ -2,11 +2,13 @@
 // driven by playwright-core) against the whole system: two people sign in
 // through the page, one opens a direct chat and writes, the other sees the
 // chat and then each new message arrive live over the page's WebSocket, and
-// reading it moves their read position on the server. The page runs under
-// its Content-Security-Policy with no console errors.
+// reading it moves their read position on the server. A user picks a picture
+// and it becomes their avatar. The page runs under its
+// Content-Security-Policy with no console errors.
 import { existsSync } from 'node:fs';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { SYSTEM_ENV } from './support/system.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -148,6 +150,57 @@ describe('the example client against the running system', () => {
         'cyd renamed the group to “bouldering”',
       ]);
       expect(errors).toEqual([]);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'uploads an avatar from a file the user picks and shows the stored picture; a file that is not an image gets the server’s reason',
+    async () => {
+      const eve = await register('eve');
+      const errors: string[] = [];
+      const page = await signIn('eve', errors);
+      const picture = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#2f6fed' } })
+        .png()
+        .toBuffer();
+      await page.setInputFiles('#avatar-form input[type=file]', {
+        name: 'me.png',
+        mimeType: 'image/png',
+        buffer: picture,
+      });
+      await page.click('#avatar-form button');
+      const avatar = page.locator('#avatar');
+      await avatar.waitFor();
+      // Loaded and decoded: the browser fetched the picture from the gateway (the page's policy allows this origin only).
+      await page.waitForFunction(
+        "document.getElementById('avatar').complete && document.getElementById('avatar').naturalWidth > 0",
+      );
+      // The page shows the stored, resized copy the profile now points at.
+      const src = new URL((await avatar.getAttribute('src')) ?? '', system.gatewayUrl).pathname;
+      expect(src).toMatch(/^\/v1\/media\/avatars\/[\w-]+$/);
+      const profile = (await http('GET', `/v1/users/${eve.userId}`, eve.token)) as { user: { avatarUrl: string } };
+      expect(profile.user.avatarUrl).toBe(src);
+      expect(await page.evaluate("document.getElementById('avatar').naturalWidth")).toBe(512);
+
+      await page.setInputFiles('#avatar-form input[type=file]', {
+        name: 'notes.png',
+        mimeType: 'image/png',
+        buffer: Buffer.from('these are not the bytes of a picture'),
+      });
+      await page.click('#avatar-form button');
+      const refusal = await fetch(`${system.gatewayUrl}/v1/users/me/avatar`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${eve.token}`, 'content-type': 'image/png' },
+        body: 'these are not the bytes of a picture',
+      });
+      expect(refusal.status).toBe(415);
+      const { message } = (await refusal.json()) as { message: string };
+      await page.locator('#avatar-error', { hasText: message }).waitFor();
+      expect((await http('GET', `/v1/users/${eve.userId}`, eve.token)) as unknown).toMatchObject({
+        user: { avatarUrl: src },
+      });
+      // The refused upload's 415 is the one console error the browser reports.
+      expect(errors.filter((e) => !e.includes('415'))).toEqual([]);
     },
     TIMEOUT_MS,
   );

@@ -4,11 +4,14 @@
 // subscribes with the key the gateway hands out and registers the
 // subscription; another user sends a message; the push arrives, readable
 // only with the subscription's keys. A member who muted a chat gets no push
-// for its messages unless one mentions them.
+// for its messages unless one mentions them; a member with a live stream open
+// sees the message there and gets no push.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import { startWebPushEndpoint, type WebPushEndpoint } from '@messenger/notification/testing';
 import { Gateway } from './support/http.ts';
+import { openUpdateStream } from './support/stream.ts';
 import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -25,7 +28,14 @@ describe('push notifications, whole system over HTTP', () => {
   };
 
   beforeAll(async () => {
-    system = await startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, NOTIFICATION_ALLOW_LOOPBACK_HTTP: 'true' }));
+    system = await startSystem(
+      loadEmbeddedConfig({
+        ...SYSTEM_ENV,
+        NOTIFICATION_ALLOW_LOOPBACK_HTTP: 'true',
+        // Short, so that a closed stream counts as offline soon.
+        CHAT_PRESENCE_GRACE_MS: '1000',
+      }),
+    );
     gw = new Gateway(system.gatewayUrl);
   }, 60_000);
   afterAll(async () => {
@@ -111,6 +121,46 @@ describe('push notifications, whole system over HTTP', () => {
       }),
     ]);
     expect(endpoint.refused).toEqual([]);
+  });
+
+  it('pushes nothing to a member who holds a live stream, and pushes again once they are offline', async () => {
+    const [ann, bob, cat] = [await gw.register('ann'), await gw.register('bob'), await gw.register('cat')];
+    const [bobs, cats] = [await newEndpoint(), await newEndpoint()];
+    await gw.ok('POST', '/v1/notifications/devices', bob.accessToken, { webPush: bobs.subscribe() });
+    await gw.ok('POST', '/v1/notifications/devices', cat.accessToken, { webPush: cats.subscribe() });
+    for (const friend of [bob, cat]) {
+      await gw.ok('POST', `/v1/friends/${friend.userId}`, ann.accessToken, {});
+      await gw.ok('POST', `/v1/friends/${ann.userId}/confirm`, friend.accessToken, {});
+    }
+    const created = await gw.ok('POST', '/v1/chats', ann.accessToken, {
+      type: 'CHAT_TYPE_GROUP',
+      title: 'online or not',
+      memberIds: [bob.userId, cat.userId],
+    });
+    const chatId = (created.chat as { chatId: string }).chatId;
+    const send = (text: string) =>
+      gw.ok('POST', `/v1/chats/${chatId}/messages`, ann.accessToken, { clientMessageId: randomUUID(), text });
+    // Asked every 100 ms, well within ann's request budget.
+    const bobIs = (state: string) => async () => {
+      await sleep(100);
+      const { presences } = await gw.ok('GET', `/v1/presence?userIds=${bob.userId}`, ann.accessToken);
+      return (presences as { state: string }[])[0]?.state === state;
+    };
+
+    const stream = await openUpdateStream(system.gatewayUrl, bob.accessToken);
+    await waitFor('bob online', bobIs('PRESENCE_STATE_ONLINE'));
+    await send('bob reads this live');
+    await stream.next('the message on the stream', (u) => 'messageCreated' in u);
+    // One message's recipients are decided together: once cat's push is in, bob's was decided too.
+    await waitFor('the push to cat, who is offline', () => cats.received.length === 1);
+    expect(bobs.received).toEqual([]);
+
+    await stream.close();
+    await waitFor('bob offline after the grace period', bobIs('PRESENCE_STATE_OFFLINE'));
+    await send('bob is away now');
+    await waitFor('the push to bob', () => bobs.received.length === 1);
+    expect(bobs.received[0]?.payload).toMatchObject({ chatId, latestSequence: '2', senderId: ann.userId });
+    expect([...bobs.refused, ...cats.refused]).toEqual([]);
   });
 
   it('answers a subscription that is not https with 400 and the field at fault', async () => {

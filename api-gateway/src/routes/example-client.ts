@@ -8,13 +8,16 @@ export const EXAMPLE_CLIENT_PATH = '/examples/chat';
 const FILES_DIR = new URL('../../../examples/chat/', import.meta.url);
 
 /**
- * The page may load only its own script and style, and talk only to this
- * origin (fetch and the WebSocket); no inline code, no framing.
+ * The page may load only its own script, style and images (avatars are
+ * served by this gateway), and talk only to this origin (fetch and the
+ * WebSocket); no inline code, no framing.
  */
 const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
+  // data: for the page's empty icon, so the browser asks for no /favicon.ico.
+  "img-src 'self' data:",
   "connect-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",

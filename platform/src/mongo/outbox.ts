@@ -2,6 +2,7 @@ import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { Binary, type ClientSession, type Collection, type Db } from 'mongodb';
 import { CommitSignal } from '../events/commit-signal.ts';
 import type { OutboxEntry, OutboxSource } from '../events/outbox-relay.ts';
+import { reconcileIndexes } from './indexes.ts';
 import { MongoRelayLease } from './relay-lease.ts';
 import { afterCommit } from './transaction.ts';
 
@@ -50,7 +51,7 @@ export class MongoOutbox implements OutboxSource {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#entries.createIndex({ seq: 1 }, { unique: true, name: 'seq_unique' });
+    await reconcileIndexes(this.#entries, [{ key: { seq: 1 }, unique: true, name: 'seq_unique' }]);
     // Created up front so no transaction has to create the collection or race to upsert it.
     await this.#counters.updateOne({ _id: COUNTER_ID }, { $setOnInsert: { seq: 0 } }, { upsert: true });
   }

@@ -1,7 +1,7 @@
 // inTransaction's commit callbacks, against a stand-in for the driver's
 // session (no server needed): the driver's retry and abort are what matter.
 import type { ClientSession, MongoClient } from 'mongodb';
-import { afterCommit, inTransaction } from './transaction.ts';
+import { afterCommit, inTransaction, TransactionRetriesExhausted, type TransactionRetry } from './transaction.ts';
 
 /** A client whose transactions run `work` once per entry of `runs`: `retry` as a transient failure, `abort` as a final one. */
 function fakeClient(runs: readonly ('commit' | 'retry' | 'abort')[]): MongoClient {
@@ -46,6 +46,30 @@ describe('inTransaction and afterCommit', () => {
     });
     await expect(running).rejects.toThrow('aborted');
     expect(woken).toBe(false);
+  });
+
+  it('reruns a conflicting transaction within the retry budget', async () => {
+    let runs = 0;
+    const retry: TransactionRetry = { totalMs: 100, now: () => runs * 10 };
+    const running = inTransaction(fakeClient(['retry', 'retry', 'commit']), async () => ++runs, {}, retry);
+    await expect(running).resolves.toBe(3);
+  });
+
+  it('stops rerunning, without another run, once the retry budget has passed', async () => {
+    let clock = 0;
+    const retry: TransactionRetry = { totalMs: 100, now: () => clock };
+    let runs = 0;
+    const running = inTransaction(
+      fakeClient(['retry', 'retry', 'retry', 'commit']),
+      async () => {
+        runs++;
+        clock += 60;
+      },
+      {},
+      retry,
+    );
+    await expect(running).rejects.toBeInstanceOf(TransactionRetriesExhausted);
+    expect(runs).toBe(2);
   });
 
   it('refuses a session no inTransaction runs', () => {

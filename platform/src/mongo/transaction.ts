@@ -8,6 +8,25 @@ export function isDuplicateKeyError(error: unknown): boolean {
   return error instanceof MongoServerError && error.code === DUPLICATE_KEY;
 }
 
+/**
+ * How long `inTransaction` lets the driver rerun a transaction that hit a
+ * transient error (mostly a write conflict with a concurrent transaction).
+ * The driver (mongodb 7) already waits a jittered, exponentially growing
+ * time between reruns (up to 500 ms), but keeps rerunning for 120 s, far
+ * beyond any caller's deadline: `totalMs` gives up much earlier, so the
+ * caller gets an error while it still waits for an answer.
+ */
+export interface TransactionRetry {
+  /** No rerun starts once this long has passed since the first run. */
+  readonly totalMs: number;
+  readonly now: () => number;
+}
+
+export const DEFAULT_TRANSACTION_RETRY: TransactionRetry = { totalMs: 10_000, now: Date.now };
+
+/** A transaction still conflicting after `TransactionRetry.totalMs`; it carries no transient label, so the driver stops. */
+export class TransactionRetriesExhausted extends Error {}
+
 /** What to run once the transaction of a session `inTransaction` runs has committed. */
 const commitCallbacks = new WeakMap<ClientSession, Set<() => void>>();
 
@@ -16,19 +35,28 @@ const commitCallbacks = new WeakMap<ClientSession, Set<() => void>>();
  * value. The driver retries `work` on transient errors (write conflicts), so
  * it must start from scratch on every run. Commits with majority write
  * concern unless `options` say otherwise. Once the transaction has committed,
- * runs what the run that committed registered with `afterCommit`.
+ * runs what the run that committed registered with `afterCommit`. Reruns
+ * stop after `retry.totalMs`.
  */
 export function inTransaction<T>(
   client: MongoClient,
   work: (session: ClientSession) => Promise<T>,
   options: TransactionOptions = {},
+  retry: TransactionRetry = DEFAULT_TRANSACTION_RETRY,
 ): Promise<T> {
   return client.withSession(async (session) => {
     const callbacks = new Set<() => void>();
     commitCallbacks.set(session, callbacks);
+    const started = retry.now();
+    let runs = 0;
     try {
       const result = await session.withTransaction(
-        () => {
+        async () => {
+          // Thrown without a transient label, so the driver aborts and stops.
+          if (runs > 0 && retry.now() - started >= retry.totalMs) {
+            throw new TransactionRetriesExhausted(`transaction still conflicting after ${runs} runs`);
+          }
+          runs++;
           // A run the driver retries starts from scratch, and so do its callbacks.
           callbacks.clear();
           return work(session);

@@ -152,6 +152,14 @@ export function grpcServiceSettings(service: string, defaultPort: number, holds:
     mongoDatabase: setting.string(`${prefix}_MONGODB_DATABASE`, service, {
       description: 'The database the service owns.',
     }),
+    mongoServerSelectionTimeoutMs: setting.int(
+      `${prefix}_MONGODB_SERVER_SELECTION_TIMEOUT_MS`,
+      5000,
+      { min: 100, max: 60000 },
+      {
+        description: `Longest wait of one MongoDB operation for a usable server (the primary, for a write) before it fails, e.g. during an election or outage; also bounds start-up's wait for the server. Used when ${prefix}_STORE=mongo.`,
+      },
+    ),
     workers: workersSetting(
       `${prefix}_WORKERS`,
       1,
@@ -162,14 +170,28 @@ export function grpcServiceSettings(service: string, defaultPort: number, holds:
 
 /**
  * The store `<PREFIX>_STORE` names: MongoDB, opened by `openMongo` from
- * `<PREFIX>_MONGODB_URL` and `_DATABASE`, or a fresh one in memory.
+ * `<PREFIX>_MONGODB_URL`, `_DATABASE` and `_SERVER_SELECTION_TIMEOUT_MS`,
+ * or a fresh one in memory.
  */
 export async function openServiceStore<S>(
-  config: { readonly store: 'memory' | 'mongo'; readonly mongoUrl: string; readonly mongoDatabase: string },
-  openMongo: (url: string, database: string) => Promise<OpenedServiceStore<S>>,
+  config: {
+    readonly store: 'memory' | 'mongo';
+    readonly mongoUrl: string;
+    readonly mongoDatabase: string;
+    readonly mongoServerSelectionTimeoutMs: number;
+  },
+  openMongo: (
+    url: string,
+    database: string,
+    options: { readonly serverSelectionTimeoutMS: number },
+  ) => Promise<OpenedServiceStore<S>>,
   Memory: new () => S,
 ): Promise<OpenedServiceStore<S>> {
-  if (config.store === 'mongo') return openMongo(config.mongoUrl, config.mongoDatabase);
+  if (config.store === 'mongo') {
+    return openMongo(config.mongoUrl, config.mongoDatabase, {
+      serverSelectionTimeoutMS: config.mongoServerSelectionTimeoutMs,
+    });
+  }
   return { store: new Memory(), close: async () => {} };
 }
 

@@ -48,7 +48,7 @@ export interface NotificationServiceDeps {
   readonly senders: Partial<Record<Device['target']['kind'], PushSender>>;
   /** The VAPID public key the Web Push sender signs with, handed to browsers. */
   readonly webPushPublicKey: string;
-  /** Who is online; default: nobody is known to be (see docs/ARCHITECTURE.md). */
+  /** Who is online (the chat service, `chatPresence`); default: nobody is known to be. */
   readonly presence?: Presence;
   readonly options: NotificationServiceOptions;
   readonly bus: EventBus;

@@ -1,15 +1,17 @@
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
-import { grpcServiceSettings, runtimeSettings } from '@messenger/platform/runtime';
+import {
+  grpcServiceSettings,
+  runtimeSettings,
+  serviceAddressSettings,
+  serviceSecretSetting,
+} from '@messenger/platform/runtime';
 
 const grpcSettings = grpcServiceSettings('notification', 50055, 'registered devices');
 
 /** Every setting of the notification service; the only place its environment is read. */
 export const notificationSettings = {
   ...runtimeSettings,
-  // Devices live in process memory for now: no NOTIFICATION_STORE, nor MongoDB settings.
-  grpcHost: grpcSettings.grpcHost,
-  grpcPort: grpcSettings.grpcPort,
-  workers: grpcSettings.workers,
+  ...grpcSettings,
   maxDevicesPerUser: setting.int(
     'NOTIFICATION_MAX_DEVICES_PER_USER',
     10,
@@ -62,6 +64,17 @@ export const notificationSettings = {
   fcmBaseUrl: setting.url('NOTIFICATION_FCM_BASE_URL', 'https://fcm.googleapis.com', {
     description: 'Base URL of the FCM HTTP v1 API (`{base}/v1/projects/{id}/messages:send`).',
   }),
+  chatServiceAddress: serviceAddressSettings.chatServiceAddress,
+  serviceSecret: serviceSecretSetting('notification'),
+  presenceTimeoutMs: setting.int(
+    'NOTIFICATION_PRESENCE_TIMEOUT_MS',
+    300,
+    { min: 10, max: 10_000 },
+    {
+      description:
+        "How long a new message's push waits for the chat service to say which recipients are online (they get no push). Past it, or on any failure, every recipient counts as offline and is pushed to.",
+    },
+  ),
   fcmTokenUrl: setting.url('NOTIFICATION_FCM_TOKEN_URL', 'https://oauth2.googleapis.com/token', {
     description: 'OAuth 2.0 token endpoint the service-account JWT is exchanged at (jwt-bearer grant).',
   }),

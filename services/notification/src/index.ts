@@ -5,6 +5,7 @@ export {
   type RunningService,
   startNotificationService,
 } from './app.ts';
+export { chatPresence } from './clients/chat-presence.client.ts';
 export { loadNotificationConfig, type NotificationConfig, notificationSettings } from './config.ts';
 export { pushSendersOf } from './push/senders.ts';
 export type { DeviceStore } from './store/device-store.ts';

@@ -1,4 +1,4 @@
-// The standalone process refuses to start without VAPID keys (browsers subscribe with the public key, so it must
+// The standalone process refuses to start without its service secret or VAPID keys (browsers subscribe with the public key, so it must
 // not change at each start), starts with them or with NOTIFICATION_VAPID_GENERATE=true, and stops cleanly on SIGTERM.
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,7 @@ it('notification main.ts serves the configured VAPID public key and exits 0 on S
   const service = spawnNode(join(here, 'main.ts'), {
     PATH: process.env.PATH,
     NOTIFICATION_GRPC_PORT: '0',
+    NOTIFICATION_SERVICE_SECRET: 'test-only-notification-secret',
     NOTIFICATION_VAPID_PUBLIC_KEY: vapid.publicKey,
     NOTIFICATION_VAPID_PRIVATE_KEY: vapid.privateKey,
   });
@@ -32,7 +33,7 @@ it('notification main.ts serves the configured VAPID public key and exits 0 on S
   }
 });
 
-it('notification main.ts refuses to start without VAPID keys, naming them', async () => {
+it('notification main.ts refuses to start without VAPID keys or its service secret, naming them', async () => {
   const service = spawnNode(join(here, 'main.ts'), { PATH: process.env.PATH, NOTIFICATION_GRPC_PORT: '0' });
   let output = '';
   service.child.stderr?.on('data', (chunk: Buffer) => {
@@ -42,12 +43,14 @@ it('notification main.ts refuses to start without VAPID keys, naming them', asyn
   expect(code).not.toBe(0);
   expect(output).toContain('NOTIFICATION_VAPID_PUBLIC_KEY: is required in cluster mode');
   expect(output).toContain('NOTIFICATION_VAPID_PRIVATE_KEY: is required in cluster mode');
+  expect(output).toContain('NOTIFICATION_SERVICE_SECRET: is required in cluster mode');
 });
 
 it('notification main.ts generates ephemeral VAPID keys when told to, and says so', async () => {
   const service = spawnNode(join(here, 'main.ts'), {
     PATH: process.env.PATH,
     NOTIFICATION_GRPC_PORT: '0',
+    NOTIFICATION_SERVICE_SECRET: 'test-only-notification-secret',
     NOTIFICATION_VAPID_GENERATE: 'true',
   });
   try {

@@ -179,10 +179,15 @@ export interface ChatStorage<E = ChatEvent> {
   /** Moves the user's read position forward to `upTo` (never back); resolves with the position after. */
   markRead(chatId: string, userId: string, upTo: number): Promise<number>;
   /**
-   * How many messages of the chat above `afterSequence` are not deleted and
-   * were not sent by `userId`, counting at most `cap`.
+   * For each chat, how many of its messages above `afterSequence` are not
+   * deleted and were not sent by `userId`, counting at most `cap` per chat
+   * (0 for a chat with none): a page of a chat list in one store read.
    */
-  countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number>;
+  countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>>;
 
   /**
    * The messages of the given chats, not deleted, whose current text has at
@@ -262,6 +267,8 @@ export interface ChatStorage<E = ChatEvent> {
   presencePrivacies(userIds: readonly string[]): Promise<Map<string, PresencePrivacy>>;
   /** Sets (or replaces) the user's presence privacy setting. */
   setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void>;
+  /** Removes the user's presence privacy setting, if any (the user was deleted). */
+  forgetPresencePrivacy(userId: string): Promise<void>;
 }
 
 /** One member's reaction to add to a message or remove from it. */

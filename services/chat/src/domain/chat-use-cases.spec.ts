@@ -99,7 +99,9 @@ describe('chat use cases', () => {
     const { chat } = await chats.getChat(as(owner), groups[0]?.id ?? '');
     expect(chat.members[1]).toMatchObject({ nickname: 'renamed', avatarUrl: 'a.png' });
 
+    await store.setPresencePrivacy(owner, 'nobody');
     await expect(chats.removeUser(owner.toUpperCase(), 'r')).resolves.toBe(3);
+    await expect(store.presencePrivacies([owner])).resolves.toEqual(new Map());
     await expect(chats.removeUser(owner, 'r')).resolves.toBe(0);
     const { chat: after } = await chats.getChat(as(b), groups[2]?.id ?? '');
     expect([after.ownerId, after.members.map((m) => m.role)]).toEqual([b, ['owner']]);

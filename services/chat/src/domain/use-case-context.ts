@@ -63,8 +63,8 @@ export interface UseCaseContext {
   peerReadsOf(chats: readonly Chat[], me: string): Promise<number[]>;
   /**
    * The member's view of each chat from their read positions (0 when
-   * absent). Unread counts take one bounded read per chat with unread
-   * messages; unread mentions one read for all of them.
+   * absent). Unread counts take one store read for the chats with unread
+   * messages, and unread mentions one more.
    */
   viewsOf(me: string, chats: readonly Chat[], positions: ReadonlyMap<string, number>): Promise<ChatView[]>;
 }
@@ -88,9 +88,6 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
     if (!chat || !isMember(chat, me)) throw chatNotFound();
     return chat;
   };
-  /** The member's unread count from their read position, up to the cap. */
-  const unreadOf = async (chat: Chat, me: string, readSequence: number): Promise<number> =>
-    readSequence >= chat.lastSequence ? 0 : store.countUnread(chat.id, me, readSequence, limits.unreadCountCap);
   return {
     store,
     users: deps.users,
@@ -111,24 +108,21 @@ export function useCaseContext(deps: ChatUseCaseDeps): UseCaseContext {
         readSequence: Math.min(positions.get(chat.id) ?? 0, chat.lastSequence),
       }));
       const behind = reads.filter((r) => r.readSequence < r.chat.lastSequence);
+      const behindPositions = behind.map((r) => ({ chatId: r.chat.id, afterSequence: r.readSequence }));
       const [unread, mentions, settings] = await Promise.all([
-        Promise.all(reads.map((r) => unreadOf(r.chat, me, r.readSequence))),
+        behind.length === 0 ? new Map<string, number>() : store.countUnread(me, behindPositions, limits.unreadCountCap),
         behind.length === 0
           ? new Map<string, number>()
-          : store.countUnreadMentions(
-              me,
-              behind.map((r) => ({ chatId: r.chat.id, afterSequence: r.readSequence })),
-              limits.unreadCountCap,
-            ),
+          : store.countUnreadMentions(me, behindPositions, limits.unreadCountCap),
         store.memberSettings(
           me,
           chats.map((c) => c.id),
         ),
       ]);
-      return reads.map((r, i) => ({
+      return reads.map((r) => ({
         chat: r.chat,
         readSequence: r.readSequence,
-        unreadCount: unread[i] ?? 0,
+        unreadCount: unread.get(r.chat.id) ?? 0,
         unreadMentionCount: mentions.get(r.chat.id) ?? 0,
         settings: settings.get(r.chat.id) ?? DEFAULT_MEMBER_SETTINGS,
       }));

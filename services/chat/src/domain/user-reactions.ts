@@ -53,10 +53,12 @@ export function userReactions(ctx: UseCaseContext) {
 
     /**
      * `user.user.deleted`: removes the user from every chat (an owner hands
-     * over as when leaving), publishing `chat.chat.members_changed` for each.
+     * over as when leaving), publishing `chat.chat.members_changed` for each,
+     * and forgets their presence privacy setting.
      */
-    removeUser(userId: string, requestId: string): Promise<number> {
+    async removeUser(userId: string, requestId: string): Promise<number> {
       const id = canonicalId(userId);
+      await store.forgetPresencePrivacy(id);
       return changeEachChatOf(id, async (chat) => {
         if (!isMember(chat, id)) return false;
         const after = withoutMember(chat, id);

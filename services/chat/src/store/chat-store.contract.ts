@@ -368,14 +368,59 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
       await post(chat.id, b); // 5
       await store.updateMessage({ ...m2, text: '', deleted: true, version: 2 }, []);
       await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
-      await expect(store.countUnread(chat.id, a, 0, 100)).resolves.toBe(2); // 3 and 5; 2 is deleted
-      await expect(store.countUnread(chat.id, a, 0, 1)).resolves.toBe(1);
-      await expect(store.countUnread(chat.id, b, 0, 100)).resolves.toBe(2); // 1 and 4
+      const unread = (userId: string, afterSequence: number, cap: number) =>
+        store.countUnread(userId, [{ chatId: chat.id, afterSequence }], cap);
+      await expect(unread(a, 0, 100)).resolves.toEqual(new Map([[chat.id, 2]])); // 3 and 5; 2 is deleted
+      await expect(unread(a, 0, 1)).resolves.toEqual(new Map([[chat.id, 1]]));
+      await expect(unread(b, 0, 100)).resolves.toEqual(new Map([[chat.id, 2]])); // 1 and 4
       await expect(store.markRead(chat.id, a, 3)).resolves.toBe(3);
       await expect(store.markRead(chat.id, a, 2)).resolves.toBe(3);
       await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 3]]));
       await expect(store.readPositions(b, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
-      await expect(store.countUnread(chat.id, a, 3, 100)).resolves.toBe(1);
+      await expect(unread(a, 3, 100)).resolves.toEqual(new Map([[chat.id, 1]]));
+    });
+
+    it('forgets the read position of a member who leaves, so on rejoining they start from nothing read', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chat = await add(group(a, b));
+      await post(chat.id, a);
+      await post(chat.id, a);
+      await expect(store.markRead(chat.id, b, 2)).resolves.toBe(2);
+      const without = { ...chat, members: chat.members.filter((m) => m.userId !== b), version: chat.version + 1 };
+      await store.updateChat(without, []);
+      await expect(store.readPositions(b, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.readPositionsOf([{ chatId: chat.id, userId: b }])).resolves.toEqual([0]);
+      await store.updateChat({ ...without, members: chat.members, version: without.version + 1 }, []);
+      await expect(store.readPositions(b, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 0]]));
+      await expect(store.markRead(chat.id, a, 1)).resolves.toBe(1);
+      await expect(store.countUnread(b, [{ chatId: chat.id, afterSequence: 0 }], 100)).resolves.toEqual(
+        new Map([[chat.id, 2]]),
+      );
+    });
+
+    it("counts a page of chats' unread messages in one call, each chat from its own position and capped on its own", async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const busy = await add(group(a, b));
+      const quiet = await add(group(a, b));
+      const read = await add(group(a, b));
+      for (let i = 0; i < 4; i++) await post(busy.id, b);
+      await post(quiet.id, b);
+      await post(quiet.id, a);
+      await post(read.id, b);
+      const positions = [
+        { chatId: busy.id, afterSequence: 1 },
+        { chatId: quiet.id, afterSequence: 0 },
+        { chatId: read.id, afterSequence: 1 },
+      ];
+      await expect(store.countUnread(a, positions, 2)).resolves.toEqual(
+        new Map([
+          [busy.id, 2],
+          [quiet.id, 1],
+          [read.id, 0],
+        ]),
+      );
+      await expect(store.countUnread(a, [], 2)).resolves.toEqual(new Map());
     });
 
     it("leaves each chat's events in the order they were written, and only once published", async () => {
@@ -761,6 +806,15 @@ export function chatStoreContract(name: string, make: () => Promise<ChatStoreFix
         ].sort(),
       );
       await expect(store.presencePrivacies([])).resolves.toEqual(new Map());
+    });
+
+    it("forgets a deleted user's presence privacy setting, and forgetting it twice is harmless", async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      await store.setPresencePrivacy(a, 'nobody');
+      await store.setPresencePrivacy(b, 'everyone');
+      await store.forgetPresencePrivacy(a);
+      await store.forgetPresencePrivacy(a);
+      await expect(store.presencePrivacies([a, b])).resolves.toEqual(new Map([[b, 'everyone']]));
     });
   });
 }

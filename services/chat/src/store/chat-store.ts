@@ -38,7 +38,7 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     listReplies: (chatId, parentId, afterSequence, limit) => store.listReplies(chatId, parentId, afterSequence, limit),
     readPositions: (userId, chatIds) => store.readPositions(userId, chatIds),
     markRead: (chatId, userId, upTo) => store.markRead(chatId, userId, upTo),
-    countUnread: (chatId, userId, afterSequence, cap) => store.countUnread(chatId, userId, afterSequence, cap),
+    countUnread: (userId, positions, cap) => store.countUnread(userId, positions, cap),
     searchMessages: (chatIds, terms, after, limit) => store.searchMessages(chatIds, terms, after, limit),
     listMessageVersions: (chatId, messageId, beforeVersion, limit) =>
       store.listMessageVersions(chatId, messageId, beforeVersion, limit),
@@ -55,6 +55,7 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     listChatsByArchive: (userId, archived, after, limit) => store.listChatsByArchive(userId, archived, after, limit),
     presencePrivacies: (userIds) => store.presencePrivacies(userIds),
     setPresencePrivacy: (userId, privacy) => store.setPresencePrivacy(userId, privacy),
+    forgetPresencePrivacy: (userId) => store.forgetPresencePrivacy(userId),
   };
 }
 

@@ -28,7 +28,7 @@ export interface MemberPreferences {
   mutesOf(chatId: string, userIds: readonly string[]): Promise<ReadonlyMap<string, Mute>>;
 }
 
-/** Until an adapter asks the chat service (GetOnlineUsers), nobody is known to be online: every recipient is pushed to. */
+/** Nobody known to be online: every recipient is pushed to. For a notifier without the chat service (its own tests). */
 export const NOBODY_KNOWN_ONLINE: Presence = {
   onlineAmong: async () => new Set(),
 };

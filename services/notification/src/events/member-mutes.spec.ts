@@ -19,8 +19,12 @@ describe("new-message pushes honour each member's mute", () => {
   /** Waits until the service has taken in the member's mute state (`muted` or not) of the chat. */
   const muteApplied = (chatId: string, user: TestUser, muted: boolean) =>
     waitFor(async () => ((await f.store.mutesOf(chatId, [user.id])).has(user.id) === muted ? true : undefined));
+  /** The sequences pushed to the endpoint, in sequence order: pushes are sent independently and may arrive in any order. */
   const pushesTo = (endpoint: string) =>
-    f.endpoint.received.filter((p) => p.subscription === endpoint).map((p) => p.payload.latestSequence);
+    f.endpoint.received
+      .filter((p) => p.subscription === endpoint)
+      .map((p) => p.payload.latestSequence)
+      .sort((a, b) => Number(a) - Number(b));
 
   it('leaves a muting member out from the very next message until the timed mute ends, but pushes a mention', async () => {
     f = await startNotificationFixture();

@@ -3,8 +3,10 @@ import {
   inTransaction,
   isDuplicateKeyError,
   MongoOutbox,
+  type MongoStoreOptions,
   type OpenedMongoStore,
   openMongoStore,
+  reconcileIndexes,
 } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Db, MongoClient } from 'mongodb';
 import type { Account, EmailToken, NewSession, OAuthAttempt, OAuthIdentity } from '../../domain/account.ts';
@@ -88,26 +90,30 @@ export class MongoAuthStore implements AuthStore {
     this.outbox = new MongoOutbox(db);
   }
 
-  /** Run at start-up; creating an index that exists is a no-op. */
+  /** Run at start-up: brings each collection's indexes to the definitions here (reconcileIndexes). */
   async ensureIndexes(): Promise<void> {
-    await this.#accounts.createIndex({ emailKey: 1 }, { unique: true, name: 'email_key_unique' });
-    await this.#accounts.createIndex(
-      { role: 1 },
-      { name: 'admins', partialFilterExpression: { role: 'admin' } satisfies Partial<AccountDoc> },
-    );
-    await this.#sessions.createIndex({ userId: 1 }, { name: 'user' });
-    await this.#sessions.createIndex({ expireAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
-    await this.#tokens.createIndex({ userId: 1 }, { name: 'user' });
-    await this.#tokens.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
-    await this.#identities.createIndex({ userId: 1 }, { name: 'user' });
-    await this.#attempts.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
-    await this.#emailTokens.createIndex({ hash: 1 }, { unique: true, name: 'hash_unique' });
-    await this.#emailTokens.createIndex({ userId: 1 }, { name: 'user' });
-    await this.#emailTokens.createIndex({ expiresAt: 1 }, { name: 'ttl', expireAfterSeconds: 0 });
-    await this.#processed.createIndex(
-      { processedAt: 1 },
-      { name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
-    );
+    await reconcileIndexes(this.#accounts, [
+      { key: { emailKey: 1 }, unique: true, name: 'email_key_unique' },
+      { key: { role: 1 }, name: 'admins', partialFilterExpression: { role: 'admin' } satisfies Partial<AccountDoc> },
+    ]);
+    await reconcileIndexes(this.#sessions, [
+      { key: { userId: 1 }, name: 'user' },
+      { key: { expireAt: 1 }, name: 'ttl', expireAfterSeconds: 0 },
+    ]);
+    await reconcileIndexes(this.#tokens, [
+      { key: { userId: 1 }, name: 'user' },
+      { key: { expiresAt: 1 }, name: 'ttl', expireAfterSeconds: 0 },
+    ]);
+    await reconcileIndexes(this.#identities, [{ key: { userId: 1 }, name: 'user' }]);
+    await reconcileIndexes(this.#attempts, [{ key: { expiresAt: 1 }, name: 'ttl', expireAfterSeconds: 0 }]);
+    await reconcileIndexes(this.#emailTokens, [
+      { key: { hash: 1 }, unique: true, name: 'hash_unique' },
+      { key: { userId: 1 }, name: 'user' },
+      { key: { expiresAt: 1 }, name: 'ttl', expireAfterSeconds: 0 },
+    ]);
+    await reconcileIndexes(this.#processed, [
+      { key: { processedAt: 1 }, name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
+    ]);
     // Created up front so no transaction has to create it or race to upsert it.
     await this.#locks.updateOne({ _id: ADMINS_LOCK }, { $setOnInsert: { version: 0 } }, { upsert: true });
     await this.outbox.ensureIndexes();
@@ -411,6 +417,10 @@ export function translateError(error: unknown): unknown {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoAuthStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoAuthStore>> {
-  return openMongoStore(url, (client) => new MongoAuthStore(client, dbName));
+export function openMongoAuthStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoAuthStore>> {
+  return openMongoStore(url, (client) => new MongoAuthStore(client, dbName), { ...options, appName: 'auth' });
 }

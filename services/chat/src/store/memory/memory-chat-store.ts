@@ -110,6 +110,9 @@ export class MemoryChatStore implements ChatStore {
       lastActivityTime: before.lastActivityTime,
     };
     this.#index(before, record.chat);
+    // A member who leaves takes their read position along: back, they start from nothing read.
+    const now = new Set(memberIdsOf(record.chat));
+    for (const userId of memberIdsOf(before)) if (!now.has(userId)) this.#reads.delete(`${chat.id}|${userId}`);
     this.outbox.append(entries);
     if (!notice) return;
     const message = postedMessage(notice.draft, record.chat.lastSequence + 1);
@@ -300,14 +303,12 @@ export class MemoryChatStore implements ChatStore {
     return position;
   }
 
-  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
-    const messages = this.#chats.get(chatId)?.messages ?? [];
-    let count = 0;
-    for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
-      const m = messages[i];
-      if (m && !m.deleted && m.senderId !== userId) count++;
-    }
-    return count;
+  async countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    return this.#countAfter(userId, positions, cap, () => true);
   }
 
   async countUnreadMentions(
@@ -315,17 +316,27 @@ export class MemoryChatStore implements ChatStore {
     positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
     cap: number,
   ): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
+    return this.#countAfter(userId, positions, cap, (m) => mentions(m, userId));
+  }
+
+  /** Per chat, others' live messages after the position that `counts`, up to `cap`. */
+  #countAfter(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+    counts: (message: Message) => boolean,
+  ): Map<string, number> {
+    const found = new Map<string, number>();
     for (const { chatId, afterSequence } of positions) {
       const messages = this.#chats.get(chatId)?.messages ?? [];
       let count = 0;
       for (let i = Math.max(0, afterSequence); i < messages.length && count < cap; i++) {
         const m = messages[i];
-        if (m && !m.deleted && m.senderId !== userId && mentions(m, userId)) count++;
+        if (m && !m.deleted && m.senderId !== userId && counts(m)) count++;
       }
-      counts.set(chatId, count);
+      found.set(chatId, count);
     }
-    return counts;
+    return found;
   }
 
   async memberSettings(userId: string, chatIds: readonly string[]): Promise<Map<string, MemberSettings>> {
@@ -418,6 +429,10 @@ export class MemoryChatStore implements ChatStore {
 
   async setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void> {
     this.#presencePrivacy.set(userId, privacy);
+  }
+
+  async forgetPresencePrivacy(userId: string): Promise<void> {
+    this.#presencePrivacy.delete(userId);
   }
 
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */

@@ -1,6 +1,6 @@
 import { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { CommitSignal, type OutboxEntry, type OutboxSource } from '@messenger/platform/events';
-import { afterCommit, inTransaction, MongoRelayLease } from '@messenger/platform/mongo';
+import { afterCommit, inTransaction, MongoRelayLease, reconcileIndexes } from '@messenger/platform/mongo';
 import { Binary, type ClientSession, type Collection, type Db, type Filter, type MongoClient } from 'mongodb';
 
 export interface ChatOutboxDoc {
@@ -66,7 +66,7 @@ export class ChatOutbox implements OutboxSource {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#entries.createIndex({ key: 1, keySeq: 1 }, { unique: true, name: 'key_seq_unique' });
+    await reconcileIndexes(this.#entries, [{ key: { key: 1, keySeq: 1 }, unique: true, name: 'key_seq_unique' }]);
   }
 
   onCommit(wake: () => void): () => void {

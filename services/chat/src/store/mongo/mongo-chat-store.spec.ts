@@ -9,14 +9,25 @@ import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import {
   type ChatDoc,
   chatListQuery,
+  directChatQuery,
   historyQuery,
   type MessageDoc,
   MongoChatStore,
   pinsQuery,
   searchPipeline,
   translateError,
+  unreadCountsPipeline,
   versionsQuery,
 } from './mongo-chat-store.ts';
+
+/** Every numeric value of `key` anywhere in an explain result (aggregation explains nest per stage and arm). */
+function statValues(explained: unknown, key: string): number[] {
+  if (Array.isArray(explained)) return explained.flatMap((e) => statValues(e, key));
+  if (explained === null || typeof explained !== 'object') return [];
+  return Object.entries(explained).flatMap(([k, value]) =>
+    k === key && typeof value === 'number' ? [value] : statValues(value, key),
+  );
+}
 
 describe('MongoChatStore query building', () => {
   it('reads history as one (chatId, sequence) range, newest first', () => {
@@ -32,8 +43,30 @@ describe('MongoChatStore query building', () => {
     });
     expect(chatListQuery('u1', { lastActivityTime: t, chatId: 'c9' }).filter).toEqual({
       memberIds: 'u1',
-      $or: [{ lastActivityTime: { $lt: t } }, { lastActivityTime: t, _id: { $lt: 'c9' } }],
+      lastActivityTime: { $lte: t },
+      $nor: [{ lastActivityTime: t, _id: { $gte: 'c9' } }],
     });
+  });
+
+  it("finds a pair's direct chat with a predicate that contains the direct_pair index's partial filter", () => {
+    expect(directChatQuery('a:b')).toEqual({ directKey: { $eq: 'a:b', $type: 'string' } });
+  });
+
+  it("counts a page of chats' unread messages in one aggregation, one capped arm per chat", () => {
+    const arm = (chatId: string, afterSequence: number) => [
+      { $match: { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: 'u1' }, deleted: false } },
+      { $limit: 100 },
+      { $count: 'n' },
+      { $set: { chatId: { $literal: chatId } } },
+    ];
+    const positions = [
+      { chatId: 'c1', afterSequence: 3 },
+      { chatId: 'c2', afterSequence: 0 },
+    ];
+    expect(unreadCountsPipeline('u1', positions, 100)).toEqual([
+      ...arm('c1', 3),
+      { $unionWith: { coll: 'messages', pipeline: arm('c2', 0) } },
+    ]);
   });
 
   it('searches the (terms, chatId) index, counts distinct matched terms and ranks after the cursor', () => {
@@ -84,6 +117,96 @@ describeWithMongo(
     pinStoreContract('MongoChatStore', freshStore);
     chatStoreMentionsContract('MongoChatStore', freshStore);
     chatStoreSettingsContract('MongoChatStore', freshStore);
+
+    it("finds a pair's direct chat through the partial direct_pair index, reading one key and one chat", async () => {
+      const { db, close } = await freshStore();
+      try {
+        const chats = db.collection<ChatDoc>('chats');
+        // Raw documents suffice: only directKey matters to the plan. Groups have none.
+        const docs = Array.from({ length: 200 }, (_, i) =>
+          i % 2 === 0 ? { _id: `d${i}`, directKey: `k${i}` } : { _id: `g${i}` },
+        );
+        await db.collection<{ _id: string; directKey?: string }>('chats').insertMany(docs);
+        const explained = await chats.find(directChatQuery('k100')).limit(1).explain('executionStats');
+        expectIndexScan(explained, 'direct_pair');
+        const stats = (explained as { executionStats: { totalKeysExamined: number; totalDocsExamined: number } })
+          .executionStats;
+        expect(stats.totalKeysExamined).toBeLessThanOrEqual(1);
+        expect(stats.totalDocsExamined).toBeLessThanOrEqual(1);
+      } finally {
+        await close();
+      }
+    });
+
+    it("counts a chat's unread messages from index keys alone, stopping at the cap however far behind the member is", async () => {
+      const { db, close } = await freshStore();
+      try {
+        const messages = db.collection<MessageDoc>('messages');
+        const raw = db.collection<{
+          _id: string;
+          chatId: string;
+          sequence: number;
+          senderId: string;
+          deleted: boolean;
+        }>('messages');
+        await raw.insertMany(
+          Array.from({ length: 500 }, (_, i) => ({
+            _id: `m${i}`,
+            chatId: 'c1',
+            sequence: i + 1,
+            senderId: 'b',
+            deleted: false,
+          })),
+        );
+        const pipeline = unreadCountsPipeline('a', [{ chatId: 'c1', afterSequence: 0 }], 10);
+        await expect(messages.aggregate(pipeline).toArray()).resolves.toEqual([{ n: 10, chatId: 'c1' }]);
+        const explained = await messages.aggregate(pipeline).explain('executionStats');
+        expect(Math.max(...statValues(explained, 'totalKeysExamined'))).toBeLessThanOrEqual(11);
+        expect(Math.max(...statValues(explained, 'totalDocsExamined'))).toBe(0);
+      } finally {
+        await close();
+      }
+    });
+
+    it('reads a later page of a chat list from index bounds starting at the cursor, not from the top', async () => {
+      const { db, close } = await freshStore();
+      try {
+        const chats = db.collection<ChatDoc>('chats');
+        const raw = db.collection<{ _id: string; memberIds: string[]; lastActivityTime: Date }>('chats');
+        const base = Date.parse('2025-01-01T00:00:00Z');
+        // 300 chats of u1, pairs sharing a time so the cursor falls on a tie; others' chats around them.
+        await raw.insertMany(
+          Array.from({ length: 400 }, (_, i) => ({
+            _id: `c${String(i).padStart(3, '0')}`,
+            memberIds: i < 300 ? ['u1', `o${i}`] : ['u2', 'u3'],
+            lastActivityTime: new Date(base + Math.floor(i / 2) * 1000),
+          })),
+        );
+        const limit = 20;
+        for (const offset of [0, 100, 250]) {
+          const all = await chats
+            .find({ memberIds: 'u1' })
+            .sort({ lastActivityTime: -1, _id: -1 })
+            .skip(offset)
+            .limit(1)
+            .toArray();
+          const cursor = all[0];
+          if (!cursor) throw new Error('no chat at the offset');
+          const { filter, sort } = chatListQuery('u1', {
+            lastActivityTime: cursor.lastActivityTime,
+            chatId: cursor._id,
+          });
+          const explained = await chats.find(filter).sort(sort).limit(limit).explain('executionStats');
+          expectIndexScan(explained, 'member_activity');
+          const stats = (explained as { executionStats: { totalKeysExamined: number; totalDocsExamined: number } })
+            .executionStats;
+          expect(stats.totalKeysExamined).toBeLessThanOrEqual(limit + 3);
+          expect(stats.totalDocsExamined).toBeLessThanOrEqual(limit + 3);
+        }
+      } finally {
+        await close();
+      }
+    });
 
     it('reads history pages and chat lists with an index scan, never a collection scan or an in-memory sort', async () => {
       const { db, close } = await freshStore();

@@ -1,5 +1,11 @@
 import type { OutboxEntry } from '@messenger/platform/events';
-import { isDuplicateKeyError, type OpenedMongoStore, openMongoStore } from '@messenger/platform/mongo';
+import {
+  isDuplicateKeyError,
+  type MongoStoreOptions,
+  type OpenedMongoStore,
+  openMongoStore,
+  reconcileIndexes,
+} from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Chat,
@@ -161,7 +167,8 @@ interface ReadDoc {
  * - `messages`: `chat_sequence` (chatId, sequence, unique) is history and
  *   the newest message; `client_message` (chatId, senderId, clientMessageId,
  *   unique) makes SendMessage idempotent; `unread` (chatId, sequence,
- *   senderId, deleted) counts unread messages from the index alone;
+ *   senderId, deleted) counts unread messages from the index alone, a
+ *   page of chats in one aggregation (unreadCountsPipeline);
  *   `replies` (chatId, replyTo.messageId, sequence), partial on replies, is
  *   a message's thread in order. `unread_mentions` (mentions, chatId,
  *   sequence), multikey on who the text mentions (`*` for `@all`): one
@@ -180,7 +187,8 @@ interface ReadDoc {
  *   transaction, so history reads them with the page.
  *   `pins` (chatId, pin.time↓, _id↓), partial on pinned messages, is a
  *   chat's pinned list and its count against the pin limit.
- * - `reads`: one read position per (chat, member), by `_id`.
+ * - `reads`: one read position per (chat, member), by `_id`; removed with
+ *   the membership when the member leaves.
  * - `member_settings`: one member's own mute and archive of a chat, by
  *   `_id` (chat, member). Who archived a chat is also kept on the chat as
  *   `archivedBy`, written in the same transaction, so the main list and
@@ -219,33 +227,40 @@ export class MongoChatStore implements ChatStore {
     this.outbox = new ChatOutbox(client, db);
   }
 
-  /** Run at start-up; creating an index that exists is a no-op. */
+  /** Run at start-up: brings each collection's indexes to the definitions here (reconcileIndexes). */
   async ensureIndexes(): Promise<void> {
-    await this.#chats.createIndex({ memberIds: 1, lastActivityTime: -1, _id: -1 }, { name: 'member_activity' });
-    await this.#chats.createIndex({ memberIds: 1, _id: 1 }, { name: 'member_chats' });
-    await this.#chats.createIndex(
-      { directKey: 1 },
-      { name: 'direct_pair', unique: true, partialFilterExpression: { directKey: { $type: 'string' } } },
-    );
-    await this.#messages.createIndex({ chatId: 1, sequence: 1 }, { name: 'chat_sequence', unique: true });
-    await this.#messages.createIndex(
-      { chatId: 1, senderId: 1, clientMessageId: 1 },
-      { name: 'client_message', unique: true },
-    );
-    await this.#messages.createIndex({ chatId: 1, sequence: 1, senderId: 1, deleted: 1 }, { name: 'unread' });
-    await this.#messages.createIndex(
-      { chatId: 1, 'replyTo.messageId': 1, sequence: 1 },
-      { name: 'replies', partialFilterExpression: { 'replyTo.messageId': { $exists: true } } },
-    );
-    await this.#invitations.createIndex({ inviteeId: 1, createTime: -1, chatId: -1 }, { name: 'invitee_list' });
-    await this.#messages.createIndex({ terms: 1, chatId: 1 }, { name: 'search_terms' });
-    await this.#versions.createIndex({ messageId: 1, version: -1 }, { name: 'message_versions' });
-    await this.#reactions.createIndex({ messageId: 1, userId: 1 }, { name: 'reactions_by_user' });
-    await this.#messages.createIndex(
-      { chatId: 1, 'pin.time': -1, _id: -1 },
-      { name: 'pins', partialFilterExpression: { 'pin.time': { $exists: true } } },
-    );
-    await this.#messages.createIndex({ mentions: 1, chatId: 1, sequence: 1 }, { name: 'unread_mentions' });
+    await reconcileIndexes(this.#chats, [
+      { key: { memberIds: 1, lastActivityTime: -1, _id: -1 }, name: 'member_activity' },
+      { key: { memberIds: 1, _id: 1 }, name: 'member_chats' },
+      {
+        key: { directKey: 1 },
+        name: 'direct_pair',
+        unique: true,
+        partialFilterExpression: { directKey: { $type: 'string' } },
+      },
+    ]);
+    await reconcileIndexes(this.#messages, [
+      { key: { chatId: 1, sequence: 1 }, name: 'chat_sequence', unique: true },
+      { key: { chatId: 1, senderId: 1, clientMessageId: 1 }, name: 'client_message', unique: true },
+      { key: { chatId: 1, sequence: 1, senderId: 1, deleted: 1 }, name: 'unread' },
+      {
+        key: { chatId: 1, 'replyTo.messageId': 1, sequence: 1 },
+        name: 'replies',
+        partialFilterExpression: { 'replyTo.messageId': { $exists: true } },
+      },
+      { key: { terms: 1, chatId: 1 }, name: 'search_terms' },
+      {
+        key: { chatId: 1, 'pin.time': -1, _id: -1 },
+        name: 'pins',
+        partialFilterExpression: { 'pin.time': { $exists: true } },
+      },
+      { key: { mentions: 1, chatId: 1, sequence: 1 }, name: 'unread_mentions' },
+    ]);
+    await reconcileIndexes(this.#invitations, [
+      { key: { inviteeId: 1, createTime: -1, chatId: -1 }, name: 'invitee_list' },
+    ]);
+    await reconcileIndexes(this.#versions, [{ key: { messageId: 1, version: -1 }, name: 'message_versions' }]);
+    await reconcileIndexes(this.#reactions, [{ key: { messageId: 1, userId: 1 }, name: 'reactions_by_user' }]);
     await this.outbox.ensureIndexes();
     await this.#indexUnindexed();
   }
@@ -263,7 +278,7 @@ export class MongoChatStore implements ChatStore {
   }
 
   async findDirectChat(directKey: string): Promise<Chat | undefined> {
-    const doc = await this.#chats.findOne({ directKey });
+    const doc = await this.#chats.findOne(directChatQuery(directKey));
     return doc ? fromChatDoc(doc) : undefined;
   }
 
@@ -289,17 +304,25 @@ export class MongoChatStore implements ChatStore {
   async #replaceChat(chat: Chat, session: ClientSession, count: number): Promise<number> {
     const { title, description, avatarUrl, ownerId, members, memberIds } = toChatDoc(chat);
     // $set of the chat's own fields only: lastSequence and lastActivityTime
-    // belong to concurrent posts and are left as they are.
-    const updated = await this.#chats.findOneAndUpdate(
+    // belong to concurrent posts and are left as they are. The members before
+    // tell who left.
+    const before = await this.#chats.findOneAndUpdate(
       { _id: chat.id, version: chat.version - 1 },
       {
         $set: { title, description, avatarUrl, ownerId, members, memberIds, version: chat.version },
         $inc: { eventSequence: count },
       },
-      { session, returnDocument: 'after', projection: { eventSequence: 1 } },
+      { session, returnDocument: 'before', projection: { eventSequence: 1, memberIds: 1 } },
     );
-    if (!updated) throw new StoreError('conflict', 'the chat changed or is gone');
-    return updated.eventSequence;
+    if (!before) throw new StoreError('conflict', 'the chat changed or is gone');
+    // A member who leaves (or is deleted, which leaves every chat) takes their
+    // read position along, in this transaction: back, they start from nothing
+    // read rather than a stale position. By `_id`, so no other index is needed.
+    const left = before.memberIds.filter((id) => !memberIds.includes(id));
+    if (left.length > 0) {
+      await this.#reads.deleteMany({ _id: { $in: left.map((id) => readIdOf(chat.id, id)) } }, { session });
+    }
+    return before.eventSequence + count;
   }
 
   async putInvitation(
@@ -546,12 +569,18 @@ export class MongoChatStore implements ChatStore {
     return doc?.readSequence ?? upTo;
   }
 
-  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
-    // Covered by the `unread` index: counting reads index keys only, never a document.
-    return this.#messages.countDocuments(
-      { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: userId }, deleted: false },
-      { limit: cap, hint: 'unread' },
-    );
+  async countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    const counts = new Map(positions.map((p) => [p.chatId, 0]));
+    if (positions.length === 0) return counts;
+    const rows = await this.#messages
+      .aggregate<{ chatId: string; n: number }>(unreadCountsPipeline(userId, positions, cap))
+      .toArray();
+    for (const row of rows) counts.set(row.chatId, row.n);
+    return counts;
   }
 
   async countUnreadMentions(
@@ -672,6 +701,10 @@ export class MongoChatStore implements ChatStore {
 
   async setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void> {
     await this.#presenceSettings.updateOne({ _id: userId }, { $set: { privacy } }, { upsert: true });
+  }
+
+  async forgetPresencePrivacy(userId: string): Promise<void> {
+    await this.#presenceSettings.deleteOne({ _id: userId });
   }
 
   /** An edit keeps the text it replaces (the newest `MAX_KEPT_VERSIONS`); a deletion drops them all. */
@@ -886,7 +919,16 @@ export function versionsQuery(
   };
 }
 
-/** A user's chats after the cursor, in list order: one range of `member_activity`. */
+/**
+ * A user's chats after the cursor, in list order: one range of
+ * `member_activity`. The keyset "before (time, id)" is written as the range
+ * `lastActivityTime <= time` minus the chats of exactly that time at or
+ * after the id, not as `$or` of "earlier" and "same time, smaller id": the
+ * planner may answer such an `$or` with bounds from the top of the user's
+ * range, reading every chat of the pages before. Here the index bounds
+ * start at the cursor, and the `$nor` only skips the few keys that share
+ * its time, so a page reads its own keys plus those ties whatever its offset.
+ */
 export function chatListQuery(
   userId: string,
   after: ActivityCursor | undefined,
@@ -896,12 +938,47 @@ export function chatListQuery(
       ? { memberIds: userId }
       : {
           memberIds: userId,
-          $or: [
-            { lastActivityTime: { $lt: after.lastActivityTime } },
-            { lastActivityTime: after.lastActivityTime, _id: { $lt: after.chatId } },
-          ],
+          lastActivityTime: { $lte: after.lastActivityTime },
+          $nor: [{ lastActivityTime: after.lastActivityTime, _id: { $gte: after.chatId } }],
         };
   return { filter, sort: { lastActivityTime: -1, _id: -1 } };
+}
+
+/**
+ * The direct chat of a pair. `direct_pair` is partial on `directKey` being a
+ * string (group chats have none), and the planner only picks a partial index
+ * for a query whose predicate contains the index's filter expression, so the
+ * `$type` condition is spelled out rather than left to be inferred from the
+ * equality: without it the lookup may scan every chat.
+ */
+export function directChatQuery(directKey: string): Filter<ChatDoc> {
+  return { directKey: { $eq: directKey, $type: 'string' } };
+}
+
+/**
+ * A page of chats' unread counts as one aggregation, one round trip instead
+ * of one count per chat. Each chat is its own arm (`$unionWith` on the same
+ * collection) so that each stays one range of the `unread` index
+ * (chatId, sequence, senderId, deleted) stopped at `cap` by its own `$limit`:
+ * a single `$match` over every chat followed by `$group` would read every
+ * unread key of a chat far behind before capping. `$count` needs no field, so
+ * each arm reads index keys only, never a document. A chat with no unread
+ * message yields no row.
+ */
+export function unreadCountsPipeline(
+  userId: string,
+  positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+  cap: number,
+): Document[] {
+  const arm = ({ chatId, afterSequence }: { chatId: string; afterSequence: number }): Document[] => [
+    { $match: { chatId, sequence: { $gt: afterSequence }, senderId: { $ne: userId }, deleted: false } },
+    { $limit: cap },
+    { $count: 'n' },
+    { $set: { chatId: { $literal: chatId } } },
+  ];
+  const [first, ...rest] = positions;
+  if (!first) return [];
+  return [...arm(first), ...rest.map((p) => ({ $unionWith: { coll: 'messages', pipeline: arm(p) } }))];
 }
 
 /** A history page: one range of `chat_sequence`, read backwards. */
@@ -1072,6 +1149,10 @@ export function pinsQuery(chatId: string, after: PinCursor | undefined): { filte
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoChatStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoChatStore>> {
-  return openMongoStore(url, (client) => new MongoChatStore(client, dbName));
+export function openMongoChatStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoChatStore>> {
+  return openMongoStore(url, (client) => new MongoChatStore(client, dbName), { ...options, appName: 'chat' });
 }

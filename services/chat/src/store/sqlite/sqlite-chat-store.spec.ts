@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { openQueryPlans } from '@messenger/platform/testing';
 import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
+import { type SearchCursor, searchTermsOf } from '../../domain/search.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { pinStoreContract } from '../chat-store.pins.contract.ts';
@@ -15,9 +16,11 @@ import { chatStoreSettingsContract } from '../chat-store-settings.contract.ts';
 import { CHAT_SQL, SqliteChatStore } from './sqlite-chat-store.ts';
 
 /** A store in a fresh file, removed on close. */
-const freshSqliteStore = async () => {
+const freshSqliteStore = () => freshSqliteStoreWith(undefined);
+
+async function freshSqliteStoreWith(commonTermHits: number | undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'sqlite-chat-store-'));
-  const store = SqliteChatStore.open(join(dir, 'chat.db'));
+  const store = SqliteChatStore.open(join(dir, 'chat.db'), commonTermHits === undefined ? {} : { commonTermHits });
   return {
     store,
     close: async () => {
@@ -25,7 +28,7 @@ const freshSqliteStore = async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-};
+}
 
 chatStoreContract('SqliteChatStore', freshSqliteStore);
 reactionStoreContract('SqliteChatStore', freshSqliteStore);
@@ -89,7 +92,9 @@ describe('SqliteChatStore file', () => {
           [1, 'one'],
         ]);
         await expect(reopened.readPositions(a, [chat.id])).resolves.toEqual(new Map([[chat.id, 1]]));
-        await expect(reopened.countUnread(chat.id, a, 1, 100)).resolves.toBe(1);
+        await expect(reopened.countUnread(a, [{ chatId: chat.id, afterSequence: 1 }], 100)).resolves.toEqual(
+          new Map([[chat.id, 1]]),
+        );
         // The same client message id after the reopen is still the same message; a new one takes sequence 3.
         await expect(post(reopened, b, 'two again', 'client-2')).resolves.toEqual({
           kind: 'existing',
@@ -219,6 +224,15 @@ describe('SqliteChatStore statements', () => {
         expect.stringMatching(/^SEARCH message_terms USING (COVERING )?INDEX message_terms_recent \(term=\?/),
       );
       expect(plan(CHAT_SQL.searchOne).join('\n')).not.toMatch(/TEMP B-TREE/);
+      // A common term: its hits counted up to a cap; a candidate's common terms found by key.
+      expect(plan(CHAT_SQL.termHits)).toContainEqual(
+        expect.stringMatching(
+          /^SEARCH message_terms USING (COVERING INDEX message_terms_recent|PRIMARY KEY) \(term=\?\)$/,
+        ),
+      );
+      expect(plan(CHAT_SQL.termsOfMessages)).toContainEqual(
+        expect.stringMatching(/^SEARCH t USING PRIMARY KEY \(term=\? AND chat_id=\? AND sequence=\?\)$/),
+      );
       expect(plan(CHAT_SQL.findDirect)).toEqual([expect.stringMatching(/\(direct_key=\?\)$/)]);
       expect(plan(CHAT_SQL.byClientId)).toEqual([
         expect.stringMatching(/messages_client \(chat_id=\? AND sender_id=\? AND client_message_id=\?\)$/),
@@ -271,5 +285,89 @@ describe('SqliteChatStore unread mentions', () => {
         ),
       );
     });
+  });
+});
+
+describe('SqliteChatStore search with common terms', () => {
+  it('ranks and pages exactly as counting every hit does, when it looks up common terms per candidate', async () => {
+    // The same messages in two stores: one counts every hit (no term is common below 10⁹ hits), the
+    // other treats a term with 12 or more hits as common. Skewed words make some of each.
+    const counting = await freshSqliteStoreWith(1_000_000_000);
+    const pruning = await freshSqliteStoreWith(12);
+    try {
+      let seed = 7;
+      const random = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return seed / 2_147_483_648;
+      };
+      const word = () => `w${Math.floor(30 * random() ** 3)}`;
+      const [a, b] = [randomUUID(), randomUUID()];
+      const chats = [randomUUID(), randomUUID()];
+      const t = new Date('2025-01-02T03:04:05.678Z');
+      for (const store of [counting.store, pruning.store]) {
+        for (const id of chats) {
+          const member = (userId: string) => ({
+            userId,
+            role: 'member' as const,
+            nickname: userId.slice(0, 8),
+            avatarUrl: '',
+            joinTime: t,
+            profileTime: t,
+          });
+          const chat: Chat = {
+            ...{ id, type: 'group', title: 'g', description: '', avatarUrl: '', ownerId: a, directKey: '' },
+            members: [member(a), member(b)],
+            createTime: t,
+            lastActivityTime: t,
+            lastSequence: 0,
+            version: 1,
+          };
+          await withEventEncoding(store, chatEventEntry).createChat(chat, []);
+        }
+      }
+      for (let i = 0; i < 200; i++) {
+        const text = Array.from({ length: 3 + Math.floor(random() * 5) }, word).join(' ');
+        const draft = {
+          id: randomUUID(),
+          chatId: chats[i % 2] as string,
+          senderId: a,
+          clientMessageId: randomUUID(),
+          text,
+          // Every third message shares its time with the one before: ties go by id.
+          createTime: new Date(t.getTime() + i - (i % 3 === 2 ? 1 : 0)),
+        };
+        for (const store of [counting.store, pruning.store]) {
+          await withEventEncoding(store, chatEventEntry).appendMessage(draft, (message, memberIds) =>
+            messageCreated(message, memberIds, 'r'),
+          );
+        }
+      }
+      const pages = async (store: SqliteChatStore, chatIds: string[], query: string, limit: number) => {
+        const seen: [string, number][] = [];
+        let after: SearchCursor | undefined;
+        for (;;) {
+          const page = await store.searchMessages(chatIds, searchTermsOf(query), after, limit);
+          seen.push(...page.map((h): [string, number] => [h.message.id, h.matchedTerms]));
+          const last = page.at(-1);
+          if (page.length < limit || !last) return seen;
+          after = { matchedTerms: last.matchedTerms, createTime: last.message.createTime, messageId: last.message.id };
+        }
+      };
+      const queries = ['w0 w1 w20', 'w0 w25 w27', 'w0 w1 w2 w15 w22', 'w1 w9', 'w0 w1', 'w0 w29 w28 w26 w24 w23'];
+      for (const query of queries) {
+        for (const [chatIds, limit] of [
+          [chats, 3],
+          [chats, 10],
+          [[chats[0] as string], 2],
+        ] as const) {
+          const expected = await pages(counting.store, [...chatIds], query, limit);
+          expect(expected.length).toBeGreaterThan(0);
+          await expect(pages(pruning.store, [...chatIds], query, limit)).resolves.toEqual(expected);
+        }
+      }
+    } finally {
+      await counting.close();
+      await pruning.close();
+    }
   });
 });

@@ -74,7 +74,11 @@ import type { ChatStore } from '../chat-store.ts';
  *   reading only the messages of the page it returns. A one-word search
  *   has nothing to count, so it walks `message_terms_recent` (term,
  *   create_time, message_id) newest first and stops at a page instead: a
- *   word in most messages costs no more than a rare one. The
+ *   word in most messages costs no more than a rare one. Several words of
+ *   which some are common (`commonTermHits` index rows or more, counted up
+ *   to a cap) rank from the rarer words' hits alone, each candidate's
+ *   common words found by key (`#prunedSearch`), whenever that fills the
+ *   page; the result is the same as counting every hit. The
  *   terms come from the domain's tokeniser rather than an FTS5 table's own,
  *   so matching and ranking are those of every other adapter.
  *   `message_terms_backlog` lists messages stored before the index existed;
@@ -233,6 +237,33 @@ const MESSAGE_COLUMNS =
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
+/** Hits from which a search term counts as common: its hits are looked up per candidate, not counted. */
+const COMMON_TERM_HITS = 2000;
+/** A ranking from candidates counts fewer hits than this many times COMMON_TERM_HITS, or is not tried. */
+const COUNTED_HITS_FACTOR = 8;
+
+export interface SqliteChatStoreOptions {
+  /** From how many index rows a search term counts as common (default 2000); tests lower it. */
+  readonly commonTermHits?: number;
+}
+
+interface RankedRow {
+  chat_id: string;
+  sequence: number;
+  n: number;
+  create_time: number;
+  message_id: string;
+}
+
+/** Whether `row` ranks below the cursor (fewer terms; as many, then older; then a lower id). */
+function ranksAfter(row: RankedRow, n: number, time: number, id: string): boolean {
+  return row.n < n || (row.n === n && (row.create_time < time || (row.create_time === time && row.message_id < id)));
+}
+
+function byRank(a: RankedRow, b: RankedRow): number {
+  return b.n - a.n || b.create_time - a.create_time || (a.message_id < b.message_id ? 1 : -1);
+}
+
 /**
  * Every statement the store runs, prepared once when it opens; the spec
  * checks that none of them scans a whole table.
@@ -248,6 +279,8 @@ export const CHAT_SQL = {
     'WHERE id = ? AND version = ?',
   addMember: 'INSERT INTO chat_members (user_id, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
   removeMember: 'DELETE FROM chat_members WHERE user_id = ? AND chat_id = ?',
+  // By the primary key (user_id, chat_id): a member who leaves takes their read position along.
+  removeRead: 'DELETE FROM reads WHERE user_id = ? AND chat_id = ?',
   listChats:
     `SELECT ${CHAT_COLUMNS.replace(/(\w+)/g, 'c.$1')} FROM chat_members m JOIN chats c ON c.id = m.chat_id ` +
     'WHERE m.user_id = :user AND (c.last_activity_time < :time OR (c.last_activity_time = :time AND c.id < :id)) ' +
@@ -304,6 +337,19 @@ export const CHAT_SQL = {
     'AND chat_id IN (SELECT value FROM json_each(:chats)) GROUP BY chat_id, sequence ' +
     'HAVING n < :n OR (n = :n AND (create_time < :time OR (create_time = :time AND message_id < :id))) ' +
     'ORDER BY n DESC, create_time DESC, message_id DESC LIMIT :limit',
+  // A term's hits anywhere, counted up to :cap: whether counting all of them would be costly.
+  termHits: 'SELECT count(*) AS n FROM (SELECT 1 FROM message_terms WHERE term = :term LIMIT :cap)',
+  // Every message in the chats with one of the terms, and how many of them it has (no ranking, no page).
+  searchCandidates:
+    'SELECT chat_id, sequence, count(*) AS n, max(create_time) AS create_time, max(message_id) AS message_id ' +
+    'FROM message_terms WHERE term IN (SELECT value FROM json_each(:terms)) ' +
+    'AND chat_id IN (SELECT value FROM json_each(:chats)) GROUP BY chat_id, sequence',
+  // How many of the terms each of the given messages has: one primary-key lookup per (message, term).
+  // CROSS JOIN keeps that order: the planner would otherwise walk each term's whole range.
+  termsOfMessages:
+    'SELECT c.key AS i, count(*) AS n FROM json_each(:messages) c CROSS JOIN json_each(:terms) w ' +
+    "CROSS JOIN message_terms t ON t.term = w.value AND t.chat_id = c.value ->> '$[0]' " +
+    "AND t.sequence = c.value ->> '$[1]' GROUP BY c.key",
   // One word: every hit matches once, so the newest come first straight from the index.
   searchOne:
     'SELECT chat_id, sequence, 1 AS n FROM message_terms INDEXED BY message_terms_recent WHERE term = :term ' +
@@ -361,6 +407,7 @@ export const CHAT_SQL = {
   presencePrivacy: 'SELECT privacy FROM presence_settings WHERE user_id = ?',
   setPresencePrivacy:
     'INSERT INTO presence_settings (user_id, privacy) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET privacy = excluded.privacy',
+  forgetPresencePrivacy: 'DELETE FROM presence_settings WHERE user_id = ?',
 } as const;
 
 /** Messages indexed per transaction when the store opens on a backlog. */
@@ -382,6 +429,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #updateChat;
   readonly #addMember;
   readonly #removeMember;
+  readonly #removeRead;
   readonly #listChats;
   readonly #chatIds;
   readonly #getInvitation;
@@ -405,6 +453,10 @@ export class SqliteChatStore implements ChatStore {
   readonly #removeTerm;
   readonly #search;
   readonly #searchOne;
+  readonly #termHits;
+  readonly #searchCandidates;
+  readonly #termsOfMessages;
+  readonly #commonTermHits: number;
   readonly #addVersion;
   readonly #dropVersions;
   readonly #versions;
@@ -426,8 +478,9 @@ export class SqliteChatStore implements ChatStore {
   readonly #listChatsByArchive;
   readonly #presencePrivacy;
   readonly #setPresencePrivacy;
+  readonly #forgetPresencePrivacy;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, opts: SqliteChatStoreOptions = {}) {
     this.#db = db;
     this.outbox = new SqliteOutbox(db);
     this.#insertChat = db.prepare(CHAT_SQL.insertChat);
@@ -436,6 +489,7 @@ export class SqliteChatStore implements ChatStore {
     this.#updateChat = db.prepare(CHAT_SQL.updateChat);
     this.#addMember = db.prepare(CHAT_SQL.addMember);
     this.#removeMember = db.prepare(CHAT_SQL.removeMember);
+    this.#removeRead = db.prepare(CHAT_SQL.removeRead);
     this.#listChats = db.prepare(CHAT_SQL.listChats);
     this.#chatIds = db.prepare(CHAT_SQL.chatIds);
     this.#getInvitation = db.prepare(CHAT_SQL.getInvitation);
@@ -459,6 +513,10 @@ export class SqliteChatStore implements ChatStore {
     this.#removeTerm = db.prepare(CHAT_SQL.removeTerm);
     this.#search = db.prepare(CHAT_SQL.search);
     this.#searchOne = db.prepare(CHAT_SQL.searchOne);
+    this.#termHits = db.prepare(CHAT_SQL.termHits);
+    this.#searchCandidates = db.prepare(CHAT_SQL.searchCandidates);
+    this.#termsOfMessages = db.prepare(CHAT_SQL.termsOfMessages);
+    this.#commonTermHits = opts.commonTermHits ?? COMMON_TERM_HITS;
     this.#addVersion = db.prepare(CHAT_SQL.addVersion);
     this.#dropVersions = db.prepare(CHAT_SQL.dropVersions);
     this.#versions = db.prepare(CHAT_SQL.versions);
@@ -480,12 +538,13 @@ export class SqliteChatStore implements ChatStore {
     this.#listChatsByArchive = db.prepare(CHAT_SQL.listChatsByArchive);
     this.#presencePrivacy = db.prepare(CHAT_SQL.presencePrivacy);
     this.#setPresencePrivacy = db.prepare(CHAT_SQL.setPresencePrivacy);
+    this.#forgetPresencePrivacy = db.prepare(CHAT_SQL.forgetPresencePrivacy);
     this.#indexBacklog();
   }
 
   /** Opens (creating or migrating) the store's file, `chat.db` in the data directory. */
-  static open(file: string): SqliteChatStore {
-    return new SqliteChatStore(SqliteDatabase.open(file, [outboxSchema, chatSchema]));
+  static open(file: string, opts: SqliteChatStoreOptions = {}): SqliteChatStore {
+    return new SqliteChatStore(SqliteDatabase.open(file, [outboxSchema, chatSchema]), opts);
   }
 
   close(): void {
@@ -560,7 +619,10 @@ export class SqliteChatStore implements ChatStore {
     if (!before || updated.changes === 0) throw new StoreError('conflict', 'the chat changed or is gone');
     const now = new Set(chat.members.map((m) => m.userId));
     for (const m of JSON.parse(before.members) as MemberJson[]) {
-      if (!now.has(m.userId)) this.#removeMember.run(m.userId, chat.id);
+      if (!now.has(m.userId)) {
+        this.#removeMember.run(m.userId, chat.id);
+        this.#removeRead.run(m.userId, chat.id);
+      }
     }
     for (const id of now) this.#addMember.run(id, chat.id);
     this.outbox.append(entries);
@@ -752,8 +814,17 @@ export class SqliteChatStore implements ChatStore {
     return (this.#markRead.get(userId, chatId, upTo) as { read_sequence: number }).read_sequence;
   }
 
-  async countUnread(chatId: string, userId: string, afterSequence: number, cap: number): Promise<number> {
-    return (this.#countUnread.get(chatId, afterSequence, userId, cap) as { n: number }).n;
+  async countUnread(
+    userId: string,
+    positions: readonly { readonly chatId: string; readonly afterSequence: number }[],
+    cap: number,
+  ): Promise<Map<string, number>> {
+    // One bounded index range per chat: in-process, so a statement per chat costs no round trip.
+    const counts = new Map<string, number>();
+    for (const { chatId, afterSequence } of positions) {
+      counts.set(chatId, (this.#countUnread.get(chatId, afterSequence, userId, cap) as { n: number }).n);
+    }
+    return counts;
   }
 
   async searchMessages(
@@ -770,13 +841,15 @@ export class SqliteChatStore implements ChatStore {
       id: after?.messageId ?? '',
       limit,
     };
+    const n = after?.matchedTerms ?? ABOVE_ALL;
     const rows = (distinct.length === 1
       ? this.#searchOne.all({ ...bounds, term: distinct[0] as string })
-      : this.#search.all({
-          ...bounds,
-          terms: JSON.stringify(distinct),
-          n: after?.matchedTerms ?? ABOVE_ALL,
-        })) as unknown as { chat_id: string; sequence: number; n: number }[];
+      : (this.#prunedSearch(distinct, bounds, n) ??
+        this.#search.all({ ...bounds, terms: JSON.stringify(distinct), n }))) as unknown as {
+      chat_id: string;
+      sequence: number;
+      n: number;
+    }[];
     if (rows.length === 0) return [];
     // Read in the same synchronous step as the ranking: no write comes between.
     const messages = this.#messagesAt.all(
@@ -787,6 +860,65 @@ export class SqliteChatStore implements ChatStore {
       const message = byKey.get(`${row.chat_id}|${row.sequence}`);
       return message ? [{ message, matchedTerms: row.n }] : [];
     });
+  }
+
+  /**
+   * A search of several terms ranked without counting the hits of its
+   * common ones. With the terms in order of their hits, rarest first, the
+   * first `j` are counted and the other `m` looked up by key per candidate:
+   * a message with none of the first `j` has at most `m` terms, so if a page
+   * of the candidates (messages with one of the first `j`) after the cursor
+   * has more than `m` terms, no other message can rank among them. `j`
+   * starts at the rare terms (fewer than `commonTermHits` hits) and grows
+   * one term at a time while the counted hits stay below
+   * `COUNTED_HITS_FACTOR` × `commonTermHits`. Undefined when no step fills
+   * the page (or no term is common): the caller counts every hit.
+   */
+  #prunedSearch(
+    terms: readonly string[],
+    bounds: { chats: string; time: number; id: string; limit: number },
+    n: number,
+  ): RankedRow[] | undefined {
+    const budget = this.#commonTermHits * COUNTED_HITS_FACTOR;
+    // Hits per term, counted up to the budget (a term with that many is never counted).
+    const hits = new Map(terms.map((term) => [term, (this.#termHits.get({ term, cap: budget }) as { n: number }).n]));
+    const order = [...terms].sort((a, b) => (hits.get(a) ?? 0) - (hits.get(b) ?? 0));
+    const rare = order.filter((term) => (hits.get(term) ?? 0) < this.#commonTermHits).length;
+    if (rare === order.length) return undefined;
+    let countedHits = order.slice(0, rare).reduce((sum, term) => sum + (hits.get(term) ?? 0), 0);
+    for (let j = Math.max(rare, 1); j < order.length; j++) {
+      if (j > rare) countedHits += hits.get(order[j - 1] as string) ?? 0;
+      if (countedHits >= budget) return undefined;
+      const ranked = this.#rankCandidates(order.slice(0, j), order.slice(j), bounds, n);
+      if (ranked) return ranked;
+    }
+    return undefined;
+  }
+
+  /** The page after the cursor among the messages with one of `counted`, if it fills with more than `lookedUp.length` terms each. */
+  #rankCandidates(
+    counted: readonly string[],
+    lookedUp: readonly string[],
+    bounds: { chats: string; time: number; id: string; limit: number },
+    n: number,
+  ): RankedRow[] | undefined {
+    const candidates = this.#searchCandidates.all({
+      terms: JSON.stringify(counted),
+      chats: bounds.chats,
+    }) as unknown as RankedRow[];
+    if (candidates.length < bounds.limit) return undefined;
+    const more = this.#termsOfMessages.all({
+      messages: JSON.stringify(candidates.map((c) => [c.chat_id, c.sequence])),
+      terms: JSON.stringify(lookedUp),
+    }) as unknown as { i: number; n: number }[];
+    for (const { i, n: extra } of more) {
+      const candidate = candidates[i];
+      if (candidate) candidate.n += extra;
+    }
+    const ranked = candidates
+      .filter((c) => c.n > lookedUp.length && ranksAfter(c, n, bounds.time, bounds.id))
+      .sort(byRank);
+    return ranked.length >= bounds.limit ? ranked.slice(0, bounds.limit) : undefined;
   }
 
   async listMessageVersions(
@@ -963,6 +1095,10 @@ export class SqliteChatStore implements ChatStore {
 
   async setPresencePrivacy(userId: string, privacy: PresencePrivacy): Promise<void> {
     this.#setPresencePrivacy.run(userId, privacy);
+  }
+
+  async forgetPresencePrivacy(userId: string): Promise<void> {
+    this.#forgetPresencePrivacy.run(userId);
   }
 
   /** Adds the terms of a message's text to the search index, or removes them; inside the caller's transaction. */

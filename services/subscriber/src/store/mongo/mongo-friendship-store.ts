@@ -3,8 +3,10 @@ import {
   inTransaction,
   isDuplicateKeyError,
   MongoOutbox,
+  type MongoStoreOptions,
   type OpenedMongoStore,
   openMongoStore,
+  reconcileIndexes,
 } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import {
@@ -74,17 +76,23 @@ export class MongoFriendshipStore implements FriendshipStore {
     this.outbox = new MongoOutbox(db);
   }
 
-  /** Run at start-up; creating an index that exists is a no-op. Pair uniqueness is `_id`'s own index. */
+  /**
+   * Run at start-up: brings each collection's indexes to the definitions
+   * here (reconcileIndexes). Pair uniqueness is `_id`'s own index.
+   */
   async ensureIndexes(): Promise<void> {
-    await this.#friendships.createIndex({ members: 1, listKey: -1 }, { name: 'members_list' });
-    await this.#friendships.createIndex({ views: 1, listKey: -1 }, { name: 'views_list' });
-    await this.#blocks.createIndex({ blockerId: 1, listKey: -1 }, { name: 'blocker_list' });
-    // A deleted user's blocks by others are found by the blocked id.
-    await this.#blocks.createIndex({ blockedId: 1 }, { name: 'blocked' });
-    await this.#processed.createIndex(
-      { processedAt: 1 },
-      { name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
-    );
+    await reconcileIndexes(this.#friendships, [
+      { key: { members: 1, listKey: -1 }, name: 'members_list' },
+      { key: { views: 1, listKey: -1 }, name: 'views_list' },
+    ]);
+    await reconcileIndexes(this.#blocks, [
+      { key: { blockerId: 1, listKey: -1 }, name: 'blocker_list' },
+      // A deleted user's blocks by others are found by the blocked id.
+      { key: { blockedId: 1 }, name: 'blocked' },
+    ]);
+    await reconcileIndexes(this.#processed, [
+      { key: { processedAt: 1 }, name: 'ttl', expireAfterSeconds: PROCESSED_EVENT_RETENTION_MS / 1000 },
+    ]);
     await this.outbox.ensureIndexes();
   }
 
@@ -282,6 +290,13 @@ function blockFromDoc(doc: BlockDoc): Block {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoFriendshipStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoFriendshipStore>> {
-  return openMongoStore(url, (client) => new MongoFriendshipStore(client, dbName));
+export function openMongoFriendshipStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoFriendshipStore>> {
+  return openMongoStore(url, (client) => new MongoFriendshipStore(client, dbName), {
+    ...options,
+    appName: 'subscriber',
+  });
 }

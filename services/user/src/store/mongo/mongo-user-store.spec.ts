@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
-import { MongoServerError } from 'mongodb';
+import { MongoClient, MongoServerError } from 'mongodb';
 import type { UserProfile } from '../../domain/user.ts';
 import { isStoreError, prefixUpperBound } from '../../domain/user-storage.ts';
 import { userStoreContract } from '../user-store.contract.ts';
-import { MongoUserStore, nicknameSearchQuery, translateError, type UserDoc } from './mongo-user-store.ts';
+import {
+  MongoUserStore,
+  nicknameSearchQuery,
+  openMongoUserStore,
+  translateError,
+  type UserDoc,
+} from './mongo-user-store.ts';
 
 describe('MongoUserStore query building', () => {
   it('bounds a prefix range by incrementing its last character', () => {
@@ -69,3 +75,24 @@ describeWithMongo(
     });
   },
 );
+
+// Against a real server only when one is configured (make test-mongo).
+const mongoUrl = process.env.MONGODB_URL;
+if (mongoUrl) {
+  it("names the store's connections after the service, so the server's currentOp and logs tell whose they are", async () => {
+    const dbName = `test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const opened = await openMongoUserStore(mongoUrl, dbName, { serverSelectionTimeoutMS: 5000 });
+    const observer = await new MongoClient(mongoUrl).connect();
+    try {
+      const connections = await observer
+        .db('admin')
+        .aggregate([{ $currentOp: { allUsers: true, idleConnections: true } }, { $match: { appName: 'user' } }])
+        .toArray();
+      expect(connections.length).toBeGreaterThan(0);
+    } finally {
+      await observer.db(dbName).dropDatabase();
+      await observer.close();
+      await opened.close();
+    }
+  });
+}

@@ -3,8 +3,10 @@ import {
   inTransaction,
   isDuplicateKeyError,
   MongoOutbox,
+  type MongoStoreOptions,
   type OpenedMongoStore,
   openMongoStore,
+  reconcileIndexes,
 } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Filter, MongoClient, Sort } from 'mongodb';
 import { normalizeNickname, type UserProfile } from '../../domain/user.ts';
@@ -39,10 +41,12 @@ export class MongoUserStore implements UserStore {
     this.outbox = new MongoOutbox(db);
   }
 
-  /** Run at start-up; creating an index that exists is a no-op. */
+  /** Run at start-up: brings the collection's indexes to the definitions here (reconcileIndexes). */
   async ensureIndexes(): Promise<void> {
-    // Unique case-insensitively, and the ordered key that prefix search ranges over.
-    await this.#users.createIndex({ nicknameLower: 1 }, { unique: true, name: 'nickname_lower_unique' });
+    await reconcileIndexes(this.#users, [
+      // Unique case-insensitively, and the ordered key that prefix search ranges over.
+      { key: { nicknameLower: 1 }, unique: true, name: 'nickname_lower_unique' },
+    ]);
     await this.outbox.ensureIndexes();
   }
 
@@ -144,6 +148,10 @@ function fromDoc(doc: UserDoc): UserProfile {
 }
 
 /** Connects and prepares a store (indexes) at start-up. */
-export function openMongoUserStore(url: string, dbName: string): Promise<OpenedMongoStore<MongoUserStore>> {
-  return openMongoStore(url, (client) => new MongoUserStore(client, dbName));
+export function openMongoUserStore(
+  url: string,
+  dbName: string,
+  options: MongoStoreOptions = {},
+): Promise<OpenedMongoStore<MongoUserStore>> {
+  return openMongoStore(url, (client) => new MongoUserStore(client, dbName), { ...options, appName: 'user' });
 }
