@@ -11,6 +11,8 @@ export const ChatErrorReason = {
   MessageNotFound: 'MESSAGE_NOT_FOUND',
   MemberNotFound: 'MEMBER_NOT_FOUND',
   InvitationNotFound: 'INVITATION_NOT_FOUND',
+  InviteLinkNotFound: 'INVITE_LINK_NOT_FOUND',
+  InviteLinkLimit: 'INVITE_LINK_LIMIT',
   TooManyInvitations: 'TOO_MANY_INVITATIONS',
   UserNotFound: 'USER_NOT_FOUND',
   NotFriends: 'NOT_FRIENDS',
@@ -56,6 +58,24 @@ export function invitationNotFound(): DomainError {
   return new DomainError(ErrorKind.NotFound, R.InvitationNotFound, 'no pending invitation to this chat');
 }
 
+/**
+ * An invite link that does not exist, was revoked, expired, was used up, or
+ * whose creator may no longer make links: one answer, so a token holder
+ * learns nothing but that it does not work.
+ */
+export function inviteLinkNotFound(): DomainError {
+  return new DomainError(ErrorKind.NotFound, R.InviteLinkNotFound, 'this invite link does not work');
+}
+
+/** A group already keeps as many usable invite links as allowed. */
+export function inviteLinkLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.ResourceExhausted,
+    R.InviteLinkLimit,
+    `a group has at most ${max} invite links in use; revoke one first`,
+  );
+}
+
 /** An invitee already has as many pending invitations as anyone may. */
 export function tooManyInvitations(max: number): DomainError {
   return new DomainError(
@@ -98,6 +118,7 @@ const ACTION_WORDS: Readonly<Record<GroupAction, string>> = {
   delete_messages: "delete others' messages",
   manage_admins: 'make or unmake admins',
   transfer_ownership: 'transfer ownership',
+  manage_invites: 'manage invite links',
 };
 
 /** The caller's role in the group may not take the action (the permission table, `may` and `outranks`). */

@@ -1,15 +1,18 @@
 // What the use cases need from storage, in the domain's own terms.
+import { randomUUID } from 'node:crypto';
 import { StoreFailure } from '@messenger/platform/domain';
-import type {
-  Chat,
-  ChatEvent,
-  Invitation,
-  MemberSettings,
-  Message,
-  MessageEntity,
-  MessageVersion,
-  Quote,
-  SystemEvent,
+import {
+  type Chat,
+  type ChatEvent,
+  type ChatInvite,
+  type Invitation,
+  type MemberSettings,
+  type Message,
+  type MessageEntity,
+  type MessageVersion,
+  messageCreated,
+  type Quote,
+  type SystemEvent,
 } from './chat.ts';
 import type { PresencePrivacy } from './presence.ts';
 import type { SearchCursor, SearchHit } from './search.ts';
@@ -44,6 +47,22 @@ export interface MessageDraft {
 export interface Notice<E = ChatEvent> {
   readonly draft: MessageDraft;
   readonly eventOf: (message: Message, memberIds: readonly string[]) => E;
+}
+
+/** The system message recording a group change in its history, sent by the change's actor. */
+export function systemNotice(chatId: string, system: SystemEvent, time: Date, requestId: string): Notice {
+  return {
+    draft: {
+      id: randomUUID(),
+      chatId,
+      senderId: system.actorId,
+      clientMessageId: randomUUID(),
+      text: '',
+      createTime: time,
+      system,
+    },
+    eventOf: (message, memberIds) => messageCreated(message, memberIds, requestId),
+  };
 }
 
 /** The message a draft becomes once the store has given it the chat's next sequence. */
@@ -146,6 +165,27 @@ export interface ChatStorage<E = ChatEvent> {
    * posts the `notice` when given.
    */
   acceptInvitation(chat: Chat, inviteeId: string, events: readonly E[], notice?: Notice<E>): Promise<void>;
+
+  /**
+   * Stores a group's new invite link, atomically: first drops the group's
+   * links that are no longer usable at `invite.createTime`, then stores it
+   * unless the group still has `maxLinks` (`limit`). Publishes nothing.
+   */
+  putChatInvite(invite: ChatInvite, maxLinks: number): Promise<'created' | 'limit'>;
+  /** A group's invite links, newest first (then id descending), after `after`; at most `limit`. */
+  listChatInvites(chatId: string, after: ChatInviteCursor | undefined, limit: number): Promise<ChatInvite[]>;
+  /** The link with this token hash, whatever its state. One index lookup. */
+  findChatInvite(tokenHash: string): Promise<ChatInvite | undefined>;
+  /** Removes the group's link; whether there was one. Publishes nothing. */
+  deleteChatInvite(chatId: string, inviteId: string): Promise<boolean>;
+  /**
+   * A user joins with a link: like `updateChat` (`conflict` when the chat
+   * is gone or at another version), and in the same atomic step adds one to
+   * the link's `useCount`, which must stay within its `useLimit` (`conflict`
+   * when it is used up or gone), and posts the `notice`. Of joins racing for
+   * a link's last use, one commits.
+   */
+  useChatInvite(chat: Chat, inviteId: string, events: readonly E[], notice: Notice<E>): Promise<void>;
 
   /**
    * Posts a message atomically: checks membership, takes the chat's next
@@ -318,6 +358,12 @@ export type PinResult =
   | { readonly kind: 'deleted' }
   /** The chat already has `maxPins` pinned messages: nothing stored. */
   | { readonly kind: 'limit' };
+
+/** A position in a group's list of invite links: newest first, id descending on ties. */
+export interface ChatInviteCursor {
+  readonly createTime: Date;
+  readonly inviteId: string;
+}
 
 /** The closed set of failures a store reports; adapters translate their driver's errors into these. */
 export type StoreErrorKind = 'duplicate' | 'conflict';

@@ -1,6 +1,7 @@
 // The chat service's use cases as one object, for the gRPC handlers and the
 // consumers: chats and members, messages, and reactions to user events.
 import { chatUseCases } from './chats.ts';
+import { inviteLinkUseCases } from './invite-links.ts';
 import { memberSettingsUseCases } from './member-settings.ts';
 import { messageReactionUseCases } from './message-reactions.ts';
 import { messageUseCases } from './messages.ts';
@@ -18,6 +19,7 @@ export function createChatUseCases(deps: ChatUseCaseDeps) {
     ...userReactions(ctx),
     ...messageReactionUseCases(ctx),
     ...pinUseCases(ctx),
+    ...inviteLinkUseCases(ctx),
     ...memberSettingsUseCases(ctx),
   };
 }

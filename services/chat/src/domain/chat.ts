@@ -19,7 +19,9 @@ export type GroupAction =
   /** Make members admins and admins members again. */
   | 'manage_admins'
   /** Hand the group to another member. */
-  | 'transfer_ownership';
+  | 'transfer_ownership'
+  /** Make, list and revoke the group's invite links. */
+  | 'manage_invites';
 
 /**
  * The one table of who may do what in a group: every use case that depends
@@ -33,6 +35,7 @@ export const GROUP_PERMISSIONS: Readonly<Record<GroupAction, readonly MemberRole
   delete_messages: ['owner', 'admin'],
   manage_admins: ['owner'],
   transfer_ownership: ['owner'],
+  manage_invites: ['owner', 'admin'],
 };
 
 /** Whether a member of this role may take the action; a non-member (undefined) may not. */
@@ -130,14 +133,15 @@ export type SystemEventKind =
   | 'member_left'
   | 'role_changed'
   | 'ownership_transferred'
-  | 'profile_changed';
+  | 'profile_changed'
+  | 'joined_by_link';
 
 /** A group change as its system message records it: who did what to whom, and the new value. */
 export interface SystemEvent {
   readonly kind: SystemEventKind;
-  /** Who made the change; for `member_left` and `invitation_accepted`, who left or joined. */
+  /** Who made the change; for `member_left`, `invitation_accepted` and `joined_by_link`, who left or joined. */
   readonly actorId: string;
-  /** Those added, removed, given a role or the group; the inviter of an accepted invitation. */
+  /** Those added, removed, given a role or the group; the inviter of an accepted invitation; a link's creator. */
   readonly targetIds: readonly string[];
   /** `role_changed`: the new role. */
   readonly role: MemberRole | undefined;
@@ -211,6 +215,38 @@ export const MAX_PENDING_INVITATIONS = 100;
 
 export function isPending(invitation: Invitation, now: Date): boolean {
   return invitation.expireTime.getTime() > now.getTime();
+}
+
+/**
+ * A group's invite link: whoever holds its token may join the group, with
+ * no invitation or friendship, while it is usable (`isUsableInvite`). Only
+ * the token's hash is stored.
+ */
+export interface ChatInvite {
+  readonly id: string;
+  readonly chatId: string;
+  /** `inviteTokenHash` of the token: the only form a token is kept in. */
+  readonly tokenHash: string;
+  /** The owner or admin who made it; it works only while they may still make links. */
+  readonly creatorId: string;
+  readonly createTime: Date;
+  readonly expireTime: Date;
+  /** How many users may join with it; 0: no limit. */
+  readonly useLimit: number;
+  readonly useCount: number;
+}
+
+/** How long a link works when its maker names no end, and the furthest end they may name. */
+export const INVITE_LINK_DEFAULT_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+export const INVITE_LINK_MAX_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** The highest use limit a link may have (0 is none). */
+export const MAX_INVITE_LINK_USES = 100_000;
+/** The most links one group keeps; spent ones are dropped to make room. */
+export const MAX_INVITE_LINKS = 100;
+
+/** Whether a link still lets someone join at `now`: not expired, not used up. */
+export function isUsableInvite(invite: ChatInvite, now: Date): boolean {
+  return invite.expireTime.getTime() > now.getTime() && (invite.useLimit === 0 || invite.useCount < invite.useLimit);
 }
 
 /** A profile as the user service reports it, or as a `user.user.updated` event carries it. */

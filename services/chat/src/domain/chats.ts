@@ -19,7 +19,6 @@ import {
   mayRemove,
   memberFrom,
   memberOf,
-  messageCreated,
   type SystemEvent,
   systemEvent,
   withOwner,
@@ -38,7 +37,7 @@ import {
   tooManyInvitations,
   userNotFound,
 } from './chat-errors.ts';
-import { isStoreError, type Notice } from './chat-storage.ts';
+import { isStoreError, systemNotice } from './chat-storage.ts';
 import {
   decodeChatsToken,
   decodeInvitationsToken,
@@ -259,27 +258,13 @@ export function chatUseCases(ctx: UseCaseContext) {
     return { chat, target };
   };
 
-  /** The system message recording a change in the group's history, sent by its actor. */
-  const noticeOf = (chatId: string, system: SystemEvent, time: Date, requestId: string): Notice => ({
-    draft: {
-      id: randomUUID(),
-      chatId,
-      senderId: system.actorId,
-      clientMessageId: randomUUID(),
-      text: '',
-      createTime: time,
-      system,
-    },
-    eventOf: (message, memberIds) => messageCreated(message, memberIds, requestId),
-  });
-
   /** Writes the chat's new roles, owner or profile with their `chat_updated` event and the system message. */
   const changeChat = (before: Chat, after: Chat, system: SystemEvent, requestId: string) => {
     const time = now();
     return store.updateChat(
       after,
       [{ kind: 'chat_updated', before, after, time, requestId }],
-      noticeOf(after.id, system, time, requestId),
+      systemNotice(after.id, system, time, requestId),
     );
   };
 
@@ -295,7 +280,7 @@ export function chatUseCases(ctx: UseCaseContext) {
     return store.updateChat(
       after,
       [{ kind: 'members_changed', before, after, ...change, actorId, requestId }],
-      noticeOf(after.id, system, change.time, requestId),
+      systemNotice(after.id, system, change.time, requestId),
     );
   };
 
@@ -421,7 +406,7 @@ export function chatUseCases(ctx: UseCaseContext) {
               requestId: meta.requestId,
             },
           ],
-          noticeOf(chat.id, systemEvent('invitation_accepted', me, [invitation.inviterId]), time, meta.requestId),
+          systemNotice(chat.id, systemEvent('invitation_accepted', me, [invitation.inviterId]), time, meta.requestId),
         );
         return after;
       });

@@ -19,6 +19,7 @@ describe('the group permission table', () => {
       delete_messages: ['owner', 'admin'],
       manage_admins: ['owner'],
       transfer_ownership: ['owner'],
+      manage_invites: ['owner', 'admin'],
     });
     expect(may(undefined, 'add_members')).toBe(false);
   });

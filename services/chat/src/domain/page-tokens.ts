@@ -3,7 +3,7 @@
 // list is refused instead of giving a wrong page.
 import { throwIfInvalid, violation } from '@messenger/platform/domain';
 import { invalidField } from './chat-errors.ts';
-import type { ActivityCursor, InvitationCursor, PinCursor } from './chat-storage.ts';
+import type { ActivityCursor, ChatInviteCursor, InvitationCursor, PinCursor } from './chat-storage.ts';
 import type { SearchCursor } from './search.ts';
 import { uuidProblem } from './validation.ts';
 
@@ -150,6 +150,25 @@ export function decodeVersionsToken(token: string, chatId: string, messageId: st
     return parsed[3] as number;
   }
   throw invalidField('page_token', 'is not a page token of this message');
+}
+
+export function encodeInvitesToken(chatId: string, cursor: ChatInviteCursor): string {
+  return encodeToken(['invites', chatId, cursor.createTime.getTime(), cursor.inviteId]);
+}
+
+export function decodeInvitesToken(token: string, chatId: string): ChatInviteCursor {
+  const parsed = decodeToken(token);
+  if (
+    parsed?.length === 4 &&
+    parsed[0] === 'invites' &&
+    parsed[1] === chatId &&
+    Number.isSafeInteger(parsed[2]) &&
+    typeof parsed[3] === 'string' &&
+    uuidProblem(parsed[3]) === undefined
+  ) {
+    return { createTime: new Date(parsed[2] as number), inviteId: parsed[3] };
+  }
+  throw invalidField('page_token', 'is not a page token of this chat');
 }
 
 function encodeToken(parts: readonly unknown[]): string {

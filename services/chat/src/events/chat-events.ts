@@ -61,6 +61,7 @@ const SYSTEM_KINDS: Readonly<Record<DomainSystemEventKind, SystemEventKind>> = {
   role_changed: SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED,
   ownership_transferred: SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED,
   profile_changed: SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED,
+  joined_by_link: SystemEventKind.SYSTEM_EVENT_KIND_JOINED_BY_LINK,
 };
 
 function systemToProto(system: SystemEvent): ProtoSystemEvent {

@@ -3,16 +3,19 @@
 import {
   ChatMemberRole,
   ChatType,
+  type PreviewChatInviteResponse,
   type Chat as ProtoChat,
+  type ChatInvite as ProtoChatInvite,
   type ChatSummary as ProtoChatSummary,
   type Message as ProtoMessage,
   type UpdateChatSettingsRequest,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import type { Actor } from '@messenger/platform/domain';
 import type { Caller } from '@messenger/platform/grpc';
-import type { ChatType as DomainChatType } from '../domain/chat.ts';
+import type { ChatInvite, ChatType as DomainChatType } from '../domain/chat.ts';
 import { invalidField } from '../domain/chat-errors.ts';
 import type { ChatSummary, MembershipResult } from '../domain/chats.ts';
+import type { InvitePreview } from '../domain/invite-links.ts';
 import type { SettingsChange } from '../domain/member-settings.ts';
 import type { ReadMessage } from '../domain/message-reactions.ts';
 import type { ChatView } from '../domain/use-case-context.ts';
@@ -60,6 +63,32 @@ export function muteChangeOf(req: UpdateChatSettingsRequest): SettingsChange['mu
     return 'unmute';
   }
   return undefined;
+}
+
+/** An invite link as its group's owner and admins see it: never its token or hash. */
+export function chatInviteToProto(invite: ChatInvite): ProtoChatInvite {
+  return {
+    inviteId: invite.id,
+    chatId: invite.chatId,
+    creatorId: invite.creatorId,
+    createTime: invite.createTime,
+    expireTime: invite.expireTime,
+    useLimit: invite.useLimit,
+    useCount: invite.useCount,
+  };
+}
+
+/** What a link opens: the group's public face, not its members. */
+export function invitePreviewToProto(preview: InvitePreview): PreviewChatInviteResponse {
+  const { chat } = preview;
+  return {
+    chatId: chat.id,
+    title: chat.title,
+    description: chat.description,
+    avatarUrl: chat.avatarUrl,
+    memberCount: chat.members.length,
+    expireTime: preview.expireTime,
+  };
 }
 
 /** UNSPECIFIED is "not given"; a value outside the enum is refused. */

@@ -15,10 +15,12 @@ import { type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
 import {
   actorOf,
   assignableRoleOf,
+  chatInviteToProto,
   chatToProto,
   chatTypeOf,
   chatViewToProto,
   invitationToProto,
+  invitePreviewToProto,
   membershipToProto,
   muteChangeOf,
   readMessageToProto,
@@ -200,6 +202,27 @@ export function chatServiceHandlers(
       });
       return { messages: await readAll(ctx, page.items), nextPageToken: page.nextPageToken };
     },
+
+    createChatInvite: async (req, ctx) => {
+      const created = await chats.createChatInvite(meta(ctx), req.chatId, {
+        expireTime: req.expireTime,
+        useLimit: req.useLimit,
+      });
+      return { invite: chatInviteToProto(created.invite), token: created.token };
+    },
+    listChatInvites: async (req, ctx) => {
+      const page = await chats.listChatInvites(meta(ctx), req.chatId, {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { invites: page.items.map(chatInviteToProto), nextPageToken: page.nextPageToken };
+    },
+    revokeChatInvite: async (req, ctx) => {
+      await chats.revokeChatInvite(meta(ctx), req.chatId, req.inviteId);
+      return {};
+    },
+    previewChatInvite: async (req, ctx) => invitePreviewToProto(await chats.previewChatInvite(meta(ctx), req.token)),
+    joinChatByInvite: async (req, ctx) => ({ chat: chatToProto(await chats.joinChatByInvite(meta(ctx), req.token)) }),
 
     streamUpdates: async (req, ctx, send, accept) => {
       const me = callerId(actorOf(ctx.caller));

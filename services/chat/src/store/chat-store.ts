@@ -28,6 +28,12 @@ export function withEventEncoding(store: ChatStore, encode: (event: ChatEvent) =
     deleteInvitation: (chatId, inviteeId) => store.deleteInvitation(chatId, inviteeId),
     acceptInvitation: (chat, inviteeId, events, notice) =>
       store.acceptInvitation(chat, inviteeId, events.map(encode), notice && encoded(notice, encode)),
+    putChatInvite: (invite, maxLinks) => store.putChatInvite(invite, maxLinks),
+    listChatInvites: (chatId, after, limit) => store.listChatInvites(chatId, after, limit),
+    findChatInvite: (tokenHash) => store.findChatInvite(tokenHash),
+    deleteChatInvite: (chatId, inviteId) => store.deleteChatInvite(chatId, inviteId),
+    useChatInvite: (chat, inviteId, events, notice) =>
+      store.useChatInvite(chat, inviteId, events.map(encode), encoded(notice, encode)),
     getChat: (chatId) => store.getChat(chatId),
     findDirectChat: (directKey) => store.findDirectChat(directKey),
     listChatsOf: (userId, after, limit) => store.listChatsOf(userId, after, limit),

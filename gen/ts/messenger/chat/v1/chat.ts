@@ -225,6 +225,8 @@ export const SystemEventKind = {
   SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED: 6,
   /** SYSTEM_EVENT_KIND_PROFILE_CHANGED - The actor changed the group profile (`changed_fields`). */
   SYSTEM_EVENT_KIND_PROFILE_CHANGED: 7,
+  /** SYSTEM_EVENT_KIND_JOINED_BY_LINK - The actor joined with an invite link the target made. */
+  SYSTEM_EVENT_KIND_JOINED_BY_LINK: 8,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -239,6 +241,7 @@ export namespace SystemEventKind {
   export type SYSTEM_EVENT_KIND_ROLE_CHANGED = typeof SystemEventKind.SYSTEM_EVENT_KIND_ROLE_CHANGED;
   export type SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED = typeof SystemEventKind.SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED;
   export type SYSTEM_EVENT_KIND_PROFILE_CHANGED = typeof SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED;
+  export type SYSTEM_EVENT_KIND_JOINED_BY_LINK = typeof SystemEventKind.SYSTEM_EVENT_KIND_JOINED_BY_LINK;
   export type UNRECOGNIZED = typeof SystemEventKind.UNRECOGNIZED;
 }
 
@@ -268,6 +271,9 @@ export function systemEventKindFromJSON(object: any): SystemEventKind {
     case 7:
     case "SYSTEM_EVENT_KIND_PROFILE_CHANGED":
       return SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED;
+    case 8:
+    case "SYSTEM_EVENT_KIND_JOINED_BY_LINK":
+      return SystemEventKind.SYSTEM_EVENT_KIND_JOINED_BY_LINK;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -293,6 +299,8 @@ export function systemEventKindToJSON(object: SystemEventKind): string {
       return "SYSTEM_EVENT_KIND_OWNERSHIP_TRANSFERRED";
     case SystemEventKind.SYSTEM_EVENT_KIND_PROFILE_CHANGED:
       return "SYSTEM_EVENT_KIND_PROFILE_CHANGED";
+    case SystemEventKind.SYSTEM_EVENT_KIND_JOINED_BY_LINK:
+      return "SYSTEM_EVENT_KIND_JOINED_BY_LINK";
     case SystemEventKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -1624,6 +1632,125 @@ export interface GetOnlineUsersRequest {
 export interface GetOnlineUsersResponse {
   /** The ids of those asked who are online now, in the order asked. */
   onlineUserIds: string[];
+}
+
+/** A group's invite link as its owner and admins see it; never its token. */
+export interface ChatInvite {
+  /** The link's id (UUID), for RevokeChatInvite. */
+  inviteId: string;
+  /** The id (UUID) of the group it opens. */
+  chatId: string;
+  /** The user id (UUID) of the owner or admin who made it. */
+  creatorId: string;
+  createTime:
+    | Date
+    | undefined;
+  /** When it stops working. */
+  expireTime:
+    | Date
+    | undefined;
+  /** How many users may join with it; 0 for no limit. */
+  useLimit: number;
+  /** How many users have joined with it. */
+  useCount: number;
+}
+
+/** Request of CreateChatInvite. */
+export interface CreateChatInviteRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /**
+   * When the link stops working: in the future and at most 30 days from
+   * now. Unset: 7 days from now.
+   */
+  expireTime:
+    | Date
+    | undefined;
+  /** How many users may join with it, 1–100000; 0 or unset for no limit. */
+  useLimit: number;
+}
+
+/** Response of CreateChatInvite. */
+export interface CreateChatInviteResponse {
+  /** The link. */
+  invite:
+    | ChatInvite
+    | undefined;
+  /**
+   * The link's secret (22 characters, base64url, 128 random bits), for
+   * PreviewChatInvite and JoinChatByInvite. Shown this once: the server
+   * keeps only its hash, so a lost token means a new link.
+   */
+  token: string;
+}
+
+/** Request of ListChatInvites. */
+export interface ListChatInvitesRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /**
+   * The maximum number of links to return: default 50 when 0 or unset, at
+   * most 100 (larger values are treated as 100). Fails with
+   * INVALID_ARGUMENT when negative.
+   */
+  pageSize: number;
+  /**
+   * The opaque `next_page_token` of the previous page (older links); empty
+   * for the first page.
+   */
+  pageToken: string;
+}
+
+/** Response of ListChatInvites. */
+export interface ListChatInvitesResponse {
+  /** The links, newest first. */
+  invites: ChatInvite[];
+  /** Opaque token for the next page; empty when there is none. */
+  nextPageToken: string;
+}
+
+/** Request of RevokeChatInvite. */
+export interface RevokeChatInviteRequest {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  /** The id (UUID) of the link. */
+  inviteId: string;
+}
+
+/** Response of RevokeChatInvite. */
+export interface RevokeChatInviteResponse {
+}
+
+/** Request of PreviewChatInvite. */
+export interface PreviewChatInviteRequest {
+  /** The link's token, as CreateChatInvite returned it. */
+  token: string;
+}
+
+/** Response of PreviewChatInvite. */
+export interface PreviewChatInviteResponse {
+  /** The id (UUID) of the group. */
+  chatId: string;
+  title: string;
+  description: string;
+  /** The group's picture; empty when none. */
+  avatarUrl: string;
+  /** How many members the group has now. */
+  memberCount: number;
+  /** When the link stops working. */
+  expireTime: Date | undefined;
+}
+
+/** Request of JoinChatByInvite. */
+export interface JoinChatByInviteRequest {
+  /** The link's token, as CreateChatInvite returned it. */
+  token: string;
+}
+
+/** Response of JoinChatByInvite. */
+export interface JoinChatByInviteResponse {
+  /** The group, with the caller a member. */
+  chat: Chat | undefined;
 }
 
 function createBaseChatMember(): ChatMember {
@@ -10939,6 +11066,1120 @@ export const GetOnlineUsersResponse: MessageFns<GetOnlineUsersResponse> = {
   },
 };
 
+function createBaseChatInvite(): ChatInvite {
+  return {
+    inviteId: "",
+    chatId: "",
+    creatorId: "",
+    createTime: undefined,
+    expireTime: undefined,
+    useLimit: 0,
+    useCount: 0,
+  };
+}
+
+export const ChatInvite: MessageFns<ChatInvite> = {
+  encode(message: ChatInvite, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.inviteId !== "") {
+      writer.uint32(10).string(message.inviteId);
+    }
+    if (message.chatId !== "") {
+      writer.uint32(18).string(message.chatId);
+    }
+    if (message.creatorId !== "") {
+      writer.uint32(26).string(message.creatorId);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(34).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(42).fork()).join();
+    }
+    if (message.useLimit !== 0) {
+      writer.uint32(48).int32(message.useLimit);
+    }
+    if (message.useCount !== 0) {
+      writer.uint32(56).int32(message.useCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatInvite {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatInvite();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.inviteId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.creatorId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.useLimit = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.useCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatInvite {
+    return {
+      inviteId: isSet(object.inviteId)
+        ? globalThis.String(object.inviteId)
+        : isSet(object.invite_id)
+        ? globalThis.String(object.invite_id)
+        : "",
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      creatorId: isSet(object.creatorId)
+        ? globalThis.String(object.creatorId)
+        : isSet(object.creator_id)
+        ? globalThis.String(object.creator_id)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      useLimit: isSet(object.useLimit)
+        ? globalThis.Number(object.useLimit)
+        : isSet(object.use_limit)
+        ? globalThis.Number(object.use_limit)
+        : 0,
+      useCount: isSet(object.useCount)
+        ? globalThis.Number(object.useCount)
+        : isSet(object.use_count)
+        ? globalThis.Number(object.use_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ChatInvite): unknown {
+    const obj: any = {};
+    if (message.inviteId !== "") {
+      obj.inviteId = message.inviteId;
+    }
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.creatorId !== "") {
+      obj.creatorId = message.creatorId;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.useLimit !== 0) {
+      obj.useLimit = Math.round(message.useLimit);
+    }
+    if (message.useCount !== 0) {
+      obj.useCount = Math.round(message.useCount);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatInvite>): ChatInvite {
+    return ChatInvite.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatInvite>): ChatInvite {
+    const message = createBaseChatInvite();
+    message.inviteId = object.inviteId ?? "";
+    message.chatId = object.chatId ?? "";
+    message.creatorId = object.creatorId ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.useLimit = object.useLimit ?? 0;
+    message.useCount = object.useCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreateChatInviteRequest(): CreateChatInviteRequest {
+  return { chatId: "", expireTime: undefined, useLimit: 0 };
+}
+
+export const CreateChatInviteRequest: MessageFns<CreateChatInviteRequest> = {
+  encode(message: CreateChatInviteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(18).fork()).join();
+    }
+    if (message.useLimit !== 0) {
+      writer.uint32(24).int32(message.useLimit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateChatInviteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateChatInviteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.useLimit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateChatInviteRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      useLimit: isSet(object.useLimit)
+        ? globalThis.Number(object.useLimit)
+        : isSet(object.use_limit)
+        ? globalThis.Number(object.use_limit)
+        : 0,
+    };
+  },
+
+  toJSON(message: CreateChatInviteRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.useLimit !== 0) {
+      obj.useLimit = Math.round(message.useLimit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateChatInviteRequest>): CreateChatInviteRequest {
+    return CreateChatInviteRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateChatInviteRequest>): CreateChatInviteRequest {
+    const message = createBaseCreateChatInviteRequest();
+    message.chatId = object.chatId ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    message.useLimit = object.useLimit ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreateChatInviteResponse(): CreateChatInviteResponse {
+  return { invite: undefined, token: "" };
+}
+
+export const CreateChatInviteResponse: MessageFns<CreateChatInviteResponse> = {
+  encode(message: CreateChatInviteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invite !== undefined) {
+      ChatInvite.encode(message.invite, writer.uint32(10).fork()).join();
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateChatInviteResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateChatInviteResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invite = ChatInvite.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateChatInviteResponse {
+    return {
+      invite: isSet(object.invite) ? ChatInvite.fromJSON(object.invite) : undefined,
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: CreateChatInviteResponse): unknown {
+    const obj: any = {};
+    if (message.invite !== undefined) {
+      obj.invite = ChatInvite.toJSON(message.invite);
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateChatInviteResponse>): CreateChatInviteResponse {
+    return CreateChatInviteResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateChatInviteResponse>): CreateChatInviteResponse {
+    const message = createBaseCreateChatInviteResponse();
+    message.invite = (object.invite !== undefined && object.invite !== null)
+      ? ChatInvite.fromPartial(object.invite)
+      : undefined;
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseListChatInvitesRequest(): ListChatInvitesRequest {
+  return { chatId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListChatInvitesRequest: MessageFns<ListChatInvitesRequest> = {
+  encode(message: ListChatInvitesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChatInvitesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChatInvitesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChatInvitesRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListChatInvitesRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListChatInvitesRequest>): ListChatInvitesRequest {
+    return ListChatInvitesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListChatInvitesRequest>): ListChatInvitesRequest {
+    const message = createBaseListChatInvitesRequest();
+    message.chatId = object.chatId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListChatInvitesResponse(): ListChatInvitesResponse {
+  return { invites: [], nextPageToken: "" };
+}
+
+export const ListChatInvitesResponse: MessageFns<ListChatInvitesResponse> = {
+  encode(message: ListChatInvitesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.invites) {
+      ChatInvite.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChatInvitesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChatInvitesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invites.push(ChatInvite.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChatInvitesResponse {
+    return {
+      invites: globalThis.Array.isArray(object?.invites) ? object.invites.map((e: any) => ChatInvite.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListChatInvitesResponse): unknown {
+    const obj: any = {};
+    if (message.invites?.length) {
+      obj.invites = message.invites.map((e) => ChatInvite.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListChatInvitesResponse>): ListChatInvitesResponse {
+    return ListChatInvitesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListChatInvitesResponse>): ListChatInvitesResponse {
+    const message = createBaseListChatInvitesResponse();
+    message.invites = object.invites?.map((e) => ChatInvite.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeChatInviteRequest(): RevokeChatInviteRequest {
+  return { chatId: "", inviteId: "" };
+}
+
+export const RevokeChatInviteRequest: MessageFns<RevokeChatInviteRequest> = {
+  encode(message: RevokeChatInviteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.inviteId !== "") {
+      writer.uint32(18).string(message.inviteId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeChatInviteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeChatInviteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.inviteId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeChatInviteRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      inviteId: isSet(object.inviteId)
+        ? globalThis.String(object.inviteId)
+        : isSet(object.invite_id)
+        ? globalThis.String(object.invite_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RevokeChatInviteRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.inviteId !== "") {
+      obj.inviteId = message.inviteId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeChatInviteRequest>): RevokeChatInviteRequest {
+    return RevokeChatInviteRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeChatInviteRequest>): RevokeChatInviteRequest {
+    const message = createBaseRevokeChatInviteRequest();
+    message.chatId = object.chatId ?? "";
+    message.inviteId = object.inviteId ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeChatInviteResponse(): RevokeChatInviteResponse {
+  return {};
+}
+
+export const RevokeChatInviteResponse: MessageFns<RevokeChatInviteResponse> = {
+  encode(_: RevokeChatInviteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeChatInviteResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeChatInviteResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeChatInviteResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeChatInviteResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeChatInviteResponse>): RevokeChatInviteResponse {
+    return RevokeChatInviteResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeChatInviteResponse>): RevokeChatInviteResponse {
+    const message = createBaseRevokeChatInviteResponse();
+    return message;
+  },
+};
+
+function createBasePreviewChatInviteRequest(): PreviewChatInviteRequest {
+  return { token: "" };
+}
+
+export const PreviewChatInviteRequest: MessageFns<PreviewChatInviteRequest> = {
+  encode(message: PreviewChatInviteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewChatInviteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewChatInviteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewChatInviteRequest {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: PreviewChatInviteRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PreviewChatInviteRequest>): PreviewChatInviteRequest {
+    return PreviewChatInviteRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PreviewChatInviteRequest>): PreviewChatInviteRequest {
+    const message = createBasePreviewChatInviteRequest();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBasePreviewChatInviteResponse(): PreviewChatInviteResponse {
+  return { chatId: "", title: "", description: "", avatarUrl: "", memberCount: 0, expireTime: undefined };
+}
+
+export const PreviewChatInviteResponse: MessageFns<PreviewChatInviteResponse> = {
+  encode(message: PreviewChatInviteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.title !== "") {
+      writer.uint32(18).string(message.title);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.avatarUrl !== "") {
+      writer.uint32(34).string(message.avatarUrl);
+    }
+    if (message.memberCount !== 0) {
+      writer.uint32(40).int32(message.memberCount);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewChatInviteResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewChatInviteResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.memberCount = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewChatInviteResponse {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : "",
+      memberCount: isSet(object.memberCount)
+        ? globalThis.Number(object.memberCount)
+        : isSet(object.member_count)
+        ? globalThis.Number(object.member_count)
+        : 0,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PreviewChatInviteResponse): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.avatarUrl !== "") {
+      obj.avatarUrl = message.avatarUrl;
+    }
+    if (message.memberCount !== 0) {
+      obj.memberCount = Math.round(message.memberCount);
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PreviewChatInviteResponse>): PreviewChatInviteResponse {
+    return PreviewChatInviteResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PreviewChatInviteResponse>): PreviewChatInviteResponse {
+    const message = createBasePreviewChatInviteResponse();
+    message.chatId = object.chatId ?? "";
+    message.title = object.title ?? "";
+    message.description = object.description ?? "";
+    message.avatarUrl = object.avatarUrl ?? "";
+    message.memberCount = object.memberCount ?? 0;
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseJoinChatByInviteRequest(): JoinChatByInviteRequest {
+  return { token: "" };
+}
+
+export const JoinChatByInviteRequest: MessageFns<JoinChatByInviteRequest> = {
+  encode(message: JoinChatByInviteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinChatByInviteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinChatByInviteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinChatByInviteRequest {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: JoinChatByInviteRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinChatByInviteRequest>): JoinChatByInviteRequest {
+    return JoinChatByInviteRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinChatByInviteRequest>): JoinChatByInviteRequest {
+    const message = createBaseJoinChatByInviteRequest();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinChatByInviteResponse(): JoinChatByInviteResponse {
+  return { chat: undefined };
+}
+
+export const JoinChatByInviteResponse: MessageFns<JoinChatByInviteResponse> = {
+  encode(message: JoinChatByInviteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chat !== undefined) {
+      Chat.encode(message.chat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinChatByInviteResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinChatByInviteResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chat = Chat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinChatByInviteResponse {
+    return { chat: isSet(object.chat) ? Chat.fromJSON(object.chat) : undefined };
+  },
+
+  toJSON(message: JoinChatByInviteResponse): unknown {
+    const obj: any = {};
+    if (message.chat !== undefined) {
+      obj.chat = Chat.toJSON(message.chat);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinChatByInviteResponse>): JoinChatByInviteResponse {
+    return JoinChatByInviteResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinChatByInviteResponse>): JoinChatByInviteResponse {
+    const message = createBaseJoinChatByInviteResponse();
+    message.chat = (object.chat !== undefined && object.chat !== null) ? Chat.fromPartial(object.chat) : undefined;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -11366,6 +12607,107 @@ export const ChatServiceService = {
     responseDeserialize: (value: Buffer): UpdateChatResponse => UpdateChatResponse.decode(value),
   },
   /**
+   * Creates an invite link to a group: anyone signed in who has its token
+   * may join (JoinChatByInvite), no friendship or invitation needed, until
+   * it expires, is used `use_limit` times, or is revoked. The owner and
+   * admins may. The token is in this answer only: the server keeps just its
+   * SHA-256 hash. A link stops working when its creator is no longer an
+   * owner or admin of the group. A group keeps at most 100 links; links that
+   * expired or were used up are dropped when a new one is made. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member;
+   * PERMISSION_DENIED when the caller is an ordinary member;
+   * FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT when
+   * `expire_time` or `use_limit` breaks its rules; RESOURCE_EXHAUSTED when
+   * the group already has 100 links in use.
+   */
+  createChatInvite: {
+    path: "/messenger.chat.v1.ChatService/CreateChatInvite" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateChatInviteRequest): Buffer =>
+      Buffer.from(CreateChatInviteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateChatInviteRequest => CreateChatInviteRequest.decode(value),
+    responseSerialize: (value: CreateChatInviteResponse): Buffer =>
+      Buffer.from(CreateChatInviteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateChatInviteResponse => CreateChatInviteResponse.decode(value),
+  },
+  /**
+   * Lists a group's invite links, newest first, with how often each was
+   * used; never their tokens. Links that expired or were used up stay
+   * listed until a new link is made. The owner and admins may. Fails as
+   * CreateChatInvite, and with INVALID_ARGUMENT when the page token is not
+   * one this method returned for this chat.
+   */
+  listChatInvites: {
+    path: "/messenger.chat.v1.ChatService/ListChatInvites" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListChatInvitesRequest): Buffer =>
+      Buffer.from(ListChatInvitesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListChatInvitesRequest => ListChatInvitesRequest.decode(value),
+    responseSerialize: (value: ListChatInvitesResponse): Buffer =>
+      Buffer.from(ListChatInvitesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListChatInvitesResponse => ListChatInvitesResponse.decode(value),
+  },
+  /**
+   * Revokes an invite link: it is deleted, and its token opens nothing
+   * from then on. The owner and admins may revoke any of the group's links.
+   * Fails as CreateChatInvite, and with NOT_FOUND when the group has no
+   * such link (revoked already, or never made).
+   */
+  revokeChatInvite: {
+    path: "/messenger.chat.v1.ChatService/RevokeChatInvite" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeChatInviteRequest): Buffer =>
+      Buffer.from(RevokeChatInviteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeChatInviteRequest => RevokeChatInviteRequest.decode(value),
+    responseSerialize: (value: RevokeChatInviteResponse): Buffer =>
+      Buffer.from(RevokeChatInviteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeChatInviteResponse => RevokeChatInviteResponse.decode(value),
+  },
+  /**
+   * What an invite link opens: the group's profile and size, so the caller
+   * can decide whether to join. Any signed-in user with the token may ask.
+   * The token goes in the body, not the URL, to stay out of access logs.
+   * Fails with NOT_FOUND, the same answer for every reason, when the token
+   * is unknown, revoked, expired or used up, or its creator may no longer
+   * make links; INVALID_ARGUMENT when it is not a token's shape. Strictly
+   * rate limited, so tokens cannot be guessed.
+   */
+  previewChatInvite: {
+    path: "/messenger.chat.v1.ChatService/PreviewChatInvite" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PreviewChatInviteRequest): Buffer =>
+      Buffer.from(PreviewChatInviteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PreviewChatInviteRequest => PreviewChatInviteRequest.decode(value),
+    responseSerialize: (value: PreviewChatInviteResponse): Buffer =>
+      Buffer.from(PreviewChatInviteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PreviewChatInviteResponse => PreviewChatInviteResponse.decode(value),
+  },
+  /**
+   * Joins the group an invite link opens: the link is the consent, so no
+   * friendship is needed. The other members see a system message
+   * (SYSTEM_EVENT_KIND_JOINED_BY_LINK) and a `members_changed` update, as
+   * for any other new member. A member already in the group gets the group
+   * back and uses nothing up. Of two joins racing for a link's last use,
+   * exactly one succeeds. A user in a block with the link's creator is
+   * answered NOT_FOUND. Fails as PreviewChatInvite, and with
+   * FAILED_PRECONDITION when the group is full. Strictly rate limited.
+   */
+  joinChatByInvite: {
+    path: "/messenger.chat.v1.ChatService/JoinChatByInvite" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: JoinChatByInviteRequest): Buffer =>
+      Buffer.from(JoinChatByInviteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): JoinChatByInviteRequest => JoinChatByInviteRequest.decode(value),
+    responseSerialize: (value: JoinChatByInviteResponse): Buffer =>
+      Buffer.from(JoinChatByInviteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinChatByInviteResponse => JoinChatByInviteResponse.decode(value),
+  },
+  /**
    * Adds the caller's reaction with an emoji to a message. A member has at
    * most one reaction per emoji on a message: adding it again changes
    * nothing and answers the message as it is. The emoji is URL-encoded in
@@ -11761,6 +13103,57 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * field's rules.
    */
   updateChat: handleUnaryCall<UpdateChatRequest, UpdateChatResponse>;
+  /**
+   * Creates an invite link to a group: anyone signed in who has its token
+   * may join (JoinChatByInvite), no friendship or invitation needed, until
+   * it expires, is used `use_limit` times, or is revoked. The owner and
+   * admins may. The token is in this answer only: the server keeps just its
+   * SHA-256 hash. A link stops working when its creator is no longer an
+   * owner or admin of the group. A group keeps at most 100 links; links that
+   * expired or were used up are dropped when a new one is made. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member;
+   * PERMISSION_DENIED when the caller is an ordinary member;
+   * FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT when
+   * `expire_time` or `use_limit` breaks its rules; RESOURCE_EXHAUSTED when
+   * the group already has 100 links in use.
+   */
+  createChatInvite: handleUnaryCall<CreateChatInviteRequest, CreateChatInviteResponse>;
+  /**
+   * Lists a group's invite links, newest first, with how often each was
+   * used; never their tokens. Links that expired or were used up stay
+   * listed until a new link is made. The owner and admins may. Fails as
+   * CreateChatInvite, and with INVALID_ARGUMENT when the page token is not
+   * one this method returned for this chat.
+   */
+  listChatInvites: handleUnaryCall<ListChatInvitesRequest, ListChatInvitesResponse>;
+  /**
+   * Revokes an invite link: it is deleted, and its token opens nothing
+   * from then on. The owner and admins may revoke any of the group's links.
+   * Fails as CreateChatInvite, and with NOT_FOUND when the group has no
+   * such link (revoked already, or never made).
+   */
+  revokeChatInvite: handleUnaryCall<RevokeChatInviteRequest, RevokeChatInviteResponse>;
+  /**
+   * What an invite link opens: the group's profile and size, so the caller
+   * can decide whether to join. Any signed-in user with the token may ask.
+   * The token goes in the body, not the URL, to stay out of access logs.
+   * Fails with NOT_FOUND, the same answer for every reason, when the token
+   * is unknown, revoked, expired or used up, or its creator may no longer
+   * make links; INVALID_ARGUMENT when it is not a token's shape. Strictly
+   * rate limited, so tokens cannot be guessed.
+   */
+  previewChatInvite: handleUnaryCall<PreviewChatInviteRequest, PreviewChatInviteResponse>;
+  /**
+   * Joins the group an invite link opens: the link is the consent, so no
+   * friendship is needed. The other members see a system message
+   * (SYSTEM_EVENT_KIND_JOINED_BY_LINK) and a `members_changed` update, as
+   * for any other new member. A member already in the group gets the group
+   * back and uses nothing up. Of two joins racing for a link's last use,
+   * exactly one succeeds. A user in a block with the link's creator is
+   * answered NOT_FOUND. Fails as PreviewChatInvite, and with
+   * FAILED_PRECONDITION when the group is full. Strictly rate limited.
+   */
+  joinChatByInvite: handleUnaryCall<JoinChatByInviteRequest, JoinChatByInviteResponse>;
   /**
    * Adds the caller's reaction with an emoji to a message. A member has at
    * most one reaction per emoji on a message: adding it again changes
@@ -12365,6 +13758,127 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateChatResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates an invite link to a group: anyone signed in who has its token
+   * may join (JoinChatByInvite), no friendship or invitation needed, until
+   * it expires, is used `use_limit` times, or is revoked. The owner and
+   * admins may. The token is in this answer only: the server keeps just its
+   * SHA-256 hash. A link stops working when its creator is no longer an
+   * owner or admin of the group. A group keeps at most 100 links; links that
+   * expired or were used up are dropped when a new one is made. Fails with
+   * NOT_FOUND when the chat does not exist or the caller is not a member;
+   * PERMISSION_DENIED when the caller is an ordinary member;
+   * FAILED_PRECONDITION when the chat is direct; INVALID_ARGUMENT when
+   * `expire_time` or `use_limit` breaks its rules; RESOURCE_EXHAUSTED when
+   * the group already has 100 links in use.
+   */
+  createChatInvite(
+    request: CreateChatInviteRequest,
+    callback: (error: ServiceError | null, response: CreateChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  createChatInvite(
+    request: CreateChatInviteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  createChatInvite(
+    request: CreateChatInviteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists a group's invite links, newest first, with how often each was
+   * used; never their tokens. Links that expired or were used up stay
+   * listed until a new link is made. The owner and admins may. Fails as
+   * CreateChatInvite, and with INVALID_ARGUMENT when the page token is not
+   * one this method returned for this chat.
+   */
+  listChatInvites(
+    request: ListChatInvitesRequest,
+    callback: (error: ServiceError | null, response: ListChatInvitesResponse) => void,
+  ): ClientUnaryCall;
+  listChatInvites(
+    request: ListChatInvitesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListChatInvitesResponse) => void,
+  ): ClientUnaryCall;
+  listChatInvites(
+    request: ListChatInvitesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListChatInvitesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes an invite link: it is deleted, and its token opens nothing
+   * from then on. The owner and admins may revoke any of the group's links.
+   * Fails as CreateChatInvite, and with NOT_FOUND when the group has no
+   * such link (revoked already, or never made).
+   */
+  revokeChatInvite(
+    request: RevokeChatInviteRequest,
+    callback: (error: ServiceError | null, response: RevokeChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  revokeChatInvite(
+    request: RevokeChatInviteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  revokeChatInvite(
+    request: RevokeChatInviteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * What an invite link opens: the group's profile and size, so the caller
+   * can decide whether to join. Any signed-in user with the token may ask.
+   * The token goes in the body, not the URL, to stay out of access logs.
+   * Fails with NOT_FOUND, the same answer for every reason, when the token
+   * is unknown, revoked, expired or used up, or its creator may no longer
+   * make links; INVALID_ARGUMENT when it is not a token's shape. Strictly
+   * rate limited, so tokens cannot be guessed.
+   */
+  previewChatInvite(
+    request: PreviewChatInviteRequest,
+    callback: (error: ServiceError | null, response: PreviewChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  previewChatInvite(
+    request: PreviewChatInviteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PreviewChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  previewChatInvite(
+    request: PreviewChatInviteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PreviewChatInviteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Joins the group an invite link opens: the link is the consent, so no
+   * friendship is needed. The other members see a system message
+   * (SYSTEM_EVENT_KIND_JOINED_BY_LINK) and a `members_changed` update, as
+   * for any other new member. A member already in the group gets the group
+   * back and uses nothing up. Of two joins racing for a link's last use,
+   * exactly one succeeds. A user in a block with the link's creator is
+   * answered NOT_FOUND. Fails as PreviewChatInvite, and with
+   * FAILED_PRECONDITION when the group is full. Strictly rate limited.
+   */
+  joinChatByInvite(
+    request: JoinChatByInviteRequest,
+    callback: (error: ServiceError | null, response: JoinChatByInviteResponse) => void,
+  ): ClientUnaryCall;
+  joinChatByInvite(
+    request: JoinChatByInviteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinChatByInviteResponse) => void,
+  ): ClientUnaryCall;
+  joinChatByInvite(
+    request: JoinChatByInviteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinChatByInviteResponse) => void,
   ): ClientUnaryCall;
   /**
    * Adds the caller's reaction with an emoji to a message. A member has at

@@ -1,4 +1,5 @@
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { inviteStoreContract } from '../chat-store.invites.contract.ts';
 import { pinStoreContract } from '../chat-store.pins.contract.ts';
 import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
 import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
@@ -11,6 +12,11 @@ chatStoreContract('MemoryChatStore', async () => ({
 }));
 
 reactionStoreContract('MemoryChatStore', async () => ({
+  store: new MemoryChatStore(),
+  close: async () => {},
+}));
+
+inviteStoreContract('MemoryChatStore', async () => ({
   store: new MemoryChatStore(),
   close: async () => {},
 }));

@@ -1,8 +1,10 @@
 import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
 import {
   type Chat,
+  type ChatInvite,
   type Invitation,
   isPending,
+  isUsableInvite,
   MAX_KEPT_VERSIONS,
   type MemberSettings,
   type Message,
@@ -14,6 +16,7 @@ import {
 import {
   type ActivityCursor,
   type AppendResult,
+  type ChatInviteCursor,
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
@@ -62,6 +65,10 @@ export class MemoryChatStore implements ChatStore {
   readonly #presencePrivacy = new Map<string, PresencePrivacy>();
   /** invitee id → (chat id → invitation). */
   readonly #invitations = new Map<string, Map<string, Invitation>>();
+  /** chat id → (invite id → the group's invite link). */
+  readonly #invites = new Map<string, Map<string, ChatInvite>>();
+  /** token hash → the link's chat and invite ids. */
+  readonly #inviteByHash = new Map<string, { chatId: string; inviteId: string }>();
   /** The inverted index of message texts: term → chat id → sequences of the messages that have it. */
   readonly #terms = new Map<string, Map<string, Set<number>>>();
   /** `<chat id>|<message id>` → its kept earlier texts, oldest first. */
@@ -195,6 +202,62 @@ export class MemoryChatStore implements ChatStore {
     if (!this.#invitations.get(inviteeId)?.has(chat.id)) throw new StoreError('conflict', 'the invitation is gone');
     await this.updateChat(chat, entries, notice);
     this.#invitations.get(inviteeId)?.delete(chat.id);
+  }
+
+  async putChatInvite(invite: ChatInvite, maxLinks: number): Promise<'created' | 'limit'> {
+    const links = this.#invites.get(invite.chatId) ?? new Map<string, ChatInvite>();
+    for (const link of links.values()) {
+      if (!isUsableInvite(link, invite.createTime)) this.#dropInvite(link);
+    }
+    if (links.size >= maxLinks) return 'limit';
+    links.set(invite.id, { ...invite });
+    this.#invites.set(invite.chatId, links);
+    this.#inviteByHash.set(invite.tokenHash, { chatId: invite.chatId, inviteId: invite.id });
+    return 'created';
+  }
+
+  async listChatInvites(chatId: string, after: ChatInviteCursor | undefined, limit: number): Promise<ChatInvite[]> {
+    return [...(this.#invites.get(chatId)?.values() ?? [])]
+      .filter((i) => after === undefined || compareInvitesDesc(i, after) > 0)
+      .sort(compareInvitesDesc)
+      .slice(0, limit)
+      .map((i) => ({ ...i }));
+  }
+
+  async findChatInvite(tokenHash: string): Promise<ChatInvite | undefined> {
+    const ref = this.#inviteByHash.get(tokenHash);
+    const found = ref && this.#invites.get(ref.chatId)?.get(ref.inviteId);
+    return found && { ...found };
+  }
+
+  async deleteChatInvite(chatId: string, inviteId: string): Promise<boolean> {
+    const link = this.#invites.get(chatId)?.get(inviteId);
+    if (link) this.#dropInvite(link);
+    return link !== undefined;
+  }
+
+  async useChatInvite(
+    chat: Chat,
+    inviteId: string,
+    entries: readonly OutboxEntry[],
+    notice: Notice<OutboxEntry>,
+  ): Promise<void> {
+    const links = this.#invites.get(chat.id);
+    const link = links?.get(inviteId);
+    if (!links || !link || (link.useLimit > 0 && link.useCount >= link.useLimit)) {
+      throw new StoreError('conflict', 'the invite link is used up or gone');
+    }
+    if (this.#chats.get(chat.id)?.chat.version !== chat.version - 1) {
+      throw new StoreError('conflict', 'the chat changed or is gone');
+    }
+    // Counted before updateChat, whose checks have just passed, runs: no other join comes between.
+    links.set(inviteId, { ...link, useCount: link.useCount + 1 });
+    return this.updateChat(chat, entries, notice);
+  }
+
+  #dropInvite(link: ChatInvite): void {
+    this.#invites.get(link.chatId)?.delete(link.id);
+    this.#inviteByHash.delete(link.tokenHash);
   }
 
   async appendMessage(
@@ -585,6 +648,14 @@ function compareInvitationsDesc(a: InvitationCursor, b: InvitationCursor): numbe
     { lastActivityTime: a.createTime, chatId: a.chatId },
     { lastActivityTime: b.createTime, chatId: b.chatId },
   );
+}
+
+/** Invite link list order: newest first, then the higher id; `b` may be a cursor. */
+function compareInvitesDesc(a: ChatInvite, b: ChatInvite | ChatInviteCursor): number {
+  const bId = 'inviteId' in b ? b.inviteId : b.id;
+  const dt = b.createTime.getTime() - a.createTime.getTime();
+  if (dt !== 0) return dt;
+  return a.id < bId ? 1 : a.id > bId ? -1 : 0;
 }
 
 /**

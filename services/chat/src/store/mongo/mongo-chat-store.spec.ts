@@ -2,6 +2,7 @@ import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing'
 import { MongoServerError } from 'mongodb';
 import { isStoreError } from '../../domain/chat-storage.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { inviteStoreContract } from '../chat-store.invites.contract.ts';
 import { pinStoreContract } from '../chat-store.pins.contract.ts';
 import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
 import { chatStoreMentionsContract } from '../chat-store-mentions.contract.ts';
@@ -115,6 +116,7 @@ describeWithMongo(
     chatStoreContract('MongoChatStore', freshStore);
     reactionStoreContract('MongoChatStore', freshStore);
     pinStoreContract('MongoChatStore', freshStore);
+    inviteStoreContract('MongoChatStore', freshStore);
     chatStoreMentionsContract('MongoChatStore', freshStore);
     chatStoreSettingsContract('MongoChatStore', freshStore);
 

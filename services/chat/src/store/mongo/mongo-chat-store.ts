@@ -9,6 +9,7 @@ import {
 import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } from 'mongodb';
 import {
   type Chat,
+  type ChatInvite,
   type ChatType,
   type Invitation,
   MAX_KEPT_VERSIONS,
@@ -25,6 +26,7 @@ import {
 import {
   type ActivityCursor,
   type AppendResult,
+  type ChatInviteCursor,
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
@@ -74,6 +76,12 @@ export interface ChatDoc {
   /** The chat's outbox counter (see ChatOutbox). */
   eventSequence: number;
   version: number;
+  /**
+   * When its newest invite link was made; absent before the first. Each new
+   * link writes it, so two made at once conflict on this document and the
+   * link count checked in one transaction holds in the other.
+   */
+  lastInviteTime?: Date;
 }
 
 export interface MessageDoc {
@@ -126,6 +134,19 @@ interface InvitationDoc {
   title: string;
   createTime: Date;
   expireTime: Date;
+}
+
+interface ChatInviteDoc {
+  /** The link id. */
+  _id: string;
+  chatId: string;
+  tokenHash: string;
+  creatorId: string;
+  createTime: Date;
+  expireTime: Date;
+  /** 0: no limit. */
+  useLimit: number;
+  useCount: number;
 }
 
 export interface VersionDoc {
@@ -195,6 +216,11 @@ interface ReadDoc {
  *   the archive are the `member_activity` range filtered on it.
  * - `invitations`: one per (chat, invitee), by `_id`; `invitee_list`
  *   (inviteeId, createTime↓, chatId↓) lists and counts a user's invitations.
+ * - `chat_invites`: a group's invite links, by `_id`; `invite_token`
+ *   (tokenHash, unique) finds the link a token opens, `chat_invites`
+ *   (chatId, createTime↓, _id↓) is a group's list and its count against the
+ *   link limit. A join's conditional `$inc` of `useCount` runs in the join's
+ *   transaction, so a limit is never overrun.
  * - `presence_settings`: one presence privacy setting per user who chose one, by `_id` (the user id).
  * - `outbox`: see ChatOutbox.
  */
@@ -209,6 +235,7 @@ export class MongoChatStore implements ChatStore {
   readonly #messages: Collection<MessageDoc>;
   readonly #reads: Collection<ReadDoc>;
   readonly #invitations: Collection<InvitationDoc>;
+  readonly #invites: Collection<ChatInviteDoc>;
   readonly #versions: Collection<VersionDoc>;
   readonly #reactions: Collection<ReactionDoc>;
   readonly #settings: Collection<SettingsDoc>;
@@ -220,6 +247,7 @@ export class MongoChatStore implements ChatStore {
     this.#messages = db.collection<MessageDoc>('messages');
     this.#reads = db.collection<ReadDoc>('reads');
     this.#invitations = db.collection<InvitationDoc>('invitations');
+    this.#invites = db.collection<ChatInviteDoc>('chat_invites');
     this.#versions = db.collection<VersionDoc>('message_versions');
     this.#reactions = db.collection<ReactionDoc>('message_reactions');
     this.#settings = db.collection<SettingsDoc>('member_settings');
@@ -258,6 +286,10 @@ export class MongoChatStore implements ChatStore {
     ]);
     await reconcileIndexes(this.#invitations, [
       { key: { inviteeId: 1, createTime: -1, chatId: -1 }, name: 'invitee_list' },
+    ]);
+    await reconcileIndexes(this.#invites, [
+      { key: { tokenHash: 1 }, name: 'invite_token', unique: true },
+      { key: { chatId: 1, createTime: -1, _id: -1 }, name: 'chat_invites' },
     ]);
     await reconcileIndexes(this.#versions, [{ key: { messageId: 1, version: -1 }, name: 'message_versions' }]);
     await reconcileIndexes(this.#reactions, [{ key: { messageId: 1, userId: 1 }, name: 'reactions_by_user' }]);
@@ -413,6 +445,82 @@ export class MongoChatStore implements ChatStore {
       async (session, count) => {
         const deleted = await this.#invitations.deleteOne({ _id: invitationIdOf(chat.id, inviteeId) }, { session });
         if (deleted.deletedCount === 0) throw new StoreError('conflict', 'the invitation is gone');
+        return this.#replaceChat(chat, session, count);
+      },
+      notice,
+    );
+  }
+
+  async putChatInvite(invite: ChatInvite, maxLinks: number): Promise<'created' | 'limit'> {
+    let result: 'created' | 'limit' = 'created';
+    await this.#write([], async (session) => {
+      const chat = await this.#chats.findOneAndUpdate(
+        { _id: invite.chatId },
+        { $set: { lastInviteTime: invite.createTime } },
+        { session, projection: { eventSequence: 1 } },
+      );
+      if (!chat) throw new StoreError('conflict', 'the chat is gone');
+      await this.#invites.deleteMany(
+        {
+          chatId: invite.chatId,
+          $or: [
+            { expireTime: { $lte: invite.createTime } },
+            { useLimit: { $gt: 0 }, $expr: { $gte: ['$useCount', '$useLimit'] } },
+          ],
+        },
+        { session },
+      );
+      if ((await this.#invites.countDocuments({ chatId: invite.chatId }, { session })) >= maxLinks) {
+        result = 'limit';
+        throw new NothingToWrite();
+      }
+      await this.#invites.insertOne(toChatInviteDoc(invite), { session });
+      return chat.eventSequence;
+    }).catch((error: unknown) => {
+      if (!(error instanceof NothingToWrite)) throw error;
+    });
+    return result;
+  }
+
+  async listChatInvites(chatId: string, after: ChatInviteCursor | undefined, limit: number): Promise<ChatInvite[]> {
+    const filter: Filter<ChatInviteDoc> =
+      after === undefined
+        ? { chatId }
+        : {
+            chatId,
+            $or: [
+              { createTime: { $lt: after.createTime } },
+              { createTime: after.createTime, _id: { $lt: after.inviteId } },
+            ],
+          };
+    const docs = await this.#invites.find(filter).sort({ createTime: -1, _id: -1 }).limit(limit).toArray();
+    return docs.map(fromChatInviteDoc);
+  }
+
+  async findChatInvite(tokenHash: string): Promise<ChatInvite | undefined> {
+    const doc = await this.#invites.findOne({ tokenHash });
+    return doc ? fromChatInviteDoc(doc) : undefined;
+  }
+
+  async deleteChatInvite(chatId: string, inviteId: string): Promise<boolean> {
+    return (await this.#invites.deleteOne({ _id: inviteId, chatId })).deletedCount > 0;
+  }
+
+  useChatInvite(
+    chat: Chat,
+    inviteId: string,
+    entries: readonly OutboxEntry[],
+    notice: Notice<OutboxEntry>,
+  ): Promise<void> {
+    return this.#write(
+      entries,
+      async (session, count) => {
+        const used = await this.#invites.updateOne(
+          { _id: inviteId, chatId: chat.id, $or: [{ useLimit: 0 }, { $expr: { $lt: ['$useCount', '$useLimit'] } }] },
+          { $inc: { useCount: 1 } },
+          { session },
+        );
+        if (used.modifiedCount === 0) throw new StoreError('conflict', 'the invite link is used up or gone');
         return this.#replaceChat(chat, session, count);
       },
       notice,
@@ -1025,6 +1133,32 @@ function fromInvitationDoc(doc: InvitationDoc): Invitation {
     title: doc.title,
     createTime: doc.createTime,
     expireTime: doc.expireTime,
+  };
+}
+
+function toChatInviteDoc(i: ChatInvite): ChatInviteDoc {
+  return {
+    _id: i.id,
+    chatId: i.chatId,
+    tokenHash: i.tokenHash,
+    creatorId: i.creatorId,
+    createTime: i.createTime,
+    expireTime: i.expireTime,
+    useLimit: i.useLimit,
+    useCount: i.useCount,
+  };
+}
+
+function fromChatInviteDoc(doc: ChatInviteDoc): ChatInvite {
+  return {
+    id: doc._id,
+    chatId: doc.chatId,
+    tokenHash: doc.tokenHash,
+    creatorId: doc.creatorId,
+    createTime: doc.createTime,
+    expireTime: doc.expireTime,
+    useLimit: doc.useLimit,
+    useCount: doc.useCount,
   };
 }
 

@@ -8,6 +8,7 @@ import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { type SearchCursor, searchTermsOf } from '../../domain/search.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
+import { inviteStoreContract } from '../chat-store.invites.contract.ts';
 import { pinStoreContract } from '../chat-store.pins.contract.ts';
 import { reactionStoreContract } from '../chat-store.reactions.contract.ts';
 import { withEventEncoding } from '../chat-store.ts';
@@ -33,6 +34,7 @@ async function freshSqliteStoreWith(commonTermHits: number | undefined) {
 chatStoreContract('SqliteChatStore', freshSqliteStore);
 reactionStoreContract('SqliteChatStore', freshSqliteStore);
 pinStoreContract('SqliteChatStore', freshSqliteStore);
+inviteStoreContract('SqliteChatStore', freshSqliteStore);
 chatStoreMentionsContract('SqliteChatStore', freshSqliteStore);
 chatStoreSettingsContract('SqliteChatStore', freshSqliteStore);
 

@@ -2,6 +2,7 @@ import type { OutboxEntry } from '@messenger/platform/events';
 import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
 import {
   type Chat,
+  type ChatInvite,
   type ChatType,
   type Invitation,
   MAX_KEPT_VERSIONS,
@@ -19,6 +20,7 @@ import {
 import {
   type ActivityCursor,
   type AppendResult,
+  type ChatInviteCursor,
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
@@ -66,6 +68,11 @@ import type { ChatStore } from '../chat-store.ts';
  *   rowid: one invitation per user and chat, found by its key; a user's
  *   pending count reads the range of their key. `invitations_list`
  *   (invitee_id, create_time, chat_id) is their list, newest first.
+ * - `chat_invites`: a group's invite links, by id; `token_hash` (unique)
+ *   finds the link a token opens, and `chat_invites_list` (chat_id,
+ *   create_time, id) is a group's list, newest first, and its count
+ *   against the link limit. A join adds to `use_count` with a conditional
+ *   UPDATE in the join's transaction, so a limit is never overrun.
  * - `message_terms` (term, chat_id, sequence), primary key of a table
  *   without rowid: the search index, one row per distinct term of a
  *   message's current text (`searchTermsOf`), rewritten with the message in
@@ -164,6 +171,10 @@ const chatSchema: SqliteSchema = {
       'CREATE TABLE member_settings (user_id TEXT NOT NULL, chat_id TEXT NOT NULL, mute_until INTEGER, ' +
       'archived INTEGER NOT NULL, PRIMARY KEY (user_id, chat_id)) STRICT, WITHOUT ROWID;',
     "CREATE TABLE presence_settings (user_id TEXT PRIMARY KEY, privacy TEXT NOT NULL CHECK (privacy IN ('everyone', 'friends', 'nobody'))) STRICT, WITHOUT ROWID;",
+    'CREATE TABLE chat_invites (id TEXT PRIMARY KEY, chat_id TEXT NOT NULL REFERENCES chats (id), ' +
+      'token_hash TEXT NOT NULL UNIQUE, creator_id TEXT NOT NULL, create_time INTEGER NOT NULL, ' +
+      'expire_time INTEGER NOT NULL, use_limit INTEGER NOT NULL, use_count INTEGER NOT NULL) STRICT;' +
+      'CREATE INDEX chat_invites_list ON chat_invites (chat_id, create_time, id);',
   ],
 };
 
@@ -190,6 +201,17 @@ interface MemberJson {
   avatarUrl: string;
   joinTime: number;
   profileTime?: number;
+}
+
+interface ChatInviteRow {
+  id: string;
+  chat_id: string;
+  token_hash: string;
+  creator_id: string;
+  create_time: number;
+  expire_time: number;
+  use_limit: number;
+  use_count: number;
 }
 
 interface InvitationRow {
@@ -236,6 +258,23 @@ const MESSAGE_COLUMNS =
   'reactions, pinned_by, pin_time, entities';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
+
+const INVITE_COLUMNS = 'id, chat_id, token_hash, creator_id, create_time, expire_time, use_limit, use_count';
+
+/** The statements of invite links. */
+const INVITE_SQL = {
+  insert: `INSERT INTO chat_invites (${INVITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  // Links no longer usable at a time: expired, or used up.
+  prune:
+    'DELETE FROM chat_invites WHERE chat_id = ? AND (expire_time <= ? OR (use_limit > 0 AND use_count >= use_limit))',
+  count: 'SELECT count(*) AS n FROM chat_invites WHERE chat_id = ?',
+  list:
+    `SELECT ${INVITE_COLUMNS} FROM chat_invites WHERE chat_id = :chat ` +
+    'AND (create_time < :time OR (create_time = :time AND id < :id)) ORDER BY create_time DESC, id DESC LIMIT :limit',
+  find: `SELECT ${INVITE_COLUMNS} FROM chat_invites WHERE token_hash = ?`,
+  delete: 'DELETE FROM chat_invites WHERE chat_id = ? AND id = ?',
+  use: 'UPDATE chat_invites SET use_count = use_count + 1 WHERE chat_id = ? AND id = ? AND (use_limit = 0 OR use_count < use_limit)',
+} as const;
 
 /** Hits from which a search term counts as common: its hits are looked up per candidate, not counted. */
 const COMMON_TERM_HITS = 2000;
@@ -437,6 +476,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #countInvitations;
   readonly #listInvitations;
   readonly #deleteInvitation;
+  readonly #invite: { readonly [K in keyof typeof INVITE_SQL]: ReturnType<SqliteDatabase['prepare']> };
   readonly #byClientId;
   readonly #insertMessage;
   readonly #advanceChat;
@@ -497,6 +537,15 @@ export class SqliteChatStore implements ChatStore {
     this.#countInvitations = db.prepare(CHAT_SQL.countInvitations);
     this.#listInvitations = db.prepare(CHAT_SQL.listInvitations);
     this.#deleteInvitation = db.prepare(CHAT_SQL.deleteInvitation);
+    this.#invite = {
+      insert: db.prepare(INVITE_SQL.insert),
+      prune: db.prepare(INVITE_SQL.prune),
+      count: db.prepare(INVITE_SQL.count),
+      list: db.prepare(INVITE_SQL.list),
+      find: db.prepare(INVITE_SQL.find),
+      delete: db.prepare(INVITE_SQL.delete),
+      use: db.prepare(INVITE_SQL.use),
+    };
     this.#byClientId = db.prepare(CHAT_SQL.byClientId);
     this.#insertMessage = db.prepare(CHAT_SQL.insertMessage);
     this.#advanceChat = db.prepare(CHAT_SQL.advanceChat);
@@ -708,6 +757,58 @@ export class SqliteChatStore implements ChatStore {
       }
       this.#replaceChat(chat, entries);
       if (notice) this.#postNotice(notice);
+    });
+  }
+
+  async putChatInvite(invite: ChatInvite, maxLinks: number): Promise<'created' | 'limit'> {
+    return this.#db.transaction(() => {
+      this.#invite.prune.run(invite.chatId, invite.createTime.getTime());
+      if ((this.#invite.count.get(invite.chatId) as { n: number }).n >= maxLinks) return 'limit';
+      this.#invite.insert.run(
+        invite.id,
+        invite.chatId,
+        invite.tokenHash,
+        invite.creatorId,
+        invite.createTime.getTime(),
+        invite.expireTime.getTime(),
+        invite.useLimit,
+        invite.useCount,
+      );
+      return 'created';
+    });
+  }
+
+  async listChatInvites(chatId: string, after: ChatInviteCursor | undefined, limit: number): Promise<ChatInvite[]> {
+    const rows = this.#invite.list.all({
+      chat: chatId,
+      time: after?.createTime.getTime() ?? ABOVE_ALL,
+      id: after?.inviteId ?? '',
+      limit,
+    });
+    return (rows as unknown as ChatInviteRow[]).map(fromChatInviteRow);
+  }
+
+  async findChatInvite(tokenHash: string): Promise<ChatInvite | undefined> {
+    const row = this.#invite.find.get(tokenHash) as ChatInviteRow | undefined;
+    return row && fromChatInviteRow(row);
+  }
+
+  async deleteChatInvite(chatId: string, inviteId: string): Promise<boolean> {
+    return this.#invite.delete.run(chatId, inviteId).changes > 0;
+  }
+
+  async useChatInvite(
+    chat: Chat,
+    inviteId: string,
+    entries: readonly OutboxEntry[],
+    notice: Notice<OutboxEntry>,
+  ): Promise<void> {
+    this.#db.transaction(() => {
+      if (this.#invite.use.run(chat.id, inviteId).changes === 0) {
+        throw new StoreError('conflict', 'the invite link is used up or gone');
+      }
+      this.#replaceChat(chat, entries);
+      this.#postNotice(notice);
     });
   }
 
@@ -1179,6 +1280,19 @@ function fromChatRow(row: ChatRow): Chat {
     version: row.version,
     description: row.description,
     avatarUrl: row.avatar_url,
+  };
+}
+
+function fromChatInviteRow(row: ChatInviteRow): ChatInvite {
+  return {
+    id: row.id,
+    chatId: row.chat_id,
+    tokenHash: row.token_hash,
+    creatorId: row.creator_id,
+    createTime: new Date(row.create_time),
+    expireTime: new Date(row.expire_time),
+    useLimit: row.use_limit,
+    useCount: row.use_count,
   };
 }
 
