@@ -181,6 +181,8 @@ function describeSystem(chatId, system) {
       return `${actor} added ${targets}`;
     case 'SYSTEM_EVENT_KIND_INVITATION_ACCEPTED':
       return `${actor} joined`;
+    case 'SYSTEM_EVENT_KIND_JOINED_BY_LINK':
+      return `${actor} joined with an invite link`;
     case 'SYSTEM_EVENT_KIND_MEMBER_REMOVED':
       return `${actor} removed ${targets}`;
     case 'SYSTEM_EVENT_KIND_MEMBER_LEFT':
