@@ -30,7 +30,7 @@ const saved = { ...process.env };
 /** A running system whose gateway names itself `release`: its port. */
 async function gatewayOf(release: string): Promise<string> {
   const system = await startSystem(
-    loadEmbeddedConfig({ ...SYSTEM_ENV, GATEWAY_RELEASE: release, AUTH_SCRYPT_LOG_N: '10' }),
+    loadEmbeddedConfig({ ...SYSTEM_ENV, GATEWAY_RELEASE: release }),
   );
   gateways.push(system);
   return new URL(system.gatewayUrl).port;

@@ -23,7 +23,7 @@ describe('the example client against the running system', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    system = await startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, AUTH_SCRYPT_LOG_N: '10' }));
+    system = await startSystem(loadEmbeddedConfig(SYSTEM_ENV));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
