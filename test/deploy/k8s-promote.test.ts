@@ -29,9 +29,7 @@ const saved = { ...process.env };
 
 /** A running system whose gateway names itself `release`: its port. */
 async function gatewayOf(release: string): Promise<string> {
-  const system = await startSystem(
-    loadEmbeddedConfig({ ...SYSTEM_ENV, GATEWAY_RELEASE: release }),
-  );
+  const system = await startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, GATEWAY_RELEASE: release }));
   gateways.push(system);
   return new URL(system.gatewayUrl).port;
 }

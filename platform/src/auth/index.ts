@@ -1,5 +1,6 @@
 // Tokens: signing, verification, key rings and revocation; the Redis revocation
 // list is `@messenger/platform/auth/redis`, so importing these loads no Redis client.
+export { type JwtClaimCheck, JwtRejected, type VerifiedJwt, verifyEs256Jwt } from './es256-jwt.ts';
 export {
   createJwksKeyResolver,
   createLocalJwksSource,

@@ -1,8 +1,8 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { errors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { DomainError, ErrorKind } from '../domain/errors.ts';
 import { ANONYMOUS, type Authenticator, type Caller } from '../grpc/auth-context.ts';
+import { JwtRejected, verifyEs256Jwt } from './es256-jwt.ts';
 import { createJwksKeyResolver, type JwksSource } from './jwks-source.ts';
 import type { RevocationList } from './revocation.ts';
 import {
@@ -12,7 +12,6 @@ import {
   MAX_TOKEN_TTL_SECONDS,
   parseTokenClaims,
   serviceNameOf,
-  TOKEN_ALGORITHM,
 } from './token-claims.ts';
 
 export type UserCaller = Extract<Caller, { kind: 'user' }>;
@@ -100,7 +99,7 @@ export const REVOCATIONS_UNAVAILABLE = 'AUTH_REVOCATIONS_UNAVAILABLE';
  * against the auth service's JWKS (issuer, audience per token kind, `typ`
  * and `token_use`, lifetime ≤ 15 min, expiry with tolerance) and checks user
  * sessions against the revocation list. Failures are `unauthenticated`
- * DomainErrors with a fixed reason and message — jose's text never reaches a
+ * DomainErrors with a fixed reason and message — the verifier's text never reaches a
  * caller. A JWKS that cannot be fetched, or a revocation list that cannot
  * answer, is `unavailable` (retryable), never an internal error.
  */
@@ -140,8 +139,8 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Token
   const verifyToken = async (token: string): Promise<UserCaller | ServiceCaller> => {
     if (typeof token !== 'string' || token === '') throw authFailure(AuthFailure.Invalid);
     const hit = verified?.get(token);
-    // Accepted exactly as long as jose accepts it (`exp` plus the tolerance);
-    // past that, jose's check below gives TOKEN_EXPIRED.
+    // Accepted exactly as long as the check below accepts it (`exp` plus the
+    // tolerance); past that, it gives TOKEN_EXPIRED.
     if (hit !== undefined && hit.expiresAtMs + tolerance * 1000 > now()) {
       if (hit.caller.kind === 'user' && (await isRevoked(hit.caller.sessionId))) {
         throw authFailure(AuthFailure.Revoked);
@@ -158,20 +157,20 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Token
   ): Promise<{ result: UserCaller | ServiceCaller; expiresAtMs: number }> => {
     let claims: ReturnType<typeof parseTokenClaims>;
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, getKey, {
-        algorithms: [TOKEN_ALGORITHM],
+      // ES256 only (TOKEN_ALGORITHM): `none`, HS* and the rest are refused before a key is looked up.
+      const { payload, header } = await verifyEs256Jwt(token, getKey, {
         issuer,
         audience: [audience, serviceAudience],
         requiredClaims: ['sub', 'iat', 'exp', 'jti'],
-        // With maxTokenAge jose also refuses an `iat` in the future.
-        maxTokenAge: MAX_TOKEN_TTL_SECONDS,
-        clockTolerance: tolerance,
-        currentDate: new Date(now()),
+        // An `iat` in the future is refused too.
+        maxTokenAgeSeconds: MAX_TOKEN_TTL_SECONDS,
+        clockToleranceSeconds: tolerance,
+        nowMs: now(),
       });
-      claims = parseTokenClaims(protectedHeader.typ, payload);
+      claims = parseTokenClaims(header.typ, payload);
     } catch (error) {
       if (error instanceof DomainError) throw error;
-      throw authFailure(error instanceof errors.JWTExpired ? AuthFailure.Expired : AuthFailure.Invalid);
+      throw authFailure(error instanceof JwtRejected && error.expired ? AuthFailure.Expired : AuthFailure.Invalid);
     }
     if (claims === undefined) throw authFailure(AuthFailure.Invalid);
 
