@@ -1,4 +1,4 @@
-import { ChatServiceService, type StreamUpdatesResponse } from '@messenger/gen/messenger/chat/v1/chat';
+import { ChatServiceService, type StreamUpdatesResponse, type Update } from '@messenger/gen/messenger/chat/v1/chat';
 import { callerId, type DomainError } from '@messenger/platform/domain';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import type { Message } from '../domain/chat.ts';
@@ -11,7 +11,7 @@ import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
 import { InvalidCursorError } from '../live/cursor.ts';
 import { StreamOverflowError } from '../live/mailbox.ts';
 import type { SessionEnds } from '../live/session-ends.ts';
-import { type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
+import { type Delivery, type UpdateHub, UpdateHubClosedError } from '../live/update-hub.ts';
 import {
   actorOf,
   assignableRoleOf,
@@ -262,12 +262,7 @@ export function chatServiceHandlers(
           const next = await stream.next(settings.heartbeatIntervalMs, signal);
           if (endedBy) throw endedBy;
           if (next === 'closed') return;
-          const update =
-            next === 'idle'
-              ? { updateId: '', time: new Date(), heartbeat: {} }
-              : next.kind === 'resync'
-                ? { updateId: next.updateId, time: new Date(), resyncRequired: {} }
-                : { updateId: next.updateId, time: next.time, ...renderUpdate(next.payload, me) };
+          const update = updateOf(next, me);
           if (!(await write({ update }))) return;
         }
       } catch (error) {
@@ -300,5 +295,18 @@ function openStream(hub: UpdateHub<LiveUpdate>, userId: string, resumeAfter: str
     if (error instanceof InvalidCursorError) throw invalidField('resume_after', 'is not an update id of this stream');
     if (error instanceof UpdateHubClosedError) throw shuttingDown();
     throw error;
+  }
+}
+
+/** What a stream's reader took, as the stream sends it: an idle wait and a stream's start are heartbeats, the start with its position. */
+function updateOf(next: Delivery<LiveUpdate> | 'idle', me: string): Update {
+  if (next === 'idle') return { updateId: '', time: new Date(), heartbeat: {} };
+  switch (next.kind) {
+    case 'start':
+      return { updateId: next.updateId, time: new Date(), heartbeat: {} };
+    case 'resync':
+      return { updateId: next.updateId, time: new Date(), resyncRequired: {} };
+    default:
+      return { updateId: next.updateId, time: next.time, ...renderUpdate(next.payload, me) };
   }
 }

@@ -46,13 +46,21 @@ describe('UpdateHub', () => {
       out.push(next);
     }
   };
-  const payloads = (ds: Delivery<Payload>[]) => ds.map((d) => (d.kind === 'update' ? d.payload : 'RESYNC'));
+  /** What a stream got, its start position left out. */
+  const payloads = (ds: Delivery<Payload>[]) =>
+    ds.filter((d) => d.kind !== 'start').map((d) => (d.kind === 'update' ? d.payload : 'RESYNC'));
   const lastId = (ds: Delivery<Payload>[]) => {
     const last = ds.at(-1);
     if (!last) throw new Error('nothing delivered');
     return last.updateId;
   };
   const hub = (opts: UpdateHubOptions = {}) => new UpdateHub<Payload>(opts);
+  /** A stream opened from now, its start position already taken. */
+  const openFromNow = async (h: UpdateHub<Payload>, userId: string) => {
+    const stream = h.open(userId, undefined);
+    expect(await stream.next(1)).toMatchObject({ kind: 'start' });
+    return stream;
+  };
 
   it('delivers an event to the open streams of its recipients only, once per duplicate id', async () => {
     const h = hub();
@@ -206,7 +214,7 @@ describe('UpdateHub', () => {
     await expect(slow.next(1)).rejects.toThrow(StreamOverflowError);
     expect(h.streamCount).toBe(0);
 
-    const waiting = h.open('b', undefined);
+    const waiting = await openFromNow(h, 'b');
     const pending = waiting.next(10_000);
     h.close();
     await expect(pending).resolves.toBe('closed');
@@ -216,7 +224,7 @@ describe('UpdateHub', () => {
   it('wakes a waiting reader at once, reports idle after the interval, and stops on abort', async () => {
     const h = hub();
     const publish = log();
-    const s = h.open('a', undefined);
+    const s = await openFromNow(h, 'a');
     const started = Date.now();
     setTimeout(() => publish([h], 'c', 0, 'late', ['a']), 20);
     const next = await s.next(5000);
@@ -227,6 +235,24 @@ describe('UpdateHub', () => {
     const waiting = s.next(5000, abort.signal);
     abort.abort();
     await expect(waiting).resolves.toBe('closed');
+  });
+
+  it('starts a stream opened from now with its position, which resumes like any update id', async () => {
+    const [one, two] = [hub(), hub()];
+    const publish = log();
+    publish([one, two], 'c', 0, 'before', ['a']);
+    const [start] = await drain(one.open('a', undefined));
+    expect(start?.kind).toBe('start');
+    // Logged after the stream opened, read by the replica only after the client left: replayed.
+    publish([one, two], 'c', 0, 'missed', ['a']);
+    expect(payloads(await drain(one.open('a', start?.updateId)))).toEqual(['missed']);
+    expect(payloads(await drain(two.open('a', start?.updateId)))).toEqual(['missed']);
+    // A replica that started after it cannot know what came in between: a resync, never silence.
+    const later = hub();
+    publish([one, two, later], 'c', 0, 'after', ['a']);
+    expect(payloads(await drain(later.open('a', start?.updateId)))).toEqual(['RESYNC']);
+    // Resuming is no fresh start.
+    expect((await drain(one.open('a', start?.updateId))).map((d) => d.kind)).toEqual(['update', 'update']);
   });
 
   it('drops the oldest events by age as well as by count', async () => {
@@ -245,8 +271,8 @@ describe('UpdateHub', () => {
   it('hands a signal to open streams of its recipients only, with no update id, and never replays it', async () => {
     const hub = new UpdateHub<Payload>();
     const publish = log();
-    const ann = hub.open('ann', undefined);
-    const bob = hub.open('bob', undefined);
+    const ann = await openFromNow(hub, 'ann');
+    const bob = await openFromNow(hub, 'bob');
     publish([hub], 'chat.events', 0, 'm1', ['ann']);
     const [stored] = await drain(ann);
     hub.signal(['ann'], new Date(0), 'typing');

@@ -42,7 +42,15 @@ export type Delivery<P> =
    * The resume point is outside the window: the client must reload; the
    * stream continues from now, and `updateId` is "now" to resume from.
    */
-  | { readonly kind: 'resync'; readonly updateId: string };
+  | { readonly kind: 'resync'; readonly updateId: string }
+  /**
+   * The first delivery of a stream opened from now: where it starts. Until
+   * its first update a client has no other resume point, and reconnecting
+   * "from now" again would skip, unseen, whatever was logged in between and
+   * not yet delivered (a replica that stopped before reading it, say); from
+   * this one another replica replays it or answers with a resync.
+   */
+  | { readonly kind: 'start'; readonly updateId: string };
 
 /** One open stream: what its reader takes deliveries from. */
 export interface UpdateStream<P> {
@@ -165,7 +173,9 @@ export class UpdateHub<P> {
       this.#streams.set(userId, set);
     }
     set.add(stream);
-    if (resume) {
+    if (!resume) {
+      stream.mailbox.put({ kind: 'start', updateId: encodeCursor(this.id, this.#positions()) });
+    } else {
       const start = this.#resumePoints(resume.hub, resume.cursor);
       if (start === undefined) {
         stream.mailbox.put({ kind: 'resync', updateId: encodeCursor(this.id, this.#positions()) });

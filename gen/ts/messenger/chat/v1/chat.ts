@@ -968,7 +968,11 @@ export interface StreamUpdatesResponse {
 export interface Update {
   /**
    * Opaque id of this update, to pass as `resume_after` when reconnecting;
-   * compare only for equality. Empty for heartbeats.
+   * compare only for equality. Empty for heartbeats, except the first
+   * message of a stream opened without `resume_after`: a heartbeat whose id
+   * is where the stream starts, so a client that reconnects before any
+   * other update resumes from there (and is replayed what it missed, or told
+   * to resync) instead of starting from "now" again.
    */
   updateId: string;
   /** When the change happened (for heartbeats, when it was sent). */
