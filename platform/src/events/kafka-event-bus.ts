@@ -37,6 +37,10 @@ import {
 } from './event-bus.ts';
 import { partitionOf } from './partitioner.ts';
 
+/** How often a member's first join is tried before `subscribe` fails, and the pause after the first failure (then doubled). */
+const FIRST_JOIN_ATTEMPTS = 3;
+const FIRST_JOIN_RETRY_MS = 500;
+
 export interface KafkaEventBusOptions extends Partial<RetryPolicy> {
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[];
@@ -236,7 +240,7 @@ export class KafkaEventBus implements EventBus {
       leaving: undefined,
     };
     this.#members.add(member);
-    member.ready = this.#join(member);
+    member.ready = this.#joinWithRetry(member);
     try {
       await member.ready;
     } catch (err) {
@@ -334,6 +338,26 @@ export class KafkaEventBus implements EventBus {
       member.consumer = undefined;
       await consumer.disconnect().catch(() => {});
       throw err;
+    }
+  }
+
+  /**
+   * The first join, tried up to FIRST_JOIN_ATTEMPTS times. kafkajs restarts
+   * a consumer that crashes after joining, but a first join that fails with
+   * an error it does not retry ends `run` at once: a coordinator that moved
+   * or restarted mid-join, or the librdkafka mock answering a sync during a
+   * rebalance with INVALID_REQUEST. Each try is a fresh consumer.
+   */
+  async #joinWithRetry(member: Member): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#join(member);
+        return;
+      } catch (err) {
+        if (member.stopping || attempt >= FIRST_JOIN_ATTEMPTS) throw err;
+        this.#log?.warn({ err, group: member.groupId, attempt }, 'kafka consumer failed to join; trying again');
+        await sleep(FIRST_JOIN_RETRY_MS * attempt);
+      }
     }
   }
 
