@@ -4,6 +4,7 @@
 // node:http2's header objects.
 import type { IncomingHttpHeaders } from 'node:http2';
 import { Code } from '../errors/status.ts';
+import type { FramingError } from './http2-framing.ts';
 import type { MetadataPairs, UpstreamStatus } from './upstream.ts';
 
 const EMPTY: MetadataPairs = [];
@@ -50,7 +51,8 @@ function isLegalKey(key: string): boolean {
 export function requestHeaders(
   path: string,
   authority: string,
-  timeout: string,
+  /** `grpc-timeout`; undefined for a call without a deadline (a long-lived stream). */
+  timeout: string | undefined,
   metadata: Readonly<Record<string, string>>,
 ): string[] {
   const headers = [
@@ -68,9 +70,8 @@ export function requestHeaders(
     'trailers',
     'user-agent',
     USER_AGENT,
-    'grpc-timeout',
-    timeout,
   ];
+  if (timeout !== undefined) headers.push('grpc-timeout', timeout);
   for (const key in metadata) {
     const value = metadata[key];
     if (value === undefined || !isLegalKey(key) || NOT_SENDABLE.has(key) || !LEGAL_VALUE.test(value)) continue;
@@ -169,4 +170,16 @@ export function pushbackOf(trailers: IncomingHttpHeaders | undefined): number | 
   const raw = trailers?.['grpc-retry-pushback-ms'];
   if (typeof raw !== 'string') return undefined;
   return /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
+}
+
+/** The status of a response whose framing broke (http2-framing.ts). */
+export function framingFailure(error: FramingError, max: number): UpstreamStatus {
+  switch (error) {
+    case 'too-large':
+      return failure(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${max} bytes)`);
+    case 'compressed':
+      return failure(Code.INTERNAL, 'Received a compressed message, but no message encoding was negotiated');
+    default:
+      return failure(Code.INTERNAL, 'Received a message with an invalid compressed flag');
+  }
 }

@@ -5,8 +5,16 @@ import { type ClientHttp2Session, type ClientHttp2Stream, constants, type Incomi
 import { RETRY_BACKOFF } from '@messenger/platform/grpc';
 import { Code } from '../errors/status.ts';
 import type { Channel, PickWaiter } from './http2-channel.ts';
-import { encodeTimeout, type FramingError, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
-import { failure, isGrpcContentType, pushbackOf, requestHeaders, responsePairs, statusOf } from './http2-metadata.ts';
+import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
+import {
+  failure,
+  framingFailure,
+  isGrpcContentType,
+  pushbackOf,
+  requestHeaders,
+  responsePairs,
+  statusOf,
+} from './http2-metadata.ts';
 import type { MetadataPairs, PendingUnary, UnaryResponse, UpstreamCall, UpstreamStatus } from './upstream.ts';
 
 /** What every call of one upstream shares. */
@@ -328,17 +336,6 @@ function deliverSettled(): void {
   } else {
     settled = [];
     deliveryScheduled = false;
-  }
-}
-
-function framingFailure(error: FramingError, max: number): UpstreamStatus {
-  switch (error) {
-    case 'too-large':
-      return failure(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${max} bytes)`);
-    case 'compressed':
-      return failure(Code.INTERNAL, 'Received a compressed message, but no message encoding was negotiated');
-    default:
-      return failure(Code.INTERNAL, 'Received a message with an invalid compressed flag');
   }
 }
 

@@ -1,9 +1,10 @@
 import type { Metrics } from '@messenger/platform/metrics';
 import { Code, codeName } from '../errors/status.ts';
-import { createGrpcUpstream, type GrpcUpstreamOptions } from './grpc-upstream.ts';
+import type { GrpcUpstreamOptions } from './grpc-upstream.ts';
 import { Channel, type ChannelOptions, lookupAll } from './http2-channel.ts';
 import { DEFAULT_MAX_RECEIVE_BYTES } from './http2-framing.ts';
 import { failure } from './http2-metadata.ts';
+import { StreamCall } from './http2-stream-call.ts';
 import { UnaryCall, type UnaryCallShared } from './http2-unary-call.ts';
 import type { PendingStream, StreamObserver, Upstream } from './upstream.ts';
 
@@ -26,13 +27,14 @@ const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
 const NO_METADATA: Readonly<Record<string, string>> = {};
 
 /**
- * The upstream over `node:http2` directly: gRPC's unary protocol without
+ * The upstream over `node:http2` directly: gRPC's unary and server-streaming protocol without
  * grpc-js's channel, filter and interceptor layers (about half its CPU per
  * call). Same options, same behaviour as `createGrpcUpstream`: the contract
  * suite (`upstream.contract.ts`) runs against both. Connections are in
  * http2-channel.ts, a call in http2-unary-call.ts, the wire format in
- * http2-framing.ts and http2-metadata.ts. Server streaming still goes
- * through grpc-js (see `serverStream`).
+ * http2-framing.ts and http2-metadata.ts. Server streams (the live
+ * updates) go the same way (http2-stream-call.ts): an open stream holds a
+ * few hundred bytes of call state instead of grpc-js's layers.
  */
 export function createHttp2Upstream(opts: Http2UpstreamOptions): Upstream {
   const connection: ChannelOptions = { ...CONNECTION_DEFAULTS, ...opts.connection, tls: opts.tls };
@@ -56,7 +58,6 @@ export function createHttp2Upstream(opts: Http2UpstreamOptions): Upstream {
     observe: opts.metrics ? observer(opts.metrics.grpcClientDuration) : undefined,
   };
   const healthRequests = new Map<string, Buffer>();
-  let streaming: Upstream | undefined;
   let closed = false;
 
   const channelFor = (service: string): Channel => {
@@ -76,11 +77,10 @@ export function createHttp2Upstream(opts: Http2UpstreamOptions): Upstream {
     },
 
     serverStream(call, observer: StreamObserver): PendingStream {
-      // Delegated, for now, to an internal grpc-js upstream (same options),
-      // created on the first stream: the gateway's few long-lived streams
-      // gain little from a leaner client, unary calls are the hot path.
-      streaming ??= createGrpcUpstream(opts);
-      return streaming.serverStream(call, observer);
+      const pending = new StreamCall(shared, channelFor(call.service), call, observer);
+      if (closed) pending.finish(failure(Code.UNAVAILABLE, 'upstream closed'));
+      else pending.start();
+      return pending;
     },
 
     async health(service, timeoutMs) {
@@ -102,7 +102,6 @@ export function createHttp2Upstream(opts: Http2UpstreamOptions): Upstream {
     close() {
       closed = true;
       for (const channel of byAddress.values()) channel.close();
-      streaming?.close();
     },
   };
 }

@@ -99,6 +99,8 @@ export interface GrpcTestServer {
   readonly calls: Map<string, number>;
   /** The last `Slow` call: its deadline as the server saw it, and whether it was cancelled. */
   readonly slow: { deadline: number; cancelled: boolean; started: boolean };
+  /** The last `StreamForever` call: whether the server saw it cancelled. */
+  readonly stream: { cancelled: boolean };
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export async function startGrpcServer(port = 0): Promise<GrpcTestServer> {
   const server = new Server();
   const calls = new Map<string, number>();
   const slow = { deadline: 0, cancelled: false, started: false };
+  const streamState = { cancelled: false };
   const count = (name: string) => {
     const n = (calls.get(name) ?? 0) + 1;
     calls.set(name, n);
@@ -178,6 +181,38 @@ export async function startGrpcServer(port = 0): Promise<GrpcTestServer> {
     identity,
     'serverStream',
   );
+  const streams: Record<string, (call: ServerWritableStream<Buffer, Buffer>) => void> = {
+    // Response headers first, then one message a little later.
+    StreamHeaders: (call) => {
+      const md = new Metadata();
+      md.set('x-greeting', 'hi');
+      call.sendMetadata(md);
+      setTimeout(() => {
+        call.write(Buffer.from([7]));
+        call.end();
+      }, 50);
+    },
+    // Refused at once: the status is the only HEADERS frame.
+    StreamRefused: (call) => call.emit('error', fail(Status.PERMISSION_DENIED, 'nope', Buffer.from([8, 7]))),
+    // A message every 20 ms until the client goes away.
+    StreamForever: (call) => {
+      streamState.cancelled = false;
+      let n = 0;
+      const timer = setInterval(() => call.write(Buffer.from([n++ % 256])), 20);
+      call.on('cancelled', () => {
+        streamState.cancelled = true;
+        clearInterval(timer);
+      });
+    },
+    // Ten messages at once, the stream kept open a while.
+    StreamBurst: (call) => {
+      for (let i = 0; i < 10; i++) call.write(Buffer.from([i]));
+      setTimeout(() => call.end(), 300);
+    },
+  };
+  for (const [name, handler] of Object.entries(streams)) {
+    server.register(`/${SERVICE}/${name}`, handler, identity, identity, 'serverStream');
+  }
   const health: Unary = (call, cb) => {
     const name = call.request.subarray(2).toString();
     cb(null, Buffer.from([0x08, name === SERVICE ? 1 : 2]));
@@ -192,6 +227,7 @@ export async function startGrpcServer(port = 0): Promise<GrpcTestServer> {
     port: bound,
     calls,
     slow,
+    stream: streamState,
     stop: async () => {
       server.forceShutdown();
     },
@@ -279,6 +315,14 @@ async function listen(server: Http2Server | TcpServer): Promise<Listening> {
 }
 
 const deadlineIn = (ms: number) => Date.now() + ms;
+
+async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 export function runUpstreamContract(name: string, factory: UpstreamFactory, options: UpstreamContractOptions): void {
   describe(`Upstream contract: ${name}`, () => {
@@ -514,6 +558,108 @@ export function runUpstreamContract(name: string, factory: UpstreamFactory, opti
         });
       await expect(run(Buffer.alloc(0))).resolves.toEqual({ messages: [0, 1, 2], code: 0 });
       await expect(run(Buffer.from([1]))).resolves.toMatchObject({ code: Status.ABORTED });
+    });
+
+    /** Opens a stream of test.v1.Upstream/`method`, recording what the observer sees, in order. */
+    const openStream = (method: string, over: Partial<UpstreamCall> = {}) => {
+      const seen: string[] = [];
+      const messages: number[] = [];
+      let headers: readonly (readonly [string, string])[] | undefined;
+      let resolveEnd: (status: { code: number; details: Uint8Array | undefined }) => void = () => {};
+      const ended = new Promise<{ code: number; details: Uint8Array | undefined }>((resolve) => {
+        resolveEnd = resolve;
+      });
+      const pending = upstream.serverStream(
+        {
+          service: SERVICE,
+          path: `/${SERVICE}/${method}`,
+          request: Buffer.alloc(0),
+          metadata: {},
+          deadline: Number.POSITIVE_INFINITY,
+          ...over,
+        },
+        {
+          onHeaders: (h) => {
+            seen.push('headers');
+            headers = h;
+          },
+          onMessage: (m) => {
+            seen.push('message');
+            messages.push(m[0] ?? -1);
+          },
+          onEnd: (status) => {
+            seen.push('end');
+            resolveEnd(status);
+          },
+        },
+      );
+      return { pending, seen, messages, ended, headers: () => headers };
+    };
+
+    it('hands a stream’s response headers over before its first message', async () => {
+      const s = openStream('StreamHeaders');
+      await expect(s.ended).resolves.toMatchObject({ code: 0 });
+      expect(s.seen).toEqual(['headers', 'message', 'end']);
+      expect(s.headers()).toContainEqual(['x-greeting', 'hi']);
+      expect(s.messages).toEqual([7]);
+    });
+
+    it('ends a stream refused at once with its status and details, and no headers', async () => {
+      const s = openStream('StreamRefused');
+      const status = await s.ended;
+      expect(status.code).toBe(Status.PERMISSION_DENIED);
+      expect(Buffer.from(status.details ?? [])).toEqual(Buffer.from([8, 7]));
+      expect(s.seen).toEqual(['end']);
+    });
+
+    it('cancels a stream: CANCELLED, once, and the service sees it cancelled', async () => {
+      const s = openStream('StreamForever');
+      await waitUntil(() => s.messages.length >= 2);
+      s.pending.cancel();
+      await expect(s.ended).resolves.toMatchObject({ code: Status.CANCELLED });
+      await waitUntil(() => grpc.stream.cancelled);
+      const count = s.seen.length;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(s.seen.length).toBe(count);
+      expect(s.seen.filter((e) => e === 'end')).toHaveLength(1);
+    });
+
+    it('holds a stream’s messages back while paused and hands them over on resume', async () => {
+      const s = openStream('StreamBurst', {});
+      s.pending.pause();
+      await new Promise((r) => setTimeout(r, 150));
+      const whilePaused = s.messages.length;
+      s.pending.resume();
+      await expect(s.ended).resolves.toMatchObject({ code: 0 });
+      expect(whilePaused).toBeLessThan(10);
+      expect(s.messages).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+
+    it('ends a stream with DEADLINE_EXCEEDED when its deadline passes', async () => {
+      const s = openStream('StreamForever', { deadline: deadlineIn(200) });
+      await expect(s.ended).resolves.toMatchObject({ code: Status.DEADLINE_EXCEEDED });
+      expect(s.messages.length).toBeGreaterThan(0);
+    });
+
+    it('ends a stream to an upstream that is down with UNAVAILABLE', async () => {
+      const down = factory({ addresses: { [SERVICE]: '127.0.0.1:1' }, catalog });
+      try {
+        const status = await new Promise<{ code: number }>((resolve) => {
+          down.serverStream(
+            {
+              service: SERVICE,
+              path: `/${SERVICE}/StreamBurst`,
+              request: Buffer.alloc(0),
+              metadata: {},
+              deadline: deadlineIn(5000),
+            },
+            { onMessage: () => {}, onEnd: resolve },
+          );
+        });
+        expect(status.code).toBe(Status.UNAVAILABLE);
+      } finally {
+        down.close();
+      }
     });
 
     describe('against a peer that answers garbage: a clean status, never a hang', () => {

@@ -1,0 +1,271 @@
+// One server-streaming gRPC call over node:http2: request headers and the
+// one request frame out; response headers, a DATA message at a time and the
+// trailers in, each handed to the observer as it arrives.
+import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders } from 'node:http2';
+import { Code } from '../errors/status.ts';
+import type { Channel, PickWaiter } from './http2-channel.ts';
+import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
+import {
+  failure,
+  framingFailure,
+  isGrpcContentType,
+  requestHeaders,
+  responsePairs,
+  statusOf,
+} from './http2-metadata.ts';
+import type { PendingStream, StreamObserver, UpstreamCall, UpstreamStatus } from './upstream.ts';
+
+export interface StreamCallShared {
+  readonly maxReceiveBytes: number;
+  /** Records the finished stream; `started` is `performance.now()`. */
+  readonly observe: ((call: UpstreamCall, code: number, started: number) => void) | undefined;
+}
+
+const NO_TRAILERS: IncomingHttpHeaders = {};
+const REQUEST_OPTIONS = { endStream: false };
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_FLAG_END_STREAM } = constants;
+
+const CALL = Symbol('stream call');
+type TaggedStream = ClientHttp2Stream & { [CALL]?: StreamCall };
+
+/**
+ * A server stream: the call, its pick waiter and its message sink in one
+ * object, reached from node:http2's events through shared listeners, so an
+ * open stream holds this object, its HTTP/2 stream and a message reader —
+ * none of grpc-js's per-call layers. A stream that nothing can have reached
+ * (no connection yet, a refused or unsendable stream) is tried once more;
+ * after response headers it is never retried: the updates it carried are
+ * the caller's to resume from.
+ */
+export class StreamCall implements PendingStream, PickWaiter, MessageSink {
+  readonly #shared: StreamCallShared;
+  readonly #channel: Channel;
+  readonly #call: UpstreamCall;
+  readonly #observer: StreamObserver;
+  readonly #started: number;
+  #done = false;
+  #retried = false;
+  #waiting = false;
+  #paused = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stream: TaggedStream | undefined;
+  #session: ClientHttp2Session | undefined;
+  #httpStatus = 0;
+  #grpcBody = true;
+  #trailers: IncomingHttpHeaders | undefined;
+  #reader: MessageReader | undefined;
+
+  constructor(shared: StreamCallShared, channel: Channel, call: UpstreamCall, observer: StreamObserver) {
+    this.#shared = shared;
+    this.#channel = channel;
+    this.#call = call;
+    this.#observer = observer;
+    this.#started = shared.observe !== undefined ? performance.now() : -1;
+  }
+
+  start(): void {
+    if (Number.isFinite(this.#call.deadline)) {
+      const remaining = this.#call.deadline - Date.now();
+      if (remaining <= 0) {
+        this.finish(failure(Code.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+        return;
+      }
+      this.#timer = setTimeout(onDeadline, remaining, this);
+    }
+    this.#attempt();
+  }
+
+  cancel(): void {
+    if (this.#done) return;
+    this.#abort();
+    this.finish(failure(Code.CANCELLED, 'Cancelled on client'));
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#stream?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#stream?.resume();
+  }
+
+  #attempt(): void {
+    const session = this.#channel.pick();
+    if (session !== undefined) {
+      this.#send(session);
+      return;
+    }
+    this.#waiting = true;
+    this.#channel.wait(this);
+  }
+
+  onSession(session: ClientHttp2Session): void {
+    this.#waiting = false;
+    if (!this.#done) this.#send(session);
+  }
+
+  onNoSession(message: string): void {
+    this.#waiting = false;
+    this.finish(failure(Code.UNAVAILABLE, message));
+  }
+
+  #send(session: ClientHttp2Session): void {
+    const call = this.#call;
+    let stream: TaggedStream;
+    try {
+      const timeout = Number.isFinite(call.deadline) ? encodeTimeout(call.deadline - Date.now()) : undefined;
+      stream = session.request(
+        requestHeaders(call.path, this.#channel.authority, timeout, call.metadata),
+        REQUEST_OPTIONS,
+      );
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (session.closed || session.destroyed || (err as { code?: unknown }).code === 'ERR_HTTP2_OUT_OF_STREAMS') {
+        this.#channel.discard(session);
+        this.#unprocessed(failure(Code.UNAVAILABLE, message));
+      } else {
+        this.finish(failure(Code.INTERNAL, message));
+      }
+      return;
+    }
+    this.#stream = stream;
+    this.#session = session;
+    stream[CALL] = this;
+    stream.on('response', onResponse);
+    stream.on('data', onData);
+    stream.on('trailers', onTrailers);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    if (this.#paused) stream.pause();
+    stream.end(frameMessage(call.request));
+  }
+
+  /** Nothing of the call reached the service: one more try, else the status. */
+  #unprocessed(status: UpstreamStatus): void {
+    if (this.#retried || this.#done) {
+      this.finish(status);
+      return;
+    }
+    this.#retried = true;
+    this.#attempt();
+  }
+
+  isStale(stream: ClientHttp2Stream): boolean {
+    return this.#stream !== stream;
+  }
+
+  /** @internal listener target */
+  response(headers: IncomingHttpHeaders, flags: number): void {
+    this.#httpStatus = Number(headers[':status']);
+    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+      this.#trailers = headers; // trailers-only: refused before any message
+      return;
+    }
+    this.#grpcBody = this.#httpStatus === 200 && isGrpcContentType(headers['content-type']);
+    if (this.#grpcBody) this.#observer.onHeaders?.(responsePairs(headers));
+  }
+
+  /** @internal listener target */
+  data(chunk: Buffer): void {
+    if (!this.#grpcBody || this.#done) return;
+    this.#reader ??= new MessageReader(this.#shared.maxReceiveBytes);
+    const error = this.#reader.push(chunk, this);
+    if (error !== undefined) {
+      this.#abort();
+      this.finish(framingFailure(error, this.#shared.maxReceiveBytes));
+    }
+  }
+
+  onMessage(message: Buffer): void {
+    if (!this.#done) this.#observer.onMessage(message);
+  }
+
+  /** @internal listener target */
+  trailers(trailers: IncomingHttpHeaders): void {
+    this.#trailers = trailers;
+  }
+
+  /** @internal listener target: every event of the stream has been seen. */
+  closed(stream: ClientHttp2Stream): void {
+    this.#stream = undefined;
+    if (this.#done) return;
+    const trailers = this.#trailers;
+    if (trailers !== undefined) {
+      const status = statusOf(trailers, this.#httpStatus);
+      this.finish(
+        status.code === Code.OK && this.#reader?.partial
+          ? failure(Code.INTERNAL, 'Stream ended inside a message')
+          : status,
+      );
+      return;
+    }
+    const code = stream.rstCode;
+    if (code === NGHTTP2_REFUSED_STREAM && this.#httpStatus === 0) {
+      this.#unprocessed(failure(Code.UNAVAILABLE, 'Stream refused by server'));
+      return;
+    }
+    this.finish(this.#statusWithoutTrailers(code));
+  }
+
+  #statusWithoutTrailers(code: number): UpstreamStatus {
+    if (this.#session?.destroyed) return failure(Code.UNAVAILABLE, 'Connection dropped');
+    if (code === NGHTTP2_CANCEL) return failure(Code.CANCELLED, 'Call cancelled by server');
+    if (code === NGHTTP2_ENHANCE_YOUR_CALM) return failure(Code.RESOURCE_EXHAUSTED, 'Bandwidth exhausted');
+    if (this.#httpStatus !== 0 && (this.#httpStatus !== 200 || !this.#grpcBody)) {
+      return statusOf(NO_TRAILERS, this.#httpStatus);
+    }
+    return failure(Code.INTERNAL, `Stream closed without gRPC status (RST_STREAM ${code})`);
+  }
+
+  /** @internal timer target */
+  expired(): void {
+    if (this.#done) return;
+    this.#abort();
+    this.finish(failure(Code.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+  }
+
+  #abort(): void {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (this.#waiting) {
+      this.#waiting = false;
+      this.#channel.unwait(this);
+    }
+  }
+
+  /** Ends the call, once: the observer's `onEnd`, metrics, the timer. */
+  finish(status: UpstreamStatus): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#timer);
+    if (this.#started >= 0) this.#shared.observe?.(this.#call, status.code, this.#started);
+    this.#observer.onEnd(status);
+  }
+}
+
+// Shared listeners: `this` is the stream, the call rides on it.
+function onResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
+  const call = this[CALL];
+  if (call !== undefined && !call.isStale(this)) call.response(headers, flags);
+}
+function onData(this: TaggedStream, chunk: Buffer): void {
+  const call = this[CALL];
+  if (call !== undefined && !call.isStale(this)) call.data(chunk);
+}
+function onTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
+  const call = this[CALL];
+  if (call !== undefined && !call.isStale(this)) call.trailers(trailers);
+}
+function onClose(this: TaggedStream): void {
+  const call = this[CALL];
+  this[CALL] = undefined;
+  if (call !== undefined && !call.isStale(this)) call.closed(this);
+}
+/** Errors end in 'close', where the status is decided; the listener keeps them from being thrown. */
+function onError(): void {}
+function onDeadline(call: StreamCall): void {
+  call.expired();
+}
