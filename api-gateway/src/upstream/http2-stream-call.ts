@@ -3,6 +3,7 @@
 // trailers in, each handed to the observer as it arrives.
 import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders } from 'node:http2';
 import { Code } from '../errors/status.ts';
+import { attachCall, type StreamEvents, statusWithoutTrailers } from './http2-call-events.ts';
 import type { Channel, PickWaiter } from './http2-channel.ts';
 import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
 import {
@@ -21,12 +22,8 @@ export interface StreamCallShared {
   readonly observe: ((call: UpstreamCall, code: number, started: number) => void) | undefined;
 }
 
-const NO_TRAILERS: IncomingHttpHeaders = {};
 const REQUEST_OPTIONS = { endStream: false };
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_FLAG_END_STREAM } = constants;
-
-const CALL = Symbol('stream call');
-type TaggedStream = ClientHttp2Stream & { [CALL]?: StreamCall };
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 
 /**
  * A server stream: the call, its pick waiter and its message sink in one
@@ -37,7 +34,7 @@ type TaggedStream = ClientHttp2Stream & { [CALL]?: StreamCall };
  * after response headers it is never retried: the updates it carried are
  * the caller's to resume from.
  */
-export class StreamCall implements PendingStream, PickWaiter, MessageSink {
+export class StreamCall implements PendingStream, PickWaiter, MessageSink, StreamEvents {
   readonly #shared: StreamCallShared;
   readonly #channel: Channel;
   readonly #call: UpstreamCall;
@@ -48,7 +45,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink {
   #waiting = false;
   #paused = false;
   #timer: NodeJS.Timeout | undefined;
-  #stream: TaggedStream | undefined;
+  #stream: ClientHttp2Stream | undefined;
   #session: ClientHttp2Session | undefined;
   #httpStatus = 0;
   #grpcBody = true;
@@ -113,7 +110,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink {
 
   #send(session: ClientHttp2Session): void {
     const call = this.#call;
-    let stream: TaggedStream;
+    let stream: ClientHttp2Stream;
     try {
       const timeout = Number.isFinite(call.deadline) ? encodeTimeout(call.deadline - Date.now()) : undefined;
       stream = session.request(
@@ -132,12 +129,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink {
     }
     this.#stream = stream;
     this.#session = session;
-    stream[CALL] = this;
-    stream.on('response', onResponse);
-    stream.on('data', onData);
-    stream.on('trailers', onTrailers);
-    stream.on('error', onError);
-    stream.on('close', onClose);
+    attachCall(stream, this);
     if (this.#paused) stream.pause();
     stream.end(frameMessage(call.request));
   }
@@ -206,17 +198,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink {
       this.#unprocessed(failure(Code.UNAVAILABLE, 'Stream refused by server'));
       return;
     }
-    this.finish(this.#statusWithoutTrailers(code));
-  }
-
-  #statusWithoutTrailers(code: number): UpstreamStatus {
-    if (this.#session?.destroyed) return failure(Code.UNAVAILABLE, 'Connection dropped');
-    if (code === NGHTTP2_CANCEL) return failure(Code.CANCELLED, 'Call cancelled by server');
-    if (code === NGHTTP2_ENHANCE_YOUR_CALM) return failure(Code.RESOURCE_EXHAUSTED, 'Bandwidth exhausted');
-    if (this.#httpStatus !== 0 && (this.#httpStatus !== 200 || !this.#grpcBody)) {
-      return statusOf(NO_TRAILERS, this.#httpStatus);
-    }
-    return failure(Code.INTERNAL, `Stream closed without gRPC status (RST_STREAM ${code})`);
+    this.finish(statusWithoutTrailers(code, this.#session?.destroyed === true, this.#httpStatus, this.#grpcBody));
   }
 
   /** @internal timer target */
@@ -246,26 +228,6 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink {
   }
 }
 
-// Shared listeners: `this` is the stream, the call rides on it.
-function onResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
-  const call = this[CALL];
-  if (call !== undefined && !call.isStale(this)) call.response(headers, flags);
-}
-function onData(this: TaggedStream, chunk: Buffer): void {
-  const call = this[CALL];
-  if (call !== undefined && !call.isStale(this)) call.data(chunk);
-}
-function onTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
-  const call = this[CALL];
-  if (call !== undefined && !call.isStale(this)) call.trailers(trailers);
-}
-function onClose(this: TaggedStream): void {
-  const call = this[CALL];
-  this[CALL] = undefined;
-  if (call !== undefined && !call.isStale(this)) call.closed(this);
-}
-/** Errors end in 'close', where the status is decided; the listener keeps them from being thrown. */
-function onError(): void {}
 function onDeadline(call: StreamCall): void {
   call.expired();
 }

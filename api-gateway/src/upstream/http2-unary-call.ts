@@ -4,6 +4,7 @@
 import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders } from 'node:http2';
 import { RETRY_BACKOFF } from '@messenger/platform/grpc';
 import { Code } from '../errors/status.ts';
+import { attachCall, type StreamEvents, statusWithoutTrailers } from './http2-call-events.ts';
 import type { Channel, PickWaiter } from './http2-channel.ts';
 import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
 import {
@@ -28,13 +29,9 @@ export interface UnaryCallShared {
 /** A unary call always has a deadline; one without gets this, so nothing waits forever. */
 const FALLBACK_TIMEOUT_MS = 300_000;
 const EMPTY: MetadataPairs = [];
-const NO_TRAILERS: IncomingHttpHeaders = {};
 const OK: UpstreamStatus = { code: Code.OK, message: '', details: undefined };
 const REQUEST_OPTIONS = { endStream: false };
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_FLAG_END_STREAM } = constants;
-
-const CALL = Symbol('call');
-type TaggedStream = ClientHttp2Stream & { [CALL]?: UnaryCall };
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 
 /**
  * One unary call, across its attempts. It is its own PendingUnary, pick
@@ -42,7 +39,7 @@ type TaggedStream = ClientHttp2Stream & { [CALL]?: UnaryCall };
  * listener functions (the stream is tagged with it): nothing is bound or
  * closed over per call.
  */
-export class UnaryCall implements PendingUnary, PickWaiter, MessageSink {
+export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamEvents {
   readonly result: Promise<UnaryResponse>;
   readonly #shared: UnaryCallShared;
   readonly #channel: Channel;
@@ -59,7 +56,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink {
   #retryTimer: NodeJS.Timeout | undefined;
   #waiting = false;
   // The current attempt.
-  #stream: TaggedStream | undefined;
+  #stream: ClientHttp2Stream | undefined;
   #session: ClientHttp2Session | undefined;
   #httpStatus = 0;
   /** The response is gRPC (200, application/grpc); other bodies are drained unread. */
@@ -132,7 +129,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink {
     this.#reader = undefined;
     this.#message = undefined;
     this.#extraMessage = false;
-    let stream: TaggedStream;
+    let stream: ClientHttp2Stream;
     try {
       const headers = requestHeaders(call.path, this.#channel.authority, encodeTimeout(remaining), call.metadata);
       stream = session.request(headers, REQUEST_OPTIONS);
@@ -150,12 +147,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink {
     }
     this.#stream = stream;
     this.#session = session;
-    stream[CALL] = this;
-    stream.on('response', onResponse);
-    stream.on('data', onData);
-    stream.on('trailers', onTrailers);
-    stream.on('error', onError);
-    stream.on('close', onClose);
+    attachCall(stream, this);
     stream.end(frameMessage(call.request));
   }
 
@@ -204,7 +196,10 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink {
     const trailers = this.#trailers;
     if (trailers === undefined) {
       const code = stream.rstCode;
-      this.#ended(this.#statusWithoutTrailers(code), code === NGHTTP2_REFUSED_STREAM);
+      this.#ended(
+        statusWithoutTrailers(code, this.#session?.destroyed === true, this.#httpStatus, this.#grpcBody),
+        code === NGHTTP2_REFUSED_STREAM,
+      );
       return;
     }
     const status = this.#statusOfTrailers(trailers);
@@ -220,19 +215,6 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink {
     if (this.#message === undefined) return failure(Code.UNIMPLEMENTED, 'No message received');
     if (this.#extraMessage) return failure(Code.UNIMPLEMENTED, 'Too many responses received');
     return status;
-  }
-
-  /** A stream that ended without a gRPC status: why, from the reset code, the connection and the HTTP status. */
-  #statusWithoutTrailers(code: number): UpstreamStatus {
-    if (code === NGHTTP2_REFUSED_STREAM) return failure(Code.UNAVAILABLE, 'Stream refused by server');
-    if (this.#session?.destroyed) return failure(Code.UNAVAILABLE, 'Connection dropped');
-    if (code === NGHTTP2_CANCEL) return failure(Code.CANCELLED, 'Call cancelled by server');
-    if (code === NGHTTP2_ENHANCE_YOUR_CALM) return failure(Code.RESOURCE_EXHAUSTED, 'Bandwidth exhausted');
-    // A non-gRPC answer (an HTML error page, a proxy's 503): the HTTP status tells.
-    if (this.#httpStatus !== 0 && (this.#httpStatus !== 200 || !this.#grpcBody)) {
-      return statusOf(NO_TRAILERS, this.#httpStatus);
-    }
-    return failure(Code.INTERNAL, `Stream closed without gRPC status (RST_STREAM ${code})`);
   }
 
   /**
@@ -339,26 +321,6 @@ function deliverSettled(): void {
   }
 }
 
-// Shared listeners: `this` is the stream, the call rides on it.
-function onResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
-  const call = this[CALL];
-  if (call !== undefined && !call.isStale(this)) call.response(headers, flags);
-}
-function onData(this: TaggedStream, chunk: Buffer): void {
-  const call = this[CALL];
-  if (call !== undefined && !call.isStale(this)) call.data(chunk);
-}
-function onTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
-  const call = this[CALL];
-  if (call !== undefined && !call.isStale(this)) call.trailers(trailers);
-}
-function onClose(this: TaggedStream): void {
-  const call = this[CALL];
-  this[CALL] = undefined;
-  if (call !== undefined && !call.isStale(this)) call.closed(this);
-}
-/** Errors end in 'close', where the status is decided; the listener keeps them from being thrown. */
-function onError(): void {}
 function onDeadline(call: UnaryCall): void {
   call.expired();
 }
