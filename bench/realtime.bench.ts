@@ -13,7 +13,14 @@
 //       and with all of them open and idle, and the growth per stream;
 //   (3) with every stream still open, BENCH_MESSAGES messages sent one after
 //       the other through the gateway to a user whose stream is open; reports
-//       the latency from the send to the event on that stream (p50/p99).
+//       the latency from the send to the event on that stream (p50/p99);
+//   (4) a reconnect storm: the users are put in groups of up to 1,000, the
+//       gateway process is restarted (every stream is cut at once), each group
+//       gets BENCH_STORM_MESSAGES messages while nobody is connected, and every
+//       client reconnects with its last update id (Last-Event-ID), paced over
+//       BENCH_STORM_SECONDS (default 10). Reports how long until every client
+//       had every missed message, and the clients that lost one, got one twice
+//       or were told to resync instead of resuming.
 // The gateway (one worker, rate limits raised) and chat (memory store) run in
 // their own processes (bench/gateway-processes.ts, bench/chat-processes.ts).
 // Each open stream holds a socket in this process and in the gateway: the
@@ -31,6 +38,10 @@ const OPENERS = Number(process.env.BENCH_OPENERS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50);
 const SETTLE_MS = 3000;
+const STORM_MESSAGES = Number(process.env.BENCH_STORM_MESSAGES ?? 5);
+const STORM_SECONDS = Number(process.env.BENCH_STORM_SECONDS ?? 10);
+/** A group's members, creator included: the default member cap. */
+const GROUP_SIZE = 1000;
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 
 /** Resident set size of a process in KB; Linux /proc. */
@@ -69,20 +80,29 @@ const users = await Promise.all(
 );
 const jwks = await ring.exportPrivateJwks();
 const chat = await startRole('chat-processes.ts', 'server', { BENCH_JWKS: jwks });
-const gateway = await startRole('gateway-processes.ts', 'gateway', {
-  BENCH_JWKS: jwks,
-  BENCH_UPSTREAM: `127.0.0.1:${chat.port}`,
-  GATEWAY_WORKERS: '1',
-});
-const base = `http://127.0.0.1:${gateway.port}`;
+const startGateway = () =>
+  startRole('gateway-processes.ts', 'gateway', {
+    BENCH_JWKS: jwks,
+    BENCH_UPSTREAM: `127.0.0.1:${chat.port}`,
+    GATEWAY_WORKERS: '1',
+  });
+let gateway = await startGateway();
+let base = `http://127.0.0.1:${gateway.port}`;
 
 /** Opens one SSE stream on its own connection; resolves with the response once its headers arrived. */
-const openStream = (token: string) =>
+const openStream = (token: string, lastEventId?: string) =>
   new Promise<{ res: IncomingMessage; headerMs: number }>((resolve, reject) => {
     const started = process.hrtime.bigint();
     const req = httpRequest(
       `${base}/v1/updates`,
-      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false },
+      {
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'text/event-stream',
+          ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+        },
+        agent: false,
+      },
       (res) => {
         const headerMs = Number(process.hrtime.bigint() - started) / 1e6;
         if (res.statusCode !== 200) {
@@ -108,6 +128,35 @@ const json = async (method: string, path: string, token: string, body: unknown) 
   return (await res.json()) as Record<string, unknown>;
 };
 
+/** What each user's stream has had: its last update id, and how often each storm message came. */
+const seen = users.map(() => ({
+  lastId: undefined as string | undefined,
+  buffered: '',
+  markers: new Map<string, number>(),
+  resyncs: 0,
+}));
+const STORM_MARKER = /storm-\d+-\d+/g;
+
+/** Reads a user's SSE stream as a client does: the last `id:`, storm messages, resyncs. */
+function track(i: number, res: IncomingMessage): void {
+  const state = seen[i];
+  if (!state) return;
+  res.on('data', (chunk: string) => {
+    state.buffered += chunk;
+    let end = state.buffered.indexOf('\n\n');
+    while (end >= 0) {
+      const block = state.buffered.slice(0, end);
+      state.buffered = state.buffered.slice(end + 2);
+      end = state.buffered.indexOf('\n\n');
+      const id = /^id: (.+)$/m.exec(block)?.[1];
+      if (id !== undefined) state.lastId = id;
+      if (block.includes('resyncRequired')) state.resyncs++;
+      for (const marker of block.match(STORM_MARKER) ?? [])
+        state.markers.set(marker, (state.markers.get(marker) ?? 0) + 1);
+    }
+  });
+}
+
 const open: IncomingMessage[] = [];
 let failed = false;
 try {
@@ -131,7 +180,7 @@ try {
         }
         try {
           const s = await openStream(users[i]?.token ?? '');
-          s.res.on('data', () => {});
+          track(i, s.res);
           s.res.on('error', () => {});
           open.push(s.res);
           headerMs.push(s.headerMs);
@@ -198,6 +247,94 @@ try {
       `p99 ${percentile(delivery, 99).toFixed(1)} ms`,
   );
   if (failures > 0) failed = true;
+
+  // (4) Reconnect storm after a gateway restart.
+  const groups: { chatId: string; members: number[] }[] = [];
+  for (let first = 0; first < open.length; first += GROUP_SIZE) {
+    const members = Array.from({ length: Math.min(GROUP_SIZE, open.length - first) }, (_, k) => first + k);
+    if (members.length < 2) break;
+    const owner = users[first] as { id: string; token: string };
+    const group = await json('POST', '/v1/chats', owner.token, {
+      type: 'CHAT_TYPE_GROUP',
+      memberIds: members.slice(1).map((m) => users[m]?.id),
+      title: `storm ${groups.length}`,
+    });
+    groups.push({ chatId: (group.chat as { chatId: string }).chatId, members });
+  }
+  await sleep(SETTLE_MS);
+  await gateway.stop();
+  for (const r of open) r.destroy();
+  open.length = 0;
+  gateway = await startGateway();
+  base = `http://127.0.0.1:${gateway.port}`;
+  for (const [g, group] of groups.entries()) {
+    const owner = users[group.members[0] ?? 0] as { token: string };
+    for (let k = 0; k < STORM_MESSAGES; k++) {
+      await json('POST', `/v1/chats/${group.chatId}/messages`, owner.token, {
+        clientMessageId: randomUUID(),
+        text: `storm-${g}-${k}`,
+      });
+    }
+  }
+  const expected = new Map<number, string[]>();
+  for (const [g, group] of groups.entries())
+    for (const m of group.members)
+      expected.set(
+        m,
+        Array.from({ length: STORM_MESSAGES }, (_, k) => `storm-${g}-${k}`),
+      );
+  const caughtUpAt = new Map<number, number>();
+  const stormStarted = Date.now();
+  let stormFailures = 0;
+  let cursor = 0;
+  const rate = expected.size / STORM_SECONDS;
+  const order = [...expected.keys()];
+  const reconnecting = Promise.all(
+    Array.from({ length: OPENERS }, async () => {
+      for (let n = cursor++; n < expected.size; n = cursor++) {
+        const slot = stormStarted + (n * 1000) / rate - Date.now();
+        if (slot > 0) await sleep(slot);
+        const i = order[n] as number;
+        const state = seen[i];
+        if (!state) continue;
+        state.buffered = '';
+        try {
+          const s = await openStream(users[i]?.token ?? '', state.lastId);
+          track(i, s.res);
+          s.res.on('error', () => {});
+          open.push(s.res);
+        } catch {
+          stormFailures++;
+        }
+      }
+    }),
+  );
+  const complete = (i: number) => (expected.get(i) ?? []).every((m) => (seen[i]?.markers.get(m) ?? 0) > 0);
+  const deadline = Date.now() + STORM_SECONDS * 1000 + 30_000;
+  while (caughtUpAt.size < expected.size && Date.now() < deadline) {
+    for (const i of expected.keys())
+      if (!caughtUpAt.has(i) && complete(i)) caughtUpAt.set(i, Date.now() - stormStarted);
+    await sleep(50);
+  }
+  await reconnecting;
+  await sleep(500);
+  let lost = 0;
+  let duplicated = 0;
+  let resynced = 0;
+  for (const [i, markers] of expected) {
+    const state = seen[i];
+    if (markers.some((m) => (state?.markers.get(m) ?? 0) === 0)) lost++;
+    if (markers.some((m) => (state?.markers.get(m) ?? 0) > 1)) duplicated++;
+    if ((state?.resyncs ?? 0) > 0) resynced++;
+  }
+  const doneMs = [...caughtUpAt.values()].sort((a, b) => a - b);
+  console.log(
+    `reconnect storm after a gateway restart: ${expected.size} clients in ${groups.length} groups, ` +
+      `${STORM_MESSAGES} missed messages each, reconnecting over ${STORM_SECONDS} s (${stormFailures} failed): ` +
+      `all caught up after ${((doneMs.at(-1) ?? Number.NaN) / 1000).toFixed(1)} s; ` +
+      `lost ${lost}, duplicated ${duplicated}, resynced ${resynced}`,
+  );
+  if (stormFailures > 0 || lost > 0 || duplicated > 0) failed = true;
 } catch (error) {
   console.error(error);
   failed = true;
