@@ -228,7 +228,8 @@ export function createStreamHandler(
       },
     );
 
-    if (req.tokenExpiresAt > 0) {
+    // Armed only while the stream is still open: an upstream call may have ended already.
+    if (req.tokenExpiresAt > 0 && !finished) {
       const left = req.tokenExpiresAt - Date.now();
       // setTimeout's limit is ~24.8 days; tokens live 15 minutes at most.
       expiry = setTimeout(() => stream.end('expired'), Math.max(0, Math.min(left, 2 ** 31 - 1)));

@@ -41,6 +41,8 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
   readonly #observer: StreamObserver;
   readonly #started: number;
   #done = false;
+  /** Inside `start`: an end reached now is handed over once it returns. */
+  #starting = false;
   #retried = false;
   #waiting = false;
   #paused = false;
@@ -60,7 +62,21 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     this.#started = shared.observe !== undefined ? performance.now() : -1;
   }
 
+  /**
+   * Starts the call. A status it reaches at once (no connection to be had,
+   * a deadline already past) reaches the observer after this returns, never
+   * during it: callers finish setting up the stream first.
+   */
   start(): void {
+    this.#starting = true;
+    try {
+      this.#begin();
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  #begin(): void {
     if (Number.isFinite(this.#call.deadline)) {
       const remaining = this.#call.deadline - Date.now();
       if (remaining <= 0) {
@@ -224,7 +240,8 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     this.#done = true;
     clearTimeout(this.#timer);
     if (this.#started >= 0) this.#shared.observe?.(this.#call, status.code, this.#started);
-    this.#observer.onEnd(status);
+    if (this.#starting) queueMicrotask(() => this.#observer.onEnd(status));
+    else this.#observer.onEnd(status);
   }
 }
 

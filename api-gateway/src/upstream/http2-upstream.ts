@@ -78,7 +78,7 @@ export function createHttp2Upstream(opts: Http2UpstreamOptions): Upstream {
 
     serverStream(call, observer: StreamObserver): PendingStream {
       const pending = new StreamCall(shared, channelFor(call.service), call, observer);
-      if (closed) pending.finish(failure(Code.UNAVAILABLE, 'upstream closed'));
+      if (closed) queueMicrotask(() => pending.finish(failure(Code.UNAVAILABLE, 'upstream closed')));
       else pending.start();
       return pending;
     },

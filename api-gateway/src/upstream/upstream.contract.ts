@@ -641,6 +641,30 @@ export function runUpstreamContract(name: string, factory: UpstreamFactory, opti
       expect(s.messages.length).toBeGreaterThan(0);
     });
 
+    it('ends a stream only after serverStream has returned, even one whose deadline has passed', async () => {
+      let returned = false;
+      const status = await new Promise<{ code: number }>((resolve) => {
+        upstream.serverStream(
+          {
+            service: SERVICE,
+            path: `/${SERVICE}/StreamBurst`,
+            request: Buffer.alloc(0),
+            metadata: {},
+            deadline: Date.now() - 1,
+          },
+          {
+            onMessage: () => {},
+            onEnd: (s) => {
+              expect(returned).toBe(true);
+              resolve(s);
+            },
+          },
+        );
+        returned = true;
+      });
+      expect(status.code).toBe(Status.DEADLINE_EXCEEDED);
+    });
+
     it('ends a stream to an upstream that is down with UNAVAILABLE', async () => {
       const down = factory({ addresses: { [SERVICE]: '127.0.0.1:1' }, catalog });
       try {

@@ -45,7 +45,7 @@ export interface PendingUnary {
 export interface StreamObserver {
   onHeaders?(headers: MetadataPairs): void;
   onMessage(message: Uint8Array): void;
-  /** Called once, last. */
+  /** Called once, last; never before `serverStream` has returned, whatever the status. */
   onEnd(status: UpstreamStatus): void;
 }
 
