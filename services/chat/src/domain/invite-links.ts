@@ -164,14 +164,16 @@ export function inviteLinkUseCases(ctx: UseCaseContext) {
     async joinChatByInvite(meta: CallMeta, token: string): Promise<Chat> {
       const me = callerId(meta.actor);
       throwIfInvalid([violation('token', inviteTokenProblem(token))]);
-      const first = await workingLink(token, now());
-      if (isMember(first.chat, me)) return first.chat;
-      if ((await friends.relation(me, first.invite.creatorId, meta.requestId)).blocked) throw inviteLinkNotFound();
-      const profiles = await users.getProfiles([me], meta.requestId);
+      let profiles: Awaited<ReturnType<typeof users.getProfiles>> | undefined;
       return retryOnChatRace(async () => {
         const time = now();
         const { invite, chat } = await workingLink(token, time);
         if (isMember(chat, me)) return chat;
+        if (profiles === undefined) {
+          // Asked on the first attempt only: a retry means another change of the group won the race, not a new link.
+          if ((await friends.relation(me, invite.creatorId, meta.requestId)).blocked) throw inviteLinkNotFound();
+          profiles = await users.getProfiles([me], meta.requestId);
+        }
         if (chat.members.length + 1 > limits.memberCap) throw memberCap(limits.memberCap);
         const after: Chat = {
           ...chat,
