@@ -246,7 +246,12 @@ export const MAX_INVITE_LINKS = 100;
 
 /** Whether a link still lets someone join at `now`: not expired, not used up. */
 export function isUsableInvite(invite: ChatInvite, now: Date): boolean {
-  return invite.expireTime.getTime() > now.getTime() && (invite.useLimit === 0 || invite.useCount < invite.useLimit);
+  return invite.expireTime.getTime() > now.getTime() && !isUsedUp(invite);
+}
+
+/** Whether a link has had all the joins its use limit allows. */
+export function isUsedUp(invite: ChatInvite): boolean {
+  return invite.useLimit > 0 && invite.useCount >= invite.useLimit;
 }
 
 /** A profile as the user service reports it, or as a `user.user.updated` event carries it. */

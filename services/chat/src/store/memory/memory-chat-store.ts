@@ -5,6 +5,7 @@ import {
   type Invitation,
   isPending,
   isUsableInvite,
+  isUsedUp,
   MAX_KEPT_VERSIONS,
   type MemberSettings,
   type Message,
@@ -244,7 +245,7 @@ export class MemoryChatStore implements ChatStore {
   ): Promise<void> {
     const links = this.#invites.get(chat.id);
     const link = links?.get(inviteId);
-    if (!links || !link || (link.useLimit > 0 && link.useCount >= link.useLimit)) {
+    if (!links || !link || isUsedUp(link)) {
       throw new StoreError('conflict', 'the invite link is used up or gone');
     }
     if (this.#chats.get(chat.id)?.chat.version !== chat.version - 1) {
