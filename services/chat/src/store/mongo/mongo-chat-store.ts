@@ -1136,30 +1136,13 @@ function fromInvitationDoc(doc: InvitationDoc): Invitation {
   };
 }
 
-function toChatInviteDoc(i: ChatInvite): ChatInviteDoc {
-  return {
-    _id: i.id,
-    chatId: i.chatId,
-    tokenHash: i.tokenHash,
-    creatorId: i.creatorId,
-    createTime: i.createTime,
-    expireTime: i.expireTime,
-    useLimit: i.useLimit,
-    useCount: i.useCount,
-  };
+/** A link as stored: the domain's fields, its id as `_id`. */
+function toChatInviteDoc({ id, ...fields }: ChatInvite): ChatInviteDoc {
+  return { _id: id, ...fields };
 }
 
-function fromChatInviteDoc(doc: ChatInviteDoc): ChatInvite {
-  return {
-    id: doc._id,
-    chatId: doc.chatId,
-    tokenHash: doc.tokenHash,
-    creatorId: doc.creatorId,
-    createTime: doc.createTime,
-    expireTime: doc.expireTime,
-    useLimit: doc.useLimit,
-    useCount: doc.useCount,
-  };
+function fromChatInviteDoc({ _id, ...fields }: ChatInviteDoc): ChatInvite {
+  return { id: _id, ...fields };
 }
 
 function readIdOf(chatId: string, userId: string): string {
