@@ -180,6 +180,12 @@ export function createStreamHandler(
       failBeforeCommit(render(new GatewayError(Code.UNAVAILABLE, END_STATUS.shutdown.message)));
       return;
     }
+    // Armed before the call, so that the call's end, whenever it comes, clears it.
+    if (req.tokenExpiresAt > 0) {
+      const left = req.tokenExpiresAt - Date.now();
+      // setTimeout's limit is ~24.8 days; tokens live 15 minutes at most.
+      expiry = setTimeout(() => stream.end('expired'), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+    }
     call = upstream.serverStream(
       {
         service: route.method.service,
@@ -227,13 +233,6 @@ export function createStreamHandler(
         },
       },
     );
-
-    // Armed only while the stream is still open: an upstream call may have ended already.
-    if (req.tokenExpiresAt > 0 && !finished) {
-      const left = req.tokenExpiresAt - Date.now();
-      // setTimeout's limit is ~24.8 days; tokens live 15 minutes at most.
-      expiry = setTimeout(() => stream.end('expired'), Math.max(0, Math.min(left, 2 ** 31 - 1)));
-    }
   };
 }
 
