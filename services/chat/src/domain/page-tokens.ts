@@ -152,25 +152,6 @@ export function decodeVersionsToken(token: string, chatId: string, messageId: st
   throw invalidField('page_token', 'is not a page token of this message');
 }
 
-export function encodeInvitesToken(chatId: string, cursor: ChatInviteCursor): string {
-  return encodeToken(['invites', chatId, cursor.createTime.getTime(), cursor.inviteId]);
-}
-
-export function decodeInvitesToken(token: string, chatId: string): ChatInviteCursor {
-  const parsed = decodeToken(token);
-  if (
-    parsed?.length === 4 &&
-    parsed[0] === 'invites' &&
-    parsed[1] === chatId &&
-    Number.isSafeInteger(parsed[2]) &&
-    typeof parsed[3] === 'string' &&
-    uuidProblem(parsed[3]) === undefined
-  ) {
-    return { createTime: new Date(parsed[2] as number), inviteId: parsed[3] };
-  }
-  throw invalidField('page_token', 'is not a page token of this chat');
-}
-
 function encodeToken(parts: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
@@ -185,20 +166,39 @@ function decodeToken(token: string): unknown[] | undefined {
 }
 
 export function encodePinsToken(chatId: string, cursor: PinCursor): string {
-  return encodeToken(['pins', chatId, cursor.pinTime.getTime(), cursor.messageId]);
+  return encodeTimeIdToken('pins', chatId, cursor.pinTime, cursor.messageId);
 }
 
 export function decodePinsToken(token: string, chatId: string): PinCursor {
+  const { time, id } = decodeTimeIdToken(token, 'pins', chatId);
+  return { pinTime: time, messageId: id };
+}
+
+export function encodeInvitesToken(chatId: string, cursor: ChatInviteCursor): string {
+  return encodeTimeIdToken('invites', chatId, cursor.createTime, cursor.inviteId);
+}
+
+export function decodeInvitesToken(token: string, chatId: string): ChatInviteCursor {
+  const { time, id } = decodeTimeIdToken(token, 'invites', chatId);
+  return { createTime: time, inviteId: id };
+}
+
+/** A position in one chat's list ordered by a time, then an id (UUID). */
+function encodeTimeIdToken(list: string, chatId: string, time: Date, id: string): string {
+  return encodeToken([list, chatId, time.getTime(), id]);
+}
+
+function decodeTimeIdToken(token: string, list: string, chatId: string): { time: Date; id: string } {
   const parsed = decodeToken(token);
   if (
     parsed?.length === 4 &&
-    parsed[0] === 'pins' &&
+    parsed[0] === list &&
     parsed[1] === chatId &&
     Number.isSafeInteger(parsed[2]) &&
     typeof parsed[3] === 'string' &&
     uuidProblem(parsed[3]) === undefined
   ) {
-    return { pinTime: new Date(parsed[2] as number), messageId: parsed[3] };
+    return { time: new Date(parsed[2] as number), id: parsed[3] };
   }
   throw invalidField('page_token', 'is not a page token of this chat');
 }
