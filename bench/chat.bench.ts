@@ -105,6 +105,7 @@ try {
                 clientMessageId: randomUUID(),
                 text: 'hello from the benchmark',
                 replyToMessageId: '',
+                attachmentIds: [],
               },
               s.md,
             );
@@ -184,7 +185,13 @@ try {
       await call(
         client,
         client.sendMessage,
-        { chatId: chat.chatId, clientMessageId: randomUUID(), text: 'warm-up', replyToMessageId: '' },
+        {
+          chatId: chat.chatId,
+          clientMessageId: randomUUID(),
+          text: 'warm-up',
+          replyToMessageId: '',
+          attachmentIds: [],
+        },
         sender.md,
       );
       await new Promise((r) => setTimeout(r, 100));
@@ -195,7 +202,7 @@ try {
       await call(
         client,
         client.sendMessage,
-        { chatId: chat.chatId, clientMessageId: id, text: `m${i}`, replyToMessageId: '' },
+        { chatId: chat.chatId, clientMessageId: id, text: `m${i}`, replyToMessageId: '', attachmentIds: [] },
         sender.md,
       );
       await new Promise((r) => setTimeout(r, GAP_MS));

@@ -31,7 +31,13 @@ describe('startChatService', () => {
       await call(
         sys.client,
         sys.client.sendMessage,
-        { chatId: chat?.chatId ?? '', clientMessageId: randomUUID(), text: 'now', replyToMessageId: '' },
+        {
+          chatId: chat?.chatId ?? '',
+          clientMessageId: randomUUID(),
+          text: 'now',
+          replyToMessageId: '',
+          attachmentIds: [],
+        },
         a.md,
       );
       const got = await reader.until((u) => u.some((x) => x.messageCreated), 5000);

@@ -13,6 +13,9 @@ export const ChatErrorReason = {
   InvitationNotFound: 'INVITATION_NOT_FOUND',
   InviteLinkNotFound: 'INVITE_LINK_NOT_FOUND',
   InviteLinkLimit: 'INVITE_LINK_LIMIT',
+  AttachmentNotFound: 'ATTACHMENT_NOT_FOUND',
+  AttachmentLimit: 'ATTACHMENT_LIMIT',
+  AttachmentNotUploaded: 'ATTACHMENT_NOT_UPLOADED',
   TooManyInvitations: 'TOO_MANY_INVITATIONS',
   UserNotFound: 'USER_NOT_FOUND',
   NotFriends: 'NOT_FRIENDS',
@@ -65,6 +68,29 @@ export function invitationNotFound(): DomainError {
  */
 export function inviteLinkNotFound(): DomainError {
   return new DomainError(ErrorKind.NotFound, R.InviteLinkNotFound, 'this invite link does not work');
+}
+
+/** An attachment that does not exist, is not in this chat, or that the caller may not see yet: all look the same. */
+export function attachmentNotFound(): DomainError {
+  return new DomainError(ErrorKind.NotFound, R.AttachmentNotFound, 'no such attachment in this chat');
+}
+
+/** The caller holds as many uploads not yet sent as anyone may. */
+export function attachmentLimit(max: number): DomainError {
+  return new DomainError(
+    ErrorKind.ResourceExhausted,
+    R.AttachmentLimit,
+    `at most ${max} uploads may wait to be sent; send or wait for older ones to expire`,
+  );
+}
+
+/** CompleteAttachment before the media store holds the bytes. */
+export function attachmentNotUploaded(): DomainError {
+  return new DomainError(
+    ErrorKind.FailedPrecondition,
+    R.AttachmentNotUploaded,
+    'no content was stored for this attachment',
+  );
 }
 
 /** A group already keeps as many usable invite links as allowed. */

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { StoreFailure } from '@messenger/platform/domain';
 import {
+  type Attachment,
   type Chat,
   type ChatEvent,
   type ChatInvite,
@@ -37,6 +38,8 @@ export interface MessageDraft {
   readonly entities?: readonly MessageEntity[];
   /** For a system message: the group change it records. */
   readonly system?: SystemEvent | undefined;
+  /** Uploads of the sender to this chat (state `uploaded`), in order, that the post sends. */
+  readonly attachments?: readonly Attachment[];
 }
 
 /**
@@ -86,7 +89,34 @@ export function postedMessage(draft: MessageDraft, sequence: number): Message {
     reactions: [],
     pin: undefined,
     entities: draft.entities ?? [],
+    attachments: (draft.attachments ?? []).map((a) => ({ ...a, state: 'sent' as const, messageId: draft.id })),
   };
+}
+
+/** The times before which unsent attachments, and unfinished claims of garbage, are garbage. */
+export interface GarbageCutoffs {
+  readonly pendingBefore: Date;
+  readonly uploadedBefore: Date;
+  readonly claimedBefore: Date;
+}
+
+/**
+ * Whether a collector may claim the attachment (`claimTime`: when one last
+ * did; only `deleting` ones have one): the rule every store adapter applies.
+ */
+export function isAttachmentGarbage(a: Attachment, claimTime: Date, cutoffs: GarbageCutoffs): boolean {
+  switch (a.state) {
+    case 'released':
+      return true;
+    case 'pending':
+      return a.createTime < cutoffs.pendingBefore;
+    case 'uploaded':
+      return a.createTime < cutoffs.uploadedBefore;
+    case 'deleting':
+      return claimTime < cutoffs.claimedBefore;
+    case 'sent':
+      return false;
+  }
 }
 
 /** A position in a user's invitation list: newest first, chat id descending on ties. */
@@ -109,7 +139,9 @@ export type AppendResult =
   /** The sender already posted this `clientMessageId` in this chat: that message, nothing stored. */
   | { readonly kind: 'existing'; readonly message: Message }
   /** No such chat, or the sender is not a member of it. */
-  | { readonly kind: 'not_member' };
+  | { readonly kind: 'not_member' }
+  /** One of the draft's attachments is no longer an unsent upload of the sender to the chat: nothing stored. */
+  | { readonly kind: 'attachment_gone'; readonly attachmentId: string };
 
 /**
  * Where chats, messages and read positions live. Every write that publishes
@@ -194,13 +226,35 @@ export interface ChatStorage<E = ChatEvent> {
    * writes the one event `eventOf` makes of the stored message and the
    * members at that moment. Idempotent on (chat, sender, client message id).
    * A reply also, in the same step, adds one to its parent's `replyCount`
-   * and sets its `lastReplyTime` (never moving it back).
+   * and sets its `lastReplyTime` (never moving it back). The draft's
+   * attachments move from `uploaded` to `sent` in the same step; when one
+   * is no longer an upload of the sender to this chat (sent meanwhile, or
+   * claimed as garbage), nothing is stored (`attachment_gone`).
    */
   appendMessage(
     draft: MessageDraft,
     eventOf: (message: Message, memberIds: readonly string[]) => E,
   ): Promise<AppendResult>;
   getMessage(chatId: string, messageId: string): Promise<Message | undefined>;
+
+  /**
+   * Stores a reservation (state `pending`) unless its uploader already
+   * holds `maxUnsent` attachments pending or uploaded (`limit`). Publishes nothing.
+   */
+  putAttachment(attachment: Attachment, maxUnsent: number): Promise<'created' | 'limit'>;
+  getAttachment(attachmentId: string): Promise<Attachment | undefined>;
+  /** Replaces a `pending` attachment with its uploaded form; false when it is no longer pending. */
+  completeAttachment(attachment: Attachment): Promise<boolean>;
+  /**
+   * Claims up to `limit` attachments that are garbage at `now`, moving them
+   * to `deleting` in one atomic step each, so that no post can send one
+   * any more: released ones, pending ones older than `pendingBefore`,
+   * uploaded ones older than `uploadedBefore`, and ones claimed before
+   * `claimedBefore` by a collector that never finished.
+   */
+  claimAttachmentGarbage(now: Date, cutoffs: GarbageCutoffs, limit: number): Promise<Attachment[]>;
+  /** Forgets claimed (`deleting`) attachments whose bytes are gone. */
+  deleteAttachments(attachmentIds: readonly string[]): Promise<void>;
   /** Messages with the given sequences of the given chats (e.g. each chat's newest), in no particular order. */
   messagesAt(refs: readonly { readonly chatId: string; readonly sequence: number }[]): Promise<Message[]>;
   /** A chat's messages, highest sequence first, below `beforeSequence` when given; at most `limit`. One index range. */
@@ -211,7 +265,8 @@ export interface ChatStorage<E = ChatEvent> {
    * Replaces the text, edit time and deletion of the message stored at
    * `message.version - 1` (its reply count and time are left alone). `conflict` when it is gone or at another version.
    * In the same step, an edit (a new text, not a deletion) keeps the text it replaces as a version
-   * (`versionOf`, at the edit time), dropping the oldest beyond `MAX_KEPT_VERSIONS`; a deletion removes them all. */
+   * (`versionOf`, at the edit time), dropping the oldest beyond `MAX_KEPT_VERSIONS`; a deletion removes them all,
+   * and releases the message's attachments (state `released`: garbage for the collector). */
   updateMessage(message: Message, events: readonly E[]): Promise<void>;
 
   /** The user's read position in each of the chats (0 when none). */

@@ -1,5 +1,6 @@
 // The chat service's use cases as one object, for the gRPC handlers and the
 // consumers: chats and members, messages, and reactions to user events.
+import { attachmentUseCases } from './attachments.ts';
 import { chatUseCases } from './chats.ts';
 import { inviteLinkUseCases } from './invite-links.ts';
 import { memberSettingsUseCases } from './member-settings.ts';
@@ -21,5 +22,6 @@ export function createChatUseCases(deps: ChatUseCaseDeps) {
     ...pinUseCases(ctx),
     ...inviteLinkUseCases(ctx),
     ...memberSettingsUseCases(ctx),
+    ...attachmentUseCases(ctx, deps.media),
   };
 }

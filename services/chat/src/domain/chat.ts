@@ -124,7 +124,48 @@ export interface Message {
   readonly pin: Pin | undefined;
   /** The mentions in `text` (`mentionsIn`), found when it was sent or edited; empty when deleted. */
   readonly entities: readonly MessageEntity[];
+  /** The files sent with it, as they were when sent (state `sent`); empty when deleted. */
+  readonly attachments: readonly Attachment[];
 }
+
+/**
+ * Where an attachment is in its life: reserved (`pending`), its bytes
+ * stored (`uploaded`), part of a message (`sent`); then garbage: its
+ * message was deleted (`released`), and a collector has claimed it and is
+ * removing its bytes (`deleting`).
+ */
+export type AttachmentState = 'pending' | 'uploaded' | 'sent' | 'released' | 'deleting';
+
+/** A file sent in a chat; its bytes are in the media store under its id. */
+export interface Attachment {
+  readonly id: string;
+  readonly chatId: string;
+  readonly uploaderId: string;
+  /** For display and downloads; checked by `fileNameProblem`; may be empty. */
+  readonly fileName: string;
+  readonly createTime: Date;
+  readonly state: AttachmentState;
+  /** The message it was sent with; empty before. */
+  readonly messageId: string;
+  /** Known once uploaded: what the media store holds (empty and 0 before). */
+  readonly mediaType: string;
+  readonly sizeBytes: number;
+  /** An image's pixels after its EXIF orientation; 0 for other files. */
+  readonly width: number;
+  readonly height: number;
+  readonly hasThumbnail: boolean;
+}
+
+/** The most files one message carries. */
+export const MAX_MESSAGE_ATTACHMENTS = 10;
+/** The most attachments a user may hold uploaded but not sent (pending ones included). */
+export const MAX_UNSENT_ATTACHMENTS = 50;
+/** A reservation whose bytes never arrived is garbage after this long. */
+export const PENDING_ATTACHMENT_TTL_MS = 60 * 60 * 1000;
+/** An upload never sent is garbage after this long. */
+export const UNSENT_ATTACHMENT_TTL_MS = 24 * 60 * 60 * 1000;
+/** A collector that claimed garbage and did not finish (it crashed) leaves it to the next after this long. */
+export const ATTACHMENT_CLAIM_LEASE_MS = 10 * 60 * 1000;
 
 export type SystemEventKind =
   | 'members_added'
@@ -449,6 +490,7 @@ export function tombstoneOf(message: Message, deletedBy: string): Message {
     reactions: [],
     pin: undefined,
     entities: [],
+    attachments: [],
   };
 }
 

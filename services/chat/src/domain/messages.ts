@@ -1,6 +1,7 @@
 // Messages: posting, reading, editing and deleting them, and read positions.
 import { randomUUID } from 'node:crypto';
 import { callerId, canonicalId, throwIfInvalid, violation } from '@messenger/platform/domain';
+import { attachmentIdsProblems, attachmentsToSend } from './attachments.ts';
 import {
   type Chat,
   groupRoleOf,
@@ -12,7 +13,15 @@ import {
   quoteOf,
   tombstoneOf,
 } from './chat.ts';
-import { chatNotFound, messageDeleted, messageNotFound, notFriends, notSender, systemMessage } from './chat-errors.ts';
+import {
+  chatNotFound,
+  invalidField,
+  messageDeleted,
+  messageNotFound,
+  notFriends,
+  notSender,
+  systemMessage,
+} from './chat-errors.ts';
 import { mentionsIn } from './mentions.ts';
 import {
   decodeMessagesToken,
@@ -38,6 +47,8 @@ export interface SendMessageInput {
   readonly text: string;
   /** Empty or absent when the message replies to none. */
   readonly replyToMessageId?: string;
+  /** The caller's unsent uploads to the chat to send with it; with some, the text may be empty. */
+  readonly attachmentIds?: readonly string[];
 }
 
 export interface SearchInput extends PageInput {
@@ -67,11 +78,16 @@ export function messageUseCases(ctx: UseCaseContext) {
     async sendMessage(meta: CallMeta, input: SendMessageInput): Promise<Message> {
       const me = callerId(meta.actor);
       const replyToId = input.replyToMessageId ?? '';
+      const attachmentIds = input.attachmentIds ?? [];
       throwIfInvalid([
         violation('chat_id', uuidProblem(input.chatId)),
         violation('client_message_id', uuidProblem(input.clientMessageId)),
-        violation('text', textProblem(input.text, limits.maxTextLength)),
+        violation(
+          'text',
+          attachmentIds.length > 0 && input.text === '' ? undefined : textProblem(input.text, limits.maxTextLength),
+        ),
         violation('reply_to_message_id', replyToId === '' ? undefined : uuidProblem(replyToId)),
+        ...attachmentIdsProblems(attachmentIds).map((p) => violation(p.field, p.description)),
       ]);
       const chat = await ctx.visibleChat(me, input.chatId);
       // Messages are never removed (deletion leaves a tombstone), so the parent read here is still there when the post commits.
@@ -91,11 +107,16 @@ export function messageUseCases(ctx: UseCaseContext) {
         createTime: now(),
         replyTo: parent && quoteOf(parent),
         entities: mentionsIn(input.text, chat),
+        attachments: attachmentIds.length === 0 ? [] : await attachmentsToSend(store, me, chat, attachmentIds),
       };
       const result = await store.appendMessage(draft, (message, memberIds) =>
         messageCreated(message, memberIds, meta.requestId),
       );
       if (result.kind === 'not_member') throw chatNotFound();
+      if (result.kind === 'attachment_gone') {
+        const i = attachmentIds.findIndex((id) => canonicalId(id) === result.attachmentId);
+        throw invalidField(`attachment_ids[${i}]`, 'is not a file you uploaded to this chat and have not sent');
+      }
       return result.message;
     },
 

@@ -1,6 +1,7 @@
 // What every part of the chat use cases shares: the dependencies, the
 // limits, and the reads that decide what a caller may see.
 import { type Actor, canonicalId, retryOnRace, throwIfInvalid, violation } from '@messenger/platform/domain';
+import type { MediaContent } from './attachments.ts';
 import {
   type Chat,
   DEFAULT_MAX_TEXT_LENGTH,
@@ -40,6 +41,8 @@ export interface ChatUseCaseDeps {
   readonly now?: () => Date;
   /** Tells the other members when a read position moves; absent, nobody is told. */
   readonly readReceipts?: ReadReceiptSender;
+  /** The media store attachments' bytes are in; absent, no upload can complete. */
+  readonly media?: MediaContent;
 }
 
 /** Who calls, and the request id the events carry. */

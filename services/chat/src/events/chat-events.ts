@@ -5,6 +5,8 @@ import {
   ChatMemberRole,
   ChatType,
   MessageEntityType,
+  type Attachment as ProtoAttachment,
+  AttachmentState as ProtoAttachmentState,
   type Chat as ProtoChat,
   type ChatSettings as ProtoChatSettings,
   type ChatInvitation as ProtoInvitation,
@@ -28,6 +30,8 @@ import {
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { createEnvelope, type OutboxEntry, packPayload } from '@messenger/platform/events';
 import {
+  type Attachment,
+  type AttachmentState,
   CHAT_FIELDS,
   type Chat,
   type ChatEvent,
@@ -134,6 +138,33 @@ export function messageToProto(message: Message, mine?: ReadonlySet<string>): Pr
     pinned: message.pin !== undefined,
     pinnedById: message.pin?.userId ?? '',
     pinTime: message.pin?.time,
+    attachments: message.attachments.map(attachmentToProto),
+  };
+}
+
+const ATTACHMENT_STATES: Readonly<Record<AttachmentState, ProtoAttachmentState>> = {
+  pending: ProtoAttachmentState.ATTACHMENT_STATE_PENDING,
+  uploaded: ProtoAttachmentState.ATTACHMENT_STATE_UPLOADED,
+  sent: ProtoAttachmentState.ATTACHMENT_STATE_SENT,
+  // Garbage is never shown: GetAttachment answers NOT_FOUND for it.
+  released: ProtoAttachmentState.ATTACHMENT_STATE_UNSPECIFIED,
+  deleting: ProtoAttachmentState.ATTACHMENT_STATE_UNSPECIFIED,
+};
+
+export function attachmentToProto(a: Attachment): ProtoAttachment {
+  return {
+    attachmentId: a.id,
+    chatId: a.chatId,
+    uploaderId: a.uploaderId,
+    mediaType: a.mediaType,
+    sizeBytes: String(a.sizeBytes),
+    fileName: a.fileName,
+    width: a.width,
+    height: a.height,
+    hasThumbnail: a.hasThumbnail,
+    state: ATTACHMENT_STATES[a.state],
+    messageId: a.messageId,
+    createTime: a.createTime,
   };
 }
 

@@ -51,7 +51,7 @@ describe('ChatService over gRPC', () => {
       await call(
         client,
         client.sendMessage,
-        { chatId: chat.chatId, clientMessageId, text, replyToMessageId: '' },
+        { chatId: chat.chatId, clientMessageId, text, replyToMessageId: '', attachmentIds: [] },
         who.md,
       )
     ).message as Message;
@@ -327,7 +327,12 @@ describe('ChatService over gRPC', () => {
       const [a] = await users(1);
       const chat = await createGroup(a, await users(1));
       const sendRaw = (text: string, clientMessageId: string = randomUUID()) =>
-        call(client, client.sendMessage, { chatId: chat.chatId, clientMessageId, text, replyToMessageId: '' }, a.md);
+        call(
+          client,
+          client.sendMessage,
+          { chatId: chat.chatId, clientMessageId, text, replyToMessageId: '', attachmentIds: [] },
+          a.md,
+        );
       expect(await violations(sendRaw(''))).toEqual(['text']);
       expect(await violations(sendRaw(' \n\t '))).toEqual(['text']);
       expect(await violations(sendRaw('x'.repeat(4097)))).toEqual(['text']);
@@ -343,7 +348,7 @@ describe('ChatService over gRPC', () => {
       call(
         client,
         client.sendMessage,
-        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId },
+        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId, attachmentIds: [] },
         who.md,
       );
     const thread = (who: TestUser, chat: Chat, messageId: string, pageSize = 0, pageToken = '') =>

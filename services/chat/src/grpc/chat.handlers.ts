@@ -7,6 +7,7 @@ import type { ChatUseCases } from '../domain/chat-use-cases.ts';
 import type { PresenceTracker, PresenceUseCases } from '../domain/presence.ts';
 import type { TypingUseCases } from '../domain/typing.ts';
 import type { CallMeta } from '../domain/use-case-context.ts';
+import { attachmentToProto } from '../events/chat-events.ts';
 import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
 import { InvalidCursorError } from '../live/cursor.ts';
 import { StreamOverflowError } from '../live/mailbox.ts';
@@ -98,6 +99,7 @@ export function chatServiceHandlers(
           clientMessageId: req.clientMessageId,
           text: req.text,
           replyToMessageId: req.replyToMessageId,
+          attachmentIds: req.attachmentIds,
         }),
       ),
     }),
@@ -285,6 +287,22 @@ export function chatServiceHandlers(
       presences: (await presence.useCases.getPresence(meta(ctx), req.userIds)).map(presenceToProto),
     }),
     getOnlineUsers: async (req) => ({ onlineUserIds: await presence.useCases.onlineUsers(req.userIds) }),
+    beginAttachment: async (req, ctx) => ({
+      attachment: attachmentToProto(await chats.beginAttachment(meta(ctx), req.chatId, req.fileName)),
+    }),
+    completeAttachment: async (req, ctx) => ({
+      attachment: attachmentToProto(
+        await chats.completeAttachment(meta(ctx), {
+          chatId: req.chatId,
+          attachmentId: req.attachmentId,
+          width: req.width,
+          height: req.height,
+        }),
+      ),
+    }),
+    getAttachment: async (req, ctx) => ({
+      attachment: attachmentToProto(await chats.getAttachment(meta(ctx), req.chatId, req.attachmentId)),
+    }),
   });
 }
 

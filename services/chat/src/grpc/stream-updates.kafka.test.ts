@@ -128,7 +128,7 @@ describe('chat instances on Kafka', () => {
       call(
         via.client,
         via.client.sendMessage,
-        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId: '' },
+        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId: '', attachmentIds: [] },
         alice.md,
       );
 
@@ -166,7 +166,7 @@ describe('chat instances on Kafka', () => {
     await call(
       a.client,
       a.client.sendMessage,
-      { chatId: chat.chatId, clientMessageId: randomUUID(), text: 'read me', replyToMessageId: '' },
+      { chatId: chat.chatId, clientMessageId: randomUUID(), text: 'read me', replyToMessageId: '', attachmentIds: [] },
       bob.md,
     );
     const onB = readUpdates(b.client, bob.md);

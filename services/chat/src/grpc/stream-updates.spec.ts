@@ -76,7 +76,7 @@ describe('StreamUpdates over gRPC', () => {
       await call(
         via.client,
         via.client.sendMessage,
-        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId: '' },
+        { chatId: chat.chatId, clientMessageId: randomUUID(), text, replyToMessageId: '', attachmentIds: [] },
         who.md,
       )
     ).message as Message;

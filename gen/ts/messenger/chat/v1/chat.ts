@@ -152,6 +152,66 @@ export function chatMemberRoleToJSON(object: ChatMemberRole): string {
   }
 }
 
+/** Where an attachment is in its life. */
+export const AttachmentState = {
+  /** ATTACHMENT_STATE_UNSPECIFIED - Not set. */
+  ATTACHMENT_STATE_UNSPECIFIED: 0,
+  /** ATTACHMENT_STATE_PENDING - Reserved by BeginAttachment; its bytes are on their way. */
+  ATTACHMENT_STATE_PENDING: 1,
+  /** ATTACHMENT_STATE_UPLOADED - Stored, not yet part of a message: SendMessage may name it. */
+  ATTACHMENT_STATE_UPLOADED: 2,
+  /** ATTACHMENT_STATE_SENT - Part of a message (`message_id`). */
+  ATTACHMENT_STATE_SENT: 3,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type AttachmentState = typeof AttachmentState[keyof typeof AttachmentState];
+
+export namespace AttachmentState {
+  export type ATTACHMENT_STATE_UNSPECIFIED = typeof AttachmentState.ATTACHMENT_STATE_UNSPECIFIED;
+  export type ATTACHMENT_STATE_PENDING = typeof AttachmentState.ATTACHMENT_STATE_PENDING;
+  export type ATTACHMENT_STATE_UPLOADED = typeof AttachmentState.ATTACHMENT_STATE_UPLOADED;
+  export type ATTACHMENT_STATE_SENT = typeof AttachmentState.ATTACHMENT_STATE_SENT;
+  export type UNRECOGNIZED = typeof AttachmentState.UNRECOGNIZED;
+}
+
+export function attachmentStateFromJSON(object: any): AttachmentState {
+  switch (object) {
+    case 0:
+    case "ATTACHMENT_STATE_UNSPECIFIED":
+      return AttachmentState.ATTACHMENT_STATE_UNSPECIFIED;
+    case 1:
+    case "ATTACHMENT_STATE_PENDING":
+      return AttachmentState.ATTACHMENT_STATE_PENDING;
+    case 2:
+    case "ATTACHMENT_STATE_UPLOADED":
+      return AttachmentState.ATTACHMENT_STATE_UPLOADED;
+    case 3:
+    case "ATTACHMENT_STATE_SENT":
+      return AttachmentState.ATTACHMENT_STATE_SENT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AttachmentState.UNRECOGNIZED;
+  }
+}
+
+export function attachmentStateToJSON(object: AttachmentState): string {
+  switch (object) {
+    case AttachmentState.ATTACHMENT_STATE_UNSPECIFIED:
+      return "ATTACHMENT_STATE_UNSPECIFIED";
+    case AttachmentState.ATTACHMENT_STATE_PENDING:
+      return "ATTACHMENT_STATE_PENDING";
+    case AttachmentState.ATTACHMENT_STATE_UPLOADED:
+      return "ATTACHMENT_STATE_UPLOADED";
+    case AttachmentState.ATTACHMENT_STATE_SENT:
+      return "ATTACHMENT_STATE_SENT";
+    case AttachmentState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** What a part of a message's text is. */
 export const MessageEntityType = {
   /** MESSAGE_ENTITY_TYPE_UNSPECIFIED - Not set. */
@@ -554,6 +614,50 @@ export interface Message {
    * deleted.
    */
   entities: MessageEntity[];
+  /**
+   * The files sent with the message, in the order given to SendMessage;
+   * empty for a deleted message (its files are removed with it).
+   */
+  attachments: Attachment[];
+}
+
+/**
+ * A file sent in a chat. Its bytes are kept by the media store; this is
+ * what is known of them.
+ */
+export interface Attachment {
+  /** The attachment's id (UUID). */
+  attachmentId: string;
+  /** The id (UUID) of the chat it was uploaded to; it can be sent there only. */
+  chatId: string;
+  /** The user id (UUID) of who uploaded it; only they can send it. */
+  uploaderId: string;
+  /**
+   * The media type found in the content itself (never the client's claim):
+   * image/jpeg, image/png, image/webp, image/gif, application/pdf, …
+   */
+  mediaType: string;
+  /** The content's size in bytes. A JSON string. */
+  sizeBytes: string;
+  /** The name the uploader gave it, for display and downloads; may be empty. */
+  fileName: string;
+  /**
+   * For an image: its width and height in pixels (after its EXIF
+   * orientation is applied); 0 for any other file.
+   */
+  width: number;
+  height: number;
+  /**
+   * Whether a thumbnail (WebP, at most 320 px on its longer side) is served
+   * at …/thumbnail: true for images.
+   */
+  hasThumbnail: boolean;
+  /** Where it is in its life. */
+  state: AttachmentState;
+  /** The id (UUID) of the message it was sent with; empty before. */
+  messageId: string;
+  /** When it was reserved. */
+  createTime: Date | undefined;
 }
 
 /** The reactions with one emoji on a message. */
@@ -835,13 +939,22 @@ export interface SendMessageRequest {
    * of it; unique per sender and chat.
    */
   clientMessageId: string;
-  /** The text: 1–4096 characters (Unicode code points), not only whitespace. */
+  /**
+   * The text: 1–4096 characters (Unicode code points), not only whitespace;
+   * may be empty when the message carries attachments.
+   */
   text: string;
   /**
    * The id (UUID) of a message of the same chat this message replies to;
    * empty for a message that replies to none.
    */
   replyToMessageId: string;
+  /**
+   * Files to send with the message (0–10 ids, UUIDs, no repeats): each
+   * uploaded by the caller to this chat and not yet sent. With attachments
+   * the text may be empty.
+   */
+  attachmentIds: string[];
 }
 
 /** Response of SendMessage. */
@@ -1757,6 +1870,54 @@ export interface JoinChatByInviteResponse {
   chat: Chat | undefined;
 }
 
+/** Request of BeginAttachment. */
+export interface BeginAttachmentRequest {
+  /** The id (UUID) of the chat the file is for. */
+  chatId: string;
+  /**
+   * The name to show: at most 255 characters, no path separators or
+   * control characters; may be empty.
+   */
+  fileName: string;
+}
+
+/** Response of BeginAttachment. */
+export interface BeginAttachmentResponse {
+  /** The reservation, ATTACHMENT_STATE_PENDING. */
+  attachment: Attachment | undefined;
+}
+
+/** Request of CompleteAttachment. */
+export interface CompleteAttachmentRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) BeginAttachment returned. */
+  attachmentId: string;
+  /** For an image: its width and height in pixels; 0 otherwise. */
+  width: number;
+  height: number;
+}
+
+/** Response of CompleteAttachment. */
+export interface CompleteAttachmentResponse {
+  /** The attachment, ATTACHMENT_STATE_UPLOADED (or SENT on a late retry). */
+  attachment: Attachment | undefined;
+}
+
+/** Request of GetAttachment. */
+export interface GetAttachmentRequest {
+  /** The id (UUID) of the chat. */
+  chatId: string;
+  /** The id (UUID) of the attachment. */
+  attachmentId: string;
+}
+
+/** Response of GetAttachment. */
+export interface GetAttachmentResponse {
+  /** The attachment. */
+  attachment: Attachment | undefined;
+}
+
 function createBaseChatMember(): ChatMember {
   return { userId: "", role: 0, nickname: "", avatarUrl: "", joinTime: undefined };
 }
@@ -2150,6 +2311,7 @@ function createBaseMessage(): Message {
     pinnedById: "",
     pinTime: undefined,
     entities: [],
+    attachments: [],
   };
 }
 
@@ -2211,6 +2373,9 @@ export const Message: MessageFns<Message> = {
     }
     for (const v of message.entities) {
       MessageEntity.encode(v!, writer.uint32(154).fork()).join();
+    }
+    for (const v of message.attachments) {
+      Attachment.encode(v!, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -2380,6 +2545,14 @@ export const Message: MessageFns<Message> = {
             message.entities.push(MessageEntity.decode(reader, reader.uint32()));
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.attachments.push(Attachment.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2465,6 +2638,9 @@ export const Message: MessageFns<Message> = {
       entities: globalThis.Array.isArray(object?.entities)
         ? object.entities.map((e: any) => MessageEntity.fromJSON(e))
         : [],
+      attachments: globalThis.Array.isArray(object?.attachments)
+        ? object.attachments.map((e: any) => Attachment.fromJSON(e))
+        : [],
     };
   },
 
@@ -2527,6 +2703,9 @@ export const Message: MessageFns<Message> = {
     if (message.entities?.length) {
       obj.entities = message.entities.map((e) => MessageEntity.toJSON(e));
     }
+    if (message.attachments?.length) {
+      obj.attachments = message.attachments.map((e) => Attachment.toJSON(e));
+    }
     return obj;
   },
 
@@ -2558,6 +2737,301 @@ export const Message: MessageFns<Message> = {
     message.pinnedById = object.pinnedById ?? "";
     message.pinTime = object.pinTime ?? undefined;
     message.entities = object.entities?.map((e) => MessageEntity.fromPartial(e)) || [];
+    message.attachments = object.attachments?.map((e) => Attachment.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAttachment(): Attachment {
+  return {
+    attachmentId: "",
+    chatId: "",
+    uploaderId: "",
+    mediaType: "",
+    sizeBytes: "0",
+    fileName: "",
+    width: 0,
+    height: 0,
+    hasThumbnail: false,
+    state: 0,
+    messageId: "",
+    createTime: undefined,
+  };
+}
+
+export const Attachment: MessageFns<Attachment> = {
+  encode(message: Attachment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachmentId !== "") {
+      writer.uint32(10).string(message.attachmentId);
+    }
+    if (message.chatId !== "") {
+      writer.uint32(18).string(message.chatId);
+    }
+    if (message.uploaderId !== "") {
+      writer.uint32(26).string(message.uploaderId);
+    }
+    if (message.mediaType !== "") {
+      writer.uint32(34).string(message.mediaType);
+    }
+    if (message.sizeBytes !== "0") {
+      writer.uint32(40).int64(message.sizeBytes);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(50).string(message.fileName);
+    }
+    if (message.width !== 0) {
+      writer.uint32(56).int32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(64).int32(message.height);
+    }
+    if (message.hasThumbnail !== false) {
+      writer.uint32(72).bool(message.hasThumbnail);
+    }
+    if (message.state !== 0) {
+      writer.uint32(80).int32(message.state);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(90).string(message.messageId);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Attachment {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachment();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachmentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.uploaderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mediaType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sizeBytes = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.width = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.height = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.hasThumbnail = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Attachment {
+    return {
+      attachmentId: isSet(object.attachmentId)
+        ? globalThis.String(object.attachmentId)
+        : isSet(object.attachment_id)
+        ? globalThis.String(object.attachment_id)
+        : "",
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      uploaderId: isSet(object.uploaderId)
+        ? globalThis.String(object.uploaderId)
+        : isSet(object.uploader_id)
+        ? globalThis.String(object.uploader_id)
+        : "",
+      mediaType: isSet(object.mediaType)
+        ? globalThis.String(object.mediaType)
+        : isSet(object.media_type)
+        ? globalThis.String(object.media_type)
+        : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.String(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.String(object.size_bytes)
+        : "0",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+      hasThumbnail: isSet(object.hasThumbnail)
+        ? globalThis.Boolean(object.hasThumbnail)
+        : isSet(object.has_thumbnail)
+        ? globalThis.Boolean(object.has_thumbnail)
+        : false,
+      state: isSet(object.state) ? attachmentStateFromJSON(object.state) : 0,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Attachment): unknown {
+    const obj: any = {};
+    if (message.attachmentId !== "") {
+      obj.attachmentId = message.attachmentId;
+    }
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.uploaderId !== "") {
+      obj.uploaderId = message.uploaderId;
+    }
+    if (message.mediaType !== "") {
+      obj.mediaType = message.mediaType;
+    }
+    if (message.sizeBytes !== "0") {
+      obj.sizeBytes = message.sizeBytes;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    if (message.height !== 0) {
+      obj.height = Math.round(message.height);
+    }
+    if (message.hasThumbnail !== false) {
+      obj.hasThumbnail = message.hasThumbnail;
+    }
+    if (message.state !== 0) {
+      obj.state = attachmentStateToJSON(message.state);
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Attachment>): Attachment {
+    return Attachment.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Attachment>): Attachment {
+    const message = createBaseAttachment();
+    message.attachmentId = object.attachmentId ?? "";
+    message.chatId = object.chatId ?? "";
+    message.uploaderId = object.uploaderId ?? "";
+    message.mediaType = object.mediaType ?? "";
+    message.sizeBytes = object.sizeBytes ?? "0";
+    message.fileName = object.fileName ?? "";
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    message.hasThumbnail = object.hasThumbnail ?? false;
+    message.state = object.state ?? 0;
+    message.messageId = object.messageId ?? "";
+    message.createTime = object.createTime ?? undefined;
     return message;
   },
 };
@@ -4659,7 +5133,7 @@ export const RemoveChatMemberResponse: MessageFns<RemoveChatMemberResponse> = {
 };
 
 function createBaseSendMessageRequest(): SendMessageRequest {
-  return { chatId: "", clientMessageId: "", text: "", replyToMessageId: "" };
+  return { chatId: "", clientMessageId: "", text: "", replyToMessageId: "", attachmentIds: [] };
 }
 
 export const SendMessageRequest: MessageFns<SendMessageRequest> = {
@@ -4675,6 +5149,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     }
     if (message.replyToMessageId !== "") {
       writer.uint32(34).string(message.replyToMessageId);
+    }
+    for (const v of message.attachmentIds) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -4724,6 +5201,14 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
             message.replyToMessageId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.attachmentIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4754,6 +5239,11 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
         : isSet(object.reply_to_message_id)
         ? globalThis.String(object.reply_to_message_id)
         : "",
+      attachmentIds: globalThis.Array.isArray(object?.attachmentIds)
+        ? object.attachmentIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.attachment_ids)
+        ? object.attachment_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -4771,6 +5261,9 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     if (message.replyToMessageId !== "") {
       obj.replyToMessageId = message.replyToMessageId;
     }
+    if (message.attachmentIds?.length) {
+      obj.attachmentIds = message.attachmentIds;
+    }
     return obj;
   },
 
@@ -4783,6 +5276,7 @@ export const SendMessageRequest: MessageFns<SendMessageRequest> = {
     message.clientMessageId = object.clientMessageId ?? "";
     message.text = object.text ?? "";
     message.replyToMessageId = object.replyToMessageId ?? "";
+    message.attachmentIds = object.attachmentIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -12184,6 +12678,524 @@ export const JoinChatByInviteResponse: MessageFns<JoinChatByInviteResponse> = {
   },
 };
 
+function createBaseBeginAttachmentRequest(): BeginAttachmentRequest {
+  return { chatId: "", fileName: "" };
+}
+
+export const BeginAttachmentRequest: MessageFns<BeginAttachmentRequest> = {
+  encode(message: BeginAttachmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeginAttachmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeginAttachmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeginAttachmentRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+    };
+  },
+
+  toJSON(message: BeginAttachmentRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeginAttachmentRequest>): BeginAttachmentRequest {
+    return BeginAttachmentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeginAttachmentRequest>): BeginAttachmentRequest {
+    const message = createBaseBeginAttachmentRequest();
+    message.chatId = object.chatId ?? "";
+    message.fileName = object.fileName ?? "";
+    return message;
+  },
+};
+
+function createBaseBeginAttachmentResponse(): BeginAttachmentResponse {
+  return { attachment: undefined };
+}
+
+export const BeginAttachmentResponse: MessageFns<BeginAttachmentResponse> = {
+  encode(message: BeginAttachmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachment !== undefined) {
+      Attachment.encode(message.attachment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeginAttachmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeginAttachmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachment = Attachment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeginAttachmentResponse {
+    return { attachment: isSet(object.attachment) ? Attachment.fromJSON(object.attachment) : undefined };
+  },
+
+  toJSON(message: BeginAttachmentResponse): unknown {
+    const obj: any = {};
+    if (message.attachment !== undefined) {
+      obj.attachment = Attachment.toJSON(message.attachment);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeginAttachmentResponse>): BeginAttachmentResponse {
+    return BeginAttachmentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeginAttachmentResponse>): BeginAttachmentResponse {
+    const message = createBaseBeginAttachmentResponse();
+    message.attachment = (object.attachment !== undefined && object.attachment !== null)
+      ? Attachment.fromPartial(object.attachment)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCompleteAttachmentRequest(): CompleteAttachmentRequest {
+  return { chatId: "", attachmentId: "", width: 0, height: 0 };
+}
+
+export const CompleteAttachmentRequest: MessageFns<CompleteAttachmentRequest> = {
+  encode(message: CompleteAttachmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.attachmentId !== "") {
+      writer.uint32(18).string(message.attachmentId);
+    }
+    if (message.width !== 0) {
+      writer.uint32(24).int32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(32).int32(message.height);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteAttachmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteAttachmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.attachmentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.width = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.height = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteAttachmentRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      attachmentId: isSet(object.attachmentId)
+        ? globalThis.String(object.attachmentId)
+        : isSet(object.attachment_id)
+        ? globalThis.String(object.attachment_id)
+        : "",
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+    };
+  },
+
+  toJSON(message: CompleteAttachmentRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.attachmentId !== "") {
+      obj.attachmentId = message.attachmentId;
+    }
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    if (message.height !== 0) {
+      obj.height = Math.round(message.height);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CompleteAttachmentRequest>): CompleteAttachmentRequest {
+    return CompleteAttachmentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CompleteAttachmentRequest>): CompleteAttachmentRequest {
+    const message = createBaseCompleteAttachmentRequest();
+    message.chatId = object.chatId ?? "";
+    message.attachmentId = object.attachmentId ?? "";
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    return message;
+  },
+};
+
+function createBaseCompleteAttachmentResponse(): CompleteAttachmentResponse {
+  return { attachment: undefined };
+}
+
+export const CompleteAttachmentResponse: MessageFns<CompleteAttachmentResponse> = {
+  encode(message: CompleteAttachmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachment !== undefined) {
+      Attachment.encode(message.attachment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteAttachmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteAttachmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachment = Attachment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteAttachmentResponse {
+    return { attachment: isSet(object.attachment) ? Attachment.fromJSON(object.attachment) : undefined };
+  },
+
+  toJSON(message: CompleteAttachmentResponse): unknown {
+    const obj: any = {};
+    if (message.attachment !== undefined) {
+      obj.attachment = Attachment.toJSON(message.attachment);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CompleteAttachmentResponse>): CompleteAttachmentResponse {
+    return CompleteAttachmentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CompleteAttachmentResponse>): CompleteAttachmentResponse {
+    const message = createBaseCompleteAttachmentResponse();
+    message.attachment = (object.attachment !== undefined && object.attachment !== null)
+      ? Attachment.fromPartial(object.attachment)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetAttachmentRequest(): GetAttachmentRequest {
+  return { chatId: "", attachmentId: "" };
+}
+
+export const GetAttachmentRequest: MessageFns<GetAttachmentRequest> = {
+  encode(message: GetAttachmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chatId !== "") {
+      writer.uint32(10).string(message.chatId);
+    }
+    if (message.attachmentId !== "") {
+      writer.uint32(18).string(message.attachmentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAttachmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAttachmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.attachmentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAttachmentRequest {
+    return {
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      attachmentId: isSet(object.attachmentId)
+        ? globalThis.String(object.attachmentId)
+        : isSet(object.attachment_id)
+        ? globalThis.String(object.attachment_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetAttachmentRequest): unknown {
+    const obj: any = {};
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.attachmentId !== "") {
+      obj.attachmentId = message.attachmentId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAttachmentRequest>): GetAttachmentRequest {
+    return GetAttachmentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetAttachmentRequest>): GetAttachmentRequest {
+    const message = createBaseGetAttachmentRequest();
+    message.chatId = object.chatId ?? "";
+    message.attachmentId = object.attachmentId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetAttachmentResponse(): GetAttachmentResponse {
+  return { attachment: undefined };
+}
+
+export const GetAttachmentResponse: MessageFns<GetAttachmentResponse> = {
+  encode(message: GetAttachmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachment !== undefined) {
+      Attachment.encode(message.attachment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAttachmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAttachmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachment = Attachment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAttachmentResponse {
+    return { attachment: isSet(object.attachment) ? Attachment.fromJSON(object.attachment) : undefined };
+  },
+
+  toJSON(message: GetAttachmentResponse): unknown {
+    const obj: any = {};
+    if (message.attachment !== undefined) {
+      obj.attachment = Attachment.toJSON(message.attachment);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAttachmentResponse>): GetAttachmentResponse {
+    return GetAttachmentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetAttachmentResponse>): GetAttachmentResponse {
+    const message = createBaseGetAttachmentResponse();
+    message.attachment = (object.attachment !== undefined && object.attachment !== null)
+      ? Attachment.fromPartial(object.attachment)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * Chats, their members and messages, and each user's live updates stream.
  * A direct chat joins exactly two users; a group has an owner and up to a
@@ -12886,6 +13898,64 @@ export const ChatServiceService = {
       Buffer.from(GetOnlineUsersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetOnlineUsersResponse => GetOnlineUsersResponse.decode(value),
   },
+  /**
+   * For the gateway's upload route (POST /v1/chats/{chat_id}/attachments),
+   * which calls it with the uploader's token before it stores any byte:
+   * reserves an attachment id in a chat the caller is a member of. The
+   * reservation is garbage-collected when no CompleteAttachment follows
+   * within the pending time (an hour). Fails with NOT_FOUND as GetChat,
+   * INVALID_ARGUMENT for a bad chat id or file name, and RESOURCE_EXHAUSTED
+   * when the caller already has the most attachments not yet sent.
+   */
+  beginAttachment: {
+    path: "/messenger.chat.v1.ChatService/BeginAttachment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BeginAttachmentRequest): Buffer =>
+      Buffer.from(BeginAttachmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BeginAttachmentRequest => BeginAttachmentRequest.decode(value),
+    responseSerialize: (value: BeginAttachmentResponse): Buffer =>
+      Buffer.from(BeginAttachmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BeginAttachmentResponse => BeginAttachmentResponse.decode(value),
+  },
+  /**
+   * For the gateway's upload route, after it stored the bytes: marks the
+   * caller's reserved attachment uploaded. The size and media type are read
+   * from the media store (what the gateway stored), not taken from the
+   * request; the dimensions are those the gateway measured. Idempotent.
+   * Fails with NOT_FOUND when the reservation is not the caller's or is
+   * gone, and FAILED_PRECONDITION when no content was stored for it.
+   */
+  completeAttachment: {
+    path: "/messenger.chat.v1.ChatService/CompleteAttachment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteAttachmentRequest): Buffer =>
+      Buffer.from(CompleteAttachmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteAttachmentRequest => CompleteAttachmentRequest.decode(value),
+    responseSerialize: (value: CompleteAttachmentResponse): Buffer =>
+      Buffer.from(CompleteAttachmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteAttachmentResponse => CompleteAttachmentResponse.decode(value),
+  },
+  /**
+   * An attachment's description. Readable by the members of its chat once
+   * it is part of a message, and by its uploader from upload on. Its
+   * content is served by the gateway at
+   * GET /v1/chats/{chat_id}/attachments/{attachment_id}/content and, for
+   * images, a thumbnail at …/thumbnail, with the same check. Fails with
+   * NOT_FOUND when the chat or attachment is unknown or not readable by the
+   * caller.
+   */
+  getAttachment: {
+    path: "/messenger.chat.v1.ChatService/GetAttachment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAttachmentRequest): Buffer => Buffer.from(GetAttachmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAttachmentRequest => GetAttachmentRequest.decode(value),
+    responseSerialize: (value: GetAttachmentResponse): Buffer =>
+      Buffer.from(GetAttachmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAttachmentResponse => GetAttachmentResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -13240,6 +14310,35 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * is not a UUID.
    */
   getOnlineUsers: handleUnaryCall<GetOnlineUsersRequest, GetOnlineUsersResponse>;
+  /**
+   * For the gateway's upload route (POST /v1/chats/{chat_id}/attachments),
+   * which calls it with the uploader's token before it stores any byte:
+   * reserves an attachment id in a chat the caller is a member of. The
+   * reservation is garbage-collected when no CompleteAttachment follows
+   * within the pending time (an hour). Fails with NOT_FOUND as GetChat,
+   * INVALID_ARGUMENT for a bad chat id or file name, and RESOURCE_EXHAUSTED
+   * when the caller already has the most attachments not yet sent.
+   */
+  beginAttachment: handleUnaryCall<BeginAttachmentRequest, BeginAttachmentResponse>;
+  /**
+   * For the gateway's upload route, after it stored the bytes: marks the
+   * caller's reserved attachment uploaded. The size and media type are read
+   * from the media store (what the gateway stored), not taken from the
+   * request; the dimensions are those the gateway measured. Idempotent.
+   * Fails with NOT_FOUND when the reservation is not the caller's or is
+   * gone, and FAILED_PRECONDITION when no content was stored for it.
+   */
+  completeAttachment: handleUnaryCall<CompleteAttachmentRequest, CompleteAttachmentResponse>;
+  /**
+   * An attachment's description. Readable by the members of its chat once
+   * it is part of a message, and by its uploader from upload on. Its
+   * content is served by the gateway at
+   * GET /v1/chats/{chat_id}/attachments/{attachment_id}/content and, for
+   * images, a thumbnail at …/thumbnail, with the same check. Fails with
+   * NOT_FOUND when the chat or attachment is unknown or not readable by the
+   * caller.
+   */
+  getAttachment: handleUnaryCall<GetAttachmentRequest, GetAttachmentResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -14105,6 +15204,77 @@ export interface ChatServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetOnlineUsersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * For the gateway's upload route (POST /v1/chats/{chat_id}/attachments),
+   * which calls it with the uploader's token before it stores any byte:
+   * reserves an attachment id in a chat the caller is a member of. The
+   * reservation is garbage-collected when no CompleteAttachment follows
+   * within the pending time (an hour). Fails with NOT_FOUND as GetChat,
+   * INVALID_ARGUMENT for a bad chat id or file name, and RESOURCE_EXHAUSTED
+   * when the caller already has the most attachments not yet sent.
+   */
+  beginAttachment(
+    request: BeginAttachmentRequest,
+    callback: (error: ServiceError | null, response: BeginAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  beginAttachment(
+    request: BeginAttachmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BeginAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  beginAttachment(
+    request: BeginAttachmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BeginAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * For the gateway's upload route, after it stored the bytes: marks the
+   * caller's reserved attachment uploaded. The size and media type are read
+   * from the media store (what the gateway stored), not taken from the
+   * request; the dimensions are those the gateway measured. Idempotent.
+   * Fails with NOT_FOUND when the reservation is not the caller's or is
+   * gone, and FAILED_PRECONDITION when no content was stored for it.
+   */
+  completeAttachment(
+    request: CompleteAttachmentRequest,
+    callback: (error: ServiceError | null, response: CompleteAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  completeAttachment(
+    request: CompleteAttachmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  completeAttachment(
+    request: CompleteAttachmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An attachment's description. Readable by the members of its chat once
+   * it is part of a message, and by its uploader from upload on. Its
+   * content is served by the gateway at
+   * GET /v1/chats/{chat_id}/attachments/{attachment_id}/content and, for
+   * images, a thumbnail at …/thumbnail, with the same check. Fails with
+   * NOT_FOUND when the chat or attachment is unknown or not readable by the
+   * caller.
+   */
+  getAttachment(
+    request: GetAttachmentRequest,
+    callback: (error: ServiceError | null, response: GetAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  getAttachment(
+    request: GetAttachmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  getAttachment(
+    request: GetAttachmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAttachmentResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,3 +1,4 @@
+import { attachmentStoreContract } from '../chat-store.attachments.contract.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { inviteStoreContract } from '../chat-store.invites.contract.ts';
 import { pinStoreContract } from '../chat-store.pins.contract.ts';
@@ -32,6 +33,11 @@ chatStoreMentionsContract('MemoryChatStore', async () => ({
 }));
 
 chatStoreSettingsContract('MemoryChatStore', async () => ({
+  store: new MemoryChatStore(),
+  close: async () => {},
+}));
+
+attachmentStoreContract('MemoryChatStore', async () => ({
   store: new MemoryChatStore(),
   close: async () => {},
 }));

@@ -1,5 +1,6 @@
 import { MemoryOutbox, type OutboxEntry } from '@messenger/platform/events';
 import {
+  type Attachment,
   type Chat,
   type ChatInvite,
   type Invitation,
@@ -18,8 +19,10 @@ import {
   type ActivityCursor,
   type AppendResult,
   type ChatInviteCursor,
+  type GarbageCutoffs,
   type InvitationCursor,
   type InviteResult,
+  isAttachmentGarbage,
   type MessageDraft,
   type Notice,
   type PinCursor,
@@ -78,6 +81,8 @@ export class MemoryChatStore implements ChatStore {
   readonly #reactions = new Map<string, Map<string, Set<string>>>();
   /** `<chat id>|<user id>` → that member's own settings of the chat. */
   readonly #settings = new Map<string, MemberSettings>();
+  /** By attachment id, with when a collector claimed it (`deleting`). */
+  readonly #attachments = new Map<string, { attachment: Attachment; claimTime: number }>();
 
   async createChat(chat: Chat, entries: readonly OutboxEntry[]): Promise<void> {
     if (this.#chats.has(chat.id)) throw new StoreError('duplicate', 'the chat exists');
@@ -272,8 +277,14 @@ export class MemoryChatStore implements ChatStore {
     if (existing !== undefined) return { kind: 'existing', message: clone(messageAt(record, existing)) };
     const parentSequence = draft.replyTo && record.byMessageId.get(draft.replyTo.messageId);
     if (draft.replyTo && parentSequence === undefined) throw new Error('a reply to a message not in its chat');
+    for (const a of draft.attachments ?? []) {
+      const stored = this.#attachments.get(a.id)?.attachment;
+      const unsent = stored?.state === 'uploaded' && stored.chatId === draft.chatId;
+      if (!unsent || stored.uploaderId !== draft.senderId) return { kind: 'attachment_gone', attachmentId: a.id };
+    }
     const message = postedMessage(draft, record.chat.lastSequence + 1);
     const entry = entryOf(message, memberIdsOf(record.chat));
+    for (const a of message.attachments) this.#attachments.set(a.id, { attachment: clone(a), claimTime: 0 });
     if (draft.replyTo && parentSequence !== undefined) {
       const parent = messageAt(record, parentSequence);
       record.messages[parentSequence - 1] = {
@@ -352,8 +363,52 @@ export class MemoryChatStore implements ChatStore {
     if (message.deleted) {
       this.#reactions.delete(message.id);
       record.pinned.delete(message.sequence);
+      for (const a of current.attachments) {
+        const held = this.#attachments.get(a.id);
+        if (held?.attachment.state === 'sent') held.attachment = { ...held.attachment, state: 'released' };
+      }
     }
     this.outbox.append(entries);
+  }
+
+  async putAttachment(attachment: Attachment, maxUnsent: number): Promise<'created' | 'limit'> {
+    let unsent = 0;
+    for (const { attachment: a } of this.#attachments.values()) {
+      if (a.uploaderId === attachment.uploaderId && (a.state === 'pending' || a.state === 'uploaded')) unsent++;
+    }
+    if (unsent >= maxUnsent) return 'limit';
+    this.#attachments.set(attachment.id, { attachment: clone(attachment), claimTime: 0 });
+    return 'created';
+  }
+
+  async getAttachment(attachmentId: string): Promise<Attachment | undefined> {
+    const held = this.#attachments.get(attachmentId);
+    return held && clone(held.attachment);
+  }
+
+  async completeAttachment(attachment: Attachment): Promise<boolean> {
+    const held = this.#attachments.get(attachment.id);
+    if (held?.attachment.state !== 'pending') return false;
+    held.attachment = clone(attachment);
+    return true;
+  }
+
+  async claimAttachmentGarbage(now: Date, cutoffs: GarbageCutoffs, limit: number): Promise<Attachment[]> {
+    const claimed: Attachment[] = [];
+    for (const held of this.#attachments.values()) {
+      if (claimed.length === limit) break;
+      if (!isAttachmentGarbage(held.attachment, new Date(held.claimTime), cutoffs)) continue;
+      held.attachment = { ...held.attachment, state: 'deleting' };
+      held.claimTime = now.getTime();
+      claimed.push(clone(held.attachment));
+    }
+    return claimed;
+  }
+
+  async deleteAttachments(attachmentIds: readonly string[]): Promise<void> {
+    for (const id of attachmentIds) {
+      if (this.#attachments.get(id)?.attachment.state === 'deleting') this.#attachments.delete(id);
+    }
   }
 
   async readPositions(userId: string, chatIds: readonly string[]): Promise<Map<string, number>> {
@@ -664,6 +719,6 @@ function compareInvitesDesc(a: ChatInvite, b: ChatInvite | ChatInviteCursor): nu
  * rather than structuredClone, which costs several times more on the
  * SendMessage path; Dates are never mutated, so they are shared.
  */
-function clone<T extends Chat | Message>(value: T): T {
+function clone<T extends Chat | Message | Attachment>(value: T): T {
   return ('members' in value ? { ...value, members: value.members.map((m) => ({ ...m })) } : { ...value }) as T;
 }

@@ -1,6 +1,7 @@
 import { describeWithMongo, expectIndexScan } from '@messenger/platform/testing';
 import { MongoServerError } from 'mongodb';
 import { isStoreError } from '../../domain/chat-storage.ts';
+import { attachmentStoreContract } from '../chat-store.attachments.contract.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { inviteStoreContract } from '../chat-store.invites.contract.ts';
 import { pinStoreContract } from '../chat-store.pins.contract.ts';
@@ -117,6 +118,7 @@ describeWithMongo(
     reactionStoreContract('MongoChatStore', freshStore);
     pinStoreContract('MongoChatStore', freshStore);
     inviteStoreContract('MongoChatStore', freshStore);
+    attachmentStoreContract('MongoChatStore', freshStore);
     chatStoreMentionsContract('MongoChatStore', freshStore);
     chatStoreSettingsContract('MongoChatStore', freshStore);
 

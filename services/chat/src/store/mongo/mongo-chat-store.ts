@@ -8,6 +8,7 @@ import {
 } from '@messenger/platform/mongo';
 import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } from 'mongodb';
 import {
+  type Attachment,
   type Chat,
   type ChatInvite,
   type ChatType,
@@ -27,6 +28,7 @@ import {
   type ActivityCursor,
   type AppendResult,
   type ChatInviteCursor,
+  type GarbageCutoffs,
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
@@ -115,6 +117,8 @@ export interface MessageDoc {
   entities?: MessageEntity[];
   /** Who the current text mentions, `*` for `@all` (`mentionKeysOf`), for counting unread mentions. */
   mentions?: string[];
+  /** The attachments as sent; absent on messages written before attachments existed, and when there are none. */
+  attachments?: Attachment[];
 }
 
 interface ReactionDoc {
@@ -135,6 +139,9 @@ interface InvitationDoc {
   createTime: Date;
   expireTime: Date;
 }
+
+/** An attachment: `Attachment` with its id as `_id`, and when a collector claimed it. */
+type AttachmentDoc = Omit<Attachment, 'id'> & { _id: string; claimTime: Date };
 
 interface ChatInviteDoc {
   /** The link id. */
@@ -240,6 +247,7 @@ export class MongoChatStore implements ChatStore {
   readonly #reactions: Collection<ReactionDoc>;
   readonly #settings: Collection<SettingsDoc>;
   readonly #presenceSettings: Collection<PresenceSettingsDoc>;
+  readonly #attachments: Collection<AttachmentDoc>;
 
   constructor(client: MongoClient, dbName: string) {
     const db = client.db(dbName);
@@ -252,6 +260,7 @@ export class MongoChatStore implements ChatStore {
     this.#reactions = db.collection<ReactionDoc>('message_reactions');
     this.#settings = db.collection<SettingsDoc>('member_settings');
     this.#presenceSettings = db.collection<PresenceSettingsDoc>('presence_settings');
+    this.#attachments = db.collection<AttachmentDoc>('attachments');
     this.outbox = new ChatOutbox(client, db);
   }
 
@@ -290,6 +299,11 @@ export class MongoChatStore implements ChatStore {
     await reconcileIndexes(this.#invites, [
       { key: { tokenHash: 1 }, name: 'invite_token', unique: true },
       { key: { chatId: 1, createTime: -1, _id: -1 }, name: 'chat_invites' },
+    ]);
+    await reconcileIndexes(this.#attachments, [
+      { key: { uploaderId: 1, state: 1 }, name: 'unsent' },
+      { key: { state: 1, createTime: 1 }, name: 'garbage' },
+      { key: { messageId: 1 }, name: 'message', partialFilterExpression: { state: 'sent' } },
     ]);
     await reconcileIndexes(this.#versions, [{ key: { messageId: 1, version: -1 }, name: 'message_versions' }]);
     await reconcileIndexes(this.#reactions, [{ key: { messageId: 1, userId: 1 }, name: 'reactions_by_user' }]);
@@ -563,6 +577,14 @@ export class MongoChatStore implements ChatStore {
         const message = postedMessage(draft, chat.lastSequence);
         // A repeated client message id fails here (client_message index) and aborts it all.
         await this.#messages.insertOne(toMessageDoc(message), { session });
+        for (const a of message.attachments) {
+          const sent = await this.#attachments.updateOne(
+            { _id: a.id, state: 'uploaded', chatId: draft.chatId, uploaderId: draft.senderId },
+            { $set: { state: 'sent', messageId: message.id } },
+            { session },
+          );
+          if (sent.matchedCount === 0) throw new AttachmentGone(a.id);
+        }
         if (draft.replyTo) {
           const counted = await this.#messages.updateOne(
             { _id: draft.replyTo.messageId, chatId: draft.chatId },
@@ -577,6 +599,7 @@ export class MongoChatStore implements ChatStore {
       });
       return message ? { kind: 'created', message } : { kind: 'not_member' };
     } catch (error) {
+      if (error instanceof AttachmentGone) return { kind: 'attachment_gone', attachmentId: error.attachmentId };
       const translated = translateError(error);
       if (!(translated instanceof StoreError) || translated.kind !== 'duplicate') throw translated;
       const existing = await this.#messages.findOne({
@@ -645,10 +668,69 @@ export class MongoChatStore implements ChatStore {
           { session },
         );
         await this.#reactions.deleteMany({ messageId: message.id }, { session });
+        await this.#messages.updateOne({ _id: message.id }, { $unset: { attachments: '' } }, { session });
+        await this.#attachments.updateMany(
+          { messageId: message.id, state: 'sent' },
+          { $set: { state: 'released' } },
+          { session },
+        );
       }
       if (count === 0) return 0;
       return await this.#reserveEvents(message.chatId, count, session);
     });
+  }
+
+  async putAttachment(attachment: Attachment, maxUnsent: number): Promise<'created' | 'limit'> {
+    // Counted, then inserted: two uploads racing past the limit may both land, which costs one reservation.
+    const unsent = await this.#attachments.countDocuments(
+      { uploaderId: attachment.uploaderId, state: { $in: ['pending', 'uploaded'] } },
+      { limit: maxUnsent },
+    );
+    if (unsent >= maxUnsent) return 'limit';
+    const { id, ...rest } = attachment;
+    await this.#attachments.insertOne({ _id: id, ...rest, claimTime: new Date(0) });
+    return 'created';
+  }
+
+  async getAttachment(attachmentId: string): Promise<Attachment | undefined> {
+    const doc = await this.#attachments.findOne({ _id: attachmentId });
+    return doc ? fromAttachmentDoc(doc) : undefined;
+  }
+
+  async completeAttachment(a: Attachment): Promise<boolean> {
+    const { mediaType, sizeBytes, width, height, hasThumbnail } = a;
+    const done = await this.#attachments.updateOne(
+      { _id: a.id, state: 'pending' },
+      { $set: { state: 'uploaded', mediaType, sizeBytes, width, height, hasThumbnail } },
+    );
+    return done.matchedCount > 0;
+  }
+
+  async claimAttachmentGarbage(now: Date, cutoffs: GarbageCutoffs, limit: number): Promise<Attachment[]> {
+    const claimed: Attachment[] = [];
+    // One document at a time, each claim conditional on what made it garbage: a post sending it meanwhile wins.
+    const garbage = {
+      $or: [
+        { state: 'released' as const },
+        { state: 'pending' as const, createTime: { $lt: cutoffs.pendingBefore } },
+        { state: 'uploaded' as const, createTime: { $lt: cutoffs.uploadedBefore } },
+        { state: 'deleting' as const, claimTime: { $lt: cutoffs.claimedBefore } },
+      ],
+    };
+    while (claimed.length < limit) {
+      const doc = await this.#attachments.findOneAndUpdate(
+        garbage,
+        { $set: { state: 'deleting', claimTime: now } },
+        { returnDocument: 'after' },
+      );
+      if (!doc) break;
+      claimed.push(fromAttachmentDoc(doc));
+    }
+    return claimed;
+  }
+
+  async deleteAttachments(attachmentIds: readonly string[]): Promise<void> {
+    await this.#attachments.deleteMany({ _id: { $in: [...attachmentIds] }, state: 'deleting' });
   }
 
   async readPositions(userId: string, chatIds: readonly string[]): Promise<Map<string, number>> {
@@ -1222,7 +1304,21 @@ function toMessageDoc(m: Message): MessageDoc {
     ...(m.pin ? { pin: { ...m.pin } } : {}),
     entities: m.entities.map((e) => ({ ...e })),
     mentions: mentionKeysOf(m),
+    ...(m.attachments.length > 0 ? { attachments: m.attachments.map((a) => ({ ...a })) } : {}),
   };
+}
+
+function fromAttachmentDoc({ _id, claimTime: _, ...rest }: AttachmentDoc): Attachment {
+  return { id: _id, ...rest };
+}
+
+/** A post's attachment was no longer an unsent upload: aborts the post's transaction. */
+class AttachmentGone extends Error {
+  readonly attachmentId: string;
+  constructor(attachmentId: string) {
+    super(`attachment ${attachmentId} is no longer an unsent upload`);
+    this.attachmentId = attachmentId;
+  }
 }
 
 function fromMessageDoc(doc: MessageDoc): Message {
@@ -1250,6 +1346,7 @@ function fromMessageDoc(doc: MessageDoc): Message {
     reactions: (doc.reactions ?? []).map((r) => ({ ...r })),
     pin: doc.pin && { ...doc.pin },
     entities: (doc.entities ?? []).map((e) => ({ ...e })),
+    attachments: (doc.attachments ?? []).map((a) => ({ ...a })),
   };
 }
 

@@ -7,6 +7,7 @@ import { openQueryPlans } from '@messenger/platform/testing';
 import { type Chat, directKeyOf, messageCreated } from '../../domain/chat.ts';
 import { type SearchCursor, searchTermsOf } from '../../domain/search.ts';
 import { chatEventEntry } from '../../events/chat-events.ts';
+import { attachmentStoreContract } from '../chat-store.attachments.contract.ts';
 import { chatStoreContract } from '../chat-store.contract.ts';
 import { inviteStoreContract } from '../chat-store.invites.contract.ts';
 import { pinStoreContract } from '../chat-store.pins.contract.ts';
@@ -35,6 +36,7 @@ chatStoreContract('SqliteChatStore', freshSqliteStore);
 reactionStoreContract('SqliteChatStore', freshSqliteStore);
 pinStoreContract('SqliteChatStore', freshSqliteStore);
 inviteStoreContract('SqliteChatStore', freshSqliteStore);
+attachmentStoreContract('SqliteChatStore', freshSqliteStore);
 chatStoreMentionsContract('SqliteChatStore', freshSqliteStore);
 chatStoreSettingsContract('SqliteChatStore', freshSqliteStore);
 

@@ -1,6 +1,8 @@
 import type { OutboxEntry } from '@messenger/platform/events';
 import { outboxSchema, SqliteDatabase, SqliteOutbox, type SqliteSchema } from '@messenger/platform/sqlite';
 import {
+  type Attachment,
+  type AttachmentState,
   type Chat,
   type ChatInvite,
   type ChatType,
@@ -21,6 +23,7 @@ import {
   type ActivityCursor,
   type AppendResult,
   type ChatInviteCursor,
+  type GarbageCutoffs,
   type InvitationCursor,
   type InviteResult,
   type MessageDraft,
@@ -175,6 +178,14 @@ const chatSchema: SqliteSchema = {
       'token_hash TEXT NOT NULL UNIQUE, creator_id TEXT NOT NULL, create_time INTEGER NOT NULL, ' +
       'expire_time INTEGER NOT NULL, use_limit INTEGER NOT NULL, use_count INTEGER NOT NULL) STRICT;' +
       'CREATE INDEX chat_invites_list ON chat_invites (chat_id, create_time, id);',
+    "ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]';" +
+      'CREATE TABLE attachments (id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, uploader_id TEXT NOT NULL, ' +
+      "state TEXT NOT NULL CHECK (state IN ('pending', 'uploaded', 'sent', 'released', 'deleting')), " +
+      'message_id TEXT NOT NULL, file_name TEXT NOT NULL, media_type TEXT NOT NULL, size_bytes INTEGER NOT NULL, ' +
+      'width INTEGER NOT NULL, height INTEGER NOT NULL, has_thumbnail INTEGER NOT NULL, create_time INTEGER NOT NULL, ' +
+      'claim_time INTEGER NOT NULL) STRICT;' +
+      'CREATE INDEX attachments_unsent ON attachments (uploader_id, state);' +
+      'CREATE INDEX attachments_garbage ON attachments (state, create_time);',
   ],
 };
 
@@ -246,7 +257,29 @@ interface MessageRow {
   pinned_by: string | null;
   pin_time: number | null;
   entities: string;
+  /** The message's attachments as sent (`AttachmentJson[]`). */
+  attachments: string;
 }
+
+/** An attachment as the `attachments` table keeps it. */
+interface AttachmentRow {
+  id: string;
+  chat_id: string;
+  uploader_id: string;
+  state: AttachmentState;
+  message_id: string;
+  file_name: string;
+  media_type: string;
+  size_bytes: number;
+  width: number;
+  height: number;
+  has_thumbnail: number;
+  create_time: number;
+  claim_time: number;
+}
+
+/** An attachment in a message's `attachments` JSON: its time in epoch milliseconds. */
+type AttachmentJson = Omit<Attachment, 'createTime'> & { createTime: number };
 
 const CHAT_COLUMNS =
   'id, type, title, owner_id, direct_key, members, create_time, last_activity_time, last_sequence, version, ' +
@@ -255,7 +288,7 @@ const INVITATION_COLUMNS = 'invitee_id, chat_id, inviter_id, title, create_time,
 const MESSAGE_COLUMNS =
   'chat_id, sequence, id, sender_id, client_message_id, text, create_time, edit_time, deleted, version, ' +
   'reply_to_id, reply_to_sender_id, reply_to_text, reply_count, last_reply_time, deleted_by, system, ' +
-  'reactions, pinned_by, pin_time, entities';
+  'reactions, pinned_by, pin_time, entities, attachments';
 /** Above every time and sequence: the bound of a first page. */
 const ABOVE_ALL = Number.MAX_SAFE_INTEGER;
 
@@ -274,6 +307,31 @@ const INVITE_SQL = {
   find: `SELECT ${INVITE_COLUMNS} FROM chat_invites WHERE token_hash = ?`,
   delete: 'DELETE FROM chat_invites WHERE chat_id = ? AND id = ?',
   use: 'UPDATE chat_invites SET use_count = use_count + 1 WHERE chat_id = ? AND id = ? AND (use_limit = 0 OR use_count < use_limit)',
+} as const;
+
+const ATTACHMENT_COLUMNS =
+  'id, chat_id, uploader_id, state, message_id, file_name, media_type, size_bytes, width, height, has_thumbnail, ' +
+  'create_time, claim_time';
+
+/** The statements of attachments. */
+const ATTACHMENT_SQL = {
+  insert: `INSERT INTO attachments (${ATTACHMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  countUnsent: "SELECT count(*) AS n FROM attachments WHERE uploader_id = ? AND state IN ('pending', 'uploaded')",
+  get: `SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE id = ?`,
+  complete:
+    "UPDATE attachments SET state = 'uploaded', media_type = ?, size_bytes = ?, width = ?, height = ?, " +
+    "has_thumbnail = ? WHERE id = ? AND state = 'pending'",
+  send: "UPDATE attachments SET state = 'sent', message_id = ? WHERE id = ? AND state = 'uploaded'",
+  release: "UPDATE attachments SET state = 'released' WHERE message_id = ? AND state = 'sent'",
+  // Each arm is one range of the garbage index; isAttachmentGarbage is the same rule.
+  claim:
+    "UPDATE attachments SET state = 'deleting', claim_time = :now WHERE id IN (" +
+    "SELECT id FROM attachments WHERE state = 'released' " +
+    "UNION ALL SELECT id FROM attachments WHERE state = 'pending' AND create_time < :pending " +
+    "UNION ALL SELECT id FROM attachments WHERE state = 'uploaded' AND create_time < :uploaded " +
+    "UNION ALL SELECT id FROM attachments WHERE state = 'deleting' AND claim_time < :claimed " +
+    `LIMIT :limit) RETURNING ${ATTACHMENT_COLUMNS}`,
+  delete: "DELETE FROM attachments WHERE id = ? AND state = 'deleting'",
 } as const;
 
 /** Hits from which a search term counts as common: its hits are looked up per candidate, not counted. */
@@ -338,7 +396,7 @@ export const CHAT_SQL = {
     'ORDER BY create_time DESC, chat_id DESC LIMIT :limit',
   deleteInvitation: 'DELETE FROM invitations WHERE invitee_id = ? AND chat_id = ?',
   byClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sender_id = ? AND client_message_id = ?`,
-  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // A reply's time never moves the parent's back, whatever the clock did.
   countReply:
     'UPDATE messages SET reply_count = reply_count + 1, last_reply_time = max(coalesce(last_reply_time, 0), ?) ' +
@@ -354,7 +412,7 @@ export const CHAT_SQL = {
     "ON m.chat_id = r.value ->> '$.chatId' AND m.sequence = r.value ->> '$.sequence'",
   history: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
   updateMessage:
-    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, deleted_by = ?, version = ?, entities = ? ' +
+    'UPDATE messages SET text = ?, edit_time = ?, deleted = ?, deleted_by = ?, version = ?, entities = ?, attachments = ? ' +
     'WHERE chat_id = ? AND sequence = ? AND id = ? AND version = ?',
   readPositions:
     'SELECT chat_id, read_sequence FROM reads WHERE user_id = ? AND chat_id IN (SELECT value FROM json_each(?))',
@@ -477,6 +535,7 @@ export class SqliteChatStore implements ChatStore {
   readonly #listInvitations;
   readonly #deleteInvitation;
   readonly #invite: { readonly [K in keyof typeof INVITE_SQL]: ReturnType<SqliteDatabase['prepare']> };
+  readonly #attachment: { readonly [K in keyof typeof ATTACHMENT_SQL]: ReturnType<SqliteDatabase['prepare']> };
   readonly #byClientId;
   readonly #insertMessage;
   readonly #advanceChat;
@@ -545,6 +604,16 @@ export class SqliteChatStore implements ChatStore {
       find: db.prepare(INVITE_SQL.find),
       delete: db.prepare(INVITE_SQL.delete),
       use: db.prepare(INVITE_SQL.use),
+    };
+    this.#attachment = {
+      insert: db.prepare(ATTACHMENT_SQL.insert),
+      countUnsent: db.prepare(ATTACHMENT_SQL.countUnsent),
+      get: db.prepare(ATTACHMENT_SQL.get),
+      complete: db.prepare(ATTACHMENT_SQL.complete),
+      send: db.prepare(ATTACHMENT_SQL.send),
+      release: db.prepare(ATTACHMENT_SQL.release),
+      claim: db.prepare(ATTACHMENT_SQL.claim),
+      delete: db.prepare(ATTACHMENT_SQL.delete),
     };
     this.#byClientId = db.prepare(CHAT_SQL.byClientId);
     this.#insertMessage = db.prepare(CHAT_SQL.insertMessage);
@@ -824,8 +893,14 @@ export class SqliteChatStore implements ChatStore {
         | MessageRow
         | undefined;
       if (existing) return { kind: 'existing', message: fromMessageRow(existing) };
+      for (const a of draft.attachments ?? []) {
+        const stored = this.#attachment.get.get(a.id) as AttachmentRow | undefined;
+        const unsent = stored?.state === 'uploaded' && stored.chat_id === draft.chatId;
+        if (!unsent || stored.uploader_id !== draft.senderId) return { kind: 'attachment_gone', attachmentId: a.id };
+      }
       const message = postedMessage(draft, row.last_sequence + 1);
       const entry = entryOf(message, memberIds);
+      for (const a of message.attachments) this.#attachment.send.run(message.id, a.id);
       this.#insertMessage.run(...messageValues(message));
       this.#indexText(message, message.text, true);
       this.#indexMentions(message, message.entities, true);
@@ -875,6 +950,7 @@ export class SqliteChatStore implements ChatStore {
         message.deletedBy,
         message.version,
         JSON.stringify(message.entities),
+        attachmentsJson(message.attachments),
         message.chatId,
         message.sequence,
         message.id,
@@ -890,12 +966,56 @@ export class SqliteChatStore implements ChatStore {
         this.#dropReactions.run(message.id);
         this.#setReactionCounts.run('[]', message.id, message.chatId);
         this.#setPin.run(null, null, message.id, message.chatId);
+        this.#attachment.release.run(message.id);
       } else if (message.text !== before.text) {
         const kept = versionOf(fromMessageRow(before), message.editTime ?? new Date());
         this.#addVersion.run(message.id, kept.version, kept.text, kept.time.getTime(), kept.replaceTime.getTime());
         this.#dropVersions.run(message.id, kept.version - MAX_KEPT_VERSIONS + 1);
       }
       this.outbox.append(entries);
+    });
+  }
+
+  async putAttachment(attachment: Attachment, maxUnsent: number): Promise<'created' | 'limit'> {
+    return this.#db.transaction(() => {
+      const unsent = (this.#attachment.countUnsent.get(attachment.uploaderId) as { n: number }).n;
+      if (unsent >= maxUnsent) return 'limit';
+      this.#attachment.insert.run(...attachmentValues(attachment));
+      return 'created';
+    });
+  }
+
+  async getAttachment(attachmentId: string): Promise<Attachment | undefined> {
+    const row = this.#attachment.get.get(attachmentId) as AttachmentRow | undefined;
+    return row && fromAttachmentRow(row);
+  }
+
+  async completeAttachment(a: Attachment): Promise<boolean> {
+    const done = this.#attachment.complete.run(
+      a.mediaType,
+      a.sizeBytes,
+      a.width,
+      a.height,
+      a.hasThumbnail ? 1 : 0,
+      a.id,
+    );
+    return done.changes > 0;
+  }
+
+  async claimAttachmentGarbage(now: Date, cutoffs: GarbageCutoffs, limit: number): Promise<Attachment[]> {
+    const rows = this.#attachment.claim.all({
+      now: now.getTime(),
+      pending: cutoffs.pendingBefore.getTime(),
+      uploaded: cutoffs.uploadedBefore.getTime(),
+      claimed: cutoffs.claimedBefore.getTime(),
+      limit,
+    });
+    return (rows as unknown as AttachmentRow[]).map(fromAttachmentRow);
+  }
+
+  async deleteAttachments(attachmentIds: readonly string[]): Promise<void> {
+    this.#db.transaction(() => {
+      for (const id of attachmentIds) this.#attachment.delete.run(id);
     });
   }
 
@@ -1331,7 +1451,47 @@ function messageValues(m: Message): (string | number | null)[] {
     m.pin?.userId ?? null,
     m.pin?.time.getTime() ?? null,
     JSON.stringify(m.entities),
+    attachmentsJson(m.attachments),
   ];
+}
+
+function attachmentsJson(attachments: readonly Attachment[]): string {
+  return JSON.stringify(attachments.map((a): AttachmentJson => ({ ...a, createTime: a.createTime.getTime() })));
+}
+
+function attachmentValues(a: Attachment): (string | number)[] {
+  return [
+    a.id,
+    a.chatId,
+    a.uploaderId,
+    a.state,
+    a.messageId,
+    a.fileName,
+    a.mediaType,
+    a.sizeBytes,
+    a.width,
+    a.height,
+    a.hasThumbnail ? 1 : 0,
+    a.createTime.getTime(),
+    0,
+  ];
+}
+
+function fromAttachmentRow(row: AttachmentRow): Attachment {
+  return {
+    id: row.id,
+    chatId: row.chat_id,
+    uploaderId: row.uploader_id,
+    fileName: row.file_name,
+    createTime: new Date(row.create_time),
+    state: row.state,
+    messageId: row.message_id,
+    mediaType: row.media_type,
+    sizeBytes: row.size_bytes,
+    width: row.width,
+    height: row.height,
+    hasThumbnail: row.has_thumbnail === 1,
+  };
 }
 
 function entitiesOf(row: MessageRow): MessageEntity[] {
@@ -1365,5 +1525,9 @@ function fromMessageRow(row: MessageRow): Message {
     reactions: JSON.parse(row.reactions) as ReactionCount[],
     pin: row.pin_time === null ? undefined : { userId: row.pinned_by ?? '', time: new Date(row.pin_time) },
     entities: entitiesOf(row),
+    attachments: (JSON.parse(row.attachments) as AttachmentJson[]).map((a) => ({
+      ...a,
+      createTime: new Date(a.createTime),
+    })),
   };
 }
