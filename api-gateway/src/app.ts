@@ -7,7 +7,7 @@ import { activeTracer } from '@messenger/platform/tracing';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createInstance } from './instance.ts';
-import { type AvatarOptions, avatarPlugin } from './media/avatars.ts';
+import { type MediaOptions, mediaPlugin } from './media/media-plugin.ts';
 import { gatewayInstruments } from './metrics.ts';
 import { type AuthOptions, authPlugin } from './plugins/auth/auth.plugin.ts';
 import { type CacheOptions, cachePlugin } from './plugins/cache/cache.plugin.ts';
@@ -19,7 +19,7 @@ import { operationsPlugin } from './routes/operations.ts';
 import { rpcRoutesPlugin } from './routes/rpc-routes.ts';
 import { StreamRegistry } from './routes/stream-registry.ts';
 import { type StreamingOptions, streamTimingsOf } from './routes/streaming.ts';
-import type { DeadlineOptions } from './routes/unary.ts';
+import { type DeadlineOptions, deadlinePolicyOf } from './routes/unary.ts';
 import { WS_PATH, websocketRoutes } from './routes/websocket.ts';
 import { compileRouteTable, type Route } from './routing/route-table.ts';
 import { traceRequests } from './tracing.ts';
@@ -80,9 +80,12 @@ export interface GatewayOptions {
   readonly upstreamTls?: GrpcTls | undefined;
   /**
    * Avatar upload (`PUT /v1/users/me/avatar`) and download
-   * (`GET /v1/media/avatars/{id}`); absent, neither route exists.
+   * (`GET /v1/media/avatars/{id}`), attachment upload
+   * (`POST /v1/chats/{chat_id}/attachments`) and download
+   * (`…/attachments/{attachment_id}/content|thumbnail`); absent, none of
+   * these routes exists.
    */
-  readonly media?: AvatarOptions;
+  readonly media?: MediaOptions;
   /** Per-upstream health check timeout of `/readyz`; default 1 s. */
   readonly readinessTimeoutMs?: number;
 }
@@ -152,7 +155,14 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       deadlines: opts.deadlines,
       log: opts.logger,
     });
-    if (opts.media !== undefined) await app.register(avatarPlugin, opts.media);
+    if (opts.media !== undefined) {
+      await app.register(mediaPlugin, {
+        ...opts.media,
+        upstream,
+        registry,
+        deadlineMs: deadlinePolicyOf(opts.deadlines).defaultMs,
+      });
+    }
     await app.register(websocketRoutes, { routes, registry, upstream, streams, log: opts.logger });
     if (opts.exampleClient) await app.register(exampleClientRoutes);
     await app.register(operationsPlugin, {

@@ -1,3 +1,4 @@
+import { mediaStoreSettings } from '@messenger/platform/blob';
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
 import { runtimeSettings, serviceAddressSettings, workersSetting } from '@messenger/platform/runtime';
 import type { RateLimitBudgets } from './plugins/rate-limit/rate-limit.plugin.ts';
@@ -106,32 +107,10 @@ export const gatewaySettings = {
     description:
       'Sent as `x-messenger-release` on every response, so a client or a rollout check can tell which release (e.g. the blue-green colour) answered. Empty: no header.',
   }),
-  mediaStore: setting.oneOf('GATEWAY_MEDIA_STORE', ['filesystem', 's3'], 'filesystem', {
-    description:
-      'Where uploaded media (avatars) is kept: filesystem (GATEWAY_MEDIA_DIR; one gateway, or a volume all replicas share) or s3 (GATEWAY_MEDIA_S3_*: AWS S3, MinIO or any S3-compatible store; what several replicas need).',
-  }),
-  mediaDir: setting.string('GATEWAY_MEDIA_DIR', './.data/media', {
-    description:
-      'A writable directory: the media files with GATEWAY_MEDIA_STORE=filesystem, and (with either store) uploads while they are checked and resized, removed right after. Created when missing. Embedded mode uses DATA_DIR/media instead (a temp dir with EMBEDDED_STORAGE=memory).',
-  }),
-  mediaS3Bucket: setting.optionalString('GATEWAY_MEDIA_S3_BUCKET', {
-    description: 'With GATEWAY_MEDIA_STORE=s3: the bucket (it must exist).',
-  }),
-  mediaS3Region: setting.string('GATEWAY_MEDIA_S3_REGION', 'us-east-1', {
-    description: "With GATEWAY_MEDIA_STORE=s3: the bucket's region.",
-  }),
-  mediaS3Endpoint: setting.optionalString('GATEWAY_MEDIA_S3_ENDPOINT', {
-    description:
-      'With GATEWAY_MEDIA_STORE=s3: the URL of an S3-compatible server (e.g. http://minio:9000, path-style requests); empty: AWS S3.',
-  }),
-  mediaS3AccessKeyId: setting.optionalString('GATEWAY_MEDIA_S3_ACCESS_KEY_ID', {
-    description:
-      "With GATEWAY_MEDIA_STORE=s3: access key id; empty: the AWS SDK's default credentials (instance or pod role, AWS_* variables).",
-  }),
-  mediaS3SecretAccessKey: setting.optionalString('GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY', {
-    description: 'With GATEWAY_MEDIA_S3_ACCESS_KEY_ID: its secret key.',
-    secret: true,
-  }),
+  ...mediaStoreSettings(
+    'GATEWAY',
+    ', and (with either store) uploads while they are checked and resized, removed right after',
+  ),
   avatarMaxBytes: setting.int(
     'GATEWAY_AVATAR_MAX_BYTES',
     10_485_760,
@@ -147,6 +126,21 @@ export const gatewaySettings = {
     {
       description:
         'Largest accepted avatar image in pixels (width × height), checked from its header before it is decoded: a small file that would decode to a huge image (decompression bomb) gets 400.',
+    },
+  ),
+  attachmentMaxBytes: setting.int(
+    'GATEWAY_ATTACHMENT_MAX_BYTES',
+    52_428_800,
+    { min: 1024, max: 5_368_709_120 },
+    { description: 'Largest accepted chat attachment; larger ones get 413 as soon as they pass it.' },
+  ),
+  attachmentMaxPixels: setting.int(
+    'GATEWAY_ATTACHMENT_MAX_PIXELS',
+    100_000_000,
+    { min: 1, max: 268_402_689 },
+    {
+      description:
+        'Largest accepted image attachment in pixels (width × height), checked from its header before it is decoded (decompression bombs get 400).',
     },
   ),
 } satisfies ConfigSpec;

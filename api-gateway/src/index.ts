@@ -2,8 +2,8 @@
 export { build, type GatewayOptions, RESERVED_PATHS } from './app.ts';
 export { type GatewayConfig, gatewaySettings, loadGatewayConfig, rateLimitBudgetsOf, upstreamsOf } from './config.ts';
 export { Code, type StatusBody } from './errors/status.ts';
-export type { AvatarOptions } from './media/avatars.ts';
 export { mediaOptionsOf } from './media/media-config.ts';
+export type { MediaOptions } from './media/media-plugin.ts';
 export type { AuthOptions } from './plugins/auth/auth.plugin.ts';
 export type { AccessTokenVerifier, RevocationCheck } from './plugins/auth/token-gate.ts';
 export type { OpenApiOptions } from './plugins/openapi/openapi-document.ts';

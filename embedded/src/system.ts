@@ -29,6 +29,7 @@ import {
   createTokenAuthenticator,
   createTokenSigner,
 } from '@messenger/platform/auth';
+import { openMediaStore } from '@messenger/platform/blob';
 import { type EventBus, InProcessEventBus } from '@messenger/platform/events';
 import { createClientPool } from '@messenger/platform/grpc';
 import { createLogger, type Logger } from '@messenger/platform/logger';
@@ -110,6 +111,11 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     { host: config.subscriber.grpcHost, port: config.subscriber.grpcPort },
   );
   const subscriberAddress = loopback(config.subscriber.grpcHost, subscriber.port);
+  // Media beside the SQLite files; without a data directory, in a temp dir gone on stop.
+  const mediaTemp = storage.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'messenger-media-')) : undefined;
+  const mediaDir = mediaTemp ?? join(storage.dataDir ?? '', 'media');
+  // The chat service reads the store the gateway writes: one set of settings (the gateway's) in one process.
+  const chatMedia = openMediaStore(gatewayConfig, mediaDir);
   const chat = await startChatService(
     {
       ...shared,
@@ -118,6 +124,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       users: chatUserProfiles({ pool, address: userAddress, tokens: serviceTokens('chat') }),
       friends: grpcFriendshipChecker({ pool, address: subscriberAddress, tokens: serviceTokens('chat') }),
       options: chatServiceOptionsOf(config.chat),
+      media: chatMedia,
     },
     { host: config.chat.grpcHost, port: config.chat.grpcPort },
   );
@@ -140,9 +147,6 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
     { host: config.notification.grpcHost, port: config.notification.grpcPort },
   );
 
-  // Media beside the SQLite files; without a data directory, in a temp dir gone on stop.
-  const mediaTemp = storage.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'messenger-media-')) : undefined;
-  const mediaDir = mediaTemp ?? join(storage.dataDir ?? '', 'media');
   const gateway = await startGateway(
     {
       catalog,
@@ -207,6 +211,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       await bus.close();
       pool.close();
       storage.close();
+      chatMedia.close();
       if (mediaTemp !== undefined) await rm(mediaTemp, { recursive: true, force: true });
     },
   };

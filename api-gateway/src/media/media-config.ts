@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { FsBlobStore, S3BlobStore } from '@messenger/platform/blob';
+import { openMediaStore } from '@messenger/platform/blob';
 import type { GatewayConfig } from '../config.ts';
-import type { AvatarOptions } from './avatars.ts';
+import type { MediaOptions } from './media-plugin.ts';
 
 /**
  * The media options of the gateway's settings; `dir` replaces
@@ -9,27 +9,12 @@ import type { AvatarOptions } from './avatars.ts';
  * Touches no disk and no network: a bad store shows on the first upload, not
  * at start-up.
  */
-export function mediaOptionsOf(config: GatewayConfig, dir: string = config.mediaDir): AvatarOptions {
-  const store =
-    config.mediaStore === 's3'
-      ? new S3BlobStore({
-          bucket: requireBucket(config.mediaS3Bucket),
-          region: config.mediaS3Region,
-          endpoint: config.mediaS3Endpoint,
-          accessKeyId: config.mediaS3AccessKeyId,
-          secretAccessKey: config.mediaS3SecretAccessKey,
-        })
-      : new FsBlobStore(dir);
+export function mediaOptionsOf(config: GatewayConfig, dir: string = config.mediaDir): MediaOptions {
   return {
-    store,
+    store: openMediaStore(config, dir),
     // A name no blob key can have (keys start with [a-z0-9]).
     stagingDir: join(dir, '.staging'),
-    maxBytes: config.avatarMaxBytes,
-    maxPixels: config.avatarMaxPixels,
+    avatars: { maxBytes: config.avatarMaxBytes, maxPixels: config.avatarMaxPixels },
+    attachments: { maxBytes: config.attachmentMaxBytes, maxPixels: config.attachmentMaxPixels },
   };
-}
-
-function requireBucket(bucket: string): string {
-  if (bucket === '') throw new Error('GATEWAY_MEDIA_S3_BUCKET must be set when GATEWAY_MEDIA_STORE=s3');
-  return bucket;
 }

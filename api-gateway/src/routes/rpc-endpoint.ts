@@ -27,15 +27,16 @@ export function createRpcEndpoint(route: Route, registry: Registry, upstream: Up
     responseMarshaller: createResponseMarshaller(route.output, route.responseBody, registry),
     upstream,
     metadataOf: (req) => outgoingMetadata(req.headers, req.id, req.ip),
-    errorOf: (status) => upstreamError(status, route, registry, realm),
+    errorOf: (status) => upstreamError(status, route.method.path, registry, realm),
   };
 }
 
-function upstreamError(status: UpstreamStatus, route: Route, registry: Registry, realm: string): GatewayError {
+/** What the client gets for an upstream call to `path` that ended with a status other than OK. */
+export function upstreamError(status: UpstreamStatus, path: string, registry: Registry, realm: string): GatewayError {
   const { code } = status;
   if (httpStatusOf(code) >= 500) {
     // Logged under an error id by the error handler; the client sees neither text nor details.
-    return new GatewayError(code as Code, `${route.method.path} failed with ${codeName(code)}: ${status.message}`);
+    return new GatewayError(code as Code, `${path} failed with ${codeName(code)}: ${status.message}`);
   }
   const headers =
     code === Code.UNAUTHENTICATED

@@ -1,4 +1,5 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import type { BlobStore } from '@messenger/platform/blob';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, type SubscriptionHandle, startOutboxRelay } from '@messenger/platform/events';
 import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
@@ -27,6 +28,8 @@ import { userEventsConsumer } from './events/user-events.consumer.ts';
 import { chatServiceHandlers } from './grpc/chat.handlers.ts';
 import { SessionEnds } from './live/session-ends.ts';
 import { UpdateHub, type UpdateHubOptions } from './live/update-hub.ts';
+import { startAttachmentCollector } from './media/attachment-collector.ts';
+import { blobMediaContent } from './media/media-content.ts';
 import { MemoryPresenceRegistry } from './presence/memory-presence-registry.ts';
 import { type ChatStore, withEventEncoding } from './store/chat-store.ts';
 
@@ -54,6 +57,8 @@ export interface ChatServiceOptions {
   readonly readReceiptGroupIntervalMs?: number;
   /** A user stays online this long after their last stream closed (default 10 000). */
   readonly presenceGraceMs?: number;
+  /** How often the attachment collector runs (default 600 000). */
+  readonly attachmentGcIntervalMs?: number;
 }
 
 /** Adapters already built by the caller, who also closes them after `stop`. */
@@ -73,6 +78,8 @@ export interface ChatServiceDeps {
   readonly options?: ChatServiceOptions;
   /** Who holds live streams: shared by every chat process (Redis) in a cluster; absent, this process alone. */
   readonly presence?: PresenceRegistry;
+  /** The media store the gateway keeps attachments in; absent, uploads cannot complete and nothing is collected. */
+  readonly media?: BlobStore;
 }
 
 export async function startChatService(
@@ -92,13 +99,23 @@ export async function startChatService(
     busReadReceipts(deps.bus, EPHEMERAL_TOPIC, deps.logger.child({ component: 'read-receipts' })),
     options.readReceiptGroupIntervalMs,
   );
+  const media = deps.media && blobMediaContent(deps.media);
   const chats = createChatUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),
     users: deps.users,
     friends: deps.friends,
     ...(options.limits ? { limits: options.limits } : {}),
     readReceipts,
+    ...(media ? { media } : {}),
   });
+  const collector =
+    media &&
+    startAttachmentCollector({
+      store: withEventEncoding(deps.store, chatEventEntry),
+      media,
+      intervalMs: options.attachmentGcIntervalMs ?? 600_000,
+      log: deps.logger.child({ component: 'attachment-collector' }),
+    });
   const typing = createTypingUseCases({
     store: withEventEncoding(deps.store, chatEventEntry),
     users: deps.users,
@@ -165,9 +182,11 @@ export async function startChatService(
         readReceipts.close();
         clearInterval(refreshing);
         tracker.close();
+        await collector?.stop();
       },
     };
   } catch (error) {
+    await collector?.stop();
     hub.close();
     readReceipts.close();
     clearInterval(refreshing);

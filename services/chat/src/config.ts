@@ -1,3 +1,4 @@
+import { mediaStoreSettings } from '@messenger/platform/blob';
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
 import {
   grpcServiceSettings,
@@ -14,6 +15,17 @@ export const chatSettings = {
   userServiceAddress: serviceAddressSettings.userServiceAddress,
   subscriberServiceAddress: serviceAddressSettings.subscriberServiceAddress,
   serviceSecret: serviceSecretSetting('chat'),
+  // Where the gateway keeps attachments: read to complete uploads, and to remove garbage.
+  ...mediaStoreSettings('CHAT', ''),
+  attachmentGcIntervalMs: setting.int(
+    'CHAT_ATTACHMENT_GC_INTERVAL_MS',
+    600_000,
+    { min: 1000, max: 86_400_000 },
+    {
+      description:
+        'How often the attachment collector runs: it removes the bytes of attachments whose message was deleted, uploads never sent within a day and reservations never uploaded within an hour.',
+    },
+  ),
   groupMemberCap: setting.int(
     'CHAT_GROUP_MEMBER_CAP',
     1000,
@@ -101,5 +113,6 @@ export function chatServiceOptionsOf(config: ChatConfig): ChatServiceOptions {
     },
     readReceiptGroupIntervalMs: config.readReceiptGroupIntervalMs,
     presenceGraceMs: config.presenceGraceMs,
+    attachmentGcIntervalMs: config.attachmentGcIntervalMs,
   };
 }

@@ -2,6 +2,7 @@
 // config → runtime (logging, metrics, event bus, trust) → store → user and
 // subscriber clients → gRPC server, drained on SIGTERM; in CHAT_WORKERS
 // processes sharing the port.
+import { openMediaStore } from '@messenger/platform/blob';
 import {
   openServiceStore,
   requireClusterSecrets,
@@ -24,6 +25,8 @@ await runServiceWorkers({ service: 'chat', config }, async (startup) => {
   startup.opened(() => runtime.close());
   const storage = await openServiceStore<ChatStore>(config, openMongoChatStore, MemoryChatStore);
   startup.opened(() => storage.close());
+  const media = openMediaStore(config);
+  startup.opened(async () => media.close());
   const tokens = runtime.serviceTokens('chat', config.serviceSecret);
   const running = await startChatService(
     {
@@ -32,10 +35,15 @@ await runServiceWorkers({ service: 'chat', config }, async (startup) => {
       users: grpcUserProfiles({ pool: runtime.pool, address: config.userServiceAddress, tokens }),
       friends: grpcFriendshipChecker({ pool: runtime.pool, address: config.subscriberServiceAddress, tokens }),
       options: chatServiceOptionsOf(config),
+      media,
       // With Redis every chat process (replica or worker) sees every stream; without it, only its own.
       ...(runtime.redis ? { presence: new RedisPresenceRegistry({ redis: runtime.redis }) } : {}),
     },
     { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
   );
-  return { runtime, running, storage };
+  const close = async () => {
+    await storage.close();
+    media.close();
+  };
+  return { runtime, running, storage: { ...(storage.probe ? { probe: storage.probe } : {}), close } };
 });

@@ -1,0 +1,279 @@
+// Chat attachments. An upload is one request whose body is the file: the
+// chat service reserves an id for it (BeginAttachment, which checks that the
+// caller is a member), the body streams into a staging file under the size
+// limit, its type is found in its bytes (libvips for images, file-type for
+// other formats, UTF-8 text as a last resort; never the client's claim), an
+// image is re-encoded without its metadata (EXIF) and gets a thumbnail, the
+// result goes to the media store under the reserved id, and the chat service
+// records what the store holds (CompleteAttachment). A download asks the
+// chat service whether the caller may read the attachment (GetAttachment)
+// before a byte is sent.
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Registry } from '@bufbuild/protobuf';
+import {
+  type Attachment,
+  BeginAttachmentRequest,
+  BeginAttachmentResponse,
+  CompleteAttachmentRequest,
+  CompleteAttachmentResponse,
+  GetAttachmentRequest,
+  GetAttachmentResponse,
+} from '@messenger/gen/messenger/chat/v1/chat';
+import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
+import { attachmentKeys, type BlobStore } from '@messenger/platform/blob';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { fileTypeFromFile } from 'file-type';
+import { Code, GatewayError } from '../errors/status.ts';
+import { upstreamError } from '../routes/rpc-endpoint.ts';
+import { outgoingMetadata } from '../upstream/metadata.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import {
+  checkDeclaredLength,
+  decodeImage,
+  type ImageHeader,
+  readImageHeader,
+  serveBlob,
+  stage,
+  type UploadLimits,
+  undecodable,
+} from './uploads.ts';
+
+export interface AttachmentOptions {
+  readonly store: BlobStore;
+  readonly stagingDir: string;
+  readonly limits: UploadLimits;
+  readonly upstream: Upstream;
+  readonly registry: Registry;
+  /** How long each call to the chat service may take. */
+  readonly deadlineMs: number;
+}
+
+/** Formats other than images that are kept, as file-type names them; anything else is refused (415). */
+const OTHER_TYPES = new Set([
+  'application/pdf',
+  'application/zip',
+  'application/gzip',
+  'application/x-7z-compressed',
+  'audio/mpeg',
+  'audio/ogg',
+  'audio/opus',
+  'audio/wav',
+  'audio/x-m4a',
+  'audio/aac',
+  'audio/flac',
+  'video/mp4',
+  'video/webm',
+  'video/quicktime',
+  'video/ogg',
+]);
+/** Served inline (a browser may show them); everything else is a download. */
+const INLINE = /^(image|audio|video)\//;
+/** A thumbnail's longer side. */
+const THUMBNAIL_SIDE = 320;
+/** How much of a file is read to tell text from binary. */
+const TEXT_SNIFF_BYTES = 64 * 1024;
+/** Attachment ids never change their bytes; still, only members may read them, so no shared cache. */
+const CACHE_CONTROL = 'private, max-age=86400, immutable';
+
+const CHAT = 'messenger.chat.v1.ChatService';
+
+export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOptions): Promise<void> {
+  // Sending files is ordinary use (an album is ten uploads); what one upload
+  // costs is bounded by the size and pixel limits and by the chat service's
+  // cap on uploads not yet sent.
+  const ordinary = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_DEFAULT };
+  /** Calls a chat RPC with the caller's credentials; a status other than OK becomes what the client gets. */
+  async function chatCall<Req, Res>(
+    req: FastifyRequest,
+    method: string,
+    codec: { encode(r: Req): { finish(): Uint8Array } },
+    decode: (bytes: Uint8Array) => Res,
+    request: Req,
+  ): Promise<Res> {
+    const path = `/${CHAT}/${method}`;
+    const res = await opts.upstream.unary({
+      service: CHAT,
+      path,
+      request: codec.encode(request).finish(),
+      metadata: outgoingMetadata(req.headers, req.id, req.ip),
+      deadline: Date.now() + opts.deadlineMs,
+    }).result;
+    if (res.status.code !== Code.OK || res.body === undefined) {
+      throw upstreamError(res.status, path, opts.registry, app.bearerRealm);
+    }
+    return decode(res.body);
+  }
+
+  app.post<{ Params: { chatId: string }; Querystring: { file_name?: string } }>(
+    '/v1/chats/:chatId/attachments',
+    { onRequest: app.authenticate, config: ordinary },
+    async (req, reply) => {
+      checkDeclaredLength(req, opts.limits.maxBytes);
+      const begun = await chatCall(req, 'BeginAttachment', BeginAttachmentRequest, BeginAttachmentResponse.decode, {
+        chatId: req.params.chatId,
+        fileName: req.query.file_name ?? '',
+      });
+      const id = begun.attachment?.attachmentId ?? '';
+      const staged = join(opts.stagingDir, randomUUID());
+      let size = { width: 0, height: 0 };
+      try {
+        // Made on first use: a system that never takes an upload writes nothing into its data directory.
+        await mkdir(opts.stagingDir, { recursive: true });
+        await stage(req, staged, opts.limits.maxBytes);
+        size = await store(opts, staged, id);
+      } finally {
+        await rm(staged, { force: true });
+      }
+      try {
+        const done = await chatCall(
+          req,
+          'CompleteAttachment',
+          CompleteAttachmentRequest,
+          CompleteAttachmentResponse.decode,
+          { chatId: req.params.chatId, attachmentId: id, ...size },
+        );
+        return reply.header('cache-control', 'no-store').send(toJson(done.attachment));
+      } catch (err) {
+        await remove(opts.store, id);
+        throw err;
+      }
+    },
+  );
+
+  const download = (which: 'content' | 'thumbnail') =>
+    app.get<{ Params: { chatId: string; attachmentId: string } }>(
+      `/v1/chats/:chatId/attachments/:attachmentId/${which}`,
+      { onRequest: app.authenticate, config: ordinary },
+      async (req, reply) => {
+        const { attachment } = await chatCall(
+          req,
+          'GetAttachment',
+          GetAttachmentRequest,
+          GetAttachmentResponse.decode,
+          req.params,
+        );
+        if (attachment === undefined) throw new GatewayError(Code.NOT_FOUND, 'no such attachment');
+        if (which === 'thumbnail' && !attachment.hasThumbnail) {
+          throw new GatewayError(Code.NOT_FOUND, 'this attachment has no thumbnail');
+        }
+        const etag = `"${attachment.attachmentId}-${which}"`;
+        reply
+          .header('cache-control', CACHE_CONTROL)
+          .header('etag', etag)
+          .header('accept-ranges', 'bytes')
+          // Whatever the bytes are, the browser neither guesses another type nor runs them in this origin.
+          .header('x-content-type-options', 'nosniff')
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header('content-disposition', dispositionOf(attachment, which));
+        if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+        return serveBlob(opts.store, attachmentKeys(attachment.attachmentId)[which], req, reply);
+      },
+    );
+  download('content');
+  download('thumbnail');
+}
+
+/**
+ * Stores a staged upload under the attachment's keys, as what its bytes
+ * are: an image re-encoded without metadata plus a thumbnail; another kept
+ * format as it came. Returns an image's size (0 × 0 otherwise).
+ */
+async function store(opts: AttachmentOptions, staged: string, id: string): Promise<{ width: number; height: number }> {
+  const keys = attachmentKeys(id);
+  const image = await readImageHeader(staged, opts.limits.maxPixels);
+  if (image !== undefined) {
+    try {
+      await putImage(opts, staged, image, keys);
+    } catch (err) {
+      await remove(opts.store, id);
+      throw undecodable(err);
+    }
+    return { width: image.width, height: image.height };
+  }
+  const type = await typeOf(staged);
+  if (type === undefined) {
+    throw new GatewayError(Code.INVALID_ARGUMENT, 'this kind of file cannot be attached', { httpStatus: 415 });
+  }
+  await opts.store.put(keys.content, createReadStream(staged), { contentType: type });
+  return { width: 0, height: 0 };
+}
+
+async function putImage(
+  opts: AttachmentOptions,
+  staged: string,
+  image: ImageHeader,
+  keys: { content: string; thumbnail: string },
+): Promise<void> {
+  const { maxPixels } = opts.limits;
+  // rotate() applies the EXIF orientation; libvips writes no metadata unless asked. A GIF keeps its frames.
+  const animated = image.format === 'gif';
+  const decoded = decodeImage(staged, maxPixels, animated).rotate();
+  const content =
+    image.format === 'jpeg'
+      ? decoded.jpeg({ quality: 90 })
+      : image.format === 'png'
+        ? decoded.png()
+        : image.format === 'webp'
+          ? decoded.webp()
+          : decoded.gif();
+  await opts.store.put(keys.content, content, { contentType: `image/${image.format}` });
+  const thumbnail = decodeImage(staged, maxPixels)
+    .rotate()
+    .resize(THUMBNAIL_SIDE, THUMBNAIL_SIDE, { fit: 'inside', withoutEnlargement: true })
+    .webp();
+  await opts.store.put(keys.thumbnail, thumbnail, { contentType: 'image/webp' });
+}
+
+/** A kept non-image type found in the bytes, `text/plain` for UTF-8 text without NULs, or undefined. */
+async function typeOf(file: string): Promise<string | undefined> {
+  const found = await fileTypeFromFile(file);
+  if (found !== undefined) return OTHER_TYPES.has(found.mime) ? found.mime : undefined;
+  const head = await readHead(file, TEXT_SNIFF_BYTES);
+  if (head.length === 0 || head.includes(0)) return undefined;
+  try {
+    // A multi-byte character cut at the end of the sample is not a fault of the file.
+    new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, cutAtCharacter(head)));
+    return 'text/plain; charset=utf-8';
+  } catch {
+    return undefined;
+  }
+}
+
+async function readHead(file: string, bytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of createReadStream(file, { start: 0, end: bytes - 1 })) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The length of `head` without a UTF-8 sequence cut short at its end. */
+function cutAtCharacter(head: Buffer): number {
+  for (let i = head.length - 1; i >= Math.max(0, head.length - 4); i--) {
+    const byte = head[i] ?? 0;
+    if ((byte & 0xc0) !== 0x80) {
+      const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+      return i + needed > head.length ? i : head.length;
+    }
+  }
+  return head.length;
+}
+
+async function remove(store: BlobStore, id: string): Promise<void> {
+  const keys = attachmentKeys(id);
+  await Promise.all([store.delete(keys.content), store.delete(keys.thumbnail)]);
+}
+
+/** `inline` for media a browser shows, `attachment` otherwise; the name as RFC 6266/8187 encode it. */
+function dispositionOf(a: Attachment, which: 'content' | 'thumbnail'): string {
+  const inline = which === 'thumbnail' || INLINE.test(a.mediaType);
+  const name = a.fileName === '' ? a.attachmentId : a.fileName;
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `${inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+/** The upload's answer: `{"attachment": …}` in the JSON mapping, as GetAttachment's. */
+function toJson(a: Attachment | undefined): string {
+  return JSON.stringify(GetAttachmentResponse.toJSON({ attachment: a }));
+}
