@@ -91,7 +91,11 @@ function rssMb(pid: number): number {
 
 const [auth, user, chat, subscriber, gateway] = await freePorts(5);
 const ports = { auth, user, chat, subscriber, gateway };
-const secrets = { subscriber: `bench-${randomUUID()}`, chat: `bench-${randomUUID()}` };
+const secrets = {
+  subscriber: `bench-${randomUUID()}`,
+  chat: `bench-${randomUUID()}`,
+  gateway: `bench-${randomUUID()}`,
+};
 const common = {
   PATH: process.env.PATH,
   LOG_LEVEL: 'warn',
@@ -115,7 +119,7 @@ const processes: { name: string; entry: string; env: Record<string, string | und
     env: {
       AUTH_GRPC_PORT: String(ports.auth),
       AUTH_SIGNING_KEYS: 'generate',
-      AUTH_SERVICE_SECRETS: `subscriber:${secrets.subscriber},chat:${secrets.chat}`,
+      AUTH_SERVICE_SECRETS: `subscriber:${secrets.subscriber},chat:${secrets.chat},gateway:${secrets.gateway}`,
     },
   },
   {
@@ -133,6 +137,7 @@ const processes: { name: string; entry: string; env: Record<string, string | und
     entry: 'api-gateway/src/main.ts',
     env: {
       GATEWAY_HTTP_PORT: String(ports.gateway),
+      GATEWAY_SERVICE_SECRET: secrets.gateway,
       GATEWAY_WORKERS,
       GATEWAY_SHARED_STATE: 'redis',
       GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE: '1000000',

@@ -1,4 +1,5 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
+import type { ServiceTokenSource } from '@messenger/platform/auth';
 import type { EventBus } from '@messenger/platform/events';
 import type { GrpcTls } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
@@ -7,6 +8,7 @@ import { activeTracer } from '@messenger/platform/tracing';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createInstance } from './instance.ts';
+import { MEDIA_OPERATIONS } from './media/media-operations.ts';
 import { type MediaOptions, mediaPlugin } from './media/media-plugin.ts';
 import { gatewayInstruments } from './metrics.ts';
 import { type AuthOptions, authPlugin } from './plugins/auth/auth.plugin.ts';
@@ -86,6 +88,12 @@ export interface GatewayOptions {
    * these routes exists.
    */
   readonly media?: MediaOptions;
+  /**
+   * The gateway's own credential (service token subject `gateway`), for
+   * the internal RPCs its own routes call (attachment uploads); required
+   * with `media`.
+   */
+  readonly serviceToken?: ServiceTokenSource;
   /** Per-upstream health check timeout of `/readyz`; default 1 s. */
   readonly readinessTimeoutMs?: number;
 }
@@ -138,7 +146,12 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       onRedisFallback: () => instruments.redisFallbacks.inc({ store: 'cache' }),
       onInvalidated: (type) => instruments.cacheInvalidations.inc({ event: type }),
     });
-    await app.register(openApiPlugin, { routes, registry, info: opts.openApi });
+    await app.register(openApiPlugin, {
+      routes,
+      registry,
+      info: opts.openApi,
+      own: opts.media === undefined ? [] : MEDIA_OPERATIONS,
+    });
 
     const upstream = createUpstream(transport, {
       addresses: opts.upstreams,
@@ -156,7 +169,9 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       log: opts.logger,
     });
     if (opts.media !== undefined) {
+      if (opts.serviceToken === undefined) throw new TypeError('gateway: media needs serviceToken');
       await app.register(mediaPlugin, {
+        serviceToken: opts.serviceToken,
         ...opts.media,
         upstream,
         registry,

@@ -1,6 +1,11 @@
 import { mediaStoreSettings } from '@messenger/platform/blob';
 import { type ConfigOf, type ConfigSpec, loadConfig, setting } from '@messenger/platform/config';
-import { runtimeSettings, serviceAddressSettings, workersSetting } from '@messenger/platform/runtime';
+import {
+  runtimeSettings,
+  serviceAddressSettings,
+  serviceSecretSetting,
+  workersSetting,
+} from '@messenger/platform/runtime';
 import type { RateLimitBudgets } from './plugins/rate-limit/rate-limit.plugin.ts';
 import { UPSTREAM_TRANSPORTS } from './upstream/upstream.ts';
 
@@ -107,6 +112,7 @@ export const gatewaySettings = {
     description:
       'Sent as `x-messenger-release` on every response, so a client or a rollout check can tell which release (e.g. the blue-green colour) answered. Empty: no header.',
   }),
+  serviceSecret: serviceSecretSetting('gateway'),
   ...mediaStoreSettings(
     'GATEWAY',
     ', and (with either store) uploads while they are checked and resized, removed right after',

@@ -1,6 +1,7 @@
 // The standalone gateway starts with defaults, answers /healthz, is ready
 // (reporting its unreachable upstreams) and exits 0 on SIGTERM; with
 // GATEWAY_RELEASE every response names the release.
+import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnNode } from '@messenger/platform/testing';
@@ -11,6 +12,7 @@ it('gateway main.ts serves health with defaults and exits 0 on SIGTERM', async (
   const gateway = spawnNode(join(here, 'main.ts'), {
     PATH: process.env.PATH,
     GATEWAY_HTTP_PORT: '0',
+    GATEWAY_SERVICE_SECRET: 'gateway-secret-for-tests',
     // Nothing listens on port 1: every upstream is unreachable.
     AUTH_SERVICE_ADDRESS: '127.0.0.1:1',
     USER_SERVICE_ADDRESS: '127.0.0.1:1',
@@ -31,6 +33,17 @@ it('gateway main.ts serves health with defaults and exits 0 on SIGTERM', async (
   }
 });
 
+it('refuses to start without GATEWAY_SERVICE_SECRET, naming it', async () => {
+  const gateway = spawnNode(join(here, 'main.ts'), { PATH: process.env.PATH, GATEWAY_HTTP_PORT: '0' });
+  let output = '';
+  gateway.child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = (await once(gateway.child, 'close')) as [number | null];
+  expect(code).not.toBe(0);
+  expect(output).toContain('GATEWAY_SERVICE_SECRET: is required in cluster mode');
+});
+
 it('refuses to start on a bad setting, naming the variable', async () => {
   const gateway = spawnNode(join(here, 'main.ts'), { PATH: process.env.PATH, GATEWAY_HTTP_PORT: 'http' });
   try {
@@ -46,6 +59,7 @@ it('names its release on every response, answered or refused, when GATEWAY_RELEA
     PATH: process.env.PATH,
     GATEWAY_HTTP_PORT: '0',
     GATEWAY_RELEASE: '1.4.2-green',
+    GATEWAY_SERVICE_SECRET: 'gateway-secret-for-tests',
     AUTH_SERVICE_ADDRESS: '127.0.0.1:1',
     USER_SERVICE_ADDRESS: '127.0.0.1:1',
     SUBSCRIBER_SERVICE_ADDRESS: '127.0.0.1:1',

@@ -4,12 +4,13 @@
 // processes sharing the port.
 
 import { closeRedisClient, createRedisClient } from '@messenger/platform/redis';
-import { runWorkers, startServiceRuntime } from '@messenger/platform/runtime';
+import { requireClusterSecrets, runWorkers, startServiceRuntime } from '@messenger/platform/runtime';
 import { loadGatewayConfig, rateLimitBudgetsOf, upstreamsOf } from './config.ts';
 import { mediaOptionsOf } from './media/media-config.ts';
 import { startGateway } from './server.ts';
 
 const config = loadGatewayConfig(process.env);
+requireClusterSecrets({ GATEWAY_SERVICE_SECRET: config.serviceSecret !== '' });
 const group = {
   service: 'api-gateway',
   workers: config.workers,
@@ -58,6 +59,8 @@ await runWorkers(group, async (startup) => {
       upstreamTransport: config.upstreamTransport,
       upstreamTls: runtime.grpcTls,
       media: mediaOptionsOf(config),
+      // Attachment uploads call chat RPCs that admit the gateway only.
+      serviceToken: runtime.serviceTokens('gateway', config.serviceSecret),
     },
     {
       host: config.httpHost,

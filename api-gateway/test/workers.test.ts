@@ -103,6 +103,7 @@ describe('the gateway in two worker processes', () => {
       PATH: process.env.PATH,
       GATEWAY_WORKERS: '2',
       GATEWAY_HTTP_PORT: '0',
+      GATEWAY_SERVICE_SECRET: 'gateway-secret-for-tests',
       METRICS_PORT: String(metricsPort),
       GATEWAY_CACHE_ENABLED: 'false',
       LOG_LEVEL: 'debug',

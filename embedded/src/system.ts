@@ -171,6 +171,7 @@ export async function startSystem(config: EmbeddedConfig, opts: SystemOptions = 
       exampleClient: gatewayConfig.exampleClient,
       upstreamTransport: gatewayConfig.upstreamTransport,
       media: mediaOptionsOf(gatewayConfig, mediaDir),
+      serviceToken: serviceTokens('gateway'),
     },
     {
       host: gatewayConfig.httpHost,

@@ -117,9 +117,9 @@ describe.each(['filesystem', 's3'] as const)('attachments with GATEWAY_MEDIA_STO
 
   const upload = (
     body: RequestInit['body'],
-    opts: { token?: string; type?: string; fileName?: string; chat?: string } = {},
+    opts: { token?: string; type?: string; fileName?: string; chat?: string; query?: string } = {},
   ) => {
-    const query = opts.fileName === undefined ? '' : `?file_name=${encodeURIComponent(opts.fileName)}`;
+    const query = opts.query ?? (opts.fileName === undefined ? '' : `?file_name=${encodeURIComponent(opts.fileName)}`);
     return fetch(`${gw.url}/v1/chats/${opts.chat ?? chatId}/attachments${query}`, {
       method: 'POST',
       headers: {
@@ -308,6 +308,7 @@ describe.each(['filesystem', 's3'] as const)('attachments with GATEWAY_MEDIA_STO
     const tricked = await rejected(await upload(png, { fileName: '../../etc/passwd' }), 400, 3);
     expect(JSON.stringify(tricked)).toContain('file_name');
     await rejected(await upload(png, { token: eve.accessToken }), 404, 5);
+    await rejected(await upload(png, { query: '?file_name=a&file_name=b' }), 400, 3);
     await rejected(await upload(png, { chat: 'not-a-chat' }), 400, 3);
 
     const bobs = await upload(png, { token: bob.accessToken });
@@ -317,6 +318,28 @@ describe.each(['filesystem', 's3'] as const)('attachments with GATEWAY_MEDIA_STO
     expect(JSON.stringify(refused.body)).toContain('attachment_ids[0]');
     expect((await send([randomUUID(), randomUUID()])).status).toBe(400);
     expect((await send(Array.from({ length: 11 }, () => randomUUID()))).status).toBe(400);
+  });
+
+  it('is listed in the OpenAPI document with its raw body, the RPC’s answer and its security', async () => {
+    type Doc = { paths: Record<string, Record<string, Record<string, unknown>>>; components: { schemas: object } };
+    const doc = (await (await fetch(`${gw.url}/openapi.json`)).json()) as Doc;
+    const post = doc.paths['/v1/chats/{chat_id}/attachments']?.post;
+    expect(post?.requestBody).toEqual({
+      required: true,
+      content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+    });
+    expect(post?.responses).toMatchObject({
+      '200': {
+        content: {
+          'application/json': { schema: { $ref: '#/components/schemas/messenger.chat.v1.GetAttachmentResponse' } },
+        },
+      },
+    });
+    expect(doc.components.schemas).toHaveProperty(['messenger.chat.v1.Attachment']);
+    const download = doc.paths['/v1/chats/{chat_id}/attachments/{attachment_id}/content']?.get;
+    expect(download?.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/v1/media/avatars/{id}']?.get?.security).toEqual([]);
+    expect(doc.paths['/v1/chats/{chat_id}/attachments/{attachment_id}']?.get?.operationId).toBeDefined();
   });
 
   it('refuses a download without a token, and of an attachment that does not exist', async () => {

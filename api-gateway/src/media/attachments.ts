@@ -23,10 +23,11 @@ import {
   GetAttachmentResponse,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
+import type { ServiceTokenSource } from '@messenger/platform/auth';
 import { attachmentKeys, type BlobStore } from '@messenger/platform/blob';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fileTypeFromFile } from 'file-type';
-import { Code, GatewayError } from '../errors/status.ts';
+import { badRequestDetail, Code, GatewayError } from '../errors/status.ts';
 import { upstreamError } from '../routes/rpc-endpoint.ts';
 import { outgoingMetadata } from '../upstream/metadata.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -49,6 +50,8 @@ export interface AttachmentOptions {
   readonly registry: Registry;
   /** How long each call to the chat service may take. */
   readonly deadlineMs: number;
+  /** The gateway's own credential: BeginAttachment and CompleteAttachment admit the gateway only. */
+  readonly serviceToken: ServiceTokenSource;
 }
 
 /** Formats other than images that are kept, as file-type names them; anything else is refused (415). */
@@ -85,20 +88,27 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
   // costs is bounded by the size and pixel limits and by the chat service's
   // cap on uploads not yet sent.
   const ordinary = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_DEFAULT };
-  /** Calls a chat RPC with the caller's credentials; a status other than OK becomes what the client gets. */
+  /**
+   * Calls a chat RPC with the caller's token, or (`asGateway`) with the
+   * gateway's own for the internal ones, which name the user in the request;
+   * a status other than OK becomes what the client gets.
+   */
   async function chatCall<Req, Res>(
     req: FastifyRequest,
     method: string,
     codec: { encode(r: Req): { finish(): Uint8Array } },
     decode: (bytes: Uint8Array) => Res,
     request: Req,
+    asGateway = false,
   ): Promise<Res> {
     const path = `/${CHAT}/${method}`;
+    const metadata = outgoingMetadata(req.headers, req.id, req.ip);
+    if (asGateway) metadata.authorization = `Bearer ${await opts.serviceToken.token()}`;
     const res = await opts.upstream.unary({
       service: CHAT,
       path,
       request: codec.encode(request).finish(),
-      metadata: outgoingMetadata(req.headers, req.id, req.ip),
+      metadata,
       deadline: Date.now() + opts.deadlineMs,
     }).result;
     if (res.status.code !== Code.OK || res.body === undefined) {
@@ -112,10 +122,21 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
     { onRequest: app.authenticate, config: ordinary },
     async (req, reply) => {
       checkDeclaredLength(req, opts.limits.maxBytes);
-      const begun = await chatCall(req, 'BeginAttachment', BeginAttachmentRequest, BeginAttachmentResponse.decode, {
-        chatId: req.params.chatId,
-        fileName: req.query.file_name ?? '',
-      });
+      const fileName: unknown = req.query.file_name ?? '';
+      if (typeof fileName !== 'string') {
+        throw new GatewayError(Code.INVALID_ARGUMENT, 'file_name may be given once', {
+          details: [badRequestDetail([{ field: 'file_name', description: 'must be given at most once' }])],
+        });
+      }
+      const userId = req.caller?.userId ?? '';
+      const begun = await chatCall(
+        req,
+        'BeginAttachment',
+        BeginAttachmentRequest,
+        BeginAttachmentResponse.decode,
+        { chatId: req.params.chatId, fileName, userId },
+        true,
+      );
       const id = begun.attachment?.attachmentId ?? '';
       const staged = join(opts.stagingDir, randomUUID());
       let size = { width: 0, height: 0 };
@@ -133,7 +154,8 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
           'CompleteAttachment',
           CompleteAttachmentRequest,
           CompleteAttachmentResponse.decode,
-          { chatId: req.params.chatId, attachmentId: id, ...size },
+          { chatId: req.params.chatId, attachmentId: id, userId, ...size },
+          true,
         );
         return reply.header('cache-control', 'no-store').send(toJson(done.attachment));
       } catch (err) {

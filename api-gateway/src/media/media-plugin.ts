@@ -2,6 +2,7 @@
 // Bytes arrive over HTTP here and go straight to the media store; a media
 // service behind gRPC would carry each byte a second time.
 import type { Registry } from '@bufbuild/protobuf';
+import type { ServiceTokenSource } from '@messenger/platform/auth';
 import type { BlobStore } from '@messenger/platform/blob';
 import type { FastifyInstance } from 'fastify';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -21,7 +22,12 @@ export interface MediaOptions {
 /** Encapsulated (no fastify-plugin): its raw-body parser stays with its routes. */
 export async function mediaPlugin(
   app: FastifyInstance,
-  opts: MediaOptions & { readonly upstream: Upstream; readonly registry: Registry; readonly deadlineMs: number },
+  opts: MediaOptions & {
+    readonly upstream: Upstream;
+    readonly registry: Registry;
+    readonly deadlineMs: number;
+    readonly serviceToken: ServiceTokenSource;
+  },
 ): Promise<void> {
   app.addHook('onClose', async () => opts.store.close());
   // The body is the file itself, handed over as the raw stream (never parsed
@@ -36,5 +42,6 @@ export async function mediaPlugin(
     upstream: opts.upstream,
     registry: opts.registry,
     deadlineMs: opts.deadlineMs,
+    serviceToken: opts.serviceToken,
   });
 }

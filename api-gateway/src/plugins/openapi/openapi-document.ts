@@ -19,6 +19,32 @@ export interface OpenApiOptions {
   readonly description?: string;
 }
 
+/**
+ * A route the gateway serves itself (media uploads and downloads), described
+ * next to its handler: raw bytes in or out, and where it answers JSON, a
+ * message of the contract (by type name) so its schema is the RPC's.
+ */
+export interface OwnOperation {
+  readonly method: 'get' | 'post' | 'put';
+  /** OpenAPI form: `/v1/chats/{chat_id}/attachments`. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly tag: string;
+  readonly summary: string;
+  readonly description: string;
+  readonly public?: boolean;
+  readonly parameters: readonly {
+    readonly name: string;
+    readonly in: 'path' | 'query' | 'header';
+    readonly required: boolean;
+    readonly description: string;
+  }[];
+  /** The body is the file itself. */
+  readonly uploads?: boolean;
+  /** The JSON answer's message; absent, the answer is the stored bytes. */
+  readonly responseMessage?: string;
+}
+
 const FIELD_BEHAVIOR = 'google.api.field_behavior';
 const REQUIRED = 2;
 const OUTPUT_ONLY = 3;
@@ -31,7 +57,12 @@ const STATUS_REF = '#/components/schemas/google.rpc.Status';
  * the bearer scheme on every non-public operation, and `google.rpc.Status`
  * as every operation's error response.
  */
-export function buildOpenApiDocument(routes: readonly Route[], registry: Registry, opts: OpenApiOptions = {}): Schema {
+export function buildOpenApiDocument(
+  routes: readonly Route[],
+  registry: Registry,
+  opts: OpenApiOptions = {},
+  own: readonly OwnOperation[] = [],
+): Schema {
   const comments = new CommentIndex();
   const behaviorExt = registry.getExtension(FIELD_BEHAVIOR);
   const schemas: Record<string, Schema> = { 'google.rpc.Status': statusSchema() };
@@ -197,6 +228,41 @@ export function buildOpenApiDocument(routes: readonly Route[], registry: Registr
     }
     paths[route.openApiPath] ??= {};
     (paths[route.openApiPath] as Record<string, Schema>)[route.httpMethod.toLowerCase()] = operation;
+  }
+
+  for (const op of own) {
+    const message = op.responseMessage === undefined ? undefined : registry.getMessage(op.responseMessage);
+    if (op.responseMessage !== undefined && message === undefined) {
+      throw new TypeError(`gateway: ${op.operationId} answers ${op.responseMessage}, which is not in the contract`);
+    }
+    const ok = message
+      ? { description: 'OK', content: { 'application/json': { schema: ref(message) } } }
+      : { description: 'The stored bytes.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } };
+    paths[op.path] ??= {};
+    (paths[op.path] as Record<string, Schema>)[op.method] = {
+      operationId: op.operationId,
+      tags: [op.tag],
+      summary: op.summary,
+      description: op.description,
+      parameters: op.parameters.map((p) => ({ ...p, schema: { type: 'string' } })),
+      ...(op.uploads
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+            },
+          }
+        : {}),
+      responses: {
+        '200': ok,
+        ...(message ? {} : { '206': { description: 'The requested byte range (`Range`).' } }),
+        default: {
+          description: 'An error: `google.rpc.Status`.',
+          content: { 'application/json': { schema: { $ref: STATUS_REF } } },
+        },
+      },
+      security: op.public ? [] : [{ bearerAuth: [] }],
+    };
   }
 
   function responses(route: Route): Schema {

@@ -4,13 +4,15 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Route } from '../../routing/route-table.ts';
-import { buildOpenApiDocument, type OpenApiOptions } from './openapi-document.ts';
+import { buildOpenApiDocument, type OpenApiOptions, type OwnOperation } from './openapi-document.ts';
 
 export interface OpenApiPluginOptions {
   /** The compiled route table: one operation per binding. */
   readonly routes: readonly Route[];
   readonly registry: Registry;
   readonly info?: OpenApiOptions;
+  /** The routes the gateway serves itself, to list beside the RPCs'. */
+  readonly own?: readonly OwnOperation[];
 }
 
 /**
@@ -28,7 +30,7 @@ async function openApi(app: FastifyInstance, opts: OpenApiPluginOptions): Promis
       throw new TypeError(`gateway: openApi.${key} must be a non-empty string`);
     }
   }
-  const document = buildOpenApiDocument(opts.routes, opts.registry, opts.info);
+  const document = buildOpenApiDocument(opts.routes, opts.registry, opts.info, opts.own);
   await app.register(fastifySwagger, {
     mode: 'static',
     specification: { document: document as never },

@@ -1,5 +1,5 @@
 import { ChatServiceService, type StreamUpdatesResponse, type Update } from '@messenger/gen/messenger/chat/v1/chat';
-import { callerId, type DomainError } from '@messenger/platform/domain';
+import { callerId, canonicalId, type DomainError, throwIfInvalid, violation } from '@messenger/platform/domain';
 import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import type { Message } from '../domain/chat.ts';
 import { invalidField, sessionEnded, shuttingDown, streamTooSlow, tokenExpired } from '../domain/chat-errors.ts';
@@ -7,6 +7,7 @@ import type { ChatUseCases } from '../domain/chat-use-cases.ts';
 import type { PresenceTracker, PresenceUseCases } from '../domain/presence.ts';
 import type { TypingUseCases } from '../domain/typing.ts';
 import type { CallMeta } from '../domain/use-case-context.ts';
+import { uuidProblem } from '../domain/validation.ts';
 import { attachmentToProto } from '../events/chat-events.ts';
 import { type LiveUpdate, renderUpdate } from '../events/live-updates.ts';
 import { InvalidCursorError } from '../live/cursor.ts';
@@ -46,6 +47,11 @@ export function chatServiceHandlers(
   presence: { readonly tracker: PresenceTracker; readonly useCases: PresenceUseCases },
 ): ServiceRegistration {
   const meta = (ctx: CallContext): CallMeta => ({ actor: actorOf(ctx.caller), requestId: ctx.requestId });
+  /** An internal call made for a user the calling service authenticated (its policy names the services trusted so). */
+  const forUser = (userId: string, ctx: CallContext): CallMeta => {
+    throwIfInvalid([violation('user_id', uuidProblem(userId))]);
+    return { actor: { kind: 'user', userId: canonicalId(userId) }, requestId: ctx.requestId };
+  };
   /** Messages as the caller reads them, with `reacted_by_me`. */
   const readAll = async (ctx: CallContext, messages: readonly Message[]) =>
     (await chats.readMessagesAs(meta(ctx), messages)).map(readMessageToProto);
@@ -288,11 +294,11 @@ export function chatServiceHandlers(
     }),
     getOnlineUsers: async (req) => ({ onlineUserIds: await presence.useCases.onlineUsers(req.userIds) }),
     beginAttachment: async (req, ctx) => ({
-      attachment: attachmentToProto(await chats.beginAttachment(meta(ctx), req.chatId, req.fileName)),
+      attachment: attachmentToProto(await chats.beginAttachment(forUser(req.userId, ctx), req.chatId, req.fileName)),
     }),
     completeAttachment: async (req, ctx) => ({
       attachment: attachmentToProto(
-        await chats.completeAttachment(meta(ctx), {
+        await chats.completeAttachment(forUser(req.userId, ctx), {
           chatId: req.chatId,
           attachmentId: req.attachmentId,
           width: req.width,

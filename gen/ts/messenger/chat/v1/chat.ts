@@ -1879,6 +1879,8 @@ export interface BeginAttachmentRequest {
    * control characters; may be empty.
    */
   fileName: string;
+  /** The id (UUID) of the uploader, whose token the gateway verified. */
+  userId: string;
 }
 
 /** Response of BeginAttachment. */
@@ -1896,6 +1898,8 @@ export interface CompleteAttachmentRequest {
   /** For an image: its width and height in pixels; 0 otherwise. */
   width: number;
   height: number;
+  /** The id (UUID) of the uploader, whose token the gateway verified. */
+  userId: string;
 }
 
 /** Response of CompleteAttachment. */
@@ -12679,7 +12683,7 @@ export const JoinChatByInviteResponse: MessageFns<JoinChatByInviteResponse> = {
 };
 
 function createBaseBeginAttachmentRequest(): BeginAttachmentRequest {
-  return { chatId: "", fileName: "" };
+  return { chatId: "", fileName: "", userId: "" };
 }
 
 export const BeginAttachmentRequest: MessageFns<BeginAttachmentRequest> = {
@@ -12689,6 +12693,9 @@ export const BeginAttachmentRequest: MessageFns<BeginAttachmentRequest> = {
     }
     if (message.fileName !== "") {
       writer.uint32(18).string(message.fileName);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
     }
     return writer;
   },
@@ -12722,6 +12729,14 @@ export const BeginAttachmentRequest: MessageFns<BeginAttachmentRequest> = {
             message.fileName = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -12746,6 +12761,11 @@ export const BeginAttachmentRequest: MessageFns<BeginAttachmentRequest> = {
         : isSet(object.file_name)
         ? globalThis.String(object.file_name)
         : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
     };
   },
 
@@ -12757,6 +12777,9 @@ export const BeginAttachmentRequest: MessageFns<BeginAttachmentRequest> = {
     if (message.fileName !== "") {
       obj.fileName = message.fileName;
     }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
     return obj;
   },
 
@@ -12767,6 +12790,7 @@ export const BeginAttachmentRequest: MessageFns<BeginAttachmentRequest> = {
     const message = createBaseBeginAttachmentRequest();
     message.chatId = object.chatId ?? "";
     message.fileName = object.fileName ?? "";
+    message.userId = object.userId ?? "";
     return message;
   },
 };
@@ -12841,7 +12865,7 @@ export const BeginAttachmentResponse: MessageFns<BeginAttachmentResponse> = {
 };
 
 function createBaseCompleteAttachmentRequest(): CompleteAttachmentRequest {
-  return { chatId: "", attachmentId: "", width: 0, height: 0 };
+  return { chatId: "", attachmentId: "", width: 0, height: 0, userId: "" };
 }
 
 export const CompleteAttachmentRequest: MessageFns<CompleteAttachmentRequest> = {
@@ -12857,6 +12881,9 @@ export const CompleteAttachmentRequest: MessageFns<CompleteAttachmentRequest> = 
     }
     if (message.height !== 0) {
       writer.uint32(32).int32(message.height);
+    }
+    if (message.userId !== "") {
+      writer.uint32(42).string(message.userId);
     }
     return writer;
   },
@@ -12906,6 +12933,14 @@ export const CompleteAttachmentRequest: MessageFns<CompleteAttachmentRequest> = 
             message.height = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -12932,6 +12967,11 @@ export const CompleteAttachmentRequest: MessageFns<CompleteAttachmentRequest> = 
         : "",
       width: isSet(object.width) ? globalThis.Number(object.width) : 0,
       height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
     };
   },
 
@@ -12949,6 +12989,9 @@ export const CompleteAttachmentRequest: MessageFns<CompleteAttachmentRequest> = 
     if (message.height !== 0) {
       obj.height = Math.round(message.height);
     }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
     return obj;
   },
 
@@ -12961,6 +13004,7 @@ export const CompleteAttachmentRequest: MessageFns<CompleteAttachmentRequest> = 
     message.attachmentId = object.attachmentId ?? "";
     message.width = object.width ?? 0;
     message.height = object.height ?? 0;
+    message.userId = object.userId ?? "";
     return message;
   },
 };
@@ -13900,12 +13944,13 @@ export const ChatServiceService = {
   },
   /**
    * For the gateway's upload route (POST /v1/chats/{chat_id}/attachments),
-   * which calls it with the uploader's token before it stores any byte:
-   * reserves an attachment id in a chat the caller is a member of. The
+   * before it stores any byte, for the user whose token it verified:
+   * reserves an attachment id in a chat that user is a member of. The
    * reservation is garbage-collected when no CompleteAttachment follows
    * within the pending time (an hour). Fails with NOT_FOUND as GetChat,
-   * INVALID_ARGUMENT for a bad chat id or file name, and RESOURCE_EXHAUSTED
-   * when the caller already has the most attachments not yet sent.
+   * INVALID_ARGUMENT for a bad user id, chat id or file name, and
+   * RESOURCE_EXHAUSTED when the user already has the most attachments not
+   * yet sent.
    */
   beginAttachment: {
     path: "/messenger.chat.v1.ChatService/BeginAttachment" as const,
@@ -13920,11 +13965,11 @@ export const ChatServiceService = {
   },
   /**
    * For the gateway's upload route, after it stored the bytes: marks the
-   * caller's reserved attachment uploaded. The size and media type are read
+   * user's reserved attachment uploaded. The size and media type are read
    * from the media store (what the gateway stored), not taken from the
    * request; the dimensions are those the gateway measured. Idempotent.
-   * Fails with NOT_FOUND when the reservation is not the caller's or is
-   * gone, and FAILED_PRECONDITION when no content was stored for it.
+   * Fails with NOT_FOUND when the reservation is not the user's or is gone,
+   * and FAILED_PRECONDITION when no content was stored for it.
    */
   completeAttachment: {
     path: "/messenger.chat.v1.ChatService/CompleteAttachment" as const,
@@ -14312,21 +14357,22 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   getOnlineUsers: handleUnaryCall<GetOnlineUsersRequest, GetOnlineUsersResponse>;
   /**
    * For the gateway's upload route (POST /v1/chats/{chat_id}/attachments),
-   * which calls it with the uploader's token before it stores any byte:
-   * reserves an attachment id in a chat the caller is a member of. The
+   * before it stores any byte, for the user whose token it verified:
+   * reserves an attachment id in a chat that user is a member of. The
    * reservation is garbage-collected when no CompleteAttachment follows
    * within the pending time (an hour). Fails with NOT_FOUND as GetChat,
-   * INVALID_ARGUMENT for a bad chat id or file name, and RESOURCE_EXHAUSTED
-   * when the caller already has the most attachments not yet sent.
+   * INVALID_ARGUMENT for a bad user id, chat id or file name, and
+   * RESOURCE_EXHAUSTED when the user already has the most attachments not
+   * yet sent.
    */
   beginAttachment: handleUnaryCall<BeginAttachmentRequest, BeginAttachmentResponse>;
   /**
    * For the gateway's upload route, after it stored the bytes: marks the
-   * caller's reserved attachment uploaded. The size and media type are read
+   * user's reserved attachment uploaded. The size and media type are read
    * from the media store (what the gateway stored), not taken from the
    * request; the dimensions are those the gateway measured. Idempotent.
-   * Fails with NOT_FOUND when the reservation is not the caller's or is
-   * gone, and FAILED_PRECONDITION when no content was stored for it.
+   * Fails with NOT_FOUND when the reservation is not the user's or is gone,
+   * and FAILED_PRECONDITION when no content was stored for it.
    */
   completeAttachment: handleUnaryCall<CompleteAttachmentRequest, CompleteAttachmentResponse>;
   /**
@@ -15207,12 +15253,13 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * For the gateway's upload route (POST /v1/chats/{chat_id}/attachments),
-   * which calls it with the uploader's token before it stores any byte:
-   * reserves an attachment id in a chat the caller is a member of. The
+   * before it stores any byte, for the user whose token it verified:
+   * reserves an attachment id in a chat that user is a member of. The
    * reservation is garbage-collected when no CompleteAttachment follows
    * within the pending time (an hour). Fails with NOT_FOUND as GetChat,
-   * INVALID_ARGUMENT for a bad chat id or file name, and RESOURCE_EXHAUSTED
-   * when the caller already has the most attachments not yet sent.
+   * INVALID_ARGUMENT for a bad user id, chat id or file name, and
+   * RESOURCE_EXHAUSTED when the user already has the most attachments not
+   * yet sent.
    */
   beginAttachment(
     request: BeginAttachmentRequest,
@@ -15231,11 +15278,11 @@ export interface ChatServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * For the gateway's upload route, after it stored the bytes: marks the
-   * caller's reserved attachment uploaded. The size and media type are read
+   * user's reserved attachment uploaded. The size and media type are read
    * from the media store (what the gateway stored), not taken from the
    * request; the dimensions are those the gateway measured. Idempotent.
-   * Fails with NOT_FOUND when the reservation is not the caller's or is
-   * gone, and FAILED_PRECONDITION when no content was stored for it.
+   * Fails with NOT_FOUND when the reservation is not the user's or is gone,
+   * and FAILED_PRECONDITION when no content was stored for it.
    */
   completeAttachment(
     request: CompleteAttachmentRequest,
