@@ -261,6 +261,7 @@ export async function startTestUpstream(
       Mirror: async (req) => req,
       Fail: async (req) => failAs((req as unknown as { mode: string }).mode),
       Sleep: async (req, ctx) => {
+        count('Sleep');
         try {
           await sleep((req as unknown as { ms: number }).ms, undefined, { signal: ctx.signal });
         } catch (e) {

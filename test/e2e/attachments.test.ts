@@ -5,26 +5,15 @@
 // downloads with ranges, sending with a message, removal of a deleted
 // message's files by the collector, and refused uploads leaving nothing.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import sharp from 'sharp';
 import { type Account, Gateway } from './support/http.ts';
+import { S3_ENV, type StoredMedia, storedMedia } from './support/media.ts';
 import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
-
-const s3Env = {
-  GATEWAY_MEDIA_S3_ENDPOINT: process.env.S3_ENDPOINT,
-  GATEWAY_MEDIA_S3_BUCKET: process.env.S3_BUCKET,
-  GATEWAY_MEDIA_S3_REGION: process.env.S3_REGION,
-  GATEWAY_MEDIA_S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID,
-  GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY,
-};
-if (!process.env.S3_ENDPOINT) {
-  throw new Error('S3_ENDPOINT is not set. Run the tests under scripts/with-test-infra.sh.');
-}
 
 const MAX_BYTES = 400_000;
 const MAX_PIXELS = 1_000_000;
@@ -59,18 +48,11 @@ describe.each(['filesystem', 's3'] as const)('attachments with GATEWAY_MEDIA_STO
   let bob: Account;
   let eve: Account;
   let chatId: string;
-  const s3 = new S3Client({
-    endpoint: s3Env.GATEWAY_MEDIA_S3_ENDPOINT,
-    region: s3Env.GATEWAY_MEDIA_S3_REGION,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: s3Env.GATEWAY_MEDIA_S3_ACCESS_KEY_ID ?? '',
-      secretAccessKey: s3Env.GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY ?? '',
-    },
-  });
+  let media: StoredMedia;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'e2e-attachments-'));
+    media = storedMedia(store, dataDir);
     system = await startSystem(
       loadEmbeddedConfig({
         ...SYSTEM_ENV,
@@ -80,7 +62,7 @@ describe.each(['filesystem', 's3'] as const)('attachments with GATEWAY_MEDIA_STO
         GATEWAY_ATTACHMENT_MAX_BYTES: String(MAX_BYTES),
         GATEWAY_ATTACHMENT_MAX_PIXELS: String(MAX_PIXELS),
         CHAT_ATTACHMENT_GC_INTERVAL_MS: '1000',
-        ...(store === 's3' ? s3Env : {}),
+        ...(store === 's3' ? S3_ENV : {}),
       }),
     );
     gw = new Gateway(system.gatewayUrl);
@@ -96,24 +78,12 @@ describe.each(['filesystem', 's3'] as const)('attachments with GATEWAY_MEDIA_STO
 
   afterAll(async () => {
     await system?.stop();
-    s3.destroy();
+    media?.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  /** Every attachment object stored, wherever the store keeps them. */
-  const storedObjects = async (): Promise<string[]> => {
-    if (store === 's3') {
-      const out = await s3.send(
-        new ListObjectsV2Command({ Bucket: s3Env.GATEWAY_MEDIA_S3_BUCKET, Prefix: 'attachments/' }),
-      );
-      return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
-    }
-    const files = await readdir(join(dataDir, 'media'), { recursive: true }).catch(() => []);
-    return files
-      .filter((f) => f.startsWith('attachments/') && !f.endsWith('.meta') && f.split('/').length === 3)
-      .sort();
-  };
-  const staged = async () => readdir(join(dataDir, 'media', '.staging')).catch(() => []);
+  const storedObjects = () => media.keys('attachments/');
+  const staged = () => media.staged();
 
   const upload = (
     body: RequestInit['body'],

@@ -2,27 +2,16 @@
 // (real HTTP, real gRPC to the user service), once with the media on the local
 // filesystem and once on S3 (the s3rver of scripts/with-test-infra.sh).
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import sharp from 'sharp';
 import { type Account, Gateway } from './support/http.ts';
+import { S3_ENV, type StoredMedia, storedMedia } from './support/media.ts';
 import { SYSTEM_ENV } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
-
-const s3Env = {
-  GATEWAY_MEDIA_S3_ENDPOINT: process.env.S3_ENDPOINT,
-  GATEWAY_MEDIA_S3_BUCKET: process.env.S3_BUCKET,
-  GATEWAY_MEDIA_S3_REGION: process.env.S3_REGION,
-  GATEWAY_MEDIA_S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID,
-  GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY,
-};
-if (!process.env.S3_ENDPOINT) {
-  throw new Error('S3_ENDPOINT is not set. Run the tests under scripts/with-test-infra.sh.');
-}
 
 const MAX_BYTES = 300_000;
 const MAX_PIXELS = 1_000_000;
@@ -38,18 +27,11 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
   let system: RunningSystem;
   let gw: Gateway;
   let ann: Account;
-  const s3 = new S3Client({
-    endpoint: s3Env.GATEWAY_MEDIA_S3_ENDPOINT,
-    region: s3Env.GATEWAY_MEDIA_S3_REGION,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: s3Env.GATEWAY_MEDIA_S3_ACCESS_KEY_ID ?? '',
-      secretAccessKey: s3Env.GATEWAY_MEDIA_S3_SECRET_ACCESS_KEY ?? '',
-    },
-  });
+  let media: StoredMedia;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'e2e-avatars-'));
+    media = storedMedia(store, dataDir);
     system = await startSystem(
       loadEmbeddedConfig({
         ...SYSTEM_ENV,
@@ -60,7 +42,7 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
         GATEWAY_AVATAR_MAX_PIXELS: String(MAX_PIXELS),
         // Below the avatar limit: uploads are bounded by theirs, not by the one of JSON bodies.
         GATEWAY_BODY_LIMIT_BYTES: '65536',
-        ...(store === 's3' ? s3Env : {}),
+        ...(store === 's3' ? S3_ENV : {}),
       }),
     );
     gw = new Gateway(system.gatewayUrl);
@@ -69,22 +51,12 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
 
   afterAll(async () => {
     await system?.stop();
-    s3.destroy();
+    media?.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  /** Every avatar object stored, wherever the store keeps them. */
-  const storedAvatars = async (): Promise<string[]> => {
-    if (store === 's3') {
-      const out = await s3.send(
-        new ListObjectsV2Command({ Bucket: s3Env.GATEWAY_MEDIA_S3_BUCKET, Prefix: 'avatars/' }),
-      );
-      return (out.Contents ?? []).map((o) => o.Key ?? '');
-    }
-    const files = await readdir(join(dataDir, 'media'), { recursive: true }).catch(() => []);
-    return files.filter((f) => f.startsWith('avatars/') && !f.endsWith('.meta') && f.split('/').length === 3);
-  };
-  const staged = async () => readdir(join(dataDir, 'media', '.staging')).catch(() => []);
+  const storedAvatars = () => media.keys('avatars/');
+  const staged = () => media.staged();
 
   const upload = (
     body: RequestInit['body'],

@@ -38,14 +38,11 @@ import {
   readImageHeader,
   serveBlob,
   stage,
-  type UploadLimits,
+  type UploadTarget,
   undecodable,
 } from './uploads.ts';
 
-export interface AttachmentOptions {
-  readonly store: BlobStore;
-  readonly stagingDir: string;
-  readonly limits: UploadLimits;
+export interface AttachmentOptions extends UploadTarget {
   readonly upstream: Upstream;
   readonly registry: Registry;
   /** How long each call to the chat service may take. */

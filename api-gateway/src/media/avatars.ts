@@ -17,16 +17,11 @@ import {
   readImageHeader,
   serveBlob,
   stage,
-  type UploadLimits,
+  type UploadTarget,
   undecodable,
 } from './uploads.ts';
 
-export interface AvatarOptions {
-  readonly store: BlobStore;
-  /** Directory for uploads being processed (removed as soon as they are). */
-  readonly stagingDir: string;
-  readonly limits: UploadLimits;
-}
+export type AvatarOptions = UploadTarget;
 
 /** Square sizes rendered; the first is what avatar_url names. */
 export const AVATAR_SIZES = [512, 128] as const;

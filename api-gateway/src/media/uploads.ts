@@ -16,6 +16,14 @@ export interface UploadLimits {
   readonly maxPixels: number;
 }
 
+/** Where one kind of upload goes, and its limits. */
+export interface UploadTarget {
+  readonly store: BlobStore;
+  /** Directory for uploads being checked (each removed as soon as it is). */
+  readonly stagingDir: string;
+  readonly limits: UploadLimits;
+}
+
 /** The image formats kept as images (re-encoded, thumbnailed); libvips names them so. */
 export const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif']);
 
