@@ -10,7 +10,7 @@
 // before a byte is sent.
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from '@bufbuild/protobuf';
 import {
@@ -24,9 +24,9 @@ import {
 } from '@messenger/gen/messenger/chat/v1/chat';
 import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
 import type { ServiceTokenSource } from '@messenger/platform/auth';
-import { attachmentKeys, type BlobStore } from '@messenger/platform/blob';
+import { attachmentKeys, removeAttachmentFiles } from '@messenger/platform/blob';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { fileTypeFromFile } from 'file-type';
+import { fileTypeFromBuffer } from 'file-type';
 import { badRequestDetail, Code, GatewayError } from '../errors/status.ts';
 import { upstreamError } from '../routes/rpc-endpoint.ts';
 import { outgoingMetadata } from '../upstream/metadata.ts';
@@ -73,7 +73,7 @@ const OTHER_TYPES = new Set([
 const INLINE = /^(image|audio|video)\//;
 /** A thumbnail's longer side. */
 const THUMBNAIL_SIDE = 320;
-/** How much of a file is read to tell text from binary. */
+/** How much of a file's head is read to find its type (signature, or text). */
 const TEXT_SNIFF_BYTES = 64 * 1024;
 /** Attachment ids never change their bytes; still, only members may read them, so no shared cache. */
 const CACHE_CONTROL = 'private, max-age=86400, immutable';
@@ -156,7 +156,7 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
         );
         return reply.header('cache-control', 'no-store').send(toJson(done.attachment));
       } catch (err) {
-        await remove(opts.store, id);
+        await removeAttachmentFiles(opts.store, id);
         throw err;
       }
     },
@@ -207,7 +207,7 @@ async function store(opts: AttachmentOptions, staged: string, id: string): Promi
     try {
       await putImage(opts, staged, image, keys);
     } catch (err) {
-      await remove(opts.store, id);
+      await removeAttachmentFiles(opts.store, id);
       throw undecodable(err);
     }
     return { width: image.width, height: image.height };
@@ -248,40 +248,25 @@ async function putImage(
 
 /** A kept non-image type found in the bytes, `text/plain` for UTF-8 text without NULs, or undefined. */
 async function typeOf(file: string): Promise<string | undefined> {
-  const found = await fileTypeFromFile(file);
+  // One read of the head serves both the signature scan and the text check.
+  const handle = await open(file);
+  let head: Buffer;
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(TEXT_SNIFF_BYTES), 0, TEXT_SNIFF_BYTES, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  const found = await fileTypeFromBuffer(head);
   if (found !== undefined) return OTHER_TYPES.has(found.mime) ? found.mime : undefined;
-  const head = await readHead(file, TEXT_SNIFF_BYTES);
   if (head.length === 0 || head.includes(0)) return undefined;
   try {
-    // A multi-byte character cut at the end of the sample is not a fault of the file.
-    new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, cutAtCharacter(head)));
+    // Streaming: a multi-byte character cut at the end of a full sample is not a fault of the file.
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: head.length === TEXT_SNIFF_BYTES });
     return 'text/plain; charset=utf-8';
   } catch {
     return undefined;
   }
-}
-
-async function readHead(file: string, bytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of createReadStream(file, { start: 0, end: bytes - 1 })) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** The length of `head` without a UTF-8 sequence cut short at its end. */
-function cutAtCharacter(head: Buffer): number {
-  for (let i = head.length - 1; i >= Math.max(0, head.length - 4); i--) {
-    const byte = head[i] ?? 0;
-    if ((byte & 0xc0) !== 0x80) {
-      const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-      return i + needed > head.length ? i : head.length;
-    }
-  }
-  return head.length;
-}
-
-async function remove(store: BlobStore, id: string): Promise<void> {
-  const keys = attachmentKeys(id);
-  await Promise.all([store.delete(keys.content), store.delete(keys.thumbnail)]);
 }
 
 /** `inline` for media a browser shows, `attachment` otherwise; the name as RFC 6266/8187 encode it. */

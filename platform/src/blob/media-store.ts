@@ -59,3 +59,14 @@ export function openMediaStore(config: MediaStoreConfig, dir: string = config.me
 export function attachmentKeys(attachmentId: string): { readonly content: string; readonly thumbnail: string } {
   return { content: `attachments/${attachmentId}/content`, thumbnail: `attachments/${attachmentId}/thumbnail` };
 }
+
+/**
+ * Removes an attachment's bytes; removing what is not there is not an error.
+ * The thumbnail goes first: content without a thumbnail is still whole, a
+ * thumbnail without its content is not.
+ */
+export async function removeAttachmentFiles(store: BlobStore, attachmentId: string): Promise<void> {
+  const keys = attachmentKeys(attachmentId);
+  await store.delete(keys.thumbnail);
+  await store.delete(keys.content);
+}

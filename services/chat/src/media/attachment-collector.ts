@@ -6,8 +6,6 @@ import { collectAttachmentGarbage, type MediaContent } from '../domain/attachmen
 import type { ChatStorage } from '../domain/chat-storage.ts';
 
 export interface AttachmentCollector {
-  /** One pass now (what the timer runs); resolves with how many attachments it removed. */
-  runOnce(): Promise<number>;
   /** Stops the timer and waits for a pass under way. */
   stop(): Promise<void>;
 }
@@ -17,34 +15,27 @@ export function startAttachmentCollector(opts: {
   readonly media: MediaContent;
   readonly intervalMs: number;
   readonly log: Logger;
-  readonly now?: () => Date;
 }): AttachmentCollector {
-  const now = opts.now ?? (() => new Date());
-  let running: Promise<number> | undefined;
-  const runOnce = (): Promise<number> => {
-    // One pass at a time: a slow store or bucket never stacks passes up.
-    running ??= collectAttachmentGarbage(opts.store, opts.media, now(), (attachmentId, err) =>
+  const pass = async (): Promise<void> => {
+    const removed = await collectAttachmentGarbage(opts.store, opts.media, new Date(), (attachmentId, err) =>
       opts.log.warn({ err, attachmentId }, 'attachment bytes not removed; retried after the claim lease'),
-    )
-      .then((removed) => {
-        if (removed > 0) opts.log.info({ removed }, 'attachments removed');
-        return removed;
-      })
+    );
+    if (removed > 0) opts.log.info({ removed }, 'attachments removed');
+  };
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    // One pass at a time: a slow store or bucket never stacks passes up.
+    running ??= pass()
+      .catch((err: unknown) => opts.log.warn({ err }, 'attachment collection failed'))
       .finally(() => {
         running = undefined;
       });
-    return running;
-  };
-  const timer = setInterval(
-    () => void runOnce().catch((err: unknown) => opts.log.warn({ err }, 'attachment collection failed')),
-    opts.intervalMs,
-  );
+  }, opts.intervalMs);
   timer.unref();
   return {
-    runOnce,
     async stop() {
       clearInterval(timer);
-      await running?.catch(() => undefined);
+      await running;
     },
   };
 }

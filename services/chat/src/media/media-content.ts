@@ -1,6 +1,6 @@
 // The chat service's view of the media store (domain/attachments.ts's
 // MediaContent) over the blob store port, at the keys the gateway writes.
-import { attachmentKeys, type BlobStore } from '@messenger/platform/blob';
+import { attachmentKeys, type BlobStore, removeAttachmentFiles } from '@messenger/platform/blob';
 import type { MediaContent, StoredContent } from '../domain/attachments.ts';
 
 export function blobMediaContent(store: BlobStore): MediaContent {
@@ -11,11 +11,6 @@ export function blobMediaContent(store: BlobStore): MediaContent {
       if (content === null) return undefined;
       return { mediaType: content.contentType, sizeBytes: content.size, hasThumbnail: thumbnail !== null };
     },
-    async remove(attachmentId) {
-      const keys = attachmentKeys(attachmentId);
-      // The thumbnail first: content without a thumbnail is still whole; a thumbnail without content is not.
-      await store.delete(keys.thumbnail);
-      await store.delete(keys.content);
-    },
+    remove: (attachmentId) => removeAttachmentFiles(store, attachmentId),
   };
 }

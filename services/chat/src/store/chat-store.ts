@@ -11,6 +11,19 @@ export interface ChatStore extends ChatStorage<OutboxEntry> {
 }
 
 /**
+ * Thrown inside a post's transaction by an adapter whose conditional send
+ * of an attachment matched nothing, so the whole post rolls back; the
+ * adapter answers `attachment_gone` with its id.
+ */
+export class AttachmentGone extends Error {
+  readonly attachmentId: string;
+  constructor(attachmentId: string) {
+    super(`attachment ${attachmentId} is no longer an unsent upload`);
+    this.attachmentId = attachmentId;
+  }
+}
+
+/**
  * The store as the use cases see it: they hand over domain events, which
  * `encode` (the service's event encoding) turns into the entries the store
  * writes with each change.

@@ -44,7 +44,7 @@ import {
 import { MENTION_ALL_KEY, mentionKeysOf } from '../../domain/mentions.ts';
 import type { PresencePrivacy } from '../../domain/presence.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
-import type { ChatStore } from '../chat-store.ts';
+import { AttachmentGone, type ChatStore } from '../chat-store.ts';
 import { type AppendEntries, ChatOutbox } from './chat-outbox.ts';
 
 interface MemberDoc {
@@ -1310,15 +1310,6 @@ function toMessageDoc(m: Message): MessageDoc {
 
 function fromAttachmentDoc({ _id, claimTime: _, ...rest }: AttachmentDoc): Attachment {
   return { id: _id, ...rest };
-}
-
-/** A post's attachment was no longer an unsent upload: aborts the post's transaction. */
-class AttachmentGone extends Error {
-  readonly attachmentId: string;
-  constructor(attachmentId: string) {
-    super(`attachment ${attachmentId} is no longer an unsent upload`);
-    this.attachmentId = attachmentId;
-  }
 }
 
 function fromMessageDoc(doc: MessageDoc): Message {

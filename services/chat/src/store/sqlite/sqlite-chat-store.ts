@@ -39,7 +39,7 @@ import {
 import { MENTION_ALL_KEY, mentionKeysOf } from '../../domain/mentions.ts';
 import type { PresencePrivacy } from '../../domain/presence.ts';
 import { type SearchCursor, type SearchHit, searchTermsOf } from '../../domain/search.ts';
-import type { ChatStore } from '../chat-store.ts';
+import { AttachmentGone, type ChatStore } from '../chat-store.ts';
 
 /**
  * Tables, and the query each index serves:
@@ -321,7 +321,10 @@ const ATTACHMENT_SQL = {
   complete:
     "UPDATE attachments SET state = 'uploaded', media_type = ?, size_bytes = ?, width = ?, height = ?, " +
     "has_thumbnail = ? WHERE id = ? AND state = 'pending'",
-  send: "UPDATE attachments SET state = 'sent', message_id = ? WHERE id = ? AND state = 'uploaded'",
+  // Only the sender's unsent upload to this chat: no match, and the post rolls back.
+  send:
+    "UPDATE attachments SET state = 'sent', message_id = ? WHERE id = ? AND state = 'uploaded' " +
+    'AND chat_id = ? AND uploader_id = ?',
   release: "UPDATE attachments SET state = 'released' WHERE message_id = ? AND state = 'sent'",
   // Each arm is one range of the garbage index; isAttachmentGarbage is the same rule.
   claim:
@@ -885,6 +888,15 @@ export class SqliteChatStore implements ChatStore {
     draft: MessageDraft,
     entryOf: (message: Message, memberIds: readonly string[]) => OutboxEntry,
   ): Promise<AppendResult> {
+    try {
+      return this.#append(draft, entryOf);
+    } catch (error) {
+      if (error instanceof AttachmentGone) return { kind: 'attachment_gone', attachmentId: error.attachmentId };
+      throw error;
+    }
+  }
+
+  #append(draft: MessageDraft, entryOf: (message: Message, memberIds: readonly string[]) => OutboxEntry): AppendResult {
     return this.#db.transaction((): AppendResult => {
       const row = this.#getChat.get(draft.chatId) as ChatRow | undefined;
       const memberIds = row ? (JSON.parse(row.members) as MemberJson[]).map((m) => m.userId) : [];
@@ -893,14 +905,12 @@ export class SqliteChatStore implements ChatStore {
         | MessageRow
         | undefined;
       if (existing) return { kind: 'existing', message: fromMessageRow(existing) };
-      for (const a of draft.attachments ?? []) {
-        const stored = this.#attachment.get.get(a.id) as AttachmentRow | undefined;
-        const unsent = stored?.state === 'uploaded' && stored.chat_id === draft.chatId;
-        if (!unsent || stored.uploader_id !== draft.senderId) return { kind: 'attachment_gone', attachmentId: a.id };
-      }
       const message = postedMessage(draft, row.last_sequence + 1);
       const entry = entryOf(message, memberIds);
-      for (const a of message.attachments) this.#attachment.send.run(message.id, a.id);
+      for (const a of message.attachments) {
+        const sent = this.#attachment.send.run(message.id, a.id, draft.chatId, draft.senderId);
+        if (sent.changes === 0) throw new AttachmentGone(a.id);
+      }
       this.#insertMessage.run(...messageValues(message));
       this.#indexText(message, message.text, true);
       this.#indexMentions(message, message.entities, true);
