@@ -10,7 +10,9 @@ describe('scrypt password hasher', () => {
     const a = await hasher.hash('correct horse');
     const took = performance.now() - started;
     clearInterval(ticking);
-    expect(ticks).toBeGreaterThan(took / 5 / 4);
+    // A derivation on the event loop would let at most one tick through; a loaded machine delays ticks, not that.
+    expect(took).toBeGreaterThan(20);
+    expect(ticks).toBeGreaterThan(1);
     const b = await hasher.hash('correct horse');
     expect(a).toMatch(/^\$scrypt\$ln=17,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
     expect(hasher.needsRehash(a)).toBe(false);
@@ -44,15 +46,22 @@ describe('scrypt password hasher', () => {
     // processes on the machine slow both paths' wall time unevenly, but not the work each does.
     const time = async (f: () => Promise<unknown>) => {
       const started = process.cpuUsage();
-      for (let i = 0; i < 3; i++) await f();
+      await f();
       const { user, system } = process.cpuUsage(started);
       return user + system;
     };
-    // Warm both paths (the first derivation allocates its memory), then compare.
+    // Warm both paths (the first derivation allocates its memory), then compare the medians of
+    // interleaved rounds: other work of this process (a collection, a late timer) lands in one round, not all.
     await hasher.verify('wrong password', stored);
     await hasher.verifyDummy('wrong password');
-    const real = await time(() => hasher.verify('wrong password', stored));
-    const dummy = await time(() => hasher.verifyDummy('wrong password'));
+    const reals: number[] = [];
+    const dummies: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      reals.push(await time(() => hasher.verify('wrong password', stored)));
+      dummies.push(await time(() => hasher.verifyDummy('wrong password')));
+    }
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const [real, dummy] = [median(reals), median(dummies)];
     expect(dummy / real).toBeGreaterThan(0.5);
     expect(dummy / real).toBeLessThan(2);
   });
