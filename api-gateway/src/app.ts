@@ -176,6 +176,7 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
         upstream,
         registry,
         deadlineMs: deadlinePolicyOf(opts.deadlines).defaultMs,
+        eventBus: opts.eventBus,
       });
     }
     await app.register(websocketRoutes, { routes, registry, upstream, streams, log: opts.logger });

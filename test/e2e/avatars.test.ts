@@ -57,6 +57,14 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
 
   const storedAvatars = () => media.keys('avatars/');
   const staged = () => media.staged();
+  /** The stored files of the avatar at `url` (one per size). */
+  const filesOf = async (url: string) => {
+    const id = url.split('/').at(-1);
+    return (await storedAvatars()).filter((key) => key.startsWith(`avatars/${id}/`));
+  };
+  const served = async (url: string) => (await fetch(`${gw.url}${url}`)).status;
+  const avatarOf = async (account: Account) =>
+    ((await gw.ok('GET', `/v1/users/${account.userId}`, account.accessToken)).user as { avatarUrl: string }).avatarUrl;
 
   const upload = (
     body: RequestInit['body'],
@@ -129,8 +137,63 @@ describe.each(['filesystem', 's3'] as const)('avatars with GATEWAY_MEDIA_STORE=%
       .toBuffer();
     expect(noise.length).toBeGreaterThan(65536);
     expect(noise.length).toBeLessThan(MAX_BYTES);
+    const previous = await avatarOf(ann);
     const res = await upload(noise, ann.accessToken, 'image/png');
     expect(res.status).toBe(200);
+    // The replaced avatar goes; later tests compare what storage holds.
+    await waitFor('the replaced avatar to be removed', async () => (await filesOf(previous)).length === 0);
+  });
+
+  it('removes the avatar a profile no longer names: replaced by an upload, by a URL, or with the profile', async () => {
+    const bea = await gw.register('bea');
+    const uploadFor = async (account: Account) => {
+      const res = await upload(await jpegWithExif(), account.accessToken, 'image/jpeg');
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { user: { avatarUrl: string } }).user.avatarUrl;
+    };
+    const removed = (url: string) =>
+      waitFor(`${url} to be removed`, async () => (await filesOf(url)).length === 0 && (await served(url)) === 404);
+
+    const first = await uploadFor(bea);
+    const second = await uploadFor(bea);
+    await removed(first);
+    expect(await filesOf(second)).toHaveLength(2);
+    expect(await served(second)).toBe(200);
+
+    const elsewhere = 'https://images.example.com/bea.png';
+    await gw.ok('PATCH', `/v1/users/${bea.userId}`, bea.accessToken, {
+      user: { avatarUrl: elsewhere },
+      updateMask: 'avatarUrl',
+    });
+    await removed(second);
+
+    const third = await uploadFor(bea);
+    expect(await filesOf(third)).toHaveLength(2);
+    expect((await gw.request('DELETE', `/v1/users/${bea.userId}`, bea.accessToken)).status).toBe(200);
+    await removed(third);
+    expect(await staged()).toEqual([]);
+  });
+
+  it("refuses a profile naming an uploaded avatar that is not its own, and keeps the owner's", async () => {
+    const cy = await gw.register('cy');
+    const anns = await avatarOf(ann);
+    expect(anns).not.toBe('');
+    const taken = await gw.request('PATCH', `/v1/users/${cy.userId}`, cy.accessToken, {
+      user: { avatarUrl: anns },
+      updateMask: 'avatarUrl',
+    });
+    expect(taken).toMatchObject({ status: 400, body: { code: 3 } });
+    expect(JSON.stringify(taken.body)).toContain('user.avatar_url');
+    expect(await avatarOf(cy)).toBe('');
+
+    // The owner may send the profile back whole, its own avatar included.
+    const kept = await gw.ok('PATCH', `/v1/users/${ann.userId}`, ann.accessToken, {
+      user: { avatarUrl: anns, about: 'still me' },
+      updateMask: 'avatarUrl,about',
+    });
+    expect(kept.user).toMatchObject({ avatarUrl: anns, about: 'still me' });
+    expect(await served(anns)).toBe(200);
+    expect(await filesOf(anns)).toHaveLength(2);
   });
 
   it('refuses bytes that are not an image, whatever their declared type', async () => {

@@ -12,7 +12,6 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Registry } from '@bufbuild/protobuf';
 import {
   type Attachment,
   BeginAttachmentRequest,
@@ -23,14 +22,11 @@ import {
   GetAttachmentResponse,
 } from '@messenger/gen/messenger/chat/v1/chat';
 import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
-import type { ServiceTokenSource } from '@messenger/platform/auth';
 import { attachmentKeys, removeAttachmentFiles } from '@messenger/platform/blob';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fileTypeFromBuffer } from 'file-type';
 import { badRequestDetail, Code, GatewayError } from '../errors/status.ts';
-import { upstreamError } from '../routes/rpc-endpoint.ts';
-import { outgoingMetadata } from '../upstream/metadata.ts';
-import type { Upstream } from '../upstream/upstream.ts';
+import { type Credential, callService, type ServiceCallOptions } from './service-call.ts';
 import {
   checkDeclaredLength,
   decodeImage,
@@ -42,14 +38,8 @@ import {
   undecodable,
 } from './uploads.ts';
 
-export interface AttachmentOptions extends UploadTarget {
-  readonly upstream: Upstream;
-  readonly registry: Registry;
-  /** How long each call to the chat service may take. */
-  readonly deadlineMs: number;
-  /** The gateway's own credential: BeginAttachment and CompleteAttachment admit the gateway only. */
-  readonly serviceToken: ServiceTokenSource;
-}
+/** BeginAttachment and CompleteAttachment admit the gateway only, on its own credential. */
+export interface AttachmentOptions extends UploadTarget, ServiceCallOptions {}
 
 /** Formats other than images that are kept, as file-type names them; anything else is refused (415). */
 const OTHER_TYPES = new Set([
@@ -85,34 +75,16 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
   // costs is bounded by the size and pixel limits and by the chat service's
   // cap on uploads not yet sent.
   const ordinary = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_DEFAULT };
-  /**
-   * Calls a chat RPC with the caller's token, or (`asGateway`) with the
-   * gateway's own for the internal ones, which name the user in the request;
-   * a status other than OK becomes what the client gets.
-   */
-  async function chatCall<Req, Res>(
+  /** Calls a chat RPC; `as: 'gateway'` for the internal ones, which name the user in the request. */
+  const chatCall = async <Req, Res>(
     req: FastifyRequest,
     method: string,
     codec: { encode(r: Req): { finish(): Uint8Array } },
     decode: (bytes: Uint8Array) => Res,
     request: Req,
-    asGateway = false,
-  ): Promise<Res> {
-    const path = `/${CHAT}/${method}`;
-    const metadata = outgoingMetadata(req.headers, req.id, req.ip);
-    if (asGateway) metadata.authorization = `Bearer ${await opts.serviceToken.token()}`;
-    const res = await opts.upstream.unary({
-      service: CHAT,
-      path,
-      request: codec.encode(request).finish(),
-      metadata,
-      deadline: Date.now() + opts.deadlineMs,
-    }).result;
-    if (res.status.code !== Code.OK || res.body === undefined) {
-      throw upstreamError(res.status, path, opts.registry, app.bearerRealm);
-    }
-    return decode(res.body);
-  }
+    as: Credential = 'caller',
+  ): Promise<Res> =>
+    decode(await callService(app, opts, req, { service: CHAT, method, request: codec.encode(request).finish(), as }));
 
   app.post<{ Params: { chatId: string }; Querystring: { file_name?: string } }>(
     '/v1/chats/:chatId/attachments',
@@ -132,7 +104,7 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
         BeginAttachmentRequest,
         BeginAttachmentResponse.decode,
         { chatId: req.params.chatId, fileName, userId },
-        true,
+        'gateway',
       );
       const id = begun.attachment?.attachmentId ?? '';
       const staged = join(opts.stagingDir, randomUUID());
@@ -152,7 +124,7 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
           CompleteAttachmentRequest,
           CompleteAttachmentResponse.decode,
           { chatId: req.params.chatId, attachmentId: id, userId, ...size },
-          true,
+          'gateway',
         );
         return reply.header('cache-control', 'no-store').send(toJson(done.attachment));
       } catch (err) {

@@ -2,15 +2,25 @@
 // staging file (size limit enforced while it arrives), libvips reads that file
 // to detect the format from the bytes and to render the fixed sizes, which
 // stream into the blob store; the original, with its EXIF/metadata, is never
-// kept. The profile's avatar_url is then set through the user service's own
-// UpdateUser route, so its rules and events apply as to any other update.
+// kept. The user service then makes it the profile's avatar
+// (SetUploadedAvatar, which admits the gateway only): the one way an uploaded
+// avatar enters a profile, so each belongs to the one profile it was uploaded
+// for. Once that profile names another avatar, or is deleted, its
+// `user.user.updated` / `user.user.deleted` event has the avatar's files
+// removed (avatarRemoval); ids are never reused, so a removed avatar cannot
+// come back.
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
+import { UserDeleted, UserUpdated } from '@messenger/gen/messenger/user/v1/events';
+import { SetUploadedAvatarRequest } from '@messenger/gen/messenger/user/v1/user';
 import type { BlobStore } from '@messenger/platform/blob';
+import type { Subscription } from '@messenger/platform/events';
 import type { FastifyInstance } from 'fastify';
 import { Code, GatewayError } from '../errors/status.ts';
+import { createResponseMarshaller } from '../marshal/response.ts';
+import { callService, type ServiceCallOptions } from './service-call.ts';
 import {
   checkDeclaredLength,
   decodeImage,
@@ -21,7 +31,10 @@ import {
   undecodable,
 } from './uploads.ts';
 
-export type AvatarOptions = UploadTarget;
+/** SetUploadedAvatar admits the gateway only, on its own credential. */
+export interface AvatarOptions extends UploadTarget, ServiceCallOptions {}
+
+const USER = 'messenger.user.v1.UserService';
 
 /** Square sizes rendered; the first is what avatar_url names. */
 export const AVATAR_SIZES = [512, 128] as const;
@@ -37,6 +50,12 @@ const keyOf = (id: string, size: number) => `avatars/${id}/${size}`;
 export async function avatarRoutes(app: FastifyInstance, opts: AvatarOptions): Promise<void> {
   // Decoding and resizing cost far more than an ordinary request: the small budget of credential methods.
   const limited = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_STRICT };
+  // The answer is the profile, in the JSON every other route gives.
+  const response = createResponseMarshaller(
+    opts.registry.getMessage(`messenger.user.v1.SetUploadedAvatarResponse`) ?? missing('SetUploadedAvatarResponse'),
+    undefined,
+    opts.registry,
+  );
   app.put('/v1/users/me/avatar', { onRequest: app.authenticate, config: limited }, async (req, reply) => {
     const caller = req.caller;
     if (caller === null) throw new GatewayError(Code.UNAUTHENTICATED, 'sign in to upload an avatar');
@@ -51,14 +70,19 @@ export async function avatarRoutes(app: FastifyInstance, opts: AvatarOptions): P
     } finally {
       await rm(staged, { force: true });
     }
-    const set = await app.inject({
-      method: 'PATCH',
-      url: `/v1/users/${caller.userId}`,
-      headers: { authorization: req.headers.authorization ?? '', 'content-type': 'application/json' },
-      payload: JSON.stringify({ user: { avatarUrl: `${AVATAR_PATH_PREFIX}${id}` }, updateMask: 'avatarUrl' }),
-    });
-    if (set.statusCode !== 200) await removeAvatar(opts.store, id);
-    return reply.code(set.statusCode).header('content-type', 'application/json; charset=utf-8').send(set.body);
+    let profile: Uint8Array;
+    try {
+      profile = await callService(app, opts, req, {
+        service: USER,
+        method: 'SetUploadedAvatar',
+        request: SetUploadedAvatarRequest.encode({ userId: caller.userId, avatarId: id }).finish(),
+        as: 'gateway',
+      });
+    } catch (err) {
+      await removeAvatar(opts.store, id);
+      throw err;
+    }
+    return reply.header('content-type', 'application/json; charset=utf-8').send(response.toJsonText(profile));
   });
 
   app.get<{ Params: { id: string }; Querystring: { size?: string } }>(
@@ -91,6 +115,36 @@ async function render(opts: AvatarOptions, staged: string, id: string): Promise<
     await removeAvatar(opts.store, id);
     throw undecodable(err);
   }
+}
+
+/**
+ * Removes an uploaded avatar once its profile no longer names it: on
+ * `user.user.updated` whose avatar changed, and on `user.user.deleted`.
+ * Shared by the replicas; removing what is already gone succeeds, so a
+ * redelivered event does no harm.
+ */
+export function avatarRemoval(store: BlobStore): Subscription {
+  return {
+    topics: ['user.events'],
+    group: 'api-gateway.avatars',
+    delivery: 'shared',
+    async handle(event) {
+      if (!event.payload) return;
+      let previous: string | undefined;
+      if (event.type === 'user.user.updated') {
+        const { before, after } = UserUpdated.decode(event.payload.value);
+        if (before?.avatarUrl !== after?.avatarUrl) previous = before?.avatarUrl;
+      } else if (event.type === 'user.user.deleted') {
+        previous = UserDeleted.decode(event.payload.value).before?.avatarUrl;
+      }
+      const id = previous?.startsWith(AVATAR_PATH_PREFIX) ? previous.slice(AVATAR_PATH_PREFIX.length) : '';
+      if (AVATAR_ID.test(id)) await removeAvatar(store, id);
+    },
+  };
+}
+
+function missing(name: string): never {
+  throw new Error(`gateway: the registry lacks messenger.user.v1.${name}`);
 }
 
 function notAnImage(): GatewayError {

@@ -4,10 +4,12 @@
 import type { Registry } from '@bufbuild/protobuf';
 import type { ServiceTokenSource } from '@messenger/platform/auth';
 import type { BlobStore } from '@messenger/platform/blob';
+import type { EventBus } from '@messenger/platform/events';
 import type { FastifyInstance } from 'fastify';
+import { subscribeWhileOpen } from '../plugins/event-subscription.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { attachmentRoutes } from './attachments.ts';
-import { avatarRoutes } from './avatars.ts';
+import { avatarRemoval, avatarRoutes } from './avatars.ts';
 import type { UploadLimits } from './uploads.ts';
 
 /** What the deployment configures (media-config.ts). */
@@ -27,21 +29,23 @@ export async function mediaPlugin(
     readonly registry: Registry;
     readonly deadlineMs: number;
     readonly serviceToken: ServiceTokenSource;
+    /** Without one, replaced avatars are not removed (a gateway with no bus is a test's). */
+    readonly eventBus?: EventBus;
   },
 ): Promise<void> {
   app.addHook('onClose', async () => opts.store.close());
+  const bus = opts.eventBus;
+  if (bus !== undefined) subscribeWhileOpen(app, 'avatar removal', () => bus.subscribe(avatarRemoval(opts.store)));
   // The body is the file itself, handed over as the raw stream (never parsed
   // or buffered by Fastify); only this plugin's routes see this parser.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-  await avatarRoutes(app, { store: opts.store, stagingDir: opts.stagingDir, limits: opts.avatars });
-  await attachmentRoutes(app, {
-    store: opts.store,
-    stagingDir: opts.stagingDir,
-    limits: opts.attachments,
+  const calls = {
     upstream: opts.upstream,
     registry: opts.registry,
     deadlineMs: opts.deadlineMs,
     serviceToken: opts.serviceToken,
-  });
+  };
+  await avatarRoutes(app, { store: opts.store, stagingDir: opts.stagingDir, limits: opts.avatars, ...calls });
+  await attachmentRoutes(app, { store: opts.store, stagingDir: opts.stagingDir, limits: opts.attachments, ...calls });
 }

@@ -16,6 +16,8 @@ import {
   USER_FIELDS,
   type UserField,
   type UserProfile,
+  uploadedAvatarPath,
+  uploadedAvatarProblem,
   userIdProblem,
 } from './user.ts';
 import { nicknameTaken, notProfileOwner, PROFILE_RACE_SUBJECT, userExists, userNotFound } from './user-errors.ts';
@@ -74,6 +76,48 @@ export function createUserUseCases(deps: UserUseCaseDeps) {
     return user;
   };
 
+  /**
+   * Writes the fields of `values` that differ from the stored profile, read
+   * afresh on each attempt; `check` sees that profile first and may refuse.
+   */
+  const change = (
+    meta: CallMeta,
+    id: string,
+    values: Partial<Record<UserField, string>>,
+    check: (before: UserProfile) => void = () => {},
+  ): Promise<UserProfile> =>
+    retryOnConflict(async () => {
+      const before = await getExisting(id);
+      check(before);
+      const wanted: Record<UserField, string> = {
+        nickname: values.nickname ?? before.nickname,
+        about: values.about ?? before.about,
+        avatar_url: values.avatar_url ?? before.avatarUrl,
+      };
+      const current: Record<UserField, string> = {
+        nickname: before.nickname,
+        about: before.about,
+        avatar_url: before.avatarUrl,
+      };
+      const changed = USER_FIELDS.filter((f) => wanted[f] !== current[f]);
+      // Nothing to change: no write, no event, update_time kept.
+      if (changed.length === 0) return before;
+      const after: UserProfile = {
+        ...before,
+        nickname: wanted.nickname,
+        about: wanted.about,
+        avatarUrl: wanted.avatar_url,
+        updateTime: now(),
+        version: before.version + 1,
+      };
+      try {
+        await store.update(after, [{ kind: 'updated', before, after, changed, requestId: meta.requestId }]);
+      } catch (error) {
+        throw isStoreError(error, 'duplicate') ? nicknameTaken() : error;
+      }
+      return after;
+    });
+
   return {
     async createUser(meta: CallMeta, input: { userId: string; nickname: string }): Promise<UserProfile> {
       throwIfInvalid([
@@ -127,38 +171,32 @@ export function createUserUseCases(deps: UserUseCaseDeps) {
       const id = canonicalId(input.userId);
       assertMayChange(meta.actor, id);
       throwIfInvalid([violation('user_id', userIdProblem(input.userId)), ...updateViolations(input)]);
-      const fields = [...new Set(input.paths)] as UserField[];
+      const fields = new Set(input.paths as UserField[]);
       const values = input.values as ProfileValues;
-      return retryOnConflict(async () => {
-        const before = await getExisting(id);
-        const wanted: Record<UserField, string> = {
-          nickname: fields.includes('nickname') ? values.nickname : before.nickname,
-          about: fields.includes('about') ? values.about : before.about,
-          avatar_url: fields.includes('avatar_url') ? values.avatarUrl : before.avatarUrl,
-        };
-        const current: Record<UserField, string> = {
-          nickname: before.nickname,
-          about: before.about,
-          avatar_url: before.avatarUrl,
-        };
-        const changed = USER_FIELDS.filter((f) => wanted[f] !== current[f]);
-        // Nothing to change: no write, no event, update_time kept.
-        if (changed.length === 0) return before;
-        const after: UserProfile = {
-          ...before,
-          nickname: wanted.nickname,
-          about: wanted.about,
-          avatarUrl: wanted.avatar_url,
-          updateTime: now(),
-          version: before.version + 1,
-        };
-        try {
-          await store.update(after, [{ kind: 'updated', before, after, changed, requestId: meta.requestId }]);
-        } catch (error) {
-          throw isStoreError(error, 'duplicate') ? nicknameTaken() : error;
-        }
-        return after;
-      });
+      const named = (field: UserField, value: string) => (fields.has(field) ? { [field]: value } : {});
+      return change(
+        meta,
+        id,
+        {
+          ...named('nickname', values.nickname),
+          ...named('about', values.about),
+          ...named('avatar_url', values.avatarUrl),
+        },
+        (before) => {
+          if (!fields.has('avatar_url')) return;
+          throwIfInvalid([violation('user.avatar_url', uploadedAvatarProblem(values.avatarUrl, before.avatarUrl))]);
+        },
+      );
+    },
+
+    /** The upload route's: the avatar the gateway stored for this user becomes their profile's. */
+    async setUploadedAvatar(meta: CallMeta, input: { userId: string; avatarId: string }): Promise<UserProfile> {
+      throwIfInvalid([
+        violation('user_id', userIdProblem(input.userId)),
+        // Avatar ids are UUIDs too.
+        violation('avatar_id', userIdProblem(input.avatarId)),
+      ]);
+      return change(meta, canonicalId(input.userId), { avatar_url: uploadedAvatarPath(input.avatarId) });
     },
 
     async deleteUser(meta: CallMeta, userId: string): Promise<void> {

@@ -1,6 +1,6 @@
 // The user profile and its rules. Plain TypeScript: no transport, driver or
 // generated code, so every rule is testable on its own.
-import type { ServiceActor, UserActor } from '@messenger/platform/domain';
+import { canonicalId, type ServiceActor, type UserActor } from '@messenger/platform/domain';
 
 export interface UserProfile {
   readonly id: string;
@@ -66,17 +66,35 @@ export function aboutProblem(about: string): string | undefined {
 }
 
 /** An avatar uploaded to this messenger: served by its gateway, so named by path on the same origin. */
-const UPLOADED_AVATAR = /^\/v1\/media\/avatars\/[0-9a-f-]{36}$/;
+const UPLOADED_AVATAR_PREFIX = '/v1/media/avatars/';
+
+export function uploadedAvatarPath(avatarId: string): string {
+  return `${UPLOADED_AVATAR_PREFIX}${canonicalId(avatarId)}`;
+}
+
+export function isUploadedAvatar(url: string): boolean {
+  return url.startsWith(UPLOADED_AVATAR_PREFIX);
+}
 
 export function avatarUrlProblem(url: string): string | undefined {
   if (url === '') return undefined;
   if (url.length > AVATAR_URL_MAX) return `must be at most ${AVATAR_URL_MAX} characters`;
-  if (UPLOADED_AVATAR.test(url)) return undefined;
+  if (isUploadedAvatar(url)) return undefined;
   const parsed = URL.parse(url);
   if (parsed === null || parsed.protocol !== 'https:' || parsed.hostname === '') {
     return 'must be an absolute https:// URL or the path of an uploaded avatar';
   }
   return undefined;
+}
+
+/**
+ * `current` is the profile's avatar: an uploaded one may be kept, never
+ * named anew, since only the upload route sets one (for the profile it was
+ * uploaded for, which is what lets the gateway delete it once replaced).
+ */
+export function uploadedAvatarProblem(url: string, current: string): string | undefined {
+  if (!isUploadedAvatar(url) || url === current) return undefined;
+  return 'names an uploaded avatar other than the current one; upload it with PUT /v1/users/me/avatar';
 }
 
 /** A nickname search prefix: 1-32 characters of the nickname alphabet. */

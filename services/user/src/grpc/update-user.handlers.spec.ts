@@ -17,21 +17,21 @@ describe('UserService UpdateUser over gRPC', () => {
     await f.close();
   });
 
-  describe('UpdateUser', () => {
-    const update = (userId: string, user: Partial<User> | undefined, updateMask: string[] | undefined) => ({
-      userId,
-      user: user && {
-        userId: '',
-        nickname: '',
-        about: '',
-        avatarUrl: '',
-        createTime: undefined,
-        updateTime: undefined,
-        ...user,
-      },
-      updateMask,
-    });
+  const update = (userId: string, user: Partial<User> | undefined, updateMask: string[] | undefined) => ({
+    userId,
+    user: user && {
+      userId: '',
+      nickname: '',
+      about: '',
+      avatarUrl: '',
+      createTime: undefined,
+      updateTime: undefined,
+      ...user,
+    },
+    updateMask,
+  });
 
+  describe('UpdateUser', () => {
     it('changes the masked fields of the owner and publishes before and after', async () => {
       const carol = await f.createUser();
       const res = await call(
@@ -161,6 +161,81 @@ describe('UserService UpdateUser over gRPC', () => {
         await f.as(owner.userId),
       );
       expect(res.user?.avatarUrl).toBe(avatarUrl);
+    });
+  });
+
+  describe('SetUploadedAvatar', () => {
+    it('sets the uploaded avatar for the gateway only, idempotently, and publishes the change', async () => {
+      const dora = await f.createUser();
+      const avatarId = randomUUID();
+      const request = { userId: dora.userId, avatarId };
+      const path = `/v1/media/avatars/${avatarId}`;
+      const asUser = await failure(call(f.client, f.client.setUploadedAvatar, request, await f.as(dora.userId)));
+      expect(asUser.code).toBe(status.PERMISSION_DENIED);
+      for (const service of ['chat', 'auth', 'notification']) {
+        const asService = f.auth.bearer(await f.auth.serviceToken(service));
+        const refused = await failure(call(f.client, f.client.setUploadedAvatar, request, asService));
+        expect(refused.code).toBe(status.PERMISSION_DENIED);
+      }
+
+      const asGateway = f.auth.bearer(await f.auth.serviceToken('gateway'));
+      const set = await call(f.client, f.client.setUploadedAvatar, request, asGateway);
+      expect(set.user).toMatchObject({ userId: dora.userId, avatarUrl: path });
+      const again = await call(f.client, f.client.setUploadedAvatar, request, asGateway);
+      expect(again.user).toEqual(set.user);
+      const event = await f.waitForEvent((e) => e.type === 'user.user.updated' && e.key === dora.userId);
+      expect(UserUpdated.decode(event.payload?.value ?? new Uint8Array())).toMatchObject({
+        before: { avatarUrl: '' },
+        after: { avatarUrl: path },
+        changed: ['avatar_url'],
+      });
+
+      const missing = await failure(
+        call(f.client, f.client.setUploadedAvatar, { userId: randomUUID(), avatarId }, asGateway),
+      );
+      expect(missing.code).toBe(status.NOT_FOUND);
+      expect(
+        await violations(call(f.client, f.client.setUploadedAvatar, { userId: 'x', avatarId: '../x' }, asGateway)),
+      ).toEqual(['user_id', 'avatar_id']);
+    });
+
+    it('lets UpdateUser keep or replace an uploaded avatar, never name another one', async () => {
+      const asGateway = f.auth.bearer(await f.auth.serviceToken('gateway'));
+      const [eve, fay] = [await f.createUser(), await f.createUser()];
+      const avatarId = randomUUID();
+      const eves = `/v1/media/avatars/${avatarId}`;
+      await call(f.client, f.client.setUploadedAvatar, { userId: eve.userId, avatarId }, asGateway);
+      const md = await f.as(fay.userId);
+      for (const avatarUrl of [eves, `/v1/media/avatars/${randomUUID()}`]) {
+        expect(
+          await violations(call(f.client, f.client.updateUser, update(fay.userId, { avatarUrl }, ['avatar_url']), md)),
+        ).toEqual(['user.avatar_url']);
+      }
+      const kept = await call(
+        f.client,
+        f.client.updateUser,
+        update(eve.userId, { avatarUrl: eves, about: 'kept' }, ['avatar_url', 'about']),
+        await f.as(eve.userId),
+      );
+      expect(kept.user).toMatchObject({ avatarUrl: eves, about: 'kept' });
+      const replaced = await call(
+        f.client,
+        f.client.updateUser,
+        update(eve.userId, { avatarUrl: '' }, ['avatar_url']),
+        await f.as(eve.userId),
+      );
+      expect(replaced.user?.avatarUrl).toBe('');
+      // Once replaced, an uploaded avatar cannot come back: its files are removed.
+      expect(
+        await violations(
+          call(
+            f.client,
+            f.client.updateUser,
+            update(eve.userId, { avatarUrl: eves }, ['avatar_url']),
+            await f.as(eve.userId),
+          ),
+        ),
+      ).toEqual(['user.avatar_url']);
     });
   });
 });

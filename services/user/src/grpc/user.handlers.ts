@@ -22,6 +22,7 @@ export function userServiceHandlers(users: UserUseCases): ServiceRegistration {
       });
       return { user: toUserMessage(updated) };
     },
+    setUploadedAvatar: async (req, ctx) => ({ user: toUserMessage(await users.setUploadedAvatar(meta(ctx), req)) }),
     deleteUser: async (req, ctx) => {
       await users.deleteUser(meta(ctx), req.userId);
       return {};

@@ -47,7 +47,8 @@ export interface User {
    * The profile picture: an absolute `https://` URL of at most 2048
    * characters, or the path `/v1/media/avatars/{id}` of an avatar uploaded
    * with `PUT /v1/users/me/avatar` (served by the gateway). Empty when not
-   * set.
+   * set. An uploaded avatar is set by uploading it; UpdateUser may keep it or
+   * replace it, never name another one.
    */
   avatarUrl: string;
   /** When the profile was created. */
@@ -124,6 +125,20 @@ export interface UpdateUserRequest {
 /** Response of UpdateUser. */
 export interface UpdateUserResponse {
   /** The profile after the update. */
+  user: User | undefined;
+}
+
+/** Request of SetUploadedAvatar. */
+export interface SetUploadedAvatarRequest {
+  /** The id (UUID) of the user who uploaded the avatar. */
+  userId: string;
+  /** The id (UUID) under which the gateway stored the avatar. */
+  avatarId: string;
+}
+
+/** Response of SetUploadedAvatar. */
+export interface SetUploadedAvatarResponse {
+  /** The profile after the change. */
   user: User | undefined;
 }
 
@@ -968,6 +983,166 @@ export const UpdateUserResponse: MessageFns<UpdateUserResponse> = {
   },
 };
 
+function createBaseSetUploadedAvatarRequest(): SetUploadedAvatarRequest {
+  return { userId: "", avatarId: "" };
+}
+
+export const SetUploadedAvatarRequest: MessageFns<SetUploadedAvatarRequest> = {
+  encode(message: SetUploadedAvatarRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.avatarId !== "") {
+      writer.uint32(18).string(message.avatarId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetUploadedAvatarRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetUploadedAvatarRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.avatarId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetUploadedAvatarRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      avatarId: isSet(object.avatarId)
+        ? globalThis.String(object.avatarId)
+        : isSet(object.avatar_id)
+        ? globalThis.String(object.avatar_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SetUploadedAvatarRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.avatarId !== "") {
+      obj.avatarId = message.avatarId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetUploadedAvatarRequest>): SetUploadedAvatarRequest {
+    return SetUploadedAvatarRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetUploadedAvatarRequest>): SetUploadedAvatarRequest {
+    const message = createBaseSetUploadedAvatarRequest();
+    message.userId = object.userId ?? "";
+    message.avatarId = object.avatarId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetUploadedAvatarResponse(): SetUploadedAvatarResponse {
+  return { user: undefined };
+}
+
+export const SetUploadedAvatarResponse: MessageFns<SetUploadedAvatarResponse> = {
+  encode(message: SetUploadedAvatarResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetUploadedAvatarResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetUploadedAvatarResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetUploadedAvatarResponse {
+    return { user: isSet(object.user) ? User.fromJSON(object.user) : undefined };
+  },
+
+  toJSON(message: SetUploadedAvatarResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetUploadedAvatarResponse>): SetUploadedAvatarResponse {
+    return SetUploadedAvatarResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetUploadedAvatarResponse>): SetUploadedAvatarResponse {
+    const message = createBaseSetUploadedAvatarResponse();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    return message;
+  },
+};
+
 function createBaseDeleteUserRequest(): DeleteUserRequest {
   return { userId: "" };
 }
@@ -1362,6 +1537,27 @@ export const UserServiceService = {
     responseDeserialize: (value: Buffer): UpdateUserResponse => UpdateUserResponse.decode(value),
   },
   /**
+   * For the gateway's avatar upload route, after it stored the image: sets the
+   * profile's `avatar_url` to the path of the uploaded avatar
+   * `/v1/media/avatars/{avatar_id}`. The only way an uploaded avatar enters a
+   * profile (UpdateUser may keep one, never name another), so each belongs to
+   * the one profile it was uploaded for, and the gateway removes it once the
+   * profile names something else or is deleted. Idempotent. Fails with
+   * NOT_FOUND when the user does not exist and INVALID_ARGUMENT when an id is
+   * malformed.
+   */
+  setUploadedAvatar: {
+    path: "/messenger.user.v1.UserService/SetUploadedAvatar" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetUploadedAvatarRequest): Buffer =>
+      Buffer.from(SetUploadedAvatarRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetUploadedAvatarRequest => SetUploadedAvatarRequest.decode(value),
+    responseSerialize: (value: SetUploadedAvatarResponse): Buffer =>
+      Buffer.from(SetUploadedAvatarResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetUploadedAvatarResponse => SetUploadedAvatarResponse.decode(value),
+  },
+  /**
    * Deletes a profile for good and frees its nickname. Only the profile's
    * owner or an admin may call it. The deletion is published as
    * `user.user.deleted`, on which the auth service revokes the user's sessions
@@ -1426,6 +1622,17 @@ export interface UserServiceServer extends UntypedServiceImplementation {
    * another field, or a value breaks the field's rules.
    */
   updateUser: handleUnaryCall<UpdateUserRequest, UpdateUserResponse>;
+  /**
+   * For the gateway's avatar upload route, after it stored the image: sets the
+   * profile's `avatar_url` to the path of the uploaded avatar
+   * `/v1/media/avatars/{avatar_id}`. The only way an uploaded avatar enters a
+   * profile (UpdateUser may keep one, never name another), so each belongs to
+   * the one profile it was uploaded for, and the gateway removes it once the
+   * profile names something else or is deleted. Idempotent. Fails with
+   * NOT_FOUND when the user does not exist and INVALID_ARGUMENT when an id is
+   * malformed.
+   */
+  setUploadedAvatar: handleUnaryCall<SetUploadedAvatarRequest, SetUploadedAvatarResponse>;
   /**
    * Deletes a profile for good and frees its nickname. Only the profile's
    * owner or an admin may call it. The deletion is published as
@@ -1530,6 +1737,31 @@ export interface UserServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * For the gateway's avatar upload route, after it stored the image: sets the
+   * profile's `avatar_url` to the path of the uploaded avatar
+   * `/v1/media/avatars/{avatar_id}`. The only way an uploaded avatar enters a
+   * profile (UpdateUser may keep one, never name another), so each belongs to
+   * the one profile it was uploaded for, and the gateway removes it once the
+   * profile names something else or is deleted. Idempotent. Fails with
+   * NOT_FOUND when the user does not exist and INVALID_ARGUMENT when an id is
+   * malformed.
+   */
+  setUploadedAvatar(
+    request: SetUploadedAvatarRequest,
+    callback: (error: ServiceError | null, response: SetUploadedAvatarResponse) => void,
+  ): ClientUnaryCall;
+  setUploadedAvatar(
+    request: SetUploadedAvatarRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetUploadedAvatarResponse) => void,
+  ): ClientUnaryCall;
+  setUploadedAvatar(
+    request: SetUploadedAvatarRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetUploadedAvatarResponse) => void,
   ): ClientUnaryCall;
   /**
    * Deletes a profile for good and frees its nickname. Only the profile's
