@@ -86,11 +86,14 @@ const base = await new Promise<string>((resolve, reject) => {
   system.on('exit', (code) => reject(new Error(`the embedded system exited (${code}) before it was ready`)));
 });
 
-async function metrics(): Promise<{ rssMb: number; lagP99Ms: number; handles: number }> {
+async function metrics(): Promise<{ rssMb: number; heapMb: number; externalMb: number; lagP99Ms: number; handles: number }> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
   return {
     rssMb: value('process_resident_memory_bytes') / 2 ** 20,
+    // What of RSS is the JavaScript heap in use and what Buffers and native modules hold.
+    heapMb: value('nodejs_heap_size_used_bytes') / 2 ** 20,
+    externalMb: value('nodejs_external_memory_bytes') / 2 ** 20,
     lagP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
     handles: value('nodejs_active_handles_total'),
   };
@@ -224,7 +227,7 @@ try {
 
   // (3) The soak, open loop: requests start on schedule whatever the answers' latency.
   const intervalMs = (SECONDS * 1000) / INTERVALS;
-  const rows: { p99: number; rssMb: number; lagP99Ms: number; handles: number }[] = [];
+  const rows: { p99: number; rssMb: number; heapMb: number; lagP99Ms: number; handles: number }[] = [];
   let errors = 0;
   const inFlight = new Set<Promise<void>>();
   const soakStart = Date.now();
@@ -258,7 +261,7 @@ try {
     console.log(
       `${String(interval + 1).padStart(2)}: ${latencies.length} ok, ${intervalErrors} errors, ` +
         `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; ` +
-        `RSS ${m.rssMb.toFixed(0)} MB, event-loop delay p99 ${m.lagP99Ms.toFixed(1)} ms, ${m.handles} active handles; ` +
+        `RSS ${m.rssMb.toFixed(0)} MB (heap in use ${m.heapMb.toFixed(0)}, external ${m.externalMb.toFixed(0)}), event-loop delay p99 ${m.lagP99Ms.toFixed(1)} ms, ${m.handles} active handles; ` +
         `load ${loadavg()[0]?.toFixed(2)}`,
     );
   }

@@ -57,6 +57,54 @@ describe('InProcessEventBus', () => {
     }
   });
 
+  it('keeps only what some group of the topic has yet to handle, whatever the retention bound', async () => {
+    const bus = new InProcessEventBus({ partitions: 1 });
+    const offsetsOf = (got: DeliveryMeta[]) => got.map((m) => Number(m.offset));
+    const collect = (group: string, delivery: 'shared' | 'broadcast', got: DeliveryMeta[], gate?: () => boolean) =>
+      bus.subscribe({
+        topics: ['trimmed'],
+        group,
+        delivery,
+        handle: async (_, meta) => {
+          if (gate && !gate()) throw new Error('not yet');
+          got.push(meta);
+        },
+        retry: { maxAttempts: 1_000, initialBackoffMs: 1, maxBackoffMs: 1 },
+      });
+    try {
+      const fast: DeliveryMeta[] = [];
+      const slow: DeliveryMeta[] = [];
+      const watcher: DeliveryMeta[] = [];
+      let slowMayGo = false;
+      await collect('fast', 'shared', fast);
+      await collect('slow', 'shared', slow, () => slowMayGo || slow.length < 3);
+      const broadcast = await collect('watcher', 'broadcast', watcher);
+      for (let i = 0; i < 10; i++) await bus.publish('trimmed', [event('k', i)]);
+      await waitFor('fast and watcher to have all 10', () => fast.length === 10 && watcher.length === 10);
+      // The slow group handled 3: a group joining now starts at its position, the oldest kept.
+      const late1: DeliveryMeta[] = [];
+      const first = await collect('late-1', 'shared', late1);
+      await waitFor('late-1 to catch up', () => late1.length === 7);
+      expect(offsetsOf(late1)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+      await first.unsubscribe();
+
+      slowMayGo = true;
+      await waitFor('slow to have all 10', () => slow.length === 10);
+      // A broadcast group that left holds nothing back.
+      await broadcast.unsubscribe();
+      await bus.publish('trimmed', [event('k', 10)]);
+      await waitFor('every group to handle offset 10', () => fast.length === 11 && slow.length === 11);
+      await bus.publish('trimmed', [event('k', 11)]);
+      const late2: DeliveryMeta[] = [];
+      await collect('late-2', 'shared', late2);
+      await waitFor('late-2 to catch up', () => late2.length === 2);
+      // 0-9 went once every group had them; late-1, gone but a shared group, still holds 10 back.
+      expect(offsetsOf(late2)).toEqual([10, 11]);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('moves a group that fell behind retention on to the oldest kept event', async () => {
     const bus = new InProcessEventBus({ partitions: 1, retainPerPartition: 5 });
     try {

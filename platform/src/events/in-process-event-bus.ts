@@ -26,9 +26,12 @@ export interface InProcessEventBusOptions extends Partial<RetryPolicy> {
   /** Partitions per topic; 4 by default. */
   readonly partitions?: number;
   /**
-   * Events kept per partition (default 100 000); older ones are dropped, like
-   * Kafka's retention. A group lagging further behind skips to the oldest
-   * retained event (logged), as Kafka's `auto.offset.reset=earliest` does.
+   * At most this many events are kept per partition (default 100 000); older
+   * ones are dropped, like Kafka's retention. A group lagging further behind
+   * skips to the oldest retained event (logged), as Kafka's
+   * `auto.offset.reset=earliest` does. Events every group of the topic has
+   * handled go sooner: memory is all this bus has, and nothing reads them
+   * again (a group that joins a topic later starts at what is left).
    */
   readonly retainPerPartition?: number;
   /** Where handler failures, dead letters and skipped events are reported. */
@@ -42,6 +45,9 @@ export interface InProcessEventBusOptions extends Partial<RetryPolicy> {
  * keeps a committed offset per partition; each assigned partition is consumed
  * by one loop that handles one event at a time and commits it once handled.
  * Nothing survives the process, so a group's offsets last as long as the bus.
+ * A partition keeps only what some group of its topic has yet to handle
+ * (and at most the retention bound); with no group yet, it keeps up to the
+ * bound.
  */
 export class InProcessEventBus implements EventBus {
   readonly #partitions: number;
@@ -79,6 +85,7 @@ export class InProcessEventBus implements EventBus {
     const broadcast = sub.delivery === 'broadcast';
     const groupId = broadcast ? `${sub.group}.${randomUUID()}` : sub.group;
     const group = this.#groups.get(groupId) ?? this.#createGroup(groupId, broadcast, sub.topics);
+    for (const name of sub.topics) this.#topic(name).groups.add(group);
     const member: Member = { sub, retry, topics: new Set(sub.topics), leaving: undefined };
     group.members.push(member);
     this.#rebalance(group);
@@ -120,7 +127,10 @@ export class InProcessEventBus implements EventBus {
       group.members = group.members.filter((m) => m !== member);
       this.#rebalance(group);
       await Promise.all(tasks);
-      if (group.broadcast) this.#groups.delete(group.id);
+      if (group.broadcast) {
+        this.#groups.delete(group.id);
+        for (const name of member.topics) this.#topic(name).groups.delete(group);
+      }
     })();
     return member.leaving;
   }
@@ -196,6 +206,7 @@ export class InProcessEventBus implements EventBus {
       }
       if (!(await this.#deliver(a, entry, offset))) return;
       a.group.committed.set(key, offset + 1);
+      log.dropBefore(handledByAll(a.topic, a.partition, log));
       // A run of handlers that resolve at once is a chain of microtasks;
       // stepping out now and then lets timers and I/O run.
       if (++sinceYield >= YIELD_EVERY) {
@@ -249,7 +260,7 @@ export class InProcessEventBus implements EventBus {
     let topic = this.#topics.get(name);
     if (!topic) {
       const partitions = Array.from({ length: this.#partitions }, () => new PartitionLog(this.#retain));
-      topic = { name, partitions };
+      topic = { name, partitions, groups: new Set() };
       this.#topics.set(name, topic);
     }
     return topic;
@@ -272,6 +283,17 @@ interface LogEntry {
 interface Topic {
   readonly name: string;
   readonly partitions: readonly PartitionLog[];
+  /** The groups that consume it, their members present or not (a shared group resumes where it left). */
+  readonly groups: Set<Group>;
+}
+
+/** The first offset of the partition that some group of the topic has not handled; its start if none. */
+function handledByAll(topic: Topic, partition: number, log: PartitionLog): number {
+  if (topic.groups.size === 0) return log.start;
+  const key = partitionKey(topic.name, partition);
+  let first = log.end;
+  for (const group of topic.groups) first = Math.min(first, group.committed.get(key) ?? log.start);
+  return first;
 }
 
 interface Member {
@@ -353,16 +375,21 @@ class PartitionLog {
 
   append(entry: LogEntry): void {
     this.#entries.push(entry);
-    if (this.end - this.#start > this.#retain) {
+    this.dropBefore(this.end - this.#retain);
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  /** Drops the entries before `offset`. */
+  dropBefore(offset: number): void {
+    while (this.#start < offset && this.#head < this.#entries.length) {
       this.#entries[this.#head] = undefined;
       this.#head++;
       this.#start++;
-      if (this.#head >= 1024 && this.#head * 2 >= this.#entries.length) {
-        this.#entries = this.#entries.slice(this.#head);
-        this.#head = 0;
-      }
     }
-    for (const wake of [...this.#waiters]) wake();
+    if (this.#head >= 1024 && this.#head * 2 >= this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   /** Resolves on the next append, or when the assignment is revoked. */
