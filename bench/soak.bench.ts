@@ -86,7 +86,13 @@ const base = await new Promise<string>((resolve, reject) => {
   system.on('exit', (code) => reject(new Error(`the embedded system exited (${code}) before it was ready`)));
 });
 
-async function metrics(): Promise<{ rssMb: number; heapMb: number; externalMb: number; lagP99Ms: number; handles: number }> {
+async function metrics(): Promise<{
+  rssMb: number;
+  heapMb: number;
+  externalMb: number;
+  lagP99Ms: number;
+  handles: number;
+}> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
   return {
