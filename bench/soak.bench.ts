@@ -233,7 +233,7 @@ try {
 
   // (3) The soak, open loop: requests start on schedule whatever the answers' latency.
   const intervalMs = (SECONDS * 1000) / INTERVALS;
-  const rows: { p99: number; rssMb: number; heapMb: number; lagP99Ms: number; handles: number }[] = [];
+  const rows: ({ p99: number } & Awaited<ReturnType<typeof metrics>>)[] = [];
   let errors = 0;
   const inFlight = new Set<Promise<void>>();
   const soakStart = Date.now();

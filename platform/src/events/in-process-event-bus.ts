@@ -206,7 +206,8 @@ export class InProcessEventBus implements EventBus {
       }
       if (!(await this.#deliver(a, entry, offset))) return;
       a.group.committed.set(key, offset + 1);
-      log.dropBefore(handledByAll(a.topic, a.partition, log));
+      // The log starts at the slowest group's position, so only that group's commit can move it.
+      if (offset === log.start) log.dropBefore(handledByAll(a.topic, a.partition, log));
       // A run of handlers that resolve at once is a chain of microtasks;
       // stepping out now and then lets timers and I/O run.
       if (++sinceYield >= YIELD_EVERY) {
