@@ -35,7 +35,7 @@ export async function mediaPlugin(
 ): Promise<void> {
   app.addHook('onClose', async () => opts.store.close());
   const bus = opts.eventBus;
-  if (bus !== undefined) subscribeWhileOpen(app, 'avatar removal', () => bus.subscribe(avatarRemoval(opts.store)));
+  if (bus !== undefined) subscribeWhileOpen(app, 'avatar removal', bus, avatarRemoval(opts.store));
   // The body is the file itself, handed over as the raw stream (never parsed
   // or buffered by Fastify); only this plugin's routes see this parser.
   app.removeAllContentTypeParsers();

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookH
 import fp from 'fastify-plugin';
 import { Code, errorInfoDetail, GatewayError } from '../../errors/status.ts';
 import { subscribeWhileOpen } from '../event-subscription.ts';
-import { subscribeSessionRevocations } from './sessions.ts';
+import { sessionRevocations } from './sessions.ts';
 import { createTokenGate, type TokenGate, type TokenGateOptions } from './token-gate.ts';
 
 declare module 'fastify' {
@@ -77,15 +77,14 @@ async function auth(app: FastifyInstance, opts: AuthPluginOptions): Promise<void
 
   const bus = opts.eventBus;
   if (bus === undefined) return;
-  subscribeWhileOpen(app, 'session events', () =>
-    subscribeSessionRevocations(
-      bus,
-      (ids) => {
-        gate.revokeSessions(ids);
-        opts.onSessionsRevoked?.(ids);
-      },
-      app.log,
-    ),
+  subscribeWhileOpen(
+    app,
+    'session events',
+    bus,
+    sessionRevocations((ids) => {
+      gate.revokeSessions(ids);
+      opts.onSessionsRevoked?.(ids);
+    }, app.log),
   );
 }
 

@@ -1,5 +1,5 @@
 import { SessionsRevoked } from '@messenger/gen/messenger/auth/v1/events';
-import { type EventBus, payloadTypeName, type SubscriptionHandle } from '@messenger/platform/events';
+import { payloadTypeName, type Subscription } from '@messenger/platform/events';
 import type { Logger } from '@messenger/platform/logger';
 
 export const SESSION_REVOKED = 'auth.session.revoked';
@@ -10,12 +10,11 @@ export const SESSION_REVOKED = 'auth.session.revoked';
  * their cached verifications and ends their open streams. Every replica
  * needs every such event: broadcast.
  */
-export function subscribeSessionRevocations(
-  bus: EventBus,
+export function sessionRevocations(
   onRevoked: (sessionIds: readonly string[]) => void,
   log: Pick<Logger, 'warn'>,
-): Promise<SubscriptionHandle> {
-  return bus.subscribe({
+): Subscription {
+  return {
     topics: ['auth.events'],
     group: 'api-gateway.sessions',
     delivery: 'broadcast',
@@ -27,5 +26,5 @@ export function subscribeSessionRevocations(
       }
       onRevoked(SessionsRevoked.decode(event.payload.value).sessionIds);
     },
-  });
+  };
 }

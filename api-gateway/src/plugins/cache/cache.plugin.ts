@@ -61,15 +61,13 @@ async function cache(app: FastifyInstance, opts: CachePluginOptions): Promise<vo
   app.addHook('onClose', () => store.close());
   const bus = opts.eventBus;
   if (bus === undefined || responseCache.topics.length === 0) return;
-  subscribeWhileOpen(app, 'cache events', () =>
-    bus.subscribe({
-      topics: responseCache.topics,
-      // A shared store is invalidated once for all replicas; a local one by each.
-      group: 'api-gateway.cache',
-      delivery: opts.redis ? 'shared' : 'broadcast',
-      handle: (event) => responseCache.onEvent(event),
-    }),
-  );
+  subscribeWhileOpen(app, 'cache events', bus, {
+    topics: responseCache.topics,
+    // A shared store is invalidated once for all replicas; a local one by each.
+    group: 'api-gateway.cache',
+    delivery: opts.redis ? 'shared' : 'broadcast',
+    handle: (event) => responseCache.onEvent(event),
+  });
 }
 
 export const cachePlugin = fp(cache, {
