@@ -18,14 +18,16 @@
 // open handles, and the load average (other processes on the machine skew
 // every figure). `npm run bench -- soak`; `SOAK_SECONDS=60` for a short run.
 
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import {
+  call as callOn,
+  groupOfFriends,
+  type SystemMetrics,
+  startEmbeddedSystem,
+  type User,
+} from './embedded-system.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const USERS = Number(process.env.SOAK_USERS ?? 20);
@@ -38,91 +40,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-const dataDir = mkdtempSync(join(tmpdir(), 'messenger-soak-'));
-const metricsPort = await freePort();
-// SOAK_NODE_ARGS: extra node flags for the system, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
-const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const system = spawn(process.execPath, [...nodeArgs, 'embedded/src/main.ts'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: {
-    PATH: process.env.PATH,
-    EMBEDDED_STORAGE: 'sqlite',
-    DATA_DIR: dataDir,
-    AUTH_GRPC_PORT: '0',
-    USER_GRPC_PORT: '0',
-    SUBSCRIBER_GRPC_PORT: '0',
-    CHAT_GRPC_PORT: '0',
-    NOTIFICATION_GRPC_PORT: '0',
-    GATEWAY_HTTP_PORT: '0',
-    METRICS_PORT: String(metricsPort),
-    LOG_LEVEL: 'warn',
-    // Every request here is one user's: the per-user budgets would measure the rate limiter.
-    GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE: '1000000',
-    GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE: '100000',
-    GATEWAY_RATE_LIMIT_STREAM_PER_MINUTE: '100000',
-    // The resume window is what fills memory first; set it to see what else grows.
-    ...(process.env.CHAT_UPDATES_WINDOW_EVENTS && {
-      CHAT_UPDATES_WINDOW_EVENTS: process.env.CHAT_UPDATES_WINDOW_EVENTS,
-    }),
-  },
+const system = await startEmbeddedSystem({
+  // SOAK_NODE_ARGS: extra node flags for the system, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  nodeArgs: (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  // The resume window is what fills memory first; set it to see what else grows.
+  env: process.env.CHAT_UPDATES_WINDOW_EVENTS
+    ? { CHAT_UPDATES_WINDOW_EVENTS: process.env.CHAT_UPDATES_WINDOW_EVENTS }
+    : {},
 });
-const base = await new Promise<string>((resolve, reject) => {
-  let out = '';
-  system.stdout.setEncoding('utf8');
-  system.stdout.on('data', (chunk: string) => {
-    out += chunk;
-    const url = /^gateway\s+(http:\/\/\S+)$/m.exec(out)?.[1];
-    if (url && out.includes('messenger ready')) resolve(url);
-  });
-  system.on('exit', (code) => reject(new Error(`the embedded system exited (${code}) before it was ready`)));
-});
-
-async function metrics(): Promise<{
-  rssMb: number;
-  heapMb: number;
-  externalMb: number;
-  lagP99Ms: number;
-  handles: number;
-}> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
-  return {
-    rssMb: value('process_resident_memory_bytes') / 2 ** 20,
-    // What of RSS is the JavaScript heap in use and what Buffers and native modules hold.
-    heapMb: value('nodejs_heap_size_used_bytes') / 2 ** 20,
-    externalMb: value('nodejs_external_memory_bytes') / 2 ** 20,
-    lagP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
-    handles: value('nodejs_active_handles_total'),
-  };
-}
-
-async function call(method: string, path: string, token: string | undefined, body?: unknown) {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-interface User {
-  readonly id: string;
-  readonly token: string;
-}
+const { base, dataDir } = system;
+const metrics = () => system.metrics();
+const call = (method: string, path: string, token: string | undefined, body?: unknown) =>
+  callOn(base, method, path, token, body);
 
 const streams = new Set<IncomingMessage>();
 /** Why the server ended streams during the run (each then reconnected), by reason. */
@@ -133,29 +62,7 @@ let stopping = false;
 let failed = false;
 try {
   // (1) Accounts, friendships, one group, a live stream each.
-  const users: User[] = [];
-  for (let i = 0; i < USERS; i++) {
-    const tag = `soak${i}${randomUUID().slice(0, 6)}`;
-    const body = await call('POST', '/v1/auth/register', undefined, {
-      email: `${tag}@example.com`,
-      password: 'correct horse battery staple',
-      nickname: tag,
-    });
-    const { tokens, user } = body as { tokens: { accessToken: string }; user: { userId: string } };
-    users.push({ id: user.userId, token: tokens.accessToken });
-  }
-  const [owner, ...members] = users;
-  if (!owner) throw new Error('SOAK_USERS must be at least 2');
-  for (const m of members) {
-    await call('POST', `/v1/friends/${m.id}`, owner.token, {});
-    await call('POST', `/v1/friends/${owner.id}/confirm`, m.token, {});
-  }
-  const created = await call('POST', '/v1/chats', owner.token, {
-    type: 'CHAT_TYPE_GROUP',
-    title: 'soak',
-    memberIds: members.map((m) => m.id),
-  });
-  const chatId = (created.chat as { chatId: string }).chatId;
+  const { users, chatId } = await groupOfFriends(base, USERS, 'soak');
   // Each stream is a live client: when the server ends it, it reconnects with Last-Event-ID, as EventSource does.
   const follow = async (u: User, lastEventId?: string): Promise<void> => {
     const headers: Record<string, string> = { authorization: `Bearer ${u.token}`, accept: 'text/event-stream' };
@@ -233,7 +140,7 @@ try {
 
   // (3) The soak, open loop: requests start on schedule whatever the answers' latency.
   const intervalMs = (SECONDS * 1000) / INTERVALS;
-  const rows: ({ p99: number } & Awaited<ReturnType<typeof metrics>>)[] = [];
+  const rows: ({ p99: number } & SystemMetrics)[] = [];
   let errors = 0;
   const inFlight = new Set<Promise<void>>();
   const soakStart = Date.now();
@@ -299,8 +206,6 @@ try {
 } finally {
   stopping = true;
   for (const s of streams) s.destroy();
-  system.kill('SIGTERM');
-  await once(system, 'exit');
-  rmSync(dataDir, { recursive: true, force: true });
+  await system.stop();
 }
 process.exit(failed ? 1 : 0);

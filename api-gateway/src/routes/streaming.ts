@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { DescField, DescMessage } from '@bufbuild/protobuf';
+import { type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import type { Logger } from '@messenger/platform/logger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { logFailure, type Rendered, render } from '../errors/error-handler.ts';
@@ -49,27 +50,60 @@ const END_STATUS: Record<EndReason, StatusBody> = {
 interface StreamShape {
   /** The request field `Last-Event-ID` fills, when the contract has one. */
   readonly resumeField: DescField | undefined;
-  /** Where the event id is in a response's JSON. */
-  readonly eventIdPath: readonly string[] | undefined;
+  /** A response's event id, read from its bytes; undefined when it has none. */
+  readonly eventIdOf: (bytes: Uint8Array) => string | undefined;
 }
 
 export function streamShapeOf(route: Route): StreamShape {
   const resumeField = RESUME_FIELDS.map((n) => route.input.fields.find((f) => f.name === n)).find(
     (f) => f !== undefined && f.fieldKind === 'scalar',
   );
-  return { resumeField, eventIdPath: eventIdPath(route.output) };
+  return { resumeField, eventIdOf: eventIdReader(route.output) };
 }
 
-function eventIdPath(output: DescMessage): string[] | undefined {
-  const direct = output.fields.find((f) => EVENT_ID_FIELDS.includes(f.name) && f.fieldKind === 'scalar');
-  if (direct) return [direct.jsonName];
+const isEventIdField = (f: DescField) =>
+  EVENT_ID_FIELDS.includes(f.name) && f.fieldKind === 'scalar' && f.scalar === ScalarType.STRING;
+
+/**
+ * The event id of a response — a string field named as in EVENT_ID_FIELDS,
+ * at the top level or one message down — read straight from the bytes, so a
+ * frame's JSON text can come from the bytes too, without a message object.
+ * As when decoding, the last occurrence on the wire wins, and a message
+ * field that occurs several times is merged.
+ */
+export function eventIdReader(output: DescMessage): (bytes: Uint8Array) => string | undefined {
+  const direct = output.fields.find(isEventIdField);
+  if (direct) return (bytes) => validId(lastString(bytes, direct.number));
   for (const f of output.fields) {
     if (f.fieldKind !== 'message') continue;
-    const inner = f.message.fields.find((g) => EVENT_ID_FIELDS.includes(g.name) && g.fieldKind === 'scalar');
-    if (inner) return [f.jsonName, inner.jsonName];
+    const inner = f.message.fields.find(isEventIdField);
+    if (inner === undefined) continue;
+    return (bytes) => {
+      let id: string | undefined;
+      const reader = new BinaryReader(bytes);
+      while (reader.pos < reader.len) {
+        const [no, type] = reader.tag();
+        if (no === f.number && type === WireType.LengthDelimited) id = lastString(reader.bytes(), inner.number) ?? id;
+        else reader.skip(type);
+      }
+      return validId(id);
+    };
   }
-  return undefined;
+  return () => undefined;
 }
+
+function lastString(bytes: Uint8Array, fieldNo: number): string | undefined {
+  let value: string | undefined;
+  const reader = new BinaryReader(bytes);
+  while (reader.pos < reader.len) {
+    const [no, type] = reader.tag();
+    if (no === fieldNo && type === WireType.LengthDelimited) value = reader.string();
+    else reader.skip(type);
+  }
+  return value;
+}
+
+const validId = (id: string | undefined) => (id !== undefined && id !== '' && LAST_EVENT_ID.test(id) ? id : undefined);
 
 /**
  * Serves a server-streaming RPC as Server-Sent Events (default) or as
@@ -199,9 +233,11 @@ export function createStreamHandler(
         onHeaders: commit,
         onMessage(bytes) {
           if (finished) return;
-          let json: unknown;
+          let json: string;
+          let id: string | undefined;
           try {
-            json = responseMarshaller.toJsonValue(bytes);
+            json = responseMarshaller.toJsonText(bytes);
+            id = shape.eventIdOf(bytes);
           } catch (error) {
             const r = render(new GatewayError(Code.INTERNAL, 'undecodable stream message', { cause: error }));
             logFailure(log, req, error, r);
@@ -209,14 +245,8 @@ export function createStreamHandler(
             return;
           }
           commit();
-          if (ndjson) {
-            write(`${JSON.stringify({ result: json })}\n`);
-            return;
-          }
-          const id = eventIdOf(json, shape.eventIdPath);
-          write(
-            id === undefined ? `data: ${JSON.stringify(json)}\n\n` : `id: ${id}\ndata: ${JSON.stringify(json)}\n\n`,
-          );
+          if (ndjson) write(`{"result":${json}}\n`);
+          else write(id === undefined ? `data: ${json}\n\n` : `id: ${id}\ndata: ${json}\n\n`);
         },
         onEnd(status) {
           if (!cleanup()) return;
@@ -234,14 +264,4 @@ export function createStreamHandler(
       },
     );
   };
-}
-
-function eventIdOf(json: unknown, path: readonly string[] | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  let v: unknown = json;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return typeof v === 'string' && v !== '' && LAST_EVENT_ID.test(v) ? v : undefined;
 }

@@ -113,11 +113,12 @@ function serveSocket(
   let windowStart = Date.now();
   let framesInWindow = 0;
 
-  const send = (frame: unknown) => {
+  const sendText = (text: string) => {
     if (finished) return;
-    socket.send(JSON.stringify(frame));
+    socket.send(text);
     if (socket.bufferedAmount > WS_MAX_BUFFERED_BYTES) close(CLOSE.slowConsumer, 'reading too slowly; resume');
   };
+  const send = (frame: unknown) => sendText(JSON.stringify(frame));
   const sendError = (body: StatusBody, ref?: unknown) =>
     send(ref === undefined ? { type: 'error', error: body } : { type: 'error', ref, error: body });
   const close = (code: number, reason: string) => {
@@ -234,15 +235,16 @@ function serveSocket(
       onHeaders() {},
       onMessage(bytes) {
         if (finished) return;
-        let json: unknown;
+        let json: string;
         try {
-          json = endpoint.responseMarshaller.toJsonValue(bytes);
+          json = endpoint.responseMarshaller.toJsonText(bytes);
         } catch (error) {
           const r = render(new GatewayError(Code.INTERNAL, 'undecodable stream message', { cause: error }));
           logFailure(log, req, error, r);
           return close(CLOSE.internal, 'upstream failure');
         }
-        send({ type: 'update', ...(json as object) });
+        // The message's fields beside `type`, spliced into its JSON text (an object's: `{…}`).
+        sendText(json === '{}' ? '{"type":"update"}' : `{"type":"update",${json.slice(1)}`);
       },
       onEnd(status) {
         if (finished) return;
