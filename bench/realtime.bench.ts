@@ -309,6 +309,10 @@ try {
       }
     }),
   );
+  let reconnectedMs = Number.NaN;
+  void reconnecting.then(() => {
+    reconnectedMs = Date.now() - stormStarted;
+  });
   const complete = (i: number) => (expected.get(i) ?? []).every((m) => (seen[i]?.markers.get(m) ?? 0) > 0);
   const deadline = Date.now() + STORM_SECONDS * 1000 + 30_000;
   while (caughtUpAt.size < expected.size && Date.now() < deadline) {
@@ -331,6 +335,7 @@ try {
   console.log(
     `reconnect storm after a gateway restart: ${expected.size} clients in ${groups.length} groups, ` +
       `${STORM_MESSAGES} missed messages each, reconnecting over ${STORM_SECONDS} s (${stormFailures} failed): ` +
+      `the last reconnection answered after ${(reconnectedMs / 1000).toFixed(1)} s, ` +
       `all caught up after ${((doneMs.at(-1) ?? Number.NaN) / 1000).toFixed(1)} s; ` +
       `lost ${lost}, duplicated ${duplicated}, resynced ${resynced}`,
   );

@@ -19,7 +19,7 @@ import { type Logger, pino } from 'pino';
 import { type ApiCatalog, createApiCatalog } from '../src/api-catalog.ts';
 import { DomainError, ErrorKind } from '../src/domain/errors.ts';
 import { ANONYMOUS, type Authenticator } from '../src/grpc/auth-context.ts';
-import { type ConnectionAge, createGrpcServer, type GrpcServer } from '../src/grpc/server.ts';
+import { type ConnectionAge, createGrpcServer, EncodedMessage, type GrpcServer } from '../src/grpc/server.ts';
 import type { GrpcTls } from '../src/grpc/tls.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 
@@ -121,8 +121,16 @@ export function startEchoServer(
           Whoami: async (_req: unknown, ctx: { caller: { kind: string; userId?: string } }) => ({
             user_id: ctx.caller.userId,
           }),
-          Count: async (req: { n: number }, _ctx: unknown, send: (m: { value: number }) => Promise<void>) => {
-            for (let i = 1; i <= req.n; i++) await send({ value: i });
+          // Even values go as bytes encoded beforehand (EncodedMessage), odd ones as messages.
+          Count: async (
+            req: { n: number },
+            _ctx: unknown,
+            send: (m: { value: number } | EncodedMessage) => Promise<void>,
+          ) => {
+            const encode = fx.definition.Count?.responseSerialize;
+            if (!encode) throw new Error('the echo contract has no Count');
+            for (let i = 1; i <= req.n; i++)
+              await send(i % 2 === 0 ? new EncodedMessage(new Uint8Array(encode({ value: i }))) : { value: i });
           },
         },
       },

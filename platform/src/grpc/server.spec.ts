@@ -127,7 +127,7 @@ describe('gRPC server bootstrap', () => {
     });
   });
 
-  it('streams server messages in order', async () => {
+  it('streams server messages in order, those sent already encoded as they are', async () => {
     const values: number[] = [];
     const stream = (client as unknown as { Count(req: object): NodeJS.ReadableStream }).Count({ n: 5 });
     stream.on('data', (m: { value: number }) => values.push(m.value));

@@ -45,9 +45,40 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise
 export type ServerStreamingHandler<Req, Res> = (
   request: Req,
   ctx: CallContext,
-  send: (message: Res) => Promise<void>,
+  send: (message: Res | EncodedMessage) => Promise<void>,
   accept: () => void,
 ) => Promise<void>;
+
+/**
+ * A response already in its protobuf bytes, sent as they are: one message
+ * going to many streams (a live update to every member of a chat) is
+ * encoded once rather than once per stream.
+ */
+export class EncodedMessage {
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+/** The definition with each server-streaming method's serializer passing EncodedMessage bytes through. */
+function acceptingEncoded(definition: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, ServiceDefinition[string]> = {};
+  for (const [key, def] of Object.entries(definition)) {
+    const serialize = def.responseSerialize;
+    out[key] = def.responseStream
+      ? {
+          ...def,
+          responseSerialize: (value: unknown) =>
+            value instanceof EncodedMessage
+              ? Buffer.from(value.bytes.buffer, value.bytes.byteOffset, value.bytes.byteLength)
+              : serialize(value),
+        }
+      : def;
+  }
+  return out;
+}
 
 type HandlerOf<M> =
   M extends MethodDefinition<infer Req, infer Res>
@@ -168,7 +199,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
     },
   };
   for (const registration of opts.services) {
-    server.addService(registration.definition, wrapService(registration, opts.catalog, runner));
+    server.addService(acceptingEncoded(registration.definition), wrapService(registration, opts.catalog, runner));
   }
 
   let shuttingDown: Promise<void> | undefined;

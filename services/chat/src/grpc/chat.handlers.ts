@@ -1,6 +1,6 @@
-import { ChatServiceService, type StreamUpdatesResponse, type Update } from '@messenger/gen/messenger/chat/v1/chat';
+import { ChatServiceService, StreamUpdatesResponse, type Update } from '@messenger/gen/messenger/chat/v1/chat';
 import { callerId, canonicalId, type DomainError, throwIfInvalid, violation } from '@messenger/platform/domain';
-import { type CallContext, type ServiceRegistration, service } from '@messenger/platform/grpc';
+import { type CallContext, EncodedMessage, type ServiceRegistration, service } from '@messenger/platform/grpc';
 import type { Message } from '../domain/chat.ts';
 import { invalidField, sessionEnded, shuttingDown, streamTooSlow, tokenExpired } from '../domain/chat-errors.ts';
 import type { ChatUseCases } from '../domain/chat-use-cases.ts';
@@ -255,7 +255,7 @@ export function chatServiceHandlers(
       accept();
       // The stream counts towards the caller's presence from now until it ends.
       const left = await presence.tracker.opened(me);
-      const write = async (message: StreamUpdatesResponse): Promise<boolean> => {
+      const write = async (message: StreamUpdatesResponse | EncodedMessage): Promise<boolean> => {
         try {
           await send(message);
           return true;
@@ -270,8 +270,7 @@ export function chatServiceHandlers(
           const next = await stream.next(settings.heartbeatIntervalMs, signal);
           if (endedBy) throw endedBy;
           if (next === 'closed') return;
-          const update = updateOf(next, me);
-          if (!(await write({ update }))) return;
+          if (!(await write(frameOf(next, me)))) return;
         }
       } catch (error) {
         if (error instanceof StreamOverflowError) throw streamTooSlow();
@@ -320,6 +319,24 @@ function openStream(hub: UpdateHub<LiveUpdate>, userId: string, resumeAfter: str
     if (error instanceof UpdateHubClosedError) throw shuttingDown();
     throw error;
   }
+}
+
+/**
+ * The bytes of updates that read the same for every recipient, by delivery:
+ * the hub hands one delivery object to all the streams an event reaches, so
+ * the first stream to send it encodes it for the others. An entry goes with
+ * its delivery once no stream holds it.
+ */
+const encodedOnce = new WeakMap<Delivery<LiveUpdate>, EncodedMessage>();
+
+function frameOf(next: Delivery<LiveUpdate> | 'idle', me: string): StreamUpdatesResponse | EncodedMessage {
+  if (next === 'idle' || next.kind !== 'update' || next.payload.kind !== 'same') return { update: updateOf(next, me) };
+  let encoded = encodedOnce.get(next);
+  if (encoded === undefined) {
+    encoded = new EncodedMessage(StreamUpdatesResponse.encode({ update: updateOf(next, me) }).finish());
+    encodedOnce.set(next, encoded);
+  }
+  return encoded;
 }
 
 /** What a stream's reader took, as the stream sends it: an idle wait and a stream's start are heartbeats, the start with its position. */

@@ -144,13 +144,29 @@ export class UpdateHub<P> {
     if (position.offset <= window.last) return; // a redelivery of the log (at-least-once)
     window.last = position.offset;
     if (this.#seen.seenBefore(event.eventId)) return;
-    window.keep({ offset: position.offset, arrival: ++this.#arrivals, receivedAt: this.#now(), event });
-    let updateId: string | undefined;
-    for (const userId of new Set(event.recipients)) {
+    // Kept with its recipients sorted: a replay asks, for every kept event,
+    // whether one user is among them (a binary search, where a group of
+    // thousands would cost a scan per event and reconnecting stream).
+    const recipients = sortedUnique(event.recipients);
+    window.keep({
+      offset: position.offset,
+      arrival: ++this.#arrivals,
+      receivedAt: this.#now(),
+      event: { ...event, recipients },
+    });
+    // One delivery for every recipient (built when the first is found): a
+    // reader may encode it once for all of them.
+    let delivery: Extract<Delivery<P>, { kind: 'update' }> | undefined;
+    for (const userId of recipients) {
       const streams = this.#streams.get(userId);
       if (!streams) continue;
-      updateId ??= encodeCursor(this.id, this.#positions());
-      for (const stream of streams) this.#deliver(stream, window.key, position.offset, updateId, event);
+      delivery ??= {
+        kind: 'update',
+        updateId: encodeCursor(this.id, this.#positions()),
+        time: event.time,
+        payload: event.payload,
+      };
+      for (const stream of streams) this.#deliver(stream, window.key, position.offset, delivery);
     }
   }
 
@@ -207,19 +223,24 @@ export class UpdateHub<P> {
   }
 
   /** Queues an event for a stream, unless its floor says it had it already. */
-  #deliver(stream: OpenStream<P>, key: string, offset: number, updateId: string, event: HubEvent<P>): void {
-    let id = updateId;
-    if (stream.floor.size > 0) {
-      const floor = stream.floor.get(key);
-      if (floor !== undefined && offset <= floor) return;
-      // The stream resumed from a replica further ahead: its update ids keep that replica's offsets.
-      const cursor = this.#positions();
-      raiseTo(cursor, stream.floor);
-      id = encodeCursor(this.id, cursor);
-      // Once this hub has caught up with the floor, the hub's own positions are the cursor again.
-      for (const [k, f] of stream.floor) if ((this.#partitions.get(k)?.last ?? -1) >= f) stream.floor.delete(k);
+  #deliver(
+    stream: OpenStream<P>,
+    key: string,
+    offset: number,
+    delivery: Extract<Delivery<P>, { kind: 'update' }>,
+  ): void {
+    if (stream.floor.size === 0) {
+      stream.mailbox.put(delivery);
+      return;
     }
-    stream.mailbox.put({ kind: 'update', updateId: id, time: event.time, payload: event.payload });
+    const floor = stream.floor.get(key);
+    if (floor !== undefined && offset <= floor) return;
+    // The stream resumed from a replica further ahead: its update ids keep that replica's offsets.
+    const cursor = this.#positions();
+    raiseTo(cursor, stream.floor);
+    // Once this hub has caught up with the floor, the hub's own positions are the cursor again.
+    for (const [k, f] of stream.floor) if ((this.#partitions.get(k)?.last ?? -1) >= f) stream.floor.delete(k);
+    stream.mailbox.put({ ...delivery, updateId: encodeCursor(this.id, cursor) });
   }
 
   /**
@@ -263,7 +284,7 @@ export class UpdateHub<P> {
     for (const [key, window] of this.#partitions) {
       for (const kept of window.after(start.get(key) ?? window.last)) {
         pending.push({ key, kept });
-        if (kept.event.recipients.includes(stream.userId)) forStream++;
+        if (includesSorted(kept.event.recipients, stream.userId)) forStream++;
       }
     }
     if (forStream >= this.#queueLimit) {
@@ -275,7 +296,7 @@ export class UpdateHub<P> {
     raiseTo(cursor, stream.floor);
     for (const { key, kept } of pending) {
       cursor.set(key, kept.offset);
-      if (!kept.event.recipients.includes(stream.userId)) continue;
+      if (!includesSorted(kept.event.recipients, stream.userId)) continue;
       stream.mailbox.put({
         kind: 'update',
         updateId: encodeCursor(this.id, cursor),
@@ -292,10 +313,9 @@ export class UpdateHub<P> {
    */
   signal(recipients: readonly string[], time: Date, payload: P): void {
     if (this.#closed) return;
+    const delivery: Delivery<P> = { kind: 'update', updateId: '', time, payload };
     for (const userId of new Set(recipients)) {
-      for (const stream of this.#streams.get(userId) ?? []) {
-        stream.mailbox.put({ kind: 'update', updateId: '', time, payload });
-      }
+      for (const stream of this.#streams.get(userId) ?? []) stream.mailbox.put(delivery);
     }
   }
 
@@ -314,4 +334,26 @@ export class UpdateHub<P> {
     for (const [key, window] of this.#partitions) cursor.set(key, window.last);
     return cursor;
   }
+}
+
+/** The ids in code-unit order (as `<` compares strings), each once. */
+function sortedUnique(ids: readonly string[]): readonly string[] {
+  const sorted = [...ids].sort();
+  let n = 0;
+  for (const id of sorted) if (n === 0 || sorted[n - 1] !== id) sorted[n++] = id;
+  sorted.length = n;
+  return sorted;
+}
+
+function includesSorted(sorted: readonly string[], id: string): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = sorted[mid] as string;
+    if (at === id) return true;
+    if (at < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
