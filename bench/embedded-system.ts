@@ -1,8 +1,8 @@
 // The embedded system (`node embedded/src/main.ts`) in its own process for a
 // bench, with persistent SQLite storage in a fresh temporary directory and
 // the rate limits lifted (every request of a bench is one of few users: the
-// per-user budgets would measure the rate limiter), plus the calls benches
-// make of it through the gateway.
+// per-user budgets would measure the rate limiter); and the calls benches
+// make through a gateway, this one's or any other.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';

@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
+import { call as callOn, groupOfFriends } from './embedded-system.ts';
 
 const IDLE_SECONDS = Number(process.env.RES_IDLE_SECONDS ?? 20);
 const LOAD_SECONDS = Number(process.env.RES_LOAD_SECONDS ?? 30);
@@ -154,19 +155,8 @@ let stopping = false;
 /** The first process that exited on its own: the run is void. */
 let exited: string | undefined;
 
-async function call(method: string, path: string, token: string | undefined, body?: unknown) {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
+const call = (method: string, path: string, token: string | undefined, body?: unknown) =>
+  callOn(base, method, path, token, body);
 
 /** CPU (millicores) and RSS (MiB: last sample, highest sample) of each process over `seconds`. */
 async function measure(seconds: number, during?: Promise<unknown>) {
@@ -232,29 +222,9 @@ try {
   );
   const idle = await measure(IDLE_SECONDS);
 
-  const users: { id: string; token: string }[] = [];
-  for (let i = 0; i < USERS; i++) {
-    const tag = `res${i}${randomUUID().slice(0, 6)}`;
-    const body = await call('POST', '/v1/auth/register', undefined, {
-      email: `${tag}@example.com`,
-      password: 'correct horse battery staple',
-      nickname: tag,
-    });
-    const { tokens, user } = body as { tokens: { accessToken: string }; user: { userId: string } };
-    users.push({ id: user.userId, token: tokens.accessToken });
-  }
-  const [owner, ...members] = users;
+  const { users, chatId } = await groupOfFriends(base, USERS, 'res');
+  const [owner] = users;
   if (!owner) throw new Error('RES_USERS must be at least 2');
-  for (const m of members) {
-    await call('POST', `/v1/friends/${m.id}`, owner.token, {});
-    await call('POST', `/v1/friends/${owner.id}/confirm`, m.token, {});
-  }
-  const created = await call('POST', '/v1/chats', owner.token, {
-    type: 'CHAT_TYPE_GROUP',
-    title: 'resources',
-    memberIds: members.map((m) => m.id),
-  });
-  const chatId = (created.chat as { chatId: string }).chatId;
   for (const u of users) {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = httpRequest(
