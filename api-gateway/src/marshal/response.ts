@@ -4,7 +4,7 @@ import { compileJsonWriter } from './json-writer.ts';
 export interface ResponseMarshaller {
   /** The upstream's protobuf bytes as the JSON text sent to the client. */
   toJsonText(bytes: Uint8Array): string;
-  /** The same, as a value (stream frames embed it). */
+  /** The same, as a value (a WebSocket answer frame embeds it). */
   toJsonValue(bytes: Uint8Array): unknown;
 }
 
@@ -17,8 +17,9 @@ export interface ResponseMarshaller {
  *
  * The text comes straight from the bytes (json-writer.ts), with the
  * library's `fromBinary` → `toJson` → `JSON.stringify` wherever that writer
- * gives up (it then also decides what is refused). Stream frames embed the
- * JSON value, so they take the library's path.
+ * gives up (it then also decides what is refused); stream frames splice the
+ * text into their framing. The value, for a caller that embeds it in a
+ * larger object (a WebSocket answer frame), takes the library's path.
  */
 export function createResponseMarshaller(
   output: DescMessage,
