@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@messenger/platform/testing';
 
 export interface EmbeddedSystem {
   /** The gateway's base URL. */
@@ -34,15 +34,6 @@ export interface SystemMetrics {
 export interface User {
   readonly id: string;
   readonly token: string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /** Starts the system; `nodeArgs` are extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */

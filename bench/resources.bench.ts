@@ -20,8 +20,8 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
+import { freePorts } from '@messenger/platform/testing';
 import { call as callOn, groupOfFriends } from './embedded-system.ts';
 
 const IDLE_SECONDS = Number(process.env.RES_IDLE_SECONDS ?? 20);
@@ -38,18 +38,6 @@ if (!process.env.REDIS_URL || !process.env.KAFKA_BROKERS) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** USER_HZ: /proc/<pid>/stat counts CPU time in ticks of 1/100 s on Linux. */
 const TICK = 100;
-
-/** `n` distinct loopback ports free at the moment (held together, so none is handed out twice). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => createServer().listen(0, '127.0.0.1'));
-  await Promise.all(servers.map((s) => once(s, 'listening')));
-  const ports = servers.map((s) => {
-    const address = s.address();
-    return typeof address === 'object' && address ? address.port : 0;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 /** The pid and every descendant's (the gateway's workers). */
 function tree(pid: number): number[] {

@@ -6,8 +6,7 @@
 // primary exits 0. Which worker served a request comes from its debug line
 // (`request done`, carrying the request id and the worker's pid): nothing
 // about the processes reaches a client.
-import { once } from 'node:events';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
@@ -16,7 +15,7 @@ import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createGrpcServer, type GrpcServer, type ServiceHandlers, service } from '@messenger/platform/grpc';
 import { createLogger } from '@messenger/platform/logger';
 import { createMetrics } from '@messenger/platform/metrics';
-import { type NodeProcess, spawnNode } from '@messenger/platform/testing';
+import { freePort, type NodeProcess, spawnNode } from '@messenger/platform/testing';
 import { repoRoot } from './fixture.ts';
 
 type LogLine = Record<string, unknown>;
@@ -35,16 +34,6 @@ function getOnce(url: string, requestId: string): Promise<{ status: number; body
     req.on('error', reject);
     req.end();
   });
-}
-
-/** A loopback port free at the moment: the workers share a fixed METRICS_PORT. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 async function waitUntil<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
@@ -97,6 +86,7 @@ describe('the gateway in two worker processes', () => {
       metrics: createMetrics({ defaultMetrics: false }),
     });
     const address = `127.0.0.1:${await upstream.listen('127.0.0.1', 0)}`;
+    // The workers share one fixed METRICS_PORT, chosen before they start.
     const metricsPort = await freePort();
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     gateway = spawnNode(join(repoRoot, 'api-gateway/src/main.ts'), {

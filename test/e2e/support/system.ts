@@ -2,13 +2,11 @@
 // loopback) with its events on the Kafka mock cluster, under a namespace of
 // its own, plus an observer that records every event on the system's topics.
 
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
 import type { KafkaEventBusOptions } from '@messenger/platform/events/kafka';
-import { concurrentJoins, namespacedBus } from '@messenger/platform/testing';
+import { concurrentJoins, freePort, namespacedBus } from '@messenger/platform/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { Gateway } from './http.ts';
 import { kafkaBrokers, mockKafkaBus, silentLog, testNamespace } from './kafka.ts';
@@ -46,16 +44,6 @@ export const SYSTEM_ENV = {
   AUTH_SCRYPT_LOG_N: '10',
 } as const;
 
-/** A loopback port free at the moment, for METRICS_PORT (0 there means off, not "any"). */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
 /**
  * `systemBus` gives the system a bus of its own (e.g. through a proxy to the
  * brokers) while the observer keeps reading the brokers directly.
@@ -88,6 +76,7 @@ export async function startKafkaSystem(
           events.push(event);
         },
       }),
+      // METRICS_PORT 0 means off, not "any port": a free one is picked here.
       startSystem(loadEmbeddedConfig({ ...SYSTEM_ENV, METRICS_PORT: String(await freePort()) }), {
         bus: joining.bus,
         logger: silentLog,
