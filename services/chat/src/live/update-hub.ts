@@ -279,12 +279,13 @@ export class UpdateHub<P> {
    * updates anyway.
    */
   #replay(stream: OpenStream<P>, start: Cursor): void {
-    const pending: { key: string; kept: Kept<HubEvent<P>> }[] = [];
+    const pending: { key: string; kept: Kept<HubEvent<P>>; mine: boolean }[] = [];
     let forStream = 0;
     for (const [key, window] of this.#partitions) {
       for (const kept of window.after(start.get(key) ?? window.last)) {
-        pending.push({ key, kept });
-        if (includesSorted(kept.event.recipients, stream.userId)) forStream++;
+        const mine = includesSorted(kept.event.recipients, stream.userId);
+        pending.push({ key, kept, mine });
+        if (mine) forStream++;
       }
     }
     if (forStream >= this.#queueLimit) {
@@ -294,9 +295,9 @@ export class UpdateHub<P> {
     pending.sort((a, b) => a.kept.arrival - b.kept.arrival);
     const cursor: Cursor = new Map(start);
     raiseTo(cursor, stream.floor);
-    for (const { key, kept } of pending) {
+    for (const { key, kept, mine } of pending) {
       cursor.set(key, kept.offset);
-      if (!includesSorted(kept.event.recipients, stream.userId)) continue;
+      if (!mine) continue;
       stream.mailbox.put({
         kind: 'update',
         updateId: encodeCursor(this.id, cursor),
