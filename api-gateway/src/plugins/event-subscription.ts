@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventBus, Subscription, SubscriptionHandle } from '@messenger/platform/events';
 import type { FastifyInstance } from 'fastify';
 
@@ -23,26 +24,23 @@ const REJOIN_MAX_MS = 30_000;
  */
 export function subscribeWhileOpen(app: FastifyInstance, name: string, bus: EventBus, sub: Subscription): void {
   let subscription: SubscriptionHandle | undefined;
-  let closing = false;
-  let wake: (() => void) | undefined;
+  const closed = new AbortController();
 
   const leave = (handle: SubscriptionHandle) =>
     handle.unsubscribe().catch((err: unknown) => app.log.warn({ err }, `${name}: unsubscribe failed`));
   const joinUntilClosed = async () => {
-    for (let pause = REJOIN_FIRST_MS; !closing; pause = Math.min(pause * 2, REJOIN_MAX_MS)) {
+    for (let pause = REJOIN_FIRST_MS; !closed.signal.aborted; pause = Math.min(pause * 2, REJOIN_MAX_MS)) {
       try {
         const joined = await bus.subscribe(sub);
         // Closed while joining: leave at once (closing the bus would too).
-        if (closing) await leave(joined);
+        if (closed.signal.aborted) await leave(joined);
         else subscription = joined;
         return;
       } catch (err) {
-        if (closing) return;
+        if (closed.signal.aborted) return;
         app.log.error({ err, group: sub.group, retryInMs: pause }, `${name}: joining failed; trying again`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, pause).unref();
-        });
+        // Cut short by closing (the rejection ends the wait, and the loop with it).
+        await sleep(pause, undefined, { signal: closed.signal, ref: false }).catch(() => {});
       }
     }
   };
@@ -53,8 +51,7 @@ export function subscribeWhileOpen(app: FastifyInstance, name: string, bus: Even
   });
   app.addHook('onClose', async () => {
     // A join still under way is not waited for: it may take a rebalance.
-    closing = true;
-    wake?.();
+    closed.abort();
     if (subscription) await leave(subscription);
   });
 }
