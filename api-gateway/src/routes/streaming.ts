@@ -73,31 +73,27 @@ const isEventIdField = (f: DescField) =>
  */
 export function eventIdReader(output: DescMessage): (bytes: Uint8Array) => string | undefined {
   const direct = output.fields.find(isEventIdField);
-  if (direct) return (bytes) => validId(lastString(bytes, direct.number));
+  if (direct) return (bytes) => validId(lastOf(bytes, direct.number, (r) => r.string()));
   for (const f of output.fields) {
     if (f.fieldKind !== 'message') continue;
     const inner = f.message.fields.find(isEventIdField);
     if (inner === undefined) continue;
-    return (bytes) => {
-      let id: string | undefined;
-      const reader = new BinaryReader(bytes);
-      while (reader.pos < reader.len) {
-        const [no, type] = reader.tag();
-        if (no === f.number && type === WireType.LengthDelimited) id = lastString(reader.bytes(), inner.number) ?? id;
-        else reader.skip(type);
-      }
-      return validId(id);
-    };
+    return (bytes) => validId(lastOf(bytes, f.number, (r) => lastOf(r.bytes(), inner.number, (m) => m.string())));
   }
   return () => undefined;
 }
 
-function lastString(bytes: Uint8Array, fieldNo: number): string | undefined {
-  let value: string | undefined;
+/**
+ * What `read` makes of the last occurrence of a length-delimited field that
+ * gives something: an occurrence of a message field without the value
+ * leaves the earlier one standing, as merging them would.
+ */
+function lastOf<T>(bytes: Uint8Array, fieldNo: number, read: (r: BinaryReader) => T | undefined): T | undefined {
+  let value: T | undefined;
   const reader = new BinaryReader(bytes);
   while (reader.pos < reader.len) {
     const [no, type] = reader.tag();
-    if (no === fieldNo && type === WireType.LengthDelimited) value = reader.string();
+    if (no === fieldNo && type === WireType.LengthDelimited) value = read(reader) ?? value;
     else reader.skip(type);
   }
   return value;
