@@ -12,7 +12,6 @@
 // `npm run bench -- chat`.
 
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import {
   type Chat,
@@ -23,6 +22,7 @@ import {
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { call } from '@messenger/platform/testing';
 import { startRole } from './child-role.ts';
+import { cpuMsOf } from './proc-stats.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -33,12 +33,10 @@ const MEMBER_COUNTS = [2, 10, 100];
 const WARMUP_S = 1;
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 
-/** CPU time (user + system) a process has used so far, in ms; Linux /proc, undefined elsewhere. */
-function cpuMsOf(pid: number | undefined): number | undefined {
+/** CPU time (user + system) a process has used so far, in ms; undefined where there is no /proc. */
+function cpuMsOrUndefined(pid: number | undefined): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
+    return cpuMsOf(pid);
   } catch {
     return undefined;
   }
@@ -91,7 +89,7 @@ try {
     let failures = 0;
     const until = Date.now() + seconds * 1000;
     const started = Date.now();
-    const cpuBefore = cpuMsOf(server.pid);
+    const cpuBefore = cpuMsOrUndefined(server.pid);
     await Promise.all(
       senders.map(async (s, i) => {
         while (Date.now() < until) {
@@ -117,7 +115,7 @@ try {
       }),
     );
     latencies.sort((a, b) => a - b);
-    const cpuAfter = cpuMsOf(server.pid);
+    const cpuAfter = cpuMsOrUndefined(server.pid);
     return {
       cpuUsPerMessage:
         cpuBefore === undefined || cpuAfter === undefined

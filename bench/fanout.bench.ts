@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { loadavg } from 'node:os';
 import { call, groupOfFriends, startEmbeddedSystem } from './embedded-system.ts';
+import { cpuMsOf } from './proc-stats.ts';
 
 const MEMBERS = Number(process.env.BENCH_FANOUT_MEMBERS ?? 100);
 const RATES = (process.env.BENCH_FANOUT_RATES ?? '100,300,1000').split(',').map(Number);
@@ -29,14 +30,6 @@ const IDLE_MS = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: Float64Array, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
-/** CPU time (user + system) a process has used so far, in ms; Linux /proc. */
-async function cpuMsOf(pid: number | undefined): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
-}
 
 const system = await startEmbeddedSystem({
   nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
@@ -85,9 +78,9 @@ try {
     streams.push(res);
   }
   await sleep(IDLE_MS);
-  const idleCpuStart = await cpuMsOf(system.pid);
+  const idleCpuStart = cpuMsOf(system.pid);
   await sleep(IDLE_MS);
-  const idleCpuPerMs = ((await cpuMsOf(system.pid)) - idleCpuStart) / IDLE_MS;
+  const idleCpuPerMs = (cpuMsOf(system.pid) - idleCpuStart) / IDLE_MS;
   console.log(
     `embedded system, SQLite; one group of ${MEMBERS} members, each with a live SSE stream; ` +
       `${SECONDS} s per rate; idle CPU ${(idleCpuPerMs * 1000).toFixed(0)} ms/s; load average ${loadavg()
@@ -106,7 +99,7 @@ try {
     let errors = 0;
     let inFlight = 0;
     const sends: Promise<void>[] = [];
-    const cpuStart = await cpuMsOf(system.pid);
+    const cpuStart = cpuMsOf(system.pid);
     const ownStart = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < total; i++) {
@@ -143,7 +136,7 @@ try {
     const deadline = performance.now() + 10_000;
     while (delivered < expected && performance.now() < deadline) await sleep(20);
     const seconds = (performance.now() - started) / 1000;
-    const cpuMs = (await cpuMsOf(system.pid)) - cpuStart - idleCpuPerMs * seconds * 1000;
+    const cpuMs = cpuMsOf(system.pid) - cpuStart - idleCpuPerMs * seconds * 1000;
     const own = process.cpuUsage(ownStart);
     const sorted = Float64Array.from(latencies).sort();
     console.log(

@@ -28,10 +28,10 @@
 // `npm run bench -- realtime`.
 
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { startRole } from './child-role.ts';
+import { cpuMsOf, rssKbOf } from './proc-stats.ts';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 10_000);
 const OPENERS = Number(process.env.BENCH_OPENERS ?? 100);
@@ -43,19 +43,6 @@ const STORM_SECONDS = Number(process.env.BENCH_STORM_SECONDS ?? 10);
 /** A group's members, creator included: the default member cap. */
 const GROUP_SIZE = 1000;
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
-
-/** Resident set size of a process in KB; Linux /proc. */
-function rssKbOf(pid: number | undefined): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? Number.NaN);
-}
-
-/** CPU time (user + system) a process has used so far, in ms; Linux /proc. */
-function cpuMsOf(pid: number | undefined): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
