@@ -145,6 +145,42 @@ describe('streaming', () => {
     abort.abort();
   });
 
+  it('gives streams that are sent the same messages, in either format, each its own full events', async () => {
+    // The route renders a message that reaches several streams once: an SSE
+    // stream, an NDJSON one and another SSE one, all resuming from 20, then
+    // one from 21 whose messages interleave with theirs.
+    const token = await fx.auth.token('u1');
+    const cancelledBefore = fx.upstream.state.streamsCancelled;
+    const opened = await Promise.all([
+      connect({ authorization: `Bearer ${token}`, accept: 'text/event-stream' }, '?resumeAfter=20'),
+      connect({ authorization: `Bearer ${token}`, accept: 'application/x-ndjson' }, '?resumeAfter=20'),
+      connect({ authorization: `Bearer ${token}`, accept: 'text/event-stream' }, '?resumeAfter=20'),
+      connect({ authorization: `Bearer ${token}`, accept: 'text/event-stream' }, '?resumeAfter=21'),
+    ]);
+    const [sse1, ndjson, sse2, later] = opened;
+    for (const s of [sse1, sse2, later]) await readUntil(s.reader, s.acc, (t) => events(t).length >= 3);
+    await readUntil(ndjson.reader, ndjson.acc, (t) => t.split('\n').filter(Boolean).length >= 3);
+    const expected = (from: number) =>
+      [1, 2, 3].map((k) => ({
+        id: String(from + k),
+        data: { update: { updateId: String(from + k), text: `update ${from + k}` } },
+      }));
+    expect(events(sse1.acc.text)).toEqual(expected(20));
+    expect(events(sse2.acc.text)).toEqual(expected(20));
+    expect(events(later.acc.text)).toEqual(expected(21));
+    expect(
+      ndjson.acc.text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    ).toEqual(expected(20).map((e) => ({ result: e.data })));
+    for (const s of opened) s.abort.abort();
+    // Their upstream calls are cancelled (earlier tests' may land meanwhile),
+    // so that no later test counts one of these.
+    for (let i = 0; i < 100 && fx.upstream.state.streamsCancelled < cancelledBefore + 4; i++) await sleep(20);
+    expect(fx.upstream.state.streamsCancelled).toBeGreaterThanOrEqual(cancelledBefore + 4);
+  });
+
   it('cancels the upstream call when the client goes away', async () => {
     const before = fx.upstream.state.streamsCancelled;
     const token = await fx.auth.token('u1');

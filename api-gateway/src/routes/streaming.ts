@@ -8,6 +8,7 @@ import { Code, GatewayError, type StatusBody } from '../errors/status.ts';
 import { positiveInt } from '../options.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { PendingStream } from '../upstream/upstream.ts';
+import { LastFrame } from './last-frame.ts';
 import type { RpcEndpoint } from './rpc-endpoint.ts';
 import type { EndReason, OpenStream, StreamRegistry } from './stream-registry.ts';
 
@@ -102,6 +103,34 @@ function lastOf<T>(bytes: Uint8Array, fieldNo: number, read: (r: BinaryReader) =
 const validId = (id: string | undefined) => (id !== undefined && id !== '' && LAST_EVENT_ID.test(id) ? id : undefined);
 
 /**
+ * One stream message as clients get it: its JSON text and SSE id, and the
+ * bytes of its SSE event and NDJSON line, each encoded when first written.
+ */
+class StreamFrame {
+  readonly #json: string;
+  readonly #id: string | undefined;
+  #sse: Buffer | undefined;
+  #ndjson: Buffer | undefined;
+
+  constructor(json: string, id: string | undefined) {
+    this.#json = json;
+    this.#id = id;
+  }
+
+  get sse(): Buffer {
+    this.#sse ??= Buffer.from(
+      this.#id === undefined ? `data: ${this.#json}\n\n` : `id: ${this.#id}\ndata: ${this.#json}\n\n`,
+    );
+    return this.#sse;
+  }
+
+  get ndjson(): Buffer {
+    this.#ndjson ??= Buffer.from(`{"result":${this.#json}}\n`);
+    return this.#ndjson;
+  }
+}
+
+/**
  * Serves a server-streaming RPC as Server-Sent Events (default) or as
  * newline-delimited JSON when the client accepts `application/x-ndjson`
  * (grpc-gateway's `{"result": …}` / `{"error": …}` lines). Each SSE event
@@ -123,6 +152,10 @@ export function createStreamHandler(
 ): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const { route, upstream, requestMarshaller, responseMarshaller } = endpoint;
   const shape = streamShapeOf(route);
+  // Shared by the route's streams: a fanned-out update is rendered once.
+  const frames = new LastFrame(
+    (bytes) => new StreamFrame(responseMarshaller.toJsonText(bytes), shape.eventIdOf(bytes)),
+  );
 
   return async (req, reply) => {
     let query = req.query as Record<string, string | string[] | undefined>;
@@ -158,7 +191,7 @@ export function createStreamHandler(
       if (ndjson) res.flushHeaders();
       else write(`:ok\n${retry}\n`);
     };
-    const write = (chunk: string) => {
+    const write = (chunk: string | Buffer) => {
       registry.wrote(stream);
       if (!res.write(chunk) && call) {
         call.pause();
@@ -229,11 +262,9 @@ export function createStreamHandler(
         onHeaders: commit,
         onMessage(bytes) {
           if (finished) return;
-          let json: string;
-          let id: string | undefined;
+          let frame: StreamFrame;
           try {
-            json = responseMarshaller.toJsonText(bytes);
-            id = shape.eventIdOf(bytes);
+            frame = frames.of(bytes);
           } catch (error) {
             const r = render(new GatewayError(Code.INTERNAL, 'undecodable stream message', { cause: error }));
             logFailure(log, req, error, r);
@@ -241,8 +272,7 @@ export function createStreamHandler(
             return;
           }
           commit();
-          if (ndjson) write(`{"result":${json}}\n`);
-          else write(id === undefined ? `data: ${json}\n\n` : `id: ${id}\ndata: ${json}\n\n`);
+          write(ndjson ? frame.ndjson : frame.sse);
         },
         onEnd(status) {
           if (!cleanup()) return;

@@ -7,6 +7,7 @@ import { logFailure, render } from '../errors/error-handler.ts';
 import { Code, GatewayError, type StatusBody } from '../errors/status.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { PendingStream, Upstream } from '../upstream/upstream.ts';
+import { LastFrame } from './last-frame.ts';
 import { createRpcEndpoint, type RpcEndpoint } from './rpc-endpoint.ts';
 import type { EndReason, OpenStream, StreamRegistry } from './stream-registry.ts';
 import { RECONNECT_MAX_MS, RECONNECT_MIN_MS } from './streaming.ts';
@@ -79,6 +80,12 @@ export async function websocketRoutes(app: FastifyInstance, opts: WebSocketRoute
     },
   });
   const stream = createRpcEndpoint(updates, opts.registry, opts.upstream, app.bearerRealm);
+  // Shared by every socket: a fanned-out update is rendered and encoded once.
+  // The message's fields go beside `type`, spliced into its JSON text (an object's: `{…}`).
+  const updateFrames = new LastFrame((bytes) => {
+    const json = stream.responseMarshaller.toJsonText(bytes);
+    return Buffer.from(json === '{}' ? '{"type":"update"}' : `{"type":"update",${json.slice(1)}`);
+  });
   const read = markRead && createRpcEndpoint(markRead, opts.registry, opts.upstream, app.bearerRealm);
   const typing = setTyping && createRpcEndpoint(setTyping, opts.registry, opts.upstream, app.bearerRealm);
   // Hooks of this (encapsulated) context run before the route's own, where
@@ -88,7 +95,7 @@ export async function websocketRoutes(app: FastifyInstance, opts: WebSocketRoute
     if (token !== undefined) req.headers.authorization = `Bearer ${token}`;
   });
   app.get(WS_PATH, { websocket: true, config: { template: WS_PATH, rpc: updates } }, (socket, req) =>
-    serveSocket(socket, req, stream, { read, typing }, opts),
+    serveSocket(socket, req, stream, updateFrames, { read, typing }, opts),
   );
 }
 
@@ -102,6 +109,7 @@ function serveSocket(
   socket: WebSocket,
   req: FastifyRequest,
   endpoint: RpcEndpoint,
+  updateFrames: LastFrame<Buffer>,
   unary: { readonly read: RpcEndpoint | undefined; readonly typing: RpcEndpoint | undefined },
   opts: WebSocketRoutesOptions,
 ): void {
@@ -113,9 +121,9 @@ function serveSocket(
   let windowStart = Date.now();
   let framesInWindow = 0;
 
-  const sendText = (text: string) => {
+  const sendText = (text: string | Buffer) => {
     if (finished) return;
-    socket.send(text);
+    socket.send(text, { binary: false });
     if (socket.bufferedAmount > WS_MAX_BUFFERED_BYTES) close(CLOSE.slowConsumer, 'reading too slowly; resume');
   };
   const send = (frame: unknown) => sendText(JSON.stringify(frame));
@@ -235,16 +243,15 @@ function serveSocket(
       onHeaders() {},
       onMessage(bytes) {
         if (finished) return;
-        let json: string;
+        let frame: Buffer;
         try {
-          json = endpoint.responseMarshaller.toJsonText(bytes);
+          frame = updateFrames.of(bytes);
         } catch (error) {
           const r = render(new GatewayError(Code.INTERNAL, 'undecodable stream message', { cause: error }));
           logFailure(log, req, error, r);
           return close(CLOSE.internal, 'upstream failure');
         }
-        // The message's fields beside `type`, spliced into its JSON text (an object's: `{…}`).
-        sendText(json === '{}' ? '{"type":"update"}' : `{"type":"update",${json.slice(1)}`);
+        sendText(frame);
       },
       onEnd(status) {
         if (finished) return;
