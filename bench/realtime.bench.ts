@@ -14,8 +14,10 @@
 //   (3) with every stream still open, BENCH_MESSAGES messages sent one after
 //       the other through the gateway to a user whose stream is open; reports
 //       the latency from the send to the event on that stream (p50/p99);
-//   (4) a reconnect storm: the users are put in groups of up to 1,000, the
-//       gateway process is restarted (every stream is cut at once), each group
+//   (4) the users are put in groups of up to 1,000: how long until every
+//       member's stream had its group's creation (the whole chat, members
+//       and all), and the CPU the gateway and chat spent on it;
+//   (5) a reconnect storm: the gateway process is restarted (every stream is cut at once), each group
 //       gets BENCH_STORM_MESSAGES messages while nobody is connected, and every
 //       client reconnects with its last update id (Last-Event-ID), paced over
 //       BENCH_STORM_SECONDS (default 10). Reports how long until every client
@@ -29,6 +31,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { startRole } from './child-role.ts';
 import { cpuMsOf, rssKbOf } from './proc-stats.ts';
@@ -49,6 +52,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** User plus system time of a `process.cpuUsage()` reading, in µs. */
+const ownCpuUs = (usage: NodeJS.CpuUsage) => usage.user + usage.system;
 
 const ring = await generateSigningKeyRing();
 const signer = createTokenSigner({ ...TRUST, keys: ring });
@@ -121,6 +126,8 @@ const seen = users.map(() => ({
   buffered: '',
   markers: new Map<string, number>(),
   resyncs: 0,
+  /** Creations of a storm group seen. */
+  groupsCreated: 0,
 }));
 const STORM_MARKER = /storm-\d+-\d+/g;
 
@@ -138,6 +145,7 @@ function track(i: number, res: IncomingMessage): void {
       const id = /^id: (.+)$/m.exec(block)?.[1];
       if (id !== undefined) state.lastId = id;
       if (block.includes('resyncRequired')) state.resyncs++;
+      if (block.includes('"chatCreated"') && block.includes('"title":"storm ')) state.groupsCreated++;
       for (const marker of block.match(STORM_MARKER) ?? [])
         state.markers.set(marker, (state.markers.get(marker) ?? 0) + 1);
     }
@@ -145,6 +153,8 @@ function track(i: number, res: IncomingMessage): void {
 }
 
 const open: IncomingMessage[] = [];
+/** Each user's stream, by user index (`open` is in the order they opened). */
+const streamOf: (IncomingMessage | undefined)[] = [];
 let failed = false;
 try {
   // Warm-up: the code paths of both processes, before the baseline memory.
@@ -157,6 +167,10 @@ try {
   let failures = 0;
   let next = 0;
   const cpuBefore = { gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid) };
+  // This process's own event-loop delay while opening: a header that arrived
+  // while the loop was busy is timed late by as much.
+  const ownDelay = monitorEventLoopDelay({ resolution: 5 });
+  ownDelay.enable();
   const started = Date.now();
   await Promise.all(
     Array.from({ length: OPENERS }, async () => {
@@ -170,6 +184,7 @@ try {
           track(i, s.res);
           s.res.on('error', () => {});
           open.push(s.res);
+          streamOf[i] = s.res;
           headerMs.push(s.headerMs);
         } catch {
           failures++;
@@ -178,13 +193,16 @@ try {
     }),
   );
   const seconds = (Date.now() - started) / 1000;
+  ownDelay.disable();
   const cpuUs = (p: 'gateway' | 'chat') =>
     (((p === 'gateway' ? cpuMsOf(gateway.pid) : cpuMsOf(chat.pid)) - cpuBefore[p]) * 1000) / Math.max(1, open.length);
   headerMs.sort((a, b) => a - b);
   console.log(
     `opened ${open.length} streams (${failures} failed) in ${seconds.toFixed(1)} s: ${(open.length / seconds).toFixed(0)}/s; ` +
       `headers p50 ${percentile(headerMs, 50).toFixed(1)} ms, p99 ${percentile(headerMs, 99).toFixed(1)} ms; ` +
-      `CPU per opening: gateway ${cpuUs('gateway').toFixed(0)} µs, chat ${cpuUs('chat').toFixed(0)} µs`,
+      `CPU per opening: gateway ${cpuUs('gateway').toFixed(0)} µs, chat ${cpuUs('chat').toFixed(0)} µs; ` +
+      `this process's event-loop delay p50 ${(ownDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
+      `p99 ${(ownDelay.percentile(99) / 1e6).toFixed(1)} ms`,
   );
 
   // (2) Memory with every stream open and idle.
@@ -203,7 +221,7 @@ try {
   // (3) Delivery to an open stream while all the others stay open.
   const reader = users[0];
   const sender = users[1];
-  const stream = open[0];
+  const stream = streamOf[0];
   if (!reader || !sender || !stream) throw new Error('no stream to deliver to');
   const created = await json('POST', '/v1/chats', sender.token, {
     type: 'CHAT_TYPE_GROUP',
@@ -222,7 +240,13 @@ try {
   const delivery: number[] = [];
   for (let i = 0; i < MESSAGES; i++) {
     const marker = randomUUID();
-    const arrived = new Promise<void>((resolve) => waiting.set(marker, resolve));
+    const arrived = new Promise<void>((resolve, reject) => {
+      const late = setTimeout(() => reject(new Error(`message ${i} did not reach the stream within 10 s`)), 10_000);
+      waiting.set(marker, () => {
+        clearTimeout(late);
+        resolve();
+      });
+    });
     const t = process.hrtime.bigint();
     await json('POST', `/v1/chats/${chatId}/messages`, sender.token, { clientMessageId: marker, text: marker });
     await arrived;
@@ -235,8 +259,9 @@ try {
   );
   if (failures > 0) failed = true;
 
-  // (4) Reconnect storm after a gateway restart.
+  // (4) Groups of up to 1,000, each creation fanned out to every member's stream.
   const groups: { chatId: string; members: number[] }[] = [];
+  const setUp = { at: Date.now(), gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid), own: process.cpuUsage() };
   for (let first = 0; first < open.length; first += GROUP_SIZE) {
     const members = Array.from({ length: Math.min(GROUP_SIZE, open.length - first) }, (_, k) => first + k);
     if (members.length < 2) break;
@@ -248,6 +273,23 @@ try {
     });
     groups.push({ chatId: (group.chat as { chatId: string }).chatId, members });
   }
+  const members = groups.reduce((n, g) => n + g.members.length, 0);
+  const setUpDeadline = Date.now() + 60_000;
+  const informed = () => groups.every((g) => g.members.every((m) => (seen[m]?.groupsCreated ?? 0) > 0));
+  while (!informed() && Date.now() < setUpDeadline) await sleep(20);
+  const setUpCpu = (p: 'gateway' | 'chat') => (p === 'gateway' ? cpuMsOf(gateway.pid) : cpuMsOf(chat.pid)) - setUp[p];
+  console.log(
+    `${groups.length} groups of up to ${GROUP_SIZE} created: ` +
+      (informed()
+        ? `every member's stream had its group after ${((Date.now() - setUp.at) / 1000).toFixed(2)} s`
+        : `not every member's stream had its group within 60 s`) +
+      `; CPU per member informed: gateway ${((setUpCpu('gateway') * 1000) / members).toFixed(0)} µs, ` +
+      `chat ${((setUpCpu('chat') * 1000) / members).toFixed(0)} µs, this process (reading the streams) ` +
+      `${(ownCpuUs(process.cpuUsage(setUp.own)) / members).toFixed(0)} µs`,
+  );
+  if (!informed()) failed = true;
+
+  // (5) Reconnect storm after a gateway restart.
   await sleep(SETTLE_MS);
   await gateway.stop();
   for (const r of open) r.destroy();
