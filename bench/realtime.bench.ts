@@ -142,10 +142,14 @@ function track(i: number, res: IncomingMessage): void {
       const block = state.buffered.slice(0, end);
       state.buffered = state.buffered.slice(end + 2);
       end = state.buffered.indexOf('\n\n');
-      const id = /^id: (.+)$/m.exec(block)?.[1];
+      // The id, the update's kind and a group's title come first: a large
+      // update (a group's whole member list) is not searched through.
+      const head = block.slice(0, 1024);
+      const id = /^id: (.+)$/m.exec(head)?.[1];
       if (id !== undefined) state.lastId = id;
-      if (block.includes('resyncRequired')) state.resyncs++;
-      if (block.includes('"chatCreated"') && block.includes('"title":"storm ')) state.groupsCreated++;
+      if (head.includes('"resyncRequired"')) state.resyncs++;
+      if (head.includes('"chatCreated"') && head.includes('"title":"storm ')) state.groupsCreated++;
+      if (!head.includes('"messageCreated"')) continue;
       for (const marker of block.match(STORM_MARKER) ?? [])
         state.markers.set(marker, (state.markers.get(marker) ?? 0) + 1);
     }
