@@ -24,12 +24,12 @@ interface AttachmentJson {
   uploaderId: string;
   mediaType: string;
   sizeBytes: string;
-  fileName?: string;
-  width?: number;
-  height?: number;
-  hasThumbnail?: boolean;
+  fileName: string;
+  width: number;
+  height: number;
+  hasThumbnail: boolean;
   state: string;
-  messageId?: string;
+  messageId: string;
 }
 
 /** 600 × 400 pixels stored turned a quarter (EXIF orientation 6), with EXIF text that must not survive. */
@@ -190,12 +190,10 @@ describe.each(['filesystem', 's3'] as const)('attachments with GATEWAY_MEDIA_STO
     const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
     const doc = await uploaded(pdf, 'Rechnung März.pdf');
     expect(doc.mediaType).toBe('application/pdf');
-    expect([doc.hasThumbnail, doc.width, doc.height, doc.sizeBytes]).toEqual([
-      undefined,
-      undefined,
-      undefined,
-      String(pdf.length),
-    ]);
+    expect([doc.hasThumbnail, doc.width, doc.height, doc.sizeBytes]).toEqual([false, 0, 0, String(pdf.length)]);
+    // The upload's answer is the JSON every route gives: GetAttachment's, fields at their defaults included.
+    const described = await gw.ok('GET', `/v1/chats/${chatId}/attachments/${doc.attachmentId}`, ann.accessToken);
+    expect(described.attachment).toEqual(doc);
     const res = await get(contentPath(doc), ann.accessToken);
     expect(res.headers.get('content-type')).toBe('application/pdf');
     expect(res.headers.get('content-disposition')).toBe(

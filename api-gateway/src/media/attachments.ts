@@ -17,7 +17,6 @@ import {
   BeginAttachmentRequest,
   BeginAttachmentResponse,
   CompleteAttachmentRequest,
-  CompleteAttachmentResponse,
   GetAttachmentRequest,
   GetAttachmentResponse,
 } from '@messenger/gen/messenger/chat/v1/chat';
@@ -26,6 +25,7 @@ import { attachmentKeys, removeAttachmentFiles } from '@messenger/platform/blob'
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fileTypeFromBuffer } from 'file-type';
 import { badRequestDetail, Code, GatewayError } from '../errors/status.ts';
+import { createResponseMarshaller } from '../marshal/response.ts';
 import { type Credential, callService, type ServiceCallOptions } from './service-call.ts';
 import {
   checkDeclaredLength,
@@ -68,13 +68,21 @@ const TEXT_SNIFF_BYTES = 64 * 1024;
 /** Attachment ids never change their bytes; still, only members may read them, so no shared cache. */
 const CACHE_CONTROL = 'private, max-age=86400, immutable';
 
-const CHAT = 'messenger.chat.v1.ChatService';
+const CHAT_PACKAGE = 'messenger.chat.v1';
+const CHAT = `${CHAT_PACKAGE}.ChatService`;
 
 export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOptions): Promise<void> {
   // Sending files is ordinary use (an album is ten uploads); what one upload
   // costs is bounded by the size and pixel limits and by the chat service's
   // cap on uploads not yet sent.
   const ordinary = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_DEFAULT };
+  // The upload's answer, `{"attachment": …}`, in the JSON every other route gives.
+  const completed = createResponseMarshaller(
+    opts.registry.getMessage(`${CHAT_PACKAGE}.CompleteAttachmentResponse`) ??
+      missing(`${CHAT_PACKAGE}.CompleteAttachmentResponse`),
+    undefined,
+    opts.registry,
+  );
   /** Calls a chat RPC; `as: 'gateway'` for the internal ones, which name the user in the request. */
   const chatCall = async <Req, Res>(
     req: FastifyRequest,
@@ -118,15 +126,21 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
         await rm(staged, { force: true });
       }
       try {
-        const done = await chatCall(
-          req,
-          'CompleteAttachment',
-          CompleteAttachmentRequest,
-          CompleteAttachmentResponse.decode,
-          { chatId: req.params.chatId, attachmentId: id, userId, ...size },
-          'gateway',
-        );
-        return reply.header('cache-control', 'no-store').send(toJson(done.attachment));
+        const done = await callService(app, opts, req, {
+          service: CHAT,
+          method: 'CompleteAttachment',
+          request: CompleteAttachmentRequest.encode({
+            chatId: req.params.chatId,
+            attachmentId: id,
+            userId,
+            ...size,
+          }).finish(),
+          as: 'gateway',
+        });
+        return reply
+          .header('cache-control', 'no-store')
+          .header('content-type', 'application/json; charset=utf-8')
+          .send(completed.toJsonText(done));
       } catch (err) {
         await removeAttachmentFiles(opts.store, id);
         throw err;
@@ -249,7 +263,6 @@ function dispositionOf(a: Attachment, which: 'content' | 'thumbnail'): string {
   return `${inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
-/** The upload's answer: `{"attachment": …}` in the JSON mapping, as GetAttachment's. */
-function toJson(a: Attachment | undefined): string {
-  return JSON.stringify(GetAttachmentResponse.toJSON({ attachment: a }));
+function missing(name: string): never {
+  throw new Error(`gateway: the registry lacks ${name}`);
 }
