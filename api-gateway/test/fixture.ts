@@ -144,8 +144,8 @@ export interface UpstreamState {
   cancelled: number;
   /** `resume_after` of each StreamUpdates call. */
   streamResumes: string[];
-  /** StreamUpdates calls that ended because the client cancelled. */
-  streamsCancelled: number;
+  /** The `resume_after` of each StreamUpdates call that ended because the client cancelled. */
+  cancelledResumes: string[];
   /** Updates each stream sends at once (ids 1..n after the resume point). */
   streamUpdates: number;
 }
@@ -192,7 +192,7 @@ export async function startTestUpstream(
     profileDelayMs: 0,
     cancelled: 0,
     streamResumes: [],
-    streamsCancelled: 0,
+    cancelledResumes: [],
     streamUpdates: 3,
   };
   const count = (name: string) => {
@@ -254,7 +254,7 @@ export async function startTestUpstream(
           if (ctx.signal.aborted) resolve();
           ctx.signal.addEventListener('abort', () => resolve(), { once: true });
         });
-        state.streamsCancelled++;
+        state.cancelledResumes.push(resume);
       },
     },
     [MIRROR_SERVICE]: {
