@@ -3,7 +3,8 @@
 //   node bench/gateway-processes.ts upstream   gRPC UserService.GetUser + ChatService.SendMessage stubs
 //   node bench/gateway-processes.ts gateway    the API gateway (BENCH_CACHE=on|off, BENCH_TRANSPORT=http2|grpc-js,
 //                                              GATEWAY_WORKERS as in production, default one process per CPU)
-//   node bench/gateway-processes.ts bare       a bare Fastify route answering BENCH_BODY
+//   node bench/gateway-processes.ts bare       a bare Fastify route answering BENCH_BODY, and the SSE head of
+//                                              GET /v1/updates with nothing behind it (the realtime bench's reference)
 // Each prints `ready <port>` and runs until SIGTERM. Config comes from env:
 // BENCH_JWKS (private JWKS to verify tokens with), BENCH_UPSTREAM (host:port),
 // and the OTEL_* tracing settings as every process reads them (off by default);
@@ -183,6 +184,13 @@ async function bare(): Promise<number> {
   const app = Fastify();
   app.get('/v1/users/:id', (_req, reply) => {
     void reply.header('content-type', 'application/json; charset=utf-8').send(body);
+  });
+  // The realtime bench's reference: a live stream's opening (the SSE head the
+  // gateway sends), with no token check and nothing behind it.
+  app.get('/v1/updates', (_req, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    reply.raw.write(':ok\n\n');
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -1,4 +1,7 @@
 // Live update streams at scale, loopback only:
+//   (0) the reference: the same streams opened the same way against bare
+//       Fastify answering with the same SSE head and nothing behind it; its
+//       header latency and RSS per idle stream, to compare (1) and (2) with;
 //   (1) opens BENCH_STREAMS (default 10,000) `GET /v1/updates` SSE streams
 //       through one gateway process to the chat service, BENCH_OPENERS (default
 //       100) at a time, each on its own connection and for its own user, at
@@ -31,7 +34,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type Histogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { startRole } from './child-role.ts';
 import { cpuMsOf, rssKbOf } from './proc-stats.ts';
@@ -82,11 +85,11 @@ let gateway = await startGateway();
 let base = `http://127.0.0.1:${gateway.port}`;
 
 /** Opens one SSE stream on its own connection; resolves with the response once its headers arrived. */
-const openStream = (token: string, lastEventId?: string) =>
+const openStream = (token: string, lastEventId?: string, at = base) =>
   new Promise<{ res: IncomingMessage; headerMs: number }>((resolve, reject) => {
     const started = process.hrtime.bigint();
     const req = httpRequest(
-      `${base}/v1/updates`,
+      `${at}/v1/updates`,
       {
         headers: {
           authorization: `Bearer ${token}`,
@@ -156,21 +159,14 @@ function track(i: number, res: IncomingMessage): void {
   });
 }
 
-const open: IncomingMessage[] = [];
-/** Each user's stream, by user index (`open` is in the order they opened). */
-const streamOf: (IncomingMessage | undefined)[] = [];
-let failed = false;
-try {
-  // Warm-up: the code paths of both processes, before the baseline memory.
-  for (let i = 0; i < 50; i++) (await openStream(users[i]?.token ?? '')).res.destroy();
-  await sleep(SETTLE_MS);
-  const before = { gateway: rssKbOf(gateway.pid), chat: rssKbOf(chat.pid) };
-
-  // (1) Open every stream.
+/**
+ * Opens a stream for every user through `at`, OPENERS at a time and at most
+ * RATE per second in all; `opened` gets each one as it opens.
+ */
+async function openAll(at: string, opened: (user: number, res: IncomingMessage) => void) {
   const headerMs: number[] = [];
   let failures = 0;
   let next = 0;
-  const cpuBefore = { gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid) };
   // This process's own event-loop delay while opening: a header that arrived
   // while the loop was busy is timed late by as much.
   const ownDelay = monitorEventLoopDelay({ resolution: 5 });
@@ -184,11 +180,9 @@ try {
           if (slot > 0) await sleep(slot);
         }
         try {
-          const s = await openStream(users[i]?.token ?? '');
-          track(i, s.res);
+          const s = await openStream(users[i]?.token ?? '', undefined, at);
           s.res.on('error', () => {});
-          open.push(s.res);
-          streamOf[i] = s.res;
+          opened(i, s.res);
           headerMs.push(s.headerMs);
         } catch {
           failures++;
@@ -196,17 +190,66 @@ try {
       }
     }),
   );
-  const seconds = (Date.now() - started) / 1000;
   ownDelay.disable();
+  headerMs.sort((a, b) => a - b);
+  return { headerMs, failures, seconds: (Date.now() - started) / 1000, ownDelay };
+}
+
+/** p50 and p99 of sorted milliseconds, or of an event-loop delay histogram (nanoseconds). */
+function latencies(of: number[] | Histogram): string {
+  const [p50, p99] = Array.isArray(of)
+    ? [percentile(of, 50), percentile(of, 99)]
+    : [of.percentile(50) / 1e6, of.percentile(99) / 1e6];
+  return `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`;
+}
+
+const open: IncomingMessage[] = [];
+/** Each user's stream, by user index (`open` is in the order they opened). */
+const streamOf: (IncomingMessage | undefined)[] = [];
+let failed = false;
+try {
+  // (0) The reference: bare Fastify answering every stream with the same SSE
+  // head and nothing behind it (no token check, no upstream call), opened the
+  // same way by the same client. Its header latency is this client's and the
+  // machine's share of ours; its memory, what Node's HTTP server holds per
+  // idle response.
+  const bare = await startRole('gateway-processes.ts', 'bare', {});
+  const bareBase = `http://127.0.0.1:${bare.port}`;
+  for (let i = 0; i < 50; i++) (await openStream('', undefined, bareBase)).res.destroy();
+  await sleep(SETTLE_MS);
+  const bareBefore = rssKbOf(bare.pid);
+  const bareStreams: IncomingMessage[] = [];
+  const bareOpening = await openAll(bareBase, (_i, res) => bareStreams.push(res));
+  await sleep(SETTLE_MS);
+  const reference = { kbPerStream: (rssKbOf(bare.pid) - bareBefore) / Math.max(1, bareStreams.length) };
+  console.log(
+    `reference, bare Fastify: opened ${bareStreams.length} streams (${bareOpening.failures} failed) in ` +
+      `${bareOpening.seconds.toFixed(1)} s; headers ${latencies(bareOpening.headerMs)}; ` +
+      `this process's event-loop delay ${latencies(bareOpening.ownDelay)}; ` +
+      `${reference.kbPerStream.toFixed(1)} KB RSS per idle stream`,
+  );
+  for (const r of bareStreams) r.destroy();
+  await bare.stop();
+
+  // Warm-up: the code paths of both processes, before the baseline memory.
+  for (let i = 0; i < 50; i++) (await openStream(users[i]?.token ?? '')).res.destroy();
+  await sleep(SETTLE_MS);
+  const before = { gateway: rssKbOf(gateway.pid), chat: rssKbOf(chat.pid) };
+
+  // (1) Open every stream.
+  const cpuBefore = { gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid) };
+  const { headerMs, failures, seconds, ownDelay } = await openAll(base, (i, res) => {
+    track(i, res);
+    open.push(res);
+    streamOf[i] = res;
+  });
   const cpuUs = (p: 'gateway' | 'chat') =>
     (((p === 'gateway' ? cpuMsOf(gateway.pid) : cpuMsOf(chat.pid)) - cpuBefore[p]) * 1000) / Math.max(1, open.length);
-  headerMs.sort((a, b) => a - b);
   console.log(
     `opened ${open.length} streams (${failures} failed) in ${seconds.toFixed(1)} s: ${(open.length / seconds).toFixed(0)}/s; ` +
-      `headers p50 ${percentile(headerMs, 50).toFixed(1)} ms, p99 ${percentile(headerMs, 99).toFixed(1)} ms; ` +
+      `headers ${latencies(headerMs)}; ` +
       `CPU per opening: gateway ${cpuUs('gateway').toFixed(0)} µs, chat ${cpuUs('chat').toFixed(0)} µs; ` +
-      `this process's event-loop delay p50 ${(ownDelay.percentile(50) / 1e6).toFixed(1)} ms, ` +
-      `p99 ${(ownDelay.percentile(99) / 1e6).toFixed(1)} ms`,
+      `this process's event-loop delay ${latencies(ownDelay)}`,
   );
 
   // (2) Memory with every stream open and idle.
@@ -218,8 +261,10 @@ try {
       `${p} RSS: ${(before[p] / 1024).toFixed(0)} MB before, ${(after[p] / 1024).toFixed(0)} MB with the streams open: ` +
         `${perStream(before[p], after[p])} KB per stream`,
     );
+  const both = (after.gateway + after.chat - before.gateway - before.chat) / Math.max(1, open.length);
   console.log(
-    `gateway + chat: ${perStream(before.gateway + before.chat, after.gateway + after.chat)} KB per idle stream`,
+    `gateway + chat: ${both.toFixed(1)} KB per idle stream, ${(both / reference.kbPerStream).toFixed(2)}× ` +
+      `bare Fastify's ${reference.kbPerStream.toFixed(1)} KB`,
   );
 
   // (3) Delivery to an open stream while all the others stay open.
