@@ -105,7 +105,6 @@ const openStream = (token: string, lastEventId?: string, at = base) =>
           reject(new Error(`HTTP ${res.statusCode}`));
           return;
         }
-        res.setEncoding('utf8');
         resolve({ res, headerMs });
       },
     );
@@ -126,36 +125,43 @@ const json = async (method: string, path: string, token: string, body: unknown) 
 /** What each user's stream has had: its last update id, and how often each storm message came. */
 const seen = users.map(() => ({
   lastId: undefined as string | undefined,
-  buffered: '',
+  /** The start of a block not ended yet. */
+  pending: undefined as Buffer | undefined,
   markers: new Map<string, number>(),
   resyncs: 0,
   /** Creations of a storm group seen. */
   groupsCreated: 0,
 }));
 const STORM_MARKER = /storm-\d+-\d+/g;
+const BLOCK_END = Buffer.from('\n\n');
 
 /** Reads a user's SSE stream as a client does: the last `id:`, storm messages, resyncs. */
 function track(i: number, res: IncomingMessage): void {
   const state = seen[i];
   if (!state) return;
-  res.on('data', (chunk: string) => {
-    state.buffered += chunk;
-    let end = state.buffered.indexOf('\n\n');
+  // Kept as bytes: only a block's head is decoded, so reading a large update
+  // (a group's whole member list) costs little more than receiving it.
+  res.on('data', (chunk: Buffer) => {
+    const pending = state.pending;
+    const bytes = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+    let start = 0;
+    // A block's blank line may straddle two chunks: look from the pending's last byte.
+    let end = bytes.indexOf(BLOCK_END, Math.max(0, (pending?.length ?? 0) - 1));
     while (end >= 0) {
-      const block = state.buffered.slice(0, end);
-      state.buffered = state.buffered.slice(end + 2);
-      end = state.buffered.indexOf('\n\n');
-      // The id, the update's kind and a group's title come first: a large
-      // update (a group's whole member list) is not searched through.
-      const head = block.slice(0, 1024);
+      const block = bytes.subarray(start, end);
+      start = end + BLOCK_END.length;
+      end = bytes.indexOf(BLOCK_END, start);
+      // The id, the update's kind and a group's title come first.
+      const head = block.toString('utf8', 0, Math.min(block.length, 1024));
       const id = /^id: (.+)$/m.exec(head)?.[1];
       if (id !== undefined) state.lastId = id;
       if (head.includes('"resyncRequired"')) state.resyncs++;
       if (head.includes('"chatCreated"') && head.includes('"title":"storm ')) state.groupsCreated++;
       if (!head.includes('"messageCreated"')) continue;
-      for (const marker of block.match(STORM_MARKER) ?? [])
+      for (const marker of block.toString('utf8').match(STORM_MARKER) ?? [])
         state.markers.set(marker, (state.markers.get(marker) ?? 0) + 1);
     }
+    state.pending = start < bytes.length ? bytes.subarray(start) : undefined;
   });
 }
 
@@ -279,7 +285,7 @@ try {
   });
   const chatId = (created.chat as { chatId: string }).chatId;
   const waiting = new Map<string, () => void>();
-  stream.on('data', (chunk: string) => {
+  stream.on('data', (chunk: Buffer) => {
     for (const [marker, done] of waiting)
       if (chunk.includes(marker)) {
         waiting.delete(marker);
@@ -375,7 +381,7 @@ try {
         const i = order[n] as number;
         const state = seen[i];
         if (!state) continue;
-        state.buffered = '';
+        state.pending = undefined;
         try {
           const s = await openStream(users[i]?.token ?? '', state.lastId);
           track(i, s.res);
