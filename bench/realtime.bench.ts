@@ -25,7 +25,11 @@
 //       client reconnects with its last update id (Last-Event-ID), paced over
 //       BENCH_STORM_SECONDS (default 10). Reports how long until every client
 //       had every missed message, and the clients that lost one, got one twice
-//       or were told to resync instead of resuming.
+//       or were told to resync instead of resuming;
+//   (6) on a fresh chat and gateway, the same users over WebSocket
+//       (`GET /v1/ws`), opened as in (1): the rate, the time to each
+//       session's first frame (chat's start of the stream, relayed), the CPU
+//       per opening, RSS per idle session, and send → frame delivery.
 // The gateway (one worker, rate limits raised) and chat (memory store) run in
 // their own processes (bench/gateway-processes.ts, bench/chat-processes.ts).
 // Each open stream holds a socket in this process and in the gateway: the
@@ -36,6 +40,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { type Histogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
+import WebSocket from 'ws';
 import { startRole } from './child-role.ts';
 import { cpuMsOf, rssKbOf } from './proc-stats.ts';
 
@@ -74,7 +79,7 @@ const users = await Promise.all(
   }),
 );
 const jwks = await ring.exportPrivateJwks();
-const chat = await startRole('chat-processes.ts', 'server', { BENCH_JWKS: jwks });
+let chat = await startRole('chat-processes.ts', 'server', { BENCH_JWKS: jwks });
 const startGateway = () =>
   startRole('gateway-processes.ts', 'gateway', {
     BENCH_JWKS: jwks,
@@ -111,6 +116,21 @@ const openStream = (token: string, lastEventId?: string, at = base) =>
     req.on('error', reject);
     req.end();
   });
+
+/**
+ * Opens one WebSocket session (`GET /v1/ws`, the token as a subprotocol);
+ * resolves once its first frame came: chat's start of the stream, relayed.
+ */
+const openSocket = (token: string) =>
+  new Promise<{ ws: WebSocket; firstFrameMs: number }>((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/ws`, ['messenger.v1', `bearer.${token}`]);
+    ws.on('error', reject);
+    ws.once('close', (code) => reject(new Error(`WebSocket closed with ${code} before its first frame`)));
+    ws.once('message', () => resolve({ ws, firstFrameMs: Number(process.hrtime.bigint() - started) / 1e6 }));
+  });
+/** Every WebSocket session open. */
+const sockets: WebSocket[] = [];
 
 const json = async (method: string, path: string, token: string, body: unknown) => {
   const res = await fetch(`${base}${path}`, {
@@ -170,6 +190,19 @@ function track(i: number, res: IncomingMessage): void {
  * RATE per second in all; `opened` gets each one as it opens.
  */
 async function openAll(at: string, opened: (user: number, res: IncomingMessage) => void) {
+  return openEach(async (i) => {
+    const s = await openStream(users[i]?.token ?? '', undefined, at);
+    s.res.on('error', () => {});
+    opened(i, s.res);
+    return s.headerMs;
+  });
+}
+
+/**
+ * Runs `openOne` for every user, OPENERS at a time and at most RATE per
+ * second in all; `openOne` resolves with how long its opening took (ms).
+ */
+async function openEach(openOne: (user: number) => Promise<number>) {
   const headerMs: number[] = [];
   let failures = 0;
   let next = 0;
@@ -186,10 +219,7 @@ async function openAll(at: string, opened: (user: number, res: IncomingMessage) 
           if (slot > 0) await sleep(slot);
         }
         try {
-          const s = await openStream(users[i]?.token ?? '', undefined, at);
-          s.res.on('error', () => {});
-          opened(i, s.res);
-          headerMs.push(s.headerMs);
+          headerMs.push(await openOne(i));
         } catch {
           failures++;
         }
@@ -424,11 +454,74 @@ try {
       `lost ${lost}, duplicated ${duplicated}, resynced ${resynced}`,
   );
   if (stormFailures > 0 || lost > 0 || duplicated > 0) failed = true;
+
+  // (6) The same users over WebSocket, on a fresh chat and gateway: what the
+  // closed SSE streams left in their heaps would hide the sessions' growth.
+  for (const r of open) r.destroy();
+  open.length = 0;
+  await gateway.stop();
+  await chat.stop();
+  chat = await startRole('chat-processes.ts', 'server', { BENCH_JWKS: jwks });
+  gateway = await startGateway();
+  base = `http://127.0.0.1:${gateway.port}`;
+  for (let i = 0; i < 50; i++) (await openSocket(users[i]?.token ?? '')).ws.terminate();
+  await sleep(SETTLE_MS);
+  const wsBefore = { gateway: rssKbOf(gateway.pid), chat: rssKbOf(chat.pid) };
+  const wsCpu = { gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid) };
+  const socketOf: (WebSocket | undefined)[] = [];
+  const wsOpening = await openEach(async (i) => {
+    const s = await openSocket(users[i]?.token ?? '');
+    socketOf[i] = s.ws;
+    sockets.push(s.ws);
+    return s.firstFrameMs;
+  });
+  const wsCpuUs = (p: 'gateway' | 'chat') =>
+    (((p === 'gateway' ? cpuMsOf(gateway.pid) : cpuMsOf(chat.pid)) - wsCpu[p]) * 1000) / Math.max(1, sockets.length);
+  await sleep(SETTLE_MS);
+  const wsGrowth =
+    (rssKbOf(gateway.pid) + rssKbOf(chat.pid) - wsBefore.gateway - wsBefore.chat) / Math.max(1, sockets.length);
+  console.log(
+    `WebSocket: opened ${sockets.length} sessions (${wsOpening.failures} failed) in ${wsOpening.seconds.toFixed(1)} s: ` +
+      `${(sockets.length / wsOpening.seconds).toFixed(0)}/s; first frame ${latencies(wsOpening.headerMs)}; ` +
+      `CPU per opening: gateway ${wsCpuUs('gateway').toFixed(0)} µs, chat ${wsCpuUs('chat').toFixed(0)} µs; ` +
+      `gateway + chat: ${wsGrowth.toFixed(1)} KB per idle session, ` +
+      `${(wsGrowth / reference.kbPerStream).toFixed(2)}× bare Fastify's SSE ${reference.kbPerStream.toFixed(1)} KB`,
+  );
+  const wsReader = socketOf[0];
+  if (!wsReader) throw new Error('no WebSocket session to deliver to');
+  const wsChat = await json('POST', '/v1/chats', sender.token, {
+    type: 'CHAT_TYPE_GROUP',
+    memberIds: [reader.id],
+    title: 'bench ws',
+  });
+  const wsChatId = (wsChat.chat as { chatId: string }).chatId;
+  const wsDelivery: number[] = [];
+  for (let i = 0; i < MESSAGES; i++) {
+    const marker = randomUUID();
+    const arrived = new Promise<void>((resolve, reject) => {
+      const late = setTimeout(() => reject(new Error(`message ${i} did not reach the socket within 10 s`)), 10_000);
+      const onFrame = (data: Buffer) => {
+        if (!data.includes(marker)) return;
+        clearTimeout(late);
+        wsReader.off('message', onFrame);
+        resolve();
+      };
+      wsReader.on('message', onFrame);
+    });
+    const t = process.hrtime.bigint();
+    await json('POST', `/v1/chats/${wsChatId}/messages`, sender.token, { clientMessageId: marker, text: marker });
+    await arrived;
+    wsDelivery.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  wsDelivery.sort((a, b) => a - b);
+  console.log(`delivery send → WebSocket frame with ${sockets.length} sessions open: ${latencies(wsDelivery)}`);
+  if (wsOpening.failures > 0) failed = true;
 } catch (error) {
   console.error(error);
   failed = true;
 } finally {
   for (const r of open) r.destroy();
+  for (const ws of sockets) ws.terminate();
   await gateway.stop();
   await chat.stop();
 }
