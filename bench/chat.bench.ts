@@ -22,6 +22,7 @@ import {
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { call } from '@messenger/platform/testing';
 import { startRole } from './child-role.ts';
+import { percentile } from './percentile.ts';
 import { cpuMsOf } from './proc-stats.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -40,10 +41,6 @@ function cpuMsOrUndefined(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 const ring = await generateSigningKeyRing();

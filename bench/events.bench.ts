@@ -25,6 +25,7 @@ import { createEnvelope, type EventBus, MemoryOutbox, packPayload, startOutboxRe
 import { KafkaEventBus, type KafkaEventBusOptions } from '@messenger/platform/events/kafka';
 import { createLogger } from '@messenger/platform/logger';
 import { Kafka, logLevel } from 'kafkajs';
+import { percentile } from './percentile.ts';
 
 // The mock keeps about 5 MB per partition and drops older events, so a
 // scenario stays below that (20 000 events of ~480 bytes over 4 partitions).
@@ -89,10 +90,6 @@ function newBus(brokers: string[], clientId: string, extra: Partial<KafkaEventBu
     heartbeatIntervalMs: 300,
     maxWaitTimeInMs: 100,
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 function deadline(what: string): () => void {

@@ -18,7 +18,9 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { call, groupOfFriends, startEmbeddedSystem } from './embedded-system.ts';
+import { percentile } from './percentile.ts';
 import { cpuMsOf } from './proc-stats.ts';
 
 const MEMBERS = Number(process.env.BENCH_FANOUT_MEMBERS ?? 100);
@@ -26,10 +28,6 @@ const RATES = (process.env.BENCH_FANOUT_RATES ?? '100,300,1000').split(',').map(
 const SECONDS = Number(process.env.BENCH_FANOUT_SECONDS ?? 5);
 const MAX_IN_FLIGHT = 256;
 const IDLE_MS = 2000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const percentile = (sorted: Float64Array, p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 const system = await startEmbeddedSystem({
   nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),

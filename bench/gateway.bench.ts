@@ -19,6 +19,7 @@ import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { startRole } from './child-role.ts';
+import { percentile } from './percentile.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -45,10 +46,6 @@ interface Row {
   probeP50us: number;
   probeP99us: number;
   failures: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 /** Sequential requests, one at a time, over one kept-alive connection: latency without queueing. */

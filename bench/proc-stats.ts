@@ -1,4 +1,5 @@
-// What Linux's /proc says of a process, for the benches that measure one.
+// What Linux's /proc says of a process, or of a process and its descendants
+// (a gateway's workers), for the benches that measure one.
 import { readFileSync } from 'node:fs';
 
 /** CPU time (user + system) a process has used so far, in ms. */
@@ -13,3 +14,35 @@ export function rssKbOf(pid: number | undefined): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? Number.NaN);
 }
+
+/** The pid and every descendant's. */
+function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    children = [];
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** `of` summed over a process and its descendants; one that exits meanwhile counts 0. */
+function treeSum(pid: number, of: (pid: number) => number): number {
+  return processTree(pid).reduce((sum, p) => {
+    try {
+      return sum + of(p);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** CPU ms of a process and its descendants. */
+export const treeCpuMsOf = (pid: number) => treeSum(pid, cpuMsOf);
+
+/** Resident KB of a process and its descendants. */
+export const treeRssKbOf = (pid: number) => treeSum(pid, rssKbOf);

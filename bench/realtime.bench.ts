@@ -39,9 +39,12 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { type Histogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import WebSocket from 'ws';
 import { startRole } from './child-role.ts';
+import { call } from './embedded-system.ts';
+import { percentile } from './percentile.ts';
 import { cpuMsOf, rssKbOf } from './proc-stats.ts';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 10_000);
@@ -55,11 +58,6 @@ const STORM_SECONDS = Number(process.env.BENCH_STORM_SECONDS ?? 10);
 const GROUP_SIZE = 1000;
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** User plus system time of a `process.cpuUsage()` reading, in µs. */
 const ownCpuUs = (usage: NodeJS.CpuUsage) => usage.user + usage.system;
 
@@ -88,6 +86,23 @@ const startGateway = () =>
   });
 let gateway = await startGateway();
 let base = `http://127.0.0.1:${gateway.port}`;
+/** The gateway's and chat's CPU (ms) and RSS (KB) now, to measure a phase from. */
+const mark = () => ({
+  cpu: { gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid) },
+  rss: { gateway: rssKbOf(gateway.pid), chat: rssKbOf(chat.pid) },
+});
+type Mark = ReturnType<typeof mark>;
+/** Their CPU since `from`, per one of `count`, as text. */
+const cpuPer = (from: Mark, count: number) => {
+  const now = mark().cpu;
+  const us = (p: 'gateway' | 'chat') => (((now[p] - from.cpu[p]) * 1000) / Math.max(1, count)).toFixed(0);
+  return `gateway ${us('gateway')} µs, chat ${us('chat')} µs`;
+};
+/** Their RSS growth since `from`, together, in KB per one of `count`. */
+const rssPer = (from: Mark, count: number) => {
+  const now = mark().rss;
+  return (now.gateway + now.chat - from.rss.gateway - from.rss.chat) / Math.max(1, count);
+};
 
 /** Opens one SSE stream on its own connection; resolves with the response once its headers arrived. */
 const openStream = (token: string, lastEventId?: string, at = base) =>
@@ -132,15 +147,38 @@ const openSocket = (token: string) =>
 /** Every WebSocket session open. */
 const sockets: WebSocket[] = [];
 
-const json = async (method: string, path: string, token: string, body: unknown) => {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, unknown>;
-};
+/**
+ * MESSAGES messages sent one after another to `chatId`, each timed from its
+ * send until `listen`'s chunks (a stream's or a socket's) include it; sorted.
+ */
+async function timeDeliveries(
+  chatId: string,
+  senderToken: string,
+  listen: (onChunk: (chunk: Buffer) => void) => () => void,
+): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < MESSAGES; i++) {
+    const marker = randomUUID();
+    let unlisten = () => {};
+    const arrived = new Promise<void>((resolve, reject) => {
+      const late = setTimeout(() => {
+        unlisten();
+        reject(new Error(`message ${i} did not arrive within 10 s`));
+      }, 10_000);
+      unlisten = listen((chunk) => {
+        if (!chunk.includes(marker)) return;
+        clearTimeout(late);
+        unlisten();
+        resolve();
+      });
+    });
+    const t = process.hrtime.bigint();
+    await call(base, 'POST', `/v1/chats/${chatId}/messages`, senderToken, { clientMessageId: marker, text: marker });
+    await arrived;
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return ms.sort((a, b) => a - b);
+}
 
 /** What each user's stream has had: its last update id, and how often each storm message came. */
 const seen = users.map(() => ({
@@ -270,34 +308,30 @@ try {
   // Warm-up: the code paths of both processes, before the baseline memory.
   for (let i = 0; i < 50; i++) (await openStream(users[i]?.token ?? '')).res.destroy();
   await sleep(SETTLE_MS);
-  const before = { gateway: rssKbOf(gateway.pid), chat: rssKbOf(chat.pid) };
+  const before = mark();
 
   // (1) Open every stream.
-  const cpuBefore = { gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid) };
   const { headerMs, failures, seconds, ownDelay } = await openAll(base, (i, res) => {
     track(i, res);
     open.push(res);
     streamOf[i] = res;
   });
-  const cpuUs = (p: 'gateway' | 'chat') =>
-    (((p === 'gateway' ? cpuMsOf(gateway.pid) : cpuMsOf(chat.pid)) - cpuBefore[p]) * 1000) / Math.max(1, open.length);
   console.log(
     `opened ${open.length} streams (${failures} failed) in ${seconds.toFixed(1)} s: ${(open.length / seconds).toFixed(0)}/s; ` +
       `headers ${latencies(headerMs)}; ` +
-      `CPU per opening: gateway ${cpuUs('gateway').toFixed(0)} µs, chat ${cpuUs('chat').toFixed(0)} µs; ` +
+      `CPU per opening: ${cpuPer(before, open.length)}; ` +
       `this process's event-loop delay ${latencies(ownDelay)}`,
   );
 
   // (2) Memory with every stream open and idle.
   await sleep(SETTLE_MS);
-  const after = { gateway: rssKbOf(gateway.pid), chat: rssKbOf(chat.pid) };
-  const perStream = (b: number, a: number) => ((a - b) / Math.max(1, open.length)).toFixed(1);
+  const after = mark().rss;
   for (const p of ['gateway', 'chat'] as const)
     console.log(
-      `${p} RSS: ${(before[p] / 1024).toFixed(0)} MB before, ${(after[p] / 1024).toFixed(0)} MB with the streams open: ` +
-        `${perStream(before[p], after[p])} KB per stream`,
+      `${p} RSS: ${(before.rss[p] / 1024).toFixed(0)} MB before, ${(after[p] / 1024).toFixed(0)} MB with the streams open: ` +
+        `${((after[p] - before.rss[p]) / Math.max(1, open.length)).toFixed(1)} KB per stream`,
     );
-  const both = (after.gateway + after.chat - before.gateway - before.chat) / Math.max(1, open.length);
+  const both = rssPer(before, open.length);
   console.log(
     `gateway + chat: ${both.toFixed(1)} KB per idle stream, ${(both / reference.kbPerStream).toFixed(2)}× ` +
       `bare Fastify's ${reference.kbPerStream.toFixed(1)} KB`,
@@ -308,50 +342,27 @@ try {
   const sender = users[1];
   const stream = streamOf[0];
   if (!reader || !sender || !stream) throw new Error('no stream to deliver to');
-  const created = await json('POST', '/v1/chats', sender.token, {
+  const created = await call(base, 'POST', '/v1/chats', sender.token, {
     type: 'CHAT_TYPE_GROUP',
     memberIds: [reader.id],
     title: 'bench',
   });
   const chatId = (created.chat as { chatId: string }).chatId;
-  const waiting = new Map<string, () => void>();
-  stream.on('data', (chunk: Buffer) => {
-    for (const [marker, done] of waiting)
-      if (chunk.includes(marker)) {
-        waiting.delete(marker);
-        done();
-      }
+  const delivery = await timeDeliveries(chatId, sender.token, (onChunk) => {
+    stream.on('data', onChunk);
+    return () => stream.off('data', onChunk);
   });
-  const delivery: number[] = [];
-  for (let i = 0; i < MESSAGES; i++) {
-    const marker = randomUUID();
-    const arrived = new Promise<void>((resolve, reject) => {
-      const late = setTimeout(() => reject(new Error(`message ${i} did not reach the stream within 10 s`)), 10_000);
-      waiting.set(marker, () => {
-        clearTimeout(late);
-        resolve();
-      });
-    });
-    const t = process.hrtime.bigint();
-    await json('POST', `/v1/chats/${chatId}/messages`, sender.token, { clientMessageId: marker, text: marker });
-    await arrived;
-    delivery.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  delivery.sort((a, b) => a - b);
-  console.log(
-    `delivery send → stream event with ${open.length} streams open: p50 ${percentile(delivery, 50).toFixed(1)} ms, ` +
-      `p99 ${percentile(delivery, 99).toFixed(1)} ms`,
-  );
+  console.log(`delivery send → stream event with ${open.length} streams open: ${latencies(delivery)}`);
   if (failures > 0) failed = true;
 
   // (4) Groups of up to 1,000, each creation fanned out to every member's stream.
   const groups: { chatId: string; members: number[] }[] = [];
-  const setUp = { at: Date.now(), gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid), own: process.cpuUsage() };
+  const setUp = { at: Date.now(), mark: mark(), own: process.cpuUsage() };
   for (let first = 0; first < open.length; first += GROUP_SIZE) {
     const members = Array.from({ length: Math.min(GROUP_SIZE, open.length - first) }, (_, k) => first + k);
     if (members.length < 2) break;
     const owner = users[first] as { id: string; token: string };
-    const group = await json('POST', '/v1/chats', owner.token, {
+    const group = await call(base, 'POST', '/v1/chats', owner.token, {
       type: 'CHAT_TYPE_GROUP',
       memberIds: members.slice(1).map((m) => users[m]?.id),
       title: `storm ${groups.length}`,
@@ -362,14 +373,12 @@ try {
   const setUpDeadline = Date.now() + 60_000;
   const informed = () => groups.every((g) => g.members.every((m) => (seen[m]?.groupsCreated ?? 0) > 0));
   while (!informed() && Date.now() < setUpDeadline) await sleep(20);
-  const setUpCpu = (p: 'gateway' | 'chat') => (p === 'gateway' ? cpuMsOf(gateway.pid) : cpuMsOf(chat.pid)) - setUp[p];
   console.log(
     `${groups.length} groups of up to ${GROUP_SIZE} created: ` +
       (informed()
         ? `every member's stream had its group after ${((Date.now() - setUp.at) / 1000).toFixed(2)} s`
         : `not every member's stream had its group within 60 s`) +
-      `; CPU per member informed: gateway ${((setUpCpu('gateway') * 1000) / members).toFixed(0)} µs, ` +
-      `chat ${((setUpCpu('chat') * 1000) / members).toFixed(0)} µs, this process (reading the streams) ` +
+      `; CPU per member informed: ${cpuPer(setUp.mark, members)}, this process (reading the streams) ` +
       `${(ownCpuUs(process.cpuUsage(setUp.own)) / members).toFixed(0)} µs`,
   );
   if (!informed()) failed = true;
@@ -384,7 +393,7 @@ try {
   for (const [g, group] of groups.entries()) {
     const owner = users[group.members[0] ?? 0] as { token: string };
     for (let k = 0; k < STORM_MESSAGES; k++) {
-      await json('POST', `/v1/chats/${group.chatId}/messages`, owner.token, {
+      await call(base, 'POST', `/v1/chats/${group.chatId}/messages`, owner.token, {
         clientMessageId: randomUUID(),
         text: `storm-${g}-${k}`,
       });
@@ -466,8 +475,7 @@ try {
   base = `http://127.0.0.1:${gateway.port}`;
   for (let i = 0; i < 50; i++) (await openSocket(users[i]?.token ?? '')).ws.terminate();
   await sleep(SETTLE_MS);
-  const wsBefore = { gateway: rssKbOf(gateway.pid), chat: rssKbOf(chat.pid) };
-  const wsCpu = { gateway: cpuMsOf(gateway.pid), chat: cpuMsOf(chat.pid) };
+  const wsBefore = mark();
   const socketOf: (WebSocket | undefined)[] = [];
   const wsOpening = await openEach(async (i) => {
     const s = await openSocket(users[i]?.token ?? '');
@@ -475,45 +483,28 @@ try {
     sockets.push(s.ws);
     return s.firstFrameMs;
   });
-  const wsCpuUs = (p: 'gateway' | 'chat') =>
-    (((p === 'gateway' ? cpuMsOf(gateway.pid) : cpuMsOf(chat.pid)) - wsCpu[p]) * 1000) / Math.max(1, sockets.length);
+  const wsCpu = cpuPer(wsBefore, sockets.length);
   await sleep(SETTLE_MS);
-  const wsGrowth =
-    (rssKbOf(gateway.pid) + rssKbOf(chat.pid) - wsBefore.gateway - wsBefore.chat) / Math.max(1, sockets.length);
+  const wsGrowth = rssPer(wsBefore, sockets.length);
   console.log(
     `WebSocket: opened ${sockets.length} sessions (${wsOpening.failures} failed) in ${wsOpening.seconds.toFixed(1)} s: ` +
       `${(sockets.length / wsOpening.seconds).toFixed(0)}/s; first frame ${latencies(wsOpening.headerMs)}; ` +
-      `CPU per opening: gateway ${wsCpuUs('gateway').toFixed(0)} µs, chat ${wsCpuUs('chat').toFixed(0)} µs; ` +
+      `CPU per opening: ${wsCpu}; ` +
       `gateway + chat: ${wsGrowth.toFixed(1)} KB per idle session, ` +
       `${(wsGrowth / reference.kbPerStream).toFixed(2)}× bare Fastify's SSE ${reference.kbPerStream.toFixed(1)} KB`,
   );
   const wsReader = socketOf[0];
   if (!wsReader) throw new Error('no WebSocket session to deliver to');
-  const wsChat = await json('POST', '/v1/chats', sender.token, {
+  const wsChat = await call(base, 'POST', '/v1/chats', sender.token, {
     type: 'CHAT_TYPE_GROUP',
     memberIds: [reader.id],
     title: 'bench ws',
   });
   const wsChatId = (wsChat.chat as { chatId: string }).chatId;
-  const wsDelivery: number[] = [];
-  for (let i = 0; i < MESSAGES; i++) {
-    const marker = randomUUID();
-    const arrived = new Promise<void>((resolve, reject) => {
-      const late = setTimeout(() => reject(new Error(`message ${i} did not reach the socket within 10 s`)), 10_000);
-      const onFrame = (data: Buffer) => {
-        if (!data.includes(marker)) return;
-        clearTimeout(late);
-        wsReader.off('message', onFrame);
-        resolve();
-      };
-      wsReader.on('message', onFrame);
-    });
-    const t = process.hrtime.bigint();
-    await json('POST', `/v1/chats/${wsChatId}/messages`, sender.token, { clientMessageId: marker, text: marker });
-    await arrived;
-    wsDelivery.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  wsDelivery.sort((a, b) => a - b);
+  const wsDelivery = await timeDeliveries(wsChatId, sender.token, (onChunk) => {
+    wsReader.on('message', onChunk);
+    return () => wsReader.off('message', onChunk);
+  });
   console.log(`delivery send → WebSocket frame with ${sockets.length} sessions open: ${latencies(wsDelivery)}`);
   if (wsOpening.failures > 0) failed = true;
 } catch (error) {

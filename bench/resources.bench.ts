@@ -18,11 +18,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '@messenger/platform/testing';
 import { call as callOn, groupOfFriends } from './embedded-system.ts';
+import { treeCpuMsOf, treeRssKbOf } from './proc-stats.ts';
 
 const IDLE_SECONDS = Number(process.env.RES_IDLE_SECONDS ?? 20);
 const LOAD_SECONDS = Number(process.env.RES_LOAD_SECONDS ?? 30);
@@ -35,48 +36,11 @@ if (!process.env.REDIS_URL || !process.env.KAFKA_BROKERS) {
   process.exit(0);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** USER_HZ: /proc/<pid>/stat counts CPU time in ticks of 1/100 s on Linux. */
-const TICK = 100;
-
-/** The pid and every descendant's (the gateway's workers). */
-function tree(pid: number): number[] {
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    children = [];
-  }
-  return [pid, ...children.flatMap(tree)];
-}
-
 /** CPU seconds (utime + stime) of a process tree. */
-function cpuSeconds(pid: number): number {
-  return tree(pid).reduce((sum, p) => {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return sum + (Number(fields[11]) + Number(fields[12])) / TICK;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
+const cpuSeconds = (pid: number) => treeCpuMsOf(pid) / 1000;
 
 /** Resident MiB of a process tree. */
-function rssMb(pid: number): number {
-  return tree(pid).reduce((sum, p) => {
-    try {
-      const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
-      return sum + Number(kb ?? 0) / 1024;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
+const rssMb = (pid: number) => treeRssKbOf(pid) / 1024;
 
 const [auth, user, chat, subscriber, gateway] = await freePorts(5);
 const ports = { auth, user, chat, subscriber, gateway };

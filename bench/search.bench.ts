@@ -17,15 +17,12 @@ import { createChatUseCases } from '../services/chat/src/domain/chat-use-cases.t
 import { chatEventEntry } from '../services/chat/src/events/chat-events.ts';
 import { withEventEncoding } from '../services/chat/src/store/chat-store.ts';
 import { SqliteChatStore } from '../services/chat/src/store/sqlite/sqlite-chat-store.ts';
+import { percentile } from './percentile.ts';
 
 const MESSAGES = Number(process.env.BENCH_SEARCH_MESSAGES ?? 100_000);
 const CHATS = Number(process.env.BENCH_SEARCH_CHATS ?? 50);
 const ROUNDS = Number(process.env.BENCH_SEARCH_ROUNDS ?? 20);
 const VOCABULARY = 5000;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 // A seeded generator (mulberry32), so every run searches the same texts.
 let seed = 42;

@@ -21,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   call as callOn,
   groupOfFriends,
@@ -28,6 +29,7 @@ import {
   startEmbeddedSystem,
   type User,
 } from './embedded-system.ts';
+import { percentile } from './percentile.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const USERS = Number(process.env.SOAK_USERS ?? 20);
@@ -35,10 +37,6 @@ const WORKERS = Number(process.env.SOAK_WORKERS ?? 16);
 const CAPACITY_SECONDS = Math.min(20, Math.max(5, Math.round(SECONDS / 15)));
 const INTERVALS = 10;
 const LOAD = 0.8;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 const system = await startEmbeddedSystem({
   // SOAK_NODE_ARGS: extra node flags for the system, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.

@@ -1,0 +1,4 @@
+/** The `p`th percentile (0–100) of values sorted ascending, by nearest rank; 0 when there are none. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
