@@ -25,8 +25,7 @@ import { attachmentKeys, removeAttachmentFiles } from '@messenger/platform/blob'
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fileTypeFromBuffer } from 'file-type';
 import { badRequestDetail, Code, GatewayError } from '../errors/status.ts';
-import { createResponseMarshaller } from '../marshal/response.ts';
-import { type Credential, callService, type ServiceCallOptions } from './service-call.ts';
+import { answerMarshaller, type Credential, callService, type ServiceCallOptions } from './service-call.ts';
 import {
   checkDeclaredLength,
   decodeImage,
@@ -68,8 +67,7 @@ const TEXT_SNIFF_BYTES = 64 * 1024;
 /** Attachment ids never change their bytes; still, only members may read them, so no shared cache. */
 const CACHE_CONTROL = 'private, max-age=86400, immutable';
 
-const CHAT_PACKAGE = 'messenger.chat.v1';
-const CHAT = `${CHAT_PACKAGE}.ChatService`;
+const CHAT = 'messenger.chat.v1.ChatService';
 
 export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOptions): Promise<void> {
   // Sending files is ordinary use (an album is ten uploads); what one upload
@@ -77,12 +75,7 @@ export async function attachmentRoutes(app: FastifyInstance, opts: AttachmentOpt
   // cap on uploads not yet sent.
   const ordinary = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_DEFAULT };
   // The upload's answer, `{"attachment": …}`, in the JSON every other route gives.
-  const completed = createResponseMarshaller(
-    opts.registry.getMessage(`${CHAT_PACKAGE}.CompleteAttachmentResponse`) ??
-      missing(`${CHAT_PACKAGE}.CompleteAttachmentResponse`),
-    undefined,
-    opts.registry,
-  );
+  const completed = answerMarshaller(opts, 'messenger.chat.v1.CompleteAttachmentResponse');
   /** Calls a chat RPC; `as: 'gateway'` for the internal ones, which name the user in the request. */
   const chatCall = async <Req, Res>(
     req: FastifyRequest,
@@ -261,8 +254,4 @@ function dispositionOf(a: Attachment, which: 'content' | 'thumbnail'): string {
   const name = a.fileName === '' ? a.attachmentId : a.fileName;
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `${inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-}
-
-function missing(name: string): never {
-  throw new Error(`gateway: the registry lacks ${name}`);
 }

@@ -19,8 +19,7 @@ import type { BlobStore } from '@messenger/platform/blob';
 import type { Subscription } from '@messenger/platform/events';
 import type { FastifyInstance } from 'fastify';
 import { Code, GatewayError } from '../errors/status.ts';
-import { createResponseMarshaller } from '../marshal/response.ts';
-import { callService, type ServiceCallOptions } from './service-call.ts';
+import { answerMarshaller, callService, type ServiceCallOptions } from './service-call.ts';
 import {
   checkDeclaredLength,
   decodeImage,
@@ -51,11 +50,7 @@ export async function avatarRoutes(app: FastifyInstance, opts: AvatarOptions): P
   // Decoding and resizing cost far more than an ordinary request: the small budget of credential methods.
   const limited = { signedInRateLimit: RateLimitClass.RATE_LIMIT_CLASS_STRICT };
   // The answer is the profile, in the JSON every other route gives.
-  const response = createResponseMarshaller(
-    opts.registry.getMessage(`messenger.user.v1.SetUploadedAvatarResponse`) ?? missing('SetUploadedAvatarResponse'),
-    undefined,
-    opts.registry,
-  );
+  const response = answerMarshaller(opts, 'messenger.user.v1.SetUploadedAvatarResponse');
   app.put('/v1/users/me/avatar', { onRequest: app.authenticate, config: limited }, async (req, reply) => {
     const caller = req.caller;
     if (caller === null) throw new GatewayError(Code.UNAUTHENTICATED, 'sign in to upload an avatar');
@@ -141,10 +136,6 @@ export function avatarRemoval(store: BlobStore): Subscription {
       if (AVATAR_ID.test(id)) await removeAvatar(store, id);
     },
   };
-}
-
-function missing(name: string): never {
-  throw new Error(`gateway: the registry lacks messenger.user.v1.${name}`);
 }
 
 function notAnImage(): GatewayError {

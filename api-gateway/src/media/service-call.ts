@@ -6,6 +6,7 @@ import type { Registry } from '@bufbuild/protobuf';
 import type { ServiceTokenSource } from '@messenger/platform/auth';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Code } from '../errors/status.ts';
+import { createResponseMarshaller, type ResponseMarshaller } from '../marshal/response.ts';
 import { upstreamError } from '../routes/rpc-endpoint.ts';
 import { outgoingMetadata } from '../upstream/metadata.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -42,4 +43,14 @@ export async function callService(
     throw upstreamError(res.status, path, opts.registry, app.bearerRealm);
   }
   return res.body;
+}
+
+/**
+ * How a media route writes a service's answer: in the JSON every proxied
+ * route gives. Throws at start-up when the contracts lack the message.
+ */
+export function answerMarshaller(opts: ServiceCallOptions, typeName: string): ResponseMarshaller {
+  const message = opts.registry.getMessage(typeName);
+  if (message === undefined) throw new Error(`gateway: the registry lacks ${typeName}`);
+  return createResponseMarshaller(message, undefined, opts.registry);
 }
