@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ANY_FREE_PORTS } from '@messenger/embedded/ports';
 import { freePort } from '@messenger/platform/testing';
 
 export interface EmbeddedSystem {
@@ -48,12 +49,7 @@ export async function startEmbeddedSystem(
       PATH: process.env.PATH,
       EMBEDDED_STORAGE: 'sqlite',
       DATA_DIR: dataDir,
-      AUTH_GRPC_PORT: '0',
-      USER_GRPC_PORT: '0',
-      SUBSCRIBER_GRPC_PORT: '0',
-      CHAT_GRPC_PORT: '0',
-      NOTIFICATION_GRPC_PORT: '0',
-      GATEWAY_HTTP_PORT: '0',
+      ...ANY_FREE_PORTS,
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'warn',
       GATEWAY_RATE_LIMIT_DEFAULT_PER_MINUTE: '1000000',

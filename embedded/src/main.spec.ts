@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { call, spawnNode } from '@messenger/platform/testing';
 import { service as healthService } from 'grpc-health-check';
+import { ANY_FREE_PORTS } from './ports.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const Health = makeGenericClientConstructor(healthService, 'Health');
@@ -36,12 +37,7 @@ const startEmbedded = (env: Record<string, string> = {}) =>
   spawnNode(join(here, 'main.ts'), {
     PATH: process.env.PATH,
     LOG_LEVEL: 'warn',
-    GATEWAY_HTTP_PORT: '0',
-    AUTH_GRPC_PORT: '0',
-    USER_GRPC_PORT: '0',
-    SUBSCRIBER_GRPC_PORT: '0',
-    CHAT_GRPC_PORT: '0',
-    NOTIFICATION_GRPC_PORT: '0',
+    ...ANY_FREE_PORTS,
     AUTH_SCRYPT_LOG_N: '12',
     DATA_DIR: dataDir,
     ...env,

@@ -2,7 +2,7 @@
 // loopback) with its events on the Kafka mock cluster, under a namespace of
 // its own, plus an observer that records every event on the system's topics.
 
-import { loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
+import { ANY_FREE_PORTS, loadEmbeddedConfig, type RunningSystem, startSystem } from '@messenger/embedded';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import type { EventBus, SubscriptionHandle } from '@messenger/platform/events';
 import type { KafkaEventBusOptions } from '@messenger/platform/events/kafka';
@@ -33,12 +33,7 @@ export interface KafkaSystem {
  */
 export const SYSTEM_ENV = {
   EMBEDDED_STORAGE: 'memory',
-  AUTH_GRPC_PORT: '0',
-  USER_GRPC_PORT: '0',
-  SUBSCRIBER_GRPC_PORT: '0',
-  CHAT_GRPC_PORT: '0',
-  NOTIFICATION_GRPC_PORT: '0',
-  GATEWAY_HTTP_PORT: '0',
+  ...ANY_FREE_PORTS,
   LOG_LEVEL: 'silent',
   GATEWAY_RATE_LIMIT_STRICT_PER_MINUTE: '1000',
   AUTH_SCRYPT_LOG_N: '10',
