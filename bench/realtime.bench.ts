@@ -148,14 +148,22 @@ const openSocket = (token: string) =>
 const sockets: WebSocket[] = [];
 
 /**
- * MESSAGES messages sent one after another to `chatId`, each timed from its
- * send until `listen`'s chunks (a stream's or a socket's) include it; sorted.
+ * MESSAGES messages sent one after another by user 1 to user 0 in a new chat
+ * of theirs, each timed from its send until `listen`'s chunks (user 0's
+ * stream or socket) include it; sorted.
  */
 async function timeDeliveries(
-  chatId: string,
-  senderToken: string,
+  title: string,
   listen: (onChunk: (chunk: Buffer) => void) => () => void,
 ): Promise<number[]> {
+  const [reader, sender] = users;
+  if (!reader || !sender) throw new Error('no users to deliver between');
+  const created = await call(base, 'POST', '/v1/chats', sender.token, {
+    type: 'CHAT_TYPE_GROUP',
+    memberIds: [reader.id],
+    title,
+  });
+  const chatId = (created.chat as { chatId: string }).chatId;
   const ms: number[] = [];
   for (let i = 0; i < MESSAGES; i++) {
     const marker = randomUUID();
@@ -173,7 +181,7 @@ async function timeDeliveries(
       });
     });
     const t = process.hrtime.bigint();
-    await call(base, 'POST', `/v1/chats/${chatId}/messages`, senderToken, { clientMessageId: marker, text: marker });
+    await call(base, 'POST', `/v1/chats/${chatId}/messages`, sender.token, { clientMessageId: marker, text: marker });
     await arrived;
     ms.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
@@ -338,17 +346,9 @@ try {
   );
 
   // (3) Delivery to an open stream while all the others stay open.
-  const reader = users[0];
-  const sender = users[1];
   const stream = streamOf[0];
-  if (!reader || !sender || !stream) throw new Error('no stream to deliver to');
-  const created = await call(base, 'POST', '/v1/chats', sender.token, {
-    type: 'CHAT_TYPE_GROUP',
-    memberIds: [reader.id],
-    title: 'bench',
-  });
-  const chatId = (created.chat as { chatId: string }).chatId;
-  const delivery = await timeDeliveries(chatId, sender.token, (onChunk) => {
+  if (!stream) throw new Error('no stream to deliver to');
+  const delivery = await timeDeliveries('bench', (onChunk) => {
     stream.on('data', onChunk);
     return () => stream.off('data', onChunk);
   });
@@ -495,13 +495,7 @@ try {
   );
   const wsReader = socketOf[0];
   if (!wsReader) throw new Error('no WebSocket session to deliver to');
-  const wsChat = await call(base, 'POST', '/v1/chats', sender.token, {
-    type: 'CHAT_TYPE_GROUP',
-    memberIds: [reader.id],
-    title: 'bench ws',
-  });
-  const wsChatId = (wsChat.chat as { chatId: string }).chatId;
-  const wsDelivery = await timeDeliveries(wsChatId, sender.token, (onChunk) => {
+  const wsDelivery = await timeDeliveries('bench ws', (onChunk) => {
     wsReader.on('message', onChunk);
     return () => wsReader.off('message', onChunk);
   });
