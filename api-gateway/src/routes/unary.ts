@@ -47,7 +47,7 @@ export function createUnaryHandler(
   endpoint: RpcEndpoint,
   deadlines: DeadlinePolicy,
   cache: ResponseCache | null,
-): (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
+): (req: FastifyRequest, reply: FastifyReply) => unknown {
   const { route, upstream, requestMarshaller, responseMarshaller } = endpoint;
 
   /** Starts the upstream call of one request; a refused request throws (a 400) before anything is sent. */

@@ -15,14 +15,15 @@ export interface ResponseCache {
   covers(route: Route): boolean;
   /**
    * Answers a cacheable request: from the cache, or by running `fill` — once
-   * for all concurrent misses of the same key in this process.
+   * for all concurrent misses of the same key in this process. A hit in a
+   * store of this process is answered before this returns (no promise).
    */
   serve(
     route: Route,
     req: FastifyRequest,
     reply: FastifyReply,
     fill: () => Promise<FillOutcome>,
-  ): Promise<FastifyReply>;
+  ): FastifyReply | Promise<FastifyReply>;
   /** Event types that invalidate something, with their topics (`<service>.events`). */
   readonly topics: readonly string[];
   /** Applies one event: drops every entry of the methods listing its type, for the ids in its key. */
@@ -75,38 +76,21 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
     topics,
     covers: (route) => route.method.cache !== undefined && route.httpMethod === 'GET' && !route.serverStreaming,
 
-    async serve(route, req, reply, fill) {
+    serve(route, req, reply, fill) {
       const policy = route.method.cache;
-      if (!policy) throw new Error(`${route.method.path} is not cacheable`);
+      if (!policy) return Promise.reject(new Error(`${route.method.path} is not cacheable`));
       const privateScope = policy.scope === CacheScope.CACHE_SCOPE_PRIVATE;
       const userId = req.caller?.userId;
-      if (privateScope && userId === undefined) {
-        // A private response with nobody to key it by is never cached.
-        const outcome = await fill();
-        if (!outcome.ok) throw outcome.error;
-        return reply.header('content-type', JSON_TYPE).header('cache-control', 'no-store').send(outcome.body);
-      }
+      if (privateScope && userId === undefined) return serveUncached(reply, fill);
       // The URL as sent: a hit needs no decoding at all; a URL that does not
       // decode never succeeds, so never gets an entry.
       const key = `${route.operationId}|${privateScope ? `u:${userId}` : 'p'}|${req.url}`;
-      const ttlMs = policy.ttlSeconds * 1000;
-
-      // A store that fails is a miss: the request is served, uncached.
-      const hit = store.peek !== undefined ? store.peek(key) : await store.get(key).catch(() => undefined);
-      if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
-
-      let flight = inflight.get(key);
-      if (flight === undefined) {
-        const tags = privateScope
-          ? [`${route.method.path}|${userId}`]
-          : route.pathBindings.map((b) => `${route.method.path}|${b.valueOf(req.params as Record<string, string>)}`);
-        flight = runFill(key, ttlMs, tags, fill);
-        inflight.set(key, flight);
-        void flight.finally(() => inflight.delete(key));
+      if (store.peek !== undefined) {
+        const hit = store.peek(key);
+        if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
+        return serveMiss(route, req, reply, fill, key, privateScope);
       }
-      const result = await flight;
-      if ('error' in result) throw result.error;
-      return respond(route, req, reply, result.entry, 'MISS', privateScope);
+      return serveRemote(route, req, reply, fill, key, privateScope);
     },
 
     async onEvent(event) {
@@ -120,6 +104,51 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
       opts.onInvalidated?.(event.type);
     },
   };
+
+  /** A private response with nobody to key it by is never cached. */
+  async function serveUncached(reply: FastifyReply, fill: () => Promise<FillOutcome>): Promise<FastifyReply> {
+    const outcome = await fill();
+    if (!outcome.ok) throw outcome.error;
+    return reply.header('content-type', JSON_TYPE).header('cache-control', 'no-store').send(outcome.body);
+  }
+
+  /** A store in another process: looked up first; a store that fails is a miss (served, uncached). */
+  async function serveRemote(
+    route: Route,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    fill: () => Promise<FillOutcome>,
+    key: string,
+    privateScope: boolean,
+  ): Promise<FastifyReply> {
+    const hit = await store.get(key).catch(() => undefined);
+    if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
+    return serveMiss(route, req, reply, fill, key, privateScope);
+  }
+
+  async function serveMiss(
+    route: Route,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    fill: () => Promise<FillOutcome>,
+    key: string,
+    privateScope: boolean,
+  ): Promise<FastifyReply> {
+    const userId = req.caller?.userId;
+    const ttlMs = (route.method.cache?.ttlSeconds ?? 0) * 1000;
+    let flight = inflight.get(key);
+    if (flight === undefined) {
+      const tags = privateScope
+        ? [`${route.method.path}|${userId}`]
+        : route.pathBindings.map((b) => `${route.method.path}|${b.valueOf(req.params as Record<string, string>)}`);
+      flight = runFill(key, ttlMs, tags, fill);
+      inflight.set(key, flight);
+      void flight.finally(() => inflight.delete(key));
+    }
+    const result = await flight;
+    if ('error' in result) throw result.error;
+    return respond(route, req, reply, result.entry, 'MISS', privateScope);
+  }
 
   async function runFill(
     key: string,

@@ -1,6 +1,6 @@
 import fastifyRateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@fastify/rate-limit';
 import { Access, RateLimitClass } from '@messenger/gen/messenger/options/v1/options';
-import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import { Code, GatewayError } from '../../errors/status.ts';
@@ -148,24 +148,33 @@ function unverifiedHook(
   app: FastifyInstance,
   store: FastifyRateLimitStore,
   budget: RateLimitBudget,
-): onRequestAsyncHookHandler {
-  return async (req) => {
-    if (app.tokenRemembered(req.headers.authorization)) return;
-    const { current, ttl } = await new Promise<{ current: number; ttl: number }>((resolve, reject) =>
-      store.incr(
-        `unverified:ip:${req.ip}`,
-        (error, counted) => (error || counted === undefined ? reject(error) : resolve(counted)),
-        budget.windowMs,
-        budget.max,
-      ),
+): onRequestHookHandler {
+  // A callback hook, not an async one: a remembered token (nearly every
+  // request) passes without a promise.
+  return (req, _reply, done) => {
+    if (app.tokenRemembered(req.headers.authorization)) {
+      done();
+      return;
+    }
+    store.incr(
+      `unverified:ip:${req.ip}`,
+      (error, counted) => {
+        if (error || counted === undefined) done(error ?? new Error('rate-limit store answered without a count'));
+        else if (counted.current <= budget.max) done();
+        else done(unverifiedExceeded(counted.ttl));
+      },
+      budget.windowMs,
+      budget.max,
     );
-    if (current <= budget.max) return;
-    const seconds = Math.max(1, Math.ceil(ttl / 1000));
-    throw new GatewayError(Code.RESOURCE_EXHAUSTED, `too many requests without a valid token; retry in ${seconds}s`, {
-      details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${seconds}s` }],
-      headers: { 'retry-after': String(seconds) },
-    });
   };
+}
+
+function unverifiedExceeded(ttlMs: number): GatewayError {
+  const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
+  return new GatewayError(Code.RESOURCE_EXHAUSTED, `too many requests without a valid token; retry in ${seconds}s`, {
+    details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${seconds}s` }],
+    headers: { 'retry-after': String(seconds) },
+  });
 }
 
 export const rateLimitPlugin = fp(rateLimit, {
