@@ -15,14 +15,31 @@ export interface RunningRole {
   stop(): Promise<void>;
 }
 
-/** Runs `node bench/<script> <role>` with `env` added and waits up to 30 s for its `ready <port>` line. */
-export async function startRole(script: string, role: string, env: Record<string, string>): Promise<RunningRole> {
-  const child: ChildProcess = spawn(process.execPath, [join(here, script), role], {
+export interface RoleLaunch {
+  /** A command the Node process runs under (e.g. `['valgrind', '--tool=callgrind']`); its pid is the role's. */
+  readonly under?: readonly string[];
+  /** How long to wait for `ready <port>`; default 30 s. */
+  readonly startTimeoutMs?: number;
+}
+
+/** Runs `node bench/<script> <role>` with `env` added and waits for its `ready <port>` line. */
+export async function startRole(
+  script: string,
+  role: string,
+  env: Record<string, string>,
+  launch: RoleLaunch = {},
+): Promise<RunningRole> {
+  const command = [...(launch.under ?? []), process.execPath, join(here, script), role];
+  const child: ChildProcess = spawn(command[0] as string, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const startTimeoutMs = launch.startTimeoutMs ?? 30_000;
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start within 30 s`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${role} did not start within ${startTimeoutMs / 1000} s`)),
+      startTimeoutMs,
+    );
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
