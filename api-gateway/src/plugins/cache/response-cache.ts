@@ -40,6 +40,16 @@ export interface ResponseCacheOptions {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** A request the cache answers past its synchronous lookup (a remote store, or a miss). */
+interface Lookup {
+  readonly route: Route;
+  readonly req: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly fill: () => Promise<FillOutcome>;
+  readonly key: string;
+  readonly privateScope: boolean;
+}
+
 /**
  * The response cache: only methods whose contract declares a cache
  * policy, only GET bindings. Keys are the route plus the request URL (path
@@ -88,9 +98,9 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
       if (store.peek !== undefined) {
         const hit = store.peek(key);
         if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
-        return serveMiss(route, req, reply, fill, key, privateScope);
+        return serveMiss({ route, req, reply, fill, key, privateScope });
       }
-      return serveRemote(route, req, reply, fill, key, privateScope);
+      return serveRemote({ route, req, reply, fill, key, privateScope });
     },
 
     async onEvent(event) {
@@ -113,27 +123,14 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
   }
 
   /** A store in another process: looked up first; a store that fails is a miss (served, uncached). */
-  async function serveRemote(
-    route: Route,
-    req: FastifyRequest,
-    reply: FastifyReply,
-    fill: () => Promise<FillOutcome>,
-    key: string,
-    privateScope: boolean,
-  ): Promise<FastifyReply> {
+  async function serveRemote(lookup: Lookup): Promise<FastifyReply> {
+    const { route, req, reply, key, privateScope } = lookup;
     const hit = await store.get(key).catch(() => undefined);
     if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
-    return serveMiss(route, req, reply, fill, key, privateScope);
+    return serveMiss(lookup);
   }
 
-  async function serveMiss(
-    route: Route,
-    req: FastifyRequest,
-    reply: FastifyReply,
-    fill: () => Promise<FillOutcome>,
-    key: string,
-    privateScope: boolean,
-  ): Promise<FastifyReply> {
+  async function serveMiss({ route, req, reply, fill, key, privateScope }: Lookup): Promise<FastifyReply> {
     const userId = req.caller?.userId;
     const ttlMs = (route.method.cache?.ttlSeconds ?? 0) * 1000;
     let flight = inflight.get(key);
