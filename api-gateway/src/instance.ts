@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '@messenger/platform/logger';
+import type { BoundHistogram, HistogramSeries } from '@messenger/platform/metrics';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -8,7 +9,6 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { Histogram } from 'prom-client';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors/error-handler.ts';
 import { Code, GatewayError } from './errors/status.ts';
 import { positiveInt } from './options.ts';
@@ -49,7 +49,7 @@ export interface InstanceOptions {
   /** Fastify's `trustProxy` (for `req.ip` behind a load balancer); default false. */
   readonly trustProxy?: boolean | string | string[];
   /** Observed for every response, labelled with the route's contract template. */
-  readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly requestDuration: BoundHistogram<'method' | 'route' | 'status'>;
   /** Sent as `x-messenger-release` on every response when not empty. */
   readonly release?: string;
 }
@@ -173,9 +173,23 @@ function responseObserver(
   log: Logger,
   route: string,
 ): (req: FastifyRequest, reply: FastifyReply, done: () => void) => void {
+  // This route's series by method and status, bound at their first response.
+  const series = new Map<string, Map<number, HistogramSeries>>();
+  const seriesOf = (method: string, status: number): HistogramSeries => {
+    let byStatus = series.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      series.set(method, byStatus);
+    }
+    let found = byStatus.get(status);
+    if (found === undefined) {
+      found = requestDuration.series({ method, route, status: String(status) });
+      byStatus.set(status, found);
+    }
+    return found;
+  };
   return (req, reply, done) => {
-    const status = String(reply.statusCode);
-    requestDuration.observe({ method: req.method, route, status }, reply.elapsedTime / 1000);
+    seriesOf(req.method, reply.statusCode).observe(reply.elapsedTime / 1000);
     if (log.isLevelEnabled('debug')) {
       log.debug(
         { requestId: req.id, method: req.method, route, status: reply.statusCode, ms: reply.elapsedTime },

@@ -1,10 +1,10 @@
-import type { Metrics } from '@messenger/platform/metrics';
-import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import { BoundHistogram, LATENCY_BUCKETS_SECONDS, type Metrics } from '@messenger/platform/metrics';
+import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 
 /** The gateway's own instruments, beside the platform's (gRPC client durations). */
 export interface GatewayInstruments {
-  /** By method, the contract's path template (`route`) and status. */
-  readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** By method, the contract's path template (`route`) and status; observed on every request, so bound per series. */
+  readonly requestDuration: BoundHistogram<'method' | 'route' | 'status'>;
   /** Times the gateway went on without Redis, by `store`: `rate-limit` or `cache`. */
   readonly redisFallbacks: Counter<'store'>;
   /** Events that invalidated cached responses, by event type. */
@@ -24,12 +24,12 @@ export function gatewayInstruments(metrics: Metrics): GatewayInstruments {
       registry,
       'http_request_duration_seconds',
       (name) =>
-        new Histogram({
+        new BoundHistogram({
           name,
           help: 'HTTP requests served by the gateway, by method, route template and status.',
           labelNames: ['method', 'route', 'status'],
-          buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-          registers: [registry],
+          buckets: LATENCY_BUCKETS_SECONDS,
+          registry,
         }),
     ),
     redisFallbacks: registered(
@@ -70,6 +70,10 @@ export function gatewayInstruments(metrics: Metrics): GatewayInstruments {
   };
 }
 
-function registered<M extends Metric>(registry: Registry, name: string, create: (name: string) => M): M {
+function registered<M extends Metric | BoundHistogram<string>>(
+  registry: Registry,
+  name: string,
+  create: (name: string) => M,
+): M {
   return (registry.getSingleMetric(name) as M | undefined) ?? create(name);
 }

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
-import { AggregatorRegistry, Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Registry } from 'prom-client';
+import { BoundHistogram } from './bound-histogram.ts';
 
 /**
  * The process's Prometheus registry and the instruments the platform records.
@@ -11,11 +12,16 @@ import { AggregatorRegistry, Counter, collectDefaultMetrics, Histogram, Registry
 export interface Metrics {
   readonly registry: Registry;
   readonly grpcServerHandled: Counter<'service' | 'method' | 'code'>;
-  readonly grpcServerDuration: Histogram<'service' | 'method'>;
-  readonly grpcClientDuration: Histogram<'target' | 'method' | 'code'>;
+  readonly grpcServerDuration: BoundHistogram<'service' | 'method'>;
+  readonly grpcClientDuration: BoundHistogram<'target' | 'method' | 'code'>;
 }
 
-const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export { BoundHistogram, HistogramSeries } from './bound-histogram.ts';
+
+/** Bounds, in seconds, of every request and call duration histogram. */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 
 export interface MetricsOptions {
   /** Node process metrics (memory, CPU, event-loop lag, …); default true. */
@@ -39,19 +45,19 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['service', 'method', 'code'],
       registers: [registry],
     }),
-    grpcServerDuration: new Histogram({
+    grpcServerDuration: new BoundHistogram({
       name: 'grpc_server_handling_seconds',
       help: 'Time from receiving a gRPC call to sending its status.',
       labelNames: ['service', 'method'],
       buckets: LATENCY_BUCKETS_SECONDS,
-      registers: [registry],
+      registry,
     }),
-    grpcClientDuration: new Histogram({
+    grpcClientDuration: new BoundHistogram({
       name: 'grpc_client_handling_seconds',
       help: 'Time an outgoing gRPC call took, by target service and status code.',
       labelNames: ['target', 'method', 'code'],
       buckets: LATENCY_BUCKETS_SECONDS,
-      registers: [registry],
+      registry,
     }),
   };
 }

@@ -241,8 +241,7 @@ function observe(
   started: bigint,
 ): void {
   const method = call.path.slice(call.path.lastIndexOf('/') + 1);
-  histogram.observe(
-    { target: call.service, method, code: codeName(code) },
-    Number(process.hrtime.bigint() - started) / 1e9,
-  );
+  histogram
+    .series({ target: call.service, method, code: codeName(code) })
+    .observe(Number(process.hrtime.bigint() - started) / 1e9);
 }

@@ -1,4 +1,4 @@
-import type { Metrics } from '@messenger/platform/metrics';
+import type { HistogramSeries, Metrics } from '@messenger/platform/metrics';
 import { Code, codeName } from '../errors/status.ts';
 import type { GrpcUpstreamOptions } from './grpc-upstream.ts';
 import { Channel, type ChannelOptions, lookupAll } from './http2-channel.ts';
@@ -125,19 +125,19 @@ function healthCheckRequest(service: string): Buffer {
  * with each path's label objects built once per status code, not per call.
  */
 function observer(histogram: Metrics['grpcClientDuration']): NonNullable<UnaryCallShared['observe']> {
-  const labelsByPath = new Map<string, { target: string; method: string; code: string }[]>();
+  const seriesByPath = new Map<string, HistogramSeries[]>();
   return (call, code, started) => {
-    let byCode = labelsByPath.get(call.path);
+    let byCode = seriesByPath.get(call.path);
     if (byCode === undefined) {
       byCode = [];
-      labelsByPath.set(call.path, byCode);
+      seriesByPath.set(call.path, byCode);
     }
-    let labels = byCode[code];
-    if (labels === undefined) {
+    let series = byCode[code];
+    if (series === undefined) {
       const method = call.path.slice(call.path.lastIndexOf('/') + 1);
-      labels = { target: call.service, method, code: codeName(code) };
-      byCode[code] = labels;
+      series = histogram.series({ target: call.service, method, code: codeName(code) });
+      byCode[code] = series;
     }
-    histogram.observe(labels, (performance.now() - started) / 1000);
+    series.observe((performance.now() - started) / 1000);
   };
 }

@@ -100,14 +100,9 @@ function withDefaults(metrics: Metrics, target: string, defaultDeadlineMs: numbe
         next(metadata, {
           onReceiveStatus(status, nextStatus) {
             const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-            metrics.grpcClientDuration.observe(
-              {
-                target,
-                method,
-                code: GrpcStatus[status.code] ?? String(status.code),
-              },
-              seconds,
-            );
+            metrics.grpcClientDuration
+              .series({ target, method, code: GrpcStatus[status.code] ?? String(status.code) })
+              .observe(seconds);
             nextStatus(status);
           },
         });

@@ -17,7 +17,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { ApiCatalog, MethodInfo } from '../api-catalog.ts';
 import type { DependencyHealth } from '../dependencies.ts';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
+import type { HistogramSeries, Metrics } from '../metrics.ts';
 import { startServerSpan } from '../tracing/grpc.ts';
 import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
 import { toGrpcError } from './status.ts';
@@ -256,27 +256,37 @@ function wrapService(
     const handler = registration.handlers[key];
     if (typeof handler !== 'function') throw new Error(`no handler for ${def.path}`);
     if (def.requestStream) throw new Error(`${def.path}: client-streaming methods are not supported`);
+    const method: ServedMethod = {
+      info,
+      duration: runner.metrics.grpcServerDuration.series({ service: runner.serverName, method: info.name }),
+    };
     impl[key] = def.responseStream
-      ? wrapServerStreaming(info, handler as ServerStreamingHandler<unknown, unknown>, runner)
-      : wrapUnary(info, handler as UnaryHandler<unknown, unknown>, runner);
+      ? wrapServerStreaming(method, handler as ServerStreamingHandler<unknown, unknown>, runner)
+      : wrapUnary(method, handler as UnaryHandler<unknown, unknown>, runner);
   }
   return impl;
 }
 
+/** A method this server serves: its contract, and its duration series bound once. */
+interface ServedMethod {
+  readonly info: MethodInfo;
+  readonly duration: HistogramSeries;
+}
+
 function wrapUnary(
-  info: MethodInfo,
+  method: ServedMethod,
   handler: UnaryHandler<unknown, unknown>,
   runner: CallRunner,
 ): handleUnaryCall<unknown, unknown> {
   return (call: ServerUnaryCall<unknown, unknown>, callback) => {
-    void runCall(info, call, runner, async (ctx) => handler(call.request, ctx)).then((result) =>
+    void runCall(method, call, runner, async (ctx) => handler(call.request, ctx)).then((result) =>
       result.ok ? callback(null, result.value, result.trailers) : callback(result.error),
     );
   };
 }
 
 function wrapServerStreaming(
-  info: MethodInfo,
+  method: ServedMethod,
   handler: ServerStreamingHandler<unknown, unknown>,
   runner: CallRunner,
 ): handleServerStreamingCall<unknown, unknown> {
@@ -294,7 +304,7 @@ function wrapServerStreaming(
     const accept = () => {
       if (!call.cancelled) call.sendMetadata(new Metadata());
     };
-    void runCall(info, call, runner, async (ctx) => handler(call.request, ctx, send, accept)).then((result) => {
+    void runCall(method, call, runner, async (ctx) => handler(call.request, ctx, send, accept)).then((result) => {
       if (call.cancelled) return;
       if (result.ok) call.end(result.trailers);
       else call.emit('error', result.error);
@@ -314,7 +324,7 @@ type Outcome =
  * access check, the handler, error mapping, logging and metrics.
  */
 async function runCall(
-  info: MethodInfo,
+  { info, duration }: ServedMethod,
   call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
   runner: CallRunner,
   body: (ctx: CallContext) => Promise<unknown>,
@@ -368,7 +378,7 @@ async function runCall(
       method: info.name,
       code: codeName,
     });
-    runner.metrics.grpcServerDuration.observe({ service: runner.serverName, method: info.name }, seconds);
+    duration.observe(seconds);
     // Per-call logging costs throughput on the hot path; it is debug-only.
     if (runner.logger.isLevelEnabled('debug')) log().debug({ code: codeName, ms: seconds * 1000 }, 'call done');
     runner.leave();
