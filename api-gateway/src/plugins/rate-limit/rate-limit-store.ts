@@ -1,10 +1,21 @@
-import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { RedisGuard } from '../../redis-guard.ts';
 
-type Counted = { current: number; ttl: number };
-type IncrCallback = Parameters<FastifyRateLimitStore['incr']>[1];
+/** A key's count in its current window, and the milliseconds left of that window. */
+export interface Counted {
+  readonly current: number;
+  readonly ttl: number;
+}
+
+/** Called at once when counted locally, later when counted in Redis. */
+export type IncrCallback = (...result: [error: null, counted: Counted] | [error: Error, counted: undefined]) => void;
+
+/** Fixed-window request counters. */
+export interface CounterStore {
+  /** Counts one request against `key` in a window of `windowMs` that its first request starts. */
+  incr(key: string, windowMs: number, cb: IncrCallback): void;
+}
 
 // KEYS: the counter; ARGV: the window in ms. One fixed window per key: the
 // first hit of a window starts its expiry. Returns {count, ms left}.
@@ -47,10 +58,9 @@ class LocalCounters {
 }
 
 /**
- * The store behind every limited route, in `@fastify/rate-limit`'s
- * documented custom-store shape. With Redis, one atomic script per request
- * counts in Redis, shared by all replicas, so a budget holds across
- * instances.
+ * The counters behind every limited route. With Redis, one atomic script
+ * per request counts in Redis, shared by all replicas, so a budget holds
+ * across instances.
  *
  * When Redis is unreachable or slow (see RedisGuard), the gateway neither
  * fails the request nor lets it through unlimited: it counts locally until
@@ -58,29 +68,24 @@ class LocalCounters {
  * replicas × budget cluster-wide while Redis is down — and the outage of a
  * cache-class dependency never takes the API down with it.
  *
- * One store serves every route (`child` returns it), and keys carry the
- * class, so a class's budget is shared by all of its routes.
+ * One store serves every route, and keys carry the class, so a class's
+ * budget is shared by all of its routes.
  */
-export function rateLimitStoreClass(opts: RateLimitStoreOptions): FastifyRateLimitStoreCtor {
+export function createRateLimitStore(opts: RateLimitStoreOptions): CounterStore {
   const { redis, guard, prefix } = opts;
   const local = new LocalCounters(opts.localKeys);
-
-  return class RateLimitStore implements FastifyRateLimitStore {
-    incr(key: string, cb: IncrCallback, timeWindow: number): void {
+  return {
+    incr(key, windowMs, cb) {
       if (redis === undefined || !guard.available) {
-        cb(null, local.incr(key, timeWindow));
+        cb(null, local.incr(key, windowMs));
         return;
       }
       guard
-        .run('incr', () => redis.eval(INCR_SCRIPT, 1, `${prefix}${key}`, timeWindow) as Promise<[number, number]>)
+        .run('incr', () => redis.eval(INCR_SCRIPT, 1, `${prefix}${key}`, windowMs) as Promise<[number, number]>)
         .then(
           ([current, ttl]) => cb(null, { current, ttl }),
-          () => cb(null, local.incr(key, timeWindow)),
+          () => cb(null, local.incr(key, windowMs)),
         );
-    }
-
-    child(): FastifyRateLimitStore {
-      return this;
-    }
+    },
   };
 }
