@@ -11,12 +11,6 @@ export interface RevocationList {
   /** Revokes the session until `untilEpochSeconds` (exclusive). A time already past is a no-op; a later one extends. */
   revokeSession(sessionId: string, untilEpochSeconds: number): Promise<void>;
   isRevoked(sessionId: string): Promise<boolean>;
-  /**
-   * The same answer without waiting, from a list this process holds itself
-   * (memory, a local file): a hot path checks every request with it and
-   * needs no promise. Absent on lists that must ask another process.
-   */
-  isRevokedNow?(sessionId: string): boolean;
 }
 
 export interface InMemoryRevocationListOptions {
@@ -53,10 +47,6 @@ export class InMemoryRevocationList implements RevocationList {
   }
 
   async isRevoked(sessionId: string): Promise<boolean> {
-    return this.isRevokedNow(sessionId);
-  }
-
-  isRevokedNow(sessionId: string): boolean {
     const until = this.#until.get(sessionId);
     if (until === undefined) return false;
     if (until > this.#nowSeconds()) return true;

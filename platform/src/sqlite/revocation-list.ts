@@ -55,10 +55,6 @@ export class SqliteRevocationList implements RevocationList {
   }
 
   async isRevoked(sessionId: string): Promise<boolean> {
-    return this.isRevokedNow(sessionId);
-  }
-
-  isRevokedNow(sessionId: string): boolean {
     const row = this.#until.get(sessionId) as { until: number } | undefined;
     return row !== undefined && row.until > this.#nowSeconds();
   }

@@ -3,12 +3,12 @@ import type { UserCaller } from '@messenger/platform/auth';
 import { DomainError, ErrorKind } from '@messenger/platform/domain';
 import type { EventBus } from '@messenger/platform/events';
 import { authorize } from '@messenger/platform/grpc';
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { Code, errorInfoDetail, GatewayError } from '../../errors/status.ts';
 import { subscribeWhileOpen } from '../event-subscription.ts';
 import { sessionRevocations } from './sessions.ts';
-import { createTokenGate, type TokenGate, type TokenGateOptions, type VerifiedToken } from './token-gate.ts';
+import { createTokenGate, type TokenGate, type TokenGateOptions } from './token-gate.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,7 +23,7 @@ declare module 'fastify' {
     /** Whether this `Authorization` value was verified before and is remembered: checking it again costs no signature check. */
     readonly tokenRemembered: (header: string | undefined) => boolean;
     /** The `onRequest` check of routes the gateway serves itself that need a signed-in user (sets `caller`). */
-    readonly authenticate: onRequestHookHandler;
+    readonly authenticate: onRequestAsyncHookHandler;
   }
 }
 
@@ -92,39 +92,23 @@ export const authPlugin = fp(auth, { name: 'messenger-auth', fastify: '5.x' });
 
 /**
  * The `onRequest` hook of a non-public route: a bearer token must be present
- * and verify, and the declared access level must admit the caller. A
- * callback hook: a token the gate remembers, with nothing that must be asked
- * elsewhere, is admitted without a promise.
+ * and verify, and the declared access level must admit the caller.
  */
-function authHook(gate: TokenGate, access: Access, realm: string): onRequestHookHandler {
-  const level = access === Access.ACCESS_UNSPECIFIED ? Access.ACCESS_AUTHENTICATED : access;
-  /** The refusal, or undefined once `req` carries the caller. */
-  const admit = (req: FastifyRequest, verified: VerifiedToken): Error | undefined => {
+function authHook(gate: TokenGate, access: Access, realm: string): onRequestAsyncHookHandler {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
     try {
-      authorize(level, verified.caller);
+      const verified = await gate.verifyHeader(req.headers.authorization);
+      authorize(access === Access.ACCESS_UNSPECIFIED ? Access.ACCESS_AUTHENTICATED : access, verified.caller);
+      req.caller = verified.caller;
+      req.tokenExpiresAt = verified.expiresAt;
     } catch (error) {
-      return toAuthError(error, realm);
+      throw toAuthError(error, realm);
     }
-    req.caller = verified.caller;
-    req.tokenExpiresAt = verified.expiresAt;
-    return undefined;
-  };
-  return (req, _reply, done) => {
-    const header = req.headers.authorization;
-    const remembered = gate.recall(header);
-    if (remembered !== undefined) {
-      done(admit(req, remembered));
-      return;
-    }
-    gate.verifyHeader(header).then(
-      (verified) => done(admit(req, verified)),
-      (error: unknown) => done(toAuthError(error, realm)),
-    );
   };
 }
 
-function toAuthError(error: unknown, realm: string): Error {
-  if (!(error instanceof DomainError)) return error instanceof Error ? error : new Error(String(error));
+function toAuthError(error: unknown, realm: string): unknown {
+  if (!(error instanceof DomainError)) return error;
   const details = [errorInfoDetail(error.reason)];
   switch (error.kind) {
     case ErrorKind.Unauthenticated: {

@@ -21,8 +21,6 @@ export interface AccessTokenVerifier {
 /** A revocation list (the platform's RevocationList fits), consulted on every use of a cached verification. */
 export interface RevocationCheck {
   isRevoked(sessionId: string): Promise<boolean>;
-  /** The same answer at once, where the list is this process's own (the platform's in-memory and SQLite lists). */
-  isRevokedNow?(sessionId: string): boolean;
 }
 
 export interface TokenGateOptions {
@@ -54,13 +52,6 @@ export interface TokenGate {
   revokeSessions(sessionIds: readonly string[]): void;
   /** Whether `verifyHeader` would answer from memory, without a signature check. */
   remembers(header: string | undefined): boolean;
-  /**
-   * `verifyHeader`'s answer where it can be given at once: a remembered,
-   * unexpired token whose session no list names, with a revocation list
-   * that answers at once (or none). Otherwise undefined: ask `verifyHeader`,
-   * which also gives every refusal.
-   */
-  recall(header: string | undefined): VerifiedToken | undefined;
 }
 
 /**
@@ -122,19 +113,6 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
       for (const id of ids) revoked.set(id, true);
     },
     remembers: (header) => header !== undefined && cache?.has(header) === true,
-    recall(header) {
-      const hit = header === undefined ? undefined : cache?.get(header);
-      if (hit === undefined || hit.expiresAt + toleranceMs <= now()) return undefined;
-      const sessionId = hit.caller.sessionId;
-      if (revoked.has(sessionId)) return undefined;
-      if (
-        revocations !== undefined &&
-        (revocations.isRevokedNow === undefined || revocations.isRevokedNow(sessionId))
-      ) {
-        return undefined;
-      }
-      return hit;
-    },
   };
 }
 
