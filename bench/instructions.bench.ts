@@ -10,11 +10,15 @@
 //   bare      a bare Fastify route answering the gateway's JSON (the reference)
 //   hit       GET /v1/users/{id} through the gateway, answered from its cache
 //   uncached  the same GET with the cache off: the gateway's side of an upstream call
-// V8's compiler and GC threads are counted too, so compare figures of one
-// run (or runs side by side): three gateways measured side by side agreed
-// within 1 %, while bare Fastify measured 102k to 124k in runs hours apart.
-// Needs valgrind
-// (`apt-get install valgrind`); ≈ 5 min.
+// Each thread is counted apart (`--separate-threads`): the main thread, the
+// event loop where every request is handled, is the figure to compare; the
+// others are V8's compiler and GC helpers, whose share moves from run to run
+// with when compilation happens (the all-thread sum of one gateway moved by
+// 15 % between runs while its main thread stayed within 1 %). Still, compare
+// figures of one run, or runs side by side. BENCH_INSTR_PROFILE=N also
+// prints the N native functions (C++ and V8 builtins; JIT-compiled
+// JavaScript is one "JIT code" line) with the largest share of each server's
+// main thread. Needs valgrind (`apt-get install valgrind`); ≈ 5 min.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -28,6 +32,7 @@ import { type RunningRole, startRole } from './child-role.ts';
 const REQUESTS = Number(process.env.BENCH_INSTR_REQUESTS ?? 3000);
 const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 4000);
 const IN_FLIGHT = 16;
+const PROFILE = Number(process.env.BENCH_INSTR_PROFILE ?? 0);
 const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 
 if (spawnSync('sh', ['-c', 'command -v valgrind && command -v callgrind_control'], { stdio: 'ignore' }).status !== 0) {
@@ -73,14 +78,24 @@ async function load(port: number, agent: Agent, count: number): Promise<string> 
 }
 
 /** Instructions per request of one role under callgrind, after the warm-up. */
-async function measure(role: string, env: Record<string, string>): Promise<{ perRequest: number; body: string }> {
+async function measure(
+  role: string,
+  env: Record<string, string>,
+): Promise<{ main: number; all: number; body: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'instr-'));
   let server: RunningRole | undefined;
   // The same connections warm up and are measured: opening one is not a request's cost.
   const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
   try {
     server = await startRole('gateway-processes.ts', role, env, {
-      under: ['valgrind', '-q', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${dir}/cg.%p`],
+      under: [
+        'valgrind',
+        '-q',
+        '--tool=callgrind',
+        '--smc-check=all-non-file',
+        '--separate-threads=yes',
+        `--callgrind-out-file=${dir}/cg.%p`,
+      ],
       startTimeoutMs: 180_000,
     });
     const pid = String(server.pid);
@@ -88,13 +103,21 @@ async function measure(role: string, env: Record<string, string>): Promise<{ per
     execFileSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' });
     await load(server.port, agent, REQUESTS);
     execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' });
-    let total = 0;
+    // The dump is part 1, one file per thread (`cg.<pid>.1-<thread>`); thread 01 is the main thread.
+    let main = 0;
+    let all = 0;
     for (const file of readdirSync(dir)) {
-      const m = /^totals: (\d+)/m.exec(readFileSync(join(dir, file), 'utf8'));
-      if (m) total = Math.max(total, Number(m[1]));
+      const thread = /\.1-(\d+)$/.exec(file)?.[1];
+      if (thread === undefined) continue;
+      const text = readFileSync(join(dir, file), 'utf8');
+      const total = Number(/^totals: (\d+)/m.exec(text)?.[1] ?? 0);
+      all += total;
+      if (thread !== '01') continue;
+      main = total;
+      if (PROFILE > 0) printProfile(role, env, text);
     }
-    if (total === 0) throw new Error(`${role}: callgrind wrote no totals`);
-    return { perRequest: total / REQUESTS, body };
+    if (main === 0) throw new Error(`${role}: callgrind wrote no totals for the main thread`);
+    return { main: main / REQUESTS, all: all / REQUESTS, body };
   } finally {
     agent.destroy();
     await server?.stop();
@@ -102,19 +125,54 @@ async function measure(role: string, env: Record<string, string>): Promise<{ per
   }
 }
 
+/** The functions with the largest self cost in a callgrind file, per request. */
+function printProfile(role: string, env: Record<string, string>, text: string): void {
+  const names = new Map<string, string>();
+  const self = new Map<string, number>();
+  let fn = '';
+  let callCost = false;
+  for (const line of text.split('\n')) {
+    // Names are compressed: `fn=(12) name` the first time, `fn=(12)` after; `cfn=` names callees.
+    const named = /^c?fn=\((\d+)\)(?: (.*))?$/.exec(line);
+    if (named) {
+      const [, id, name] = named as unknown as [string, string, string | undefined];
+      if (name !== undefined) names.set(id, name.startsWith('0x') ? 'JIT code' : name);
+      if (line.startsWith('fn=')) fn = id;
+      continue;
+    }
+    if (line.startsWith('calls=')) {
+      callCost = true; // the next cost line is the call's inclusive cost, not this function's own
+      continue;
+    }
+    const cost = /^[\d+*-]\S* (\d+)$/.exec(line);
+    if (!cost) continue;
+    if (callCost) callCost = false;
+    else {
+      const name = names.get(fn) ?? fn;
+      self.set(name, (self.get(name) ?? 0) + Number(cost[1]));
+    }
+  }
+  console.log(`  ${role} ${env.BENCH_CACHE ?? ''}: main thread, own instructions per request`);
+  for (const [name, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, PROFILE)) {
+    console.log(`    ${(n / REQUESTS / 1000).toFixed(1).padStart(6)} k  ${name.slice(0, 100)}`);
+  }
+}
+
 try {
   const hit = await measure('gateway', { ...gatewayEnv, BENCH_CACHE: 'on' });
   const uncached = await measure('gateway', { ...gatewayEnv, BENCH_CACHE: 'off' });
   const bare = await measure('bare', { BENCH_BODY: hit.body });
-  const rows: [string, number][] = [
-    ['bare Fastify (reference)', bare.perRequest],
-    ['gateway, cache hit', hit.perRequest],
-    ['gateway, uncached GET', uncached.perRequest],
+  const rows: [string, { main: number; all: number }][] = [
+    ['bare Fastify (reference)', bare],
+    ['gateway, cache hit', hit],
+    ['gateway, uncached GET', uncached],
   ];
+  const k = (n: number) => `${(n / 1000).toFixed(1).padStart(7)} k`;
   console.log(`instructions per request (callgrind, ${REQUESTS} requests after ${WARMUP} to warm up)`);
+  console.log(`  ${''.padEnd(26)} ${'main thread'.padStart(9)}  ${'× bare'.padStart(6)}   all threads  × bare`);
   for (const [name, n] of rows) {
     console.log(
-      `  ${name.padEnd(26)} ${(n / 1000).toFixed(1).padStart(7)} k   ${(n / bare.perRequest).toFixed(2)}× bare`,
+      `  ${name.padEnd(26)} ${k(n.main)}  ${(n.main / bare.main).toFixed(2).padStart(5)}×   ${k(n.all)}  ${(n.all / bare.all).toFixed(2)}×`,
     );
   }
 } finally {
