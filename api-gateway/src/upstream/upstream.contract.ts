@@ -486,11 +486,13 @@ export function runUpstreamContract(name: string, factory: UpstreamFactory, opti
         return b;
       };
       const max = 4 * 1024 * 1024;
-      const ok = await call('Big', { request: size(max) });
+      // A generous deadline: this is about sizes, and 4 MiB through grpc-js on a busy machine took over 5 s.
+      const deadline = deadlineIn(25_000);
+      const ok = await call('Big', { request: size(max), deadline });
       expect(ok.status.code).toBe(0);
       expect(ok.body?.length).toBe(max);
       expect(ok.body?.every((b) => b === 0x61)).toBe(true);
-      const tooBig = await call('Big', { request: size(max + 1) });
+      const tooBig = await call('Big', { request: size(max + 1), deadline });
       expect(tooBig.status.code).toBe(Status.RESOURCE_EXHAUSTED);
       expect(tooBig.body).toBeUndefined();
     });
