@@ -21,6 +21,10 @@ describe('gRPC client pool', () => {
     metrics = createMetrics({ defaultMetrics: false });
     pool = createClientPool({ catalog: fx.catalog, metrics, defaultDeadlineMs: 300, maxAttempts: 3 });
     client = pool.get(fx.Client, address);
+    // Connect first, with time to spare: the tests below run within the
+    // pool's 300 ms default deadline, which a busy machine's first connection
+    // (name resolution included) can use up on its own.
+    await unary(client, 'FlakyRead', { key: 'connect', failures: 0 }, { deadlineMs: 10_000 });
   });
 
   afterAll(async () => {
