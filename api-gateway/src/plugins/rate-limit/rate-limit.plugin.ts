@@ -149,17 +149,11 @@ export function classLimitHook(
         done(error);
         return;
       }
-      const resetSeconds = Math.ceil(counted.ttl / 1000);
-      reply.header('ratelimit-limit', max);
-      if (counted.current <= max) {
-        reply.header('ratelimit-remaining', max - counted.current);
-        reply.header('ratelimit-reset', resetSeconds);
-        done();
-      } else {
-        reply.header('ratelimit-remaining', 0);
-        reply.header('ratelimit-reset', resetSeconds);
-        done(budgetExceeded('rate limit exceeded', counted.ttl));
-      }
+      reply
+        .header('ratelimit-limit', max)
+        .header('ratelimit-remaining', Math.max(0, max - counted.current))
+        .header('ratelimit-reset', Math.ceil(counted.ttl / 1000));
+      done(counted.current <= max ? undefined : budgetExceeded('rate limit exceeded', counted.ttl));
     });
   };
 }
