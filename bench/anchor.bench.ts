@@ -10,7 +10,7 @@
 // Needs Go, protoc, the Debian grpc-gateway packages and wrk; when any is
 // missing it says how to install them and exits without measuring.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,6 +53,23 @@ for (const [file, subpath] of Object.entries(SUBPATH)) {
 rmSync(clone, { recursive: true, force: true });
 execFileSync('git', ['clone', '-q', root, clone], { stdio: 'inherit' });
 execFileSync('make', ['--no-print-directory', 'setup'], { cwd: clone, stdio: ['ignore', 'ignore', 'inherit'] });
+
+// The kit's protoc-gen-go (1.3.5, Debian) predates proto3 `optional` and
+// refuses a file that has one. Go is generated from a copy of proto/ with the
+// label dropped: the wire format is the same, only presence tracking is lost,
+// and no measured route (GetUser, SendMessage) has such a field. Our gateway
+// still runs on the clone's own proto/.
+const goProto = join(clone, '.build/anchor-go-proto');
+cpSync(join(clone, 'proto'), goProto, { recursive: true });
+for (const file of readdirSync(goProto, { recursive: true, encoding: 'utf8' })) {
+  if (!file.endsWith('.proto')) continue;
+  const path = join(goProto, file);
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/^(\s*)optional /gm, '$1'));
+}
+const runSh = join(kitCopy, 'run.sh');
+const kitScript = readFileSync(runSh, 'utf8');
+if (!kitScript.includes('P="$CLONE/proto"')) throw new Error('anchor: the kit no longer sets P="$CLONE/proto"');
+writeFileSync(runSh, kitScript.replace('P="$CLONE/proto"', `P="${goProto}"`));
 const run = spawnSync(join(kitCopy, 'run.sh'), [], {
   cwd: kitCopy,
   stdio: ['ignore', 'inherit', 'inherit'],
