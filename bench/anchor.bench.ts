@@ -13,6 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GATEWAY_NODE_FLAGS } from '../scripts/deploy/processes.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const kit = resolve(process.env.ANCHOR_KIT ?? join(root, '../shared/bench/grpc-gateway-anchor'));
@@ -66,10 +67,22 @@ for (const file of readdirSync(goProto, { recursive: true, encoding: 'utf8' })) 
   const path = join(goProto, file);
   writeFileSync(path, readFileSync(path, 'utf8').replace(/^(\s*)optional /gm, '$1'));
 }
+// Our gateway is started with the node flags it runs with in production.
+const flags = GATEWAY_NODE_FLAGS.join(' ');
+const KIT_EDITS: [string, string, number][] = [
+  ['P="$CLONE/proto"', `P="${goProto}"`, 1],
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the kit's bash array expansion, on purpose
+  ['"${ROLE[@]}" gateway', `env BENCH_JWKS="$JWKS" "$NODE" ${flags} bench/p1-processes.ts gateway`, 2],
+  ['"$NODE" --cpu-prof', `"$NODE" ${flags} --cpu-prof`, 1],
+  ['"$NODE" bench/p1-cluster-gateway.mjs', `"$NODE" ${flags} bench/p1-cluster-gateway.mjs`, 1],
+];
 const runSh = join(kitCopy, 'run.sh');
-const kitScript = readFileSync(runSh, 'utf8');
-if (!kitScript.includes('P="$CLONE/proto"')) throw new Error('anchor: the kit no longer sets P="$CLONE/proto"');
-writeFileSync(runSh, kitScript.replace('P="$CLONE/proto"', `P="${goProto}"`));
+let kitScript = readFileSync(runSh, 'utf8');
+for (const [from, to, count] of KIT_EDITS) {
+  if (kitScript.split(from).length - 1 !== count) throw new Error(`anchor: the kit's run.sh no longer has ${from}`);
+  kitScript = kitScript.replaceAll(from, to);
+}
+writeFileSync(runSh, kitScript);
 const run = spawnSync(join(kitCopy, 'run.sh'), [], {
   cwd: kitCopy,
   stdio: ['ignore', 'inherit', 'inherit'],

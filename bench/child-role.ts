@@ -18,6 +18,8 @@ export interface RunningRole {
 export interface RoleLaunch {
   /** A command the Node process runs under (e.g. `['valgrind', '--tool=callgrind']`); its pid is the role's. */
   readonly under?: readonly string[];
+  /** Flags for `node` itself, before the script (the gateway's: `GATEWAY_NODE_FLAGS`). */
+  readonly nodeFlags?: readonly string[];
   /** How long to wait for `ready <port>`; default 30 s. */
   readonly startTimeoutMs?: number;
 }
@@ -29,7 +31,7 @@ export async function startRole(
   env: Record<string, string>,
   launch: RoleLaunch = {},
 ): Promise<RunningRole> {
-  const command = [...(launch.under ?? []), process.execPath, join(here, script), role];
+  const command = [...(launch.under ?? []), process.execPath, ...(launch.nodeFlags ?? []), join(here, script), role];
   const child: ChildProcess = spawn(command[0] as string, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

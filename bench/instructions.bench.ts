@@ -27,6 +27,7 @@ import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
+import { GATEWAY_NODE_FLAGS } from '../scripts/deploy/processes.ts';
 import { type RunningRole, startRole } from './child-role.ts';
 
 const REQUESTS = Number(process.env.BENCH_INSTR_REQUESTS ?? 3000);
@@ -97,6 +98,7 @@ async function measure(
         `--callgrind-out-file=${dir}/cg.%p`,
       ],
       startTimeoutMs: 180_000,
+      nodeFlags: role === 'gateway' ? GATEWAY_NODE_FLAGS : [],
     });
     const pid = String(server.pid);
     const body = await load(server.port, agent, WARMUP);

@@ -22,6 +22,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '@messenger/platform/testing';
+import { processByEntry } from '../scripts/deploy/processes.ts';
 import { call as callOn, groupOfFriends } from './embedded-system.ts';
 import { treeCpuMsOf, treeRssKbOf } from './proc-stats.ts';
 
@@ -136,7 +137,7 @@ async function measure(seconds: number, during?: Promise<unknown>) {
 
 try {
   for (const p of processes) {
-    const child = spawn(process.execPath, [p.entry], {
+    const child = spawn(process.execPath, [...(processByEntry(p.entry)?.nodeFlags ?? []), p.entry], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...common, ...p.env },
     });

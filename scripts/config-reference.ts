@@ -60,7 +60,7 @@ export async function renderReference(): Promise<string> {
     '',
   );
   for (const p of PROCESSES) {
-    out.push(`### ${p.name} — \`node ${p.entry}\``, '');
+    out.push(`### ${p.name} — \`node ${[...p.nodeFlags, p.entry].join(' ')}\``, '');
     if (!isPresent(p)) {
       out.push(`*Not in this checkout yet (\`${p.configModule}\`); rerun \`make config-docs\` when it lands.*`, '');
       continue;

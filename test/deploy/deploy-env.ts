@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { K8sObject } from '../../scripts/deploy/k8s.ts';
-import { type ProcessInfo, processByEntry, ROOT } from '../../scripts/deploy/processes.ts';
+import { type ProcessInfo, processByEntry, ROOT, splitNodeArgs } from '../../scripts/deploy/processes.ts';
 
 /** Where a variable's value comes from; `value` is known for literals and ConfigMap keys. */
 export interface EnvEntry {
@@ -22,6 +22,8 @@ export interface Container {
   readonly process: ProcessInfo | undefined;
   /** The command line after the image's `node` entrypoint. */
   readonly args: readonly string[];
+  /** The flags in `args` before the entry point. */
+  readonly nodeFlags: readonly string[];
   readonly env: readonly EnvEntry[];
   /** Problems found while reading (unknown sources, unresolvable references). */
   readonly problems: readonly string[];
@@ -72,6 +74,12 @@ export function isMessengerService(s: ComposeService): boolean {
   return s.build !== undefined || (s.image ?? '').startsWith('messenger:');
 }
 
+/** The process a command line after `node` starts, and the flags it gives node. */
+function started(args: readonly string[]): { process: ProcessInfo | undefined; nodeFlags: string[] } {
+  const { flags, entry } = splitNodeArgs(args);
+  return { process: entry === undefined ? undefined : processByEntry(entry), nodeFlags: flags };
+}
+
 function words(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v.map(String) : v.split(/\s+/).filter((w) => w !== '');
@@ -97,7 +105,7 @@ export function composeContainers(compose = readCompose()): Container[] {
       // `KEY` alone (or `KEY:` with no value) passes the variable through from the host.
       env.push({ name: key, source: 'literal', origin, value: value === undefined ? '' : interpolate(value) });
     }
-    out.push({ where: origin, process: args[0] ? processByEntry(args[0]) : undefined, args, env, problems });
+    out.push({ where: origin, ...started(args), args, env, problems });
   }
   return out;
 }
@@ -199,7 +207,7 @@ export function k8sContainers(objects: readonly K8sObject[]): Container[] {
         } else if (e.valueFrom) env.push({ name: e.name, source: 'field', origin });
         else env.push({ name: e.name, value: '', source: 'literal', origin });
       }
-      out.push({ where, process: args[0] ? processByEntry(args[0]) : undefined, args, env, problems });
+      out.push({ where, ...started(args), args, env, problems });
     }
   }
   return out;

@@ -45,6 +45,11 @@ function isLoopbackDefault(s: Setting<unknown>): boolean {
 /** Problems with one container's environment against its process's schema. */
 function checkContainer(c: Container, spec: ConfigSpec, opts: { secretsFromSecrets: boolean }): string[] {
   const problems = [...c.problems.map((p) => `${c.where}: ${p}`)];
+  if (c.process && c.nodeFlags.join(' ') !== c.process.nodeFlags.join(' ')) {
+    problems.push(
+      `${c.where}: starts node with ${JSON.stringify(c.nodeFlags)}; ${c.process.name} runs with ${JSON.stringify(c.process.nodeFlags)}`,
+    );
+  }
   const settings = byEnv(spec);
   const env = effective(c);
   const seen = new Map<string, string>();
@@ -235,6 +240,7 @@ describe('the cross-check itself', () => {
         where: 'test',
         process: subscriber,
         args: [],
+        nodeFlags: [],
         problems: [],
         env: [
           env('SUBSCRIBER_GRPC_HOTS', '0.0.0.0'),
@@ -256,9 +262,24 @@ describe('the cross-check itself', () => {
 
   it('catches a required setting that is not set', () => {
     const spec = { needed: setting.string('SOME_REQUIRED_THING', undefined, { description: 'test' }) };
-    const problems = checkContainer({ where: 'test', process: undefined, args: [], problems: [], env: [] }, spec, {
-      secretsFromSecrets: false,
-    });
+    const problems = checkContainer(
+      { where: 'test', process: undefined, args: [], nodeFlags: [], problems: [], env: [] },
+      spec,
+      { secretsFromSecrets: false },
+    );
     expect(problems).toEqual(['test: required setting SOME_REQUIRED_THING is not set']);
+  });
+
+  it('catches a process started without the node flags it runs with', () => {
+    const gateway = PROCESSES.find((p) => p.name === 'api-gateway');
+    if (!gateway) throw new Error('api-gateway missing');
+    expect(gateway.nodeFlags.length).toBeGreaterThan(0);
+    const entry = gateway.entry;
+    const problems = checkContainer(
+      { where: 'test', process: gateway, args: [entry], nodeFlags: [], problems: [], env: [] },
+      {},
+      { secretsFromSecrets: false },
+    );
+    expect(problems).toEqual([`test: starts node with []; api-gateway runs with ${JSON.stringify(gateway.nodeFlags)}`]);
   });
 });

@@ -52,6 +52,14 @@ describe('Dockerfile', () => {
     expect(dockerfile).toContain('ENTRYPOINT ["node"]');
     expect(dockerfile).toMatch(/HEALTHCHECK [^\n]*\\\n\s+CMD \["node", "scripts\/grpc-health-check.ts"\]/);
   });
+
+  it('starts the gateway by default, with the node flags it runs with', () => {
+    const gateway = PROCESSES.find((p) => p.name === 'api-gateway');
+    if (!gateway) throw new Error('api-gateway missing');
+    expect(dockerfile).toMatch(/^CMD \[.*\]$/m);
+    const cmd = JSON.parse((dockerfile.match(/^CMD (\[.*\])$/m) as RegExpMatchArray)[1] as string);
+    expect(cmd).toEqual([...gateway.nodeFlags, gateway.entry]);
+  });
 });
 
 describe('scripts/grpc-health-check.ts', () => {
