@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GATEWAY_NODE_FLAGS } from '../scripts/deploy/processes.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -18,7 +19,7 @@ export interface RunningRole {
 export interface RoleLaunch {
   /** A command the Node process runs under (e.g. `['valgrind', '--tool=callgrind']`); its pid is the role's. */
   readonly under?: readonly string[];
-  /** Flags for `node` itself, before the script (the gateway's: `GATEWAY_NODE_FLAGS`). */
+  /** Flags for `node` itself, before the script. */
   readonly nodeFlags?: readonly string[];
   /** How long to wait for `ready <port>`; default 30 s. */
   readonly startTimeoutMs?: number;
@@ -64,4 +65,9 @@ export async function startRole(
       child.kill('SIGTERM');
     });
   return { port, pid: child.pid, stop };
+}
+
+/** The `gateway` role of bench/gateway-processes.ts, started with the node flags the gateway runs with in production. */
+export function startGatewayRole(env: Record<string, string>, launch: RoleLaunch = {}): Promise<RunningRole> {
+  return startRole('gateway-processes.ts', 'gateway', env, { ...launch, nodeFlags: GATEWAY_NODE_FLAGS });
 }

@@ -18,8 +18,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
-import { GATEWAY_NODE_FLAGS } from '../scripts/deploy/processes.ts';
-import { startRole } from './child-role.ts';
+import { startGatewayRole, startRole } from './child-role.ts';
 import { percentile } from './percentile.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -157,27 +156,17 @@ try {
   // Every server runs for the whole benchmark (idle ones cost nothing), and
   // the scenarios are measured in interleaved rounds, so that load from
   // elsewhere on the machine falls on all of them alike.
-  const uncached = await startRole(
-    'gateway-processes.ts',
-    'gateway',
-    {
-      BENCH_JWKS: jwks,
-      BENCH_UPSTREAM: upstreamAddress,
-      BENCH_CACHE: 'off',
-    },
-    { nodeFlags: GATEWAY_NODE_FLAGS },
-  );
+  const uncached = await startGatewayRole({
+    BENCH_JWKS: jwks,
+    BENCH_UPSTREAM: upstreamAddress,
+    BENCH_CACHE: 'off',
+  });
   started.push(uncached);
-  const cached = await startRole(
-    'gateway-processes.ts',
-    'gateway',
-    {
-      BENCH_JWKS: jwks,
-      BENCH_UPSTREAM: upstreamAddress,
-      BENCH_CACHE: 'on',
-    },
-    { nodeFlags: GATEWAY_NODE_FLAGS },
-  );
+  const cached = await startGatewayRole({
+    BENCH_JWKS: jwks,
+    BENCH_UPSTREAM: upstreamAddress,
+    BENCH_CACHE: 'on',
+  });
   started.push(cached);
   const ubase = `http://127.0.0.1:${uncached.port}`;
   const cbase = `http://127.0.0.1:${cached.port}`;

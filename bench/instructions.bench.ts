@@ -27,8 +27,7 @@ import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
-import { GATEWAY_NODE_FLAGS } from '../scripts/deploy/processes.ts';
-import { type RunningRole, startRole } from './child-role.ts';
+import { type RoleLaunch, type RunningRole, startGatewayRole, startRole } from './child-role.ts';
 
 const REQUESTS = Number(process.env.BENCH_INSTR_REQUESTS ?? 3000);
 const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 4000);
@@ -88,7 +87,7 @@ async function measure(
   // The same connections warm up and are measured: opening one is not a request's cost.
   const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
   try {
-    server = await startRole('gateway-processes.ts', role, env, {
+    const launch: RoleLaunch = {
       under: [
         'valgrind',
         '-q',
@@ -98,8 +97,11 @@ async function measure(
         `--callgrind-out-file=${dir}/cg.%p`,
       ],
       startTimeoutMs: 180_000,
-      nodeFlags: role === 'gateway' ? GATEWAY_NODE_FLAGS : [],
-    });
+    };
+    server =
+      role === 'gateway'
+        ? await startGatewayRole(env, launch)
+        : await startRole('gateway-processes.ts', role, env, launch);
     const pid = String(server.pid);
     const body = await load(server.port, agent, WARMUP);
     execFileSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' });

@@ -42,8 +42,7 @@ import { type Histogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import WebSocket from 'ws';
-import { GATEWAY_NODE_FLAGS } from '../scripts/deploy/processes.ts';
-import { startRole } from './child-role.ts';
+import { startGatewayRole, startRole } from './child-role.ts';
 import { call } from './embedded-system.ts';
 import { percentile } from './percentile.ts';
 import { cpuMsOf, rssKbOf } from './proc-stats.ts';
@@ -80,16 +79,11 @@ const users = await Promise.all(
 const jwks = await ring.exportPrivateJwks();
 let chat = await startRole('chat-processes.ts', 'server', { BENCH_JWKS: jwks });
 const startGateway = () =>
-  startRole(
-    'gateway-processes.ts',
-    'gateway',
-    {
-      BENCH_JWKS: jwks,
-      BENCH_UPSTREAM: `127.0.0.1:${chat.port}`,
-      GATEWAY_WORKERS: '1',
-    },
-    { nodeFlags: GATEWAY_NODE_FLAGS },
-  );
+  startGatewayRole({
+    BENCH_JWKS: jwks,
+    BENCH_UPSTREAM: `127.0.0.1:${chat.port}`,
+    GATEWAY_WORKERS: '1',
+  });
 let gateway = await startGateway();
 let base = `http://127.0.0.1:${gateway.port}`;
 /** The gateway's and chat's CPU (ms) and RSS (KB) now, to measure a phase from. */

@@ -27,8 +27,8 @@ export interface ProcessInfo {
 /**
  * The gateway's young generation: 16 MiB semi-spaces instead of Node's 32.
  * Under load its scavenges copy closed node:http2 upstream streams, which
- * survive them until a full collection; halving the space quarters each pause
- * (21 → 5 ms median) at the same total GC time (docs/PERFORMANCE.md).
+ * survive them until a full collection; halving the space shortens each pause
+ * at the same total GC time (measured in docs/PERFORMANCE.md, Tail latency).
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
@@ -89,10 +89,11 @@ export const PROCESSES: readonly ProcessInfo[] = [
   },
 ];
 
-/** A command line after `node`: the leading flags, then the entry and its arguments. */
-export function splitNodeArgs(args: readonly string[]): { flags: string[]; entry: string | undefined } {
+/** The process a command line after `node` starts (its first non-flag word), and the flags before it. */
+export function processOfArgs(args: readonly string[]): { process: ProcessInfo | undefined; nodeFlags: string[] } {
   const at = args.findIndex((a) => !a.startsWith('-'));
-  return at < 0 ? { flags: [...args], entry: undefined } : { flags: args.slice(0, at), entry: args[at] };
+  if (at < 0) return { process: undefined, nodeFlags: [...args] };
+  return { process: processByEntry(args[at] as string), nodeFlags: args.slice(0, at) };
 }
 
 export function processByEntry(entry: string): ProcessInfo | undefined {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { K8sObject } from '../../scripts/deploy/k8s.ts';
-import { type ProcessInfo, processByEntry, ROOT, splitNodeArgs } from '../../scripts/deploy/processes.ts';
+import { type ProcessInfo, processOfArgs, ROOT } from '../../scripts/deploy/processes.ts';
 
 /** Where a variable's value comes from; `value` is known for literals and ConfigMap keys. */
 export interface EnvEntry {
@@ -74,12 +74,6 @@ export function isMessengerService(s: ComposeService): boolean {
   return s.build !== undefined || (s.image ?? '').startsWith('messenger:');
 }
 
-/** The process a command line after `node` starts, and the flags it gives node. */
-function started(args: readonly string[]): { process: ProcessInfo | undefined; nodeFlags: string[] } {
-  const { flags, entry } = splitNodeArgs(args);
-  return { process: entry === undefined ? undefined : processByEntry(entry), nodeFlags: flags };
-}
-
 function words(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v.map(String) : v.split(/\s+/).filter((w) => w !== '');
@@ -105,7 +99,7 @@ export function composeContainers(compose = readCompose()): Container[] {
       // `KEY` alone (or `KEY:` with no value) passes the variable through from the host.
       env.push({ name: key, source: 'literal', origin, value: value === undefined ? '' : interpolate(value) });
     }
-    out.push({ where: origin, ...started(args), args, env, problems });
+    out.push({ where: origin, ...processOfArgs(args), args, env, problems });
   }
   return out;
 }
@@ -207,7 +201,7 @@ export function k8sContainers(objects: readonly K8sObject[]): Container[] {
         } else if (e.valueFrom) env.push({ name: e.name, source: 'field', origin });
         else env.push({ name: e.name, value: '', source: 'literal', origin });
       }
-      out.push({ where, ...started(args), args, env, problems });
+      out.push({ where, ...processOfArgs(args), args, env, problems });
     }
   }
   return out;

@@ -56,9 +56,9 @@ describe('Dockerfile', () => {
   it('starts the gateway by default, with the node flags it runs with', () => {
     const gateway = PROCESSES.find((p) => p.name === 'api-gateway');
     if (!gateway) throw new Error('api-gateway missing');
-    expect(dockerfile).toMatch(/^CMD \[.*\]$/m);
-    const cmd = JSON.parse((dockerfile.match(/^CMD (\[.*\])$/m) as RegExpMatchArray)[1] as string);
-    expect(cmd).toEqual([...gateway.nodeFlags, gateway.entry]);
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+    expect(cmd).toBeDefined();
+    expect(JSON.parse(cmd ?? '')).toEqual([...gateway.nodeFlags, gateway.entry]);
   });
 });
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { K8S_DIR, type K8sObject, kustomizations, render, validate } from '../../scripts/deploy/k8s.ts';
-import { processByEntry, ROOT, splitNodeArgs } from '../../scripts/deploy/processes.ts';
+import { processOfArgs, ROOT } from '../../scripts/deploy/processes.ts';
 import { ALERTS_FILE, PROMETHEUS_RULE_FILE, prometheusRule } from '../../scripts/k8s-prometheus-rule.ts';
 import { LIVE_SERVICE_FILE, liveService, promote, readColors } from '../../scripts/k8s-promote.ts';
 import { effective, k8sContainers, type PodContainer, type PodTemplate, podTemplate } from './deploy-env.ts';
@@ -110,7 +110,7 @@ function workloads(objects: readonly K8sObject[]): Workload[] {
         labels: t.metadata?.labels ?? {},
         container,
         spec: t.spec,
-        process: processByEntry(splitNodeArgs(container.args ?? []).entry ?? '')?.name ?? '?',
+        process: processOfArgs(container.args ?? []).process?.name ?? '?',
       },
     ];
   });
