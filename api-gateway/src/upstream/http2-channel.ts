@@ -4,10 +4,10 @@
 // call first needs the channel and kept open (keepalive pings); a lost one
 // is re-resolved and reopened, a failed connect retried with backoff.
 import { lookup } from 'node:dns/promises';
-import { type ClientHttp2Session, connect } from 'node:http2';
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import type { GrpcTls } from '@messenger/platform/grpc';
+import { Http2Connection } from './http2-connection.ts';
 
 export interface ChannelOptions {
   /** Interval of keepalive pings on an open session (grpc-js `keepalive_time_ms` of the gateway: 30 s). */
@@ -31,7 +31,7 @@ export async function lookupAll(host: string): Promise<readonly string[]> {
 
 /** A call waiting for a session: told once, either way. */
 export interface PickWaiter {
-  onSession(session: ClientHttp2Session): void;
+  onSession(session: Http2Connection): void;
   onNoSession(message: string): void;
 }
 
@@ -41,10 +41,9 @@ type State = 'idle' | 'connecting' | 'ready' | 'failed' | 'shutdown';
 class Subchannel {
   readonly ip: string;
   state: State = 'idle';
-  session: ClientHttp2Session | undefined;
+  session: Http2Connection | undefined;
   lastError = '';
   readonly #channel: Channel;
-  readonly #url: string;
   #backoffMs: number;
   #readySince = 0;
   #lazy = false;
@@ -54,7 +53,6 @@ class Subchannel {
   constructor(channel: Channel, ip: string) {
     this.ip = ip;
     this.#channel = channel;
-    this.#url = `${channel.options.tls ? 'https' : 'http'}://${isIP(ip) === 6 ? `[${ip}]` : ip}:${channel.port}`;
     this.#backoffMs = channel.options.reconnectInitialMs;
   }
 
@@ -68,24 +66,7 @@ class Subchannel {
     this.#lazy = false;
     this.state = 'connecting';
     const options = this.#channel.options;
-    const opened: { session?: ClientHttp2Session } = {};
-    const session = connect(this.#url, {
-      settings: { enablePush: false },
-      createConnection: () => {
-        const socket = this.#socket();
-        // A server that refuses this client's certificate says so after the
-        // handshake (a TLS 1.3 alert): an error on the socket that the
-        // session neither reports nor closes on. It ends the session, as a failed connect.
-        socket.once('error', (err) => {
-          if (!opened.session) return;
-          this.lastError = err.message;
-          this.#lost(opened.session);
-          opened.session.destroy();
-        });
-        return socket;
-      },
-    });
-    opened.session = session;
+    const session = new Http2Connection(this.#socket(), { tls: options.tls !== undefined });
     // As grpc-js: an open connection alone does not keep the process alive (a call's deadline timer does).
     session.unref();
     this.session = session;
@@ -102,8 +83,8 @@ class Subchannel {
     session.on('error', (err: Error) => {
       this.lastError = err.message;
     });
-    // GOAWAY: no new calls on this session, the in-flight ones finish (node
-    // closes it once they have, or destroys it at once for an error code).
+    // GOAWAY: no new calls on this session, the in-flight ones finish (it
+    // closes once they have, or at once for an error code).
     session.once('goaway', () => this.#lost(session));
     session.once('close', () => this.#lost(session));
   }
@@ -133,7 +114,7 @@ class Subchannel {
     return socket;
   }
 
-  #ping(session: ClientHttp2Session): void {
+  #ping(session: Http2Connection): void {
     if (session.destroyed || session.closed) return;
     const timeout = setTimeout(
       () => session.destroy(new Error('keepalive ping not acknowledged')),
@@ -147,7 +128,7 @@ class Subchannel {
   }
 
   /** The session stopped taking calls; a connect that never got ready counts as a failure. */
-  #lost(session: ClientHttp2Session): void {
+  #lost(session: Http2Connection): void {
     if (this.session !== session) return;
     this.session = undefined;
     clearTimeout(this.#timer);
@@ -170,7 +151,7 @@ class Subchannel {
   }
 
   /** Drops a session that refused a new stream, as a GOAWAY would. */
-  discard(session: ClientHttp2Session): void {
+  discard(session: Http2Connection): void {
     this.#lost(session);
     session.close();
   }
@@ -214,7 +195,7 @@ export class Channel {
   }
 
   /** A ready session, round robin; undefined when none is (then `wait`). */
-  pick(): ClientHttp2Session | undefined {
+  pick(): Http2Connection | undefined {
     const subs = this.#subchannels;
     const n = subs.length;
     for (let i = 0; i < n; i++) {
@@ -250,7 +231,7 @@ export class Channel {
   }
 
   /** Tells the channel a session refused a stream: it takes no more calls. */
-  discard(session: ClientHttp2Session): void {
+  discard(session: Http2Connection): void {
     for (const sub of this.#subchannels) if (sub.session === session) sub.discard(session);
   }
 

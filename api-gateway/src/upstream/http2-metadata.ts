@@ -1,9 +1,9 @@
 // The header half of gRPC over HTTP/2: request headers out, response headers
 // and the call's status in. Pure functions, no I/O; what grpc-js does in
 // Metadata, its compression filter and Http2SubchannelCall, done directly on
-// node:http2's header objects.
-import type { IncomingHttpHeaders } from 'node:http2';
+// the connection's header objects.
 import { Code } from '../errors/status.ts';
+import { CANCEL, ENHANCE_YOUR_CALM, REFUSED_STREAM, type ResponseHeaders } from './http2-connection.ts';
 import type { FramingError } from './http2-framing.ts';
 import type { MetadataPairs, UpstreamStatus } from './upstream.ts';
 
@@ -14,7 +14,7 @@ const LEGAL_KEY = /^[0-9a-z_.-]+$/;
 const LEGAL_VALUE = /^[ -~]*$/;
 /**
  * Metadata a caller may not set: what the transport sets itself, and the
- * connection-specific headers HTTP/2 forbids (node:http2 would throw on them).
+ * connection-specific headers HTTP/2 forbids.
  */
 const NOT_SENDABLE: ReadonlySet<string> = new Set([
   'content-type',
@@ -43,8 +43,8 @@ function isLegalKey(key: string): boolean {
 }
 
 /**
- * The request's HTTP/2 headers as a raw `[name, value, …]` list (node:http2
- * takes it without re-walking an object). Metadata that is not legal gRPC
+ * The request's HTTP/2 headers as a `[name, value, …]` list, in the order
+ * they are encoded. Metadata that is not legal gRPC
  * metadata is dropped, as grpc-js drops it. A `-bin` key's value is sent as
  * given, so it must already be base64 (what goes on the wire).
  */
@@ -81,8 +81,8 @@ export function requestHeaders(
 }
 
 /** True for `application/grpc` and its `+proto`/`;…` variants. */
-export function isGrpcContentType(value: string | undefined): boolean {
-  if (!value?.startsWith('application/grpc')) return false;
+export function isGrpcContentType(value: string | string[] | undefined): boolean {
+  if (typeof value !== 'string' || !value.startsWith('application/grpc')) return false;
   return value.length === 16 || value[16] === '+' || value[16] === ';';
 }
 
@@ -92,7 +92,7 @@ export function isGrpcContentType(value: string | undefined): boolean {
  * pseudo-headers, `-bin` entries and the message-encoding headers.
  * `content-type` and `date` stay, as they do there.
  */
-export function responsePairs(headers: IncomingHttpHeaders): MetadataPairs {
+export function responsePairs(headers: ResponseHeaders): MetadataPairs {
   let out: [string, string][] | undefined;
   for (const key in headers) {
     if (key.charCodeAt(0) === 58 /* : */ || key.endsWith('-bin') || NOT_METADATA.has(key)) continue;
@@ -131,7 +131,7 @@ export function codeOfHttpResponse(status: number): number {
  * response). Without `grpc-status` the HTTP status decides: mapped by the
  * table when it is not 200, UNKNOWN when it is (the peer is not speaking gRPC).
  */
-export function statusOf(trailers: IncomingHttpHeaders, httpStatus: number): UpstreamStatus {
+export function statusOf(trailers: ResponseHeaders, httpStatus: number): UpstreamStatus {
   const raw = trailers['grpc-status'];
   if (raw === '0') return OK;
   if (typeof raw !== 'string') {
@@ -166,7 +166,7 @@ export function failure(code: number, message: string): UpstreamStatus {
 }
 
 /** `retry-pushback`: the server's say on whether (< 0: never) and when to retry. */
-export function pushbackOf(trailers: IncomingHttpHeaders | undefined): number | undefined {
+export function pushbackOf(trailers: ResponseHeaders | undefined): number | undefined {
   const raw = trailers?.['grpc-retry-pushback-ms'];
   if (typeof raw !== 'string') return undefined;
   return /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
@@ -182,4 +182,22 @@ export function framingFailure(error: FramingError, max: number): UpstreamStatus
     default:
       return failure(Code.INTERNAL, 'Received a message with an invalid compressed flag');
   }
+}
+
+const NO_TRAILERS: ResponseHeaders = {};
+
+/** Why a stream ended without a gRPC status: from its reset code, its connection and the HTTP status. */
+export function statusWithoutTrailers(
+  rstCode: number,
+  connectionLost: boolean,
+  httpStatus: number,
+  grpcBody: boolean,
+): UpstreamStatus {
+  if (rstCode === REFUSED_STREAM) return failure(Code.UNAVAILABLE, 'Stream refused by server');
+  if (connectionLost) return failure(Code.UNAVAILABLE, 'Connection dropped');
+  if (rstCode === CANCEL) return failure(Code.CANCELLED, 'Call cancelled by server');
+  if (rstCode === ENHANCE_YOUR_CALM) return failure(Code.RESOURCE_EXHAUSTED, 'Bandwidth exhausted');
+  // A non-gRPC answer (an HTML error page, a proxy's 503): the HTTP status tells.
+  if (httpStatus !== 0 && (httpStatus !== 200 || !grpcBody)) return statusOf(NO_TRAILERS, httpStatus);
+  return failure(Code.INTERNAL, `Stream closed without gRPC status (RST_STREAM ${rstCode})`);
 }

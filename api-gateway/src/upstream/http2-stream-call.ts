@@ -1,10 +1,17 @@
 // One server-streaming gRPC call over node:http2: request headers and the
 // one request frame out; response headers, a DATA message at a time and the
 // trailers in, each handed to the observer as it arrives.
-import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders } from 'node:http2';
 import { Code } from '../errors/status.ts';
-import { attachCall, type StreamEvents, statusWithoutTrailers } from './http2-call-events.ts';
 import type { Channel, PickWaiter } from './http2-channel.ts';
+import {
+  CANCEL,
+  type ClientStream,
+  FLAG_END_STREAM,
+  type Http2Connection,
+  REFUSED_STREAM,
+  type ResponseHeaders,
+  type StreamHandler,
+} from './http2-connection.ts';
 import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
 import {
   failure,
@@ -13,6 +20,7 @@ import {
   requestHeaders,
   responsePairs,
   statusOf,
+  statusWithoutTrailers,
 } from './http2-metadata.ts';
 import type { PendingStream, StreamObserver, UpstreamCall, UpstreamStatus } from './upstream.ts';
 
@@ -22,8 +30,6 @@ export interface StreamCallShared {
   readonly observe: ((call: UpstreamCall, code: number, started: number) => void) | undefined;
 }
 
-const REQUEST_OPTIONS = { endStream: false };
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 
 /**
  * A server stream: the call, its pick waiter and its message sink in one
@@ -34,7 +40,7 @@ const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = cons
  * after response headers it is never retried: the updates it carried are
  * the caller's to resume from.
  */
-export class StreamCall implements PendingStream, PickWaiter, MessageSink, StreamEvents {
+export class StreamCall implements PendingStream, PickWaiter, MessageSink, StreamHandler {
   readonly #shared: StreamCallShared;
   readonly #channel: Channel;
   readonly #call: UpstreamCall;
@@ -47,11 +53,11 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
   #waiting = false;
   #paused = false;
   #timer: NodeJS.Timeout | undefined;
-  #stream: ClientHttp2Stream | undefined;
-  #session: ClientHttp2Session | undefined;
+  #stream: ClientStream | undefined;
+  #session: Http2Connection | undefined;
   #httpStatus = 0;
   #grpcBody = true;
-  #trailers: IncomingHttpHeaders | undefined;
+  #trailers: ResponseHeaders | undefined;
   #reader: MessageReader | undefined;
 
   constructor(shared: StreamCallShared, channel: Channel, call: UpstreamCall, observer: StreamObserver) {
@@ -114,7 +120,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     this.#channel.wait(this);
   }
 
-  onSession(session: ClientHttp2Session): void {
+  onSession(session: Http2Connection): void {
     this.#waiting = false;
     if (!this.#done) this.#send(session);
   }
@@ -124,14 +130,15 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     this.finish(failure(Code.UNAVAILABLE, message));
   }
 
-  #send(session: ClientHttp2Session): void {
+  #send(session: Http2Connection): void {
     const call = this.#call;
-    let stream: ClientHttp2Stream;
+    let stream: ClientStream;
     try {
       const timeout = Number.isFinite(call.deadline) ? encodeTimeout(call.deadline - Date.now()) : undefined;
       stream = session.request(
         requestHeaders(call.path, this.#channel.authority, timeout, call.metadata),
-        REQUEST_OPTIONS,
+        frameMessage(call.request),
+        this,
       );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -145,9 +152,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     }
     this.#stream = stream;
     this.#session = session;
-    attachCall(stream, this);
     if (this.#paused) stream.pause();
-    stream.end(frameMessage(call.request));
   }
 
   /** Nothing of the call reached the service: one more try, else the status. */
@@ -160,14 +165,10 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     this.#attempt();
   }
 
-  isStale(stream: ClientHttp2Stream): boolean {
-    return this.#stream !== stream;
-  }
-
-  /** @internal listener target */
-  response(headers: IncomingHttpHeaders, flags: number): void {
+  /** @internal stream handler */
+  response(headers: ResponseHeaders, flags: number): void {
     this.#httpStatus = Number(headers[':status']);
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+    if ((flags & FLAG_END_STREAM) !== 0) {
       this.#trailers = headers; // trailers-only: refused before any message
       return;
     }
@@ -175,7 +176,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     if (this.#grpcBody) this.#observer.onHeaders?.(responsePairs(headers));
   }
 
-  /** @internal listener target */
+  /** @internal stream handler */
   data(chunk: Buffer): void {
     if (!this.#grpcBody || this.#done) return;
     this.#reader ??= new MessageReader(this.#shared.maxReceiveBytes);
@@ -190,13 +191,13 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
     if (!this.#done) this.#observer.onMessage(message);
   }
 
-  /** @internal listener target */
-  trailers(trailers: IncomingHttpHeaders): void {
+  /** @internal stream handler */
+  trailers(trailers: ResponseHeaders): void {
     this.#trailers = trailers;
   }
 
-  /** @internal listener target: every event of the stream has been seen. */
-  closed(stream: ClientHttp2Stream): void {
+  /** @internal stream handler: every event of the stream has been seen. */
+  closed(stream: ClientStream): void {
     this.#stream = undefined;
     if (this.#done) return;
     const trailers = this.#trailers;
@@ -210,7 +211,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
       return;
     }
     const code = stream.rstCode;
-    if (code === NGHTTP2_REFUSED_STREAM && this.#httpStatus === 0) {
+    if (code === REFUSED_STREAM && this.#httpStatus === 0) {
       this.#unprocessed(failure(Code.UNAVAILABLE, 'Stream refused by server'));
       return;
     }
@@ -227,7 +228,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
   #abort(): void {
     const stream = this.#stream;
     this.#stream = undefined;
-    if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (stream !== undefined && !stream.closed) stream.close(CANCEL);
     if (this.#waiting) {
       this.#waiting = false;
       this.#channel.unwait(this);

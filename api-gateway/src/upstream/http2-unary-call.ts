@@ -1,11 +1,18 @@
 // One unary gRPC call over node:http2, across its attempts: request
 // headers and frame out, response headers, DATA and trailers in, the status
 // decided when the stream closes, retries and the deadline on top.
-import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders } from 'node:http2';
 import { RETRY_BACKOFF } from '@messenger/platform/grpc';
 import { Code } from '../errors/status.ts';
-import { attachCall, type StreamEvents, statusWithoutTrailers } from './http2-call-events.ts';
 import type { Channel, PickWaiter } from './http2-channel.ts';
+import {
+  CANCEL,
+  type ClientStream,
+  FLAG_END_STREAM,
+  type Http2Connection,
+  REFUSED_STREAM,
+  type ResponseHeaders,
+  type StreamHandler,
+} from './http2-connection.ts';
 import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
 import {
   failure,
@@ -15,6 +22,7 @@ import {
   requestHeaders,
   responsePairs,
   statusOf,
+  statusWithoutTrailers,
 } from './http2-metadata.ts';
 import type { MetadataPairs, PendingUnary, UnaryResponse, UpstreamCall, UpstreamStatus } from './upstream.ts';
 
@@ -30,8 +38,6 @@ export interface UnaryCallShared {
 const FALLBACK_TIMEOUT_MS = 300_000;
 const EMPTY: MetadataPairs = [];
 const OK: UpstreamStatus = { code: Code.OK, message: '', details: undefined };
-const REQUEST_OPTIONS = { endStream: false };
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 
 /**
  * One unary call, across its attempts. It is its own PendingUnary, pick
@@ -39,7 +45,7 @@ const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = cons
  * listener functions (the stream is tagged with it): nothing is bound or
  * closed over per call.
  */
-export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamEvents {
+export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamHandler {
   readonly result: Promise<UnaryResponse>;
   readonly #shared: UnaryCallShared;
   readonly #channel: Channel;
@@ -56,15 +62,15 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
   #retryTimer: NodeJS.Timeout | undefined;
   #waiting = false;
   // The current attempt.
-  #stream: ClientHttp2Stream | undefined;
-  #session: ClientHttp2Session | undefined;
+  #stream: ClientStream | undefined;
+  #session: Http2Connection | undefined;
   #httpStatus = 0;
   /** The response is gRPC (200, application/grpc); other bodies are drained unread. */
   #grpcBody = true;
   /** Response headers arrived: the call is committed, never retried (gRPC retry design). */
   #committed = false;
   #headers: MetadataPairs = EMPTY;
-  #trailers: IncomingHttpHeaders | undefined;
+  #trailers: ResponseHeaders | undefined;
   #reader: MessageReader | undefined;
   #message: Buffer | undefined;
   #extraMessage = false;
@@ -109,7 +115,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
     this.#channel.wait(this);
   }
 
-  onSession(session: ClientHttp2Session): void {
+  onSession(session: Http2Connection): void {
     this.#waiting = false;
     if (!this.#done) this.#send(session);
   }
@@ -119,7 +125,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
     if (!this.#done) this.#ended(failure(Code.UNAVAILABLE, message), false);
   }
 
-  #send(session: ClientHttp2Session): void {
+  #send(session: Http2Connection): void {
     const call = this.#call;
     const remaining = this.#deadline - Date.now();
     this.#httpStatus = 0;
@@ -129,10 +135,10 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
     this.#reader = undefined;
     this.#message = undefined;
     this.#extraMessage = false;
-    let stream: ClientHttp2Stream;
+    let stream: ClientStream;
     try {
       const headers = requestHeaders(call.path, this.#channel.authority, encodeTimeout(remaining), call.metadata);
-      stream = session.request(headers, REQUEST_OPTIONS);
+      stream = session.request(headers, frameMessage(call.request), this);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (session.closed || session.destroyed || (err as { code?: unknown }).code === 'ERR_HTTP2_OUT_OF_STREAMS') {
@@ -147,19 +153,13 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
     }
     this.#stream = stream;
     this.#session = session;
-    attachCall(stream, this);
-    stream.end(frameMessage(call.request));
+
   }
 
-  /** Events of an attempt that was abandoned (cancel, deadline, retry) are ignored. */
-  isStale(stream: ClientHttp2Stream): boolean {
-    return this.#stream !== stream;
-  }
-
-  /** @internal listener target */
-  response(headers: IncomingHttpHeaders, flags: number): void {
+  /** @internal stream handler */
+  response(headers: ResponseHeaders, flags: number): void {
     this.#httpStatus = Number(headers[':status']);
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+    if ((flags & FLAG_END_STREAM) !== 0) {
       this.#trailers = headers; // trailers-only: the status is in the only HEADERS frame
       return;
     }
@@ -168,7 +168,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
     this.#headers = responsePairs(headers);
   }
 
-  /** @internal listener target */
+  /** @internal stream handler */
   data(chunk: Buffer): void {
     if (!this.#grpcBody || this.#done) return;
     this.#reader ??= new MessageReader(this.#shared.maxReceiveBytes);
@@ -184,13 +184,13 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
     else this.#extraMessage = true;
   }
 
-  /** @internal listener target */
-  trailers(trailers: IncomingHttpHeaders): void {
+  /** @internal stream handler */
+  trailers(trailers: ResponseHeaders): void {
     this.#trailers = trailers;
   }
 
-  /** @internal listener target: the attempt's stream is closed; every event of it has been seen. */
-  closed(stream: ClientHttp2Stream): void {
+  /** @internal stream handler: the attempt's stream is closed; every event of it has been seen. */
+  closed(stream: ClientStream): void {
     this.#stream = undefined;
     if (this.#done) return;
     const trailers = this.#trailers;
@@ -198,7 +198,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
       const code = stream.rstCode;
       this.#ended(
         statusWithoutTrailers(code, this.#session?.destroyed === true, this.#httpStatus, this.#grpcBody),
-        code === NGHTTP2_REFUSED_STREAM,
+        code === REFUSED_STREAM,
       );
       return;
     }
@@ -208,7 +208,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
   }
 
   /** The trailers' status, unless the body broke the unary contract (one whole message). */
-  #statusOfTrailers(trailers: IncomingHttpHeaders): UpstreamStatus {
+  #statusOfTrailers(trailers: ResponseHeaders): UpstreamStatus {
     const status = statusOf(trailers, this.#httpStatus);
     if (status.code !== Code.OK) return status;
     if (this.#reader?.partial) return failure(Code.INTERNAL, 'Response ended inside a message');
@@ -264,7 +264,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamE
   #abort(): void {
     const stream = this.#stream;
     this.#stream = undefined;
-    if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (stream !== undefined && !stream.closed) stream.close(CANCEL);
     if (this.#waiting) {
       this.#waiting = false;
       this.#channel.unwait(this);

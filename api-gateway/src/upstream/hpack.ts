@@ -1,0 +1,468 @@
+// HPACK (RFC 7541), the header compression of HTTP/2, for the gateway's
+// own HTTP/2 client (http2-connection.ts): a complete decoder (static and
+// dynamic table, Huffman-coded strings) and an encoder that indexes the
+// request headers repeated on every call and sends the rest as literals.
+
+/** The static table (RFC 7541 Appendix A); index 1 is element 0. */
+const STATIC: readonly (readonly [string, string])[] = [
+  [':authority', ''],
+  [':method', 'GET'],
+  [':method', 'POST'],
+  [':path', '/'],
+  [':path', '/index.html'],
+  [':scheme', 'http'],
+  [':scheme', 'https'],
+  [':status', '200'],
+  [':status', '204'],
+  [':status', '206'],
+  [':status', '304'],
+  [':status', '400'],
+  [':status', '404'],
+  [':status', '500'],
+  ['accept-charset', ''],
+  ['accept-encoding', 'gzip, deflate'],
+  ['accept-language', ''],
+  ['accept-ranges', ''],
+  ['accept', ''],
+  ['access-control-allow-origin', ''],
+  ['age', ''],
+  ['allow', ''],
+  ['authorization', ''],
+  ['cache-control', ''],
+  ['content-disposition', ''],
+  ['content-encoding', ''],
+  ['content-language', ''],
+  ['content-length', ''],
+  ['content-location', ''],
+  ['content-range', ''],
+  ['content-type', ''],
+  ['cookie', ''],
+  ['date', ''],
+  ['etag', ''],
+  ['expect', ''],
+  ['expires', ''],
+  ['from', ''],
+  ['host', ''],
+  ['if-match', ''],
+  ['if-modified-since', ''],
+  ['if-none-match', ''],
+  ['if-range', ''],
+  ['if-unmodified-since', ''],
+  ['last-modified', ''],
+  ['link', ''],
+  ['location', ''],
+  ['max-forwards', ''],
+  ['proxy-authenticate', ''],
+  ['proxy-authorization', ''],
+  ['range', ''],
+  ['referer', ''],
+  ['refresh', ''],
+  ['retry-after', ''],
+  ['server', ''],
+  ['set-cookie', ''],
+  ['strict-transport-security', ''],
+  ['transfer-encoding', ''],
+  ['user-agent', ''],
+  ['vary', ''],
+  ['via', ''],
+  ['www-authenticate', ''],
+];
+
+/**
+ * Huffman code lengths of symbols 0–255 and EOS (256), RFC 7541 Appendix B.
+ * The code is canonical (codes assigned in order of length, then symbol),
+ * so the lengths alone define it; `HUFFMAN_CODES` is derived from them.
+ */
+// biome-ignore format: a table
+const HUFFMAN_LENGTHS = [
+  13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28,
+  6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 8, 15, 6, 12, 10,
+  13, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 8, 13, 19, 13, 14, 6,
+  15, 5, 6, 5, 6, 5, 6, 6, 6, 5, 7, 7, 6, 6, 6, 5, 6, 7, 6, 5, 5, 6, 7, 7, 7, 7, 7, 15, 11, 14, 13, 28,
+  20, 22, 20, 20, 22, 22, 22, 23, 22, 23, 23, 23, 23, 23, 24, 23, 24, 24, 22, 23, 24, 23, 23, 23, 23, 21, 22, 23, 22, 23, 23, 24,
+  22, 21, 20, 22, 22, 23, 23, 21, 23, 22, 22, 24, 21, 22, 23, 23, 21, 21, 22, 21, 23, 22, 23, 23, 20, 22, 22, 22, 23, 22, 22, 23,
+  26, 26, 20, 19, 22, 23, 22, 25, 26, 26, 26, 27, 27, 26, 24, 25, 19, 21, 26, 27, 27, 26, 27, 24, 21, 21, 26, 26, 28, 27, 27, 27,
+  20, 24, 20, 21, 22, 21, 21, 23, 22, 22, 25, 25, 24, 24, 26, 23, 26, 27, 26, 26, 27, 27, 27, 27, 27, 28, 27, 27, 27, 27, 27, 26,
+  30,
+];
+const EOS = 256;
+
+/** Each symbol's code, right-aligned in `HUFFMAN_LENGTHS[symbol]` bits. */
+export const HUFFMAN_CODES: readonly number[] = (() => {
+  const order = HUFFMAN_LENGTHS.map((_, symbol) => symbol).sort(
+    (a, b) => (HUFFMAN_LENGTHS[a] as number) - (HUFFMAN_LENGTHS[b] as number) || a - b,
+  );
+  const codes: number[] = new Array(HUFFMAN_LENGTHS.length).fill(0);
+  let code = 0;
+  let length = HUFFMAN_LENGTHS[order[0] as number] as number;
+  for (const symbol of order) {
+    const l = HUFFMAN_LENGTHS[symbol] as number;
+    code *= 2 ** (l - length);
+    length = l;
+    codes[symbol] = code;
+    code++;
+  }
+  return codes;
+})();
+
+/**
+ * The decoding tree, one node per pair of slots: `TREE[2n + bit]` is the
+ * next node, or `-(symbol + 1)` for a leaf.
+ */
+const TREE: Int32Array = (() => {
+  const tree = new Int32Array(2 * 257);
+  let nodes = 1;
+  for (let symbol = 0; symbol <= EOS; symbol++) {
+    const code = HUFFMAN_CODES[symbol] as number;
+    let node = 0;
+    for (let b = (HUFFMAN_LENGTHS[symbol] as number) - 1; b >= 0; b--) {
+      const slot = 2 * node + (Math.floor(code / 2 ** b) % 2);
+      if (b === 0) {
+        tree[slot] = -(symbol + 1);
+      } else {
+        if (tree[slot] === 0) tree[slot] = nodes++;
+        node = tree[slot] as number;
+      }
+    }
+  }
+  return tree;
+})();
+
+export class HpackError extends Error {}
+
+const EMPTY_BYTES = Buffer.alloc(0);
+
+/** Decodes a Huffman-coded string (RFC 7541 §5.2): the padding must be < 8 bits of ones; EOS is an error. */
+export function huffmanDecode(buf: Uint8Array, start: number, end: number): string {
+  let out = '';
+  let node = 0;
+  let depth = 0;
+  let ones = true;
+  for (let i = start; i < end; i++) {
+    const byte = buf[i] as number;
+    for (let b = 7; b >= 0; b--) {
+      const bit = (byte >> b) & 1;
+      const next = TREE[2 * node + bit] as number;
+      depth++;
+      ones &&= bit === 1;
+      if (next < 0) {
+        const symbol = -next - 1;
+        if (symbol === EOS) throw new HpackError('EOS in a Huffman-coded string');
+        out += String.fromCharCode(symbol);
+        node = 0;
+        depth = 0;
+        ones = true;
+      } else {
+        node = next;
+      }
+    }
+  }
+  if (depth > 7 || !ones) throw new HpackError('invalid Huffman padding');
+  return out;
+}
+
+/** An entry's size in a dynamic table (RFC 7541 §4.1). */
+const entrySize = (name: string, value: string): number => name.length + value.length + 32;
+
+/**
+ * A decoding context: one per connection, fed every header block of it in
+ * order. Errors (HpackError) are connection errors (COMPRESSION_ERROR).
+ */
+export class HpackDecoder {
+  /** Newest first. */
+  readonly #table: (readonly [string, string])[] = [];
+  #size = 0;
+  #maxSize: number;
+  /** The ceiling a size update may set: the SETTINGS_HEADER_TABLE_SIZE this side announced. */
+  readonly #settingsMax: number;
+  /** Decoded names and values of one block may not add up to more than this (a block of indexed fields can expand a lot). */
+  readonly #maxListBytes: number;
+  #p = 0;
+  #buf: Buffer = EMPTY_BYTES;
+  #end = 0;
+
+  constructor(tableSize = 4096, maxListBytes = 1 << 20) {
+    this.#maxSize = tableSize;
+    this.#settingsMax = tableSize;
+    this.#maxListBytes = maxListBytes;
+  }
+
+  /** The header block `buf[start, end)` as `[name, value, name, value, …]`. */
+  decode(buf: Buffer, start: number, end: number): string[] {
+    this.#buf = buf;
+    this.#p = start;
+    this.#end = end;
+    const out: string[] = [];
+    let listBytes = 0;
+    let fieldSeen = false;
+    while (this.#p < end) {
+      const b = buf[this.#p] as number;
+      let name: string;
+      let value: string;
+      if (b & 0x80) {
+        [name, value] = this.#entry(this.#int(7));
+      } else if (b & 0x40) {
+        const index = this.#int(6);
+        name = index === 0 ? this.#string() : (this.#entry(index)[0] as string);
+        value = this.#string();
+        this.#add(name, value);
+      } else if (b & 0x20) {
+        // A size update belongs at the start of a block (RFC 7541 §4.2).
+        if (fieldSeen) throw new HpackError('dynamic table size update after a header field');
+        const size = this.#int(5);
+        if (size > this.#settingsMax) throw new HpackError('dynamic table size update above the limit');
+        this.#maxSize = size;
+        this.#evict();
+        continue;
+      } else {
+        // Literal without indexing (0000) or never indexed (0001): the same to a decoder.
+        const index = this.#int(4);
+        name = index === 0 ? this.#string() : (this.#entry(index)[0] as string);
+        value = this.#string();
+      }
+      fieldSeen = true;
+      listBytes += name.length + value.length;
+      if (listBytes > this.#maxListBytes) throw new HpackError('header list too large');
+      out.push(name, value);
+    }
+    this.#buf = EMPTY_BYTES;
+    return out;
+  }
+
+  #entry(index: number): readonly [string, string] {
+    const entry = index <= STATIC.length ? STATIC[index - 1] : this.#table[index - STATIC.length - 1];
+    if (index === 0 || entry === undefined) throw new HpackError(`invalid header index ${index}`);
+    return entry;
+  }
+
+  #add(name: string, value: string): void {
+    this.#table.unshift([name, value]);
+    this.#size += entrySize(name, value);
+    this.#evict();
+  }
+
+  #evict(): void {
+    while (this.#size > this.#maxSize) {
+      const [name, value] = this.#table.pop() as readonly [string, string];
+      this.#size -= entrySize(name, value);
+    }
+  }
+
+  /** An integer with an N-bit prefix (RFC 7541 §5.1). */
+  #int(prefixBits: number): number {
+    const buf = this.#buf;
+    const mask = (1 << prefixBits) - 1;
+    if (this.#p >= this.#end) throw new HpackError('truncated integer');
+    let value = (buf[this.#p++] as number) & mask;
+    if (value < mask) return value;
+    let shift = 0;
+    let byte: number;
+    do {
+      if (this.#p >= this.#end) throw new HpackError('truncated integer');
+      byte = buf[this.#p++] as number;
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (shift > 28) throw new HpackError('integer too large');
+    } while (byte & 0x80);
+    return value;
+  }
+
+  /** A string literal (RFC 7541 §5.2), raw or Huffman-coded. */
+  #string(): string {
+    if (this.#p >= this.#end) throw new HpackError('truncated string');
+    const huffman = ((this.#buf[this.#p] as number) & 0x80) !== 0;
+    const length = this.#int(7);
+    const start = this.#p;
+    const end = start + length;
+    if (end > this.#end) throw new HpackError('truncated string');
+    this.#p = end;
+    return huffman ? huffmanDecode(this.#buf, start, end) : this.#buf.toString('latin1', start, end);
+  }
+}
+
+
+/** Static-table index of each name, for literals with an indexed name. */
+const STATIC_NAME_INDEX: ReadonlyMap<string, number> = (() => {
+  const map = new Map<string, number>();
+  STATIC.forEach(([name], i) => {
+    if (!map.has(name)) map.set(name, i + 1);
+  });
+  return map;
+})();
+
+/** Fields that are a whole static-table entry, sent as one byte. */
+const STATIC_FIELD_INDEX: ReadonlyMap<string, number> = new Map([
+  [':method\0POST', 3],
+  [':method\0GET', 2],
+  [':scheme\0http', 6],
+  [':scheme\0https', 7],
+]);
+
+/**
+ * Headers whose values repeat from call to call on a connection, worth a
+ * dynamic-table entry: after the first call they cost the peer one byte
+ * each. Everything else (the token, the deadline, per-call ids) is a
+ * literal that never enters the table, so it cannot push these out.
+ */
+const INDEXED_NAMES: ReadonlySet<string> = new Set([':path', ':authority', 'content-type', 'te', 'user-agent']);
+
+/** Thrown for a header HTTP/2 cannot carry; the call fails, the connection is unaffected. */
+export class InvalidHeaderError extends TypeError {
+  readonly code = 'ERR_HTTP2_INVALID_HEADER';
+}
+
+/** A header name: lower case, an HTTP token (or a pseudo-header). */
+const LEGAL_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+/** A header value may not hold NUL, CR or LF (RFC 9113 §8.2.1). */
+const ILLEGAL_VALUE = /[\0\r\n]/;
+
+/**
+ * The encoding context of one connection. The peer's decoder mirrors the
+ * dynamic table, so the encoder must see every block it produced, in the
+ * order they are sent.
+ */
+export class HpackEncoder {
+  /** Field (`name\0value`) → its insertion number; the newest entry has the highest. */
+  readonly #index = new Map<string, number>();
+  /** Insertion order of the live entries, oldest first, with their sizes. */
+  readonly #entries: { key: string; size: number }[] = [];
+  #inserted = 0;
+  #size = 0;
+  #maxSize = 4096;
+  /** A size update owed to the peer at the start of the next block. */
+  #pendingSizeUpdate = -1;
+  /** Names and values already checked (they repeat on every call). */
+  readonly #legal = new Set<string>();
+
+  /** The peer's SETTINGS_HEADER_TABLE_SIZE; this side uses at most 4096 of it. */
+  setPeerTableSize(size: number): void {
+    const max = Math.min(size, 4096);
+    if (max === this.#maxSize) return;
+    this.#maxSize = max;
+    this.#pendingSizeUpdate = max;
+    this.#evict();
+  }
+
+  /** Encodes `[name, value, …]` as one header block. Throws InvalidHeaderError, leaving the context untouched. */
+  encode(headers: readonly string[]): Buffer {
+    for (let i = 0; i < headers.length; i += 2) this.#check(headers[i] as string, headers[i + 1] as string);
+    const parts: (number | string)[] = [];
+    let bytes = 0;
+    if (this.#pendingSizeUpdate >= 0) {
+      bytes += intBytes(this.#pendingSizeUpdate, 5);
+      parts.push(-1, this.#pendingSizeUpdate);
+      this.#pendingSizeUpdate = -1;
+    }
+    // Plan the block first (its size), then write it: one allocation.
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      const value = headers[i + 1] as string;
+      const key = `${name}\0${value}`;
+      const whole = STATIC_FIELD_INDEX.get(key);
+      if (whole !== undefined) {
+        parts.push(0x80, whole);
+        bytes += 1;
+        continue;
+      }
+      const inserted = this.#index.get(key);
+      if (inserted !== undefined) {
+        const index = STATIC.length + 1 + this.#inserted - inserted;
+        parts.push(0x80, index);
+        bytes += intBytes(index, 7);
+        continue;
+      }
+      const nameIndex = STATIC_NAME_INDEX.get(name) ?? 0;
+      const size = entrySize(name, value);
+      const indexing = INDEXED_NAMES.has(name) && size <= this.#maxSize;
+      const prefix = indexing ? 0x40 : 0x00;
+      const prefixBits = indexing ? 6 : 4;
+      bytes += intBytes(nameIndex, prefixBits);
+      if (nameIndex === 0) bytes += stringBytes(name);
+      bytes += stringBytes(value);
+      parts.push(prefix | (prefixBits << 8), nameIndex, nameIndex === 0 ? name : '', value);
+      if (indexing) this.#insert(key, size);
+    }
+    const out = Buffer.allocUnsafe(bytes);
+    let p = 0;
+    for (let i = 0; i < parts.length; ) {
+      const kind = parts[i] as number;
+      if (kind === -1) {
+        p = writeInt(out, p, 0x20, 5, parts[i + 1] as number);
+        i += 2;
+      } else if (kind === 0x80) {
+        p = writeInt(out, p, 0x80, 7, parts[i + 1] as number);
+        i += 2;
+      } else {
+        const prefixBits = kind >> 8;
+        p = writeInt(out, p, kind & 0xff, prefixBits, parts[i + 1] as number);
+        const name = parts[i + 2] as string;
+        if ((parts[i + 1] as number) === 0) p = writeString(out, p, name);
+        p = writeString(out, p, parts[i + 3] as string);
+        i += 4;
+      }
+    }
+    return out;
+  }
+
+  #check(name: string, value: string): void {
+    const key = `${name}\0${value}`;
+    if (this.#legal.has(key)) return;
+    if (!LEGAL_NAME.test(name)) throw new InvalidHeaderError(`invalid HTTP/2 header name ${JSON.stringify(name)}`);
+    if (ILLEGAL_VALUE.test(value) || Buffer.byteLength(value) !== value.length) {
+      throw new InvalidHeaderError(`invalid value for HTTP/2 header ${JSON.stringify(name)}`);
+    }
+    if (INDEXED_NAMES.has(name) && this.#legal.size < 1024) this.#legal.add(key);
+  }
+
+  #insert(key: string, size: number): void {
+    this.#inserted++;
+    this.#index.set(key, this.#inserted);
+    this.#entries.push({ key, size });
+    this.#size += size;
+    this.#evict();
+  }
+
+  #evict(): void {
+    while (this.#size > this.#maxSize) {
+      const oldest = this.#entries.shift() as { key: string; size: number };
+      this.#size -= oldest.size;
+      // The same field inserted again later has a newer number: keep that one.
+      const number = this.#inserted - this.#entries.length;
+      if (this.#index.get(oldest.key) === number) this.#index.delete(oldest.key);
+    }
+  }
+}
+
+function intBytes(value: number, prefixBits: number): number {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) return 1;
+  let n = 2;
+  for (let rest = value - max; rest >= 128; rest = Math.floor(rest / 128)) n++;
+  return n;
+}
+
+function writeInt(out: Buffer, p: number, flags: number, prefixBits: number, value: number): number {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    out[p++] = flags | value;
+    return p;
+  }
+  out[p++] = flags | max;
+  let rest = value - max;
+  while (rest >= 128) {
+    out[p++] = (rest % 128) | 0x80;
+    rest = Math.floor(rest / 128);
+  }
+  out[p++] = rest;
+  return p;
+}
+
+/** Strings go out raw (no Huffman): the peer copies them instead of decoding them. */
+function stringBytes(s: string): number {
+  return intBytes(s.length, 7) + s.length;
+}
+
+function writeString(out: Buffer, p: number, s: string): number {
+  const q = writeInt(out, p, 0, 7, s.length);
+  return q + out.write(s, q, 'latin1');
+}
