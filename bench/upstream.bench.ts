@@ -1,5 +1,5 @@
 // Upstream transport micro benchmark: the gateway's two Upstream
-// implementations — grpc-js (createGrpcUpstream) and node:http2
+// implementations — grpc-js (createGrpcUpstream) and the own HTTP/2 client
 // (createHttp2Upstream) — calling UserService.GetUser on the same gRPC server
 // (bench/gateway-processes.ts upstream, its own process), with the metadata
 // and metrics the gateway sends and records. For each transport:
@@ -99,7 +99,7 @@ try {
   const options = optionsFor(server.port);
   const transports: { name: string; upstream: Upstream }[] = [
     { name: 'grpc-js (createGrpcUpstream)', upstream: createGrpcUpstream(options) },
-    { name: 'node:http2 (createHttp2Upstream)', upstream: createHttp2Upstream(options) },
+    { name: 'http2 (createHttp2Upstream)', upstream: createHttp2Upstream(options) },
   ];
   if (pki && tlsServer) {
     const tls = loadGrpcTls(loadConfig(runtimeSettings, tlsEnv(pki.ca, pki.client)), false);

@@ -72,9 +72,8 @@ export interface GatewayOptions {
   readonly exampleClient?: boolean;
   readonly openApi?: OpenApiOptions;
   /**
-   * The gRPC client of upstream calls: `http2` (default; node:http2 directly,
-   * about a third of grpc-js's CPU per unary call; server streams still go
-   * through grpc-js) or `grpc-js`. Same behaviour either way (one conformance
+   * The gRPC client of upstream calls and streams: `http2` (default; the
+   * gateway's own HTTP/2 client, a fraction of grpc-js's CPU per call) or `grpc-js`. Same behaviour either way (one conformance
    * suite, upstream/upstream.contract.ts).
    */
   readonly upstreamTransport?: UpstreamTransport;

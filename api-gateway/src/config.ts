@@ -80,7 +80,7 @@ export const gatewaySettings = {
   ),
   upstreamTransport: setting.oneOf('GATEWAY_UPSTREAM_TRANSPORT', UPSTREAM_TRANSPORTS, 'http2', {
     description:
-      'gRPC client of upstream calls and live-update streams: http2 (lean node:http2 client, about a third of the CPU per call) or grpc-js.',
+      'gRPC client of upstream calls and live-update streams: http2 (the gateway’s own HTTP/2 client, a fraction of the CPU per call) or grpc-js.',
   }),
   drainDelayMs: setting.int(
     'GATEWAY_DRAIN_DELAY_MS',

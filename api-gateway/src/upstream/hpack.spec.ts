@@ -3,8 +3,8 @@ import { HpackDecoder, HpackEncoder, HpackError, HUFFMAN_CODES, huffmanDecode, I
 /** Bytes from a hex dump written the way RFC 7541 prints them ("8286 8441 …"). */
 const hex = (dump: string): Buffer => Buffer.from(dump.replace(/\s+/g, ''), 'hex');
 
-const decode = (decoder: HpackDecoder, block: Uint8Array | readonly number[]): string[] => {
-  const buf = block instanceof Uint8Array ? block : Uint8Array.from(block);
+const decode = (decoder: HpackDecoder, block: Buffer | readonly number[]): string[] => {
+  const buf = Buffer.isBuffer(block) ? block : Buffer.from(block);
   return decoder.decode(buf, 0, buf.length);
 };
 
@@ -292,8 +292,7 @@ function packBits(bits: string, pad = '1'): Buffer {
 }
 
 /** A minimal Huffman encoder built on HUFFMAN_CODES, to check the decoder against. */
-const huffmanEncode = (s: string): Buffer =>
-  packBits(Array.from(s, (c) => codeBits(c.charCodeAt(0))).join(''));
+const huffmanEncode = (s: string): Buffer => packBits(Array.from(s, (c) => codeBits(c.charCodeAt(0))).join(''));
 
 const huffman = (buf: Buffer): string => huffmanDecode(buf, 0, buf.length);
 
@@ -424,6 +423,12 @@ describe('HPACK decoder errors', () => {
     expect(() => decode(new HpackDecoder(), [0xff, 0xff, 0xff, 0xff, 0xff, 0x0f])).toThrow(HpackError);
   });
 
+  it('limits an integer to four continuation bytes, whatever its value (RFC 7541 §5.1 allows a length limit)', () => {
+    // 31 written with needless zero continuation bytes: four are read, a fifth is refused.
+    expect(decode(new HpackDecoder(), [0x3f, 0x80, 0x80, 0x80, 0x00, 0x82])).toEqual([':method', 'GET']);
+    expect(() => decode(new HpackDecoder(), [0x3f, 0x80, 0x80, 0x80, 0x80, 0x00, 0x82])).toThrow(HpackError);
+  });
+
   it('rejects a string that runs past the block', () => {
     const blocks = [
       [0x40], // no name length
@@ -475,6 +480,12 @@ describe('HPACK decoder errors', () => {
     // ":method" + "GET" is 10 bytes: 10 of them are exactly the limit of 100.
     expect(decode(new HpackDecoder(4096, 100), new Array(10).fill(0x82))).toHaveLength(20);
     expect(() => decode(new HpackDecoder(4096, 100), new Array(11).fill(0x82))).toThrow(HpackError);
+    // 90 bytes, then a field of 10 (at the limit) or 11 (one past it).
+    const nine = new Array(9).fill(0x82);
+    expect(decode(new HpackDecoder(4096, 100), [...nine, 0x00, ...str('x'), ...str('123456789')])).toHaveLength(20);
+    expect(() => decode(new HpackDecoder(4096, 100), [...nine, 0x00, ...str('x'), ...str('1234567890')])).toThrow(
+      HpackError,
+    );
     // One byte per field can refer to a 4000-byte entry: 300 of them are over
     // the default 1 MiB though the block is about 4 KB.
     const value = 'v'.repeat(3995);
@@ -587,7 +598,7 @@ describe('HPACK encoder', () => {
       let path: string;
       if (i % 4 === 3) {
         // A recent path again: still in the table, or evicted since.
-        path = paths[i - 1 - (i % 5)] as string;
+        path = paths[i - 1 - (i % 3)] as string;
       } else {
         path = `/p${i}/${'x'.repeat(100 + ((i * 389) % 1400))}`;
       }
@@ -621,9 +632,39 @@ describe('HPACK encoder', () => {
     // Blocks after it carry no size update and keep round-tripping in a 100-byte table.
     for (let i = 0; i < 10; i++) {
       const next = roundTrip(encoder, decoder, call(`/a${i % 3}`, ['authorization', `t${i}`]));
-      expect(next[0] as number & 0xe0).not.toBe(0x20);
+      expect((next[0] as number) & 0xe0).not.toBe(0x20);
     }
     expect(dynamicTable(decoder).length).toBeLessThanOrEqual(4);
+  });
+
+  it('signals one size update when the size only went down, two when it went down and up again', () => {
+    const cases: [number[], number[]][] = [
+      [[100, 50], [50]],
+      [
+        [200, 300],
+        [200, 300],
+      ],
+      [
+        [0, 4096],
+        [0, 4096],
+      ],
+      [
+        [300, 100, 200],
+        [100, 200],
+      ],
+    ];
+    for (const [sizes, signalled] of cases) {
+      const encoder = new HpackEncoder();
+      const decoder = new HpackDecoder(4096);
+      roundTrip(encoder, decoder, call('/a'));
+      for (const size of sizes) encoder.setPeerTableSize(size);
+      const block = roundTrip(encoder, decoder, call('/a'));
+      const updates = signalled.flatMap((size) => int(0x20, 5, size));
+      expect([sizes, [...block.subarray(0, updates.length)]]).toEqual([sizes, updates]);
+      // What follows the updates is a header field, not a third update.
+      expect([sizes, (block[updates.length] as number) & 0xe0]).not.toEqual([sizes, 0x20]);
+      roundTrip(encoder, decoder, call('/a'));
+    }
   });
 
   it('after setPeerTableSize(0) indexes nothing, and after raising it indexes again', () => {
@@ -640,7 +681,7 @@ describe('HPACK encoder', () => {
     expect(decode(new HpackDecoder(0), [0x20, ...second])).toEqual(call('/a'));
     encoder.setPeerTableSize(1_000_000); // the encoder uses at most 4096 of it
     const raised = roundTrip(encoder, decoder, call('/a'));
-    expect([...raised.subarray(0, 3)]).toEqual(int(0x20, 5, 4096));
+    expect([...raised.subarray(0, 4)]).toEqual([...int(0x20, 5, 4096), 0x83]);
     expect(roundTrip(encoder, decoder, call('/a'))).toHaveLength(7);
     // At 4096 already: no size update.
     encoder.setPeerTableSize(65_536);
@@ -669,12 +710,14 @@ describe('HPACK encoder', () => {
       // A new path before the bad header: had the encoder indexed it before
       // throwing, its table would be one entry ahead of the peer's.
       const headers = call(`/new/${i}`, [name, value]);
-      expect(() => encoder.encode(headers)).toThrow(InvalidHeaderError);
+      let error: unknown;
       try {
         encoder.encode(headers);
       } catch (e) {
-        expect((e as InvalidHeaderError).code).toBe('ERR_HTTP2_INVALID_HEADER');
+        error = e;
       }
+      expect([name, value, error]).toEqual([name, value, expect.any(InvalidHeaderError)]);
+      expect((error as InvalidHeaderError).code).toBe('ERR_HTTP2_INVALID_HEADER');
       roundTrip(encoder, decoder, call(`/new/${i}`));
       expect(roundTrip(encoder, decoder, call(`/new/${i}`))).toHaveLength(7);
     });

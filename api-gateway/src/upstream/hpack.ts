@@ -280,7 +280,6 @@ export class HpackDecoder {
   }
 }
 
-
 /** Static-table index of each name, for literals with an indexed name. */
 const STATIC_NAME_INDEX: ReadonlyMap<string, number> = (() => {
   const map = new Map<string, number>();
@@ -331,6 +330,8 @@ export class HpackEncoder {
   #maxSize = 4096;
   /** A size update owed to the peer at the start of the next block. */
   #pendingSizeUpdate = -1;
+  /** The smallest size set since the last block: signalled first if below the final one (RFC 7541 §4.2). */
+  #pendingMinSize = -1;
   /** Names and values already checked (they repeat on every call). */
   readonly #legal = new Set<string>();
 
@@ -339,6 +340,7 @@ export class HpackEncoder {
     const max = Math.min(size, 4096);
     if (max === this.#maxSize) return;
     this.#maxSize = max;
+    this.#pendingMinSize = this.#pendingSizeUpdate < 0 ? max : Math.min(this.#pendingMinSize, max);
     this.#pendingSizeUpdate = max;
     this.#evict();
   }
@@ -349,6 +351,10 @@ export class HpackEncoder {
     const parts: (number | string)[] = [];
     let bytes = 0;
     if (this.#pendingSizeUpdate >= 0) {
+      if (this.#pendingMinSize < this.#pendingSizeUpdate) {
+        bytes += intBytes(this.#pendingMinSize, 5);
+        parts.push(-1, this.#pendingMinSize);
+      }
       bytes += intBytes(this.#pendingSizeUpdate, 5);
       parts.push(-1, this.#pendingSizeUpdate);
       this.#pendingSizeUpdate = -1;

@@ -1,4 +1,4 @@
-// Connections of the node:http2 upstream: one channel per configured
+// Connections of the http2 upstream: one channel per configured
 // `host:port`, one HTTP/2 session per address the host resolves to, calls
 // spread over the ready sessions round robin. A session is opened when a
 // call first needs the channel and kept open (keepalive pings); a lost one

@@ -194,8 +194,10 @@ export class Http2Connection extends EventEmitter {
    * cannot carry, or when the connection takes no new streams.
    */
   request(headers: readonly string[], body: Buffer, handler: StreamHandler): ClientStream {
-    if (this.closed) throw Object.assign(new Error('the connection takes no new streams'), { code: 'ERR_HTTP2_GOAWAY_SESSION' });
-    if (this.#nextId > MAX_STREAM_ID) throw Object.assign(new Error('stream ids exhausted'), { code: 'ERR_HTTP2_OUT_OF_STREAMS' });
+    if (this.closed)
+      throw Object.assign(new Error('the connection takes no new streams'), { code: 'ERR_HTTP2_GOAWAY_SESSION' });
+    if (this.#nextId > MAX_STREAM_ID)
+      throw Object.assign(new Error('stream ids exhausted'), { code: 'ERR_HTTP2_OUT_OF_STREAMS' });
     const stream = new ClientStream(this, headers, body, handler);
     if (this.#streams.size < this.#peerMaxStreams) this.#open(stream);
     else this.#queued.push(stream);
@@ -310,7 +312,13 @@ export class Http2Connection extends EventEmitter {
         return;
       }
       const last = length === body.length;
-      const at = this.#frameInto(DATA, last ? FLAG_END_STREAM : 0, stream.id, length, length > 1024 ? body.subarray(0, length) : undefined);
+      const at = this.#frameInto(
+        DATA,
+        last ? FLAG_END_STREAM : 0,
+        stream.id,
+        length,
+        length > 1024 ? body.subarray(0, length) : undefined,
+      );
       if (length <= 1024) body.copy(this.#slab, at, 0, length);
       stream.sendWindow -= length;
       this.#sendWindow -= length;
@@ -451,7 +459,8 @@ export class Http2Connection extends EventEmitter {
         this.#onDataFrame(flags, id, buf, start, end);
         return;
       case HEADERS: {
-        if (id === 0 || id % 2 === 0) throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS on a stream this side did not open');
+        if (id === 0 || id % 2 === 0)
+          throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS on a stream this side did not open');
         let a = start;
         let b = end;
         if (flags & FLAG_PADDED) {
@@ -469,7 +478,8 @@ export class Http2Connection extends EventEmitter {
       }
       case CONTINUATION: {
         const block = this.#block;
-        if (block === undefined || block.id !== id) throw new ConnectionError(PROTOCOL_ERROR, 'unexpected CONTINUATION');
+        if (block === undefined || block.id !== id)
+          throw new ConnectionError(PROTOCOL_ERROR, 'unexpected CONTINUATION');
         block.bytes += end - start;
         if (block.bytes > MAX_HEADER_BLOCK) throw new ConnectionError(PROTOCOL_ERROR, 'header block too large');
         block.parts.push(Buffer.from(buf.subarray(start, end)));
@@ -511,7 +521,8 @@ export class Http2Connection extends EventEmitter {
         if (id === 0) {
           if (increment === 0) throw new ConnectionError(PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
           this.#sendWindow += increment;
-          if (this.#sendWindow > MAX_WINDOW) throw new ConnectionError(FLOW_CONTROL_ERROR, 'connection window overflow');
+          if (this.#sendWindow > MAX_WINDOW)
+            throw new ConnectionError(FLOW_CONTROL_ERROR, 'connection window overflow');
         } else {
           const stream = this.#streams.get(id);
           if (stream === undefined) return;
@@ -592,7 +603,7 @@ export class Http2Connection extends EventEmitter {
     stream.receiveUnacked += length;
     if (b > a) {
       const chunk = buf.subarray(a, b);
-      if (stream.paused) (stream.held ??= []).push(chunk);
+      if (stream.paused) holdOf(stream).push(chunk);
       else this.#deliverData(stream, chunk);
     }
     if (flags & FLAG_END_STREAM) this.#ended(stream, null);
@@ -639,7 +650,7 @@ export class Http2Connection extends EventEmitter {
   #ended(stream: ClientStream, trailers: ResponseHeaders | null): void {
     stream.ended = true;
     if (stream.paused) {
-      const held = (stream.held ??= []);
+      const held = holdOf(stream);
       if (trailers !== null) held.push(trailers);
       held.push(null);
       return;
@@ -697,6 +708,11 @@ export class Http2Connection extends EventEmitter {
     this.#flush();
     this.#end(undefined, true);
   }
+}
+
+function holdOf(stream: ClientStream): (Buffer | ResponseHeaders | null)[] {
+  if (stream.held === undefined) stream.held = [];
+  return stream.held;
 }
 
 function flushConnection(connection: Http2Connection): void {

@@ -1,4 +1,4 @@
-// One server-streaming gRPC call over node:http2: request headers and the
+// One server-streaming gRPC call over the gateway's HTTP/2 client: request headers and the
 // one request frame out; response headers, a DATA message at a time and the
 // trailers in, each handed to the observer as it arrives.
 import { Code } from '../errors/status.ts';
@@ -30,10 +30,9 @@ export interface StreamCallShared {
   readonly observe: ((call: UpstreamCall, code: number, started: number) => void) | undefined;
 }
 
-
 /**
  * A server stream: the call, its pick waiter and its message sink in one
- * object, reached from node:http2's events through shared listeners, so an
+ * object, its stream's handler, so an
  * open stream holds this object, its HTTP/2 stream and a message reader —
  * none of grpc-js's per-call layers. A stream that nothing can have reached
  * (no connection yet, a refused or unsendable stream) is tried once more;

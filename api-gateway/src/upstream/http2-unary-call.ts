@@ -1,4 +1,4 @@
-// One unary gRPC call over node:http2, across its attempts: request
+// One unary gRPC call over the gateway's HTTP/2 client, across its attempts: request
 // headers and frame out, response headers, DATA and trailers in, the status
 // decided when the stream closes, retries and the deadline on top.
 import { RETRY_BACKOFF } from '@messenger/platform/grpc';
@@ -41,9 +41,8 @@ const OK: UpstreamStatus = { code: Code.OK, message: '', details: undefined };
 
 /**
  * One unary call, across its attempts. It is its own PendingUnary, pick
- * waiter and message sink, and node:http2's events reach it through shared
- * listener functions (the stream is tagged with it): nothing is bound or
- * closed over per call.
+ * waiter and message sink, and its stream's handler: the connection calls
+ * it directly, nothing is bound or closed over per call.
  */
 export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamHandler {
   readonly result: Promise<UnaryResponse>;
@@ -146,14 +145,13 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
         this.#channel.discard(session);
         this.#ended(failure(Code.UNAVAILABLE, message), true);
       } else {
-        // Headers node:http2 refuses (a path it finds invalid): no session would take them.
+        // Headers HTTP/2 cannot carry (a path with CR/LF): no session would take them.
         this.finish(failure(Code.INTERNAL, message));
       }
       return;
     }
     this.#stream = stream;
     this.#session = session;
-
   }
 
   /** @internal stream handler */
@@ -297,8 +295,8 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
 
 /**
  * Results are handed to callers a few at a time, one group per event-loop
- * turn, after node:http2 has sent what the turn wrote (it flushes a
- * session once per turn, in the check phase, where this runs too). Under
+ * turn, after the connections have sent what the turn wrote (each flushes
+ * once per turn, in the check phase, where this runs too). Under
  * load the answers to one group go out, their clients' next requests arrive
  * and are forwarded while the rest are still being answered: the gateway
  * and the service work at the same time instead of taking turns with the

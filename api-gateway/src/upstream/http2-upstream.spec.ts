@@ -5,6 +5,7 @@ import {
   type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
+  type Settings,
 } from 'node:http2';
 import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { frameMessage } from './http2-framing.ts';
@@ -12,10 +13,10 @@ import { createHttp2Upstream, type Http2UpstreamOptions } from './http2-upstream
 import { runUpstreamContract, startGrpcServer, testCatalog } from './upstream.contract.ts';
 import type { Upstream, UpstreamCall } from './upstream.ts';
 
-runUpstreamContract('node:http2', createHttp2Upstream, { binaryRequestMetadata: 'sent' });
+runUpstreamContract('http2', createHttp2Upstream, { binaryRequestMetadata: 'sent' });
 
 // What the contract cannot see from outside or grpc-js cannot be tuned for.
-describe('node:http2 upstream', () => {
+describe('http2 upstream', () => {
   const catalog = testCatalog();
   const closers: (() => unknown)[] = [];
   afterEach(async () => {
@@ -37,14 +38,15 @@ describe('node:http2 upstream', () => {
       ...over,
     });
 
-  /** A raw node:http2 server on `host`, port 0. */
+  /** A raw node:http2 server on `host`, port 0, announcing `settings`. */
   const rawServer = async (
     handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, n: number) => void,
     host = '127.0.0.1',
+    settings: Settings = {},
   ) => {
     const sessions = new Set<ServerHttp2Session>();
     let streams = 0;
-    const server = createServer();
+    const server = createServer({ settings });
     server.on('session', (s) => {
       sessions.add(s);
       s.on('error', () => {});
@@ -118,7 +120,7 @@ describe('node:http2 upstream', () => {
     expect(seen['grpc-timeout']).toMatch(/^\d{1,8}m$/);
   });
 
-  it('fails a call whose headers node:http2 refuses with INTERNAL, keeping the session for others', async () => {
+  it('fails a call whose headers HTTP/2 cannot carry with INTERNAL, keeping the session for others', async () => {
     const server = await rawServer((stream) => respond(stream, Buffer.from('ok')));
     const upstream = upstreamTo(`127.0.0.1:${server.port}`);
     expect((await call(upstream, 'Count').result).status.code).toBe(0);
@@ -232,5 +234,107 @@ describe('node:http2 upstream', () => {
     const started = Date.now();
     expect((await call(upstream, 'Count', { deadline: Date.now() + 200 }).result).status.code).toBe(4);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+  // The client's own HTTP/2 against node:http2's server (nghttp2): what the contract's small calls do not reach.
+  describe('HTTP/2 framing against node:http2', () => {
+    const readAll = async (stream: ServerHttp2Stream): Promise<Buffer> => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+
+    it('sends a message larger than the peer’s windows and frames, whole and in order', async () => {
+      const server = await rawServer(
+        async (stream) => {
+          const body = await readAll(stream);
+          // Echo a digest of what arrived: its length and a checksum of every byte.
+          let sum = 0;
+          for (const byte of body) sum = (sum * 31 + byte) >>> 0;
+          respond(stream, Buffer.from(`${body.length}:${sum}`));
+        },
+        '127.0.0.1',
+        { initialWindowSize: 1000 },
+      );
+      const message = Buffer.alloc(3 * 1024 * 1024);
+      for (let i = 0; i < message.length; i++) message[i] = (i * 7 + (i >> 11)) & 0xff;
+      const framed = frameMessage(message);
+      let sum = 0;
+      for (const byte of framed) sum = (sum * 31 + byte) >>> 0;
+      const res = await call(upstreamTo(`127.0.0.1:${server.port}`), 'Count', { request: message }).result;
+      expect(res.status.code).toBe(0);
+      expect(Buffer.from(res.body ?? []).toString()).toBe(`${framed.length}:${sum}`);
+    });
+
+    it('splits request headers over CONTINUATION frames and reads response headers split the same way', async () => {
+      const big = 'v'.repeat(40_000);
+      let seen: string | undefined;
+      const server = await rawServer((stream, headers) => {
+        seen = headers['x-big'] as string | undefined;
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc', 'x-echo': big },
+          { waitForTrailers: true },
+        );
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(frameMessage(Buffer.from('ok')));
+      });
+      const res = await call(upstreamTo(`127.0.0.1:${server.port}`), 'Count', { metadata: { 'x-big': big } }).result;
+      expect(res.status.code).toBe(0);
+      expect(seen).toBe(big);
+      expect(res.headers).toContainEqual(['x-echo', big]);
+    });
+
+    it('keeps to the peer’s limit of concurrent streams, queuing the calls beyond it', async () => {
+      let open = 0;
+      let most = 0;
+      const server = await rawServer(
+        (stream) => {
+          most = Math.max(most, ++open);
+          setTimeout(() => {
+            open--;
+            respond(stream, Buffer.from('ok'));
+          }, 20);
+        },
+        '127.0.0.1',
+        { maxConcurrentStreams: 2 },
+      );
+      const upstream = upstreamTo(`127.0.0.1:${server.port}`);
+      expect((await call(upstream, 'Count').result).status.code).toBe(0); // the peer's SETTINGS are known
+      const results = await Promise.all(Array.from({ length: 8 }, () => call(upstream, 'Count').result));
+      expect(results.map((r) => r.status.code)).toEqual(new Array(8).fill(0));
+      expect(most).toBe(2);
+      expect(server.streams()).toBe(9);
+    });
+
+    it('follows the peer’s header table as it indexes and evicts entries', async () => {
+      const value = (n: number) => `${n}-`.padEnd(300 + (n % 7) * 50, String.fromCharCode(97 + (n % 26)));
+      const server = await rawServer((stream, headers) => {
+        const n = Number(headers['x-n']);
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc', 'x-value': value(n), 'x-same': 'same' },
+          { waitForTrailers: true },
+        );
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': value(n + 1) }));
+        stream.end(frameMessage(Buffer.from(String(n))));
+      });
+      const upstream = upstreamTo(`127.0.0.1:${server.port}`);
+      for (let n = 0; n < 60; n++) {
+        const res = await call(upstream, 'Count', { metadata: { 'x-n': String(n) } }).result;
+        expect(res.status.code).toBe(0);
+        expect(Buffer.from(res.body ?? []).toString()).toBe(String(n));
+        expect(res.headers).toContainEqual(['x-value', value(n)]);
+        expect(res.headers).toContainEqual(['x-same', 'same']);
+      }
+      expect(server.sessionsSeen()).toBe(1);
+    });
+
+    it('answers the peer’s PING', async () => {
+      const server = await rawServer((stream) => respond(stream, Buffer.from('ok')));
+      expect((await call(upstreamTo(`127.0.0.1:${server.port}`), 'Count').result).status.code).toBe(0);
+      const [session] = [...server.sessions];
+      const acknowledged = await new Promise<boolean>((resolve) =>
+        (session as ServerHttp2Session).ping((err) => resolve(err === null)),
+      );
+      expect(acknowledged).toBe(true);
+    });
   });
 });

@@ -27,11 +27,13 @@ const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
 const NO_METADATA: Readonly<Record<string, string>> = {};
 
 /**
- * The upstream over `node:http2` directly: gRPC's unary and server-streaming protocol without
- * grpc-js's channel, filter and interceptor layers (about half its CPU per
- * call). Same options, same behaviour as `createGrpcUpstream`: the contract
+ * The upstream over the gateway's own HTTP/2 client: gRPC's unary and
+ * server-streaming protocol without grpc-js's channel, filter and
+ * interceptor layers, and without node:http2's per-request streams.
+ * Same options, same behaviour as `createGrpcUpstream`: the contract
  * suite (`upstream.contract.ts`) runs against both. Connections are in
- * http2-channel.ts, a call in http2-unary-call.ts, the wire format in
+ * http2-channel.ts (the protocol itself in http2-connection.ts and
+ * hpack.ts), a call in http2-unary-call.ts, the wire format in
  * http2-framing.ts and http2-metadata.ts. Server streams (the live
  * updates) go the same way (http2-stream-call.ts): an open stream holds a
  * few hundred bytes of call state instead of grpc-js's layers.

@@ -66,7 +66,7 @@ export interface Upstream {
 
 /**
  * The implementations of `Upstream`: `http2` (upstream/http2-upstream.ts,
- * node:http2 directly; the default) and `grpc-js` (upstream/grpc-upstream.ts).
+ * the gateway's own HTTP/2 client; the default) and `grpc-js` (upstream/grpc-upstream.ts).
  */
 export const UPSTREAM_TRANSPORTS = ['http2', 'grpc-js'] as const;
 export type UpstreamTransport = (typeof UPSTREAM_TRANSPORTS)[number];
