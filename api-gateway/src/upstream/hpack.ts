@@ -132,32 +132,60 @@ export class HpackError extends Error {}
 
 const EMPTY_BYTES = Buffer.alloc(0);
 
+/**
+ * Huffman decoding a nibble at a time. A state is a node of the tree (the
+ * bits read since the last symbol); for each state and nibble the tables
+ * give the state reached and the symbol completed on the way, if any (no
+ * code is shorter than 5 bits, so at most one). A string may end only in
+ * a state reached from the root by at most 7 one-bits (its padding).
+ */
+const { NIBBLE_NEXT, NIBBLE_SYMBOL, ACCEPTING } = (() => {
+  let states = 0;
+  for (const slot of TREE) states = Math.max(states, slot + 1);
+  const next = new Uint16Array(states * 16);
+  const symbol = new Int16Array(states * 16).fill(-1);
+  for (let state = 0; state < states; state++) {
+    for (let nibble = 0; nibble < 16; nibble++) {
+      let node = state;
+      for (let b = 3; b >= 0; b--) {
+        const child = TREE[2 * node + ((nibble >> b) & 1)] as number;
+        if (child < 0) {
+          symbol[state * 16 + nibble] = -child - 1;
+          node = 0;
+        } else {
+          node = child;
+        }
+      }
+      next[state * 16 + nibble] = node;
+    }
+  }
+  const accepting = new Uint8Array(states);
+  for (let node = 0, ones = 0; ones <= 7; ones++, node = TREE[2 * node + 1] as number) accepting[node] = 1;
+  return { NIBBLE_NEXT: next, NIBBLE_SYMBOL: symbol, ACCEPTING: accepting };
+})();
+
 /** Decodes a Huffman-coded string (RFC 7541 §5.2): the padding must be < 8 bits of ones; EOS is an error. */
 export function huffmanDecode(buf: Uint8Array, start: number, end: number): string {
   let out = '';
-  let node = 0;
-  let depth = 0;
-  let ones = true;
+  let state = 0;
   for (let i = start; i < end; i++) {
     const byte = buf[i] as number;
-    for (let b = 7; b >= 0; b--) {
-      const bit = (byte >> b) & 1;
-      const next = TREE[2 * node + bit] as number;
-      depth++;
-      ones &&= bit === 1;
-      if (next < 0) {
-        const symbol = -next - 1;
-        if (symbol === EOS) throw new HpackError('EOS in a Huffman-coded string');
-        out += String.fromCharCode(symbol);
-        node = 0;
-        depth = 0;
-        ones = true;
-      } else {
-        node = next;
-      }
+    let k = state * 16 + (byte >> 4);
+    let symbol = NIBBLE_SYMBOL[k] as number;
+    if (symbol >= 0) {
+      if (symbol === EOS) throw new HpackError('EOS in a Huffman-coded string');
+      out += String.fromCharCode(symbol);
     }
+    state = NIBBLE_NEXT[k] as number;
+    k = state * 16 + (byte & 15);
+    symbol = NIBBLE_SYMBOL[k] as number;
+    if (symbol >= 0) {
+      if (symbol === EOS) throw new HpackError('EOS in a Huffman-coded string');
+      out += String.fromCharCode(symbol);
+    }
+    state = NIBBLE_NEXT[k] as number;
   }
-  if (depth > 7 || !ones) throw new HpackError('invalid Huffman padding');
+  if (ACCEPTING[state] !== 1) throw new HpackError('invalid Huffman padding');
   return out;
 }
 
@@ -312,8 +340,8 @@ export class InvalidHeaderError extends TypeError {
 
 /** A header name: lower case, an HTTP token (or a pseudo-header). */
 const LEGAL_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-/** A header value may not hold NUL, CR or LF (RFC 9113 §8.2.1). */
-const ILLEGAL_VALUE = /[\0\r\n]/;
+/** A header value may not hold NUL, CR or LF (RFC 9113 §8.2.1); this side sends ASCII only. */
+const ILLEGAL_VALUE = /[\0\r\n\u0080-\uffff]/;
 
 /**
  * The encoding context of one connection. The peer's decoder mirrors the
@@ -332,8 +360,8 @@ export class HpackEncoder {
   #pendingSizeUpdate = -1;
   /** The smallest size set since the last block: signalled first if below the final one (RFC 7541 §4.2). */
   #pendingMinSize = -1;
-  /** Names and values already checked (they repeat on every call). */
-  readonly #legal = new Set<string>();
+  /** Names already checked (they repeat on every call). */
+  readonly #legalNames = new Set<string>();
 
   /** The peer's SETTINGS_HEADER_TABLE_SIZE; this side uses at most 4096 of it. */
   setPeerTableSize(size: number): void {
@@ -363,14 +391,18 @@ export class HpackEncoder {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
       const value = headers[i + 1] as string;
-      const key = `${name}\0${value}`;
-      const whole = STATIC_FIELD_INDEX.get(key);
-      if (whole !== undefined) {
-        parts.push(0x80, whole);
-        bytes += 1;
-        continue;
+      // Only fields that can be in a table are looked up: a token or a deadline is never hashed.
+      const indexable = INDEXED_NAMES.has(name);
+      const key = indexable || name === ':method' || name === ':scheme' ? `${name}\0${value}` : '';
+      if (!indexable && key !== '') {
+        const whole = STATIC_FIELD_INDEX.get(key);
+        if (whole !== undefined) {
+          parts.push(0x80, whole);
+          bytes += 1;
+          continue;
+        }
       }
-      const inserted = this.#index.get(key);
+      const inserted = indexable ? this.#index.get(key) : undefined;
       if (inserted !== undefined) {
         const index = STATIC.length + 1 + this.#inserted - inserted;
         parts.push(0x80, index);
@@ -379,7 +411,7 @@ export class HpackEncoder {
       }
       const nameIndex = STATIC_NAME_INDEX.get(name) ?? 0;
       const size = entrySize(name, value);
-      const indexing = INDEXED_NAMES.has(name) && size <= this.#maxSize;
+      const indexing = indexable && size <= this.#maxSize;
       const prefix = indexing ? 0x40 : 0x00;
       const prefixBits = indexing ? 6 : 4;
       bytes += intBytes(nameIndex, prefixBits);
@@ -411,13 +443,12 @@ export class HpackEncoder {
   }
 
   #check(name: string, value: string): void {
-    const key = `${name}\0${value}`;
-    if (this.#legal.has(key)) return;
-    if (!LEGAL_NAME.test(name)) throw new InvalidHeaderError(`invalid HTTP/2 header name ${JSON.stringify(name)}`);
-    if (ILLEGAL_VALUE.test(value) || Buffer.byteLength(value) !== value.length) {
-      throw new InvalidHeaderError(`invalid value for HTTP/2 header ${JSON.stringify(name)}`);
+    if (!this.#legalNames.has(name)) {
+      if (!LEGAL_NAME.test(name)) throw new InvalidHeaderError(`invalid HTTP/2 header name ${JSON.stringify(name)}`);
+      if (this.#legalNames.size < 1024) this.#legalNames.add(name);
     }
-    if (INDEXED_NAMES.has(name) && this.#legal.size < 1024) this.#legal.add(key);
+    if (ILLEGAL_VALUE.test(value))
+      throw new InvalidHeaderError(`invalid value for HTTP/2 header ${JSON.stringify(name)}`);
   }
 
   #insert(key: string, size: number): void {
