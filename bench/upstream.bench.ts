@@ -106,7 +106,7 @@ try {
     const tlsOptions = { ...optionsFor(tlsServer.port), tls };
     transports.push(
       { name: 'grpc-js, mutual TLS', upstream: createGrpcUpstream(tlsOptions) },
-      { name: 'node:http2, mutual TLS', upstream: createHttp2Upstream(tlsOptions) },
+      { name: 'http2, mutual TLS', upstream: createHttp2Upstream(tlsOptions) },
     );
   }
   const callOf = (upstream: Upstream) => async () => {
@@ -159,9 +159,9 @@ try {
         `×${(a.singleRate / b.singleRate).toFixed(2)}`,
     );
   console.log('');
-  if (grpcJs && h2) ratio('node:http2 / grpc-js', h2, grpcJs);
+  if (grpcJs && h2) ratio('http2 / grpc-js', h2, grpcJs);
   if (grpcJs && grpcJsTls) ratio('grpc-js, mutual TLS / plaintext', grpcJsTls, grpcJs);
-  if (h2 && h2Tls) ratio('node:http2, mutual TLS / plaintext', h2Tls, h2);
+  if (h2 && h2Tls) ratio('http2, mutual TLS / plaintext', h2Tls, h2);
   for (const t of transports) t.upstream.close();
   if (rows.some((r) => r.failures > 0)) {
     console.error('some calls failed; the figures above are not valid');
