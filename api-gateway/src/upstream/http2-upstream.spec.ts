@@ -336,5 +336,45 @@ describe('http2 upstream', () => {
       );
       expect(acknowledged).toBe(true);
     });
+
+    /** One HTTP/2 frame as bytes. */
+    const frame = (type: number, flags: number, id: number, payload: Buffer): Buffer => {
+      const header = Buffer.alloc(9);
+      header.writeUIntBE(payload.length, 0, 3);
+      header[3] = type;
+      header[4] = flags;
+      header.writeUInt32BE(id, 5);
+      return Buffer.concat([header, payload]);
+    };
+    const SETTINGS = frame(4, 0, 0, Buffer.alloc(0));
+
+    // A peer that speaks HTTP/2 and then breaks it once the call's request has
+    // arrived: the connection ends, the call fails at once, nothing throws.
+    it.each([
+      ['a header block HPACK cannot decode', frame(1, 0x5, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]))],
+      ['a frame larger than this side accepts', frame(0, 0, 1, Buffer.alloc(20_000))],
+      ['a CONTINUATION of nothing', frame(9, 0x4, 1, Buffer.from([0x88]))],
+      ['a header block interrupted by another frame', Buffer.concat([frame(1, 0, 1, Buffer.from([0x88])), SETTINGS])],
+      ['a PUSH_PROMISE though push is disabled', frame(5, 0x4, 1, Buffer.from([0, 0, 0, 2, 0x88]))],
+    ])('ends the connection on %s: UNAVAILABLE, not a hang', async (_name, broken) => {
+      const peer = await tcpServer((socket) => {
+        let seen = Buffer.alloc(0);
+        socket.on('data', (chunk: Buffer) => {
+          seen = Buffer.concat([seen, chunk]);
+          // The client's preface and SETTINGS come first; answer with ours, then break on its request's HEADERS.
+          if (seen.length >= 24 && !socket.readableEnded && seen.includes(Buffer.from([0x01, 0x04, 0, 0, 0, 1]), 24)) {
+            socket.write(broken);
+            seen = Buffer.alloc(0);
+          }
+        });
+        socket.write(SETTINGS);
+      });
+      const upstream = upstreamTo(`127.0.0.1:${peer.port}`);
+      const started = Date.now();
+      const res = await call(upstream, 'Count').result;
+      expect(res.status.code).toBe(14);
+      expect(res.body).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(1000);
+    });
   });
 });
