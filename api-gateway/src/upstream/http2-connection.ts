@@ -80,12 +80,18 @@ export class ClientStream {
   closed = false;
   handler: StreamHandler | undefined;
   readonly #connection: Http2Connection;
-  /** Request headers and body, until the stream is opened (the peer's concurrency limit) and sent. */
+  // The connection's bookkeeping of the stream; callers read only the fields above.
+  /** Request headers, until the stream is opened (it may wait for the peer's concurrency limit). */
   headers: readonly string[] | undefined;
+  /** The request body not yet sent (it may wait for flow-control window). */
   body: Buffer | undefined;
+  /** What the peer lets this side send on the stream. */
   sendWindow = 0;
+  /** Bytes received on the stream and not yet granted back to the peer (granted as they are handed over). */
   receiveUnacked = 0;
+  /** The response's HEADERS arrived. */
   responded = false;
+  /** The peer ended the stream (END_STREAM). */
   ended = false;
   paused = false;
   /** Events held while paused, replayed in order on resume. */
