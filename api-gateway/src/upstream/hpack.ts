@@ -362,6 +362,9 @@ export class HpackEncoder {
   #pendingMinSize = -1;
   /** Names already checked (they repeat on every call). */
   readonly #legalNames = new Set<string>();
+  /** The block being encoded, and how much of it is written. */
+  #out = Buffer.allocUnsafe(1024);
+  #used = 0;
 
   /** The peer's SETTINGS_HEADER_TABLE_SIZE; this side uses at most 4096 of it. */
   setPeerTableSize(size: number): void {
@@ -373,21 +376,20 @@ export class HpackEncoder {
     this.#evict();
   }
 
-  /** Encodes `[name, value, …]` as one header block. Throws InvalidHeaderError, leaving the context untouched. */
+  /**
+   * Encodes `[name, value, …]` as one header block, into a buffer this
+   * encoder reuses: the block is valid until the next `encode` (the
+   * connection copies it into its frames at once). Throws
+   * InvalidHeaderError, leaving the context untouched.
+   */
   encode(headers: readonly string[]): Buffer {
     for (let i = 0; i < headers.length; i += 2) this.#check(headers[i] as string, headers[i + 1] as string);
-    const parts: (number | string)[] = [];
-    let bytes = 0;
+    this.#used = 0;
     if (this.#pendingSizeUpdate >= 0) {
-      if (this.#pendingMinSize < this.#pendingSizeUpdate) {
-        bytes += intBytes(this.#pendingMinSize, 5);
-        parts.push(-1, this.#pendingMinSize);
-      }
-      bytes += intBytes(this.#pendingSizeUpdate, 5);
-      parts.push(-1, this.#pendingSizeUpdate);
+      if (this.#pendingMinSize < this.#pendingSizeUpdate) this.#int(0x20, 5, this.#pendingMinSize);
+      this.#int(0x20, 5, this.#pendingSizeUpdate);
       this.#pendingSizeUpdate = -1;
     }
-    // Plan the block first (its size), then write it: one allocation.
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
       const value = headers[i + 1] as string;
@@ -397,49 +399,45 @@ export class HpackEncoder {
       if (!indexable && key !== '') {
         const whole = STATIC_FIELD_INDEX.get(key);
         if (whole !== undefined) {
-          parts.push(0x80, whole);
-          bytes += 1;
+          this.#int(0x80, 7, whole);
           continue;
         }
       }
       const inserted = indexable ? this.#index.get(key) : undefined;
       if (inserted !== undefined) {
-        const index = STATIC.length + 1 + this.#inserted - inserted;
-        parts.push(0x80, index);
-        bytes += intBytes(index, 7);
+        this.#int(0x80, 7, STATIC.length + 1 + this.#inserted - inserted);
         continue;
       }
       const nameIndex = STATIC_NAME_INDEX.get(name) ?? 0;
       const size = entrySize(name, value);
+      // With incremental indexing (01, 6-bit index) or without (0000, 4-bit index).
       const indexing = indexable && size <= this.#maxSize;
-      const prefix = indexing ? 0x40 : 0x00;
-      const prefixBits = indexing ? 6 : 4;
-      bytes += intBytes(nameIndex, prefixBits);
-      if (nameIndex === 0) bytes += stringBytes(name);
-      bytes += stringBytes(value);
-      parts.push(prefix | (prefixBits << 8), nameIndex, nameIndex === 0 ? name : '', value);
+      this.#int(indexing ? 0x40 : 0x00, indexing ? 6 : 4, nameIndex);
+      if (nameIndex === 0) this.#string(name);
+      this.#string(value);
       if (indexing) this.#insert(key, size);
     }
-    const out = Buffer.allocUnsafe(bytes);
-    let p = 0;
-    for (let i = 0; i < parts.length; ) {
-      const kind = parts[i] as number;
-      if (kind === -1) {
-        p = writeInt(out, p, 0x20, 5, parts[i + 1] as number);
-        i += 2;
-      } else if (kind === 0x80) {
-        p = writeInt(out, p, 0x80, 7, parts[i + 1] as number);
-        i += 2;
-      } else {
-        const prefixBits = kind >> 8;
-        p = writeInt(out, p, kind & 0xff, prefixBits, parts[i + 1] as number);
-        const name = parts[i + 2] as string;
-        if ((parts[i + 1] as number) === 0) p = writeString(out, p, name);
-        p = writeString(out, p, parts[i + 3] as string);
-        i += 4;
-      }
-    }
-    return out;
+    return this.#out.subarray(0, this.#used);
+  }
+
+  /** An integer with an N-bit prefix (RFC 7541 §5.1); at most 6 bytes for any length here. */
+  #int(flags: number, prefixBits: number, value: number): void {
+    this.#reserve(6);
+    this.#used = writeInt(this.#out, this.#used, flags, prefixBits, value);
+  }
+
+  /** A string literal, raw (no Huffman): the peer copies it instead of decoding it. Names and values are ASCII (checked). */
+  #string(s: string): void {
+    this.#int(0, 7, s.length);
+    this.#reserve(s.length);
+    this.#used += this.#out.write(s, this.#used, 'latin1');
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#used + bytes <= this.#out.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#used + bytes));
+    this.#out.copy(grown, 0, 0, this.#used);
+    this.#out = grown;
   }
 
   #check(name: string, value: string): void {
@@ -470,14 +468,6 @@ export class HpackEncoder {
   }
 }
 
-function intBytes(value: number, prefixBits: number): number {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return 1;
-  let n = 2;
-  for (let rest = value - max; rest >= 128; rest = Math.floor(rest / 128)) n++;
-  return n;
-}
-
 function writeInt(out: Buffer, p: number, flags: number, prefixBits: number, value: number): number {
   const max = (1 << prefixBits) - 1;
   if (value < max) {
@@ -492,14 +482,4 @@ function writeInt(out: Buffer, p: number, flags: number, prefixBits: number, val
   }
   out[p++] = rest;
   return p;
-}
-
-/** Strings go out raw (no Huffman): the peer copies them instead of decoding them. */
-function stringBytes(s: string): number {
-  return intBytes(s.length, 7) + s.length;
-}
-
-function writeString(out: Buffer, p: number, s: string): number {
-  const q = writeInt(out, p, 0, 7, s.length);
-  return q + out.write(s, q, 'latin1');
 }
