@@ -115,7 +115,7 @@ class Subchannel {
   }
 
   #ping(session: Http2Connection): void {
-    if (session.destroyed || session.closed) return;
+    if (session.closed) return;
     const timeout = setTimeout(
       () => session.destroy(new Error('keepalive ping not acknowledged')),
       this.#channel.options.keepaliveTimeoutMs,
@@ -203,7 +203,7 @@ export class Channel {
       const sub = subs[index] as Subchannel;
       const session = sub.session;
       // A session closing or destroyed in this very tick has not told its subchannel yet.
-      if (sub.state === 'ready' && session !== undefined && !session.closed && !session.destroyed) {
+      if (sub.state === 'ready' && session !== undefined && !session.closed) {
         this.#next = index + 1;
         return session;
       }

@@ -135,7 +135,7 @@ export interface ConnectionOptions {
 /**
  * A client connection. Events, as node:http2's session has them:
  * 'remoteSettings' (the peer spoke HTTP/2: ready), 'goaway', 'error',
- * 'close'. `closed`: it takes no new streams; `destroyed`: the socket is gone.
+ * 'close'. `closed`: it takes no new streams (so too once destroyed); `destroyed`: the socket is gone.
  */
 export class Http2Connection extends EventEmitter {
   closed = false;
@@ -196,14 +196,11 @@ export class Http2Connection extends EventEmitter {
 
   /**
    * Starts a request: HEADERS, then `body` as DATA ending the stream.
-   * Throws (nothing sent, the connection unaffected) for headers HTTP/2
-   * cannot carry, or when the connection takes no new streams.
+   * Throws (nothing sent) for headers HTTP/2 cannot carry (the connection
+   * unaffected), or when the connection takes no new streams (`closed`).
    */
   request(headers: readonly string[], body: Buffer, handler: StreamHandler): ClientStream {
-    if (this.closed)
-      throw Object.assign(new Error('the connection takes no new streams'), { code: 'ERR_HTTP2_GOAWAY_SESSION' });
-    if (this.#nextId > MAX_STREAM_ID)
-      throw Object.assign(new Error('stream ids exhausted'), { code: 'ERR_HTTP2_OUT_OF_STREAMS' });
+    if (this.closed) throw new Error('the connection takes no new streams');
     const stream = new ClientStream(this, headers, body, handler);
     if (this.#streams.size < this.#peerMaxStreams) this.#open(stream);
     else this.#queued.push(stream);
@@ -222,9 +219,11 @@ export class Http2Connection extends EventEmitter {
 
   /** No new streams; the open ones finish, then the connection ends (GOAWAY NO_ERROR to the peer). */
   close(): void {
-    if (this.destroyed || this.closed) return;
+    if (this.closed) return;
     this.closed = true;
     this.#goaway(NO_ERROR);
+    // Streams still waiting for the peer's limit were never sent: refused, safe to retry elsewhere.
+    for (const stream of this.#queued.splice(0)) this.#finish(stream, REFUSED_STREAM);
     this.#maybeEnd();
   }
 
@@ -305,6 +304,8 @@ export class Http2Connection extends EventEmitter {
     } while (offset < block.length);
     this.#sendBody(stream);
     this.#scheduleFlush();
+    // The last stream id is spent: the connection takes no more (the channel opens another).
+    if (this.#nextId > MAX_STREAM_ID) this.close();
   }
 
   /** As much of the body as the windows allow; the rest waits for WINDOW_UPDATE. */

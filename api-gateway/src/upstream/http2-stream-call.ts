@@ -141,7 +141,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
       );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (session.closed || session.destroyed || (err as { code?: unknown }).code === 'ERR_HTTP2_OUT_OF_STREAMS') {
+      if (session.closed) {
         this.#channel.discard(session);
         this.#unprocessed(failure(Code.UNAVAILABLE, message));
       } else {

@@ -140,7 +140,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
       stream = session.request(headers, frameMessage(call.request), this);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (session.closed || session.destroyed || (err as { code?: unknown }).code === 'ERR_HTTP2_OUT_OF_STREAMS') {
+      if (session.closed) {
         // The session takes no more streams: nothing was sent, another one is tried.
         this.#channel.discard(session);
         this.#ended(failure(Code.UNAVAILABLE, message), true);
