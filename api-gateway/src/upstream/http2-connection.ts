@@ -22,15 +22,15 @@ export interface StreamHandler {
   closed(stream: ClientStream): void;
 }
 
-/** Error codes (RFC 9113 §7). */
-export const NO_ERROR = 0;
-export const PROTOCOL_ERROR = 1;
-export const INTERNAL_ERROR = 2;
-export const FLOW_CONTROL_ERROR = 3;
-export const FRAME_SIZE_ERROR = 6;
+/** Error codes (RFC 9113 §7); the calls read the exported ones from a stream's `rstCode`. */
+const NO_ERROR = 0;
+const PROTOCOL_ERROR = 1;
+const INTERNAL_ERROR = 2;
+const FLOW_CONTROL_ERROR = 3;
+const FRAME_SIZE_ERROR = 6;
 export const REFUSED_STREAM = 7;
 export const CANCEL = 8;
-export const COMPRESSION_ERROR = 9;
+const COMPRESSION_ERROR = 9;
 export const ENHANCE_YOUR_CALM = 11;
 export const FLAG_END_STREAM = 0x1;
 
@@ -127,7 +127,7 @@ function replayHeld(stream: ClientStream, connection: Http2Connection): void {
   connection.replay(stream);
 }
 
-export interface ConnectionOptions {
+interface ConnectionOptions {
   /** True when the socket is TLS: h2 must then have been negotiated by ALPN. */
   readonly tls: boolean;
 }
