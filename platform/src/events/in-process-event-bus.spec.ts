@@ -34,6 +34,32 @@ describe('InProcessEventBus', () => {
     expect(() => new InProcessEventBus({ initialBackoffMs: 100, maxBackoffMs: 10 })).toThrow(/maxBackoffMs/);
   });
 
+  it('caughtUp resolves once the group has handled everything published before it, and not before', async () => {
+    const bus = new InProcessEventBus({ partitions: 3 });
+    try {
+      const handled: string[] = [];
+      await bus.subscribe({
+        topics: ['slow'],
+        group: 'slow-readers',
+        delivery: 'shared',
+        handle: async (e) => {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          handled.push(e.key);
+        },
+      });
+      await bus.publish(
+        'slow',
+        Array.from({ length: 30 }, (_, i) => event(`k${i}`, i)),
+      );
+      expect(handled.length).toBeLessThan(30);
+      await bus.caughtUp('slow-readers', 'slow');
+      expect(handled.length).toBe(30);
+      await bus.caughtUp('slow-readers', 'a-topic-nobody-published-to');
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('keeps at most retainPerPartition events; a new group starts at the oldest kept', async () => {
     const bus = new InProcessEventBus({ partitions: 1, retainPerPartition: 10 });
     try {

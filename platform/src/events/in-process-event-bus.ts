@@ -106,6 +106,21 @@ export class InProcessEventBus implements EventBus {
     return group;
   }
 
+  /**
+   * Resolves once `group` has handled (committed) every event published to
+   * `topic` before the call: what a consumer's owner waits on before
+   * stopping it when nothing published may be left for a later run.
+   */
+  async caughtUp(group: string, topic: string): Promise<void> {
+    const logs = this.#topic(topic).partitions;
+    const ends = logs.map((log) => log.end);
+    const done = () => {
+      const committed = this.#groups.get(group)?.committed;
+      return ends.every((end, p) => (committed?.get(partitionKey(topic, p)) ?? logAt(logs, p).start) >= end);
+    };
+    while (!done()) await sleep(5);
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#drain();
     return this.#closing;

@@ -16,6 +16,8 @@ import { createMetrics } from '@messenger/platform/metrics';
 import { call, createTestAuth, failure } from '@messenger/platform/testing';
 import { type NotificationServiceOptions, startNotificationService } from '../app.ts';
 import type { PushSender } from '../domain/ports.ts';
+import { NEW_MESSAGES_GROUP } from '../events/chat-events.consumer.ts';
+import { USER_DELETED_GROUP } from '../events/user-deleted.consumer.ts';
 import { generateVapidKeys, webPushSender } from '../push/web-push-sender.ts';
 import { MemoryDeviceStore } from '../store/memory/memory-device-store.ts';
 import { startWebPushEndpoint, type TestSubscription, type WebPushEndpoint } from './web-push-endpoint.ts';
@@ -93,6 +95,9 @@ export async function startNotificationFixture(
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    // What the tests published is handled before the service stops (it would otherwise wait in the bus for a later run).
+    await bus.caughtUp(NEW_MESSAGES_GROUP, 'chat.events');
+    await bus.caughtUp(USER_DELETED_GROUP, 'user.events');
     await service.stop(1000);
   };
   const publish = (envelope: EventEnvelope) => bus.publish('chat.events', [envelope]);
