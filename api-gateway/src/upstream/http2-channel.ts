@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import type { GrpcTls } from '@messenger/platform/grpc';
-import { Http2Connection } from './http2-connection.ts';
+import { Http2Connection } from '@messenger/platform/http2';
 
 export interface ChannelOptions {
   /** Interval of keepalive pings on an open session (grpc-js `keepalive_time_ms` of the gateway: 30 s). */

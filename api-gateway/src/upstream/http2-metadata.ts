@@ -2,9 +2,10 @@
 // and the call's status in. Pure functions, no I/O; what grpc-js does in
 // Metadata, its compression filter and Http2SubchannelCall, done directly on
 // the connection's header objects.
+
+import type { FramingError } from '@messenger/platform/http2';
+import { CANCEL, ENHANCE_YOUR_CALM, type Http2Headers, REFUSED_STREAM } from '@messenger/platform/http2';
 import { Code } from '../errors/status.ts';
-import { CANCEL, ENHANCE_YOUR_CALM, REFUSED_STREAM, type ResponseHeaders } from './http2-connection.ts';
-import type { FramingError } from './http2-framing.ts';
 import type { MetadataPairs, UpstreamStatus } from './upstream.ts';
 
 const EMPTY: MetadataPairs = [];
@@ -92,7 +93,7 @@ export function isGrpcContentType(value: string | string[] | undefined): boolean
  * pseudo-headers, `-bin` entries and the message-encoding headers.
  * `content-type` and `date` stay, as they do there.
  */
-export function responsePairs(headers: ResponseHeaders): MetadataPairs {
+export function responsePairs(headers: Http2Headers): MetadataPairs {
   let out: [string, string][] | undefined;
   for (const key in headers) {
     if (key.charCodeAt(0) === 58 /* : */ || key.endsWith('-bin') || NOT_METADATA.has(key)) continue;
@@ -131,7 +132,7 @@ export function codeOfHttpResponse(status: number): number {
  * response). Without `grpc-status` the HTTP status decides: mapped by the
  * table when it is not 200, UNKNOWN when it is (the peer is not speaking gRPC).
  */
-export function statusOf(trailers: ResponseHeaders, httpStatus: number): UpstreamStatus {
+export function statusOf(trailers: Http2Headers, httpStatus: number): UpstreamStatus {
   const raw = trailers['grpc-status'];
   if (raw === '0') return OK;
   if (typeof raw !== 'string') {
@@ -166,7 +167,7 @@ export function failure(code: number, message: string): UpstreamStatus {
 }
 
 /** `retry-pushback`: the server's say on whether (< 0: never) and when to retry. */
-export function pushbackOf(trailers: ResponseHeaders | undefined): number | undefined {
+export function pushbackOf(trailers: Http2Headers | undefined): number | undefined {
   const raw = trailers?.['grpc-retry-pushback-ms'];
   if (typeof raw !== 'string') return undefined;
   return /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
@@ -184,7 +185,7 @@ export function framingFailure(error: FramingError, max: number): UpstreamStatus
   }
 }
 
-const NO_TRAILERS: ResponseHeaders = {};
+const NO_TRAILERS: Http2Headers = {};
 
 /** Why a stream ended without a gRPC status: from its reset code, its connection and the HTTP status. */
 export function statusWithoutTrailers(

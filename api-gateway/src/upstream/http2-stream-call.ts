@@ -1,18 +1,22 @@
 // One server-streaming gRPC call over the gateway's HTTP/2 client: request headers and the
 // one request frame out; response headers, a DATA message at a time and the
 // trailers in, each handed to the observer as it arrives.
-import { Code } from '../errors/status.ts';
-import type { Channel, PickWaiter } from './http2-channel.ts';
+
 import {
   CANCEL,
-  type ClientStream,
+  encodeTimeout,
   FLAG_END_STREAM,
+  frameMessage,
   type Http2Connection,
+  type Http2Headers,
+  type Http2Stream,
+  MessageReader,
+  type MessageSink,
   REFUSED_STREAM,
-  type ResponseHeaders,
   type StreamHandler,
-} from './http2-connection.ts';
-import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
+} from '@messenger/platform/http2';
+import { Code } from '../errors/status.ts';
+import type { Channel, PickWaiter } from './http2-channel.ts';
 import {
   failure,
   framingFailure,
@@ -52,11 +56,11 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
   #waiting = false;
   #paused = false;
   #timer: NodeJS.Timeout | undefined;
-  #stream: ClientStream | undefined;
+  #stream: Http2Stream | undefined;
   #session: Http2Connection | undefined;
   #httpStatus = 0;
   #grpcBody = true;
-  #trailers: ResponseHeaders | undefined;
+  #trailers: Http2Headers | undefined;
   #reader: MessageReader | undefined;
 
   constructor(shared: StreamCallShared, channel: Channel, call: UpstreamCall, observer: StreamObserver) {
@@ -131,7 +135,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
 
   #send(session: Http2Connection): void {
     const call = this.#call;
-    let stream: ClientStream;
+    let stream: Http2Stream;
     try {
       const timeout = Number.isFinite(call.deadline) ? encodeTimeout(call.deadline - Date.now()) : undefined;
       stream = session.request(
@@ -165,7 +169,7 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
   }
 
   /** @internal stream handler */
-  response(headers: ResponseHeaders, flags: number): void {
+  response(headers: Http2Headers, flags: number): void {
     this.#httpStatus = Number(headers[':status']);
     if ((flags & FLAG_END_STREAM) !== 0) {
       this.#trailers = headers; // trailers-only: refused before any message
@@ -191,12 +195,12 @@ export class StreamCall implements PendingStream, PickWaiter, MessageSink, Strea
   }
 
   /** @internal stream handler */
-  trailers(trailers: ResponseHeaders): void {
+  trailers(trailers: Http2Headers): void {
     this.#trailers = trailers;
   }
 
   /** @internal stream handler: every event of the stream has been seen. */
-  closed(stream: ClientStream): void {
+  closed(stream: Http2Stream): void {
     this.#stream = undefined;
     if (this.#done) return;
     const trailers = this.#trailers;

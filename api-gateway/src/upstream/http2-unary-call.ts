@@ -2,18 +2,21 @@
 // headers and frame out, response headers, DATA and trailers in, the status
 // decided when the stream closes, retries and the deadline on top.
 import { RETRY_BACKOFF } from '@messenger/platform/grpc';
-import { Code } from '../errors/status.ts';
-import type { Channel, PickWaiter } from './http2-channel.ts';
 import {
   CANCEL,
-  type ClientStream,
+  encodeTimeout,
   FLAG_END_STREAM,
+  frameMessage,
   type Http2Connection,
+  type Http2Headers,
+  type Http2Stream,
+  MessageReader,
+  type MessageSink,
   REFUSED_STREAM,
-  type ResponseHeaders,
   type StreamHandler,
-} from './http2-connection.ts';
-import { encodeTimeout, frameMessage, MessageReader, type MessageSink } from './http2-framing.ts';
+} from '@messenger/platform/http2';
+import { Code } from '../errors/status.ts';
+import type { Channel, PickWaiter } from './http2-channel.ts';
 import {
   failure,
   framingFailure,
@@ -61,7 +64,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
   #retryTimer: NodeJS.Timeout | undefined;
   #waiting = false;
   // The current attempt.
-  #stream: ClientStream | undefined;
+  #stream: Http2Stream | undefined;
   #session: Http2Connection | undefined;
   #httpStatus = 0;
   /** The response is gRPC (200, application/grpc); other bodies are drained unread. */
@@ -69,7 +72,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
   /** Response headers arrived: the call is committed, never retried (gRPC retry design). */
   #committed = false;
   #headers: MetadataPairs = EMPTY;
-  #trailers: ResponseHeaders | undefined;
+  #trailers: Http2Headers | undefined;
   #reader: MessageReader | undefined;
   #message: Buffer | undefined;
   #extraMessage = false;
@@ -134,7 +137,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
     this.#reader = undefined;
     this.#message = undefined;
     this.#extraMessage = false;
-    let stream: ClientStream;
+    let stream: Http2Stream;
     try {
       const headers = requestHeaders(call.path, this.#channel.authority, encodeTimeout(remaining), call.metadata);
       stream = session.request(headers, frameMessage(call.request), this);
@@ -155,7 +158,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
   }
 
   /** @internal stream handler */
-  response(headers: ResponseHeaders, flags: number): void {
+  response(headers: Http2Headers, flags: number): void {
     this.#httpStatus = Number(headers[':status']);
     if ((flags & FLAG_END_STREAM) !== 0) {
       this.#trailers = headers; // trailers-only: the status is in the only HEADERS frame
@@ -183,12 +186,12 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
   }
 
   /** @internal stream handler */
-  trailers(trailers: ResponseHeaders): void {
+  trailers(trailers: Http2Headers): void {
     this.#trailers = trailers;
   }
 
   /** @internal stream handler: the attempt's stream is closed; every event of it has been seen. */
-  closed(stream: ClientStream): void {
+  closed(stream: Http2Stream): void {
     this.#stream = undefined;
     if (this.#done) return;
     const trailers = this.#trailers;
@@ -206,7 +209,7 @@ export class UnaryCall implements PendingUnary, PickWaiter, MessageSink, StreamH
   }
 
   /** The trailers' status, unless the body broke the unary contract (one whole message). */
-  #statusOfTrailers(trailers: ResponseHeaders): UpstreamStatus {
+  #statusOfTrailers(trailers: Http2Headers): UpstreamStatus {
     const status = statusOf(trailers, this.#httpStatus);
     if (status.code !== Code.OK) return status;
     if (this.#reader?.partial) return failure(Code.INTERNAL, 'Response ended inside a message');

@@ -8,7 +8,7 @@ import {
   type Settings,
 } from 'node:http2';
 import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import { frameMessage } from './http2-framing.ts';
+import { frameMessage } from '@messenger/platform/http2';
 import { createHttp2Upstream, type Http2UpstreamOptions } from './http2-upstream.ts';
 import { runUpstreamContract, startGrpcServer, testCatalog } from './upstream.contract.ts';
 import type { Upstream, UpstreamCall } from './upstream.ts';

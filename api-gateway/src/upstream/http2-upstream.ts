@@ -1,8 +1,8 @@
+import { DEFAULT_MAX_RECEIVE_BYTES } from '@messenger/platform/http2';
 import type { HistogramSeries, Metrics } from '@messenger/platform/metrics';
 import { Code, codeName } from '../errors/status.ts';
 import type { GrpcUpstreamOptions } from './grpc-upstream.ts';
 import { Channel, type ChannelOptions, lookupAll } from './http2-channel.ts';
-import { DEFAULT_MAX_RECEIVE_BYTES } from './http2-framing.ts';
 import { failure } from './http2-metadata.ts';
 import { StreamCall } from './http2-stream-call.ts';
 import { UnaryCall, type UnaryCallShared } from './http2-unary-call.ts';

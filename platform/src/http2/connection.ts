@@ -1,35 +1,47 @@
-// The gateway's HTTP/2 client connection (RFC 9113), written for gRPC calls:
-// frames read from and written to the socket directly, headers through
-// HPACK (hpack.ts). node:http2 builds a Duplex stream, an async resource
-// and a few kilobytes of objects per request, which outlive it until the
-// next scavenge; here a call's stream is one small object that calls its
-// handler directly (docs/PERFORMANCE.md has the measurements).
+// An HTTP/2 connection (RFC 9113) written for gRPC, either end of it: the
+// gateway's client calls and the services' server. Frames are read from and
+// written to the socket directly, headers go through HPACK (hpack.ts).
+// node:http2 builds a Duplex stream, an async resource and a few kilobytes
+// of objects per request, which outlive it until the next scavenge; here a
+// call's stream is one small object that calls its handler directly
+// (docs/PERFORMANCE.md has the measurements).
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { HpackDecoder, HpackEncoder } from './hpack.ts';
 
-/** Response headers or trailers, as node:http2's IncomingHttpHeaders shows them (a repeated one joined by ", "). */
-export type ResponseHeaders = Record<string, string | string[] | undefined>;
+/** Received headers or trailers, as node:http2's IncomingHttpHeaders shows them (a repeated one joined by ", "). */
+export type Http2Headers = Record<string, string | string[] | undefined>;
 
-/** What a call does with its stream's events, in order: response, data…, trailers, closed. */
+/**
+ * What a call does with its stream's events. A client's, in order:
+ * response, data…, trailers, closed. A server's (its request headers came
+ * with `onStream`): data…, ended, closed, and drain whenever what it wrote
+ * has all gone out.
+ */
 export interface StreamHandler {
-  /** The first HEADERS frame; `flags` has END_STREAM (1) for a trailers-only response. */
-  response(headers: ResponseHeaders, flags: number): void;
+  /** Client: the response's HEADERS; `flags` has END_STREAM (1) for a trailers-only response. */
+  response?(headers: Http2Headers, flags: number): void;
   data(chunk: Buffer): void;
-  trailers(trailers: ResponseHeaders): void;
+  /** Client: the response's trailers. */
+  trailers?(trailers: Http2Headers): void;
+  /** Server: the peer ended its side (the request is complete). */
+  ended?(): void;
+  /** Server: everything written on the stream has been framed; it may write more. */
+  drain?(): void;
   /** The stream is closed (`rstCode` tells how, 0 when it ended normally); nothing follows. */
-  closed(stream: ClientStream): void;
+  closed(stream: Http2Stream): void;
 }
 
 /** Error codes (RFC 9113 §7); the calls read the exported ones from a stream's `rstCode`. */
-const NO_ERROR = 0;
+export const NO_ERROR = 0;
 const PROTOCOL_ERROR = 1;
 const INTERNAL_ERROR = 2;
 const FLOW_CONTROL_ERROR = 3;
 const FRAME_SIZE_ERROR = 6;
 export const REFUSED_STREAM = 7;
 export const CANCEL = 8;
+const STREAM_CLOSED = 5;
 const COMPRESSION_ERROR = 9;
 export const ENHANCE_YOUR_CALM = 11;
 export const FLAG_END_STREAM = 0x1;
@@ -72,8 +84,8 @@ class ConnectionError extends Error {
   }
 }
 
-/** One request of a connection. */
-export class ClientStream {
+/** One stream of a connection: a client's request, or a request a server serves. */
+export class Http2Stream {
   id = 0;
   /** How the stream ended: 0 for END_STREAM both ways, else the RST_STREAM code. */
   rstCode = NO_ERROR;
@@ -81,26 +93,28 @@ export class ClientStream {
   handler: StreamHandler | undefined;
   readonly #connection: Http2Connection;
   // The connection's bookkeeping of the stream; callers read only the fields above.
-  /** Request headers, until the stream is opened (it may wait for the peer's concurrency limit). */
+  /** A client's request headers, until the stream is opened (it may wait for the peer's concurrency limit). */
   headers: readonly string[] | undefined;
-  /** The request body not yet sent (it may wait for flow-control window). */
-  body: Buffer | undefined;
+  /** DATA not yet sent (it may wait for flow-control window), in order. */
+  out: Buffer[] = [];
+  /** This side's end, once asked for: END_STREAM on the last DATA (`true`), or trailers to send after it. */
+  outEnd: true | readonly string[] | undefined;
+  /** This side's END_STREAM has been framed. */
+  sentEnd = false;
   /** What the peer lets this side send on the stream. */
   sendWindow = 0;
   /** Bytes received on the stream and not yet granted back to the peer (granted as they are handed over). */
   receiveUnacked = 0;
-  /** The response's HEADERS arrived. */
+  /** The peer's HEADERS arrived (a server's streams start with them). */
   responded = false;
   /** The peer ended the stream (END_STREAM). */
   ended = false;
   paused = false;
   /** Events held while paused, replayed in order on resume. */
-  held: (Buffer | ResponseHeaders | null)[] | undefined;
+  held: (Buffer | Http2Headers | null)[] | undefined;
 
-  constructor(connection: Http2Connection, headers: readonly string[], body: Buffer, handler: StreamHandler) {
+  constructor(connection: Http2Connection, handler: StreamHandler | undefined) {
     this.#connection = connection;
-    this.headers = headers;
-    this.body = body;
     this.handler = handler;
   }
 
@@ -121,19 +135,49 @@ export class ClientStream {
     this.paused = false;
     if (this.held !== undefined) setImmediate(replayHeld, this, this.#connection);
   }
+
+  /** Server: sends the response headers (`[name, value, …]`); with `end`, they are trailers-only and end the stream. */
+  respond(headers: readonly string[], end = false): void {
+    if (this.closed || this.sentEnd) return;
+    if (end) this.sentEnd = true;
+    this.#connection.sendHeaders(this, headers, end);
+  }
+
+  /**
+   * Server: sends `chunk` as DATA when the windows allow. False when it had
+   * to wait: the handler's `drain` runs once everything written has gone.
+   */
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.outEnd !== undefined) return true;
+    this.out.push(chunk);
+    return this.#connection.sendOut(this);
+  }
+
+  /** Server: ends the stream with `trailers` once everything written has gone. */
+  end(trailers: readonly string[]): void {
+    if (this.closed || this.outEnd !== undefined) return;
+    this.outEnd = trailers;
+    this.#connection.sendOut(this);
+  }
 }
 
-function replayHeld(stream: ClientStream, connection: Http2Connection): void {
+function replayHeld(stream: Http2Stream, connection: Http2Connection): void {
   connection.replay(stream);
 }
 
 interface ConnectionOptions {
   /** True when the socket is TLS: h2 must then have been negotiated by ALPN. */
   readonly tls: boolean;
+  /**
+   * Makes this the server end: called for each stream the peer opens, with
+   * its request headers; it sets the stream's handler (or resets it).
+   * Absent, the connection is a client's.
+   */
+  readonly onStream?: (stream: Http2Stream, headers: Http2Headers, flags: number) => void;
 }
 
 /**
- * A client connection. Events, as node:http2's session has them:
+ * A connection, either end. Events, as node:http2's session has them:
  * 'remoteSettings' (the peer spoke HTTP/2: ready), 'goaway', 'error',
  * 'close'. `closed`: it takes no new streams (so too once destroyed); `destroyed`: the socket is gone.
  */
@@ -141,14 +185,19 @@ export class Http2Connection extends EventEmitter {
   closed = false;
   destroyed = false;
   readonly #socket: Socket;
+  readonly #onStream: ConnectionOptions['onStream'];
   readonly #encoder = new HpackEncoder();
   readonly #decoder = new HpackDecoder();
-  readonly #streams = new Map<number, ClientStream>();
+  readonly #streams = new Map<number, Http2Stream>();
   /** Streams waiting for the peer's concurrency limit, in order. */
-  readonly #queued: ClientStream[] = [];
-  /** Open streams with body bytes waiting for flow-control window. */
-  readonly #blocked = new Set<ClientStream>();
+  readonly #queued: Http2Stream[] = [];
+  /** Open streams with DATA waiting for flow-control window. */
+  readonly #blocked = new Set<Http2Stream>();
   #nextId = 1;
+  /** Server: the highest stream id the peer has opened (what GOAWAY reports as processed). */
+  #lastPeerId = 0;
+  /** Server: the client preface is still expected. */
+  #awaitingPreface: boolean;
   #settingsSeen = false;
   #peerMaxFrame = MAX_FRAME_IN;
   #peerInitialWindow = DEFAULT_WINDOW;
@@ -170,23 +219,29 @@ export class Http2Connection extends EventEmitter {
   constructor(socket: Socket, options: ConnectionOptions) {
     super();
     this.#socket = socket;
+    this.#onStream = options.onStream;
+    this.#awaitingPreface = options.onStream !== undefined;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: Error) => this.destroy(err));
     socket.on('close', () => this.destroy());
     socket.on('end', () => this.destroy(new Error('connection closed by the peer')));
     if (options.tls && socket instanceof TLSSocket) {
-      socket.once('secureConnect', () => {
+      const checkAlpn = () => {
         if (socket.alpnProtocol !== 'h2') this.destroy(new Error('the peer did not negotiate h2 (ALPN)'));
-      });
+      };
+      // A server's socket has finished its handshake when it is handed over.
+      if (this.#awaitingPreface) checkAlpn();
+      else socket.once('secureConnect', checkAlpn);
     }
-    // The preface: SETTINGS (no push, this side's stream window), then the connection window.
+    // SETTINGS (no push, this side's stream window), then the connection window;
+    // a client writes its preface first.
     const settings = this.#frameInto(SETTINGS, 0, 0, 12);
     this.#slab.writeUInt16BE(0x2, settings);
     this.#slab.writeUInt32BE(0, settings + 2);
     this.#slab.writeUInt16BE(0x4, settings + 6);
     this.#slab.writeUInt32BE(STREAM_WINDOW, settings + 8);
     this.#windowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW);
-    socket.write(PREFACE);
+    if (!this.#awaitingPreface && !this.destroyed) socket.write(PREFACE);
     this.#flush();
   }
 
@@ -194,14 +249,22 @@ export class Http2Connection extends EventEmitter {
     this.#socket.unref();
   }
 
+  /** How many streams are open (a server's: the requests it is serving). */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
   /**
-   * Starts a request: HEADERS, then `body` as DATA ending the stream.
+   * Client: starts a request: HEADERS, then `body` as DATA ending the stream.
    * Throws (nothing sent) for headers HTTP/2 cannot carry (the connection
    * unaffected), or when the connection takes no new streams (`closed`).
    */
-  request(headers: readonly string[], body: Buffer, handler: StreamHandler): ClientStream {
+  request(headers: readonly string[], body: Buffer, handler: StreamHandler): Http2Stream {
     if (this.closed) throw new Error('the connection takes no new streams');
-    const stream = new ClientStream(this, headers, body, handler);
+    const stream = new Http2Stream(this, handler);
+    stream.headers = headers;
+    stream.out.push(body);
+    stream.outEnd = true;
     if (this.#streams.size < this.#peerMaxStreams) this.#open(stream);
     else this.#queued.push(stream);
     return stream;
@@ -217,7 +280,10 @@ export class Http2Connection extends EventEmitter {
     return true;
   }
 
-  /** No new streams; the open ones finish, then the connection ends (GOAWAY NO_ERROR to the peer). */
+  /**
+   * No new streams; the open ones finish, then the connection ends (GOAWAY
+   * NO_ERROR to the peer; a server's names the last stream it will serve).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -248,8 +314,8 @@ export class Http2Connection extends EventEmitter {
     this.emit('close');
   }
 
-  /** @internal ClientStream.close */
-  reset(stream: ClientStream, code: number): void {
+  /** @internal Http2Stream.close */
+  reset(stream: Http2Stream, code: number): void {
     const queued = this.#queued.indexOf(stream);
     if (queued >= 0) {
       this.#queued.splice(queued, 1);
@@ -257,16 +323,19 @@ export class Http2Connection extends EventEmitter {
       stream.rstCode = code;
       return;
     }
-    if (!this.destroyed) {
-      const at = this.#frameInto(RST_STREAM, 0, stream.id, 4);
-      this.#slab.writeUInt32BE(code, at);
-      this.#scheduleFlush();
-    }
+    this.#rst(stream.id, code);
     this.#finish(stream, code);
   }
 
-  /** @internal ClientStream.resume: what arrived while paused, in order. */
-  replay(stream: ClientStream): void {
+  #rst(id: number, code: number): void {
+    if (this.destroyed) return;
+    const at = this.#frameInto(RST_STREAM, 0, id, 4);
+    this.#slab.writeUInt32BE(code, at);
+    this.#scheduleFlush();
+  }
+
+  /** @internal Http2Stream.resume: what arrived while paused, in order. */
+  replay(stream: Http2Stream): void {
     const held = stream.held;
     if (held === undefined || stream.paused) return;
     stream.held = undefined;
@@ -279,69 +348,108 @@ export class Http2Connection extends EventEmitter {
       }
       if (event === null) this.#finish(stream, NO_ERROR);
       else if (Buffer.isBuffer(event)) this.#deliverData(stream, event);
-      else stream.handler.trailers(event as ResponseHeaders);
+      else stream.handler.trailers?.(event as Http2Headers);
     }
   }
 
-  #open(stream: ClientStream): void {
-    const headers = stream.headers as readonly string[];
-    const block = this.#encoder.encode(headers); // throws before anything is sent or numbered
+  #open(stream: Http2Stream): void {
+    const block = this.#encoder.encode(stream.headers as readonly string[]); // throws before anything is sent or numbered
     stream.headers = undefined;
     stream.id = this.#nextId;
     this.#nextId += 2;
     stream.sendWindow = this.#peerInitialWindow;
     this.#streams.set(stream.id, stream);
-    // HEADERS, and CONTINUATION for a block larger than a frame.
+    this.#headerFrames(stream.id, block, false);
+    this.sendOut(stream);
+    // The last stream id is spent: the connection takes no more (the channel opens another).
+    if (this.#nextId > MAX_STREAM_ID) this.close();
+  }
+
+  /** @internal Http2Stream.respond */
+  sendHeaders(stream: Http2Stream, headers: readonly string[], end: boolean): void {
+    if (this.destroyed) return;
+    this.#headerFrames(stream.id, this.#encoder.encode(headers), end);
+    this.#scheduleFlush();
+    if (end) this.#sentEnd(stream);
+  }
+
+  /** HEADERS, and CONTINUATION for a block larger than a frame. */
+  #headerFrames(id: number, block: Buffer, end: boolean): void {
     let offset = 0;
     let type = HEADERS;
     do {
       const length = Math.min(block.length - offset, this.#peerMaxFrame);
       const last = offset + length === block.length;
-      const at = this.#frameInto(type, last ? FLAG_END_HEADERS : 0, stream.id, length);
+      const flags = (last ? FLAG_END_HEADERS : 0) | (end && type === HEADERS ? FLAG_END_STREAM : 0);
+      const at = this.#frameInto(type, flags, id, length);
       block.copy(this.#slab, at, offset, offset + length);
       offset += length;
       type = CONTINUATION;
     } while (offset < block.length);
-    this.#sendBody(stream);
-    this.#scheduleFlush();
-    // The last stream id is spent: the connection takes no more (the channel opens another).
-    if (this.#nextId > MAX_STREAM_ID) this.close();
   }
 
-  /** As much of the body as the windows allow; the rest waits for WINDOW_UPDATE. */
-  #sendBody(stream: ClientStream): void {
-    let body = stream.body as Buffer;
-    while (true) {
-      const length = Math.min(body.length, stream.sendWindow, this.#sendWindow, this.#peerMaxFrame);
-      if (length < body.length && length <= 0) {
-        stream.body = body;
+  /**
+   * @internal As much of the stream's DATA as the windows allow, then its
+   * end once nothing is left; the rest waits for WINDOW_UPDATE. True when
+   * nothing had to wait.
+   */
+  sendOut(stream: Http2Stream): boolean {
+    if (this.destroyed || stream.closed) return true;
+    const out = stream.out;
+    while (out.length > 0) {
+      const chunk = out[0] as Buffer;
+      const length = Math.min(chunk.length, stream.sendWindow, this.#sendWindow, this.#peerMaxFrame);
+      if (length < chunk.length && length <= 0) {
         this.#blocked.add(stream);
-        return;
+        return false;
       }
-      const last = length === body.length;
+      const whole = length === chunk.length;
+      const endsStream = whole && out.length === 1 && stream.outEnd === true;
       const at = this.#frameInto(
         DATA,
-        last ? FLAG_END_STREAM : 0,
+        endsStream ? FLAG_END_STREAM : 0,
         stream.id,
         length,
-        length > 1024 ? body.subarray(0, length) : undefined,
+        length > 1024 ? chunk.subarray(0, length) : undefined,
       );
-      if (length <= 1024) body.copy(this.#slab, at, 0, length);
+      if (length <= 1024) chunk.copy(this.#slab, at, 0, length);
       stream.sendWindow -= length;
       this.#sendWindow -= length;
-      if (last) {
-        stream.body = undefined;
-        this.#blocked.delete(stream);
-        return;
-      }
-      body = body.subarray(length);
+      if (whole) out.shift();
+      else out[0] = chunk.subarray(length);
+    }
+    this.#scheduleFlush();
+    const wasBlocked = this.#blocked.delete(stream);
+    const end = stream.outEnd;
+    if (end === true) {
+      this.#sentEnd(stream);
+    } else if (end !== undefined) {
+      stream.sentEnd = true;
+      this.#headerFrames(stream.id, this.#encoder.encode(end), true);
+      this.#sentEnd(stream);
+    } else if (wasBlocked) {
+      stream.handler?.drain?.();
+    }
+    return true;
+  }
+
+  /** This side's END_STREAM is framed: a server's stream is over once the peer's side is too. */
+  #sentEnd(stream: Http2Stream): void {
+    stream.sentEnd = true;
+    if (this.#onStream === undefined || stream.closed) return;
+    if (stream.ended) {
+      this.#finish(stream, NO_ERROR);
+    } else {
+      // The response is complete before the request: the rest of it is not wanted (RFC 9113 §8.1).
+      this.#rst(stream.id, NO_ERROR);
+      this.#finish(stream, NO_ERROR);
     }
   }
 
   #sendBlocked(): void {
     for (const stream of this.#blocked) {
       if (this.#sendWindow <= 0) break;
-      if (stream.sendWindow > 0) this.#sendBody(stream);
+      if (stream.sendWindow > 0) this.sendOut(stream);
     }
     this.#scheduleFlush();
   }
@@ -392,7 +500,7 @@ export class Http2Connection extends EventEmitter {
 
   #goaway(code: number): void {
     const at = this.#frameInto(GOAWAY, 0, 0, 8);
-    this.#slab.writeUInt32BE(0, at);
+    this.#slab.writeUInt32BE(this.#lastPeerId, at);
     this.#slab.writeUInt32BE(code, at + 4);
     this.#scheduleFlush();
   }
@@ -426,6 +534,18 @@ export class Http2Connection extends EventEmitter {
     }
     let p = 0;
     try {
+      if (this.#awaitingPreface) {
+        if (buf.length < PREFACE.length) {
+          if (!PREFACE.subarray(0, buf.length).equals(buf)) throw new ConnectionError(PROTOCOL_ERROR, 'no preface');
+          this.#pending = buf;
+          return;
+        }
+        if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) {
+          throw new ConnectionError(PROTOCOL_ERROR, 'the peer is not speaking HTTP/2 (no preface)');
+        }
+        this.#awaitingPreface = false;
+        p = PREFACE.length;
+      }
       while (buf.length - p >= 9 && !this.destroyed) {
         const length = (buf[p] as number) * 65536 + (buf[p + 1] as number) * 256 + (buf[p + 2] as number);
         if (length > MAX_FRAME_IN) throw new ConnectionError(FRAME_SIZE_ERROR, `frame of ${length} bytes`);
@@ -466,8 +586,8 @@ export class Http2Connection extends EventEmitter {
         this.#onDataFrame(flags, id, buf, start, end);
         return;
       case HEADERS: {
-        if (id === 0 || id % 2 === 0)
-          throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS on a stream this side did not open');
+        // Every stream is a client's (odd ids): this side's, or a server's peer's.
+        if (id === 0 || id % 2 === 0) throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS on an even stream id');
         let a = start;
         let b = end;
         if (flags & FLAG_PADDED) {
@@ -604,7 +724,7 @@ export class Http2Connection extends EventEmitter {
       if (a > b) throw new ConnectionError(PROTOCOL_ERROR, 'DATA padding exceeds the frame');
     }
     if (!stream.responded || stream.ended) {
-      this.reset(stream, PROTOCOL_ERROR);
+      this.reset(stream, stream.ended ? STREAM_CLOSED : PROTOCOL_ERROR);
       return;
     }
     stream.receiveUnacked += length;
@@ -616,7 +736,7 @@ export class Http2Connection extends EventEmitter {
     if (flags & FLAG_END_STREAM) this.#ended(stream, null);
   }
 
-  #deliverData(stream: ClientStream, chunk: Buffer): void {
+  #deliverData(stream: Http2Stream, chunk: Buffer): void {
     stream.handler?.data(chunk);
     // The stream's window is granted back as its data is handed over (held while paused).
     if (!stream.ended && !stream.closed && stream.receiveUnacked >= STREAM_WINDOW / 2) {
@@ -630,9 +750,12 @@ export class Http2Connection extends EventEmitter {
     // Decoded even for a stream no longer wanted: the table must follow every block.
     const pairs = this.#decoder.decode(buf, start, end);
     const stream = this.#streams.get(id);
-    if (stream === undefined) return;
-    const headers = headersOf(pairs);
     const endStream = (flags & FLAG_END_STREAM) !== 0;
+    if (stream === undefined) {
+      if (this.#onStream !== undefined) this.#peerOpened(id, headersOf(pairs), flags);
+      return;
+    }
+    const headers = headersOf(pairs);
     if (!stream.responded) {
       const status = headers[':status'];
       // Informational (1xx) headers are not the response.
@@ -642,7 +765,7 @@ export class Http2Connection extends EventEmitter {
       }
       if (status.startsWith('1') && !endStream) return;
       stream.responded = true;
-      stream.handler?.response(headers, flags & FLAG_END_STREAM);
+      stream.handler?.response?.(headers, flags & FLAG_END_STREAM);
       if (endStream) this.#ended(stream, null);
       return;
     }
@@ -653,37 +776,68 @@ export class Http2Connection extends EventEmitter {
     this.#ended(stream, headers);
   }
 
+  /** Server: the peer's HEADERS on a stream id not open here. */
+  #peerOpened(id: number, headers: Http2Headers, flags: number): void {
+    // A stream this side has already closed (reset, or answered early): its late frames are dropped.
+    if (id <= this.#lastPeerId) return;
+    this.#lastPeerId = id;
+    // After GOAWAY, new streams are refused: the peer may retry them elsewhere.
+    if (this.closed) {
+      this.#rst(id, REFUSED_STREAM);
+      return;
+    }
+    const stream = new Http2Stream(this, undefined);
+    stream.id = id;
+    stream.responded = true;
+    stream.ended = (flags & FLAG_END_STREAM) !== 0;
+    stream.sendWindow = this.#peerInitialWindow;
+    this.#streams.set(id, stream);
+    (this.#onStream as NonNullable<ConnectionOptions['onStream']>)(stream, headers, flags);
+    if (stream.ended && !stream.closed) {
+      stream.handler?.ended?.();
+      if (stream.sentEnd) this.#finish(stream, NO_ERROR);
+    }
+  }
+
   /** The peer ended the stream, with trailers or without. */
-  #ended(stream: ClientStream, trailers: ResponseHeaders | null): void {
+  #ended(stream: Http2Stream, trailers: Http2Headers | null): void {
     stream.ended = true;
+    if (this.#onStream !== undefined) {
+      // A server's stream stays open for the response; it is over once that has been sent.
+      stream.handler?.ended?.();
+      if (stream.sentEnd) this.#finish(stream, NO_ERROR);
+      return;
+    }
     if (stream.paused) {
       const held = holdOf(stream);
       if (trailers !== null) held.push(trailers);
       held.push(null);
       return;
     }
-    if (trailers !== null) stream.handler?.trailers(trailers);
+    if (trailers !== null) stream.handler?.trailers?.(trailers);
     this.#finish(stream, NO_ERROR);
   }
 
   #onGoaway(lastId: number, code: number): void {
     const wasClosed = this.closed;
     this.closed = true;
-    // Streams above the last one the peer processed never reached it: refused, safe to retry.
-    for (const stream of [...this.#streams.values()]) if (stream.id > lastId) this.#finish(stream, REFUSED_STREAM);
-    for (const stream of this.#queued) this.#finish(stream, REFUSED_STREAM);
-    this.#queued.length = 0;
+    if (this.#onStream === undefined) {
+      // Streams above the last one the peer processed never reached it: refused, safe to retry.
+      for (const stream of [...this.#streams.values()]) if (stream.id > lastId) this.#finish(stream, REFUSED_STREAM);
+      for (const stream of this.#queued) this.#finish(stream, REFUSED_STREAM);
+      this.#queued.length = 0;
+    }
     if (!wasClosed) this.emit('goaway', code, lastId);
     if (code !== NO_ERROR) this.destroy(new Error(`GOAWAY with error code ${code}`));
     else this.#maybeEnd();
   }
 
   /** Closes a stream, once, and tells its handler. */
-  #finish(stream: ClientStream, code: number): void {
+  #finish(stream: Http2Stream, code: number): void {
     if (stream.closed) return;
     stream.closed = true;
     stream.rstCode = code;
-    stream.body = undefined;
+    stream.out.length = 0;
     stream.held = undefined;
     if (stream.id !== 0 && this.#streams.get(stream.id) === stream) {
       this.#streams.delete(stream.id);
@@ -700,7 +854,7 @@ export class Http2Connection extends EventEmitter {
 
   #openQueued(): void {
     while (this.#queued.length > 0 && this.#streams.size < this.#peerMaxStreams && !this.closed) {
-      const stream = this.#queued.shift() as ClientStream;
+      const stream = this.#queued.shift() as Http2Stream;
       try {
         this.#open(stream);
       } catch {
@@ -717,7 +871,7 @@ export class Http2Connection extends EventEmitter {
   }
 }
 
-function holdOf(stream: ClientStream): (Buffer | ResponseHeaders | null)[] {
+function holdOf(stream: Http2Stream): (Buffer | Http2Headers | null)[] {
   if (stream.held === undefined) stream.held = [];
   return stream.held;
 }
@@ -727,9 +881,9 @@ function flushConnection(connection: Http2Connection): void {
 }
 
 /** Header pairs as an object: a repeated name's values joined by ", " (set-cookie: an array), as node:http2 does. */
-function headersOf(pairs: readonly string[]): ResponseHeaders {
+function headersOf(pairs: readonly string[]): Http2Headers {
   // No prototype: a header named __proto__ is just a header.
-  const headers: ResponseHeaders = Object.create(null);
+  const headers: Http2Headers = Object.create(null);
   for (let i = 0; i < pairs.length; i += 2) {
     const name = pairs[i] as string;
     const value = pairs[i + 1] as string;

@@ -1,4 +1,4 @@
-import { encodeTimeout, frameMessage, MessageReader } from './http2-framing.ts';
+import { encodeTimeout, frameMessage, MessageReader } from './grpc-framing.ts';
 
 const collect = (reader: MessageReader, chunks: Buffer[]) => {
   const messages: Buffer[] = [];
