@@ -132,6 +132,8 @@ async function upstream(): Promise<number> {
         s.methods.map((m) => [m.name, impl[s.typeName]?.[m.name] ?? (async () => create(m.output))]),
       ),
     }));
+  // GRPC_SERVER_TRANSPORT and GRPC_TLS_* as a service reads them.
+  const config = loadConfig(runtimeSettings, process.env);
   const server = createGrpcServer({
     name: 'bench',
     services,
@@ -139,7 +141,8 @@ async function upstream(): Promise<number> {
     logger: log,
     metrics: createMetrics({ defaultMetrics: false }),
     authenticator,
-    tls: loadGrpcTls(loadConfig(runtimeSettings, process.env), true),
+    tls: loadGrpcTls(config, true),
+    transport: config.grpcServerTransport,
   });
   const port = await server.listen('127.0.0.1', 0);
   process.on('SIGTERM', () => void server.shutdown(500).then(() => process.exit(0)));

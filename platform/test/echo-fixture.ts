@@ -19,7 +19,13 @@ import { type Logger, pino } from 'pino';
 import { type ApiCatalog, createApiCatalog } from '../src/api-catalog.ts';
 import { DomainError, ErrorKind } from '../src/domain/errors.ts';
 import { ANONYMOUS, type Authenticator } from '../src/grpc/auth-context.ts';
-import { type ConnectionAge, createGrpcServer, EncodedMessage, type GrpcServer } from '../src/grpc/server.ts';
+import {
+  type ConnectionAge,
+  createGrpcServer,
+  EncodedMessage,
+  type GrpcServer,
+  type GrpcServerTransport,
+} from '../src/grpc/server.ts';
 import type { GrpcTls } from '../src/grpc/tls.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 
@@ -80,9 +86,18 @@ export const fakeUserAuthenticator: Authenticator = {
 
 export function startEchoServer(
   fx: EchoFixture,
-  opts: { metrics?: Metrics; logLevel?: string; logger?: Logger; connectionAge?: ConnectionAge; tls?: GrpcTls } = {},
-): { server: GrpcServer; attempts: Map<string, number>; metrics: Metrics } {
+  opts: {
+    metrics?: Metrics;
+    logLevel?: string;
+    logger?: Logger;
+    connectionAge?: ConnectionAge;
+    tls?: GrpcTls;
+    transport?: GrpcServerTransport;
+  } = {},
+): { server: GrpcServer; attempts: Map<string, number>; metrics: Metrics; cancelled: string[] } {
   const attempts = new Map<string, number>();
+  /** The text of each Sleep whose call was cancelled (by the client, or its deadline) while it slept. */
+  const cancelled: string[] = [];
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
   const flaky = async (req: { key: string; failures: number }) => {
     const n = (attempts.get(req.key) ?? 0) + 1;
@@ -98,6 +113,7 @@ export function startEchoServer(
     authenticator: fakeUserAuthenticator,
     connectionAge: opts.connectionAge,
     tls: opts.tls,
+    transport: opts.transport,
     services: [
       {
         definition: fx.definition,
@@ -106,7 +122,8 @@ export function startEchoServer(
             text: req.text,
             request_id: ctx.requestId,
           }),
-          Sleep: async (req: { ms: number }, ctx: { signal: AbortSignal }) => {
+          Sleep: async (req: { ms: number; note?: string }, ctx: { signal: AbortSignal }) => {
+            ctx.signal.addEventListener('abort', () => cancelled.push(req.note ?? ''));
             await sleep(req.ms, undefined, { signal: ctx.signal });
             return { done: true };
           },
@@ -136,5 +153,5 @@ export function startEchoServer(
       },
     ],
   });
-  return { server, attempts, metrics };
+  return { server, attempts, metrics, cancelled };
 }

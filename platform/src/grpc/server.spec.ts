@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect as connectHttp2, constants as httpConstants } from 'node:http2';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -9,12 +10,14 @@ import { failure, unary } from '../../test/call.ts';
 import { bufBin, type EchoFixture, loadEcho, startEchoServer } from '../../test/echo-fixture.ts';
 import { createLogger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import type { GrpcServer } from './server.ts';
+import type { GrpcServer, GrpcServerTransport } from './server.ts';
 import { fieldViolationsOf, reasonOf } from './status.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Every suite below runs against both: the platform's own HTTP/2 and grpc-js's server, the reference. */
+const TRANSPORTS: readonly GrpcServerTransport[] = ['http2', 'grpc-js'];
 
-describe('gRPC server bootstrap', () => {
+describe.each(TRANSPORTS)('gRPC server bootstrap (%s transport)', (transport) => {
   let fx: EchoFixture;
   let server: GrpcServer;
   let metrics: Metrics;
@@ -23,7 +26,7 @@ describe('gRPC server bootstrap', () => {
 
   beforeAll(async () => {
     fx = await loadEcho();
-    ({ server, metrics } = startEchoServer(fx));
+    ({ server, metrics } = startEchoServer(fx, { transport }));
     port = await server.listen('127.0.0.1', 0);
     client = new fx.Client(`127.0.0.1:${port}`, credentials.createInsecure());
   });
@@ -149,7 +152,7 @@ describe('gRPC server bootstrap', () => {
       service: 'echo',
       destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
     });
-    const logged = startEchoServer(fx, { logger });
+    const logged = startEchoServer(fx, { logger, transport });
     const loggedPort = await logged.server.listen('127.0.0.1', 0);
     const loggedClient = new fx.Client(`127.0.0.1:${loggedPort}`, credentials.createInsecure());
     try {
@@ -173,12 +176,12 @@ describe('gRPC server bootstrap', () => {
   });
 });
 
-describe('connection age', () => {
+describe.each(TRANSPORTS)('connection age (%s transport)', (transport) => {
   // A connection older than its age takes no new calls; a call already on it
   // runs on for the grace, and is cut once the grace is over.
   async function sleepCallPastAge(graceMs: number) {
     const fx = await loadEcho();
-    const { server } = startEchoServer(fx, { connectionAge: { maxAgeMs: 100, graceMs } });
+    const { server } = startEchoServer(fx, { connectionAge: { maxAgeMs: 100, graceMs }, transport });
     const port = await server.listen('127.0.0.1', 0);
     const client = new fx.Client(`127.0.0.1:${port}`, credentials.createInsecure());
     try {
@@ -201,11 +204,12 @@ describe('connection age', () => {
   });
 });
 
-describe('shutdown on SIGTERM', () => {
+describe.each(TRANSPORTS)('shutdown on SIGTERM (%s transport)', (transport) => {
   it('lets an in-flight call finish, refuses new calls, and exits 0', async () => {
     const fx = await loadEcho();
     const child = spawn(process.execPath, [join(here, '../../test/echo-server-main.ts')], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ECHO_TRANSPORT: transport },
     });
     const exited = once(child, 'exit');
     const [line] = (await once(child.stdout, 'data')) as [Buffer];
@@ -227,3 +231,184 @@ describe('shutdown on SIGTERM', () => {
     }
   });
 });
+
+/** What a raw HTTP/2 client saw of one request: the response headers, trailers and body. */
+interface RawResponse {
+  status: number;
+  /** grpc-status and grpc-message, from the trailers or from a trailers-only response. */
+  grpcStatus: number | undefined;
+  grpcMessage: string | undefined;
+  body: Buffer;
+}
+
+/** One request over node:http2's client, with the body as given: what a misbehaving client can send. */
+function rawRequest(
+  port: number,
+  opts: { path?: string; headers?: Record<string, string>; body?: Buffer[]; resetAfterMs?: number },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const session = connectHttp2(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const req = session.request({
+      ':method': 'POST',
+      ':path': opts.path ?? '/messenger.testing.v1.EchoService/Echo',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...opts.headers,
+    });
+    let headers: Record<string, unknown> = {};
+    let trailers: Record<string, unknown> = {};
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      headers = h;
+    });
+    req.on('trailers', (t) => {
+      trailers = t;
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', () => {});
+    req.on('close', () => {
+      session.close();
+      const grpcStatus = trailers['grpc-status'] ?? headers['grpc-status'];
+      const grpcMessage = trailers['grpc-message'] ?? headers['grpc-message'];
+      if (headers[':status'] === undefined && opts.resetAfterMs === undefined) {
+        reject(new Error(`no response (stream closed with code ${req.rstCode})`));
+        return;
+      }
+      resolve({
+        status: Number(headers[':status']),
+        grpcStatus: grpcStatus === undefined ? undefined : Number(grpcStatus),
+        grpcMessage: grpcMessage === undefined ? undefined : decodeURIComponent(String(grpcMessage)),
+        body: Buffer.concat(chunks),
+      });
+    });
+    for (const part of opts.body ?? []) req.write(part);
+    if (opts.resetAfterMs === undefined) req.end();
+    else setTimeout(() => req.close(httpConstants.NGHTTP2_CANCEL), opts.resetAfterMs);
+  });
+}
+
+/** A gRPC length-prefixed frame around `message` (flag 0: uncompressed). */
+function grpcFrame(message: Buffer, flag = 0): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = flag;
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+describe.each(TRANSPORTS)('the gRPC wire, as a client can misuse it (%s transport)', (transport) => {
+  let fx: EchoFixture;
+  let server: GrpcServer;
+  let cancelled: string[];
+  let port: number;
+  let client: Client;
+
+  beforeAll(async () => {
+    fx = await loadEcho();
+    ({ server, cancelled } = startEchoServer(fx, { transport }));
+    port = await server.listen('127.0.0.1', 0);
+    client = new fx.Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    client.close();
+    await server.shutdown(1000);
+  });
+
+  const encodeEcho = (text: string) => fx.definition.Echo?.requestSerialize({ text }) as Buffer;
+  const encodeSleep = (ms: number, note: string) => fx.definition.Sleep?.requestSerialize({ ms, note }) as Buffer;
+  const echoOk = async () =>
+    expect(await unary(client, 'Echo', { text: 'still serving' })).toMatchObject({ text: 'still serving' });
+
+  it('answers a well-formed raw request: headers, one message, trailers with OK', async () => {
+    const res = await rawRequest(port, { body: [grpcFrame(encodeEcho('raw'))] });
+    expect(res).toMatchObject({ status: 200, grpcStatus: status.OK });
+    expect(res.body.readUInt32BE(1)).toBe(res.body.length - 5);
+    expect(fx.definition.Echo?.responseDeserialize(res.body.subarray(5))).toMatchObject({ text: 'raw' });
+  });
+
+  it('answers a method it does not serve with UNIMPLEMENTED', async () => {
+    const res = await rawRequest(port, {
+      path: '/messenger.testing.v1.EchoService/Nope',
+      body: [grpcFrame(Buffer.alloc(0))],
+    });
+    expect(res).toMatchObject({ status: 200, grpcStatus: status.UNIMPLEMENTED });
+  });
+
+  it('refuses a request that is not gRPC with HTTP 415', async () => {
+    const res = await rawRequest(port, { headers: { 'content-type': 'application/json' }, body: [Buffer.from('{}')] });
+    expect(res.status).toBe(415);
+  });
+
+  it('answers a message that is not the request type with INTERNAL, and keeps serving', async () => {
+    const res = await rawRequest(port, { body: [grpcFrame(Buffer.from([0xff, 0xff, 0xff]))] });
+    expect(res.grpcStatus).toBe(status.INTERNAL);
+    await echoOk();
+  });
+
+  it('answers a unary request with no message, or with two, with UNIMPLEMENTED', async () => {
+    expect((await rawRequest(port, { body: [] })).grpcStatus).toBe(status.UNIMPLEMENTED);
+    const two = grpcFrame(encodeEcho('one'));
+    expect((await rawRequest(port, { body: [two, two] })).grpcStatus).toBe(status.UNIMPLEMENTED);
+  });
+
+  it('answers a message over 4 MiB with RESOURCE_EXHAUSTED, and keeps serving', async () => {
+    const res = await rawRequest(port, { body: [grpcFrame(encodeEcho('x'.repeat(5 * 1024 * 1024)))] });
+    expect(res.grpcStatus).toBe(status.RESOURCE_EXHAUSTED);
+    await echoOk();
+  });
+
+  it('reads a message split across many DATA frames', async () => {
+    const text = 'y'.repeat(200_000);
+    const frame = grpcFrame(encodeEcho(text));
+    const parts = [];
+    for (let i = 0; i < frame.length; i += 7_777) parts.push(frame.subarray(i, i + 7_777));
+    const res = await rawRequest(port, { body: parts });
+    expect(res.grpcStatus).toBe(status.OK);
+    expect(fx.definition.Echo?.responseDeserialize(res.body.subarray(5))).toMatchObject({ text });
+  });
+
+  it('ends a call at the deadline its grpc-timeout sets, with DEADLINE_EXCEEDED, and aborts its handler', async () => {
+    const res = await rawRequest(port, {
+      path: '/messenger.testing.v1.EchoService/Sleep',
+      headers: { 'grpc-timeout': '150m' },
+      body: [grpcFrame(encodeSleep(10_000, 'deadline'))],
+    });
+    expect(res.grpcStatus).toBe(status.DEADLINE_EXCEEDED);
+    await waitFor(() => cancelled.includes('deadline'));
+  });
+
+  it('answers an unreadable grpc-timeout with INTERNAL', async () => {
+    const res = await rawRequest(port, { headers: { 'grpc-timeout': 'soon' }, body: [grpcFrame(encodeEcho('t'))] });
+    expect(res.grpcStatus).toBe(status.INTERNAL);
+  });
+
+  it('aborts the handler of a call the client resets', async () => {
+    await rawRequest(port, {
+      path: '/messenger.testing.v1.EchoService/Sleep',
+      body: [grpcFrame(encodeSleep(10_000, 'reset'))],
+      resetAfterMs: 150,
+    });
+    await waitFor(() => cancelled.includes('reset'));
+  });
+
+  it('streams 20,000 messages in order to a reader that stops for a while (flow control)', async () => {
+    const values: number[] = [];
+    const stream = (client as unknown as { Count(req: object): NodeJS.ReadableStream }).Count({ n: 20_000 });
+    stream.pause();
+    await new Promise((r) => setTimeout(r, 300));
+    stream.on('data', (m: { value: number }) => values.push(m.value));
+    stream.resume();
+    await once(stream, 'end');
+    expect(values.length).toBe(20_000);
+    expect(values.every((v, i) => v === i + 1)).toBe(true);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('the condition did not become true in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

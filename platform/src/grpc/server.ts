@@ -20,6 +20,7 @@ import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '../logger.ts';
 import type { HistogramSeries, Metrics } from '../metrics.ts';
 import { startServerSpan } from '../tracing/grpc.ts';
 import { type Authenticator, anonymousOnly, authorize, type Caller } from './auth-context.ts';
+import { Http2GrpcServer } from './http2-server.ts';
 import { toGrpcError } from './status.ts';
 import { type GrpcTls, grpcServerCredentials } from './tls.ts';
 
@@ -117,6 +118,49 @@ export interface GrpcServerOptions {
   readonly dependencies?: DependencyHealth;
   /** Serves TLS only (with `identity`), requiring client certificates if it says so; absent, plaintext. */
   readonly tls?: GrpcTls | undefined;
+  /**
+   * What speaks gRPC on the wire: the platform's own HTTP/2 (`http2`, the
+   * default) or grpc-js's server on node:http2 (`grpc-js`).
+   */
+  readonly transport?: GrpcServerTransport;
+}
+
+export const GRPC_SERVER_TRANSPORTS = ['http2', 'grpc-js'] as const;
+export type GrpcServerTransport = (typeof GRPC_SERVER_TRANSPORTS)[number];
+
+/** Where a service's gRPC server listens, and how it speaks. */
+export interface GrpcListen {
+  readonly host: string;
+  readonly port: number;
+  /** Serve TLS only (GRPC_TLS_*); absent, plaintext. */
+  readonly tls?: GrpcTls | undefined;
+  readonly transport?: GrpcServerTransport | undefined;
+}
+
+/** What createGrpcServer needs of a transport; grpc-js's Server, bound through `listen`, has the rest. */
+interface TransportServer {
+  addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
+  listen(host: string, port: number): Promise<number>;
+  tryShutdown(done: () => void): void;
+  forceShutdown(): void;
+}
+
+function transportServer(opts: GrpcServerOptions, age: ConnectionAge): TransportServer {
+  if ((opts.transport ?? 'http2') === 'http2') return new Http2GrpcServer({ connectionAge: age, tls: opts.tls });
+  const credentials = grpcServerCredentials(opts.tls);
+  const server = new Server({
+    'grpc.max_connection_age_ms': age.maxAgeMs,
+    'grpc.max_connection_age_grace_ms': age.graceMs,
+  });
+  return {
+    addService: (definition, implementation) => server.addService(definition, implementation),
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        server.bindAsync(`${host}:${port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
+      }),
+    tryShutdown: (done) => server.tryShutdown(() => done()),
+    forceShutdown: () => server.forceShutdown(),
+  };
 }
 
 /**
@@ -161,12 +205,7 @@ export interface GrpcServer {
 }
 
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
-  const age = opts.connectionAge ?? CONNECTION_AGE;
-  const serverCredentials = grpcServerCredentials(opts.tls);
-  const server = new Server({
-    'grpc.max_connection_age_ms': age.maxAgeMs,
-    'grpc.max_connection_age_grace_ms': age.graceMs,
-  });
+  const server = transportServer(opts, opts.connectionAge ?? CONNECTION_AGE);
   const authenticator = opts.authenticator ?? anonymousOnly;
   const serviceNames = opts.services.map((s) => serviceNameOf(s.definition));
   const readinessNames = ['', ...serviceNames];
@@ -204,10 +243,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
 
   let shuttingDown: Promise<void> | undefined;
   return {
-    listen: (host, port) =>
-      new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, serverCredentials, (err, bound) => (err ? reject(err) : resolve(bound)));
-      }),
+    listen: (host, port) => server.listen(host, port),
     shutdown: (graceMs) => {
       shuttingDown ??= new Promise<void>((resolve) => {
         stopFollowing?.();

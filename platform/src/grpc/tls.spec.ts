@@ -17,7 +17,7 @@ function tlsFrom(env: Record<string, string>, servesGrpc = true): GrpcTls | unde
   return loadGrpcTls(loadConfig(runtimeSettings, env), servesGrpc);
 }
 
-describe('gRPC over TLS', () => {
+describe.each(['http2', 'grpc-js'] as const)('gRPC over TLS (%s server transport)', (transport) => {
   let fx: EchoFixture;
   let pki: TestPki;
   const servers: GrpcServer[] = [];
@@ -35,7 +35,7 @@ describe('gRPC over TLS', () => {
 
   async function serve(env: Record<string, string>): Promise<number> {
     const tls = tlsFrom({ GRPC_TLS_CERT_FILE: pki.server.cert, GRPC_TLS_KEY_FILE: pki.server.key, ...env });
-    const { server } = startEchoServer(fx, { ...(tls ? { tls } : {}) });
+    const { server } = startEchoServer(fx, { ...(tls ? { tls } : {}), transport });
     servers.push(server);
     return server.listen('127.0.0.1', 0);
   }

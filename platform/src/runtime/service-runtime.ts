@@ -12,6 +12,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { KafkaEventBus } from '../events/kafka-event-bus.ts';
 import { type ClientPool, createClientPool } from '../grpc/client-pool.ts';
+import { GRPC_SERVER_TRANSPORTS } from '../grpc/server.ts';
 import type { GrpcTls } from '../grpc/tls.ts';
 import type { Startup } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -41,6 +42,10 @@ export const runtimeSettings = {
     description: 'The `aud` of service tokens; must differ from AUTH_TOKEN_AUDIENCE.',
   }),
   ...grpcTlsSettings,
+  grpcServerTransport: setting.oneOf('GRPC_SERVER_TRANSPORT', GRPC_SERVER_TRANSPORTS, 'http2', {
+    description:
+      "What serves this process's gRPC: http2 (the platform's own HTTP/2, a fraction of the CPU and garbage per call) or grpc-js (its server on node:http2).",
+  }),
   grpcClientDeadlineMs: setting.int(
     'GRPC_CLIENT_DEADLINE_MS',
     5000,

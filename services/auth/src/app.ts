@@ -2,7 +2,7 @@ import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { RevocationList, SigningKeyRing, TokenSigner } from '@messenger/platform/auth';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcListen } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { normalizeEmail } from './domain/account.ts';
@@ -102,7 +102,7 @@ const DEFAULT_LIFETIMES: TokenLifetimes = {
 export async function startAuthService(
   deps: AuthServiceDeps,
   /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
-  listen: { host: string; port: number; tls?: GrpcTls | undefined },
+  listen: GrpcListen,
 ): Promise<RunningService> {
   const now = deps.now ?? (() => new Date());
   const lifetimes = { ...DEFAULT_LIFETIMES, ...deps.lifetimes };
@@ -190,6 +190,7 @@ export async function startAuthService(
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
     tls: listen.tls,
+    transport: listen.transport,
   });
   let subscription: { unsubscribe(): Promise<void> } | undefined;
   let port: number;

@@ -61,7 +61,12 @@ await runServiceWorkers({ service: 'auth', config, perWorkerState }, async (star
       users,
       ...authPolicyDeps(config),
     },
-    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
+    {
+      host: config.grpcHost,
+      port: config.grpcPort,
+      tls: runtime.grpcTls,
+      transport: config.grpcServerTransport,
+    },
   );
   const mail = config.smtpUrl === '' ? 'links logged' : 'smtp';
   return { runtime, running, storage, fields: { providers: config.oidcProviders.map((p) => p.name), mail } };

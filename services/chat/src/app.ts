@@ -2,7 +2,7 @@ import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { BlobStore } from '@messenger/platform/blob';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, type SubscriptionHandle, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcListen } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createChatUseCases } from './domain/chat-use-cases.ts';
@@ -85,7 +85,7 @@ export interface ChatServiceDeps {
 export async function startChatService(
   deps: ChatServiceDeps,
   /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
-  listen: { host: string; port: number; tls?: GrpcTls | undefined },
+  listen: GrpcListen,
 ): Promise<RunningService> {
   const options = deps.options ?? {};
   const relay = startOutboxRelay({
@@ -157,6 +157,7 @@ export async function startChatService(
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
     tls: listen.tls,
+    transport: listen.transport,
   });
   const subscriptions: SubscriptionHandle[] = [];
   const leave = async () => {

@@ -39,7 +39,12 @@ await runServiceWorkers({ service: 'chat', config }, async (startup) => {
       // With Redis every chat process (replica or worker) sees every stream; without it, only its own.
       ...(runtime.redis ? { presence: new RedisPresenceRegistry({ redis: runtime.redis }) } : {}),
     },
-    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
+    {
+      host: config.grpcHost,
+      port: config.grpcPort,
+      tls: runtime.grpcTls,
+      transport: config.grpcServerTransport,
+    },
   );
   const close = async () => {
     await storage.close();

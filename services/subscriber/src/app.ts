@@ -1,7 +1,7 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcListen } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createFriendshipUseCases } from './domain/friendship-use-cases.ts';
@@ -35,7 +35,7 @@ export interface SubscriberServiceDeps {
 export async function startSubscriberService(
   deps: SubscriberServiceDeps,
   /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
-  listen: { host: string; port: number; tls?: GrpcTls | undefined },
+  listen: GrpcListen,
 ): Promise<RunningService> {
   const relay = startOutboxRelay({
     source: deps.store.outbox,
@@ -57,6 +57,7 @@ export async function startSubscriberService(
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
     tls: listen.tls,
+    transport: listen.transport,
   });
   let subscription: Awaited<ReturnType<EventBus['subscribe']>> | undefined;
   try {

@@ -29,7 +29,12 @@ await runServiceWorkers({ service: 'subscriber', config }, async (startup) => {
   });
   const running = await startSubscriberService(
     { ...runtime, store: storage.store, users },
-    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
+    {
+      host: config.grpcHost,
+      port: config.grpcPort,
+      tls: runtime.grpcTls,
+      transport: config.grpcServerTransport,
+    },
   );
   return { runtime, running, storage };
 });

@@ -1,7 +1,7 @@
 import type { ApiCatalog } from '@messenger/platform/api-catalog';
 import type { DependencyHealth } from '@messenger/platform/dependencies';
 import { type EventBus, startOutboxRelay } from '@messenger/platform/events';
-import { type Authenticator, createGrpcServer, type GrpcTls } from '@messenger/platform/grpc';
+import { type Authenticator, createGrpcServer, type GrpcListen } from '@messenger/platform/grpc';
 import type { Logger } from '@messenger/platform/logger';
 import type { Metrics } from '@messenger/platform/metrics';
 import { createUserUseCases } from './domain/user-use-cases.ts';
@@ -33,7 +33,7 @@ export interface UserServiceDeps {
 export async function startUserService(
   deps: UserServiceDeps,
   /** `tls`: serve TLS only (GRPC_TLS_*); absent, plaintext. */
-  listen: { host: string; port: number; tls?: GrpcTls | undefined },
+  listen: GrpcListen,
 ): Promise<RunningService> {
   const relay = startOutboxRelay({
     source: deps.store.outbox,
@@ -53,6 +53,7 @@ export async function startUserService(
     authenticator: deps.authenticator,
     dependencies: deps.dependencies,
     tls: listen.tls,
+    transport: listen.transport,
   });
   let port: number;
   try {

@@ -16,7 +16,12 @@ await runServiceWorkers({ service: 'user', config }, async (startup) => {
   startup.opened(() => storage.close());
   const running = await startUserService(
     { ...runtime, store: storage.store },
-    { host: config.grpcHost, port: config.grpcPort, tls: runtime.grpcTls },
+    {
+      host: config.grpcHost,
+      port: config.grpcPort,
+      tls: runtime.grpcTls,
+      transport: config.grpcServerTransport,
+    },
   );
   return { runtime, running, storage };
 });
