@@ -328,10 +328,20 @@ const STATIC_FIELD_INDEX: ReadonlyMap<string, number> = new Map([
 /**
  * Headers whose values repeat from call to call on a connection, worth a
  * dynamic-table entry: after the first call they cost the peer one byte
- * each. Everything else (the token, the deadline, per-call ids) is a
- * literal that never enters the table, so it cannot push these out.
+ * each. A client's requests repeat the first five, a server's responses
+ * the last two (and content-type). Everything else (the token, the
+ * deadline, per-call ids, error messages) is a literal that never enters
+ * the table, so it cannot push these out.
  */
-const INDEXED_NAMES: ReadonlySet<string> = new Set([':path', ':authority', 'content-type', 'te', 'user-agent']);
+const INDEXED_NAMES: ReadonlySet<string> = new Set([
+  ':path',
+  ':authority',
+  'content-type',
+  'te',
+  'user-agent',
+  'grpc-accept-encoding',
+  'grpc-status',
+]);
 
 /** Thrown for a header HTTP/2 cannot carry; the call fails, the connection is unaffected. */
 export class InvalidHeaderError extends TypeError {
