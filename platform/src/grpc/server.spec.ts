@@ -1,7 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as connectHttp2, constants as httpConstants } from 'node:http2';
+import { connect as connectTcp } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Client, credentials, Metadata, makeGenericClientConstructor, status } from '@grpc/grpc-js';
@@ -390,6 +392,58 @@ describe.each(TRANSPORTS)('the gRPC wire, as a client can misuse it (%s transpor
       resetAfterMs: 150,
     });
     await waitFor(() => cancelled.includes('reset'));
+  });
+
+  it('ends the connection of a client that sends PINGs without reading the answers', async () => {
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.pause(); // never reads: the answers pile up on the server's side
+    let closed = false;
+    const closing = new Promise<void>((resolve) => socket.once('close', () => resolve())).then(() => {
+      closed = true;
+    });
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+    const emptySettings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    socket.write(Buffer.concat([preface, emptySettings]));
+    const ping = Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping));
+    const giveUp = Date.now() + 20_000;
+    for (let sent = 0; !closed && sent < 5_000_000 && Date.now() < giveUp; sent += 1000) {
+      if (!socket.write(batch))
+        await Promise.race([once(socket, 'drain').catch(() => {}), closing, sleep(1000, undefined, { ref: false })]);
+    }
+    await Promise.race([closing, sleep(2000, undefined, { ref: false })]);
+    socket.destroy();
+    expect(closed).toBe(true);
+    await echoOk();
+  });
+
+  it('answers every PING of a client that reads, and keeps its connection', async () => {
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+    });
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+    socket.write(Buffer.concat([preface, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    const ping = Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    for (let i = 0; i < 100; i++) {
+      socket.write(Buffer.concat(Array.from({ length: 100 }, () => ping)));
+      await sleep(2);
+    }
+    const acks = () => {
+      let n = 0;
+      for (let p = 0; p + 9 <= received.length; p += 9 + received.readUIntBE(p, 3)) {
+        if (received[p + 3] === 6 && received[p + 4] === 1) n++;
+      }
+      return n;
+    };
+    await waitFor(() => acks() === 10_000, 5000);
+    expect(socket.destroyed).toBe(false);
+    socket.destroy();
   });
 
   it('streams 20,000 messages in order to a reader that stops for a while (flow control)', async () => {

@@ -74,6 +74,12 @@ const CONNECTION_WINDOW = 16 << 20;
 const MAX_HEADER_BLOCK = 256 * 1024;
 /** Frames and copies of small payloads are written into slabs of this size, flushed once per event-loop turn. */
 const SLAB_BYTES = 64 * 1024;
+/**
+ * PING and SETTINGS the peer may have this side acknowledge while the
+ * socket cannot take more: a peer that sends them without reading the
+ * answers would otherwise grow this side's write buffer without bound.
+ */
+const MAX_UNREAD_ACKS = 10_000;
 
 /** A violation that ends the connection, with the GOAWAY code to send. */
 class ConnectionError extends Error {
@@ -215,6 +221,8 @@ export class Http2Connection extends EventEmitter {
   /** Payloads too large to copy, queued between slab segments. */
   #out: Buffer[] = [];
   #flushScheduled = false;
+  /** Acknowledgements written since the socket last drained (counted only while it cannot take more). */
+  #unreadAcks = 0;
 
   constructor(socket: Socket, options: ConnectionOptions) {
     super();
@@ -225,6 +233,9 @@ export class Http2Connection extends EventEmitter {
     socket.on('error', (err: Error) => this.destroy(err));
     socket.on('close', () => this.destroy());
     socket.on('end', () => this.destroy(new Error('connection closed by the peer')));
+    socket.on('drain', () => {
+      this.#unreadAcks = 0;
+    });
     if (options.tls && socket instanceof TLSSocket) {
       const checkAlpn = () => {
         if (socket.alpnProtocol !== 'h2') this.destroy(new Error('the peer did not negotiate h2 (ALPN)'));
@@ -633,6 +644,7 @@ export class Http2Connection extends EventEmitter {
         if (flags & FLAG_ACK) {
           this.#pings.shift()?.();
         } else {
+          this.#acknowledging();
           const at = this.#frameInto(PING, FLAG_ACK, 0, 8);
           buf.copy(this.#slab, at, start, end);
           this.#scheduleFlush();
@@ -700,6 +712,7 @@ export class Http2Connection extends EventEmitter {
           break;
       }
     }
+    this.#acknowledging();
     this.#frameInto(SETTINGS, FLAG_ACK, 0, 0);
     this.#scheduleFlush();
     if (this.#blocked.size > 0) this.#sendBlocked();
@@ -734,6 +747,13 @@ export class Http2Connection extends EventEmitter {
       else this.#deliverData(stream, chunk);
     }
     if (flags & FLAG_END_STREAM) this.#ended(stream, null);
+  }
+
+  /** An acknowledgement the peer asked for is about to be written. */
+  #acknowledging(): void {
+    if (this.#socket.writableNeedDrain && ++this.#unreadAcks > MAX_UNREAD_ACKS) {
+      throw new ConnectionError(ENHANCE_YOUR_CALM, 'the peer sends PING or SETTINGS without reading the answers');
+    }
   }
 
   #deliverData(stream: Http2Stream, chunk: Buffer): void {
