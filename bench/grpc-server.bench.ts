@@ -15,17 +15,16 @@ import { randomUUID } from 'node:crypto';
 import { create, type DescMessage, toBinary } from '@bufbuild/protobuf';
 import { createHttp2Upstream, type Upstream } from '@messenger/api-gateway';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
-import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { createMetrics } from '@messenger/platform/metrics';
+import { benchCaller } from './bench-caller.ts';
 import { startRole } from './child-role.ts';
-import { percentile } from './percentile.ts';
+import { median, percentile } from './percentile.ts';
 import { cpuMsOf, rssKbOf } from './proc-stats.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const WARMUP_S = 2;
-const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 const SERVERS = ['http2', 'grpc-js'] as const;
 
 interface Measure {
@@ -36,12 +35,7 @@ interface Measure {
   failures: number;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-
-const ring = await generateSigningKeyRing();
-const signer = createTokenSigner({ ...TRUST, keys: ring });
-const userId = randomUUID();
-const token = (await signer.signAccessToken({ userId, sessionId: randomUUID(), roles: [], ttlSeconds: 900 })).token;
+const { userId, token, jwks } = await benchCaller();
 const catalog = await loadMessengerCatalog();
 
 function encoded(path: string, init: Record<string, unknown>): { service: string; path: string; request: Uint8Array } {
@@ -98,7 +92,6 @@ console.log(
   `loopback; GetUser and SendMessage alternating, ${CONCURRENCY} in flight from the gateway's http2 client; ` +
     `${DURATION_S}s per measurement, ${ROUNDS} interleaved rounds (median), after ${WARMUP_S}s warm-up`,
 );
-const jwks = await ring.exportPrivateJwks();
 const servers = [];
 for (const transport of SERVERS) {
   const role = await startRole('gateway-processes.ts', 'upstream', {

@@ -16,19 +16,19 @@ import { randomUUID } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { createGrpcUpstream, createHttp2Upstream, type Upstream } from '@messenger/api-gateway';
 import { loadMessengerCatalog } from '@messenger/platform/api-catalog';
-import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { loadConfig } from '@messenger/platform/config';
 import { createMetrics } from '@messenger/platform/metrics';
 import { loadGrpcTls, runtimeSettings } from '@messenger/platform/runtime';
 import { createTestPki } from '@messenger/platform/testing';
+import { benchCaller } from './bench-caller.ts';
 import { startRole } from './child-role.ts';
+import { median } from './percentile.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const WARMUP_S = 1;
 const TLS = process.env.BENCH_GRPC_TLS === '1';
-const TRUST = { issuer: 'messenger-auth', audience: 'messenger', serviceAudience: 'messenger-internal' };
 const PATH = '/messenger.user.v1.UserService/GetUser';
 const SERVICE = 'messenger.user.v1.UserService';
 
@@ -62,12 +62,7 @@ async function measure(call: () => Promise<boolean>, concurrency: number, second
   };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-
-const ring = await generateSigningKeyRing();
-const signer = createTokenSigner({ ...TRUST, keys: ring });
-const userId = randomUUID();
-const token = (await signer.signAccessToken({ userId, sessionId: randomUUID(), roles: [], ttlSeconds: 900 })).token;
+const { userId, token, jwks } = await benchCaller();
 const catalog = await loadMessengerCatalog();
 const method = catalog.method(PATH);
 if (!method) throw new Error('GetUser is not in the catalog');
@@ -85,7 +80,6 @@ const tlsEnv = (ca: string, identity: { cert: string; key: string }): Record<str
   GRPC_TLS_KEY_FILE: identity.key,
   GRPC_TLS_REQUIRE_CLIENT_CERT: 'true',
 });
-const jwks = await ring.exportPrivateJwks();
 const server = await startRole('gateway-processes.ts', 'upstream', { BENCH_JWKS: jwks });
 const tlsServer = pki
   ? await startRole('gateway-processes.ts', 'upstream', { BENCH_JWKS: jwks, ...tlsEnv(pki.ca, pki.server) })
