@@ -212,7 +212,7 @@ class ServerCall extends EventEmitter implements MessageSink {
   #deadline: NodeJS.Timeout | undefined;
   #headersSent = false;
   #statusSent = false;
-  /** The timeout could not be read: the call ends with OUT_OF_RANGE instead of running. */
+  /** The timeout could not be read: the call ends with INTERNAL (as grpc-js ends it) instead of running. */
   #badTimeout = false;
 
   constructor(stream: Http2Stream, method: Registered, headers: Http2Headers, maxReceiveBytes: number) {
@@ -280,10 +280,6 @@ class ServerCall extends EventEmitter implements MessageSink {
 
   /** The request is complete. */
   ended(): void {
-    this.#onRequestEnd();
-  }
-
-  #onRequestEnd(): void {
     if (this.#statusSent) return;
     if (this.#reader.partial) {
       this.#sendStatus(Status.INTERNAL, 'The request ended in the middle of a message', undefined);
