@@ -410,11 +410,13 @@ async function runCall(
 }
 
 /**
- * What a handler knows about its call. A class, not an object literal: a
- * literal with a getter made per call gets a hidden class of its own, held
- * in old space, which keeps the call's objects alive through every
- * scavenge until the next full collection (in a service under load, ~10 MB
- * promoted per scavenge and pauses twice as long).
+ * What a handler knows about its call. A class with the getter on its
+ * prototype, not an object literal with a getter: V8 gives a literal's
+ * getter an accessor pair of its own, allocated in old space, so a literal
+ * made per call is an old object pointing at the call's young ones, and
+ * they all survive every scavenge until the next full collection (in a
+ * service under load, ~10 MB promoted per scavenge and pauses twice as long;
+ * docs/PERFORMANCE.md).
  */
 class ServerCallContext implements CallContext {
   readonly requestId: string;
