@@ -324,15 +324,10 @@ class ServerCall extends EventEmitter implements MessageSink {
   sendMetadata(metadata: Metadata): void {
     if (this.#headersSent || this.#statusSent) return;
     this.#headersSent = true;
-    this.#stream.respond([
-      ':status',
-      '200',
-      'content-type',
-      'application/grpc+proto',
-      'grpc-accept-encoding',
-      'identity',
-      ...metadataPairs(metadata),
-    ]);
+    // Most calls send no metadata of their own: the fixed headers as they are.
+    this.#stream.respond(
+      metadata === EMPTY_METADATA ? RESPONSE_HEADERS : [...RESPONSE_HEADERS, ...metadataPairs(metadata)],
+    );
   }
 
   write(message: unknown): boolean {
@@ -418,10 +413,10 @@ class ServerCall extends EventEmitter implements MessageSink {
     if (this.#statusSent) return;
     this.#statusSent = true;
     clearTimeout(this.#deadline);
-    const status = ['grpc-status', String(code), 'grpc-message', percentEncode(details)];
+    const status = statusPairs(code, details);
     if (trailers !== undefined) status.push(...metadataPairs(trailers));
     if (this.#headersSent) this.#stream.end(status);
-    else this.#stream.respond([':status', '200', 'content-type', 'application/grpc+proto', ...status], true);
+    else this.#stream.respond([...TRAILERS_ONLY_HEAD, ...status], true);
   }
 }
 
@@ -429,17 +424,16 @@ type UnaryCallback = (error: unknown, value?: unknown, trailers?: Metadata) => v
 
 const EMPTY_METADATA = new Metadata();
 
+/** What every response starts with; a trailers-only one carries its status in the same block. */
+const TRAILERS_ONLY_HEAD: readonly string[] = [':status', '200', 'content-type', 'application/grpc+proto'];
+const RESPONSE_HEADERS: readonly string[] = [...TRAILERS_ONLY_HEAD, 'grpc-accept-encoding', 'identity'];
+
+function statusPairs(code: Status, details: string): string[] {
+  return ['grpc-status', String(code), 'grpc-message', percentEncode(details)];
+}
+
 function trailersOnly(code: Status, details: string): string[] {
-  return [
-    ':status',
-    '200',
-    'content-type',
-    'application/grpc+proto',
-    'grpc-status',
-    String(code),
-    'grpc-message',
-    percentEncode(details),
-  ];
+  return [...TRAILERS_ONLY_HEAD, ...statusPairs(code, details)];
 }
 
 /** Metadata as header pairs: `-bin` values base64, as grpc-js sends them. */
