@@ -291,7 +291,6 @@ describe('malformed input', () => {
         strict: { max: 1e6, windowMs: 60_000 },
         stream: { max: 1e6, windowMs: 60_000 },
       },
-      deadlines: { defaultMs: 1000 },
     });
     await fx.app.listen({ host: '127.0.0.1', port: 0 });
     port = (fx.app.server.address() as AddressInfo).port;
