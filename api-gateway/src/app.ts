@@ -13,6 +13,7 @@ import { type MediaOptions, mediaPlugin } from './media/media-plugin.ts';
 import { gatewayInstruments } from './metrics.ts';
 import { type AuthOptions, authPlugin } from './plugins/auth/auth.plugin.ts';
 import { type CacheOptions, cachePlugin } from './plugins/cache/cache.plugin.ts';
+import { earlyHits } from './plugins/cache/early-hits.ts';
 import { openApiPlugin } from './plugins/openapi/openapi.plugin.ts';
 import type { OpenApiOptions } from './plugins/openapi/openapi-document.ts';
 import { type RateLimitBudgets, rateLimitPlugin } from './plugins/rate-limit/rate-limit.plugin.ts';
@@ -186,6 +187,20 @@ export async function build(opts: GatewayOptions): Promise<FastifyInstance> {
       upstreamServing: instruments.upstreamServing,
       readinessTimeoutMs: opts.readinessTimeoutMs,
     });
+    // A traced request needs its span, which only the full path makes.
+    if (app.responseCache !== null && activeTracer() === undefined) {
+      app.answerEarly(
+        earlyHits({
+          cache: app.responseCache,
+          admittedNow: app.admittedNow,
+          countSignedInNow: app.countSignedInNow,
+          requestDuration: instruments.requestDuration,
+          log: opts.logger,
+          release: opts.release,
+          drain: app.drain,
+        }),
+      );
+    }
   } catch (error) {
     // Releases what was set up so far (the cache store, the upstream channels).
     await app.close();

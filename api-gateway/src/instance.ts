@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '@messenger/platform/logger';
 import type { BoundHistogram, HistogramSeries } from '@messenger/platform/metrics';
@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerOptions,
   LogController,
 } from 'fastify';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors/error-handler.ts';
@@ -18,8 +19,16 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Whether this gateway is going away; server.ts begins the drain on shutdown. */
     readonly drain: Drain;
+    /** Sets what may answer a request on a real socket before Fastify routes it (`inject()` never meets it). */
+    answerEarly(responder: EarlyResponder): void;
   }
 }
+
+/**
+ * Answers a request before Fastify sees it, or returns false, having
+ * written and changed nothing, to leave it to Fastify.
+ */
+export type EarlyResponder = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
  * Shutdown's first phase: from `begin()` (or from `close()`), `/readyz`
@@ -54,6 +63,8 @@ export interface InstanceOptions {
   readonly release?: string;
 }
 
+type ServerTiming = 'keepAliveTimeout' | 'requestTimeout' | 'connectionTimeout' | 'maxRequestsPerSocket';
+
 /** The response header naming the release that answered (a blue-green colour, a version). */
 export const RELEASE_HEADER = 'x-messenger-release';
 
@@ -86,6 +97,23 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
     forceCloseConnections: false,
     frameworkErrors,
     clientErrorHandler,
+    // Fastify's own HTTP/1.1 server, with one step ahead of its handler.
+    serverFactory: (handler, options) => {
+      // Fastify has filled in its defaults by now; these are what it sets on a server of its own.
+      const timing = options as Required<Pick<FastifyServerOptions, ServerTiming>>;
+      const server = createServer(options.http ?? {}, (req, res) => {
+        if (early === undefined || !early(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = timing.keepAliveTimeout;
+      server.requestTimeout = timing.requestTimeout;
+      server.setTimeout(timing.connectionTimeout);
+      if (timing.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = timing.maxRequestsPerSocket;
+      return server;
+    },
+  });
+  let early: EarlyResponder | undefined;
+  app.decorate('answerEarly', (responder: EarlyResponder) => {
+    early = responder;
   });
   installErrorHandling(app, log);
   installJsonParser(app);
@@ -190,17 +218,24 @@ function responseObserver(
   };
   return (req, reply, done) => {
     seriesOf(req.method, reply.statusCode).observe(reply.elapsedTime / 1000);
-    if (log.isLevelEnabled('debug')) {
-      log.debug(
-        { requestId: req.id, method: req.method, route, status: reply.statusCode, ms: reply.elapsedTime },
-        'request done',
-      );
-    }
+    logRequestDone(log, req.id, req.method, route, reply.statusCode, reply.elapsedTime);
     done();
   };
 }
 
-function headerString(v: string | string[] | undefined): string | undefined {
+/** The debug line of every answered request. */
+export function logRequestDone(
+  log: Logger,
+  requestId: string,
+  method: string,
+  route: string,
+  status: number,
+  ms: number,
+): void {
+  if (log.isLevelEnabled('debug')) log.debug({ requestId, method, route, status, ms }, 'request done');
+}
+
+export function headerString(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 

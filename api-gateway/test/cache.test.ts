@@ -6,7 +6,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createEnvelope, type EventBus, InProcessEventBus, packPayload } from '@messenger/platform/events';
 import type { Metrics } from '@messenger/platform/metrics';
 import { Redis } from 'ioredis';
-import { createTestAuth, type GatewayFixture, startGateway, startTestUpstream, testCatalog } from './fixture.ts';
+import {
+  createTestAuth,
+  type GatewayFixture,
+  injectSender,
+  type Send,
+  socketSender,
+  startGateway,
+  startTestUpstream,
+  testCatalog,
+} from './fixture.ts';
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) {
@@ -42,14 +51,23 @@ async function publishAndApply(
   throw new Error(`event ${type} was not applied`);
 }
 
-describe('response cache (in memory)', () => {
+// Through a socket, hits are answered before Fastify routes them; the same
+// behaviour is asked of both ways in.
+const WAYS_IN = [
+  ['inject()', async (fx: GatewayFixture) => injectSender(fx.app)],
+  ['a socket', async (fx: GatewayFixture) => socketSender(fx.app)],
+] as const;
+
+describe.each(WAYS_IN)('response cache (in memory, through %s)', (_way, senderOf) => {
   let fx: GatewayFixture;
   let bus: InProcessEventBus;
+  let send: Send;
   let alice: string;
   let bob: string;
   beforeAll(async () => {
     bus = new InProcessEventBus();
     fx = await startGateway({ eventBus: bus });
+    send = await senderOf(fx);
     alice = `Bearer ${await fx.auth.token('u1')}`;
     bob = `Bearer ${await fx.auth.token('u2')}`;
   });
@@ -58,7 +76,7 @@ describe('response cache (in memory)', () => {
     await bus.close();
   });
   const getUser = (id: string, headers: Record<string, string> = {}) =>
-    fx.app.inject({ method: 'GET', url: `/v1/users/${id}`, headers: { authorization: alice, ...headers } });
+    send({ url: `/v1/users/${id}`, headers: { authorization: alice, ...headers } });
 
   it('serves a second read from the cache, with an ETag and Cache-Control', async () => {
     const first = await getUser('u2');
@@ -84,24 +102,24 @@ describe('response cache (in memory)', () => {
 
   it('still checks the token on a cached read', async () => {
     await getUser('u2');
-    const res = await fx.app.inject({ method: 'GET', url: '/v1/users/u2' });
+    const res = await send({ url: '/v1/users/u2' });
     expect(res.statusCode).toBe(401);
   });
 
   it('never caches methods that do not declare it', async () => {
-    const res = await fx.app.inject({ method: 'GET', url: '/v1/mirror/x' });
+    const res = await send({ url: '/v1/mirror/x' });
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers.etag).toBeUndefined();
     expect(res.headers['x-cache']).toBeUndefined();
   });
 
   it('keys private responses by user', async () => {
-    const mine = await fx.app.inject({ method: 'GET', url: '/v1/contacts', headers: { authorization: alice } });
-    const theirs = await fx.app.inject({ method: 'GET', url: '/v1/contacts', headers: { authorization: bob } });
+    const mine = await send({ url: '/v1/contacts', headers: { authorization: alice } });
+    const theirs = await send({ url: '/v1/contacts', headers: { authorization: bob } });
     expect(mine.json().ownerId).toBe('u1');
     expect(theirs.json().ownerId).toBe('u2');
     expect(mine.headers).toMatchObject({ 'cache-control': 'private, max-age=30', vary: 'authorization' });
-    const again = await fx.app.inject({ method: 'GET', url: '/v1/contacts', headers: { authorization: bob } });
+    const again = await send({ url: '/v1/contacts', headers: { authorization: bob } });
     expect(again.headers['x-cache']).toBe('HIT');
     expect(again.json().ownerId).toBe('u2');
   });
@@ -147,27 +165,22 @@ describe('response cache (in memory)', () => {
     const id = randomUUID();
     const upper = id.toUpperCase();
     fx.upstream.state.profiles.set(id, { nickname: 'dave', about: 'before' });
-    await fx.app.listen({ host: '127.0.0.1', port: 0 });
-    const base = `http://127.0.0.1:${(fx.app.server.address() as { port: number }).port}`;
-    const get = (url: string) => fetch(`${base}${url}`, { headers: { authorization: alice } });
-    expect(((await (await get(`/v1/users/${upper}`)).json()) as { profile: { about: string } }).profile.about).toBe(
-      'before',
-    );
+    expect((await getUser(upper)).json().profile.about).toBe('before');
+    expect((await getUser(upper)).headers['x-cache']).toBe('HIT');
     (fx.upstream.state.profiles.get(id) as { about: string }).about = 'after';
     await publishAndApply(bus, [fx], 'user.user.updated', id);
-    for (const url of [`/v1/users/${upper}`, `/v1/users/${id}`]) {
-      const res = await get(url);
-      expect(res.status).toBe(200);
-      expect(((await res.json()) as { profile: { about: string } }).profile.about).toBe('after');
+    for (const spelling of [upper, id]) {
+      const res = await getUser(spelling);
+      expect(res.statusCode).toBe(200);
+      expect(res.json().profile.about).toBe('after');
     }
   });
 
   it('invalidates private entries of both users named in a pair key', async () => {
-    for (const auth of [alice, bob])
-      await fx.app.inject({ method: 'GET', url: '/v1/contacts', headers: { authorization: auth } });
+    for (const auth of [alice, bob]) await send({ url: '/v1/contacts', headers: { authorization: auth } });
     await publishAndApply(bus, [fx], 'subscriber.friendship.confirmed', 'u1:u2');
     for (const auth of [alice, bob]) {
-      const res = await fx.app.inject({ method: 'GET', url: '/v1/contacts', headers: { authorization: auth } });
+      const res = await send({ url: '/v1/contacts', headers: { authorization: auth } });
       expect(res.headers['x-cache']).toBe('MISS');
     }
   });

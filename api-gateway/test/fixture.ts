@@ -4,6 +4,8 @@
 // signer. Handlers get and return @bufbuild/protobuf messages.
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -430,5 +432,48 @@ export async function startGateway(overrides: Overrides = {}): Promise<GatewayFi
       await app.close();
       await prepared.cleanup();
     },
+  };
+}
+
+/** What a request got back, in light-my-request's shape so a test can take it from either. */
+export interface Answer {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string | string[] | number | undefined>>;
+  readonly body: string;
+  // biome-ignore lint/suspicious/noExplicitAny: as light-my-request's `json()`, for tests to read what they expect
+  json(): any;
+}
+
+export type Send = (req: { url: string; headers?: Record<string, string> }) => Promise<Answer>;
+
+/**
+ * GETs through a real socket (node's global agent keeps it alive): the way production traffic
+ * arrives, where cache hits are answered before Fastify routes them
+ * (`inject()` always goes through Fastify).
+ */
+export async function socketSender(app: FastifyInstance): Promise<Send> {
+  if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return ({ url, headers = {} }) =>
+    new Promise((resolvePromise, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: url, method: 'GET', headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolvePromise({ statusCode: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+}
+
+/** The same requests through `inject()`: always Fastify's whole path. */
+export function injectSender(app: FastifyInstance): Send {
+  return async ({ url, headers = {} }) => {
+    const res = await app.inject({ method: 'GET', url, headers });
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body, json: () => res.json() };
   };
 }

@@ -47,6 +47,11 @@ export class InMemoryRevocationList implements RevocationList {
   }
 
   async isRevoked(sessionId: string): Promise<boolean> {
+    return this.isRevokedNow(sessionId);
+  }
+
+  /** The same answer without a promise: the list is this process's own. */
+  isRevokedNow(sessionId: string): boolean {
     const until = this.#until.get(sessionId);
     if (until === undefined) return false;
     if (until > this.#nowSeconds()) return true;

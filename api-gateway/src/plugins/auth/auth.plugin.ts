@@ -24,6 +24,12 @@ declare module 'fastify' {
     readonly tokenRemembered: (header: string | undefined) => boolean;
     /** The `onRequest` check of routes the gateway serves itself that need a signed-in user (sets `caller`). */
     readonly authenticate: onRequestAsyncHookHandler;
+    /**
+     * The caller an RPC route of this access level would admit with this
+     * `Authorization` value, when that is known without waiting (see
+     * `TokenGate.acceptedNow`); undefined when only the route's hook can tell.
+     */
+    readonly admittedNow: (header: string, access: Access) => UserCaller | undefined;
   }
 }
 
@@ -65,6 +71,10 @@ async function auth(app: FastifyInstance, opts: AuthPluginOptions): Promise<void
   app.decorate('bearerRealm', realm);
   app.decorate('tokenRemembered', gate.remembers);
   app.decorate('authenticate', authHook(gate, Access.ACCESS_AUTHENTICATED, realm));
+  app.decorate('admittedNow', (header: string, access: Access) => {
+    const verified = gate.acceptedNow(header);
+    return verified !== undefined && admits(access, verified.caller) ? verified.caller : undefined;
+  });
   app.decorateRequest('caller', null);
   app.decorateRequest('tokenExpiresAt', 0);
 
@@ -98,13 +108,27 @@ function authHook(gate: TokenGate, access: Access, realm: string): onRequestAsyn
   return async (req: FastifyRequest, _reply: FastifyReply) => {
     try {
       const verified = await gate.verifyHeader(req.headers.authorization);
-      authorize(access === Access.ACCESS_UNSPECIFIED ? Access.ACCESS_AUTHENTICATED : access, verified.caller);
+      authorize(declared(access), verified.caller);
       req.caller = verified.caller;
       req.tokenExpiresAt = verified.expiresAt;
     } catch (error) {
       throw toAuthError(error, realm);
     }
   };
+}
+
+/** An RPC that declares no access level is for signed-in users. */
+function declared(access: Access): Access {
+  return access === Access.ACCESS_UNSPECIFIED ? Access.ACCESS_AUTHENTICATED : access;
+}
+
+function admits(access: Access, caller: UserCaller): boolean {
+  try {
+    authorize(declared(access), caller);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function toAuthError(error: unknown, realm: string): unknown {

@@ -21,6 +21,8 @@ export interface AccessTokenVerifier {
 /** A revocation list (the platform's RevocationList fits), consulted on every use of a cached verification. */
 export interface RevocationCheck {
   isRevoked(sessionId: string): Promise<boolean>;
+  /** The same answer without a promise, offered by a list in this process (the platform's InMemoryRevocationList). */
+  isRevokedNow?(sessionId: string): boolean;
 }
 
 export interface TokenGateOptions {
@@ -52,6 +54,13 @@ export interface TokenGate {
   revokeSessions(sessionIds: readonly string[]): void;
   /** Whether `verifyHeader` would answer from memory, without a signature check. */
   remembers(header: string | undefined): boolean;
+  /**
+   * What `verifyHeader` would accept this header as, when that is known
+   * without waiting: a remembered verification, unexpired, of a session not
+   * revoked, where the revocation list (if any) answers without a promise.
+   * Undefined otherwise, and then `verifyHeader` decides.
+   */
+  acceptedNow(header: string): VerifiedToken | undefined;
 }
 
 /**
@@ -113,6 +122,19 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
       for (const id of ids) revoked.set(id, true);
     },
     remembers: (header) => header !== undefined && cache?.has(header) === true,
+    acceptedNow(header) {
+      if (revocations !== undefined && revocations.isRevokedNow === undefined) return undefined;
+      const hit = cache?.get(header);
+      if (
+        hit === undefined ||
+        hit.expiresAt + toleranceMs <= now() ||
+        revoked.has(hit.caller.sessionId) ||
+        revocations?.isRevokedNow?.(hit.caller.sessionId) === true
+      ) {
+        return undefined;
+      }
+      return hit;
+    },
   };
 }
 

@@ -55,7 +55,12 @@ async function cache(app: FastifyInstance, opts: CachePluginOptions): Promise<vo
   const store: ResponseCacheStore = opts.redis
     ? new RedisCacheStore(opts.redis, { timeoutMs, log: app.log, onFailure: opts.onRedisFallback })
     : new MemoryCacheStore(maxEntries);
-  const responseCache = createResponseCache({ store, routes: opts.routes, onInvalidated: opts.onInvalidated });
+  const responseCache = createResponseCache({
+    store,
+    routes: opts.routes,
+    onInvalidated: opts.onInvalidated,
+    urlsKept: maxEntries,
+  });
   app.decorate('responseCache', responseCache);
 
   app.addHook('onClose', () => store.close());

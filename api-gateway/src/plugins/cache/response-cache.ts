@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EventEnvelope } from '@messenger/gen/messenger/events/v1/envelope';
 import { Access, CacheScope } from '@messenger/gen/messenger/options/v1/options';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Route } from '../../routing/route-table.ts';
 import type { CachedResponse, CacheMark, ResponseCacheStore } from './cache-store.ts';
 
@@ -24,10 +25,26 @@ export interface ResponseCache {
     reply: FastifyReply,
     fill: () => Promise<FillOutcome>,
   ): FastifyReply | Promise<FastifyReply>;
+  /**
+   * For answering before routing: the route this canonical URL was last
+   * filled for in this process (so the route Fastify's router chose for
+   * it), when the store is in this process. A URL that is not canonical is
+   * never found.
+   */
+  filledRoute(url: string): Route | undefined;
+  /** That route's entry for this URL and user, read without waiting; undefined when there is none. */
+  peek(route: Route, url: string, userId: string): PeekedHit | undefined;
   /** Event types that invalidate something, with their topics (`<service>.events`). */
   readonly topics: readonly string[];
   /** Applies one event: drops every entry of the methods listing its type, for the ids in its key. */
   onEvent(event: EventEnvelope): Promise<void>;
+}
+
+/** A hit found by `peek`: the cached response and its own headers. */
+export interface PeekedHit {
+  readonly entry: CachedResponse;
+  /** `etag`, `cache-control`, `x-cache`, and `vary` when keyed by user, as name, value, name, value… */
+  readonly headers: string[];
 }
 
 export interface ResponseCacheOptions {
@@ -36,9 +53,11 @@ export interface ResponseCacheOptions {
   readonly routes: readonly Route[];
   /** Called after each event that dropped entries (metrics). */
   readonly onInvalidated?: (eventType: string) => void;
+  /** Canonical URLs remembered with the route that filled them, for `filledRoute`; default 10 000. */
+  readonly urlsKept?: number;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
+export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** A request the cache answers past its synchronous lookup (a remote store, or a miss). */
 interface Lookup {
@@ -66,6 +85,9 @@ interface Lookup {
  */
 export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
   const { store } = opts;
+  // Only with a store in this process: a remote one has no hit to peek at.
+  const filledUrls =
+    store.peek === undefined ? undefined : new LRUCache<string, Route>({ max: opts.urlsKept ?? 10_000 });
   const inflight = new Map<string, Promise<{ entry: CachedResponse } | { error: unknown }>>();
   const methodsByEvent = new Map<string, Set<string>>();
   for (const route of opts.routes) {
@@ -94,13 +116,22 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
       if (privateScope && userId === undefined) return serveUncached(reply, fill);
       // The URL as sent: a hit needs no decoding at all; a URL that does not
       // decode never succeeds, so never gets an entry.
-      const key = `${route.operationId}|${privateScope ? `u:${userId}` : 'p'}|${req.url}`;
+      const key = keyOf(route, privateScope, userId, req.url);
       if (store.peek !== undefined) {
         const hit = store.peek(key);
         if (hit !== undefined) return respond(route, req, reply, hit, 'HIT', privateScope);
         return serveMiss({ route, req, reply, fill, key, privateScope });
       }
       return serveRemote({ route, req, reply, fill, key, privateScope });
+    },
+
+    filledRoute: (url) => filledUrls?.get(url),
+
+    peek(route, url, userId) {
+      const privateScope = route.method.cache?.scope === CacheScope.CACHE_SCOPE_PRIVATE;
+      const entry = store.peek?.(keyOf(route, privateScope, userId, url));
+      if (entry === undefined) return undefined;
+      return { route, entry, headers: cacheHeaders(route, entry, 'HIT', privateScope) };
     },
 
     async onEvent(event) {
@@ -140,6 +171,7 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
         : route.pathBindings.map((b) => `${route.method.path}|${b.valueOf(req.params as Record<string, string>)}`);
       flight = runFill(key, ttlMs, tags, fill);
       inflight.set(key, flight);
+      filledUrls?.set(req.url, route);
       void flight.finally(() => inflight.delete(key));
     }
     const result = await flight;
@@ -163,6 +195,30 @@ export function createResponseCache(opts: ResponseCacheOptions): ResponseCache {
   }
 }
 
+/** The route plus the URL as sent (canonical ids), plus the caller for private scope. */
+function keyOf(route: Route, privateScope: boolean, userId: string | undefined, url: string): string {
+  return `${route.operationId}|${privateScope ? `u:${userId}` : 'p'}|${url}`;
+}
+
+/** A cached response's own headers, as name, value, name, value… */
+function cacheHeaders(route: Route, entry: CachedResponse, state: 'HIT' | 'MISS', privateScope: boolean): string[] {
+  const ttl = route.method.cache?.ttlSeconds ?? 0;
+  const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+  const maxAge = Math.max(0, ttl - age);
+  // Shared caches may keep only what anonymous callers could read anyway.
+  const shared = !privateScope && route.method.access === Access.ACCESS_PUBLIC;
+  const headers = [
+    'etag',
+    entry.etag,
+    'cache-control',
+    `${shared ? 'public' : 'private'}, max-age=${maxAge}`,
+    'x-cache',
+    state,
+  ];
+  if (privateScope) headers.push('vary', 'authorization');
+  return headers;
+}
+
 function respond(
   route: Route,
   req: FastifyRequest,
@@ -171,16 +227,8 @@ function respond(
   state: 'HIT' | 'MISS',
   privateScope: boolean,
 ): FastifyReply {
-  const ttl = route.method.cache?.ttlSeconds ?? 0;
-  const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
-  const maxAge = Math.max(0, ttl - age);
-  // Shared caches may keep only what anonymous callers could read anyway.
-  const shared = !privateScope && route.method.access === Access.ACCESS_PUBLIC;
-  reply
-    .header('etag', entry.etag)
-    .header('cache-control', `${shared ? 'public' : 'private'}, max-age=${maxAge}`)
-    .header('x-cache', state);
-  if (privateScope) reply.header('vary', 'authorization');
+  const headers = cacheHeaders(route, entry, state, privateScope);
+  for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
   if (matchesEtag(req.headers['if-none-match'], entry.etag)) return reply.code(304).send();
   return reply.header('content-type', JSON_TYPE).send(entry.body);
 }

@@ -15,6 +15,12 @@ export type IncrCallback = (...result: [error: null, counted: Counted] | [error:
 export interface CounterStore {
   /** Counts one request against `key` in a window of `windowMs` that its first request starts. */
   incr(key: string, windowMs: number, cb: IncrCallback): void;
+  /**
+   * The same count, when it can be made without waiting (the counters are
+   * this process's) and stays within `max`; otherwise counts nothing and
+   * returns undefined, and `incr` decides.
+   */
+  incrNowWithin(key: string, windowMs: number, max: number): Counted | undefined;
 }
 
 // KEYS: the counter; ARGV: the window in ms. One fixed window per key: the
@@ -45,13 +51,16 @@ class LocalCounters {
     this.#windows = new LRUCache({ max: maxKeys });
   }
 
-  incr(key: string, windowMs: number): Counted {
+  /** Counts one request, unless that would take the count past `max`. */
+  incr(key: string, windowMs: number, max = Number.POSITIVE_INFINITY): Counted | undefined {
     const now = Date.now();
     const window = this.#windows.get(key);
     if (window === undefined || window.startedAt + windowMs <= now) {
+      if (max < 1) return undefined;
       this.#windows.set(key, { count: 1, startedAt: now });
       return { current: 1, ttl: windowMs };
     }
+    if (window.count >= max) return undefined;
     window.count++;
     return { current: window.count, ttl: windowMs - (now - window.startedAt) };
   }
@@ -74,18 +83,23 @@ class LocalCounters {
 export function createRateLimitStore(opts: RateLimitStoreOptions): CounterStore {
   const { redis, guard, prefix } = opts;
   const local = new LocalCounters(opts.localKeys);
+  // Without a `max`, the local count always counts.
+  const countLocally = (key: string, windowMs: number) => local.incr(key, windowMs) as Counted;
   return {
     incr(key, windowMs, cb) {
       if (redis === undefined || !guard.available) {
-        cb(null, local.incr(key, windowMs));
+        cb(null, countLocally(key, windowMs));
         return;
       }
       guard
         .run('incr', () => redis.eval(INCR_SCRIPT, 1, `${prefix}${key}`, windowMs) as Promise<[number, number]>)
         .then(
           ([current, ttl]) => cb(null, { current, ttl }),
-          () => cb(null, local.incr(key, windowMs)),
+          () => cb(null, countLocally(key, windowMs)),
         );
+    },
+    incrNowWithin(key, windowMs, max) {
+      return redis === undefined || !guard.available ? local.incr(key, windowMs, max) : undefined;
     },
   };
 }

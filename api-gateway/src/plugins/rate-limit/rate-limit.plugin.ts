@@ -5,12 +5,21 @@ import type { Redis } from 'ioredis';
 import { Code, GatewayError } from '../../errors/status.ts';
 import { positiveInt } from '../../options.ts';
 import { RedisGuard } from '../../redis-guard.ts';
-import { type CounterStore, createRateLimitStore } from './rate-limit-store.ts';
+import { type Counted, type CounterStore, createRateLimitStore } from './rate-limit-store.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** A route the gateway serves itself for signed-in users, limited like RPCs of this class. */
     signedInRateLimit?: RateLimitClass;
+  }
+  interface FastifyInstance {
+    /**
+     * Counts a signed-in user's request to an RPC of this class when that
+     * can be done without waiting and stays within budget, and returns the
+     * response's rate-limit headers as name, value, name, value…; otherwise
+     * counts nothing and returns undefined, leaving it to the route's hook.
+     */
+    readonly countSignedInNow: (cls: RateLimitClass, userId: string) => string[] | undefined;
   }
 }
 
@@ -120,6 +129,13 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
     prefix: 'gw:rl:',
   });
 
+  app.decorate('countSignedInNow', (cls: RateLimitClass, userId: string) => {
+    const name = budgetOf(cls);
+    const { max, windowMs } = budgets[name];
+    const counted = store.incrNowWithin(userKey(name, userId), windowMs, max);
+    return counted === undefined ? undefined : limitHeaders(max, counted);
+  });
+
   const unverified = unverifiedHook(app, store, budgets.unverified);
   // After the auth plugin's onRoute hook: the unverified budget goes ahead of
   // its token check, and the class budget after it (keys use `req.caller`).
@@ -149,10 +165,8 @@ export function classLimitHook(
         done(error);
         return;
       }
-      reply
-        .header('ratelimit-limit', max)
-        .header('ratelimit-remaining', Math.max(0, max - counted.current))
-        .header('ratelimit-reset', Math.ceil(counted.ttl / 1000));
+      const headers = limitHeaders(max, counted);
+      for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
       done(counted.current <= max ? undefined : budgetExceeded('rate limit exceeded', counted.ttl));
     });
   };
@@ -160,7 +174,23 @@ export function classLimitHook(
 
 /** What a class budget is counted by: the signed-in user, else the client IP. */
 export function classKey(name: BudgetName, req: FastifyRequest): string {
-  return req.caller ? `${name}:u:${req.caller.userId}` : `${name}:ip:${req.ip}`;
+  return req.caller ? userKey(name, req.caller.userId) : `${name}:ip:${req.ip}`;
+}
+
+function userKey(name: BudgetName, userId: string): string {
+  return `${name}:u:${userId}`;
+}
+
+/** The draft-spec headers of a counted request, as name, value, name, value… */
+function limitHeaders(max: number, counted: Counted): string[] {
+  return [
+    'ratelimit-limit',
+    String(max),
+    'ratelimit-remaining',
+    String(Math.max(0, max - counted.current)),
+    'ratelimit-reset',
+    String(Math.ceil(counted.ttl / 1000)),
+  ];
 }
 
 /** The first `onRequest` hook of a non-public route: the per-IP budget of requests needing a token check. */
