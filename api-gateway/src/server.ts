@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@messenger/platform/logger';
@@ -100,21 +100,37 @@ interface Connections {
   drained(): Promise<void>;
 }
 
+interface ConnectionState {
+  /** Requests in flight on the connection. */
+  active: number;
+  /** When it last went idle. */
+  idleSince: number;
+}
+
+const CONNECTION = Symbol('connection state');
+type TrackedResponse = ServerResponse & { [CONNECTION]?: ConnectionState };
+
+/** One listener for every response (nothing bound per request): the request is no longer in flight. */
+function onResponseClosed(this: TrackedResponse): void {
+  const state = this[CONNECTION];
+  if (state === undefined) return;
+  state.active--;
+  if (state.active === 0) state.idleSince = Date.now();
+}
+
 /** When each open connection last went idle (undefined while a request on it is in flight). */
 function trackConnections(server: Server): Connections {
-  const open = new Map<Socket, { active: number; idleSince: number }>();
+  const open = new Map<Socket, ConnectionState>();
   server.on('connection', (socket: Socket) => {
     open.set(socket, { active: 0, idleSince: Date.now() });
     socket.once('close', () => open.delete(socket));
   });
-  server.on('request', (req, res) => {
+  server.on('request', (req, res: TrackedResponse) => {
     const state = open.get(req.socket);
     if (!state) return;
     state.active++;
-    res.once('close', () => {
-      state.active--;
-      if (state.active === 0) state.idleSince = Date.now();
-    });
+    res[CONNECTION] = state;
+    res.on('close', onResponseClosed);
   });
   return {
     async drained() {

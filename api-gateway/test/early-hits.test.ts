@@ -91,6 +91,24 @@ describe('cache hits answered before routing', () => {
     expect(await observed()).toBe(before + 1);
     const generated = await socket({ url, headers: { authorization: alice } });
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // Header names in any case.
+    const mixed = await socket({ url, headers: { Authorization: alice, 'X-Request-Id': 'Mixed-Case-1' } });
+    expect(mixed.headers['x-request-id']).toBe('Mixed-Case-1');
+    expect(mixed.headers['x-cache']).toBe('HIT');
+    expect(routed.count).toBe(routedBefore);
+  });
+
+  it('leaves a request that repeats a header it reads to the full path, which answers as it always has', async () => {
+    const url = profileUrl(fx, 'u6');
+    await socket({ url, headers: { authorization: alice } });
+    const before = routed.count;
+    const bob = `Bearer ${await fx.auth.token('u7')}`;
+    const twice = await socket({ url, headers: { authorization: [alice, bob] } });
+    expect(routed.count).toBe(before + 1);
+    expect(twice.statusCode).toBe(200);
+    const ids = await socket({ url, headers: { authorization: alice, 'x-request-id': ['one-id', 'two-id'] } });
+    expect(routed.count).toBe(before + 2);
+    expect(ids.statusCode).toBe(200);
   });
 
   it('leaves to the full path what it cannot answer at once: a 304, a token not yet verified, a revoked session', async () => {

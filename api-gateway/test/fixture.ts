@@ -444,7 +444,8 @@ export interface Answer {
   json(): any;
 }
 
-export type Send = (req: { url: string; headers?: Record<string, string> }) => Promise<Answer>;
+/** A header given as a list is sent as that many header lines. */
+export type Send = (req: { url: string; headers?: Record<string, string | string[]> }) => Promise<Answer>;
 
 /**
  * GETs through a real socket (node's global agent keeps it alive): the way production traffic

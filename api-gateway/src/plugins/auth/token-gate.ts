@@ -74,6 +74,8 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
   const revoked = new LRUCache<string, true>({ max: 100_000, ttl: TOKEN_VALIDITY_HORIZON_SECONDS * 1000 });
   const { verifier, revocations } = opts;
   const now = opts.now ?? Date.now;
+  // Nearly always empty: then nothing is looked up.
+  const isRevokedHere = (sessionId: string) => revoked.size > 0 && revoked.has(sessionId);
   const toleranceMs = (verifier.clockToleranceSeconds ?? 0) * 1000;
 
   /** `key` is what the verification is remembered by: the token, or the whole header it came in. */
@@ -87,7 +89,7 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
         throw authFailure(AuthFailure.Expired);
       } else {
         if (
-          revoked.has(hit.caller.sessionId) ||
+          isRevokedHere(hit.caller.sessionId) ||
           (revocations && (await isRevoked(revocations, hit.caller.sessionId)))
         ) {
           cache?.delete(key);
@@ -97,7 +99,7 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
       }
     }
     const caller = await verifier.verifyAccessToken(token);
-    if (revoked.has(caller.sessionId)) throw authFailure(AuthFailure.Revoked);
+    if (isRevokedHere(caller.sessionId)) throw authFailure(AuthFailure.Revoked);
     const verified = { caller, expiresAt: expiryOf(token) };
     cache?.set(key, verified);
     return verified;
@@ -128,7 +130,7 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
       if (
         hit === undefined ||
         hit.expiresAt + toleranceMs <= now() ||
-        revoked.has(hit.caller.sessionId) ||
+        isRevokedHere(hit.caller.sessionId) ||
         revocations?.isRevokedNow?.(hit.caller.sessionId) === true
       ) {
         return undefined;

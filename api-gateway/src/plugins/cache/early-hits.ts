@@ -3,7 +3,7 @@ import { Access, type RateLimitClass } from '@messenger/gen/messenger/options/v1
 import type { UserCaller } from '@messenger/platform/auth';
 import { acceptRequestId, type Logger, REQUEST_ID_KEY } from '@messenger/platform/logger';
 import type { BoundHistogram, HistogramSeries } from '@messenger/platform/metrics';
-import { type Drain, type EarlyResponder, headerString, logRequestDone, RELEASE_HEADER } from '../../instance.ts';
+import { type Drain, type EarlyResponder, logRequestDone, RELEASE_HEADER } from '../../instance.ts';
 import type { Route } from '../../routing/route-table.ts';
 import { JSON_TYPE, type ResponseCache } from './response-cache.ts';
 
@@ -51,17 +51,34 @@ export function earlyHits(opts: EarlyHitsOptions): EarlyResponder {
 
   return (req, res) => {
     const started = performance.now();
-    const { headers } = req;
-    const authorization = headers.authorization;
-    if (
-      req.method !== 'GET' ||
-      authorization === undefined ||
-      headers['if-none-match'] !== undefined ||
-      headers['content-length'] !== undefined ||
-      headers['transfer-encoding'] !== undefined
-    ) {
-      return false;
+    if (req.method !== 'GET') return false;
+    // The few headers it needs, read from the parser's list: building
+    // node's headers object (every name lower-cased and stored) would cost
+    // more than the rest of the answer. Fastify builds it if it gets the request.
+    let authorization: string | undefined;
+    let requestId: string | undefined;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      switch (name.length) {
+        case 13: // authorization, if-none-match
+          if (!equalsLower(name, 'authorization')) {
+            if (equalsLower(name, 'if-none-match')) return false;
+          } else if (authorization === undefined) authorization = raw[i + 1];
+          else return false;
+          break;
+        case 12: // x-request-id
+          if (!equalsLower(name, REQUEST_ID_KEY)) break;
+          if (requestId !== undefined) return false;
+          requestId = raw[i + 1];
+          break;
+        case 14: // content-length: a body goes the full way
+        case 17: // transfer-encoding
+          if (equalsLower(name, 'content-length') || equalsLower(name, 'transfer-encoding')) return false;
+          break;
+      }
     }
+    if (authorization === undefined) return false;
     // Only canonical URLs are ever filled, so one that is not is never found here.
     const url = req.url as string;
     const route = cache.filledRoute(url);
@@ -74,8 +91,8 @@ export function earlyHits(opts: EarlyHitsOptions): EarlyResponder {
     const limits = countSignedInNow(route.method.rateLimit, caller.userId);
     if (limits === undefined) return false;
 
-    const requestId = acceptRequestId(headerString(headers[REQUEST_ID_KEY]));
-    const out = [REQUEST_ID_KEY, requestId];
+    const id = acceptRequestId(requestId);
+    const out = [REQUEST_ID_KEY, id];
     if (release !== undefined) out.push(RELEASE_HEADER, release);
     for (const value of limits) out.push(value);
     for (const value of hit.headers) out.push(value);
@@ -86,7 +103,12 @@ export function earlyHits(opts: EarlyHitsOptions): EarlyResponder {
     res.end(body);
     const ms = performance.now() - started;
     durationOf(route).observe(ms / 1000);
-    logRequestDone(log, requestId, 'GET', route.template.source, 200, ms);
+    logRequestDone(log, id, 'GET', route.template.source, 200, ms);
     return true;
   };
+}
+
+/** Whether a header name, in whatever case the client sent it, is `lower`. */
+function equalsLower(name: string, lower: string): boolean {
+  return name === lower || name.toLowerCase() === lower;
 }
