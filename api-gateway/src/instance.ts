@@ -102,7 +102,8 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
       // Fastify has filled in its defaults by now; these are what it sets on a server of its own.
       const timing = options as Required<Pick<FastifyServerOptions, ServerTiming>>;
       const server = createServer(options.http ?? {}, (req, res) => {
-        if (early === undefined || !early(req, res)) handler(req, res);
+        if (early !== undefined && answeredEarly(early, req, res, log)) return;
+        handler(req, res);
       });
       server.keepAliveTimeout = timing.keepAliveTimeout;
       server.requestTimeout = timing.requestTimeout;
@@ -139,6 +140,22 @@ export function createInstance(opts: InstanceOptions): FastifyInstance {
     else done();
   });
   return app;
+}
+
+/**
+ * Whether `early` answered. An early responder that throws must not take the
+ * process down from inside a `request` listener: the request goes to Fastify
+ * if nothing was sent yet, else its connection is closed.
+ */
+function answeredEarly(early: EarlyResponder, req: IncomingMessage, res: ServerResponse, log: Logger): boolean {
+  try {
+    return early(req, res);
+  } catch (err) {
+    log.error({ err }, 'answering a request before routing failed');
+    if (!res.headersSent) return false;
+    res.destroy();
+    return true;
+  }
 }
 
 function installDrain(app: FastifyInstance): void {

@@ -240,3 +240,23 @@ function budgets(max: number) {
   const budget = { max, windowMs: 60_000 };
   return { default: budget, strict: budget, stream: budget };
 }
+
+describe('answering before routing, when the early step fails', () => {
+  it('leaves the request to Fastify, which answers it, and the gateway keeps serving', async () => {
+    const fx = await startGateway();
+    try {
+      const socket = await socketSender(fx.app);
+      fx.app.answerEarly(() => {
+        throw new Error('early step failed');
+      });
+      const authorization = `Bearer ${await fx.auth.token('u1')}`;
+      for (let i = 0; i < 2; i++) {
+        const res = await socket({ url: profileUrl(fx, 'u2'), headers: { authorization } });
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['x-cache']).toBe(i === 0 ? 'MISS' : 'HIT');
+      }
+    } finally {
+      await fx.close();
+    }
+  });
+});

@@ -22,9 +22,10 @@ export interface EarlyHitsOptions {
 
 /**
  * Cache hits answered before Fastify routes the request. Through Fastify a
- * hit costs about twice a bare Fastify route's instructions, most of it
- * Fastify's request, reply, hook and header plumbing around five small
- * steps; here those steps run straight on node:http's request.
+ * hit took 2.3× a bare Fastify route's instructions, a third to a half of
+ * what it paid over bare being Fastify's request, reply, hook and header
+ * plumbing around five small steps; here those steps run straight on
+ * node:http's request.
  *
  * It answers only what it can answer as the full path would, without
  * waiting: a GET with no body and no `If-None-Match`, of a canonical URL
