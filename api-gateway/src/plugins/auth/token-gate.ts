@@ -78,25 +78,33 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
   const isRevokedHere = (sessionId: string) => revoked.size > 0 && revoked.has(sessionId);
   const toleranceMs = (verifier.clockToleranceSeconds ?? 0) * 1000;
 
+  /** A list that cannot answer without a promise is asked after the checks known at once. */
+  const revocationsToAsk = revocations?.isRevokedNow === undefined ? revocations : undefined;
+
+  /**
+   * Why a remembered verification no longer holds, as far as is known
+   * without waiting: the verifier's own expiry rule (so a token is accepted
+   * or refused alike whether it is remembered or verified afresh), and
+   * revocation here or in a list in this process.
+   */
+  const refusedNow = (hit: VerifiedToken): AuthFailure | undefined => {
+    if (hit.expiresAt + toleranceMs <= now()) return AuthFailure.Expired;
+    const sessionId = hit.caller.sessionId;
+    if (isRevokedHere(sessionId) || revocations?.isRevokedNow?.(sessionId) === true) return AuthFailure.Revoked;
+    return undefined;
+  };
+
   /** `key` is what the verification is remembered by: the token, or the whole header it came in. */
   const verify = async (token: string, key: string): Promise<VerifiedToken> => {
     const hit = cache?.get(key);
     if (hit !== undefined) {
-      // The verifier's own rule, so a token is accepted or refused alike
-      // whether it is remembered or verified afresh.
-      if (hit.expiresAt + toleranceMs <= now()) {
-        cache?.delete(key);
-        throw authFailure(AuthFailure.Expired);
-      } else {
-        if (
-          isRevokedHere(hit.caller.sessionId) ||
-          (revocations && (await isRevoked(revocations, hit.caller.sessionId)))
-        ) {
-          cache?.delete(key);
-          throw authFailure(AuthFailure.Revoked);
-        }
-        return hit;
+      let failure = refusedNow(hit);
+      if (failure === undefined && revocationsToAsk && (await isRevoked(revocationsToAsk, hit.caller.sessionId))) {
+        failure = AuthFailure.Revoked;
       }
+      if (failure === undefined) return hit;
+      cache?.delete(key);
+      throw authFailure(failure);
     }
     const caller = await verifier.verifyAccessToken(token);
     if (isRevokedHere(caller.sessionId)) throw authFailure(AuthFailure.Revoked);
@@ -125,17 +133,9 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
     },
     remembers: (header) => header !== undefined && cache?.has(header) === true,
     acceptedNow(header) {
-      if (revocations !== undefined && revocations.isRevokedNow === undefined) return undefined;
+      if (revocationsToAsk !== undefined) return undefined;
       const hit = cache?.get(header);
-      if (
-        hit === undefined ||
-        hit.expiresAt + toleranceMs <= now() ||
-        isRevokedHere(hit.caller.sessionId) ||
-        revocations?.isRevokedNow?.(hit.caller.sessionId) === true
-      ) {
-        return undefined;
-      }
-      return hit;
+      return hit !== undefined && refusedNow(hit) === undefined ? hit : undefined;
     },
   };
 }

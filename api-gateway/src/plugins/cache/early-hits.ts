@@ -51,7 +51,6 @@ export function earlyHits(opts: EarlyHitsOptions): EarlyResponder {
   };
 
   return (req, res) => {
-    const started = performance.now();
     if (req.method !== 'GET') return false;
     // The few headers it needs, read from the parser's list: building
     // node's headers object (every name lower-cased and stored) would cost
@@ -80,6 +79,7 @@ export function earlyHits(opts: EarlyHitsOptions): EarlyResponder {
       }
     }
     if (authorization === undefined) return false;
+    const started = performance.now();
     // Only canonical URLs are ever filled, so one that is not is never found here.
     const url = req.url as string;
     const route = cache.filledRoute(url);
