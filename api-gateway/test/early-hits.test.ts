@@ -98,6 +98,25 @@ describe('cache hits answered before routing', () => {
     expect(routed.count).toBe(routedBefore);
   });
 
+  it("never takes another payload under a remembered token's signature for that token", async () => {
+    const url = profileUrl(fx, 'u8');
+    const token = await fx.auth.token('u1', { sessionId: 's-forge' });
+    const [head, , signature] = token.split('.');
+    expect((await socket({ url, headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
+    // Remembered now; the same signature on claims of the attacker's choosing must be verified, and fail.
+    const claims = Buffer.from(JSON.stringify({ sub: 'u9', roles: ['admin'], exp: 4102444800 })).toString('base64url');
+    const forged = `Bearer ${head}.${claims}.${signature}`;
+    for (const send of [socket, inject]) {
+      const res = await send({ url, headers: { authorization: forged } });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ code: 16, details: [{ reason: 'TOKEN_INVALID' }] });
+    }
+    // The genuine token is still remembered and answered early.
+    const before = routed.count;
+    expect((await socket({ url, headers: { authorization: `Bearer ${token}` } })).headers['x-cache']).toBe('HIT');
+    expect(routed.count).toBe(before);
+  });
+
   it('leaves a request that repeats a header it reads to the full path, which answers as it always has', async () => {
     const url = profileUrl(fx, 'u6');
     await socket({ url, headers: { authorization: alice } });

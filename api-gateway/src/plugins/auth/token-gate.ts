@@ -63,6 +63,25 @@ export interface TokenGate {
   acceptedNow(header: string): VerifiedToken | undefined;
 }
 
+/** A verification and the exact header (or `Bearer <token>`) it was made for. */
+interface Remembered {
+  readonly key: string;
+  readonly verified: VerifiedToken;
+}
+
+/**
+ * Remembered verifications are found by the last characters of the key: a
+ * token's signature, random, so 16 of its base64url characters (96 bits)
+ * tell tokens apart. A map finds a key by its hash, and a header is a new
+ * string on every request, so keying by the whole header (300 and more
+ * characters) hashed all of it each time: measured, the largest single
+ * cost of a cache hit. The whole key is then compared, so a different
+ * token ending alike (a forged payload under a copied signature) is never
+ * taken for the remembered one.
+ */
+const FINGERPRINT_CHARS = 16;
+const fingerprint = (key: string) => key.slice(-FINGERPRINT_CHARS);
+
 /**
  * Verifies access tokens through the platform verifier, remembering each
  * verified token until its `exp` (ES256 verification dominates the cost of
@@ -70,7 +89,12 @@ export interface TokenGate {
  */
 export function createTokenGate(opts: TokenGateOptions): TokenGate {
   const size = nonNegativeInt('auth.cacheSize', opts.cacheSize, 10_000);
-  const cache = size > 0 ? new LRUCache<string, VerifiedToken>({ max: size }) : undefined;
+  const cache = size > 0 ? new LRUCache<string, Remembered>({ max: size }) : undefined;
+  /** The verification remembered for exactly this key. */
+  const remembered = (key: string): VerifiedToken | undefined => {
+    const found = cache?.get(fingerprint(key));
+    return found !== undefined && found.key === key ? found.verified : undefined;
+  };
   const revoked = new LRUCache<string, true>({ max: 100_000, ttl: TOKEN_VALIDITY_HORIZON_SECONDS * 1000 });
   const { verifier, revocations } = opts;
   const now = opts.now ?? Date.now;
@@ -96,20 +120,20 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
 
   /** `key` is what the verification is remembered by: the token, or the whole header it came in. */
   const verify = async (token: string, key: string): Promise<VerifiedToken> => {
-    const hit = cache?.get(key);
+    const hit = remembered(key);
     if (hit !== undefined) {
       let failure = refusedNow(hit);
       if (failure === undefined && revocationsToAsk && (await isRevoked(revocationsToAsk, hit.caller.sessionId))) {
         failure = AuthFailure.Revoked;
       }
       if (failure === undefined) return hit;
-      cache?.delete(key);
+      cache?.delete(fingerprint(key));
       throw authFailure(failure);
     }
     const caller = await verifier.verifyAccessToken(token);
     if (isRevokedHere(caller.sessionId)) throw authFailure(AuthFailure.Revoked);
     const verified = { caller, expiresAt: expiryOf(token) };
-    cache?.set(key, verified);
+    cache?.set(fingerprint(key), { key, verified });
     return verified;
   };
 
@@ -117,7 +141,7 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
     verify: (token) => verify(token, `Bearer ${token}`),
     verifyHeader(header) {
       // A remembered header skips even its parsing.
-      if (header !== undefined && cache?.has(header)) return verify('', header);
+      if (header !== undefined && remembered(header) !== undefined) return verify('', header);
       try {
         const token = bearerTokenOf(header);
         if (token === undefined) {
@@ -131,10 +155,10 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
     revokeSessions(ids) {
       for (const id of ids) revoked.set(id, true);
     },
-    remembers: (header) => header !== undefined && cache?.has(header) === true,
+    remembers: (header) => header !== undefined && remembered(header) !== undefined,
     acceptedNow(header) {
       if (revocationsToAsk !== undefined) return undefined;
-      const hit = cache?.get(header);
+      const hit = remembered(header);
       return hit !== undefined && refusedNow(hit) === undefined ? hit : undefined;
     },
   };
