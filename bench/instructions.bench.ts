@@ -5,8 +5,11 @@
 // Each server runs alone under `valgrind --tool=callgrind`: BENCH_INSTR_WARMUP
 // requests (JIT, caches), counters zeroed, BENCH_INSTR_REQUESTS requests
 // (16 at a time over kept-alive connections, each with the same bearer
-// token), counters dumped. The load generator and the gRPC upstream run
-// natively and are not counted.
+// token), counters dumped. 20,000 by default: part of what is counted does
+// not grow with the number of requests, and over 3,000 a cache hit counted
+// 119k where over 20,000 it counts 87k, three processes within 1 %
+// (docs/PERFORMANCE.md, Counting over 20,000 requests). The load
+// generator and the gRPC upstream run natively and are not counted.
 //   bare      a bare Fastify route answering the gateway's JSON (the reference)
 //   hit       GET /v1/users/{id} through the gateway, answered from its cache
 //   uncached  the same GET with the cache off: the gateway's side of an upstream call
@@ -18,7 +21,7 @@
 // figures of one run, or runs side by side. BENCH_INSTR_PROFILE=N also
 // prints the N native functions (C++ and V8 builtins; JIT-compiled
 // JavaScript is one "JIT code" line) with the largest share of each server's
-// main thread. Needs valgrind (`apt-get install valgrind`); ≈ 5 min.
+// main thread. Needs valgrind (`apt-get install valgrind`); ≈ 6 min.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -29,7 +32,7 @@ import { join } from 'node:path';
 import { createTokenSigner, generateSigningKeyRing } from '@messenger/platform/auth';
 import { type RoleLaunch, type RunningRole, startGatewayRole, startRole } from './child-role.ts';
 
-const REQUESTS = Number(process.env.BENCH_INSTR_REQUESTS ?? 3000);
+const REQUESTS = Number(process.env.BENCH_INSTR_REQUESTS ?? 20_000);
 const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 4000);
 const IN_FLIGHT = 16;
 const PROFILE = Number(process.env.BENCH_INSTR_PROFILE ?? 0);
