@@ -118,18 +118,19 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
     return undefined;
   };
 
-  /** `key` is what the verification is remembered by: the token, or the whole header it came in. */
-  const verify = async (token: string, key: string): Promise<VerifiedToken> => {
-    const hit = remembered(key);
-    if (hit !== undefined) {
-      let failure = refusedNow(hit);
-      if (failure === undefined && revocationsToAsk && (await isRevoked(revocationsToAsk, hit.caller.sessionId))) {
-        failure = AuthFailure.Revoked;
-      }
-      if (failure === undefined) return hit;
-      cache?.delete(fingerprint(key));
-      throw authFailure(failure);
+  /** A remembered verification, still held (`key` is what it is remembered by), or the failure that ends it. */
+  const recheck = async (hit: VerifiedToken, key: string): Promise<VerifiedToken> => {
+    let failure = refusedNow(hit);
+    if (failure === undefined && revocationsToAsk && (await isRevoked(revocationsToAsk, hit.caller.sessionId))) {
+      failure = AuthFailure.Revoked;
     }
+    if (failure === undefined) return hit;
+    cache?.delete(fingerprint(key));
+    throw authFailure(failure);
+  };
+
+  /** A token not remembered under `key`: its signature checked, then remembered. */
+  const verifyAfresh = async (token: string, key: string): Promise<VerifiedToken> => {
     const caller = await verifier.verifyAccessToken(token);
     if (isRevokedHere(caller.sessionId)) throw authFailure(AuthFailure.Revoked);
     const verified = { caller, expiresAt: expiryOf(token) };
@@ -138,16 +139,21 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
   };
 
   return {
-    verify: (token) => verify(token, `Bearer ${token}`),
+    verify(token) {
+      const key = `Bearer ${token}`;
+      const hit = remembered(key);
+      return hit === undefined ? verifyAfresh(token, key) : recheck(hit, key);
+    },
     verifyHeader(header) {
       // A remembered header skips even its parsing.
-      if (header !== undefined && remembered(header) !== undefined) return verify('', header);
+      const hit = header === undefined ? undefined : remembered(header);
+      if (header !== undefined && hit !== undefined) return recheck(hit, header);
       try {
         const token = bearerTokenOf(header);
         if (token === undefined) {
           throw new DomainError(ErrorKind.Unauthenticated, 'CREDENTIALS_MISSING', 'a bearer token is required');
         }
-        return verify(token, header as string);
+        return verifyAfresh(token, header as string);
       } catch (error) {
         return Promise.reject(error);
       }
