@@ -252,7 +252,7 @@ export function logRequestDone(
   if (log.isLevelEnabled('debug')) log.debug({ requestId, method, route, status, ms }, 'request done');
 }
 
-export function headerString(v: string | string[] | undefined): string | undefined {
+function headerString(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
