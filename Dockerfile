@@ -54,4 +54,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node"]
 # The gateway by default, with the node flags it runs with (scripts/deploy/processes.ts).
-CMD ["--max-semi-space-size=16", "api-gateway/src/main.ts"]
+CMD ["--max-semi-space-size=16", "--no-allocation-site-pretenuring", "api-gateway/src/main.ts"]
