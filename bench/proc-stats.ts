@@ -2,11 +2,18 @@
 // (a gateway's workers), for the benches that measure one.
 import { readFileSync } from 'node:fs';
 
-/** CPU time (user + system) a process has used so far, in ms. */
-export function cpuMsOf(pid: number | undefined): number {
+/** User and system CPU time a process has used so far, in ms. */
+export function userSystemMsOf(pid: number | undefined): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
+  const msPerTick = 1000 / 100; // clock ticks at USER_HZ = 100
+  return { user: Number(fields[11]) * msPerTick, system: Number(fields[12]) * msPerTick };
+}
+
+/** CPU time (user + system) a process has used so far, in ms. */
+export function cpuMsOf(pid: number | undefined): number {
+  const { user, system } = userSystemMsOf(pid);
+  return user + system;
 }
 
 /** Resident set size of a process in KB. */
