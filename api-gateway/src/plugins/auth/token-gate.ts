@@ -91,7 +91,8 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
   const size = nonNegativeInt('auth.cacheSize', opts.cacheSize, 10_000);
   const cache = size > 0 ? new LRUCache<string, Remembered>({ max: size }) : undefined;
   /** The verification remembered for exactly this key. */
-  const remembered = (key: string): VerifiedToken | undefined => {
+  const remembered = (key: string | undefined): VerifiedToken | undefined => {
+    if (key === undefined) return undefined;
     const found = cache?.get(fingerprint(key));
     return found !== undefined && found.key === key ? found.verified : undefined;
   };
@@ -146,8 +147,8 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
     },
     verifyHeader(header) {
       // A remembered header skips even its parsing.
-      const hit = header === undefined ? undefined : remembered(header);
-      if (header !== undefined && hit !== undefined) return recheck(hit, header);
+      const hit = remembered(header);
+      if (hit !== undefined) return recheck(hit, header as string);
       try {
         const token = bearerTokenOf(header);
         if (token === undefined) {
@@ -161,7 +162,7 @@ export function createTokenGate(opts: TokenGateOptions): TokenGate {
     revokeSessions(ids) {
       for (const id of ids) revoked.set(id, true);
     },
-    remembers: (header) => header !== undefined && remembered(header) !== undefined,
+    remembers: (header) => remembered(header) !== undefined,
     acceptedNow(header) {
       if (revocationsToAsk !== undefined) return undefined;
       const hit = remembered(header);
