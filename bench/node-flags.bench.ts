@@ -1,7 +1,7 @@
 // The gateway's node flags, measured one fresh process at a time.
 //
 // Some costs are decided inside V8 once per process and kept for its life
-// (allocation-site pretenuring: docs/PERFORMANCE.md, One process in four),
+// (allocation-site pretenuring: docs/PERFORMANCE.md, Slow for life),
 // so two processes of the same code can differ by twice the CPU per request,
 // and a flag's effect shows only across many processes, never in one. This
 // starts BENCH_FLAG_PROCESSES (12) pairs of gateway processes one after
@@ -110,13 +110,12 @@ await upstream.stop();
 console.log('\nper flag set: processes, then median (worst) of each column');
 console.log('flags\tcache\tprocesses\treq/s\tp99 ms\tuser µs/req');
 for (const [key, ms] of results) {
-  const worst = (values: number[], of: (a: number, b: number) => number) => values.reduce((a, b) => of(a, b));
   const reqs = ms.map((m) => m.reqPerS);
   const p99s = ms.map((m) => m.p99Ms);
   const users = ms.map((m) => m.userUs);
   console.log(
-    `${key}\t${ms.length}\t${median(reqs).toFixed(0)} (${worst(reqs, Math.min).toFixed(0)})\t` +
-      `${median(p99s).toFixed(2)} (${worst(p99s, Math.max).toFixed(2)})\t` +
-      `${median(users).toFixed(1)} (${worst(users, Math.max).toFixed(1)})`,
+    `${key}\t${ms.length}\t${median(reqs).toFixed(0)} (${Math.min(...reqs).toFixed(0)})\t` +
+      `${median(p99s).toFixed(2)} (${Math.max(...p99s).toFixed(2)})\t` +
+      `${median(users).toFixed(1)} (${Math.max(...users).toFixed(1)})`,
   );
 }
