@@ -34,10 +34,10 @@ export interface ProcessInfo {
  * - `--no-allocation-site-pretenuring`: V8 otherwise starts allocating an
  *   object literal's objects straight in the old generation once most of
  *   them have survived a scavenge. A request's objects all die young, but in
- *   one gateway process in three or four that decision was taken early for
- *   the hot path and held for the process's life: a megabyte or more
+ *   about one gateway process in six that decision was taken early for the
+ *   hot path and held for the process's life: a megabyte or more
  *   promoted per scavenge instead of kilobytes, mark-compacts every few
- *   seconds, and up to twice the CPU per request (One process in four).
+ *   seconds, and up to twice the CPU per request (Slow for life).
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', '--no-allocation-site-pretenuring'];
 
