@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { HpackDecoder, HpackEncoder } from './hpack.ts';
+import { StreamTable } from './stream-table.ts';
 
 /** Received headers or trailers, as node:http2's IncomingHttpHeaders shows them (a repeated one joined by ", "). */
 export type Http2Headers = Record<string, string | string[] | undefined>;
@@ -194,7 +195,7 @@ export class Http2Connection extends EventEmitter {
   readonly #onStream: ConnectionOptions['onStream'];
   readonly #encoder = new HpackEncoder();
   readonly #decoder = new HpackDecoder();
-  readonly #streams = new Map<number, Http2Stream>();
+  readonly #streams = new StreamTable<Http2Stream>();
   /** Streams waiting for the peer's concurrency limit, in order. */
   readonly #queued: Http2Stream[] = [];
   /** Open streams with DATA waiting for flow-control window. */
@@ -369,7 +370,7 @@ export class Http2Connection extends EventEmitter {
     stream.id = this.#nextId;
     this.#nextId += 2;
     stream.sendWindow = this.#peerInitialWindow;
-    this.#streams.set(stream.id, stream);
+    this.#streams.add(stream.id, stream);
     this.#headerFrames(stream.id, block, false);
     this.sendOut(stream);
     // The last stream id is spent: the connection takes no more (the channel opens another).
@@ -811,7 +812,7 @@ export class Http2Connection extends EventEmitter {
     stream.responded = true;
     stream.ended = (flags & FLAG_END_STREAM) !== 0;
     stream.sendWindow = this.#peerInitialWindow;
-    this.#streams.set(id, stream);
+    this.#streams.add(id, stream);
     (this.#onStream as NonNullable<ConnectionOptions['onStream']>)(stream, headers, flags);
     if (stream.ended && !stream.closed) {
       stream.handler?.ended?.();
@@ -843,7 +844,7 @@ export class Http2Connection extends EventEmitter {
     this.closed = true;
     if (this.#onStream === undefined) {
       // Streams above the last one the peer processed never reached it: refused, safe to retry.
-      for (const stream of [...this.#streams.values()]) if (stream.id > lastId) this.#finish(stream, REFUSED_STREAM);
+      for (const stream of this.#streams.values()) if (stream.id > lastId) this.#finish(stream, REFUSED_STREAM);
       for (const stream of this.#queued) this.#finish(stream, REFUSED_STREAM);
       this.#queued.length = 0;
     }

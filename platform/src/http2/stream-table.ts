@@ -1,0 +1,49 @@
+/**
+ * A connection's open streams by id, kept in a plain object (V8 holds its
+ * integer keys in a number dictionary) rather than a Map.
+ *
+ * Why: a connection under load adds and removes one stream per request while
+ * a few dozen are open, and its ids only grow. With a Map, about one gateway
+ * process in three (8 of 24 measured) kept streams and the Map's own hash
+ * tables alive past two scavenges: ~90 KB promoted to the old generation per
+ * scavenge instead of ~23 KB, for the life of the process, so mark-compacts
+ * came every few seconds and set the tail latency. Keyed by a plain object,
+ * none of 12 processes did (docs/PERFORMANCE.md, Promoted with the stream
+ * table).
+ */
+export class StreamTable<T> {
+  #byId: Record<number, T> = Object.create(null);
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(id: number): T | undefined {
+    return this.#byId[id];
+  }
+
+  /** Adds a stream under an id not in use. */
+  add(id: number, stream: T): void {
+    if (this.#byId[id] === undefined) this.#size++;
+    this.#byId[id] = stream;
+  }
+
+  /** Removes `id`'s stream; false when there was none. */
+  delete(id: number): boolean {
+    if (this.#byId[id] === undefined) return false;
+    delete this.#byId[id];
+    this.#size--;
+    return true;
+  }
+
+  /** The streams in id order, which is the order they opened; a copy, so the table may change while it is walked. */
+  values(): T[] {
+    return Object.values(this.#byId);
+  }
+
+  clear(): void {
+    this.#byId = Object.create(null);
+    this.#size = 0;
+  }
+}
