@@ -23,6 +23,8 @@ export interface RoleLaunch {
   readonly nodeFlags?: readonly string[];
   /** How long to wait for `ready <port>`; default 30 s. */
   readonly startTimeoutMs?: number;
+  /** Receives what the role writes to stdout after its `ready` line (a `--trace-gc-nvp` flag's lines, say). */
+  readonly onOutput?: (text: string) => void;
 }
 
 /** Runs `node bench/<script> <role>` with `env` added and waits for its `ready <port>` line. */
@@ -43,11 +45,16 @@ export async function startRole(
       () => reject(new Error(`${role} did not start within ${startTimeoutMs / 1000} s`)),
       startTimeoutMs,
     );
-    let out = '';
+    let out: string | undefined = '';
     child.stdout?.on('data', (chunk: Buffer) => {
+      if (out === undefined) {
+        launch.onOutput?.(chunk.toString());
+        return;
+      }
       out += chunk.toString();
       const m = /ready (\d+)/.exec(out);
       if (m) {
+        out = undefined;
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
