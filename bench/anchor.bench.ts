@@ -83,9 +83,16 @@ for (const [from, to, count] of KIT_EDITS) {
   kitScript = kitScript.replaceAll(from, to);
 }
 writeFileSync(runSh, kitScript);
+// The kit's default ports (41751–41758) lie in Linux's ephemeral range
+// (32768–60999 here), so a connection opened during the rounds can hold one
+// as its local port when the profiled gateway starts last on 41756, and the
+// kit fails. Below the range nothing but a listener takes them; a port set
+// in the environment still wins.
+const KIT_PORTS = ['UP', 'BARE', 'GW_OFF', 'GW_ON', 'GO', 'PROF', 'GO_PROF', 'CLUSTER'];
+const ports = Object.fromEntries(KIT_PORTS.map((name, i) => [`${name}_PORT`, String(21751 + i)]));
 const run = spawnSync(join(kitCopy, 'run.sh'), [], {
   cwd: kitCopy,
   stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, CLONE: clone },
+  env: { ...ports, ...process.env, CLONE: clone },
 });
 process.exit(run.status ?? 1);
