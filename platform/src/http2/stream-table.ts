@@ -3,13 +3,12 @@
  * integer keys in a number dictionary) rather than a Map.
  *
  * Why: a connection under load adds and removes one stream per request while
- * a few dozen are open, and its ids only grow. With a Map, about one gateway
- * process in three (8 of 24 measured) kept streams and the Map's own hash
- * tables alive past two scavenges: ~90 KB promoted to the old generation per
- * scavenge instead of ~23 KB, for the life of the process, so mark-compacts
- * came every few seconds and set the tail latency. Keyed by a plain object,
- * none of 12 processes did (docs/PERFORMANCE.md, Promoted with the stream
- * table).
+ * a few dozen are open, and its ids only grow. With a Map, 16 of 40 gateway
+ * processes measured kept streams and the Map's own hash tables alive past
+ * two scavenges: ~80 KB promoted to the old generation per scavenge instead
+ * of ~23 KB, for the life of the process, so mark-compacts came every few
+ * seconds and set the tail latency. Keyed by a plain object, none of 28
+ * processes did (docs/PERFORMANCE.md, Promoted with the stream table).
  */
 export class StreamTable<T> {
   #byId: Record<number, T> = Object.create(null);
