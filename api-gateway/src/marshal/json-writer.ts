@@ -17,6 +17,7 @@ import { isUtf8 } from 'node:buffer';
 import { type DescEnum, type DescField, type DescMessage, type Registry, ScalarType } from '@bufbuild/protobuf';
 import { protoCamelCase, protoSnakeCase } from '@bufbuild/protobuf/reflect';
 import { isWrapperDesc } from '@bufbuild/protobuf/wkt';
+import { decimal } from './decimal.ts';
 
 /** The JSON text of one message, or undefined when the library must render it. */
 export type JsonWriter = (bytes: Uint8Array) => string | undefined;
@@ -694,14 +695,14 @@ function mapKey(scalar: ScalarType, end: number): string {
 const int64View = new DataView(new ArrayBuffer(8));
 
 function int64Text(l: number, h: number): string {
-  if ((h === 0 && l >= 0) || (h === -1 && l < 0)) return `"${l}"`;
+  if ((h === 0 && l >= 0) || (h === -1 && l < 0)) return `"${decimal(l)}"`;
   int64View.setInt32(0, l, true);
   int64View.setInt32(4, h, true);
   return `"${int64View.getBigInt64(0, true)}"`;
 }
 
 function uint64Text(l: number, h: number): string {
-  if (h === 0) return `"${l >>> 0}"`;
+  if (h === 0) return `"${decimal(l >>> 0)}"`;
   int64View.setInt32(0, l, true);
   int64View.setInt32(4, h, true);
   return `"${int64View.getBigUint64(0, true)}"`;
@@ -734,13 +735,13 @@ function scalarText(scalar: ScalarType, end: number): string {
     }
     case ScalarType.INT32:
       readVarint(end);
-      return String(lo | 0);
+      return decimal(lo | 0);
     case ScalarType.UINT32:
       readVarint(end);
-      return String(lo >>> 0);
+      return decimal(lo >>> 0);
     case ScalarType.SINT32:
       readVarint(end);
-      return String((lo >>> 1) ^ -(lo & 1));
+      return decimal((lo >>> 1) ^ -(lo & 1));
     case ScalarType.BOOL:
       readVarint(end);
       return lo !== 0 || hi !== 0 ? 'true' : 'false';
@@ -756,9 +757,9 @@ function scalarText(scalar: ScalarType, end: number): string {
       return int64Text(((lo >>> 1) | ((hi & 1) << 31)) ^ s, (hi >>> 1) ^ s);
     }
     case ScalarType.FIXED32:
-      return String(fixed32(end) >>> 0);
+      return decimal(fixed32(end) >>> 0);
     case ScalarType.SFIXED32:
-      return String(fixed32(end));
+      return decimal(fixed32(end));
     case ScalarType.FLOAT: {
       if (pos + 4 > end) giveUp();
       const v = buf.readFloatLE(pos);
@@ -856,7 +857,7 @@ function pad(n: number, width: number): string {
 /** `.123`, `.123456`, `.123456789` or nothing, as the library trims nanos. */
 function nanosSuffix(nanos: number): string {
   if (nanos === 0) return '';
-  const digits = String(nanos + 1_000_000_000).slice(1);
+  const digits = decimal(nanos + 1_000_000_000).slice(1);
   if (digits.endsWith('000000')) return `.${digits.slice(0, 3)}`;
   if (digits.endsWith('000')) return `.${digits.slice(0, 6)}`;
   return `.${digits}`;
@@ -871,7 +872,7 @@ function durationText(plan: MessagePlan, base: number): string {
   if ((seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0) || Math.abs(nanos) > 999_999_999) giveUp();
   let text = int64Text(lo, hi).slice(1, -1);
   if (nanos !== 0) {
-    let digits = String(Math.abs(nanos));
+    let digits = decimal(Math.abs(nanos));
     digits = '0'.repeat(9 - digits.length) + digits;
     if (digits.endsWith('000000')) digits = digits.slice(0, 3);
     else if (digits.endsWith('000')) digits = digits.slice(0, 6);
