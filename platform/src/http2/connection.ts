@@ -860,10 +860,7 @@ export class Http2Connection extends EventEmitter {
     stream.rstCode = code;
     stream.out.length = 0;
     stream.held = undefined;
-    if (stream.id !== 0 && this.#streams.get(stream.id) === stream) {
-      this.#streams.delete(stream.id);
-      this.#blocked.delete(stream);
-    }
+    if (stream.id !== 0 && this.#streams.delete(stream.id, stream)) this.#blocked.delete(stream);
     const handler = stream.handler;
     stream.handler = undefined;
     handler?.closed(stream);

@@ -10,9 +10,11 @@ describe('StreamTable', () => {
     expect(table.get(3)).toBe('b');
     expect(table.get(5)).toBeUndefined();
 
-    expect(table.delete(1)).toBe(true);
-    expect(table.delete(1)).toBe(false);
-    expect(table.delete(7)).toBe(false);
+    expect(table.delete(1, 'a')).toBe(true);
+    expect(table.delete(1, 'a')).toBe(false);
+    expect(table.delete(7, 'a')).toBe(false);
+    expect(table.delete(3, 'a')).toBe(false);
+    expect(table.get(3)).toBe('b');
     expect(table.get(1)).toBeUndefined();
     expect(table.size).toBe(1);
   });
@@ -25,7 +27,7 @@ describe('StreamTable', () => {
     for (let id = 3; id < 200_003; id += 2) {
       table.add(id, id);
       const closing = id - 2 * 40;
-      if (closing >= 3) table.delete(closing);
+      if (closing >= 3) table.delete(closing, closing);
     }
     const open = table.values();
     expect(open).toHaveLength(table.size);
@@ -41,7 +43,7 @@ describe('StreamTable', () => {
     const walked: number[] = [];
     for (const id of table.values()) {
       walked.push(id);
-      table.delete(id);
+      table.delete(id, id);
     }
     expect(walked).toEqual([1, 3, 5]);
     expect(table.size).toBe(0);

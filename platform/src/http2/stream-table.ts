@@ -22,15 +22,15 @@ export class StreamTable<T> {
     return this.#byId[id];
   }
 
-  /** Adds a stream under an id not in use. */
+  /** Adds a stream under an id not in use (a connection never reuses one: its ids only grow). */
   add(id: number, stream: T): void {
-    if (this.#byId[id] === undefined) this.#size++;
     this.#byId[id] = stream;
+    this.#size++;
   }
 
-  /** Removes `id`'s stream; false when there was none. */
-  delete(id: number): boolean {
-    if (this.#byId[id] === undefined) return false;
+  /** Removes `stream` if it is the one under `id`; false when it is not (already gone). */
+  delete(id: number, stream: T): boolean {
+    if (this.#byId[id] !== stream) return false;
     delete this.#byId[id];
     this.#size--;
     return true;
